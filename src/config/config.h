@@ -1,0 +1,125 @@
+// Config: the whole of tandem.conf, validated, as immutable plain structs.
+//
+// File format: INI (read with Boost.Program_options), sections and keys are
+// documented in docs/config.md and etc/tandem.conf. Loading collects every
+// problem with its file and line and fails once; a Config is never returned
+// half-valid. `tandemd --check-config FILE` runs exactly this loader.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/node_id.h"
+#include "policy/rule.h"
+#include "session/session_timeouts.h"
+
+namespace tandem {
+
+enum class DataplaneMode : uint8_t { inline_mode, geneve };
+enum class OwnerElection : uint8_t { first_packet, primary };
+enum class PeerLinkTransport : uint8_t { raw, udp };
+
+const char* dataplaneModeName(DataplaneMode m);      ///< "inline" | "geneve"
+const char* ownerElectionName(OwnerElection o);      ///< "first-packet" | "primary"
+const char* peerLinkTransportName(PeerLinkTransport t);  ///< "raw" | "udp"
+
+struct NodeConfig {
+    NodeId id = kNoNode;            ///< [node] id, 1..16, required
+    std::string name;               ///< [node] name, default "node<id>"
+    uint32_t cluster_id = 1;        ///< [node] cluster-id, 1..65535
+};
+
+/// One data port: [port.NAME] device = <DPDK devargs>, zone = <zone name>.
+struct PortConfig {
+    std::string name;
+    std::string device;             ///< e.g. "net_af_packet0,iface=veth0"
+    std::string zone;
+    uint16_t zone_id = 0;           ///< index into Config::zones
+    unsigned line = 0;              ///< where the section starts
+};
+
+struct DataplaneConfig {
+    DataplaneMode mode = DataplaneMode::inline_mode;
+    std::vector<std::string> eal_args;  ///< split on whitespace
+    unsigned workers = 1;               ///< worker lcores, 1..64
+    uint32_t session_capacity = 1u << 20;  ///< per node, 1024..(1<<28)
+    bool busy_poll = false;             ///< true: never sleep when idle
+    uint16_t geneve_port = 6081;        ///< UDP port of GENEVE (geneve mode)
+    uint16_t burst_size = 32;           ///< packets per RX burst, 1..256
+    std::vector<PortConfig> ports;
+};
+
+struct PeerConfig {
+    NodeId id = kNoNode;            ///< [peer.ID]
+    std::string name;               ///< default "node<id>"
+    std::string ha_address;         ///< ZeroMQ endpoint, e.g. "tcp://10.0.0.2:7400"
+    std::string link_address;       ///< peer-link address: MAC (raw) or IP:port (udp)
+    std::string public_key;         ///< CURVE public key, Z85 (40 chars)
+    unsigned line = 0;
+};
+
+struct HaConfig {
+    bool enabled = false;           ///< true when at least one peer is configured
+    OwnerElection session_owner = OwnerElection::first_packet;
+    bool revert = true;
+    uint8_t priority = 100;         ///< lower value wins the primary role, 0..255
+    bool preempt = false;
+    uint32_t heartbeat_interval_ms = 100;
+    uint32_t hold_time_ms = 400;    ///< peer declared dead after this silence
+    std::string listen;             ///< ZeroMQ bind endpoint for HA traffic
+    PeerLinkTransport peer_link = PeerLinkTransport::raw;
+    std::string peer_link_port;     ///< raw: name of a [port.*] used as peer link
+    std::string peer_link_listen;   ///< udp: local IP:port
+    std::string secret_key;         ///< CURVE secret key of this node, Z85
+    std::string public_key;         ///< CURVE public key of this node, Z85
+};
+
+struct ControlConfig {
+    std::string socket = "/run/tandem/tandemd.sock";  ///< ZeroMQ IPC path
+    std::string metrics_listen;     ///< "127.0.0.1:9464"; empty disables
+    std::string traffic_log;        ///< JSON-lines file; empty disables
+    std::string log_level = "info";
+};
+
+struct SessionConfig {
+    SessionTimeouts timeouts;
+    TcpTrackingConfig tcp;
+};
+
+struct Config {
+    std::string path;               ///< the file it came from
+    NodeConfig node;
+    DataplaneConfig dataplane;
+    HaConfig ha;
+    std::vector<PeerConfig> peers;
+    SessionConfig session;
+    ControlConfig control;
+    std::vector<std::string> zones; ///< zone id = index, in order of first use
+    std::vector<Rule> rules;        ///< [policy] rule lines, then rules-file lines
+};
+
+struct ConfigError {
+    std::string file;
+    unsigned line = 0;              ///< 0 when the problem is not tied to a line
+    std::string message;            ///< what was found and what was expected
+
+    /// "FILE:LINE: MESSAGE" (or "FILE: MESSAGE" when line is 0).
+    std::string format() const;
+};
+
+struct ConfigLoadResult {
+    std::optional<Config> config;   ///< set only when errors is empty
+    std::vector<ConfigError> errors;
+};
+
+/// Reads and validates a config file. Never throws.
+ConfigLoadResult loadConfigFile(const std::string& path);
+
+/// Validates config text; `name` stands in for the file name in errors, and
+/// relative `rules-file` paths resolve against `base_dir`.
+ConfigLoadResult loadConfigText(const std::string& text, const std::string& name,
+                                const std::string& base_dir = ".");
+
+}  // namespace tandem
