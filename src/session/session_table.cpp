@@ -1,1 +1,215 @@
-// under construction
+#include "session/session_table.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace tandem {
+namespace {
+
+constexpr uint32_t kNotLinked = UINT32_MAX;
+
+// Load factor bound: buckets * 7 slots >= capacity / 0.7.
+uint32_t bucketCountFor(uint32_t capacity) {
+    uint64_t slots = (uint64_t(capacity) * 10 + 6) / 7;
+    uint64_t buckets = (slots + 6) / 7;
+    return uint32_t(buckets < 2 ? 2 : buckets);
+}
+
+template <typename T>
+T* allocateAligned(size_t count) {
+    size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+}
+
+inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
+
+}  // namespace
+
+SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
+    : capacity_(capacity < 1 ? 1 : capacity),
+      nbuckets_(bucketCountFor(capacity_)),
+      entries_(allocateAligned<Session>(capacity_)),
+      buckets_(allocateAligned<Bucket>(nbuckets_)),
+      free_(new uint32_t[capacity_]),
+      free_top_(capacity_),
+      wheel_(new uint32_t[kWheelSlots]),
+      cursor_ms_(now_ms / kSlotMs * kSlotMs) {
+    for (uint32_t i = 0; i < capacity_; ++i) new (&entries_[i]) Session();
+    for (uint32_t b = 0; b < nbuckets_; ++b) {
+        Bucket& bk = buckets_[b];
+        std::memset(&bk, 0, sizeof bk);
+        for (uint32_t& x : bk.idx) x = kNoEntry;
+    }
+    // Hand out low indices first: a lightly used table stays compact in cache.
+    for (uint32_t i = 0; i < capacity_; ++i) free_[i] = capacity_ - 1 - i;
+    for (uint32_t s = 0; s < kWheelSlots; ++s) wheel_[s] = kNoEntry;
+}
+
+SessionTable::~SessionTable() {
+    std::free(entries_);
+    std::free(buckets_);
+}
+
+size_t SessionTable::memoryBytes() const {
+    return size_t(capacity_) * sizeof(Session) + size_t(nbuckets_) * sizeof(Bucket) +
+           size_t(capacity_) * sizeof(uint32_t) + kWheelSlots * sizeof(uint32_t);
+}
+
+uint32_t SessionTable::find(const FlowKey& key, uint64_t hash) const {
+    return findSlow(key, hash);
+}
+
+uint32_t SessionTable::findSlow(const FlowKey& key, uint64_t hash) const {
+    const uint32_t sig = uint32_t(hash >> 32);
+    uint32_t b = homeBucket(hash);
+    for (uint32_t probes = 0; probes < nbuckets_; ++probes) {
+        const Bucket& bk = buckets_[b];
+        for (int s = 0; s < Bucket::kSlots; ++s) {
+            if (bk.sig[s] == sig && bk.idx[s] != kNoEntry && entries_[bk.idx[s]].key == key) {
+                return bk.idx[s];
+            }
+        }
+        if (bk.overflow == 0) break;
+        b = nextBucket(b);
+    }
+    return kNoEntry;
+}
+
+void SessionTable::findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
+                             uint32_t* out) const {
+    constexpr uint32_t kChunk = 32;
+    uint32_t cand[kChunk];
+    for (uint32_t base = 0; base < n; base += kChunk) {
+        const uint32_t m = n - base < kChunk ? n - base : kChunk;
+        // Stage 1: start loading every home bucket.
+        for (uint32_t i = 0; i < m; ++i) prefetch(&buckets_[homeBucket(hashes[base + i])]);
+        // Stage 2: pick the first signature match, start loading its entry.
+        for (uint32_t i = 0; i < m; ++i) {
+            const uint64_t h = hashes[base + i];
+            const uint32_t sig = uint32_t(h >> 32);
+            const Bucket& bk = buckets_[homeBucket(h)];
+            uint32_t c = kNoEntry;
+            for (int s = 0; s < Bucket::kSlots; ++s) {
+                if (bk.sig[s] == sig && bk.idx[s] != kNoEntry) {
+                    c = bk.idx[s];
+                    break;
+                }
+            }
+            cand[i] = c;
+            if (c != kNoEntry) prefetch(&entries_[c]);
+        }
+        // Stage 3: confirm the key; anything unusual takes the full probe.
+        for (uint32_t i = 0; i < m; ++i) {
+            const uint32_t c = cand[i];
+            if (c != kNoEntry && entries_[c].key == *keys[base + i]) {
+                out[base + i] = c;
+            } else {
+                out[base + i] = findSlow(*keys[base + i], hashes[base + i]);
+            }
+        }
+    }
+}
+
+SessionTable::InsertResult SessionTable::insert(const FlowKey& key, uint64_t hash,
+                                                uint32_t expires_ms, uint32_t* index) {
+    uint32_t existing = findSlow(key, hash);
+    if (existing != kNoEntry) {
+        *index = existing;
+        return InsertResult::exists;
+    }
+    if (free_top_ == 0) return InsertResult::full;
+
+    // Place in the first free slot from the home bucket on; every full bucket
+    // passed over records the overflow so lookups keep probing past it.
+    uint32_t b = homeBucket(hash);
+    int slot = -1;
+    for (uint32_t probes = 0; probes < nbuckets_; ++probes) {
+        Bucket& bk = buckets_[b];
+        for (int s = 0; s < Bucket::kSlots; ++s) {
+            if (bk.idx[s] == kNoEntry) {
+                slot = s;
+                break;
+            }
+        }
+        if (slot >= 0) break;
+        b = nextBucket(b);
+    }
+    if (slot < 0) return InsertResult::full;  // cannot happen at <= 70 % load
+    for (uint32_t p = homeBucket(hash); p != b; p = nextBucket(p)) ++buckets_[p].overflow;
+
+    const uint32_t i = free_[--free_top_];
+    Session& s = entries_[i];
+    s = Session();
+    s.key = key;
+    s.hash_hi = uint32_t(hash >> 32);
+    s.hash_lo = uint32_t(hash);
+    s.expires_ms = expires_ms;
+    s.state = SessionState::open;  // caller sets the real state; never `none` while in use
+    buckets_[b].sig[slot] = s.hash_hi;
+    buckets_[b].idx[slot] = i;
+    wheelLink(i);
+    ++size_;
+    *index = i;
+    return InsertResult::inserted;
+}
+
+void SessionTable::erase(uint32_t index) {
+    Session& s = entries_[index];
+    const uint64_t hash = uint64_t(s.hash_hi) << 32 | s.hash_lo;
+    uint32_t b = homeBucket(hash);
+    for (uint32_t probes = 0; probes < nbuckets_; ++probes) {
+        Bucket& bk = buckets_[b];
+        int found = -1;
+        for (int k = 0; k < Bucket::kSlots; ++k) {
+            if (bk.idx[k] == index) {
+                found = k;
+                break;
+            }
+        }
+        if (found >= 0) {
+            bk.idx[found] = kNoEntry;
+            bk.sig[found] = 0;
+            break;
+        }
+        --bk.overflow;  // this entry's probe had passed this bucket
+        b = nextBucket(b);
+    }
+    if (s.timer_slot != kNotLinked) wheelUnlink(index);
+    s.state = SessionState::none;
+    free_[free_top_++] = index;
+    --size_;
+}
+
+uint32_t SessionTable::slotFor(uint32_t expires_ms) const {
+    int32_t ahead = int32_t(expires_ms - cursor_ms_);
+    uint32_t offset = ahead <= 0 ? 0 : uint32_t(ahead) / kSlotMs;
+    if (offset >= kWheelSlots) offset = kWheelSlots - 1;
+    return (cursor_ms_ / kSlotMs + offset) % kWheelSlots;
+}
+
+void SessionTable::wheelLink(uint32_t index) {
+    Session& s = entries_[index];
+    const uint32_t slot = slotFor(s.expires_ms);
+    s.timer_slot = slot;
+    s.timer_prev = kNoEntry;
+    s.timer_next = wheel_[slot];
+    if (s.timer_next != kNoEntry) entries_[s.timer_next].timer_prev = index;
+    wheel_[slot] = index;
+}
+
+void SessionTable::wheelUnlink(uint32_t index) {
+    Session& s = entries_[index];
+    if (s.timer_prev != kNoEntry) {
+        entries_[s.timer_prev].timer_next = s.timer_next;
+    } else {
+        wheel_[s.timer_slot] = s.timer_next;
+    }
+    if (s.timer_next != kNoEntry) entries_[s.timer_next].timer_prev = s.timer_prev;
+    s.timer_slot = kNotLinked;
+    s.timer_prev = s.timer_next = kNoEntry;
+}
+
+}  // namespace tandem

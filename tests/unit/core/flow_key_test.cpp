@@ -1,1 +1,95 @@
+#include "core/flow_key.h"
+
 #include <doctest/doctest.h>
+
+#include <set>
+
+using namespace tandem;
+
+namespace {
+FlowTuple tcpTuple(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport) {
+    FlowTuple t;
+    t.src = IpAddr::fromV4(src);
+    t.dst = IpAddr::fromV4(dst);
+    t.sport = sport;
+    t.dport = dport;
+    t.proto = kProtoTcp;
+    t.family = AddrFamily::v4;
+    return t;
+}
+FlowTuple reversed(FlowTuple t) {
+    std::swap(t.src, t.dst);
+    std::swap(t.sport, t.dport);
+    return t;
+}
+}  // namespace
+
+TEST_CASE("both directions of a flow produce the same key and hash") {
+    FlowTuple fwd = tcpTuple(0x0a000001, 40000, 0x0a000102, 80);
+    bool fwd_lo = false, rev_lo = false;
+    FlowKey a = makeFlowKey(fwd, &fwd_lo);
+    FlowKey b = makeFlowKey(reversed(fwd), &rev_lo);
+    CHECK(a == b);
+    CHECK(flowHash(a) == flowHash(b));
+    CHECK(fwd_lo != rev_lo);
+}
+
+TEST_CASE("the lower endpoint becomes lo, ties on address broken by port") {
+    FlowKey k = makeFlowKey(tcpTuple(0x0a000002, 1000, 0x0a000001, 2000));
+    CHECK(k.lo == IpAddr::fromV4(0x0a000001));
+    CHECK(k.lo_port == 2000);
+    bool src_lo = false;
+    FlowKey same = makeFlowKey(tcpTuple(0x0a000001, 3000, 0x0a000001, 2000), &src_lo);
+    CHECK_FALSE(src_lo);
+    CHECK(same.lo_port == 2000);
+    CHECK(same.hi_port == 3000);
+}
+
+TEST_CASE("flows that differ in any field or in context get different keys") {
+    FlowTuple base = tcpTuple(0x0a000001, 40000, 0x0a000102, 80);
+    FlowKey k = makeFlowKey(base);
+    FlowTuple t = base;
+    t.sport = 40001;
+    CHECK(makeFlowKey(t) != k);
+    t = base;
+    t.proto = kProtoUdp;
+    CHECK(makeFlowKey(t) != k);
+    t = base;
+    t.context = 7;
+    CHECK(makeFlowKey(t) != k);
+    CHECK(flowHash(makeFlowKey(t)) != flowHash(k));
+}
+
+TEST_CASE("the flow hash is pinned so every node computes the same value") {
+    // Directors and backup owners are chosen from this hash on every member:
+    // a change here is a wire-protocol change and must bump the version.
+    FlowKey k = makeFlowKey(tcpTuple(0xc0000201, 12345, 0xc6336401, 443));
+    CHECK(flowHash(k) == 0xa0b8012aca7fea1fULL);
+}
+
+TEST_CASE("the flow hash spreads sequential ports evenly over buckets") {
+    constexpr uint32_t kBuckets = 64;
+    uint32_t counts[kBuckets] = {};
+    for (uint32_t p = 0; p < 64000; ++p) {
+        FlowKey k = makeFlowKey(tcpTuple(0x0a000001, uint16_t(1024 + p), 0x0a000002, 80));
+        ++counts[reduceHash(flowHash(k), kBuckets)];
+    }
+    for (uint32_t c : counts) {
+        CHECK(c > 1000 * 0.85);
+        CHECK(c < 1000 * 1.15);
+    }
+}
+
+TEST_CASE("reduceHash stays inside the range") {
+    for (uint64_t h : {0ULL, 1ULL, ~0ULL, 0x8000000000000000ULL, 0xffffffffULL}) {
+        CHECK(reduceHash(h, 7) < 7);
+        CHECK(reduceHash(h, 1) == 0);
+    }
+}
+
+TEST_CASE("fragments of one datagram share a fragment hash; other datagrams differ") {
+    IpAddr a = IpAddr::fromV4(0x0a000001), b = IpAddr::fromV4(0x0a000002);
+    CHECK(fragmentHash(a, b, 77) == fragmentHash(a, b, 77));
+    CHECK(fragmentHash(a, b, 77) != fragmentHash(a, b, 78));
+    CHECK(fragmentHash(a, b, 77) != fragmentHash(b, a, 77));
+}

@@ -1,0 +1,161 @@
+// SessionTable: fixed-capacity hash table of Sessions with idle-timeout aging.
+//
+// Layout. Entries live in one array allocated at construction (capacity set
+// by config; nothing is allocated afterwards). An index of 64-byte buckets,
+// 7 slots each (32-bit signature + 32-bit entry index), is probed linearly
+// bucket by bucket; each bucket counts the entries that overflowed past it,
+// so a lookup stops at the first bucket with no overflow and deletions need no
+// tombstones. The bucket count keeps the load at or below 70 %.
+// A lookup touches one bucket line and one entry line; findBurst() prefetches
+// both for a burst of packets so that memory latency overlaps.
+//
+// Aging. A timing wheel (kWheelSlots slots of kSlotMs) links every entry by
+// index. Refreshing a session only writes Session::expires_ms (no list
+// operation on the per-packet path); when the wheel reaches an entry that is
+// not yet due it is moved to its new slot then. expire() does a bounded
+// amount of work per call, so aging never stalls packet processing.
+//
+// Concurrency. One SessionTable is owned by one thread (a dataplane worker
+// owns the shard of flows hashed to it). Only that thread calls any method;
+// there are no locks and no atomics. Replicated entries from peers, operator
+// requests (clear, show) and snapshots reach the owning worker as messages on
+// its lock-free ring and are applied between bursts (see dataplane/).
+//
+// Time is the caller's millisecond clock (uint32, wrapping every ~49 days);
+// comparisons are wrap-safe for timeouts shorter than ~24 days.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/flow_key.h"
+#include "session/session.h"
+
+namespace tandem {
+
+class SessionTable {
+public:
+    static constexpr uint32_t kNoEntry = UINT32_MAX;
+    static constexpr uint32_t kSlotMs = 64;
+    static constexpr uint32_t kWheelSlots = 4096;  ///< horizon ~262 s; longer timers re-slot
+
+    /// Allocates entries and buckets for `capacity` sessions (>= 1).
+    /// `now_ms` starts the aging clock. Throws std::bad_alloc if memory is short.
+    SessionTable(uint32_t capacity, uint32_t now_ms);
+    ~SessionTable();
+    SessionTable(const SessionTable&) = delete;
+    SessionTable& operator=(const SessionTable&) = delete;
+
+    uint32_t capacity() const { return capacity_; }
+    uint32_t size() const { return size_; }
+    /// Bytes allocated for entries, buckets, free list and wheel.
+    size_t memoryBytes() const;
+
+    /// Index of the session with `key` (whose flowHash is `hash`), or kNoEntry.
+    uint32_t find(const FlowKey& key, uint64_t hash) const;
+
+    /// Looks up `n` keys at once, prefetching buckets then entries so the
+    /// cache misses of the burst overlap. out[i] = index or kNoEntry.
+    void findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
+                   uint32_t* out) const;
+
+    enum class InsertResult : uint8_t { inserted, exists, full };
+
+    /// Inserts a new session for `key` expiring at `expires_ms`. On `inserted`
+    /// *index is the new entry (all fields default except key, hashes and
+    /// expires_ms); on `exists` *index is the existing one; on `full` the table
+    /// is unchanged.
+    InsertResult insert(const FlowKey& key, uint64_t hash, uint32_t expires_ms,
+                        uint32_t* index);
+
+    /// Removes the entry at `index` (must be in use).
+    void erase(uint32_t index);
+
+    Session& at(uint32_t index) { return entries_[index]; }
+    const Session& at(uint32_t index) const { return entries_[index]; }
+    /// True when `index` holds a live session.
+    bool inUse(uint32_t index) const {
+        return index < capacity_ && entries_[index].state != SessionState::none;
+    }
+
+    /// Expires sessions whose expires_ms is at or before `now_ms`, calling
+    /// on_expire(index, const Session&) before each is erased. Processes at
+    /// most `budget` wheel entries (expired or re-slotted); returns the number
+    /// of sessions expired. Call it regularly (every loop iteration is fine).
+    template <typename Fn>
+    uint32_t expire(uint32_t now_ms, uint32_t budget, Fn&& on_expire);
+
+    /// Visits live entries with index in [from, capacity) until `max_visits`
+    /// entries were examined; returns the index to continue from (capacity()
+    /// when done). For snapshots taken in bounded steps.
+    template <typename Fn>
+    uint32_t scan(uint32_t from, uint32_t max_visits, Fn&& fn) const;
+
+private:
+    struct alignas(64) Bucket {
+        static constexpr int kSlots = 7;
+        uint32_t sig[kSlots];
+        uint32_t idx[kSlots];
+        uint32_t overflow;  ///< entries whose probe passed this bucket
+        uint32_t reserved;
+    };
+    static_assert(sizeof(Bucket) == 64);
+
+    uint32_t homeBucket(uint64_t hash) const { return reduceHash(hash, nbuckets_); }
+    uint32_t nextBucket(uint32_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
+    uint32_t findSlow(const FlowKey& key, uint64_t hash) const;
+
+    void wheelLink(uint32_t index);
+    void wheelUnlink(uint32_t index);
+    uint32_t slotFor(uint32_t expires_ms) const;
+
+    uint32_t capacity_;
+    uint32_t nbuckets_;
+    uint32_t size_ = 0;
+    Session* entries_;
+    Bucket* buckets_;
+    std::unique_ptr<uint32_t[]> free_;  ///< stack of free entry indices
+    uint32_t free_top_;
+    std::unique_ptr<uint32_t[]> wheel_; ///< head entry index per slot
+    uint32_t cursor_ms_;                ///< start time of the next slot to process
+};
+
+// ---- template implementations ----------------------------------------------
+
+template <typename Fn>
+uint32_t SessionTable::expire(uint32_t now_ms, uint32_t budget, Fn&& on_expire) {
+    uint32_t expired = 0;
+    // A slot is processed only once it lies wholly in the past, so every entry
+    // still in it is due unless its expiry was pushed out since it was slotted.
+    while (budget > 0 && int32_t(now_ms - (cursor_ms_ + kSlotMs)) >= 0) {
+        uint32_t slot = (cursor_ms_ / kSlotMs) % kWheelSlots;
+        while (budget > 0 && wheel_[slot] != kNoEntry) {
+            uint32_t i = wheel_[slot];
+            --budget;
+            wheelUnlink(i);
+            Session& s = entries_[i];
+            if (int32_t(s.expires_ms - now_ms) <= 0) {
+                on_expire(i, static_cast<const Session&>(s));
+                erase(i);
+                ++expired;
+            } else {
+                wheelLink(i);
+            }
+        }
+        if (wheel_[slot] != kNoEntry) break;  // budget ran out inside the slot
+        cursor_ms_ += kSlotMs;
+    }
+    return expired;
+}
+
+template <typename Fn>
+uint32_t SessionTable::scan(uint32_t from, uint32_t max_visits, Fn&& fn) const {
+    uint32_t i = from;
+    for (; i < capacity_ && max_visits > 0; ++i, --max_visits) {
+        if (entries_[i].state != SessionState::none) fn(i, entries_[i]);
+    }
+    return i;
+}
+
+}  // namespace tandem
