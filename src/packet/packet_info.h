@@ -17,6 +17,8 @@ namespace tandem {
 
 /// Outcome of parsing one frame. `ok` and the `non_ip` pass-through are the
 /// only non-error results; each error is a drop reason with its own counter.
+/// `nested_tunnel` is reserved: the parser decapsulates one level only and
+/// inspects a tunnel inside the inner packet as plain UDP.
 #define TANDEM_PARSE_RESULTS(X)                                                        \
     X(ok, "parsed")                                                                    \
     X(non_ip, "not IP (ARP, LLDP, ...): passed through without inspection")            \
@@ -62,6 +64,8 @@ enum class TunnelKind : uint8_t { none, geneve, vxlan };
 /// GENEVE option class used by AWS Gateway Load Balancer.
 inline constexpr uint16_t kGwlbOptionClass = 0x0108;
 
+/// Valid when kind != none (the parser clears kind and has_gwlb_options on
+/// every call and writes the rest when it finds a tunnel).
 struct TunnelInfo {
     TunnelKind kind = TunnelKind::none;
     uint16_t outer_l3_offset = 0;   ///< outer IP header
@@ -72,9 +76,10 @@ struct TunnelInfo {
     uint16_t geneve_protocol = 0;   ///< GENEVE protocol type (0x0800, 0x86DD, 0x6558)
     uint32_t vni = 0;               ///< 24-bit VNI (GENEVE or VXLAN)
     bool has_gwlb_options = false;  ///< all three AWS options present
-    uint64_t gwlb_endpoint_id = 0;  ///< option type 1 (8 bytes, network order value)
-    uint64_t gwlb_attachment_id = 0;///< option type 2
-    uint32_t gwlb_flow_cookie = 0;  ///< option type 3
+    // Each GWLB value is read big-endian into host order; 0 when its option is absent.
+    uint64_t gwlb_endpoint_id = 0;  ///< option type 1 (8 bytes)
+    uint64_t gwlb_attachment_id = 0;///< option type 2 (8 bytes)
+    uint32_t gwlb_flow_cookie = 0;  ///< option type 3 (4 bytes)
 };
 
 /// TCP flag bits as on the wire.
@@ -89,24 +94,28 @@ enum TcpFlag : uint8_t {
     kTcpCwr = 0x80,
 };
 
+/// Valid when PacketInfo::has_l4 and proto is TCP; not cleared otherwise.
 struct TcpInfo {
     uint32_t seq = 0;
     uint32_t ack = 0;
     uint16_t window = 0;        ///< raw window field (unscaled)
     uint8_t flags = 0;          ///< TcpFlag bits
-    uint8_t wscale = 0xff;      ///< window-scale option value, 0xff when absent
+    uint8_t wscale = 0xff;      ///< window-scale shift (capped at 14), 0xff when absent
     bool sack_permitted = false;
     uint16_t payload_len = 0;   ///< TCP payload bytes
+    uint16_t mss = 0;           ///< MSS option value, 0 when absent
 };
 
 /// For ICMP/ICMPv6 errors: the packet the error is about, as a tuple in the
 /// direction it was originally sent (so its key is the original session's).
+/// `inner.context` is left 0: the caller sets it as for the packet's own tuple.
 struct IcmpErrorInfo {
     FlowTuple inner;
 };
 
 struct PacketInfo {
-    // Layer 2
+    // Layer 2. In a tunnel: the inner Ethernet frame (l2_len 0 and no VLANs
+    // when GENEVE carries a bare IP packet).
     uint16_t l2_len = 0;           ///< Ethernet + VLAN tags
     uint16_t ethertype = 0;        ///< after VLAN tags
     uint8_t vlan_count = 0;

@@ -26,12 +26,19 @@ struct ParseOptions {
 /// Parses one Ethernet frame. Returns ParseResult::ok for an IP packet whose
 /// headers are all consistent, ParseResult::non_ip for frames the firewall
 /// passes without inspection (ARP, LLDP, ...), an error reason otherwise.
+/// A GENEVE or VXLAN tunnel enabled in `opts` is decapsulated once: `out`
+/// then describes the inner packet and `out.tunnel` the encapsulation. Only
+/// the first 65535 bytes of the buffer are looked at (offsets are 16-bit).
+/// The checks behind each result are listed in src/packet/README.md.
 ParseResult parseFrame(const uint8_t* data, size_t len, const ParseOptions& opts,
                        PacketInfo& out);
 
 /// Parses a bare IP packet (no Ethernet header), e.g. the inner packet of a
 /// GENEVE frame from a Gateway Load Balancer. `out` offsets are relative to
 /// `data`.
+/// The version nibble picks the family: 6 is IPv6, anything else goes
+/// through the IPv4 checks (an empty buffer is truncated_ipv4, version 5 is
+/// bad_ipv4_version). l2_len is 0 and ethertype names the family.
 ParseResult parseIpPacket(const uint8_t* data, size_t len, const ParseOptions& opts,
                           PacketInfo& out);
 
