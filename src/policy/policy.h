@@ -24,15 +24,15 @@ namespace tandem {
 
 /// What the classifier sees of a new flow's first packet.
 struct PolicyQuery {
-    uint16_t from_zone = 0;   ///< zone id of the ingress port
-    uint16_t to_zone = 0;     ///< zone id of the egress port
-    AddrFamily family = AddrFamily::v4;
-    IpAddr src;
+    uint16_t from_zone = 0;              ///< zone id of the ingress port
+    uint16_t to_zone = 0;                ///< zone id of the egress port
+    AddrFamily family = AddrFamily::v4;  ///< v4 or v6; `none` gets the default deny
+    IpAddr src;                          ///< v4-mapped for IPv4 (only bytes 12..15 are read)
     IpAddr dst;
     uint8_t proto = 0;
-    uint16_t sport = 0;       ///< TCP/UDP only
-    uint16_t dport = 0;       ///< TCP/UDP only
-    int16_t icmp_type = -1;   ///< ICMP/ICMPv6 only, -1 otherwise
+    uint16_t sport = 0;      ///< TCP/UDP only
+    uint16_t dport = 0;      ///< TCP/UDP only
+    int16_t icmp_type = -1;  ///< ICMP/ICMPv6 only, -1 otherwise
 };
 
 struct PolicyVerdict {
@@ -43,20 +43,42 @@ struct PolicyVerdict {
     static constexpr uint32_t kDefaultRule = UINT32_MAX;
 };
 
+/// The size of a compiled policy, for status output and capacity planning.
+struct PolicyStats {
+    size_t rules = 0;
+    size_t bitset_words = 0;      ///< 64-bit words per rule bitset: ceil(rules / 64)
+    size_t distinct_bitsets = 0;  ///< rule sets stored (each once, however often used)
+    size_t intervals = 0;         ///< elementary intervals over ports and addresses
+    size_t bytes = 0;             ///< classifier tables, not counting the Rule copies
+};
+
 class Policy {
 public:
     /// Compiles `rules` in order. `zones` names the zones by id (zone id is the
-    /// index). Returns nullptr and fills `error` when a rule names an unknown
-    /// zone.
+    /// index). Rules without a name are named "rule-<position>" (from 1).
+    /// Returns nullptr and fills `error` (may be null) when a rule names an
+    /// unknown zone: one line per problem, each naming the rule's position,
+    /// its name and the zone, e.g.
+    ///   rule 3 (web): unknown zone 'dmz' in 'to'; known zones: inside, outside
+    /// Control plane only: allocates; time and memory are described in
+    /// src/policy/README.md.
     static std::shared_ptr<const Policy> compile(const std::vector<Rule>& rules,
                                                  const std::vector<std::string>& zones,
                                                  std::string* error);
 
-    /// First matching rule, or the default deny.
-    PolicyVerdict match(const PolicyQuery& q) const;
+    /// First matching rule, or the default deny (rule == kDefaultRule).
+    /// A zone id outside the compiled zone list matches only rules that do not
+    /// name zones in that direction. Any thread; never allocates, locks or
+    /// throws.
+    PolicyVerdict match(const PolicyQuery& q) const noexcept;
 
+    /// Number of compiled rules. Any thread.
     size_t ruleCount() const;
+    /// The compiled rule at `index` (< ruleCount(), else std::out_of_range),
+    /// with its name filled in. Any thread.
     const Rule& rule(uint32_t index) const;
+    /// Table sizes of the compiled classifier. Any thread.
+    PolicyStats stats() const;
 
     ~Policy();
 
