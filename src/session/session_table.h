@@ -5,7 +5,7 @@
 // 7 slots each (32-bit signature + 32-bit entry index), is probed linearly
 // bucket by bucket; each bucket counts the entries that overflowed past it,
 // so a lookup stops at the first bucket with no overflow and deletions need no
-// tombstones. The bucket count keeps the load at or below 70 %.
+// tombstones. The bucket count keeps the load at or below 60 %.
 // A lookup touches one bucket line and one entry line; findBurst() prefetches
 // both for a burst of packets so that memory latency overlaps.
 //
@@ -17,7 +17,7 @@
 //
 // Concurrency. One SessionTable is owned by one thread (a dataplane worker
 // owns the shard of flows hashed to it). Only that thread calls any method;
-// there are no locks and no atomics. Replicated entries from peers, operator
+// there are no locks, and the only atomic is size() (single writer). Replicated entries from peers, operator
 // requests (clear, show) and snapshots reach the owning worker as messages on
 // its lock-free ring and are applied between bursts (see dataplane/).
 //
@@ -25,9 +25,11 @@
 // comparisons are wrap-safe for timeouts shorter than ~24 days.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 #include "core/flow_key.h"
 #include "session/session.h"
@@ -48,7 +50,8 @@ public:
     SessionTable& operator=(const SessionTable&) = delete;
 
     uint32_t capacity() const { return capacity_; }
-    uint32_t size() const { return size_; }
+    /// Live sessions. The one value any thread may read (relaxed, may lag).
+    uint32_t size() const { return size_.load(std::memory_order_relaxed); }
     /// Bytes allocated for entries, buckets, free list and wheel.
     size_t memoryBytes() const;
 
@@ -60,6 +63,10 @@ public:
     void findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
                    uint32_t* out) const;
 
+    /// Starts loading the home bucket of `hash` into cache, for callers that
+    /// know their next keys ahead (a burst of new flows, a bulk sync).
+    void prefetchBucket(uint64_t hash) const;
+
     enum class InsertResult : uint8_t { inserted, exists, full };
 
     /// Inserts a new session for `key` expiring at `expires_ms`. On `inserted`
@@ -68,6 +75,11 @@ public:
     /// is unchanged.
     InsertResult insert(const FlowKey& key, uint64_t hash, uint32_t expires_ms,
                         uint32_t* index);
+
+    /// Same, but the new entry is a copy of `init` (key and expires_ms taken
+    /// from it); the table fills in only its own bookkeeping (hashes, timer
+    /// links). For creating a session fully formed, or installing a replica.
+    InsertResult insert(const Session& init, uint64_t hash, uint32_t* index);
 
     /// Removes the entry at `index` (must be in use).
     void erase(uint32_t index);
@@ -80,9 +92,11 @@ public:
     }
 
     /// Expires sessions whose expires_ms is at or before `now_ms`, calling
-    /// on_expire(index, const Session&) before each is erased. Processes at
-    /// most `budget` wheel entries (expired or re-slotted); returns the number
-    /// of sessions expired. Call it regularly (every loop iteration is fine).
+    /// on_expire(index, Session&) for each before it is erased. If on_expire
+    /// returns bool, `false` keeps the entry (the callback must then have moved
+    /// expires_ms into the future, e.g. a replica whose owner is still alive).
+    /// Processes at most `budget` wheel entries (expired, kept or re-slotted);
+    /// returns the number erased. Call it regularly (every loop iteration).
     template <typename Fn>
     uint32_t expire(uint32_t now_ms, uint32_t budget, Fn&& on_expire);
 
@@ -112,7 +126,7 @@ private:
 
     uint32_t capacity_;
     uint32_t nbuckets_;
-    uint32_t size_ = 0;
+    std::atomic<uint32_t> size_{0};  ///< written by the owner only (relaxed store)
     Session* entries_;
     Bucket* buckets_;
     std::unique_ptr<uint32_t[]> free_;  ///< stack of free entry indices
@@ -135,8 +149,15 @@ uint32_t SessionTable::expire(uint32_t now_ms, uint32_t budget, Fn&& on_expire) 
             --budget;
             wheelUnlink(i);
             Session& s = entries_[i];
-            if (int32_t(s.expires_ms - now_ms) <= 0) {
-                on_expire(i, static_cast<const Session&>(s));
+            bool due = int32_t(s.expires_ms - now_ms) <= 0;
+            if (due) {
+                if constexpr (std::is_same_v<std::invoke_result_t<Fn, uint32_t, Session&>, bool>) {
+                    due = on_expire(i, s);
+                } else {
+                    on_expire(i, s);
+                }
+            }
+            if (due) {
                 erase(i);
                 ++expired;
             } else {
