@@ -31,12 +31,18 @@ struct NodeConfig {
     uint32_t cluster_id = 1;        ///< [node] cluster-id, 1..65535
 };
 
-/// One data port: [port.NAME] device = <DPDK devargs>, zone = <zone name>.
+/// PortConfig::zone_id of the peer-link port, which belongs to no zone.
+inline constexpr uint16_t kNoZone = 0xffff;
+
+/// One port: [port.NAME] device = <DPDK devargs>, zone = <zone name>.
+/// A data port carries traffic and has a zone; the port named by
+/// [ha] peer-link-port (raw peer link) carries forwarded frames and has none.
 struct PortConfig {
     std::string name;
     std::string device;             ///< e.g. "net_af_packet0,iface=veth0"
-    std::string zone;
-    uint16_t zone_id = 0;           ///< index into Config::zones
+    std::string zone;               ///< empty for the peer-link port
+    uint16_t zone_id = kNoZone;     ///< index into Config::zones, kNoZone for the peer link
+    bool peer_link = false;         ///< true for the raw peer-link port
     unsigned line = 0;              ///< where the section starts
 };
 
@@ -67,12 +73,13 @@ struct HaConfig {
     uint8_t priority = 100;         ///< lower value wins the primary role, 0..255
     bool preempt = false;
     uint32_t heartbeat_interval_ms = 100;
-    uint32_t hold_time_ms = 400;    ///< peer declared dead after this silence
+    uint32_t hold_time_ms = 400;    ///< peer declared dead after this silence; default 4 × interval
     std::string listen;             ///< ZeroMQ bind endpoint for HA traffic
     PeerLinkTransport peer_link = PeerLinkTransport::raw;
     std::string peer_link_port;     ///< raw: name of a [port.*] used as peer link
     std::string peer_link_listen;   ///< udp: local IP:port
     std::string secret_key;         ///< CURVE secret key of this node, Z85
+    std::string secret_key_file;    ///< where secret_key was read from (absolute), if a file
     std::string public_key;         ///< CURVE public key of this node, Z85
 };
 
@@ -80,7 +87,7 @@ struct ControlConfig {
     std::string socket = "/run/tandem/tandemd.sock";  ///< ZeroMQ IPC path
     std::string metrics_listen;     ///< "127.0.0.1:9464"; empty disables
     std::string traffic_log;        ///< JSON-lines file; empty disables
-    std::string log_level = "info";
+    std::string log_level = "info"; ///< error | warn | info | debug
 };
 
 struct SessionConfig {
@@ -111,15 +118,24 @@ struct ConfigError {
 
 struct ConfigLoadResult {
     std::optional<Config> config;   ///< set only when errors is empty
-    std::vector<ConfigError> errors;
+    std::vector<ConfigError> errors;    ///< in file order; lineless ones last
+    /// Legal but probably unintended settings (a key the chosen mode ignores,
+    /// a secret key file readable by others, an empty policy). Never fatal.
+    std::vector<ConfigError> warnings;
 };
 
-/// Reads and validates a config file. Never throws.
+/// Reads and validates a config file. Relative paths inside it (rules-file,
+/// secret-key-file, control socket, traffic log) resolve against the file's
+/// directory. Never throws. Control plane; thread-safe (no shared state).
 ConfigLoadResult loadConfigFile(const std::string& path);
 
 /// Validates config text; `name` stands in for the file name in errors, and
-/// relative `rules-file` paths resolve against `base_dir`.
+/// relative paths resolve against `base_dir`. Never throws.
 ConfigLoadResult loadConfigText(const std::string& text, const std::string& name,
                                 const std::string& base_dir = ".");
+
+/// One paragraph for operators: node, cluster, mode, ports and zones, peers,
+/// HA settings, rule count. Used by `tandemd --check-config`.
+std::string describeConfig(const Config& config);
 
 }  // namespace tandem

@@ -1,0 +1,306 @@
+#include "dataplane/dataplane.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "dataplane/dataplane_impl.h"
+
+namespace tandem {
+namespace {
+
+constexpr const char* kLog = "dataplane";
+constexpr uint16_t kRxDesc = 1024;
+constexpr uint16_t kTxDesc = 1024;
+constexpr unsigned kMbufCache = 256;
+// Frames up to 9000 bytes (jumbo peer link) fit one buffer, plus headroom.
+constexpr uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 9216;
+
+// The device name DPDK gives a --vdev port is the devargs up to the first comma.
+std::string deviceName(const std::string& devargs) { return devargs.substr(0, devargs.find(',')); }
+
+// A PCI device (e.g. "0000:00:06.0" or "00:06.0", optionally with ",args")
+// is allow-listed with -a; anything else is a virtual device (--vdev).
+bool isPciAddress(const std::string& name) {
+    unsigned d, b, s, f;
+    char tail;
+    return std::sscanf(name.c_str(), "%x:%x:%x.%x%c", &d, &b, &s, &f, &tail) == 4 ||
+           std::sscanf(name.c_str(), "%x:%x.%x%c", &b, &s, &f, &tail) == 3;
+}
+
+std::string deviceArg(const std::string& devargs) {
+    return (isPciAddress(deviceName(devargs)) ? "-a" : "--vdev=") + devargs;
+}
+
+}  // namespace
+
+bool Dataplane::Impl::initEal(std::string* error) {
+    std::vector<std::string> args = {"tandemd"};
+    args.insert(args.end(), spec.eal_args.begin(), spec.eal_args.end());
+    for (const auto& p : spec.ports) args.push_back(deviceArg(p.device));
+    if (spec.peer_link.enabled) args.push_back(deviceArg(spec.peer_link.device));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::string joined;
+    for (auto& a : args) joined += " " + a;
+    TLOG_INFO(kLog, "EAL arguments:%s", joined.c_str());
+    if (rte_eal_init(int(argv.size() - 1), argv.data()) < 0) {
+        *error = std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno) +
+                 " (check [dataplane] eal-args)";
+        return false;
+    }
+    eal_ready = true;
+    return true;
+}
+
+bool Dataplane::Impl::openPort(const std::string& name, const std::string& device, unsigned nq,
+                               uint16_t* id, std::string* error) {
+    const std::string dev = deviceName(device);
+    if (rte_eth_dev_get_port_by_name(dev.c_str(), id) != 0) {
+        *error = "port '" + name + "': device '" + device +
+                 "' did not come up (is the interface present in this namespace?)";
+        return false;
+    }
+    rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(*id, &info) != 0) {
+        *error = "port '" + name + "': cannot read device info";
+        return false;
+    }
+    if (info.max_rx_queues < nq || info.max_tx_queues < nq) {
+        *error = "port '" + name + "': device supports " + std::to_string(info.max_rx_queues) +
+                 " queues, " + std::to_string(nq) + " workers need one each";
+        return false;
+    }
+    rte_eth_conf conf;
+    std::memset(&conf, 0, sizeof conf);
+    int rc = rte_eth_dev_configure(*id, uint16_t(nq), uint16_t(nq), &conf);
+    for (unsigned q = 0; rc == 0 && q < nq; ++q) {
+        rc = rte_eth_rx_queue_setup(*id, uint16_t(q), kRxDesc, rte_eth_dev_socket_id(*id), nullptr,
+                                    pool);
+        if (rc == 0) {
+            rc = rte_eth_tx_queue_setup(*id, uint16_t(q), kTxDesc, rte_eth_dev_socket_id(*id), nullptr);
+        }
+    }
+    if (rc == 0) rc = rte_eth_dev_start(*id);
+    if (rc != 0) {
+        *error = "port '" + name + "' (" + device + "): cannot start: " + rte_strerror(-rc);
+        return false;
+    }
+    // A transparent firewall forwards frames addressed to any MAC.
+    rte_eth_promiscuous_enable(*id);
+    rte_eth_link link;
+    std::memset(&link, 0, sizeof link);
+    rte_eth_link_get_nowait(*id, &link);
+    TLOG_INFO(kLog, "port %s (%s) started as DPDK port %u, link %s", name.c_str(), device.c_str(),
+              *id, link.link_status ? "up" : "down");
+    return true;
+}
+
+bool Dataplane::Impl::openPorts(std::string* error) {
+    const unsigned nq = spec.workers;
+    const unsigned nports = unsigned(spec.ports.size()) + (spec.peer_link.enabled ? 1 : 0);
+    const unsigned mbufs = std::max<unsigned>(
+        8191, nports * nq * (kRxDesc + kTxDesc) + nq * (kMbufCache * 2 + ParkingLot::kSlots) + 1024);
+    pool = rte_pktmbuf_pool_create("tandem_mbufs", mbufs, kMbufCache, 0, kMbufDataRoom,
+                                   int(rte_socket_id()));
+    if (!pool) {
+        *error = std::string("cannot create the packet buffer pool (") + std::to_string(mbufs) +
+                 " buffers): " + rte_strerror(rte_errno) + "; raise -m in [dataplane] eal-args";
+        return false;
+    }
+    for (const auto& p : spec.ports) {
+        uint16_t id;
+        if (!openPort(p.name, p.device, nq, &id, error)) return false;
+        port_ids.push_back(id);
+    }
+    if (spec.peer_link.enabled) {
+        if (!openPort(spec.peer_link.name, spec.peer_link.device, nq, &peer_port_id, error)) {
+            return false;
+        }
+        rte_eth_macaddr_get(peer_port_id, &peer_port_mac);
+    }
+    ports_started = true;
+    return true;
+}
+
+bool Dataplane::Impl::launchWorkers(std::string* error) {
+    std::vector<unsigned> lcores;
+    unsigned lcore;
+    RTE_LCORE_FOREACH_WORKER(lcore) lcores.push_back(lcore);
+    if (lcores.size() < spec.workers) {
+        *error = std::to_string(spec.workers) + " workers need " + std::to_string(spec.workers) +
+                 " worker lcores besides the main one; eal-args give " +
+                 std::to_string(lcores.size()) + " (add cores with -l, e.g. -l 0-" +
+                 std::to_string(spec.workers) + ")";
+        return false;
+    }
+    const uint32_t per_worker = std::max<uint32_t>(1024, spec.session_capacity / spec.workers);
+    PipelineSettings settings = spec.pipeline;
+    settings.port_count = uint16_t(spec.ports.size());
+    for (size_t i = 0; i < spec.ports.size(); ++i) {
+        settings.ports[i] = {spec.ports[i].zone, spec.ports[i].egress};
+    }
+    settings.view = spec.view;
+    const uint32_t now = monotonicMs();
+    for (unsigned i = 0; i < spec.workers; ++i) {
+        auto w = std::make_unique<Worker>();
+        w->index = i;
+        w->lcore = lcores[i];
+        w->queue = uint16_t(i);
+        w->channel = i < spec.channels.size() ? spec.channels[i] : nullptr;
+        settings.worker = uint16_t(i);
+        settings.events = w->channel ? &w->channel->to_agent : nullptr;
+        w->table = std::make_unique<SessionTable>(per_worker, now);
+        w->pipeline = std::make_unique<Pipeline>(settings, *w->table, spec.policy);
+        workers.push_back(std::move(w));
+    }
+    for (auto& w : workers) {
+        auto entry = [](void* arg) -> int {
+            auto* pair = static_cast<std::pair<Impl*, Worker*>*>(arg);
+            pair->first->loop(*pair->second);
+            delete pair;
+            return 0;
+        };
+        auto* arg = new std::pair<Impl*, Worker*>(this, w.get());
+        if (rte_eal_remote_launch(entry, arg, w->lcore) != 0) {
+            delete arg;
+            *error = "cannot launch worker on lcore " + std::to_string(w->lcore);
+            return false;
+        }
+        TLOG_INFO(kLog, "worker %u running on lcore %u (%u sessions)", w->index, w->lcore,
+                  w->table->capacity());
+    }
+    return true;
+}
+
+Dataplane::Dataplane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Dataplane::~Dataplane() { stop(); }
+
+std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::string* error) {
+    if (spec.ports.empty() || spec.ports.size() > kMaxPorts) {
+        *error = "the dataplane needs 1.." + std::to_string(kMaxPorts) + " data ports";
+        return nullptr;
+    }
+    if (spec.workers != 1) {
+        // Both directions of a flow must meet on one worker. With one queue per
+        // port that is automatic; with several it needs a symmetric RSS key or
+        // a hand-off ring between workers, which this release does not have.
+        *error = "[dataplane] workers = " + std::to_string(spec.workers) +
+                 ": this release runs one worker per node (flow hand-off between workers "
+                 "is not built)";
+        return nullptr;
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->spec = spec;
+    std::unique_ptr<Dataplane> dp(new Dataplane(std::move(impl)));
+    Impl& d = *dp->impl_;
+    if (!d.initEal(error) || !d.openPorts(error) || !d.launchWorkers(error)) {
+        dp->stop();
+        return nullptr;
+    }
+    return dp;
+}
+
+void Dataplane::stop() {
+    if (!impl_ || impl_->stopped) return;
+    Impl& d = *impl_;
+    d.stopped = true;
+    d.stopping.store(true);
+    if (d.eal_ready) rte_eal_mp_wait_lcore();
+    for (auto& w : d.workers) {
+        for (auto& slot : w->parking.slots) {
+            if (slot.mbuf) rte_pktmbuf_free(slot.mbuf), slot.mbuf = nullptr;
+        }
+    }
+    if (d.ports_started) {
+        for (uint16_t id : d.port_ids) {
+            rte_eth_dev_stop(id);
+            rte_eth_dev_close(id);
+        }
+        if (d.spec.peer_link.enabled) {
+            rte_eth_dev_stop(d.peer_port_id);
+            rte_eth_dev_close(d.peer_port_id);
+        }
+    }
+    if (d.eal_ready) rte_eal_cleanup();
+    TLOG_INFO(kLog, "stopped");
+}
+
+namespace {
+
+PortStatus portStatus(const std::string& name, const std::string& device, uint16_t id) {
+    PortStatus ps;
+    ps.name = name;
+    ps.device = device;
+    ps.port_id = id;
+    rte_eth_link link;
+    std::memset(&link, 0, sizeof link);
+    if (rte_eth_link_get_nowait(id, &link) == 0) {
+        ps.link_up = link.link_status == RTE_ETH_LINK_UP;
+        ps.speed_mbps = link.link_speed;
+    }
+    rte_eth_stats s;
+    if (rte_eth_stats_get(id, &s) == 0) {
+        ps.rx_packets = s.ipackets, ps.tx_packets = s.opackets;
+        ps.rx_bytes = s.ibytes, ps.tx_bytes = s.obytes;
+        ps.rx_missed = s.imissed, ps.rx_errors = s.ierrors, ps.tx_errors = s.oerrors;
+        ps.rx_no_mbuf = s.rx_nombuf;
+    }
+    return ps;
+}
+
+template <typename Get>
+std::vector<CounterValue> sumCounters(const CounterInfo* info, size_t n, Get get) {
+    std::vector<CounterValue> out;
+    for (size_t c = 0; c < n; ++c) {
+        out.push_back({std::string(info[c].name), std::string(info[c].help), get(c)});
+    }
+    return out;
+}
+
+}  // namespace
+
+DataplaneStatus Dataplane::status() const {
+    const Impl& d = *impl_;
+    DataplaneStatus st;
+    st.workers = unsigned(d.workers.size());
+    for (size_t i = 0; i < d.port_ids.size(); ++i) {
+        st.ports.push_back(portStatus(d.spec.ports[i].name, d.spec.ports[i].device, d.port_ids[i]));
+    }
+    if (d.spec.peer_link.enabled) {
+        st.ports.push_back(portStatus(d.spec.peer_link.name, d.spec.peer_link.device, d.peer_port_id));
+    }
+    auto sum = [&](auto member, size_t c) {
+        uint64_t v = 0;
+        for (auto& w : d.workers) v += member(*w).v[c].load(std::memory_order_relaxed);
+        return v;
+    };
+    st.pipeline = sumCounters(kPipelineCounterInfo, kPipelineCounterCount, [&](size_t c) {
+        return sum([](const Worker& w) -> const PipelineCounters& { return w.pipeline->counters(); }, c);
+    });
+    st.parse = sumCounters(kParseResultInfo, kParseResultCount, [&](size_t c) {
+        return sum([](const Worker& w) -> const ParseCounters& { return w.pipeline->parseCounters(); }, c);
+    });
+    st.io = sumCounters(kWorkerCounterInfo, kWorkerCounterCount, [&](size_t c) {
+        return sum([](const Worker& w) -> const WorkerCounters& { return w.counters; }, c);
+    });
+    st.peer_link = sumCounters(kPeerLinkResultInfo, kPeerLinkResultCount, [&](size_t c) {
+        return sum([](const Worker& w) -> const PeerLinkCounters& { return w.peer_link_counters; }, c);
+    });
+    for (auto& w : d.workers) {
+        st.session_capacity += w->table->capacity();
+        st.sessions += w->table->size();
+    }
+    return st;
+}
+
+}  // namespace tandem

@@ -1,0 +1,105 @@
+// Dataplane: DPDK ports, queues and worker lcores around the pure Pipeline.
+//
+// Thin by design: EAL initialisation, one mbuf pool, RX/TX queue per worker
+// on every port, and one poll loop per worker lcore that hands bursts of frame
+// bytes to its Pipeline and transmits or frees them by verdict. Everything a
+// packet decides lives in src/pipeline; this layer only moves buffers.
+//
+// Threads: start() and stop() from the daemon's main thread; status() from any
+// control thread (it reads counters, never worker-owned tables). Each worker
+// owns its SessionTable shard and Pipeline outright.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/pipeline.h"
+
+namespace tandem {
+
+struct DataplanePortSpec {
+    std::string name;        ///< operator's name ([port.NAME])
+    std::string device;      ///< DPDK devargs, e.g. "net_af_packet0,iface=veth0"
+    uint16_t zone = 0;
+    uint16_t egress = kNoPort;  ///< index of the port allowed traffic leaves by
+};
+
+/// The raw peer link (HA3): a dedicated port to the other nodes.
+struct PeerLinkSpec {
+    bool enabled = false;
+    std::string name;
+    std::string device;
+    uint16_t cluster_id = 1;
+    uint16_t known_peers = 0;                        ///< bit n-1 for configured peer n
+    std::array<std::array<uint8_t, 6>, kMaxNodes + 1> peer_mac{};  ///< by node id
+};
+
+struct DataplaneSpec {
+    std::vector<std::string> eal_args;  ///< from [dataplane] eal-args
+    std::vector<DataplanePortSpec> ports;
+    unsigned workers = 1;
+    bool busy_poll = false;             ///< never sleep when idle (production)
+    uint16_t burst = 32;
+    uint32_t session_capacity = 1u << 20;  ///< whole node; split across workers
+    PipelineSettings pipeline;          ///< ports/port_count are filled from `ports`
+    std::shared_ptr<const Policy> policy;
+    PeerLinkSpec peer_link;
+    /// One channel per worker to the HA agent (empty: standalone node).
+    std::vector<WorkerChannel*> channels;
+    const ClusterViewCell* view = nullptr;
+};
+
+/// Per-port figures read from the driver.
+struct PortStatus {
+    std::string name;
+    std::string device;
+    uint16_t port_id = 0;
+    bool link_up = false;
+    uint32_t speed_mbps = 0;
+    uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
+    uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
+};
+
+struct CounterValue {
+    std::string name;
+    std::string help;
+    uint64_t value = 0;
+};
+
+struct DataplaneStatus {
+    std::vector<PortStatus> ports;      ///< data ports, then the peer link if any
+    std::vector<CounterValue> pipeline;  ///< PipelineCounter, summed over workers
+    std::vector<CounterValue> parse;     ///< ParseResult drop reasons, summed
+    std::vector<CounterValue> io;        ///< WorkerCounter, summed
+    std::vector<CounterValue> peer_link; ///< PeerLinkResult, summed
+    uint64_t sessions = 0;
+    uint64_t session_capacity = 0;
+    unsigned workers = 0;
+};
+
+class Dataplane {
+public:
+    /// Initialises the EAL, opens and starts every port, creates the session
+    /// tables and launches the workers. On failure returns nullptr and says
+    /// why in *error (the port or EAL problem, in words an operator can act on).
+    static std::unique_ptr<Dataplane> start(const DataplaneSpec& spec, std::string* error);
+
+    /// Stops the workers (they finish their current burst), then the ports.
+    /// Idempotent.
+    void stop();
+
+    DataplaneStatus status() const;
+
+    ~Dataplane();
+
+    struct Impl;
+
+private:
+    explicit Dataplane(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem

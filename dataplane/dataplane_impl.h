@@ -1,0 +1,81 @@
+// Internals shared by dataplane.cpp (set-up, status) and worker_loop.cpp.
+#pragma once
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "dataplane/dataplane.h"
+#include "dataplane/worker_counters.h"
+#include "proto/peer_link.h"
+
+namespace tandem {
+
+using WorkerCounters = CounterBlock<WorkerCounter, kWorkerCounterCount>;
+using PeerLinkCounters = CounterBlock<PeerLinkResult, kPeerLinkResultCount>;
+
+/// First packets held until the HA agent says their session is replicated.
+/// Tokens grow by one per deferred packet, so a token's slot is token % size;
+/// an occupant still there when its slot comes round again is released first.
+struct ParkingLot {
+    static constexpr uint32_t kSlots = 1024;
+    static constexpr uint32_t kDeadlineMs = 50;  // last resort; the agent answers in < 10 ms
+    struct Slot {
+        uint32_t token = 0;
+        uint16_t port = 0;
+        uint32_t deadline_ms = 0;
+        rte_mbuf* mbuf = nullptr;
+    };
+    Slot slots[kSlots];
+    uint32_t parked = 0;
+};
+
+struct Worker {
+    unsigned index = 0;
+    unsigned lcore = 0;
+    uint16_t queue = 0;
+    std::unique_ptr<SessionTable> table;
+    std::unique_ptr<Pipeline> pipeline;
+    WorkerChannel* channel = nullptr;  // null when standalone
+    WorkerCounters counters;
+    PeerLinkCounters peer_link_counters;
+    ParkingLot parking;
+    uint32_t heartbeat_seq = 0;
+};
+
+struct Dataplane::Impl {
+    DataplaneSpec spec;
+    std::vector<uint16_t> port_ids;   // data ports, by index
+    uint16_t peer_port_id = 0;        // valid when spec.peer_link.enabled
+    rte_ether_addr peer_port_mac{};
+    rte_mempool* pool = nullptr;
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::atomic<bool> stopping{false};
+    bool eal_ready = false;
+    bool ports_started = false;
+    bool stopped = false;
+
+    bool initEal(std::string* error);
+    bool openPort(const std::string& name, const std::string& device, unsigned queues,
+                  uint16_t* id, std::string* error);
+    bool openPorts(std::string* error);
+    bool launchWorkers(std::string* error);
+
+    // worker_loop.cpp
+    void loop(Worker& w);
+    void transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uint16_t n, bool peer_link);
+    void drainCommands(Worker& w, uint32_t now);
+    void pollPeerLink(Worker& w, uint32_t now);
+    void handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts, uint16_t n,
+                        uint16_t in_port, uint32_t now);
+    bool encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint16_t in_port);
+    void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
+    void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);
+    void release(Worker& w, uint32_t token);
+    void expireParked(Worker& w, uint32_t now);
+};
+
+}  // namespace tandem

@@ -1,0 +1,29 @@
+// Counters of the worker loop itself (I/O, not packet decisions).
+#pragma once
+
+#include "core/counters.h"
+
+namespace tandem {
+
+#define TANDEM_WORKER_COUNTERS(X)                                                   \
+    X(rx_bursts, "non-empty receive bursts")                                       \
+    X(tx_packets, "frames handed to a port for transmission")                      \
+    X(tx_dropped, "frames a port could not take (TX queue full), freed")           \
+    X(dropped_multi_segment, "frames spread over several buffers (larger than the buffer size)") \
+    X(idle_sleeps, "times the worker slept because every queue was empty")          \
+    X(peer_link_tx, "frames sent to peers over the peer link")                      \
+    X(peer_link_tx_dropped, "frames for the peer link that could not be sent")      \
+    X(peer_link_no_headroom, "frames too close to the buffer start to take the peer-link header") \
+    X(peer_link_unknown_peer, "frames for a node with no peer-link address")        \
+    X(heartbeats_sent, "heartbeats sent on the peer link")                          \
+    X(heartbeats_received, "heartbeats received on the peer link")                  \
+    X(deferred_parked, "first packets parked until the HA agent released them")     \
+    X(deferred_released, "parked first packets released by acknowledgement")        \
+    X(deferred_expired, "parked first packets sent after the safety deadline")      \
+    X(deferred_overflow, "first packets sent at once because the parking area was full") \
+    X(commands_applied, "commands from the HA agent applied")                       \
+    X(events_lost, "events for the HA agent lost because its ring was full")
+
+TANDEM_COUNTER_ENUM(WorkerCounter, TANDEM_WORKER_COUNTERS)
+
+}  // namespace tandem

@@ -1,0 +1,314 @@
+// The worker loop: commands from the HA agent, then every port's RX queue
+// through the pipeline, then aging and table jobs; idle back-off last.
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <cstring>
+
+#include "core/clock.h"
+#include "dataplane/dataplane_impl.h"
+
+namespace tandem {
+namespace {
+
+constexpr uint32_t kAgeBudget = 256;       // wheel entries per loop iteration
+constexpr uint32_t kJobBudget = 4096;      // table entries scanned per iteration by jobs
+constexpr uint32_t kCommandBudget = 4096;  // agent commands applied per iteration
+// Idle back-off: keep polling for a short while after traffic (the next
+// packet of a handshake or request/response is usually close behind), then
+// sleep, doubling the sleep while the ports stay quiet.
+constexpr uint32_t kSpinAfterTrafficMs = 2;
+constexpr long kMinSleepNs = 20 * 1000;
+constexpr long kMaxSleepNs = 500 * 1000;
+
+}  // namespace
+
+void Dataplane::Impl::transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uint16_t n,
+                               bool peer_link) {
+    const uint16_t sent = rte_eth_tx_burst(port_id, w.queue, pkts, n);
+    w.counters.add(peer_link ? WorkerCounter::peer_link_tx : WorkerCounter::tx_packets, sent);
+    if (sent < n) {
+        w.counters.add(peer_link ? WorkerCounter::peer_link_tx_dropped : WorkerCounter::tx_dropped,
+                       n - sent);
+        for (uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+    }
+}
+
+bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint16_t in_port) {
+    const PeerLinkSpec& pl = spec.peer_link;
+    if (!pl.enabled || !(pl.known_peers & nodeBit(v.peer))) {
+        w.counters.inc(WorkerCounter::peer_link_unknown_peer);
+        return false;
+    }
+    const uint16_t inner_len = rte_pktmbuf_data_len(m);
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kPeerLinkOverhead));
+    if (!p) {
+        w.counters.inc(WorkerCounter::peer_link_no_headroom);
+        return false;
+    }
+    std::memcpy(p, pl.peer_mac[v.peer].data(), 6);
+    std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
+    p[12] = uint8_t(kPeerLinkEtherType >> 8);
+    p[13] = uint8_t(kPeerLinkEtherType);
+    PeerLinkHeader h;
+    h.type = PeerLinkType::forwarded_frame;
+    h.cluster_id = pl.cluster_id;
+    h.from = spec.pipeline.node;
+    h.to = v.peer;
+    h.reason = v.reason;
+    h.ingress_port = uint8_t(in_port);
+    h.session_hint = v.hint;
+    h.payload_len = inner_len;
+    encodePeerLinkHeader(h, p + 14);
+    return true;
+}
+
+void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state) {
+    const PeerLinkSpec& pl = spec.peer_link;
+    if (!pl.enabled || !(pl.known_peers & nodeBit(peer))) return;
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m) return;
+    const uint16_t len = uint16_t(kPeerLinkOverhead + kPeerLinkHeartbeatSize);
+    const uint16_t frame_len = std::max<uint16_t>(len, 60);  // Ethernet minimum
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, frame_len));
+    if (!p) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    std::memset(p, 0, frame_len);
+    std::memcpy(p, pl.peer_mac[peer].data(), 6);
+    std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
+    p[12] = uint8_t(kPeerLinkEtherType >> 8);
+    p[13] = uint8_t(kPeerLinkEtherType);
+    PeerLinkHeader h;
+    h.type = PeerLinkType::heartbeat;
+    h.cluster_id = pl.cluster_id;
+    h.from = spec.pipeline.node;
+    h.to = peer;
+    h.payload_len = kPeerLinkHeartbeatSize;
+    encodePeerLinkHeader(h, p + 14);
+    PeerLinkHeartbeat hb;
+    hb.seq = seq;
+    hb.state = state;
+    encodePeerLinkHeartbeat(hb, p + kPeerLinkOverhead);
+    w.counters.inc(WorkerCounter::heartbeats_sent);
+    transmit(w, peer_port_id, &m, 1, true);
+}
+
+void Dataplane::Impl::park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now) {
+    ParkingLot::Slot& slot = w.parking.slots[v.token % ParkingLot::kSlots];
+    if (slot.mbuf) {
+        // A very old packet still waiting: its time is up.
+        w.counters.inc(WorkerCounter::deferred_overflow);
+        transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
+        slot.mbuf = nullptr;
+        --w.parking.parked;
+    }
+    slot.token = v.token;
+    slot.port = v.port;
+    slot.deadline_ms = now + ParkingLot::kDeadlineMs;
+    slot.mbuf = m;
+    ++w.parking.parked;
+    w.counters.inc(WorkerCounter::deferred_parked);
+}
+
+void Dataplane::Impl::release(Worker& w, uint32_t token) {
+    ParkingLot::Slot& slot = w.parking.slots[token % ParkingLot::kSlots];
+    if (!slot.mbuf || slot.token != token) return;  // already sent
+    w.counters.inc(WorkerCounter::deferred_released);
+    transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
+    slot.mbuf = nullptr;
+    --w.parking.parked;
+}
+
+void Dataplane::Impl::expireParked(Worker& w, uint32_t now) {
+    if (w.parking.parked == 0) return;
+    for (auto& slot : w.parking.slots) {
+        if (slot.mbuf && int32_t(now - slot.deadline_ms) >= 0) {
+            w.counters.inc(WorkerCounter::deferred_expired);
+            transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
+            slot.mbuf = nullptr;
+            --w.parking.parked;
+        }
+    }
+}
+
+void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
+    if (!w.channel) return;
+    AgentCommand cmd;
+    for (uint32_t n = 0; n < kCommandBudget && w.channel->to_worker.pop(&cmd); ++n) {
+        w.counters.inc(WorkerCounter::commands_applied);
+        switch (cmd.kind) {
+            case AgentCommandKind::release_deferred: release(w, cmd.token); break;
+            case AgentCommandKind::send_peer_link_heartbeat:
+                sendHeartbeat(w, cmd.peer, cmd.heartbeat_seq, cmd.self_state);
+                break;
+            default: w.pipeline->apply(cmd, now); break;
+        }
+    }
+}
+
+void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts,
+                                     uint16_t n, uint16_t in_port, uint32_t now) {
+    const uint16_t nports = uint16_t(port_ids.size());
+    rte_mbuf* out[kMaxPorts][Pipeline::kMaxBurst];
+    uint16_t out_n[kMaxPorts] = {};
+    rte_mbuf* peer_out[Pipeline::kMaxBurst];
+    uint16_t peer_n = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        const Verdict& v = verdicts[i];
+        switch (v.kind) {
+            case VerdictKind::forward:
+                if (v.port < nports) {
+                    out[v.port][out_n[v.port]++] = pkts[i];
+                    continue;
+                }
+                break;
+            case VerdictKind::to_peer:
+                if (encapsulate(w, pkts[i], v, in_port)) {
+                    peer_out[peer_n++] = pkts[i];
+                    continue;
+                }
+                break;
+            case VerdictKind::defer:
+                if (v.port < nports) {
+                    park(w, pkts[i], v, now);
+                    continue;
+                }
+                break;
+            case VerdictKind::drop: break;
+        }
+        rte_pktmbuf_free(pkts[i]);
+    }
+    for (uint16_t e = 0; e < nports; ++e) {
+        if (out_n[e]) transmit(w, port_ids[e], out[e], out_n[e], false);
+    }
+    if (peer_n) transmit(w, peer_port_id, peer_out, peer_n, true);
+}
+
+void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
+    rte_mbuf* rx[Pipeline::kMaxBurst];
+    const uint16_t n = rte_eth_rx_burst(peer_port_id, w.queue, rx, Pipeline::kMaxBurst);
+    if (n == 0) return;
+    const PeerLinkSpec& pl = spec.peer_link;
+    // Forwarded frames are grouped by the port they entered the cluster on.
+    rte_mbuf* group[kMaxPorts][Pipeline::kMaxBurst];
+    uint16_t group_n[kMaxPorts] = {};
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = rx[i];
+        PeerLinkHeader h;
+        const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+        PeerLinkResult r = m->nb_segs == 1
+                               ? decodePeerLinkFrame(data, rte_pktmbuf_data_len(m), pl.cluster_id,
+                                                     spec.pipeline.node, pl.known_peers, &h)
+                               : PeerLinkResult::bad_length;
+        if (r == PeerLinkResult::ok && h.type == PeerLinkType::forwarded_frame &&
+            h.ingress_port >= port_ids.size()) {
+            r = PeerLinkResult::bad_length;  // names a port this node does not have
+        }
+        w.peer_link_counters.inc(r);
+        if (r != PeerLinkResult::ok) {
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        if (h.type == PeerLinkType::heartbeat) {
+            PeerLinkHeartbeat hb;
+            decodePeerLinkHeartbeat(data + kPeerLinkOverhead, h.payload_len, &hb);
+            w.counters.inc(WorkerCounter::heartbeats_received);
+            if (w.channel) {
+                WorkerEvent ev;
+                ev.kind = WorkerEventKind::peer_link_heartbeat;
+                ev.peer = h.from;
+                ev.worker = uint16_t(w.index);
+                ev.now_ms = now;
+                ev.heartbeat_seq = hb.seq;
+                ev.peer_state = hb.state;
+                if (!w.channel->to_agent.push(ev)) w.counters.inc(WorkerCounter::events_lost);
+            }
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        rte_pktmbuf_adj(m, uint16_t(kPeerLinkOverhead));
+        rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - h.payload_len));
+        group[h.ingress_port][group_n[h.ingress_port]++] = m;
+    }
+    uint8_t* frames[Pipeline::kMaxBurst];
+    uint16_t lens[Pipeline::kMaxBurst];
+    Verdict verdicts[Pipeline::kMaxBurst];
+    for (uint16_t p = 0; p < port_ids.size(); ++p) {
+        const uint16_t m = group_n[p];
+        if (m == 0) continue;
+        for (uint16_t i = 0; i < m; ++i) {
+            frames[i] = rte_pktmbuf_mtod(group[p][i], uint8_t*);
+            lens[i] = rte_pktmbuf_data_len(group[p][i]);
+        }
+        w.pipeline->processBurst(frames, lens, m, p, now, verdicts, Ingress::peer);
+        handleVerdicts(w, group[p], verdicts, m, p, now);
+    }
+}
+
+void Dataplane::Impl::loop(Worker& w) {
+    // Sleep precision matters for the idle back-off: ask for 1 µs timer slack.
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    const uint16_t nports = uint16_t(port_ids.size());
+    const uint16_t burst = std::min<uint16_t>(spec.burst, Pipeline::kMaxBurst);
+    rte_mbuf* rx[Pipeline::kMaxBurst];
+    uint8_t* frames[Pipeline::kMaxBurst];
+    uint16_t lens[Pipeline::kMaxBurst];
+    Verdict verdicts[Pipeline::kMaxBurst];
+    uint32_t last_traffic_ms = monotonicMs();
+    long sleep_ns = kMinSleepNs;
+
+    while (!stopping.load(std::memory_order_relaxed)) {
+        const uint32_t now = monotonicMs();
+        // Commands first: a replica the agent acknowledged must be in the
+        // table before any packet that the acknowledgement let loose.
+        drainCommands(w, now);
+        bool busy = false;
+        for (uint16_t p = 0; p < nports; ++p) {
+            const uint16_t n = rte_eth_rx_burst(port_ids[p], w.queue, rx, burst);
+            if (n == 0) continue;
+            busy = true;
+            w.counters.inc(WorkerCounter::rx_bursts);
+            uint16_t m = 0;
+            for (uint16_t i = 0; i < n; ++i) {
+                if (rx[i]->nb_segs != 1) {
+                    w.counters.inc(WorkerCounter::dropped_multi_segment);
+                    rte_pktmbuf_free(rx[i]);
+                    continue;
+                }
+                rx[m] = rx[i];
+                frames[m] = rte_pktmbuf_mtod(rx[i], uint8_t*);
+                lens[m] = rte_pktmbuf_data_len(rx[i]);
+                ++m;
+            }
+            w.pipeline->processBurst(frames, lens, m, p, now, verdicts);
+            handleVerdicts(w, rx, verdicts, m, p, now);
+        }
+        if (spec.peer_link.enabled) pollPeerLink(w, now);
+        w.pipeline->age(now, kAgeBudget);
+        const bool jobs = w.pipeline->runJobs(now, kJobBudget);
+        expireParked(w, now);
+
+        if (busy || jobs || w.parking.parked || spec.busy_poll) {
+            if (busy) last_traffic_ms = now;
+            sleep_ns = kMinSleepNs;
+            if (busy || spec.busy_poll) continue;
+        }
+        // Idle: poll on briefly, then sleep with back-off so that several
+        // nodes can share a small machine.
+        if (now - last_traffic_ms < kSpinAfterTrafficMs || jobs || w.parking.parked) {
+            rte_pause();
+            continue;
+        }
+        w.counters.inc(WorkerCounter::idle_sleeps);
+        timespec ts{0, sleep_ns};
+        nanosleep(&ts, nullptr);
+        sleep_ns = std::min(sleep_ns * 2, kMaxSleepNs);
+    }
+}
+
+}  // namespace tandem

@@ -1,0 +1,74 @@
+// The records a dataplane worker and the HA agent exchange.
+//
+// Each worker has two SpscRings with the agent: WorkerEvent (worker → agent)
+// and AgentCommand (agent → worker). They carry whole Session values, so the
+// dataplane needs no ZeroMQ or msgpack and the agent never touches a worker's
+// table: the worker applies every change to its own table between bursts.
+// Times (Session::expires_ms, now_ms) are on monotonicMs() (core/clock.h),
+// shared by both threads; on the wire they travel as "remaining ms".
+#pragma once
+
+#include <cstdint>
+
+#include "core/node_id.h"
+#include "core/spsc_ring.h"
+#include "session/session.h"
+
+namespace tandem {
+
+enum class WorkerEventKind : uint8_t {
+    upsert = 1,           ///< a session this node owns was created or changed state/owner
+    erase = 2,            ///< a session this node owns ended (expiry, reset, operator clear)
+    bulk_record = 3,      ///< one session of a bulk scan (agent asked with bulk_scan)
+    bulk_done = 4,        ///< the bulk scan `bulk_id` is complete
+    peer_link_heartbeat = 5,  ///< a heartbeat frame from `peer` arrived on the peer link
+};
+
+struct WorkerEvent {
+    WorkerEventKind kind = WorkerEventKind::upsert;
+    NodeId peer = kNoNode;     ///< bulk_*: the peer being synced; heartbeat: the sender
+    uint16_t worker = 0;       ///< index of the emitting worker
+    uint32_t defer_token = 0;  ///< != 0: the flow's first packet is held until acknowledged
+    uint32_t bulk_id = 0;      ///< bulk_*: which scan
+    uint32_t now_ms = 0;       ///< monotonicMs() when emitted
+    uint32_t heartbeat_seq = 0;///< peer_link_heartbeat: the sender's sequence number
+    uint8_t peer_state = 0;    ///< peer_link_heartbeat: the sender's NodeState
+    Session session;           ///< upsert / erase / bulk_record
+};
+
+enum class AgentCommandKind : uint8_t {
+    apply_upsert = 1,      ///< install or refresh a replica received from a peer
+    apply_erase = 2,       ///< remove a replica (its owner ended the session)
+    release_deferred = 3,  ///< the record with `token` is acknowledged (or gave up): send the packet
+    bulk_scan = 4,         ///< emit bulk_record for every session, then bulk_done (for `peer`)
+    transfer_owner = 5,    ///< sessions owned by `from` (and, if origin != 0, originally
+                           ///< owned by `origin`) now belong to `to`; emit upserts for them
+    send_peer_link_heartbeat = 6,  ///< send a heartbeat frame to `peer` on the peer link
+    clear_sessions = 7,    ///< operator: remove every session (replicas included)
+};
+
+struct AgentCommand {
+    AgentCommandKind kind = AgentCommandKind::apply_upsert;
+    NodeId peer = kNoNode;
+    NodeId from = kNoNode;
+    NodeId to = kNoNode;
+    NodeId origin = kNoNode;
+    uint32_t token = 0;
+    uint32_t bulk_id = 0;
+    uint32_t heartbeat_seq = 0;
+    uint8_t self_state = 0;    ///< send_peer_link_heartbeat: this node's NodeState
+    Session session;           ///< apply_*: expires_ms already on this node's clock
+};
+
+using WorkerEventRing = SpscRing<WorkerEvent>;
+using AgentCommandRing = SpscRing<AgentCommand>;
+
+/// A worker's pair of rings, owned by the daemon, shared by the two threads.
+struct WorkerChannel {
+    explicit WorkerChannel(size_t events = 65536, size_t commands = 65536)
+        : to_agent(events), to_worker(commands) {}
+    WorkerEventRing to_agent;
+    AgentCommandRing to_worker;
+};
+
+}  // namespace tandem

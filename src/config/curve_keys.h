@@ -1,0 +1,37 @@
+// CURVE key text as tandem.conf holds it: Z85 (ZeroMQ RFC 32), 40 characters
+// for a 32-byte key. Checked here without linking ZeroMQ; whether a public
+// key belongs to a secret key is checked by the HA agent, which has the curve
+// arithmetic.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tandem::config_detail {
+
+inline constexpr size_t kZ85KeyLength = 40;
+
+/// True when `text` is a 40-character Z85 string that decodes (every group of
+/// five characters stays below 2^32). Otherwise `why` says what is wrong.
+bool isZ85Key(std::string_view text, std::string* why);
+
+/// A key value as written after `key =` on a config line. Z85 includes '#',
+/// so the key runs to the first blank; what follows must be empty or a
+/// comment. Returns nullopt when something else follows.
+std::optional<std::string> keyFromRawValue(std::string_view raw_value);
+
+struct CurveKeyFile {
+    std::string secret_key;
+    std::string public_key;  ///< empty unless the file carries it
+    unsigned mode = 0;       ///< permission bits of the file
+};
+
+/// Reads a secret key file: either the bare 40-character Z85 secret key, or a
+/// CZMQ certificate (`secret-key = "..."` and `public-key = "..."` lines, as
+/// written by zcert_save_secret). Keys found are checked with isZ85Key.
+/// Returns nullopt and sets `error` when the file is unreadable or holds no
+/// valid secret key.
+std::optional<CurveKeyFile> readCurveKeyFile(const std::string& path, std::string* error);
+
+}  // namespace tandem::config_detail

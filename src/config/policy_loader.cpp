@@ -1,0 +1,134 @@
+#include "config/policy_loader.h"
+
+#include <sys/stat.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "config/value_parsers.h"
+
+namespace tandem::config_detail {
+namespace {
+
+struct LoadedRule {
+    Rule rule;
+    const RuleSource* source;
+};
+
+void ruleError(LoadContext& c, const RuleSource& src, unsigned column, const std::string& msg) {
+    std::string text =
+        column == 0 ? msg : "column " + std::to_string(src.column_offset + column) + ": " + msg;
+    c.diag.errorAt(src.order, src.file, src.line, std::move(text));
+}
+
+// 1-based column of `word` as a whole token of `text` (tokens end at blanks
+// and commas) after the keyword `after`, or 0.
+unsigned columnOfToken(std::string_view text, std::string_view after, std::string_view word) {
+    auto isBreak = [](char ch) { return ch == ' ' || ch == '\t' || ch == ','; };
+    size_t from = 0;
+    for (size_t at = text.find(after); at != std::string_view::npos;
+         at = text.find(after, at + 1)) {
+        bool starts = at == 0 || isBreak(text[at - 1]);
+        bool ends = at + after.size() < text.size() && isBreak(text[at + after.size()]);
+        if (starts && ends) {
+            from = at + after.size();
+            break;
+        }
+    }
+    for (size_t at = text.find(word, from); at != std::string_view::npos;
+         at = text.find(word, at + 1)) {
+        bool starts = at == 0 || isBreak(text[at - 1]);
+        bool ends = at + word.size() == text.size() || isBreak(text[at + word.size()]);
+        if (starts && ends) return unsigned(at + 1);
+    }
+    return 0;
+}
+
+void parseOne(LoadContext& c, const RuleSource& src, std::vector<LoadedRule>& out) {
+    RuleError err;
+    auto rule = parseRule(src.text, &err);
+    if (!rule) {
+        ruleError(c, src, err.column, err.message.empty() ? "invalid rule" : err.message);
+        return;
+    }
+    out.push_back({std::move(*rule), &src});
+}
+
+void readRulesFile(LoadContext& c, const LoadContext::RulesFile& f,
+                   std::vector<RuleSource>& sources) {
+    struct stat st {};
+    if (::stat(f.path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        c.error(f.line, "[policy] rules-file: " + f.path + " is not a regular file");
+        return;
+    }
+    std::ifstream in(f.path);
+    if (!in) {
+        c.error(f.line, "[policy] rules-file: cannot read " + f.path + ": " + std::strerror(errno));
+        return;
+    }
+    std::string line;
+    unsigned line_no = 0;
+    while (std::getline(in, line)) {
+        ++line_no;
+        std::string_view l = line;
+        l = l.substr(0, l.find('#'));
+        size_t lead = l.find_first_not_of(" \t\r");
+        if (lead == std::string_view::npos) continue;
+        std::string_view text = trimBlanks(l);
+        sources.push_back({std::string(text), f.path, line_no, unsigned(lead), f.line});
+    }
+}
+
+void checkZones(LoadContext& c, const LoadedRule& r) {
+    const auto& zones = c.cfg.zones;
+    auto check = [&](const std::vector<std::string>& names, std::string_view keyword) {
+        for (const auto& z : names) {
+            if (std::find(zones.begin(), zones.end(), z) != zones.end()) continue;
+            unsigned column = columnOfToken(r.source->text, keyword, z);
+            ruleError(c, *r.source, column,
+                      "zone '" + z + "' is not the zone of any port; zones: " +
+                          (zones.empty() ? std::string("(none)") : joinNames(zones)));
+        }
+    };
+    check(r.rule.from_zones, "from");
+    check(r.rule.to_zones, "to");
+}
+
+}  // namespace
+
+void loadPolicy(LoadContext& c) {
+    std::vector<RuleSource> file_sources;
+    for (const auto& f : c.rules_files) readRulesFile(c, f, file_sources);
+
+    std::vector<LoadedRule> loaded;
+    for (const auto& src : c.inline_rules) parseOne(c, src, loaded);
+    for (const auto& src : file_sources) parseOne(c, src, loaded);
+
+    for (size_t i = 0; i < loaded.size(); ++i) {
+        Rule& rule = loaded[i].rule;
+        if (c.zones_complete) checkZones(c, loaded[i]);
+        if (rule.name.empty()) rule.name = "rule-" + std::to_string(i + 1);
+        for (size_t j = 0; j < i; ++j) {
+            if (loaded[j].rule.name == rule.name) {
+                const RuleSource& first = *loaded[j].source;
+                const RuleSource& here = *loaded[i].source;
+                std::string where = first.file == here.file
+                                        ? "line " + std::to_string(first.line)
+                                        : first.file + ":" + std::to_string(first.line);
+                ruleError(c, here, 0,
+                          "rule name '" + rule.name + "' is already used at " + where +
+                              "; rule names must be unique");
+                break;
+            }
+        }
+    }
+    for (auto& r : loaded) c.cfg.rules.push_back(std::move(r.rule));
+
+    if (c.cfg.rules.empty() && !c.diag.hasErrors()) {
+        c.warning(c.lineOf("policy", ""),
+                  "no rules: every new session will be denied (the policy ends in deny)");
+    }
+}
+
+}  // namespace tandem::config_detail

@@ -1,0 +1,137 @@
+#include "control/control_server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <zmq.hpp>
+
+#include "core/log.h"
+#include "proto/control_protocol.h"
+
+namespace tandem {
+namespace {
+constexpr const char* kLog = "control";
+
+nlohmann::json errorReply(const std::string& message) {
+    return {{control::kFieldVersion, control::kVersion},
+            {control::kFieldOk, false},
+            {control::kFieldError, message}};
+}
+}  // namespace
+
+struct ControlServer::Impl {
+    std::map<std::string, Handler> handlers;
+    zmq::context_t ctx{1};
+    std::thread thread;
+    std::atomic<bool> running{false};
+    std::string path;
+};
+
+ControlServer::ControlServer() : impl_(std::make_unique<Impl>()) {}
+
+ControlServer::~ControlServer() { stop(); }
+
+void ControlServer::on(const std::string& command, Handler handler) {
+    impl_->handlers[command] = std::move(handler);
+}
+
+std::vector<std::string> ControlServer::commands() const {
+    std::vector<std::string> out;
+    for (auto& [name, h] : impl_->handlers) out.push_back(name);
+    return out;
+}
+
+std::string ControlServer::handle(const std::string& request) const {
+    if (request.size() > control::kMaxRequestBytes) {
+        return errorReply("request of " + std::to_string(request.size()) + " bytes exceeds " +
+                          std::to_string(control::kMaxRequestBytes))
+            .dump();
+    }
+    nlohmann::json req = nlohmann::json::parse(request, nullptr, false);
+    if (req.is_discarded() || !req.is_object()) {
+        return errorReply("request is not a JSON object").dump();
+    }
+    auto v = req.find(control::kFieldVersion);
+    if (v == req.end() || !v->is_number_integer() || v->get<int>() > control::kVersion) {
+        return errorReply("unsupported protocol version; this daemon speaks v" +
+                          std::to_string(control::kVersion))
+            .dump();
+    }
+    auto c = req.find(control::kFieldCommand);
+    if (c == req.end() || !c->is_string()) return errorReply("request has no \"command\"").dump();
+    const std::string command = c->get<std::string>();
+    auto h = impl_->handlers.find(command);
+    if (h == impl_->handlers.end()) return errorReply("unknown command '" + command + "'").dump();
+    nlohmann::json args = nlohmann::json::object();
+    if (auto a = req.find(control::kFieldArgs); a != req.end() && a->is_object()) args = *a;
+    try {
+        nlohmann::json result = h->second(args);
+        return nlohmann::json{{control::kFieldVersion, control::kVersion},
+                              {control::kFieldOk, true},
+                              {control::kFieldResult, std::move(result)}}
+            .dump();
+    } catch (const ControlError& e) {
+        return errorReply(e.what()).dump();
+    } catch (const std::exception& e) {
+        return errorReply(std::string("internal error: ") + e.what()).dump();
+    }
+}
+
+bool ControlServer::start(const std::string& socket_path, std::string* error) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path dir = fs::path(socket_path).parent_path();
+    if (!dir.empty() && !fs::exists(dir)) {
+        fs::create_directories(dir, ec);
+        if (ec) {
+            *error = "cannot create " + dir.string() + ": " + ec.message();
+            return false;
+        }
+        ::chmod(dir.c_str(), 0750);
+    }
+    zmq::socket_t sock(impl_->ctx, zmq::socket_type::rep);
+    try {
+        sock.set(zmq::sockopt::linger, 0);
+        sock.set(zmq::sockopt::rcvtimeo, 200);  // lets the thread notice stop()
+        ::unlink(socket_path.c_str());          // a stale socket from a crashed run
+        sock.bind("ipc://" + socket_path);
+    } catch (const zmq::error_t& e) {
+        *error = "cannot bind control socket " + socket_path + ": " + e.what();
+        return false;
+    }
+    ::chmod(socket_path.c_str(), 0660);
+    impl_->path = socket_path;
+    impl_->running = true;
+    impl_->thread = std::thread([this, s = std::move(sock)]() mutable {
+        while (impl_->running.load()) {
+            zmq::message_t msg;
+            zmq::recv_result_t got;
+            try {
+                got = s.recv(msg);
+            } catch (const zmq::error_t& e) {
+                if (e.num() == ETERM) break;
+                continue;
+            }
+            if (!got) continue;  // timeout
+            std::string reply = handle(msg.to_string());
+            try {
+                s.send(zmq::buffer(reply), zmq::send_flags::none);
+            } catch (const zmq::error_t& e) {
+                TLOG_WARN(kLog, "reply not sent: %s", e.what());
+            }
+        }
+        s.close();
+    });
+    TLOG_INFO(kLog, "serving on ipc://%s", socket_path.c_str());
+    return true;
+}
+
+void ControlServer::stop() {
+    if (!impl_->running.exchange(false)) return;
+    if (impl_->thread.joinable()) impl_->thread.join();
+    if (!impl_->path.empty()) ::unlink(impl_->path.c_str());
+}
+
+}  // namespace tandem

@@ -1,0 +1,170 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "control/control_server.h"
+#include "core/log.h"
+#include "dataplane/dataplane.h"
+
+namespace tandem {
+namespace {
+
+constexpr const char* kLog = "tandemd";
+
+nlohmann::json countersJson(const std::vector<CounterValue>& counters, bool nonzero_only) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& c : counters) {
+        if (!nonzero_only || c.value != 0) j[c.name] = c.value;
+    }
+    return j;
+}
+
+// Which port allowed traffic leaves by: inline pairs the two data ports;
+// geneve sends frames back out of the port they came in on.
+bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
+                        DataplaneSpec* spec, std::string* error) {
+    spec->eal_args = cfg.dataplane.eal_args;
+    spec->workers = cfg.dataplane.workers;
+    spec->busy_poll = cfg.dataplane.busy_poll;
+    spec->burst = cfg.dataplane.burst_size;
+    spec->session_capacity = cfg.dataplane.session_capacity;
+    spec->policy = std::move(policy);
+    PipelineSettings& ps = spec->pipeline;
+    ps.node = cfg.node.id;
+    ps.geneve = cfg.dataplane.mode == DataplaneMode::geneve;
+    if (ps.geneve) {
+        ps.parse.geneve_port = cfg.dataplane.geneve_port;
+        ps.parse.require_gwlb_options = true;
+    }
+    ps.timeouts = cfg.session.timeouts;
+    ps.tcp = cfg.session.tcp;
+
+    std::vector<uint16_t> data_ports;
+    for (const auto& p : cfg.dataplane.ports) {
+        if (p.peer_link) {
+            // The raw peer link: a dedicated port to the other nodes.
+            PeerLinkSpec& pl = spec->peer_link;
+            pl.enabled = true;
+            pl.name = p.name;
+            pl.device = p.device;
+            pl.cluster_id = uint16_t(cfg.node.cluster_id);
+            for (const auto& peer : cfg.peers) {
+                unsigned m[6];
+                if (std::sscanf(peer.link_address.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2],
+                                &m[3], &m[4], &m[5]) != 6) {
+                    *error = "peer " + std::to_string(peer.id) + ": link-address '" +
+                             peer.link_address + "' is not a MAC address (raw peer link)";
+                    return false;
+                }
+                for (int i = 0; i < 6; ++i) pl.peer_mac[peer.id][i] = uint8_t(m[i]);
+                pl.known_peers |= nodeBit(peer.id);
+            }
+            continue;
+        }
+        DataplanePortSpec dp;
+        dp.name = p.name;
+        dp.device = p.device;
+        dp.zone = p.zone_id;
+        data_ports.push_back(uint16_t(spec->ports.size()));
+        spec->ports.push_back(dp);
+    }
+    if (ps.geneve) {
+        if (data_ports.size() != 1) {
+            *error = "geneve mode needs exactly one data port";
+            return false;
+        }
+        spec->ports[0].egress = 0;
+    } else {
+        if (data_ports.size() != 2) {
+            *error = "inline mode needs exactly two data ports";
+            return false;
+        }
+        spec->ports[0].egress = 1;
+        spec->ports[1].egress = 0;
+    }
+    return true;
+}
+
+void registerCommands(ControlServer& server, const Config& cfg, const Dataplane& dp) {
+    server.on("show counters", [&dp](const nlohmann::json& args) {
+        const bool all = args.value("all", false);
+        DataplaneStatus st = dp.status();
+        return nlohmann::json{{"dataplane", countersJson(st.pipeline, !all)},
+                              {"parse", countersJson(st.parse, !all)},
+                              {"io", countersJson(st.io, !all)},
+                              {"sessions", {{"active", st.sessions}, {"capacity", st.session_capacity}}}};
+    });
+    server.on("show interfaces", [&dp](const nlohmann::json&) {
+        nlohmann::json ports = nlohmann::json::array();
+        for (const auto& p : dp.status().ports) {
+            ports.push_back({{"name", p.name}, {"device", p.device}, {"port_id", p.port_id},
+                             {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
+                             {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
+                             {"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes},
+                             {"rx_missed", p.rx_missed}, {"rx_errors", p.rx_errors},
+                             {"tx_errors", p.tx_errors}, {"rx_no_mbuf", p.rx_no_mbuf}});
+        }
+        return nlohmann::json{{"interfaces", ports}};
+    });
+    server.on("show config", [&cfg](const nlohmann::json&) {
+        return nlohmann::json{{"file", cfg.path}, {"summary", describeConfig(cfg)}};
+    });
+    server.on("show version", [](const nlohmann::json&) {
+        return nlohmann::json{{"version", TANDEM_VERSION}};
+    });
+}
+
+}  // namespace
+
+int runDaemon(const Config& cfg) {
+    LogLevel level;
+    if (parseLogLevel(cfg.control.log_level, &level)) setLogLevel("all", level);
+
+    // Signals are taken synchronously by the main thread; every thread DPDK
+    // and ZeroMQ start inherits this mask.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+    std::string error;
+    auto policy = Policy::compile(cfg.rules, cfg.zones, &error);
+    if (!policy) {
+        TLOG_ERROR(kLog, "%s: policy: %s", cfg.path.c_str(), error.c_str());
+        return 1;
+    }
+    DataplaneSpec spec;
+    if (!buildDataplaneSpec(cfg, policy, &spec, &error)) {
+        TLOG_ERROR(kLog, "%s: %s", cfg.path.c_str(), error.c_str());
+        return 1;
+    }
+    auto dataplane = Dataplane::start(spec, &error);
+    if (!dataplane) {
+        TLOG_ERROR(kLog, "cannot start the dataplane: %s", error.c_str());
+        return 1;
+    }
+    ControlServer control;
+    registerCommands(control, cfg, *dataplane);
+    if (!control.start(cfg.control.socket, &error)) {
+        TLOG_ERROR(kLog, "%s", error.c_str());
+        dataplane->stop();
+        return 1;
+    }
+    TLOG_INFO(kLog, "ready: node %u (%s), %zu rules, control socket %s", cfg.node.id,
+              cfg.node.name.c_str(), cfg.rules.size(), cfg.control.socket.c_str());
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    TLOG_INFO(kLog, "%s received, stopping", strsignal(sig));
+    control.stop();
+    dataplane->stop();
+    TLOG_INFO(kLog, "stopped cleanly");
+    return 0;
+}
+
+}  // namespace tandem

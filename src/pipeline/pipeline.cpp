@@ -1,0 +1,372 @@
+#include "pipeline/pipeline.h"
+
+#include <cstring>
+#include <utility>
+
+#include "cluster/election.h"
+#include "session/tcp_tracker.h"
+
+namespace tandem {
+namespace {
+
+// ICMPv6 messages a link needs to work at all (neighbour discovery, MLD):
+// passed like ARP, without a session.
+bool isLinkLocalIcmpV6(uint8_t type) {
+    return (type >= 133 && type <= 137) || (type >= 130 && type <= 132) || type == 143;
+}
+
+// ICMP replies never start a session: a reply without its request is junk.
+bool isIcmpReply(const PacketInfo& info) {
+    if (info.proto == kProtoIcmp) {
+        return info.icmp_type == 0 || info.icmp_type == 14 || info.icmp_type == 16 ||
+               info.icmp_type == 18;
+    }
+    return info.proto == kProtoIcmpV6 && info.icmp_type == 129;
+}
+
+PolicyQuery policyQuery(const PacketInfo& info, uint16_t from_zone, uint16_t to_zone) {
+    PolicyQuery q;
+    q.from_zone = from_zone;
+    q.to_zone = to_zone;
+    q.family = info.family;
+    q.src = info.src;
+    q.dst = info.dst;
+    q.proto = info.proto;
+    if (info.proto == kProtoTcp || info.proto == kProtoUdp) {
+        q.sport = info.sport;
+        q.dport = info.dport;
+    } else if (info.proto == kProtoIcmp || info.proto == kProtoIcmpV6) {
+        q.icmp_type = info.icmp_type;
+    }
+    return q;
+}
+
+// GENEVE turnaround: the frame goes back to the load balancer that sent it,
+// with the same GENEVE header and options, so only the outer Ethernet and IP
+// addresses are swapped. Swapping leaves the IPv4 and UDP checksums valid
+// (both sums are order-independent).
+void turnAround(uint8_t* frame, const TunnelInfo& t) {
+    uint8_t mac[6];
+    std::memcpy(mac, frame, 6);
+    std::memcpy(frame, frame + 6, 6);
+    std::memcpy(frame + 6, mac, 6);
+    uint8_t* ip = frame + t.outer_l3_offset;
+    const bool v4 = (ip[0] >> 4) == 4;
+    const size_t off = v4 ? 12 : 8, len = v4 ? 4 : 16;
+    uint8_t tmp[16];
+    std::memcpy(tmp, ip + off, len);
+    std::memcpy(ip + off, ip + off + len, len);
+    std::memcpy(ip + off + len, tmp, len);
+}
+
+}  // namespace
+
+Pipeline::Pipeline(const PipelineSettings& settings, SessionTable& table,
+                   std::shared_ptr<const Policy> policy)
+    : settings_(settings), table_(table), policy_(std::move(policy)) {
+    // A standalone node is a cluster of one that always may own.
+    view_.self = settings_.node;
+    view_.owners = view_.reachable = nodeBit(settings_.node);
+    view_.self_state = NodeState::active;
+}
+
+uint32_t Pipeline::contextOf(const PacketInfo& info) const {
+    switch (info.tunnel.kind) {
+        case TunnelKind::geneve:
+            // Flows behind different GWLB endpoints may reuse addresses.
+            return uint32_t(info.tunnel.gwlb_endpoint_id ^ (info.tunnel.gwlb_endpoint_id >> 32)) ^
+                   info.tunnel.vni;
+        case TunnelKind::vxlan: return info.tunnel.vni;
+        case TunnelKind::none: break;
+    }
+    return 0;
+}
+
+Verdict Pipeline::forwardFrom(uint16_t in_port) {
+    const uint16_t out = settings_.ports[in_port].egress;
+    if (out == kNoPort) {
+        counters_.inc(PipelineCounter::dropped_no_route);
+        return {VerdictKind::drop, kNoPort};
+    }
+    counters_.inc(PipelineCounter::forwarded);
+    return {VerdictKind::forward, out};
+}
+
+void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port) {
+    counters_.inc(PipelineCounter::rx_packets);
+    counters_.add(PipelineCounter::rx_bytes, len);
+    s.kind = kDecided;
+    s.parse = parseFrame(frame, len, settings_.parse, s.info);
+    if (s.parse != ParseResult::ok) {
+        if (s.parse == ParseResult::non_ip) {
+            counters_.inc(PipelineCounter::passed_non_ip);
+            v = forwardFrom(in_port);
+        } else {
+            parse_counters_.inc(s.parse);
+            counters_.inc(PipelineCounter::dropped_malformed);
+            v = {VerdictKind::drop, kNoPort};
+        }
+        return;
+    }
+    const PacketInfo& info = s.info;
+    if (info.tunnel.kind != TunnelKind::none) counters_.inc(PipelineCounter::tunnel_frames);
+    if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) {
+        counters_.inc(PipelineCounter::passed_neighbor_discovery);
+        v = forwardFrom(in_port);
+        return;
+    }
+    if (info.is_fragment && !info.has_l4) {
+        s.kind = kFragment;
+        return;
+    }
+    const uint32_t ctx = contextOf(info);
+    if (info.icmp_is_error) {
+        FlowTuple inner = info.icmp_error.inner;
+        inner.context = ctx;
+        s.key = makeFlowKey(inner, &s.src_is_lo);
+        s.kind = kIcmpError;
+    } else {
+        s.key = makeFlowKey(info.tuple(ctx), &s.src_is_lo);
+        s.kind = kLookup;
+    }
+    s.hash = flowHash(s.key);
+}
+
+void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,
+                            uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress) {
+    if (n > kMaxBurst) n = kMaxBurst;
+    if (settings_.view) view_ = settings_.view->load();
+    if (ingress == Ingress::peer) counters_.add(PipelineCounter::received_from_peer, n);
+    const FlowKey* keys[kMaxBurst];
+    uint64_t hashes[kMaxBurst];
+    uint32_t which[kMaxBurst];
+    uint32_t found[kMaxBurst];
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        frames_[i] = frames[i];
+        classify(frames[i], lens[i], slots_[i], out[i], in_port);
+        if (slots_[i].kind == kLookup || slots_[i].kind == kIcmpError) {
+            keys[m] = &slots_[i].key;
+            hashes[m] = slots_[i].hash;
+            which[m++] = i;
+        }
+    }
+    table_.findBurst(keys, hashes, m, found);
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        Slot& s = slots_[i];
+        if (s.kind == kDecided) continue;
+        uint32_t index = SessionTable::kNoEntry;
+        if (j < m && which[j] == i) index = found[j++];
+        out[i] = decide(s, index, in_port, now_ms, ingress);
+        if (out[i].kind == VerdictKind::forward && settings_.geneve &&
+            s.info.tunnel.kind == TunnelKind::geneve) {
+            turnAround(frames_[i], s.info.tunnel);
+        }
+    }
+}
+
+Verdict Pipeline::process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
+                          Ingress ingress) {
+    Verdict v;
+    processBurst(&frame, &len, 1, in_port, now_ms, &v, ingress);
+    return v;
+}
+
+Verdict Pipeline::toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter) {
+    counters_.inc(counter);
+    Verdict v;
+    v.kind = VerdictKind::to_peer;
+    v.peer = peer;
+    v.reason = reason;
+    v.hint = uint32_t(hash);
+    return v;
+}
+
+Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now_ms,
+                         Ingress ingress) {
+    const PacketInfo& info = s.info;
+    const uint16_t out_port = settings_.ports[in_port].egress;
+    if (out_port == kNoPort) {
+        counters_.inc(PipelineCounter::dropped_no_route);
+        return {VerdictKind::drop, kNoPort};
+    }
+    if (s.kind == kFragment) {
+        if (!fragments_.allowed(info.src, info.dst, info.frag_id, now_ms)) {
+            counters_.inc(PipelineCounter::dropped_fragment_no_head);
+            return {VerdictKind::drop, kNoPort};
+        }
+        counters_.inc(PipelineCounter::fragments_forwarded);
+        return forwardFrom(in_port);
+    }
+    // An earlier packet of this burst may have replaced the entry found by the
+    // burst lookup (a SYN reopening a closed connection): confirm it.
+    if (index != SessionTable::kNoEntry && !(table_.inUse(index) && table_.at(index).key == s.key)) {
+        index = table_.find(s.key, s.hash);
+    }
+    if (index == SessionTable::kNoEntry) {
+        if (s.kind == kIcmpError) {
+            counters_.inc(PipelineCounter::dropped_icmp_error_no_session);
+            return {VerdictKind::drop, kNoPort};
+        }
+        return decideNew(s, in_port, out_port, now_ms, ingress);
+    }
+
+    Session& sess = table_.at(index);
+    if (sess.owner != view_.self) {
+        // Owned elsewhere: hand it to the owner, or take the session over if
+        // its owner is gone and this node is the one to continue it.
+        const NodeId owner = effectiveOwner(s.hash, sess.owner, sess.backup_owner, view_);
+        if (owner == kNoNode) {
+            counters_.inc(PipelineCounter::dropped_no_owner);
+            return {VerdictKind::drop, kNoPort};
+        }
+        if (owner != view_.self) {
+            if (ingress == Ingress::peer) {
+                counters_.inc(PipelineCounter::dropped_forward_loop);
+                return {VerdictKind::drop, kNoPort};
+            }
+            return toPeer(owner,
+                          owner == sess.owner ? ForwardReason::owner_elsewhere
+                                              : ForwardReason::backup_takeover,
+                          s.hash, PipelineCounter::forwarded_to_peer);
+        }
+        adopt(sess, s.hash);
+        emit(WorkerEventKind::upsert, sess, now_ms);
+    }
+    if (s.kind == kIcmpError) {
+        counters_.inc(PipelineCounter::icmp_errors_forwarded);
+        return forwardFrom(in_port);
+    }
+
+    const Direction dir = sess.directionOf(s.src_is_lo);
+    const SessionState state_before = sess.state;
+    if (info.proto == kProtoTcp) {
+        const TcpInfo& tcp = info.tcp;
+        if ((sess.state == SessionState::tcp_time_wait || sess.state == SessionState::tcp_close) &&
+            classifyTcp(tcp.flags) == TcpEvent::syn) {
+            // A new connection on the tuple of a finished one: judge it afresh.
+            emit(WorkerEventKind::erase, sess, now_ms);
+            table_.erase(index);
+            counters_.inc(PipelineCounter::sessions_reopened);
+            return decideNew(s, in_port, out_port, now_ms, ingress);
+        }
+        switch (tcpTrack(sess, dir, tcp, settings_.tcp)) {
+            case TcpVerdict::accept: break;
+            case TcpVerdict::invalid_flags:
+                counters_.inc(PipelineCounter::dropped_tcp_invalid_flags);
+                return {VerdictKind::drop, kNoPort};
+            case TcpVerdict::invalid_state:
+                counters_.inc(PipelineCounter::dropped_tcp_invalid_state);
+                return {VerdictKind::drop, kNoPort};
+            case TcpVerdict::out_of_window:
+                counters_.inc(PipelineCounter::dropped_tcp_out_of_window);
+                return {VerdictKind::drop, kNoPort};
+        }
+    } else if (dir == Direction::reply && sess.state == SessionState::open) {
+        sess.state = SessionState::replied;
+    }
+    if (dir == Direction::reply) sess.flags |= kSessionSeenReply;
+    const auto d = static_cast<size_t>(dir);
+    sess.packets[d] += 1;
+    sess.bytes[d] += info.ip_total_len;
+    sess.expires_ms = now_ms + sessionTimeoutMs(sess, settings_.timeouts);
+    if (sess.state != state_before) {
+        ++sess.version;
+        emit(WorkerEventKind::upsert, sess, now_ms);
+    }
+    if (info.first_fragment) fragments_.allow(info.src, info.dst, info.frag_id, now_ms);
+    return forwardFrom(in_port);
+}
+
+Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms,
+                            Ingress ingress) {
+    const NodeId owner = ownerForNewFlow(s.hash, view_);
+    if (owner == kNoNode) {
+        counters_.inc(PipelineCounter::dropped_no_owner);
+        return {VerdictKind::drop, kNoPort};
+    }
+    if (owner != view_.self) {
+        if (ingress == Ingress::peer) {
+            counters_.inc(PipelineCounter::dropped_forward_loop);
+            return {VerdictKind::drop, kNoPort};
+        }
+        return toPeer(owner, ForwardReason::new_flow, s.hash, PipelineCounter::forwarded_new_to_peer);
+    }
+    return createSession(s, in_port, out_port, now_ms);
+}
+
+Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms) {
+    const PacketInfo& info = s.info;
+    if (info.proto == kProtoTcp && !tcpMayCreate(info.tcp, settings_.tcp)) {
+        counters_.inc(PipelineCounter::dropped_no_session);
+        return {VerdictKind::drop, kNoPort};
+    }
+    if (isIcmpReply(info)) {
+        counters_.inc(PipelineCounter::dropped_no_session);
+        return {VerdictKind::drop, kNoPort};
+    }
+    const PolicyVerdict pv = policy_->match(
+        policyQuery(info, settings_.ports[in_port].zone, settings_.ports[out_port].zone));
+    if (pv.action != RuleAction::allow) {
+        counters_.inc(PipelineCounter::dropped_policy);
+        return {VerdictKind::drop, kNoPort};
+    }
+
+    // The initial state decides the initial timeout, so set it up first.
+    Session init;
+    init.key = s.key;
+    if (info.proto == kProtoTcp) {
+        tcpStart(init, info.tcp);
+    } else {
+        init.state = SessionState::open;
+    }
+    init.flags |= s.src_is_lo ? kSessionInitiatorIsLo : 0;
+    if (pv.log) init.flags |= kSessionLog;
+    init.owner = view_.self;
+    init.origin_owner = view_.self;
+    init.backup_owner = backupOwnerOf(s.hash, view_.self, view_.owners);
+    init.rule = pv.rule;
+    init.version = 1;
+    init.created_s = now_ms / 1000;
+    init.packets[0] = 1;
+    init.bytes[0] = info.ip_total_len;
+    init.expires_ms = now_ms + sessionTimeoutMs(init, settings_.timeouts);
+
+    uint32_t index;
+    switch (table_.insert(init, s.hash, &index)) {
+        case SessionTable::InsertResult::full:
+            counters_.inc(PipelineCounter::dropped_table_full);
+            return {VerdictKind::drop, kNoPort};
+        case SessionTable::InsertResult::exists:
+            // An earlier packet of this burst created it after the burst
+            // lookup (two packets of a new flow in one burst).
+            return decide(s, index, in_port, now_ms, Ingress::port);
+        case SessionTable::InsertResult::inserted: break;
+    }
+    counters_.inc(PipelineCounter::sessions_created);
+    if (info.first_fragment) fragments_.allow(info.src, info.dst, info.frag_id, now_ms);
+    Verdict v = forwardFrom(in_port);
+    if (view_.replicate && settings_.events && v.kind == VerdictKind::forward) {
+        // Hold the first packet until the backup owner has the session: the
+        // reply may reach any node, and the one it reaches must know the flow.
+        const uint32_t token = next_token_++;
+        if (next_token_ == 0) next_token_ = 1;
+        if (emitDeferred(table_.at(index), now_ms, token)) {
+            counters_.inc(PipelineCounter::deferred_first_packets);
+            v.kind = VerdictKind::defer;
+            v.token = token;
+        }
+    } else {
+        emit(WorkerEventKind::upsert, table_.at(index), now_ms);
+    }
+    return v;
+}
+
+uint32_t Pipeline::age(uint32_t now_ms, uint32_t budget) {
+    if (settings_.view) view_ = settings_.view->load();
+    return table_.expire(now_ms, budget,
+                         [&](uint32_t, Session& s) { return expireOne(s, now_ms); });
+}
+
+}  // namespace tandem

@@ -1,0 +1,179 @@
+// Pipeline: the per-packet path of one worker, as a pure function of
+// (frame, tables, worker state) → verdict.
+//
+// parse → (tunnel: decapsulate) → canonical key → session lookup →
+//   hit, owned here:   TCP state / window tracking, UDP/ICMP reply tracking
+//   hit, owned elsewhere: forward to the owner over the peer link, or adopt
+//                      the session if its owner is gone and this node is next
+//   miss: who owns new flows (ClusterView + election.h)? elsewhere → forward;
+//         here → may it start a session? → policy → create → hold the first
+//         packet until the backup owner has the session (defer)
+// → refresh the idle timer → counters → verdict.
+//
+// No allocation, no lock, no syscall, no logging, no exception: every outcome
+// is a counter in PipelineCounter (or ParseResult for malformed frames).
+// Frames are byte buffers, so the whole path is unit-tested without DPDK.
+//
+// Cluster state comes in through a ClusterViewCell (read once per burst) and
+// AgentCommands (apply()); session changes go out as WorkerEvents on a ring to
+// the HA agent. Without a view the node is a standalone firewall.
+//
+// Threading: a Pipeline and its SessionTable belong to one worker thread; only
+// that thread calls process*/age/apply/runJobs. counters() may be read from
+// any thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "cluster/cluster_view.h"
+#include "cluster/ha_channel.h"
+#include "core/counters.h"
+#include "core/node_id.h"
+#include "packet/packet_parser.h"
+#include "pipeline/fragment_cache.h"
+#include "pipeline/pipeline_counters.h"
+#include "policy/policy.h"
+#include "proto/peer_link.h"
+#include "session/session_table.h"
+#include "session/session_timeouts.h"
+
+namespace tandem {
+
+inline constexpr uint16_t kMaxPorts = 8;
+inline constexpr uint16_t kNoPort = 0xffff;
+
+struct PipelinePort {
+    uint16_t zone = 0;          ///< zone id (index into Config::zones)
+    uint16_t egress = kNoPort;  ///< where allowed traffic from this port leaves
+};
+
+struct PipelineSettings {
+    NodeId node = 1;                 ///< this node: owner of sessions it creates
+    bool geneve = false;             ///< one-arm GWLB mode: frames return where they came from
+    ParseOptions parse;
+    SessionTimeouts timeouts;
+    TcpTrackingConfig tcp;
+    uint16_t port_count = 0;
+    std::array<PipelinePort, kMaxPorts> ports{};
+    uint16_t worker = 0;                     ///< this worker's index (in events)
+    const ClusterViewCell* view = nullptr;   ///< null: a standalone node
+    WorkerEventRing* events = nullptr;       ///< null: nothing is replicated
+};
+
+enum class VerdictKind : uint8_t {
+    forward,  ///< send out of `port`
+    drop,     ///< free it (the reason is counted)
+    to_peer,  ///< send to node `peer` over the peer link
+    defer,    ///< hold until the HA agent releases `token`, then send out of `port`
+};
+
+struct Verdict {
+    VerdictKind kind = VerdictKind::drop;
+    uint16_t port = kNoPort;  ///< forward/defer: egress port
+    NodeId peer = kNoNode;    ///< to_peer: destination node
+    ForwardReason reason = ForwardReason::none;
+    uint32_t token = 0;       ///< defer: release token
+    uint32_t hint = 0;        ///< to_peer: low 32 bits of the flow hash
+};
+
+/// Where a burst came from.
+enum class Ingress : uint8_t {
+    port,  ///< a data port of this node
+    peer,  ///< the peer link: a node that does not own the flow sent it here
+};
+
+using PipelineCounters = CounterBlock<PipelineCounter, kPipelineCounterCount>;
+using ParseCounters = CounterBlock<ParseResult, kParseResultCount>;
+
+class Pipeline {
+public:
+    static constexpr uint32_t kMaxBurst = 64;
+
+    /// `table` and `policy` must outlive the pipeline.
+    Pipeline(const PipelineSettings& settings, SessionTable& table,
+             std::shared_ptr<const Policy> policy);
+
+    /// Processes up to kMaxBurst frames that entered on `in_port` (for frames
+    /// from the peer link: the port they entered the cluster on). Frames may be
+    /// rewritten in place (GENEVE turnaround). out[i] is frame i's verdict.
+    void processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n, uint16_t in_port,
+                      uint32_t now_ms, Verdict* out, Ingress ingress = Ingress::port);
+
+    /// One frame; same as a burst of one.
+    Verdict process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
+                    Ingress ingress = Ingress::port);
+
+    /// Expires idle sessions, at most `budget` timer entries per call.
+    /// Returns the number removed.
+    uint32_t age(uint32_t now_ms, uint32_t budget);
+
+    /// Applies a command from the HA agent (replicas, ownership transfers,
+    /// scans). release_deferred and send_peer_link_heartbeat are the
+    /// dataplane's and are ignored here.
+    void apply(const AgentCommand& cmd, uint32_t now_ms);
+
+    /// Advances table-wide jobs (bulk scans, ownership transfers, clears) by
+    /// at most `budget` entries. Returns true while a job is unfinished.
+    bool runJobs(uint32_t now_ms, uint32_t budget);
+
+    const PipelineCounters& counters() const { return counters_; }
+    const ParseCounters& parseCounters() const { return parse_counters_; }
+    const SessionTable& table() const { return table_; }
+    const PipelineSettings& settings() const { return settings_; }
+    const Policy& policy() const { return *policy_; }
+
+private:
+    // Everything the first stage learns about one frame.
+    struct Slot {
+        PacketInfo info;
+        FlowKey key;
+        uint64_t hash;
+        bool src_is_lo;
+        ParseResult parse;
+        uint8_t kind;  // Kind below
+    };
+    enum Kind : uint8_t { kDecided, kLookup, kIcmpError, kFragment };
+
+    // A table-wide job driven by runJobs().
+    struct Job {
+        AgentCommandKind kind = AgentCommandKind::bulk_scan;  // bulk_scan, transfer_owner, clear_sessions
+        bool active = false;
+        NodeId peer = kNoNode, from = kNoNode, to = kNoNode, origin = kNoNode;
+        uint32_t bulk_id = 0;
+        uint32_t cursor = 0;
+    };
+    static constexpr int kMaxJobs = 8;
+
+    void classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port);
+    Verdict decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now_ms, Ingress ingress);
+    Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms, Ingress ingress);
+    Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
+    Verdict forwardFrom(uint16_t in_port);
+    Verdict toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter);
+    uint32_t contextOf(const PacketInfo& info) const;
+
+    // Cluster side (pipeline_ha.cpp).
+    void adopt(Session& s, uint64_t hash);
+    void emit(WorkerEventKind kind, const Session& s, uint32_t now_ms);
+    bool emitDeferred(const Session& s, uint32_t now_ms, uint32_t token);
+    bool expireOne(Session& s, uint32_t now_ms);
+    void applyUpsert(const Session& incoming);
+    void applyErase(const Session& incoming);
+    bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
+
+    PipelineSettings settings_;
+    SessionTable& table_;
+    std::shared_ptr<const Policy> policy_;
+    FragmentCache fragments_;
+    PipelineCounters counters_;
+    ParseCounters parse_counters_;
+    ClusterView view_;  // as of the current burst
+    uint32_t next_token_ = 1;
+    Job jobs_[kMaxJobs];
+    Slot slots_[kMaxBurst];
+    uint8_t* frames_[kMaxBurst];
+};
+
+}  // namespace tandem

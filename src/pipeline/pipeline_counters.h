@@ -1,0 +1,47 @@
+// Every outcome of the per-packet path, as a named counter (one table).
+#pragma once
+
+#include "core/counters.h"
+
+namespace tandem {
+
+#define TANDEM_PIPELINE_COUNTERS(X)                                                          \
+    X(rx_packets, "frames received")                                                        \
+    X(rx_bytes, "bytes received")                                                           \
+    X(forwarded, "frames sent on (session or pass-through)")                                \
+    X(passed_non_ip, "non-IP frames (ARP, LLDP, ...) passed without inspection")            \
+    X(passed_neighbor_discovery, "ICMPv6 neighbour discovery / MLD passed without a session") \
+    X(dropped_malformed, "frames dropped because a header is malformed (see parse counters)") \
+    X(dropped_policy, "first packets denied by the policy")                                 \
+    X(dropped_no_session, "TCP segments that cannot start a session and have none")         \
+    X(dropped_tcp_invalid_flags, "TCP segments with impossible flag combinations")          \
+    X(dropped_tcp_invalid_state, "TCP segments not allowed in their connection's state")    \
+    X(dropped_tcp_out_of_window, "TCP segments outside the tracked sequence window")        \
+    X(dropped_table_full, "new sessions refused because the session table is full")         \
+    X(dropped_icmp_error_no_session, "ICMP errors about a flow with no session")            \
+    X(dropped_fragment_no_head, "non-first fragments whose first fragment was not seen")    \
+    X(dropped_no_route, "frames from a port with no egress in this mode")                   \
+    X(icmp_errors_forwarded, "ICMP errors forwarded to the session they refer to")          \
+    X(fragments_forwarded, "non-first fragments forwarded after their first fragment")      \
+    X(sessions_created, "sessions created by this node")                                    \
+    X(sessions_reopened, "TCP sessions restarted by a new SYN in time-wait / close")        \
+    X(sessions_expired, "sessions removed by idle timeout")                                 \
+    X(tunnel_frames, "GENEVE / VXLAN frames decapsulated and inspected")                  \
+    X(forwarded_to_peer, "frames sent to the owning node over the peer link")             \
+    X(forwarded_new_to_peer, "first packets sent to the node that will own the flow")     \
+    X(received_from_peer, "frames a peer forwarded to this node over the peer link")      \
+    X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)") \
+    X(dropped_no_owner, "frames no active node may own (no active member)")               \
+    X(deferred_first_packets, "first packets held until the backup owner has the session") \
+    X(sessions_adopted, "sessions taken over from an owner that is gone")                  \
+    X(sessions_given, "sessions handed to another node (revert, suspend)")                 \
+    X(replicas_installed, "session replicas received from peers and installed")           \
+    X(replicas_removed, "session replicas removed at their owner's request")              \
+    X(replicas_expired, "replicas dropped after their owner left without adopting them")  \
+    X(replicas_dropped_full, "replicas not installed because the table is full")          \
+    X(replicas_stale, "replicas ignored because a newer version is installed")            \
+    X(events_dropped, "session changes not replicated because the ring to the HA agent was full")
+
+TANDEM_COUNTER_ENUM(PipelineCounter, TANDEM_PIPELINE_COUNTERS)
+
+}  // namespace tandem

@@ -1,0 +1,211 @@
+// The cluster side of the pipeline: session events to the HA agent, replicas
+// and commands from it, ownership changes, and table-wide jobs.
+#include "cluster/election.h"
+#include "pipeline/pipeline.h"
+#include "session/tcp_tracker.h"
+
+namespace tandem {
+
+void Pipeline::emit(WorkerEventKind kind, const Session& s, uint32_t now_ms) {
+    if (!settings_.events || !view_.replicate) return;
+    WorkerEvent ev;
+    ev.kind = kind;
+    ev.worker = settings_.worker;
+    ev.now_ms = now_ms;
+    ev.session = s;
+    if (!settings_.events->push(ev)) counters_.inc(PipelineCounter::events_dropped);
+}
+
+bool Pipeline::emitDeferred(const Session& s, uint32_t now_ms, uint32_t token) {
+    WorkerEvent ev;
+    ev.kind = WorkerEventKind::upsert;
+    ev.worker = settings_.worker;
+    ev.now_ms = now_ms;
+    ev.defer_token = token;
+    ev.session = s;
+    if (settings_.events->push(ev)) return true;
+    counters_.inc(PipelineCounter::events_dropped);
+    return false;
+}
+
+// Takeover: the owner is gone and this node continues the session. The
+// replica's TCP windows are as of its last replicated state change, so the
+// window check is relaxed for it (as for a picked-up session).
+void Pipeline::adopt(Session& s, uint64_t hash) {
+    s.owner = view_.self;
+    s.backup_owner = backupOwnerOf(hash, view_.self, view_.owners);
+    s.flags |= kSessionPickedUp;
+    s.flags &= uint16_t(~kSessionReplicated);
+    ++s.version;
+    counters_.inc(PipelineCounter::sessions_adopted);
+}
+
+// Timer callback: true erases the entry.
+bool Pipeline::expireOne(Session& s, uint32_t now_ms) {
+    if (s.owner == view_.self) {
+        counters_.inc(PipelineCounter::sessions_expired);
+        emit(WorkerEventKind::erase, s, now_ms);
+        return true;
+    }
+    // A replica lives as long as its owner does: the owner decides when the
+    // session ends and says so. If the owner is gone and nobody adopted the
+    // session by sending it traffic, it ends here.
+    if (view_.isReachable(s.owner)) {
+        s.expires_ms = now_ms + sessionTimeoutMs(s, settings_.timeouts);
+        return false;
+    }
+    counters_.inc(PipelineCounter::replicas_expired);
+    return true;
+}
+
+void Pipeline::applyUpsert(const Session& incoming) {
+    const uint64_t hash = flowHash(incoming.key);
+    const uint32_t index = table_.find(incoming.key, hash);
+    if (index == SessionTable::kNoEntry) {
+        Session init = incoming;
+        init.flags |= kSessionReplicated;
+        uint32_t ignored;
+        if (table_.insert(init, hash, &ignored) == SessionTable::InsertResult::full) {
+            counters_.inc(PipelineCounter::replicas_dropped_full);
+            return;
+        }
+        counters_.inc(PipelineCounter::replicas_installed);
+        return;
+    }
+    Session& cur = table_.at(index);
+    // Versions order the changes of one session; an older one arrives late
+    // only after a resend, and must not undo a newer state.
+    if (int32_t(incoming.version - cur.version) < 0) {
+        counters_.inc(PipelineCounter::replicas_stale);
+        return;
+    }
+    const uint32_t tn = cur.timer_next, tp = cur.timer_prev, ts = cur.timer_slot;
+    const uint32_t hi = cur.hash_hi, lo = cur.hash_lo;
+    const uint64_t packets[2] = {cur.packets[0], cur.packets[1]};
+    const uint64_t bytes[2] = {cur.bytes[0], cur.bytes[1]};
+    const bool was_mine = cur.owner == view_.self;
+    cur = incoming;
+    cur.timer_next = tn, cur.timer_prev = tp, cur.timer_slot = ts;
+    cur.hash_hi = hi, cur.hash_lo = lo;
+    if (was_mine) {
+        // Counters are the owner's: keep what this node counted.
+        cur.packets[0] = packets[0], cur.packets[1] = packets[1];
+        cur.bytes[0] = bytes[0], cur.bytes[1] = bytes[1];
+    }
+    if (cur.owner != view_.self) {
+        cur.flags |= kSessionReplicated;
+    } else {
+        cur.flags &= uint16_t(~kSessionReplicated);  // handed to this node
+    }
+    counters_.inc(PipelineCounter::replicas_installed);
+}
+
+void Pipeline::applyErase(const Session& incoming) {
+    const uint32_t index = table_.find(incoming.key, flowHash(incoming.key));
+    if (index == SessionTable::kNoEntry) return;
+    const Session& cur = table_.at(index);
+    // Only the owner of record ends a session; a late erase from a node that
+    // has since handed the session over is ignored.
+    if (cur.owner == view_.self && incoming.owner != view_.self) return;
+    table_.erase(index);
+    counters_.inc(PipelineCounter::replicas_removed);
+}
+
+void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
+    if (settings_.view) view_ = settings_.view->load();
+    switch (cmd.kind) {
+        case AgentCommandKind::apply_upsert: applyUpsert(cmd.session); return;
+        case AgentCommandKind::apply_erase: applyErase(cmd.session); return;
+        case AgentCommandKind::bulk_scan:
+        case AgentCommandKind::transfer_owner:
+        case AgentCommandKind::clear_sessions:
+            for (Job& j : jobs_) {
+                if (j.active) continue;
+                j = Job();
+                j.kind = cmd.kind;
+                j.active = true;
+                j.peer = cmd.peer, j.from = cmd.from, j.to = cmd.to, j.origin = cmd.origin;
+                j.bulk_id = cmd.bulk_id;
+                return;
+            }
+            // Eight jobs already queued: the agent retries after a bulk_done.
+            return;
+        case AgentCommandKind::release_deferred:
+        case AgentCommandKind::send_peer_link_heartbeat: return;  // the dataplane's
+    }
+    (void)now_ms;
+}
+
+bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
+    const uint32_t cap = table_.capacity();
+    while (budget > 0 && job.cursor < cap) {
+        const uint32_t i = job.cursor;
+        if (!table_.inUse(i)) {
+            ++job.cursor;
+            --budget;
+            continue;
+        }
+        Session& s = table_.at(i);
+        switch (job.kind) {
+            case AgentCommandKind::bulk_scan: {
+                if (!settings_.events || settings_.events->freeSlots() < 2) return true;  // later
+                WorkerEvent ev;
+                ev.kind = WorkerEventKind::bulk_record;
+                ev.peer = job.peer;
+                ev.worker = settings_.worker;
+                ev.bulk_id = job.bulk_id;
+                ev.now_ms = now_ms;
+                ev.session = s;
+                settings_.events->push(ev);
+                break;
+            }
+            case AgentCommandKind::transfer_owner:
+                if (s.owner == job.from && (job.origin == kNoNode || s.origin_owner == job.origin)) {
+                    if (settings_.events && settings_.events->freeSlots() < 2) return true;
+                    s.owner = job.to;
+                    s.backup_owner = job.from;
+                    s.flags |= kSessionReplicated;
+                    ++s.version;
+                    counters_.inc(PipelineCounter::sessions_given);
+                    emit(WorkerEventKind::upsert, s, now_ms);
+                }
+                break;
+            case AgentCommandKind::clear_sessions:
+                if (s.owner == view_.self) emit(WorkerEventKind::erase, s, now_ms);
+                table_.erase(i);
+                break;
+            default: break;
+        }
+        ++job.cursor;
+        --budget;
+    }
+    if (job.cursor < cap) return true;
+    if (job.kind == AgentCommandKind::bulk_scan) {
+        if (!settings_.events) {
+            job.active = false;
+            return false;
+        }
+        WorkerEvent done;
+        done.kind = WorkerEventKind::bulk_done;
+        done.peer = job.peer;
+        done.worker = settings_.worker;
+        done.bulk_id = job.bulk_id;
+        done.now_ms = now_ms;
+        if (!settings_.events->push(done)) return true;  // ring full: say it next time
+    }
+    job.active = false;
+    return false;
+}
+
+bool Pipeline::runJobs(uint32_t now_ms, uint32_t budget) {
+    bool pending = false;
+    if (settings_.view) view_ = settings_.view->load();
+    for (Job& j : jobs_) {
+        if (!j.active) continue;
+        if (budget == 0) return true;
+        pending |= stepJob(j, now_ms, budget);
+    }
+    return pending;
+}
+
+}  // namespace tandem

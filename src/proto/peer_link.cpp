@@ -1,0 +1,74 @@
+#include "proto/peer_link.h"
+
+namespace tandem {
+namespace {
+
+inline void put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8), p[1] = uint8_t(v); }
+inline void put32(uint8_t* p, uint32_t v) { put16(p, uint16_t(v >> 16)), put16(p + 2, uint16_t(v)); }
+inline uint16_t get16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+inline uint32_t get32(const uint8_t* p) { return uint32_t(get16(p)) << 16 | get16(p + 2); }
+
+}  // namespace
+
+void encodePeerLinkHeader(const PeerLinkHeader& h, uint8_t* out) {
+    out[0] = h.version;
+    out[1] = uint8_t(h.type);
+    put16(out + 2, h.cluster_id);
+    out[4] = h.from;
+    out[5] = h.to;
+    out[6] = uint8_t(h.reason);
+    out[7] = h.ingress_port;
+    put32(out + 8, h.session_hint);
+    put16(out + 12, h.payload_len);
+    put16(out + 14, 0);
+}
+
+void encodePeerLinkHeartbeat(const PeerLinkHeartbeat& hb, uint8_t* out) {
+    put32(out, hb.seq);
+    out[4] = hb.state;
+    out[5] = out[6] = out[7] = 0;
+}
+
+PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cluster_id,
+                                   NodeId self, uint16_t known_peers, PeerLinkHeader* h) {
+    if (len < kPeerLinkOverhead) return PeerLinkResult::truncated;
+    if (get16(frame + 12) != kPeerLinkEtherType) return PeerLinkResult::bad_ethertype;
+    const uint8_t* p = frame + 14;
+    if (p[0] != kPeerLinkVersion) return PeerLinkResult::bad_version;
+    if (p[1] != uint8_t(PeerLinkType::forwarded_frame) && p[1] != uint8_t(PeerLinkType::heartbeat)) {
+        return PeerLinkResult::bad_type;
+    }
+    h->version = p[0];
+    h->type = PeerLinkType(p[1]);
+    h->cluster_id = get16(p + 2);
+    h->from = p[4];
+    h->to = p[5];
+    h->reason = ForwardReason(p[6]);
+    h->ingress_port = p[7];
+    h->session_hint = get32(p + 8);
+    h->payload_len = get16(p + 12);
+    h->reserved = get16(p + 14);
+    if (h->cluster_id != cluster_id) return PeerLinkResult::wrong_cluster;
+    if (!isValidNodeId(h->from) || h->from == self || !(known_peers & (1u << (h->from - 1)))) {
+        return PeerLinkResult::unknown_node;
+    }
+    if (h->to != self) return PeerLinkResult::not_for_us;
+    // Ethernet may pad short frames: the payload may be shorter than the frame, never longer.
+    if (size_t(h->payload_len) > len - kPeerLinkOverhead) return PeerLinkResult::bad_length;
+    if (h->type == PeerLinkType::heartbeat && h->payload_len < kPeerLinkHeartbeatSize) {
+        return PeerLinkResult::bad_length;
+    }
+    if (h->type == PeerLinkType::forwarded_frame && h->payload_len < 14) {
+        return PeerLinkResult::bad_length;
+    }
+    return PeerLinkResult::ok;
+}
+
+bool decodePeerLinkHeartbeat(const uint8_t* payload, size_t len, PeerLinkHeartbeat* hb) {
+    if (len < kPeerLinkHeartbeatSize) return false;
+    hb->seq = get32(payload);
+    hb->state = payload[4];
+    return true;
+}
+
+}  // namespace tandem

@@ -1,0 +1,90 @@
+// Peer-link frame format (the HA3 role): how a node hands a packet of a
+// session it does not own to the node that does, and the second heartbeat
+// path. A packed plain header, not msgpack: it is built and checked per packet.
+//
+// raw transport (a dedicated link between the nodes):
+//   Ethernet (dst = peer's link MAC, src = ours, EtherType 0x88B5)
+//   PeerLinkHeader (16 bytes)
+//   payload: the whole original frame (forwarded), or a PeerLinkHeartbeat
+// Overhead 30 bytes per frame: the peer link's MTU must be the data ports'
+// MTU + 30 (jumbo frames on the link; see docs/wire-formats.md).
+//
+// All multi-byte fields are big-endian on the wire. encode/decode are pure
+// and allocation-free; decode never reads past the buffer it is given.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/counters.h"
+#include "core/node_id.h"
+
+namespace tandem {
+
+inline constexpr uint16_t kPeerLinkEtherType = 0x88B5;  // IEEE 802 local experimental 1
+inline constexpr uint8_t kPeerLinkVersion = 1;
+inline constexpr size_t kPeerLinkHeaderSize = 16;
+inline constexpr size_t kPeerLinkOverhead = 14 + kPeerLinkHeaderSize;
+
+enum class PeerLinkType : uint8_t {
+    forwarded_frame = 1,  ///< payload is a data frame for the receiving node to process
+    heartbeat = 2,        ///< payload is a PeerLinkHeartbeat
+};
+
+/// Why a frame was forwarded (shown in counters and captures).
+enum class ForwardReason : uint8_t {
+    none = 0,
+    owner_elsewhere = 1,   ///< the session is owned by the receiving node
+    new_flow = 2,          ///< a first packet this node may not own (primary mode, tentative, suspended)
+    backup_takeover = 3,   ///< the owner is gone; the receiving node is the backup owner
+};
+
+struct PeerLinkHeader {
+    uint8_t version = kPeerLinkVersion;
+    PeerLinkType type = PeerLinkType::forwarded_frame;
+    uint16_t cluster_id = 0;
+    NodeId from = kNoNode;
+    NodeId to = kNoNode;
+    ForwardReason reason = ForwardReason::none;
+    uint8_t ingress_port = 0;   ///< port index the frame entered the cluster on
+    uint32_t session_hint = 0;  ///< low 32 bits of the flow hash (0 if unknown)
+    uint16_t payload_len = 0;   ///< bytes after the header
+    uint16_t reserved = 0;
+};
+
+struct PeerLinkHeartbeat {
+    uint32_t seq = 0;
+    uint8_t state = 0;  ///< sender's NodeState
+};
+inline constexpr size_t kPeerLinkHeartbeatSize = 8;
+
+#define TANDEM_PEER_LINK_RESULTS(X)                                             \
+    X(ok, "peer-link frame accepted")                                          \
+    X(truncated, "peer-link frame shorter than its headers")                   \
+    X(bad_ethertype, "not the peer-link EtherType")                            \
+    X(bad_version, "peer-link header version not understood")                  \
+    X(bad_type, "unknown peer-link frame type")                                \
+    X(wrong_cluster, "frame from another cluster id")                          \
+    X(unknown_node, "frame from a node that is not a configured peer")         \
+    X(not_for_us, "frame addressed to another node")                           \
+    X(bad_length, "payload length disagrees with the frame")
+
+TANDEM_COUNTER_ENUM(PeerLinkResult, TANDEM_PEER_LINK_RESULTS)
+
+/// Writes the 16-byte header at `out`.
+void encodePeerLinkHeader(const PeerLinkHeader& h, uint8_t* out);
+
+/// Writes a heartbeat payload (kPeerLinkHeartbeatSize bytes) at `out`.
+void encodePeerLinkHeartbeat(const PeerLinkHeartbeat& hb, uint8_t* out);
+
+/// Checks a whole raw peer-link frame (Ethernet + header + payload) of `len`
+/// bytes received by node `self` of cluster `cluster_id`; `known_peers` is the
+/// mask of configured peer node ids (bit n-1 for node n). On ok, *h is the
+/// header and the payload starts at frame + kPeerLinkOverhead.
+PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cluster_id,
+                                   NodeId self, uint16_t known_peers, PeerLinkHeader* h);
+
+/// Reads a heartbeat payload; false if `len` is too short.
+bool decodePeerLinkHeartbeat(const uint8_t* payload, size_t len, PeerLinkHeartbeat* hb);
+
+}  // namespace tandem

@@ -1,0 +1,194 @@
+// engine_bench: figures for the core engine on one core.
+//
+//   engine_bench [--sessions N[,N...]] [--seconds S]
+//
+// For each table size N it prints:
+//   - insert rate: new sessions/s into an empty table of capacity N (key
+//     canonicalisation, hashing and insertion; keys prebuilt);
+//   - established-flow rate: packets/s through parse (Ethernet/IPv4/TCP) →
+//     canonical key → hash → burst lookup → per-session counter and expiry
+//     update, for 64-byte frames of flows drawn uniformly from all N sessions;
+//   - bytes per session: the table's whole allocation divided by N.
+// Frames are prebuilt in memory (4 Mi of them, or N if smaller), so the figure
+// is the engine alone, without any NIC or driver.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "packet/packet_parser.h"
+#include "session/session_table.h"
+
+using namespace tandem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kFrameLen = 64;
+
+FlowTuple flowTuple(uint32_t n) {
+    FlowTuple t;
+    t.src = IpAddr::fromV4(0x0a000000u | (n >> 8));  // 10.x.y.z, 256 ports each
+    t.dst = IpAddr::fromV4(0xc6336401u);
+    t.sport = uint16_t(1024 + (n & 0xff) * 97);
+    t.dport = 443;
+    t.proto = kProtoTcp;
+    t.family = AddrFamily::v4;
+    return t;
+}
+
+void put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8), p[1] = uint8_t(v); }
+void put32(uint8_t* p, uint32_t v) { put16(p, uint16_t(v >> 16)), put16(p + 2, uint16_t(v)); }
+
+// Ethernet + IPv4 + TCP (ACK) frame of flow n, in the direction `reply`.
+void buildFrame(uint8_t* f, uint32_t n, bool reply) {
+    std::memset(f, 0, kFrameLen);
+    FlowTuple t = flowTuple(n);
+    if (reply) std::swap(t.src, t.dst), std::swap(t.sport, t.dport);
+    f[12] = 0x08;  // IPv4
+    uint8_t* ip = f + 14;
+    ip[0] = 0x45;
+    put16(ip + 2, 20 + 20 + 10);
+    ip[8] = 64;
+    ip[9] = kProtoTcp;
+    std::memcpy(ip + 12, &t.src.b[12], 4);
+    std::memcpy(ip + 16, &t.dst.b[12], 4);
+    uint8_t* tcp = ip + 20;
+    put16(tcp, t.sport);
+    put16(tcp + 2, t.dport);
+    put32(tcp + 4, 1000);
+    put32(tcp + 8, 2000);
+    tcp[12] = 5 << 4;
+    tcp[13] = kTcpAck;
+    put16(tcp + 14, 65535);
+}
+
+double secondsSince(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Figures {
+    double inserts_per_s = 0;
+    double lookups_per_s = 0;
+    double bytes_per_session = 0;
+    uint64_t misses = 0;
+};
+
+Figures run(uint32_t sessions, double seconds) {
+    Figures fig;
+    std::vector<FlowKey> keys(sessions);
+    std::vector<uint64_t> hashes(sessions);
+    for (uint32_t n = 0; n < sessions; ++n) {
+        keys[n] = makeFlowKey(flowTuple(n));
+        hashes[n] = flowHash(keys[n]);
+    }
+
+    SessionTable table(sessions, 0);
+    fig.bytes_per_session = double(table.memoryBytes()) / sessions;
+    {
+        auto t0 = Clock::now();
+        uint32_t idx;
+        constexpr uint32_t kAhead = 16;  // prefetch distance, as a burst of new flows allows
+        for (uint32_t n = 0; n < sessions; ++n) {
+            if (n + kAhead < sessions) table.prefetchBucket(hashes[n + kAhead]);
+            FlowKey k = makeFlowKey(flowTuple(n));
+            if (table.insert(k, flowHash(k), 3600000, &idx) != SessionTable::InsertResult::inserted) {
+                std::fprintf(stderr, "insert %u failed\n", n);
+                std::exit(1);
+            }
+            table.at(idx).state = SessionState::tcp_established;
+        }
+        fig.inserts_per_s = sessions / secondsSince(t0);
+    }
+
+    const uint32_t nframes = sessions < (4u << 20) ? sessions : (4u << 20);
+    std::vector<uint8_t> frames(size_t(nframes) * kFrameLen);
+    std::mt19937 rng(42);
+    for (uint32_t i = 0; i < nframes; ++i) {
+        buildFrame(&frames[size_t(i) * kFrameLen], rng() % sessions, rng() & 1);
+    }
+
+    ParseOptions opts;
+    constexpr uint32_t kBurst = 32;
+    PacketInfo info[kBurst];
+    FlowKey bkeys[kBurst];
+    const FlowKey* kptr[kBurst];
+    uint64_t bhash[kBurst];
+    bool src_lo[kBurst];
+    uint32_t out[kBurst];
+    for (uint32_t i = 0; i < kBurst; ++i) kptr[i] = &bkeys[i];
+
+    uint64_t packets = 0, misses = 0;
+    uint32_t now_ms = 1;
+    auto t0 = Clock::now();
+    do {
+        for (uint32_t base = 0; base + kBurst <= nframes; base += kBurst) {
+            uint32_t m = 0;
+            for (uint32_t i = 0; i < kBurst; ++i) {
+                const uint8_t* f = &frames[size_t(base + i) * kFrameLen];
+                if (parseFrame(f, kFrameLen, opts, info[m]) != ParseResult::ok) continue;
+                bkeys[m] = makeFlowKey(info[m].tuple(0), &src_lo[m]);
+                bhash[m] = flowHash(bkeys[m]);
+                ++m;
+            }
+            table.findBurst(kptr, bhash, m, out);
+            for (uint32_t i = 0; i < m; ++i) {
+                if (out[i] == SessionTable::kNoEntry) {
+                    ++misses;
+                    continue;
+                }
+                Session& s = table.at(out[i]);
+                const auto d = static_cast<size_t>(s.directionOf(src_lo[i]));
+                s.packets[d] += 1;
+                s.bytes[d] += info[i].ip_total_len;
+                s.expires_ms = now_ms + 3600000;
+            }
+            packets += kBurst;
+        }
+        ++now_ms;
+    } while (secondsSince(t0) < seconds);
+    fig.lookups_per_s = packets / secondsSince(t0);
+    fig.misses = misses;
+    return fig;
+}
+
+std::vector<uint32_t> parseSizes(const char* s) {
+    std::vector<uint32_t> v;
+    while (*s) {
+        char* end;
+        v.push_back(uint32_t(std::strtoul(s, &end, 10)));
+        s = *end == ',' ? end + 1 : end;
+        if (end == s && *s) break;
+    }
+    return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<uint32_t> sizes = {1000000, 10000000};
+    double seconds = 3.0;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--sessions" && i + 1 < argc) sizes = parseSizes(argv[++i]);
+        else if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
+        else {
+            std::fprintf(stderr, "usage: engine_bench [--sessions N[,N...]] [--seconds S]\n");
+            return 2;
+        }
+    }
+    std::printf("engine_bench: one core, 64-byte Ethernet/IPv4/TCP frames, Session = %zu B\n",
+                sizeof(Session));
+    std::printf("%12s %16s %22s %16s\n", "sessions", "inserts/s", "parse+lookup pkts/s",
+                "bytes/session");
+    for (uint32_t n : sizes) {
+        Figures f = run(n, seconds);
+        std::printf("%12u %14.2f M %20.2f M %16.1f%s\n", n, f.inserts_per_s / 1e6,
+                    f.lookups_per_s / 1e6, f.bytes_per_session, f.misses ? "  (MISSES!)" : "");
+        std::fflush(stdout);
+    }
+    return 0;
+}

@@ -1,0 +1,307 @@
+// Two pipelines acting as a pair, with the HA agent's part played by the test:
+// it moves WorkerEvents from one node's ring into the other's apply().
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "cluster/election.h"
+#include "fixtures/frame_builder.h"
+#include "pipeline/pipeline.h"
+
+using namespace tandem;
+using tandem::test::FrameBuilder;
+
+namespace {
+
+constexpr uint16_t kOutside = 0, kInside = 1;
+const char* kClient = "10.0.1.10";
+const char* kServer = "192.0.2.80";
+
+std::shared_ptr<const Policy> webPolicy() {
+    RuleError err;
+    std::vector<Rule> rules = {*parseRule("allow from inside to outside proto tcp dport 80", &err),
+                               *parseRule("allow from inside to outside proto udp dport 53", &err)};
+    std::string error;
+    auto p = Policy::compile(rules, {"outside", "inside"}, &error);
+    REQUIRE(p);
+    return p;
+}
+
+struct Member {
+    NodeId id;
+    ClusterViewCell cell;
+    WorkerChannel channel{1024, 1024};
+    SessionTable table{1024, 0};
+    std::unique_ptr<Pipeline> pipe;
+
+    explicit Member(NodeId n) : id(n) {
+        PipelineSettings s;
+        s.node = n;
+        s.port_count = 2;
+        s.ports[0] = {0, 1};
+        s.ports[1] = {1, 0};
+        s.view = &cell;
+        s.events = &channel.to_agent;
+        pipe = std::make_unique<Pipeline>(s, table, webPolicy());
+    }
+    void setView(uint16_t owners, uint16_t reachable, NodeState state = NodeState::active,
+                 bool primary_owns = false, NodeId primary = 1) {
+        ClusterView v;
+        v.self = id;
+        v.owners = owners;
+        v.reachable = reachable;
+        v.self_state = state;
+        v.primary = primary;
+        v.primary_owns = primary_owns;
+        v.replicate = (reachable & ~nodeBit(id)) != 0;
+        cell.publish(v);
+    }
+    Verdict send(const std::vector<uint8_t>& f, uint16_t port, uint32_t now = 1000,
+                 Ingress ingress = Ingress::port) {
+        auto copy = f;
+        return pipe->process(copy.data(), uint16_t(copy.size()), port, now, ingress);
+    }
+    std::vector<WorkerEvent> events() {
+        std::vector<WorkerEvent> out;
+        WorkerEvent ev;
+        while (channel.to_agent.pop(&ev)) out.push_back(ev);
+        return out;
+    }
+    uint64_t count(PipelineCounter c) const { return pipe->counters().get(c); }
+    const Session* find(const std::vector<uint8_t>& frame) const {
+        PacketInfo info;
+        REQUIRE(parseFrame(frame.data(), frame.size(), {}, info) == ParseResult::ok);
+        FlowKey k = makeFlowKey(info.tuple(0));
+        uint32_t i = table.find(k, flowHash(k));
+        return i == SessionTable::kNoEntry ? nullptr : &table.at(i);
+    }
+};
+
+// Replays `from`'s upserts/erases into `to`, as the HA agent would.
+void replicate(Member& from, Member& to, uint32_t now = 1000) {
+    for (const WorkerEvent& ev : from.events()) {
+        AgentCommand cmd;
+        cmd.session = ev.session;
+        if (ev.kind == WorkerEventKind::upsert || ev.kind == WorkerEventKind::bulk_record) {
+            cmd.kind = AgentCommandKind::apply_upsert;
+        } else if (ev.kind == WorkerEventKind::erase) {
+            cmd.kind = AgentCommandKind::apply_erase;
+        } else {
+            continue;
+        }
+        to.pipe->apply(cmd, now);
+    }
+}
+
+struct Pair {
+    Member a{1}, b{2};
+    Pair() {
+        a.setView(0b11, 0b11);
+        b.setView(0b11, 0b11);
+    }
+};
+
+auto syn() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpSyn).seq(100).build(); }
+auto synAck() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck).seq(500).ack(101).build(); }
+auto ack() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).build(); }
+auto reply() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck).seq(501).ack(101).payload(100).build(); }
+
+}  // namespace
+
+TEST_CASE("a first packet is held until its session is replicated, with a release token") {
+    Pair p;
+    Verdict v = p.a.send(syn(), kInside);
+    CHECK(v.kind == VerdictKind::defer);
+    CHECK(v.port == kOutside);
+    CHECK(v.token != 0);
+    auto evs = p.a.events();
+    REQUIRE(evs.size() == 1);
+    CHECK(evs[0].kind == WorkerEventKind::upsert);
+    CHECK(evs[0].defer_token == v.token);
+    CHECK(evs[0].session.owner == 1);
+    CHECK(evs[0].session.backup_owner == 2);
+    CHECK(p.a.count(PipelineCounter::deferred_first_packets) == 1);
+}
+
+TEST_CASE("a standalone node forwards first packets at once") {
+    Member solo(1);
+    solo.setView(0b1, 0b1);
+    CHECK(solo.send(syn(), kInside).kind == VerdictKind::forward);
+    CHECK(solo.events().empty());
+}
+
+TEST_CASE("the asymmetric reply reaches the owner through the peer link") {
+    Pair p;
+    REQUIRE(p.a.send(syn(), kInside).kind == VerdictKind::defer);
+    replicate(p.a, p.b);  // what the defer waits for
+    // The SYN-ACK comes back through node 2, which knows node 1 owns the flow.
+    Verdict v = p.b.send(synAck(), kOutside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(v.reason == ForwardReason::owner_elsewhere);
+    CHECK(p.b.count(PipelineCounter::forwarded_to_peer) == 1);
+    // Node 1 processes the forwarded frame as if it had entered on its outside port.
+    Verdict at_owner = p.a.send(synAck(), kOutside, 1000, Ingress::peer);
+    CHECK(at_owner.kind == VerdictKind::forward);
+    CHECK(at_owner.port == kInside);
+    CHECK(p.a.send(ack(), kInside).kind == VerdictKind::forward);
+    CHECK(p.a.find(syn())->state == SessionState::tcp_established);
+    // Each state change reached the peer too.
+    replicate(p.a, p.b);
+    CHECK(p.b.find(syn())->state == SessionState::tcp_established);
+    CHECK(p.b.find(syn())->owner == 1);
+}
+
+TEST_CASE("without the replica the non-owner cannot pass the reply: the race defer prevents") {
+    Pair p;
+    REQUIRE(p.a.send(syn(), kInside).kind == VerdictKind::defer);
+    // Node 2 has not heard of the flow: a SYN-ACK cannot start a session.
+    CHECK(p.b.send(synAck(), kOutside).kind == VerdictKind::drop);
+    CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
+}
+
+TEST_CASE("when the owner dies its backup adopts the session on the next packet") {
+    Pair p;
+    p.a.send(syn(), kInside);
+    p.a.send(synAck(), kOutside);
+    p.a.send(ack(), kInside);
+    replicate(p.a, p.b);
+    // Node 1 is gone: node 2 is alone.
+    p.b.setView(0b10, 0b10);
+    Verdict v = p.b.send(reply(), kOutside);
+    CHECK(v.kind == VerdictKind::forward);
+    CHECK(v.port == kInside);
+    const Session* s = p.b.find(syn());
+    REQUIRE(s);
+    CHECK(s->owner == 2);
+    CHECK(s->origin_owner == 1);  // remembered for revert
+    CHECK(p.b.count(PipelineCounter::sessions_adopted) == 1);
+    CHECK(p.b.send(ack(), kInside).kind == VerdictKind::forward);
+}
+
+TEST_CASE("a tentative node forwards new flows to a node that may own them") {
+    Pair p;
+    p.b.setView(0b01, 0b11, NodeState::tentative);  // node 2 may not own yet
+    Verdict v = p.b.send(syn(), kInside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(v.reason == ForwardReason::new_flow);
+    // Node 1 creates the session from the forwarded SYN.
+    CHECK(p.a.send(syn(), kInside, 1000, Ingress::peer).kind == VerdictKind::defer);
+    CHECK(p.a.find(syn())->owner == 1);
+}
+
+TEST_CASE("in primary mode the secondary forwards every new flow to the primary") {
+    Pair p;
+    p.a.setView(0b11, 0b11, NodeState::active_primary, true, 1);
+    p.b.setView(0b11, 0b11, NodeState::active_secondary, true, 1);
+    Verdict v = p.b.send(syn(), kInside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(p.a.send(syn(), kInside, 1000, Ingress::peer).kind == VerdictKind::defer);
+}
+
+TEST_CASE("a forwarded frame this node does not own either is dropped, not bounced") {
+    Pair p;
+    p.b.setView(0b01, 0b11, NodeState::tentative);
+    CHECK(p.b.send(syn(), kInside, 1000, Ingress::peer).kind == VerdictKind::drop);
+    CHECK(p.b.count(PipelineCounter::dropped_forward_loop) == 1);
+}
+
+TEST_CASE("ownership handed back by a transfer job moves every matching session") {
+    Pair p;
+    // Node 2 adopted node 1's sessions during an outage.
+    for (uint16_t port = 1000; port < 1100; ++port) {
+        auto f = FrameBuilder::udp(kClient, port, kServer, 53).build();
+        p.a.send(f, kInside);
+    }
+    replicate(p.a, p.b);
+    p.b.setView(0b10, 0b10);
+    for (uint16_t port = 1000; port < 1100; ++port) {
+        p.b.send(FrameBuilder::udp(kServer, 53, kClient, port).build(), kOutside);
+    }
+    CHECK(p.b.count(PipelineCounter::sessions_adopted) == 100);
+    p.b.events();
+    // Node 1 is back and synced: node 2 gives back what node 1 originally owned.
+    p.b.setView(0b11, 0b11);
+    p.a.setView(0b11, 0b11);
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::transfer_owner;
+    cmd.from = 2, cmd.to = 1, cmd.origin = 1;
+    p.b.pipe->apply(cmd, 2000);
+    while (p.b.pipe->runJobs(2000, 64)) {
+    }
+    CHECK(p.b.count(PipelineCounter::sessions_given) == 100);
+    replicate(p.b, p.a, 2000);
+    uint32_t owned_by_1 = 0;
+    p.a.table.scan(0, p.a.table.capacity(), [&](uint32_t, const Session& s) { owned_by_1 += s.owner == 1; });
+    CHECK(owned_by_1 == 100);
+    // Traffic now reaching node 2 goes to node 1.
+    CHECK(p.b.send(FrameBuilder::udp(kServer, 53, kClient, 1000).build(), kOutside).kind == VerdictKind::to_peer);
+}
+
+TEST_CASE("a replica lives while its owner does, and goes when the owner is gone") {
+    Pair p;
+    p.a.send(FrameBuilder::udp(kClient, 5000, kServer, 53).build(), kInside);
+    replicate(p.a, p.b);
+    REQUIRE(p.b.table.size() == 1);
+    const uint32_t later = 1000 + 10 * 60 * 1000;
+    for (uint32_t t = 1000; t < later; t += 10000) p.b.pipe->age(t, 1000);
+    CHECK(p.b.table.size() == 1);  // owner alive: the owner decides
+    p.b.setView(0b10, 0b10);
+    for (uint32_t t = later; t < later + 300000; t += 10000) p.b.pipe->age(t, 1000);
+    CHECK(p.b.table.size() == 0);
+    CHECK(p.b.count(PipelineCounter::replicas_expired) == 1);
+}
+
+TEST_CASE("when the owner ends a session the replica is removed") {
+    Pair p;
+    p.a.send(FrameBuilder::udp(kClient, 5001, kServer, 53).build(), kInside);
+    replicate(p.a, p.b);
+    REQUIRE(p.b.table.size() == 1);
+    const uint32_t later = 1000 + 200 * 1000;
+    for (uint32_t t = 1000; t <= later; t += 5000) p.a.pipe->age(t, 1000);
+    CHECK(p.a.table.size() == 0);
+    replicate(p.a, p.b, later);
+    CHECK(p.b.table.size() == 0);
+    CHECK(p.b.count(PipelineCounter::replicas_removed) == 1);
+}
+
+TEST_CASE("an older version of a session never overwrites a newer one") {
+    Pair p;
+    p.a.send(syn(), kInside);
+    auto first = p.a.events();
+    p.a.send(synAck(), kOutside);
+    p.a.send(ack(), kInside);
+    replicate(p.a, p.b);
+    REQUIRE(p.b.find(syn())->state == SessionState::tcp_established);
+    AgentCommand late;
+    late.kind = AgentCommandKind::apply_upsert;
+    late.session = first[0].session;  // the syn-sent version, resent late
+    p.b.pipe->apply(late, 1000);
+    CHECK(p.b.find(syn())->state == SessionState::tcp_established);
+    CHECK(p.b.count(PipelineCounter::replicas_stale) == 1);
+}
+
+TEST_CASE("a bulk scan emits every session and then says it is done") {
+    Pair p;
+    for (uint16_t port = 2000; port < 2300; ++port) {
+        p.a.send(FrameBuilder::udp(kClient, port, kServer, 53).build(), kInside);
+    }
+    p.a.events();
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::bulk_scan;
+    cmd.peer = 2;
+    cmd.bulk_id = 7;
+    p.a.pipe->apply(cmd, 1000);
+    uint32_t records = 0, done = 0;
+    for (int i = 0; i < 100 && (done == 0); ++i) {
+        p.a.pipe->runJobs(1000, 128);
+        for (auto& ev : p.a.events()) {
+            if (ev.kind == WorkerEventKind::bulk_record && ev.bulk_id == 7 && ev.peer == 2) ++records;
+            if (ev.kind == WorkerEventKind::bulk_done && ev.bulk_id == 7) ++done;
+        }
+    }
+    CHECK(records == 300);
+    CHECK(done == 1);
+}

@@ -1,0 +1,308 @@
+#include "pipeline/pipeline.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "fixtures/frame_builder.h"
+
+using namespace tandem;
+using tandem::test::FrameBuilder;
+
+namespace {
+
+constexpr uint16_t kOutside = 0;  // port 0, zone "outside"
+constexpr uint16_t kInside = 1;   // port 1, zone "inside"
+
+std::vector<Rule> labRules() {
+    std::vector<std::string> texts = {
+        "deny name no-ssh from inside to outside proto tcp dport 22",
+        "allow name web from inside to outside proto tcp dport 80,443",
+        "allow name dns from inside to outside proto udp dport 53",
+        "allow name ping from inside to outside proto icmp icmp-type 8",
+        "allow name ping6 from inside to outside proto icmpv6 icmp-type 128",
+        "allow name frag from inside to outside proto udp dport 9000",
+    };
+    std::vector<Rule> rules;
+    for (auto& t : texts) {
+        RuleError err;
+        auto r = parseRule(t, &err);
+        REQUIRE_MESSAGE(r, t << ": " << err.message);
+        rules.push_back(*r);
+    }
+    return rules;
+}
+
+// One inline node between an outside and an inside port.
+struct Node {
+    SessionTable table;
+    Pipeline pipe;
+    uint32_t now = 1000;
+
+    static PipelineSettings settings(bool geneve) {
+        PipelineSettings s;
+        s.node = 1;
+        s.port_count = geneve ? 1 : 2;
+        s.ports[0] = {0, uint16_t(geneve ? 0 : 1)};
+        s.ports[1] = {1, 0};
+        s.geneve = geneve;
+        if (geneve) s.parse.geneve_port = 6081, s.parse.require_gwlb_options = true;
+        return s;
+    }
+    static std::shared_ptr<const Policy> policy(std::vector<Rule> rules) {
+        std::string err;
+        auto p = Policy::compile(rules, {"outside", "inside"}, &err);
+        REQUIRE_MESSAGE(p, err);
+        return p;
+    }
+    explicit Node(uint32_t capacity = 1024, bool geneve = false, std::vector<Rule> rules = labRules())
+        : table(capacity, 0), pipe(settings(geneve), table, policy(std::move(rules))) {}
+
+    Verdict send(std::vector<uint8_t> frame, uint16_t port) {
+        return pipe.process(frame.data(), uint16_t(frame.size()), port, now);
+    }
+    uint64_t count(PipelineCounter c) const { return pipe.counters().get(c); }
+};
+
+bool forwardedTo(const Verdict& v, uint16_t port) {
+    return v.kind == VerdictKind::forward && v.port == port;
+}
+bool dropped(const Verdict& v) { return v.kind == VerdictKind::drop; }
+
+const char* kClient = "10.0.1.10";
+const char* kServer = "192.0.2.80";
+
+// Runs a TCP handshake client (inside) -> server (outside) on `port`.
+void handshake(Node& n, uint16_t sport, uint16_t dport = 80) {
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, sport, kServer, dport, kTcpSyn).seq(100).build(), kInside), kOutside));
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, dport, kClient, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build(), kOutside), kInside));
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, sport, kServer, dport, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+}
+
+}  // namespace
+
+TEST_CASE("an allowed TCP connection is forwarded both ways and reaches established") {
+    Node n;
+    handshake(n, 40000);
+    CHECK(n.count(PipelineCounter::sessions_created) == 1);
+    CHECK(n.count(PipelineCounter::forwarded) == 3);
+    CHECK(n.table.size() == 1);
+    n.table.scan(0, n.table.capacity(), [](uint32_t, const Session& s) {
+        CHECK(s.state == SessionState::tcp_established);
+        CHECK(s.owner == 1);
+        CHECK(s.origin_owner == 1);
+        CHECK(s.packets[0] == 2);
+        CHECK(s.packets[1] == 1);
+    });
+}
+
+TEST_CASE("a SYN the policy denies is dropped and counted as denied") {
+    Node n;
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 22, kTcpSyn).build(), kInside)));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 25, kTcpSyn).build(), kInside)));
+    CHECK(n.count(PipelineCounter::dropped_policy) == 2);
+    CHECK(n.table.size() == 0);
+}
+
+TEST_CASE("a connection opened from the outside is denied when only inside to outside is allowed") {
+    Node n;
+    CHECK(dropped(n.send(FrameBuilder::tcp(kServer, 5555, kClient, 80, kTcpSyn).build(), kOutside)));
+    CHECK(n.count(PipelineCounter::dropped_policy) == 1);
+}
+
+TEST_CASE("a mid-stream TCP segment with no session is dropped and counted") {
+    Node n;
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(5).ack(9).build(), kInside)));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck).build(), kOutside)));
+    CHECK(n.count(PipelineCounter::dropped_no_session) == 2);
+    CHECK(n.table.size() == 0);
+}
+
+TEST_CASE("TCP segments out of state or window are dropped with their own counters") {
+    Node n;
+    handshake(n, 40001);
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn | kTcpFin).seq(101).build(), kInside)));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpAck).seq(900000).ack(501).payload(10).build(), kInside)));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn).seq(7).build(), kInside)));
+    CHECK(n.count(PipelineCounter::dropped_tcp_invalid_flags) == 1);
+    CHECK(n.count(PipelineCounter::dropped_tcp_out_of_window) == 1);
+    CHECK(n.count(PipelineCounter::dropped_tcp_invalid_state) == 1);
+}
+
+TEST_CASE("UDP request and reply pass and the session becomes replied") {
+    Node n;
+    CHECK(forwardedTo(n.send(FrameBuilder::udp(kClient, 5353, kServer, 53).payload(30).build(), kInside), kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::udp(kServer, 53, kClient, 5353).payload(90).build(), kOutside), kInside));
+    n.table.scan(0, n.table.capacity(), [](uint32_t, const Session& s) {
+        CHECK(s.state == SessionState::replied);
+        CHECK(s.bytes[0] == 20 + 8 + 30);
+        CHECK(s.bytes[1] == 20 + 8 + 90);
+    });
+    // An unsolicited datagram from outside is judged by the policy, and denied.
+    CHECK(dropped(n.send(FrameBuilder::udp(kServer, 53, kClient, 5354).build(), kOutside)));
+}
+
+TEST_CASE("ICMP echo passes both ways; an echo reply with no request is dropped") {
+    Node n;
+    CHECK(forwardedTo(n.send(FrameBuilder::echo(kClient, kServer, 77, true).build(), kInside), kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::echo(kServer, kClient, 77, false).build(), kOutside), kInside));
+    CHECK(dropped(n.send(FrameBuilder::echo(kServer, kClient, 78, false).build(), kOutside)));
+    CHECK(n.count(PipelineCounter::dropped_no_session) == 1);
+    CHECK(forwardedTo(n.send(FrameBuilder::echo("2001:db8::10", "2001:db8:1::80", 5, true).build(), kInside), kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::echo("2001:db8:1::80", "2001:db8::10", 5, false).build(), kOutside), kInside));
+}
+
+TEST_CASE("an ICMP error about a live session reaches its sender; one about no session is dropped") {
+    Node n;
+    auto dgram = FrameBuilder::udp(kClient, 6000, kServer, 53).build();
+    REQUIRE(forwardedTo(n.send(dgram, kInside), kOutside));
+    // A router on the outside says the server is unreachable.
+    CHECK(forwardedTo(n.send(FrameBuilder::icmpError("198.51.100.1", kClient, dgram).build(), kOutside), kInside));
+    CHECK(n.count(PipelineCounter::icmp_errors_forwarded) == 1);
+    auto other = FrameBuilder::udp(kClient, 6001, kServer, 53).build();
+    CHECK(dropped(n.send(FrameBuilder::icmpError("198.51.100.1", kClient, other).build(), kOutside)));
+    CHECK(n.count(PipelineCounter::dropped_icmp_error_no_session) == 1);
+}
+
+TEST_CASE("non-IP frames and IPv6 neighbour discovery pass without a session") {
+    Node n;
+    std::vector<uint8_t> arp(60, 0);
+    arp[12] = 0x08, arp[13] = 0x06;
+    CHECK(forwardedTo(n.send(arp, kInside), kOutside));
+    CHECK(forwardedTo(n.send(arp, kOutside), kInside));
+    CHECK(n.count(PipelineCounter::passed_non_ip) == 2);
+    auto ns = FrameBuilder::echo("fe80::1", "ff02::1:ff00:2", 0, true).build();
+    ns[14 + 40] = 135;  // neighbour solicitation
+    CHECK(forwardedTo(n.send(ns, kOutside), kInside));
+    CHECK(n.count(PipelineCounter::passed_neighbor_discovery) == 1);
+    CHECK(n.table.size() == 0);
+}
+
+TEST_CASE("a malformed frame is dropped and counted under its parse reason") {
+    Node n;
+    auto f = FrameBuilder::tcp(kClient, 1, kServer, 80, kTcpSyn).build();
+    f[14] = 0x44;  // IHL 4
+    CHECK(dropped(n.send(f, kInside)));
+    CHECK(n.count(PipelineCounter::dropped_malformed) == 1);
+    CHECK(n.pipe.parseCounters().get(ParseResult::bad_ipv4_ihl) == 1);
+}
+
+TEST_CASE("later fragments follow their first fragment's verdict") {
+    Node n;
+    auto first = FrameBuilder::udp(kClient, 7000, kServer, 9000).ipId(42).fragment(0, true).payload(40).build();
+    auto second = FrameBuilder::udp(kClient, 7000, kServer, 9000).ipId(42).fragment(48, false).payload(40).build();
+    auto orphan = FrameBuilder::udp(kClient, 7000, kServer, 9000).ipId(43).fragment(48, false).payload(40).build();
+    CHECK(forwardedTo(n.send(first, kInside), kOutside));
+    CHECK(forwardedTo(n.send(second, kInside), kOutside));
+    CHECK(dropped(n.send(orphan, kInside)));
+    CHECK(n.count(PipelineCounter::fragments_forwarded) == 1);
+    CHECK(n.count(PipelineCounter::dropped_fragment_no_head) == 1);
+}
+
+TEST_CASE("an idle session expires and its late packets find no session") {
+    Node n;
+    handshake(n, 40002);
+    n.now += 3600 * 1000 + 1000;  // past the established timeout
+    uint32_t expired = 0;
+    for (int i = 0; i < 100 && expired == 0; ++i) expired += n.pipe.age(n.now, 1000);
+    CHECK(expired == 1);
+    CHECK(n.count(PipelineCounter::sessions_expired) == 1);
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40002, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside)));
+    CHECK(n.count(PipelineCounter::dropped_no_session) == 1);
+}
+
+TEST_CASE("traffic keeps a session alive past its original timeout") {
+    Node n;
+    handshake(n, 40003);
+    for (int minute = 0; minute < 120; ++minute) {  // two hours, one packet a minute
+        n.now += 60 * 1000;
+        n.pipe.age(n.now, 1000);
+        REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40003, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    }
+    CHECK(n.count(PipelineCounter::sessions_expired) == 0);
+}
+
+TEST_CASE("a new SYN after a reset starts a fresh session judged by the policy") {
+    Node n;
+    handshake(n, 40004);
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpRst).seq(501).build(), kOutside), kInside));
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40004, kServer, 80, kTcpSyn).seq(9000).build(), kInside), kOutside));
+    CHECK(n.count(PipelineCounter::sessions_reopened) == 1);
+    CHECK(n.table.size() == 1);
+    // The same tuple reopened from the outside is a new connection the policy denies.
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpRst | kTcpAck).seq(0).ack(9001).build(), kOutside), kInside));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpSyn).seq(1).build(), kOutside)));
+    CHECK(n.table.size() == 0);
+}
+
+TEST_CASE("a full session table refuses new sessions and counts them") {
+    Node n(4);
+    for (uint16_t p = 0; p < 4; ++p) {
+        REQUIRE(forwardedTo(n.send(FrameBuilder::udp(kClient, uint16_t(1000 + p), kServer, 53).build(), kInside), kOutside));
+    }
+    CHECK(dropped(n.send(FrameBuilder::udp(kClient, 2000, kServer, 53).build(), kInside)));
+    CHECK(n.count(PipelineCounter::dropped_table_full) == 1);
+}
+
+TEST_CASE("two packets of one new flow in the same burst make one session") {
+    Node n;
+    auto a = FrameBuilder::udp(kClient, 3000, kServer, 53).build();
+    auto b = FrameBuilder::udp(kClient, 3000, kServer, 53).build();
+    uint8_t* frames[2] = {a.data(), b.data()};
+    uint16_t lens[2] = {uint16_t(a.size()), uint16_t(b.size())};
+    Verdict v[2];
+    n.pipe.processBurst(frames, lens, 2, kInside, n.now, v);
+    CHECK(forwardedTo(v[0], kOutside));
+    CHECK(forwardedTo(v[1], kOutside));
+    CHECK(n.table.size() == 1);
+    CHECK(n.count(PipelineCounter::sessions_created) == 1);
+}
+
+namespace {
+// Wraps an inner IP packet (from a frame built by FrameBuilder) in
+// Ethernet / IPv4 / UDP 6081 / GENEVE with the three AWS GWLB options.
+std::vector<uint8_t> gwlbFrame(const std::vector<uint8_t>& inner_frame) {
+    std::vector<uint8_t> inner(inner_frame.begin() + 14, inner_frame.end());
+    std::vector<uint8_t> gen = {0x05, 0x00, 0x08, 0x00, 0, 0, 0, 0};  // opt len 5 words
+    auto opt = [&](uint8_t type, std::vector<uint8_t> data) {
+        gen.insert(gen.end(), {0x01, 0x08, type, uint8_t(data.size() / 4)});
+        gen.insert(gen.end(), data.begin(), data.end());
+    };
+    opt(1, {1, 2, 3, 4, 5, 6, 7, 8});
+    opt(2, {9, 9, 9, 9, 9, 9, 9, 9});
+    opt(3, {0xca, 0xfe, 0xf0, 0x0d});
+    // opt len = (12 + 12 + 8) / 4 = 8 words
+    gen[0] = 8;
+    std::vector<uint8_t> f = {0x02, 0, 0, 0, 0, 0x0a, 0x02, 0, 0, 0, 0, 0x0b, 0x08, 0x00};
+    const uint16_t udp_len = uint16_t(8 + gen.size() + inner.size());
+    const uint16_t ip_len = uint16_t(20 + udp_len);
+    std::vector<uint8_t> ip = {0x45, 0, uint8_t(ip_len >> 8), uint8_t(ip_len), 0, 1, 0, 0, 64, 17, 0, 0,
+                               10, 9, 0, 1,    // GWLB
+                               10, 9, 0, 2};   // this node
+    std::vector<uint8_t> udp = {0xc3, 0x50, 0x17, 0xc1, uint8_t(udp_len >> 8), uint8_t(udp_len), 0, 0};
+    f.insert(f.end(), ip.begin(), ip.end());
+    f.insert(f.end(), udp.begin(), udp.end());
+    f.insert(f.end(), gen.begin(), gen.end());
+    f.insert(f.end(), inner.begin(), inner.end());
+    return f;
+}
+}  // namespace
+
+TEST_CASE("in GENEVE mode an allowed packet returns to the load balancer on the same port") {
+    RuleError err;
+    Node n(1024, true, {*parseRule("allow proto tcp dport 80", &err)});
+    auto f = gwlbFrame(FrameBuilder::tcp(kClient, 41000, kServer, 80, kTcpSyn).build());
+    const auto original = f;
+    Verdict v = n.pipe.process(f.data(), uint16_t(f.size()), 0, n.now);
+    CHECK(forwardedTo(v, 0));
+    CHECK(n.count(PipelineCounter::tunnel_frames) == 1);
+    // Outer MACs and IPs swapped; GENEVE header, options and inner packet untouched.
+    CHECK(std::equal(f.begin(), f.begin() + 6, original.begin() + 6));
+    CHECK(std::equal(f.begin() + 26, f.begin() + 30, original.begin() + 30));
+    CHECK(std::equal(f.begin() + 30, f.begin() + 34, original.begin() + 26));
+    CHECK(std::equal(f.begin() + 34, f.end(), original.begin() + 34));
+    // A denied inner flow is dropped, not returned.
+    auto denied = gwlbFrame(FrameBuilder::tcp(kClient, 41001, kServer, 22, kTcpSyn).build());
+    CHECK(dropped(n.pipe.process(denied.data(), uint16_t(denied.size()), 0, n.now)));
+}
