@@ -1,0 +1,65 @@
+#include "cli/command_table.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "cli/command_parser.h"
+
+using namespace tandem::cli;
+
+namespace {
+
+void walk(const CommandNode& node, const std::string& path,
+          std::vector<std::pair<std::string, const CommandNode*>>* out) {
+    out->push_back({path, &node});
+    for (const auto& c : node.children) walk(c, path.empty() ? c.word : path + " " + c.word, out);
+}
+
+}  // namespace
+
+TEST_CASE("every node has help and either words below it or an action") {
+    std::vector<std::pair<std::string, const CommandNode*>> nodes;
+    walk(commandTable(), "", &nodes);
+    for (const auto& [path, node] : nodes) {
+        if (path.empty()) continue;
+        CAPTURE(path);
+        CHECK_FALSE(node->help.empty());
+        CHECK(node->children.empty() != !node->action.has_value());
+        if (node->action && node->action->builtin == Builtin::none) {
+            CHECK_FALSE(node->action->canonical.empty());
+        }
+    }
+}
+
+TEST_CASE("within a command, argument keys and keywords are unique") {
+    std::vector<std::pair<std::string, const CommandNode*>> nodes;
+    walk(commandTable(), "", &nodes);
+    for (const auto& [path, node] : nodes) {
+        if (!node->action) continue;
+        CAPTURE(path);
+        std::set<std::string> keys, words;
+        for (const auto& a : node->action->args) CHECK(keys.insert(a.key).second);
+        for (const auto& a : node->action->optional_args) {
+            CHECK(keys.insert(a.key).second);
+            for (const auto& c : a.choices) CHECK(words.insert(c).second);
+        }
+        for (const auto& o : node->action->options) {
+            CHECK(words.insert(o.keyword).second);
+            CHECK(keys.insert(o.value ? o.value->key : o.flag_key).second);
+        }
+    }
+}
+
+TEST_CASE("every command parses when typed in full") {
+    CommandParser parser(commandTable());
+    std::vector<std::pair<std::string, const CommandNode*>> nodes;
+    walk(commandTable(), "", &nodes);
+    for (const auto& [path, node] : nodes) {
+        if (!node->action || !node->action->args.empty() || node->action->min_options > 0) continue;
+        CAPTURE(path);
+        ParseResult r = parser.parse(path);
+        REQUIRE(r.command);
+        CHECK(r.command->expanded == path);
+    }
+}
