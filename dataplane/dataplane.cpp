@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -233,6 +234,64 @@ void Dataplane::stop() {
     }
     if (d.eal_ready) rte_eal_cleanup();
     TLOG_INFO(kLog, "stopped");
+}
+
+bool Dataplane::Impl::request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id,
+                              size_t max, uint32_t timeout_ms, std::vector<SessionSnapshot>* out,
+                              uint64_t* matched) const {
+    std::lock_guard lock(mailbox_mu);
+    if (out) out->assign(max, SessionSnapshot());
+    size_t used = 0;
+    *matched = 0;
+    const uint64_t deadline = monotonicUs() + uint64_t(timeout_ms) * 1000;
+    for (auto& wp : workers) {
+        Worker& w = *wp;
+        const uint32_t cap = w.table->capacity();
+        if (id && (*id / cap != w.index)) continue;
+        SessionMailbox& mb = w.mailbox;
+        mb.clear = clear;
+        mb.filter = filter;
+        mb.index = id ? std::optional<uint32_t>(uint32_t(*id % cap)) : std::nullopt;
+        mb.out = out ? out->data() + used : nullptr;
+        mb.cap = out ? max - used : 0;
+        mb.n = 0;
+        mb.matched = 0;
+        mb.cursor = 0;
+        mb.state.store(SessionMailbox::kRequested, std::memory_order_release);
+        while (mb.state.load(std::memory_order_acquire) != SessionMailbox::kDone) {
+            if (monotonicUs() > deadline) {
+                // The worker may still be writing into *out: wait for it to
+                // finish before the buffer can go (it always finishes).
+                while (mb.state.load(std::memory_order_acquire) != SessionMailbox::kDone) {
+                    timespec ts{0, 1000000};
+                    nanosleep(&ts, nullptr);
+                }
+                mb.state.store(SessionMailbox::kIdle, std::memory_order_relaxed);
+                return false;
+            }
+            timespec ts{0, 200000};
+            nanosleep(&ts, nullptr);
+        }
+        used += mb.n;
+        *matched += mb.matched;
+        mb.state.store(SessionMailbox::kIdle, std::memory_order_relaxed);
+    }
+    if (out) out->resize(used);
+    return true;
+}
+
+bool Dataplane::sessions(const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
+                         uint32_t timeout_ms, std::vector<SessionSnapshot>* out,
+                         bool* truncated) const {
+    uint64_t matched = 0;
+    const bool ok = impl_->request(false, filter, id, max, timeout_ms, out, &matched);
+    *truncated = matched > out->size();
+    return ok;
+}
+
+bool Dataplane::clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
+                              uint32_t timeout_ms, uint64_t* cleared) {
+    return impl_->request(true, filter, id, 0, timeout_ms, nullptr, cleared);
 }
 
 namespace {

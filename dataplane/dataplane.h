@@ -13,10 +13,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "pipeline/pipeline.h"
+#include "session/session_filter.h"
 
 namespace tandem {
 
@@ -80,6 +82,13 @@ struct DataplaneStatus {
     unsigned workers = 0;
 };
 
+/// One session as the operator sees it.
+struct SessionSnapshot {
+    uint64_t id = 0;             ///< stable while the session lives: worker * capacity + index
+    Session session;
+    int64_t expires_in_ms = 0;   ///< negative: due, awaiting the aging pass
+};
+
 class Dataplane {
 public:
     /// Initialises the EAL, opens and starts every port, creates the session
@@ -92,6 +101,20 @@ public:
     void stop();
 
     DataplaneStatus status() const;
+
+    /// Copies up to `max` sessions matching `filter` (or the one with `id`
+    /// when given) from the workers' tables. Workers copy in bounded steps
+    /// between bursts; this waits for them up to `timeout_ms`. Returns false
+    /// on timeout. *truncated says whether more matched than `max`.
+    /// Control threads only; one request at a time (serialised inside).
+    bool sessions(const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
+                  uint32_t timeout_ms, std::vector<SessionSnapshot>* out, bool* truncated) const;
+
+    /// Removes the sessions matching `filter` (or the one with `id`); peers
+    /// are told about the ones this node owns. Returns false on timeout;
+    /// *cleared is how many went.
+    bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
+                       uint32_t timeout_ms, uint64_t* cleared);
 
     ~Dataplane();
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "dataplane/dataplane.h"
@@ -33,6 +34,22 @@ struct ParkingLot {
     uint32_t parked = 0;
 };
 
+/// A control thread's request to a worker (show / clear sessions), served
+/// between bursts in bounded steps. The requester fills it and sets state to
+/// kRequested; the worker sets kDone (release) when finished.
+struct SessionMailbox {
+    static constexpr int kIdle = 0, kRequested = 1, kDone = 2;
+    std::atomic<int> state{kIdle};
+    bool clear = false;
+    SessionFilter filter;
+    std::optional<uint32_t> index;       // a single entry
+    SessionSnapshot* out = nullptr;      // capacity `cap`, owned by the requester
+    size_t cap = 0;
+    size_t n = 0;
+    uint64_t matched = 0;
+    uint32_t cursor = 0;
+};
+
 struct Worker {
     unsigned index = 0;
     unsigned lcore = 0;
@@ -44,6 +61,7 @@ struct Worker {
     PeerLinkCounters peer_link_counters;
     ParkingLot parking;
     uint32_t heartbeat_seq = 0;
+    SessionMailbox mailbox;
 };
 
 struct Dataplane::Impl {
@@ -76,6 +94,10 @@ struct Dataplane::Impl {
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);
     void release(Worker& w, uint32_t token);
     void expireParked(Worker& w, uint32_t now);
+    bool serveMailbox(Worker& w, uint32_t now);
+    bool request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
+                 uint32_t timeout_ms, std::vector<SessionSnapshot>* out, uint64_t* matched) const;
+    mutable std::mutex mailbox_mu;  // one control request at a time
 };
 
 }  // namespace tandem

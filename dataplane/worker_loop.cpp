@@ -250,6 +250,37 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     }
 }
 
+bool Dataplane::Impl::serveMailbox(Worker& w, uint32_t now) {
+    SessionMailbox& mb = w.mailbox;
+    if (mb.state.load(std::memory_order_acquire) != SessionMailbox::kRequested) return false;
+    SessionTable& table = *w.table;
+    auto take = [&](uint32_t i) {
+        const Session& s = table.at(i);
+        ++mb.matched;
+        if (mb.clear) {
+            w.pipeline->removeSession(i, now);
+        } else if (mb.n < mb.cap) {
+            SessionSnapshot& snap = mb.out[mb.n++];
+            snap.id = uint64_t(w.index) * table.capacity() + i;
+            snap.session = s;
+            snap.expires_in_ms = int32_t(s.expires_ms - now);
+        }
+    };
+    if (mb.index) {
+        if (table.inUse(*mb.index)) take(*mb.index);
+        mb.state.store(SessionMailbox::kDone, std::memory_order_release);
+        return true;
+    }
+    // Bounded work per loop iteration; the requester waits.
+    const uint32_t end = std::min<uint32_t>(table.capacity(), mb.cursor + kJobBudget);
+    for (uint32_t i = mb.cursor; i < end; ++i) {
+        if (table.inUse(i) && sessionMatches(table.at(i), mb.filter)) take(i);
+    }
+    mb.cursor = end;
+    if (end == table.capacity()) mb.state.store(SessionMailbox::kDone, std::memory_order_release);
+    return true;
+}
+
 void Dataplane::Impl::loop(Worker& w) {
     // Sleep precision matters for the idle back-off: ask for 1 µs timer slack.
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
@@ -290,7 +321,7 @@ void Dataplane::Impl::loop(Worker& w) {
         }
         if (spec.peer_link.enabled) pollPeerLink(w, now);
         w.pipeline->age(now, kAgeBudget);
-        const bool jobs = w.pipeline->runJobs(now, kJobBudget);
+        const bool jobs = w.pipeline->runJobs(now, kJobBudget) | serveMailbox(w, now);
         expireParked(w, now);
 
         if (busy || jobs || w.parking.parked || spec.busy_poll) {

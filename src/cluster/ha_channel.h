@@ -42,7 +42,9 @@ enum class AgentCommandKind : uint8_t {
     release_deferred = 3,  ///< the record with `token` is acknowledged (or gave up): send the packet
     bulk_scan = 4,         ///< emit bulk_record for every session, then bulk_done (for `peer`)
     transfer_owner = 5,    ///< sessions owned by `from` (and, if origin != 0, originally
-                           ///< owned by `origin`) now belong to `to`; emit upserts for them
+                           ///< owned by `origin`) now belong to `to`; emit upserts for them.
+                           ///< to == kNoNode (cluster suspend): each goes to its backup
+                           ///< owner, effectiveOwner() under the published view
     send_peer_link_heartbeat = 6,  ///< send a heartbeat frame to `peer` on the peer link
     clear_sessions = 7,    ///< operator: remove every session (replicas included)
 };

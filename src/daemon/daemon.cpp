@@ -8,20 +8,15 @@
 
 #include "control/control_server.h"
 #include "core/log.h"
+#include "daemon/control_commands.h"
 #include "dataplane/dataplane.h"
+#include "ha/ha_agent.h"
+#include "ha/zmq_transport.h"
 
 namespace tandem {
 namespace {
 
 constexpr const char* kLog = "tandemd";
-
-nlohmann::json countersJson(const std::vector<CounterValue>& counters, bool nonzero_only) {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& c : counters) {
-        if (!nonzero_only || c.value != 0) j[c.name] = c.value;
-    }
-    return j;
-}
 
 // Which port allowed traffic leaves by: inline pairs the two data ports;
 // geneve sends frames back out of the port they came in on.
@@ -89,43 +84,14 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     return true;
 }
 
-void registerCommands(ControlServer& server, const Config& cfg, const Dataplane& dp) {
-    server.on("show counters", [&dp](const nlohmann::json& args) {
-        const bool all = args.value("all", false);
-        DataplaneStatus st = dp.status();
-        return nlohmann::json{{"dataplane", countersJson(st.pipeline, !all)},
-                              {"parse", countersJson(st.parse, !all)},
-                              {"io", countersJson(st.io, !all)},
-                              {"sessions", {{"active", st.sessions}, {"capacity", st.session_capacity}}}};
-    });
-    server.on("show interfaces", [&dp](const nlohmann::json&) {
-        nlohmann::json ports = nlohmann::json::array();
-        for (const auto& p : dp.status().ports) {
-            ports.push_back({{"name", p.name}, {"device", p.device}, {"port_id", p.port_id},
-                             {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
-                             {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
-                             {"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes},
-                             {"rx_missed", p.rx_missed}, {"rx_errors", p.rx_errors},
-                             {"tx_errors", p.tx_errors}, {"rx_no_mbuf", p.rx_no_mbuf}});
-        }
-        return nlohmann::json{{"interfaces", ports}};
-    });
-    server.on("show config", [&cfg](const nlohmann::json&) {
-        return nlohmann::json{{"file", cfg.path}, {"summary", describeConfig(cfg)}};
-    });
-    server.on("show version", [](const nlohmann::json&) {
-        return nlohmann::json{{"version", TANDEM_VERSION}};
-    });
-}
-
 }  // namespace
 
 int runDaemon(const Config& cfg) {
     LogLevel level;
     if (parseLogLevel(cfg.control.log_level, &level)) setLogLevel("all", level);
 
-    // Signals are taken synchronously by the main thread; every thread DPDK
-    // and ZeroMQ start inherits this mask.
+    // Signals are taken synchronously by the main thread; every thread DPDK,
+    // ZeroMQ and the HA agent start inherits this mask.
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -143,25 +109,52 @@ int runDaemon(const Config& cfg) {
         TLOG_ERROR(kLog, "%s: %s", cfg.path.c_str(), error.c_str());
         return 1;
     }
+
+    // The HA agent and the workers meet only through these rings and the view.
+    MonotonicClock clock;
+    ClusterViewCell view;
+    std::vector<std::unique_ptr<WorkerChannel>> channels;
+    std::unique_ptr<ZmqTransport> transport;
+    std::unique_ptr<HaAgent> ha;
+    if (cfg.ha.enabled) {
+        for (unsigned i = 0; i < cfg.dataplane.workers; ++i) {
+            channels.push_back(std::make_unique<WorkerChannel>());
+            spec.channels.push_back(channels.back().get());
+        }
+        spec.view = &view;
+        transport = ZmqTransport::create(ZmqTransportConfig::fromConfig(cfg), &error);
+        if (!transport) {
+            TLOG_ERROR(kLog, "HA transport: %s", error.c_str());
+            return 1;
+        }
+        HaAgentOptions options;
+        ha = std::make_unique<HaAgent>(cfg, clock, *transport, spec.channels, view, options);
+        ha->start();
+    }
+
     auto dataplane = Dataplane::start(spec, &error);
     if (!dataplane) {
         TLOG_ERROR(kLog, "cannot start the dataplane: %s", error.c_str());
+        if (ha) ha->stop();
         return 1;
     }
     ControlServer control;
-    registerCommands(control, cfg, *dataplane);
+    registerControlCommands(control, cfg, *dataplane, ha.get());
     if (!control.start(cfg.control.socket, &error)) {
         TLOG_ERROR(kLog, "%s", error.c_str());
+        if (ha) ha->stop();
         dataplane->stop();
         return 1;
     }
-    TLOG_INFO(kLog, "ready: node %u (%s), %zu rules, control socket %s", cfg.node.id,
-              cfg.node.name.c_str(), cfg.rules.size(), cfg.control.socket.c_str());
+    TLOG_INFO(kLog, "ready: node %u (%s), %zu rules, %zu peers, control socket %s", cfg.node.id,
+              cfg.node.name.c_str(), cfg.rules.size(), cfg.peers.size(),
+              cfg.control.socket.c_str());
 
     int sig = 0;
     sigwait(&sigs, &sig);
     TLOG_INFO(kLog, "%s received, stopping", strsignal(sig));
     control.stop();
+    if (ha) ha->stop();
     dataplane->stop();
     TLOG_INFO(kLog, "stopped cleanly");
     return 0;

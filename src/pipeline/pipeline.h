@@ -118,6 +118,10 @@ public:
     /// at most `budget` entries. Returns true while a job is unfinished.
     bool runJobs(uint32_t now_ms, uint32_t budget);
 
+    /// Operator: removes the session at `index`; peers are told if this node
+    /// owns it.
+    void removeSession(uint32_t index, uint32_t now_ms);
+
     const PipelineCounters& counters() const { return counters_; }
     const ParseCounters& parseCounters() const { return parse_counters_; }
     const SessionTable& table() const { return table_; }

@@ -162,7 +162,14 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
             case AgentCommandKind::transfer_owner:
                 if (s.owner == job.from && (job.origin == kNoNode || s.origin_owner == job.origin)) {
                     if (settings_.events && settings_.events->freeSlots() < 2) return true;
-                    s.owner = job.to;
+                    // No target named: each session goes to its backup owner
+                    // among the others (a suspend in a cluster).
+                    const NodeId to = job.to != kNoNode
+                                          ? job.to
+                                          : backupOwnerOf(uint64_t(s.hash_hi) << 32 | s.hash_lo,
+                                                          job.from, view_.owners & ~nodeBit(job.from));
+                    if (to == kNoNode) break;  // nobody to hand it to
+                    s.owner = to;
                     s.backup_owner = job.from;
                     s.flags |= kSessionReplicated;
                     ++s.version;
@@ -195,6 +202,14 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
     }
     job.active = false;
     return false;
+}
+
+void Pipeline::removeSession(uint32_t index, uint32_t now_ms) {
+    if (!table_.inUse(index)) return;
+    if (settings_.view) view_ = settings_.view->load();
+    const Session& s = table_.at(index);
+    if (s.owner == view_.self) emit(WorkerEventKind::erase, s, now_ms);
+    table_.erase(index);
 }
 
 bool Pipeline::runJobs(uint32_t now_ms, uint32_t budget) {

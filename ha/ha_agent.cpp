@@ -1,0 +1,434 @@
+#include "ha/ha_agent.h"
+
+#include <random>
+
+#include "core/log.h"
+#include "ha/preflight.h"
+
+namespace tandem {
+namespace {
+
+uint64_t pickIncarnation(uint64_t given, const Clock& clock) {
+    if (given) return given;
+    std::random_device rd;
+    uint64_t v = (uint64_t(rd()) << 32 | rd()) ^ clock.nowUs();
+    return v ? v : 1;
+}
+
+MembershipOptions membershipOptions(const Config& c, const HaAgentOptions& o) {
+    MembershipOptions m;
+    m.heartbeat_interval_us = uint64_t(c.ha.heartbeat_interval_ms) * 1000;
+    m.hold_time_us = uint64_t(c.ha.hold_time_ms) * 1000;
+    m.startup_wait_us = (o.startup_wait_ms ? o.startup_wait_ms : c.ha.hold_time_ms) * 1000;
+    m.bulk_stall_us = o.bulk_stall_ms * 1000;
+    m.bulk_max_us = o.bulk_max_ms * 1000;
+    return m;
+}
+
+bool sameView(const ClusterView& a, const ClusterView& b) {
+    ClusterView x = a, y = b;
+    x.epoch = y.epoch = 0;
+    return x.pack() == y.pack();
+}
+
+}  // namespace
+
+HaAgent::HaAgent(const Config& config, const Clock& clock, HaTransport& transport,
+                 std::vector<WorkerChannel*> workers, ClusterViewCell& view,
+                 HaAgentOptions options)
+    : config_(config),
+      clock_(clock),
+      transport_(transport),
+      workers_(workers),
+      view_cell_(view),
+      options_(std::move(options)),
+      incarnation_(pickIncarnation(options_.incarnation, clock)),
+      outbox_(transport, config.node.cluster_id, config.node.id, counters_),
+      membership_(config_, membershipOptions(config_, options_), outbox_, counters_,
+                  makeLocalHello(config_, incarnation_, options_.peer_link_mtu), clock.nowUs()),
+      replication_(options_.replication, std::move(workers), outbox_, counters_, incarnation_) {
+    publishView();
+    snapshot(clock.nowUs());
+}
+
+HaAgent::~HaAgent() { stop(); }
+
+void HaAgent::start() {
+    if (running_.exchange(true)) return;
+    thread_ = std::thread([this] { run(); });
+}
+
+void HaAgent::stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+}
+
+void HaAgent::run() {
+    unsigned idle = 0;
+    while (running_.load(std::memory_order_relaxed)) {
+        if (step()) {
+            idle = 0;
+            continue;
+        }
+        // Back off gently: a burst of new flows (defer tokens) is served
+        // within tens of microseconds, an idle agent wakes once a millisecond.
+        ++idle;
+        transport_.wait(idle < 8 ? 50 : idle < 32 ? 200 : 1000);
+    }
+}
+
+bool HaAgent::configured(NodeId id) const {
+    for (const PeerConfig& p : config_.peers)
+        if (p.id == id) return true;
+    return false;
+}
+
+// ---- operator commands ------------------------------------------------------------
+
+HaCommandResult HaAgent::suspend() {
+    std::lock_guard lock(mu_);
+    commands_.push_back({CommandKind::suspend, true, "operator request: suspend"});
+    if (status_.local.operator_suspended) return {true, "already suspended"};
+    return {true, "suspending: sessions go to their backup owners"};
+}
+
+HaCommandResult HaAgent::functional() {
+    std::lock_guard lock(mu_);
+    commands_.push_back({CommandKind::functional, true, "operator request: functional"});
+    if (!status_.local.operator_suspended) return {true, "not suspended: nothing to do"};
+    return {true, "leaving the suspended state"};
+}
+
+void HaAgent::setLinkState(bool ok, const std::string& reason) {
+    std::lock_guard lock(mu_);
+    commands_.push_back(
+        {CommandKind::link, ok, reason.empty() ? (ok ? "data links up" : "a data link is down")
+                                               : reason});
+}
+
+HaCommandResult HaAgent::requestResync() {
+    std::lock_guard lock(mu_);
+    commands_.push_back({CommandKind::resync, true, "operator request: resync"});
+    return {true, "asking every live peer for a full bulk sync"};
+}
+
+void HaAgent::applyCommands(uint64_t now_us) {
+    std::vector<Command> cmds;
+    {
+        std::lock_guard lock(mu_);
+        cmds.swap(commands_);
+    }
+    for (const Command& c : cmds) {
+        switch (c.kind) {
+            case CommandKind::suspend: membership_.suspend(c.reason); break;
+            case CommandKind::functional: membership_.functional(c.reason); break;
+            case CommandKind::link: membership_.setLinkState(c.ok, c.reason); break;
+            case CommandKind::resync: replication_.requestResync(now_us); break;
+        }
+        dirty_ = true;
+    }
+}
+
+// ---- messages -----------------------------------------------------------------------------
+
+void HaAgent::handleTransportEvent(TransportEvent& ev, uint64_t now_us) {
+    if (ev.kind == TransportEventKind::auth_failed) {
+        TLOG_WARN("ha", "CURVE handshake with node %u failed: check the keys in [peer.%u]",
+                  ev.peer, ev.peer);
+        return;
+    }
+    if (ev.kind != TransportEventKind::message) return;
+    HaMessage m;
+    const HaDecodeExpect expect{config_.node.cluster_id, config_.node.id};
+    const HaDecodeResult r = decodeHaMessage(reinterpret_cast<const uint8_t*>(ev.bytes.data()),
+                                             ev.bytes.size(), expect, &m);
+    if (r != HaDecodeResult::ok) {
+        decode_counters_.inc(r);
+        counters_.inc(HaCounter::decode_rejected);
+        if (r == HaDecodeResult::wrong_version) {
+            counters_.inc(HaCounter::wrong_version_rx);
+            HaEnvelope e;
+            const bool peeked = peekHaEnvelope(reinterpret_cast<const uint8_t*>(ev.bytes.data()),
+                                               ev.bytes.size(), &e);
+            if (peeked && configured(e.from) && !(warned_version_ & nodeBit(e.from))) {
+                warned_version_ |= nodeBit(e.from);
+                TLOG_WARN("ha", "node %u speaks HA protocol version %u, this node %u: not pairing",
+                          e.from, e.version, kHaProtocolVersion);
+            }
+        }
+        return;
+    }
+    const NodeId from = m.envelope.from;
+    if (!configured(from)) {
+        counters_.inc(HaCounter::unknown_peer);
+        if (now_us - warned_unknown_us_ >= 10000000 || !warned_unknown_us_) {
+            warned_unknown_us_ = now_us;
+            TLOG_WARN("ha", "message from node %u, which is not a configured peer: dropped", from);
+        }
+        return;
+    }
+    if (ev.peer != kNoNode && ev.peer != from) {
+        counters_.inc(HaCounter::identity_mismatch);
+        return;
+    }
+    if (transport_.authenticates() && ev.authenticated != from) {
+        counters_.inc(HaCounter::auth_id_mismatch);
+        TLOG_WARN("ha", "message claims to be from node %u but its key is node %u's: dropped",
+                  from, ev.authenticated);
+        return;
+    }
+    counters_.inc(HaCounter::msgs_rx);
+    counters_.add(HaCounter::bytes_rx, ev.bytes.size());
+    membership_.onHaTraffic(from, now_us);
+    handleMessage(from, m, now_us);
+}
+
+void HaAgent::handleMessage(NodeId from, HaMessage& m, uint64_t now_us) {
+    if (auto* hello = std::get_if<HaHello>(&m.body)) {
+        membership_.onHello(from, *hello, now_us);
+        dirty_ = true;
+        return;
+    }
+    if (auto* hb = std::get_if<HaHeartbeat>(&m.body)) {
+        membership_.onHeartbeat(from, *hb, now_us);
+        return;
+    }
+    if (auto* own = std::get_if<HaOwnership>(&m.body)) {
+        counters_.inc(HaCounter::ownership_notices_rx);
+        static const char* const kinds[] = {"?", "gives back sessions", "takes back sessions",
+                                            "is suspended", "is functional again",
+                                            "is non-functional"};
+        TLOG_INFO("ha", "node %u %s%s", own->subject, kinds[size_t(own->kind)],
+                  own->target ? (" (to node " + std::to_string(own->target) + ")").c_str() : "");
+        return;
+    }
+    if (!membership_.isPaired(from)) {
+        counters_.inc(HaCounter::unpaired_drop);
+        return;
+    }
+    std::visit(
+        [&](auto& body) {
+            using T = std::decay_t<decltype(body)>;
+            if constexpr (std::is_same_v<T, HaSessionBatch>)
+                replication_.onBatch(from, std::move(body), now_us);
+            else if constexpr (std::is_same_v<T, HaAck>)
+                replication_.onAck(from, body, now_us);
+            else if constexpr (std::is_same_v<T, HaNack>)
+                replication_.onNack(from, body, now_us);
+            else if constexpr (std::is_same_v<T, HaResyncRequest>)
+                replication_.onResyncRequest(from, body, now_us);
+            else if constexpr (std::is_same_v<T, HaBulkBegin>)
+                replication_.onBulkBegin(from, body, now_us);
+            else if constexpr (std::is_same_v<T, HaBulkEnd>)
+                replication_.onBulkEnd(from, body, now_us);
+        },
+        m.body);
+}
+
+void HaAgent::handleWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
+    counters_.inc(HaCounter::events_rx);
+    if (ev.kind != WorkerEventKind::peer_link_heartbeat) {
+        replication_.onWorkerEvent(ev, now_us);
+        return;
+    }
+    if (!configured(ev.peer) || !isValidNodeState(ev.peer_state)) {
+        counters_.inc(HaCounter::peer_link_hb_bad);
+        return;
+    }
+    membership_.onPeerLinkHeartbeat(ev.peer, NodeState(ev.peer_state), now_us);
+}
+
+// ---- ownership moves ----------------------------------------------------------------------
+
+void HaAgent::notifyPeers(HaOwnershipKind kind, NodeId target) {
+    for (const PeerView& p : membership_.peers())
+        if (p.alive) outbox_.send(p.id, HaOwnership{kind, config_.node.id, target});
+}
+
+void HaAgent::handOver(HaOwnershipKind why) {
+    // Pair: everything to the peer. Cluster: to = kNoNode, each session to
+    // its backup owner (the worker decides per session with election.h).
+    NodeId to = kNoNode;
+    if (membership_.isPair()) {
+        for (const PeerView& p : membership_.peers())
+            if (p.alive && canOwnSessions(p.state)) to = p.id;
+    }
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::transfer_owner;
+    cmd.from = config_.node.id;
+    cmd.to = to;
+    replication_.pushToAllWorkers(cmd);
+    counters_.inc(HaCounter::handover_transfers);
+    TLOG_INFO("ha", "handing this node's sessions over to %s",
+              to ? ("node " + std::to_string(to)).c_str() : "their backup owners");
+    notifyPeers(why, to);
+}
+
+void HaAgent::giveBack(NodeId peer) {
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::transfer_owner;
+    cmd.from = config_.node.id;
+    cmd.to = peer;
+    cmd.origin = peer;
+    replication_.pushToAllWorkers(cmd);
+    counters_.inc(HaCounter::revert_transfers);
+    TLOG_INFO("ha", "revert: giving node %u back the sessions it owned before", peer);
+    notifyPeers(HaOwnershipKind::giving_back, peer);
+}
+
+void HaAgent::handleMembershipEvents(uint64_t now_us) {
+    for (const MembershipEvent& e : membership_.takeEvents()) {
+        dirty_ = true;
+        switch (e.kind) {
+            case MembershipEventKind::peer_up: replication_.peerUp(e.peer, now_us); break;
+            case MembershipEventKind::peer_down: replication_.peerDown(e.peer, now_us); break;
+            case MembershipEventKind::peer_restarted:
+                replication_.peerRestarted(e.peer, now_us);
+                break;
+            case MembershipEventKind::peer_active:
+                if (config_.ha.revert && (ever_active_ & nodeBit(e.peer)) &&
+                    canOwnSessions(membership_.state()))
+                    giveBack(e.peer);
+                ever_active_ |= nodeBit(e.peer);
+                break;
+            case MembershipEventKind::self_state:
+                if (canOwnSessions(e.from) && (e.to == NodeState::suspended ||
+                                               e.to == NodeState::non_functional)) {
+                    handOver(e.to == NodeState::suspended ? HaOwnershipKind::suspending
+                                                          : HaOwnershipKind::non_functional);
+                } else if ((e.from == NodeState::suspended ||
+                            e.from == NodeState::non_functional) &&
+                           canOwnSessions(e.to)) {
+                    notifyPeers(HaOwnershipKind::functional, kNoNode);
+                }
+                break;
+            case MembershipEventKind::role: break;
+        }
+    }
+}
+
+// ---- periodic work -------------------------------------------------------------------------
+
+void HaAgent::sendPeerLinkHeartbeats(uint64_t now_us) {
+    if (workers_.empty() || now_us < next_peer_link_hb_us_) return;
+    next_peer_link_hb_us_ = now_us + uint64_t(config_.ha.heartbeat_interval_ms) * 1000;
+    ++peer_link_hb_seq_;
+    for (const PeerConfig& p : config_.peers) {
+        AgentCommand cmd;
+        cmd.kind = AgentCommandKind::send_peer_link_heartbeat;
+        cmd.peer = p.id;
+        cmd.heartbeat_seq = peer_link_hb_seq_;
+        cmd.self_state = uint8_t(membership_.state());
+        // A heartbeat that cannot go now is worth nothing later: no backlog.
+        if (workers_[0]->to_worker.push(cmd))
+            counters_.inc(HaCounter::peer_link_hb_tx);
+        else
+            counters_.inc(HaCounter::command_ring_full);
+    }
+}
+
+void HaAgent::publishView() {
+    ClusterView v = membership_.view();
+    if (published_once_ && sameView(v, published_)) return;
+    v.epoch = uint8_t(published_.epoch + 1);
+    published_ = v;
+    published_once_ = true;
+    view_cell_.publish(v);
+    counters_.inc(HaCounter::views_published);
+    state_.store(uint8_t(v.self_state), std::memory_order_relaxed);
+}
+
+void HaAgent::snapshot(uint64_t now_us) {
+    HaStatus s;
+    s.local.id = config_.node.id;
+    s.local.name = config_.node.name;
+    s.local.state = membership_.state();
+    s.local.primary = membership_.primary();
+    s.local.priority = config_.ha.priority;
+    s.local.operator_suspended = membership_.operatorSuspended();
+    s.local.links_ok = membership_.linksOk();
+    s.local.incarnation = incarnation_;
+    s.local.last_transition = membership_.lastTransition();
+    s.local.last_transition_ago_ms = (now_us - s.local.last_transition.at_us) / 1000;
+    s.peers.reserve(membership_.peers().size());
+    for (const PeerView& p : membership_.peers()) {
+        HaPeerStatus& ps = s.peers.emplace_back();
+        ps.id = p.id;
+        ps.name = p.name;
+        ps.state = p.state;
+        ps.alive = p.alive;
+        ps.paired = p.paired;
+        ps.refused = p.refused;
+        ps.control_link = p.control_up;
+        ps.peer_link = p.peer_link_up;
+        const uint64_t heard = std::max(p.last_control_us, p.last_peer_link_us);
+        ps.last_heard_ms = heard ? int64_t((now_us - heard) / 1000) : -1;
+        ps.priority = p.priority;
+        ps.primary = p.primary;
+        ps.software_version = p.software_version;
+        ps.peer_link_mtu = p.peer_link_mtu;
+    }
+    s.session_owner = ownerElectionName(config_.ha.session_owner);
+    s.revert = config_.ha.revert;
+    s.preempt = config_.ha.preempt;
+    s.heartbeat_interval_ms = config_.ha.heartbeat_interval_ms;
+    s.hold_time_ms = config_.ha.hold_time_ms;
+    s.view = published_;
+    s.sync = replication_.status(now_us);
+    s.pending_defer_tokens = replication_.pendingDeferTokens();
+    for (size_t i = 0; i < kHaCounterCount; ++i)
+        s.counters.emplace_back(std::string(kHaCounterInfo[i].name), counters_.v[i].load());
+    for (size_t i = 1; i < kHaDecodeResultCount; ++i)
+        s.decode_counters.emplace_back(std::string(kHaDecodeResultInfo[i].name),
+                                       decode_counters_.v[i].load());
+    s.transport_counters = transport_.counters();
+    std::lock_guard lock(mu_);
+    status_ = std::move(s);
+    last_snapshot_us_ = now_us;
+    dirty_ = false;
+}
+
+HaStatus HaAgent::status() const {
+    std::lock_guard lock(mu_);
+    return status_;
+}
+
+bool HaAgent::step() {
+    const uint64_t now = clock_.nowUs();
+    applyCommands(now);
+    bool work = false;
+
+    TransportEvent ev;
+    for (size_t i = 0; i < options_.max_messages_per_step && transport_.poll(&ev); ++i) {
+        handleTransportEvent(ev, now);
+        work = true;
+    }
+    for (WorkerChannel* w : workers_) {
+        WorkerEvent wev;
+        for (size_t i = 0; i < options_.max_events_per_step && w->to_agent.pop(&wev); ++i) {
+            handleWorkerEvent(wev, now);
+            work = true;
+        }
+    }
+    replication_.flushIfDeferred(now);
+
+    for (NodeId p : replication_.takeBulkProgress()) membership_.onBulkProgress(p, now);
+    for (NodeId p : replication_.takeBulksReceived()) membership_.onBulkReceived(p, now);
+    uint64_t received = 0, expected = 0;
+    replication_.inboundBulkProgress(&received, &expected);
+    membership_.setSyncProgress(received, expected);
+    membership_.tick(now);
+    handleMembershipEvents(now);
+    uint16_t targets = 0;
+    for (const PeerView& p : membership_.peers())
+        if (membership_.acceptsReplicas(p.id)) targets |= nodeBit(p.id);
+    replication_.setReplicaTargets(targets);
+
+    sendPeerLinkHeartbeats(now);
+    work |= replication_.tick(now);
+    publishView();
+    if (dirty_ || now - last_snapshot_us_ >= options_.status_interval_ms * 1000) snapshot(now);
+    return work;
+}
+
+}  // namespace tandem

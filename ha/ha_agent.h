@@ -1,0 +1,161 @@
+// HaAgent: the HA control plane of one node. It runs membership (who is
+// alive, this node's state, the primary role), replication (session state to
+// and from the peers) and the pre-flight check, talks to the peers through an
+// HaTransport and to the dataplane workers through their WorkerChannel rings,
+// and publishes the ClusterView the workers read per burst.
+//
+// Two ways to run it:
+//   - start(): its own thread calls step() in a loop; when idle it sleeps in
+//     the transport's wait for at most 1 ms (defer tokens need a prompt
+//     agent; several nodes may share two cores in the lab);
+//   - step(): tests drive it by hand on a SimulatedClock with a FakeNetwork,
+//     deterministically and without sleeping.
+//
+// Thread-safety: the constructor, start() and stop() from one (the daemon's)
+// thread. step() only from the agent thread (or the test while no thread
+// runs). status(), statusJson(), state(), suspend(), functional(),
+// setLinkState() and requestResync() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/cluster_view.h"
+#include "cluster/ha_channel.h"
+#include "config/config.h"
+#include "core/clock.h"
+#include "ha/ha_counters.h"
+#include "ha/ha_outbox.h"
+#include "ha/ha_status.h"
+#include "ha/ha_transport.h"
+#include "ha/membership.h"
+#include "ha/replication.h"
+
+namespace tandem {
+
+/// Tunables that tandem.conf does not carry (defaults suit production).
+struct HaAgentOptions {
+    uint32_t peer_link_mtu = 0;          ///< announced in HELLO (0 = unknown, not compared)
+    uint64_t incarnation = 0;            ///< 0 = pick a random one (tests pin it)
+    uint64_t startup_wait_ms = 0;        ///< 0 = the hold time
+    uint64_t bulk_stall_ms = 5000;       ///< tentative gives up a silent peer's bulk sync
+    uint64_t bulk_max_ms = 120000;       ///< tentative gives up waiting after this long
+    size_t max_messages_per_step = 1024; ///< transport messages handled per step
+    size_t max_events_per_step = 4096;   ///< worker events drained per worker per step
+    uint64_t status_interval_ms = 50;    ///< the status snapshot is refreshed this often
+    ReplicationOptions replication;
+};
+
+/// What an operator command did, for the CLI.
+struct HaCommandResult {
+    bool ok = true;
+    std::string message;
+};
+
+class HaAgent {
+public:
+    /// `transport`, `workers` and `view` must outlive the agent. `workers`
+    /// may be empty (tests). Nothing is sent before the first step().
+    HaAgent(const Config& config, const Clock& clock, HaTransport& transport,
+            std::vector<WorkerChannel*> workers, ClusterViewCell& view,
+            HaAgentOptions options = {});
+    ~HaAgent();
+
+    HaAgent(const HaAgent&) = delete;
+    HaAgent& operator=(const HaAgent&) = delete;
+
+    /// Starts the agent thread (step() in a loop). Call once.
+    void start();
+    /// Stops and joins the agent thread; idempotent.
+    void stop();
+
+    /// One iteration at clock.nowUs(): pending operator commands, received
+    /// messages, worker events, membership timers, replication, view
+    /// publication, status. Returns true when it found work (the thread loop
+    /// backs off only when it did not).
+    bool step();
+
+    /// The latest status snapshot (refreshed every status_interval_ms and on
+    /// every state change).
+    HaStatus status() const;
+    nlohmann::json statusJson() const { return haStatusToJson(status()); }
+    /// This node's state as of the last step.
+    NodeState state() const { return NodeState(state_.load(std::memory_order_relaxed)); }
+
+    /// Operator: hand every session over to the peers and own nothing.
+    HaCommandResult suspend();
+    /// Operator: leave the suspended state.
+    HaCommandResult functional();
+    /// Daemon: a monitored data link (or path) is down (`ok` false) or back.
+    void setLinkState(bool ok, const std::string& reason = {});
+    /// Operator: ask every peer for a full bulk sync of its sessions.
+    HaCommandResult requestResync();
+
+    /// Counters (any thread).
+    const HaCounters& counters() const { return counters_; }
+    uint64_t decodeCount(HaDecodeResult r) const { return decode_counters_.get(r); }
+    uint64_t incarnation() const { return incarnation_; }
+
+private:
+    enum class CommandKind { suspend, functional, link, resync };
+    struct Command {
+        CommandKind kind;
+        bool ok = true;
+        std::string reason;
+    };
+
+    void run();
+    void applyCommands(uint64_t now_us);
+    void handleTransportEvent(TransportEvent& ev, uint64_t now_us);
+    void handleMessage(NodeId from, HaMessage& m, uint64_t now_us);
+    void handleWorkerEvent(const WorkerEvent& ev, uint64_t now_us);
+    void handleMembershipEvents(uint64_t now_us);
+    void handOver(HaOwnershipKind why);
+    void giveBack(NodeId peer);
+    void notifyPeers(HaOwnershipKind kind, NodeId target);
+    void sendPeerLinkHeartbeats(uint64_t now_us);
+    void publishView();
+    void snapshot(uint64_t now_us);
+    bool configured(NodeId id) const;
+
+    const Config config_;
+    const Clock& clock_;
+    HaTransport& transport_;
+    std::vector<WorkerChannel*> workers_;
+    ClusterViewCell& view_cell_;
+    const HaAgentOptions options_;
+    const uint64_t incarnation_;
+
+    HaCounters counters_;
+    CounterBlock<HaDecodeResult, kHaDecodeResultCount> decode_counters_;
+    HaOutbox outbox_;
+    Membership membership_;
+    Replication replication_;
+
+    ClusterView published_;
+    bool published_once_ = false;
+    uint64_t next_peer_link_hb_us_ = 0;
+    uint32_t peer_link_hb_seq_ = 0;
+    uint64_t last_snapshot_us_ = 0;
+    bool dirty_ = true;
+    uint16_t ever_active_ = 0;     ///< peers seen active during this run (revert applies to them)
+    uint16_t warned_version_ = 0;  ///< peers already reported for speaking another version
+    uint64_t warned_unknown_us_ = 0;
+
+    std::atomic<uint8_t> state_{0};
+    mutable std::mutex mu_;  // guards status_ and commands_
+    HaStatus status_;
+    std::vector<Command> commands_;
+
+    std::atomic<bool> running_{false};
+    std::thread thread_;
+};
+
+}  // namespace tandem

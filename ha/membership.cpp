@@ -1,0 +1,481 @@
+#include "ha/membership.h"
+
+#include "core/log.h"
+#include "ha/preflight.h"
+
+namespace tandem {
+namespace {
+
+std::string nodeText(const PeerView& p) {
+    return "node " + std::to_string(p.id) + " (" + p.name + ")";
+}
+
+std::string msText(uint64_t us) { return std::to_string(us / 1000) + " ms"; }
+
+}  // namespace
+
+Membership::Membership(const Config& config, const MembershipOptions& options, HaOutbox& outbox,
+                       HaCounters& counters, const HaHello& local_hello, uint64_t now_us)
+    : options_(options),
+      outbox_(outbox),
+      counters_(counters),
+      local_hello_(local_hello),
+      self_(config.node.id),
+      priority_(config.ha.priority),
+      preempt_(config.ha.preempt),
+      primary_owns_(config.ha.session_owner == OwnerElection::primary),
+      pair_(config.peers.size() <= 1),
+      started_us_(now_us) {
+    for (const PeerConfig& pc : config.peers) {
+        PeerView p;
+        p.id = pc.id;
+        p.name = pc.name.empty() ? "node" + std::to_string(pc.id) : pc.name;
+        peers_.push_back(p);
+    }
+    last_transition_.at_us = now_us;
+    next_heartbeat_us_ = now_us;
+}
+
+PeerView* Membership::find(NodeId id) {
+    for (PeerView& p : peers_)
+        if (p.id == id) return &p;
+    return nullptr;
+}
+
+const PeerView* Membership::peer(NodeId id) const {
+    for (const PeerView& p : peers_)
+        if (p.id == id) return &p;
+    return nullptr;
+}
+
+bool Membership::isPaired(NodeId id) const {
+    const PeerView* p = peer(id);
+    return p && p->paired;
+}
+
+bool Membership::acceptsReplicas(NodeId id) const {
+    const PeerView* p = peer(id);
+    return p && p->alive && p->control_up;
+}
+
+void Membership::emit(MembershipEventKind kind, NodeId peer, NodeState from, NodeState to) {
+    events_.push_back(MembershipEvent{kind, peer, from, to});
+}
+
+std::vector<MembershipEvent> Membership::takeEvents() {
+    std::vector<MembershipEvent> out;
+    out.swap(events_);
+    return out;
+}
+
+// ---- inputs -----------------------------------------------------------------
+
+void Membership::onHello(NodeId from, const HaHello& hello, uint64_t now_us) {
+    PeerView* p = find(from);
+    if (!p) return;
+    counters_.inc(HaCounter::hello_rx);
+    const std::string why = preflightMismatch(local_hello_, hello, from);
+    if (!why.empty()) {
+        counters_.inc(HaCounter::preflight_refused);
+        if (p->refused != why || p->incarnation != hello.incarnation)
+            TLOG_WARN("ha", "refusing to pair with %s: %s", nodeText(*p).c_str(), why.c_str());
+        p->refused = why;
+        p->paired = false;
+        p->incarnation = hello.incarnation;
+        return;
+    }
+    const bool restarted = p->incarnation != 0 && p->incarnation != hello.incarnation;
+    if (restarted) {
+        counters_.inc(HaCounter::peer_restart);
+        TLOG_INFO("ha", "%s restarted (new incarnation): its sync stream restarts",
+                  nodeText(*p).c_str());
+        p->bulk_in_done = false;
+        p->knows_us = false;
+        p->state_known = false;
+        p->state = NodeState::initial;
+        p->primary = false;
+        emit(MembershipEventKind::peer_restarted, from);
+    }
+    if (!p->paired)
+        TLOG_INFO("ha", "paired with %s: version %s, priority %u, peer-link MTU %u",
+                  nodeText(*p).c_str(), hello.software_version.c_str(), hello.priority,
+                  hello.peer_link_mtu);
+    p->paired = true;
+    p->refused.clear();
+    p->incarnation = hello.incarnation;
+    p->name = hello.name.empty() ? p->name : hello.name;
+    p->priority = hello.priority;
+    p->software_version = hello.software_version;
+    p->peer_link_mtu = hello.peer_link_mtu;
+    if (!p->knows_us) sendHello(*p, now_us);
+}
+
+void Membership::onHeartbeat(NodeId from, const HaHeartbeat& hb, uint64_t now_us) {
+    PeerView* p = find(from);
+    if (!p) return;
+    counters_.inc(HaCounter::heartbeat_rx);
+    ++p->heartbeats_rx;
+    if (!p->paired || hb.incarnation != p->incarnation) {
+        // A peer we have no (current) HELLO from: unpair until its new HELLO
+        // arrives, and offer ours so that it sends one.
+        p->paired = false;
+        p->state_known = false;
+        if (now_us - p->last_hello_tx_us >= options_.heartbeat_interval_us) sendHello(*p, now_us);
+        return;
+    }
+    p->state = hb.state;
+    p->state_known = true;
+    p->primary = hb.primary || hb.state == NodeState::active_primary;
+    p->priority = hb.priority;
+    p->links_ok = hb.links_ok;
+    p->bulk_received = hb.bulk_received;
+    p->bulk_expected = hb.bulk_expected;
+    p->knows_us = false;
+    for (const HaMemberView& m : hb.members)
+        if (m.id == self_) p->knows_us = m.incarnation == local_hello_.incarnation;
+}
+
+void Membership::onHaTraffic(NodeId from, uint64_t now_us) {
+    if (PeerView* p = find(from)) p->last_control_us = now_us;
+}
+
+void Membership::onPeerLinkHeartbeat(NodeId from, NodeState state, uint64_t now_us) {
+    PeerView* p = find(from);
+    if (!p) return;
+    counters_.inc(HaCounter::peer_link_hb_rx);
+    p->last_peer_link_us = now_us;
+    // The control channel carries more; the peer link speaks for the peer
+    // only while the control channel is silent.
+    if (!p->control_up) {
+        p->state = state;
+        p->primary = state == NodeState::active_primary;
+    }
+}
+
+void Membership::onBulkProgress(NodeId from, uint64_t now_us) {
+    if (PeerView* p = find(from)) p->bulk_progress_us = now_us;
+}
+
+void Membership::onBulkReceived(NodeId from, uint64_t now_us) {
+    if (PeerView* p = find(from)) {
+        p->bulk_in_done = true;
+        p->bulk_progress_us = now_us;
+    }
+}
+
+void Membership::suspend(const std::string& cause) {
+    suspended_ = true;
+    suspend_cause_ = cause;
+}
+
+void Membership::functional(const std::string& cause) {
+    suspended_ = false;
+    resume_cause_ = cause;
+}
+
+void Membership::setLinkState(bool ok, const std::string& cause) {
+    links_ok_ = ok;
+    link_cause_ = cause;
+    if (ok) resume_cause_ = cause;
+}
+
+// ---- transitions --------------------------------------------------------------
+
+void Membership::enter(NodeState to, const std::string& cause, uint64_t now_us) {
+    const NodeState from = state_;
+    if (from == to) return;
+    state_ = to;
+    counters_.inc(HaCounter::state_transitions);
+    last_transition_ = StateTransition{from, to, cause, now_us};
+    TLOG_INFO("ha", "state %s -> %s: %s", nodeStateName(from), nodeStateName(to), cause.c_str());
+    emit(MembershipEventKind::self_state, self_, from, to);
+}
+
+void Membership::becomeTentative(const std::string& cause, uint64_t now_us) {
+    tentative_since_us_ = now_us;
+    for (PeerView& p : peers_) {
+        p.bulk_in_done = false;
+        p.bulk_progress_us = now_us;
+    }
+    primary_ = false;
+    enter(NodeState::tentative, cause, now_us);
+}
+
+void Membership::becomeActivePrimary(const std::string& cause, uint64_t now_us) {
+    primary_ = true;
+    enter(NodeState::active_primary, cause, now_us);
+}
+
+void Membership::becomeActiveSecondary(const std::string& cause, uint64_t now_us) {
+    primary_ = false;
+    enter(NodeState::active_secondary, cause, now_us);
+}
+
+void Membership::becomeActive(const std::string& cause, uint64_t now_us) {
+    enter(NodeState::active, cause, now_us);
+}
+
+void Membership::becomeSuspended(const std::string& cause, uint64_t now_us) {
+    primary_ = false;
+    enter(NodeState::suspended, cause, now_us);
+}
+
+void Membership::becomeNonFunctional(const std::string& cause, uint64_t now_us) {
+    primary_ = false;
+    enter(NodeState::non_functional, cause, now_us);
+}
+
+void Membership::setPrimaryRole(bool primary, const std::string& cause) {
+    if (primary_ == primary) return;
+    primary_ = primary;
+    TLOG_INFO("ha", "%s the primary role: %s", primary ? "taking" : "leaving", cause.c_str());
+    emit(MembershipEventKind::role, self_, state_, state_);
+}
+
+void Membership::activate(const std::string& cause, uint64_t now_us) {
+    synced_ = true;
+    std::string why;
+    const bool primary = wantPrimary(&why);
+    const std::string full = cause + "; " + why;
+    if (!pair_) {
+        primary_ = primary;
+        becomeActive(full, now_us);
+    } else if (primary) {
+        becomeActivePrimary(full, now_us);
+    } else {
+        becomeActiveSecondary(full, now_us);
+    }
+}
+
+// ---- decisions ------------------------------------------------------------------
+
+bool Membership::betterThanSelf(const PeerView& p) const {
+    return p.priority < priority_ || (p.priority == priority_ && p.id < self_);
+}
+
+bool Membership::wantPrimary(std::string* why) const {
+    const PeerView* better_claimant = nullptr;
+    const PeerView* claimant = nullptr;
+    const PeerView* better_active = nullptr;
+    const PeerView* better_waiting = nullptr;
+    for (const PeerView& p : peers_) {
+        if (!p.alive) continue;
+        const bool active = canOwnSessions(p.state);
+        if (active && p.primary) {
+            claimant = claimant ? claimant : &p;
+            if (betterThanSelf(p)) better_claimant = &p;
+        }
+        if (active && betterThanSelf(p)) better_active = &p;
+        if (p.state == NodeState::tentative && betterThanSelf(p)) better_waiting = &p;
+    }
+    if (primary_) {
+        if (better_claimant) {
+            *why = nodeText(*better_claimant) + " is primary too and has the better priority";
+            return false;
+        }
+        if (preempt_ && better_active) {
+            *why = "preempted by " + nodeText(*better_active) + " (better priority)";
+            return false;
+        }
+        *why = "keeps the primary role";
+        return true;
+    }
+    if (claimant) {
+        *why = nodeText(*claimant) + " is primary";
+        return false;
+    }
+    if (better_active) {
+        *why = nodeText(*better_active) + " has the better priority";
+        return false;
+    }
+    if (better_waiting) {
+        *why = "waiting for " + nodeText(*better_waiting) + " (better priority, syncing)";
+        return false;
+    }
+    *why = "best priority among the active nodes";
+    return true;
+}
+
+void Membership::electRole(uint64_t now_us) {
+    std::string why;
+    const bool primary = wantPrimary(&why);
+    if (primary == primary_) return;
+    if (!pair_) {
+        setPrimaryRole(primary, why);
+    } else if (primary) {
+        becomeActivePrimary(why, now_us);
+    } else {
+        becomeActiveSecondary(why, now_us);
+    }
+}
+
+void Membership::updateLiveness(uint64_t now_us) {
+    for (PeerView& p : peers_) {
+        const bool control = p.last_control_us && now_us - p.last_control_us <= options_.hold_time_us;
+        const bool link =
+            p.last_peer_link_us && now_us - p.last_peer_link_us <= options_.hold_time_us;
+        const bool alive = p.paired && (control || link);
+        if (alive && p.alive && control != p.control_up && p.control_seen)
+            TLOG_WARN("ha", "%s: control link %s (peer link %s)", nodeText(p).c_str(),
+                      control ? "up again" : "down", link ? "up" : "down");
+        if (alive && p.alive && link != p.peer_link_up && p.peer_link_seen)
+            TLOG_WARN("ha", "%s: peer link %s (control link %s)", nodeText(p).c_str(),
+                      link ? "up again" : "down", control ? "up" : "down");
+        p.control_up = control;
+        p.peer_link_up = link;
+        p.control_seen |= control;
+        p.peer_link_seen |= link;
+        if (alive == p.alive) continue;
+        p.alive = alive;
+        if (alive) {
+            counters_.inc(HaCounter::peer_up);
+            TLOG_INFO("ha", "%s alive (%s)", nodeText(p).c_str(),
+                      control && link ? "control and peer link"
+                      : control       ? "control link"
+                                      : "peer link");
+            emit(MembershipEventKind::peer_up, p.id);
+        } else {
+            counters_.inc(HaCounter::peer_down);
+            if (!p.paired)
+                TLOG_WARN("ha", "%s is no longer a member: %s", nodeText(p).c_str(),
+                          p.refused.empty() ? "waiting for its new HELLO" : p.refused.c_str());
+            else
+                TLOG_WARN("ha", "%s dead: nothing heard for %s on the control link or the peer link",
+                          nodeText(p).c_str(), msText(options_.hold_time_us).c_str());
+            p.primary = false;
+            emit(MembershipEventKind::peer_down, p.id);
+        }
+    }
+    for (PeerView& p : peers_) {
+        const bool active = p.alive && canOwnSessions(p.state);
+        if (active && !p.counted_active) emit(MembershipEventKind::peer_active, p.id);
+        p.counted_active = active;
+    }
+}
+
+void Membership::tickTentative(uint64_t now_us) {
+    std::string from;
+    bool waiting = false, any_alive = false;
+    for (PeerView& p : peers_) {
+        if (!p.alive) continue;
+        any_alive = true;
+        if (p.bulk_in_done && p.state_known) {
+            from += (from.empty() ? "" : ", ") + std::to_string(p.id);
+            continue;
+        }
+        const bool too_long = now_us - tentative_since_us_ >= options_.bulk_max_us;
+        const bool stalled = now_us - p.bulk_progress_us >= options_.bulk_stall_us;
+        if ((too_long || stalled) && !p.bulk_in_done) {
+            counters_.inc(HaCounter::bulk_timeouts);
+            TLOG_WARN("ha", "bulk sync from %s %s: going on without it", nodeText(p).c_str(),
+                      too_long ? ("did not finish within " + msText(options_.bulk_max_us)).c_str()
+                               : ("made no progress for " + msText(options_.bulk_stall_us)).c_str());
+            p.bulk_in_done = true;
+        }
+        // Its state (is it primary?) decides ours: wait for a heartbeat too.
+        if (p.bulk_in_done && (p.state_known || too_long)) continue;
+        waiting = true;
+    }
+    if (waiting) return;
+    activate(any_alive ? "bulk sync complete (from node " + from + ")"
+                       : "no peer left to sync from",
+             now_us);
+}
+
+void Membership::updateSelf(uint64_t now_us) {
+    if (suspended_) {
+        if (state_ != NodeState::suspended) becomeSuspended(suspend_cause_, now_us);
+        return;
+    }
+    if (!links_ok_) {
+        if (state_ != NodeState::non_functional) becomeNonFunctional(link_cause_, now_us);
+        return;
+    }
+    switch (state_) {
+        case NodeState::initial: {
+            for (const PeerView& p : peers_) {
+                if (!p.alive) continue;
+                becomeTentative(nodeText(p) + " found: bulk sync from the peers", now_us);
+                return;
+            }
+            if (peers_.empty()) {
+                activate("no peers configured", now_us);
+            } else if (now_us - started_us_ >= options_.startup_wait_us) {
+                activate("no peer answered within " + msText(options_.startup_wait_us) +
+                             ": active alone",
+                         now_us);
+            }
+            return;
+        }
+        case NodeState::tentative: tickTentative(now_us); return;
+        case NodeState::suspended:
+        case NodeState::non_functional:
+            if (synced_)
+                activate(resume_cause_, now_us);
+            else
+                becomeTentative(resume_cause_ + ": syncing first", now_us);
+            return;
+        case NodeState::active_primary:
+        case NodeState::active_secondary:
+        case NodeState::active: electRole(now_us); return;
+    }
+}
+
+// ---- sending ------------------------------------------------------------------------
+
+void Membership::sendHello(PeerView& p, uint64_t now_us) {
+    p.last_hello_tx_us = now_us;
+    if (outbox_.send(p.id, local_hello_)) counters_.inc(HaCounter::hello_tx);
+}
+
+void Membership::sendHeartbeats(uint64_t now_us) {
+    if (now_us < next_heartbeat_us_) return;
+    next_heartbeat_us_ = now_us + options_.heartbeat_interval_us;
+    HaHeartbeat hb;
+    hb.state = state_;
+    hb.priority = priority_;
+    hb.seq = ++heartbeat_seq_;
+    hb.sent_us = now_us;
+    hb.incarnation = local_hello_.incarnation;
+    hb.primary = primary();
+    hb.bulk_received = sync_received_;
+    hb.bulk_expected = sync_expected_;
+    hb.links_ok = links_ok_;
+    for (const PeerView& p : peers_)
+        hb.members.push_back(HaMemberView{p.id, p.state, p.alive, p.paired ? p.incarnation : 0});
+    for (PeerView& p : peers_) {
+        if (!p.paired || !p.knows_us) {
+            if (now_us - p.last_hello_tx_us >= options_.heartbeat_interval_us || !p.last_hello_tx_us)
+                sendHello(p, now_us);
+        }
+        if (outbox_.send(p.id, hb)) counters_.inc(HaCounter::heartbeat_tx);
+    }
+}
+
+void Membership::tick(uint64_t now_us) {
+    updateLiveness(now_us);
+    updateSelf(now_us);
+    sendHeartbeats(now_us);
+}
+
+ClusterView Membership::view() const {
+    ClusterView v;
+    v.self = self_;
+    v.self_state = state_;
+    v.primary_owns = primary_owns_;
+    v.reachable = nodeBit(self_);
+    if (canOwnSessions(state_)) v.owners |= nodeBit(self_);
+    if (primary()) v.primary = self_;
+    for (const PeerView& p : peers_) {
+        if (!p.alive) continue;
+        v.reachable |= nodeBit(p.id);
+        if (canOwnSessions(p.state)) {
+            v.owners |= nodeBit(p.id);
+            if (p.primary && v.primary == kNoNode) v.primary = p.id;
+        }
+        if (p.control_up) v.replicate = true;
+    }
+    return v;
+}
+
+}  // namespace tandem

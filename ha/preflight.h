@@ -1,0 +1,27 @@
+// Pre-flight check: before two nodes pair, each compares the other's HELLO
+// with its own and refuses, with a reason an operator can act on, when the
+// two could not run as one firewall (different owner election, timers,
+// zones, policy, software major.minor, peer-link MTU, member lists).
+//
+// Thread-safety: pure functions; any thread.
+#pragma once
+
+#include <string>
+
+#include "config/config.h"
+#include "proto/ha_messages.h"
+
+namespace tandem {
+
+/// This node's HELLO. `incarnation` identifies this run of the agent;
+/// `peer_link_mtu` is 0 when unknown.
+HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer_link_mtu);
+
+/// Empty when `theirs`, received from node `from`, may pair with `mine`;
+/// otherwise why not, e.g. "session-owner is primary on node 2, first-packet here".
+std::string preflightMismatch(const HaHello& mine, const HaHello& theirs, NodeId from);
+
+/// "1.2" of "1.2.3" (what must match between peers).
+std::string majorMinor(const std::string& version);
+
+}  // namespace tandem

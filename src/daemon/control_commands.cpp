@@ -1,0 +1,286 @@
+#include "daemon/control_commands.h"
+
+#include <optional>
+
+#include "cluster/node_state.h"
+#include "core/log.h"
+#include "dataplane/dataplane.h"
+#include "ha/ha_agent.h"
+#include "session/tcp_tracker.h"
+
+namespace tandem {
+namespace {
+
+constexpr size_t kMaxSessionsShown = 10000;
+constexpr uint32_t kSnapshotTimeoutMs = 5000;
+
+nlohmann::json countersJson(const std::vector<CounterValue>& counters, bool all) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& c : counters) {
+        if (all || c.value != 0) j[c.name] = c.value;
+    }
+    return j;
+}
+
+const char* protoName(uint8_t p) {
+    switch (p) {
+        case kProtoTcp: return "tcp";
+        case kProtoUdp: return "udp";
+        case kProtoIcmp: return "icmp";
+        case kProtoIcmpV6: return "icmpv6";
+    }
+    return nullptr;
+}
+
+std::optional<uint8_t> parseProto(const nlohmann::json& v) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() <= 255) return uint8_t(v.get<uint64_t>());
+    if (!v.is_string()) return std::nullopt;
+    const std::string s = v.get<std::string>();
+    for (uint8_t p : {kProtoTcp, kProtoUdp, kProtoIcmp, kProtoIcmpV6}) {
+        if (s == protoName(p)) return p;
+    }
+    try {
+        size_t used = 0;
+        unsigned long n = std::stoul(s, &used);
+        if (used == s.size() && n <= 255) return uint8_t(n);
+    } catch (...) {
+    }
+    return std::nullopt;
+}
+
+IpAddr addrArg(const nlohmann::json& args, const char* key) {
+    auto a = args[key].is_string() ? parseIpAddr(args[key].get<std::string>()) : std::nullopt;
+    if (!a) throw ControlError(std::string("'") + key + "' must be an IP address");
+    return *a;
+}
+
+uint16_t portArg(const nlohmann::json& args, const char* key) {
+    const auto& v = args[key];
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > 65535) {
+        throw ControlError(std::string("'") + key + "' must be a port number 0..65535");
+    }
+    return uint16_t(v.get<uint64_t>());
+}
+
+NodeId ownerArg(const Config& cfg, const nlohmann::json& v) {
+    if (v.is_number_unsigned() && isValidNodeId(unsigned(v.get<uint64_t>()))) {
+        return NodeId(v.get<uint64_t>());
+    }
+    if (v.is_string()) {
+        const std::string name = v.get<std::string>();
+        if (name == cfg.node.name) return cfg.node.id;
+        for (const auto& p : cfg.peers) {
+            if (p.name == name) return p.id;
+        }
+    }
+    throw ControlError("'owner' must be a node id 1..16 or a node name");
+}
+
+SessionFilter filterFrom(const Config& cfg, const nlohmann::json& args) {
+    SessionFilter f;
+    if (args.contains("src")) f.src = addrArg(args, "src");
+    if (args.contains("dst")) f.dst = addrArg(args, "dst");
+    if (args.contains("sport")) f.sport = portArg(args, "sport");
+    if (args.contains("dport")) f.dport = portArg(args, "dport");
+    if (args.contains("proto")) {
+        f.proto = parseProto(args["proto"]);
+        if (!f.proto) throw ControlError("'proto' must be tcp, udp, icmp, icmpv6 or 0..255");
+    }
+    if (args.contains("state")) {
+        const std::string want = args["state"].is_string() ? args["state"].get<std::string>() : "";
+        for (int s = int(SessionState::tcp_syn_sent); s <= int(SessionState::replied); ++s) {
+            if (want == sessionStateName(SessionState(s))) f.state = SessionState(s);
+        }
+        if (!f.state) throw ControlError("unknown session state '" + want + "'");
+    }
+    if (args.contains("owner")) f.owner = ownerArg(cfg, args["owner"]);
+    return f;
+}
+
+nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg) {
+    const Session& s = snap.session;
+    const SessionEndpoints e = endpointsOf(s);
+    const char* proto = protoName(s.key.proto);
+    nlohmann::json j = {{"id", snap.id},
+                        {"proto", proto ? nlohmann::json(proto) : nlohmann::json(s.key.proto)},
+                        {"src", formatIpAddr(e.src)},
+                        {"sport", e.sport},
+                        {"dst", formatIpAddr(e.dst)},
+                        {"dport", e.dport},
+                        {"state", sessionStateName(s.state)},
+                        {"owner", s.owner},
+                        {"backup_owner", s.backup_owner},
+                        {"origin_owner", s.origin_owner},
+                        {"version", s.version},
+                        {"replica", (s.flags & kSessionReplicated) != 0},
+                        {"packets", {s.packets[0], s.packets[1]}},
+                        {"bytes", {s.bytes[0], s.bytes[1]}},
+                        {"expires_in_ms", snap.expires_in_ms}};
+    if (s.rule < cfg.rules.size()) j["rule"] = cfg.rules[s.rule].name;
+    return j;
+}
+
+}  // namespace
+
+void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane& dp, HaAgent* ha) {
+    server.on("show counters", [&dp, ha](const nlohmann::json& args) {
+        const bool all = args.value("all", false);
+        const std::string group = args.value("group", std::string());
+        if (!group.empty() && group != "dataplane" && group != "ha" && group != "peer-link") {
+            throw ControlError("unknown counter group '" + group +
+                               "'; expected dataplane, ha or peer-link");
+        }
+        nlohmann::json out = nlohmann::json::object();
+        DataplaneStatus st = dp.status();
+        if (group.empty() || group == "dataplane") {
+            out["dataplane"] = countersJson(st.pipeline, all);
+            out["parse"] = countersJson(st.parse, all);
+            out["io"] = countersJson(st.io, all);
+            out["sessions"] = {{"active", st.sessions}, {"capacity", st.session_capacity}};
+        }
+        if (group.empty() || group == "peer-link") out["peer_link"] = countersJson(st.peer_link, all);
+        if (ha && (group.empty() || group == "ha")) {
+            nlohmann::json h = nlohmann::json::object();
+            const HaCounters& c = ha->counters();
+            for (size_t i = 0; i < kHaCounterCount; ++i) {
+                const uint64_t v = c.v[i].load(std::memory_order_relaxed);
+                if (all || v) h[std::string(kHaCounterInfo[i].name)] = v;
+            }
+            for (size_t i = 0; i < kHaDecodeResultCount; ++i) {
+                const uint64_t v = ha->decodeCount(HaDecodeResult(i));
+                if (all || v) h["decode_" + std::string(kHaDecodeResultInfo[i].name)] = v;
+            }
+            out["ha"] = h;
+        }
+        return out;
+    });
+
+    server.on("show interfaces", [&dp](const nlohmann::json&) {
+        nlohmann::json ports = nlohmann::json::array();
+        for (const auto& p : dp.status().ports) {
+            ports.push_back({{"name", p.name}, {"device", p.device}, {"port_id", p.port_id},
+                             {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
+                             {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
+                             {"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes},
+                             {"rx_missed", p.rx_missed}, {"rx_errors", p.rx_errors},
+                             {"tx_errors", p.tx_errors}, {"rx_no_mbuf", p.rx_no_mbuf}});
+        }
+        return nlohmann::json{{"interfaces", ports}};
+    });
+
+    server.on("show config", [&cfg](const nlohmann::json&) {
+        return nlohmann::json{{"file", cfg.path}, {"summary", describeConfig(cfg)}};
+    });
+
+    server.on("show version", [](const nlohmann::json&) {
+        return nlohmann::json{{"version", TANDEM_VERSION}};
+    });
+
+    auto showSessions = [&cfg, &dp](const SessionFilter& f, std::optional<uint64_t> id) {
+        std::vector<SessionSnapshot> snaps;
+        bool truncated = false;
+        if (!dp.sessions(f, id, kMaxSessionsShown, kSnapshotTimeoutMs, &snaps, &truncated)) {
+            throw ControlError("the dataplane did not answer in time");
+        }
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& s : snaps) list.push_back(sessionJson(s, cfg));
+        return nlohmann::json{{"sessions", list}, {"total", snaps.size()}, {"truncated", truncated}};
+    };
+    server.on("show session all", [&cfg, showSessions](const nlohmann::json& args) {
+        return showSessions(filterFrom(cfg, args), std::nullopt);
+    });
+    server.on("show session id", [showSessions](const nlohmann::json& args) {
+        if (!args.contains("id") || !args["id"].is_number_unsigned()) {
+            throw ControlError("'id' must be a session id");
+        }
+        auto r = showSessions({}, args["id"].get<uint64_t>());
+        if (r["sessions"].empty()) throw ControlError("no session with id " + args["id"].dump());
+        return r;
+    });
+    server.on("show session flow", [&cfg, showSessions](const nlohmann::json& args) {
+        for (const char* k : {"src", "sport", "dst", "dport", "proto"}) {
+            if (!args.contains(k)) throw ControlError(std::string("missing '") + k + "'");
+        }
+        // A flow is either direction of a connection.
+        SessionFilter f = filterFrom(cfg, args);
+        auto r = showSessions(f, std::nullopt);
+        if (r["sessions"].empty()) {
+            SessionFilter rev = f;
+            std::swap(rev.src, rev.dst);
+            std::swap(rev.sport, rev.dport);
+            r = showSessions(rev, std::nullopt);
+        }
+        return r;
+    });
+
+    auto clear = [&dp](const SessionFilter& f, std::optional<uint64_t> id) {
+        uint64_t cleared = 0;
+        if (!dp.clearSessions(f, id, kSnapshotTimeoutMs, &cleared)) {
+            throw ControlError("the dataplane did not answer in time");
+        }
+        TLOG_INFO("control", "operator cleared %llu session(s)", (unsigned long long)cleared);
+        return nlohmann::json{{"cleared", cleared}};
+    };
+    server.on("clear session all", [clear](const nlohmann::json&) { return clear({}, std::nullopt); });
+    server.on("clear session id", [clear](const nlohmann::json& args) {
+        if (!args.contains("id") || !args["id"].is_number_unsigned()) {
+            throw ControlError("'id' must be a session id");
+        }
+        return clear({}, args["id"].get<uint64_t>());
+    });
+    server.on("clear session filter", [&cfg, clear](const nlohmann::json& args) {
+        if (args.empty()) throw ControlError("give at least one filter");
+        return clear(filterFrom(cfg, args), std::nullopt);
+    });
+
+    server.on("debug", [](const nlohmann::json& args) {
+        const std::string sub = args.value("subsystem", std::string());
+        LogLevel level;
+        if (sub.empty()) throw ControlError("missing 'subsystem'");
+        if (!parseLogLevel(args.value("level", std::string()), &level)) {
+            throw ControlError("'level' must be error, warn, info or debug");
+        }
+        setLogLevel(sub, level);
+        return nlohmann::json{{"subsystem", sub}, {"level", logLevelName(level)}};
+    });
+
+    if (!ha) {
+        server.on("show high-availability state", [&cfg](const nlohmann::json&) {
+            return nlohmann::json{
+                {"local", {{"id", cfg.node.id}, {"name", cfg.node.name}, {"state", "standalone"}}},
+                {"peers", nlohmann::json::array()}};
+        });
+        server.on("show cluster members", [&cfg](const nlohmann::json&) {
+            return nlohmann::json{
+                {"members", {{{"id", cfg.node.id}, {"name", cfg.node.name}, {"state", "standalone"}, {"self", true}}}}};
+        });
+        return;
+    }
+    server.on("show high-availability state", [ha](const nlohmann::json&) { return ha->statusJson(); });
+    server.on("show high-availability state-synchronization", [ha](const nlohmann::json&) {
+        nlohmann::json s = ha->statusJson();
+        return nlohmann::json{{"sync", s.value("sync", nlohmann::json::array())},
+                              {"counters", s.value("counters", nlohmann::json::object())}};
+    });
+    server.on("show cluster members", [ha](const nlohmann::json&) {
+        nlohmann::json s = ha->statusJson();
+        nlohmann::json members = nlohmann::json::array();
+        nlohmann::json local = s["local"];
+        local["self"] = true;
+        members.push_back(local);
+        for (auto& p : s["peers"]) members.push_back(p);
+        return nlohmann::json{{"members", members}};
+    });
+    server.on("request high-availability suspend", [ha](const nlohmann::json&) {
+        HaCommandResult r = ha->suspend();
+        if (!r.ok) throw ControlError(r.message);
+        return nlohmann::json{{"message", r.message}};
+    });
+    server.on("request high-availability functional", [ha](const nlohmann::json&) {
+        HaCommandResult r = ha->functional();
+        if (!r.ok) throw ControlError(r.message);
+        return nlohmann::json{{"message", r.message}};
+    });
+}
+
+}  // namespace tandem

@@ -1,0 +1,195 @@
+#include "proto/ha_session_record.h"
+
+#include <cstring>
+
+#include "proto/ha_wire_reader.h"
+
+namespace tandem {
+namespace {
+
+constexpr size_t kWindowBytes = 14;
+static_assert(kHaWindowBytes == 2 * kWindowBytes);
+constexpr uint8_t kMaxNatKind = 2;
+
+void putLe32(uint8_t* p, uint32_t v) {
+    p[0] = uint8_t(v), p[1] = uint8_t(v >> 8), p[2] = uint8_t(v >> 16), p[3] = uint8_t(v >> 24);
+}
+uint32_t getLe32(const uint8_t* p) {
+    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+void encodeWindows(const TcpWindow (&w)[2], uint8_t* out) {
+    for (int d = 0; d < 2; ++d) {
+        uint8_t* p = out + d * kWindowBytes;
+        putLe32(p, w[d].end);
+        putLe32(p + 4, w[d].max_end);
+        putLe32(p + 8, w[d].max_win);
+        p[12] = w[d].wscale;
+        p[13] = w[d].flags;
+    }
+}
+
+void decodeWindows(const uint8_t* in, TcpWindow (&w)[2]) {
+    for (int d = 0; d < 2; ++d) {
+        const uint8_t* p = in + d * kWindowBytes;
+        w[d].end = getLe32(p);
+        w[d].max_end = getLe32(p + 4);
+        w[d].max_win = getLe32(p + 8);
+        w[d].wscale = p[12];
+        w[d].flags = p[13];
+        w[d].reserved = 0;
+    }
+}
+
+// Remaining lifetime as sent: the table clock wraps at 2^32 ms, so the
+// difference is taken modulo 2^32 and read as signed.
+int64_t remainingMs(const Session& s, uint32_t now_ms) {
+    return int64_t(int32_t(s.expires_ms - now_ms));
+}
+
+HaDecodeResult recordError(HaDecodeResult r) {
+    // Node ids and states keep their own reason; anything else inside a
+    // record is reported as a bad record.
+    if (r == HaDecodeResult::bad_node_id || r == HaDecodeResult::bad_state) return r;
+    return HaDecodeResult::bad_record;
+}
+
+}  // namespace
+
+namespace ha_wire {
+
+void packRecord(Packer& pk, HaRecordOp op, const Session& s, int64_t remaining_ms,
+                uint32_t age_s) {
+    if (op == HaRecordOp::erase) {
+        pk.pack_array(kHaEraseMinFields + 1);
+        pk.pack_uint8(uint8_t(op));
+        pk.pack_bin(sizeof(FlowKey));
+        pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+        pk.pack_uint32(s.version);
+        pk.pack_uint8(s.owner);
+        return;
+    }
+    pk.pack_array(kHaRecordFields);
+    pk.pack_uint8(uint8_t(op));
+    pk.pack_bin(sizeof(FlowKey));
+    pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+    pk.pack_uint32(s.version);
+    pk.pack_uint8(uint8_t(s.state));
+    pk.pack_uint16(s.flags);
+    pk.pack_uint8(s.owner);
+    pk.pack_uint8(s.backup_owner);
+    pk.pack_uint8(s.origin_owner);
+    pk.pack_uint32(s.rule);
+    pk.pack_int64(remaining_ms);
+    uint8_t win[kHaWindowBytes];
+    encodeWindows(s.win, win);
+    pk.pack_bin(sizeof win);
+    pk.pack_bin_body(reinterpret_cast<const char*>(win), sizeof win);
+    pk.pack_uint64(s.packets[0]);
+    pk.pack_uint64(s.packets[1]);
+    pk.pack_uint64(s.bytes[0]);
+    pk.pack_uint64(s.bytes[1]);
+    pk.pack_uint32(s.nat.addr);
+    pk.pack_uint16(s.nat.port);
+    pk.pack_uint8(s.nat.kind);
+    pk.pack_uint32(age_s);
+}
+
+HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
+    if (o.type != msgpack::type::ARRAY) return HaDecodeResult::bad_record;
+    const msgpack::object* f = o.via.array.ptr;
+    const uint32_t n = o.via.array.size;
+    if (n < kHaEraseMinFields) return HaDecodeResult::bad_record;
+
+    *out = HaSessionRecord{};
+    Session& s = out->session;
+    uint64_t op = 0;
+    if (ha_wire::readUint(f[0], 2, &op) != HaDecodeResult::ok || op == 0)
+        return HaDecodeResult::bad_record;
+    out->op = HaRecordOp(op);
+    if (out->op == HaRecordOp::upsert && n < kHaUpsertMinFields) return HaDecodeResult::bad_record;
+
+    if (f[1].type != msgpack::type::BIN || f[1].via.bin.size != sizeof(FlowKey))
+        return HaDecodeResult::bad_record;
+    std::memcpy(&s.key, f[1].via.bin.ptr, sizeof(FlowKey));
+    if ((s.key.family != AddrFamily::v4 && s.key.family != AddrFamily::v6) || s.key.reserved != 0)
+        return HaDecodeResult::bad_record;
+    if (HaDecodeResult r = readUintAs(f[2], UINT32_MAX, &s.version); r != HaDecodeResult::ok)
+        return recordError(r);
+
+    if (out->op == HaRecordOp::erase) {
+        // Optional owner (field 3) on erases.
+        if (n > 3) {
+            if (HaDecodeResult r = readNodeOrNone(f[3], &s.owner); r != HaDecodeResult::ok)
+                return recordError(r);
+        }
+        return HaDecodeResult::ok;
+    }
+
+    uint64_t state = 0;
+    if (HaDecodeResult r = readUint(f[3], 255, &state); r != HaDecodeResult::ok)
+        return recordError(r);
+    if (state > uint64_t(SessionState::replied)) return HaDecodeResult::bad_record;
+    s.state = SessionState(state);
+    HaDecodeResult r = HaDecodeResult::ok;
+    if ((r = readUintAs(f[4], UINT16_MAX, &s.flags)) != HaDecodeResult::ok ||
+        (r = readNode(f[5], &s.owner)) != HaDecodeResult::ok ||
+        (r = readNodeOrNone(f[6], &s.backup_owner)) != HaDecodeResult::ok ||
+        (r = readNodeOrNone(f[7], &s.origin_owner)) != HaDecodeResult::ok ||
+        (r = readUintAs(f[8], UINT32_MAX, &s.rule)) != HaDecodeResult::ok ||
+        (r = readInt(f[9], &out->remaining_ms)) != HaDecodeResult::ok)
+        return recordError(r);
+    if (f[10].type != msgpack::type::BIN || f[10].via.bin.size != kHaWindowBytes)
+        return HaDecodeResult::bad_record;
+    decodeWindows(reinterpret_cast<const uint8_t*>(f[10].via.bin.ptr), s.win);
+    if ((r = readUint(f[11], UINT64_MAX, &s.packets[0])) != HaDecodeResult::ok ||
+        (r = readUint(f[12], UINT64_MAX, &s.packets[1])) != HaDecodeResult::ok ||
+        (r = readUint(f[13], UINT64_MAX, &s.bytes[0])) != HaDecodeResult::ok ||
+        (r = readUint(f[14], UINT64_MAX, &s.bytes[1])) != HaDecodeResult::ok ||
+        (r = readUintAs(f[15], UINT32_MAX, &s.nat.addr)) != HaDecodeResult::ok ||
+        (r = readUintAs(f[16], UINT16_MAX, &s.nat.port)) != HaDecodeResult::ok ||
+        (r = readUintAs(f[17], kMaxNatKind, &s.nat.kind)) != HaDecodeResult::ok ||
+        (r = readUintAs(f[18], UINT32_MAX, &out->age_s)) != HaDecodeResult::ok)
+        return recordError(r);
+    return HaDecodeResult::ok;
+}
+
+}  // namespace ha_wire
+
+HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, uint32_t now_ms) {
+    HaSessionRecord r;
+    r.op = op;
+    r.session = s;
+    r.remaining_ms = remainingMs(s, now_ms);
+    r.age_s = now_ms / 1000 - s.created_s;
+    return r;
+}
+
+Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms) {
+    Session s = r.session;
+    const int64_t remaining = r.remaining_ms < 0 ? 0 : r.remaining_ms > INT32_MAX ? INT32_MAX
+                                                                                : r.remaining_ms;
+    s.expires_ms = now_ms + uint32_t(remaining);
+    s.created_s = now_ms / 1000 - r.age_s;
+    const uint64_t h = flowHash(s.key);
+    s.hash_hi = uint32_t(h >> 32);
+    s.hash_lo = uint32_t(h);
+    s.timer_next = s.timer_prev = s.timer_slot = 0;
+    return s;
+}
+
+void HaRecordBuffer::add(const HaSessionRecord& r) {
+    ha_wire::StringSink sink{&bytes_};
+    ha_wire::Packer pk(sink);
+    ha_wire::packRecord(pk, r.op, r.session, r.remaining_ms, r.age_s);
+    ++count_;
+}
+
+void HaRecordBuffer::add(HaRecordOp op, const Session& s, uint32_t now_ms) {
+    ha_wire::StringSink sink{&bytes_};
+    ha_wire::Packer pk(sink);
+    ha_wire::packRecord(pk, op, s, remainingMs(s, now_ms), now_ms / 1000 - s.created_s);
+    ++count_;
+}
+
+}  // namespace tandem

@@ -1,0 +1,80 @@
+// HaSessionRecord: one replicated session as it travels inside SESSION_BATCH.
+//
+// On the wire a record is a msgpack array with positional fields, pinned:
+//   0 op (1 upsert, 2 erase)     1 key (bin, the 44-byte FlowKey)
+//   2 version                    3 state (SessionState)
+//   4 flags                      5 owner
+//   6 backup owner (0 = none)    7 origin owner (0 = none)
+//   8 rule                       9 remaining ms to expiry (may be negative)
+//  10 TCP windows (bin, 2 × 14 bytes: end, max_end, max_win as
+//     little-endian u32, then wscale, flags)
+//  11 packets original          12 packets reply
+//  13 bytes original            14 bytes reply
+//  15 NAT address (u32)         16 NAT port        17 NAT kind (0..2)
+//  18 age in seconds
+// An erase carries fields 0..2 and may add 3 = owner; an upsert carries at
+// least 0..18. Fields
+// after the last known one are ignored (a newer sender may append more).
+// Times travel as "remaining ms" / "age s" so that nodes need no common clock.
+//
+// Thread-safety: pure functions; HaRecordBuffer is a plain value (one thread
+// at a time).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "session/session.h"
+
+namespace tandem {
+
+enum class HaRecordOp : uint8_t { upsert = 1, erase = 2 };
+
+/// Fields per record this build writes; readers accept more.
+inline constexpr unsigned kHaRecordFields = 19;
+/// Fewest fields an upsert / an erase must have.
+inline constexpr unsigned kHaUpsertMinFields = 19;
+inline constexpr unsigned kHaEraseMinFields = 3;
+/// Bytes of the encoded TCP window pair (field 10).
+inline constexpr size_t kHaWindowBytes = 28;
+
+struct HaSessionRecord {
+    HaRecordOp op = HaRecordOp::upsert;
+    /// key, version, state, flags, owners, rule, windows, counters, NAT.
+    /// expires_ms, created_s, hashes and timer links are not carried.
+    Session session;
+    int64_t remaining_ms = 0;  ///< expiry relative to the sender's clock when sent
+    uint32_t age_s = 0;        ///< seconds since creation when sent
+};
+
+/// A record of table session `s` at table clock `now_ms`.
+HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, uint32_t now_ms);
+
+/// The session a received record stands for on this node's table clock
+/// `now_ms`: expiry = now + remaining (a negative remaining counts as 0),
+/// creation = now - age, flow hash recomputed from the key, timer links zero.
+Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms);
+
+/// Records encoded once into msgpack, for one SESSION_BATCH sent to any
+/// number of peers.
+class HaRecordBuffer {
+public:
+    /// Appends one encoded record.
+    void add(const HaSessionRecord& r);
+    /// Appends the record of table session `s` (makeHaRecord + add, no copy).
+    void add(HaRecordOp op, const Session& s, uint32_t now_ms);
+    uint32_t count() const { return count_; }
+    const std::string& bytes() const { return bytes_; }
+    bool empty() const { return count_ == 0; }
+    void clear() {
+        bytes_.clear();
+        count_ = 0;
+    }
+
+private:
+    std::string bytes_;
+    uint32_t count_ = 0;
+};
+
+}  // namespace tandem

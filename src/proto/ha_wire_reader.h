@@ -1,0 +1,122 @@
+// Checked readers for msgpack objects, shared by the HA message and record
+// decoders (internal to src/proto: not part of the wire API).
+//
+// Each reader checks the msgpack type and the value's range and returns a
+// named HaDecodeResult, so a decoder states every field's contract in one line.
+#pragma once
+
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "proto/ha_messages.h"
+
+namespace tandem::ha_wire {
+
+/// msgpack-c packer sink that appends to a std::string.
+struct StringSink {
+    std::string* out;
+    void write(const char* p, size_t n) { out->append(p, n); }
+};
+using Packer = msgpack::packer<StringSink>;
+
+inline HaDecodeResult readUint(const msgpack::object& o, uint64_t max, uint64_t* out) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER) return HaDecodeResult::wrong_field_type;
+    if (o.via.u64 > max) return HaDecodeResult::bad_value;
+    *out = o.via.u64;
+    return HaDecodeResult::ok;
+}
+
+template <typename T>
+inline HaDecodeResult readUintAs(const msgpack::object& o, uint64_t max, T* out) {
+    uint64_t v = 0;
+    HaDecodeResult r = readUint(o, max, &v);
+    if (r == HaDecodeResult::ok) *out = T(v);
+    return r;
+}
+
+inline HaDecodeResult readInt(const msgpack::object& o, int64_t* out) {
+    if (o.type == msgpack::type::NEGATIVE_INTEGER) {
+        *out = o.via.i64;
+        return HaDecodeResult::ok;
+    }
+    if (o.type != msgpack::type::POSITIVE_INTEGER) return HaDecodeResult::wrong_field_type;
+    if (o.via.u64 > uint64_t(INT64_MAX)) return HaDecodeResult::bad_value;
+    *out = int64_t(o.via.u64);
+    return HaDecodeResult::ok;
+}
+
+inline HaDecodeResult readBool(const msgpack::object& o, bool* out) {
+    if (o.type != msgpack::type::BOOLEAN) return HaDecodeResult::wrong_field_type;
+    *out = o.via.boolean;
+    return HaDecodeResult::ok;
+}
+
+inline HaDecodeResult readStr(const msgpack::object& o, size_t max, std::string* out) {
+    if (o.type != msgpack::type::STR) return HaDecodeResult::wrong_field_type;
+    if (o.via.str.size > max) return HaDecodeResult::bad_value;
+    out->assign(o.via.str.ptr, o.via.str.size);
+    return HaDecodeResult::ok;
+}
+
+/// A node id that must name a node (1..16).
+inline HaDecodeResult readNode(const msgpack::object& o, NodeId* out) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER) return HaDecodeResult::wrong_field_type;
+    if (!isValidNodeId(unsigned(o.via.u64 > 255 ? 255 : o.via.u64)))
+        return HaDecodeResult::bad_node_id;
+    *out = NodeId(o.via.u64);
+    return HaDecodeResult::ok;
+}
+
+/// A node id that may be 0 (none).
+inline HaDecodeResult readNodeOrNone(const msgpack::object& o, NodeId* out) {
+    if (o.type == msgpack::type::POSITIVE_INTEGER && o.via.u64 == 0) {
+        *out = kNoNode;
+        return HaDecodeResult::ok;
+    }
+    return readNode(o, out);
+}
+
+inline HaDecodeResult readNodeState(const msgpack::object& o, NodeState* out) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER) return HaDecodeResult::wrong_field_type;
+    if (o.via.u64 > kMaxNodeStateValue) return HaDecodeResult::bad_state;
+    *out = NodeState(o.via.u64);
+    return HaDecodeResult::ok;
+}
+
+/// The fields of a map with small unsigned integer keys. Keys at or above
+/// kMaxKeys (and of other types) are ignored: they belong to newer senders.
+struct FieldTable {
+    static constexpr unsigned kMaxKeys = 32;
+    const msgpack::object* field[kMaxKeys] = {};
+
+    /// Fills the table from map `o`; a duplicate key is malformed.
+    HaDecodeResult load(const msgpack::object& o) {
+        if (o.type != msgpack::type::MAP) return HaDecodeResult::wrong_field_type;
+        for (uint32_t i = 0; i < o.via.map.size; ++i) {
+            const msgpack::object_kv& kv = o.via.map.ptr[i];
+            if (kv.key.type != msgpack::type::POSITIVE_INTEGER || kv.key.via.u64 >= kMaxKeys)
+                continue;
+            const msgpack::object*& slot = field[kv.key.via.u64];
+            if (slot) return HaDecodeResult::malformed;
+            slot = &kv.val;
+        }
+        return HaDecodeResult::ok;
+    }
+    const msgpack::object* get(unsigned key) const { return field[key]; }
+};
+
+/// Encodes one record into `pk` (ha_session_record.cpp).
+void packRecord(Packer& pk, HaRecordOp op, const Session& s, int64_t remaining_ms, uint32_t age_s);
+
+/// Decodes one record array (ha_session_record.cpp).
+HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out);
+
+}  // namespace tandem::ha_wire
+
+#define TANDEM_HA_TRY(expr)                                               \
+    do {                                                                  \
+        ::tandem::HaDecodeResult tandem_ha_r_ = (expr);                   \
+        if (tandem_ha_r_ != ::tandem::HaDecodeResult::ok) return tandem_ha_r_; \
+    } while (0)

@@ -1,0 +1,196 @@
+// The agent's gatekeeping and reporting: what it refuses (and counts), and
+// the status snapshot the CLI renders.
+#include "ha/ha_agent.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "ha_test_util.h"
+
+namespace tandem {
+namespace {
+
+using test::ClusterOptions;
+using test::makeSession;
+using test::TestCluster;
+
+uint64_t counter(TestCluster& c, NodeId id, HaCounter k) { return c.node(id).agent->counters().get(k); }
+
+void pairUp(TestCluster& c) {
+    c.startAll();
+    REQUIRE(c.runUntil([&] {
+        return canOwnSessions(c.node(1).state()) && canOwnSessions(c.node(2).state());
+    }, 3000));
+}
+
+TransportEvent forged(NodeId claimed, NodeId authenticated, const HaEnvelope& e, const HaBody& b) {
+    TransportEvent ev;
+    ev.peer = claimed;
+    ev.channel = HaChannel::sync;
+    ev.authenticated = authenticated;
+    ev.bytes = encodeHaMessage(e, b);
+    return ev;
+}
+
+HaEnvelope envelope(NodeId from, NodeId to, uint32_t cluster = 7) {
+    HaEnvelope e;
+    e.cluster_id = cluster;
+    e.from = from;
+    e.to = to;
+    return e;
+}
+
+HaSessionBatch batchOf(uint32_t i, NodeId owner) {
+    HaSessionBatch b;
+    b.stream = 99;
+    b.seq = 1;
+    b.records.push_back(makeHaRecord(HaRecordOp::upsert, makeSession(i, owner, 1, 0), 0));
+    return b;
+}
+
+TEST_CASE("messages from unconfigured nodes, other clusters and garbage are dropped and counted") {
+    TestCluster c({1, 2});
+    pairUp(c);
+    const size_t before = c.node(1).sessions();
+    c.net.inject(1, forged(5, 5, envelope(5, 1), batchOf(1, 5)));
+    c.net.inject(1, forged(2, 2, envelope(2, 1, 8), batchOf(2, 2)));
+    TransportEvent junk;
+    junk.peer = 2;
+    junk.authenticated = 2;
+    junk.bytes = "\x85\x00\x01";
+    c.net.inject(1, junk);
+    c.run(2);
+    CHECK(counter(c, 1, HaCounter::unknown_peer) == 1);
+    CHECK(c.node(1).agent->decodeCount(HaDecodeResult::wrong_cluster) == 1);
+    CHECK(c.node(1).agent->decodeCount(HaDecodeResult::truncated) == 1);
+    CHECK(counter(c, 1, HaCounter::decode_rejected) == 2);
+    CHECK(c.node(1).sessions() == before);
+    CHECK(canOwnSessions(c.node(1).state()));
+}
+
+TEST_CASE("a peer claiming another node's id is refused, whatever it sends") {
+    TestCluster c({1, 2, 3});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return canOwnSessions(c.node(1).state()); }, 3000));
+    // Node 3's key, but the message says node 2.
+    c.net.inject(1, forged(2, 3, envelope(2, 1), batchOf(1, 2)));
+    HaHello h;
+    h.node = 2;
+    h.incarnation = 5;
+    c.net.inject(1, forged(3, 3, envelope(2, 1), h));  // connection says 3, envelope 2
+    c.run(2);
+    CHECK(counter(c, 1, HaCounter::auth_id_mismatch) == 1);
+    CHECK(counter(c, 1, HaCounter::identity_mismatch) == 1);
+    CHECK_FALSE(c.node(1).find(makeSession(1, 2, 1, 0).key));
+}
+
+TEST_CASE("sync messages from a peer that has not passed the pre-flight check are dropped") {
+    TestCluster c({1, 2});
+    c.start(1);
+    c.run(10);
+    c.net.inject(1, forged(2, 2, envelope(2, 1), batchOf(1, 2)));
+    c.run(2);
+    CHECK(counter(c, 1, HaCounter::unpaired_drop) == 1);
+    CHECK(c.node(1).sessions() == 0);
+}
+
+TEST_CASE("a peer speaking another protocol version is counted by name") {
+    TestCluster c({1, 2});
+    c.start(1);
+    HaEnvelope e = envelope(2, 1);
+    e.version = 9;
+    HaHeartbeat hb;
+    hb.incarnation = 1;
+    c.net.inject(1, forged(2, 2, e, hb));
+    c.run(2);
+    CHECK(c.node(1).agent->decodeCount(HaDecodeResult::wrong_version) == 1);
+    CHECK(counter(c, 1, HaCounter::wrong_version_rx) == 1);
+}
+
+TEST_CASE("the status snapshot renders as JSON with every documented field") {
+    TestCluster c({1, 2});
+    pairUp(c);
+    c.run(50);  // node 1 hears node 2 is active
+    c.node(1).worker().upsert(makeSession(1, 1, 2, c.clock.nowMs()));
+    c.run(20);
+    const nlohmann::json j = c.node(1).agent->statusJson();
+    CHECK(j["local"]["id"] == 1);
+    CHECK(j["local"]["name"] == "node1");
+    CHECK(j["local"]["state"] == "active-primary");
+    CHECK(j["local"]["priority"] == 10);
+    CHECK(j["local"]["last_transition"]["to"] == "active-primary");
+    CHECK(j["local"]["last_transition"]["cause"].is_string());
+    CHECK(j["local"]["last_transition"]["ago_ms"].is_number());
+    REQUIRE(j["peers"].size() == 1);
+    const auto& p = j["peers"][0];
+    CHECK(p["id"] == 2);
+    CHECK(p["state"] == "active-secondary");
+    CHECK(p["alive"] == true);
+    CHECK(p["control_link"] == true);
+    CHECK(p["peer_link"] == true);
+    CHECK(p["last_heard_ms"].get<int64_t>() <= 25);
+    CHECK(p["priority"] == 20);
+    CHECK(j["session_owner"] == "first-packet");
+    CHECK(j["revert"] == true);
+    CHECK(j["preempt"] == false);
+    CHECK(j["timers"]["heartbeat_interval_ms"] == 25);
+    CHECK(j["timers"]["hold_time_ms"] == 100);
+    REQUIRE(j["sync"].size() == 1);
+    CHECK(j["sync"][0]["peer"] == 2);
+    CHECK(j["sync"][0]["tx_seq"].get<uint64_t>() >= 3);
+    CHECK(j["sync"][0]["acked_seq"] == j["sync"][0]["tx_seq"]);
+    CHECK(j["sync"][0]["lag_ms"] == 0);
+    CHECK(j["sync"][0]["bulk"]["out_state"] == "sent");
+    CHECK(j["counters"]["records_tx"] == 1);
+    CHECK(j["counters"].size() == kHaCounterCount);
+    CHECK(j["decode_counters"].contains("truncated"));
+    CHECK(j["transport_counters"].contains("sent"));
+    CHECK(j["view"]["owners"] == nlohmann::json::array({1, 2}));
+    const std::string text = formatHaStatus(c.node(1).agent->status());
+    CHECK(text.find("Local node 1 (node1): active-primary") != std::string::npos);
+    CHECK(text.find("Peer node 2 (node2): alive, active-secondary") != std::string::npos);
+}
+
+TEST_CASE("operator commands answer at once and take effect at the next step") {
+    TestCluster c({1, 2});
+    pairUp(c);
+    c.run(10);
+    CHECK(c.node(1).agent->functional().message == "not suspended: nothing to do");
+    CHECK(c.node(1).agent->suspend().ok);
+    CHECK(canOwnSessions(c.node(1).state()));  // not yet
+    c.stepAll();
+    CHECK(c.node(1).state() == NodeState::suspended);
+    CHECK(c.node(1).agent->suspend().message == "already suspended");
+    CHECK(c.node(1).agent->requestResync().ok);
+}
+
+TEST_CASE("a standalone node without peers is active at once") {
+    TestCluster c({1});
+    c.start(1);
+    c.run(1);
+    CHECK(c.node(1).state() == NodeState::active_primary);
+    CHECK(c.node(1).clusterView().owners == nodeBit(1));
+    CHECK(c.node(1).clusterView().primary == 1);
+}
+
+TEST_CASE("the agent thread runs step on its own and stops cleanly") {
+    MonotonicClock clock;
+    FakeNetwork net(clock);
+    FakeTransport& t = net.attach(1);
+    ClusterViewCell cell;
+    WorkerChannel w(64, 64);
+    HaAgent agent(test::makeConfig(1, {1}), clock, t, {&w}, cell);
+    agent.start();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (agent.state() != NodeState::active_primary && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+    agent.stop();
+    agent.stop();
+    CHECK(agent.state() == NodeState::active_primary);
+    CHECK(cell.load().self == 1);
+}
+
+}  // namespace
+}  // namespace tandem

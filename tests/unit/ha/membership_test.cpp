@@ -1,0 +1,313 @@
+// Membership and node states on simulated time: pairing, death after the
+// hold time, one lost path, primary election with and without preempt,
+// suspend / functional, non-functional, tentative until the bulk sync ends,
+// and the pre-flight check.
+#include "ha/membership.h"
+
+#include <doctest/doctest.h>
+
+#include "ha_test_util.h"
+
+namespace tandem {
+namespace {
+
+using test::ClusterOptions;
+using test::TestCluster;
+
+uint64_t counter(TestCluster& c, NodeId id, HaCounter k) { return c.node(id).agent->counters().get(k); }
+
+bool active(NodeState s) { return canOwnSessions(s); }
+
+TEST_CASE("two nodes pair and the better priority becomes active-primary") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); },
+                       2000));
+    c.run(100);
+    CHECK(c.node(1).state() == NodeState::active_primary);
+    CHECK(c.node(2).state() == NodeState::active_secondary);
+    const ClusterView v1 = c.node(1).clusterView();
+    CHECK(v1.owners == (nodeBit(1) | nodeBit(2)));
+    CHECK(v1.reachable == (nodeBit(1) | nodeBit(2)));
+    CHECK(v1.primary == 1);
+    CHECK(v1.replicate);
+    CHECK(c.node(2).clusterView().primary == 1);
+    const HaStatus s = c.node(2).agent->status();
+    REQUIRE(s.peers.size() == 1);
+    CHECK(s.peers[0].alive);
+    CHECK(s.peers[0].paired);
+    CHECK(s.peers[0].control_link);
+    CHECK(s.peers[0].peer_link);
+    CHECK(s.local.last_transition.to == NodeState::active_secondary);
+}
+
+TEST_CASE("a node passes through tentative before it becomes active with a peer") {
+    TestCluster c({1, 2});
+    c.startAll();
+    bool saw_tentative = false;
+    c.runUntil([&] {
+        saw_tentative |= c.node(2).state() == NodeState::tentative;
+        return active(c.node(2).state());
+    }, 2000);
+    CHECK(saw_tentative);
+}
+
+TEST_CASE("a lone node becomes active after the startup wait and says why") {
+    TestCluster c({1, 2});
+    c.start(1);
+    c.run(50);
+    CHECK(c.node(1).state() == NodeState::initial);
+    CHECK_FALSE(c.node(1).clusterView().selfMayOwn());
+    c.run(60);
+    CHECK(c.node(1).state() == NodeState::active_primary);
+    CHECK(c.node(1).agent->status().local.last_transition.cause.find("no peer answered") !=
+          std::string::npos);
+    CHECK(c.node(1).clusterView().owners == nodeBit(1));
+    CHECK_FALSE(c.node(1).clusterView().replicate);
+}
+
+TEST_CASE("a peer that falls silent is declared dead within the hold time and the view drops it") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.run(50);
+    c.crash(1);
+    const uint64_t crashed_us = c.clock.nowUs();
+    REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 500, 250));
+    const uint64_t detect_ms = (c.clock.nowUs() - crashed_us) / 1000;
+    CHECK(detect_ms <= 100);  // hold time 100 ms, heard at most one interval before the crash
+    CHECK(detect_ms >= 75);
+    const ClusterView v = c.node(2).clusterView();
+    CHECK(v.owners == nodeBit(2));
+    CHECK(v.primary == 2);
+    CHECK(c.node(2).state() == NodeState::active_primary);
+    CHECK(counter(c, 2, HaCounter::peer_down) == 1);
+}
+
+TEST_CASE("losing only the control link keeps the peer alive and shows the loss") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.net.partition(1, 2, true);
+    c.run(500);
+    CHECK(c.node(2).clusterView().isReachable(1));
+    CHECK(c.node(2).clusterView().mayOwn(1));
+    CHECK(c.node(1).state() == NodeState::active_primary);
+    CHECK(c.node(2).state() == NodeState::active_secondary);
+    const HaStatus s = c.node(2).agent->status();
+    CHECK(s.peers[0].alive);
+    CHECK_FALSE(s.peers[0].control_link);
+    CHECK(s.peers[0].peer_link);
+    CHECK_FALSE(c.node(2).clusterView().replicate);  // nothing can be replicated now
+    CHECK(counter(c, 2, HaCounter::peer_down) == 0);
+}
+
+TEST_CASE("losing only the peer link keeps the peer alive and shows the loss") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.cutPeerLink(1, 2, true);
+    c.run(500);
+    const HaStatus s = c.node(1).agent->status();
+    CHECK(s.peers[0].alive);
+    CHECK(s.peers[0].control_link);
+    CHECK_FALSE(s.peers[0].peer_link);
+    CHECK(c.node(1).clusterView().mayOwn(2));
+}
+
+TEST_CASE("losing both paths makes the peer dead") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.net.partition(1, 2, true);
+    c.cutPeerLink(1, 2, true);
+    c.run(150);
+    CHECK_FALSE(c.node(1).clusterView().isReachable(2));
+    CHECK_FALSE(c.node(2).clusterView().isReachable(1));
+    // Split brain is what a double failure gives: both own.
+    CHECK(c.node(1).state() == NodeState::active_primary);
+    CHECK(c.node(2).state() == NodeState::active_primary);
+    // Healed: the worse primary yields.
+    c.net.partition(1, 2, false);
+    c.cutPeerLink(1, 2, false);
+    c.run(300);
+    CHECK(c.node(1).state() == NodeState::active_primary);
+    CHECK(c.node(2).state() == NodeState::active_secondary);
+}
+
+TEST_CASE("without preempt a returning better node does not take the primary role back") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return c.node(1).state() == NodeState::active_primary &&
+                                    active(c.node(2).state()); }, 2000));
+    c.crash(1);
+    c.run(200);
+    REQUIRE(c.node(2).state() == NodeState::active_primary);
+    c.start(1);
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()); }, 3000));
+    c.run(300);
+    CHECK(c.node(1).state() == NodeState::active_secondary);
+    CHECK(c.node(2).state() == NodeState::active_primary);
+    CHECK(c.node(1).clusterView().primary == 2);
+}
+
+TEST_CASE("with preempt a returning better node takes the primary role back") {
+    ClusterOptions o;
+    o.tweak = [](Config& cfg) { cfg.ha.preempt = true; };
+    TestCluster c({1, 2}, o);
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return c.node(1).state() == NodeState::active_primary &&
+                                    active(c.node(2).state()); }, 2000));
+    c.crash(1);
+    c.run(200);
+    REQUIRE(c.node(2).state() == NodeState::active_primary);
+    c.start(1);
+    REQUIRE(c.runUntil([&] { return c.node(1).state() == NodeState::active_primary; }, 3000));
+    c.run(100);
+    CHECK(c.node(2).state() == NodeState::active_secondary);
+    CHECK(c.node(2).agent->status().local.last_transition.cause.find("preempted") !=
+          std::string::npos);
+}
+
+TEST_CASE("equal priorities elect the lower node id") {
+    ClusterOptions o;
+    o.tweak = [](Config& cfg) { cfg.ha.priority = 50; };
+    TestCluster d({1, 2}, o);
+    d.startAll();
+    REQUIRE(d.runUntil([&] { return active(d.node(1).state()) && active(d.node(2).state()); }, 2000));
+    d.run(100);
+    CHECK(d.node(1).state() == NodeState::active_primary);
+    CHECK(d.node(2).state() == NodeState::active_secondary);
+}
+
+TEST_CASE("suspend takes the node out of the owners and functional brings it back") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
+    CHECK(c.node(1).agent->suspend().ok);
+    c.run(60);
+    CHECK(c.node(1).state() == NodeState::suspended);
+    CHECK_FALSE(c.node(1).clusterView().selfMayOwn());
+    CHECK_FALSE(c.node(2).clusterView().mayOwn(1));
+    CHECK(c.node(2).clusterView().isReachable(1));
+    CHECK(c.node(2).state() == NodeState::active_primary);  // the primary role moved
+    CHECK(c.node(1).agent->status().local.operator_suspended);
+    CHECK(c.node(1).agent->status().local.last_transition.cause == "operator request: suspend");
+    c.node(1).agent->functional();
+    c.run(100);
+    CHECK(active(c.node(1).state()));
+    CHECK(c.node(1).state() == NodeState::active_secondary);  // no preempt
+    CHECK(c.node(2).clusterView().mayOwn(1));
+}
+
+TEST_CASE("a data link down makes the node non-functional until it is back") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
+    c.node(2).agent->setLinkState(false, "port outside: link down");
+    c.run(60);
+    CHECK(c.node(2).state() == NodeState::non_functional);
+    CHECK(c.node(2).agent->status().local.last_transition.cause == "port outside: link down");
+    CHECK_FALSE(c.node(1).clusterView().mayOwn(2));
+    c.node(2).agent->setLinkState(true, "port outside: link up");
+    c.run(60);
+    CHECK(c.node(2).state() == NodeState::active_secondary);
+}
+
+TEST_CASE("an incompatible peer is refused with a reason and never becomes a member") {
+    ClusterOptions o;
+    o.tweak = [](Config& cfg) {
+        if (cfg.node.id == 2) cfg.ha.session_owner = OwnerElection::primary;
+    };
+    TestCluster c({1, 2}, o);
+    c.startAll();
+    c.run(500);
+    CHECK(c.node(1).state() == NodeState::active_primary);  // alone
+    CHECK(c.node(2).state() == NodeState::active_primary);
+    CHECK_FALSE(c.node(1).clusterView().isReachable(2));
+    const HaStatus s = c.node(1).agent->status();
+    CHECK_FALSE(s.peers[0].paired);
+    CHECK(s.peers[0].refused.find("session-owner is primary on node 2") != std::string::npos);
+    CHECK(counter(c, 1, HaCounter::preflight_refused) > 0);
+    CHECK(counter(c, 1, HaCounter::records_rx) == 0);
+}
+
+TEST_CASE("the pre-flight check names timers, policy, members and MTU mismatches") {
+    ClusterOptions base;
+    const std::vector<std::pair<std::function<void(Config&)>, std::string>> cases = {
+        {[](Config& c) { c.ha.hold_time_ms = 200; }, "hold-time"},
+        {[](Config& c) { c.ha.revert = false; }, "revert"},
+        {[](Config& c) { c.rules.resize(3); }, "policy differs"},
+        {[](Config& c) { c.zones.push_back("dmz"); }, "zones differ"},
+        {[](Config& c) {
+             PeerConfig p;
+             p.id = 3;
+             c.peers.push_back(p);
+         },
+         "member list"},
+    };
+    for (const auto& [tweak, expect] : cases) {
+        ClusterOptions o;
+        o.tweak = [&](Config& cfg) {
+            if (cfg.node.id == 2) tweak(cfg);
+        };
+        TestCluster c({1, 2}, o);
+        c.startAll();
+        c.run(200);
+        const HaStatus s = c.node(1).agent->status();
+        CAPTURE(expect);
+        CHECK(s.peers[0].refused.find(expect) != std::string::npos);
+    }
+}
+
+TEST_CASE("three nodes form a cluster of active members with one primary") {
+    TestCluster c({1, 2, 3});
+    c.startAll();
+    REQUIRE(c.runUntil([&] {
+        return active(c.node(1).state()) && active(c.node(2).state()) && active(c.node(3).state());
+    }, 3000));
+    c.run(200);
+    int primaries = 0;
+    for (NodeId n : {1, 2, 3}) {
+        CHECK(c.node(n).state() == NodeState::active);
+        CHECK(c.node(n).clusterView().owners == (nodeBit(1) | nodeBit(2) | nodeBit(3)));
+        CHECK(c.node(n).clusterView().primary == 1);
+        primaries += c.node(n).agent->status().local.primary;
+    }
+    CHECK(primaries == 1);
+    c.crash(1);
+    c.run(200);
+    CHECK(c.node(2).clusterView().primary == 2);
+    CHECK(c.node(3).clusterView().primary == 2);
+    CHECK(c.node(3).clusterView().owners == (nodeBit(2) | nodeBit(3)));
+}
+
+TEST_CASE("a restarted peer is detected by its new incarnation") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
+    c.crash(2);
+    c.run(30);  // back before the hold time passed
+    c.start(2);
+    REQUIRE(c.runUntil([&] { return active(c.node(2).state()); }, 2000));
+    CHECK(counter(c, 1, HaCounter::peer_restart) == 1);
+    CHECK(c.node(1).state() == NodeState::active_primary);
+}
+
+TEST_CASE("a cluster view is published on every change, with a new epoch") {
+    TestCluster c({1, 2});
+    c.start(1);
+    const uint8_t e0 = c.node(1).clusterView().epoch;
+    c.run(150);
+    const uint8_t e1 = c.node(1).clusterView().epoch;
+    CHECK(e1 != e0);
+    c.run(100);
+    CHECK(c.node(1).clusterView().epoch == e1);  // nothing changed
+    c.start(2);
+    c.run(300);
+    CHECK(c.node(1).clusterView().epoch != e1);
+    CHECK(counter(c, 1, HaCounter::views_published) >= 3);
+}
+
+}  // namespace
+}  // namespace tandem

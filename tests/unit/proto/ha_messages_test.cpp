@@ -1,0 +1,557 @@
+// HA messages: every type round-trips, and every kind of bad input is
+// rejected with its named reason (never a crash, never a half-decoded message).
+#include "proto/ha_messages.h"
+
+#include <doctest/doctest.h>
+#include <msgpack.hpp>
+
+#include <cstring>
+#include <random>
+#include <set>
+#include <string>
+
+namespace tandem {
+namespace {
+
+constexpr uint32_t kCluster = 7;
+const HaDecodeExpect kExpect{kCluster, 2};
+
+HaEnvelope envelope() {
+    HaEnvelope e;
+    e.cluster_id = kCluster;
+    e.from = 1;
+    e.to = 2;
+    return e;
+}
+
+Session sampleSession(uint32_t i, uint32_t now_ms) {
+    Session s;
+    FlowTuple t;
+    t.src = IpAddr::fromV4(0x0a000001 + i);
+    t.dst = IpAddr::fromV4(0xc0a80001);
+    t.sport = uint16_t(1024 + i);
+    t.dport = 443;
+    t.proto = kProtoTcp;
+    t.family = AddrFamily::v4;
+    t.context = 3;
+    s.key = makeFlowKey(t);
+    s.state = SessionState::tcp_established;
+    s.owner = 1;
+    s.backup_owner = 2;
+    s.origin_owner = 1;
+    s.flags = kSessionInitiatorIsLo | kSessionLog;
+    s.version = 40 + i;
+    s.rule = 12;
+    s.expires_ms = now_ms + 300000;
+    s.created_s = now_ms / 1000 - 30;
+    s.packets[0] = 10, s.packets[1] = 9;
+    s.bytes[0] = 1500, s.bytes[1] = 90000;
+    s.win[0] = TcpWindow{1000, 2000, 65535, 7, kWinScaleSeen | kWinInitialised, 0};
+    s.win[1] = TcpWindow{5000, 6000, 29200, 9, kWinInitialised, 0};
+    s.nat = NatBinding{0x0b000001, 40000, 1, 0};
+    return s;
+}
+
+template <typename T>
+T roundTrip(const T& body) {
+    const std::string bytes = encodeHaMessage(envelope(), body);
+    HaMessage m;
+    REQUIRE(decodeHaMessage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), kExpect,
+                            &m) == HaDecodeResult::ok);
+    CHECK(m.envelope.from == 1);
+    CHECK(m.envelope.to == 2);
+    CHECK(m.envelope.cluster_id == kCluster);
+    REQUIRE(std::holds_alternative<T>(m.body));
+    return std::get<T>(m.body);
+}
+
+HaDecodeResult decode(const std::string& bytes, HaMessage* m = nullptr) {
+    HaMessage scratch;
+    return decodeHaMessage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), kExpect,
+                           m ? m : &scratch);
+}
+
+// Hand-built messages for the malformed cases.
+using Buffer = msgpack::sbuffer;
+using Pk = msgpack::packer<Buffer>;
+
+struct EnvelopeFields {
+    uint64_t version = kHaProtocolVersion;
+    uint64_t type = uint64_t(HaMessageType::ack);
+    uint64_t cluster = kCluster;
+    uint64_t from = 1;
+    uint64_t to = 2;
+};
+
+template <typename BodyFn>
+std::string handBuilt(const EnvelopeFields& f, BodyFn body) {
+    Buffer b;
+    Pk pk(b);
+    pk.pack_map(6);
+    pk.pack(0), pk.pack(f.version);
+    pk.pack(1), pk.pack(f.type);
+    pk.pack(2), pk.pack(f.cluster);
+    pk.pack(3), pk.pack(f.from);
+    pk.pack(4), pk.pack(f.to);
+    pk.pack(5);
+    body(pk);
+    return std::string(b.data(), b.size());
+}
+
+void ackBody(Pk& pk) {
+    pk.pack_map(2);
+    pk.pack(0), pk.pack(1);
+    pk.pack(1), pk.pack(5);
+}
+
+// A SESSION_BATCH with one hand-written record array.
+template <typename RecordFn>
+std::string batchWithRecord(RecordFn record) {
+    EnvelopeFields f;
+    f.type = uint64_t(HaMessageType::session_batch);
+    return handBuilt(f, [&](Pk& pk) {
+        pk.pack_map(5);
+        pk.pack(0), pk.pack(1);
+        pk.pack(1), pk.pack(1);
+        pk.pack(2), pk.pack(false);
+        pk.pack(3), pk.pack(0);
+        pk.pack(4), pk.pack_array(1);
+        record(pk);
+    });
+}
+
+void packKeyBin(Pk& pk) {
+    const Session s = sampleSession(0, 0);
+    pk.pack_bin(sizeof(FlowKey));
+    pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+}
+
+// A valid 19-field upsert record, with `fields` total (extra ones are
+// trailing integers) and field `bad` replaced by `bad_value`.
+void packUpsert(Pk& pk, unsigned fields, int bad = -1, int64_t bad_value = 0) {
+    pk.pack_array(fields);
+    for (unsigned i = 0; i < fields; ++i) {
+        if (int(i) == bad) {
+            pk.pack(bad_value);
+            continue;
+        }
+        switch (i) {
+            case 0: pk.pack(1); break;
+            case 1: packKeyBin(pk); break;
+            case 3: pk.pack(uint8_t(SessionState::tcp_established)); break;
+            case 5: pk.pack(1); break;
+            case 10: {
+                char w[kHaWindowBytes] = {};
+                pk.pack_bin(sizeof w);
+                pk.pack_bin_body(w, sizeof w);
+                break;
+            }
+            default: pk.pack(0);
+        }
+    }
+}
+
+TEST_CASE("a hello round-trips with every pre-flight field") {
+    HaHello h;
+    h.node = 1;
+    h.name = "fw-a";
+    h.software_version = "0.1.0";
+    h.config_fingerprint = 0x1234567890abcdefULL;
+    h.peer_link_mtu = 9001;
+    h.priority = 50;
+    h.incarnation = 99;
+    h.session_owner = 1;
+    h.revert = false;
+    h.preempt = true;
+    h.heartbeat_interval_ms = 25;
+    h.hold_time_ms = 100;
+    h.members_mask = 0b11;
+    h.zones_hash = 5;
+    h.rules_count = 12;
+    h.rules_hash = 77;
+    h.dataplane_mode = 1;
+    h.peer_link_transport = 1;
+    const HaHello d = roundTrip(h);
+    CHECK(d.node == 1);
+    CHECK(d.name == "fw-a");
+    CHECK(d.software_version == "0.1.0");
+    CHECK(d.config_fingerprint == h.config_fingerprint);
+    CHECK(d.peer_link_mtu == 9001);
+    CHECK(d.priority == 50);
+    CHECK(d.incarnation == 99);
+    CHECK(d.session_owner == 1);
+    CHECK(d.revert == false);
+    CHECK(d.preempt == true);
+    CHECK(d.heartbeat_interval_ms == 25);
+    CHECK(d.hold_time_ms == 100);
+    CHECK(d.members_mask == 0b11);
+    CHECK(d.zones_hash == 5);
+    CHECK(d.rules_count == 12);
+    CHECK(d.rules_hash == 77);
+    CHECK(d.dataplane_mode == 1);
+    CHECK(d.peer_link_transport == 1);
+}
+
+TEST_CASE("a heartbeat round-trips with the sender's view of the members") {
+    HaHeartbeat hb;
+    hb.state = NodeState::active_secondary;
+    hb.priority = 7;
+    hb.seq = 123456789012ULL;
+    hb.sent_us = 42;
+    hb.incarnation = 5;
+    hb.primary = false;
+    hb.members = {{1, NodeState::active_primary, true, 17}, {3, NodeState::tentative, false, 0}};
+    hb.bulk_received = 100;
+    hb.bulk_expected = 250;
+    hb.links_ok = false;
+    const HaHeartbeat d = roundTrip(hb);
+    CHECK(d.state == NodeState::active_secondary);
+    CHECK(d.priority == 7);
+    CHECK(d.seq == hb.seq);
+    CHECK(d.sent_us == 42);
+    CHECK(d.incarnation == 5);
+    CHECK_FALSE(d.primary);
+    REQUIRE(d.members.size() == 2);
+    CHECK(d.members[0].id == 1);
+    CHECK(d.members[0].state == NodeState::active_primary);
+    CHECK(d.members[0].alive);
+    CHECK(d.members[0].incarnation == 17);
+    CHECK(d.members[1].id == 3);
+    CHECK_FALSE(d.members[1].alive);
+    CHECK(d.bulk_received == 100);
+    CHECK(d.bulk_expected == 250);
+    CHECK_FALSE(d.links_ok);
+}
+
+TEST_CASE("a session batch round-trips every replicated field of a session") {
+    const uint32_t now = 5'000'000;
+    HaSessionBatch b;
+    b.stream = 0xabcdef;
+    b.seq = 17;
+    b.bulk = true;
+    b.bulk_id = 3;
+    const Session s = sampleSession(1, now);
+    b.records.push_back(makeHaRecord(HaRecordOp::upsert, s, now));
+    b.records.push_back(makeHaRecord(HaRecordOp::erase, sampleSession(2, now), now));
+    const HaSessionBatch d = roundTrip(b);
+    CHECK(d.stream == 0xabcdef);
+    CHECK(d.seq == 17);
+    CHECK(d.bulk);
+    CHECK(d.bulk_id == 3);
+    REQUIRE(d.records.size() == 2);
+    CHECK(d.records[0].op == HaRecordOp::upsert);
+    CHECK(d.records[1].op == HaRecordOp::erase);
+    CHECK(d.records[1].session.key == sampleSession(2, now).key);
+    CHECK(d.records[1].session.version == 42);
+
+    // Converted onto a receiver whose clock reads 1 000 000 ms less.
+    const uint32_t there = now - 1'000'000;
+    const Session r = haRecordToSession(d.records[0], there);
+    CHECK(r.key == s.key);
+    CHECK(r.version == s.version);
+    CHECK(r.state == s.state);
+    CHECK(r.flags == s.flags);
+    CHECK(r.owner == 1);
+    CHECK(r.backup_owner == 2);
+    CHECK(r.origin_owner == 1);
+    CHECK(r.rule == 12);
+    CHECK(r.expires_ms == there + 300000);
+    CHECK(r.created_s == there / 1000 - 30);
+    CHECK(r.packets[0] == 10);
+    CHECK(r.packets[1] == 9);
+    CHECK(r.bytes[0] == 1500);
+    CHECK(r.bytes[1] == 90000);
+    CHECK(std::memcmp(&r.win, &s.win, sizeof r.win) == 0);
+    CHECK(r.nat.addr == 0x0b000001);
+    CHECK(r.nat.port == 40000);
+    CHECK(r.nat.kind == 1);
+    const uint64_t h = flowHash(s.key);
+    CHECK(r.hash_hi == uint32_t(h >> 32));
+    CHECK(r.hash_lo == uint32_t(h));
+}
+
+TEST_CASE("a session already past its expiry arrives with zero time left") {
+    const uint32_t now = 1000;
+    Session s = sampleSession(0, now);
+    s.expires_ms = now - 50;  // expired 50 ms ago
+    HaSessionRecord rec = makeHaRecord(HaRecordOp::upsert, s, now);
+    CHECK(rec.remaining_ms == -50);
+    CHECK(haRecordToSession(rec, 70000).expires_ms == 70000);
+}
+
+TEST_CASE("records encoded once into a buffer give the same batch as a record list") {
+    const uint32_t now = 77777;
+    HaSessionBatch b;
+    b.stream = 1;
+    b.seq = 2;
+    HaRecordBuffer buf;
+    for (uint32_t i = 0; i < 300; ++i) {
+        b.records.push_back(makeHaRecord(HaRecordOp::upsert, sampleSession(i, now), now));
+        buf.add(HaRecordOp::upsert, sampleSession(i, now), now);
+    }
+    CHECK(buf.count() == 300);
+    const std::string a = encodeHaMessage(envelope(), b);
+    const std::string c = encodeHaSessionBatch(envelope(), b, buf);
+    CHECK(a == c);
+    HaMessage m;
+    REQUIRE(decode(c, &m) == HaDecodeResult::ok);
+    CHECK(std::get<HaSessionBatch>(m.body).records.size() == 300);
+}
+
+TEST_CASE("ack, nack, resync, bulk begin, bulk end and ownership round-trip") {
+    HaAck a{9, 1000};
+    CHECK(roundTrip(a).seq == 1000);
+    CHECK(roundTrip(a).stream == 9);
+    HaNack n{9, 44};
+    CHECK(roundTrip(n).from_seq == 44);
+    HaResyncRequest r{HaResyncReason::gap};
+    CHECK(roundTrip(r).reason == HaResyncReason::gap);
+    HaBulkBegin bb{9, 3, 12, 100000};
+    const HaBulkBegin bbd = roundTrip(bb);
+    CHECK(bbd.bulk_id == 12);
+    CHECK(bbd.expected == 100000);
+    CHECK(bbd.seq == 3);
+    HaBulkEnd be{9, 400, 12, 99999};
+    const HaBulkEnd bed = roundTrip(be);
+    CHECK(bed.count == 99999);
+    CHECK(bed.seq == 400);
+    HaOwnership o{HaOwnershipKind::giving_back, 1, 2};
+    const HaOwnership od = roundTrip(o);
+    CHECK(od.kind == HaOwnershipKind::giving_back);
+    CHECK(od.subject == 1);
+    CHECK(od.target == 2);
+}
+
+TEST_CASE("every truncation of a valid message is rejected, never decoded") {
+    const uint32_t now = 1234;
+    HaSessionBatch b;
+    b.seq = 1;
+    for (uint32_t i = 0; i < 4; ++i)
+        b.records.push_back(makeHaRecord(HaRecordOp::upsert, sampleSession(i, now), now));
+    const std::string full = encodeHaMessage(envelope(), b);
+    for (size_t len = 0; len < full.size(); ++len) {
+        const HaDecodeResult r = decode(full.substr(0, len));
+        CHECK_MESSAGE(r == HaDecodeResult::truncated, "length ", len);
+    }
+}
+
+TEST_CASE("bytes after the message, garbage and a non-map top level are rejected") {
+    const std::string ok = encodeHaMessage(envelope(), HaAck{1, 1});
+    CHECK(decode(ok + std::string(1, '\0')) == HaDecodeResult::malformed);
+    CHECK(decode(std::string("\xc1\xc1\xc1", 3)) == HaDecodeResult::malformed);
+    Buffer buf;
+    Pk pk(buf);
+    pk.pack_array(2), pk.pack(1), pk.pack(2);
+    CHECK(decode(std::string(buf.data(), buf.size())) == HaDecodeResult::not_envelope);
+}
+
+TEST_CASE("a message over the size limit is refused before parsing") {
+    std::string big(kMaxHaMessageBytes + 1, '\0');
+    CHECK(decode(big) == HaDecodeResult::oversized);
+    // A string longer than any field allows is refused by the parser's limits.
+    EnvelopeFields f;
+    f.type = uint64_t(HaMessageType::hello);
+    const std::string long_name = handBuilt(f, [](Pk& pk) {
+        pk.pack_map(1);
+        pk.pack(1), pk.pack(std::string(1000, 'x'));
+    });
+    CHECK(decode(long_name) == HaDecodeResult::oversized);
+}
+
+TEST_CASE("a batch with more records than allowed is refused") {
+    EnvelopeFields f;
+    f.type = uint64_t(HaMessageType::session_batch);
+    const std::string m = handBuilt(f, [](Pk& pk) {
+        pk.pack_map(5);
+        pk.pack(0), pk.pack(1);
+        pk.pack(1), pk.pack(1);
+        pk.pack(2), pk.pack(false);
+        pk.pack(3), pk.pack(0);
+        pk.pack(4), pk.pack_array(kMaxHaRecordsPerBatch + 1);
+        for (size_t i = 0; i < kMaxHaRecordsPerBatch + 1; ++i) pk.pack_nil();
+    });
+    CHECK(decode(m) == HaDecodeResult::too_many_records);
+}
+
+TEST_CASE("a wrong version, an unknown type and another cluster are refused by name") {
+    EnvelopeFields f;
+    f.version = 2;
+    CHECK(decode(handBuilt(f, ackBody)) == HaDecodeResult::wrong_version);
+    HaEnvelope peeked;
+    const std::string v2 = handBuilt(f, ackBody);
+    REQUIRE(peekHaEnvelope(reinterpret_cast<const uint8_t*>(v2.data()), v2.size(), &peeked));
+    CHECK(peeked.version == 2);
+    for (uint64_t t : {uint64_t(0), uint64_t(10), uint64_t(200), uint64_t(1) << 40}) {
+        EnvelopeFields g;
+        g.type = t;
+        CHECK(decode(handBuilt(g, ackBody)) == HaDecodeResult::unknown_type);
+    }
+    EnvelopeFields c;
+    c.cluster = kCluster + 1;
+    CHECK(decode(handBuilt(c, ackBody)) == HaDecodeResult::wrong_cluster);
+}
+
+TEST_CASE("node ids outside 1..16 and messages not meant for us are refused") {
+    for (uint64_t bad : {uint64_t(0), uint64_t(17), uint64_t(255), uint64_t(1) << 33}) {
+        EnvelopeFields f;
+        f.from = bad;
+        CHECK(decode(handBuilt(f, ackBody)) == HaDecodeResult::bad_node_id);
+        EnvelopeFields g;
+        g.to = bad;
+        CHECK(decode(handBuilt(g, ackBody)) == HaDecodeResult::bad_node_id);
+    }
+    EnvelopeFields other;
+    other.to = 3;
+    CHECK(decode(handBuilt(other, ackBody)) == HaDecodeResult::not_for_us);
+    EnvelopeFields self;
+    self.from = 2;
+    CHECK(decode(handBuilt(self, ackBody)) == HaDecodeResult::not_for_us);
+}
+
+TEST_CASE("missing fields and fields of the wrong type are refused") {
+    CHECK(decode(handBuilt({}, [](Pk& pk) {
+              pk.pack_map(1);
+              pk.pack(0), pk.pack(1);
+          })) == HaDecodeResult::missing_field);
+    CHECK(decode(handBuilt({}, [](Pk& pk) {
+              pk.pack_map(2);
+              pk.pack(0), pk.pack("one");
+              pk.pack(1), pk.pack(5);
+          })) == HaDecodeResult::wrong_field_type);
+    CHECK(decode(handBuilt({}, [](Pk& pk) {
+              pk.pack_map(2);
+              pk.pack(0), pk.pack(-1);
+              pk.pack(1), pk.pack(5);
+          })) == HaDecodeResult::wrong_field_type);
+    CHECK(decode(handBuilt({}, [](Pk& pk) { pk.pack_array(0); })) ==
+          HaDecodeResult::wrong_field_type);
+    // The envelope without a body.
+    Buffer b;
+    Pk pk(b);
+    pk.pack_map(5);
+    pk.pack(0), pk.pack(kHaProtocolVersion);
+    pk.pack(1), pk.pack(uint8_t(HaMessageType::ack));
+    pk.pack(2), pk.pack(kCluster);
+    pk.pack(3), pk.pack(1);
+    pk.pack(4), pk.pack(2);
+    CHECK(decode(std::string(b.data(), b.size())) == HaDecodeResult::missing_field);
+}
+
+TEST_CASE("a duplicated key makes a map malformed") {
+    CHECK(decode(handBuilt({}, [](Pk& pk) {
+              pk.pack_map(3);
+              pk.pack(0), pk.pack(1);
+              pk.pack(1), pk.pack(5);
+              pk.pack(1), pk.pack(6);
+          })) == HaDecodeResult::malformed);
+}
+
+TEST_CASE("a heartbeat with a state that does not exist is refused") {
+    HaHeartbeat hb;
+    hb.incarnation = 1;
+    std::string bytes = encodeHaMessage(envelope(), hb);
+    EnvelopeFields f;
+    f.type = uint64_t(HaMessageType::heartbeat);
+    const std::string bad = handBuilt(f, [](Pk& pk) {
+        pk.pack_map(6);
+        pk.pack(0), pk.pack(kMaxNodeStateValue + 1);
+        pk.pack(1), pk.pack(1);
+        pk.pack(2), pk.pack(1);
+        pk.pack(3), pk.pack(1);
+        pk.pack(4), pk.pack(1);
+        pk.pack(5), pk.pack(false);
+    });
+    CHECK(decode(bad) == HaDecodeResult::bad_state);
+    const std::string bad_member = handBuilt(f, [](Pk& pk) {
+        pk.pack_map(7);
+        pk.pack(0), pk.pack(1);
+        pk.pack(1), pk.pack(1);
+        pk.pack(2), pk.pack(1);
+        pk.pack(3), pk.pack(1);
+        pk.pack(4), pk.pack(1);
+        pk.pack(5), pk.pack(false);
+        pk.pack(6), pk.pack_array(1);
+        pk.pack_map(3);
+        pk.pack(0), pk.pack(40);
+        pk.pack(1), pk.pack(1);
+        pk.pack(2), pk.pack(true);
+    });
+    CHECK(decode(bad_member) == HaDecodeResult::bad_node_id);
+}
+
+TEST_CASE("unknown keys and extra record fields from a newer sender are ignored") {
+    EnvelopeFields f;
+    const std::string extra_keys = handBuilt(f, [](Pk& pk) {
+        pk.pack_map(4);
+        pk.pack(0), pk.pack(1);
+        pk.pack(1), pk.pack(5);
+        pk.pack(9), pk.pack("new field");
+        pk.pack("name"), pk.pack(1);
+    });
+    HaMessage m;
+    REQUIRE(decode(extra_keys, &m) == HaDecodeResult::ok);
+    CHECK(std::get<HaAck>(m.body).seq == 5);
+    REQUIRE(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields + 3); }), &m) ==
+            HaDecodeResult::ok);
+    CHECK(std::get<HaSessionBatch>(m.body).records.size() == 1);
+}
+
+TEST_CASE("records with bad keys, owners, states or too few fields are refused") {
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields - 1); })) ==
+          HaDecodeResult::bad_record);
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields, 5, 0); })) ==
+          HaDecodeResult::bad_node_id);
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields, 6, 17); })) ==
+          HaDecodeResult::bad_node_id);
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields, 3, 200); })) ==
+          HaDecodeResult::bad_record);
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields, 0, 3); })) ==
+          HaDecodeResult::bad_record);
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields, 17, 9); })) ==
+          HaDecodeResult::bad_record);
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields, 1, 5); })) ==
+          HaDecodeResult::bad_record);
+    CHECK(decode(batchWithRecord([](Pk& pk) {
+              pk.pack_array(3);
+              pk.pack(2);
+              pk.pack_bin(10);
+              pk.pack_bin_body("0123456789", 10);
+              pk.pack(1);
+          })) == HaDecodeResult::bad_record);
+    CHECK(decode(batchWithRecord([](Pk& pk) { pk.pack("not a record"); })) ==
+          HaDecodeResult::bad_record);
+}
+
+TEST_CASE("random corruption of a valid batch never crashes the decoder") {
+    const uint32_t now = 99;
+    HaSessionBatch b;
+    b.seq = 1;
+    for (uint32_t i = 0; i < 8; ++i)
+        b.records.push_back(makeHaRecord(HaRecordOp::upsert, sampleSession(i, now), now));
+    const std::string good = encodeHaMessage(envelope(), b);
+    std::mt19937 rng(12345);
+    std::set<HaDecodeResult> seen;
+    for (int round = 0; round < 20000; ++round) {
+        std::string bad = good;
+        const int flips = 1 + int(rng() % 4);
+        for (int k = 0; k < flips; ++k) bad[rng() % bad.size()] = char(rng());
+        HaMessage m;
+        const HaDecodeResult r = decode(bad, &m);
+        REQUIRE(size_t(r) < kHaDecodeResultCount);
+        seen.insert(r);
+    }
+    CHECK(seen.size() > 3);
+}
+
+TEST_CASE("decode result names are unique and printable") {
+    std::set<std::string_view> names;
+    for (const CounterInfo& c : kHaDecodeResultInfo) names.insert(c.name);
+    CHECK(names.size() == kHaDecodeResultCount);
+    CHECK(std::string(haDecodeResultName(HaDecodeResult::bad_node_id)) == "bad_node_id");
+    CHECK(std::string(haMessageTypeName(HaMessageType::session_batch)) == "session-batch");
+    CHECK(haTypeIsControl(HaMessageType::heartbeat));
+    CHECK_FALSE(haTypeIsControl(HaMessageType::session_batch));
+}
+
+}  // namespace
+}  // namespace tandem
