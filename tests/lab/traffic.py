@@ -519,8 +519,12 @@ def main(argv=None) -> int:
 
     # the pair lab's tools (stream-serve, rr-long, ha-garbage, peer-garbage)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import pair_traffic
-    pair_traffic.add_commands(sub)
+    try:
+        import pair_traffic
+    except ImportError:
+        pair_traffic = None
+    if pair_traffic is not None:
+        pair_traffic.add_commands(sub)
 
     a = ap.parse_args(argv)
     return a.fn(a)
