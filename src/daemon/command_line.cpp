@@ -20,6 +20,7 @@ po::options_description visibleOptions() {
         "check-config,t", po::value<std::string>()->implicit_value("")->value_name("FILE"),
         "check the configuration (FILE, else --config's) and exit: "
         "0 if valid, 1 with every error as FILE:LINE: message")(
+        "generate-keys", "print a new CURVE key pair for [ha] secret-key-file / [peer.N] public-key")(
         "version,V", "print the version and exit")("help,h", "print this help and exit");
     return opts;
 }
@@ -55,6 +56,10 @@ std::optional<CommandLine> parseCommandLine(int argc, const char* const* argv, s
         cl.action = CommandLine::Action::version;
         return cl;
     }
+    if (vm.count("generate-keys")) {
+        cl.action = CommandLine::Action::generate_keys;
+        return cl;
+    }
     if (vm.count("config")) cl.config_path = vm["config"].as<std::string>();
     if (vm.count("check-config")) {
         cl.action = CommandLine::Action::check_config;
@@ -84,7 +89,8 @@ std::optional<CommandLine> parseCommandLine(int argc, const char* const* argv, s
 std::string commandLineHelp(const char* program) {
     std::ostringstream out;
     out << "Usage: " << program << " [--config FILE]\n"
-        << "       " << program << " --check-config [FILE]\n\n"
+        << "       " << program << " --check-config [FILE]\n"
+        << "       " << program << " --generate-keys\n\n"
         << "tandemd is the Tandem active/active firewall daemon: the DPDK dataplane and the\n"
         << "HA agent of one node. The configuration format is described in docs/config.md.\n\n"
         << visibleOptions();

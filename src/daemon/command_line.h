@@ -14,7 +14,7 @@ namespace tandem {
 inline constexpr const char* kDefaultConfigPath = "/etc/tandem/tandem.conf";
 
 struct CommandLine {
-    enum class Action { run, check_config, version, help };
+    enum class Action { run, check_config, version, help, generate_keys };
     Action action = Action::run;
     std::string config_path = kDefaultConfigPath;
 };

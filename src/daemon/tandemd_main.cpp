@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "daemon/command_line.h"
 #include "daemon/daemon.h"
+#include "ha/curve_keypair.h"
 
 namespace tandem {
 namespace {
@@ -88,6 +89,19 @@ int main(int argc, char** argv) {
         case CommandLine::Action::version:
             std::printf("%s\n", tandem::versionText().c_str());
             return tandem::kExitOk;
+        case CommandLine::Action::generate_keys: {
+            auto kp = tandem::generateCurveKeypair();
+            if (!kp) {
+                std::fprintf(stderr, "tandemd: this libzmq has no CURVE support\n");
+                return tandem::kExitConfigError;
+            }
+            std::printf("# this node: put the secret key in a file only root can read and name it\n"
+                        "# in [ha] secret-key-file; give the public key to every peer as\n"
+                        "# [peer.N] public-key (and to this node as [ha] public-key)\n"
+                        "public-key = %s\nsecret-key = %s\n",
+                        kp->public_key.c_str(), kp->secret_key.c_str());
+            return tandem::kExitOk;
+        }
         case CommandLine::Action::check_config:
             return tandem::checkConfig(cl->config_path);
         case CommandLine::Action::run:
