@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,11 @@ struct Worker {
     ParkingLot parking;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
+    // The neighbour seen on each data port (source MAC of its latest frame):
+    // frames a peer forwarded here are re-addressed to this node's own
+    // segments with it (see readdress()).
+    std::array<std::array<uint8_t, 6>, kMaxPorts> neighbour_mac{};
+    std::array<bool, kMaxPorts> neighbour_known{};
 };
 
 struct Dataplane::Impl {
@@ -88,7 +94,8 @@ struct Dataplane::Impl {
     void drainCommands(Worker& w, uint32_t now);
     void pollPeerLink(Worker& w, uint32_t now);
     void handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts, uint16_t n,
-                        uint16_t in_port, uint32_t now);
+                        uint16_t in_port, uint32_t now, bool from_peer = false);
+    void readdress(Worker& w, rte_mbuf* m, uint16_t in_port, uint16_t out_port);
     bool encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint16_t in_port);
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);

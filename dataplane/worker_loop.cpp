@@ -151,8 +151,19 @@ void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
     }
 }
 
+// A frame another node forwarded carries the Ethernet addresses of that
+// node's segments. Leaving this node it must look as if it had crossed this
+// node's own wire: from the neighbour on the side it entered, to the
+// neighbour on the side it leaves (inline deployments between two routers).
+void Dataplane::Impl::readdress(Worker& w, rte_mbuf* m, uint16_t in_port, uint16_t out_port) {
+    if (!w.neighbour_known[out_port]) return;
+    auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+    std::memcpy(eth, w.neighbour_mac[out_port].data(), 6);
+    if (w.neighbour_known[in_port]) std::memcpy(eth + 6, w.neighbour_mac[in_port].data(), 6);
+}
+
 void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts,
-                                     uint16_t n, uint16_t in_port, uint32_t now) {
+                                     uint16_t n, uint16_t in_port, uint32_t now, bool from_peer) {
     const uint16_t nports = uint16_t(port_ids.size());
     rte_mbuf* out[kMaxPorts][Pipeline::kMaxBurst];
     uint16_t out_n[kMaxPorts] = {};
@@ -163,6 +174,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
         switch (v.kind) {
             case VerdictKind::forward:
                 if (v.port < nports) {
+                    if (from_peer) readdress(w, pkts[i], in_port, v.port);
                     out[v.port][out_n[v.port]++] = pkts[i];
                     continue;
                 }
@@ -175,6 +187,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 break;
             case VerdictKind::defer:
                 if (v.port < nports) {
+                    if (from_peer) readdress(w, pkts[i], in_port, v.port);
                     park(w, pkts[i], v, now);
                     continue;
                 }
@@ -193,6 +206,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     rte_mbuf* rx[Pipeline::kMaxBurst];
     const uint16_t n = rte_eth_rx_burst(peer_port_id, w.queue, rx, Pipeline::kMaxBurst);
     if (n == 0) return;
+    drainCommands(w, now);  // as for data ports: replicas before the packets they let loose
     const PeerLinkSpec& pl = spec.peer_link;
     // Forwarded frames are grouped by the port they entered the cluster on.
     rte_mbuf* group[kMaxPorts][Pipeline::kMaxBurst];
@@ -246,7 +260,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
             lens[i] = rte_pktmbuf_data_len(group[p][i]);
         }
         w.pipeline->processBurst(frames, lens, m, p, now, verdicts, Ingress::peer);
-        handleVerdicts(w, group[p], verdicts, m, p, now);
+        handleVerdicts(w, group[p], verdicts, m, p, now, true);
     }
 }
 
@@ -303,6 +317,11 @@ void Dataplane::Impl::loop(Worker& w) {
             const uint16_t n = rte_eth_rx_burst(port_ids[p], w.queue, rx, burst);
             if (n == 0) continue;
             busy = true;
+            // Commands again, now that the burst is in hand: a replica the
+            // agent queued before acknowledging must be applied before any
+            // packet the acknowledgement let loose, and such a packet can be
+            // in this burst even if the ring was empty at the top of the loop.
+            drainCommands(w, now);
             w.counters.inc(WorkerCounter::rx_bursts);
             uint16_t m = 0;
             for (uint16_t i = 0; i < n; ++i) {
@@ -315,6 +334,14 @@ void Dataplane::Impl::loop(Worker& w) {
                 frames[m] = rte_pktmbuf_mtod(rx[i], uint8_t*);
                 lens[m] = rte_pktmbuf_data_len(rx[i]);
                 ++m;
+            }
+            if (m > 0) {
+                // Learn this port's neighbour from a unicast source address.
+                const uint8_t* src = frames[m - 1] + 6;
+                if (!(src[0] & 1)) {
+                    std::memcpy(w.neighbour_mac[p].data(), src, 6);
+                    w.neighbour_known[p] = true;
+                }
             }
             w.pipeline->processBurst(frames, lens, m, p, now, verdicts);
             handleVerdicts(w, rx, verdicts, m, p, now);

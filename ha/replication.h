@@ -49,7 +49,10 @@ namespace tandem {
 struct ReplicationOptions {
     uint32_t batch_records = 256;          ///< records per batch (<= kMaxHaRecordsPerBatch)
     uint64_t flush_interval_us = 1000;     ///< a partial batch waits at most this long
-    uint64_t defer_timeout_us = 5000;      ///< a deferred packet waits at most this long
+    /// A deferred packet waits at most this long. Releasing unacknowledged
+    /// lets the reply race the replica (and lose: a 1 s TCP retransmission),
+    /// so this is a safety net sized for a loaded machine, not a target.
+    uint64_t defer_timeout_us = 40000;
     uint64_t resend_timeout_us = 100000;   ///< unacknowledged messages are sent again after this
     uint64_t nack_interval_us = 5000;      ///< the same gap is NACKed at most this often
     size_t inflight_messages = 64;         ///< sent, unacknowledged messages per peer
