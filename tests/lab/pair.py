@@ -1,0 +1,1604 @@
+"""The two-node (pair) lab: topology, nodes, routes, HA queries and a runner.
+
+```
+                         +-- [ai] nodeA [ao] --+
+                         |  10.2.1.0/24  (L2)  |
+ client --- crt [ra] ----+    [ap]  [ah]       +---- [sa] srt --- server
+ 10.1.0.2   .1  [rb] ----+     |     |         +---- [sb] .2       10.3.0.2
+ gw .1         .1        |    [bp]  [bh]       |         (.1 on ss)
+                         +-- [bi] nodeB [bo] --+
+                            10.2.2.0/24  (L2)
+   peer link: ap <-> bp (raw, MTU 9000)   HA control: ah 10.9.0.1 <-> bh 10.9.0.2
+```
+
+Every name starts with the lab's unique prefix (tl<pid><seq>): namespaces
+`<p>-cli`, `<p>-crt`, `<p>-fwa`, `<p>-fwb`, `<p>-srt`, `<p>-srv`; interfaces
+`<p>` + two letters (above). Each node is a transparent bump in the wire
+between its `inside` (router crt) and `outside` (router srt) ports. Routes on
+crt and srt choose the path of each direction:
+
+  asymmetric   crt -> 10.3.0.0/24 via A, srt -> 10.1.0.0/24 via B
+  symmetric-a  both directions via A (symmetric-b: via B)
+  ecmp         both routers multipath over A and B, L4 hash
+               (fib_multipath_hash_policy=1): each direction of a flow picks
+               its node independently
+  failover     every nexthop through a dead node replaced by the survivor
+               (what a router or a load balancer does)
+
+Node kinds (--node):
+
+  tandemd    the daemon, one per node namespace, af_packet ports, a raw peer
+             link, ZeroMQ HA on the control veth, CURVE keys (--curve)
+  kernel     a Linux bridge joining the node's two ports: stateless, so
+             everything passes; the reference the scripts are proven with
+  kernel-ct  a bridge with nftables connection tracking per node and no state
+             sharing (nodes.KernelBridgeNode): two independent stateful
+             firewalls, the baseline a pair must beat; asymmetric and
+             failover scenarios must FAIL against it
+
+"Killing" a kernel node deletes its bridge (a black hole, like a dead
+tandemd whose veths stay up); restarting it creates the bridge again.
+
+All waits are bounded; everything created is on lab.cleanup (namespaces,
+processes, temporary files, DPDK runtime directories).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from lab import (ControlError, Deadline,
+                 InlineLab, LabError, LabInterrupted, LabSkip, LabTimeout, Namespace, NodeFailed,
+                 add_veth, arm_watchdog, cleanup, cleanup_stale, install_signal_handlers,
+                 link_info, link_mac, link_stats, make_workdir, require_lab_environment, run,
+                 set_offloads)
+from nodes import KernelBridgeNode, Rule, TandemdNode, tandemd_config
+
+# --- addressing and ports ----------------------------------------------------------------------
+
+CLIENT_IP, CLIENT_GW, CLIENT_NET = "10.1.0.2", "10.1.0.1", "10.1.0.0/24"
+SERVER_IP, SERVER_GW, SERVER_NET = "10.3.0.2", "10.3.0.1", "10.3.0.0/24"
+SEG = {"a": ("10.2.1.1", "10.2.1.2"), "b": ("10.2.2.1", "10.2.2.2")}   # (crt side, srt side)
+HA_IP = {"a": "10.9.0.1", "b": "10.9.0.2"}
+HA_PORT = 7400
+NODE_ID = {"a": 1, "b": 2}
+OTHER = {"a": "b", "b": "a"}
+
+TCP_ECHO = 5001       # traffic.py serve: read to EOF, echo, close (short connections)
+RR_PORT = 5101        # stream-serve: echo as it arrives (long-lived request/response)
+BULK_PORT = 5102      # stream-serve: a byte pattern streamed to the client
+UDP_ECHO = 5353
+
+PAIR_POLICY = (
+    Rule("tcp", (TCP_ECHO, RR_PORT, BULK_PORT), name="lab-tcp"),
+    Rule("udp", (UDP_ECHO,), name="lab-udp"),
+    Rule("icmp", icmp_types=(8,), name="ping"),
+)
+
+ACTIVE_STATES = ("active-primary", "active-secondary", "active")
+# session states of a connection that is up (src/session/tcp_tracker.cpp)
+LIVE_STATES = ("established", "syn-sent", "syn-recv", "open", "replied")
+NODE_KINDS = ("tandemd", "kernel", "kernel-ct")
+ROUTE_MODES = ("asymmetric", "symmetric-a", "symmetric-b", "ecmp", "split", "split-asymmetric")
+SPLIT_BIT = 2         # split modes: client ports with this bit set take the "hi" paths
+DEFAULT_CLI = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "build", "release", "cli", "tandem")
+
+
+@dataclass
+class PairOptions:
+    """What the pair runs with (from the command line)."""
+    node: str = "kernel"
+    tandemd: str | None = None
+    cli: str | None = None
+    owner: str = "first-packet"
+    revert: bool = True
+    curve: bool = True
+    heartbeat_ms: int = 20
+    hold_ms: int = 100
+    cluster_id: int = 7
+    ha_timeout: float = 20.0
+
+
+# --- node slots ---------------------------------------------------------------------------------
+
+
+class NodeSlot:
+    """One node's place in the topology. Node implementations receive it
+    where the single-node lab passes an InlineLab (node_ns, zone_ports,
+    prefix, workdir, log, inside_if, outside_if)."""
+
+    def __init__(self, pair: "PairLab", letter: str) -> None:
+        p = pair.prefix
+        self.pair = pair
+        self.letter = letter
+        self.label = "node" + letter.upper()
+        self.node_id = NODE_ID[letter]
+        self.node_ns = Namespace(f"{p}-fw{letter}")
+        self.prefix = p + letter                 # bridge names, DPDK file prefix
+        self.inside_if = f"{p}{letter}i"
+        self.outside_if = f"{p}{letter}o"
+        self.peer_if = f"{p}{letter}p"
+        self.ha_if = f"{p}{letter}h"
+        self.workdir = ""
+        self.node = None            # the running implementation, or None
+        self.dead = False           # killed on purpose (checks skip it)
+        self.peer_mac = ""          # MAC of this node's peer-link veth
+        self.public_key = self.secret_key = ""
+
+    @property
+    def zone_ports(self) -> dict[str, str]:
+        return {"outside": self.outside_if, "inside": self.inside_if}
+
+    def log(self, msg: str) -> None:
+        self.pair.log(msg)
+
+    @property
+    def other(self) -> "NodeSlot":
+        return self.pair.slot(OTHER[self.letter])
+
+
+# --- node implementations ---------------------------------------------------------------------
+
+
+class PairTandemdNode(TandemdNode):
+    """tandemd as one node of the pair: the single-node config plus the
+    peer-link port, [peer.N] and [ha]."""
+
+    name = "tandemd"
+
+    def __init__(self, opts: PairOptions, policy=PAIR_POLICY) -> None:
+        super().__init__(policy, binary=opts.tandemd, workers=1, lcores="0-1")
+        self.opts = opts
+        self.slot: NodeSlot | None = None
+
+    def config_text(self, slot: NodeSlot, socket_path: str) -> str:
+        o, peer = self.opts, slot.other
+        keys_peer = f"public-key = {peer.public_key}\n" if o.curve else ""
+        keys_ha = (f"secret-key = {slot.secret_key}\npublic-key = {slot.public_key}\n"
+                   if o.curve else "")
+        extra = (
+            f"\n[peer.{peer.node_id}]\n"
+            f"name = fw{peer.letter}\n"
+            f"ha-address = tcp://{HA_IP[peer.letter]}:{HA_PORT}\n"
+            f"link-address = {peer.peer_mac}\n"
+            f"{keys_peer}"
+            "\n[ha]\n"
+            f"session-owner = {o.owner}\n"
+            f"revert = {'true' if o.revert else 'false'}\n"
+            f"heartbeat-interval-ms = {o.heartbeat_ms}\n"
+            f"hold-time-ms = {o.hold_ms}\n"
+            f"listen = tcp://{HA_IP[slot.letter]}:{HA_PORT}\n"
+            "peer-link = raw\n"
+            "peer-link-port = peer\n"
+            f"{keys_ha}")
+        return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
+                              session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
+                              socket_path=socket_path, lcores=self.lcores, extra=extra,
+                              cluster_id=o.cluster_id, node_name=f"fw{slot.letter}",
+                              extra_ports={"peer": slot.peer_if})
+
+    def start(self, slot: NodeSlot) -> None:
+        self.slot = slot
+        # a restart keeps the log of the run before (tandemd.log.1, ...)
+        log = os.path.join(slot.workdir, "tandemd.log")
+        if os.path.exists(log):
+            n = 1
+            while os.path.exists(f"{log}.{n}"):
+                n += 1
+            os.rename(log, f"{log}.{n}")
+        super().start(slot)
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye (returns at once; reap() waits)."""
+        if self.proc is not None and self.proc.alive():
+            self.proc.popen.send_signal(signal.SIGKILL)
+
+    def reap(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc = None
+        shutil.rmtree(f"/var/run/dpdk/{self.dpdk_prefix}", ignore_errors=True)
+
+    def request(self, command: str, timeout: float = 3.0, **args):
+        return self.control.request(command, timeout=timeout, **args)
+
+
+class PairBridgeNode:
+    """The stateless kernel stand-in: a bridge joining inside and outside."""
+
+    name = "kernel"
+
+    def __init__(self) -> None:
+        self.slot = None
+        self.bridge = ""
+
+    def describe(self) -> str:
+        return "Linux bridge (stateless: everything passes)"
+
+    def start(self, slot: NodeSlot) -> None:
+        self.slot = slot
+        ns = slot.node_ns
+        self.bridge = slot.prefix + "br"
+        ns.run(["ip", "link", "add", self.bridge, "type", "bridge", "stp_state", "0",
+                "forward_delay", "0", "mcast_snooping", "0"])
+        for iface in slot.zone_ports.values():
+            ns.run(["ip", "link", "set", iface, "master", self.bridge])
+        ns.run(["ip", "link", "set", self.bridge, "up"])
+        _wait_bridge_forwarding(ns, self.bridge, 2)
+
+    def kill(self) -> None:
+        """Deletes the bridge (returns at once; reap() waits)."""
+        self._killer = _spawn_quiet(["ip", "-n", self.slot.node_ns.name, "link", "del",
+                                     self.bridge])
+
+    def reap(self) -> None:
+        _reap_quiet(getattr(self, "_killer", None))
+        self._killer = None
+
+    def check_alive(self) -> None:
+        pass
+
+    def counters(self):
+        return None
+
+    def stop(self) -> dict:
+        if self.slot is not None:
+            self.slot.node_ns.run(["ip", "link", "del", self.bridge], check=False)
+        return {"exit_code": 0}
+
+
+class PairKernelCtNode(KernelBridgeNode):
+    """nodes.KernelBridgeNode (bridge + nftables conntrack from the policy)
+    as one node of the pair; nothing is shared between the two nodes."""
+
+    def __init__(self, policy=PAIR_POLICY) -> None:
+        super().__init__(policy, filtering=True)
+        self.name = "kernel-ct"
+
+    def kill(self) -> None:
+        """Deletes the bridge (returns at once); reap() then drops the
+        node's state (a dead box remembers nothing)."""
+        self._killer = _spawn_quiet(["ip", "-n", self.lab.node_ns.name, "link", "del",
+                                     self.bridge])
+
+    def reap(self) -> None:
+        _reap_quiet(getattr(self, "_killer", None))
+        self._killer = None
+        ns = self.lab.node_ns
+        ns.run(["nft", "flush", "ruleset"], check=False)
+        ns.run(["conntrack", "-F"], check=False)
+
+    def check_alive(self) -> None:
+        pass
+
+
+def _spawn_quiet(argv: list[str]) -> subprocess.Popen:
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    token = cleanup.push(f"{argv[0]} (pid {p.pid})", p.kill)
+    p._lab_token = token
+    return p
+
+
+def _reap_quiet(p: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    if p is None:
+        return
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
+    cleanup.discard(p._lab_token)
+
+
+def _wait_bridge_forwarding(ns: Namespace, bridge: str, nports: int, timeout: float = 5.0):
+    end = time.monotonic() + timeout
+    while True:
+        out = ns.run(["bridge", "-j", "link", "show"]).stdout
+        ports = [p for p in json.loads(out) if p.get("master") == bridge]
+        if len(ports) == nports and all(p.get("state") == "forwarding" for p in ports):
+            return
+        if time.monotonic() > end:
+            raise LabTimeout(f"bridge {bridge} ports not forwarding: {out}")
+        time.sleep(0.05)
+
+
+def make_pair_node(opts: PairOptions):
+    if opts.node == "tandemd":
+        return PairTandemdNode(opts)
+    if opts.node == "kernel":
+        return PairBridgeNode()
+    if opts.node == "kernel-ct":
+        return PairKernelCtNode()
+    raise ValueError(f"unknown node kind {opts.node!r}; expected one of {', '.join(NODE_KINDS)}")
+
+
+class IpShell:
+    """A persistent `ip -n NS -batch -` process: a route change is one line
+    written to a pipe (no fork/exec on the failover's critical path). After
+    each command a marker command (`link show dev lo`) is queued; its output
+    means the command before it has been applied."""
+
+    MARKER = "link show dev lo"
+
+    def __init__(self, ns: Namespace) -> None:
+        self.ns = ns
+        self.proc = subprocess.Popen(["ip", "-n", ns.name, "-force", "-batch", "-"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self._token = cleanup.push(f"ip -batch in {ns.name} (pid {self.proc.pid})", self.close)
+        self._buf = b""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, cmd: str) -> None:
+        self.proc.stdin.write(f"{cmd}\n{self.MARKER}\n".encode())
+        self.proc.stdin.flush()
+
+    def wait_done(self, cmd: str, timeout: float) -> None:
+        """Reads until the marker's output; LabError if `cmd` printed an error."""
+        import selectors
+        end = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"LOOPBACK" not in self._buf:
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise LabTimeout(f"ip -batch in {self.ns.name}: `{cmd}` not done in "
+                                     f"{timeout} s")
+                if sel.select(left):
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        raise LabError(f"ip -batch in {self.ns.name} exited")
+                    self._buf += chunk
+        text = self._buf.decode(errors="replace")
+        head, _, rest = text.partition("LOOPBACK")
+        # drop the marker's own lines (up to the end of its link/loopback line)
+        tail = rest.split("link/loopback", 1)[-1].split("\n", 1)
+        self._buf = tail[1].encode() if len(tail) > 1 else b""
+        errors = [l for l in head.splitlines() if "rror" in l or "Command failed" in l]
+        if errors:
+            raise LabError(f"`ip -n {self.ns.name} {cmd}` failed: {' '.join(errors)}")
+
+    def close(self) -> None:
+        if self.alive():
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(2)
+        cleanup.discard(self._token)
+
+
+# --- the lab -----------------------------------------------------------------------------------
+
+
+class PairLab(InlineLab):
+    """client - crt - {nodeA, nodeB} - srt - server, plus the nodes' peer link
+    and HA control link. Reuses InlineLab's endpoint services and tools
+    (start_service, service_stats, stop_service, tool), with `where` one of
+    client, server, crt, srt, a, b."""
+
+    def __init__(self, opts: PairOptions, log=None) -> None:
+        super().__init__(log=log)
+        p = self.prefix
+        self.opts = opts
+        self.client = Namespace(f"{p}-cli")
+        self.server = Namespace(f"{p}-srv")
+        self.crt = Namespace(f"{p}-crt")
+        self.srt = Namespace(f"{p}-srt")
+        self.node_ns = None
+        self.a = NodeSlot(self, "a")
+        self.b = NodeSlot(self, "b")
+        self.client_if, self.server_if = p + "c0", p + "s0"
+        self.crt_if = {"client": p + "rc", "a": p + "ra", "b": p + "rb"}
+        self.srt_if = {"server": p + "ss", "a": p + "sa", "b": p + "sb"}
+        self.routes = {"fwd": [], "rev": []}
+        self.route_mode = ""
+        self.marks_path = ""
+        self.ha_supported: bool | None = None   # None: not asked yet
+        self._shells: dict[str, IpShell] = {}
+        self.paths_moved_after = 0.0
+
+    # --- structure -----------------------------------------------------------------------
+
+    def slot(self, letter: str) -> NodeSlot:
+        return self.a if letter == "a" else self.b
+
+    @property
+    def slots(self) -> tuple[NodeSlot, NodeSlot]:
+        return self.a, self.b
+
+    def namespaces(self) -> list[Namespace]:
+        return [self.client, self.crt, self.a.node_ns, self.b.node_ns, self.srt, self.server]
+
+    def namespace(self, where: str) -> Namespace:
+        return {"client": self.client, "server": self.server, "crt": self.crt, "srt": self.srt,
+                "a": self.a.node_ns, "b": self.b.node_ns}[where]
+
+    def build(self) -> None:
+        cleanup_stale()
+        self.workdir = make_workdir(self.prefix)
+        self.marks_path = os.path.join(self.workdir, "marks.jsonl")
+        open(self.marks_path, "w").close()
+        for s in self.slots:
+            s.workdir = os.path.join(self.workdir, s.label)
+            os.makedirs(s.workdir)
+        for ns in self.namespaces():
+            ns.create()
+        A, B = self.a, self.b
+        links = [
+            (self.client, self.client_if, self.crt, self.crt_if["client"]),
+            (self.crt, self.crt_if["a"], A.node_ns, A.inside_if),
+            (self.crt, self.crt_if["b"], B.node_ns, B.inside_if),
+            (A.node_ns, A.outside_if, self.srt, self.srt_if["a"]),
+            (B.node_ns, B.outside_if, self.srt, self.srt_if["b"]),
+            (self.srt, self.srt_if["server"], self.server, self.server_if),
+            (A.node_ns, A.peer_if, B.node_ns, B.peer_if),
+            (A.node_ns, A.ha_if, B.node_ns, B.ha_if),
+        ]
+        for ns_a, if_a, ns_b, if_b in links:
+            add_veth(ns_a, if_a, ns_b, if_b)
+        # routers: forwarding, no reverse-path filter (asymmetric on purpose),
+        # no redirects, L4 multipath hash
+        for r in (self.crt, self.srt):
+            for key, value in (("net.ipv4.ip_forward", "1"),
+                               ("net.ipv4.conf.all.rp_filter", "0"),
+                               ("net.ipv4.conf.default.rp_filter", "0"),
+                               ("net.ipv4.conf.all.send_redirects", "0"),
+                               ("net.ipv4.conf.default.send_redirects", "0"),
+                               ("net.ipv4.fib_multipath_hash_policy", "1"),
+                               ("net.ipv4.icmp_ratelimit", "0")):
+                r.sysctl(key, value)
+        # Linux's L4 multipath hash of headers is direction-independent (it
+        # orders addresses and ports): with one seed, both routers would send
+        # both directions of a flow through the same node. Different seeds
+        # keep the routers' choices independent for packets hashed by
+        # headers (most carry their socket's hash, see txrehash below).
+        self.crt.sysctl("net.ipv4.fib_multipath_hash_seed", "2576980377", required=False)
+        self.srt.sysctl("net.ipv4.fib_multipath_hash_seed", "1431655765", required=False)
+        for ns in (self.client, self.server):
+            ns.sysctl("net.ipv4.icmp_ratelimit", "0", required=False)
+        # A router's multipath hash uses a packet's L4 hash when the skb
+        # carries one, and packets from a local socket carry the socket's
+        # random tx hash across the veth. TCP re-rolls that hash on every
+        # retransmission timeout (net.core.txrehash), which would move a
+        # retransmitted SYN, SYN-ACK or segment to the other node, unlike a
+        # router hashing headers. Off: each direction of a connection keeps
+        # its node (chosen independently per direction, like ECMP with two
+        # different router hash seeds).
+        for ns in (self.client, self.server):
+            ns.sysctl("net.core.txrehash", "0", required=False)
+        self.client.sysctl("net.ipv4.ip_local_port_range", "10000 65000")
+        self.server.sysctl("net.core.somaxconn", "4096", required=False)
+        self.server.sysctl("net.ipv4.tcp_max_syn_backlog", "4096", required=False)
+        addrs = [
+            (self.client, self.client_if, f"{CLIENT_IP}/24"),
+            (self.crt, self.crt_if["client"], f"{CLIENT_GW}/24"),
+            (self.crt, self.crt_if["a"], f"{SEG['a'][0]}/24"),
+            (self.crt, self.crt_if["b"], f"{SEG['b'][0]}/24"),
+            (self.srt, self.srt_if["a"], f"{SEG['a'][1]}/24"),
+            (self.srt, self.srt_if["b"], f"{SEG['b'][1]}/24"),
+            (self.srt, self.srt_if["server"], f"{SERVER_GW}/24"),
+            (self.server, self.server_if, f"{SERVER_IP}/24"),
+            (A.node_ns, A.ha_if, f"{HA_IP['a']}/24"),
+            (B.node_ns, B.ha_if, f"{HA_IP['b']}/24"),
+        ]
+        for ns, iface, cidr in addrs:
+            ns.run(["ip", "addr", "add", cidr, "dev", iface])
+        for s in self.slots:
+            s.node_ns.run(["ip", "link", "set", s.peer_if, "mtu", "9000"])
+        # Offloads off on every veth: the nodes' af_packet ports must see and
+        # send real frames (no GSO/GRO aggregates, no CHECKSUM_PARTIAL), and
+        # the endpoints and routers must send frames with real checksums.
+        for ns, iface in self._all_ifaces():
+            set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
+            ns.run(["ip", "link", "set", iface, "up"])
+        for r, ifaces in ((self.crt, self.crt_if), (self.srt, self.srt_if)):
+            for iface in ifaces.values():
+                r.sysctl(f"net.ipv4.conf.{iface}.rp_filter", "0")
+        self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
+        self.server.run(["ip", "route", "add", "default", "via", SERVER_GW])
+        for s in self.slots:
+            s.peer_mac = link_mac(s.node_ns, s.peer_if)
+        if self.opts.node == "tandemd" and self.opts.curve:
+            import zmq
+            for s in self.slots:
+                pub, sec = zmq.curve_keypair()
+                s.public_key, s.secret_key = pub.decode(), sec.decode()
+        self._wait_links_up(5.0)
+        # the split modes: connections by a bit of the client port (Linux
+        # hands out consecutive even ports to connect(), so bit 1 alternates);
+        # nftables marks them, a rule sends marked packets to table 101
+        for r, match in ((self.crt, "tcp sport"), (self.srt, "tcp dport")):
+            r.run(["nft", "-f", "-"], input=(
+                "table ip tandem_lab_split {\n"
+                "    chain prerouting {\n"
+                "        type filter hook prerouting priority mangle; policy accept;\n"
+                f"        {match} & {SPLIT_BIT} == {SPLIT_BIT} meta mark set 0x101\n"
+                "    }\n"
+                "}\n"))
+            r.run(["ip", "rule", "add", "pref", "100", "fwmark", "0x101", "lookup", "101"])
+        self.set_routes("ecmp")
+        self.log(f"pair lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} -- "
+                 f"{{{self.a.node_ns.name} | {self.b.node_ns.name}}} -- {self.srt.name} -- "
+                 f"{self.server.name} {SERVER_IP}; peer link {self.a.peer_if}<->{self.b.peer_if}"
+                 f" (MTU 9000), HA {HA_IP['a']}<->{HA_IP['b']}")
+
+    def _all_ifaces(self):
+        out = [(self.client, self.client_if), (self.server, self.server_if)]
+        out += [(self.crt, i) for i in self.crt_if.values()]
+        out += [(self.srt, i) for i in self.srt_if.values()]
+        for s in self.slots:
+            out += [(s.node_ns, i) for i in (s.inside_if, s.outside_if, s.peer_if, s.ha_if)]
+        return out
+
+    def _wait_links_up(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while True:
+            down = [i for ns, i in self._all_ifaces()
+                    if link_info(ns, i).get("operstate") != "UP"]
+            if not down:
+                return
+            if time.monotonic() > end:
+                raise LabTimeout(f"links not up after {timeout} s: {down}")
+            time.sleep(0.05)
+
+    # --- routes --------------------------------------------------------------------------
+
+    # Connections whose client port has SPLIT_BIT set follow table 101 (marks
+    # and a rule on both routers, installed at build); the others the main
+    # table.
+    # Except in the split modes, both tables hold the same routes.
+    MODES = {
+        "asymmetric": (["a"], ["b"], ["a"], ["b"]),
+        "symmetric-a": (["a"], ["a"], ["a"], ["a"]),
+        "symmetric-b": (["b"], ["b"], ["b"], ["b"]),
+        "ecmp": (["a", "b"], ["a", "b"], ["a", "b"], ["a", "b"]),
+        "split": (["a"], ["a"], ["b"], ["b"]),
+        "split-asymmetric": (["a"], ["b"], ["b"], ["a"]),
+    }
+
+    def set_routes(self, mode: str | None = None, fwd: list[str] | None = None,
+                   rev: list[str] | None = None, fwd_hi: list[str] | None = None,
+                   rev_hi: list[str] | None = None) -> None:
+        """Paths by name (ROUTE_MODES) or explicitly: fwd = the nodes crt
+        sends client->server traffic through, rev = the nodes srt sends
+        server->client traffic through; *_hi the same for connections whose
+        client port has SPLIT_BIT set (default: as fwd / rev). Both routers
+        change at once."""
+        if mode is not None:
+            fwd, rev, fwd_hi, rev_hi = self.MODES[mode]
+        fwd_hi = fwd if fwd_hi is None else fwd_hi
+        rev_hi = rev if rev_hi is None else rev_hi
+        cmds = []
+        for ns, net, side, tables in ((self.crt, SERVER_NET, 1, ((fwd, "main"), (fwd_hi, "101"))),
+                                      (self.srt, CLIENT_NET, 0, ((rev, "main"), (rev_hi, "101")))):
+            lines = []
+            for hops, table in tables:
+                via = [SEG[h][side] for h in hops]
+                if len(via) == 1:
+                    route = ["via", via[0]]
+                else:
+                    route = [w for v in via for w in ("nexthop", "via", v, "weight", "1")]
+                # "table" before the nexthops: ip parses everything after
+                # "nexthop" as nexthop options (and exits on a bad one)
+                lines.append("route replace " + " ".join([net, "table", table, *route]))
+            cmds.append((self._router_shell(ns), "\n".join(lines)))
+        # both routers at once: write both commands, then collect the answers
+        for sh, cmd in cmds:
+            sh.send(cmd)
+        for sh, cmd in cmds:
+            sh.wait_done(cmd, timeout=10.0)
+        self.routes = {"fwd": list(fwd), "rev": list(rev), "fwd_hi": list(fwd_hi),
+                       "rev_hi": list(rev_hi)}
+        self.route_mode = mode or self.describe_routes()
+
+    def describe_routes(self) -> str:
+        r = self.routes
+        text = f"crt via {'+'.join(r['fwd'])}, srt via {'+'.join(r['rev'])}"
+        if (r["fwd_hi"], r["rev_hi"]) != (r["fwd"], r["rev"]):
+            text = (f"client port & {SPLIT_BIT} == 0: {text}; else crt via "
+                    f"{'+'.join(r['fwd_hi'])}, srt via {'+'.join(r['rev_hi'])}")
+        return text
+
+    def _router_shell(self, ns: Namespace) -> "IpShell":
+        sh = self._shells.get(ns.name)
+        if sh is None or not sh.alive():
+            sh = self._shells[ns.name] = IpShell(ns)
+        return sh
+
+    def start_syn_map(self, ports: list[int]) -> None:
+        """Starts recording which node each new connection's SYN (from crt)
+        and SYN-ACK (from srt) crosses; stop_syn_map() returns the map."""
+        for s in self.slots:
+            args = ["syn-map", "--iface", s.inside_if, "--iface", s.outside_if]
+            for p in ports:
+                args += ["--port", str(p)]
+            self.start_service(f"syn-map-{s.letter}", s.letter, args)
+
+    def stop_syn_map(self) -> dict[int, str]:
+        """{client port: "A>B"} - the node the SYN crossed > the node the
+        SYN-ACK crossed ("?" where a capture saw nothing)."""
+        fwd: dict[int, str] = {}
+        rev: dict[int, str] = {}
+        for s in self.slots:
+            r = self.stop_service(f"syn-map-{s.letter}", timeout=10.0)
+            for port in r.get("syn", {}).get(s.inside_if, []):
+                fwd.setdefault(port, s.letter.upper())
+            for port in r.get("synack", {}).get(s.outside_if, []):
+                rev.setdefault(port, s.letter.upper())
+        return {p: f"{fwd.get(p, '?')}>{rev.get(p, '?')}" for p in set(fwd) | set(rev)}
+
+    def move_paths_off(self, letter: str) -> None:
+        """Failover: every nexthop through node `letter` goes to the other."""
+        other = OTHER[letter]
+
+        def moved(hops):
+            out = [other if h == letter else h for h in hops]
+            return list(dict.fromkeys(out))
+        r = self.routes
+        self.set_routes(fwd=moved(r["fwd"]), rev=moved(r["rev"]), fwd_hi=moved(r["fwd_hi"]),
+                        rev_hi=moved(r["rev_hi"]))
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    def start_nodes(self, deadline: Deadline | None = None) -> None:
+        for s in self.slots:
+            self.start_node(s)
+        self.wait_ha_ready(deadline)
+        self.prewarm()
+
+    def start_node(self, s: NodeSlot) -> None:
+        node = make_pair_node(self.opts)
+        node.start(s)
+        s.node, s.dead = node, False
+
+    def kill_node(self, s: NodeSlot, move_paths: bool = True) -> float:
+        """SIGKILL (or delete the kernel bridge) and, at once, move its paths
+        to the survivor. Returns the kill time (time.monotonic())."""
+        t = time.monotonic()
+        s.dead = True
+        s.node.kill()
+        if move_paths:
+            self.move_paths_off(s.letter)
+        self.paths_moved_after = time.monotonic() - t
+        s.node.reap()
+        return t
+
+    def restart_node(self, s: NodeSlot, deadline: Deadline | None = None) -> None:
+        old = s.node
+        if old is not None and hasattr(old, "stop") and not isinstance(old, PairTandemdNode):
+            try:
+                old.stop()
+            except LabError:
+                pass
+        s.node = None
+        self.start_node(s)
+
+    def check_node(self) -> None:
+        for s in self.slots:
+            if s.node is not None and not s.dead:
+                s.node.check_alive()
+
+    def stop_nodes(self) -> dict[str, dict]:
+        out = {}
+        for s in self.slots:
+            node, s.node = s.node, None
+            if node is None:
+                continue
+            try:
+                out[s.letter] = node.stop() if not s.dead else {"exit_code": None}
+            except LabError as e:
+                out[s.letter] = {"exit_code": None, "error": str(e)}
+        return out
+
+    def prewarm(self) -> None:
+        """Neighbour entries on both segments, and a first packet through each
+        node (ICMP echo from crt to srt's address on each segment)."""
+        for letter in ("a", "b"):
+            s = self.slot(letter)
+            if s.dead or s.node is None:
+                continue
+            self.ping_segment(letter)
+
+    def ping_segment(self, letter: str, count: int = 3, timeout: float = 15.0) -> dict:
+        r = self.tool("crt", ["icmp-echo", "--dst", SEG[letter][1], "--count", str(count),
+                              "--timeout", "1.0", "--interval", "0.01"], timeout=timeout)
+        return r
+
+    # --- HA and sessions through the control socket --------------------------------------------
+
+    def control(self, s: NodeSlot):
+        n = s.node
+        return n.control if isinstance(n, PairTandemdNode) and not s.dead else None
+
+    def ha_state(self, s: NodeSlot) -> dict | None:
+        """`show high-availability state`, or None (not tandemd, dead, or the
+        daemon does not have the command)."""
+        c = self.control(s)
+        if c is None or self.ha_supported is False:
+            return None
+        try:
+            r = c.request("show high-availability state", timeout=2.0)
+        except ControlError as e:
+            if self.ha_supported is None:
+                self.ha_supported = False
+                self.log(f"{s.label}: `show high-availability state` not available ({e}); "
+                         f"HA checks will show n/a")
+            return None
+        self.ha_supported = True
+        return r
+
+    def wait_ha_ready(self, deadline: Deadline | None = None, timeout: float | None = None,
+                      nodes: tuple | None = None) -> dict[str, dict | None]:
+        """Waits until every live node reports an active state and sees its
+        peer alive (when it reports peers). Returns the last states."""
+        timeout = timeout or self.opts.ha_timeout
+        if deadline is not None:
+            timeout = deadline.cap(timeout)
+        slots = nodes or tuple(s for s in self.slots if not s.dead)
+        end = time.monotonic() + timeout
+        states: dict[str, dict | None] = {}
+        while True:
+            self.check_node()
+            done = True
+            for s in slots:
+                st = self.ha_state(s)
+                states[s.letter] = st
+                if st is None:
+                    continue
+                if not ha_ready(st, expect_peer=not s.other.dead):
+                    done = False
+            if done:
+                return states
+            if time.monotonic() > end:
+                raise NodeFailed("HA did not become ready within "
+                                 f"{timeout:.0f} s: " + "; ".join(
+                                     f"{self.slot(k).label}: {ha_summary(v)}"
+                                     for k, v in states.items()))
+            time.sleep(0.05)
+
+    def sessions(self, s: NodeSlot, port: int | None = None,
+                 live_only: bool = True) -> dict | None:
+        """Sessions in node s's table by owner id: {"total": n, "by_owner":
+        {id: n}, "shown": n, "truncated": bool}; `port`: only sessions with
+        that port on either side; `live_only`: not those of connections that
+        are closing or closed (fin-wait, time-wait, close, ...). None when the
+        node cannot say."""
+        c = self.control(s)
+        if c is None:
+            return None
+        try:
+            r = c.request("show session all", timeout=5.0)
+        except (ControlError, LabTimeout):
+            return None
+        sessions = r.get("sessions")
+        if not isinstance(sessions, list):
+            return None
+        by_owner: dict = {}
+        shown = 0
+        for x in sessions:
+            if port is not None and port not in (x.get("dport"), x.get("sport")):
+                continue
+            if live_only and str(x.get("state", "established")) not in LIVE_STATES:
+                continue
+            shown += 1
+            o = x.get("owner", "?")
+            by_owner[o] = by_owner.get(o, 0) + 1
+        truncated = bool(r.get("truncated")) or r.get("total", len(sessions)) > len(sessions)
+        if truncated and port is not None:
+            # let the daemon filter and count
+            by_owner = {}
+            for node_id in (1, 2):
+                try:
+                    extra = {"state": "established"} if live_only else {}
+                    rr = c.request("show session all", timeout=5.0, dport=port, owner=node_id,
+                                   **extra)
+                    by_owner[node_id] = rr.get("total", len(rr.get("sessions", [])))
+                except (ControlError, LabTimeout):
+                    pass
+        return {"total": r.get("total", len(sessions)), "by_owner": by_owner, "shown": shown,
+                "truncated": truncated}
+
+    def counters(self, s: NodeSlot) -> dict | None:
+        n = s.node
+        if n is None or s.dead:
+            return None
+        if isinstance(n, PairTandemdNode):
+            try:
+                return n.counters()
+            except (NodeFailed, ControlError, LabTimeout):
+                return None
+        if isinstance(n, KernelBridgeNode):
+            return n.counters()
+        return None
+
+    def request(self, s: NodeSlot, command: str, **args) -> tuple[bool, object]:
+        """Sends an operator command: through the `tandem` CLI when it is
+        built (--cli or build/release/cli/tandem), else through the control
+        socket. Returns (ok, result or error text)."""
+        c = self.control(s)
+        if c is None:
+            return False, "no control socket (not tandemd)"
+        cli = self.opts.cli or DEFAULT_CLI
+        if os.path.isfile(cli) and os.access(cli, os.X_OK):
+            p = run([cli, "--socket", c.socket_path, "--json", "-c", command], timeout=10,
+                    check=False)
+            text = (p.stdout or p.stderr).strip()
+            try:
+                return p.returncode == 0, json.loads(p.stdout)
+            except json.JSONDecodeError:
+                return p.returncode == 0, text
+        try:
+            return True, c.request(command, timeout=5.0, **args)
+        except ControlError as e:
+            return False, str(e)
+
+    # --- measurements ---------------------------------------------------------------------
+
+    def mark(self, name: str, t: float | None = None, window: float | None = None) -> float:
+        """Writes an event mark for rr-long (read when it stops)."""
+        t = time.monotonic() if t is None else t
+        rec = {"name": name, "t": t}
+        if window is not None:
+            rec["window"] = window
+        with open(self.marks_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        return t
+
+    def netstat(self, where: str) -> dict[str, int]:
+        """TCP counters of one namespace (/proc/net/snmp and netstat: each
+        namespace has its own): Tcp* and TcpExt* by nstat's names."""
+        ns = self.namespace(where)
+        out: dict[str, int] = {}
+        for path in ("/proc/net/snmp", "/proc/net/netstat"):
+            text = ns.run(["cat", path]).stdout.splitlines()
+            for head, vals in zip(text[0::2], text[1::2]):
+                hk, *names = head.split()
+                vk, *values = vals.split()
+                if hk != vk or hk.rstrip(":") not in ("Tcp", "TcpExt"):
+                    continue
+                for n, v in zip(names, values):
+                    try:
+                        out[hk.rstrip(":") + n] = int(v)
+                    except ValueError:
+                        pass
+        return out
+
+    def node_frames(self) -> dict[str, dict[str, int]]:
+        """Frames arriving at each node's ports (the veth's rx counters:
+        whatever runs there, they count what the wire delivered)."""
+        out = {}
+        for s in self.slots:
+            i = link_stats(s.node_ns, s.inside_if)
+            o = link_stats(s.node_ns, s.outside_if)
+            p = link_stats(s.node_ns, s.peer_if)
+            out[s.letter] = {"from_crt": i["rx_packets"], "from_srt": o["rx_packets"],
+                             "peer_rx": p["rx_packets"], "peer_tx": p["tx_packets"]}
+        return out
+
+    def close(self) -> None:
+        try:
+            res = self.stop_nodes()
+            for k, r in res.items():
+                if r.get("exit_code") not in (None, 0):
+                    self.log(f"lab: node{k.upper()} exited with code {r.get('exit_code')}")
+        except BaseException as e:
+            self.log(f"lab: stopping the nodes failed: {e!r}")
+        for name in list(self._services):
+            self._services.pop(name).kill()
+        for sh in self._shells.values():
+            sh.close()
+        for ns in self.namespaces():
+            ns.delete()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# --- HA state helpers -----------------------------------------------------------------------------
+
+
+def ha_local_state(st: dict | None) -> str | None:
+    if not isinstance(st, dict):
+        return None
+    local = st.get("local")
+    return local.get("state") if isinstance(local, dict) else None
+
+
+def ha_peers(st: dict | None) -> list[dict]:
+    if not isinstance(st, dict) or not isinstance(st.get("peers"), list):
+        return []
+    return [p for p in st["peers"] if isinstance(p, dict)]
+
+
+def ha_ready(st: dict, expect_peer: bool = True) -> bool:
+    if ha_local_state(st) not in ACTIVE_STATES:
+        return False
+    if expect_peer:
+        for p in ha_peers(st):
+            if p.get("alive") is False or (p.get("state") is not None and
+                                           p.get("state") not in ACTIVE_STATES):
+                return False
+    return True
+
+
+def ha_summary(st: dict | None) -> str:
+    if st is None:
+        return "n/a"
+    parts = [f"state {ha_local_state(st)}"]
+    for p in ha_peers(st):
+        fields = [f"{k} {p[k]}" for k in ("state", "alive", "control_link", "peer_link")
+                  if k in p]
+        parts.append(f"peer {p.get('id', '?')}: " + ", ".join(fields))
+    return "; ".join(parts)
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    text: str
+    ok: bool | None            # None: the node cannot show it (n/a)
+
+    @property
+    def mark(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "n/a "}[self.ok]
+
+
+@dataclass
+class Section:
+    title: str
+    lines: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+        print(f"   {text}", flush=True)
+
+    def check(self, text: str, ok: bool | None) -> bool | None:
+        c = Check(text, ok)
+        self.checks.append(c)
+        print(f"   {c.mark}  {text}", flush=True)
+        return ok
+
+
+class Report:
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+
+    def section(self, title: str) -> Section:
+        s = Section(title)
+        self.sections.append(s)
+        print(f"\n== {title}", flush=True)
+        return s
+
+    def failed(self) -> list[str]:
+        return [f"{s.title}: {c.text}" for s in self.sections for c in s.checks if c.ok is False]
+
+    def n_checks(self) -> int:
+        return sum(len(s.checks) for s in self.sections)
+
+
+def delta(after: dict | None, before: dict | None) -> dict:
+    if not after or not before:
+        return {}
+    return {k: v - before.get(k, 0) for k, v in after.items()
+            if isinstance(v, int) and v - before.get(k, 0)}
+
+
+_NOISE = ("io.idle_sleeps", "io.rx_bursts", "io.polls")
+
+
+def counter_line(d: dict, keys: tuple[str, ...] | None = None, limit: int = 40) -> str:
+    """Counters that moved: the dataplane's first (drops and forwarding
+    decisions), then the groups (ha., io., peer_link., ...)."""
+    items = [(k, v) for k, v in sorted(d.items(), key=lambda kv: ("." in kv[0], kv[0]))
+             if v and k not in _NOISE and not k.endswith("bytes") and
+             (keys is None or any(k == x or k.endswith("." + x) or k.startswith(x) for x in keys))]
+    if not items:
+        return "(no counter moved)"
+    return "  ".join(f"{k} {v:+d}" for k, v in items[:limit]) + \
+        (f"  (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+# --- shared scenario pieces -------------------------------------------------------------------
+
+
+SERVER_SERVICES = {
+    "server": ["serve", "--tcp", f"{TCP_ECHO}", "--udp", f"{UDP_ECHO}"],
+    "streams": ["stream-serve", "--echo", f"{RR_PORT}", "--source", f"{BULK_PORT}"],
+}
+
+
+def start_servers(lab: PairLab) -> None:
+    for name, argv in SERVER_SERVICES.items():
+        lab.start_service(name, "server", argv)
+
+
+def storm(lab: PairLab, sec: Section, label: str, count: int, concurrency: int,
+          deadline: Deadline, connect_timeout: float = 10.0, min_size: int = 64,
+          max_size: int = 256, seed: int = 1, check: bool = True,
+          budget: float | None = None) -> dict:
+    """`count` short connections (connect, request, echo, close) with
+    `concurrency` at a time; returns the tool's counts plus the endpoints'
+    TCP counter deltas and the rate."""
+    nc0, ns0 = lab.netstat("client"), lab.netstat("server")
+    frames0 = lab.node_frames()
+    node0 = {s.letter: lab.counters(s) for s in lab.slots}
+    budget = deadline.cap(budget or max(60.0, count / 50.0))
+    r = lab.tool("client", ["tcp-storm", "--dst", SERVER_IP, "--port", str(TCP_ECHO),
+                            "--count", str(count), "--concurrency", str(concurrency),
+                            "--min-size", str(min_size), "--max-size", str(max_size),
+                            "--connect-timeout", str(connect_timeout), "--io-timeout", "10",
+                            "--deadline", str(max(5.0, budget - 25)), "--seed", str(seed)],
+                 timeout=budget)
+    nc1, ns1 = lab.netstat("client"), lab.netstat("server")
+    frames1 = lab.node_frames()
+    node1 = {s.letter: lab.counters(s) for s in lab.slots}
+    dc, ds = delta(nc1, nc0), delta(ns1, ns0)
+    r["syn_retrans"] = dc.get("TcpExtTCPSynRetrans", 0)
+    r["synack_retrans"] = ds.get("TcpExtTCPSynRetrans", 0)
+    r["client_retrans_segs"] = dc.get("TcpRetransSegs", 0)
+    r["server_retrans_segs"] = ds.get("TcpRetransSegs", 0)
+    r["client_timeouts"] = dc.get("TcpExtTCPTimeouts", 0)
+    r["resets_received"] = dc.get("TcpEstabResets", 0) + ds.get("TcpEstabResets", 0)
+    r["rate"] = round(r["completed"] / r["elapsed_s"], 1) if r["elapsed_s"] else 0.0
+    r["frames"] = {k: delta(frames1[k], frames0[k]) for k in frames1}
+    r["node_deltas"] = {k: delta(node1[k], node0[k]) for k in node1}
+    failures = {k: r[k] for k in ("refused", "reset", "connect_timeout", "io_timeout",
+                                  "mismatch", "not_started") if r[k]}
+    failures.update(r["other"])
+    r["failures"] = failures
+    sec.line(f"{label}: connections {count}, attempted {r['attempted']}, completed "
+             f"{r['completed']}, failed {count - r['completed']}, reset {r['reset']}, timed out "
+             f"{r['timed_out']}, refused {r['refused']}, mismatch {r['mismatch']}, other "
+             f"{sum(r['other'].values())}")
+    sec.line(f"{label}: setup rate {r['rate']} conn/s ({r['elapsed_s']} s, {concurrency} "
+             f"concurrent); connect p50 {r['connect_ms']['p50']} ms, p99 "
+             f"{r['connect_ms']['p99']} ms, max {r['connect_ms']['max']} ms, over 1 s "
+             f"{r['slow_connects']}; kernel handshake RTT p50 {r['handshake_rtt_ms']['p50']} ms, "
+             f"p99 {r['handshake_rtt_ms']['p99']} ms")
+    sec.line(f"{label}: retransmitted SYNs (client TcpExtTCPSynRetrans) {r['syn_retrans']}, "
+             f"SYN-ACKs (server TcpExtTCPSynRetrans) {r['synack_retrans']}; retransmitted "
+             f"segments client {r['client_retrans_segs']}, server {r['server_retrans_segs']}")
+    f = r["frames"]
+    sec.line(f"{label}: frames into nodeA from crt {f['a'].get('from_crt', 0)}, from srt "
+             f"{f['a'].get('from_srt', 0)}; nodeB from crt {f['b'].get('from_crt', 0)}, from srt "
+             f"{f['b'].get('from_srt', 0)}; peer link A->B {f['a'].get('peer_tx', 0)}, B->A "
+             f"{f['b'].get('peer_tx', 0)}")
+    for letter, d in r["node_deltas"].items():
+        if d:
+            sec.line(f"{label}: node{letter.upper()} counters: {counter_line(d)}")
+    if check:
+        sec.check(f"{label}: {r['completed']}/{count} connections completed, echo verified",
+                  r["completed"] == count and r["bytes_verified"] == r["bytes_sent"])
+        sec.check(f"{label}: no failed connection {failures or ''}".rstrip(), not failures)
+    return r
+
+
+def start_rr(lab: PairLab, conns: int, interval: float, bulk_rate: int, bulk_conns: int = 1,
+             name: str = "rr", target_ms: float = 300.0, window: float = 5.0,
+             timeout: float = 30.0, seed: int = 3) -> dict:
+    """Starts rr-long in the client namespace; returns its ready line (every
+    connection answered once, bulk data flowing)."""
+    args = ["rr-long", "--dst", SERVER_IP, "--port", str(RR_PORT), "--conns", str(conns),
+            "--interval", str(interval), "--marks", lab.marks_path, "--window", str(window),
+            "--target-ms", str(target_ms), "--seed", str(seed)]
+    if bulk_conns:
+        args += ["--bulk-port", str(BULK_PORT), "--bulk-conns", str(bulk_conns),
+                 "--bulk-rate", str(bulk_rate)]
+    return lab.start_service(name, "client", args, timeout=timeout)
+
+
+def rr_stats(lab: PairLab, name: str = "rr") -> dict:
+    lab.check_node()
+    return lab.service_stats(name, timeout=5.0)
+
+
+def wait_rr_recovered(lab: PairLab, since: float, timeout: float, name: str = "rr") -> float | None:
+    """Waits until every live rr-long connection has had a response after
+    `since` (and the bulk streams received data). Returns the time that took
+    (from `since`), or None on timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        st = rr_stats(lab, name)
+        bulk_ok = all(b["last_rx"] > since or b["state"] != "running" for b in st["bulk"])
+        if st["oldest_last_response"] > since and bulk_ok:
+            return st["t"] - since
+        if time.monotonic() > end:
+            return None
+        time.sleep(0.02)
+
+
+def stop_rr(lab: PairLab, name: str = "rr") -> dict:
+    proc = lab.service(name)
+    final = lab.stop_service(name, timeout=30.0)
+    if final.get("event") != "stopped":
+        raise LabError(f"rr-long gave no final result ({final}): "
+                       f"{proc.stderr_text()[-3000:]}")
+    return final
+
+
+def report_rr(sec: Section, r: dict, label: str = "long-lived", marks: tuple[str, ...] = (),
+              target_ms: float | None = 300.0) -> None:
+    """Prints rr-long's counted outcome and checks: every connection alive
+    to the end and closed cleanly, no mismatch, bulk intact; for each event
+    mark in `marks`, the largest gap measured from it."""
+    n = r["conns"]
+    sec.line(f"{label}: connections {n}, connected {r['connected']}, broken {r['broken']} "
+             f"{r['broken_reasons'] or ''}, stalled at the end {r['unfinished']}, closed cleanly "
+             f"{r['closed_clean']}, requests "
+             f"{r['requests']}, responses {r['responses']}, mismatched {r['mismatch']}")
+    sec.line(f"{label}: steady-state gap between responses p50 {r['steady_gap_ms']['p50']} ms, "
+             f"p99 {r['steady_gap_ms']['p99']} ms, max {r['steady_gap_ms']['max']} ms "
+             f"(interval {r['interval_ms']:g} ms)")
+    for b in r["bulk"]:
+        sec.line(f"{label}: bulk stream (sport {b['sport']}): {b['bytes']} bytes, "
+                 f"{b['mbit_s']} Mbit/s, corrupt chunks {b['bad_chunks']}, largest receive gap "
+                 f"{b['max_gap_ms']} ms, {b['state']}{' ' + b['error'] if b['error'] else ''}")
+    for d in r["broken_detail"][:5]:
+        sec.line(f"{label}: broken: conn {d['conn']} sport {d['sport']} {d['reason']} after "
+                 f"{d['responses']} {'bytes' if str(d['conn']).startswith('bulk') else 'responses'}")
+    sec.check(f"{label}: {r['connected']}/{n} connected, {r['broken']} broken, "
+              f"{r['closed_clean']}/{n} closed cleanly at the end",
+              r["connected"] == n and r["broken"] == 0 and r["closed_clean"] == n)
+    sec.check(f"{label}: every response matched its request (mismatched {r['mismatch']})",
+              r["mismatch"] == 0)
+    for b in r["bulk"]:
+        sec.check(f"{label}: bulk stream intact ({b['bytes']} bytes, corrupt {b['bad_chunks']}, "
+                  f"{b['state']}, closed {b['closed'] or '-'})",
+                  b["state"] == "done" and b["closed"] == "clean" and b["bad_chunks"] == 0
+                  and b["bytes"] > 0)
+    by_name = {m["name"]: m for m in r["marks"]}
+    for name in marks:
+        m = by_name.get(name)
+        if m is None:
+            sec.check(f"{label}: event '{name}' was marked", False)
+            continue
+        g = m["gap_ms"]
+        worst = ", ".join(f"sport {w['sport']} {w['gap_ms']} ms" for w in m["worst"][:3])
+        sec.line(f"{label}: largest gap between responses measured from '{name}' (window "
+                 f"{m['window_s']:g} s): max {g['max']} ms, p99 {g['p99']} ms, p50 {g['p50']} "
+                 f"ms; over {r['target_ms']:g} ms: {m['over_target']} of {n}; bulk "
+                 f"{m['bulk_gap_ms']} ms; worst: {worst}")
+        if target_ms is not None:
+            bulk_max = max([x for x in m["bulk_gap_ms"] if x is not None], default=0.0)
+            sec.check(f"{label}: '{name}': max gap {g['max']} ms (p99 {g['p99']} ms), bulk "
+                      f"{bulk_max} ms <= {target_ms:g} ms",
+                      g["max"] is not None and g["max"] <= target_ms and bulk_max <= target_ms)
+
+
+def show_ha(lab: PairLab, sec: Section, label: str) -> dict:
+    out = {}
+    if lab.opts.node != "tandemd":
+        return {s.letter: None for s in lab.slots}
+    for s in lab.slots:
+        st = lab.ha_state(s)
+        out[s.letter] = st
+        if s.dead:
+            sec.line(f"{label}: {s.label}: (down)")
+        else:
+            sec.line(f"{label}: {s.label}: {ha_summary(st)}")
+    return out
+
+
+def show_ownership(lab: PairLab, sec: Section, label: str, port: int | None = RR_PORT) -> dict:
+    """Prints, per live node, its table's sessions (of `port`) by owner id."""
+    out = {}
+    if lab.opts.node != "tandemd":
+        return {s.letter: None for s in lab.slots if not s.dead}
+    for s in lab.slots:
+        if s.dead:
+            continue
+        so = lab.sessions(s, port)
+        out[s.letter] = so
+        if so is None:
+            sec.line(f"{label}: {s.label}: sessions by owner n/a")
+        else:
+            own = ", ".join(f"node {k}: {v}" for k, v in sorted(so["by_owner"].items(),
+                                                                  key=lambda kv: str(kv[0])))
+            sec.line(f"{label}: {s.label} table ({'port ' + str(port) if port else 'all'}): "
+                     f"{own or 'none'}{' (truncated list)' if so['truncated'] else ''}")
+    return out
+
+
+def owned_by(own: dict, node_id: int) -> int | None:
+    """Sessions owned by `node_id` as its own table says (else the other's)."""
+    letter = "a" if node_id == 1 else "b"
+    for k in (letter, OTHER[letter]):
+        so = own.get(k)
+        if so is not None:
+            return so["by_owner"].get(node_id, so["by_owner"].get(str(node_id), 0))
+    return None
+
+
+def wait_until(fn, timeout: float, interval: float = 0.05):
+    """Polls fn() until it returns something truthy; returns it, or the last
+    value after `timeout`."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(interval)
+
+
+# --- runner -----------------------------------------------------------------------------------
+
+
+def common_args(description: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--node", choices=NODE_KINDS, default="tandemd",
+                    help="tandemd; kernel (stateless bridges: everything passes); kernel-ct "
+                         "(two unsynchronised conntrack firewalls: must fail)")
+    ap.add_argument("--tandemd", default=None,
+                    help="tandemd binary (default: $TANDEMD, else build/release/src/daemon/tandemd)")
+    ap.add_argument("--cli", default=None, help="the tandem CLI (default build/release/cli/tandem "
+                                                "if built, else the control socket directly)")
+    ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet",
+                    help="[ha] session-owner")
+    ap.add_argument("--revert", choices=("true", "false"), default="true", help="[ha] revert")
+    ap.add_argument("--no-curve", action="store_true", help="no CURVE keys in the configs")
+    ap.add_argument("--heartbeat-ms", type=int, default=20)
+    ap.add_argument("--hold-ms", type=int, default=100)
+    ap.add_argument("--cluster-id", type=int, default=7)
+    ap.add_argument("--deadline", type=float, default=170.0, help="overall limit in seconds")
+    ap.add_argument("--json", metavar="FILE", help="write the counted outcomes here")
+    ap.add_argument("--artifacts", metavar="DIR",
+                    help="copy the nodes' configs and logs here before cleaning up")
+    return ap
+
+
+def options_from(args, **over) -> PairOptions:
+    o = PairOptions(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
+                    revert=args.revert == "true", curve=not args.no_curve,
+                    heartbeat_ms=args.heartbeat_ms, hold_ms=args.hold_ms,
+                    cluster_id=args.cluster_id)
+    for k, v in over.items():
+        setattr(o, k, v)
+    return o
+
+
+def pair_main(description: str, body, argv=None, configure=None, variants=None) -> int:
+    """Parses the options, then for each variant (a dict of PairOptions
+    overrides, default one: none) builds a pair lab, starts the server
+    services and both nodes, waits for HA, and runs body(lab, args, report,
+    deadline). Prints the counted outcomes; exit 0 passed, 1 a check failed
+    or a node failed, 2 the lab could not run, 77 skipped."""
+    ap = common_args(description)
+    if configure:
+        configure(ap)
+    args = ap.parse_args(argv)
+    try:
+        tools = ("ip", "ethtool") + (("nft", "conntrack") if args.node == "kernel-ct" else ())
+        require_lab_environment(tools)
+        if args.node == "tandemd":
+            binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
+            if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+                raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
+    except LabSkip as e:
+        print(f"SKIP: {e}")
+        return 77
+    install_signal_handlers()
+    arm_watchdog(args.deadline + 20)
+    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
+    started = time.monotonic()
+    report = Report()
+    error = None
+    node_failures: list[str] = []
+    vs = variants(args) if callable(variants) else (variants or [{}])
+    print(f"{description}\nnode: {args.node}", flush=True)
+    try:
+        for over in vs:
+            opts = options_from(args, **over)
+            tag = ", ".join(f"{k} {v}" for k, v in over.items())
+            if tag:
+                print(f"\n#### variant: {tag}", flush=True)
+            with PairLab(opts) as lab:
+                try:
+                    start_servers(lab)
+                    lab.start_nodes(deadline)
+                    if args.node == "tandemd":
+                        sec = report.section(f"pair up{' (' + tag + ')' if tag else ''}")
+                        show_ha(lab, sec, "HA")
+                        sec.check("both nodes report an active state and see each other"
+                                  if lab.ha_supported else
+                                  "both nodes report an active state "
+                                  "(`show high-availability state` not available)",
+                                  True if lab.ha_supported else None)
+                    try:
+                        body(lab, args, report, deadline, variant=over)
+                    except NodeFailed as e:
+                        # a verdict on the nodes: record it, stop them, and go
+                        # on with the next variant
+                        msg = str(e)
+                        print(f"\nNODE FAILED{' (' + tag + ')' if tag else ''}: {msg}")
+                        node_failures.append(f"{tag + ': ' if tag else ''}{msg.splitlines()[0]}")
+                    for s in lab.slots:
+                        if s.node is not None and not s.dead:
+                            s.node.check_alive()
+                    final = report.section(f"shutdown{' (' + tag + ')' if tag else ''}")
+                    stopped = lab.stop_nodes()
+                    for k, r in stopped.items():
+                        code = r.get("exit_code")
+                        if code is None:
+                            continue
+                        final.check(f"node{k.upper()} stopped cleanly on SIGTERM (exit {code})",
+                                    code == 0)
+                        if code != 0 and r.get("log_tail"):
+                            print(f"node{k.upper()} log ends:\n{r['log_tail']}")
+                finally:
+                    if args.artifacts:
+                        _save_artifacts(lab, args.artifacts, tag)
+    except LabSkip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except NodeFailed as e:
+        node_failures.append(str(e).splitlines()[0])
+        print(f"\nNODE FAILED: {e}")
+    except LabInterrupted as e:
+        error = f"interrupted by {e}"
+    except LabError as e:
+        error = f"{type(e).__name__}: {e}"
+        if os.environ.get("LAB_DEBUG"):
+            traceback.print_exc()
+    finally:
+        arm_watchdog(0)
+
+    failed = report.failed() + [f"node: {f}" for f in node_failures]
+    print("\n" + "-" * 72)
+    for s in report.sections:
+        ok = all(c.ok is not False for c in s.checks)
+        print(f"{'PASS' if ok else 'FAIL'}  {s.title}: {sum(1 for c in s.checks if c.ok)} passed, "
+              f"{sum(1 for c in s.checks if c.ok is False)} failed, "
+              f"{sum(1 for c in s.checks if c.ok is None)} n/a")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"node": args.node, "error": error, "node_failures": node_failures,
+                       "sections": [{"title": s.title, "lines": s.lines, "data": s.data,
+                                     "checks": [{"text": c.text, "ok": c.ok} for c in s.checks]}
+                                    for s in report.sections]}, f, indent=2, default=str)
+    total = time.monotonic() - started
+    if error:
+        print(f"ERROR {error}")
+        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
+        return 2
+    if failed:
+        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {report.n_checks()} checks "
+              f"run, node {args.node}, {total:.1f} s")
+        for f in failed:
+            print(f"  - {f}")
+        return 1
+    print(f"RESULT: PASS ({report.n_checks()} checks, node {args.node}, {total:.1f} s)")
+    return 0
+
+
+def _save_artifacts(lab: PairLab, target: str, tag: str) -> None:
+    sub = os.path.join(target, tag.replace(" ", "-").replace(",", "")) if tag else target
+    os.makedirs(sub, exist_ok=True)
+    for root, _, files in os.walk(lab.workdir):
+        for name in files:
+            src = os.path.join(root, name)
+            rel = os.path.relpath(src, lab.workdir).replace(os.sep, "_")
+            try:
+                shutil.copy2(src, os.path.join(sub, rel))
+            except OSError:
+                pass
+
+
+# --- failover and revert (scenarios 3 and 4) ------------------------------------------------------
+
+
+def add_longlived_args(ap) -> None:
+    ap.add_argument("--conns", type=int, default=200, help="long-lived request/response connections")
+    ap.add_argument("--interval-ms", type=float, default=10.0, help="request interval per connection")
+    ap.add_argument("--bulk-mbit", type=float, default=100.0,
+                    help="rate of the bulk download stream in Mbit/s (0: as fast as it goes)")
+    ap.add_argument("--steady", type=float, default=1.5,
+                    help="seconds of traffic before the first event (the baseline)")
+    ap.add_argument("--target-ms", type=float, default=300.0,
+                    help="largest gap between responses allowed after an event")
+    ap.add_argument("--spread", choices=("ecmp", "split", "split-asymmetric"), default="ecmp",
+                    help="how connections spread over the nodes: ecmp (each direction picks a "
+                         "node independently), split (half the connections by client port, "
+                         "both directions through the same node: no asymmetric flow), "
+                         "split-asymmetric (half A->B, half B->A: every flow asymmetric)")
+
+
+def start_longlived(lab: PairLab, args, sec: Section, name: str = "rr", conns: int | None = None,
+                    bulk: bool = True, window: float = 5.0) -> dict:
+    conns = conns or args.conns
+    lab.start_syn_map([RR_PORT, BULK_PORT])
+    try:
+        ready = start_rr(lab, conns, args.interval_ms / 1000.0, int(args.bulk_mbit * 1e6 / 8),
+                         bulk_conns=1 if bulk else 0, name=name, target_ms=args.target_ms,
+                         window=window, timeout=30.0)
+    finally:
+        ready_paths = lab.stop_syn_map()
+    ready["paths"] = ready_paths
+    sec.line(f"{name}: {ready['connected']}/{conns} connections answering (request every "
+             f"{args.interval_ms:g} ms){', 1 bulk stream at ' + format(args.bulk_mbit, 'g') + ' Mbit/s' if bulk else ''}"
+             f"; connect failures {ready['connect_failed']}")
+    show_flow_paths(lab, sec, ready, f"{name} flows")
+    bulk_bad = sum(1 for b in ready.get("bulk", []) if b["state"] == "broken")
+    if ready["connected"] < conns or bulk_bad:
+        sec.check(f"{name}: every long-lived connection connected and answered "
+                  f"({ready['connected']}/{conns}, bulk streams broken {bulk_bad})", False)
+        raise NodeFailed(f"{conns - ready['connected']} of {conns} long-lived connections could "
+                         f"not connect or answer (bulk broken {bulk_bad}); the scenario cannot "
+                         f"go on")
+    return ready
+
+
+def show_flow_paths(lab: PairLab, sec: Section, ready: dict, label: str) -> dict:
+    """Prints which nodes the rr-long flows crossed during their handshake
+    (SYN: crt -> node, SYN-ACK: srt -> node), from the syn-map captures."""
+    fmap = ready.get("paths") or {}
+    paths: dict[str, int] = {}
+    for p in ready.get("sports", []):
+        k = fmap.get(p, "?>?")
+        paths[k] = paths.get(k, 0) + 1
+    bulk = [fmap.get(p, "?>?") for p in ready.get("bulk_sports", [])]
+    if fmap:
+        sec.line(f"{label}: SYN node > SYN-ACK node: "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(paths.items()))
+                 + f" (asymmetric {paths.get('A>B', 0) + paths.get('B>A', 0)} of "
+                   f"{sum(paths.values())})" + (f"; bulk stream {', '.join(bulk)}" if bulk else ""))
+    return paths
+
+
+def hold(lab: PairLab, seconds: float, name: str = "rr") -> None:
+    """Lets traffic run for `seconds` (a measurement window), watching the
+    nodes and the long-lived connections meanwhile."""
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        lab.check_node()
+        if name in lab._services and not lab.service(name).alive():
+            raise LabError(f"{name} exited: {lab.service(name).stderr_text()[-1000:]}")
+        time.sleep(min(0.1, left))
+
+
+def spread_check(sec: Section, frames: dict, label: str, show: bool = True) -> None:
+    """Both nodes carried traffic in both directions (ECMP spread)."""
+    a, b = frames["a"], frames["b"]
+    if show:
+        sec.line(f"{label}: frames into nodeA from crt {a.get('from_crt', 0)}, from srt "
+                 f"{a.get('from_srt', 0)}; nodeB from crt {b.get('from_crt', 0)}, from srt "
+                 f"{b.get('from_srt', 0)}; peer link A->B {a.get('peer_tx', 0)}, B->A "
+                 f"{b.get('peer_tx', 0)}")
+    total = sum(a.get(k, 0) + b.get(k, 0) for k in ("from_crt", "from_srt"))
+    share = [(a.get(k, 0), b.get(k, 0)) for k in ("from_crt", "from_srt")]
+    ok = all(x > 0.1 * (x + y) and y > 0.1 * (x + y) for x, y in share) and total > 0
+    sec.check(f"{label}: traffic spread over both nodes in both directions", ok)
+
+
+def measure_detection(lab: PairLab, survivor: NodeSlot, t_kill: float,
+                      timeout: float = 5.0) -> float | None:
+    """Polls the survivor's HA state until it no longer sees the killed peer
+    alive. Returns seconds from the kill, None if not reported."""
+    if lab.control(survivor) is None:
+        return None
+    end = t_kill + timeout
+    while time.monotonic() < end:
+        st = lab.ha_state(survivor)
+        if st is None:
+            return None
+        peers = ha_peers(st)
+        if peers and all(p.get("alive") is False for p in peers):
+            return time.monotonic() - t_kill
+        time.sleep(0.005)
+    return None
+
+
+def failover_phase(lab: PairLab, args, sec: Section, deadline: Deadline,
+                   victim_letter: str = "a", after: float = 5.0) -> dict:
+    """Long-lived connections and a bulk stream over ECMP; SIGKILL one node
+    and at the same moment move its paths to the survivor; traffic goes on
+    for `after` seconds. Leaves rr-long running."""
+    lab.set_routes(args.spread)
+    victim, survivor = lab.slot(victim_letter), lab.slot(OTHER[victim_letter])
+    start_longlived(lab, args, sec, window=after)
+    f0 = lab.node_frames()
+    hold(lab, args.steady)
+    spread_check(sec, {k: delta(v, f0[k]) for k, v in lab.node_frames().items()},
+                 "before the kill")
+    own_before = show_ownership(lab, sec, "before the kill")
+    c_before = lab.counters(survivor)
+    t_kill = lab.kill_node(victim)
+    lab.mark("kill", t_kill, window=after)
+    sec.line(f"{victim.label} killed (SIGKILL{' = bridge deleted' if lab.opts.node != 'tandemd' else ''}"
+             f"); routes now: {lab.describe_routes()} (both routers confirmed "
+             f"{lab.paths_moved_after * 1000:.1f} ms after the kill)")
+    detect = measure_detection(lab, survivor, t_kill)
+    if lab.control(survivor) is not None and lab.ha_supported:
+        sec.line(f"{survivor.label} reported the peer dead "
+                 f"{'after ' + format(detect * 1000, '.0f') + ' ms' if detect else 'not within 5 s'}"
+                 f" (hold time {lab.opts.hold_ms} ms)")
+        sec.check(f"{survivor.label} declared {victim.label} dead within 5 s",
+                  detect is not None)
+    rec = wait_rr_recovered(lab, t_kill, timeout=deadline.cap(after + 10))
+    sec.line(f"every long-lived connection answered again "
+             f"{'%.0f ms after the kill' % (rec * 1000) if rec is not None else 'NOT within the wait'}")
+    hold(lab, max(0.0, t_kill + after - time.monotonic()))
+    own_after = show_ownership(lab, sec, "after the failover")
+    c_after = lab.counters(survivor)
+    if c_after is not None:
+        sec.line(f"{survivor.label} counters during the failover: "
+                 f"{counter_line(delta(c_after, c_before))}")
+    show_ha(lab, sec, "after the failover")
+    return {"t_kill": t_kill, "victim": victim, "survivor": survivor, "detect": detect,
+            "recovered": rec, "own_before": own_before, "own_after": own_after}
+
+
+def revert_phase(lab: PairLab, args, sec: Section, deadline: Deadline, fo: dict,
+                 after: float = 3.0) -> dict:
+    """Restarts the killed node with the same config, waits until it reports
+    active again (and its peer sees it), checks the segment through it, moves
+    its paths back, waits for revert to settle. rr-long keeps running."""
+    victim, survivor = fo["victim"], fo["survivor"]
+    t_restart = lab.mark("restart", window=after)
+    lab.restart_node(victim)
+    t_started = time.monotonic()
+    states = lab.wait_ha_ready(deadline, nodes=(victim, survivor))
+    t_active = time.monotonic()
+    if lab.ha_supported:
+        sec.line(f"{victim.label} restarted: control socket after {t_started - t_restart:.2f} s, "
+                 f"active (and seen by {survivor.label}) after {t_active - t_restart:.2f} s: "
+                 f"{ha_summary(states.get(victim.letter))}")
+    else:
+        sec.line(f"{victim.label} restarted: ready after {t_started - t_restart:.2f} s "
+                 f"(HA state n/a)")
+    ping = lab.ping_segment(victim.letter)
+    sec.check(f"the segment through {victim.label} passes traffic again (ping from crt: "
+              f"{ping['replies']}/{ping['sent']})", ping["replies"] == ping["sent"])
+    own_restarted = show_ownership(lab, sec, "after the restart, paths not back yet")
+    t_back = lab.mark("path back", window=after)
+    lab.set_routes(args.spread)
+    sec.line(f"paths back: {lab.describe_routes()}")
+    rec = wait_rr_recovered(lab, t_back, timeout=deadline.cap(after + 10))
+    sec.line(f"every long-lived connection answered after the paths moved back "
+             f"{'%.0f ms later' % (rec * 1000) if rec is not None else 'NOT within the wait'}")
+    own_final = settle_ownership(lab, victim, fo["own_before"], timeout=deadline.cap(10.0))
+    hold(lab, max(0.0, t_back + after - time.monotonic()))
+    own_final = show_ownership(lab, sec, "after revert settled")
+    show_ha(lab, sec, "at the end")
+    return {"own_restarted": own_restarted, "own_final": own_final, "t_back": t_back}
+
+
+def settle_ownership(lab: PairLab, victim: NodeSlot, own_before: dict, timeout: float) -> dict:
+    """Waits until session ownership stops changing for 1 s (bounded)."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        own = {s.letter: lab.sessions(s, RR_PORT) for s in lab.slots if not s.dead}
+        key = json.dumps({k: (v or {}).get("by_owner") for k, v in own.items()},
+                         sort_keys=True, default=str)
+        now = time.monotonic()
+        if key != last:
+            last, since = key, now
+        elif now - since >= 1.0 or all(v is None for v in own.values()):
+            return own
+        if now > end:
+            return own
+        time.sleep(0.1)

@@ -1,0 +1,1014 @@
+"""Traffic tools of the two-node (pair) lab, run as `traffic.py CMD ...`.
+
+traffic.py registers these subcommands (add_commands); like its own tools
+they run inside a namespace and print JSON lines.
+
+    stream-serve   epoll server: echo-as-it-arrives ports (request/response)
+                   and source ports (a bulk byte pattern streamed to the client)
+    rr-long        N long-lived connections doing request/response every
+                   INTERVAL, plus bulk download streams; records every
+                   response time, and at the end measures, for each event
+                   the orchestrator marked (kill, restart, ...), the largest
+                   gap between responses measured from that event
+    ha-garbage     garbage bytes, and ZeroMQ connections with an unknown
+                   CURVE key or none, to a node's HA listen port
+    peer-garbage   scapy: malformed frames with the peer-link EtherType
+
+The event marks: the orchestrator appends JSON lines {"name": N, "t": T} to
+the file given by --marks (T: time.monotonic(), which every namespace
+shares); rr-long reads the file when it stops.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import json
+import os
+import random
+import select
+import signal
+import socket
+import struct
+import time
+from array import array
+
+from traffic import emit, errno_name, ms, percentile, ports
+
+# --- stream-serve ---------------------------------------------------------------------------
+
+PATTERN_PERIOD = 251
+PATTERN = bytes(range(PATTERN_PERIOD)) * 600          # ~150 KB; any offset % 251 is a start
+CHUNK = 65536
+
+
+class _Conn:
+    __slots__ = ("sock", "kind", "port", "out", "rate", "t0", "sent", "header", "eof",
+                 "want_out")
+
+    def __init__(self, sock, kind, port):
+        self.sock, self.kind, self.port = sock, kind, port
+        self.out = bytearray()
+        self.rate = None          # source: bytes per second, 0 = unlimited, None = no header yet
+        self.header = b""
+        self.t0 = 0.0
+        self.sent = 0
+        self.eof = False
+        self.want_out = False
+
+
+def cmd_stream_serve(a) -> int:
+    ep = select.epoll()
+    listeners = {}
+    stats = {}
+    for kind, text in (("echo", a.echo), ("source", a.source)):
+        for p in ports(text):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((a.bind, p))
+            s.listen(4096)
+            s.setblocking(False)
+            ep.register(s.fileno(), select.EPOLLIN)
+            listeners[s.fileno()] = (s, kind, p)
+            stats[str(p)] = {"kind": kind, "accepted": 0, "active": 0, "closed_clean": 0,
+                             "reset": 0, "errors": 0, "bytes_in": 0, "bytes_out": 0}
+    conns: dict[int, _Conn] = {}
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    flags = {"stop": False, "stats": False}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGUSR1, lambda *_: flags.__setitem__("stats", True))
+    ep.register(rfd, select.EPOLLIN)
+
+    def snapshot(event):
+        return {"event": event, "ports": stats, "pid": os.getpid()}
+
+    def close(c: _Conn, outcome: str) -> None:
+        st = stats[str(c.port)]
+        st["active"] -= 1
+        st[outcome] += 1
+        try:
+            ep.unregister(c.sock.fileno())
+        except (OSError, ValueError):
+            pass
+        conns.pop(c.sock.fileno(), None)
+        c.sock.close()
+
+    def set_out(c: _Conn, on: bool) -> None:
+        if c.want_out != on:
+            c.want_out = on
+            ep.modify(c.sock.fileno(), select.EPOLLIN | (select.EPOLLOUT if on else 0))
+
+    def flush(c: _Conn) -> bool:
+        """Sends what is queued; False when the connection is gone."""
+        st = stats[str(c.port)]
+        try:
+            while c.out:
+                n = c.sock.send(c.out)
+                del c.out[:n]
+                st["bytes_out"] += n
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            close(c, "reset")
+            return False
+        except OSError:
+            close(c, "errors")
+            return False
+        return True
+
+    def pump_source(c: _Conn, now: float) -> bool:
+        st = stats[str(c.port)]
+        if c.rate:
+            budget = int(c.rate * (now - c.t0)) - c.sent
+            if budget > 4 * CHUNK:
+                # behind schedule (the path stalled): no catch-up burst
+                c.t0 = now - (c.sent + 4 * CHUNK) / c.rate
+                budget = 4 * CHUNK
+            if budget <= 0:
+                return True
+        else:
+            budget = 16 * CHUNK
+        try:
+            while budget > 0:
+                off = c.sent % PATTERN_PERIOD
+                n = c.sock.send(memoryview(PATTERN)[off:off + min(budget, CHUNK)])
+                c.sent += n
+                st["bytes_out"] += n
+                budget -= n
+            set_out(c, not c.rate)
+        except BlockingIOError:
+            set_out(c, True)
+        except ConnectionResetError:
+            close(c, "reset")
+            return False
+        except OSError:
+            close(c, "errors")
+            return False
+        return True
+
+    def on_readable(c: _Conn) -> None:
+        st = stats[str(c.port)]
+        try:
+            data = c.sock.recv(CHUNK)
+        except BlockingIOError:
+            return
+        except ConnectionResetError:
+            close(c, "reset")
+            return
+        except OSError:
+            close(c, "errors")
+            return
+        if not data:
+            # the client half-closed: finish and close our side
+            c.eof = True
+            if c.kind == "echo" and not flush(c):
+                return
+            if c.out:
+                set_out(c, True)
+                return
+            try:
+                c.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            close(c, "closed_clean")
+            return
+        st["bytes_in"] += len(data)
+        if c.kind == "echo":
+            c.out += data
+            if flush(c) and c.out:
+                set_out(c, True)
+        elif c.rate is None:
+            c.header += data
+            if len(c.header) >= 8:
+                c.rate = struct.unpack("!Q", c.header[:8])[0]
+                c.t0 = time.monotonic()
+                pump_source(c, c.t0)
+
+    emit({"event": "ready", "echo": ports(a.echo), "source": ports(a.source), "pid": os.getpid()})
+    while not flags["stop"]:
+        sources = [c for c in conns.values() if c.kind == "source" and c.rate]
+        timeout = 0.005 if sources else 0.5
+        try:
+            events = ep.poll(timeout)
+        except InterruptedError:
+            events = []
+        for fd, ev in events:
+            if fd == rfd:
+                try:
+                    os.read(rfd, 512)
+                except BlockingIOError:
+                    pass
+                continue
+            if fd in listeners:
+                ls, kind, p = listeners[fd]
+                while True:
+                    try:
+                        s, _ = ls.accept()
+                    except BlockingIOError:
+                        break
+                    s.setblocking(False)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    c = _Conn(s, kind, p)
+                    conns[s.fileno()] = c
+                    ep.register(s.fileno(), select.EPOLLIN)
+                    stats[str(p)]["accepted"] += 1
+                    stats[str(p)]["active"] += 1
+                continue
+            c = conns.get(fd)
+            if c is None:
+                continue
+            if ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+                on_readable(c)
+                if fd not in conns:
+                    continue
+            if ev & select.EPOLLOUT:
+                if c.kind == "echo" or c.eof:
+                    if flush(c) and not c.out:
+                        set_out(c, False)
+                        if c.eof:
+                            try:
+                                c.sock.shutdown(socket.SHUT_WR)
+                            except OSError:
+                                pass
+                            close(c, "closed_clean")
+                elif c.rate is not None:
+                    pump_source(c, time.monotonic())
+        now = time.monotonic()
+        for c in sources:
+            if not c.eof and conns.get(c.sock.fileno()) is c:
+                pump_source(c, now)
+        if flags["stats"]:
+            flags["stats"] = False
+            emit(snapshot("stats"))
+    for c in list(conns.values()):
+        c.sock.close()
+    emit(snapshot("stopped"))
+    return 0
+
+
+# --- rr-long ------------------------------------------------------------------------------------
+
+
+class _RR:
+    """One long-lived request/response connection."""
+    __slots__ = ("idx", "sock", "sport", "state", "seq", "req", "buf", "sent_at", "next_due",
+                 "times", "requests", "responses", "mismatch", "error", "error_t", "closed")
+
+    def __init__(self, idx):
+        self.idx = idx
+        self.sock = None
+        self.sport = 0
+        self.state = "connecting"   # connecting | idle | waiting | closing | done | broken
+        self.seq = 0
+        self.req = b""
+        self.buf = bytearray()
+        self.sent_at = 0.0
+        self.next_due = 0.0
+        self.times = array("d")     # monotonic time of every good response
+        self.requests = self.responses = self.mismatch = 0
+        self.error = ""
+        self.error_t = 0.0
+        self.closed = ""
+
+
+class _Bulk:
+    __slots__ = ("idx", "sock", "sport", "state", "bytes", "bad", "last_rx", "first_rx", "gaps",
+                 "max_gap", "error", "error_t", "closed")
+
+    def __init__(self, idx):
+        self.idx = idx
+        self.sock = None
+        self.sport = 0
+        self.state = "connecting"
+        self.bytes = 0
+        self.bad = 0
+        self.first_rx = 0.0
+        self.last_rx = 0.0
+        self.gaps = []              # (start, end) of receive gaps above the threshold
+        self.max_gap = 0.0
+        self.error = ""
+        self.error_t = 0.0
+        self.closed = ""
+
+
+def read_marks(path: str | None) -> list[dict]:
+    if not path or not os.path.exists(path):
+        return []
+    out = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return out
+
+
+def gap_from(times, t_mark: float, window: float, t_end: float) -> tuple[float, float]:
+    """The largest silence measured from `t_mark` in [t_mark, t_mark+window]:
+    over consecutive responses (t_i, t_i+1) with t_i+1 > t_mark, the length
+    t_i+1 - max(t_i, t_mark); a connection silent until t_end counts up to
+    t_end. Returns (gap seconds, time the gap ended)."""
+    best, best_end = 0.0, t_mark
+    prev = None
+    w_end = t_mark + window
+    for t in times:
+        if t <= t_mark:
+            prev = t
+            continue
+        start = t_mark if prev is None or prev < t_mark else prev
+        if start > w_end:
+            break
+        if t - start > best:
+            best, best_end = t - start, t
+        prev = t
+    last = times[-1] if len(times) else t_mark
+    tail_start = max(last, t_mark)
+    if tail_start < w_end and min(t_end, w_end) - tail_start > best and t_end > tail_start:
+        best, best_end = min(t_end, w_end) - tail_start, float("inf")
+    return best, best_end
+
+
+def max_gap_between(times, t0: float, t1: float) -> float:
+    """Largest interval between consecutive responses inside [t0, t1]."""
+    best, prev = 0.0, None
+    for t in times:
+        if t < t0:
+            continue
+        if t > t1:
+            break
+        if prev is not None and t - prev > best:
+            best = t - prev
+        prev = t
+    return best
+
+
+def bulk_gap_from(b: _Bulk, t_mark: float, window: float, t_end: float) -> float:
+    best = 0.0
+    w_end = t_mark + window
+    for s, e in b.gaps:
+        if e <= t_mark or s > w_end:
+            continue
+        best = max(best, e - max(s, t_mark))
+    if b.state in ("broken",) or (b.last_rx and b.last_rx < w_end and t_end > b.last_rx):
+        tail = min(t_end, w_end) - max(b.last_rx, t_mark)
+        if b.state == "broken" or tail > 0.5:
+            best = max(best, tail)
+    return best
+
+
+def cmd_rr_long(a) -> int:
+    ep = select.epoll()
+    rng = random.Random(a.seed)
+    rrs = [_RR(i) for i in range(a.conns)]
+    bulks = [_Bulk(i) for i in range(a.bulk_conns if a.bulk_port else 0)]
+    by_fd: dict[int, object] = {}
+    counts = {"connect_failed": 0}
+    connect_errors: dict[str, int] = {}
+    started = time.monotonic()
+    hard_end = started + a.max_seconds
+    gap_threshold = a.bulk_gap_ms / 1000.0
+
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    flags = {"stop": False, "stats": False}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGUSR1, lambda *_: flags.__setitem__("stats", True))
+    ep.register(rfd, select.EPOLLIN)
+
+    def open_conn(c, port: int) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            s.connect((a.dst, port))
+        except BlockingIOError:
+            pass
+        c.sock = s
+        c.sport = s.getsockname()[1]
+        by_fd[s.fileno()] = c
+        ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLIN)
+
+    def fail(c, reason: str, now: float) -> None:
+        if c.state in ("broken", "done"):
+            return
+        if c.state == "connecting":
+            counts["connect_failed"] += 1
+            connect_errors[reason] = connect_errors.get(reason, 0) + 1
+        c.state = "broken"
+        c.error, c.error_t = reason, now
+        try:
+            ep.unregister(c.sock.fileno())
+        except (OSError, ValueError):
+            pass
+        by_fd.pop(c.sock.fileno(), None)
+        c.sock.close()
+
+    def send_request(c: _RR, now: float) -> None:
+        c.seq += 1
+        head = struct.pack("!IQ", c.idx, c.seq)
+        c.req = head + rng.randbytes(max(0, a.size - len(head)))
+        try:
+            n = c.sock.send(c.req)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except ConnectionResetError:
+            fail(c, "reset", now)
+            return
+        except OSError as e:
+            fail(c, errno_name(e), now)
+            return
+        if n != len(c.req):
+            # a 64-byte request that does not fit the socket buffer: the
+            # connection is stuck far beyond anything this test tolerates
+            fail(c, "send_blocked", now)
+            return
+        c.requests += 1
+        c.sent_at = now
+        c.state = "waiting"
+        c.buf.clear()
+
+    def on_rr(c: _RR, ev: int, now: float) -> None:
+        if c.state == "connecting":
+            err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                fail(c, errno.errorcode.get(err, str(err)), now)
+                return
+            if not ev & select.EPOLLOUT:
+                return
+            ep.modify(c.sock.fileno(), select.EPOLLIN)
+            c.state = "idle"
+            send_request(c, now)
+            return
+        try:
+            data = c.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except ConnectionResetError:
+            fail(c, "reset", now)
+            return
+        except OSError as e:
+            fail(c, errno_name(e), now)
+            return
+        if not data:
+            if c.state == "closing":
+                c.state, c.closed = "done", "clean"
+                ep.unregister(c.sock.fileno())
+                by_fd.pop(c.sock.fileno(), None)
+                c.sock.close()
+                return
+            fail(c, "eof", now)
+            return
+        if c.state != "waiting":
+            c.mismatch += 1
+            return
+        c.buf += data
+        if len(c.buf) < len(c.req):
+            return
+        if bytes(c.buf) != c.req:
+            c.mismatch += 1
+            fail(c, "mismatch", now)
+            return
+        c.responses += 1
+        c.times.append(now)
+        c.state = "idle"
+        c.next_due = max(now, c.sent_at + a.interval)
+
+    def on_bulk(b: _Bulk, ev: int, now: float) -> None:
+        if b.state == "connecting":
+            err = b.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                fail(b, errno.errorcode.get(err, str(err)), now)
+                return
+            if not ev & select.EPOLLOUT:
+                return
+            ep.modify(b.sock.fileno(), select.EPOLLIN)
+            b.sock.send(struct.pack("!Q", a.bulk_rate))
+            b.state = "running"
+            return
+        while True:
+            try:
+                data = b.sock.recv(262144)
+            except BlockingIOError:
+                return
+            except ConnectionResetError:
+                fail(b, "reset", now)
+                return
+            except OSError as e:
+                fail(b, errno_name(e), now)
+                return
+            if not data:
+                if b.state == "closing":
+                    b.state, b.closed = "done", "clean"
+                    ep.unregister(b.sock.fileno())
+                    by_fd.pop(b.sock.fileno(), None)
+                    b.sock.close()
+                else:
+                    fail(b, "eof", now)
+                return
+            off = b.bytes % PATTERN_PERIOD
+            if data != PATTERN[off:off + len(data)] and len(data) <= len(PATTERN) - off:
+                b.bad += 1
+            b.bytes += len(data)
+            if b.last_rx:
+                g = now - b.last_rx
+                if g > b.max_gap:
+                    b.max_gap = g
+                if g > gap_threshold and len(b.gaps) < 1000:
+                    b.gaps.append((b.last_rx, now))
+            else:
+                b.first_rx = now
+            b.last_rx = now
+            if len(data) < 262144:
+                return
+
+    def stats(event: str, now: float) -> dict:
+        live = [c for c in rrs if c.state in ("idle", "waiting")]
+        last = [c.times[-1] if len(c.times) else 0.0 for c in live]
+        return {"event": event, "t": now, "connected": sum(1 for c in rrs if len(c.times)),
+                "live": len(live), "broken": sum(1 for c in rrs if c.state == "broken"),
+                "responses": sum(c.responses for c in rrs),
+                "oldest_last_response": min(last) if last else 0.0,
+                "bulk": [{"bytes": b.bytes, "last_rx": b.last_rx, "state": b.state}
+                         for b in bulks]}
+
+    due: list[tuple[float, int]] = []
+    for c in rrs:
+        open_conn(c, a.port)
+    for b in bulks:
+        open_conn(b, a.bulk_port)
+
+    ready_sent = False
+    stop_at = None
+    next_scan = 0.0
+    while True:
+        now = time.monotonic()
+        if (flags["stop"] or now > hard_end) and stop_at is None:
+            stop_at = now
+        if now >= next_scan or stop_at is not None:
+            # every 50 ms (and while stopping): timeouts, readiness, closing
+            next_scan = now + 0.05
+            for c in rrs:
+                if c.state == "waiting" and now - c.sent_at > a.io_timeout:
+                    fail(c, "timeout", now)
+                elif c.state == "connecting" and now - started > a.connect_timeout:
+                    fail(c, "connect_timeout", now)
+            for b in bulks:
+                if b.state == "running" and b.last_rx and now - b.last_rx > a.io_timeout:
+                    fail(b, "timeout", now)
+                elif b.state == "connecting" and now - started > a.connect_timeout:
+                    fail(b, "connect_timeout", now)
+            if not ready_sent and all(len(c.times) or c.state == "broken" for c in rrs) and \
+                    all(b.bytes or b.state == "broken" for b in bulks):
+                ready_sent = True
+                emit({**stats("ready", now), "sports": [c.sport for c in rrs],
+                      "bulk_sports": [b.sport for b in bulks],
+                      "connect_failed": counts["connect_failed"]})
+            if stop_at is not None:
+                # no new requests; close each connection once it is idle
+                for c in rrs + bulks:
+                    if c.state in ("idle", "running"):
+                        try:
+                            c.sock.shutdown(socket.SHUT_WR)
+                        except OSError as e:
+                            fail(c, errno_name(e), now)
+                            continue
+                        c.state = "closing"
+                if all(c.state in ("done", "broken") for c in rrs + bulks) or \
+                        now - stop_at > a.stop_timeout:
+                    break
+        if stop_at is None:
+            while due and due[0][0] <= now:
+                _, i = heapq.heappop(due)
+                c = rrs[i]
+                if c.state == "idle":
+                    send_request(c, now)
+        if flags["stats"]:
+            flags["stats"] = False
+            emit(stats("stats", now))
+        timeout = min(0.05, max(0.0, next_scan - now))
+        if due and stop_at is None:
+            timeout = max(0.0, min(timeout, due[0][0] - now))
+        try:
+            events = ep.poll(timeout)
+        except InterruptedError:
+            events = []
+        now = time.monotonic()
+        for fd, ev in events:
+            if fd == rfd:
+                try:
+                    os.read(rfd, 512)
+                except BlockingIOError:
+                    pass
+                continue
+            c = by_fd.get(fd)
+            if c is None:
+                continue
+            if isinstance(c, _RR):
+                was = c.state
+                on_rr(c, ev, now)
+                if was == "waiting" and c.state == "idle" and stop_at is None:
+                    heapq.heappush(due, (c.next_due, c.idx))
+            else:
+                on_bulk(c, ev, now)
+    t_end = time.monotonic()
+    for c in rrs + bulks:
+        if c.state not in ("done", "broken"):
+            c.closed = f"unfinished ({c.state})"
+            c.sock.close()
+
+    # --- results -------------------------------------------------------------------------------
+    marks = read_marks(a.marks)
+    broken_reasons: dict[str, int] = {}
+    for c in rrs:
+        if c.state == "broken":
+            broken_reasons[c.error] = broken_reasons.get(c.error, 0) + 1
+    first_mark = min((m["t"] for m in marks if m["t"] > started + 0.5), default=stop_at or t_end)
+    steady = []
+    for c in rrs:
+        if len(c.times) >= 2:
+            steady.append(max_gap_between(c.times, c.times[0] + 0.2, first_mark))
+    steady.sort()
+    events = []
+    for m in marks:
+        t_mark = m["t"]
+        window = m.get("window", a.window)
+        per = []
+        for c in rrs:
+            g, g_end = gap_from(c.times, t_mark, window, c.error_t if c.state == "broken"
+                                else stop_at or t_end)
+            per.append((g, c.idx, c.sport, g_end))
+        per.sort(reverse=True)
+        gaps = sorted(p[0] for p in per)
+        bulk = [bulk_gap_from(b, t_mark, window, stop_at or t_end) for b in bulks]
+        events.append({
+            "name": m.get("name", "?"), "t": t_mark, "window_s": window,
+            "gap_ms": {"max": ms(gaps[-1] if gaps else None), "p99": ms(percentile(gaps, 0.99)),
+                       "p50": ms(percentile(gaps, 0.50))},
+            "over_target": sum(1 for g in gaps if g * 1000 > a.target_ms),
+            "worst": [{"conn": p[1], "sport": p[2], "gap_ms": ms(p[0]),
+                       "resumed_after_ms": None if p[3] == float("inf") else ms(p[3] - t_mark)}
+                      for p in per[:5]],
+            "bulk_gap_ms": [ms(x) for x in bulk]})
+    result = {
+        "event": "stopped", "tool": "rr-long", "dst": a.dst, "port": a.port, "conns": a.conns,
+        "interval_ms": a.interval * 1000, "size": a.size,
+        "connected": sum(1 for c in rrs if len(c.times)), "connect_failed": counts["connect_failed"],
+        "connect_errors": connect_errors,
+        "requests": sum(c.requests for c in rrs), "responses": sum(c.responses for c in rrs),
+        "mismatch": sum(c.mismatch for c in rrs),
+        "broken": sum(1 for c in rrs if c.state == "broken"),
+        "closed_clean": sum(1 for c in rrs if c.closed == "clean"),
+        "broken_reasons": broken_reasons,
+        "broken_detail": [{"conn": c.idx if isinstance(c, _RR) else f"bulk{c.idx}",
+                           "sport": c.sport, "reason": c.error, "t": c.error_t,
+                           "responses": c.responses if isinstance(c, _RR) else c.bytes}
+                          for c in rrs + bulks if c.state == "broken"][:20],
+        "unfinished": sum(1 for c in rrs + bulks if c.closed.startswith("unfinished")),
+        "steady_gap_ms": {"max": ms(steady[-1] if steady else None),
+                          "p99": ms(percentile(steady, 0.99)),
+                          "p50": ms(percentile(steady, 0.50))},
+        "bulk": [{"sport": b.sport, "bytes": b.bytes, "bad_chunks": b.bad, "state": b.state,
+                  "closed": b.closed, "error": b.error, "max_gap_ms": ms(b.max_gap),
+                  "mbit_s": round(b.bytes * 8 / 1e6 / max(1e-3, (b.last_rx - b.first_rx)), 1)
+                  if b.first_rx else 0.0} for b in bulks],
+        "marks": events, "target_ms": a.target_ms,
+        "started": started, "stop_at": stop_at, "elapsed_s": round(t_end - started, 3)}
+    emit(result)
+    return 0
+
+
+# --- ha-garbage -------------------------------------------------------------------------------
+
+
+def _zmq_probe(endpoint: str, server_key: bytes | None, socket_type: str, messages: list,
+               timeout: float) -> dict:
+    """Connects a ZeroMQ socket (CURVE with a fresh, unknown key pair when
+    server_key is given, else no security), sends `messages`, and reports
+    the handshake events the socket monitor saw."""
+    import zmq
+    from zmq.utils.monitor import recv_monitor_message
+
+    ctx = zmq.Context.instance()
+    s = ctx.socket(getattr(zmq, socket_type))
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.SNDTIMEO, 200)
+    if server_key:
+        pub, sec = zmq.curve_keypair()
+        s.curve_publickey, s.curve_secretkey, s.curve_serverkey = pub, sec, server_key
+    mon = s.get_monitor_socket()
+    s.connect(endpoint)
+    sent = 0
+    for m in messages:
+        try:
+            if socket_type in ("DEALER", "REQ"):
+                s.send(m, zmq.NOBLOCK)
+            else:
+                s.send(m, zmq.NOBLOCK)
+            sent += 1
+        except zmq.ZMQError:
+            pass
+    seen = []
+    end = time.monotonic() + timeout
+    names = {getattr(zmq, n): n for n in dir(zmq) if n.startswith("EVENT_")}
+    while time.monotonic() < end:
+        if not mon.poll(int(max(1, (end - time.monotonic()) * 1000))):
+            break
+        ev = recv_monitor_message(mon)
+        name = names.get(ev["event"], str(ev["event"]))
+        seen.append(name.replace("EVENT_", "").lower())
+        if ev["event"] in (getattr(zmq, "EVENT_HANDSHAKE_SUCCEEDED", -1),):
+            # give the queued messages a moment to leave
+            t = time.monotonic() + 0.3
+            while time.monotonic() < t:
+                time.sleep(0.05)
+            break
+        if len(seen) > 20:
+            break
+    replies = 0
+    try:
+        while s.poll(50):
+            s.recv(zmq.NOBLOCK)
+            replies += 1
+    except zmq.ZMQError:
+        pass
+    s.disable_monitor()
+    mon.close(0)
+    s.close(0)
+    ok = "handshake_succeeded" in seen
+    failed = [e for e in seen if e.startswith("handshake_failed")]
+    return {"socket": socket_type, "curve": bool(server_key), "messages_queued": sent,
+            "handshake_succeeded": ok, "handshake_failed": failed, "replies": replies,
+            "events": seen[:20]}
+
+
+def _ha_messages(cluster_id: int, to_node: int, as_nodes: list[int]) -> list[bytes]:
+    """msgpack envelopes (proto/ha_messages.h): a HELLO and a HEARTBEAT
+    claiming each node id in `as_nodes`."""
+    import msgpack
+
+    out = []
+    for n in as_nodes:
+        hello = {0: 1, 1: 1, 2: cluster_id, 3: n, 4: to_node,
+                 5: {0: n, 1: f"intruder{n}", 2: "0.1.0", 3: 0, 4: 9000, 5: 100,
+                     6: random.getrandbits(48), 7: 0, 8: True, 9: False, 10: 20, 11: 100,
+                     12: (1 << (to_node - 1)) | (1 << (n - 1))}}
+        heartbeat = {0: 1, 1: 2, 2: cluster_id, 3: n, 4: to_node,
+                     5: {0: 2, 1: 100, 2: 1, 3: int(time.time() * 1e6), 4: 1, 5: True, 6: []}}
+        out += [msgpack.packb(hello), msgpack.packb(heartbeat)]
+    out.append(b"\x00garbage\xff" * 10)
+    return out
+
+
+def cmd_ha_garbage(a) -> int:
+    rng = random.Random(a.seed)
+    result = {"tool": "ha-garbage", "dst": a.dst, "port": a.port}
+    # 1. raw TCP garbage: random bytes, a ZMTP signature with a bogus
+    # version, an oversized length; did the listener hang up?
+    tcp = {"connections": 0, "refused": 0, "bytes_sent": 0, "closed_by_peer": 0,
+           "still_open": 0, "errors": {}}
+    payloads = [rng.randbytes(n) for n in (1, 7, 64, 1500, 65536)]
+    payloads.append(b"\xff" + b"\0" * 8 + b"\x7f" + b"\x09\x09" + b"CURVE".ljust(20, b"\0") +
+                    b"\0" * 32)
+    payloads.append(b"\xff" + b"\xff" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0") +
+                    b"\0" * 32 + rng.randbytes(4096))
+    for p in payloads:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(2.0)
+        try:
+            s.connect((a.dst, a.port))
+        except ConnectionRefusedError:
+            tcp["refused"] += 1
+            s.close()
+            continue
+        except OSError as e:
+            tcp["errors"][errno_name(e)] = tcp["errors"].get(errno_name(e), 0) + 1
+            s.close()
+            continue
+        tcp["connections"] += 1
+        try:
+            s.sendall(p)
+            tcp["bytes_sent"] += len(p)
+            s.settimeout(a.listen)
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    tcp["closed_by_peer"] += 1
+                    break
+        except socket.timeout:
+            tcp["still_open"] += 1
+        except (ConnectionResetError, BrokenPipeError):
+            tcp["closed_by_peer"] += 1
+        except OSError as e:
+            tcp["errors"][errno_name(e)] = tcp["errors"].get(errno_name(e), 0) + 1
+        finally:
+            s.close()
+    result["tcp_garbage"] = tcp
+    # 2. ZeroMQ: CURVE with an unknown key (claiming the real peer's id and
+    # an unknown id), and no security at all.
+    endpoint = f"tcp://{a.dst}:{a.port}"
+    msgs = _ha_messages(a.cluster_id, a.to_node, [a.as_node, 9])
+    probes = []
+    server_key = a.server_key.encode() if a.server_key else None
+    for st in ("DEALER", "PUSH"):
+        if server_key:
+            probes.append(_zmq_probe(endpoint, server_key, st, msgs, a.listen))
+        probes.append(_zmq_probe(endpoint, None, st, msgs, a.listen))
+    result["zmq"] = probes
+    result["messages_per_probe"] = len(msgs)
+    emit(result)
+    return 0
+
+
+# --- peer-garbage ---------------------------------------------------------------------------------
+
+
+def peer_header(version=1, ftype=1, cluster=1, src=2, dst=1, reason=1, port=0, hint=0,
+                payload_len=0) -> bytes:
+    return struct.pack("!BBHBBBBIHH", version, ftype, cluster, src, dst, reason, port, hint,
+                       payload_len, 0)
+
+
+def cmd_peer_garbage(a) -> int:
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.sendrecv import sendp
+
+    rng = random.Random(a.seed)
+    et = 0x88B5
+    inner = bytes(Ether(src="02:00:00:00:00:99", dst=a.inner_dst_mac or "02:00:00:00:00:98") /
+                  IP(src=a.inner_src, dst=a.inner_dst, ttl=64) /
+                  TCP(sport=rng.randint(40000, 60000), dport=a.inner_dport, flags="S",
+                      seq=rng.getrandbits(32)))
+    c, me, peer = a.cluster_id, a.from_node, a.to_node
+    kinds = {
+        # name: (payload after the Ethernet header, the counter it should land in)
+        "truncated": (b"\x01\x01\x00", "truncated"),
+        "bad_version": (peer_header(version=9, cluster=c, src=me, dst=peer,
+                                    payload_len=len(inner)) + inner, "bad_version"),
+        "bad_type": (peer_header(ftype=77, cluster=c, src=me, dst=peer,
+                                 payload_len=len(inner)) + inner, "bad_type"),
+        "wrong_cluster": (peer_header(cluster=(c % 65535) + 1, src=me, dst=peer,
+                                      payload_len=len(inner)) + inner, "wrong_cluster"),
+        "unknown_node": (peer_header(cluster=c, src=9, dst=peer, payload_len=len(inner)) + inner,
+                         "unknown_node"),
+        "not_for_us": (peer_header(cluster=c, src=me, dst=5, payload_len=len(inner)) + inner,
+                       "not_for_us"),
+        "bad_length": (peer_header(cluster=c, src=me, dst=peer, payload_len=1400) + inner,
+                       "bad_length"),
+        "random": (None, None),
+    }
+    frames = {}
+    for name, (payload, _) in kinds.items():
+        if payload is None:
+            payload = peer_header(version=rng.randint(2, 255)) + rng.randbytes(rng.randint(0, 200))
+        frames[name] = Ether(src=a.src_mac, dst=a.dst_mac, type=et) / Raw(payload)
+    sent = {}
+    for name, fr in frames.items():
+        sendp(fr, iface=a.iface, count=a.count, inter=a.interval, verbose=False)
+        sent[name] = a.count
+    emit({"tool": "peer-garbage", "iface": a.iface, "sent": sent,
+          "expected_counter": {k: v[1] for k, v in kinds.items()},
+          "total": sum(sent.values()), "inner": {"src": a.inner_src, "dst": a.inner_dst,
+                                                 "dport": a.inner_dport}})
+    return 0
+
+
+# --- syn-map ---------------------------------------------------------------------------------------
+
+
+# Classic BPF for "IPv4 TCP with SYN set, not a fragment" (what `tcpdump -dd
+# 'tcp[tcpflags] & tcp-syn != 0'` gives): the capture then wakes only for
+# handshakes, not for every frame of the traffic around them.
+_SYN_FILTER = [
+    (0x28, 0, 0, 12), (0x15, 0, 8, 0x0800), (0x30, 0, 0, 23), (0x15, 0, 6, 6),
+    (0x28, 0, 0, 20), (0x45, 4, 0, 0x1FFF), (0xB1, 0, 0, 14), (0x50, 0, 0, 27),
+    (0x45, 0, 1, 0x02), (0x06, 0, 0, 65535), (0x06, 0, 0, 0),
+]
+SO_ATTACH_FILTER = 26
+
+
+def attach_syn_filter(sock: socket.socket) -> None:
+    import ctypes
+    prog = b"".join(struct.pack("HBBI", *ins) for ins in _SYN_FILTER)
+    buf = ctypes.create_string_buffer(prog)
+    fprog = struct.pack("HL", len(_SYN_FILTER), ctypes.addressof(buf))   # buf outlives the call
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def cmd_syn_map(a) -> int:
+    """Which interface each connection's SYN and SYN-ACK crossed: captures
+    on every --iface (AF_PACKET, incoming frames) until SIGTERM; reports, per
+    interface, the client ports of SYNs to and SYN-ACKs from --port."""
+    from traffic import PACKET_OUTGOING, open_capture, parse_tcp
+
+    by_fd = {}
+    for i in a.iface:
+        s = open_capture(i)
+        attach_syn_filter(s)
+        by_fd[s.fileno()] = (i, s)
+    want = set(a.port)
+    syn = {i: [] for i in a.iface}
+    synack = {i: [] for i in a.iface}
+    flags = {"stop": False}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    emit({"event": "ready", "ifaces": a.iface})
+    end = time.monotonic() + a.seconds
+    while not flags["stop"] and time.monotonic() < end:
+        try:
+            r, _, _ = select.select(list(by_fd), [], [], 0.2)
+        except InterruptedError:
+            continue
+        for fd in r:
+            iface, s = by_fd[fd]
+            frame, addr = s.recvfrom(65535)
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            t = parse_tcp(frame)
+            if not t:
+                continue
+            _, _, sport, dport, fl = t
+            if fl & 0x02 and not fl & 0x10 and dport in want:
+                syn[iface].append(sport)
+            elif fl & 0x12 == 0x12 and sport in want:
+                synack[iface].append(dport)
+    emit({"event": "stopped", "tool": "syn-map", "syn": syn, "synack": synack})
+    return 0
+
+
+# --- registration ---------------------------------------------------------------------------------
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("stream-serve", help="echo-as-it-arrives and bulk source ports (epoll)")
+    p.add_argument("--bind", default="0.0.0.0")
+    p.add_argument("--echo", default="")
+    p.add_argument("--source", default="")
+    p.set_defaults(fn=cmd_stream_serve)
+
+    p = sub.add_parser("rr-long", help="long-lived request/response connections + bulk")
+    p.add_argument("--dst", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--conns", type=int, default=200)
+    p.add_argument("--interval", type=float, default=0.010, help="seconds between requests")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--bulk-port", type=int, default=0)
+    p.add_argument("--bulk-conns", type=int, default=1)
+    p.add_argument("--bulk-rate", type=int, default=0, help="bytes/s the server sends, 0 = max")
+    p.add_argument("--bulk-gap-ms", type=float, default=20.0,
+                   help="record bulk receive gaps longer than this")
+    p.add_argument("--connect-timeout", type=float, default=10.0)
+    p.add_argument("--io-timeout", type=float, default=15.0,
+                   help="a response (or bulk data) missing this long breaks the connection")
+    p.add_argument("--stop-timeout", type=float, default=5.0)
+    p.add_argument("--max-seconds", type=float, default=150.0)
+    p.add_argument("--marks", help="file of {name, t} event marks, read at the end")
+    p.add_argument("--window", type=float, default=5.0,
+                   help="seconds after each mark in which gaps are measured")
+    p.add_argument("--target-ms", type=float, default=300.0)
+    p.add_argument("--seed", type=int, default=3)
+    p.set_defaults(fn=cmd_rr_long)
+
+    p = sub.add_parser("syn-map", help="which interface each SYN / SYN-ACK crossed")
+    p.add_argument("--iface", action="append", required=True)
+    p.add_argument("--port", type=int, action="append", required=True, help="server port")
+    p.add_argument("--seconds", type=float, default=60.0, help="upper bound")
+    p.set_defaults(fn=cmd_syn_map)
+
+    p = sub.add_parser("ha-garbage", help="garbage and unknown CURVE keys to an HA port")
+    p.add_argument("--dst", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--server-key", default="", help="the node's CURVE public key (Z85)")
+    p.add_argument("--cluster-id", type=int, default=1)
+    p.add_argument("--to-node", type=int, default=1)
+    p.add_argument("--as-node", type=int, default=2)
+    p.add_argument("--listen", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=5)
+    p.set_defaults(fn=cmd_ha_garbage)
+
+    p = sub.add_parser("peer-garbage", help="malformed peer-link frames (EtherType 0x88B5)")
+    p.add_argument("--iface", required=True)
+    p.add_argument("--src-mac", required=True)
+    p.add_argument("--dst-mac", required=True)
+    p.add_argument("--cluster-id", type=int, default=1)
+    p.add_argument("--from-node", type=int, default=2)
+    p.add_argument("--to-node", type=int, default=1)
+    p.add_argument("--inner-src", default="10.1.0.99")
+    p.add_argument("--inner-dst", default="10.3.0.2")
+    p.add_argument("--inner-dst-mac", default="")
+    p.add_argument("--inner-dport", type=int, default=5001)
+    p.add_argument("--count", type=int, default=10)
+    p.add_argument("--interval", type=float, default=0.002)
+    p.add_argument("--seed", type=int, default=9)
+    p.set_defaults(fn=cmd_peer_garbage)

@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""Pair scenario 6: the HA control link is cut while both nodes live.
+
+200 long-lived connections + a bulk stream over ECMP. The HA control veth is
+set down in one node's namespace for --cut-seconds (default 4 s). Heartbeats
+still cross the peer link, so neither node may declare the other dead (no
+split brain: never two primaries, the peer stays alive). While the link is
+down, 50 more long-lived connections start (and live on after the link
+returns) and 500 short connections run: sessions created during the cut
+must work. The link is restored; both nodes must report it up again, and
+replication must catch up: both nodes' tables hold the same sessions by
+owner (those created during the cut included).
+Everything each node reports is printed (states, peer alive / control link /
+peer link, HA counters).
+
+    /usr/bin/python3 tests/lab/test_pair_control_link.py --node tandemd [--cut a|b]
+    /usr/bin/python3 tests/lab/test_pair_control_link.py --node kernel
+"""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pair import (RR_PORT, add_longlived_args, counter_line, delta, ha_local_state, ha_peers,  # noqa: E402
+                  hold, pair_main, report_rr, show_ha,
+                  show_ownership, start_longlived, stop_rr, storm, wait_until)
+
+
+def configure(ap):
+    add_longlived_args(ap)
+    ap.add_argument("--cut", choices=("a", "b"), default="a",
+                    help="the node whose HA veth goes down")
+    ap.add_argument("--cut-seconds", type=float, default=4.0)
+    ap.add_argument("--connections", type=int, default=500)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--after", type=float, default=3.0)
+
+
+class HaWatch(threading.Thread):
+    """Polls both nodes' HA state every ~50 ms and keeps what it saw."""
+
+    def __init__(self, lab):
+        super().__init__(daemon=True)
+        self.lab = lab
+        self.stop_flag = threading.Event()
+        self.samples = {"a": [], "b": []}
+        self.errors = 0
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            for s in self.lab.slots:
+                try:
+                    st = self.lab.ha_state(s)
+                except Exception:   # a timeout while the node is busy: count it
+                    self.errors += 1
+                    continue
+                if st is not None:
+                    self.samples[s.letter].append((time.monotonic(), st))
+            self.stop_flag.wait(0.05)
+
+    def summary(self):
+        out = {}
+        for k, samples in self.samples.items():
+            states = {}
+            peer_alive = {}
+            control = {}
+            peer_link = {}
+            for _, st in samples:
+                states[ha_local_state(st)] = states.get(ha_local_state(st), 0) + 1
+                for p in ha_peers(st):
+                    for dst, key in ((peer_alive, "alive"), (control, "control_link"),
+                                     (peer_link, "peer_link")):
+                        v = str(p.get(key, "n/a"))
+                        dst[v] = dst.get(v, 0) + 1
+            out[k] = {"samples": len(samples), "states": states, "peer_alive": peer_alive,
+                      "control_link": control, "peer_link": peer_link}
+        both_primary = 0
+        by_t = sorted([(t, k, ha_local_state(st)) for k, v in self.samples.items()
+                       for t, st in v])
+        last = {}
+        for t, k, state in by_t:
+            last[k] = state
+            if last.get("a") == "active-primary" and last.get("b") == "active-primary":
+                both_primary += 1
+        out["both_primary_samples"] = both_primary
+        return out
+
+
+def body(lab, args, report, deadline, variant=None):
+    node = lab.slot(args.cut)
+    sec = report.section(f"control link cut at {node.label} for {args.cut_seconds:g} s under "
+                         f"{args.conns} long-lived connections + bulk (owner {args.owner})")
+    lab.set_routes(args.spread)
+    start_longlived(lab, args, sec, window=args.after)
+    hold(lab, args.steady)
+    show_ha(lab, sec, "before the cut")
+    c0 = {s.letter: lab.counters(s) for s in lab.slots}
+
+    watch = HaWatch(lab)
+    t_cut = lab.mark("cut", window=args.cut_seconds)
+    node.node_ns.run(["ip", "link", "set", node.ha_if, "down"])
+    watch.start()
+    sec.line(f"{node.ha_if} (HA control veth of {node.label}) set down")
+    try:
+        start_longlived(lab, args, sec, name="rr-cut", conns=50, bulk=False,
+                        window=args.after)
+        storm(lab, sec, "during the cut", args.connections, args.concurrency, deadline,
+              budget=max(30.0, args.cut_seconds + 20), seed=21)
+        hold(lab, max(0.0, t_cut + args.cut_seconds - time.monotonic()))
+        show_ha(lab, sec, f"during the cut ({time.monotonic() - t_cut:.1f} s)")
+    finally:
+        t_restore = lab.mark("restore", window=args.after)
+        node.node_ns.run(["ip", "link", "set", node.ha_if, "up"])
+        watch.stop_flag.set()
+        watch.join(5)
+    sec.line(f"{node.ha_if} set up again after {t_restore - t_cut:.2f} s")
+    w = watch.summary()
+    for k in ("a", "b"):
+        s = w[k]
+        sec.line(f"node{k.upper()} during the cut ({s['samples']} samples): states {s['states']}, "
+                 f"peer alive {s['peer_alive']}, control link {s['control_link']}, peer link "
+                 f"{s['peer_link']}")
+    reported = w["a"]["samples"] > 0 and w["b"]["samples"] > 0
+    dead = {k: w[k]["peer_alive"].get("False", 0) for k in ("a", "b")}
+    sec.check(f"no node declared its peer dead during the cut (samples with peer alive=false: "
+              f"A {dead['a']}, B {dead['b']})",
+              (dead["a"] == 0 and dead["b"] == 0) if reported else None)
+    sec.check(f"no split brain: never two active-primary nodes "
+              f"({w['both_primary_samples']} samples with both)",
+              (w["both_primary_samples"] == 0) if reported else None)
+    if reported:
+        noticed = any(v in w[k]["control_link"] for k in ("a", "b")
+                      for v in ("down", "False", "false"))
+        sec.line(f"the nodes {'did' if noticed else 'did NOT'} report the control link down "
+                 f"during the cut")
+
+    # --- restored -------------------------------------------------------------------------
+    def link_up():
+        for s in lab.slots:
+            st = lab.ha_state(s)
+            if st is None:
+                return True
+            for p in ha_peers(st):
+                if str(p.get("control_link", "up")) not in ("up", "True", "true"):
+                    return False
+        return True
+    up = wait_until(link_up, 10.0)
+    sec.check(f"both nodes report the control link up again ({time.monotonic() - t_restore:.2f} s)",
+              bool(up) if lab.ha_supported else None)
+    lab.wait_ha_ready(deadline)
+
+    # replication caught up: each node's table holds every session the other
+    # owns (those created during the cut included)
+    def tables_agree():
+        own = {s.letter: lab.sessions(s, RR_PORT) for s in lab.slots}
+        if any(v is None for v in own.values()):
+            return own, None
+        a, b = own["a"]["by_owner"], own["b"]["by_owner"]
+        return own, all(a.get(n, 0) == b.get(n, 0) for n in set(a) | set(b))
+    end = time.monotonic() + 10.0
+    while True:
+        own, agree = tables_agree()
+        if agree is not False or time.monotonic() > end:
+            break
+        time.sleep(0.2)
+    hold(lab, max(0.0, t_restore + args.after - time.monotonic()))
+    show_ha(lab, sec, "after the restore")
+    show_ownership(lab, sec, "after the restore")
+    sec.check("after the restore both tables hold the same sessions by owner (those created "
+              "during the cut replicated)", agree)
+    for s in lab.slots:
+        d = delta(lab.counters(s), c0[s.letter])
+        if d:
+            sec.line(f"{s.label} counters over the cut: {counter_line(d, limit=40)}")
+        if "ha.peer_down" in (c0[s.letter] or {}):
+            sec.check(f"{s.label}: ha.peer_down +{d.get('ha.peer_down', 0)} == 0",
+                      d.get("ha.peer_down", 0) == 0)
+    r2 = stop_rr(lab, "rr-cut")
+    report_rr(sec, r2, label="created during the cut", marks=("restore",),
+              target_ms=args.target_ms)
+    r = stop_rr(lab)
+    report_rr(sec, r, marks=("cut", "restore"), target_ms=args.target_ms)
+    sec.data = {"rr": r, "rr_cut": r2, "watch": w}
+
+
+if __name__ == "__main__":
+    sys.exit(pair_main("Pair: the HA control link is cut while both nodes live", body,
+                       configure=configure))

@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""Pair scenario 7: an unauthenticated peer and garbage on both HA paths.
+
+Under 200 long-lived connections + a bulk stream (ECMP), from the other
+node's namespace, aimed at one node (default nodeA):
+
+- its HA listen port (tcp://10.9.0.1:7400): TCP connections carrying random
+  bytes and bogus ZMTP greetings; ZeroMQ DEALER and PUSH sockets with a
+  freshly generated CURVE key pair the node does not know (claiming to be
+  the real peer, node 2, and an unknown node 9) and without any security,
+  each sending HELLO / HEARTBEAT envelopes;
+- its peer link: frames with the peer-link EtherType 0x88B5 that are
+  truncated, of a wrong version / type / cluster, from an unknown node, for
+  another node, with a wrong length, and random; the well-formed ones carry a
+  TCP SYN to the server from a spoofed client address.
+
+Checks: the long-lived connections are intact (0 broken); the spoofed SYNs
+never reach the server; the node stays up and paired; no unknown-key
+handshake succeeds unless the node counts the messages as rejected, no
+handshake without security succeeds, and what was refused is counted (ZAP,
+handshake, decode or unknown-peer counters in `show counters` or `show
+high-availability state`); each peer-link rejection counter moved by at least
+the frames of its kind. Every counter that moved is printed (`show counters`, `show
+high-availability state-synchronization`).
+
+    /usr/bin/python3 tests/lab/test_pair_garbage.py --node tandemd [--target a|b]
+    /usr/bin/python3 tests/lab/test_pair_garbage.py --node kernel
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lab import ControlError, LabTimeout  # noqa: E402
+from pair import (HA_IP, HA_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, counter_line,  # noqa: E402
+                  delta, ha_peers, hold, pair_main, report_rr, show_ha,
+                  start_longlived, stop_rr)
+
+SPOOFED_SRC = "10.1.0.99"
+
+
+def configure(ap):
+    add_longlived_args(ap)
+    ap.add_argument("--target", choices=("a", "b"), default="a")
+    ap.add_argument("--frames", type=int, default=10, help="peer-link frames of each kind")
+    ap.add_argument("--after", type=float, default=2.0)
+
+
+def flat(d, prefix=""):
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict):
+                out.update(flat(v, key))
+            elif isinstance(v, int) and not isinstance(v, bool):
+                out[key] = v
+    return out
+
+
+def sync_counters(lab, s):
+    """The integer fields of `show high-availability state` and
+    `... state-synchronization` (HA, decode and transport counters), flat."""
+    c = lab.control(s)
+    if c is None:
+        return None
+    out = {}
+    for cmd, tag in (("show high-availability state", "state"),
+                     ("show high-availability state-synchronization", "sync")):
+        try:
+            out.update(flat(c.request(cmd, timeout=3.0), tag))
+        except (ControlError, LabTimeout):
+            pass
+    return out
+
+
+def find(d, *names):
+    """Sum of the counters whose last name component is one of `names`, in
+    any group that looks like the peer link / HA; None if none exists."""
+    hits = [v for k, v in d.items() if k.rsplit(".", 1)[-1] in names]
+    return sum(hits) if hits else None
+
+
+def body(lab, args, report, deadline, variant=None):
+    target = lab.slot(args.target)
+    attacker = target.other
+    sec = report.section(f"unauthenticated peer and garbage aimed at {target.label} from "
+                         f"{attacker.label}'s namespace (owner {args.owner})")
+    lab.set_routes(args.spread)
+    start_longlived(lab, args, sec, window=args.after + 5)
+    hold(lab, args.steady)
+    c0 = {s.letter: lab.counters(s) for s in lab.slots}
+    y0 = {s.letter: sync_counters(lab, s) for s in lab.slots}
+    lab.mark("garbage", window=args.after + 5)
+    lab.start_service("spoof-capture", "server",
+                      ["capture", "--iface", lab.server_if, "--src", SPOOFED_SRC,
+                       "--seconds", "60"])
+    try:
+        ha = lab.tool(attacker.letter, [
+            "ha-garbage", "--dst", HA_IP[target.letter], "--port", str(HA_PORT),
+            "--server-key", target.public_key, "--cluster-id", str(lab.opts.cluster_id),
+            "--to-node", str(target.node_id), "--as-node", str(attacker.node_id)],
+            timeout=deadline.cap(60))
+        pl = lab.tool(attacker.letter, [
+            "peer-garbage", "--iface", attacker.peer_if, "--src-mac", attacker.peer_mac,
+            "--dst-mac", target.peer_mac, "--cluster-id", str(lab.opts.cluster_id),
+            "--from-node", str(attacker.node_id), "--to-node", str(target.node_id),
+            "--inner-src", SPOOFED_SRC, "--inner-dst", SERVER_IP,
+            "--inner-dport", str(TCP_ECHO), "--count", str(args.frames)],
+            timeout=deadline.cap(60))
+        hold(lab, 1.0)
+    finally:
+        cap = lab.stop_service("spoof-capture")
+    t = ha["tcp_garbage"]
+    sec.line(f"HA port, raw TCP garbage: connections {t['connections']}, refused {t['refused']}, "
+             f"bytes sent {t['bytes_sent']}, closed by the node {t['closed_by_peer']}, left "
+             f"open {t['still_open']} {t['errors'] or ''}".rstrip())
+    for p in ha["zmq"]:
+        sec.line(f"HA port, ZeroMQ {p['socket']} {'CURVE, unknown key' if p['curve'] else 'no security'}"
+                 f": {p['messages_queued']} messages queued, handshake "
+                 f"{'SUCCEEDED' if p['handshake_succeeded'] else 'not completed'}"
+                 f"{' (' + ', '.join(p['handshake_failed']) + ')' if p['handshake_failed'] else ''}"
+                 f", replies {p['replies']}; events {p['events'][:6]}")
+    sec.line(f"peer link: {pl['total']} frames sent: " +
+             ", ".join(f"{k} {v}" for k, v in pl["sent"].items()))
+    sec.check(f"the spoofed SYNs inside peer-link frames never reached the server "
+              f"({cap.get('matched')} seen)", cap.get("matched") == 0)
+
+    # --- what the nodes counted -----------------------------------------------------------
+    d = {}
+    for s in lab.slots:
+        d[s.letter] = delta(lab.counters(s), c0[s.letter])
+        y = delta(sync_counters(lab, s), y0[s.letter])
+        sec.line(f"{s.label} `show counters` moved: {counter_line(d[s.letter], limit=60)}")
+        y = {k: v for k, v in y.items() if "last_heard" not in k and "ago_ms" not in k
+             and "lag_ms" not in k and "per_s" not in k}
+        if y:
+            sec.line(f"{s.label} `show high-availability state` / `state-synchronization` "
+                     f"moved: {counter_line(y, limit=60)}")
+        d[s.letter].update({f"sync.{k}": v for k, v in y.items()})
+    dt = d[target.letter]
+    tandemd = lab.opts.node == "tandemd"
+    for kind, sent in pl["sent"].items():
+        counter = pl["expected_counter"].get(kind)
+        if counter is None:
+            continue
+        got = find(dt, counter) if tandemd and c0[target.letter] is not None else None
+        sec.check(f"{target.label} counted peer-link '{kind}' frames: {counter} "
+                  f"+{got if got is not None else 'n/a'} >= {sent}",
+                  (got >= sent) if got is not None else None)
+    rejected = find(dt, "unknown_peer", "auth_id_mismatch", "identity_mismatch",
+                    "decode_rejected", "zap_rejected_unknown_key", "zap_rejected_bad_request",
+                    "handshakes_failed_auth", "handshakes_failed", "rx_bad_frames",
+                    "rx_bad_routing_id", "auth_failed") if tandemd else None
+    curve = [p for p in ha["zmq"] if p["curve"]]
+    null = [p for p in ha["zmq"] if not p["curve"]]
+    if lab.opts.curve and tandemd:
+        ok = [not p["handshake_succeeded"] or (rejected or 0) > 0 for p in curve]
+        sec.check(f"unknown CURVE key: handshake refused, or the node counted the messages as "
+                  f"rejected (handshakes completed {sum(p['handshake_succeeded'] for p in curve)}"
+                  f" of {len(curve)}, rejection counters +{rejected})", all(ok) and bool(ok))
+        sec.check(f"no security at all: handshake refused "
+                  f"({sum(p['handshake_succeeded'] for p in null)} of {len(null)} completed)",
+                  not any(p["handshake_succeeded"] for p in null))
+        sec.check(f"{target.label} counted what it refused (ZAP / handshake / decode / "
+                  f"unknown-peer counters +{rejected or 0})", bool(rejected))
+    else:
+        sec.check("unknown CURVE key refused", None)
+    # the node survived and is still paired
+    for s in lab.slots:
+        s.node.check_alive()
+    states = lab.wait_ha_ready(deadline, timeout=10.0)
+    peers_alive = all(p.get("alive", True) for st in states.values() if st for p in ha_peers(st))
+    sec.check(f"{target.label} is up and still paired with {attacker.label}"
+              f"{'' if lab.ha_supported else ' (HA state n/a)'}",
+              peers_alive if lab.ha_supported else None)
+    show_ha(lab, sec, "after the garbage")
+    if tandemd and "ha.peer_down" in (c0[target.letter] or {}):
+        sec.check(f"no peer declared dead (ha.peer_down +{dt.get('ha.peer_down', 0)} on "
+                  f"{target.label}, +{d[attacker.letter].get('ha.peer_down', 0)} on "
+                  f"{attacker.label})",
+                  dt.get("ha.peer_down", 0) == 0 and d[attacker.letter].get("ha.peer_down", 0) == 0)
+    hold(lab, args.after)
+    r = stop_rr(lab)
+    report_rr(sec, r, marks=("garbage",), target_ms=args.target_ms)
+    sec.data = {"ha_garbage": ha, "peer_garbage": pl, "deltas": d, "rr": r}
+
+
+if __name__ == "__main__":
+    sys.exit(pair_main("Pair: unauthenticated HA peer and garbage on the peer link", body,
+                       configure=configure))

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""Pair scenario 4: the killed node comes back (revert on and off).
+
+Scenario 3 (failover under 200 long-lived connections and a bulk stream),
+then the killed node is restarted with the same config; once it reports an
+active state again (`show high-availability state`) and the survivor sees it,
+the segment through it is checked with a ping and its paths move back (ECMP).
+The connections must keep working throughout (0 broken). Printed: sessions
+of the long-lived connections by owner in each node's table before the kill,
+after the failover, after the restart and after revert settled. With revert
+on, the returning node owns again what it owned before the kill; with revert
+off, it owns none of them. Runs both (--revert-modes true,false) in two
+fresh labs.
+
+    /usr/bin/python3 tests/lab/test_pair_revert.py --node tandemd [--revert-modes true]
+    /usr/bin/python3 tests/lab/test_pair_revert.py --node kernel
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pair import (add_longlived_args, failover_phase, owned_by, pair_main, report_rr,  # noqa: E402
+                  revert_phase, stop_rr)
+
+
+def configure(ap):
+    add_longlived_args(ap)
+    ap.add_argument("--kill", choices=("a", "b"), default="a")
+    ap.add_argument("--after", type=float, default=3.0,
+                    help="seconds of traffic after each event")
+    ap.add_argument("--revert-modes", default="true,false",
+                    help="revert settings to run, each in a fresh lab (tandemd only; the "
+                         "kernel stand-ins run once)")
+
+
+def variants(args):
+    if args.node != "tandemd":
+        return [{}]
+    return [{"revert": m.strip() == "true"} for m in args.revert_modes.split(",") if m.strip()]
+
+
+def body(lab, args, report, deadline, variant=None):
+    revert = lab.opts.revert
+    tag = f"revert {'on' if revert else 'off'}" if lab.opts.node == "tandemd" else "revert n/a"
+    sec = report.section(f"revert ({tag}): kill node{args.kill.upper()}, restart it, paths back")
+    fo = failover_phase(lab, args, sec, deadline, victim_letter=args.kill, after=args.after)
+    rv = revert_phase(lab, args, sec, deadline, fo, after=args.after)
+    r = stop_rr(lab)
+    report_rr(sec, r, marks=("kill", "restart", "path back"), target_ms=args.target_ms)
+    victim = fo["victim"]
+    before = owned_by(fo["own_before"], victim.node_id)
+    during = owned_by(fo["own_after"], victim.node_id)
+    final = owned_by(rv["own_final"], victim.node_id)
+    survivor_final = owned_by(rv["own_final"], fo["survivor"].node_id)
+    sec.line(f"sessions owned by {victim.label} (node {victim.node_id}): before the kill "
+             f"{before}, after the failover {during}, after the restart "
+             f"{owned_by(rv['own_restarted'], victim.node_id)}, at the end {final}; "
+             f"{fo['survivor'].label} at the end {survivor_final}")
+    if final is None or before is None:
+        sec.check(f"ownership after the return follows revert ({tag})", None)
+    elif lab.opts.owner != "first-packet":
+        sec.line(f"(owner {lab.opts.owner}: which node owns after the return is shown, not "
+                 f"checked)")
+    elif revert:
+        sec.check(f"revert on: {victim.label} owns again what it owned before the kill "
+                  f"({final} == {before})", final == before and before > 0)
+    else:
+        sec.check(f"revert off: {victim.label} took none of its sessions back ({final} == 0)",
+                  final == 0)
+    sec.data = {"rr": r, "own": {"before": fo["own_before"], "after_failover": fo["own_after"],
+                                 "restarted": rv["own_restarted"], "final": rv["own_final"]}}
+
+
+if __name__ == "__main__":
+    sys.exit(pair_main("Pair: a killed node returns (revert on / off)", body,
+                       configure=configure, variants=variants))
