@@ -104,9 +104,11 @@ def body(lab, args, report, deadline, variant=None):
     sec.line(f"{node.ha_if} (HA control veth of {node.label}) set down")
     try:
         start_longlived(lab, args, sec, name="rr-cut", conns=50, bulk=False,
-                        window=args.after)
+                        window=args.after, must_connect=False, connect_timeout=2.5)
+        # new connections only while the link is down; each gets 3 s to connect
         storm(lab, sec, "during the cut", args.connections, args.concurrency, deadline,
-              budget=max(30.0, args.cut_seconds + 20), seed=21)
+              budget=max(30.0, args.cut_seconds + 20), seed=21, connect_timeout=3.0,
+              start_for=max(1.0, t_cut + args.cut_seconds - time.monotonic() - 0.5))
         hold(lab, max(0.0, t_cut + args.cut_seconds - time.monotonic()))
         show_ha(lab, sec, f"during the cut ({time.monotonic() - t_cut:.1f} s)")
     finally:

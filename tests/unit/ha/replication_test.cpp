@@ -152,9 +152,10 @@ TEST_CASE("a deferred packet nobody acknowledges is released after the safety ti
     pairUp(c);
     c.net.partition(1, 2, true, HaChannel::sync);
     c.node(1).worker().upsert(makeSession(1, 1, 2, c.clock.nowMs()), 9);
-    c.run(5);
+    const uint32_t defer_ms = uint32_t(ReplicationOptions().defer_timeout_us / 1000);
+    c.run(defer_ms - 1);
     CHECK(c.node(1).worker().released.empty());
-    c.run(2);
+    c.run(5);
     CHECK(c.node(1).worker().released == std::vector<uint32_t>{9});
     CHECK(counter(c, 1, HaCounter::defer_timeouts) == 1);
 }
@@ -284,13 +285,14 @@ TEST_CASE("a worker ring that is full delays replicas and acknowledgements but l
     c.node(2).worker().paused = true;
     const uint32_t now = c.clock.nowMs();
     for (uint32_t i = 0; i < 1000; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now), i + 1);
-    c.run(20);
+    const uint32_t defer_ms = uint32_t(ReplicationOptions().defer_timeout_us / 1000);
+    c.run(defer_ms + 5);
     CHECK(counter(c, 2, HaCounter::apply_ring_full) > 0);
     CHECK(c.node(1).agent->status().sync[0].acked_seq < c.node(1).agent->status().sync[0].tx_seq);
-    CHECK(counter(c, 1, HaCounter::defer_timeouts) > 0);  // released anyway after 5 ms
+    CHECK(counter(c, 1, HaCounter::defer_timeouts) > 0);  // released anyway after the timeout
     c.node(2).worker().paused = false;
     REQUIRE(c.runUntil([&] { return c.node(2).sessions() == 1000; }, 2000));
-    c.run(10);
+    c.run(defer_ms + 10);
     CHECK(c.node(1).agent->status().sync[0].acked_seq == c.node(1).agent->status().sync[0].tx_seq);
     std::vector<uint32_t> released = c.node(1).worker().released;
     std::sort(released.begin(), released.end());
