@@ -104,44 +104,37 @@ ParseResult parseEmbeddedV6(const uint8_t* p, size_t len, FlowTuple& t) {
     return embeddedPorts(p + chain.upper_offset, len - chain.upper_offset, t);
 }
 
-}  // namespace
-
-ParseResult parseIcmpV4(const uint8_t* frame, size_t off, size_t end, PacketInfo& out) {
+// ICMP and ICMPv6 share their layout: type, code, checksum, then an
+// identifier (queries) or the quoted packet (errors) after 8 bytes.
+template <bool (*IsQuery)(uint8_t), bool (*IsError)(uint8_t),
+          ParseResult (*ParseEmbedded)(const uint8_t*, size_t, FlowTuple&)>
+ParseResult parseIcmpCommon(const uint8_t* frame, size_t off, size_t end, PacketInfo& out) {
     const size_t avail = end - off;
     if (avail < 8) return ParseResult::truncated_icmp;
     const uint8_t* p = frame + off;
     const uint8_t type = p[0];
     out.icmp_type = type;
     out.icmp_code = p[1];
-    if (isIcmpV4Query(type)) {
+    if (IsQuery(type)) {
         out.sport = load16(p + 4);
         out.dport = out.sport;
-    } else if (isIcmpV4Error(type)) {
+    } else if (IsError(type)) {
         out.icmp_is_error = true;
-        const ParseResult r = parseEmbeddedV4(p + 8, avail - 8, out.icmp_error.inner);
+        const ParseResult r = ParseEmbedded(p + 8, avail - 8, out.icmp_error.inner);
         if (r != ParseResult::ok) return r;
     }
     out.has_l4 = true;
     return ParseResult::ok;
 }
 
+}  // namespace
+
+ParseResult parseIcmpV4(const uint8_t* frame, size_t off, size_t end, PacketInfo& out) {
+    return parseIcmpCommon<isIcmpV4Query, isIcmpV4Error, parseEmbeddedV4>(frame, off, end, out);
+}
+
 ParseResult parseIcmpV6(const uint8_t* frame, size_t off, size_t end, PacketInfo& out) {
-    const size_t avail = end - off;
-    if (avail < 8) return ParseResult::truncated_icmp;
-    const uint8_t* p = frame + off;
-    const uint8_t type = p[0];
-    out.icmp_type = type;
-    out.icmp_code = p[1];
-    if (isIcmpV6Echo(type)) {
-        out.sport = load16(p + 4);
-        out.dport = out.sport;
-    } else if (isIcmpV6Error(type)) {
-        out.icmp_is_error = true;
-        const ParseResult r = parseEmbeddedV6(p + 8, avail - 8, out.icmp_error.inner);
-        if (r != ParseResult::ok) return r;
-    }
-    out.has_l4 = true;
-    return ParseResult::ok;
+    return parseIcmpCommon<isIcmpV6Echo, isIcmpV6Error, parseEmbeddedV6>(frame, off, end, out);
 }
 
 }  // namespace tandem::parse_detail
