@@ -121,6 +121,9 @@ bool Dataplane::Impl::openPorts(std::string* error) {
         uint16_t id;
         if (!openPort(p.name, p.device, nq, &id, error)) return false;
         port_ids.push_back(id);
+        rte_ether_addr mac{};
+        rte_eth_macaddr_get(id, &mac);
+        port_macs.push_back(mac);
     }
     if (spec.peer_link.enabled) {
         if (!openPort(spec.peer_link.name, spec.peer_link.device, nq, &peer_port_id, error)) {

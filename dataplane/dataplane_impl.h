@@ -73,6 +73,7 @@ struct Worker {
 struct Dataplane::Impl {
     DataplaneSpec spec;
     std::vector<uint16_t> port_ids;   // data ports, by index
+    std::vector<rte_ether_addr> port_macs;  // their own addresses, by index
     uint16_t peer_port_id = 0;        // valid when spec.peer_link.enabled
     rte_ether_addr peer_port_mac{};
     rte_mempool* pool = nullptr;
@@ -93,10 +94,13 @@ struct Dataplane::Impl {
     void transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uint16_t n, bool peer_link);
     void drainCommands(Worker& w, uint32_t now);
     void pollPeerLink(Worker& w, uint32_t now);
+    /// `senders` is null for frames from the data ports, else the node that
+    /// forwarded each frame over the peer link.
     void handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts, uint16_t n,
-                        uint16_t in_port, uint32_t now, bool from_peer = false);
+                        uint16_t in_port, uint32_t now, const NodeId* senders = nullptr);
     void readdress(Worker& w, rte_mbuf* m, uint16_t in_port, uint16_t out_port);
-    bool encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint16_t in_port);
+    bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, ForwardReason reason,
+                     uint16_t port, uint32_t hint);
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);
     void release(Worker& w, uint32_t token);

@@ -9,12 +9,15 @@ namespace tandem {
     X(rx_bursts, "non-empty receive bursts")                                       \
     X(tx_packets, "frames handed to a port for transmission")                      \
     X(tx_dropped, "frames a port could not take (TX queue full), freed")           \
+    X(dropped_own_frames, "frames the host's own stack sent on a data port (seen by a kernel-shared port), not transit traffic") \
     X(dropped_multi_segment, "frames spread over several buffers (larger than the buffer size)") \
     X(idle_sleeps, "times the worker slept because every queue was empty")          \
     X(peer_link_tx, "frames sent to peers over the peer link")                      \
     X(peer_link_tx_dropped, "frames for the peer link that could not be sent")      \
     X(peer_link_no_headroom, "frames too close to the buffer start to take the peer-link header") \
     X(peer_link_unknown_peer, "frames for a node with no peer-link address")        \
+    X(egress_via_peer, "processed frames returned to the forwarding node: egress neighbour not learned yet") \
+    X(egress_for_peer, "frames a peer processed and returned, sent out of this node's port") \
     X(heartbeats_sent, "heartbeats sent on the peer link")                          \
     X(heartbeats_received, "heartbeats received on the peer link")                  \
     X(deferred_parked, "first packets parked until the HA agent released them")     \

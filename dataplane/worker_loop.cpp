@@ -37,9 +37,10 @@ void Dataplane::Impl::transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uin
     }
 }
 
-bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint16_t in_port) {
+bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to,
+                                   ForwardReason reason, uint16_t port, uint32_t hint) {
     const PeerLinkSpec& pl = spec.peer_link;
-    if (!pl.enabled || !(pl.known_peers & nodeBit(v.peer))) {
+    if (!pl.enabled || !(pl.known_peers & nodeBit(to))) {
         w.counters.inc(WorkerCounter::peer_link_unknown_peer);
         return false;
     }
@@ -49,18 +50,18 @@ bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint
         w.counters.inc(WorkerCounter::peer_link_no_headroom);
         return false;
     }
-    std::memcpy(p, pl.peer_mac[v.peer].data(), 6);
+    std::memcpy(p, pl.peer_mac[to].data(), 6);
     std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
     p[12] = uint8_t(kPeerLinkEtherType >> 8);
     p[13] = uint8_t(kPeerLinkEtherType);
     PeerLinkHeader h;
-    h.type = PeerLinkType::forwarded_frame;
+    h.type = type;
     h.cluster_id = pl.cluster_id;
     h.from = spec.pipeline.node;
-    h.to = v.peer;
-    h.reason = v.reason;
-    h.ingress_port = uint8_t(in_port);
-    h.session_hint = v.hint;
+    h.to = to;
+    h.reason = reason;
+    h.ingress_port = uint8_t(port);
+    h.session_hint = hint;
     h.payload_len = inner_len;
     encodePeerLinkHeader(h, p + 14);
     return true;
@@ -163,7 +164,9 @@ void Dataplane::Impl::readdress(Worker& w, rte_mbuf* m, uint16_t in_port, uint16
 }
 
 void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts,
-                                     uint16_t n, uint16_t in_port, uint32_t now, bool from_peer) {
+                                     uint16_t n, uint16_t in_port, uint32_t now,
+                                     const NodeId* senders) {
+    const bool from_peer = senders != nullptr;
     const uint16_t nports = uint16_t(port_ids.size());
     rte_mbuf* out[kMaxPorts][Pipeline::kMaxBurst];
     uint16_t out_n[kMaxPorts] = {};
@@ -173,14 +176,26 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
         const Verdict& v = verdicts[i];
         switch (v.kind) {
             case VerdictKind::forward:
-                if (v.port < nports) {
-                    if (from_peer) readdress(w, pkts[i], in_port, v.port);
-                    out[v.port][out_n[v.port]++] = pkts[i];
-                    continue;
+                if (v.port >= nports) break;
+                if (from_peer && !w.neighbour_known[v.port]) {
+                    // No neighbour learned on the egress segment yet (a node
+                    // that just returned and carries no traffic of its own):
+                    // the forwarding node sends the processed frame out of
+                    // its own port instead, addressed as it arrived there.
+                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, senders[i],
+                                    ForwardReason::egress_via_peer, v.port, v.hint)) {
+                        w.counters.inc(WorkerCounter::egress_via_peer);
+                        peer_out[peer_n++] = pkts[i];
+                        continue;
+                    }
+                    break;
                 }
-                break;
+                if (from_peer) readdress(w, pkts[i], in_port, v.port);
+                out[v.port][out_n[v.port]++] = pkts[i];
+                continue;
             case VerdictKind::to_peer:
-                if (encapsulate(w, pkts[i], v, in_port)) {
+                if (encapsulate(w, pkts[i], PeerLinkType::forwarded_frame, v.peer, v.reason,
+                                in_port, v.hint)) {
                     peer_out[peer_n++] = pkts[i];
                     continue;
                 }
@@ -210,7 +225,10 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     const PeerLinkSpec& pl = spec.peer_link;
     // Forwarded frames are grouped by the port they entered the cluster on.
     rte_mbuf* group[kMaxPorts][Pipeline::kMaxBurst];
+    NodeId sender[kMaxPorts][Pipeline::kMaxBurst];
     uint16_t group_n[kMaxPorts] = {};
+    rte_mbuf* egress[kMaxPorts][Pipeline::kMaxBurst];
+    uint16_t egress_n[kMaxPorts] = {};
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
         PeerLinkHeader h;
@@ -219,7 +237,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
                                ? decodePeerLinkFrame(data, rte_pktmbuf_data_len(m), pl.cluster_id,
                                                      spec.pipeline.node, pl.known_peers, &h)
                                : PeerLinkResult::bad_length;
-        if (r == PeerLinkResult::ok && h.type == PeerLinkType::forwarded_frame &&
+        if (r == PeerLinkResult::ok && h.type != PeerLinkType::heartbeat &&
             h.ingress_port >= port_ids.size()) {
             r = PeerLinkResult::bad_length;  // names a port this node does not have
         }
@@ -247,7 +265,18 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
         }
         rte_pktmbuf_adj(m, uint16_t(kPeerLinkOverhead));
         rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - h.payload_len));
+        if (h.type == PeerLinkType::egress_frame) {
+            // Already processed by its owner: out as it is.
+            egress[h.ingress_port][egress_n[h.ingress_port]++] = m;
+            continue;
+        }
+        sender[h.ingress_port][group_n[h.ingress_port]] = h.from;
         group[h.ingress_port][group_n[h.ingress_port]++] = m;
+    }
+    for (uint16_t p = 0; p < port_ids.size(); ++p) {
+        if (egress_n[p] == 0) continue;
+        w.counters.add(WorkerCounter::egress_for_peer, egress_n[p]);
+        transmit(w, port_ids[p], egress[p], egress_n[p], false);
     }
     uint8_t* frames[Pipeline::kMaxBurst];
     uint16_t lens[Pipeline::kMaxBurst];
@@ -259,8 +288,15 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
             frames[i] = rte_pktmbuf_mtod(group[p][i], uint8_t*);
             lens[i] = rte_pktmbuf_data_len(group[p][i]);
         }
-        w.pipeline->processBurst(frames, lens, m, p, now, verdicts, Ingress::peer);
-        handleVerdicts(w, group[p], verdicts, m, p, now, true);
+        // One pipeline call per run of frames from the same node.
+        for (uint16_t a = 0; a < m;) {
+            uint16_t b = a + 1;
+            while (b < m && sender[p][b] == sender[p][a]) ++b;
+            w.pipeline->processBurst(frames + a, lens + a, b - a, p, now, verdicts + a,
+                                     Ingress::peer, sender[p][a]);
+            a = b;
+        }
+        handleVerdicts(w, group[p], verdicts, m, p, now, sender[p]);
     }
 }
 
@@ -324,9 +360,19 @@ void Dataplane::Impl::loop(Worker& w) {
             drainCommands(w, now);
             w.counters.inc(WorkerCounter::rx_bursts);
             uint16_t m = 0;
+            const uint8_t* own_mac = port_macs[p].addr_bytes;
             for (uint16_t i = 0; i < n; ++i) {
                 if (rx[i]->nb_segs != 1) {
                     w.counters.inc(WorkerCounter::dropped_multi_segment);
+                    rte_pktmbuf_free(rx[i]);
+                    continue;
+                }
+                // A port shared with a kernel (af_packet) also shows what the
+                // host itself sends there (IPv6 ND, MLD): not transit
+                // traffic, and no neighbour to learn.
+                if (rte_pktmbuf_data_len(rx[i]) >= 12 &&
+                    std::memcmp(rte_pktmbuf_mtod(rx[i], const uint8_t*) + 6, own_mac, 6) == 0) {
+                    w.counters.inc(WorkerCounter::dropped_own_frames);
                     rte_pktmbuf_free(rx[i]);
                     continue;
                 }

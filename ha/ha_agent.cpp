@@ -1,5 +1,6 @@
 #include "ha/ha_agent.h"
 
+#include <algorithm>
 #include <random>
 
 #include "core/log.h"
@@ -19,7 +20,10 @@ MembershipOptions membershipOptions(const Config& c, const HaAgentOptions& o) {
     MembershipOptions m;
     m.heartbeat_interval_us = uint64_t(c.ha.heartbeat_interval_ms) * 1000;
     m.hold_time_us = uint64_t(c.ha.hold_time_ms) * 1000;
-    m.startup_wait_us = (o.startup_wait_ms ? o.startup_wait_ms : c.ha.hold_time_ms) * 1000;
+    // A restarted node must find its peer (ZeroMQ connect, CURVE handshake,
+    // HELLO) before it decides it is alone: never less than a second.
+    m.startup_wait_us =
+        (o.startup_wait_ms ? o.startup_wait_ms : std::max<uint64_t>(c.ha.hold_time_ms, 1000)) * 1000;
     m.bulk_stall_us = o.bulk_stall_ms * 1000;
     m.bulk_max_us = o.bulk_max_ms * 1000;
     return m;
@@ -281,14 +285,22 @@ void HaAgent::handleMembershipEvents(uint64_t now_us) {
         dirty_ = true;
         switch (e.kind) {
             case MembershipEventKind::peer_up: replication_.peerUp(e.peer, now_us); break;
-            case MembershipEventKind::peer_down: replication_.peerDown(e.peer, now_us); break;
+            case MembershipEventKind::peer_down:
+                revert_pending_ &= uint16_t(~nodeBit(e.peer));
+                replication_.peerDown(e.peer, now_us);
+                break;
             case MembershipEventKind::peer_restarted:
                 replication_.peerRestarted(e.peer, now_us);
                 break;
             case MembershipEventKind::peer_active:
-                if (config_.ha.revert && (ever_active_ & nodeBit(e.peer)) &&
-                    canOwnSessions(membership_.state()))
-                    giveBack(e.peer);
+                // A node that returns may go active before it has our
+                // sessions (it found nobody within its startup wait): give
+                // them back only once our bulk sync reached it.
+                if (config_.ha.revert && (ever_active_ & nodeBit(e.peer))) {
+                    revert_pending_ |= nodeBit(e.peer);
+                    TLOG_INFO("ha", "revert: node %u is active again; its sessions go back once "
+                              "it holds our bulk sync", e.peer);
+                }
                 ever_active_ |= nodeBit(e.peer);
                 break;
             case MembershipEventKind::self_state:
@@ -308,6 +320,21 @@ void HaAgent::handleMembershipEvents(uint64_t now_us) {
 }
 
 // ---- periodic work -------------------------------------------------------------------------
+
+void HaAgent::revertWhenSynced() {
+    if (!revert_pending_ || !canOwnSessions(membership_.state())) return;
+    for (const PeerView& p : membership_.peers()) {
+        const uint16_t bit = nodeBit(p.id);
+        if (!(revert_pending_ & bit)) continue;
+        if (!p.alive || !canOwnSessions(p.state)) {
+            revert_pending_ &= uint16_t(~bit);  // it left the active states again
+            continue;
+        }
+        if (!replication_.bulkDelivered(p.id)) continue;
+        revert_pending_ &= uint16_t(~bit);
+        giveBack(p.id);
+    }
+}
 
 void HaAgent::sendPeerLinkHeartbeats(uint64_t now_us) {
     if (workers_.empty() || now_us < next_peer_link_hb_us_) return;
@@ -419,6 +446,7 @@ bool HaAgent::step() {
     membership_.setSyncProgress(received, expected);
     membership_.tick(now);
     handleMembershipEvents(now);
+    revertWhenSynced();
     uint16_t targets = 0;
     for (const PeerView& p : membership_.peers())
         if (membership_.acceptsReplicas(p.id)) targets |= nodeBit(p.id);

@@ -119,6 +119,7 @@ private:
     void handleMembershipEvents(uint64_t now_us);
     void handOver(HaOwnershipKind why);
     void giveBack(NodeId peer);
+    void revertWhenSynced();
     void notifyPeers(HaOwnershipKind kind, NodeId target);
     void sendPeerLinkHeartbeats(uint64_t now_us);
     void publishView();
@@ -146,6 +147,7 @@ private:
     uint64_t last_snapshot_us_ = 0;
     bool dirty_ = true;
     uint16_t ever_active_ = 0;     ///< peers seen active during this run (revert applies to them)
+    uint16_t revert_pending_ = 0;  ///< returned peers to give back to once our bulk sync reached them
     uint16_t warned_version_ = 0;  ///< peers already reported for speaking another version
     uint64_t warned_unknown_us_ = 0;
 

@@ -228,6 +228,15 @@ void Replication::flushBulk(Peer& p) {
     b.buffer.clear();
 }
 
+bool Replication::bulkDelivered(NodeId peer) const {
+    for (const Peer& p : peers_) {
+        if (p.id != peer) continue;
+        return p.up && p.bulk_out.state == BulkOut::State::sent &&
+               p.tx.ackedSeq() >= p.bulk_out.end_seq;
+    }
+    return false;
+}
+
 void Replication::finishBulkIfDone(Peer& p, uint64_t now_us) {
     BulkOut& b = p.bulk_out;
     if (b.state != BulkOut::State::scanning || b.workers_done < workers_.size()) return;
@@ -235,6 +244,7 @@ void Replication::finishBulkIfDone(Peer& p, uint64_t now_us) {
     HaBulkEnd end;
     end.bulk_id = b.id;
     end.count = b.sent;
+    b.end_seq = p.tx.nextSeq();
     enqueueSequenced(p, end, 0, true, {});
     b.state = BulkOut::State::sent;
     counters_.inc(HaCounter::bulk_completed);

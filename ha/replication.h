@@ -142,6 +142,9 @@ public:
     /// Peers whose bulk sync to us made progress / completed since the last call.
     std::vector<NodeId> takeBulkProgress();
     std::vector<NodeId> takeBulksReceived();
+    /// Whether the latest bulk sync to `peer` is complete and acknowledged
+    /// (BULK_END sent and acked): `peer` holds every session of this node.
+    bool bulkDelivered(NodeId peer) const;
     /// Inbound bulk figures summed over peers (for heartbeats).
     void inboundBulkProgress(uint64_t* received, uint64_t* expected) const;
 
@@ -155,6 +158,7 @@ private:
         std::vector<bool> worker_done;
         size_t workers_done = 0;
         uint64_t sent = 0;
+        uint64_t end_seq = 0;  ///< seq of this bulk's BULK_END once queued
         uint64_t retry_at_us = 0;
         HaRecordBuffer buffer;
     };

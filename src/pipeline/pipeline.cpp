@@ -133,8 +133,10 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
 }
 
 void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,
-                            uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress) {
+                            uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress,
+                            NodeId sender) {
     if (n > kMaxBurst) n = kMaxBurst;
+    sender_ = ingress == Ingress::peer ? sender : kNoNode;
     if (settings_.view) view_ = settings_.view->load();
     if (ingress == Ingress::peer) counters_.add(PipelineCounter::received_from_peer, n);
     const FlowKey* keys[kMaxBurst];
@@ -167,9 +169,9 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
 }
 
 Verdict Pipeline::process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
-                          Ingress ingress) {
+                          Ingress ingress, NodeId sender) {
     Verdict v;
-    processBurst(&frame, &len, 1, in_port, now_ms, &v, ingress);
+    processBurst(&frame, &len, 1, in_port, now_ms, &v, ingress, sender);
     return v;
 }
 
@@ -221,18 +223,22 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             counters_.inc(PipelineCounter::dropped_no_owner);
             return {VerdictKind::drop, kNoPort};
         }
-        if (owner != view_.self) {
-            if (ingress == Ingress::peer) {
-                counters_.inc(PipelineCounter::dropped_forward_loop);
-                return {VerdictKind::drop, kNoPort};
-            }
+        if (owner == view_.self) {
+            adopt(sess, s.hash);
+            emit(WorkerEventKind::upsert, sess, now_ms);
+        } else if (ingress == Ingress::peer && owner == sender_ && sess.owner == sender_) {
+            // The owner of record forwarded it here: it handed the session to
+            // this node (revert, suspend) and its notice is still on the way.
+            takeHanded(sess);
+        } else if (ingress == Ingress::peer) {
+            counters_.inc(PipelineCounter::dropped_forward_loop);
+            return {VerdictKind::drop, kNoPort};
+        } else {
             return toPeer(owner,
                           owner == sess.owner ? ForwardReason::owner_elsewhere
                                               : ForwardReason::backup_takeover,
                           s.hash, PipelineCounter::forwarded_to_peer);
         }
-        adopt(sess, s.hash);
-        emit(WorkerEventKind::upsert, sess, now_ms);
     }
     if (s.kind == kIcmpError) {
         counters_.inc(PipelineCounter::icmp_errors_forwarded);

@@ -98,12 +98,14 @@ public:
     /// Processes up to kMaxBurst frames that entered on `in_port` (for frames
     /// from the peer link: the port they entered the cluster on). Frames may be
     /// rewritten in place (GENEVE turnaround). out[i] is frame i's verdict.
+    /// `sender`: for Ingress::peer, the node that forwarded the burst.
     void processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n, uint16_t in_port,
-                      uint32_t now_ms, Verdict* out, Ingress ingress = Ingress::port);
+                      uint32_t now_ms, Verdict* out, Ingress ingress = Ingress::port,
+                      NodeId sender = kNoNode);
 
     /// One frame; same as a burst of one.
     Verdict process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
-                    Ingress ingress = Ingress::port);
+                    Ingress ingress = Ingress::port, NodeId sender = kNoNode);
 
     /// Expires idle sessions, at most `budget` timer entries per call.
     /// Returns the number removed.
@@ -155,6 +157,7 @@ private:
     Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms, Ingress ingress);
     Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
     Verdict forwardFrom(uint16_t in_port);
+    void takeHanded(Session& s);
     Verdict toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter);
     uint32_t contextOf(const PacketInfo& info) const;
 
@@ -174,6 +177,7 @@ private:
     PipelineCounters counters_;
     ParseCounters parse_counters_;
     ClusterView view_;  // as of the current burst
+    NodeId sender_ = kNoNode;  // the node that forwarded the current burst (Ingress::peer)
     uint32_t next_token_ = 1;
     Job jobs_[kMaxJobs];
     Slot slots_[kMaxBurst];

@@ -40,6 +40,18 @@ void Pipeline::adopt(Session& s, uint64_t hash) {
     counters_.inc(PipelineCounter::sessions_adopted);
 }
 
+// The node that owned the session handed it to this one and forwarded a
+// packet faster than the notice (the peer link beats the sync channel). Take
+// it as handed, without a new version: the handing node's notice is newer
+// and settles the record when it arrives; until then this node's tracking
+// carries the connection.
+void Pipeline::takeHanded(Session& s) {
+    s.backup_owner = s.owner;
+    s.owner = view_.self;
+    s.flags &= uint16_t(~kSessionReplicated);
+    counters_.inc(PipelineCounter::sessions_handed_early);
+}
+
 // Timer callback: true erases the entry.
 bool Pipeline::expireOne(Session& s, uint32_t now_ms) {
     if (s.owner == view_.self) {
@@ -75,7 +87,11 @@ void Pipeline::applyUpsert(const Session& incoming) {
     Session& cur = table_.at(index);
     // Versions order the changes of one session; an older one arrives late
     // only after a resend, and must not undo a newer state.
-    if (int32_t(incoming.version - cur.version) < 0) {
+    // A session this node owns changes here first: a copy from elsewhere
+    // must be strictly newer (a peer that took it over and gave it back);
+    // an equal version is this node's own state coming back.
+    const int32_t newer = int32_t(incoming.version - cur.version);
+    if (newer < 0 || (newer == 0 && cur.owner == view_.self)) {
         counters_.inc(PipelineCounter::replicas_stale);
         return;
     }
@@ -148,6 +164,9 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
         Session& s = table_.at(i);
         switch (job.kind) {
             case AgentCommandKind::bulk_scan: {
+                // Each owner sends its own sessions; replicas are their
+                // owners' to send (and may be older than the owner's copy).
+                if (s.owner != view_.self) break;
                 if (!settings_.events || settings_.events->freeSlots() < 2) return true;  // later
                 WorkerEvent ev;
                 ev.kind = WorkerEventKind::bulk_record;

@@ -35,7 +35,7 @@ PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cl
     if (get16(frame + 12) != kPeerLinkEtherType) return PeerLinkResult::bad_ethertype;
     const uint8_t* p = frame + 14;
     if (p[0] != kPeerLinkVersion) return PeerLinkResult::bad_version;
-    if (p[1] != uint8_t(PeerLinkType::forwarded_frame) && p[1] != uint8_t(PeerLinkType::heartbeat)) {
+    if (p[1] < uint8_t(PeerLinkType::forwarded_frame) || p[1] > uint8_t(PeerLinkType::egress_frame)) {
         return PeerLinkResult::bad_type;
     }
     h->version = p[0];
@@ -58,7 +58,7 @@ PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cl
     if (h->type == PeerLinkType::heartbeat && h->payload_len < kPeerLinkHeartbeatSize) {
         return PeerLinkResult::bad_length;
     }
-    if (h->type == PeerLinkType::forwarded_frame && h->payload_len < 14) {
+    if (h->type != PeerLinkType::heartbeat && h->payload_len < 14) {
         return PeerLinkResult::bad_length;
     }
     return PeerLinkResult::ok;

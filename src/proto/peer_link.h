@@ -29,6 +29,11 @@ inline constexpr size_t kPeerLinkOverhead = 14 + kPeerLinkHeaderSize;
 enum class PeerLinkType : uint8_t {
     forwarded_frame = 1,  ///< payload is a data frame for the receiving node to process
     heartbeat = 2,        ///< payload is a PeerLinkHeartbeat
+    /// payload is a frame the sending owner already processed, returned to
+    /// the node that forwarded it, to be sent out of that node's port
+    /// `ingress_port` (here: the egress port) as it is: the owner has not
+    /// yet learned the Ethernet neighbour on its own egress segment.
+    egress_frame = 3,
 };
 
 /// Why a frame was forwarded (shown in counters and captures).
@@ -37,6 +42,7 @@ enum class ForwardReason : uint8_t {
     owner_elsewhere = 1,   ///< the session is owned by the receiving node
     new_flow = 2,          ///< a first packet this node may not own (primary mode, tentative, suspended)
     backup_takeover = 3,   ///< the owner is gone; the receiving node is the backup owner
+    egress_via_peer = 4,   ///< egress_frame: the owner does not know its egress neighbour yet
 };
 
 struct PeerLinkHeader {
@@ -46,7 +52,7 @@ struct PeerLinkHeader {
     NodeId from = kNoNode;
     NodeId to = kNoNode;
     ForwardReason reason = ForwardReason::none;
-    uint8_t ingress_port = 0;   ///< port index the frame entered the cluster on
+    uint8_t ingress_port = 0;   ///< port index the frame entered the cluster on (egress_frame: leaves by)
     uint32_t session_hint = 0;  ///< low 32 bits of the flow hash (0 if unknown)
     uint16_t payload_len = 0;   ///< bytes after the header
     uint16_t reserved = 0;

@@ -1567,6 +1567,7 @@ def revert_phase(lab: PairLab, args, sec: Section, deadline: Deadline, fo: dict,
     active again (and its peer sees it), checks the segment through it, moves
     its paths back, waits for revert to settle. rr-long keeps running."""
     victim, survivor = fo["victim"], fo["survivor"]
+    s_before = lab.counters(survivor)
     t_restart = lab.mark("restart", window=after)
     lab.restart_node(victim)
     t_started = time.monotonic()
@@ -1583,6 +1584,13 @@ def revert_phase(lab: PairLab, args, sec: Section, deadline: Deadline, fo: dict,
     sec.check(f"the segment through {victim.label} passes traffic again (ping from crt: "
               f"{ping['replies']}/{ping['sent']})", ping["replies"] == ping["sent"])
     own_restarted = show_ownership(lab, sec, "after the restart, paths not back yet")
+    s_after = lab.counters(survivor)
+    if s_after is not None:
+        sec.line(f"{survivor.label} counters from the restart to here: "
+                 f"{counter_line(delta(s_after, s_before))}")
+    v_after = lab.counters(victim)
+    if v_after is not None:
+        sec.line(f"{victim.label} counters since its restart: {counter_line({k: v for k, v in v_after.items() if isinstance(v, int) and v}, limit=100)}")
     t_back = lab.mark("path back", window=after)
     lab.set_routes(args.spread)
     sec.line(f"paths back: {lab.describe_routes()}")

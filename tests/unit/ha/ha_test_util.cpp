@@ -145,7 +145,8 @@ void FakeWorker::service(uint32_t now_ms) {
             case AgentCommandKind::release_deferred: released.push_back(cmd.token); break;
             case AgentCommandKind::bulk_scan: {
                 Scan sc{cmd.peer, cmd.bulk_id, {}, 0};
-                for (const auto& [key, s] : table) sc.keys.push_back(key);
+                for (const auto& [key, s] : table)
+                    if (s.owner == self_) sc.keys.push_back(key);  // as the pipeline: own sessions
                 scans_.push_back(std::move(sc));
                 break;
             }

@@ -55,7 +55,7 @@ TEST_CASE("a node passes through tentative before it becomes active with a peer"
 TEST_CASE("a lone node becomes active after the startup wait and says why") {
     TestCluster c({1, 2});
     c.start(1);
-    c.run(50);
+    c.run(950);  // the startup wait: the hold time, and never under a second
     CHECK(c.node(1).state() == NodeState::initial);
     CHECK_FALSE(c.node(1).clusterView().selfMayOwn());
     c.run(60);
@@ -221,7 +221,7 @@ TEST_CASE("an incompatible peer is refused with a reason and never becomes a mem
     };
     TestCluster c({1, 2}, o);
     c.startAll();
-    c.run(500);
+    c.run(1200);
     CHECK(c.node(1).state() == NodeState::active_primary);  // alone
     CHECK(c.node(2).state() == NodeState::active_primary);
     CHECK_FALSE(c.node(1).clusterView().isReachable(2));
@@ -298,7 +298,7 @@ TEST_CASE("a cluster view is published on every change, with a new epoch") {
     TestCluster c({1, 2});
     c.start(1);
     const uint8_t e0 = c.node(1).clusterView().epoch;
-    c.run(150);
+    c.run(1100);
     const uint8_t e1 = c.node(1).clusterView().epoch;
     CHECK(e1 != e0);
     c.run(100);

@@ -163,7 +163,7 @@ TEST_CASE("a deferred packet nobody acknowledges is released after the safety ti
 TEST_CASE("with no peer to replicate to a deferred packet is released at once") {
     TestCluster c({1, 2});
     c.start(1);
-    c.run(150);
+    c.run(1100);
     REQUIRE(c.node(1).state() == NodeState::active_primary);
     c.node(1).worker().upsert(makeSession(1, 1, 2, c.clock.nowMs()), 3);
     c.run(2);
@@ -366,6 +366,44 @@ TEST_CASE("revert gives a returning node back the sessions it owned") {
     CHECK(c.node(2).ownedBy(2) == 100);
     CHECK(c.node(1).ownedBy(1) == 200);  // replicated back with the new owner
     CHECK(c.node(1).sessions() == 300);
+}
+
+TEST_CASE("a returning node that went active alone gets its sessions back only once it holds them") {
+    TestCluster c({1, 2});
+    pairUp(c);
+    c.run(100);
+    const uint32_t now = c.clock.nowMs();
+    for (uint32_t i = 0; i < 200; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+    c.run(20);
+    REQUIRE(c.node(2).sessions() == 200);
+    c.crash(1);
+    c.run(200);
+    c.node(2).worker().adopt(1);
+    c.run(10);
+    // Node 1 comes back unable to reach node 2 and, after its startup wait,
+    // goes active alone with an empty table.
+    c.net.partition(1, 2, true);
+    c.cutPeerLink(1, 2, true);
+    c.start(1);
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()); }, 3000));
+    CHECK(c.node(1).sessions() == 0);
+    // The path heals; the bulk sync towards node 1 is slow.
+    c.net.setRules(2, 1, {0, 0, 20000, 0});
+    c.net.partition(1, 2, false);
+    c.cutPeerLink(1, 2, false);
+    uint64_t bulk_at_revert = 0;
+    REQUIRE(c.runUntil([&] {
+        if (counter(c, 2, HaCounter::revert_transfers) == 0) return false;
+        const HaStatus st = c.node(1).agent->status();
+        bulk_at_revert = st.sync.empty() ? 0 : st.sync[0].bulk_in_received;
+        return true;
+    }, 5000));
+    CHECK(bulk_at_revert == 200);  // node 1's agent had every session of node 2's bulk
+    c.stepAll();                   // and its worker applies what the agent pushed
+    CHECK(c.node(1).sessions() == 200);
+    c.run(200);
+    CHECK(c.node(2).ownedBy(1) == 200);
+    CHECK(c.node(1).ownedBy(1) == 200);
 }
 
 TEST_CASE("without revert a returning node does not get its sessions back") {

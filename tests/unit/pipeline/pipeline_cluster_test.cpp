@@ -57,9 +57,9 @@ struct Member {
         cell.publish(v);
     }
     Verdict send(const std::vector<uint8_t>& f, uint16_t port, uint32_t now = 1000,
-                 Ingress ingress = Ingress::port) {
+                 Ingress ingress = Ingress::port, NodeId sender = kNoNode) {
         auto copy = f;
-        return pipe->process(copy.data(), uint16_t(copy.size()), port, now, ingress);
+        return pipe->process(copy.data(), uint16_t(copy.size()), port, now, ingress, sender);
     }
     std::vector<WorkerEvent> events() {
         std::vector<WorkerEvent> out;
@@ -281,6 +281,101 @@ TEST_CASE("an older version of a session never overwrites a newer one") {
     p.b.pipe->apply(late, 1000);
     CHECK(p.b.find(syn())->state == SessionState::tcp_established);
     CHECK(p.b.count(PipelineCounter::replicas_stale) == 1);
+}
+
+TEST_CASE("a copy of a session this node owns never overwrites it unless newer") {
+    Pair p;
+    p.a.send(syn(), kInside);
+    p.a.send(synAck(), kOutside);
+    p.a.send(ack(), kInside);
+    REQUIRE(p.a.find(syn())->state == SessionState::tcp_established);
+    const uint32_t version = p.a.find(syn())->version;
+    AgentCommand echo;
+    echo.kind = AgentCommandKind::apply_upsert;
+    echo.session = *p.a.find(syn());
+    echo.session.state = SessionState::tcp_syn_recv;  // same version, older content
+    p.a.pipe->apply(echo, 1000);
+    CHECK(p.a.find(syn())->state == SessionState::tcp_established);
+    CHECK(p.a.count(PipelineCounter::replicas_stale) == 1);
+    // A peer that took the session over and handed it back has a newer one.
+    AgentCommand back = echo;
+    back.session.state = SessionState::tcp_established;
+    back.session.version = version + 2;
+    p.a.pipe->apply(back, 1000);
+    CHECK(p.a.find(syn())->version == version + 2);
+    CHECK(p.a.count(PipelineCounter::replicas_installed) == 1);
+}
+
+TEST_CASE("a packet the owner of record forwards is taken as handed over before the notice") {
+    Pair p;
+    p.a.send(syn(), kInside);
+    p.a.send(synAck(), kOutside);
+    p.a.send(ack(), kInside);
+    replicate(p.a, p.b);
+    REQUIRE(p.b.find(syn())->owner == 1);
+    // a hands its sessions to b (revert / suspend); the notice is not at b yet.
+    AgentCommand give;
+    give.kind = AgentCommandKind::transfer_owner;
+    give.from = 1;
+    give.to = 2;
+    p.a.pipe->apply(give, 1000);
+    p.a.pipe->runJobs(1000, 4096);
+    REQUIRE(p.a.find(syn())->owner == 2);
+    CHECK(p.a.send(reply(), kOutside).kind == VerdictKind::to_peer);
+    // Forwarded by a, which b's copy names as owner: b carries it.
+    Verdict v = p.b.send(reply(), kOutside, 1000, Ingress::peer, 1);
+    CHECK(v.kind == VerdictKind::forward);
+    CHECK(v.port == kInside);
+    CHECK(p.b.count(PipelineCounter::sessions_handed_early) == 1);
+    CHECK(p.b.count(PipelineCounter::dropped_forward_loop) == 0);
+    CHECK(p.b.find(syn())->owner == 2);
+    CHECK(p.b.events().empty());  // no record of its own: a's notice settles it
+    // The notice arrives and is newer than b's copy: installed.
+    replicate(p.a, p.b);
+    CHECK(p.b.find(syn())->owner == 2);
+    CHECK(p.b.find(syn())->version == p.a.find(syn())->version);
+}
+
+TEST_CASE("a forwarded packet of a session neither node owns is a loop, not a handover") {
+    Member a(1), b(2), c(3);
+    for (Member* m : {&a, &b, &c}) m->setView(0b111, 0b111);
+    a.send(syn(), kInside);
+    a.send(synAck(), kOutside);
+    replicate(a, b);
+    // c forwards it to b, but b's copy names a: c's view disagrees.
+    CHECK(b.send(ack(), kInside, 1000, Ingress::peer, 3).kind == VerdictKind::drop);
+    CHECK(b.count(PipelineCounter::dropped_forward_loop) == 1);
+    CHECK(b.count(PipelineCounter::sessions_handed_early) == 0);
+}
+
+TEST_CASE("a bulk scan sends only the sessions this node owns") {
+    Pair p;
+    for (uint16_t port = 2000; port < 2010; ++port) {
+        p.a.send(FrameBuilder::udp(kClient, port, kServer, 53).build(), kInside);
+    }
+    for (uint16_t port = 3000; port < 3005; ++port) {
+        p.b.send(FrameBuilder::udp(kClient, port, kServer, 53).build(), kInside);
+    }
+    replicate(p.b, p.a);  // a holds b's 5 as replicas
+    p.a.events();
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::bulk_scan;
+    cmd.peer = 2;
+    cmd.bulk_id = 9;
+    p.a.pipe->apply(cmd, 1000);
+    uint32_t records = 0, done = 0;
+    for (int i = 0; i < 100 && done == 0; ++i) {
+        p.a.pipe->runJobs(1000, 128);
+        for (auto& ev : p.a.events()) {
+            if (ev.kind == WorkerEventKind::bulk_record) {
+                ++records;
+                CHECK(ev.session.owner == 1);
+            }
+            if (ev.kind == WorkerEventKind::bulk_done && ev.bulk_id == 9) ++done;
+        }
+    }
+    CHECK(records == 10);
+    CHECK(done == 1);
 }
 
 TEST_CASE("a bulk scan emits every session and then says it is done") {
