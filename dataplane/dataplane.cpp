@@ -8,7 +8,11 @@
 
 #include <cstdio>
 #include <cstring>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -299,6 +303,25 @@ bool Dataplane::clearSessions(const SessionFilter& filter, std::optional<uint64_
 
 namespace {
 
+// Ports that sit on a kernel interface (net_af_packet, net_af_xdp: the
+// `iface=` argument) report the link as always up; the interface's carrier
+// is the truth. Returns -1 when the device names no kernel interface.
+int kernelCarrier(const std::string& device) {
+    const size_t at = device.find("iface=");
+    if (at == std::string::npos) return -1;
+    const size_t start = at + 6;
+    const std::string name = device.substr(start, device.find(',', start) - start);
+    if (name.empty() || name.size() >= IFNAMSIZ) return -1;
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    ifreq ifr{};
+    std::memcpy(ifr.ifr_name, name.data(), name.size());
+    const int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    close(fd);
+    if (rc != 0) return 0;  // the interface is gone
+    return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING) ? 1 : 0;
+}
+
 PortStatus portStatus(const std::string& name, const std::string& device, uint16_t id) {
     PortStatus ps;
     ps.name = name;
@@ -310,6 +333,7 @@ PortStatus portStatus(const std::string& name, const std::string& device, uint16
         ps.link_up = link.link_status == RTE_ETH_LINK_UP;
         ps.speed_mbps = link.link_speed;
     }
+    if (ps.link_up && kernelCarrier(device) == 0) ps.link_up = false;
     rte_eth_stats s;
     if (rte_eth_stats_get(id, &s) == 0) {
         ps.rx_packets = s.ipackets, ps.tx_packets = s.opackets;
@@ -330,6 +354,23 @@ std::vector<CounterValue> sumCounters(const CounterInfo* info, size_t n, Get get
 }
 
 }  // namespace
+
+bool Dataplane::dataLinksUp(std::string* down) const {
+    const Impl& d = *impl_;
+    bool up = true;
+    for (size_t i = 0; i < d.port_ids.size(); ++i) {
+        rte_eth_link link;
+        std::memset(&link, 0, sizeof link);
+        const bool port_up = rte_eth_link_get_nowait(d.port_ids[i], &link) == 0 &&
+                             link.link_status == RTE_ETH_LINK_UP &&
+                             kernelCarrier(d.spec.ports[i].device) != 0;
+        if (!port_up) {
+            if (down) *down += (up ? "" : ", ") + d.spec.ports[i].name;
+            up = false;
+        }
+    }
+    return up;
+}
 
 DataplaneStatus Dataplane::status() const {
     const Impl& d = *impl_;

@@ -102,6 +102,11 @@ public:
 
     DataplaneStatus status() const;
 
+    /// Whether every data port's link is up (the driver's view, and the
+    /// kernel interface's carrier for ports on one); *down lists the ports
+    /// that are not. Cheap enough to call every 100 ms; control threads.
+    bool dataLinksUp(std::string* down = nullptr) const;
+
     /// Copies up to `max` sessions matching `filter` (or the one with `id`
     /// when given) from the workers' tables. Workers copy in bounded steps
     /// between bursts; this waits for them up to `timeout_ms`. Returns false

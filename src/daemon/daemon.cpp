@@ -17,6 +17,7 @@ namespace tandem {
 namespace {
 
 constexpr const char* kLog = "tandemd";
+constexpr long kLinkPollMs = 100;  // data-link checks while waiting for a signal
 
 // Which port allowed traffic leaves by: inline pairs the two data ports;
 // geneve sends frames back out of the port they came in on.
@@ -150,8 +151,27 @@ int runDaemon(const Config& cfg) {
               cfg.node.name.c_str(), cfg.rules.size(), cfg.peers.size(),
               cfg.control.socket.c_str());
 
+    // Until a signal: watch the data links. A node whose data link is down
+    // cannot carry its sessions: HA makes it non-functional (it hands them
+    // over) until every link is up again.
+    bool links_up = true;
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        const timespec tick{0, kLinkPollMs * 1000000L};
+        sig = sigtimedwait(&sigs, nullptr, &tick);
+        if (sig > 0) break;
+        std::string down;
+        const bool up = dataplane->dataLinksUp(&down);
+        if (up == links_up) continue;
+        links_up = up;
+        const std::string why = up ? "every data link is up" : "data link down: " + down;
+        if (up) {
+            TLOG_INFO(kLog, "%s", why.c_str());
+        } else {
+            TLOG_WARN(kLog, "%s", why.c_str());
+        }
+        if (ha) ha->setLinkState(up, why);
+    }
     TLOG_INFO(kLog, "%s received, stopping", strsignal(sig));
     control.stop();
     if (ha) ha->stop();

@@ -215,6 +215,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     }
 
     Session& sess = table_.at(index);
+    bool stand_in = false;
     if (sess.owner != view_.self) {
         // Owned elsewhere: hand it to the owner, or take the session over if
         // its owner is gone and this node is the one to continue it.
@@ -227,9 +228,12 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             adopt(sess, s.hash);
             emit(WorkerEventKind::upsert, sess, now_ms);
         } else if (ingress == Ingress::peer && owner == sender_ && sess.owner == sender_) {
-            // The owner of record forwarded it here: it handed the session to
-            // this node (revert, suspend) and its notice is still on the way.
-            takeHanded(sess);
+            // The owner of record forwarded it here: ownership is changing
+            // hands (revert, suspend, a link back up) and one of the two
+            // records is behind. Carry the packet without taking the session;
+            // the owner's notice settles the record.
+            standIn(sess);
+            stand_in = true;
         } else if (ingress == Ingress::peer) {
             counters_.inc(PipelineCounter::dropped_forward_loop);
             return {VerdictKind::drop, kNoPort};
@@ -277,7 +281,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     sess.packets[d] += 1;
     sess.bytes[d] += info.ip_total_len;
     sess.expires_ms = now_ms + sessionTimeoutMs(sess, settings_.timeouts);
-    if (sess.state != state_before) {
+    if (sess.state != state_before && !stand_in) {
         ++sess.version;
         emit(WorkerEventKind::upsert, sess, now_ms);
     }

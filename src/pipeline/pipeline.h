@@ -157,7 +157,7 @@ private:
     Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms, Ingress ingress);
     Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
     Verdict forwardFrom(uint16_t in_port);
-    void takeHanded(Session& s);
+    void standIn(Session& s);
     Verdict toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter);
     uint32_t contextOf(const PacketInfo& info) const;
 

@@ -34,7 +34,7 @@ namespace tandem {
     X(dropped_no_owner, "frames no active node may own (no active member)")               \
     X(deferred_first_packets, "first packets held until the backup owner has the session") \
     X(sessions_adopted, "sessions taken over from an owner that is gone")                  \
-    X(sessions_handed_early, "sessions taken on a handing node's forwarded packet, before its notice") \
+    X(stand_in_packets, "packets carried for a session whose owner of record forwarded them here (ownership changing hands)") \
     X(sessions_given, "sessions handed to another node (revert, suspend)")                 \
     X(replicas_installed, "session replicas received from peers and installed")           \
     X(replicas_removed, "session replicas removed at their owner's request")              \

@@ -40,16 +40,14 @@ void Pipeline::adopt(Session& s, uint64_t hash) {
     counters_.inc(PipelineCounter::sessions_adopted);
 }
 
-// The node that owned the session handed it to this one and forwarded a
-// packet faster than the notice (the peer link beats the sync channel). Take
-// it as handed, without a new version: the handing node's notice is newer
-// and settles the record when it arrives; until then this node's tracking
-// carries the connection.
-void Pipeline::takeHanded(Session& s) {
-    s.backup_owner = s.owner;
-    s.owner = view_.self;
-    s.flags &= uint16_t(~kSessionReplicated);
-    counters_.inc(PipelineCounter::sessions_handed_early);
+// A packet of a session this node does not own, sent here by its owner of
+// record (each node's record names the other while ownership changes
+// hands). This node carries it on its copy, which the owner's next record
+// overwrites: the copy's TCP windows may be behind, so they are not
+// enforced, and nothing is replicated from here.
+void Pipeline::standIn(Session& s) {
+    s.flags |= kSessionPickedUp;
+    counters_.inc(PipelineCounter::stand_in_packets);
 }
 
 // Timer callback: true erases the entry.

@@ -306,7 +306,7 @@ TEST_CASE("a copy of a session this node owns never overwrites it unless newer")
     CHECK(p.a.count(PipelineCounter::replicas_installed) == 1);
 }
 
-TEST_CASE("a packet the owner of record forwards is taken as handed over before the notice") {
+TEST_CASE("a packet its owner of record forwards is carried while ownership changes hands") {
     Pair p;
     p.a.send(syn(), kInside);
     p.a.send(synAck(), kOutside);
@@ -322,18 +322,29 @@ TEST_CASE("a packet the owner of record forwards is taken as handed over before 
     p.a.pipe->runJobs(1000, 4096);
     REQUIRE(p.a.find(syn())->owner == 2);
     CHECK(p.a.send(reply(), kOutside).kind == VerdictKind::to_peer);
-    // Forwarded by a, which b's copy names as owner: b carries it.
+    // Forwarded by a, which b's copy names as owner: b carries it, and does
+    // not claim the session (the two records may disagree the other way too).
     Verdict v = p.b.send(reply(), kOutside, 1000, Ingress::peer, 1);
     CHECK(v.kind == VerdictKind::forward);
     CHECK(v.port == kInside);
-    CHECK(p.b.count(PipelineCounter::sessions_handed_early) == 1);
+    CHECK(p.b.count(PipelineCounter::stand_in_packets) == 1);
     CHECK(p.b.count(PipelineCounter::dropped_forward_loop) == 0);
-    CHECK(p.b.find(syn())->owner == 2);
-    CHECK(p.b.events().empty());  // no record of its own: a's notice settles it
-    // The notice arrives and is newer than b's copy: installed.
+    CHECK(p.b.find(syn())->owner == 1);
+    CHECK(p.b.events().empty());  // nothing replicated from a stand-in
+    // The notice arrives and is newer than b's copy: b owns it.
     replicate(p.a, p.b);
     CHECK(p.b.find(syn())->owner == 2);
     CHECK(p.b.find(syn())->version == p.a.find(syn())->version);
+    // And the reverse disagreement (a's record behind): a carries b's packet.
+    AgentCommand back = give;
+    back.from = 2;
+    back.to = 1;
+    p.b.pipe->apply(back, 1000);
+    p.b.pipe->runJobs(1000, 4096);
+    REQUIRE(p.b.find(syn())->owner == 1);
+    CHECK(p.a.send(reply(), kOutside, 1000, Ingress::peer, 2).kind == VerdictKind::forward);
+    CHECK(p.a.find(syn())->owner == 2);  // until b's notice arrives
+    CHECK(p.a.count(PipelineCounter::stand_in_packets) == 1);
 }
 
 TEST_CASE("a forwarded packet of a session neither node owns is a loop, not a handover") {
@@ -345,7 +356,7 @@ TEST_CASE("a forwarded packet of a session neither node owns is a loop, not a ha
     // c forwards it to b, but b's copy names a: c's view disagrees.
     CHECK(b.send(ack(), kInside, 1000, Ingress::peer, 3).kind == VerdictKind::drop);
     CHECK(b.count(PipelineCounter::dropped_forward_loop) == 1);
-    CHECK(b.count(PipelineCounter::sessions_handed_early) == 0);
+    CHECK(b.count(PipelineCounter::stand_in_packets) == 0);
 }
 
 TEST_CASE("a bulk scan sends only the sessions this node owns") {
