@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -39,7 +38,8 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import (PYTHON, REPO, Deadline, InlineLab, LabError, LabInterrupted, LabSkip,  # noqa: E402
+import metrics_client  # noqa: E402
+from lab import (REPO, InlineLab, LabError, LabInterrupted, LabSkip,  # noqa: E402
                  arm_watchdog, require_lab_environment)
 from nodes import Rule, TandemdNode  # noqa: E402
 
@@ -49,29 +49,6 @@ POLICY = (
     Rule("tcp", (PLAIN,), name="alt"),
     Rule("udp", (UDP,), name="udp-echo"),
 )
-METRICS_PORT = 9464
-
-# Runs inside the node namespace: one raw HTTP exchange, the reply as JSON.
-SCRAPE = r"""
-import json, socket, sys
-port, raw = int(sys.argv[1]), sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
-s = socket.create_connection(("127.0.0.1", port), timeout=5)
-s.sendall(raw)
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-head, _, body = data.partition(b"\r\n\r\n")
-lines = head.decode("latin-1").split("\r\n")
-print(json.dumps({"status": int(lines[0].split()[1]), "headers": lines[1:],
-                  "body": body.decode()}))
-"""
-
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
-
-
 class Checks:
     def __init__(self) -> None:
         self.failed: list[str] = []
@@ -85,39 +62,15 @@ class Checks:
         return ok
 
 
-def http(lab, request: str) -> dict:
-    esc = request.encode("unicode_escape").decode()
-    p = lab.node_ns.run([PYTHON, "-c", SCRAPE, str(METRICS_PORT), esc], timeout=10)
-    return json.loads(p.stdout)
-
-
-def parse_exposition(text: str, c: Checks) -> dict[str, float]:
-    """name{labels} -> value; checks every sample follows its family's TYPE."""
-    types, out, bad = {}, {}, []
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ", 3)
-            types[name] = kind
-            continue
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        if not m or m.group(1) not in types:
-            bad.append(line)
-            continue
-        out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-    c.check(f"every one of {len(out)} samples parses and follows its family's TYPE line "
-            f"(bad: {bad[:3]})", not bad and len(out) > 50)
-    c.check("every counter family ends in _total",
-            all(n.endswith("_total") for n, k in types.items() if k == "counter"))
-    return out
-
-
 def scrape(lab, c: Checks) -> dict[str, float]:
-    r = http(lab, "GET /metrics HTTP/1.1\r\nHost: node\r\n\r\n")
+    r, samples, types, bad = metrics_client.scrape(lab.node_ns)
     c.check(f"GET /metrics answered {r['status']} with the 0.0.4 text format",
             r["status"] == 200 and any("version=0.0.4" in h for h in r["headers"]))
-    return parse_exposition(r["body"], c)
+    c.check(f"every one of {len(samples)} samples parses and follows its family's TYPE line "
+            f"(bad: {bad[:3]})", not bad and len(samples) > 50)
+    c.check("every counter family ends in _total",
+            all(n.endswith("_total") for n, k in types.items() if k == "counter"))
+    return samples
 
 
 def tandem(args, *words: str) -> dict:
@@ -159,7 +112,7 @@ def run(args) -> int:
         lab.start_service("server", "server", ["serve", "--tcp", f"{LOGGED},{PLAIN}",
                                                 "--udp", str(UDP)])
         node = TandemdNode(POLICY, binary=args.tandemd,
-                           control_extra=f"metrics-listen = 127.0.0.1:{METRICS_PORT}\n"
+                           control_extra=metrics_client.METRICS_CONFIG +
                                          f"traffic-log = {log_path}\n")
         lab.set_node(node)
         before = scrape(lab, c)
@@ -207,7 +160,7 @@ def run(args) -> int:
         for req, want in (("GET /other HTTP/1.1\r\n\r\n", 404),
                           ("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405),
                           ("NOT HTTP AT ALL\r\n\r\n", 400)):
-            got = http(lab, req)["status"]
+            got = metrics_client.http(lab.node_ns, req)["status"]
             c.check(f"{req.splitlines()[0]!r} -> {got} (want {want})", got == want)
 
         # The logged sessions as the node shows them, then clear everything.

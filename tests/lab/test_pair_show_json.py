@@ -20,7 +20,10 @@ crossed). Then, on each node:
 - `show session id N` and `show session flow SRC SPORT DST DPORT tcp` (both
   directions) find that same session;
 - `show counters ha` / `show counters peer-link`: only their group, HA
-  records sent by each node, peer-link frames accepted, no bad frame.
+  records sent by each node, peer-link frames accepted, no bad frame;
+- GET /metrics (metrics-listen on in this test): node and peer state gauges,
+  primary, sessions by owner == `show session all owner N`, replication
+  sequence and acknowledgement == state-synchronization.
 
     /usr/bin/python3 tests/lab/test_pair_show_json.py [--owner primary]
 """
@@ -29,6 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from metrics_client import scrape  # noqa: E402
 from pair import (ACTIVE_STATES, CLIENT_IP, NODE_ID, RR_PORT, SERVER_IP,  # noqa: E402
                   add_longlived_args, hold, pair_main, start_longlived, stop_rr, wait_until)
 
@@ -192,9 +196,39 @@ def body(lab, args, report, deadline, variant=None):
                   f"{len(p)} results named, ok {p.get('ok')}, bad {bad}",
                   sorted(pl) == ["peer_link"] and p.get("ok", 0) > 0 and not bad and
                   "bad_version" in p)
+
+    # --- the same state as Prometheus metrics ---------------------------------------------
+    for s in lab.slots:
+        r, m, _, bad = scrape(s.node_ns)
+        st = states[s.letter]
+        peer_state = (st.get("peers") or [{}])[0].get("state")
+        sec.check(f"{s.label} GET /metrics: {r['status']}, {len(m)} samples, unparsed {bad[:2]}",
+                  r["status"] == 200 and len(m) > 100 and not bad)
+        peer_labels = f'peer="{s.other.node_id}",name="fw{s.other.letter}"'
+        sec.check(f"{s.label} metrics: node state {st['local']['state']} and peer state "
+                  f"{peer_state} are the 1-valued gauges, primary "
+                  f"{m.get('tandem_node_primary')}",
+                  m.get(f'tandem_node_state{{state="{st["local"]["state"]}"}}') == 1 and
+                  sum(v for k, v in m.items() if k.startswith("tandem_node_state{")) == 1 and
+                  m.get(f'tandem_peer_state{{{peer_labels},state="{peer_state}"}}') == 1 and
+                  m.get(f"tandem_peer_alive{{{peer_labels}}}") == 1 and
+                  m.get("tandem_node_primary") == (1 if primary == s.node_id else 0))
+        by_owner = {o: show(s, f"show session all owner {o}").get("total") for o in (1, 2)}
+        got = {o: m.get(f'tandem_sessions{{owner="{o}"}}') for o in (1, 2)}
+        sec.check(f"{s.label} tandem_sessions by owner {got} == `show session all owner N` "
+                  f"{by_owner}", all(got[o] == by_owner[o] for o in (1, 2)))
+        e = (synced(s) or [{}])[0]
+        peer = f'{{peer="{s.other.node_id}"}}'
+        sec.check(f"{s.label} replication metrics: sync up, tx seq "
+                  f"{m.get('tandem_ha_sync_tx_sequence' + peer)} / acked "
+                  f"{m.get('tandem_ha_sync_acked_sequence' + peer)} match state-synchronization "
+                  f"({e.get('tx_seq')} / {e.get('acked_seq')})",
+                  m.get("tandem_ha_sync_up" + peer) == 1 and
+                  m.get("tandem_ha_sync_tx_sequence" + peer) == e.get("tx_seq") and
+                  m.get("tandem_ha_sync_acked_sequence" + peer) == e.get("acked_seq"))
     stop_rr(lab)
 
 
 if __name__ == "__main__":
     sys.exit(pair_main("Pair: show commands as JSON against real state", body,
-                       configure=configure))
+                       configure=configure, variants=[{"metrics": True}]))
