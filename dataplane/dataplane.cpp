@@ -166,6 +166,7 @@ bool Dataplane::Impl::launchWorkers(std::string* error) {
         w->channel = i < spec.channels.size() ? spec.channels[i] : nullptr;
         settings.worker = uint16_t(i);
         settings.events = w->channel ? &w->channel->to_agent : nullptr;
+        settings.traffic_log = i < spec.traffic_logs.size() ? spec.traffic_logs[i] : nullptr;
         w->table = std::make_unique<SessionTable>(per_worker, now);
         w->pipeline = std::make_unique<Pipeline>(settings, *w->table, spec.policy);
         workers.push_back(std::move(w));
@@ -402,6 +403,7 @@ DataplaneStatus Dataplane::status() const {
     for (auto& w : d.workers) {
         st.session_capacity += w->table->capacity();
         st.sessions += w->table->size();
+        for (NodeId n = 0; n <= kMaxNodes; ++n) st.sessions_by_owner[n] += w->table->ownerCount(n);
     }
     return st;
 }

@@ -51,6 +51,8 @@ struct DataplaneSpec {
     PeerLinkSpec peer_link;
     /// One channel per worker to the HA agent (empty: standalone node).
     std::vector<WorkerChannel*> channels;
+    /// One traffic log ring per worker (empty: no traffic log).
+    std::vector<TrafficLogRing*> traffic_logs;
     const ClusterViewCell* view = nullptr;
 };
 
@@ -79,6 +81,9 @@ struct DataplaneStatus {
     std::vector<CounterValue> peer_link; ///< PeerLinkResult, summed
     uint64_t sessions = 0;
     uint64_t session_capacity = 0;
+    /// Live sessions (replicas included) by Session::owner, index = node id
+    /// (0: none); maintained by the tables, so reading it costs nothing.
+    std::array<uint64_t, kMaxNodes + 1> sessions_by_owner{};
     unsigned workers = 0;
 };
 

@@ -385,7 +385,9 @@ constexpr Keyword kControlKeywords[] = {
      }},
     {"traffic-log",
      [](LoadContext& c, const IniEntry& e) {
-         c.cfg.control.traffic_log = resolvePath(c.base_dir, e.value);
+         // "syslog" sends the lines to syslog(3); anything else is a file.
+         c.cfg.control.traffic_log =
+             e.value == "syslog" || e.value.empty() ? e.value : resolvePath(c.base_dir, e.value);
          return true;
      }},
     {"log-level",

@@ -4,6 +4,7 @@
 
 #include "cluster/node_state.h"
 #include "core/log.h"
+#include "core/protocol_name.h"
 #include "dataplane/dataplane.h"
 #include "ha/ha_agent.h"
 #include "session/tcp_tracker.h"
@@ -22,22 +23,12 @@ nlohmann::json countersJson(const std::vector<CounterValue>& counters, bool all)
     return j;
 }
 
-const char* protoName(uint8_t p) {
-    switch (p) {
-        case kProtoTcp: return "tcp";
-        case kProtoUdp: return "udp";
-        case kProtoIcmp: return "icmp";
-        case kProtoIcmpV6: return "icmpv6";
-    }
-    return nullptr;
-}
-
 std::optional<uint8_t> parseProto(const nlohmann::json& v) {
     if (v.is_number_unsigned() && v.get<uint64_t>() <= 255) return uint8_t(v.get<uint64_t>());
     if (!v.is_string()) return std::nullopt;
     const std::string s = v.get<std::string>();
     for (uint8_t p : {kProtoTcp, kProtoUdp, kProtoIcmp, kProtoIcmpV6}) {
-        if (s == protoName(p)) return p;
+        if (s == protocolName(p)) return p;
     }
     try {
         size_t used = 0;
@@ -100,7 +91,7 @@ SessionFilter filterFrom(const Config& cfg, const nlohmann::json& args) {
 nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg) {
     const Session& s = snap.session;
     const SessionEndpoints e = endpointsOf(s);
-    const char* proto = protoName(s.key.proto);
+    const char* proto = protocolName(s.key.proto);
     nlohmann::json j = {{"id", snap.id},
                         {"proto", proto ? nlohmann::json(proto) : nlohmann::json(s.key.proto)},
                         {"src", formatIpAddr(e.src)},
@@ -116,7 +107,11 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg) {
                         {"packets", {s.packets[0], s.packets[1]}},
                         {"bytes", {s.bytes[0], s.bytes[1]}},
                         {"expires_in_ms", snap.expires_in_ms}};
-    if (s.rule < cfg.rules.size()) j["rule"] = cfg.rules[s.rule].name;
+    if (s.rule < cfg.rules.size()) {
+        // Unnamed rules carry the name the policy gives them (Policy::compile).
+        const std::string& name = cfg.rules[s.rule].name;
+        j["rule"] = name.empty() ? "rule-" + std::to_string(s.rule + 1) : name;
+    }
     return j;
 }
 

@@ -5,10 +5,14 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "control/control_server.h"
+#include "control/metrics_http_server.h"
 #include "core/log.h"
 #include "daemon/control_commands.h"
+#include "daemon/metrics_page.h"
+#include "daemon/traffic_logger.h"
 #include "dataplane/dataplane.h"
 #include "ha/ha_agent.h"
 #include "ha/zmq_transport.h"
@@ -18,6 +22,7 @@ namespace {
 
 constexpr const char* kLog = "tandemd";
 constexpr long kLinkPollMs = 100;  // data-link checks while waiting for a signal
+constexpr size_t kTrafficLogRing = 16384;  // records per worker (~3 MiB)
 
 // Which port allowed traffic leaves by: inline pairs the two data ports;
 // geneve sends frames back out of the port they came in on.
@@ -97,6 +102,7 @@ int runDaemon(const Config& cfg) {
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);  // reopens the traffic log
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
     std::string error;
@@ -133,6 +139,26 @@ int runDaemon(const Config& cfg) {
         ha->start();
     }
 
+    // Traffic log: one ring per worker, drained by the logger thread.
+    std::vector<std::unique_ptr<TrafficLogRing>> log_rings;
+    std::unique_ptr<TrafficLogger> traffic_logger;
+    if (!cfg.control.traffic_log.empty()) {
+        for (unsigned i = 0; i < cfg.dataplane.workers; ++i) {
+            log_rings.push_back(std::make_unique<TrafficLogRing>(kTrafficLogRing));
+            spec.traffic_logs.push_back(log_rings.back().get());
+        }
+        std::vector<std::string> rule_names;
+        for (size_t i = 0; i < policy->ruleCount(); ++i) rule_names.push_back(policy->rule(uint32_t(i)).name);
+        traffic_logger = std::make_unique<TrafficLogger>(
+            cfg.control.traffic_log, TrafficLogNames(cfg.node.name, cfg.node.id, rule_names, cfg.zones),
+            spec.traffic_logs);
+        if (!traffic_logger->start(&error)) {
+            TLOG_ERROR(kLog, "%s", error.c_str());
+            if (ha) ha->stop();
+            return 1;
+        }
+    }
+
     auto dataplane = Dataplane::start(spec, &error);
     if (!dataplane) {
         TLOG_ERROR(kLog, "cannot start the dataplane: %s", error.c_str());
@@ -147,6 +173,32 @@ int runDaemon(const Config& cfg) {
         dataplane->stop();
         return 1;
     }
+    MetricsHttpServer metrics;
+    if (!cfg.control.metrics_listen.empty()) {
+        auto render = [&cfg, &dataplane, &ha, &traffic_logger, &metrics] {
+            const DataplaneStatus dp = dataplane->status();
+            std::optional<HaStatus> ha_status;
+            if (ha) ha_status = ha->status();
+            std::optional<TrafficLoggerStats> log_stats;
+            if (traffic_logger) log_stats = traffic_logger->stats();
+            const MetricsHttpStats http = metrics.stats();
+            MetricsSources src;
+            src.config = &cfg;
+            src.dataplane = &dp;
+            src.ha = ha_status ? &*ha_status : nullptr;
+            src.traffic_log = log_stats ? &*log_stats : nullptr;
+            src.http = &http;
+            return renderMetricsPage(src);
+        };
+        if (!metrics.start(cfg.control.metrics_listen, render, &error)) {
+            TLOG_ERROR(kLog, "%s", error.c_str());
+            control.stop();
+            if (ha) ha->stop();
+            dataplane->stop();
+            return 1;
+        }
+        TLOG_INFO(kLog, "metrics on http://%s/metrics", cfg.control.metrics_listen.c_str());
+    }
     TLOG_INFO(kLog, "ready: node %u (%s), %zu rules, %zu peers, control socket %s", cfg.node.id,
               cfg.node.name.c_str(), cfg.rules.size(), cfg.peers.size(),
               cfg.control.socket.c_str());
@@ -159,6 +211,13 @@ int runDaemon(const Config& cfg) {
     for (;;) {
         const timespec tick{0, kLinkPollMs * 1000000L};
         sig = sigtimedwait(&sigs, nullptr, &tick);
+        if (sig == SIGHUP) {
+            if (traffic_logger) {
+                traffic_logger->reopen();
+                TLOG_INFO(kLog, "SIGHUP: reopening the traffic log");
+            }
+            continue;
+        }
         if (sig > 0) break;
         std::string down;
         const bool up = dataplane->dataLinksUp(&down);
@@ -173,9 +232,11 @@ int runDaemon(const Config& cfg) {
         if (ha) ha->setLinkState(up, why);
     }
     TLOG_INFO(kLog, "%s received, stopping", strsignal(sig));
+    metrics.stop();
     control.stop();
     if (ha) ha->stop();
     dataplane->stop();
+    if (traffic_logger) traffic_logger->stop();
     TLOG_INFO(kLog, "stopped cleanly");
     return 0;
 }

@@ -225,7 +225,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             return {VerdictKind::drop, kNoPort};
         }
         if (owner == view_.self) {
-            adopt(sess, s.hash);
+            adopt(index, s.hash);
             emit(WorkerEventKind::upsert, sess, now_ms);
         } else if (ingress == Ingress::peer && owner == sender_ && sess.owner == sender_) {
             // The owner of record forwarded it here: ownership is changing
@@ -257,6 +257,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             classifyTcp(tcp.flags) == TcpEvent::syn) {
             // A new connection on the tuple of a finished one: judge it afresh.
             emit(WorkerEventKind::erase, sess, now_ms);
+            logEnd(index, TrafficEndReason::reopened, now_ms);
             table_.erase(index);
             counters_.inc(PipelineCounter::sessions_reopened);
             return decideNew(s, in_port, out_port, now_ms, ingress);
@@ -337,6 +338,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     init.origin_owner = view_.self;
     init.backup_owner = backupOwnerOf(s.hash, view_.self, view_.owners);
     init.rule = pv.rule;
+    init.ingress_port = uint8_t(in_port);
     init.version = 1;
     init.created_s = now_ms / 1000;
     init.packets[0] = 1;
@@ -355,6 +357,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
         case SessionTable::InsertResult::inserted: break;
     }
     counters_.inc(PipelineCounter::sessions_created);
+    logStart(index, now_ms);
     if (info.first_fragment) fragments_.allow(info.src, info.dst, info.frag_id, now_ms);
     Verdict v = forwardFrom(in_port);
     if (view_.replicate && settings_.events && v.kind == VerdictKind::forward) {
@@ -376,7 +379,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
 uint32_t Pipeline::age(uint32_t now_ms, uint32_t budget) {
     if (settings_.view) view_ = settings_.view->load();
     return table_.expire(now_ms, budget,
-                         [&](uint32_t, Session& s) { return expireOne(s, now_ms); });
+                         [&](uint32_t i, Session& s) { return expireOne(i, s, now_ms); });
 }
 
 }  // namespace tandem

@@ -34,6 +34,7 @@
 #include "packet/packet_parser.h"
 #include "pipeline/fragment_cache.h"
 #include "pipeline/pipeline_counters.h"
+#include "pipeline/traffic_log_record.h"
 #include "policy/policy.h"
 #include "proto/peer_link.h"
 #include "session/session_table.h"
@@ -60,6 +61,7 @@ struct PipelineSettings {
     uint16_t worker = 0;                     ///< this worker's index (in events)
     const ClusterViewCell* view = nullptr;   ///< null: a standalone node
     WorkerEventRing* events = nullptr;       ///< null: nothing is replicated
+    TrafficLogRing* traffic_log = nullptr;   ///< null: no traffic log
 };
 
 enum class VerdictKind : uint8_t {
@@ -162,13 +164,29 @@ private:
     uint32_t contextOf(const PacketInfo& info) const;
 
     // Cluster side (pipeline_ha.cpp).
-    void adopt(Session& s, uint64_t hash);
+    void adopt(uint32_t index, uint64_t hash);
     void emit(WorkerEventKind kind, const Session& s, uint32_t now_ms);
     bool emitDeferred(const Session& s, uint32_t now_ms, uint32_t token);
-    bool expireOne(Session& s, uint32_t now_ms);
+    bool expireOne(uint32_t index, Session& s, uint32_t now_ms);
     void applyUpsert(const Session& incoming);
     void applyErase(const Session& incoming);
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
+
+    // Traffic log (pipeline_log.cpp): start/end of sessions of `log` rules
+    // that this node owns, as records on settings_.traffic_log.
+    void logStart(uint32_t index, uint32_t now_ms) {
+        if (settings_.traffic_log && (table_.at(index).flags & kSessionLog)) {
+            pushTrafficLog(TrafficLogEvent::start, TrafficEndReason::none, index, now_ms);
+        }
+    }
+    void logEnd(uint32_t index, TrafficEndReason reason, uint32_t now_ms) {
+        const Session& s = table_.at(index);
+        if (settings_.traffic_log && (s.flags & kSessionLog) && s.owner == view_.self) {
+            pushTrafficLog(TrafficLogEvent::end, reason, index, now_ms);
+        }
+    }
+    void pushTrafficLog(TrafficLogEvent event, TrafficEndReason reason, uint32_t index,
+                        uint32_t now_ms);
 
     PipelineSettings settings_;
     SessionTable& table_;

@@ -41,7 +41,8 @@ namespace tandem {
     X(replicas_expired, "replicas dropped after their owner left without adopting them")  \
     X(replicas_dropped_full, "replicas not installed because the table is full")          \
     X(replicas_stale, "replicas ignored because a newer version is installed")            \
-    X(events_dropped, "session changes not replicated because the ring to the HA agent was full")
+    X(events_dropped, "session changes not replicated because the ring to the HA agent was full") \
+    X(traffic_log_dropped, "traffic log records lost because the ring to the logger was full")
 
 TANDEM_COUNTER_ENUM(PipelineCounter, TANDEM_PIPELINE_COUNTERS)
 

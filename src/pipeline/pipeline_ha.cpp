@@ -31,8 +31,9 @@ bool Pipeline::emitDeferred(const Session& s, uint32_t now_ms, uint32_t token) {
 // Takeover: the owner is gone and this node continues the session. The
 // replica's TCP windows are as of its last replicated state change, so the
 // window check is relaxed for it (as for a picked-up session).
-void Pipeline::adopt(Session& s, uint64_t hash) {
-    s.owner = view_.self;
+void Pipeline::adopt(uint32_t index, uint64_t hash) {
+    Session& s = table_.at(index);
+    table_.setOwner(index, view_.self);
     s.backup_owner = backupOwnerOf(hash, view_.self, view_.owners);
     s.flags |= kSessionPickedUp;
     s.flags &= uint16_t(~kSessionReplicated);
@@ -51,10 +52,15 @@ void Pipeline::standIn(Session& s) {
 }
 
 // Timer callback: true erases the entry.
-bool Pipeline::expireOne(Session& s, uint32_t now_ms) {
+bool Pipeline::expireOne(uint32_t index, Session& s, uint32_t now_ms) {
     if (s.owner == view_.self) {
         counters_.inc(PipelineCounter::sessions_expired);
         emit(WorkerEventKind::erase, s, now_ms);
+        logEnd(index,
+               s.state == SessionState::tcp_close       ? TrafficEndReason::tcp_reset
+               : s.state == SessionState::tcp_time_wait ? TrafficEndReason::tcp_fin
+                                                        : TrafficEndReason::idle_timeout,
+               now_ms);
         return true;
     }
     // A replica lives as long as its owner does: the owner decides when the
@@ -74,6 +80,7 @@ void Pipeline::applyUpsert(const Session& incoming) {
     if (index == SessionTable::kNoEntry) {
         Session init = incoming;
         init.flags |= kSessionReplicated;
+        init.ingress_port = kUnknownPort;  // a port of the node that created it
         uint32_t ignored;
         if (table_.insert(init, hash, &ignored) == SessionTable::InsertResult::full) {
             counters_.inc(PipelineCounter::replicas_dropped_full);
@@ -98,7 +105,12 @@ void Pipeline::applyUpsert(const Session& incoming) {
     const uint64_t packets[2] = {cur.packets[0], cur.packets[1]};
     const uint64_t bytes[2] = {cur.bytes[0], cur.bytes[1]};
     const bool was_mine = cur.owner == view_.self;
+    const NodeId owner_before = cur.owner;
+    const uint8_t port_before = cur.ingress_port;  // local knowledge, not replicated
     cur = incoming;
+    cur.owner = owner_before;
+    table_.setOwner(index, incoming.owner);  // keeps the per-owner counts exact
+    cur.ingress_port = port_before;
     cur.timer_next = tn, cur.timer_prev = tp, cur.timer_slot = ts;
     cur.hash_hi = hi, cur.hash_lo = lo;
     if (was_mine) {
@@ -186,7 +198,7 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                                           : backupOwnerOf(uint64_t(s.hash_hi) << 32 | s.hash_lo,
                                                           job.from, view_.owners & ~nodeBit(job.from));
                     if (to == kNoNode) break;  // nobody to hand it to
-                    s.owner = to;
+                    table_.setOwner(i, to);
                     s.backup_owner = job.from;
                     s.flags |= kSessionReplicated;
                     ++s.version;
@@ -196,6 +208,7 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                 break;
             case AgentCommandKind::clear_sessions:
                 if (s.owner == view_.self) emit(WorkerEventKind::erase, s, now_ms);
+                logEnd(i, TrafficEndReason::cleared, now_ms);
                 table_.erase(i);
                 break;
             default: break;
@@ -226,6 +239,7 @@ void Pipeline::removeSession(uint32_t index, uint32_t now_ms) {
     if (settings_.view) view_ = settings_.view->load();
     const Session& s = table_.at(index);
     if (s.owner == view_.self) emit(WorkerEventKind::erase, s, now_ms);
+    logEnd(index, TrafficEndReason::cleared, now_ms);
     table_.erase(index);
 }
 

@@ -68,6 +68,10 @@ struct NatBinding {
     uint8_t reserved = 0;
 };
 
+/// Session::ingress_port of a session this node did not create (replicas
+/// and sessions received from peers: the port is not replicated).
+inline constexpr uint8_t kUnknownPort = 0xff;
+
 struct Session {
     // ---- line 1: lookup and per-packet state --------------------------------
     FlowKey key;                   ///< 44 B, canonical
@@ -78,7 +82,8 @@ struct Session {
     NodeId backup_owner = kNoNode; ///< node holding the replica for takeover
     NodeId origin_owner = kNoNode; ///< owner at creation (revert goes back here)
     uint16_t flags = 0;            ///< SessionFlag bits
-    uint16_t reserved = 0;
+    uint8_t ingress_port = kUnknownPort; ///< data port of the first packet (this node only)
+    uint8_t reserved = 0;
     uint32_t version = 0;          ///< bumped by the owner on every replicated change
     // ---- line 2+: counters, TCP windows, bookkeeping ------------------------
     uint64_t packets[2] = {0, 0};  ///< [Direction]

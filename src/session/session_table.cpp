@@ -175,6 +175,7 @@ SessionTable::InsertResult SessionTable::insert(const Session& init, uint64_t ha
     buckets_[b].idx[slot] = i;
     wheelLink(i);
     size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    countOwner(s.owner, +1);
     *index = i;
     return InsertResult::inserted;
 }
@@ -202,6 +203,7 @@ void SessionTable::erase(uint32_t index) {
     }
     if (s.timer_slot != kNotLinked) wheelUnlink(index);
     s.state = SessionState::none;
+    countOwner(s.owner, -1);
     free_[free_top_++] = index;
     size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }

@@ -52,6 +52,22 @@ public:
     uint32_t capacity() const { return capacity_; }
     /// Live sessions. The one value any thread may read (relaxed, may lag).
     uint32_t size() const { return size_.load(std::memory_order_relaxed); }
+    /// Live sessions whose owner is `owner` (0..kMaxNodes; kNoNode counts
+    /// entries without one). Any thread may read it (relaxed, may lag). Kept
+    /// exact by insert(), erase() and setOwner(), so a scrape reads 17 words
+    /// instead of walking the table.
+    uint32_t ownerCount(NodeId owner) const {
+        return owner <= kMaxNodes ? by_owner_[owner].load(std::memory_order_relaxed) : 0;
+    }
+    /// Changes the owner of the live entry at `index`. Every change of
+    /// Session::owner after insertion goes through here (it keeps
+    /// ownerCount() exact).
+    void setOwner(uint32_t index, NodeId owner) {
+        Session& s = entries_[index];
+        countOwner(s.owner, -1);
+        s.owner = owner;
+        countOwner(owner, +1);
+    }
     /// Bytes allocated for entries, buckets, free list and wheel.
     size_t memoryBytes() const;
 
@@ -123,10 +139,15 @@ private:
     void wheelLink(uint32_t index);
     void wheelUnlink(uint32_t index);
     uint32_t slotFor(uint32_t expires_ms) const;
+    void countOwner(NodeId owner, int delta) {
+        auto& c = by_owner_[owner <= kMaxNodes ? owner : kNoNode];
+        c.store(c.load(std::memory_order_relaxed) + uint32_t(delta), std::memory_order_relaxed);
+    }
 
     uint32_t capacity_;
     uint32_t nbuckets_;
     std::atomic<uint32_t> size_{0};  ///< written by the owner only (relaxed store)
+    std::atomic<uint32_t> by_owner_[kMaxNodes + 1] = {};  ///< live entries per Session::owner
     Session* entries_;
     Bucket* buckets_;
     std::unique_ptr<uint32_t[]> free_;  ///< stack of free entry indices

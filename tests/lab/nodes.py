@@ -45,6 +45,8 @@ class Rule:
     to_zone: str = "outside"
     name: str = ""
     action: str = "allow"
+    log: bool = False                # sessions go to the traffic log
+
 
     def tandemd(self) -> str:
         parts = [self.action]
@@ -55,6 +57,8 @@ class Rule:
             parts += ["dport", ",".join(str(p) for p in self.dports)]
         if self.icmp_types:
             parts += ["icmp-type", ",".join(str(t) for t in self.icmp_types)]
+        if self.log:
+            parts.append("log")
         return " ".join(parts)
 
     def nft_match(self) -> str:
@@ -86,11 +90,12 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
                    session_capacity: int = 65536, dpdk_prefix: str, socket_path: str,
                    lcores: str = "0-1", extra: str = "", cluster_id: int | None = None,
                    node_name: str | None = None,
-                   extra_ports: dict[str, str] | None = None) -> str:
+                   extra_ports: dict[str, str] | None = None, control_extra: str = "") -> str:
     """The single-node inline config. Every config key the lab uses is here
     (docs/config.md is the reference). `extra_ports` adds zone-less ports
     (name -> interface, e.g. a pair's raw peer link); `extra` is appended
-    (e.g. [peer.N] and [ha] sections)."""
+    (e.g. [peer.N] and [ha] sections); `control_extra` goes into [control]
+    (e.g. metrics-listen, traffic-log)."""
     ports = "".join(
         f"[port.{zone}]\n"
         f"device = net_af_packet{i},iface={iface},framecnt=4096\n"
@@ -118,7 +123,7 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
         "[tcp]\n"
         "pickup = false\n\n"
         "[control]\n"
-        f"socket = {socket_path}\n\n"
+        f"socket = {socket_path}\n{control_extra}\n"
         "[policy]\n"
         f"{rules}"
         f"{extra}")
@@ -133,13 +138,15 @@ class TandemdNode:
     name = "tandemd"
 
     def __init__(self, policy: Policy, binary: str | None = None, workers: int = 1,
-                 lcores: str = "0-1", ready_timeout: float = 20.0, extra_config: str = "") -> None:
+                 lcores: str = "0-1", ready_timeout: float = 20.0, extra_config: str = "",
+                 control_extra: str = "") -> None:
         self.policy = policy
         self.binary = binary or os.environ.get("TANDEMD") or DEFAULT_TANDEMD
         self.workers = workers
         self.lcores = lcores
         self.ready_timeout = ready_timeout
         self.extra_config = extra_config
+        self.control_extra = control_extra
         self.proc = None
         self.control: ControlClient | None = None
         self.config_path = self.log_path = ""
@@ -190,7 +197,8 @@ class TandemdNode:
         """The config file this node runs with (subclasses add sections)."""
         return tandemd_config(lab, self.policy, workers=self.workers,
                               dpdk_prefix=self.dpdk_prefix, socket_path=socket_path,
-                              lcores=self.lcores, extra=self.extra_config)
+                              lcores=self.lcores, extra=self.extra_config,
+                              control_extra=self.control_extra)
 
     def check_alive(self) -> None:
         if self.proc is not None and not self.proc.alive():

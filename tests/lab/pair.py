@@ -60,6 +60,7 @@ from lab import (ControlError, Deadline,
                  add_veth, arm_watchdog, cleanup, cleanup_stale, install_signal_handlers,
                  link_info, link_mac, link_stats, make_workdir, require_lab_environment, run,
                  set_offloads)
+from metrics_client import METRICS_CONFIG
 from nodes import KernelBridgeNode, Rule, TandemdNode, tandemd_config
 
 # --- addressing and ports ----------------------------------------------------------------------
@@ -106,6 +107,7 @@ class PairOptions:
     hold_ms: int = 100
     cluster_id: int = 7
     ha_timeout: float = 20.0
+    metrics: bool = False     # serve /metrics on 127.0.0.1 in each node namespace
 
 
 # --- node slots ---------------------------------------------------------------------------------
@@ -184,10 +186,13 @@ class PairTandemdNode(TandemdNode):
                               session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
                               socket_path=socket_path, lcores=self.lcores, extra=extra,
                               cluster_id=o.cluster_id, node_name=f"fw{slot.letter}",
-                              extra_ports={"peer": slot.peer_if})
+                              extra_ports={"peer": slot.peer_if},
+                              control_extra=METRICS_CONFIG if o.metrics else "")
 
     def start(self, slot: NodeSlot) -> None:
         self.slot = slot
+        if self.opts.metrics:
+            slot.node_ns.run(["ip", "link", "set", "lo", "up"])
         # a restart keeps the log of the run before (tandemd.log.1, ...)
         log = os.path.join(slot.workdir, "tandemd.log")
         if os.path.exists(log):

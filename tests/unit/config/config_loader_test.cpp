@@ -324,6 +324,15 @@ TEST_CASE("relative paths resolve against the config file's directory") {
     CHECK(r.config->control.traffic_log == dir.path() + "/log/traffic.log");
 }
 
+TEST_CASE("traffic-log = syslog names syslog, not a file beside the config") {
+    ScratchDir dir;
+    std::string path = dir.write("t.conf", std::string(kMinimal) + "[control]\ntraffic-log = syslog\n");
+    ConfigLoadResult r = loadConfigFile(path);
+    INFO(describeErrors(r.errors));
+    REQUIRE(r.config);
+    CHECK(r.config->control.traffic_log == "syslog");
+}
+
 TEST_CASE("warnings point at settings that have no effect") {
     SUBCASE("[ha] without peers") {
         auto r = loadConfigText(std::string(kMinimal) + "[ha]\nrevert = false\n", "t.conf");

@@ -214,3 +214,31 @@ TEST_CASE("a session costs at most 192 bytes including the index") {
     SessionTable table(1u << 16, 0);
     CHECK(double(table.memoryBytes()) / table.capacity() <= 192.0);
 }
+
+TEST_CASE("per-owner counts follow inserts, owner changes and erases, including expiry") {
+    SessionTable table(64, 0);
+    Session a;
+    a.key = makeFlowKey(tuple(1));
+    a.owner = 1;
+    a.expires_ms = 100;
+    Session b = a;
+    b.key = makeFlowKey(tuple(2));
+    b.owner = 2;
+    b.expires_ms = 100000;
+    uint32_t ia, ib;
+    REQUIRE(table.insert(a, flowHash(a.key), &ia) == SessionTable::InsertResult::inserted);
+    REQUIRE(table.insert(b, flowHash(b.key), &ib) == SessionTable::InsertResult::inserted);
+    CHECK(table.ownerCount(1) == 1);
+    CHECK(table.ownerCount(2) == 1);
+    table.setOwner(ib, 1);
+    CHECK(table.at(ib).owner == 1);
+    CHECK(table.ownerCount(1) == 2);
+    CHECK(table.ownerCount(2) == 0);
+    CHECK(table.expire(1000, 1000, [](uint32_t, Session&) {}) == 1);  // a is due
+    CHECK(table.ownerCount(1) == 1);
+    table.erase(ib);
+    CHECK(table.ownerCount(1) == 0);
+    uint32_t sum = 0;
+    for (NodeId n = 0; n <= kMaxNodes; ++n) sum += table.ownerCount(n);
+    CHECK(sum == table.size());
+}
