@@ -304,7 +304,26 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
         }
         return toPeer(owner, ForwardReason::new_flow, s.hash, PipelineCounter::forwarded_new_to_peer);
     }
+    if (ingress == Ingress::port && s.info.proto == kProtoTcp &&
+        !tcpMayCreate(s.info.tcp, settings_.tcp)) {
+        // A mid-stream TCP packet with no session here. While the sync
+        // channel to the only other live node is down, its sessions cannot
+        // reach this table: the packet may belong to one of them (SYN via
+        // that node, SYN-ACK via this one), so it goes there to be judged.
+        const NodeId peer = unsyncedPeer();
+        if (peer != kNoNode) {
+            return toPeer(peer, ForwardReason::unsynced_peer, s.hash,
+                          PipelineCounter::forwarded_unsynced_to_peer);
+        }
+    }
     return createSession(s, in_port, out_port, now_ms);
+}
+
+NodeId Pipeline::unsyncedPeer() const {
+    if (view_.replicate) return kNoNode;  // some peer takes replicas: it knows our sessions
+    const uint16_t others = view_.reachable & uint16_t(~nodeBit(view_.self));
+    if (others == 0 || (others & (others - 1)) != 0) return kNoNode;  // none, or not one
+    return NodeId(__builtin_ctz(others) + 1);
 }
 
 Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms) {

@@ -160,6 +160,8 @@ private:
     Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
     Verdict forwardFrom(uint16_t in_port);
     void standIn(Session& s);
+    /// The one other live node, when the sync channel to it is down (else kNoNode).
+    NodeId unsyncedPeer() const;
     Verdict toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter);
     uint32_t contextOf(const PacketInfo& info) const;
 

@@ -29,6 +29,7 @@ namespace tandem {
     X(tunnel_frames, "GENEVE / VXLAN frames decapsulated and inspected")                  \
     X(forwarded_to_peer, "frames sent to the owning node over the peer link")             \
     X(forwarded_new_to_peer, "first packets sent to the node that will own the flow")     \
+    X(forwarded_unsynced_to_peer, "mid-stream packets with no session sent to the one live peer while its sync channel is down") \
     X(received_from_peer, "frames a peer forwarded to this node over the peer link")      \
     X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)") \
     X(dropped_no_owner, "frames no active node may own (no active member)")               \

@@ -43,6 +43,7 @@ enum class ForwardReason : uint8_t {
     new_flow = 2,          ///< a first packet this node may not own (primary mode, tentative, suspended)
     backup_takeover = 3,   ///< the owner is gone; the receiving node is the backup owner
     egress_via_peer = 4,   ///< egress_frame: the owner does not know its egress neighbour yet
+    unsynced_peer = 5,     ///< no session here while the sync channel to the receiver is down
 };
 
 struct PeerLinkHeader {

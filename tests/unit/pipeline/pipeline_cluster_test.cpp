@@ -359,6 +359,38 @@ TEST_CASE("a forwarded packet of a session neither node owns is a loop, not a ha
     CHECK(b.count(PipelineCounter::stand_in_packets) == 0);
 }
 
+TEST_CASE("with the sync channel down, a mid-stream packet with no session goes to the one live peer") {
+    Pair p;
+    auto unsynced = [](Member& m) {
+        ClusterView v = m.cell.load();
+        v.replicate = false;  // the peer is alive (peer link) but takes no replicas
+        m.cell.publish(v);
+    };
+    unsynced(p.a);
+    unsynced(p.b);
+    REQUIRE(p.a.send(syn(), kInside).kind == VerdictKind::forward);  // not replicated
+    Verdict v = p.b.send(synAck(), kOutside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(v.reason == ForwardReason::unsynced_peer);
+    CHECK(p.b.count(PipelineCounter::forwarded_unsynced_to_peer) == 1);
+    // The node that has the session carries it; one without it drops it, and
+    // never sends a peer's packet back.
+    CHECK(p.a.send(synAck(), kOutside, 1000, Ingress::peer, 2).kind == VerdictKind::forward);
+    CHECK(p.b.send(ack(), kInside, 1000, Ingress::peer, 1).kind == VerdictKind::drop);
+    CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
+}
+
+TEST_CASE("with replication working, or no live peer, a mid-stream packet with no session is dropped") {
+    Pair p;  // replicating: the peer's sessions would be here
+    CHECK(p.b.send(synAck(), kOutside).kind == VerdictKind::drop);
+    CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
+    Member solo(1);
+    solo.setView(0b1, 0b1);
+    CHECK(solo.send(synAck(), kOutside).kind == VerdictKind::drop);
+    CHECK(solo.count(PipelineCounter::forwarded_unsynced_to_peer) == 0);
+}
+
 TEST_CASE("a bulk scan sends only the sessions this node owns") {
     Pair p;
     for (uint16_t port = 2000; port < 2010; ++port) {
