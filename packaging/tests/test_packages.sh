@@ -6,9 +6,11 @@
 #   3. .deb: its files, conffiles and dependencies; installs it with apt-get
 #      (dependencies from the system), runs the installed binaries
 #      (tandemd --check-config, tandem --version), checks the tandem group,
-#      runs the installed tandemd on two net_null ports and checks the
-#      control socket (mode 0660, group tandem: a member of the group may use
-#      the shell, another user may not), starts and stops the service where
+#      runs the installed tandemd on two af_packet ports in a namespace of its
+#      own with only the capabilities the unit keeps (and fails without
+#      CAP_NET_RAW), checks the control socket (mode 0660, group tandem: a
+#      member of the group may use the shell, another user may not), starts
+#      and stops the service where
 #      systemd runs (else verifies the unit with systemd-analyze and says the
 #      start was skipped), upgrades to a newer build and reinstalls with the
 #      conffile edited locally (the edit must survive), and purges (nothing
@@ -24,6 +26,7 @@ failures=0
 checks=0
 work=""
 daemon_pid=""
+netns=""
 installed_by_us=0
 
 say() { echo "package-test: $*"; }
@@ -54,6 +57,7 @@ cleanup() {
         DEBIAN_FRONTEND=noninteractive dpkg --purge tandem >/dev/null 2>&1 ||
             say "cleanup: dpkg --purge tandem failed"
     fi
+    [[ -n $netns ]] && ip netns del "$netns" 2>/dev/null
     [[ -n $work ]] && rm -rf "$work"
     exit "$status"
 }
@@ -172,62 +176,111 @@ check "the group tandem exists" test -n "$group"
 gid=$(cut -d: -f3 <<<"$group")
 check "tandem is a system group (gid $gid < 1000)" test "${gid:-1000}" -lt 1000
 
-# --- the installed daemon and shell: the control socket's mode and group ----------
-sock_dir="$work/run/tandem"
-sock="$sock_dir/tandemd.sock"
-cat >"$work/node.conf" <<EOF
+# --- the installed daemon and shell: capabilities, the control socket ----------
+# node_conf PORT0 PORT1 SOCKET: a node between two ports, no hugepages or PCI.
+node_conf() {
+    cat <<EOF
 [node]
 id = 1
 [dataplane]
 eal-args = --no-huge --no-pci -m 256 --no-telemetry --file-prefix tandem-pkgtest-$$ -l 0-1
 [port.inside]
-device = net_null0,no-rx=1
+device = $1
 zone = inside
 [port.outside]
-device = net_null1,no-rx=1
+device = $2
 zone = outside
 [control]
-socket = $sock
+socket = $3
 [policy]
 rule = allow from inside to outside
 EOF
-mkdir -p "$work/run" && chmod 0755 "$work/run"
-/usr/sbin/tandemd --config "$work/node.conf" >"$work/tandemd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do
-    [[ -S $sock ]] && /usr/bin/tandem -s "$sock" -t 500 -c "show version" >/dev/null 2>&1 && break
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
+}
+
+# start_node CONFIG SOCKET [setpriv options]: the installed tandemd in the
+# test's namespace; true once its socket answers.
+start_node() {
+    local conf=$1 socket=$2
+    shift 2
+    ip netns exec "$netns" setpriv --no-new-privs "$@" \
+        /usr/sbin/tandemd --config "$conf" >"$work/tandemd.log" 2>&1 &
+    daemon_pid=$!
+    for _ in $(seq 100); do
+        [[ -S $socket ]] && /usr/bin/tandem -s "$socket" -t 500 -c "show version" >/dev/null 2>&1 &&
+            return 0
+        kill -0 "$daemon_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+stop_node() {
+    local status=1
+    if kill -TERM "$daemon_pid" 2>/dev/null; then
+        wait "$daemon_pid"
+        status=$?
+    fi
+    daemon_pid=""
+    return $status
+}
+
+# Two af_packet ports on veths in a namespace of the test's own, run with only
+# the capabilities the unit keeps (its CapabilityBoundingSet, read from the
+# installed unit): that set must be enough for af_packet ports and for giving
+# the control socket to the group.
+netns="tandem-pkgtest-$$"
+ip netns add "$netns"
+for p in a b; do
+    ip -n "$netns" link add "${p}0" type veth peer name "${p}1"
+    ip -n "$netns" link set "${p}0" up
+    ip -n "$netns" link set "${p}1" up
 done
-if [[ -S $sock ]]; then
+unit_caps=$(sed -n 's/^CapabilityBoundingSet=//p' /usr/lib/systemd/system/tandemd.service)
+bounding="-all"
+for c in $unit_caps; do
+    c=${c#CAP_}
+    bounding+=",+${c,,}"
+done
+echo "      unit's capabilities: $unit_caps"
+sock_dir="$work/run/tandem"
+sock="$sock_dir/tandemd.sock"
+mkdir -p "$work/run" && chmod 0755 "$work/run"
+node_conf "net_af_packet0,iface=a0" "net_af_packet1,iface=b0" "$sock" >"$work/node.conf"
+if start_node "$work/node.conf" "$sock" --bounding-set="$bounding"; then
+    pass "the installed tandemd runs af_packet ports with the unit's capabilities only"
     check "control socket mode is 0660" test "$(stat -c %a "$sock")" = 660
     check "control socket group is tandem" test "$(stat -c %G "$sock")" = tandem
     check "socket directory the daemon made: 0750, group tandem" \
         test "$(stat -c '%a %G' "$sock_dir")" = "750 tandem"
-    check "root: tandem -c 'show version' answers" \
-        /usr/bin/tandem -s "$sock" -c "show version"
+    check "root: tandem -c 'show interfaces' answers" \
+        /usr/bin/tandem -s "$sock" -c "show interfaces"
     check "user nobody in group tandem: tandem -c 'show version' answers" \
         setpriv --reuid=nobody --regid=nogroup --groups="$gid" --inh-caps=-all \
         /usr/bin/tandem -s "$sock" -t 1000 -c "show version"
     check "user nobody outside group tandem: refused (exit 3)" \
         bash -c "setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
                  /usr/bin/tandem -s '$sock' -t 1000 -c 'show version'; test \$? -eq 3"
+    check "the installed tandemd stopped cleanly on SIGTERM (exit 0)" stop_node
 else
-    fail "the installed tandemd did not open its control socket"
+    fail "the installed tandemd (af_packet ports, the unit's capabilities) did not answer"
     tail -20 "$work/tandemd.log"
+    stop_node
 fi
-if kill -TERM "$daemon_pid" 2>/dev/null; then
-    wait "$daemon_pid"
-    check "the installed tandemd stopped cleanly on SIGTERM (exit 0)" test $? -eq 0
+# The same without CAP_NET_RAW must fail: the unit's comment says why it is there.
+if start_node "$work/node.conf" "$sock" --bounding-set="${bounding},-net_raw"; then
+    fail "tandemd ran af_packet ports without CAP_NET_RAW"
+    stop_node
+else
+    pass "without CAP_NET_RAW the af_packet ports do not start"
+    stop_node
 fi
-daemon_pid=""
 
 # --- the systemd unit ---------------------------------------------------------------
 if [[ -d /run/systemd/system ]] && systemctl is-system-running >/dev/null 2>&1; then
     # The shipped config names PCI ports this machine has not: run the unit on
     # the net_null config, then put the shipped file back.
     cp /etc/tandem/tandem.conf "$work/shipped.conf"
-    sed "s|^socket = .*|socket = /run/tandem/tandemd.sock|" "$work/node.conf" \
+    node_conf "net_null0,no-rx=1" "net_null1,no-rx=1" /run/tandem/tandemd.sock \
         >/etc/tandem/tandem.conf
     check "systemctl start tandemd" systemctl start tandemd.service
     check "tandemd.service is active" systemctl is-active --quiet tandemd.service

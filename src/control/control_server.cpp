@@ -141,8 +141,11 @@ bool ControlServer::start(const std::string& socket_path, std::string* error) {
     std::string why;
     if (!gid) {
         ::chmod(socket_path.c_str(), 0600);
-        TLOG_INFO(kLog, "control socket %s: mode 0600 (no group '%s': root only)",
-                  socket_path.c_str(), impl_->access_group.c_str());
+        const std::string why_not = impl_->access_group.empty()
+                                        ? std::string("no access group")
+                                        : "no group '" + impl_->access_group + "'";
+        TLOG_INFO(kLog, "control socket %s: mode 0600, its owner only (%s)", socket_path.c_str(),
+                  why_not.c_str());
     } else if (!shareWithGroup(socket_path, *gid, 0660, 0600, &why)) {
         TLOG_WARN(kLog, "control socket %s: cannot give it to group '%s' (%s): mode 0600",
                   socket_path.c_str(), impl_->access_group.c_str(), why.c_str());
