@@ -22,6 +22,9 @@ po::options_description visibleOptions() {
         ("command,c", po::value<std::string>()->value_name("COMMAND"),
          "run COMMAND and exit (words may be shortened)")
         ("json,j", "print results as JSON, as tandemd sent them")
+        ("complete", po::value<std::string>()->value_name("WORDS"),
+         "print the words that may come after WORDS, one a line, and exit "
+         "(for shell completion; asks no daemon)")
         ("socket,s", po::value<std::string>()->value_name("PATH"),
          "tandemd's control socket (default $TANDEM_SOCKET, else /run/tandem/tandemd.sock)")
         ("timeout,t", po::value<int>()->value_name("MS"),
@@ -58,6 +61,11 @@ std::optional<CliOptions> parseCliOptions(int argc, const char* const* argv, con
     }
     if (vm.count("version")) {
         o.action = CliOptions::Action::version;
+        return o;
+    }
+    if (vm.count("complete")) {
+        o.action = CliOptions::Action::complete;
+        o.command = vm["complete"].as<std::string>();
         return o;
     }
     if (env_socket != nullptr && *env_socket != '\0') o.socket = env_socket;

@@ -2,6 +2,7 @@
 //
 //   tandem [--socket PATH] [--timeout MS] [--json]            interactive shell
 //   tandem [...] -c "COMMAND"   |   tandem [...] COMMAND WORDS   one command
+//   tandem --complete "WORDS"   the words that may follow (shell completion)
 //   tandem --version | --help
 #pragma once
 
@@ -14,9 +15,9 @@ inline constexpr const char* kDefaultSocket = "/run/tandem/tandemd.sock";
 inline constexpr int kDefaultTimeoutMs = 3000;
 
 struct CliOptions {
-    enum class Action { shell, command, help, version };
+    enum class Action { shell, command, complete, help, version };
     Action action = Action::shell;
-    std::string command;                  ///< Action::command
+    std::string command;                  ///< Action::command; the words of Action::complete
     std::string socket = kDefaultSocket;  ///< --socket, else $TANDEM_SOCKET, else the default
     int timeout_ms = kDefaultTimeoutMs;
     bool json = false;

@@ -68,6 +68,13 @@ int main(int argc, char** argv) {
         case CliOptions::Action::version:
             std::printf("%s\n", cliVersionText().c_str());
             return kExitOk;
+        case CliOptions::Action::complete:
+            // The command table is the one source of the words: bash
+            // completion (packaging/completion/tandem) asks here.
+            for (const auto& word : CommandParser(commandTable()).complete(options->command)) {
+                std::printf("%s\n", word.c_str());
+            }
+            return kExitOk;
         case CliOptions::Action::command:
         case CliOptions::Action::shell:
             break;

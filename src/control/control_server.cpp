@@ -1,10 +1,15 @@
 #include "control/control_server.h"
 
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <optional>
+#include <vector>
 #include <zmq.hpp>
 
 #include "core/log.h"
@@ -19,6 +24,30 @@ nlohmann::json errorReply(const std::string& message) {
             {control::kFieldOk, false},
             {control::kFieldError, message}};
 }
+
+std::optional<gid_t> lookupGroup(const std::string& name) {
+    if (name.empty()) return std::nullopt;
+    std::vector<char> buf(16384);
+    group grp{};
+    group* found = nullptr;
+    if (::getgrnam_r(name.c_str(), &grp, buf.data(), buf.size(), &found) != 0 || !found) {
+        return std::nullopt;
+    }
+    return found->gr_gid;
+}
+
+// Gives `path` to `gid` with `mode`; on failure leaves it with `fallback_mode`
+// and says why.
+bool shareWithGroup(const std::string& path, gid_t gid, mode_t mode, mode_t fallback_mode,
+                    std::string* why) {
+    if (::chown(path.c_str(), uid_t(-1), gid) != 0) {
+        *why = std::strerror(errno);
+        ::chmod(path.c_str(), fallback_mode);
+        return false;
+    }
+    ::chmod(path.c_str(), mode);
+    return true;
+}
 }  // namespace
 
 struct ControlServer::Impl {
@@ -27,6 +56,7 @@ struct ControlServer::Impl {
     std::thread thread;
     std::atomic<bool> running{false};
     std::string path;
+    std::string access_group = kDefaultAccessGroup;
 };
 
 ControlServer::ControlServer() : impl_(std::make_unique<Impl>()) {}
@@ -35,6 +65,10 @@ ControlServer::~ControlServer() { stop(); }
 
 void ControlServer::on(const std::string& command, Handler handler) {
     impl_->handlers[command] = std::move(handler);
+}
+
+void ControlServer::setAccessGroup(std::string group) {
+    impl_->access_group = std::move(group);
 }
 
 std::vector<std::string> ControlServer::commands() const {
@@ -83,7 +117,8 @@ bool ControlServer::start(const std::string& socket_path, std::string* error) {
     namespace fs = std::filesystem;
     std::error_code ec;
     const fs::path dir = fs::path(socket_path).parent_path();
-    if (!dir.empty() && !fs::exists(dir)) {
+    const bool create_dir = !dir.empty() && !fs::exists(dir);
+    if (create_dir) {
         fs::create_directories(dir, ec);
         if (ec) {
             *error = "cannot create " + dir.string() + ": " + ec.message();
@@ -101,7 +136,29 @@ bool ControlServer::start(const std::string& socket_path, std::string* error) {
         *error = "cannot bind control socket " + socket_path + ": " + e.what();
         return false;
     }
-    ::chmod(socket_path.c_str(), 0660);
+    // Who may talk to tandemd: root, and the access group if it exists.
+    const std::optional<gid_t> gid = lookupGroup(impl_->access_group);
+    std::string why;
+    if (!gid) {
+        ::chmod(socket_path.c_str(), 0600);
+        const std::string why_not = impl_->access_group.empty()
+                                        ? std::string("no access group")
+                                        : "no group '" + impl_->access_group + "'";
+        TLOG_INFO(kLog, "control socket %s: mode 0600, its owner only (%s)", socket_path.c_str(),
+                  why_not.c_str());
+    } else if (!shareWithGroup(socket_path, *gid, 0660, 0600, &why)) {
+        TLOG_WARN(kLog, "control socket %s: cannot give it to group '%s' (%s): mode 0600",
+                  socket_path.c_str(), impl_->access_group.c_str(), why.c_str());
+    } else {
+        // Only a directory made here is changed: one that existed belongs to
+        // whoever set it up (systemd's RuntimeDirectory=, /tmp, ...).
+        if (create_dir && !shareWithGroup(dir.string(), *gid, 0750, 0750, &why)) {
+            TLOG_WARN(kLog, "cannot give %s to group '%s' (%s)", dir.c_str(),
+                      impl_->access_group.c_str(), why.c_str());
+        }
+        TLOG_INFO(kLog, "control socket %s: mode 0660, group %s", socket_path.c_str(),
+                  impl_->access_group.c_str());
+    }
     impl_->path = socket_path;
     impl_->running = true;
     impl_->thread = std::thread([this, s = std::move(sock)]() mutable {

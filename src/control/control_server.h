@@ -24,6 +24,9 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// The system group created by the packages for operators of the shell.
+inline constexpr const char* kDefaultAccessGroup = "tandem";
+
 class ControlServer {
 public:
     using Handler = std::function<nlohmann::json(const nlohmann::json& args)>;
@@ -35,8 +38,15 @@ public:
     /// before start().
     void on(const std::string& command, Handler handler);
 
-    /// Binds ipc://`socket_path` (creating its directory, mode 0750) and
-    /// starts serving. Returns false and sets *error on failure.
+    /// The group whose members may use the control socket (default
+    /// kDefaultAccessGroup, "tandem"; empty: root only). Call before start().
+    void setAccessGroup(std::string group);
+
+    /// Binds ipc://`socket_path` and starts serving. The socket gets mode
+    /// 0660 and the access group when that group exists (then a directory
+    /// start() creates for it gets mode 0750 and that group too); otherwise
+    /// mode 0600, its owner only. Returns false and sets *error on failure;
+    /// a group that cannot be applied is a warning, leaving the socket 0600.
     bool start(const std::string& socket_path, std::string* error);
 
     /// Stops serving and removes the socket file. Idempotent.
