@@ -26,4 +26,16 @@ namespace tandem {
 
 TANDEM_COUNTER_ENUM(WorkerCounter, TANDEM_WORKER_COUNTERS)
 
+// The udp peer link's next-hop resolution (ARP on the peer-link port).
+#define TANDEM_PEER_LINK_ARP_COUNTERS(X)                                            \
+    X(arp_requests_answered, "ARP requests for this node's peer-link address answered") \
+    X(arp_requests_sent, "ARP requests sent for a peer's (or the gateway's) MAC")  \
+    X(arp_from_neighbours, "ARP messages from a peer or the gateway, MAC taken")  \
+    X(arp_neighbour_changed, "a peer's or the gateway's MAC learned or changed")  \
+    X(arp_ignored, "ARP messages neither for this node nor from a peer or gateway") \
+    X(arp_malformed, "ARP frames that are not IPv4-over-Ethernet requests or replies") \
+    X(tx_no_neighbour, "frames for a peer whose next hop's MAC is not known yet, dropped")
+
+TANDEM_COUNTER_ENUM(PeerLinkArpCounter, TANDEM_PEER_LINK_ARP_COUNTERS)
+
 }  // namespace tandem

@@ -43,16 +43,6 @@ bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint
         w.counters.inc(WorkerCounter::peer_link_unknown_peer);
         return false;
     }
-    const uint16_t inner_len = rte_pktmbuf_data_len(m);
-    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kPeerLinkOverhead));
-    if (!p) {
-        w.counters.inc(WorkerCounter::peer_link_no_headroom);
-        return false;
-    }
-    std::memcpy(p, pl.peer_mac[v.peer].data(), 6);
-    std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
-    p[12] = uint8_t(kPeerLinkEtherType >> 8);
-    p[13] = uint8_t(kPeerLinkEtherType);
     PeerLinkHeader h;
     h.type = PeerLinkType::forwarded_frame;
     h.cluster_id = pl.cluster_id;
@@ -61,9 +51,8 @@ bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, const Verdict& v, uint
     h.reason = v.reason;
     h.ingress_port = uint8_t(in_port);
     h.session_hint = v.hint;
-    h.payload_len = inner_len;
-    encodePeerLinkHeader(h, p + 14);
-    return true;
+    h.payload_len = rte_pktmbuf_data_len(m);
+    return prependPeerLinkHeaders(w, m, h);
 }
 
 void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state) {
@@ -71,29 +60,21 @@ void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_
     if (!pl.enabled || !(pl.known_peers & nodeBit(peer))) return;
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (!m) return;
-    const uint16_t len = uint16_t(kPeerLinkOverhead + kPeerLinkHeartbeatSize);
-    const uint16_t frame_len = std::max<uint16_t>(len, 60);  // Ethernet minimum
-    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, frame_len));
-    if (!p) {
-        rte_pktmbuf_free(m);
-        return;
-    }
-    std::memset(p, 0, frame_len);
-    std::memcpy(p, pl.peer_mac[peer].data(), 6);
-    std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
-    p[12] = uint8_t(kPeerLinkEtherType >> 8);
-    p[13] = uint8_t(kPeerLinkEtherType);
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kPeerLinkHeartbeatSize));
     PeerLinkHeader h;
     h.type = PeerLinkType::heartbeat;
     h.cluster_id = pl.cluster_id;
     h.from = spec.pipeline.node;
     h.to = peer;
     h.payload_len = kPeerLinkHeartbeatSize;
-    encodePeerLinkHeader(h, p + 14);
     PeerLinkHeartbeat hb;
     hb.seq = seq;
     hb.state = state;
-    encodePeerLinkHeartbeat(hb, p + kPeerLinkOverhead);
+    if (p) encodePeerLinkHeartbeat(hb, p);
+    if (!p || !prependPeerLinkHeaders(w, m, h)) {
+        rte_pktmbuf_free(m);
+        return;
+    }
     w.counters.inc(WorkerCounter::heartbeats_sent);
     transmit(w, peer_port_id, &m, 1, true);
 }
@@ -207,17 +188,17 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     const uint16_t n = rte_eth_rx_burst(peer_port_id, w.queue, rx, Pipeline::kMaxBurst);
     if (n == 0) return;
     drainCommands(w, now);  // as for data ports: replicas before the packets they let loose
-    const PeerLinkSpec& pl = spec.peer_link;
+    const size_t overhead = peerLinkOverhead();
     // Forwarded frames are grouped by the port they entered the cluster on.
     rte_mbuf* group[kMaxPorts][Pipeline::kMaxBurst];
     uint16_t group_n[kMaxPorts] = {};
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
+        if (m->nb_segs == 1 && takePeerLinkArp(w, m)) continue;
         PeerLinkHeader h;
         const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
         PeerLinkResult r = m->nb_segs == 1
-                               ? decodePeerLinkFrame(data, rte_pktmbuf_data_len(m), pl.cluster_id,
-                                                     spec.pipeline.node, pl.known_peers, &h)
+                               ? decodePeerLinkReceived(data, rte_pktmbuf_data_len(m), &h)
                                : PeerLinkResult::bad_length;
         if (r == PeerLinkResult::ok && h.type == PeerLinkType::forwarded_frame &&
             h.ingress_port >= port_ids.size()) {
@@ -230,7 +211,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
         }
         if (h.type == PeerLinkType::heartbeat) {
             PeerLinkHeartbeat hb;
-            decodePeerLinkHeartbeat(data + kPeerLinkOverhead, h.payload_len, &hb);
+            decodePeerLinkHeartbeat(data + overhead, h.payload_len, &hb);
             w.counters.inc(WorkerCounter::heartbeats_received);
             if (w.channel) {
                 WorkerEvent ev;
@@ -245,7 +226,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
             rte_pktmbuf_free(m);
             continue;
         }
-        rte_pktmbuf_adj(m, uint16_t(kPeerLinkOverhead));
+        rte_pktmbuf_adj(m, uint16_t(overhead));
         rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - h.payload_len));
         group[h.ingress_port][group_n[h.ingress_port]++] = m;
     }
@@ -346,7 +327,10 @@ void Dataplane::Impl::loop(Worker& w) {
             w.pipeline->processBurst(frames, lens, m, p, now, verdicts);
             handleVerdicts(w, rx, verdicts, m, p, now);
         }
-        if (spec.peer_link.enabled) pollPeerLink(w, now);
+        if (spec.peer_link.enabled) {
+            pollPeerLink(w, now);
+            resolvePeerLinkNeighbours(w, now);
+        }
         w.pipeline->age(now, kAgeBudget);
         const bool jobs = w.pipeline->runJobs(now, kJobBudget) | serveMailbox(w, now);
         expireParked(w, now);
