@@ -209,6 +209,7 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
         u.node = spec.pipeline.node;
         u.known_peers = spec.peer_link.known_peers;
         for (unsigned n = 1; n <= kMaxNodes; ++n) u.peer_ip[n] = spec.peer_link.peer_addr[n].ip;
+        impl->neighbours.next_request_ms.fill(monotonicMs());  // first requests at once
     }
     std::unique_ptr<Dataplane> dp(new Dataplane(std::move(impl)));
     Impl& d = *dp->impl_;

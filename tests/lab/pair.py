@@ -8,7 +8,8 @@
  gw .1         .1        |    [bp]  [bh]       |         (.1 on ss)
                          +-- [bi] nodeB [bo] --+
                             10.2.2.0/24  (L2)
-   peer link: ap <-> bp (raw, MTU 9000)   HA control: ah 10.9.0.1 <-> bh 10.9.0.2
+   peer link: ap <-> bp (MTU 9000)        HA control: ah 10.9.0.1 <-> bh 10.9.0.2
+              raw: EtherType 0x88B5 to the MAC; udp: 10.8.0.1:4790 <-> 10.8.0.2:4790
 ```
 
 Every name starts with the lab's unique prefix (tl<pid><seq>): namespaces
@@ -27,8 +28,10 @@ crt and srt choose the path of each direction:
 
 Node kinds (--node):
 
-  tandemd    the daemon, one per node namespace, af_packet ports, a raw peer
-             link, ZeroMQ HA on the control veth, CURVE keys (--curve)
+  tandemd    the daemon, one per node namespace, af_packet ports, a peer link
+             (--peer-link raw: by MAC; udp: IPv4/UDP, addresses only in the
+             configs, tandemd answers ARP itself), ZeroMQ HA on the control
+             veth, CURVE keys (--curve)
   kernel     a Linux bridge joining the node's two ports: stateless, so
              everything passes; the reference the scripts are proven with
   kernel-ct  a bridge with nftables connection tracking per node and no state
@@ -69,6 +72,10 @@ SERVER_IP, SERVER_GW, SERVER_NET = "10.3.0.2", "10.3.0.1", "10.3.0.0/24"
 SEG = {"a": ("10.2.1.1", "10.2.1.2"), "b": ("10.2.2.1", "10.2.2.2")}   # (crt side, srt side)
 HA_IP = {"a": "10.9.0.1", "b": "10.9.0.2"}
 HA_PORT = 7400
+# udp peer link: addresses only tandemd knows (in its config); the kernel
+# has none on the peer veths
+PEER_LINK_IP = {"a": "10.8.0.1", "b": "10.8.0.2"}
+PEER_LINK_PORT = 4790
 NODE_ID = {"a": 1, "b": 2}
 OTHER = {"a": "b", "b": "a"}
 
@@ -100,6 +107,7 @@ class PairOptions:
     tandemd: str | None = None
     cli: str | None = None
     owner: str = "first-packet"
+    peer_link: str = "raw"      # [ha] peer-link: raw | udp
     revert: bool = True
     curve: bool = True
     heartbeat_ms: int = 20
@@ -169,7 +177,7 @@ class PairTandemdNode(TandemdNode):
             f"\n[peer.{peer.node_id}]\n"
             f"name = fw{peer.letter}\n"
             f"ha-address = tcp://{HA_IP[peer.letter]}:{HA_PORT}\n"
-            f"link-address = {peer.peer_mac}\n"
+            f"link-address = {self.link_address(peer)}\n"
             f"{keys_peer}"
             "\n[ha]\n"
             f"session-owner = {o.owner}\n"
@@ -177,14 +185,21 @@ class PairTandemdNode(TandemdNode):
             f"heartbeat-interval-ms = {o.heartbeat_ms}\n"
             f"hold-time-ms = {o.hold_ms}\n"
             f"listen = tcp://{HA_IP[slot.letter]}:{HA_PORT}\n"
-            "peer-link = raw\n"
+            f"peer-link = {o.peer_link}\n"
             "peer-link-port = peer\n"
-            f"{keys_ha}")
+            + (f"peer-link-listen = {self.link_address(slot)}\n" if o.peer_link == "udp" else "")
+            + f"{keys_ha}")
         return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
                               session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
                               socket_path=socket_path, lcores=self.lcores, extra=extra,
                               cluster_id=o.cluster_id, node_name=f"fw{slot.letter}",
                               extra_ports={"peer": slot.peer_if})
+
+    def link_address(self, slot: NodeSlot) -> str:
+        """A node's peer-link address: its veth's MAC (raw), IPv4:port (udp)."""
+        if self.opts.peer_link == "udp":
+            return f"{PEER_LINK_IP[slot.letter]}:{PEER_LINK_PORT}"
+        return slot.peer_mac
 
     def start(self, slot: NodeSlot) -> None:
         self.slot = slot
@@ -538,7 +553,8 @@ class PairLab(InlineLab):
         self.log(f"pair lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} -- "
                  f"{{{self.a.node_ns.name} | {self.b.node_ns.name}}} -- {self.srt.name} -- "
                  f"{self.server.name} {SERVER_IP}; peer link {self.a.peer_if}<->{self.b.peer_if}"
-                 f" (MTU 9000), HA {HA_IP['a']}<->{HA_IP['b']}")
+                 f" (MTU 9000, {self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'})"
+                 f", HA {HA_IP['a']}<->{HA_IP['b']}")
 
     def _all_ifaces(self):
         out = [(self.client, self.client_if), (self.server, self.server_if)]
@@ -1258,6 +1274,8 @@ def common_args(description: str) -> argparse.ArgumentParser:
                                                 "if built, else the control socket directly)")
     ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet",
                     help="[ha] session-owner")
+    ap.add_argument("--peer-link", choices=("raw", "udp"), default="raw",
+                    help="[ha] peer-link transport (tandemd)")
     ap.add_argument("--revert", choices=("true", "false"), default="true", help="[ha] revert")
     ap.add_argument("--no-curve", action="store_true", help="no CURVE keys in the configs")
     ap.add_argument("--heartbeat-ms", type=int, default=20)
@@ -1272,6 +1290,7 @@ def common_args(description: str) -> argparse.ArgumentParser:
 
 def options_from(args, **over) -> PairOptions:
     o = PairOptions(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
+                    peer_link=args.peer_link,
                     revert=args.revert == "true", curve=not args.no_curve,
                     heartbeat_ms=args.heartbeat_ms, hold_ms=args.hold_ms,
                     cluster_id=args.cluster_id)
@@ -1308,7 +1327,8 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
     error = None
     node_failures: list[str] = []
     vs = variants(args) if callable(variants) else (variants or [{}])
-    print(f"{description}\nnode: {args.node}", flush=True)
+    print(f"{description}\nnode: {args.node}"
+          + (f", peer link {args.peer_link}" if args.node == "tandemd" else ""), flush=True)
     try:
         for over in vs:
             opts = options_from(args, **over)
