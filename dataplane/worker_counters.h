@@ -11,7 +11,7 @@ namespace tandem {
     X(tx_dropped, "frames a port could not take (TX queue full), freed")           \
     X(dropped_multi_segment, "frames spread over several buffers (larger than the buffer size)") \
     X(idle_sleeps, "times the worker slept because every queue was empty")          \
-    X(peer_link_tx, "frames sent to peers over the peer link")                      \
+    X(peer_link_tx, "frames sent on the peer link (forwarded, heartbeats, ARP)")     \
     X(peer_link_tx_dropped, "frames for the peer link that could not be sent")      \
     X(peer_link_no_headroom, "frames too close to the buffer start to take the peer-link header") \
     X(peer_link_unknown_peer, "frames for a node with no peer-link address")        \

@@ -50,6 +50,10 @@ def check_peer_link(sec, args, node_deltas):
         for n, d in node_deltas.items())
     sec.line(f"asymmetric: peer link ({args.peer_link}) frames accepted {ok}"
              + (f"; ARP {arp}" if args.peer_link == "udp" else ""))
+    hb = {n: (d.get("ha.peer_link_hb_rx", 0) if d else None) for n, d in node_deltas.items()}
+    sec.check("asymmetric: heartbeats arrived over the peer link (membership's second path): "
+              + ", ".join(f"node{n.upper()} ha.peer_link_hb_rx +{v}" for n, v in hb.items()),
+              all(v for v in hb.values()) if all(v is not None for v in hb.values()) else None)
     sec.check(f"asymmetric: the peer link ({args.peer_link}) carried the replies to their owner "
               f"(peer_link.ok +{ok} >= {args.connections}) and refused or dropped none "
               f"({', '.join(f'{k} +{v}' for k, v in bad.items()) or 'none'})",
