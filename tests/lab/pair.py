@@ -10,6 +10,7 @@
                             10.2.2.0/24  (L2)
    peer link: ap <-> bp (MTU 9000)        HA control: ah 10.9.0.1 <-> bh 10.9.0.2
               raw: EtherType 0x88B5 to the MAC; udp: 10.8.0.1:4790 <-> 10.8.0.2:4790
+   --peer-link-gateway (udp): ap - [la] plr [lb] - bp, 10.8.1.1 <-> 10.8.2.1 via .254
 ```
 
 Every name starts with the lab's unique prefix (tl<pid><seq>): namespaces
@@ -73,9 +74,17 @@ SEG = {"a": ("10.2.1.1", "10.2.1.2"), "b": ("10.2.2.1", "10.2.2.2")}   # (crt si
 HA_IP = {"a": "10.9.0.1", "b": "10.9.0.2"}
 HA_PORT = 7400
 # udp peer link: addresses only tandemd knows (in its config); the kernel
-# has none on the peer veths
+# has none on the peer veths. Routed (--peer-link-gateway): each node in its
+# own subnet behind the router namespace plr (.254 on each side).
 PEER_LINK_IP = {"a": "10.8.0.1", "b": "10.8.0.2"}
+PEER_LINK_ROUTED_IP = {"a": "10.8.1.1", "b": "10.8.2.1"}
+PEER_LINK_GATEWAY = {"a": "10.8.1.254", "b": "10.8.2.254"}
 PEER_LINK_PORT = 4790
+
+
+def peer_link_ip(opts: "PairOptions", letter: str) -> str:
+    """A node's udp peer-link address."""
+    return (PEER_LINK_ROUTED_IP if opts.peer_link_routed else PEER_LINK_IP)[letter]
 NODE_ID = {"a": 1, "b": 2}
 OTHER = {"a": "b", "b": "a"}
 
@@ -108,6 +117,7 @@ class PairOptions:
     cli: str | None = None
     owner: str = "first-packet"
     peer_link: str = "raw"      # [ha] peer-link: raw | udp
+    peer_link_routed: bool = False  # udp: the peers in two subnets behind a router
     revert: bool = True
     curve: bool = True
     heartbeat_ms: int = 20
@@ -188,6 +198,8 @@ class PairTandemdNode(TandemdNode):
             f"peer-link = {o.peer_link}\n"
             "peer-link-port = peer\n"
             + (f"peer-link-listen = {self.link_address(slot)}\n" if o.peer_link == "udp" else "")
+            + (f"peer-link-gateway = {PEER_LINK_GATEWAY[slot.letter]}\n"
+               if o.peer_link == "udp" and o.peer_link_routed else "")
             + f"{keys_ha}")
         return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
                               session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
@@ -198,7 +210,7 @@ class PairTandemdNode(TandemdNode):
     def link_address(self, slot: NodeSlot) -> str:
         """A node's peer-link address: its veth's MAC (raw), IPv4:port (udp)."""
         if self.opts.peer_link == "udp":
-            return f"{PEER_LINK_IP[slot.letter]}:{PEER_LINK_PORT}"
+            return f"{peer_link_ip(self.opts, slot.letter)}:{PEER_LINK_PORT}"
         return slot.peer_mac
 
     def start(self, slot: NodeSlot) -> None:
@@ -423,6 +435,11 @@ class PairLab(InlineLab):
         self.client_if, self.server_if = p + "c0", p + "s0"
         self.crt_if = {"client": p + "rc", "a": p + "ra", "b": p + "rb"}
         self.srt_if = {"server": p + "ss", "a": p + "sa", "b": p + "sb"}
+        # --peer-link-gateway: a router between the nodes' peer links
+        if opts.peer_link_routed and opts.peer_link != "udp":
+            raise LabError("--peer-link-gateway needs --peer-link udp")
+        self.plr = Namespace(f"{p}-plr") if opts.peer_link_routed else None
+        self.plr_if = {"a": p + "la", "b": p + "lb"}
         self.routes = {"fwd": [], "rev": []}
         self.route_mode = ""
         self.marks_path = ""
@@ -440,7 +457,8 @@ class PairLab(InlineLab):
         return self.a, self.b
 
     def namespaces(self) -> list[Namespace]:
-        return [self.client, self.crt, self.a.node_ns, self.b.node_ns, self.srt, self.server]
+        return ([self.client, self.crt, self.a.node_ns, self.b.node_ns, self.srt, self.server]
+                + ([self.plr] if self.plr else []))
 
     def namespace(self, where: str) -> Namespace:
         return {"client": self.client, "server": self.server, "crt": self.crt, "srt": self.srt,
@@ -464,14 +482,17 @@ class PairLab(InlineLab):
             (A.node_ns, A.outside_if, self.srt, self.srt_if["a"]),
             (B.node_ns, B.outside_if, self.srt, self.srt_if["b"]),
             (self.srt, self.srt_if["server"], self.server, self.server_if),
-            (A.node_ns, A.peer_if, B.node_ns, B.peer_if),
             (A.node_ns, A.ha_if, B.node_ns, B.ha_if),
         ]
+        if self.plr:
+            links += [(s.node_ns, s.peer_if, self.plr, self.plr_if[s.letter]) for s in self.slots]
+        else:
+            links.append((A.node_ns, A.peer_if, B.node_ns, B.peer_if))
         for ns_a, if_a, ns_b, if_b in links:
             add_veth(ns_a, if_a, ns_b, if_b)
         # routers: forwarding, no reverse-path filter (asymmetric on purpose),
         # no redirects, L4 multipath hash
-        for r in (self.crt, self.srt):
+        for r in (self.crt, self.srt) + ((self.plr,) if self.plr else ()):
             for key, value in (("net.ipv4.ip_forward", "1"),
                                ("net.ipv4.conf.all.rp_filter", "0"),
                                ("net.ipv4.conf.default.rp_filter", "0"),
@@ -514,17 +535,22 @@ class PairLab(InlineLab):
             (A.node_ns, A.ha_if, f"{HA_IP['a']}/24"),
             (B.node_ns, B.ha_if, f"{HA_IP['b']}/24"),
         ]
+        if self.plr:
+            addrs += [(self.plr, self.plr_if[x], f"{PEER_LINK_GATEWAY[x]}/24") for x in "ab"]
         for ns, iface, cidr in addrs:
             ns.run(["ip", "addr", "add", cidr, "dev", iface])
         for s in self.slots:
             s.node_ns.run(["ip", "link", "set", s.peer_if, "mtu", "9000"])
+            if self.plr:
+                self.plr.run(["ip", "link", "set", self.plr_if[s.letter], "mtu", "9000"])
         # Offloads off on every veth: the nodes' af_packet ports must see and
         # send real frames (no GSO/GRO aggregates, no CHECKSUM_PARTIAL), and
         # the endpoints and routers must send frames with real checksums.
         for ns, iface in self._all_ifaces():
             set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
             ns.run(["ip", "link", "set", iface, "up"])
-        for r, ifaces in ((self.crt, self.crt_if), (self.srt, self.srt_if)):
+        for r, ifaces in (((self.crt, self.crt_if), (self.srt, self.srt_if))
+                          + (((self.plr, self.plr_if),) if self.plr else ())):
             for iface in ifaces.values():
                 r.sysctl(f"net.ipv4.conf.{iface}.rp_filter", "0")
         self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
@@ -553,7 +579,8 @@ class PairLab(InlineLab):
         self.log(f"pair lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} -- "
                  f"{{{self.a.node_ns.name} | {self.b.node_ns.name}}} -- {self.srt.name} -- "
                  f"{self.server.name} {SERVER_IP}; peer link {self.a.peer_if}<->{self.b.peer_if}"
-                 f" (MTU 9000, {self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'})"
+                 f" (MTU 9000, {self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'}"
+                 f"{', via ' + self.plr.name if self.plr else ''})"
                  f", HA {HA_IP['a']}<->{HA_IP['b']}")
 
     def _all_ifaces(self):
@@ -562,6 +589,8 @@ class PairLab(InlineLab):
         out += [(self.srt, i) for i in self.srt_if.values()]
         for s in self.slots:
             out += [(s.node_ns, i) for i in (s.inside_if, s.outside_if, s.peer_if, s.ha_if)]
+        if self.plr:
+            out += [(self.plr, i) for i in self.plr_if.values()]
         return out
 
     def _wait_links_up(self, timeout: float) -> None:
@@ -1276,6 +1305,9 @@ def common_args(description: str) -> argparse.ArgumentParser:
                     help="[ha] session-owner")
     ap.add_argument("--peer-link", choices=("raw", "udp"), default="raw",
                     help="[ha] peer-link transport (tandemd)")
+    ap.add_argument("--peer-link-gateway", action="store_true",
+                    help="udp peer link: the nodes in two subnets behind a router namespace "
+                         "([ha] peer-link-gateway)")
     ap.add_argument("--revert", choices=("true", "false"), default="true", help="[ha] revert")
     ap.add_argument("--no-curve", action="store_true", help="no CURVE keys in the configs")
     ap.add_argument("--heartbeat-ms", type=int, default=20)
@@ -1290,7 +1322,7 @@ def common_args(description: str) -> argparse.ArgumentParser:
 
 def options_from(args, **over) -> PairOptions:
     o = PairOptions(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
-                    peer_link=args.peer_link,
+                    peer_link=args.peer_link, peer_link_routed=args.peer_link_gateway,
                     revert=args.revert == "true", curve=not args.no_curve,
                     heartbeat_ms=args.heartbeat_ms, hold_ms=args.hold_ms,
                     cluster_id=args.cluster_id)

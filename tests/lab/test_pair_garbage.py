@@ -34,9 +34,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import ControlError, LabTimeout  # noqa: E402
-from pair import (HA_IP, HA_PORT, PEER_LINK_IP, PEER_LINK_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, counter_line,  # noqa: E402
-                  delta, ha_peers, hold, pair_main, report_rr, show_ha,
+from lab import ControlError, LabError, LabTimeout  # noqa: E402
+from pair import (HA_IP, HA_PORT, PEER_LINK_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, counter_line,  # noqa: E402
+                  delta, ha_peers, hold, pair_main, peer_link_ip, report_rr, show_ha,
                   start_longlived, stop_rr)
 
 SPOOFED_SRC = "10.1.0.99"
@@ -87,6 +87,9 @@ def find(d, *names):
 def body(lab, args, report, deadline, variant=None):
     target = lab.slot(args.target)
     attacker = target.other
+    if lab.opts.peer_link_routed:
+        raise LabError("the peer-link garbage is sent on the peer veth to the target's MAC: "
+                       "not with --peer-link-gateway")
     sec = report.section(f"unauthenticated peer and garbage aimed at {target.label} from "
                          f"{attacker.label}'s namespace (owner {args.owner}, peer link "
                          f"{lab.opts.peer_link})")
@@ -105,8 +108,8 @@ def body(lab, args, report, deadline, variant=None):
             "--server-key", target.public_key, "--cluster-id", str(lab.opts.cluster_id),
             "--to-node", str(target.node_id), "--as-node", str(attacker.node_id)],
             timeout=deadline.cap(60))
-        udp = (["--udp-dst", f"{PEER_LINK_IP[target.letter]}:{PEER_LINK_PORT}",
-                "--udp-src", PEER_LINK_IP[attacker.letter]]
+        udp = (["--udp-dst", f"{peer_link_ip(lab.opts, target.letter)}:{PEER_LINK_PORT}",
+                "--udp-src", peer_link_ip(lab.opts, attacker.letter)]
                if lab.opts.node == "tandemd" and lab.opts.peer_link == "udp" else [])
         pl = lab.tool(attacker.letter, [
             "peer-garbage", "--iface", attacker.peer_if, "--src-mac", attacker.peer_mac,
