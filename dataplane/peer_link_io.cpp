@@ -87,7 +87,11 @@ bool Dataplane::Impl::prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerL
     p[12] = uint8_t(kPeerLinkEtherType >> 8);
     p[13] = uint8_t(kPeerLinkEtherType);
     encodePeerLinkHeader(h, p + 14);
-    return padToMinimum(m);
+    if (!padToMinimum(m)) {
+        w.counters.inc(WorkerCounter::peer_link_no_headroom);
+        return false;
+    }
+    return true;
 }
 
 PeerLinkResult Dataplane::Impl::decodePeerLinkReceived(const uint8_t* frame, size_t len,

@@ -13,7 +13,7 @@ namespace tandem {
     X(idle_sleeps, "times the worker slept because every queue was empty")          \
     X(peer_link_tx, "frames sent on the peer link (forwarded, heartbeats, ARP)")     \
     X(peer_link_tx_dropped, "frames for the peer link that could not be sent")      \
-    X(peer_link_no_headroom, "frames too close to the buffer start to take the peer-link header") \
+    X(peer_link_no_headroom, "frames without the buffer room for the peer-link headers (or padding)") \
     X(peer_link_unknown_peer, "frames for a node with no peer-link address")        \
     X(heartbeats_sent, "heartbeats sent on the peer link")                          \
     X(heartbeats_received, "heartbeats received on the peer link")                  \
