@@ -563,6 +563,20 @@ class PairLab(InlineLab):
                 pub, sec = zmq.curve_keypair()
                 s.public_key, s.secret_key = pub.decode(), sec.decode()
         self._wait_links_up(5.0)
+        if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
+            # On a real port DPDK owns the NIC and the kernel never sees the
+            # peer link. Here af_packet hands tandemd its copy first; after
+            # that the node's kernel would run every datagram up its IPv4
+            # stack only to drop it (it has no address there): drop at
+            # ingress instead, as a 0x88B5 frame is dropped at once.
+            for s in self.slots:
+                s.node_ns.run(["nft", "-f", "-"], input=(
+                    "table netdev tandem_lab_peer_link {\n"
+                    "    chain ingress {\n"
+                    f"        type filter hook ingress device {s.peer_if} priority 0;"
+                    " policy drop;\n"
+                    "    }\n"
+                    "}\n"))
         # the split modes: connections by a bit of the client port (Linux
         # hands out consecutive even ports to connect(), so bit 1 alternates);
         # nftables marks them, a rule sends marked packets to table 101
