@@ -210,6 +210,15 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
     }
     auto impl = std::make_unique<Impl>();
     impl->spec = spec;
+    if (spec.peer_link.udp) {
+        PeerLinkUdpLocal& u = impl->peer_udp;
+        u.self = spec.peer_link.listen;
+        u.cluster_id = spec.peer_link.cluster_id;
+        u.node = spec.pipeline.node;
+        u.known_peers = spec.peer_link.known_peers;
+        for (unsigned n = 1; n <= kMaxNodes; ++n) u.peer_ip[n] = spec.peer_link.peer_addr[n].ip;
+        impl->neighbours.next_request_ms.fill(monotonicMs());  // first requests at once
+    }
     std::unique_ptr<Dataplane> dp(new Dataplane(std::move(impl)));
     Impl& d = *dp->impl_;
     if (!d.initEal(error) || !d.openPorts(error) || !d.launchWorkers(error)) {
@@ -400,6 +409,14 @@ DataplaneStatus Dataplane::status() const {
     st.peer_link = sumCounters(kPeerLinkResultInfo, kPeerLinkResultCount, [&](size_t c) {
         return sum([](const Worker& w) -> const PeerLinkCounters& { return w.peer_link_counters; }, c);
     });
+    if (d.spec.peer_link.udp) {
+        auto arp = sumCounters(kPeerLinkArpCounterInfo, kPeerLinkArpCounterCount, [&](size_t c) {
+            return sum([](const Worker& w) -> const PeerLinkArpCounters& {
+                return w.peer_link_arp_counters;
+            }, c);
+        });
+        st.peer_link.insert(st.peer_link.end(), arp.begin(), arp.end());
+    }
     for (auto& w : d.workers) {
         st.session_capacity += w->table->capacity();
         st.sessions += w->table->size();

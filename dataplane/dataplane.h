@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pipeline/pipeline.h"
+#include "proto/peer_link_udp.h"
 #include "session/session_filter.h"
 
 namespace tandem {
@@ -29,14 +30,21 @@ struct DataplanePortSpec {
     uint16_t egress = kNoPort;  ///< index of the port allowed traffic leaves by
 };
 
-/// The raw peer link (HA3): a dedicated port to the other nodes.
+/// The peer link (HA3): a port to the other nodes, carrying forwarded frames
+/// and heartbeats. raw: Ethernet frames with EtherType 0x88B5 to each peer's
+/// MAC. udp: the same header in IPv4/UDP to each peer's address; the next
+/// hop's MAC (the peer itself, or `gateway_ip` when set) is resolved with ARP.
 struct PeerLinkSpec {
     bool enabled = false;
+    bool udp = false;                                ///< false: raw
     std::string name;
     std::string device;
     uint16_t cluster_id = 1;
     uint16_t known_peers = 0;                        ///< bit n-1 for configured peer n
-    std::array<std::array<uint8_t, 6>, kMaxNodes + 1> peer_mac{};  ///< by node id
+    std::array<std::array<uint8_t, 6>, kMaxNodes + 1> peer_mac{};  ///< raw: by node id
+    UdpEndpoint listen;                              ///< udp: this node's address
+    uint32_t gateway_ip = 0;                         ///< udp: 0 = peers are on the link
+    std::array<UdpEndpoint, kMaxNodes + 1> peer_addr{};  ///< udp: by node id
 };
 
 struct DataplaneSpec {

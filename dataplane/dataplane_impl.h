@@ -18,6 +18,18 @@ namespace tandem {
 
 using WorkerCounters = CounterBlock<WorkerCounter, kWorkerCounterCount>;
 using PeerLinkCounters = CounterBlock<PeerLinkResult, kPeerLinkResultCount>;
+using PeerLinkArpCounters = CounterBlock<PeerLinkArpCounter, kPeerLinkArpCounterCount>;
+
+/// Next-hop MAC addresses of the udp peer link, by slot: node id for a peer
+/// on the link, kGatewaySlot for the gateway. Any worker may learn one from
+/// ARP; all read them. One word per slot (MAC in the low 48 bits, kKnown
+/// set once learned) so that a reader never sees half an address.
+struct PeerLinkNeighbours {
+    static constexpr unsigned kGatewaySlot = 0;  // node ids start at 1
+    static constexpr uint64_t kKnown = uint64_t(1) << 48;
+    std::array<std::atomic<uint64_t>, kMaxNodes + 1> mac{};
+    std::array<uint32_t, kMaxNodes + 1> next_request_ms{};  // worker 0 only
+};
 
 /// First packets held until the HA agent says their session is replicated.
 /// Tokens grow by one per deferred packet, so a token's slot is token % size;
@@ -60,6 +72,7 @@ struct Worker {
     WorkerChannel* channel = nullptr;  // null when standalone
     WorkerCounters counters;
     PeerLinkCounters peer_link_counters;
+    PeerLinkArpCounters peer_link_arp_counters;
     ParkingLot parking;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
@@ -76,6 +89,8 @@ struct Dataplane::Impl {
     std::vector<rte_ether_addr> port_macs;  // their own addresses, by index
     uint16_t peer_port_id = 0;        // valid when spec.peer_link.enabled
     rte_ether_addr peer_port_mac{};
+    PeerLinkUdpLocal peer_udp;         // udp peer link: what a received datagram must match
+    PeerLinkNeighbours neighbours;     // udp peer link: next hops' MACs
     rte_mempool* pool = nullptr;
     std::vector<std::unique_ptr<Worker>> workers;
     std::atomic<bool> stopping{false};
@@ -101,6 +116,13 @@ struct Dataplane::Impl {
     void readdress(Worker& w, rte_mbuf* m, uint16_t in_port, uint16_t out_port);
     bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, ForwardReason reason,
                      uint16_t port, uint32_t hint);
+    // peer_link_io.cpp: the outer headers of both transports, ARP (udp)
+    bool prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerLinkHeader& h);
+    size_t peerLinkOverhead() const;
+    PeerLinkResult decodePeerLinkReceived(const uint8_t* frame, size_t len, PeerLinkHeader* h) const;
+    bool takePeerLinkArp(Worker& w, rte_mbuf* m);
+    void resolvePeerLinkNeighbours(Worker& w, uint32_t now);
+    unsigned neighbourSlot(NodeId peer) const;
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);
     void release(Worker& w, uint32_t token);

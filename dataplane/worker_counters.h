@@ -12,9 +12,9 @@ namespace tandem {
     X(dropped_own_frames, "frames the host's own stack sent on a data port (seen by a kernel-shared port), not transit traffic") \
     X(dropped_multi_segment, "frames spread over several buffers (larger than the buffer size)") \
     X(idle_sleeps, "times the worker slept because every queue was empty")          \
-    X(peer_link_tx, "frames sent to peers over the peer link")                      \
+    X(peer_link_tx, "frames sent on the peer link (forwarded, heartbeats, ARP)")     \
     X(peer_link_tx_dropped, "frames for the peer link that could not be sent")      \
-    X(peer_link_no_headroom, "frames too close to the buffer start to take the peer-link header") \
+    X(peer_link_no_headroom, "frames without the buffer room for the peer-link headers (or padding)") \
     X(peer_link_unknown_peer, "frames for a node with no peer-link address")        \
     X(egress_via_peer, "processed frames returned to the forwarding node: egress neighbour not learned yet") \
     X(egress_for_peer, "frames a peer processed and returned, sent out of this node's port") \
@@ -28,5 +28,17 @@ namespace tandem {
     X(events_lost, "events for the HA agent lost because its ring was full")
 
 TANDEM_COUNTER_ENUM(WorkerCounter, TANDEM_WORKER_COUNTERS)
+
+// The udp peer link's next-hop resolution (ARP on the peer-link port).
+#define TANDEM_PEER_LINK_ARP_COUNTERS(X)                                            \
+    X(arp_requests_answered, "ARP requests for this node's peer-link address answered") \
+    X(arp_requests_sent, "ARP requests sent for a peer's (or the gateway's) MAC")  \
+    X(arp_from_neighbours, "ARP messages from a peer or the gateway, MAC taken")  \
+    X(arp_neighbour_changed, "a peer's or the gateway's MAC learned or changed")  \
+    X(arp_ignored, "ARP messages neither for this node nor from a peer or gateway") \
+    X(arp_malformed, "ARP frames that are not IPv4-over-Ethernet requests or replies") \
+    X(tx_no_neighbour, "frames for a peer whose next hop's MAC is not known yet, dropped")
+
+TANDEM_COUNTER_ENUM(PeerLinkArpCounter, TANDEM_PEER_LINK_ARP_COUNTERS)
 
 }  // namespace tandem

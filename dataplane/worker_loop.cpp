@@ -44,16 +44,6 @@ bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, Nod
         w.counters.inc(WorkerCounter::peer_link_unknown_peer);
         return false;
     }
-    const uint16_t inner_len = rte_pktmbuf_data_len(m);
-    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kPeerLinkOverhead));
-    if (!p) {
-        w.counters.inc(WorkerCounter::peer_link_no_headroom);
-        return false;
-    }
-    std::memcpy(p, pl.peer_mac[to].data(), 6);
-    std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
-    p[12] = uint8_t(kPeerLinkEtherType >> 8);
-    p[13] = uint8_t(kPeerLinkEtherType);
     PeerLinkHeader h;
     h.type = type;
     h.cluster_id = pl.cluster_id;
@@ -62,9 +52,8 @@ bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, Nod
     h.reason = reason;
     h.ingress_port = uint8_t(port);
     h.session_hint = hint;
-    h.payload_len = inner_len;
-    encodePeerLinkHeader(h, p + 14);
-    return true;
+    h.payload_len = rte_pktmbuf_data_len(m);
+    return prependPeerLinkHeaders(w, m, h);
 }
 
 void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state) {
@@ -72,29 +61,21 @@ void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_
     if (!pl.enabled || !(pl.known_peers & nodeBit(peer))) return;
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (!m) return;
-    const uint16_t len = uint16_t(kPeerLinkOverhead + kPeerLinkHeartbeatSize);
-    const uint16_t frame_len = std::max<uint16_t>(len, 60);  // Ethernet minimum
-    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, frame_len));
-    if (!p) {
-        rte_pktmbuf_free(m);
-        return;
-    }
-    std::memset(p, 0, frame_len);
-    std::memcpy(p, pl.peer_mac[peer].data(), 6);
-    std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
-    p[12] = uint8_t(kPeerLinkEtherType >> 8);
-    p[13] = uint8_t(kPeerLinkEtherType);
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kPeerLinkHeartbeatSize));
     PeerLinkHeader h;
     h.type = PeerLinkType::heartbeat;
     h.cluster_id = pl.cluster_id;
     h.from = spec.pipeline.node;
     h.to = peer;
     h.payload_len = kPeerLinkHeartbeatSize;
-    encodePeerLinkHeader(h, p + 14);
     PeerLinkHeartbeat hb;
     hb.seq = seq;
     hb.state = state;
-    encodePeerLinkHeartbeat(hb, p + kPeerLinkOverhead);
+    if (p) encodePeerLinkHeartbeat(hb, p);
+    if (!p || !prependPeerLinkHeaders(w, m, h)) {
+        rte_pktmbuf_free(m);
+        return;
+    }
     w.counters.inc(WorkerCounter::heartbeats_sent);
     transmit(w, peer_port_id, &m, 1, true);
 }
@@ -222,7 +203,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     const uint16_t n = rte_eth_rx_burst(peer_port_id, w.queue, rx, Pipeline::kMaxBurst);
     if (n == 0) return;
     drainCommands(w, now);  // as for data ports: replicas before the packets they let loose
-    const PeerLinkSpec& pl = spec.peer_link;
+    const size_t overhead = peerLinkOverhead();
     // Forwarded frames are grouped by the port they entered the cluster on.
     rte_mbuf* group[kMaxPorts][Pipeline::kMaxBurst];
     NodeId sender[kMaxPorts][Pipeline::kMaxBurst];
@@ -231,11 +212,11 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     uint16_t egress_n[kMaxPorts] = {};
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
+        if (m->nb_segs == 1 && takePeerLinkArp(w, m)) continue;
         PeerLinkHeader h;
         const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
         PeerLinkResult r = m->nb_segs == 1
-                               ? decodePeerLinkFrame(data, rte_pktmbuf_data_len(m), pl.cluster_id,
-                                                     spec.pipeline.node, pl.known_peers, &h)
+                               ? decodePeerLinkReceived(data, rte_pktmbuf_data_len(m), &h)
                                : PeerLinkResult::bad_length;
         if (r == PeerLinkResult::ok && h.type != PeerLinkType::heartbeat &&
             h.ingress_port >= port_ids.size()) {
@@ -248,7 +229,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
         }
         if (h.type == PeerLinkType::heartbeat) {
             PeerLinkHeartbeat hb;
-            decodePeerLinkHeartbeat(data + kPeerLinkOverhead, h.payload_len, &hb);
+            decodePeerLinkHeartbeat(data + overhead, h.payload_len, &hb);
             w.counters.inc(WorkerCounter::heartbeats_received);
             if (w.channel) {
                 WorkerEvent ev;
@@ -263,7 +244,7 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
             rte_pktmbuf_free(m);
             continue;
         }
-        rte_pktmbuf_adj(m, uint16_t(kPeerLinkOverhead));
+        rte_pktmbuf_adj(m, uint16_t(overhead));
         rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - h.payload_len));
         if (h.type == PeerLinkType::egress_frame) {
             // Already processed by its owner: out as it is.
@@ -392,7 +373,10 @@ void Dataplane::Impl::loop(Worker& w) {
             w.pipeline->processBurst(frames, lens, m, p, now, verdicts);
             handleVerdicts(w, rx, verdicts, m, p, now);
         }
-        if (spec.peer_link.enabled) pollPeerLink(w, now);
+        if (spec.peer_link.enabled) {
+            pollPeerLink(w, now);
+            resolvePeerLinkNeighbours(w, now);
+        }
         w.pipeline->age(now, kAgeBudget);
         const bool jobs = w.pipeline->runJobs(now, kJobBudget) | serveMailbox(w, now);
         expireParked(w, now);

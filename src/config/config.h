@@ -36,13 +36,13 @@ inline constexpr uint16_t kNoZone = 0xffff;
 
 /// One port: [port.NAME] device = <DPDK devargs>, zone = <zone name>.
 /// A data port carries traffic and has a zone; the port named by
-/// [ha] peer-link-port (raw peer link) carries forwarded frames and has none.
+/// [ha] peer-link-port carries forwarded frames and has none.
 struct PortConfig {
     std::string name;
     std::string device;             ///< e.g. "net_af_packet0,iface=veth0"
     std::string zone;               ///< empty for the peer-link port
     uint16_t zone_id = kNoZone;     ///< index into Config::zones, kNoZone for the peer link
-    bool peer_link = false;         ///< true for the raw peer-link port
+    bool peer_link = false;         ///< true for the peer-link port
     unsigned line = 0;              ///< where the section starts
 };
 
@@ -76,8 +76,9 @@ struct HaConfig {
     uint32_t hold_time_ms = 400;    ///< peer declared dead after this silence; default 4 × interval
     std::string listen;             ///< ZeroMQ bind endpoint for HA traffic
     PeerLinkTransport peer_link = PeerLinkTransport::raw;
-    std::string peer_link_port;     ///< raw: name of a [port.*] used as peer link
+    std::string peer_link_port;     ///< name of the [port.*] used as peer link
     std::string peer_link_listen;   ///< udp: local IP:port
+    std::string peer_link_gateway;  ///< udp: IPv4 router towards the peers; empty: peers on-link
     std::string secret_key;         ///< CURVE secret key of this node, Z85
     std::string secret_key_file;    ///< where secret_key was read from (absolute), if a file
     std::string public_key;         ///< CURVE public key of this node, Z85

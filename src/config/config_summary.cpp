@@ -76,10 +76,12 @@ std::string describeConfig(const Config& c) {
         s += c.ha.listen;
         s += ", peer link ";
         s += peerLinkTransportName(c.ha.peer_link);
-        if (c.ha.peer_link == PeerLinkTransport::raw && peer_link_port != nullptr) {
+        if (peer_link_port != nullptr) {
             s += " on port " + peer_link_port->name + " (" + peer_link_port->device + ")";
-        } else if (c.ha.peer_link == PeerLinkTransport::udp) {
+        }
+        if (c.ha.peer_link == PeerLinkTransport::udp) {
             s += " from " + c.ha.peer_link_listen;
+            if (!c.ha.peer_link_gateway.empty()) s += " via " + c.ha.peer_link_gateway;
         }
         s += ", session owner ";
         s += ownerElectionName(c.ha.session_owner);

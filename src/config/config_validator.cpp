@@ -20,13 +20,7 @@ std::string defaultNodeName(NodeId id) {
 
 void markPeerLinkPort(LoadContext& c) {
     HaConfig& ha = c.cfg.ha;
-    if (ha.peer_link_port.empty() || c.wasRejected("ha", "peer-link")) return;
-    if (ha.peer_link != PeerLinkTransport::raw) {
-        c.error(c.lineOf("ha", "peer-link-port"),
-                "[ha] peer-link-port is only used with peer-link = raw (udp uses "
-                "peer-link-listen); remove it, or set peer-link = raw");
-        return;
-    }
+    if (ha.peer_link_port.empty()) return;
     auto& ports = c.cfg.dataplane.ports;
     auto it = std::find_if(ports.begin(), ports.end(),
                            [&](const PortConfig& p) { return p.name == ha.peer_link_port; });
@@ -127,6 +121,11 @@ void checkPeerLinkAddress(LoadContext& c, const PeerConfig& p) {
     if (!ip) {
         c.error(line, "[" + section + "] link-address = " + p.link_address +
                           ": expected IP:PORT, e.g. 10.0.1.11:4790 (peer-link = udp)");
+        return;
+    }
+    if (ip->family != AddrFamily::v4) {
+        c.error(line, "[" + section + "] link-address = " + p.link_address +
+                          ": the udp peer link carries IPv4 only; give the peer's IPv4 address");
         return;
     }
     if (auto local = parseIpPort(c.cfg.ha.peer_link_listen); local && local->family != ip->family) {
@@ -263,10 +262,15 @@ void checkHa(LoadContext& c) {
     }
     if (c.wasRejected("ha", "peer-link")) {
         // raw or udp is unknown: the keys of both are accepted as they are.
-    } else if (ha.peer_link == PeerLinkTransport::raw && c.isSet("ha", "peer-link-listen")) {
-        c.error(c.lineOf("ha", "peer-link-listen"),
-                "[ha] peer-link-listen is only used with peer-link = udp; a raw peer link uses "
-                "peer-link-port");
+    } else if (ha.peer_link == PeerLinkTransport::raw) {
+        for (const char* key : {"peer-link-listen", "peer-link-gateway"}) {
+            if (c.isSet("ha", key)) {
+                c.error(c.lineOf("ha", key),
+                        std::string("[ha] ") + key +
+                            " is only used with peer-link = udp; a raw peer link addresses "
+                            "peers by MAC on peer-link-port");
+            }
+        }
     }
     checkCurveKeys(c);
 
@@ -286,19 +290,23 @@ void checkHa(LoadContext& c) {
                 "traffic, e.g. tcp://10.0.0.1:7400");
     }
     if (c.wasRejected("ha", "peer-link")) return;
-    if (ha.peer_link == PeerLinkTransport::raw) {
-        if (!c.isSet("ha", "peer-link-port")) {
-            c.error(ha_line,
-                    "[ha] peer-link-port is required with peers and peer-link = raw: "
-                    "the [port.NAME] of the dedicated peer link");
-        }
-    } else {
+    if (!c.isSet("ha", "peer-link-port")) {
+        c.error(ha_line, std::string("[ha] peer-link-port is required with peers: the [port.NAME] "
+                                     "of the peer link (peer-link = ") +
+                             peerLinkTransportName(ha.peer_link) + ")");
+    }
+    if (ha.peer_link == PeerLinkTransport::udp) {
         if (!c.isSet("ha", "peer-link-listen")) {
             c.error(ha_line,
                     "[ha] peer-link-listen is required with peers and peer-link = udp: "
                     "this node's IP:PORT for forwarded packets");
         }
         auto local = parseIpPort(ha.peer_link_listen);
+        if (local && local->family != AddrFamily::v4) {
+            c.error(c.lineOf("ha", "peer-link-listen"),
+                    "[ha] peer-link-listen = " + ha.peer_link_listen +
+                        ": the udp peer link carries IPv4 only; give this node's IPv4 address");
+        }
         if (local && cfg.dataplane.mode == DataplaneMode::geneve &&
             local->port == cfg.dataplane.geneve_port) {
             c.error(c.lineOf("ha", "peer-link-listen"),

@@ -257,6 +257,17 @@ bool haPeerLinkListen(LoadContext& c, const IniEntry& e) {
     return true;
 }
 
+bool haPeerLinkGateway(LoadContext& c, const IniEntry& e) {
+    auto ip = parseIpAddr(e.value);
+    if (!ip || !ip->isV4Mapped() || ip->v4() == 0 || ip->v4() == 0xffffffffu ||
+        (ip->v4() >> 28) == 0xe) {
+        return c.badValue(e, "expected the IPv4 address of the router towards the peers, "
+                             "e.g. 10.0.3.1");
+    }
+    c.cfg.ha.peer_link_gateway = e.value;
+    return true;
+}
+
 bool haSecretKeyFile(LoadContext& c, const IniEntry& e) {
     if (e.value.empty()) return c.badValue(e, "expected the path of a file holding the key");
     std::string path = resolvePath(c.base_dir, e.value);
@@ -304,6 +315,7 @@ constexpr Keyword kHaKeywords[] = {
          return setSimpleName(c, e, c.cfg.ha.peer_link_port, "the name of a [port.NAME] section");
      }},
     {"peer-link-listen", haPeerLinkListen},
+    {"peer-link-gateway", haPeerLinkGateway},
     {"secret-key-file", haSecretKeyFile},
     {"secret-key", [](LoadContext& c,
                       const IniEntry& e) { return setCurveKey(c, e, c.cfg.ha.secret_key, true); }},

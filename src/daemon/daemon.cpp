@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -23,6 +24,69 @@ namespace {
 constexpr const char* kLog = "tandemd";
 constexpr long kLinkPollMs = 100;  // data-link checks while waiting for a signal
 constexpr size_t kTrafficLogRing = 16384;  // records per worker (~3 MiB)
+
+// "A.B.C.D" or "A.B.C.D:PORT" (the config loader has checked the form) as a
+// host-order IPv4 address and port.
+bool parseV4Endpoint(const std::string& text, bool with_port, UdpEndpoint* out) {
+    const size_t colon = with_port ? text.rfind(':') : std::string::npos;
+    if (with_port && colon == std::string::npos) return false;
+    auto ip = parseIpAddr(text.substr(0, colon));
+    if (!ip || !ip->isV4Mapped()) return false;
+    out->ip = ip->v4();
+    if (with_port) {
+        const unsigned long port = std::strtoul(text.c_str() + colon + 1, nullptr, 10);
+        if (port == 0 || port > 65535) return false;
+        out->port = uint16_t(port);
+    }
+    return true;
+}
+
+// The peer link: its port, and each peer's address on it (a MAC for raw,
+// IPv4:port for udp, plus the optional gateway).
+bool buildPeerLinkSpec(const Config& cfg, const PortConfig& port, PeerLinkSpec* pl,
+                       std::string* error) {
+    pl->enabled = true;
+    pl->udp = cfg.ha.peer_link == PeerLinkTransport::udp;
+    pl->name = port.name;
+    pl->device = port.device;
+    pl->cluster_id = uint16_t(cfg.node.cluster_id);
+    if (pl->udp) {
+        if (!parseV4Endpoint(cfg.ha.peer_link_listen, true, &pl->listen)) {
+            *error = "[ha] peer-link-listen '" + cfg.ha.peer_link_listen +
+                     "' is not IPv4:PORT (udp peer link)";
+            return false;
+        }
+        UdpEndpoint gw;
+        if (!cfg.ha.peer_link_gateway.empty()) {
+            if (!parseV4Endpoint(cfg.ha.peer_link_gateway, false, &gw)) {
+                *error = "[ha] peer-link-gateway '" + cfg.ha.peer_link_gateway +
+                         "' is not an IPv4 address";
+                return false;
+            }
+            pl->gateway_ip = gw.ip;
+        }
+    }
+    for (const auto& peer : cfg.peers) {
+        if (pl->udp) {
+            if (!parseV4Endpoint(peer.link_address, true, &pl->peer_addr[peer.id])) {
+                *error = "peer " + std::to_string(peer.id) + ": link-address '" +
+                         peer.link_address + "' is not IPv4:PORT (udp peer link)";
+                return false;
+            }
+        } else {
+            unsigned m[6];
+            if (std::sscanf(peer.link_address.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2],
+                            &m[3], &m[4], &m[5]) != 6) {
+                *error = "peer " + std::to_string(peer.id) + ": link-address '" +
+                         peer.link_address + "' is not a MAC address (raw peer link)";
+                return false;
+            }
+            for (int i = 0; i < 6; ++i) pl->peer_mac[peer.id][i] = uint8_t(m[i]);
+        }
+        pl->known_peers |= nodeBit(peer.id);
+    }
+    return true;
+}
 
 // Which port allowed traffic leaves by: inline pairs the two data ports;
 // geneve sends frames back out of the port they came in on.
@@ -47,23 +111,7 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     std::vector<uint16_t> data_ports;
     for (const auto& p : cfg.dataplane.ports) {
         if (p.peer_link) {
-            // The raw peer link: a dedicated port to the other nodes.
-            PeerLinkSpec& pl = spec->peer_link;
-            pl.enabled = true;
-            pl.name = p.name;
-            pl.device = p.device;
-            pl.cluster_id = uint16_t(cfg.node.cluster_id);
-            for (const auto& peer : cfg.peers) {
-                unsigned m[6];
-                if (std::sscanf(peer.link_address.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2],
-                                &m[3], &m[4], &m[5]) != 6) {
-                    *error = "peer " + std::to_string(peer.id) + ": link-address '" +
-                             peer.link_address + "' is not a MAC address (raw peer link)";
-                    return false;
-                }
-                for (int i = 0; i < 6; ++i) pl.peer_mac[peer.id][i] = uint8_t(m[i]);
-                pl.known_peers |= nodeBit(peer.id);
-            }
+            if (!buildPeerLinkSpec(cfg, p, &spec->peer_link, error)) return false;
             continue;
         }
         DataplanePortSpec dp;

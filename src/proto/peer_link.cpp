@@ -1,14 +1,10 @@
 #include "proto/peer_link.h"
 
+#include "proto/wire_bytes.h"
+
 namespace tandem {
-namespace {
 
-inline void put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8), p[1] = uint8_t(v); }
-inline void put32(uint8_t* p, uint32_t v) { put16(p, uint16_t(v >> 16)), put16(p + 2, uint16_t(v)); }
-inline uint16_t get16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-inline uint32_t get32(const uint8_t* p) { return uint32_t(get16(p)) << 16 | get16(p + 2); }
-
-}  // namespace
+using namespace wire;
 
 void encodePeerLinkHeader(const PeerLinkHeader& h, uint8_t* out) {
     out[0] = h.version;
@@ -29,11 +25,9 @@ void encodePeerLinkHeartbeat(const PeerLinkHeartbeat& hb, uint8_t* out) {
     out[5] = out[6] = out[7] = 0;
 }
 
-PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cluster_id,
-                                   NodeId self, uint16_t known_peers, PeerLinkHeader* h) {
-    if (len < kPeerLinkOverhead) return PeerLinkResult::truncated;
-    if (get16(frame + 12) != kPeerLinkEtherType) return PeerLinkResult::bad_ethertype;
-    const uint8_t* p = frame + 14;
+PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t cluster_id,
+                                    NodeId self, uint16_t known_peers, PeerLinkHeader* h) {
+    if (avail < kPeerLinkHeaderSize) return PeerLinkResult::truncated;
     if (p[0] != kPeerLinkVersion) return PeerLinkResult::bad_version;
     if (p[1] < uint8_t(PeerLinkType::forwarded_frame) || p[1] > uint8_t(PeerLinkType::egress_frame)) {
         return PeerLinkResult::bad_type;
@@ -54,7 +48,7 @@ PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cl
     }
     if (h->to != self) return PeerLinkResult::not_for_us;
     // Ethernet may pad short frames: the payload may be shorter than the frame, never longer.
-    if (size_t(h->payload_len) > len - kPeerLinkOverhead) return PeerLinkResult::bad_length;
+    if (size_t(h->payload_len) > avail - kPeerLinkHeaderSize) return PeerLinkResult::bad_length;
     if (h->type == PeerLinkType::heartbeat && h->payload_len < kPeerLinkHeartbeatSize) {
         return PeerLinkResult::bad_length;
     }
@@ -62,6 +56,13 @@ PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cl
         return PeerLinkResult::bad_length;
     }
     return PeerLinkResult::ok;
+}
+
+PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cluster_id,
+                                   NodeId self, uint16_t known_peers, PeerLinkHeader* h) {
+    if (len < kPeerLinkOverhead) return PeerLinkResult::truncated;
+    if (get16(frame + 12) != kPeerLinkEtherType) return PeerLinkResult::bad_ethertype;
+    return decodePeerLinkHeader(frame + 14, len - 14, cluster_id, self, known_peers, h);
 }
 
 bool decodePeerLinkHeartbeat(const uint8_t* payload, size_t len, PeerLinkHeartbeat* hb) {

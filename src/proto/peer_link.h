@@ -9,6 +9,9 @@
 // Overhead 30 bytes per frame: the peer link's MTU must be the data ports'
 // MTU + 30 (jumbo frames on the link; see docs/wire-formats.md).
 //
+// udp transport (networks that carry only IP, such as EC2): the same header
+// and payload inside Ethernet / IPv4 / UDP, see proto/peer_link_udp.h.
+//
 // All multi-byte fields are big-endian on the wire. encode/decode are pure
 // and allocation-free; decode never reads past the buffer it is given.
 #pragma once
@@ -68,13 +71,22 @@ inline constexpr size_t kPeerLinkHeartbeatSize = 8;
 #define TANDEM_PEER_LINK_RESULTS(X)                                             \
     X(ok, "peer-link frame accepted")                                          \
     X(truncated, "peer-link frame shorter than its headers")                   \
-    X(bad_ethertype, "not the peer-link EtherType")                            \
+    X(bad_ethertype, "not the peer-link EtherType (raw) or not IPv4/ARP (udp)") \
     X(bad_version, "peer-link header version not understood")                  \
     X(bad_type, "unknown peer-link frame type")                                \
     X(wrong_cluster, "frame from another cluster id")                          \
     X(unknown_node, "frame from a node that is not a configured peer")         \
     X(not_for_us, "frame addressed to another node")                           \
-    X(bad_length, "payload length disagrees with the frame")
+    X(bad_length, "payload length disagrees with the frame")                   \
+    X(bad_ip_header, "udp: IPv4 header malformed, with options, or lengths disagree") \
+    X(ip_fragment, "udp: an IPv4 fragment (the peer link never fragments)")    \
+    X(bad_ip_checksum, "udp: IPv4 header checksum wrong")                      \
+    X(not_udp, "udp: IPv4 but not UDP")                                        \
+    X(not_our_address, "udp: not to this node's peer-link-listen address and port") \
+    X(bad_udp_length, "udp: UDP length disagrees with the IPv4 length")        \
+    X(bad_udp_checksum, "udp: UDP checksum present and wrong")                 \
+    X(unknown_source, "udp: source address is no configured peer's link-address") \
+    X(source_mismatch, "udp: header's from-node is not the node of the source address")
 
 TANDEM_COUNTER_ENUM(PeerLinkResult, TANDEM_PEER_LINK_RESULTS)
 
@@ -90,6 +102,13 @@ void encodePeerLinkHeartbeat(const PeerLinkHeartbeat& hb, uint8_t* out);
 /// header and the payload starts at frame + kPeerLinkOverhead.
 PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cluster_id,
                                    NodeId self, uint16_t known_peers, PeerLinkHeader* h);
+
+/// Checks the 16-byte header at `p` with `avail` bytes from its start to the
+/// end of the frame (the raw and udp transports share it): version, type,
+/// cluster, sender (a configured peer), receiver (`self`), payload length.
+/// Fills *h as far as it could read; ok only if every check passed.
+PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t cluster_id,
+                                    NodeId self, uint16_t known_peers, PeerLinkHeader* h);
 
 /// Reads a heartbeat payload; false if `len` is too short.
 bool decodePeerLinkHeartbeat(const uint8_t* payload, size_t len, PeerLinkHeartbeat* hb);

@@ -8,7 +8,9 @@
  gw .1         .1        |    [bp]  [bh]       |         (.1 on ss)
                          +-- [bi] nodeB [bo] --+
                             10.2.2.0/24  (L2)
-   peer link: ap <-> bp (raw, MTU 9000)   HA control: ah 10.9.0.1 <-> bh 10.9.0.2
+   peer link: ap <-> bp (MTU 9000)        HA control: ah 10.9.0.1 <-> bh 10.9.0.2
+              raw: EtherType 0x88B5 to the MAC; udp: 10.8.0.1:4790 <-> 10.8.0.2:4790
+   --peer-link-gateway (udp): ap - [la] plr [lb] - bp, 10.8.1.1 <-> 10.8.2.1 via .254
 ```
 
 Every name starts with the lab's unique prefix (tl<pid><seq>): namespaces
@@ -27,8 +29,10 @@ crt and srt choose the path of each direction:
 
 Node kinds (--node):
 
-  tandemd    the daemon, one per node namespace, af_packet ports, a raw peer
-             link, ZeroMQ HA on the control veth, CURVE keys (--curve)
+  tandemd    the daemon, one per node namespace, af_packet ports, a peer link
+             (--peer-link raw: by MAC; udp: IPv4/UDP, addresses only in the
+             configs, tandemd answers ARP itself), ZeroMQ HA on the control
+             veth, CURVE keys (--curve)
   kernel     a Linux bridge joining the node's two ports: stateless, so
              everything passes; the reference the scripts are proven with
   kernel-ct  a bridge with nftables connection tracking per node and no state
@@ -70,6 +74,18 @@ SERVER_IP, SERVER_GW, SERVER_NET = "10.3.0.2", "10.3.0.1", "10.3.0.0/24"
 SEG = {"a": ("10.2.1.1", "10.2.1.2"), "b": ("10.2.2.1", "10.2.2.2")}   # (crt side, srt side)
 HA_IP = {"a": "10.9.0.1", "b": "10.9.0.2"}
 HA_PORT = 7400
+# udp peer link: addresses only tandemd knows (in its config); the kernel
+# has none on the peer veths. Routed (--peer-link-gateway): each node in its
+# own subnet behind the router namespace plr (.254 on each side).
+PEER_LINK_IP = {"a": "10.8.0.1", "b": "10.8.0.2"}
+PEER_LINK_ROUTED_IP = {"a": "10.8.1.1", "b": "10.8.2.1"}
+PEER_LINK_GATEWAY = {"a": "10.8.1.254", "b": "10.8.2.254"}
+PEER_LINK_PORT = 4790
+
+
+def peer_link_ip(opts: "PairOptions", letter: str) -> str:
+    """A node's udp peer-link address."""
+    return (PEER_LINK_ROUTED_IP if opts.peer_link_routed else PEER_LINK_IP)[letter]
 NODE_ID = {"a": 1, "b": 2}
 OTHER = {"a": "b", "b": "a"}
 
@@ -101,6 +117,8 @@ class PairOptions:
     tandemd: str | None = None
     cli: str | None = None
     owner: str = "first-packet"
+    peer_link: str = "raw"      # [ha] peer-link: raw | udp
+    peer_link_routed: bool = False  # udp: the peers in two subnets behind a router
     revert: bool = True
     curve: bool = True
     heartbeat_ms: int = 20
@@ -171,7 +189,7 @@ class PairTandemdNode(TandemdNode):
             f"\n[peer.{peer.node_id}]\n"
             f"name = fw{peer.letter}\n"
             f"ha-address = tcp://{HA_IP[peer.letter]}:{HA_PORT}\n"
-            f"link-address = {peer.peer_mac}\n"
+            f"link-address = {self.link_address(peer)}\n"
             f"{keys_peer}"
             "\n[ha]\n"
             f"session-owner = {o.owner}\n"
@@ -179,15 +197,24 @@ class PairTandemdNode(TandemdNode):
             f"heartbeat-interval-ms = {o.heartbeat_ms}\n"
             f"hold-time-ms = {o.hold_ms}\n"
             f"listen = tcp://{HA_IP[slot.letter]}:{HA_PORT}\n"
-            "peer-link = raw\n"
+            f"peer-link = {o.peer_link}\n"
             "peer-link-port = peer\n"
-            f"{keys_ha}")
+            + (f"peer-link-listen = {self.link_address(slot)}\n" if o.peer_link == "udp" else "")
+            + (f"peer-link-gateway = {PEER_LINK_GATEWAY[slot.letter]}\n"
+               if o.peer_link == "udp" and o.peer_link_routed else "")
+            + f"{keys_ha}")
         return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
                               session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
                               socket_path=socket_path, lcores=self.lcores, extra=extra,
                               cluster_id=o.cluster_id, node_name=f"fw{slot.letter}",
                               extra_ports={"peer": slot.peer_if},
                               control_extra=METRICS_CONFIG if o.metrics else "")
+
+    def link_address(self, slot: NodeSlot) -> str:
+        """A node's peer-link address: its veth's MAC (raw), IPv4:port (udp)."""
+        if self.opts.peer_link == "udp":
+            return f"{peer_link_ip(self.opts, slot.letter)}:{PEER_LINK_PORT}"
+        return slot.peer_mac
 
     def start(self, slot: NodeSlot) -> None:
         self.slot = slot
@@ -413,6 +440,11 @@ class PairLab(InlineLab):
         self.client_if, self.server_if = p + "c0", p + "s0"
         self.crt_if = {"client": p + "rc", "a": p + "ra", "b": p + "rb"}
         self.srt_if = {"server": p + "ss", "a": p + "sa", "b": p + "sb"}
+        # --peer-link-gateway: a router between the nodes' peer links
+        if opts.peer_link_routed and opts.peer_link != "udp":
+            raise LabError("--peer-link-gateway needs --peer-link udp")
+        self.plr = Namespace(f"{p}-plr") if opts.peer_link_routed else None
+        self.plr_if = {"a": p + "la", "b": p + "lb"}
         self.routes = {"fwd": [], "rev": []}
         self.route_mode = ""
         self.marks_path = ""
@@ -430,7 +462,8 @@ class PairLab(InlineLab):
         return self.a, self.b
 
     def namespaces(self) -> list[Namespace]:
-        return [self.client, self.crt, self.a.node_ns, self.b.node_ns, self.srt, self.server]
+        return ([self.client, self.crt, self.a.node_ns, self.b.node_ns, self.srt, self.server]
+                + ([self.plr] if self.plr else []))
 
     def namespace(self, where: str) -> Namespace:
         return {"client": self.client, "server": self.server, "crt": self.crt, "srt": self.srt,
@@ -454,14 +487,17 @@ class PairLab(InlineLab):
             (A.node_ns, A.outside_if, self.srt, self.srt_if["a"]),
             (B.node_ns, B.outside_if, self.srt, self.srt_if["b"]),
             (self.srt, self.srt_if["server"], self.server, self.server_if),
-            (A.node_ns, A.peer_if, B.node_ns, B.peer_if),
             (A.node_ns, A.ha_if, B.node_ns, B.ha_if),
         ]
+        if self.plr:
+            links += [(s.node_ns, s.peer_if, self.plr, self.plr_if[s.letter]) for s in self.slots]
+        else:
+            links.append((A.node_ns, A.peer_if, B.node_ns, B.peer_if))
         for ns_a, if_a, ns_b, if_b in links:
             add_veth(ns_a, if_a, ns_b, if_b)
         # routers: forwarding, no reverse-path filter (asymmetric on purpose),
         # no redirects, L4 multipath hash
-        for r in (self.crt, self.srt):
+        for r in (self.crt, self.srt) + ((self.plr,) if self.plr else ()):
             for key, value in (("net.ipv4.ip_forward", "1"),
                                ("net.ipv4.conf.all.rp_filter", "0"),
                                ("net.ipv4.conf.default.rp_filter", "0"),
@@ -504,17 +540,22 @@ class PairLab(InlineLab):
             (A.node_ns, A.ha_if, f"{HA_IP['a']}/24"),
             (B.node_ns, B.ha_if, f"{HA_IP['b']}/24"),
         ]
+        if self.plr:
+            addrs += [(self.plr, self.plr_if[x], f"{PEER_LINK_GATEWAY[x]}/24") for x in "ab"]
         for ns, iface, cidr in addrs:
             ns.run(["ip", "addr", "add", cidr, "dev", iface])
         for s in self.slots:
             s.node_ns.run(["ip", "link", "set", s.peer_if, "mtu", "9000"])
+            if self.plr:
+                self.plr.run(["ip", "link", "set", self.plr_if[s.letter], "mtu", "9000"])
         # Offloads off on every veth: the nodes' af_packet ports must see and
         # send real frames (no GSO/GRO aggregates, no CHECKSUM_PARTIAL), and
         # the endpoints and routers must send frames with real checksums.
         for ns, iface in self._all_ifaces():
             set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
             ns.run(["ip", "link", "set", iface, "up"])
-        for r, ifaces in ((self.crt, self.crt_if), (self.srt, self.srt_if)):
+        for r, ifaces in (((self.crt, self.crt_if), (self.srt, self.srt_if))
+                          + (((self.plr, self.plr_if),) if self.plr else ())):
             for iface in ifaces.values():
                 r.sysctl(f"net.ipv4.conf.{iface}.rp_filter", "0")
         self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
@@ -527,6 +568,20 @@ class PairLab(InlineLab):
                 pub, sec = zmq.curve_keypair()
                 s.public_key, s.secret_key = pub.decode(), sec.decode()
         self._wait_links_up(5.0)
+        if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
+            # On a real port DPDK owns the NIC and the kernel never sees the
+            # peer link. Here af_packet hands tandemd its copy first; after
+            # that the node's kernel would run every datagram up its IPv4
+            # stack only to drop it (it has no address there): drop at
+            # ingress instead, as a 0x88B5 frame is dropped at once.
+            for s in self.slots:
+                s.node_ns.run(["nft", "-f", "-"], input=(
+                    "table netdev tandem_lab_peer_link {\n"
+                    "    chain ingress {\n"
+                    f"        type filter hook ingress device {s.peer_if} priority 0;"
+                    " policy drop;\n"
+                    "    }\n"
+                    "}\n"))
         # the split modes: connections by a bit of the client port (Linux
         # hands out consecutive even ports to connect(), so bit 1 alternates);
         # nftables marks them, a rule sends marked packets to table 101
@@ -543,7 +598,9 @@ class PairLab(InlineLab):
         self.log(f"pair lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} -- "
                  f"{{{self.a.node_ns.name} | {self.b.node_ns.name}}} -- {self.srt.name} -- "
                  f"{self.server.name} {SERVER_IP}; peer link {self.a.peer_if}<->{self.b.peer_if}"
-                 f" (MTU 9000), HA {HA_IP['a']}<->{HA_IP['b']}")
+                 f" (MTU 9000, {self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'}"
+                 f"{', via ' + self.plr.name if self.plr else ''})"
+                 f", HA {HA_IP['a']}<->{HA_IP['b']}")
 
     def _all_ifaces(self):
         out = [(self.client, self.client_if), (self.server, self.server_if)]
@@ -551,6 +608,8 @@ class PairLab(InlineLab):
         out += [(self.srt, i) for i in self.srt_if.values()]
         for s in self.slots:
             out += [(s.node_ns, i) for i in (s.inside_if, s.outside_if, s.peer_if, s.ha_if)]
+        if self.plr:
+            out += [(self.plr, i) for i in self.plr_if.values()]
         return out
 
     def _wait_links_up(self, timeout: float) -> None:
@@ -1263,6 +1322,11 @@ def common_args(description: str) -> argparse.ArgumentParser:
                                                 "if built, else the control socket directly)")
     ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet",
                     help="[ha] session-owner")
+    ap.add_argument("--peer-link", choices=("raw", "udp"), default="raw",
+                    help="[ha] peer-link transport (tandemd)")
+    ap.add_argument("--peer-link-gateway", action="store_true",
+                    help="udp peer link: the nodes in two subnets behind a router namespace "
+                         "([ha] peer-link-gateway)")
     ap.add_argument("--revert", choices=("true", "false"), default="true", help="[ha] revert")
     ap.add_argument("--no-curve", action="store_true", help="no CURVE keys in the configs")
     ap.add_argument("--heartbeat-ms", type=int, default=20)
@@ -1277,6 +1341,7 @@ def common_args(description: str) -> argparse.ArgumentParser:
 
 def options_from(args, **over) -> PairOptions:
     o = PairOptions(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
+                    peer_link=args.peer_link, peer_link_routed=args.peer_link_gateway,
                     revert=args.revert == "true", curve=not args.no_curve,
                     heartbeat_ms=args.heartbeat_ms, hold_ms=args.hold_ms,
                     cluster_id=args.cluster_id)
@@ -1313,7 +1378,8 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
     error = None
     node_failures: list[str] = []
     vs = variants(args) if callable(variants) else (variants or [{}])
-    print(f"{description}\nnode: {args.node}", flush=True)
+    print(f"{description}\nnode: {args.node}"
+          + (f", peer link {args.peer_link}" if args.node == "tandemd" else ""), flush=True)
     try:
         for over in vs:
             opts = options_from(args, **over)

@@ -9,9 +9,12 @@ time, on a symmetric path (both directions through A) for comparison, then
 the same on the asymmetric path. Counted: attempted / completed /
 failed / reset per path; setup rate (conn/s), connect latency p50/p99 and
 their asymmetric/symmetric ratio; SYNs and SYN-ACKs retransmitted by the
-endpoints (TcpExtTCPSynRetrans in the client's and the server's namespace).
+endpoints (TcpExtTCPSynRetrans in the client's and the server's namespace);
+for tandemd, that the peer link (--peer-link raw|udp) carried the reverse
+direction and refused or failed to send nothing.
 
     /usr/bin/python3 tests/lab/test_pair_asymmetric.py --node tandemd --owner first-packet
+    /usr/bin/python3 tests/lab/test_pair_asymmetric.py --node tandemd --peer-link udp --owner primary
     /usr/bin/python3 tests/lab/test_pair_asymmetric.py --node kernel      # reference
     /usr/bin/python3 tests/lab/test_pair_asymmetric.py --node kernel-ct   # must FAIL
 """
@@ -29,9 +32,38 @@ def configure(ap):
                     help="SYN + SYN-ACK retransmissions tolerated on the asymmetric path")
 
 
+# Counters that say a frame for the peer link was refused on arrival or
+# could not be sent (ARP traffic itself is not a failure).
+PEER_LINK_FAILURES = ("io.peer_link_tx_dropped", "io.peer_link_no_headroom",
+                      "io.peer_link_unknown_peer")
+
+
+def check_peer_link(sec, args, node_deltas):
+    """The asymmetric phase: every reply crossed the peer link to the
+    session's owner, and nothing was refused or left unsent on it."""
+    ok = sum(d.get("peer_link.ok", 0) for d in node_deltas.values())
+    bad = {f"node{n.upper()} {k}": v for n, d in node_deltas.items() for k, v in d.items()
+           if v and ((k.startswith("peer_link.") and k != "peer_link.ok"
+                      and not k.startswith("peer_link.arp_")) or k in PEER_LINK_FAILURES)}
+    arp = ", ".join(f"node{n.upper()} " + " ".join(
+        f"{k.split('.', 1)[1]} +{v}" for k, v in d.items() if k.startswith("peer_link.arp_") and v)
+        for n, d in node_deltas.items())
+    sec.line(f"asymmetric: peer link ({args.peer_link}) frames accepted {ok}"
+             + (f"; ARP {arp}" if args.peer_link == "udp" else ""))
+    hb = {n: (d.get("ha.peer_link_hb_rx", 0) if d else None) for n, d in node_deltas.items()}
+    sec.check("asymmetric: heartbeats arrived over the peer link (membership's second path): "
+              + ", ".join(f"node{n.upper()} ha.peer_link_hb_rx +{v}" for n, v in hb.items()),
+              all(v for v in hb.values()) if all(v is not None for v in hb.values()) else None)
+    sec.check(f"asymmetric: the peer link ({args.peer_link}) carried the replies to their owner "
+              f"(peer_link.ok +{ok} >= {args.connections}) and refused or dropped none "
+              f"({', '.join(f'{k} +{v}' for k, v in bad.items()) or 'none'})",
+              ok >= args.connections and not bad)
+
+
 def body(lab, args, report, deadline, variant=None):
     sec = report.section(f"asymmetric vs symmetric: {args.connections} connections each, "
-                         f"{args.concurrency} concurrent (owner {args.owner})")
+                         f"{args.concurrency} concurrent (owner {args.owner}"
+                         + (f", peer link {args.peer_link})" if args.node == "tandemd" else ")"))
     lab.set_routes("symmetric-a")
     storm(lab, sec, "warm-up", 200, args.concurrency, deadline, check=False, seed=99)
     results = {}
@@ -70,6 +102,8 @@ def body(lab, args, report, deadline, variant=None):
               f["a"].get("from_crt", 0) > 0 and f["b"].get("from_srt", 0) > 0 and
               f["a"].get("from_srt", 0) < f["a"].get("from_crt", 0) / 10 and
               f["b"].get("from_crt", 0) < f["b"].get("from_srt", 0) / 10)
+    if args.node == "tandemd":
+        check_peer_link(sec, args, a["node_deltas"])
     sec.data = {k: {x: v[x] for x in ("attempted", "completed", "reset", "timed_out", "rate",
                                       "connect_ms", "syn_retrans", "synack_retrans",
                                       "slow_connects", "elapsed_s")}

@@ -12,7 +12,11 @@ node's namespace, aimed at one node (default nodeA):
 - its peer link: frames with the peer-link EtherType 0x88B5 that are
   truncated, of a wrong version / type / cluster, from an unknown node, for
   another node, with a wrong length, and random; the well-formed ones carry a
-  TCP SYN to the server from a spoofed client address.
+  TCP SYN to the server from a spoofed client address. With --peer-link udp:
+  IPv4/UDP datagrams to the node's peer-link-listen address from an address
+  that is no peer's, of another cluster, from an unknown node, for another
+  node, of a wrong version / length, truncated, to another UDP port, with a
+  wrong IPv4 or UDP checksum, a fragment, and random; the same SYN inside.
 
 Checks: the long-lived connections are intact (0 broken); the spoofed SYNs
 never reach the server; the node stays up and paired; no unknown-key
@@ -23,16 +27,16 @@ high-availability state`); each peer-link rejection counter moved by at least
 the frames of its kind. Every counter that moved is printed (`show counters`, `show
 high-availability state-synchronization`).
 
-    /usr/bin/python3 tests/lab/test_pair_garbage.py --node tandemd [--target a|b]
+    /usr/bin/python3 tests/lab/test_pair_garbage.py --node tandemd [--target a|b] [--peer-link udp]
     /usr/bin/python3 tests/lab/test_pair_garbage.py --node kernel
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import ControlError, LabTimeout  # noqa: E402
-from pair import (HA_IP, HA_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, counter_line,  # noqa: E402
-                  delta, ha_peers, hold, pair_main, report_rr, show_ha,
+from lab import ControlError, LabError, LabTimeout  # noqa: E402
+from pair import (HA_IP, HA_PORT, PEER_LINK_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, counter_line,  # noqa: E402
+                  delta, ha_peers, hold, pair_main, peer_link_ip, report_rr, show_ha,
                   start_longlived, stop_rr)
 
 SPOOFED_SRC = "10.1.0.99"
@@ -83,8 +87,12 @@ def find(d, *names):
 def body(lab, args, report, deadline, variant=None):
     target = lab.slot(args.target)
     attacker = target.other
+    if lab.opts.peer_link_routed:
+        raise LabError("the peer-link garbage is sent on the peer veth to the target's MAC: "
+                       "not with --peer-link-gateway")
     sec = report.section(f"unauthenticated peer and garbage aimed at {target.label} from "
-                         f"{attacker.label}'s namespace (owner {args.owner})")
+                         f"{attacker.label}'s namespace (owner {args.owner}, peer link "
+                         f"{lab.opts.peer_link})")
     lab.set_routes(args.spread)
     start_longlived(lab, args, sec, window=args.after + 5)
     hold(lab, args.steady)
@@ -100,12 +108,15 @@ def body(lab, args, report, deadline, variant=None):
             "--server-key", target.public_key, "--cluster-id", str(lab.opts.cluster_id),
             "--to-node", str(target.node_id), "--as-node", str(attacker.node_id)],
             timeout=deadline.cap(60))
+        udp = (["--udp-dst", f"{peer_link_ip(lab.opts, target.letter)}:{PEER_LINK_PORT}",
+                "--udp-src", peer_link_ip(lab.opts, attacker.letter)]
+               if lab.opts.node == "tandemd" and lab.opts.peer_link == "udp" else [])
         pl = lab.tool(attacker.letter, [
             "peer-garbage", "--iface", attacker.peer_if, "--src-mac", attacker.peer_mac,
             "--dst-mac", target.peer_mac, "--cluster-id", str(lab.opts.cluster_id),
             "--from-node", str(attacker.node_id), "--to-node", str(target.node_id),
             "--inner-src", SPOOFED_SRC, "--inner-dst", SERVER_IP,
-            "--inner-dport", str(TCP_ECHO), "--count", str(args.frames)],
+            "--inner-dport", str(TCP_ECHO), "--count", str(args.frames)] + udp,
             timeout=deadline.cap(60))
         hold(lab, 1.0)
     finally:

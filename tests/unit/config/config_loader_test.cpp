@@ -122,11 +122,13 @@ TEST_CASE("every key of every section is read into the config") {
         "[dataplane]\nmode = geneve\neal-args = -l 0-3  -n 4\t--no-pci\nworkers = 1\n"
         "session-capacity = 268435456\nbusy-poll = yes\ngeneve-port = 6082\nburst-size = 256\n"
         "[port.data]\ndevice = net_af_packet0,iface=veth0,framecnt=4096\nzone = gwlb\n"
+        "[port.peer]\ndevice = net_af_packet1,iface=veth1\n"
         "[peer.16]\nname = far\nha-address = tcp://[2001:db8::16]:7400\n"
-        "link-address = [2001:db8:1::16]:4790\n"
+        "link-address = 10.1.2.16:4790\n"
         "[ha]\nsession-owner = primary\nrevert = off\npriority = 0\npreempt = on\n"
         "heartbeat-interval-ms = 10\nhold-time-ms = 20\nlisten = tcp://*:7400\n"
-        "peer-link = udp\npeer-link-listen = [2001:db8:1::3]:4790\n"
+        "peer-link = udp\npeer-link-port = peer\npeer-link-listen = 10.1.1.3:4790\n"
+        "peer-link-gateway = 10.1.1.1\n"
         "[timeouts]\ntcp-syn-sent = 1\ntcp-syn-recv = 2\ntcp-established = 864000\n"
         "tcp-fin-wait = 4\ntcp-close-wait = 5\ntcp-last-ack = 6\ntcp-time-wait = 7\n"
         "tcp-close = 8\nudp-unreplied = 9\nudp-replied = 10\nicmp = 11\nother = 12\n"
@@ -144,13 +146,15 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.dataplane.busy_poll);
     CHECK(c.dataplane.geneve_port == 6082);
     CHECK(c.dataplane.burst_size == 256);
-    REQUIRE(c.dataplane.ports.size() == 1);
+    REQUIRE(c.dataplane.ports.size() == 2);
     CHECK(c.dataplane.ports[0].device == "net_af_packet0,iface=veth0,framecnt=4096");
+    CHECK_FALSE(c.dataplane.ports[0].peer_link);
+    CHECK(c.dataplane.ports[1].peer_link);
     REQUIRE(c.peers.size() == 1);
     CHECK(c.peers[0].id == 16);
     CHECK(c.peers[0].name == "far");
     CHECK(c.peers[0].ha_address == "tcp://[2001:db8::16]:7400");
-    CHECK(c.peers[0].link_address == "[2001:db8:1::16]:4790");
+    CHECK(c.peers[0].link_address == "10.1.2.16:4790");
     CHECK(c.ha.enabled);
     CHECK(c.ha.session_owner == OwnerElection::primary);
     CHECK_FALSE(c.ha.revert);
@@ -160,7 +164,9 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.ha.hold_time_ms == 20);
     CHECK(c.ha.listen == "tcp://*:7400");
     CHECK(c.ha.peer_link == PeerLinkTransport::udp);
-    CHECK(c.ha.peer_link_listen == "[2001:db8:1::3]:4790");
+    CHECK(c.ha.peer_link_port == "peer");
+    CHECK(c.ha.peer_link_listen == "10.1.1.3:4790");
+    CHECK(c.ha.peer_link_gateway == "10.1.1.1");
     const SessionTimeouts& t = c.session.timeouts;
     CHECK(t.tcp_syn_sent_s == 1);
     CHECK(t.tcp_syn_recv_s == 2);
