@@ -292,6 +292,9 @@ void HaAgent::handleMembershipEvents(uint64_t now_us) {
             case MembershipEventKind::peer_restarted:
                 replication_.peerRestarted(e.peer, now_us);
                 break;
+            case MembershipEventKind::control_restored:
+                replication_.startBulk(e.peer, "control link back", now_us);
+                break;
             case MembershipEventKind::peer_active:
                 // A node that returns may go active before it has our
                 // sessions (it found nobody within its startup wait): give

@@ -315,9 +315,13 @@ void Membership::updateLiveness(uint64_t now_us) {
         const bool link =
             p.last_peer_link_us && now_us - p.last_peer_link_us <= options_.hold_time_us;
         const bool alive = p.paired && (control || link);
-        if (alive && p.alive && control != p.control_up && p.control_seen)
+        if (alive && p.alive && control != p.control_up && p.control_seen) {
             TLOG_WARN("ha", "%s: control link %s (peer link %s)", nodeText(p).c_str(),
                       control ? "up again" : "down", link ? "up" : "down");
+            // Nothing was replicated while it was down: both sides send
+            // their sessions again.
+            if (control) emit(MembershipEventKind::control_restored, p.id);
+        }
         if (alive && p.alive && link != p.peer_link_up && p.peer_link_seen)
             TLOG_WARN("ha", "%s: peer link %s (control link %s)", nodeText(p).c_str(),
                       link ? "up again" : "down", control ? "up" : "down");

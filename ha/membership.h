@@ -53,6 +53,7 @@ enum class MembershipEventKind : uint8_t {
     peer_down,       ///< `peer` is dead (hold time passed on every path) or unpaired
     peer_restarted,  ///< `peer` came back with a new incarnation: its stream restarts, bulk sync it
     peer_active,     ///< `peer` (alive) entered an active state: revert gives its sessions back
+    control_restored,///< `peer` stayed alive (peer link) and its control link is back: resync it
     self_state,      ///< this node went from `from` to `to`
     role,            ///< this node's primary role changed (cluster mode; pair: see self_state)
 };

@@ -277,6 +277,29 @@ TEST_CASE("a sync window that outgrows its limit restarts the stream with a bulk
     CHECK(counter(c, 2, HaCounter::bulk_received) >= 2);
 }
 
+TEST_CASE("sessions made while the control link was cut reach the peer once it is back") {
+    TestCluster c({1, 2});
+    pairUp(c);
+    c.run(50);
+    c.net.partition(1, 2, true);  // every HA channel; the peer link keeps both alive
+    c.run(300);
+    REQUIRE(c.node(1).agent->status().peers[0].alive);
+    REQUIRE_FALSE(c.node(1).agent->status().peers[0].control_link);
+    const uint32_t now = c.clock.nowMs();
+    for (uint32_t i = 0; i < 300; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+    for (uint32_t i = 300; i < 400; ++i) c.node(2).worker().upsert(makeSession(i, 2, 1, now));
+    c.run(200);
+    CHECK(c.node(2).sessions() == 100);  // nothing crossed
+    const uint64_t bulks = counter(c, 1, HaCounter::bulk_started);
+    c.net.partition(1, 2, false);
+    REQUIRE(c.runUntil([&] { return c.node(2).sessions() == 400 && c.node(1).sessions() == 400; },
+                       3000));
+    CHECK(counter(c, 1, HaCounter::peer_down) == 0);
+    CHECK(counter(c, 1, HaCounter::bulk_started) == bulks + 1);  // resent whole, not left to chance
+    CHECK(c.node(2).ownedBy(1) == 300);
+    CHECK(c.node(1).ownedBy(2) == 100);
+}
+
 TEST_CASE("a worker ring that is full delays replicas and acknowledgements but loses nothing") {
     ClusterOptions o;
     o.ring_commands = 16;
