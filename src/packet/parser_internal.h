@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "packet/packet_info.h"
 #include "packet/packet_parser.h"
@@ -45,6 +46,18 @@ inline uint32_t load32(const uint8_t* p) {
 }
 inline uint64_t load64(const uint8_t* p) {
     return uint64_t(load32(p)) << 32 | load32(p + 4);
+}
+
+/// Writes the v4-mapped form of the 4 address bytes at `p` as two 8-byte
+/// stores. The key build reads addresses back as 8-byte words; a word written
+/// by narrower stores cannot be forwarded from the store buffer and stalls.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "storeV4Mapped assumes little-endian words");
+inline void storeV4Mapped(IpAddr& a, const uint8_t* p) {
+    uint32_t raw;
+    std::memcpy(&raw, p, 4);
+    // Bytes 8..15 are 00 00 ff ff followed by the address (little-endian word).
+    const uint64_t w[2] = {0, 0xffff0000ULL | uint64_t(raw) << 32};
+    std::memcpy(a.b.data(), w, 16);
 }
 
 /// Tunnels are decapsulated only in the outermost packet.

@@ -120,16 +120,18 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
         return;
     }
     const uint32_t ctx = contextOf(info);
-    if (info.icmp_is_error) {
-        FlowTuple inner = info.icmp_error.inner;
-        inner.context = ctx;
-        s.key = makeFlowKey(inner, &s.src_is_lo);
+    if (info.icmp_is_error) [[unlikely]] {
+        const FlowTuple& in = info.icmp_error.inner;
+        s.key = makeFlowKey(in.src, in.dst, in.sport, in.dport, in.proto, in.family, ctx,
+                            &s.src_is_lo, &s.hash);
         s.kind = kIcmpError;
     } else {
-        s.key = makeFlowKey(info.tuple(ctx), &s.src_is_lo);
+        s.key = makeFlowKey(info.src, info.dst, info.sport, info.dport, info.proto, info.family,
+                            ctx, &s.src_is_lo, &s.hash);
         s.kind = kLookup;
     }
-    s.hash = flowHash(s.key);
+    // The bucket loads while the rest of the burst is parsed.
+    table_.prefetchBucket(s.hash);
 }
 
 void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,

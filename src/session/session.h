@@ -7,6 +7,7 @@
 // orders updates between nodes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/flow_key.h"
@@ -69,6 +70,12 @@ struct NatBinding {
 };
 
 struct Session {
+    /// The leading bytes an established-flow packet reads and writes (key,
+    /// state, owner, flags, expiry, version, packet and byte counters, TCP
+    /// windows); the table prefetches exactly these lines on a lookup. Fields
+    /// after them are for session creation, HA and aging only.
+    static constexpr size_t kHotBytes = 128;
+
     // ---- line 1: lookup and per-packet state --------------------------------
     FlowKey key;                   ///< 44 B, canonical
     uint32_t hash_hi = 0;          ///< upper 32 bits of flowHash(key)
@@ -99,5 +106,7 @@ struct Session {
     }
 };
 static_assert(sizeof(Session) == 160, "Session layout changed: update docs/benchmarks.md");
+static_assert(offsetof(Session, win) + sizeof(Session::win) <= Session::kHotBytes,
+              "per-packet fields must stay within Session::kHotBytes");
 
 }  // namespace tandem

@@ -59,13 +59,17 @@ public:
     uint32_t find(const FlowKey& key, uint64_t hash) const;
 
     /// Looks up `n` keys at once, prefetching buckets then entries so the
-    /// cache misses of the burst overlap. out[i] = index or kNoEntry.
+    /// cache misses of the burst overlap. out[i] = index or kNoEntry. Each
+    /// found entry's first Session::kHotBytes are in cache (or on their way)
+    /// on return. Buckets the caller prefetched are not fetched twice.
     void findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
                    uint32_t* out) const;
 
     /// Starts loading the home bucket of `hash` into cache, for callers that
-    /// know their next keys ahead (a burst of new flows, a bulk sync).
-    void prefetchBucket(uint64_t hash) const;
+    /// know their keys ahead: a burst being parsed (prefetch each bucket as
+    /// soon as its hash is known, then findBurst()), a burst of new flows, a
+    /// bulk sync. A hint only; never faults.
+    void prefetchBucket(uint64_t hash) const { __builtin_prefetch(&buckets_[homeBucket(hash)], 0, 3); }
 
     enum class InsertResult : uint8_t { inserted, exists, full };
 
@@ -119,6 +123,7 @@ private:
     uint32_t homeBucket(uint64_t hash) const { return reduceHash(hash, nbuckets_); }
     uint32_t nextBucket(uint32_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
     uint32_t findSlow(const FlowKey& key, uint64_t hash) const;
+    static uint32_t sigMatches(const Bucket& bk, uint32_t sig);
 
     void wheelLink(uint32_t index);
     void wheelUnlink(uint32_t index);
