@@ -19,6 +19,10 @@
 
 #include "core/ip_addr.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace tandem {
 
 /// IANA protocol numbers the engine knows by name.
@@ -128,46 +132,57 @@ inline uint64_t flowHash(const FlowKey& k) {
     return detail::hashKeyWords(w, last);
 }
 
-/// Canonicalises one packet's endpoints into a key and, if `hash` is given,
-/// sets *hash = flowHash(key) computed from registers (reading the key back
-/// from memory would stall on the narrower stores that just wrote it).
-/// `*src_is_lo` (if given) tells whether the packet's source became the key's
-/// lo endpoint; the session table keeps this for the first packet to know
-/// which direction is the original one. Thread-safe, allocation-free.
-inline FlowKey makeFlowKey(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport,
-                           uint8_t proto, AddrFamily family, uint32_t context, bool* src_is_lo,
-                           uint64_t* hash) {
+/// Canonicalises one packet's endpoints into *key and returns its flow hash
+/// (== flowHash(*key)), computed from registers: reading the key back from
+/// memory right after writing it would stall on store forwarding. `*src_is_lo`
+/// (if given) tells whether the packet's source became the key's lo endpoint;
+/// the session table keeps this for the first packet to know which direction
+/// is the original one. Thread-safe, allocation-free.
+inline uint64_t buildFlowKey(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport,
+                             uint8_t proto, AddrFamily family, uint32_t context, FlowKey* key,
+                             bool* src_is_lo) {
     // Addresses are compared as two big-endian 64-bit halves, and the
     // endpoints are then selected without a branch: which side is lower is a
     // coin toss per packet (both directions of every flow arrive), so a branch
-    // here mispredicts half the time.
-    uint64_t s[2], d[2];
-    std::memcpy(s, src.b.data(), 16);
-    std::memcpy(d, dst.b.data(), 16);
-    const uint64_t sh = __builtin_bswap64(s[0]), dh = __builtin_bswap64(d[0]);
-    const uint64_t sl = __builtin_bswap64(s[1]), dl = __builtin_bswap64(d[1]);
+    // here mispredicts half the time. Everything moves as 64-bit words.
+    uint64_t s0, s1, d0, d1;
+    std::memcpy(&s0, src.b.data(), 8);
+    std::memcpy(&s1, src.b.data() + 8, 8);
+    std::memcpy(&d0, dst.b.data(), 8);
+    std::memcpy(&d1, dst.b.data() + 8, 8);
+    const uint64_t sh = __builtin_bswap64(s0), dh = __builtin_bswap64(d0);
+    const uint64_t sl = __builtin_bswap64(s1), dl = __builtin_bswap64(d1);
     const bool src_lo = (sh < dh) | ((sh == dh) & ((sl < dl) | ((sl == dl) & (sport <= dport))));
     const uint64_t m = uint64_t(0) - uint64_t(src_lo);
     const uint32_t pm = uint32_t(m);
     const uint64_t lo_port = ((sport & pm) | (dport & ~pm)) & 0xffff;
     const uint64_t hi_port = ((dport & pm) | (sport & ~pm)) & 0xffff;
     // FlowKey's bytes: lo, hi, lo_port, hi_port, proto, family, reserved, context.
-    const uint64_t w[5] = {(s[0] & m) | (d[0] & ~m), (s[1] & m) | (d[1] & ~m),
-                           (d[0] & m) | (s[0] & ~m), (d[1] & m) | (s[1] & ~m),
+    const uint64_t w[5] = {(s0 & m) | (d0 & ~m), (s1 & m) | (d1 & ~m), (d0 & m) | (s0 & ~m),
+                           (d1 & m) | (s1 & ~m),
                            lo_port | hi_port << 16 | uint64_t(proto) << 32 |
                                uint64_t(static_cast<uint8_t>(family)) << 40};
-    FlowKey k;
-    std::memcpy(static_cast<void*>(&k), w, 40);
-    std::memcpy(reinterpret_cast<uint8_t*>(&k) + 40, &context, 4);
+    auto* out = reinterpret_cast<uint8_t*>(key);
+#if defined(__SSE2__)
+    // Addresses go out as 16-byte stores built in registers; left to itself
+    // the compiler pairs the words through a stack slot and stalls on it.
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_set_epi64x(int64_t(w[1]), int64_t(w[0])));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16),
+                     _mm_set_epi64x(int64_t(w[3]), int64_t(w[2])));
+#else
+    std::memcpy(out, w, 32);
+#endif
+    std::memcpy(out + 32, &w[4], 8);
+    std::memcpy(out + 40, &context, 4);
     if (src_is_lo) *src_is_lo = src_lo;
-    if (hash) *hash = detail::hashKeyWords(w, context);
-    return k;
+    return detail::hashKeyWords(w, context);
 }
 
-/// Canonicalises a tuple (see above). Thread-safe, allocation-free.
+/// Canonicalises a tuple (see buildFlowKey). Thread-safe, allocation-free.
 inline FlowKey makeFlowKey(const FlowTuple& t, bool* src_is_lo = nullptr) {
-    return makeFlowKey(t.src, t.dst, t.sport, t.dport, t.proto, t.family, t.context, src_is_lo,
-                       nullptr);
+    FlowKey k;
+    buildFlowKey(t.src, t.dst, t.sport, t.dport, t.proto, t.family, t.context, &k, src_is_lo);
+    return k;
 }
 
 /// The fragment-owner hash: picks the node that collects all fragments of

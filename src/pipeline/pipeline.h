@@ -134,6 +134,7 @@ private:
         PacketInfo info;
         FlowKey key;
         uint64_t hash;
+        uint32_t candidate;  // SessionTable::candidate() of the lookup kinds
         bool src_is_lo;
         ParseResult parse;
         uint8_t kind;  // Kind below

@@ -6,9 +6,6 @@
 
 #include <sys/mman.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace tandem {
 namespace {
@@ -37,40 +34,8 @@ T* allocateAligned(size_t count) {
     return static_cast<T*>(p);
 }
 
-inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
-
-// Starts loading every cache line of the part of an entry that an
-// established-flow packet reads and writes (Session::kHotBytes). Entries are
-// 160 bytes, so that part spans two or three lines depending on the entry's
-// alignment; without this the counters and TCP windows are a second, serial
-// miss after the key compare.
-inline void prefetchHot(const Session* e) {
-    const char* p = reinterpret_cast<const char*>(e);
-    __builtin_prefetch(p, 1, 3);
-    __builtin_prefetch(p + 64, 1, 3);
-    __builtin_prefetch(p + Session::kHotBytes - 1, 1, 3);
-}
 
 }  // namespace
-
-// Bit s set when slot s of the bucket holds signature `sig` (slot index not
-// checked: an empty slot has signature 0, so callers confirm idx != kNoEntry).
-inline uint32_t SessionTable::sigMatches(const Bucket& bk, uint32_t sig) {
-#if defined(__SSE2__)
-    // sig[0..3], then sig[4..6] and idx[0] (the next 16 bytes of the same
-    // aligned bucket): two compares, one mask without bit 7.
-    const __m128i want = _mm_set1_epi32(int(sig));
-    const __m128i a = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[0]));
-    const __m128i b = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[4]));
-    const uint32_t lo = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, want))));
-    const uint32_t hi = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, want))));
-    return (lo | hi << 4) & 0x7f;
-#else
-    uint32_t m = 0;
-    for (int s = 0; s < Bucket::kSlots; ++s) m |= uint32_t(bk.sig[s] == sig) << s;
-    return m;
-#endif
-}
 
 SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
     : capacity_(capacity < 1 ? 1 : capacity),
@@ -123,42 +88,12 @@ uint32_t SessionTable::findSlow(const FlowKey& key, uint64_t hash) const {
 
 void SessionTable::findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
                              uint32_t* out) const {
-    constexpr uint32_t kChunk = 32;
-    uint32_t cand[kChunk];
-    for (uint32_t base = 0; base < n; base += kChunk) {
-        const uint32_t m = n - base < kChunk ? n - base : kChunk;
-        // Stage 1: start loading every home bucket (a no-op for buckets the
-        // caller already prefetched with prefetchBucket()).
-        for (uint32_t i = 0; i < m; ++i) prefetch(&buckets_[homeBucket(hashes[base + i])]);
-        // Stage 2: pick the first signature match, start loading its entry.
-        for (uint32_t i = 0; i < m; ++i) {
-            const uint64_t h = hashes[base + i];
-            const Bucket& bk = buckets_[homeBucket(h)];
-            uint32_t c = kNoEntry;
-            for (uint32_t hits = sigMatches(bk, uint32_t(h >> 32)); hits != 0; hits &= hits - 1) {
-                const uint32_t idx = bk.idx[__builtin_ctz(hits)];
-                if (idx != kNoEntry) {
-                    c = idx;
-                    break;
-                }
-            }
-            cand[i] = c;
-            if (c != kNoEntry) {
-                prefetchHot(&entries_[c]);
-            } else if (bk.overflow != 0) {
-                prefetch(&buckets_[nextBucket(homeBucket(h))]);  // displaced: probe goes on
-            }
-        }
-        // Stage 3: confirm the key; anything unusual takes the full probe.
-        for (uint32_t i = 0; i < m; ++i) {
-            const uint32_t c = cand[i];
-            if (c != kNoEntry && entries_[c].key == *keys[base + i]) [[likely]] {
-                out[base + i] = c;
-            } else {
-                out[base + i] = findSlow(*keys[base + i], hashes[base + i]);
-            }
-        }
-    }
+    // The three steps of candidate() / confirm(), each over the whole burst so
+    // that the misses of one step overlap. out[] holds the candidates between
+    // steps 2 and 3.
+    for (uint32_t i = 0; i < n; ++i) prefetchBucket(hashes[i]);
+    for (uint32_t i = 0; i < n; ++i) out[i] = candidate(hashes[i]);
+    for (uint32_t i = 0; i < n; ++i) out[i] = confirm(*keys[i], hashes[i], out[i]);
 }
 
 SessionTable::InsertResult SessionTable::insert(const FlowKey& key, uint64_t hash,

@@ -34,6 +34,10 @@
 #include "core/flow_key.h"
 #include "session/session.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace tandem {
 
 class SessionTable {
@@ -64,6 +68,34 @@ public:
     /// on return. Buckets the caller prefetched are not fetched twice.
     void findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
                    uint32_t* out) const;
+
+    /// A lookup in three steps, for callers that do other work between them
+    /// so that the cache misses overlap it (findBurst() runs the same steps
+    /// for a whole burst in one call):
+    ///   1. prefetchBucket(hash): the home bucket starts loading;
+    ///   2. c = candidate(hash): reads the bucket; the entry whose signature
+    ///      matches starts loading (its Session::kHotBytes), or kNoEntry;
+    ///   3. index = confirm(key, hash, c): compares the key, or probes in full.
+    /// Each step is correct on its own and the table may change between them:
+    /// confirm() checks that the candidate is live and holds `key`.
+    uint32_t candidate(uint64_t hash) const {
+        const Bucket& bk = buckets_[homeBucket(hash)];
+        for (uint32_t hits = sigMatches(bk, uint32_t(hash >> 32)); hits != 0; hits &= hits - 1) {
+            const uint32_t idx = bk.idx[__builtin_ctz(hits)];
+            if (idx != kNoEntry) {
+                prefetchHot(&entries_[idx]);
+                return idx;
+            }
+        }
+        if (bk.overflow != 0) __builtin_prefetch(&buckets_[nextBucket(homeBucket(hash))], 0, 3);
+        return kNoEntry;
+    }
+    uint32_t confirm(const FlowKey& key, uint64_t hash, uint32_t candidate) const {
+        if (candidate != kNoEntry && entries_[candidate].state != SessionState::none &&
+            entries_[candidate].key == key) [[likely]]
+            return candidate;
+        return findSlow(key, hash);
+    }
 
     /// Starts loading the home bucket of `hash` into cache, for callers that
     /// know their keys ahead: a burst being parsed (prefetch each bucket as
@@ -123,7 +155,38 @@ private:
     uint32_t homeBucket(uint64_t hash) const { return reduceHash(hash, nbuckets_); }
     uint32_t nextBucket(uint32_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
     uint32_t findSlow(const FlowKey& key, uint64_t hash) const;
-    static uint32_t sigMatches(const Bucket& bk, uint32_t sig);
+
+    // Bit s set when slot s of the bucket holds signature `sig` (the slot
+    // itself is not checked: an empty slot has signature 0, so callers confirm
+    // idx != kNoEntry).
+    static uint32_t sigMatches(const Bucket& bk, uint32_t sig) {
+#if defined(__SSE2__)
+        // sig[0..3], then sig[4..6] and idx[0] (the next 16 bytes of the same
+        // aligned bucket): two compares, one mask without bit 7.
+        const __m128i want = _mm_set1_epi32(int(sig));
+        const __m128i a = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[0]));
+        const __m128i b = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[4]));
+        const uint32_t lo = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, want))));
+        const uint32_t hi = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, want))));
+        return (lo | hi << 4) & 0x7f;
+#else
+        uint32_t m = 0;
+        for (int s = 0; s < Bucket::kSlots; ++s) m |= uint32_t(bk.sig[s] == sig) << s;
+        return m;
+#endif
+    }
+
+    // Starts loading every line of the part of an entry that an
+    // established-flow packet reads and writes (Session::kHotBytes). Entries
+    // are 160 bytes, so that part spans two or three lines depending on the
+    // entry's alignment; without this the counters and TCP windows are a
+    // second, serial miss after the key compare.
+    static void prefetchHot(const Session* e) {
+        const char* p = reinterpret_cast<const char*>(e);
+        __builtin_prefetch(p, 1, 3);
+        __builtin_prefetch(p + 64, 1, 3);
+        __builtin_prefetch(p + Session::kHotBytes - 1, 1, 3);
+    }
 
     void wheelLink(uint32_t index);
     void wheelUnlink(uint32_t index);

@@ -95,57 +95,72 @@ enum class Stage { parse, key_hash, lookup, all };
 
 // Runs bursts of 32 prebuilt frames through the engine for `seconds` of wall
 // time, up to `stage`; counts packets and (at Stage::all) lookup misses.
+// Each burst is staged as Pipeline::processBurst stages it: groups of 8
+// frames are parsed, keyed and hashed (headers prefetched 8 frames ahead, the
+// home bucket prefetched as soon as the hash is known), the group before is
+// given its lookup candidates (entries start loading), and the group before
+// that is confirmed and counted.
 template <Stage stage>
 void lookupLoop(SessionTable& table, const std::vector<uint8_t>& frames, uint32_t nframes,
                 double seconds, uint64_t* packets_out, uint64_t* misses_out) {
     ParseOptions opts;
-    constexpr uint32_t kBurst = 32;
+    constexpr uint32_t kBurst = 32, kGroup = 8, kGroups = kBurst / kGroup, kAhead = 8;
+    constexpr bool kLookup = stage == Stage::lookup || stage == Stage::all;
     PacketInfo info[kBurst];
-    FlowKey bkeys[kBurst];
-    const FlowKey* kptr[kBurst];
-    uint64_t bhash[kBurst];
+    FlowKey keys[kBurst];
+    uint64_t hashes[kBurst];
     bool src_lo[kBurst];
-    uint32_t out[kBurst];
-    for (uint32_t i = 0; i < kBurst; ++i) kptr[i] = &bkeys[i];
+    bool ok[kBurst];
+    uint32_t cand[kBurst];
 
     uint64_t packets = 0, misses = 0, sink = 0;
     uint32_t now_ms = 1;
     const auto t0 = Clock::now();
     do {
         for (uint32_t base = 0; base + kBurst <= nframes; base += kBurst) {
-            uint32_t m = 0;
-            for (uint32_t i = 0; i < kBurst; ++i) {
-                const uint8_t* f = &frames[size_t(base + i) * kFrameLen];
-                if (parseFrame(f, kFrameLen, opts, info[m]) != ParseResult::ok) continue;
-                if constexpr (stage == Stage::parse) {
-                    sink += info[m].sport;
-                } else {
-                    bkeys[m] = makeFlowKey(info[m].tuple(0), &src_lo[m]);
-                    bhash[m] = flowHash(bkeys[m]);
-                    // As the pipeline does: the home bucket starts loading
-                    // while the rest of the burst is parsed.
-                    if constexpr (stage != Stage::key_hash) table.prefetchBucket(bhash[m]);
-                    sink += bhash[m];
-                }
-                ++m;
+            const uint8_t* burst = &frames[size_t(base) * kFrameLen];
+            for (uint32_t i = 0; i < kAhead; ++i) {
+                __builtin_prefetch(burst + i * kFrameLen);
+                __builtin_prefetch(burst + i * kFrameLen + 53);
             }
-            if constexpr (stage == Stage::lookup || stage == Stage::all) {
-                table.findBurst(kptr, bhash, m, out);
-            }
-            if constexpr (stage == Stage::lookup) {
-                for (uint32_t i = 0; i < m; ++i) sink += out[i];
-            }
-            if constexpr (stage == Stage::all) {
-                for (uint32_t i = 0; i < m; ++i) {
-                    if (out[i] == SessionTable::kNoEntry) {
-                        ++misses;
-                        continue;
+            for (uint32_t g = 0; g < kGroups + 2; ++g) {
+                for (uint32_t i = g * kGroup; g < kGroups && i < (g + 1) * kGroup; ++i) {
+                    if (i + kAhead < kBurst) {
+                        __builtin_prefetch(burst + (i + kAhead) * kFrameLen);
+                        __builtin_prefetch(burst + (i + kAhead) * kFrameLen + 53);
                     }
-                    Session& s = table.at(out[i]);
-                    const auto d = static_cast<size_t>(s.directionOf(src_lo[i]));
-                    s.packets[d] += 1;
-                    s.bytes[d] += info[i].ip_total_len;
-                    s.expires_ms = now_ms + 3600000;
+                    ok[i] = parseFrame(burst + i * kFrameLen, kFrameLen, opts, info[i]) ==
+                            ParseResult::ok;
+                    if constexpr (stage == Stage::parse) {
+                        sink += info[i].sport;
+                    } else {
+                        const PacketInfo& p = info[i];
+                        hashes[i] = buildFlowKey(p.src, p.dst, p.sport, p.dport, p.proto, p.family,
+                                                 0, &keys[i], &src_lo[i]);
+                        if constexpr (stage != Stage::key_hash) table.prefetchBucket(hashes[i]);
+                        sink += hashes[i];
+                    }
+                }
+                if constexpr (kLookup) {
+                    for (uint32_t i = (g - 1) * kGroup; g >= 1 && g <= kGroups && i < g * kGroup; ++i)
+                        cand[i] = table.candidate(hashes[i]);
+                    for (uint32_t i = (g - 2) * kGroup; g >= 2 && i < (g - 1) * kGroup; ++i) {
+                        const uint32_t idx = ok[i] ? table.confirm(keys[i], hashes[i], cand[i])
+                                                   : SessionTable::kNoEntry;
+                        if constexpr (stage == Stage::lookup) {
+                            sink += idx;
+                        } else {
+                            if (idx == SessionTable::kNoEntry) {
+                                ++misses;
+                                continue;
+                            }
+                            Session& s = table.at(idx);
+                            const auto d = static_cast<size_t>(s.directionOf(src_lo[i]));
+                            s.packets[d] += 1;
+                            s.bytes[d] += info[i].ip_total_len;
+                            s.expires_ms = now_ms + 3600000;
+                        }
+                    }
                 }
             }
             packets += kBurst;

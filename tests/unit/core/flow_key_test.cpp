@@ -127,9 +127,10 @@ TEST_CASE("the key built with its hash carries the flow hash of its bytes") {
         for (const char* b : addrs) {
             for (uint32_t ctx : {0u, 7u, 0xfedcba98u}) {
                 const IpAddr src = *parseIpAddr(a), dst = *parseIpAddr(b);
-                uint64_t h = 0;
                 bool lo = false;
-                FlowKey k = makeFlowKey(src, dst, 1234, 80, kProtoTcp, AddrFamily::v6, ctx, &lo, &h);
+                FlowKey k;
+                const uint64_t h =
+                    buildFlowKey(src, dst, 1234, 80, kProtoTcp, AddrFamily::v6, ctx, &k, &lo);
                 CHECK(h == flowHash(k));
                 CHECK(h == hashBytes(reinterpret_cast<const uint8_t*>(&k), sizeof k));
                 FlowTuple t;
