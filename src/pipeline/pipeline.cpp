@@ -178,9 +178,14 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             const uint32_t end = std::min(n, g * kGroup);
             for (uint32_t i = (g - 1) * kGroup; i < end; ++i) {
                 Slot& s = slots_[i];
-                s.candidate = s.kind == kLookup || s.kind == kIcmpError
-                                  ? table_.candidate(s.hash)
-                                  : SessionTable::kNoEntry;
+                if (s.kind == kLookup) {
+                    s.candidate = table_.candidate(s.hash, s.info.proto == kProtoTcp
+                                                               ? Session::kTcpHotBytes
+                                                               : Session::kHotBytes);
+                } else {
+                    s.candidate = s.kind == kIcmpError ? table_.candidate(s.hash)
+                                                       : SessionTable::kNoEntry;
+                }
             }
         }
         if (g >= 2) {

@@ -70,11 +70,13 @@ struct NatBinding {
 };
 
 struct Session {
-    /// The leading bytes an established-flow packet reads and writes (key,
-    /// state, owner, flags, expiry, version, packet and byte counters, TCP
-    /// windows); the table prefetches exactly these lines on a lookup. Fields
-    /// after them are for session creation, HA and aging only.
-    static constexpr size_t kHotBytes = 128;
+    /// The leading bytes a packet of an established flow reads and writes:
+    /// key, state, owner, flags, expiry, version and the packet and byte
+    /// counters; the table prefetches these lines on a lookup
+    /// (SessionTable::candidate). TCP also needs the windows behind them, up to
+    /// kTcpHotBytes. Fields after that are for creation, HA and aging only.
+    static constexpr size_t kHotBytes = 96;
+    static constexpr size_t kTcpHotBytes = 128;
 
     // ---- line 1: lookup and per-packet state --------------------------------
     FlowKey key;                   ///< 44 B, canonical
@@ -106,7 +108,8 @@ struct Session {
     }
 };
 static_assert(sizeof(Session) == 160, "Session layout changed: update docs/benchmarks.md");
-static_assert(offsetof(Session, win) + sizeof(Session::win) <= Session::kHotBytes,
-              "per-packet fields must stay within Session::kHotBytes");
+static_assert(offsetof(Session, bytes) + sizeof(Session::bytes) <= Session::kHotBytes &&
+                  offsetof(Session, win) + sizeof(Session::win) <= Session::kTcpHotBytes,
+              "per-packet fields must stay within Session::kHotBytes / kTcpHotBytes");
 
 }  // namespace tandem

@@ -73,17 +73,18 @@ public:
     /// so that the cache misses overlap it (findBurst() runs the same steps
     /// for a whole burst in one call):
     ///   1. prefetchBucket(hash): the home bucket starts loading;
-    ///   2. c = candidate(hash): reads the bucket; the entry whose signature
-    ///      matches starts loading (its Session::kHotBytes), or kNoEntry;
+    ///   2. c = candidate(hash, bytes): reads the bucket; the first `bytes` of
+    ///      the entry whose signature matches start loading (Session::kHotBytes,
+    ///      or kTcpHotBytes for a TCP packet), or kNoEntry;
     ///   3. index = confirm(key, hash, c): compares the key, or probes in full.
     /// Each step is correct on its own and the table may change between them:
     /// confirm() checks that the candidate is live and holds `key`.
-    uint32_t candidate(uint64_t hash) const {
+    uint32_t candidate(uint64_t hash, size_t bytes = Session::kHotBytes) const {
         const Bucket& bk = buckets_[homeBucket(hash)];
         for (uint32_t hits = sigMatches(bk, uint32_t(hash >> 32)); hits != 0; hits &= hits - 1) {
             const uint32_t idx = bk.idx[__builtin_ctz(hits)];
             if (idx != kNoEntry) {
-                prefetchHot(&entries_[idx]);
+                prefetchEntry(&entries_[idx], bytes);
                 return idx;
             }
         }
@@ -176,16 +177,15 @@ private:
 #endif
     }
 
-    // Starts loading every line of the part of an entry that an
-    // established-flow packet reads and writes (Session::kHotBytes). Entries
-    // are 160 bytes, so that part spans two or three lines depending on the
-    // entry's alignment; without this the counters and TCP windows are a
+    // Starts loading the lines of an entry's first `bytes` (at most 128).
+    // Entries are 160 bytes, so 96 bytes span two lines at either alignment,
+    // 128 two or three; without this the counters and TCP windows are a
     // second, serial miss after the key compare.
-    static void prefetchHot(const Session* e) {
+    static void prefetchEntry(const Session* e, size_t bytes) {
         const char* p = reinterpret_cast<const char*>(e);
         __builtin_prefetch(p, 1, 3);
         __builtin_prefetch(p + 64, 1, 3);
-        __builtin_prefetch(p + Session::kHotBytes - 1, 1, 3);
+        __builtin_prefetch(p + bytes - 1, 1, 3);
     }
 
     void wheelLink(uint32_t index);
