@@ -6,8 +6,13 @@
 // bucket by bucket; each bucket counts the entries that overflowed past it,
 // so a lookup stops at the first bucket with no overflow and deletions need no
 // tombstones. The bucket count keeps the load at or below 60 %.
-// A lookup touches one bucket line and one entry line; findBurst() prefetches
-// both for a burst of packets so that memory latency overlaps.
+// A lookup touches one bucket line and the two or three lines holding the
+// leading bytes of its entry (Session::kHotBytes, kTcpHotBytes for TCP); the
+// signatures of a bucket are compared with two SSE2 compares. The lookup can
+// be run in steps (prefetchBucket, candidate, confirm) so that a caller's own
+// work on other packets covers the cache misses; findBurst() runs the steps
+// over a whole burst. Pipeline::processBurst interleaves them with parsing
+// and deciding (see pipeline.cpp).
 //
 // Aging. A timing wheel (kWheelSlots slots of kSlotMs) links every entry by
 // index. Refreshing a session only writes Session::expires_ms (no list

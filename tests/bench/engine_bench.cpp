@@ -1,16 +1,24 @@
 // engine_bench: figures for the core engine on one core.
 //
-//   engine_bench [--sessions N[,N...]] [--seconds S]
+//   engine_bench [--sessions N[,N...]] [--seconds S] [--memory-floor]
 //
 // For each table size N it prints:
 //   - insert rate: new sessions/s into an empty table of capacity N (key
 //     canonicalisation, hashing and insertion; keys prebuilt);
 //   - established-flow rate: packets/s through parse (Ethernet/IPv4/TCP) →
-//     canonical key → hash → burst lookup → per-session counter and expiry
-//     update, for 64-byte frames of flows drawn uniformly from all N sessions;
-//   - bytes per session: the table's whole allocation divided by N.
+//     canonical key → hash → lookup → per-session counter and expiry update,
+//     for 64-byte frames of flows drawn uniformly from all N sessions, in
+//     bursts of 32 staged as Pipeline::processBurst stages them;
+//   - the same per packet in CPU nanoseconds, stage by stage: each of the
+//     loops "parse", "+ key and hash", "+ lookup" runs on its own, and the
+//     differences between them (and the full loop) are printed;
+//   - bytes per session: the table's whole allocation divided by N;
+//   - with --memory-floor: the CPU ns per lookup of the memory accesses
+//     alone (one random line, then two adjacent random lines, bursts of 32,
+//     over as much memory as the table), the floor the lookup stage sits on.
 // Frames are prebuilt in memory (4 Mi of them, or N if smaller), so the figure
 // is the engine alone, without any NIC or driver.
+#include <sys/mman.h>
 #include <time.h>
 
 #include <chrono>
@@ -230,6 +238,50 @@ Figures run(uint32_t sessions, double seconds) {
     return fig;
 }
 
+// The memory system's share alone: the access pattern of a lookup without
+// any of its work. Over `bytes` of memory (the table's size), bursts of 32
+// random 64-byte lines are prefetched, read, and each read picks two more
+// adjacent random lines that are prefetched and read in turn: one bucket line,
+// then two entry lines. Returns CPU ns per such lookup.
+double memoryFloorNs(size_t bytes, double seconds) {
+    constexpr size_t kHuge = 2u << 20;
+    bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+    auto* mem = static_cast<uint8_t*>(std::aligned_alloc(kHuge, bytes));
+    if (!mem) return 0;
+    ::madvise(mem, bytes, MADV_HUGEPAGE);
+    std::memset(mem, 1, bytes);
+    const uint64_t lines = bytes / 64 - 2;
+    std::mt19937_64 rng(3);
+    std::vector<uint64_t> first(1u << 20);
+    for (auto& x : first) x = rng() % lines;
+    uint64_t sum = 0, lookups = 0;
+    const auto t0 = Clock::now();
+    const double c0 = threadCpuSeconds();
+    do {
+        for (size_t b = 0; b + 32 <= first.size(); b += 32) {
+            uint64_t second[32];
+            for (int i = 0; i < 32; ++i) __builtin_prefetch(mem + first[b + i] * 64);
+            for (int i = 0; i < 32; ++i) {
+                uint64_t v;
+                std::memcpy(&v, mem + first[b + i] * 64, 8);
+                second[i] = (first[b + i] * 0x9e3779b97f4a7c15ULL + v) % lines;
+                __builtin_prefetch(mem + second[i] * 64);
+                __builtin_prefetch(mem + second[i] * 64 + 64);
+            }
+            for (int i = 0; i < 32; ++i) {
+                uint64_t v;
+                std::memcpy(&v, mem + second[i] * 64 + 64, 8);
+                sum += v;
+            }
+            lookups += 32;
+        }
+    } while (secondsSince(t0) < seconds);
+    const double ns = (threadCpuSeconds() - c0) * 1e9 / double(lookups);
+    std::free(mem);
+    if (sum == 1) std::fputs("", stderr);  // keeps the reads
+    return ns;
+}
+
 std::vector<uint32_t> parseSizes(const char* s) {
     std::vector<uint32_t> v;
     while (*s) {
@@ -246,12 +298,15 @@ std::vector<uint32_t> parseSizes(const char* s) {
 int main(int argc, char** argv) {
     std::vector<uint32_t> sizes = {1000000, 10000000};
     double seconds = 3.0;
+    bool floor = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--sessions" && i + 1 < argc) sizes = parseSizes(argv[++i]);
         else if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
+        else if (a == "--memory-floor") floor = true;
         else {
-            std::fprintf(stderr, "usage: engine_bench [--sessions N[,N...]] [--seconds S]\n");
+            std::fprintf(stderr,
+                         "usage: engine_bench [--sessions N[,N...]] [--seconds S] [--memory-floor]\n");
             return 2;
         }
     }
@@ -269,6 +324,11 @@ int main(int argc, char** argv) {
                     "counters+expiry +%.1f = %.1f\n",
                     "", f.stage_ns[0], f.stage_ns[1] - f.stage_ns[0], f.stage_ns[2] - f.stage_ns[1],
                     f.stage_ns[3] - f.stage_ns[2], f.stage_ns[3]);
+        if (floor) {
+            const size_t bytes = size_t(f.bytes_per_session * n);
+            std::printf("%12s memory floor: %.1f CPU ns per lookup (1 + 2 random lines over %zu MB)\n",
+                        "", memoryFloorNs(bytes, seconds / 2), bytes >> 20);
+        }
         std::fflush(stdout);
     }
     return 0;

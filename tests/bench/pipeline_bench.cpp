@@ -3,8 +3,9 @@
 //   pipeline_bench [--flows N] [--seconds S]
 //
 // Prints, per CPU-second of the benchmark thread:
-//   - established: 64-byte TCP ACK frames of N established flows (both
-//     directions, random order) through Pipeline::processBurst — parse,
+//   - established: 64-byte TCP ACK frames of N established flows (every
+//     handshake completed beforehand, untimed; both directions, random
+//     order) through Pipeline::processBurst — parse,
 //     session lookup, TCP state and window tracking, counters, timer refresh,
 //     verdict;
 //   - new sessions: SYNs of distinct flows through policy and session creation.
