@@ -13,10 +13,15 @@
 // instruction), and its value is pinned by a test.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "core/ip_addr.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace tandem {
 
@@ -71,26 +76,9 @@ struct FlowKey {
     friend bool operator!=(const FlowKey& a, const FlowKey& b) { return !(a == b); }
 };
 static_assert(sizeof(FlowKey) == 44, "FlowKey must stay 44 bytes with no padding");
-
-/// Canonicalises a tuple. `*src_is_lo` (if given) tells whether the tuple's
-/// source became the key's lo endpoint; the session table keeps this for the
-/// first packet to know which direction is the original one.
-/// Thread-safe, allocation-free.
-inline FlowKey makeFlowKey(const FlowTuple& t, bool* src_is_lo = nullptr) {
-    FlowKey k;
-    int c = std::memcmp(t.src.b.data(), t.dst.b.data(), 16);
-    bool src_lo = c < 0 || (c == 0 && t.sport <= t.dport);
-    if (src_lo) {
-        k.lo = t.src, k.hi = t.dst, k.lo_port = t.sport, k.hi_port = t.dport;
-    } else {
-        k.lo = t.dst, k.hi = t.src, k.lo_port = t.dport, k.hi_port = t.sport;
-    }
-    k.proto = t.proto;
-    k.family = t.family;
-    k.context = t.context;
-    if (src_is_lo) *src_is_lo = src_lo;
-    return k;
-}
+static_assert(offsetof(FlowKey, lo_port) == 32 && offsetof(FlowKey, proto) == 36 &&
+                  offsetof(FlowKey, family) == 37 && offsetof(FlowKey, context) == 40,
+              "makeFlowKey() builds the key as words in this layout");
 
 namespace detail {
 inline uint64_t load64(const uint8_t* p) {
@@ -106,26 +94,95 @@ inline uint64_t mix64(uint64_t h) {
     h ^= h >> 33;
     return h;
 }
+inline uint64_t hashStart(size_t len) { return 0x6a09e667f3bcc909ULL ^ (len * 0x9e3779b97f4a7c15ULL); }
+inline uint64_t hashWord(uint64_t h, uint64_t word) {
+    h ^= word * 0x9e3779b97f4a7c15ULL;
+    return (h << 31 | h >> 33) * 0xbf58476d1ce4e5b9ULL;
+}
+inline uint64_t hashEnd(uint64_t h, uint64_t tail) { return mix64(h ^ tail * 0x94d049bb133111ebULL); }
+
+// The 44 key bytes as five little-endian 64-bit words and the last 32 bits:
+// exactly what hashBytes() reads from a FlowKey.
+inline uint64_t hashKeyWords(const uint64_t w[5], uint32_t last) {
+    uint64_t h = hashStart(sizeof(FlowKey));
+    for (int i = 0; i < 5; ++i) h = hashWord(h, w[i]);
+    return hashEnd(h, last);
+}
 }  // namespace detail
 
 /// Hashes `len` bytes (len < 2^16) with a multiply-xorshift construction.
 /// Deterministic across processes and machines of the same byte order.
 inline uint64_t hashBytes(const uint8_t* p, size_t len) {
-    uint64_t h = 0x6a09e667f3bcc909ULL ^ (len * 0x9e3779b97f4a7c15ULL);
+    uint64_t h = detail::hashStart(len);
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        h ^= detail::load64(p + i) * 0x9e3779b97f4a7c15ULL;
-        h = (h << 31 | h >> 33) * 0xbf58476d1ce4e5b9ULL;
-    }
+    for (; i + 8 <= len; i += 8) h = detail::hashWord(h, detail::load64(p + i));
     uint64_t tail = 0;
     for (size_t j = 0; i + j < len; ++j) tail |= uint64_t(p[i + j]) << (8 * j);
-    h ^= tail * 0x94d049bb133111ebULL;
-    return detail::mix64(h);
+    return detail::hashEnd(h, tail);
 }
 
 /// The flow hash: same value for both directions of a flow, on every node.
+/// Equal to hashBytes() over the key's 44 bytes.
 inline uint64_t flowHash(const FlowKey& k) {
-    return hashBytes(reinterpret_cast<const uint8_t*>(&k), sizeof(FlowKey));
+    const auto* p = reinterpret_cast<const uint8_t*>(&k);
+    uint64_t w[5];
+    std::memcpy(w, p, 40);
+    uint32_t last;
+    std::memcpy(&last, p + 40, 4);
+    return detail::hashKeyWords(w, last);
+}
+
+/// Canonicalises one packet's endpoints into *key and returns its flow hash
+/// (== flowHash(*key)), computed from registers: reading the key back from
+/// memory right after writing it would stall on store forwarding. `*src_is_lo`
+/// (if given) tells whether the packet's source became the key's lo endpoint;
+/// the session table keeps this for the first packet to know which direction
+/// is the original one. Thread-safe, allocation-free.
+inline uint64_t buildFlowKey(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport,
+                             uint8_t proto, AddrFamily family, uint32_t context, FlowKey* key,
+                             bool* src_is_lo) {
+    // Addresses are compared as two big-endian 64-bit halves, and the
+    // endpoints are then selected without a branch: which side is lower is a
+    // coin toss per packet (both directions of every flow arrive), so a branch
+    // here mispredicts half the time. Everything moves as 64-bit words.
+    uint64_t s0, s1, d0, d1;
+    std::memcpy(&s0, src.b.data(), 8);
+    std::memcpy(&s1, src.b.data() + 8, 8);
+    std::memcpy(&d0, dst.b.data(), 8);
+    std::memcpy(&d1, dst.b.data() + 8, 8);
+    const uint64_t sh = __builtin_bswap64(s0), dh = __builtin_bswap64(d0);
+    const uint64_t sl = __builtin_bswap64(s1), dl = __builtin_bswap64(d1);
+    const bool src_lo = (sh < dh) | ((sh == dh) & ((sl < dl) | ((sl == dl) & (sport <= dport))));
+    const uint64_t m = uint64_t(0) - uint64_t(src_lo);
+    const uint32_t pm = uint32_t(m);
+    const uint64_t lo_port = ((sport & pm) | (dport & ~pm)) & 0xffff;
+    const uint64_t hi_port = ((dport & pm) | (sport & ~pm)) & 0xffff;
+    // FlowKey's bytes: lo, hi, lo_port, hi_port, proto, family, reserved, context.
+    const uint64_t w[5] = {(s0 & m) | (d0 & ~m), (s1 & m) | (d1 & ~m), (d0 & m) | (s0 & ~m),
+                           (d1 & m) | (s1 & ~m),
+                           lo_port | hi_port << 16 | uint64_t(proto) << 32 |
+                               uint64_t(static_cast<uint8_t>(family)) << 40};
+    auto* out = reinterpret_cast<uint8_t*>(key);
+#if defined(__SSE2__)
+    // Addresses go out as 16-byte stores built in registers; left to itself
+    // the compiler pairs the words through a stack slot and stalls on it.
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_set_epi64x(int64_t(w[1]), int64_t(w[0])));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16),
+                     _mm_set_epi64x(int64_t(w[3]), int64_t(w[2])));
+#else
+    std::memcpy(out, w, 32);
+#endif
+    std::memcpy(out + 32, &w[4], 8);
+    std::memcpy(out + 40, &context, 4);
+    if (src_is_lo) *src_is_lo = src_lo;
+    return detail::hashKeyWords(w, context);
+}
+
+/// Canonicalises a tuple (see buildFlowKey). Thread-safe, allocation-free.
+inline FlowKey makeFlowKey(const FlowTuple& t, bool* src_is_lo = nullptr) {
+    FlowKey k;
+    buildFlowKey(t.src, t.dst, t.sport, t.dport, t.proto, t.family, t.context, &k, src_is_lo);
+    return k;
 }
 
 /// The fragment-owner hash: picks the node that collects all fragments of

@@ -222,8 +222,8 @@ ParseResult parseIpv4(const uint8_t* frame, size_t off, size_t end, const ParseO
     out.l3_offset = uint16_t(off);
     out.l3_len = uint16_t(hdr_len);
     out.ip_total_len = uint16_t(total_len);
-    out.src = IpAddr::fromV4Bytes(ip + 12);
-    out.dst = IpAddr::fromV4Bytes(ip + 16);
+    storeV4Mapped(out.src, ip + 12);
+    storeV4Mapped(out.dst, ip + 16);
     out.proto = ip[9];
     out.ttl = ip[8];
     out.l4_offset = uint16_t(off + hdr_len);

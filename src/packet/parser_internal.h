@@ -9,9 +9,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "packet/packet_info.h"
 #include "packet/packet_parser.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace tandem::parse_detail {
 
@@ -45,6 +50,24 @@ inline uint32_t load32(const uint8_t* p) {
 }
 inline uint64_t load64(const uint8_t* p) {
     return uint64_t(load32(p)) << 32 | load32(p + 4);
+}
+
+/// Writes the v4-mapped form of the 4 address bytes at `p` with one 16-byte
+/// store. The key build reads addresses right back, as 8- or 16-byte loads; a
+/// load that spans several narrower stores cannot be forwarded from the store
+/// buffer and stalls until they reach the cache.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "storeV4Mapped assumes little-endian words");
+inline void storeV4Mapped(IpAddr& a, const uint8_t* p) {
+    uint32_t raw;
+    std::memcpy(&raw, p, 4);
+    // Bytes 8..15 are 00 00 ff ff followed by the address (little-endian word).
+    const uint64_t hi = 0xffff0000ULL | uint64_t(raw) << 32;
+#if defined(__SSE2__)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.b.data()), _mm_set_epi64x(int64_t(hi), 0));
+#else
+    const uint64_t w[2] = {0, hi};
+    std::memcpy(a.b.data(), w, 16);
+#endif
 }
 
 /// Tunnels are decapsulated only in the outermost packet.

@@ -10,6 +10,12 @@
 //         packet until the backup owner has the session (defer)
 // → refresh the idle timer → counters → verdict.
 //
+// A burst is worked in three stages over groups of 8 frames (parse and hash
+// one group while the lookups of the group before start and the group before
+// that is decided), so that frame, bucket and session cache misses overlap
+// with work; frames are still decided in order, each seeing the sessions the
+// frames before it created or changed.
+//
 // No allocation, no lock, no syscall, no logging, no exception: every outcome
 // is a counter in PipelineCounter (or ParseResult for malformed frames).
 // Frames are byte buffers, so the whole path is unit-tested without DPDK.
@@ -100,6 +106,7 @@ public:
     /// Processes up to kMaxBurst frames that entered on `in_port` (for frames
     /// from the peer link: the port they entered the cluster on). Frames may be
     /// rewritten in place (GENEVE turnaround). out[i] is frame i's verdict.
+    /// rx_packets / rx_bytes are counted once per burst, before the frames.
     /// `sender`: for Ingress::peer, the node that forwarded the burst.
     void processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n, uint16_t in_port,
                       uint32_t now_ms, Verdict* out, Ingress ingress = Ingress::port,
@@ -138,6 +145,7 @@ private:
         PacketInfo info;
         FlowKey key;
         uint64_t hash;
+        uint32_t candidate;  // SessionTable::candidate() of the lookup kinds
         bool src_is_lo;
         ParseResult parse;
         uint8_t kind;  // Kind below

@@ -7,6 +7,7 @@
 // orders updates between nodes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/flow_key.h"
@@ -73,6 +74,14 @@ struct NatBinding {
 inline constexpr uint8_t kUnknownPort = 0xff;
 
 struct Session {
+    /// The leading bytes a packet of an established flow reads and writes:
+    /// key, state, owner, flags, expiry, version and the packet and byte
+    /// counters; the table prefetches these lines on a lookup
+    /// (SessionTable::candidate). TCP also needs the windows behind them, up to
+    /// kTcpHotBytes. Fields after that are for creation, HA and aging only.
+    static constexpr size_t kHotBytes = 96;
+    static constexpr size_t kTcpHotBytes = 128;
+
     // ---- line 1: lookup and per-packet state --------------------------------
     FlowKey key;                   ///< 44 B, canonical
     uint32_t hash_hi = 0;          ///< upper 32 bits of flowHash(key)
@@ -104,5 +113,8 @@ struct Session {
     }
 };
 static_assert(sizeof(Session) == 160, "Session layout changed: update docs/benchmarks.md");
+static_assert(offsetof(Session, bytes) + sizeof(Session::bytes) <= Session::kHotBytes &&
+                  offsetof(Session, win) + sizeof(Session::win) <= Session::kTcpHotBytes,
+              "per-packet fields must stay within Session::kHotBytes / kTcpHotBytes");
 
 }  // namespace tandem

@@ -6,6 +6,7 @@
 
 #include <sys/mman.h>
 
+
 namespace tandem {
 namespace {
 
@@ -33,7 +34,6 @@ T* allocateAligned(size_t count) {
     return static_cast<T*>(p);
 }
 
-inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
 
 }  // namespace
 
@@ -71,17 +71,14 @@ uint32_t SessionTable::find(const FlowKey& key, uint64_t hash) const {
     return findSlow(key, hash);
 }
 
-void SessionTable::prefetchBucket(uint64_t hash) const { prefetch(&buckets_[homeBucket(hash)]); }
-
 uint32_t SessionTable::findSlow(const FlowKey& key, uint64_t hash) const {
     const uint32_t sig = uint32_t(hash >> 32);
     uint32_t b = homeBucket(hash);
     for (uint32_t probes = 0; probes < nbuckets_; ++probes) {
         const Bucket& bk = buckets_[b];
-        for (int s = 0; s < Bucket::kSlots; ++s) {
-            if (bk.sig[s] == sig && bk.idx[s] != kNoEntry && entries_[bk.idx[s]].key == key) {
-                return bk.idx[s];
-            }
+        for (uint32_t hits = sigMatches(bk, sig); hits != 0; hits &= hits - 1) {
+            const uint32_t idx = bk.idx[__builtin_ctz(hits)];
+            if (idx != kNoEntry && entries_[idx].key == key) return idx;
         }
         if (bk.overflow == 0) break;
         b = nextBucket(b);
@@ -91,41 +88,12 @@ uint32_t SessionTable::findSlow(const FlowKey& key, uint64_t hash) const {
 
 void SessionTable::findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
                              uint32_t* out) const {
-    constexpr uint32_t kChunk = 32;
-    uint32_t cand[kChunk];
-    for (uint32_t base = 0; base < n; base += kChunk) {
-        const uint32_t m = n - base < kChunk ? n - base : kChunk;
-        // Stage 1: start loading every home bucket.
-        for (uint32_t i = 0; i < m; ++i) prefetch(&buckets_[homeBucket(hashes[base + i])]);
-        // Stage 2: pick the first signature match, start loading its entry.
-        for (uint32_t i = 0; i < m; ++i) {
-            const uint64_t h = hashes[base + i];
-            const uint32_t sig = uint32_t(h >> 32);
-            const Bucket& bk = buckets_[homeBucket(h)];
-            uint32_t c = kNoEntry;
-            for (int s = 0; s < Bucket::kSlots; ++s) {
-                if (bk.sig[s] == sig && bk.idx[s] != kNoEntry) {
-                    c = bk.idx[s];
-                    break;
-                }
-            }
-            cand[i] = c;
-            if (c != kNoEntry) {
-                prefetch(&entries_[c]);
-            } else if (bk.overflow != 0) {
-                prefetch(&buckets_[nextBucket(homeBucket(h))]);  // displaced: probe goes on
-            }
-        }
-        // Stage 3: confirm the key; anything unusual takes the full probe.
-        for (uint32_t i = 0; i < m; ++i) {
-            const uint32_t c = cand[i];
-            if (c != kNoEntry && entries_[c].key == *keys[base + i]) {
-                out[base + i] = c;
-            } else {
-                out[base + i] = findSlow(*keys[base + i], hashes[base + i]);
-            }
-        }
-    }
+    // The three steps of candidate() / confirm(), each over the whole burst so
+    // that the misses of one step overlap. out[] holds the candidates between
+    // steps 2 and 3.
+    for (uint32_t i = 0; i < n; ++i) prefetchBucket(hashes[i]);
+    for (uint32_t i = 0; i < n; ++i) out[i] = candidate(hashes[i]);
+    for (uint32_t i = 0; i < n; ++i) out[i] = confirm(*keys[i], hashes[i], out[i]);
 }
 
 SessionTable::InsertResult SessionTable::insert(const FlowKey& key, uint64_t hash,

@@ -6,8 +6,13 @@
 // bucket by bucket; each bucket counts the entries that overflowed past it,
 // so a lookup stops at the first bucket with no overflow and deletions need no
 // tombstones. The bucket count keeps the load at or below 60 %.
-// A lookup touches one bucket line and one entry line; findBurst() prefetches
-// both for a burst of packets so that memory latency overlaps.
+// A lookup touches one bucket line and the two or three lines holding the
+// leading bytes of its entry (Session::kHotBytes, kTcpHotBytes for TCP); the
+// signatures of a bucket are compared with two SSE2 compares. The lookup can
+// be run in steps (prefetchBucket, candidate, confirm) so that a caller's own
+// work on other packets covers the cache misses; findBurst() runs the steps
+// over a whole burst. Pipeline::processBurst interleaves them with parsing
+// and deciding (see pipeline.cpp).
 //
 // Aging. A timing wheel (kWheelSlots slots of kSlotMs) links every entry by
 // index. Refreshing a session only writes Session::expires_ms (no list
@@ -33,6 +38,10 @@
 
 #include "core/flow_key.h"
 #include "session/session.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace tandem {
 
@@ -75,13 +84,46 @@ public:
     uint32_t find(const FlowKey& key, uint64_t hash) const;
 
     /// Looks up `n` keys at once, prefetching buckets then entries so the
-    /// cache misses of the burst overlap. out[i] = index or kNoEntry.
+    /// cache misses of the burst overlap. out[i] = index or kNoEntry. Each
+    /// found entry's first Session::kHotBytes are in cache (or on their way)
+    /// on return. Buckets the caller prefetched are not fetched twice.
     void findBurst(const FlowKey* const* keys, const uint64_t* hashes, uint32_t n,
                    uint32_t* out) const;
 
+    /// A lookup in three steps, for callers that do other work between them
+    /// so that the cache misses overlap it (findBurst() runs the same steps
+    /// for a whole burst in one call):
+    ///   1. prefetchBucket(hash): the home bucket starts loading;
+    ///   2. c = candidate(hash, bytes): reads the bucket; the first `bytes` of
+    ///      the entry whose signature matches start loading (Session::kHotBytes,
+    ///      or kTcpHotBytes for a TCP packet), or kNoEntry;
+    ///   3. index = confirm(key, hash, c): compares the key, or probes in full.
+    /// Each step is correct on its own and the table may change between them:
+    /// confirm() checks that the candidate is live and holds `key`.
+    uint32_t candidate(uint64_t hash, size_t bytes = Session::kHotBytes) const {
+        const Bucket& bk = buckets_[homeBucket(hash)];
+        for (uint32_t hits = sigMatches(bk, uint32_t(hash >> 32)); hits != 0; hits &= hits - 1) {
+            const uint32_t idx = bk.idx[__builtin_ctz(hits)];
+            if (idx != kNoEntry) {
+                prefetchEntry(&entries_[idx], bytes);
+                return idx;
+            }
+        }
+        if (bk.overflow != 0) __builtin_prefetch(&buckets_[nextBucket(homeBucket(hash))], 0, 3);
+        return kNoEntry;
+    }
+    uint32_t confirm(const FlowKey& key, uint64_t hash, uint32_t candidate) const {
+        if (candidate != kNoEntry && entries_[candidate].state != SessionState::none &&
+            entries_[candidate].key == key) [[likely]]
+            return candidate;
+        return findSlow(key, hash);
+    }
+
     /// Starts loading the home bucket of `hash` into cache, for callers that
-    /// know their next keys ahead (a burst of new flows, a bulk sync).
-    void prefetchBucket(uint64_t hash) const;
+    /// know their keys ahead: a burst being parsed (prefetch each bucket as
+    /// soon as its hash is known, then findBurst()), a burst of new flows, a
+    /// bulk sync. A hint only; never faults.
+    void prefetchBucket(uint64_t hash) const { __builtin_prefetch(&buckets_[homeBucket(hash)], 0, 3); }
 
     enum class InsertResult : uint8_t { inserted, exists, full };
 
@@ -135,6 +177,37 @@ private:
     uint32_t homeBucket(uint64_t hash) const { return reduceHash(hash, nbuckets_); }
     uint32_t nextBucket(uint32_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
     uint32_t findSlow(const FlowKey& key, uint64_t hash) const;
+
+    // Bit s set when slot s of the bucket holds signature `sig` (the slot
+    // itself is not checked: an empty slot has signature 0, so callers confirm
+    // idx != kNoEntry).
+    static uint32_t sigMatches(const Bucket& bk, uint32_t sig) {
+#if defined(__SSE2__)
+        // sig[0..3], then sig[4..6] and idx[0] (the next 16 bytes of the same
+        // aligned bucket): two compares, one mask without bit 7.
+        const __m128i want = _mm_set1_epi32(int(sig));
+        const __m128i a = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[0]));
+        const __m128i b = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[4]));
+        const uint32_t lo = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, want))));
+        const uint32_t hi = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, want))));
+        return (lo | hi << 4) & 0x7f;
+#else
+        uint32_t m = 0;
+        for (int s = 0; s < Bucket::kSlots; ++s) m |= uint32_t(bk.sig[s] == sig) << s;
+        return m;
+#endif
+    }
+
+    // Starts loading the lines of an entry's first `bytes` (at most 128).
+    // Entries are 160 bytes, so 96 bytes span two lines at either alignment,
+    // 128 two or three; without this the counters and TCP windows are a
+    // second, serial miss after the key compare.
+    static void prefetchEntry(const Session* e, size_t bytes) {
+        const char* p = reinterpret_cast<const char*>(e);
+        __builtin_prefetch(p, 1, 3);
+        __builtin_prefetch(p + 64, 1, 3);
+        __builtin_prefetch(p + bytes - 1, 1, 3);
+    }
 
     void wheelLink(uint32_t index);
     void wheelUnlink(uint32_t index);

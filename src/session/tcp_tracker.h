@@ -49,6 +49,13 @@ void tcpStart(Session& s, const TcpInfo& tcp);
 /// unchanged.
 TcpVerdict tcpTrack(Session& s, Direction dir, const TcpInfo& tcp, const TcpTrackingConfig& cfg);
 
+namespace detail {
+/// tcpTrack() without its shortcut for ACKs of established connections: the
+/// state machine and window check for every case. Same contract; tests
+/// compare the two.
+TcpVerdict tcpTrackFull(Session& s, Direction dir, const TcpInfo& tcp, const TcpTrackingConfig& cfg);
+}  // namespace detail
+
 /// True when a SYN from the original side may reopen a closed connection on
 /// the same 5-tuple (state time_wait or close): the caller restarts it.
 bool tcpMayReopen(const Session& s, Direction dir, const TcpInfo& tcp);

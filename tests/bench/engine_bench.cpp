@@ -1,16 +1,24 @@
 // engine_bench: figures for the core engine on one core.
 //
-//   engine_bench [--sessions N[,N...]] [--seconds S]
+//   engine_bench [--sessions N[,N...]] [--seconds S] [--memory-floor]
 //
 // For each table size N it prints:
 //   - insert rate: new sessions/s into an empty table of capacity N (key
 //     canonicalisation, hashing and insertion; keys prebuilt);
 //   - established-flow rate: packets/s through parse (Ethernet/IPv4/TCP) →
-//     canonical key → hash → burst lookup → per-session counter and expiry
-//     update, for 64-byte frames of flows drawn uniformly from all N sessions;
-//   - bytes per session: the table's whole allocation divided by N.
+//     canonical key → hash → lookup → per-session counter and expiry update,
+//     for 64-byte frames of flows drawn uniformly from all N sessions, in
+//     bursts of 32 staged as Pipeline::processBurst stages them;
+//   - the same per packet in CPU nanoseconds, stage by stage: each of the
+//     loops "parse", "+ key and hash", "+ lookup" runs on its own, and the
+//     differences between them (and the full loop) are printed;
+//   - bytes per session: the table's whole allocation divided by N;
+//   - with --memory-floor: the CPU ns per lookup of the memory accesses
+//     alone (one random line, then two adjacent random lines, bursts of 32,
+//     over as much memory as the table), the floor the lookup stage sits on.
 // Frames are prebuilt in memory (4 Mi of them, or N if smaller), so the figure
 // is the engine alone, without any NIC or driver.
+#include <sys/mman.h>
 #include <time.h>
 
 #include <chrono>
@@ -86,7 +94,101 @@ struct Figures {
     double lookups_per_wall_s = 0;
     double bytes_per_session = 0;
     uint64_t misses = 0;
+    double stage_ns[4] = {};  // CPU ns per packet up to and including each Stage
 };
+
+// How far down the per-packet path a timing loop goes. Each stage includes
+// the ones before it, so differences between them are the cost of a stage.
+enum class Stage { parse, key_hash, lookup, all };
+
+// Runs bursts of 32 prebuilt frames through the engine for `seconds` of wall
+// time, up to `stage`; counts packets and (at Stage::all) lookup misses.
+// Each burst is staged as Pipeline::processBurst stages it: groups of 8
+// frames are parsed, keyed and hashed (headers prefetched 8 frames ahead, the
+// home bucket prefetched as soon as the hash is known), the group before is
+// given its lookup candidates (entries start loading), and the group before
+// that is confirmed and counted.
+template <Stage stage>
+void lookupLoop(SessionTable& table, const std::vector<uint8_t>& frames, uint32_t nframes,
+                double seconds, uint64_t* packets_out, uint64_t* misses_out) {
+    ParseOptions opts;
+    constexpr uint32_t kBurst = 32, kGroup = 8, kGroups = kBurst / kGroup, kAhead = 8;
+    constexpr bool kLookup = stage == Stage::lookup || stage == Stage::all;
+    PacketInfo info[kBurst];
+    FlowKey keys[kBurst];
+    uint64_t hashes[kBurst];
+    bool src_lo[kBurst];
+    bool ok[kBurst];
+    uint32_t cand[kBurst];
+
+    uint64_t packets = 0, misses = 0, sink = 0;
+    uint32_t now_ms = 1;
+    const auto t0 = Clock::now();
+    do {
+        for (uint32_t base = 0; base + kBurst <= nframes; base += kBurst) {
+            const uint8_t* burst = &frames[size_t(base) * kFrameLen];
+            for (uint32_t i = 0; i < kAhead; ++i) {
+                __builtin_prefetch(burst + i * kFrameLen);
+                __builtin_prefetch(burst + i * kFrameLen + 53);
+            }
+            for (uint32_t g = 0; g < kGroups + 2; ++g) {
+                for (uint32_t i = g * kGroup; g < kGroups && i < (g + 1) * kGroup; ++i) {
+                    if (i + kAhead < kBurst) {
+                        __builtin_prefetch(burst + (i + kAhead) * kFrameLen);
+                        __builtin_prefetch(burst + (i + kAhead) * kFrameLen + 53);
+                    }
+                    ok[i] = parseFrame(burst + i * kFrameLen, kFrameLen, opts, info[i]) ==
+                            ParseResult::ok;
+                    if constexpr (stage == Stage::parse) {
+                        sink += info[i].sport;
+                    } else {
+                        const PacketInfo& p = info[i];
+                        hashes[i] = buildFlowKey(p.src, p.dst, p.sport, p.dport, p.proto, p.family,
+                                                 0, &keys[i], &src_lo[i]);
+                        if constexpr (stage != Stage::key_hash) table.prefetchBucket(hashes[i]);
+                        sink += hashes[i];
+                    }
+                }
+                if constexpr (kLookup) {
+                    for (uint32_t i = (g - 1) * kGroup; g >= 1 && g <= kGroups && i < g * kGroup; ++i)
+                        cand[i] = table.candidate(hashes[i]);
+                    for (uint32_t i = (g - 2) * kGroup; g >= 2 && i < (g - 1) * kGroup; ++i) {
+                        const uint32_t idx = ok[i] ? table.confirm(keys[i], hashes[i], cand[i])
+                                                   : SessionTable::kNoEntry;
+                        if constexpr (stage == Stage::lookup) {
+                            sink += idx;
+                        } else {
+                            if (idx == SessionTable::kNoEntry) {
+                                ++misses;
+                                continue;
+                            }
+                            Session& s = table.at(idx);
+                            const auto d = static_cast<size_t>(s.directionOf(src_lo[i]));
+                            s.packets[d] += 1;
+                            s.bytes[d] += info[i].ip_total_len;
+                            s.expires_ms = now_ms + 3600000;
+                        }
+                    }
+                }
+            }
+            packets += kBurst;
+        }
+        ++now_ms;
+    } while (secondsSince(t0) < seconds);
+    // Keeps the partial stages from being optimised away.
+    if (sink == 1) std::fputs("", stderr);
+    *packets_out = packets;
+    *misses_out = misses;
+}
+
+template <Stage stage>
+double nsPerPacket(SessionTable& table, const std::vector<uint8_t>& frames, uint32_t nframes,
+                   double seconds) {
+    uint64_t packets = 0, misses = 0;
+    const double c0 = threadCpuSeconds();
+    lookupLoop<stage>(table, frames, nframes, seconds, &packets, &misses);
+    return (threadCpuSeconds() - c0) * 1e9 / double(packets);
+}
 
 Figures run(uint32_t sessions, double seconds) {
     Figures fig;
@@ -122,50 +224,62 @@ Figures run(uint32_t sessions, double seconds) {
         buildFrame(&frames[size_t(i) * kFrameLen], rng() % sessions, rng() & 1);
     }
 
-    ParseOptions opts;
-    constexpr uint32_t kBurst = 32;
-    PacketInfo info[kBurst];
-    FlowKey bkeys[kBurst];
-    const FlowKey* kptr[kBurst];
-    uint64_t bhash[kBurst];
-    bool src_lo[kBurst];
-    uint32_t out[kBurst];
-    for (uint32_t i = 0; i < kBurst; ++i) kptr[i] = &bkeys[i];
-
+    fig.stage_ns[0] = nsPerPacket<Stage::parse>(table, frames, nframes, seconds / 4);
+    fig.stage_ns[1] = nsPerPacket<Stage::key_hash>(table, frames, nframes, seconds / 4);
+    fig.stage_ns[2] = nsPerPacket<Stage::lookup>(table, frames, nframes, seconds / 4);
     uint64_t packets = 0, misses = 0;
-    uint32_t now_ms = 1;
     auto t0 = Clock::now();
     const double c0 = threadCpuSeconds();
-    do {
-        for (uint32_t base = 0; base + kBurst <= nframes; base += kBurst) {
-            uint32_t m = 0;
-            for (uint32_t i = 0; i < kBurst; ++i) {
-                const uint8_t* f = &frames[size_t(base + i) * kFrameLen];
-                if (parseFrame(f, kFrameLen, opts, info[m]) != ParseResult::ok) continue;
-                bkeys[m] = makeFlowKey(info[m].tuple(0), &src_lo[m]);
-                bhash[m] = flowHash(bkeys[m]);
-                ++m;
-            }
-            table.findBurst(kptr, bhash, m, out);
-            for (uint32_t i = 0; i < m; ++i) {
-                if (out[i] == SessionTable::kNoEntry) {
-                    ++misses;
-                    continue;
-                }
-                Session& s = table.at(out[i]);
-                const auto d = static_cast<size_t>(s.directionOf(src_lo[i]));
-                s.packets[d] += 1;
-                s.bytes[d] += info[i].ip_total_len;
-                s.expires_ms = now_ms + 3600000;
-            }
-            packets += kBurst;
-        }
-        ++now_ms;
-    } while (secondsSince(t0) < seconds);
+    lookupLoop<Stage::all>(table, frames, nframes, seconds, &packets, &misses);
     fig.lookups_per_s = packets / (threadCpuSeconds() - c0);
     fig.lookups_per_wall_s = packets / secondsSince(t0);
+    fig.stage_ns[3] = 1e9 / fig.lookups_per_s;
     fig.misses = misses;
     return fig;
+}
+
+// The memory system's share alone: the access pattern of a lookup without
+// any of its work. Over `bytes` of memory (the table's size), bursts of 32
+// random 64-byte lines are prefetched, read, and each read picks two more
+// adjacent random lines that are prefetched and read in turn: one bucket line,
+// then two entry lines. Returns CPU ns per such lookup.
+double memoryFloorNs(size_t bytes, double seconds) {
+    constexpr size_t kHuge = 2u << 20;
+    bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+    auto* mem = static_cast<uint8_t*>(std::aligned_alloc(kHuge, bytes));
+    if (!mem) return 0;
+    ::madvise(mem, bytes, MADV_HUGEPAGE);
+    std::memset(mem, 1, bytes);
+    const uint64_t lines = bytes / 64 - 2;
+    std::mt19937_64 rng(3);
+    std::vector<uint64_t> first(1u << 20);
+    for (auto& x : first) x = rng() % lines;
+    uint64_t sum = 0, lookups = 0;
+    const auto t0 = Clock::now();
+    const double c0 = threadCpuSeconds();
+    do {
+        for (size_t b = 0; b + 32 <= first.size(); b += 32) {
+            uint64_t second[32];
+            for (int i = 0; i < 32; ++i) __builtin_prefetch(mem + first[b + i] * 64);
+            for (int i = 0; i < 32; ++i) {
+                uint64_t v;
+                std::memcpy(&v, mem + first[b + i] * 64, 8);
+                second[i] = (first[b + i] * 0x9e3779b97f4a7c15ULL + v) % lines;
+                __builtin_prefetch(mem + second[i] * 64);
+                __builtin_prefetch(mem + second[i] * 64 + 64);
+            }
+            for (int i = 0; i < 32; ++i) {
+                uint64_t v;
+                std::memcpy(&v, mem + second[i] * 64 + 64, 8);
+                sum += v;
+            }
+            lookups += 32;
+        }
+    } while (secondsSince(t0) < seconds);
+    const double ns = (threadCpuSeconds() - c0) * 1e9 / double(lookups);
+    std::free(mem);
+    if (sum == 1) std::fputs("", stderr);  // keeps the reads
+    return ns;
 }
 
 std::vector<uint32_t> parseSizes(const char* s) {
@@ -184,12 +298,15 @@ std::vector<uint32_t> parseSizes(const char* s) {
 int main(int argc, char** argv) {
     std::vector<uint32_t> sizes = {1000000, 10000000};
     double seconds = 3.0;
+    bool floor = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--sessions" && i + 1 < argc) sizes = parseSizes(argv[++i]);
         else if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
+        else if (a == "--memory-floor") floor = true;
         else {
-            std::fprintf(stderr, "usage: engine_bench [--sessions N[,N...]] [--seconds S]\n");
+            std::fprintf(stderr,
+                         "usage: engine_bench [--sessions N[,N...]] [--seconds S] [--memory-floor]\n");
             return 2;
         }
     }
@@ -203,6 +320,15 @@ int main(int argc, char** argv) {
         std::printf("%12u %14.2f M %20.2f M %12.2f M %16.1f%s\n", n, f.inserts_per_s / 1e6,
                     f.lookups_per_s / 1e6, f.lookups_per_wall_s / 1e6, f.bytes_per_session,
                     f.misses ? "  (MISSES!)" : "");
+        std::printf("%12s per packet, CPU ns: parse %.1f | key+hash +%.1f | lookup +%.1f | "
+                    "counters+expiry +%.1f = %.1f\n",
+                    "", f.stage_ns[0], f.stage_ns[1] - f.stage_ns[0], f.stage_ns[2] - f.stage_ns[1],
+                    f.stage_ns[3] - f.stage_ns[2], f.stage_ns[3]);
+        if (floor) {
+            const size_t bytes = size_t(f.bytes_per_session * n);
+            std::printf("%12s memory floor: %.1f CPU ns per lookup (1 + 2 random lines over %zu MB)\n",
+                        "", memoryFloorNs(bytes, seconds / 2), bytes >> 20);
+        }
         std::fflush(stdout);
     }
     return 0;

@@ -93,3 +93,53 @@ TEST_CASE("fragments of one datagram share a fragment hash; other datagrams diff
     CHECK(fragmentHash(a, b, 77) != fragmentHash(a, b, 78));
     CHECK(fragmentHash(a, b, 77) != fragmentHash(b, a, 77));
 }
+
+TEST_CASE("addresses order as 128-bit numbers, whichever half they differ in") {
+    // Differ only in the last byte, only in the first byte, and in both halves
+    // in opposite directions (the first half decides).
+    const char* pairs[][2] = {{"2001:db8::1", "2001:db8::2"},
+                              {"2001:db8::9", "3001:db8::1"},
+                              {"2001:db8::ff", "2001:db9::1"},
+                              {"::ffff:10.0.0.200", "::ffff:10.0.1.1"}};
+    for (auto& p : pairs) {
+        FlowTuple t;
+        t.src = *parseIpAddr(p[1]);  // the higher address sends
+        t.dst = *parseIpAddr(p[0]);
+        t.sport = 1, t.dport = 2;
+        t.proto = kProtoUdp;
+        t.family = AddrFamily::v6;
+        bool src_lo = true;
+        FlowKey k = makeFlowKey(t, &src_lo);
+        CHECK_FALSE(src_lo);
+        CHECK(k.lo == *parseIpAddr(p[0]));
+        CHECK(k.hi == *parseIpAddr(p[1]));
+        CHECK(k.lo_port == 2);
+        CHECK(k.hi_port == 1);
+        bool rev_lo = false;
+        CHECK(makeFlowKey(reversed(t), &rev_lo) == k);
+        CHECK(rev_lo);
+    }
+}
+
+TEST_CASE("the key built with its hash carries the flow hash of its bytes") {
+    const char* addrs[] = {"10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8:1::7", "::ffff:1.2.3.4"};
+    for (const char* a : addrs) {
+        for (const char* b : addrs) {
+            for (uint32_t ctx : {0u, 7u, 0xfedcba98u}) {
+                const IpAddr src = *parseIpAddr(a), dst = *parseIpAddr(b);
+                bool lo = false;
+                FlowKey k;
+                const uint64_t h =
+                    buildFlowKey(src, dst, 1234, 80, kProtoTcp, AddrFamily::v6, ctx, &k, &lo);
+                CHECK(h == flowHash(k));
+                CHECK(h == hashBytes(reinterpret_cast<const uint8_t*>(&k), sizeof k));
+                FlowTuple t;
+                t.src = src, t.dst = dst, t.sport = 1234, t.dport = 80;
+                t.proto = kProtoTcp, t.family = AddrFamily::v6, t.context = ctx;
+                CHECK(makeFlowKey(t) == k);
+                CHECK(k.reserved == 0);
+                CHECK(k.context == ctx);
+            }
+        }
+    }
+}

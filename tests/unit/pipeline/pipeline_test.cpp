@@ -306,3 +306,53 @@ TEST_CASE("in GENEVE mode an allowed packet returns to the load balancer on the 
     auto denied = gwlbFrame(FrameBuilder::tcp(kClient, 41001, kServer, 22, kTcpSyn).build());
     CHECK(dropped(n.pipe.process(denied.data(), uint16_t(denied.size()), 0, n.now)));
 }
+
+TEST_CASE("frames of one flow far apart in a long burst share one session and are all counted") {
+    // 40 frames: 20 new UDP flows, each seen at i and again at i + 20, so the
+    // second sighting is looked up before the first has been decided.
+    Node n;
+    std::vector<std::vector<uint8_t>> f;
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 20; ++i) f.push_back(FrameBuilder::udp(kClient, uint16_t(3000 + i), kServer, 53).build());
+    }
+    uint8_t* frames[40];
+    uint16_t lens[40];
+    for (int i = 0; i < 40; ++i) frames[i] = f[i].data(), lens[i] = uint16_t(f[i].size());
+    Verdict v[40];
+    n.pipe.processBurst(frames, lens, 40, kInside, n.now, v);
+    for (int i = 0; i < 40; ++i) CHECK(forwardedTo(v[i], kOutside));
+    CHECK(n.table.size() == 20);
+    CHECK(n.count(PipelineCounter::sessions_created) == 20);
+    CHECK(n.count(PipelineCounter::rx_packets) == 40);
+    CHECK(n.count(PipelineCounter::forwarded) == 40);
+    n.table.scan(0, n.table.capacity(), [](uint32_t, const Session& s) { CHECK(s.packets[0] == 2); });
+}
+
+TEST_CASE("in GENEVE mode a whole handshake inside one burst reaches established") {
+    // One-arm mode sees both directions on one port, so SYN, SYN-ACK and ACK
+    // of a flow can share a burst; each must see what the one before it did.
+    RuleError err;
+    Node n(1024, true, {*parseRule("allow proto tcp dport 80", &err)});
+    std::vector<std::vector<uint8_t>> f;
+    for (int i = 0; i < 10; ++i)
+        f.push_back(gwlbFrame(FrameBuilder::tcp(kClient, uint16_t(42000 + i), kServer, 80, kTcpSyn).seq(100).build()));
+    for (int i = 0; i < 10; ++i)
+        f.push_back(gwlbFrame(FrameBuilder::tcp(kServer, 80, kClient, uint16_t(42000 + i), kTcpSyn | kTcpAck).seq(500).ack(101).build()));
+    for (int i = 0; i < 10; ++i)
+        f.push_back(gwlbFrame(FrameBuilder::tcp(kClient, uint16_t(42000 + i), kServer, 80, kTcpAck).seq(101).ack(501).build()));
+    for (int i = 0; i < 10; ++i)
+        f.push_back(gwlbFrame(FrameBuilder::tcp(kServer, 80, kClient, uint16_t(42000 + i), kTcpAck).seq(501).ack(101).build()));
+    uint8_t* frames[40];
+    uint16_t lens[40];
+    for (int i = 0; i < 40; ++i) frames[i] = f[i].data(), lens[i] = uint16_t(f[i].size());
+    Verdict v[40];
+    n.pipe.processBurst(frames, lens, 40, 0, n.now, v);
+    for (int i = 0; i < 40; ++i) CHECK_MESSAGE(forwardedTo(v[i], 0), "frame " << i);
+    CHECK(n.count(PipelineCounter::sessions_created) == 10);
+    CHECK(n.count(PipelineCounter::dropped_no_session) == 0);
+    uint32_t established = 0;
+    n.table.scan(0, n.table.capacity(), [&](uint32_t, const Session& s) {
+        established += s.state == SessionState::tcp_established;
+    });
+    CHECK(established == 10);
+}

@@ -235,3 +235,57 @@ TEST_CASE("each state has its own timeout") {
     s.key.proto = 47;  // GRE
     CHECK(sessionTimeoutMs(s, t) == t.other_s * 1000);
 }
+
+TEST_CASE("the shortcut for established ACKs decides and updates exactly as the full tracker") {
+    // Random segments, near and far from the tracked windows, against both
+    // paths from the same session; the session then follows one of them.
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    auto next = [&rng](uint32_t n) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        return uint32_t(rng % n);
+    };
+    const uint8_t flag_choices[] = {kTcpAck, kTcpAck | kTcpPsh, kTcpAck | kTcpUrg | kTcpEce,
+                                    kTcpAck | kTcpFin, kTcpAck | kTcpRst, kTcpSyn | kTcpAck, 0};
+    const int32_t offsets[] = {0, 1, 100, 1460, 65535, 70000, -1, -100, -65535, -70000, 1 << 30};
+    int shortcut_accepted = 0, shortcut_rejected = 0, accepted = 0, rejected = 0;
+    for (int conn_no = 0; conn_no < 40; ++conn_no) {
+        Conn conn(next(4) != 0, next(2) ? uint8_t(next(15)) : uint8_t(0xff));
+        if (next(5) == 0) conn.s.flags |= kSessionPickedUp;
+        for (int i = 0; i < 300; ++i) {
+            const Direction d = next(2) ? O : R;
+            const uint32_t base_seq = d == O ? conn.c : conn.v, base_ack = d == O ? conn.v : conn.c;
+            TcpInfo t = seg(next(8) ? flag_choices[next(3)] : flag_choices[next(7)],
+                            base_seq + uint32_t(offsets[next(11)] * (next(3) == 0)),
+                            base_ack + uint32_t(offsets[next(11)] * (next(3) == 0)),
+                            uint16_t(next(3) ? next(1500) : 0), uint16_t(next(65536)));
+            Session fast = conn.s, full = conn.s;
+            const TcpVerdict vf = tcpTrack(fast, d, t, conn.cfg);
+            const TcpVerdict vs = detail::tcpTrackFull(full, d, t, conn.cfg);
+            REQUIRE(vf == vs);
+            REQUIRE(fast.state == full.state);
+            REQUIRE(fast.flags == full.flags);
+            for (int w = 0; w < 2; ++w) {
+                REQUIRE(fast.win[w].end == full.win[w].end);
+                REQUIRE(fast.win[w].max_end == full.win[w].max_end);
+                REQUIRE(fast.win[w].max_win == full.win[w].max_win);
+                REQUIRE(fast.win[w].wscale == full.win[w].wscale);
+                REQUIRE(fast.win[w].flags == full.win[w].flags);
+            }
+            if (conn.s.state == SessionState::tcp_established && (t.flags & 0x17) == kTcpAck)
+                (vf == TcpVerdict::accept ? shortcut_accepted : shortcut_rejected)++;
+            (vf == TcpVerdict::accept ? accepted : rejected)++;
+            conn.s = fast;
+            if (vf == TcpVerdict::accept && (t.flags & kTcpRst) == 0) {
+                const uint32_t end = t.seq + t.payload_len + ((t.flags & kTcpFin) ? 1 : 0);
+                uint32_t& mine = d == O ? conn.c : conn.v;
+                if (int32_t(end - mine) > 0) mine = end;
+            }
+            if (conn.s.state != SessionState::tcp_established && next(4) == 0) break;
+        }
+    }
+    // The comparison covered both outcomes of the shortcut, not just one.
+    CHECK(shortcut_accepted > 500);
+    CHECK(shortcut_rejected > 100);
+    CHECK(accepted > shortcut_accepted);
+    CHECK(rejected > shortcut_rejected);
+}
