@@ -316,6 +316,7 @@ void Replication::releaseToken(DeferEntry& e, HaCounter why) {
 }
 
 void Replication::onAcked(NodeId from, const OutMessage& m) {
+    counters_.add(HaCounter::records_acked, m.records);
     for (const DeferRef& r : m.tokens) {
         auto it = defer_index_.find(tokenKey(r.worker, r.token));
         if (it == defer_index_.end()) continue;

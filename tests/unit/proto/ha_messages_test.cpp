@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 
+#include "proto/ha_wire_reader.h"
+
 namespace tandem {
 namespace {
 
@@ -541,6 +543,112 @@ TEST_CASE("random corruption of a valid batch never crashes the decoder") {
         seen.insert(r);
     }
     CHECK(seen.size() > 3);
+}
+
+// What a decoded message says, as bytes: two decodings agree when these do.
+std::string reencoded(const HaMessage& m) { return encodeHaMessage(m.envelope, m.body); }
+
+bool readInPlace(const std::string& bytes, HaMessage* m) {
+    return ha_wire::decodeSessionBatchDirect(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                             bytes.size(), kExpect, m);
+}
+
+HaDecodeResult decodeGeneric(const std::string& bytes, HaMessage* m) {
+    return ha_wire::decodeHaMessageGeneric(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                           bytes.size(), kExpect, m);
+}
+
+HaSessionBatch mixedBatch(uint32_t n, uint32_t now) {
+    HaSessionBatch b;
+    b.stream = 0x1234567890ull;
+    b.seq = 99;
+    b.bulk = true;
+    b.bulk_id = 70000;
+    for (uint32_t i = 0; i < n; ++i) {
+        Session s = sampleSession(i, now);
+        s.packets[1] = uint64_t(1) << (i % 64);  // every integer width
+        if (i % 5 == 1) s.expires_ms = now - i;  // negative remaining time
+        if (i % 7 == 2) {
+            uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8}, z[16] = {0x20, 0x01, 0x0d, 0xb8, 1};
+            z[15] = uint8_t(i);
+            s.key = makeFlowKey(FlowTuple{IpAddr::fromV6Bytes(a), IpAddr::fromV6Bytes(z), 1, 2,
+                                          kProtoUdp, AddrFamily::v6, 0});
+        }
+        b.records.push_back(makeHaRecord(i % 3 == 2 ? HaRecordOp::erase : HaRecordOp::upsert, s,
+                                         now));
+    }
+    return b;
+}
+
+TEST_CASE("a batch as this build writes it is read in place, the same as the generic decoder reads it") {
+    const std::string bytes = encodeHaMessage(envelope(), mixedBatch(300, 123456));
+    HaMessage direct, generic;
+    REQUIRE(readInPlace(bytes, &direct));
+    REQUIRE(decodeGeneric(bytes, &generic) == HaDecodeResult::ok);
+    CHECK(reencoded(direct) == reencoded(generic));
+    CHECK(reencoded(direct) == bytes);
+    CHECK(std::get<HaSessionBatch>(direct.body).records.size() == 300);
+}
+
+TEST_CASE("other valid layouts of a batch are left to the generic decoder") {
+    HaMessage m;
+    // A newer sender's extra record fields: valid, not this build's layout.
+    const std::string extra = batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields + 3); });
+    CHECK_FALSE(readInPlace(extra, &m));
+    CHECK(decode(extra, &m) == HaDecodeResult::ok);
+    // Envelope keys in another order.
+    Buffer b;
+    Pk pk(b);
+    pk.pack_map(6);
+    pk.pack(1), pk.pack(uint8_t(HaMessageType::session_batch));
+    pk.pack(0), pk.pack(kHaProtocolVersion);
+    pk.pack(2), pk.pack(kCluster);
+    pk.pack(3), pk.pack(1);
+    pk.pack(4), pk.pack(2);
+    pk.pack(5), pk.pack_map(5);
+    pk.pack(0), pk.pack(1);
+    pk.pack(1), pk.pack(1);
+    pk.pack(2), pk.pack(false);
+    pk.pack(3), pk.pack(0);
+    pk.pack(4), pk.pack_array(1);
+    packUpsert(pk, kHaRecordFields);
+    const std::string reordered(b.data(), b.size());
+    CHECK_FALSE(readInPlace(reordered, &m));
+    CHECK(decode(reordered, &m) == HaDecodeResult::ok);
+    // Other message types.
+    CHECK_FALSE(readInPlace(encodeHaMessage(envelope(), HaAck{1, 2}), &m));
+}
+
+TEST_CASE("the in-place reader accepts nothing the generic decoder refuses, and reads it the same") {
+    const std::string good = encodeHaMessage(envelope(), mixedBatch(12, 5000));
+    std::mt19937 rng(777);
+    size_t direct_ok = 0, direct_refused = 0;
+    for (int round = 0; round < 40000; ++round) {
+        std::string bad = good;
+        if (round % 10 == 0) {
+            bad.resize(rng() % good.size());
+        } else {
+            const int flips = 1 + int(rng() % 3);
+            for (int k = 0; k < flips; ++k) {
+                const size_t at = rng() % bad.size();
+                // Small changes find more accepted variants than random bytes.
+                bad[at] = char(rng() % 2 ? rng() : uint8_t(bad[at]) + (rng() % 3) - 1);
+            }
+        }
+        HaMessage direct, generic;
+        const bool in_place = readInPlace(bad, &direct);
+        const HaDecodeResult r = decodeGeneric(bad, &generic);
+        CHECK(decode(bad) == r);
+        if (in_place) {
+            ++direct_ok;
+            REQUIRE(r == HaDecodeResult::ok);
+            REQUIRE(reencoded(direct) == reencoded(generic));
+        } else {
+            ++direct_refused;
+        }
+    }
+    CHECK(direct_ok > 1000);  // mutations inside values that stay valid
+    CHECK(direct_refused > 1000);
 }
 
 TEST_CASE("decode result names are unique and printable") {
