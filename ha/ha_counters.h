@@ -45,6 +45,7 @@ namespace tandem {
     X(nacks_tx, "negative acknowledgements sent (a gap was seen)")                         \
     X(nacks_rx, "negative acknowledgements received")                                      \
     X(resends, "messages sent again (nack or ack timeout)")                                \
+    X(ack_timeouts, "go-back-N because the oldest message waited too long for its ack")    \
     X(duplicates_rx, "sync messages received twice (already applied)")                     \
     X(out_of_order_rx, "sync messages received ahead of a gap (dropped, nacked)")          \
     X(stale_stream_rx, "sync messages or acks of a stream that was replaced")              \

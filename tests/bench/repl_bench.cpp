@@ -1,7 +1,7 @@
 // repl_bench: session replication between two nodes over the real HA path.
 //
 //   repl_bench [--sessions N] [--runs R] [--curve on|off|both] [--rate R/s]
-//              [--paced N] [--backlog N] [--port P] [--quiet] [--verbose]
+//              [--paced N] [--backlog N] [--batch N] [--port P] [--quiet] [--verbose]
 //
 // Two nodes, each a real HaAgent (membership, pre-flight, Replication,
 // SyncSender) on a real ZmqTransport (TCP on 127.0.0.1, CURVE keys as in
@@ -78,6 +78,7 @@ struct Options {
     uint32_t paced = 300000;
     double rate = 500000;
     uint64_t backlog = 131072;
+    uint32_t batch = 0;  // 0: ReplicationOptions' default
     int runs = 1;
     bool curve_on = true, curve_off = false;
     int port = 0;
@@ -132,7 +133,7 @@ Config nodeConfig(NodeId self, int base_port, const CurveKeypair* keys) {
 
 // One node: agent + one worker's side of the rings, table and pipeline.
 struct Node {
-    Node(NodeId id, int base_port, const CurveKeypair* keys, uint32_t capacity)
+    Node(NodeId id, int base_port, const CurveKeypair* keys, uint32_t capacity, uint32_t batch)
         : config(nodeConfig(id, base_port, keys)), table(capacity, monotonicMs()) {
         std::string error;
         transport = ZmqTransport::create(ZmqTransportConfig::fromConfig(config), &error);
@@ -150,6 +151,7 @@ struct Node {
         pipeline = std::make_unique<Pipeline>(s, table, benchPolicy());
         HaAgentOptions o;
         o.incarnation = 1000 + id;
+        if (batch) o.replication.batch_records = batch;
         agent = std::make_unique<HaAgent>(config, clock, *transport,
                                           std::vector<WorkerChannel*>{&channel}, view, o);
     }
@@ -209,7 +211,7 @@ struct Figures {
     // CPU microseconds per live session: node 1's thread, node 2's thread,
     // and everything else in the process (ZeroMQ I/O threads: TCP, CURVE).
     double cpu_us_a = 0, cpu_us_b = 0, cpu_us_io = 0;
-    uint64_t resends = 0, nacks = 0, apply_ring_full = 0, events_dropped = 0;
+    uint64_t resends = 0, nacks = 0, timeouts = 0, inbound_full = 0, apply_ring_full = 0;
 };
 
 double percentile(std::vector<uint32_t>& v, double p) {
@@ -228,8 +230,8 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
         for (auto& k : keys) k = *generateCurveKeypair();
     }
     const uint32_t n = opt.sessions, paced = opt.paced;
-    Node a(1, base_port, curve ? keys : nullptr, n + 1024);
-    Node b(2, base_port, curve ? keys : nullptr, 2 * n + paced + 1024);
+    Node a(1, base_port, curve ? keys : nullptr, n + 1024, opt.batch);
+    Node b(2, base_port, curve ? keys : nullptr, 2 * n + paced + 1024, opt.batch);
 
     std::atomic<int> phase{int(Phase::pairing)};
     std::atomic<bool> stop{false};
@@ -416,6 +418,8 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
     f.acked_p99_us = percentile(acked_lag_us, 0.99);
     f.resends = a.ha(HaCounter::resends);
     f.nacks = a.ha(HaCounter::nacks_rx);
+    f.timeouts = a.ha(HaCounter::ack_timeouts);
+    f.inbound_full = b.ha(HaCounter::inbound_full);
     f.apply_ring_full = b.ha(HaCounter::apply_ring_full);
 
     // Every session node 1 replicated is on node 2, as node 1 sent it.
@@ -484,6 +488,7 @@ int main(int argc, char** argv) {
         else if (a == "--paced") opt.paced = uint32_t(std::atol(v)), ++i;
         else if (a == "--rate") opt.rate = std::atof(v), ++i;
         else if (a == "--backlog") opt.backlog = uint64_t(std::atol(v)), ++i;
+        else if (a == "--batch") opt.batch = uint32_t(std::atol(v)), ++i;
         else if (a == "--runs") opt.runs = std::max(1, std::atoi(v)), ++i;
         else if (a == "--port") opt.port = std::atoi(v), ++i;
         else if (a == "--curve") {
@@ -496,7 +501,7 @@ int main(int argc, char** argv) {
         else {
             std::fprintf(stderr,
                          "usage: repl_bench [--sessions N] [--runs R] [--curve on|off|both] "
-                         "[--rate R] [--paced N] [--backlog N] [--port P] [--quiet] [--verbose]\n");
+                         "[--rate R] [--paced N] [--backlog N] [--batch N] [--port P] [--quiet] [--verbose]\n");
             return 2;
         }
     }
@@ -512,11 +517,14 @@ int main(int argc, char** argv) {
             const Figures& f = runs.back();
             if (!opt.quiet)
                 std::printf("  run %d (%s): bulk %.3f s, live %.3f M/s, paced lag applied p50/p99 "
-                            "%.0f/%.0f us, acked %.0f/%.0f us, resends %llu, apply_ring_full %llu, "
+                            "%.0f/%.0f us, acked %.0f/%.0f us, resends %llu (nacks %llu, ack timeouts "
+                            "%llu, inbound_full %llu), apply_ring_full %llu, "
                             "CPU us/session node1 %.2f node2 %.2f zmq-io %.2f\n",
                             r + 1, curve ? "CURVE" : "plain", f.bulk_s, f.live_per_s / 1e6,
                             f.applied_p50_us, f.applied_p99_us, f.acked_p50_us, f.acked_p99_us,
-                            (unsigned long long)f.resends, (unsigned long long)f.apply_ring_full,
+                            (unsigned long long)f.resends, (unsigned long long)f.nacks,
+                            (unsigned long long)f.timeouts, (unsigned long long)f.inbound_full,
+                            (unsigned long long)f.apply_ring_full,
                             f.cpu_us_a, f.cpu_us_b, f.cpu_us_io);
         }
         report(curve ? "CURVE on" : "CURVE off", runs, opt);
