@@ -28,7 +28,7 @@ public:
     bool atEnd() const { return p_ == end_; }
 
     // Unsigned integer in positive fixint / uint8..uint64 form.
-    bool uint(uint64_t max, uint64_t* out) {
+    [[gnu::always_inline]] bool uint(uint64_t max, uint64_t* out) {
         if (p_ >= end_) return false;
         const uint8_t t = *p_;
         uint64_t v;

@@ -107,9 +107,6 @@ struct FieldTable {
     const msgpack::object* get(unsigned key) const { return field[key]; }
 };
 
-/// Encodes one record into `pk` (ha_session_record.cpp).
-void packRecord(Packer& pk, HaRecordOp op, const Session& s, int64_t remaining_ms, uint32_t age_s);
-
 /// Decodes one record array (ha_session_record.cpp).
 HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out);
 

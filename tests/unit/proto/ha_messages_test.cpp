@@ -375,6 +375,79 @@ TEST_CASE("a batch with more records than allowed is refused") {
     CHECK(decode(m) == HaDecodeResult::too_many_records);
 }
 
+// The record as msgpack-c's packer writes it, field by field (the reference
+// for the record writer's bytes).
+std::string referenceRecord(const HaSessionRecord& r) {
+    Buffer b;
+    Pk pk(b);
+    const Session& s = r.session;
+    if (r.op == HaRecordOp::erase) {
+        pk.pack_array(4);
+        pk.pack_uint8(uint8_t(r.op));
+        pk.pack_bin(sizeof(FlowKey));
+        pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+        pk.pack_uint32(s.version);
+        pk.pack_uint8(s.owner);
+        return std::string(b.data(), b.size());
+    }
+    pk.pack_array(kHaRecordFields);
+    pk.pack_uint8(uint8_t(r.op));
+    pk.pack_bin(sizeof(FlowKey));
+    pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+    pk.pack_uint32(s.version);
+    pk.pack_uint8(uint8_t(s.state));
+    pk.pack_uint16(s.flags);
+    pk.pack_uint8(s.owner);
+    pk.pack_uint8(s.backup_owner);
+    pk.pack_uint8(s.origin_owner);
+    pk.pack_uint32(s.rule);
+    pk.pack_int64(r.remaining_ms);
+    pk.pack_bin(kHaWindowBytes);
+    char win[kHaWindowBytes];
+    for (int d = 0; d < 2; ++d) {
+        const TcpWindow& w = s.win[d];
+        const uint32_t v[3] = {w.end, w.max_end, w.max_win};
+        for (int k = 0; k < 3; ++k)
+            for (int i = 0; i < 4; ++i) win[d * 14 + k * 4 + i] = char(v[k] >> (8 * i));
+        win[d * 14 + 12] = char(w.wscale);
+        win[d * 14 + 13] = char(w.flags);
+    }
+    pk.pack_bin_body(win, sizeof win);
+    pk.pack_uint64(s.packets[0]);
+    pk.pack_uint64(s.packets[1]);
+    pk.pack_uint64(s.bytes[0]);
+    pk.pack_uint64(s.bytes[1]);
+    pk.pack_uint32(s.nat.addr);
+    pk.pack_uint16(s.nat.port);
+    pk.pack_uint8(s.nat.kind);
+    pk.pack_uint32(r.age_s);
+    return std::string(b.data(), b.size());
+}
+
+TEST_CASE("records are written byte for byte as msgpack-c packs them, at every integer width") {
+    std::mt19937_64 rng(5);
+    for (int i = 0; i < 5000; ++i) {
+        HaSessionRecord r = makeHaRecord(i % 9 == 0 ? HaRecordOp::erase : HaRecordOp::upsert,
+                                         sampleSession(uint32_t(i), 1000), 1000);
+        const unsigned bits = unsigned(rng() % 64);  // every width, both signs
+        const uint64_t wide = rng() >> bits;
+        Session& s = r.session;
+        s.version = uint32_t(wide);
+        s.flags = uint16_t(rng() >> (rng() % 64));
+        s.rule = uint32_t(rng() >> (rng() % 64));
+        r.remaining_ms = int64_t(rng()) >> (rng() % 64);
+        s.packets[0] = wide, s.packets[1] = rng() >> (rng() % 64);
+        s.bytes[0] = rng() >> (rng() % 64), s.bytes[1] = rng();
+        s.nat.addr = uint32_t(rng() >> (rng() % 64));
+        s.nat.port = uint16_t(rng());
+        s.win[0].max_win = uint32_t(rng());
+        r.age_s = uint32_t(rng() >> (rng() % 64));
+        HaRecordBuffer buf;
+        buf.add(r);
+        REQUIRE(buf.bytes() == referenceRecord(r));
+    }
+}
+
 TEST_CASE("a wrong version, an unknown type and another cluster are refused by name") {
     EnvelopeFields f;
     f.version = 2;
