@@ -4,10 +4,10 @@
 // building ~20 objects per record and then reading them back was most of a
 // receiving node's work per replicated session.
 //
-// It accepts exactly the layout this build's encoder writes (envelope keys
+// It accepts only the layout this build's encoder writes (envelope keys
 // 0..5 in order with the body last, body keys 0..4 in order, records of 19
-// fields or erases of 3..4, integers in their shortest unsigned forms) and
-// checks every field as unpackRecord() does. Anything else, valid or not,
+// fields or erases of 3..4, integers in unsigned forms except the one field
+// that may be negative) and checks every field as unpackRecord() does. Anything else, valid or not,
 // makes it give up, and decodeHaMessage() runs the generic decoder, which
 // accepts other valid layouts and names the reason for a rejection. So the
 // two agree by construction: this one only ever says "ok" to messages the
