@@ -432,6 +432,7 @@ bool HaAgent::step() {
     for (size_t i = 0; i < options_.max_messages_per_step && transport_.poll(&ev); ++i) {
         handleTransportEvent(ev, now);
         work = true;
+        if ((i & 15) == 15 && clock_.nowUs() - now >= options_.max_receive_us) break;
     }
     for (WorkerChannel* w : workers_) {
         WorkerEvent wev;

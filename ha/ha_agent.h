@@ -48,6 +48,9 @@ struct HaAgentOptions {
     uint64_t bulk_stall_ms = 5000;       ///< tentative gives up a silent peer's bulk sync
     uint64_t bulk_max_ms = 120000;       ///< tentative gives up waiting after this long
     size_t max_messages_per_step = 1024; ///< transport messages handled per step
+    /// A step stops taking transport messages after this long, so heartbeats,
+    /// acks and timers run between bursts of large session batches.
+    uint64_t max_receive_us = 2000;
     size_t max_events_per_step = 4096;   ///< worker events drained per worker per step
     uint64_t status_interval_ms = 50;    ///< the status snapshot is refreshed this often
     ReplicationOptions replication;

@@ -37,6 +37,7 @@ namespace tandem {
     X(events_rx, "worker events drained from the rings")                                   \
     X(records_tx, "session records sent (all peers)")                                      \
     X(records_rx, "session records received and handed to workers")                        \
+    X(records_acked, "session records a peer acknowledged (applied there; all peers)")     \
     X(batches_tx, "session batches built (live and bulk)")                                 \
     X(batches_rx, "session batches received in order")                                     \
     X(acks_tx, "acknowledgements sent")                                                    \
@@ -44,6 +45,7 @@ namespace tandem {
     X(nacks_tx, "negative acknowledgements sent (a gap was seen)")                         \
     X(nacks_rx, "negative acknowledgements received")                                      \
     X(resends, "messages sent again (nack or ack timeout)")                                \
+    X(ack_timeouts, "go-back-N because the oldest message waited too long for its ack")    \
     X(duplicates_rx, "sync messages received twice (already applied)")                     \
     X(out_of_order_rx, "sync messages received ahead of a gap (dropped, nacked)")          \
     X(stale_stream_rx, "sync messages or acks of a stream that was replaced")              \

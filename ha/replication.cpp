@@ -326,6 +326,7 @@ void Replication::releaseToken(DeferEntry& e, HaCounter why) {
 }
 
 void Replication::onAcked(NodeId from, const OutMessage& m) {
+    counters_.add(HaCounter::records_acked, m.records);
     for (const DeferRef& r : m.tokens) {
         auto it = defer_index_.find(tokenKey(r.worker, r.token));
         if (it == defer_index_.end()) continue;
@@ -348,7 +349,7 @@ void Replication::expireTokens(uint64_t now_us) {
     }
 }
 
-void Replication::onAck(NodeId from, const HaAck& m, uint64_t /*now_us*/) {
+void Replication::onAck(NodeId from, const HaAck& m, uint64_t now_us) {
     Peer* p = peer(from);
     if (!p) return;
     counters_.inc(HaCounter::acks_rx);
@@ -357,7 +358,12 @@ void Replication::onAck(NodeId from, const HaAck& m, uint64_t /*now_us*/) {
         counters_.inc(HaCounter::stale_stream_rx);
         return;
     }
-    p->tx.ack(m.seq, [&](const OutMessage& om) { onAcked(from, om); });
+    uint64_t sent_once_us = 0;  // newest acknowledged message sent only once (Karn)
+    p->tx.ack(m.seq, [&](const OutMessage& om) {
+        if (om.sends == 1) sent_once_us = om.last_sent_us;
+        onAcked(from, om);
+    });
+    if (sent_once_us && now_us >= sent_once_us) p->tx.noteAckDelay(now_us - sent_once_us);
 }
 
 void Replication::onNack(NodeId from, const HaNack& m, uint64_t now_us) {
@@ -444,6 +450,16 @@ void Replication::acceptSequenced(NodeId from, uint64_t stream, uint64_t seq, In
     applyInbound(p, now_us);
 }
 
+bool Replication::sendAck(Peer& p) {
+    if (!p.ack_due || p.rx_stream == 0) return false;
+    if (outbox_.send(p.id, HaAck{p.rx_stream, p.rx_applied})) {
+        counters_.inc(HaCounter::acks_tx);
+        p.rx_acked = p.rx_applied;
+    }
+    p.ack_due = false;
+    return true;
+}
+
 bool Replication::applyBatch(Peer& p, Inbound& in, uint64_t now_us) {
     HaSessionBatch& batch = std::get<HaSessionBatch>(in.body);
     const size_t n = batch.records.size();
@@ -504,6 +520,7 @@ bool Replication::applyInbound(Peer& p, uint64_t now_us) {
         p.ack_due = true;
         p.inbound.pop_front();
         work = true;
+        if (p.rx_applied - p.rx_acked >= options_.ack_every_messages) sendAck(p);
     }
     return work;
 }
@@ -536,7 +553,9 @@ bool Replication::tick(uint64_t now_us) {
         if (p.up) {
             if (p.bulk_out.state == BulkOut::State::waiting_retry && now_us >= p.bulk_out.retry_at_us)
                 startBulk(p.id, "retry after the sync window overflowed", now_us);
-            p.tx.checkTimeout(now_us, options_.resend_timeout_us);
+            if (p.tx.checkTimeout(now_us, p.tx.ackTimeoutUs(options_.resend_timeout_us,
+                                                             options_.resend_timeout_max_us)))
+                counters_.inc(HaCounter::ack_timeouts);
             uint64_t resent = 0;
             const size_t sent = p.tx.pump(
                 now_us, options_.inflight_messages,
@@ -551,14 +570,7 @@ bool Replication::tick(uint64_t now_us) {
             work |= sent != 0;
         }
         work |= applyInbound(p, now_us);
-        if (p.ack_due && p.rx_stream != 0) {
-            if (outbox_.send(p.id, HaAck{p.rx_stream, p.rx_applied})) {
-                counters_.inc(HaCounter::acks_tx);
-                p.rx_acked = p.rx_applied;
-            }
-            p.ack_due = false;
-            work = true;
-        }
+        work |= sendAck(p);
         updateRates(p, now_us);
     }
     expireTokens(now_us);

@@ -53,7 +53,14 @@ struct ReplicationOptions {
     /// lets the reply race the replica (and lose: a 1 s TCP retransmission),
     /// so this is a safety net sized for a loaded machine, not a target.
     uint64_t defer_timeout_us = 40000;
-    uint64_t resend_timeout_us = 100000;   ///< unacknowledged messages are sent again after this
+    /// Unacknowledged messages are sent again after this long at least; the
+    /// timeout grows with the measured ack delay up to resend_timeout_max_us.
+    uint64_t resend_timeout_us = 100000;
+    uint64_t resend_timeout_max_us = 1000000;
+    /// A receiver acknowledges at once after this many applied messages (and
+    /// in any case at the end of each step), so the sender's window keeps
+    /// moving while a long burst is being applied.
+    uint32_t ack_every_messages = 8;
     uint64_t nack_interval_us = 5000;      ///< the same gap is NACKed at most this often
     size_t inflight_messages = 64;         ///< sent, unacknowledged messages per peer
     /// Live (non-bulk) bytes waiting for a peer's ack; beyond it the peer is
@@ -221,6 +228,7 @@ private:
     bool applyInbound(Peer& p, uint64_t now_us);
     bool applyBatch(Peer& p, Inbound& in, uint64_t now_us);
     void sendNack(Peer& p, uint64_t stream, uint64_t from, uint64_t now_us);
+    bool sendAck(Peer& p);
     void onAcked(NodeId from, const OutMessage& m);
     void releaseToken(DeferEntry& e, HaCounter why);
     void expireTokens(uint64_t now_us);

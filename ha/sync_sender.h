@@ -9,6 +9,12 @@
 // window no longer holds is unrepairable: the caller restarts the stream and
 // bulk-syncs the peer.
 //
+// The ack timeout adapts to how long acks take (as TCP's retransmission
+// timer, RFC 6298: smoothed delay + 4 × its variation, from messages sent
+// once only, doubled after each timeout until an ack is measured again): a
+// loaded peer that needs 150 ms to work through a full window is slow, not
+// lossy, and sending it the window again only loads it more.
+//
 // Thread-safety: agent thread only.
 #pragma once
 
@@ -77,6 +83,13 @@ public:
     /// Age of the oldest unacknowledged message that was sent (0 if none).
     uint64_t lagUs(uint64_t now_us) const;
 
+    /// One measured ack delay (send to ack of a message sent only once).
+    void noteAckDelay(uint64_t delay_us);
+    /// The ack timeout to use: smoothed delay + 4 × variation (floor_us
+    /// before any delay was measured), at least floor_us, doubled for each
+    /// timeout since the last measured ack, at most ceiling_us.
+    uint64_t ackTimeoutUs(uint64_t floor_us, uint64_t ceiling_us) const;
+
     /// Messages of the window, oldest first (for tests and status).
     const std::deque<OutMessage>& window() const { return window_; }
 
@@ -90,6 +103,9 @@ private:
     size_t window_bytes_ = 0;
     size_t bulk_bytes_ = 0;
     size_t next_unsent_ = 0;         // index into window_ of the first message not on the wire
+    uint64_t srtt_us_ = 0;           // smoothed ack delay; 0 = none measured yet
+    uint64_t rttvar_us_ = 0;         // its mean deviation
+    unsigned backoff_ = 0;           // timeouts since the last measured ack
 };
 
 // ---- templates ------------------------------------------------------------------

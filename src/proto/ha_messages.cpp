@@ -398,6 +398,14 @@ bool peekHaEnvelope(const uint8_t* data, size_t len, HaEnvelope* out) {
 
 HaDecodeResult decodeHaMessage(const uint8_t* data, size_t len, const HaDecodeExpect& expect,
                                HaMessage* out) {
+    // Session batches are nearly all the traffic: read them in place when
+    // they have the layout this build writes, else decode generically.
+    if (ha_wire::decodeSessionBatchDirect(data, len, expect, out)) return HaDecodeResult::ok;
+    return ha_wire::decodeHaMessageGeneric(data, len, expect, out);
+}
+
+HaDecodeResult ha_wire::decodeHaMessageGeneric(const uint8_t* data, size_t len,
+                                               const HaDecodeExpect& expect, HaMessage* out) {
     msgpack::object_handle oh;
     TANDEM_HA_TRY(parse(data, len, &oh));
     FieldTable t;

@@ -107,11 +107,20 @@ struct FieldTable {
     const msgpack::object* get(unsigned key) const { return field[key]; }
 };
 
-/// Encodes one record into `pk` (ha_session_record.cpp).
-void packRecord(Packer& pk, HaRecordOp op, const Session& s, int64_t remaining_ms, uint32_t age_s);
-
 /// Decodes one record array (ha_session_record.cpp).
 HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out);
+
+/// decodeHaMessage() through msgpack's object tree: every valid layout, and
+/// the named reason for every rejection (ha_messages.cpp).
+HaDecodeResult decodeHaMessageGeneric(const uint8_t* data, size_t len,
+                                      const HaDecodeExpect& expect, HaMessage* out);
+
+/// The fast path of decodeHaMessage() for SESSION_BATCH in the exact layout
+/// this build writes, read in place (ha_batch_decoder.cpp). True: *out holds
+/// what decodeHaMessageGeneric() would decode. False: not such a message, or
+/// not valid; *out untouched; the caller runs the generic decoder.
+bool decodeSessionBatchDirect(const uint8_t* data, size_t len, const HaDecodeExpect& expect,
+                              HaMessage* out);
 
 }  // namespace tandem::ha_wire
 

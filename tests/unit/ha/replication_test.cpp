@@ -147,6 +147,54 @@ TEST_CASE("the replica is in the worker's ring before the acknowledgement leaves
     CHECK(in_ring);
 }
 
+TEST_CASE("a long burst is acknowledged every few messages, not once when it is all applied") {
+    ClusterOptions o;
+    o.agent.max_events_per_step = 1 << 20;  // node 1 sends the whole burst in one step
+    TestCluster c({1, 2}, o);
+    pairUp(c);
+    std::vector<uint64_t> acked;  // seq of each ack node 2 sends, in order
+    c.net.setFilter([&](NodeId from, NodeId, HaChannel, std::string_view bytes) {
+        HaMessage m;
+        if (from == 2 && decodeHaMessage(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                         bytes.size(), HaDecodeExpect{7, 1}, &m) ==
+                             HaDecodeResult::ok &&
+            std::holds_alternative<HaAck>(m.body))
+            acked.push_back(std::get<HaAck>(m.body).seq);
+        return false;
+    });
+    const uint32_t batch = ReplicationOptions().batch_records;
+    const uint32_t every = ReplicationOptions().ack_every_messages;
+    const uint32_t now = c.clock.nowMs();
+    for (uint32_t i = 0; i < batch * 4 * every; ++i)
+        c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+    c.run(5);
+    REQUIRE(c.node(2).sessions() == batch * 4 * every);
+    // Node 2 took the burst in one step and acknowledged along the way.
+    REQUIRE(acked.size() >= 4);
+    CHECK(acked[1] - acked[0] == every);
+    CHECK(c.node(1).agent->status().sync[0].acked_seq == c.node(1).agent->status().sync[0].tx_seq);
+}
+
+TEST_CASE("a peer whose acknowledgements come late but steadily is not sent the window again") {
+    TestCluster c({1, 2});
+    pairUp(c);
+    FakeLinkRules slow;
+    slow.delay_us = 80000;  // 160 ms there and back, above the 100 ms floor of the ack timeout
+    c.net.setRules(1, 2, slow);
+    c.net.setRules(2, 1, slow);
+    const uint64_t timeouts0 = counter(c, 1, HaCounter::ack_timeouts);
+    for (uint32_t round = 0; round < 40; ++round) {
+        const uint32_t now = c.clock.nowMs();
+        for (uint32_t i = 0; i < 10; ++i)
+            c.node(1).worker().upsert(makeSession(round * 10 + i, 1, 2, now));
+        c.run(50);
+    }
+    REQUIRE(c.runUntil([&] { return c.node(2).sessions() == 400; }, 1000));
+    CHECK(active(c.node(2).state()));
+    // Only messages sent before the first ack delay was measured may time out.
+    CHECK(counter(c, 1, HaCounter::ack_timeouts) - timeouts0 <= 2);
+}
+
 TEST_CASE("a deferred packet nobody acknowledges is released after the safety timeout") {
     TestCluster c({1, 2});
     pairUp(c);

@@ -101,6 +101,38 @@ TEST_CASE("the oldest message unacknowledged past the timeout sends the window a
     CHECK(s.lagUs(101000) == 100000);  // lag counts from the first send
 }
 
+TEST_CASE("the ack timeout follows the measured ack delay, within its bounds") {
+    SyncSender s;
+    CHECK(s.ackTimeoutUs(100000, 1000000) == 100000);  // nothing measured: the floor
+    s.noteAckDelay(1000);
+    CHECK(s.ackTimeoutUs(100000, 1000000) == 100000);  // fast acks: still the floor
+    for (int i = 0; i < 30; ++i) s.noteAckDelay(150000);
+    const uint64_t slow = s.ackTimeoutUs(100000, 1000000);
+    CHECK(slow > 150000);  // a peer this slow is waited for
+    CHECK(slow < 1000000);
+    for (int i = 0; i < 30; ++i) s.noteAckDelay(5000000);
+    CHECK(s.ackTimeoutUs(100000, 1000000) == 1000000);  // and never longer than the ceiling
+    s.reset(2);
+    CHECK(s.ackTimeoutUs(100000, 1000000) == 1000000);  // a new stream, the same link
+}
+
+TEST_CASE("each ack timeout doubles the next one until an ack delay is measured again") {
+    SyncSender s;
+    s.reset(1);
+    fill(s, 1);
+    std::vector<uint64_t> sent;
+    uint64_t resent = 0;
+    pump(s, 0, 10, &sent, &resent);
+    REQUIRE(s.checkTimeout(100000, s.ackTimeoutUs(100000, 1000000)));
+    CHECK(s.ackTimeoutUs(100000, 1000000) == 200000);
+    pump(s, 100000, 10, &sent, &resent);
+    CHECK_FALSE(s.checkTimeout(250000, s.ackTimeoutUs(100000, 1000000)));
+    REQUIRE(s.checkTimeout(300000, s.ackTimeoutUs(100000, 1000000)));
+    CHECK(s.ackTimeoutUs(100000, 1000000) == 400000);
+    s.noteAckDelay(2000);
+    CHECK(s.ackTimeoutUs(100000, 1000000) == 100000);
+}
+
 TEST_CASE("bulk bytes are counted apart from live bytes and a reset empties the window") {
     SyncSender s;
     s.reset(1);

@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 
+#include "proto/ha_wire_reader.h"
+
 namespace tandem {
 namespace {
 
@@ -373,6 +375,79 @@ TEST_CASE("a batch with more records than allowed is refused") {
     CHECK(decode(m) == HaDecodeResult::too_many_records);
 }
 
+// The record as msgpack-c's packer writes it, field by field (the reference
+// for the record writer's bytes).
+std::string referenceRecord(const HaSessionRecord& r) {
+    Buffer b;
+    Pk pk(b);
+    const Session& s = r.session;
+    if (r.op == HaRecordOp::erase) {
+        pk.pack_array(4);
+        pk.pack_uint8(uint8_t(r.op));
+        pk.pack_bin(sizeof(FlowKey));
+        pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+        pk.pack_uint32(s.version);
+        pk.pack_uint8(s.owner);
+        return std::string(b.data(), b.size());
+    }
+    pk.pack_array(kHaRecordFields);
+    pk.pack_uint8(uint8_t(r.op));
+    pk.pack_bin(sizeof(FlowKey));
+    pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+    pk.pack_uint32(s.version);
+    pk.pack_uint8(uint8_t(s.state));
+    pk.pack_uint16(s.flags);
+    pk.pack_uint8(s.owner);
+    pk.pack_uint8(s.backup_owner);
+    pk.pack_uint8(s.origin_owner);
+    pk.pack_uint32(s.rule);
+    pk.pack_int64(r.remaining_ms);
+    pk.pack_bin(kHaWindowBytes);
+    char win[kHaWindowBytes];
+    for (int d = 0; d < 2; ++d) {
+        const TcpWindow& w = s.win[d];
+        const uint32_t v[3] = {w.end, w.max_end, w.max_win};
+        for (int k = 0; k < 3; ++k)
+            for (int i = 0; i < 4; ++i) win[d * 14 + k * 4 + i] = char(v[k] >> (8 * i));
+        win[d * 14 + 12] = char(w.wscale);
+        win[d * 14 + 13] = char(w.flags);
+    }
+    pk.pack_bin_body(win, sizeof win);
+    pk.pack_uint64(s.packets[0]);
+    pk.pack_uint64(s.packets[1]);
+    pk.pack_uint64(s.bytes[0]);
+    pk.pack_uint64(s.bytes[1]);
+    pk.pack_uint32(s.nat.addr);
+    pk.pack_uint16(s.nat.port);
+    pk.pack_uint8(s.nat.kind);
+    pk.pack_uint32(r.age_s);
+    return std::string(b.data(), b.size());
+}
+
+TEST_CASE("records are written byte for byte as msgpack-c packs them, at every integer width") {
+    std::mt19937_64 rng(5);
+    for (int i = 0; i < 5000; ++i) {
+        HaSessionRecord r = makeHaRecord(i % 9 == 0 ? HaRecordOp::erase : HaRecordOp::upsert,
+                                         sampleSession(uint32_t(i), 1000), 1000);
+        const unsigned bits = unsigned(rng() % 64);  // every width, both signs
+        const uint64_t wide = rng() >> bits;
+        Session& s = r.session;
+        s.version = uint32_t(wide);
+        s.flags = uint16_t(rng() >> (rng() % 64));
+        s.rule = uint32_t(rng() >> (rng() % 64));
+        r.remaining_ms = int64_t(rng()) >> (rng() % 64);
+        s.packets[0] = wide, s.packets[1] = rng() >> (rng() % 64);
+        s.bytes[0] = rng() >> (rng() % 64), s.bytes[1] = rng();
+        s.nat.addr = uint32_t(rng() >> (rng() % 64));
+        s.nat.port = uint16_t(rng());
+        s.win[0].max_win = uint32_t(rng());
+        r.age_s = uint32_t(rng() >> (rng() % 64));
+        HaRecordBuffer buf;
+        buf.add(r);
+        REQUIRE(buf.bytes() == referenceRecord(r));
+    }
+}
+
 TEST_CASE("a wrong version, an unknown type and another cluster are refused by name") {
     EnvelopeFields f;
     f.version = 2;
@@ -541,6 +616,112 @@ TEST_CASE("random corruption of a valid batch never crashes the decoder") {
         seen.insert(r);
     }
     CHECK(seen.size() > 3);
+}
+
+// What a decoded message says, as bytes: two decodings agree when these do.
+std::string reencoded(const HaMessage& m) { return encodeHaMessage(m.envelope, m.body); }
+
+bool readInPlace(const std::string& bytes, HaMessage* m) {
+    return ha_wire::decodeSessionBatchDirect(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                             bytes.size(), kExpect, m);
+}
+
+HaDecodeResult decodeGeneric(const std::string& bytes, HaMessage* m) {
+    return ha_wire::decodeHaMessageGeneric(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                           bytes.size(), kExpect, m);
+}
+
+HaSessionBatch mixedBatch(uint32_t n, uint32_t now) {
+    HaSessionBatch b;
+    b.stream = 0x1234567890ull;
+    b.seq = 99;
+    b.bulk = true;
+    b.bulk_id = 70000;
+    for (uint32_t i = 0; i < n; ++i) {
+        Session s = sampleSession(i, now);
+        s.packets[1] = uint64_t(1) << (i % 64);  // every integer width
+        if (i % 5 == 1) s.expires_ms = now - i;  // negative remaining time
+        if (i % 7 == 2) {
+            uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8}, z[16] = {0x20, 0x01, 0x0d, 0xb8, 1};
+            z[15] = uint8_t(i);
+            s.key = makeFlowKey(FlowTuple{IpAddr::fromV6Bytes(a), IpAddr::fromV6Bytes(z), 1, 2,
+                                          kProtoUdp, AddrFamily::v6, 0});
+        }
+        b.records.push_back(makeHaRecord(i % 3 == 2 ? HaRecordOp::erase : HaRecordOp::upsert, s,
+                                         now));
+    }
+    return b;
+}
+
+TEST_CASE("a batch as this build writes it is read in place, the same as the generic decoder reads it") {
+    const std::string bytes = encodeHaMessage(envelope(), mixedBatch(300, 123456));
+    HaMessage direct, generic;
+    REQUIRE(readInPlace(bytes, &direct));
+    REQUIRE(decodeGeneric(bytes, &generic) == HaDecodeResult::ok);
+    CHECK(reencoded(direct) == reencoded(generic));
+    CHECK(reencoded(direct) == bytes);
+    CHECK(std::get<HaSessionBatch>(direct.body).records.size() == 300);
+}
+
+TEST_CASE("other valid layouts of a batch are left to the generic decoder") {
+    HaMessage m;
+    // A newer sender's extra record fields: valid, not this build's layout.
+    const std::string extra = batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields + 3); });
+    CHECK_FALSE(readInPlace(extra, &m));
+    CHECK(decode(extra, &m) == HaDecodeResult::ok);
+    // Envelope keys in another order.
+    Buffer b;
+    Pk pk(b);
+    pk.pack_map(6);
+    pk.pack(1), pk.pack(uint8_t(HaMessageType::session_batch));
+    pk.pack(0), pk.pack(kHaProtocolVersion);
+    pk.pack(2), pk.pack(kCluster);
+    pk.pack(3), pk.pack(1);
+    pk.pack(4), pk.pack(2);
+    pk.pack(5), pk.pack_map(5);
+    pk.pack(0), pk.pack(1);
+    pk.pack(1), pk.pack(1);
+    pk.pack(2), pk.pack(false);
+    pk.pack(3), pk.pack(0);
+    pk.pack(4), pk.pack_array(1);
+    packUpsert(pk, kHaRecordFields);
+    const std::string reordered(b.data(), b.size());
+    CHECK_FALSE(readInPlace(reordered, &m));
+    CHECK(decode(reordered, &m) == HaDecodeResult::ok);
+    // Other message types.
+    CHECK_FALSE(readInPlace(encodeHaMessage(envelope(), HaAck{1, 2}), &m));
+}
+
+TEST_CASE("the in-place reader accepts nothing the generic decoder refuses, and reads it the same") {
+    const std::string good = encodeHaMessage(envelope(), mixedBatch(12, 5000));
+    std::mt19937 rng(777);
+    size_t direct_ok = 0, direct_refused = 0;
+    for (int round = 0; round < 40000; ++round) {
+        std::string bad = good;
+        if (round % 10 == 0) {
+            bad.resize(rng() % good.size());
+        } else {
+            const int flips = 1 + int(rng() % 3);
+            for (int k = 0; k < flips; ++k) {
+                const size_t at = rng() % bad.size();
+                // Small changes find more accepted variants than random bytes.
+                bad[at] = char(rng() % 2 ? rng() : uint8_t(bad[at]) + (rng() % 3) - 1);
+            }
+        }
+        HaMessage direct, generic;
+        const bool in_place = readInPlace(bad, &direct);
+        const HaDecodeResult r = decodeGeneric(bad, &generic);
+        CHECK(decode(bad) == r);
+        if (in_place) {
+            ++direct_ok;
+            REQUIRE(r == HaDecodeResult::ok);
+            REQUIRE(reencoded(direct) == reencoded(generic));
+        } else {
+            ++direct_refused;
+        }
+    }
+    CHECK(direct_ok > 1000);  // mutations inside values that stay valid
+    CHECK(direct_refused > 1000);
 }
 
 TEST_CASE("decode result names are unique and printable") {
