@@ -82,6 +82,21 @@ TEST_CASE("a raw forwarded frame round-trips with every header field") {
     CHECK(std::memcmp(f.data() + kPeerLinkOverhead, inner.data(), inner.size()) == 0);
 }
 
+TEST_CASE("an egress frame (an owner returning a processed frame) round-trips") {
+    auto inner = innerFrame();
+    PeerLinkHeader out = header(PeerLinkType::egress_frame, uint16_t(inner.size()));
+    out.reason = ForwardReason::egress_via_peer;
+    out.ingress_port = 0;  // the port it is to leave by
+    auto f = rawFrame(out, inner);
+    PeerLinkHeader h;
+    REQUIRE(decodePeerLinkFrame(f.data(), f.size(), kCluster, kSelf, kPeers, &h) ==
+            PeerLinkResult::ok);
+    CHECK(h.type == PeerLinkType::egress_frame);
+    CHECK(h.reason == ForwardReason::egress_via_peer);
+    CHECK(h.ingress_port == 0);
+    CHECK(h.payload_len == inner.size());
+}
+
 TEST_CASE("raw frames that are not right are refused with their reason") {
     auto inner = innerFrame();
     const uint16_t n = uint16_t(inner.size());
@@ -101,6 +116,15 @@ TEST_CASE("raw frames that are not right are refused with their reason") {
         {"a heartbeat shorter than a heartbeat",
          [&] { return rawFrame(header(PeerLinkType::heartbeat, 7), inner); },
          PeerLinkResult::bad_length},
+        {"an egress frame shorter than Ethernet",
+         [&] { return rawFrame(header(PeerLinkType::egress_frame, 13), inner); },
+         PeerLinkResult::bad_length},
+        {"type 0, below the known types",
+         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[15] = 0; return f; },
+         PeerLinkResult::bad_type},
+        {"type 4, above the known types",
+         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[15] = 4; return f; },
+         PeerLinkResult::bad_type},
     };
     for (const auto& row : rows) {
         CAPTURE(std::string(row.what));
@@ -342,7 +366,7 @@ const std::vector<HeaderRow>& headerRows() {
     static const std::vector<HeaderRow> rows = {
         {"version 2", [](uint8_t* h) { h[0] = 2; }, PeerLinkResult::bad_version},
         {"version 0", [](uint8_t* h) { h[0] = 0; }, PeerLinkResult::bad_version},
-        {"type 3", [](uint8_t* h) { h[1] = 3; }, PeerLinkResult::bad_type},
+        {"type 4", [](uint8_t* h) { h[1] = 4; }, PeerLinkResult::bad_type},
         {"type 0", [](uint8_t* h) { h[1] = 0; }, PeerLinkResult::bad_type},
         {"another cluster", [](uint8_t* h) { h[3] = 8; }, PeerLinkResult::wrong_cluster},
         {"from a node that is not a peer", [](uint8_t* h) { h[4] = 3; },
