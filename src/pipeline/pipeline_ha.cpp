@@ -122,6 +122,11 @@ void Pipeline::applyUpsert(const Session& incoming) {
         cur.flags |= kSessionReplicated;
     } else {
         cur.flags &= uint16_t(~kSessionReplicated);  // handed to this node
+        // Its windows are the handing node's as of the handover; packets
+        // that node (or a stand-in) carried since are not in them, so an
+        // ACK for data this node never saw must not be taken as out of
+        // window: the check is relaxed, as for an adopted session.
+        if (!was_mine) cur.flags |= kSessionPickedUp;
     }
     counters_.inc(PipelineCounter::replicas_installed);
 }

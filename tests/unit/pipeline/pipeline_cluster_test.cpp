@@ -391,6 +391,34 @@ TEST_CASE("with replication working, or no live peer, a mid-stream packet with n
     CHECK(solo.count(PipelineCounter::forwarded_unsynced_to_peer) == 0);
 }
 
+TEST_CASE("a session handed to this node accepts ACKs for data its notice does not include") {
+    Pair p;
+    p.a.send(syn(), kInside);
+    p.a.send(synAck(), kOutside);
+    p.a.send(ack(), kInside);
+    replicate(p.a, p.b);
+    AgentCommand give;
+    give.kind = AgentCommandKind::transfer_owner;
+    give.from = 1;
+    give.to = 2;
+    p.a.pipe->apply(give, 1000);
+    p.a.pipe->runJobs(1000, 4096);
+    // Before the notice reaches b, a forwards 3000 bytes from the server; b
+    // carries them as a stand-in. Then the notice (a's state at the handover)
+    // replaces b's copy: those bytes are not in its windows.
+    for (uint32_t seq : {501u, 1501u, 2501u}) {
+        auto data = FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck).seq(seq).ack(101)
+                        .payload(1000).build();
+        REQUIRE(p.b.send(data, kOutside, 1000, Ingress::peer, 1).kind == VerdictKind::forward);
+    }
+    replicate(p.a, p.b);
+    REQUIRE(p.b.find(syn())->owner == 2);
+    // The client acknowledges all of it: b owns the session now and passes it.
+    auto late_ack = FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(3501).build();
+    CHECK(p.b.send(late_ack, kInside).kind == VerdictKind::forward);
+    CHECK(p.b.count(PipelineCounter::dropped_tcp_out_of_window) == 0);
+}
+
 TEST_CASE("a bulk scan sends only the sessions this node owns") {
     Pair p;
     for (uint16_t port = 2000; port < 2010; ++port) {
