@@ -25,6 +25,8 @@ constexpr const char* kLog = "dataplane";
 constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
 constexpr unsigned kMbufCache = 256;
+constexpr unsigned kMaxWorkers = 64;
+constexpr size_t kHandoffRingSize = 1024;  // frames in flight from one worker to another
 // Frames up to 9000 bytes (jumbo peer link) fit one buffer, plus headroom.
 constexpr uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 9216;
 
@@ -82,10 +84,19 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     if (info.max_rx_queues < nq || info.max_tx_queues < nq) {
         *error = "port '" + name + "': device supports " + std::to_string(info.max_rx_queues) +
                  " queues, " + std::to_string(nq) + " workers need one each";
+        if (dev.rfind("net_af_packet", 0) == 0) *error += " (add qpairs=" + std::to_string(nq) + " to its device)";
         return false;
     }
     rte_eth_conf conf;
     std::memset(&conf, 0, sizeof conf);
+    // Several queues: let the device spread flows over them by address where
+    // it can (RSS). Where a flow lands does not matter for correctness: a
+    // worker hands each frame to the worker holding its flow.
+    const uint64_t rss = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    if (nq > 1 && rss != 0) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss;
+    }
     int rc = rte_eth_dev_configure(*id, uint16_t(nq), uint16_t(nq), &conf);
     for (unsigned q = 0; rc == 0 && q < nq; ++q) {
         rc = rte_eth_rx_queue_setup(*id, uint16_t(q), kRxDesc, rte_eth_dev_socket_id(*id), nullptr,
@@ -113,7 +124,8 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     const unsigned nq = spec.workers;
     const unsigned nports = unsigned(spec.ports.size()) + (spec.peer_link.enabled ? 1 : 0);
     const unsigned mbufs = std::max<unsigned>(
-        8191, nports * nq * (kRxDesc + kTxDesc) + nq * (kMbufCache * 2 + ParkingLot::kSlots) + 1024);
+        8191, nports * nq * (kRxDesc + kTxDesc) + nq * (kMbufCache * 2 + ParkingLot::kSlots) +
+                  (nq > 1 ? nq * nq * unsigned(kHandoffRingSize) : 0) + 1024);
     pool = rte_pktmbuf_pool_create("tandem_mbufs", mbufs, kMbufCache, 0, kMbufDataRoom,
                                    int(rte_socket_id()));
     if (!pool) {
@@ -158,6 +170,11 @@ bool Dataplane::Impl::launchWorkers(std::string* error) {
     }
     settings.view = spec.view;
     const uint32_t now = monotonicMs();
+    if (spec.workers > 1) {
+        for (unsigned i = 0; i < spec.workers * spec.workers; ++i) {
+            handoff.push_back(std::make_unique<HandoffRing>(kHandoffRingSize));
+        }
+    }
     for (unsigned i = 0; i < spec.workers; ++i) {
         auto w = std::make_unique<Worker>();
         w->index = i;
@@ -199,13 +216,8 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
         *error = "the dataplane needs 1.." + std::to_string(kMaxPorts) + " data ports";
         return nullptr;
     }
-    if (spec.workers != 1) {
-        // Both directions of a flow must meet on one worker. With one queue per
-        // port that is automatic; with several it needs a symmetric RSS key or
-        // a hand-off ring between workers, which this release does not have.
-        *error = "[dataplane] workers = " + std::to_string(spec.workers) +
-                 ": this release runs one worker per node (flow hand-off between workers "
-                 "is not built)";
+    if (spec.workers < 1 || spec.workers > kMaxWorkers) {
+        *error = "the dataplane runs 1.." + std::to_string(kMaxWorkers) + " workers";
         return nullptr;
     }
     auto impl = std::make_unique<Impl>();
@@ -238,6 +250,10 @@ void Dataplane::stop() {
         for (auto& slot : w->parking.slots) {
             if (slot.mbuf) rte_pktmbuf_free(slot.mbuf), slot.mbuf = nullptr;
         }
+    }
+    for (auto& ring : d.handoff) {
+        Handoff h;
+        while (ring->pop(&h)) rte_pktmbuf_free(h.mbuf);
     }
     if (d.ports_started) {
         for (uint16_t id : d.port_ids) {
@@ -420,6 +436,7 @@ DataplaneStatus Dataplane::status() const {
     for (auto& w : d.workers) {
         st.session_capacity += w->table->capacity();
         st.sessions += w->table->size();
+        st.sessions_by_worker.push_back(w->table->size());
         for (NodeId n = 0; n <= kMaxNodes; ++n) st.sessions_by_owner[n] += w->table->ownerCount(n);
     }
     return st;

@@ -8,6 +8,15 @@
 // Threads: start() and stop() from the daemon's main thread; status() from any
 // control thread (it reads counters, never worker-owned tables). Each worker
 // owns its SessionTable shard and Pipeline outright.
+//
+// Several workers: each polls its own RX queue of every port (RSS spreads
+// flows where the device can) and hands every frame whose flow belongs to
+// another worker (Pipeline::workerFor: workerOf() of the flow hash; a
+// datagram's later fragments follow its first) to that worker, over an SPSC
+// ring per pair of workers, counted as handoff_out / handoff_in
+// (handoff_dropped when a ring is full). So both directions of a flow, its
+// ICMP errors and its fragments meet one table whatever queue they arrive
+// on; the HA agent routes replicas by the same function (workerOf).
 #pragma once
 
 #include <array>
@@ -92,6 +101,7 @@ struct DataplaneStatus {
     /// Live sessions (replicas included) by Session::owner, index = node id
     /// (0: none); maintained by the tables, so reading it costs nothing.
     std::array<uint64_t, kMaxNodes + 1> sessions_by_owner{};
+    std::vector<uint64_t> sessions_by_worker;  ///< live sessions in each worker's table
     unsigned workers = 0;
 };
 

@@ -6,12 +6,14 @@
 
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "dataplane/dataplane.h"
 #include "dataplane/worker_counters.h"
+#include "core/spsc_ring.h"
 #include "proto/peer_link.h"
 
 namespace tandem {
@@ -63,6 +65,16 @@ struct SessionMailbox {
     uint32_t cursor = 0;
 };
 
+/// A frame one worker received that another must process: the worker that
+/// holds its flow (Pipeline::workerFor). One SPSC ring per (from, to) pair
+/// of workers; the receiving worker polls its rings like another port.
+struct Handoff {
+    rte_mbuf* mbuf = nullptr;
+    uint16_t port = 0;        ///< data port it entered this node (or the cluster) by
+    NodeId sender = kNoNode;  ///< kNoNode: from a data port; else the peer that forwarded it
+};
+using HandoffRing = SpscRing<Handoff>;
+
 struct Worker {
     unsigned index = 0;
     unsigned lcore = 0;
@@ -76,11 +88,25 @@ struct Worker {
     ParkingLot parking;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
-    // The neighbour seen on each data port (source MAC of its latest frame):
-    // frames a peer forwarded here are re-addressed to this node's own
-    // segments with it (see readdress()).
-    std::array<std::array<uint8_t, 6>, kMaxPorts> neighbour_mac{};
-    std::array<bool, kMaxPorts> neighbour_known{};
+};
+
+/// The neighbour seen on each data port (source MAC of its latest unicast
+/// frame, learned by whichever worker received it): frames a peer forwarded
+/// here are re-addressed to this node's own segments with it (readdress()).
+/// One word per port, MAC in the low 48 bits and kKnown once learned.
+struct PortNeighbours {
+    static constexpr uint64_t kKnown = uint64_t(1) << 48;
+    std::array<std::atomic<uint64_t>, kMaxPorts> mac{};
+    void learn(uint16_t port, const uint8_t* src) {
+        uint64_t v = kKnown;
+        std::memcpy(&v, src, 6);  // little-endian: the low 48 bits
+        if (mac[port].load(std::memory_order_relaxed) != v) mac[port].store(v, std::memory_order_relaxed);
+    }
+    bool known(uint16_t port) const { return mac[port].load(std::memory_order_relaxed) & kKnown; }
+    void copy(uint16_t port, uint8_t* dst) const {
+        const uint64_t v = mac[port].load(std::memory_order_relaxed);
+        std::memcpy(dst, &v, 6);
+    }
 };
 
 struct Dataplane::Impl {
@@ -93,6 +119,10 @@ struct Dataplane::Impl {
     PeerLinkNeighbours neighbours;     // udp peer link: next hops' MACs
     rte_mempool* pool = nullptr;
     std::vector<std::unique_ptr<Worker>> workers;
+    PortNeighbours port_neighbours;
+    /// Hand-off rings, [from * workers + to] (none with one worker).
+    std::vector<std::unique_ptr<HandoffRing>> handoff;
+    HandoffRing& handoffRing(unsigned from, unsigned to) { return *handoff[from * workers.size() + to]; }
     std::atomic<bool> stopping{false};
     bool eal_ready = false;
     bool ports_started = false;
@@ -108,12 +138,24 @@ struct Dataplane::Impl {
     void loop(Worker& w);
     void transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uint16_t n, bool peer_link);
     void drainCommands(Worker& w, uint32_t now);
-    void pollPeerLink(Worker& w, uint32_t now);
+    bool pollPeerLink(Worker& w, uint32_t now);  ///< true when frames arrived
     /// `senders` is null for frames from the data ports, else the node that
     /// forwarded each frame over the peer link.
     void handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts, uint16_t n,
                         uint16_t in_port, uint32_t now, const NodeId* senders = nullptr);
-    void readdress(Worker& w, rte_mbuf* m, uint16_t in_port, uint16_t out_port);
+    void readdress(rte_mbuf* m, uint16_t in_port, uint16_t out_port);
+    /// Passes the frames of a burst that belong to other workers to them and
+    /// compacts the rest (with their senders, when given) in place; returns
+    /// how many stay. Frames a full ring cannot take are freed and counted.
+    uint16_t handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens, NodeId* senders,
+                     uint16_t n, uint16_t port, uint32_t now);
+    /// Processes the frames other workers passed here; true when there were any.
+    bool pollHandoffs(Worker& w, uint32_t now);
+    /// Runs frames that entered on `port` through the pipeline and out:
+    /// from the port itself (`senders` null), or forwarded over the peer link
+    /// by senders[i] (one pipeline call per run of frames from one node).
+    void processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens, uint16_t n,
+                       uint16_t port, const NodeId* senders, uint32_t now);
     bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, ForwardReason reason,
                      uint16_t port, uint32_t hint);
     // peer_link_io.cpp: the outer headers of both transports, ARP (udp)

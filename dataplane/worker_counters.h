@@ -24,6 +24,9 @@ namespace tandem {
     X(deferred_released, "parked first packets released by acknowledgement")        \
     X(deferred_expired, "parked first packets sent after the safety deadline")      \
     X(deferred_overflow, "first packets sent at once because the parking area was full") \
+    X(handoff_out, "frames passed to the worker that holds their flow")           \
+    X(handoff_in, "frames another worker passed here")                              \
+    X(handoff_dropped, "frames for another worker whose ring was full, freed")       \
     X(commands_applied, "commands from the HA agent applied")                       \
     X(events_lost, "events for the HA agent lost because its ring was full")
 

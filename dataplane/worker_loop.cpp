@@ -137,11 +137,101 @@ void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
 // node's segments. Leaving this node it must look as if it had crossed this
 // node's own wire: from the neighbour on the side it entered, to the
 // neighbour on the side it leaves (inline deployments between two routers).
-void Dataplane::Impl::readdress(Worker& w, rte_mbuf* m, uint16_t in_port, uint16_t out_port) {
-    if (!w.neighbour_known[out_port]) return;
+void Dataplane::Impl::readdress(rte_mbuf* m, uint16_t in_port, uint16_t out_port) {
+    if (!port_neighbours.known(out_port)) return;
     auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
-    std::memcpy(eth, w.neighbour_mac[out_port].data(), 6);
-    if (w.neighbour_known[in_port]) std::memcpy(eth + 6, w.neighbour_mac[in_port].data(), 6);
+    port_neighbours.copy(out_port, eth);
+    if (port_neighbours.known(in_port)) port_neighbours.copy(in_port, eth + 6);
+}
+
+uint16_t Dataplane::Impl::handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
+                                  NodeId* senders, uint16_t n, uint16_t port, uint32_t now) {
+    const uint32_t nworkers = uint32_t(workers.size());
+    if (nworkers <= 1) return n;
+    uint16_t kept = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        const uint32_t to = w.pipeline->workerFor(frames[i], lens[i], nworkers, w.index, now);
+        if (to == w.index) {
+            pkts[kept] = pkts[i], frames[kept] = frames[i], lens[kept] = lens[i];
+            if (senders) senders[kept] = senders[i];
+            ++kept;
+            continue;
+        }
+        Handoff h;
+        h.mbuf = pkts[i];
+        h.port = port;
+        h.sender = senders ? senders[i] : kNoNode;
+        if (handoffRing(w.index, to).push(h)) {
+            w.counters.inc(WorkerCounter::handoff_out);
+        } else {
+            w.counters.inc(WorkerCounter::handoff_dropped);
+            rte_pktmbuf_free(pkts[i]);
+        }
+    }
+    return kept;
+}
+
+void Dataplane::Impl::processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
+                                    uint16_t n, uint16_t port, const NodeId* senders,
+                                    uint32_t now) {
+    if (n == 0) return;
+    Verdict verdicts[Pipeline::kMaxBurst];
+    if (!senders) {
+        w.pipeline->processBurst(frames, lens, n, port, now, verdicts);
+    } else {
+        for (uint16_t a = 0; a < n;) {
+            uint16_t b = a + 1;
+            while (b < n && senders[b] == senders[a]) ++b;
+            w.pipeline->processBurst(frames + a, lens + a, b - a, port, now, verdicts + a,
+                                     Ingress::peer, senders[a]);
+            a = b;
+        }
+    }
+    handleVerdicts(w, pkts, verdicts, n, port, now, senders);
+}
+
+bool Dataplane::Impl::pollHandoffs(Worker& w, uint32_t now) {
+    const unsigned nworkers = unsigned(workers.size());
+    if (nworkers <= 1) return false;
+    bool any = false;
+    rte_mbuf* pkts[Pipeline::kMaxBurst];
+    uint8_t* frames[Pipeline::kMaxBurst];
+    uint16_t lens[Pipeline::kMaxBurst];
+    NodeId senders[Pipeline::kMaxBurst];
+    for (unsigned from = 0; from < nworkers; ++from) {
+        if (from == w.index) continue;
+        HandoffRing& ring = handoffRing(from, w.index);
+        Handoff h;
+        uint16_t n = 0;
+        uint16_t port = 0;
+        bool peer = false;
+        // Runs of frames that entered by one port, the same way (a data port
+        // or the peer link), keep the order the other worker received them in.
+        auto flush = [&] {
+            if (n == 0) return;
+            processFrames(w, pkts, frames, lens, n, port, peer ? senders : nullptr, now);
+            n = 0;
+        };
+        for (uint32_t taken = 0; taken < Pipeline::kMaxBurst && ring.pop(&h); ++taken) {
+            if (!any) {
+                // As for a port's burst: replicas before the packets they let loose.
+                drainCommands(w, now);
+                any = true;
+            }
+            const bool from_peer = h.sender != kNoNode;
+            if (n > 0 && (h.port != port || from_peer != peer)) flush();
+            port = h.port;
+            peer = from_peer;
+            pkts[n] = h.mbuf;
+            frames[n] = rte_pktmbuf_mtod(h.mbuf, uint8_t*);
+            lens[n] = rte_pktmbuf_data_len(h.mbuf);
+            senders[n] = h.sender;
+            ++n;
+            w.counters.inc(WorkerCounter::handoff_in);
+        }
+        flush();
+    }
+    return any;
 }
 
 void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts,
@@ -158,7 +248,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
         switch (v.kind) {
             case VerdictKind::forward:
                 if (v.port >= nports) break;
-                if (from_peer && !w.neighbour_known[v.port]) {
+                if (from_peer && !port_neighbours.known(v.port)) {
                     // No neighbour learned on the egress segment yet (a node
                     // that just returned and carries no traffic of its own):
                     // the forwarding node sends the processed frame out of
@@ -171,7 +261,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                     }
                     break;
                 }
-                if (from_peer) readdress(w, pkts[i], in_port, v.port);
+                if (from_peer) readdress(pkts[i], in_port, v.port);
                 out[v.port][out_n[v.port]++] = pkts[i];
                 continue;
             case VerdictKind::to_peer:
@@ -183,7 +273,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 break;
             case VerdictKind::defer:
                 if (v.port < nports) {
-                    if (from_peer) readdress(w, pkts[i], in_port, v.port);
+                    if (from_peer) readdress(pkts[i], in_port, v.port);
                     park(w, pkts[i], v, now);
                     continue;
                 }
@@ -198,10 +288,10 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
     if (peer_n) transmit(w, peer_port_id, peer_out, peer_n, true);
 }
 
-void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
+bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     rte_mbuf* rx[Pipeline::kMaxBurst];
     const uint16_t n = rte_eth_rx_burst(peer_port_id, w.queue, rx, Pipeline::kMaxBurst);
-    if (n == 0) return;
+    if (n == 0) return false;
     drainCommands(w, now);  // as for data ports: replicas before the packets they let loose
     const size_t overhead = peerLinkOverhead();
     // Forwarded frames are grouped by the port they entered the cluster on.
@@ -261,24 +351,17 @@ void Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     }
     uint8_t* frames[Pipeline::kMaxBurst];
     uint16_t lens[Pipeline::kMaxBurst];
-    Verdict verdicts[Pipeline::kMaxBurst];
     for (uint16_t p = 0; p < port_ids.size(); ++p) {
-        const uint16_t m = group_n[p];
+        uint16_t m = group_n[p];
         if (m == 0) continue;
         for (uint16_t i = 0; i < m; ++i) {
             frames[i] = rte_pktmbuf_mtod(group[p][i], uint8_t*);
             lens[i] = rte_pktmbuf_data_len(group[p][i]);
         }
-        // One pipeline call per run of frames from the same node.
-        for (uint16_t a = 0; a < m;) {
-            uint16_t b = a + 1;
-            while (b < m && sender[p][b] == sender[p][a]) ++b;
-            w.pipeline->processBurst(frames + a, lens + a, b - a, p, now, verdicts + a,
-                                     Ingress::peer, sender[p][a]);
-            a = b;
-        }
-        handleVerdicts(w, group[p], verdicts, m, p, now, sender[p]);
+        m = handOff(w, group[p], frames, lens, sender[p], m, p, now);
+        processFrames(w, group[p], frames, lens, m, p, sender[p], now);
     }
+    return true;
 }
 
 bool Dataplane::Impl::serveMailbox(Worker& w, uint32_t now) {
@@ -320,7 +403,6 @@ void Dataplane::Impl::loop(Worker& w) {
     rte_mbuf* rx[Pipeline::kMaxBurst];
     uint8_t* frames[Pipeline::kMaxBurst];
     uint16_t lens[Pipeline::kMaxBurst];
-    Verdict verdicts[Pipeline::kMaxBurst];
     uint32_t last_traffic_ms = monotonicMs();
     long sleep_ns = kMinSleepNs;
 
@@ -365,16 +447,14 @@ void Dataplane::Impl::loop(Worker& w) {
             if (m > 0) {
                 // Learn this port's neighbour from a unicast source address.
                 const uint8_t* src = frames[m - 1] + 6;
-                if (!(src[0] & 1)) {
-                    std::memcpy(w.neighbour_mac[p].data(), src, 6);
-                    w.neighbour_known[p] = true;
-                }
+                if (!(src[0] & 1)) port_neighbours.learn(p, src);
             }
-            w.pipeline->processBurst(frames, lens, m, p, now, verdicts);
-            handleVerdicts(w, rx, verdicts, m, p, now);
+            m = handOff(w, rx, frames, lens, nullptr, m, p, now);
+            processFrames(w, rx, frames, lens, m, p, nullptr, now);
         }
+        busy |= pollHandoffs(w, now);
         if (spec.peer_link.enabled) {
-            pollPeerLink(w, now);
+            busy |= pollPeerLink(w, now);
             resolvePeerLinkNeighbours(w, now);
         }
         w.pipeline->age(now, kAgeBudget);

@@ -476,9 +476,7 @@ bool Replication::applyBatch(Peer& p, Inbound& in, uint64_t now_us) {
         cmd.peer = p.id;
         cmd.session = haRecordToSession(rec, now_ms);
         if (rec.op == HaRecordOp::upsert) cmd.session.flags |= kSessionReplicated;
-        const size_t w =
-            reduceHash(uint64_t(cmd.session.hash_hi) << 32 | cmd.session.hash_lo,
-                       uint32_t(workers_.size()));
+        const size_t w = workerOf(cmd.session.key, uint32_t(workers_.size()));
         if (!backlog_[w].empty() || !workers_[w]->to_worker.push(cmd)) {
             counters_.inc(HaCounter::apply_ring_full);
             return false;

@@ -15,7 +15,7 @@
 // Receiving. Messages of a peer's stream are taken strictly in order (a gap
 // is NACKed, duplicates re-acknowledged), queued, and applied: each record
 // becomes an apply_upsert / apply_erase pushed to the worker that owns the
-// flow (reduceHash(flowHash(key), workers)), with its expiry moved onto this
+// flow (workerOf(key, workers), core/flow_key.h), with its expiry moved onto this
 // node's clock. Only then is the message acknowledged, so a packet that the
 // peer sends after our ACK finds the replica in place. A full ring delays
 // applying (counted); nothing blocks.

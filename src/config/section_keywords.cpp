@@ -110,13 +110,7 @@ constexpr Keyword kDataplaneKeywords[] = {
      }},
     {"workers",
      [](LoadContext& c, const IniEntry& e) {
-         // One worker per node until flows can be handed between workers
-         // (both directions of a flow must meet on one worker).
-         if (e.value != "1") {
-             return c.badValue(e, "expected 1: this release runs one worker per node");
-         }
-         c.cfg.dataplane.workers = 1;
-         return true;
+         return setUnsigned(c, e, c.cfg.dataplane.workers, 1, 64, "a worker count");
      }},
     {"session-capacity",
      [](LoadContext& c, const IniEntry& e) {

@@ -197,9 +197,18 @@ inline uint64_t fragmentHash(const IpAddr& src, const IpAddr& dst, uint32_t ip_i
 }
 
 /// Maps a 64-bit hash onto [0, n) without division (Lemire's reduction on the
-/// low 32 bits). Used for buckets and workers; n must be > 0.
+/// low 32 bits). Used for buckets; n must be > 0.
 inline uint32_t reduceHash(uint64_t hash, uint32_t n) {
     return uint32_t((uint64_t(uint32_t(hash)) * n) >> 32);
 }
+
+/// The worker (of `workers`) that owns the flow whose flowHash is `hash`:
+/// the dataplane hands every frame to it and the HA agent routes replicas
+/// to it. Uses the hash's high half: the low half picks the bucket inside
+/// the worker's table, and reusing it would leave part of every table unused.
+inline uint32_t workerOf(uint64_t hash, uint32_t workers) {
+    return uint32_t(((hash >> 32) * workers) >> 32);
+}
+inline uint32_t workerOf(const FlowKey& k, uint32_t workers) { return workerOf(flowHash(k), workers); }
 
 }  // namespace tandem

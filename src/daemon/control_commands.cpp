@@ -131,7 +131,12 @@ void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane
             out["dataplane"] = countersJson(st.pipeline, all);
             out["parse"] = countersJson(st.parse, all);
             out["io"] = countersJson(st.io, all);
-            out["sessions"] = {{"active", st.sessions}, {"capacity", st.session_capacity}};
+            nlohmann::json by_worker = nlohmann::json::object();
+            for (size_t w = 0; w < st.sessions_by_worker.size(); ++w) {
+                by_worker[std::to_string(w)] = st.sessions_by_worker[w];
+            }
+            out["sessions"] = {{"active", st.sessions}, {"capacity", st.session_capacity},
+                               {"by_worker", by_worker}};
         }
         if (group.empty() || group == "peer-link") out["peer_link"] = countersJson(st.peer_link, all);
         if (ha && (group.empty() || group == "ha")) {

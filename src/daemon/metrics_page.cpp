@@ -83,6 +83,11 @@ void dataplaneMetrics(PrometheusText& p, const DataplaneStatus& st, const Config
     p.sample("tandem_session_table_capacity", MT::gauge, {}, st.session_capacity);
     p.family("tandem_workers", MT::gauge, "Dataplane worker threads.");
     p.sample("tandem_workers", MT::gauge, {}, uint64_t(st.workers));
+    p.family("tandem_worker_sessions", MT::gauge, "Live sessions in each worker's table.");
+    for (size_t w = 0; w < st.sessions_by_worker.size(); ++w) {
+        p.sample("tandem_worker_sessions", MT::gauge, {{"worker", std::to_string(w)}},
+                 st.sessions_by_worker[w]);
+    }
 
     struct PortField {
         const char* name;

@@ -145,6 +145,27 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
     table_.prefetchBucket(s.hash);
 }
 
+uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t workers, uint32_t here,
+                             uint32_t now_ms) {
+    PacketInfo info;
+    if (workers <= 1 || parseFrame(frame, len, settings_.parse, info) != ParseResult::ok) return here;
+    if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) return here;
+    if (info.is_fragment && !info.has_l4) {
+        const auto to = fragment_workers_.recall(info.src, info.dst, info.frag_id, now_ms);
+        return to ? *to : here;
+    }
+    const uint32_t ctx = contextOf(info);
+    const FlowTuple* t = info.icmp_is_error ? &info.icmp_error.inner : nullptr;
+    FlowKey key;
+    const uint64_t hash =
+        t ? buildFlowKey(t->src, t->dst, t->sport, t->dport, t->proto, t->family, ctx, &key, nullptr)
+          : buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto, info.family, ctx,
+                         &key, nullptr);
+    const uint32_t to = workerOf(hash, workers);
+    if (info.first_fragment) fragment_workers_.remember(info.src, info.dst, info.frag_id, to, now_ms);
+    return to;
+}
+
 void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,
                             uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress,
                             NodeId sender) {

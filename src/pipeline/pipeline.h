@@ -116,6 +116,18 @@ public:
     Verdict process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
                     Ingress ingress = Ingress::port, NodeId sender = kNoNode);
 
+    /// The worker (of `workers`) that must process `frame`: the one holding
+    /// its flow's session, workerOf() of the flow hash the pipeline looks it
+    /// up by (the inner packet of a tunnel; an ICMP error's embedded header).
+    /// A datagram's later fragments carry no ports: they go where this
+    /// worker sent its first fragment (remembered here for a few seconds;
+    /// devices queue all fragments of a datagram together, by addresses).
+    /// A frame of no flow (non-IP, malformed, neighbour discovery, a fragment
+    /// whose first fragment was not seen here) returns `here`: that worker
+    /// passes or drops it. Counts nothing.
+    uint32_t workerFor(const uint8_t* frame, uint16_t len, uint32_t workers, uint32_t here,
+                       uint32_t now_ms);
+
     /// Expires idle sessions, at most `budget` timer entries per call.
     /// Returns the number removed.
     uint32_t age(uint32_t now_ms, uint32_t budget);
@@ -202,6 +214,7 @@ private:
     SessionTable& table_;
     std::shared_ptr<const Policy> policy_;
     FragmentCache fragments_;
+    FragmentCache fragment_workers_;  // workerFor(): where each first fragment went
     PipelineCounters counters_;
     ParseCounters parse_counters_;
     ClusterView view_;  // as of the current burst

@@ -86,6 +86,16 @@ Policy = tuple[Rule, ...]
 # --- tandemd ---------------------------------------------------------------------------
 
 
+def eal_cores(workers: int, lcores: str = "0-1") -> str:
+    """EAL core arguments: `-l LCORES` for one worker; for more, one lcore
+    per worker spread over this machine's CPUs (lcore n on CPU n mod CPUs,
+    the main lcore 0 on CPU 0), so two workers run on a 2-core machine."""
+    if workers <= 1:
+        return f"-l {lcores}"
+    cpus = os.cpu_count() or 1
+    return "--lcores " + ",".join(f"{n}@{n % cpus}" for n in range(workers + 1))
+
+
 def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
                    session_capacity: int = 65536, dpdk_prefix: str, socket_path: str,
                    lcores: str = "0-1", extra: str = "", cluster_id: int | None = None,
@@ -96,15 +106,18 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
     (name -> interface, e.g. a pair's raw peer link); `extra` is appended
     (e.g. [peer.N] and [ha] sections); `control_extra` goes into [control]
     (e.g. metrics-listen, traffic-log)."""
+    # One af_packet queue pair per worker (the kernel spreads frames over
+    # them by its own flow hash; tandemd hands each to its flow's worker).
+    queues = f",qpairs={workers}" if workers > 1 else ""
     ports = "".join(
         f"[port.{zone}]\n"
-        f"device = net_af_packet{i},iface={iface},framecnt=4096\n"
+        f"device = net_af_packet{i},iface={iface},framecnt=4096{queues}\n"
         f"zone = {zone}\n\n"
         for i, (zone, iface) in enumerate(lab.zone_ports.items()))
     first = len(lab.zone_ports)
     ports += "".join(
         f"[port.{name}]\n"
-        f"device = net_af_packet{first + i},iface={iface},framecnt=4096\n\n"
+        f"device = net_af_packet{first + i},iface={iface},framecnt=4096{queues}\n\n"
         for i, (name, iface) in enumerate((extra_ports or {}).items()))
     rules = "".join(f"rule = {r.tandemd()}\n" for r in policy)
     return (
@@ -116,7 +129,7 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
         "[dataplane]\n"
         "mode = inline\n"
         f"eal-args = --no-huge --no-pci -m 256 --no-telemetry --file-prefix {dpdk_prefix} "
-        f"-l {lcores}\n"
+        f"{eal_cores(workers, lcores)}\n"
         f"workers = {workers}\n"
         f"session-capacity = {session_capacity}\n\n"
         f"{ports}"
@@ -393,9 +406,9 @@ class KernelBridgeNode:
 NODE_KINDS = ("tandemd", "kernel", "bridge")
 
 
-def make_node(kind: str, policy: Policy, tandemd_binary: str | None = None):
+def make_node(kind: str, policy: Policy, tandemd_binary: str | None = None, workers: int = 1):
     if kind == "tandemd":
-        return TandemdNode(policy, binary=tandemd_binary)
+        return TandemdNode(policy, binary=tandemd_binary, workers=workers)
     if kind == "kernel":
         return KernelBridgeNode(policy, filtering=True)
     if kind == "bridge":

@@ -126,6 +126,7 @@ class PairOptions:
     cluster_id: int = 7
     ha_timeout: float = 20.0
     metrics: bool = False     # serve /metrics on 127.0.0.1 in each node namespace
+    workers: int = 1          # tandemd workers per node
 
 
 # --- node slots ---------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class PairTandemdNode(TandemdNode):
     name = "tandemd"
 
     def __init__(self, opts: PairOptions, policy=PAIR_POLICY) -> None:
-        super().__init__(policy, binary=opts.tandemd, workers=1, lcores="0-1")
+        super().__init__(policy, binary=opts.tandemd, workers=opts.workers, lcores="0-1")
         self.opts = opts
         self.slot: NodeSlot | None = None
 
@@ -1332,6 +1333,7 @@ def common_args(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--heartbeat-ms", type=int, default=20)
     ap.add_argument("--hold-ms", type=int, default=100)
     ap.add_argument("--cluster-id", type=int, default=7)
+    ap.add_argument("--workers", type=int, default=1, help="tandemd workers per node")
     ap.add_argument("--deadline", type=float, default=170.0, help="overall limit in seconds")
     ap.add_argument("--json", metavar="FILE", help="write the counted outcomes here")
     ap.add_argument("--artifacts", metavar="DIR",
@@ -1344,7 +1346,7 @@ def options_from(args, **over) -> PairOptions:
                     peer_link=args.peer_link, peer_link_routed=args.peer_link_gateway,
                     revert=args.revert == "true", curve=not args.no_curve,
                     heartbeat_ms=args.heartbeat_ms, hold_ms=args.hold_ms,
-                    cluster_id=args.cluster_id)
+                    cluster_id=args.cluster_id, workers=args.workers)
     for k, v in over.items():
         setattr(o, k, v)
     return o

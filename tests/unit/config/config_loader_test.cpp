@@ -119,7 +119,7 @@ TEST_CASE("defaults are applied to every key that is not set") {
 TEST_CASE("every key of every section is read into the config") {
     Config c = loadOk(
         "[node]\nid = 3\nname = fw-c.example\ncluster-id = 65535\n"
-        "[dataplane]\nmode = geneve\neal-args = -l 0-3  -n 4\t--no-pci\nworkers = 1\n"
+        "[dataplane]\nmode = geneve\neal-args = -l 0-3  -n 4\t--no-pci\nworkers = 3\n"
         "session-capacity = 268435456\nbusy-poll = yes\ngeneve-port = 6082\nburst-size = 256\n"
         "[port.data]\ndevice = net_af_packet0,iface=veth0,framecnt=4096\nzone = gwlb\n"
         "[port.peer]\ndevice = net_af_packet1,iface=veth1\n"
@@ -141,7 +141,7 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.node.cluster_id == 65535);
     CHECK(c.dataplane.mode == DataplaneMode::geneve);
     CHECK(c.dataplane.eal_args == std::vector<std::string>{"-l", "0-3", "-n", "4", "--no-pci"});
-    CHECK(c.dataplane.workers == 1);
+    CHECK(c.dataplane.workers == 3);
     CHECK(c.dataplane.session_capacity == 268435456u);
     CHECK(c.dataplane.busy_poll);
     CHECK(c.dataplane.geneve_port == 6082);

@@ -143,3 +143,28 @@ TEST_CASE("the key built with its hash carries the flow hash of its bytes") {
         }
     }
 }
+
+TEST_CASE("flows spread evenly over workers, and over each worker's whole table") {
+    constexpr uint32_t kWorkers = 4, kBuckets = 1024;
+    uint32_t per_worker[kWorkers] = {};
+    uint32_t buckets_used[kWorkers][kBuckets] = {};
+    // One host pair, many ports: a single busy pair of hosts still uses every worker.
+    for (uint32_t i = 0; i < 40000; ++i) {
+        FlowKey k = makeFlowKey(tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80));
+        const uint32_t w = workerOf(k, kWorkers);
+        REQUIRE(w < kWorkers);
+        CHECK(w == workerOf(makeFlowKey(reversed(tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80))), kWorkers));
+        ++per_worker[w];
+        ++buckets_used[w][reduceHash(flowHash(k), kBuckets)];
+    }
+    for (uint32_t w = 0; w < kWorkers; ++w) {
+        CHECK(per_worker[w] > 10000 * 0.9);
+        CHECK(per_worker[w] < 10000 * 1.1);
+        // Every worker's flows fill all of its table's buckets, not a quarter of them.
+        uint32_t empty = 0;
+        for (uint32_t c : buckets_used[w]) empty += c == 0;
+        CHECK(empty < kBuckets / 100);
+    }
+    CHECK(workerOf(~0ULL, 3) == 2);
+    CHECK(workerOf(0xffffffffULL, 3) == 0);
+}

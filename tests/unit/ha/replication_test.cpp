@@ -88,7 +88,7 @@ TEST_CASE("records go to the worker that owns the flow") {
     for (size_t w = 0; w < 4; ++w) {
         CHECK(c.node(2).worker(w).table.size() > 50);
         for (const auto& [key, s] : c.node(2).worker(w).table)
-            CHECK(reduceHash(flowHash(key), 4) == w);
+            CHECK(workerOf(key, 4) == w);
     }
 }
 

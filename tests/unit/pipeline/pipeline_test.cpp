@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -355,4 +357,108 @@ TEST_CASE("in GENEVE mode a whole handshake inside one burst reaches established
         established += s.state == SessionState::tcp_established;
     });
     CHECK(established == 10);
+}
+
+namespace {
+// A node with several workers, each with its own table and pipeline; every
+// frame goes to the worker workerFor() names (what the dataplane's hand-off
+// does), so a flow works only if all of its packets meet one worker.
+struct Workers {
+    static constexpr uint32_t kCount = 4;
+    std::vector<std::unique_ptr<Node>> w;
+    explicit Workers(bool geneve = false, std::vector<Rule> rules = labRules()) {
+        for (uint32_t i = 0; i < kCount; ++i) w.push_back(std::make_unique<Node>(1024, geneve, rules));
+    }
+    uint32_t steer(const std::vector<uint8_t>& f, uint32_t here = 99) const {
+        // Worker 0 receives everything (as if all frames came in on its queue).
+        return w[0]->pipe.workerFor(f.data(), uint16_t(f.size()), kCount, here, w[0]->now);
+    }
+    Verdict send(std::vector<uint8_t> f, uint16_t port) {
+        const uint32_t i = steer(f, 0);
+        REQUIRE(i < kCount);
+        return w[i]->send(std::move(f), port);
+    }
+};
+}  // namespace
+
+TEST_CASE("workerFor sends every packet of a flow to the worker that holds its session") {
+    Workers ws;
+    std::set<uint32_t> used;
+    // One client, one server: the flows of a single busy host pair still
+    // spread over every worker (the worker follows the whole flow hash).
+    for (uint32_t c = 0; c < 64; ++c) {
+        const uint16_t sport = uint16_t(40000 + c);
+        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(), kInside), kOutside));
+        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build(), kOutside), kInside));
+        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpAck).seq(501).ack(101).payload(10).build(), kOutside), kInside));
+        used.insert(ws.steer(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build()));
+    }
+    CHECK(used.size() == Workers::kCount);
+    size_t total = 0;
+    for (uint32_t i = 0; i < Workers::kCount; ++i) {
+        Node& n = *ws.w[i];
+        total += n.table.size();
+        CHECK(n.count(PipelineCounter::dropped_no_session) == 0);
+        CHECK(n.count(PipelineCounter::dropped_tcp_invalid_state) == 0);
+        // Each worker holds exactly the flows the replication path routes to it.
+        n.table.scan(0, n.table.capacity(), [&](uint32_t, const Session& s) {
+            CHECK(workerOf(s.key, Workers::kCount) == i);
+            CHECK(s.state == SessionState::tcp_established);
+        });
+    }
+    CHECK(total == 64);
+}
+
+TEST_CASE("workerFor places ICMP errors and port-less fragments with their flow") {
+    Workers ws;
+    for (uint32_t c = 0; c < 16; ++c) {
+        const std::string client = "10.0.1." + std::to_string(100 + c);
+        auto dgram = FrameBuilder::udp(client, 6000, kServer, 53).build();
+        REQUIRE(forwardedTo(ws.send(dgram, kInside), kOutside));
+        // The error comes from a third address; only its embedded header names the flow.
+        auto err = FrameBuilder::icmpError("198.51.100.1", client, dgram).build();
+        CHECK(ws.steer(err) == ws.steer(dgram));
+        CHECK(forwardedTo(ws.send(err, kOutside), kInside));
+        auto first = FrameBuilder::udp(client, 7000, kServer, 9000).ipId(uint16_t(42 + c)).fragment(0, true).payload(40).build();
+        auto second = FrameBuilder::udp(client, 7000, kServer, 9000).ipId(uint16_t(42 + c)).fragment(48, false).payload(40).build();
+        // Before its first fragment was seen, a later one has no worker of its own.
+        CHECK(ws.steer(second, 99) == 99);
+        CHECK(forwardedTo(ws.send(first, kInside), kOutside));
+        CHECK(ws.steer(second) == ws.steer(first));
+        CHECK(forwardedTo(ws.send(second, kInside), kOutside));
+    }
+    uint64_t errors = 0, fragments = 0;
+    for (auto& n : ws.w) {
+        errors += n->count(PipelineCounter::icmp_errors_forwarded);
+        fragments += n->count(PipelineCounter::fragments_forwarded);
+    }
+    CHECK(errors == 16);
+    CHECK(fragments == 16);
+}
+
+TEST_CASE("workerFor keys a GENEVE frame by its inner flow; frames of no flow stay where they are") {
+    RuleError err;
+    Workers ws(true, {*parseRule("allow proto tcp dport 80", &err)});
+    std::set<uint32_t> used;
+    for (uint32_t c = 0; c < 32; ++c) {
+        const std::string client = "10.0.2." + std::to_string(10 + c);
+        auto syn = gwlbFrame(FrameBuilder::tcp(client, 41000, kServer, 80, kTcpSyn).seq(100).build());
+        auto synack = gwlbFrame(FrameBuilder::tcp(kServer, 80, client, 41000, kTcpSyn | kTcpAck).seq(500).ack(101).build());
+        CHECK(ws.steer(syn) == ws.steer(synack));
+        used.insert(ws.steer(syn));
+        CHECK(forwardedTo(ws.send(syn, 0), 0));
+        CHECK(forwardedTo(ws.send(synack, 0), 0));
+    }
+    // The outer header (one load balancer, one node) is the same for all: only
+    // the inner flows spread the load.
+    CHECK(used.size() > 1);
+    std::vector<uint8_t> arp(60, 0);
+    arp[12] = 0x08, arp[13] = 0x06;
+    CHECK(ws.steer(arp, 7) == 7);
+    auto bad = FrameBuilder::tcp(kClient, 1, kServer, 80, kTcpSyn).build();
+    bad[14] = 0x44;
+    CHECK(ws.steer(bad, 5) == 5);
+    // One worker only: always here, without parsing.
+    CHECK(ws.w[0]->pipe.workerFor(arp.data(), uint16_t(arp.size()), 1, 3, 0) == 3);
 }
