@@ -41,18 +41,24 @@ class Rule:
     proto: str                       # tcp | udp | icmp
     dports: tuple[int, ...] = ()
     icmp_types: tuple[int, ...] = ()
-    from_zone: str = "inside"
-    to_zone: str = "outside"
+    from_zone: str | None = "inside"  # None: any zone (GENEVE mode has one)
+    to_zone: str | None = "outside"
     name: str = ""
     action: str = "allow"
     log: bool = False                # sessions go to the traffic log
-
+    dst: str = ""                    # destination address or CIDR ("": any)
 
     def tandemd(self) -> str:
         parts = [self.action]
         if self.name:
             parts += ["name", self.name]
-        parts += ["from", self.from_zone, "to", self.to_zone, "proto", self.proto]
+        if self.from_zone:
+            parts += ["from", self.from_zone]
+        if self.to_zone:
+            parts += ["to", self.to_zone]
+        if self.dst:
+            parts += ["dst", self.dst]
+        parts += ["proto", self.proto]
         if self.dports:
             parts += ["dport", ",".join(str(p) for p in self.dports)]
         if self.icmp_types:
@@ -99,7 +105,7 @@ def eal_cores(workers: int, lcores: str = "0-1") -> str:
 def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
                    session_capacity: int = 65536, dpdk_prefix: str, socket_path: str,
                    lcores: str = "0-1", extra: str = "", cluster_id: int | None = None,
-                   node_name: str | None = None,
+                   node_name: str | None = None, mode: str = "inline",
                    extra_ports: dict[str, str] | None = None, control_extra: str = "") -> str:
     """The single-node inline config. Every config key the lab uses is here
     (docs/config.md is the reference). `extra_ports` adds zone-less ports
@@ -127,7 +133,7 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
         f"name = {node_name or f'fw{node_id}'}\n"
         + (f"cluster-id = {cluster_id}\n" if cluster_id is not None else "") + "\n"
         "[dataplane]\n"
-        "mode = inline\n"
+        f"mode = {mode}\n"
         f"eal-args = --no-huge --no-pci -m 256 --no-telemetry --file-prefix {dpdk_prefix} "
         f"{eal_cores(workers, lcores)}\n"
         f"workers = {workers}\n"
@@ -152,8 +158,9 @@ class TandemdNode:
 
     def __init__(self, policy: Policy, binary: str | None = None, workers: int = 1,
                  lcores: str = "0-1", ready_timeout: float = 20.0, extra_config: str = "",
-                 control_extra: str = "") -> None:
+                 control_extra: str = "", mode: str = "inline") -> None:
         self.policy = policy
+        self.mode = mode
         self.binary = binary or os.environ.get("TANDEMD") or DEFAULT_TANDEMD
         self.workers = workers
         self.lcores = lcores
@@ -210,7 +217,7 @@ class TandemdNode:
         """The config file this node runs with (subclasses add sections)."""
         return tandemd_config(lab, self.policy, workers=self.workers,
                               dpdk_prefix=self.dpdk_prefix, socket_path=socket_path,
-                              lcores=self.lcores, extra=self.extra_config,
+                              lcores=self.lcores, extra=self.extra_config, mode=self.mode,
                               control_extra=self.control_extra)
 
     def check_alive(self) -> None:
@@ -406,9 +413,12 @@ class KernelBridgeNode:
 NODE_KINDS = ("tandemd", "kernel", "bridge")
 
 
-def make_node(kind: str, policy: Policy, tandemd_binary: str | None = None, workers: int = 1):
+def make_node(kind: str, policy: Policy, tandemd_binary: str | None = None, workers: int = 1,
+              mode: str = "inline"):
     if kind == "tandemd":
-        return TandemdNode(policy, binary=tandemd_binary, workers=workers)
+        return TandemdNode(policy, binary=tandemd_binary, workers=workers, mode=mode)
+    if mode != "inline":
+        raise ValueError(f"the {kind} node runs inline only")
     if kind == "kernel":
         return KernelBridgeNode(policy, filtering=True)
     if kind == "bridge":

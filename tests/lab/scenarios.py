@@ -556,9 +556,12 @@ def worker_checks(node, workers: int) -> list[Check]:
     ]
 
 
-def main(description: str, build, argv=None, configure=None) -> int:
-    """Parses the common options (plus `configure(parser)`), builds the lab,
-    runs `build(args)` scenarios, prints the summary. Returns the exit code."""
+def main(description: str, build, argv=None, configure=None, lab_class=InlineLab,
+         policy=LAB_POLICY, mode: str = "inline", final=None) -> int:
+    """Parses the common options (plus `configure(parser)`), builds the lab
+    (`lab_class`, a node running `policy` in `mode`), runs `build(args)`
+    scenarios, then `final(lab, node)` (more checks, with the node still
+    running), prints the summary. Returns the exit code."""
     ap = common_args(description)
     if configure:
         configure(ap)
@@ -582,8 +585,8 @@ def main(description: str, build, argv=None, configure=None) -> int:
     node = None
     print(f"{description}\nnode: {args.node}", flush=True)
     try:
-        with InlineLab() as lab:
-            node = make_node(args.node, LAB_POLICY, args.tandemd, args.workers)
+        with lab_class() as lab:
+            node = make_node(args.node, policy, args.tandemd, args.workers, mode)
             try:
                 lab.set_node(node)
                 lab.start_service("server", "server", SERVER_SERVICE)
@@ -603,6 +606,8 @@ def main(description: str, build, argv=None, configure=None) -> int:
                     final_checks += checks
                 if args.node == "tandemd" and args.workers > 1:
                     final_checks += worker_checks(node, args.workers)
+                if final:
+                    final_checks += final(lab, node)
                 stopped = lab.stop_node()
                 code = stopped.get("exit_code")
                 final_checks.append(Check(f"node stopped cleanly on SIGTERM (exit code {code})",
