@@ -438,36 +438,50 @@ def cmd_rr_long(a) -> int:
         c.state = "waiting"
         c.buf.clear()
 
-    def on_rr(c: _RR, ev: int, now: float) -> None:
-        if c.state == "connecting":
-            err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err:
-                fail(c, errno.errorcode.get(err, str(err)), now)
-                return
-            if not ev & select.EPOLLOUT:
-                return
-            ep.modify(c.sock.fileno(), select.EPOLLIN)
-            c.state = "idle"
-            send_request(c, now)
-            return
+    def connected(c, ev: int, now: float) -> bool:
+        """A connecting socket's outcome: True once connected (now waiting
+        for input), False while pending or failed (counted)."""
+        err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            fail(c, errno.errorcode.get(err, str(err)), now)
+            return False
+        if not ev & select.EPOLLOUT:
+            return False
+        ep.modify(c.sock.fileno(), select.EPOLLIN)
+        return True
+
+    def receive(c, size: int, now: float) -> bytes | None:
+        """Up to `size` bytes, b"" at end of stream, None when nothing is
+        there or the connection broke (counted); a clean end of stream
+        after closing marks the connection done."""
         try:
-            data = c.sock.recv(65536)
+            data = c.sock.recv(size)
         except BlockingIOError:
-            return
+            return None
         except ConnectionResetError:
             fail(c, "reset", now)
-            return
+            return None
         except OSError as e:
             fail(c, errno_name(e), now)
-            return
+            return None
         if not data:
             if c.state == "closing":
                 c.state, c.closed = "done", "clean"
                 ep.unregister(c.sock.fileno())
                 by_fd.pop(c.sock.fileno(), None)
                 c.sock.close()
-                return
-            fail(c, "eof", now)
+            else:
+                fail(c, "eof", now)
+        return data
+
+    def on_rr(c: _RR, ev: int, now: float) -> None:
+        if c.state == "connecting":
+            if connected(c, ev, now):
+                c.state = "idle"
+                send_request(c, now)
+            return
+        data = receive(c, 65536, now)
+        if not data:
             return
         if c.state != "waiting":
             c.mismatch += 1
@@ -486,35 +500,13 @@ def cmd_rr_long(a) -> int:
 
     def on_bulk(b: _Bulk, ev: int, now: float) -> None:
         if b.state == "connecting":
-            err = b.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err:
-                fail(b, errno.errorcode.get(err, str(err)), now)
-                return
-            if not ev & select.EPOLLOUT:
-                return
-            ep.modify(b.sock.fileno(), select.EPOLLIN)
-            b.sock.send(struct.pack("!Q", a.bulk_rate))
-            b.state = "running"
+            if connected(b, ev, now):
+                b.sock.send(struct.pack("!Q", a.bulk_rate))
+                b.state = "running"
             return
         while True:
-            try:
-                data = b.sock.recv(262144)
-            except BlockingIOError:
-                return
-            except ConnectionResetError:
-                fail(b, "reset", now)
-                return
-            except OSError as e:
-                fail(b, errno_name(e), now)
-                return
+            data = receive(b, 262144, now)
             if not data:
-                if b.state == "closing":
-                    b.state, b.closed = "done", "clean"
-                    ep.unregister(b.sock.fileno())
-                    by_fd.pop(b.sock.fileno(), None)
-                    b.sock.close()
-                else:
-                    fail(b, "eof", now)
                 return
             off = b.bytes % PATTERN_PERIOD
             if data != PATTERN[off:off + len(data)] and len(data) <= len(PATTERN) - off:
