@@ -112,6 +112,25 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     }
     // A transparent firewall forwards frames addressed to any MAC.
     rte_eth_promiscuous_enable(*id);
+    if (device.find("iface=") != std::string::npos) {
+        // A port on a kernel interface (af_packet) opens its socket before
+        // binding it to the interface: frames of every interface in the
+        // namespace caught in between sit in its ring (seen in the lab: the
+        // HA link's TCP on the peer-link port). Nothing has been received on
+        // purpose yet, so the rings start empty.
+        unsigned flushed = 0;
+        rte_mbuf* junk[32];
+        for (unsigned q = 0; q < nq; ++q) {
+            for (uint16_t n; (n = rte_eth_rx_burst(*id, uint16_t(q), junk, 32)) != 0;) {
+                rte_pktmbuf_free_bulk(junk, n);
+                flushed += n;
+            }
+        }
+        if (flushed) {
+            TLOG_INFO(kLog, "port %s: %u frames caught before the port was bound to its "
+                      "interface, discarded", name.c_str(), flushed);
+        }
+    }
     rte_eth_link link;
     std::memset(&link, 0, sizeof link);
     rte_eth_link_get_nowait(*id, &link);
