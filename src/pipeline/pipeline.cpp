@@ -147,7 +147,9 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
 
 uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t workers, uint32_t here,
                              uint32_t now_ms) {
-    PacketInfo info;
+    // A member, not a local: constructing a PacketInfo per frame costs more
+    // than parsing into one (parseFrame resets what it fills).
+    PacketInfo& info = steer_info_;
     if (workers <= 1 || parseFrame(frame, len, settings_.parse, info) != ParseResult::ok) return here;
     if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) return here;
     if (info.is_fragment && !info.has_l4) {

@@ -215,6 +215,7 @@ private:
     std::shared_ptr<const Policy> policy_;
     FragmentCache fragments_;
     FragmentCache fragment_workers_;  // workerFor(): where each first fragment went
+    PacketInfo steer_info_;           // workerFor()'s parse
     PipelineCounters counters_;
     ParseCounters parse_counters_;
     ClusterView view_;  // as of the current burst
