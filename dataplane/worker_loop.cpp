@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -474,9 +475,11 @@ void Dataplane::Impl::loop(Worker& w) {
             if (busy || spec.busy_poll) continue;
         }
         // Idle: poll on briefly, then sleep with back-off so that several
-        // nodes can share a small machine.
+        // nodes can share a small machine. While polling on, give way to any
+        // other thread waiting for this CPU (the HA agent, whose answer the
+        // parked first packets wait for, a neighbour node's worker).
         if (now - last_traffic_ms < kSpinAfterTrafficMs || jobs || w.parking.parked) {
-            rte_pause();
+            sched_yield();
             continue;
         }
         w.counters.inc(WorkerCounter::idle_sleeps);
