@@ -15,10 +15,8 @@ node, and the scenarios' counter checks hold as in the inline lab.
 """
 from __future__ import annotations
 
-import time
-
-from lab import (InlineLab, LabError, LabTimeout, Namespace, PYTHON, HERE, add_veth, link_info,
-                 link_mac, make_workdir, cleanup_stale, set_offloads)
+from lab import (InlineLab, LabError, Namespace, PYTHON, HERE, add_veth, link_mac, make_workdir,
+                 cleanup_stale, set_offloads)
 from nodes import Rule
 
 CLIENT_NET, SERVER_NET, TUNNEL_NET = "10.1.0", "10.3.0", "10.9.0"
@@ -118,18 +116,10 @@ class GeneveLab(InlineLab):
             self.gwlb_stats = self.stop_service("gwlb")
         return self.gwlb_stats
 
-    def _wait_links_up(self, timeout: float) -> None:
-        end = time.monotonic() + timeout
-        pairs = ((self.client, self.client_if), (self.server, self.server_if),
-                 (self.gw, self.gw_client_if), (self.gw, self.gw_server_if),
-                 (self.gw, self.gw_node_if), (self.node_ns, self.node_if))
-        while True:
-            down = [i for ns, i in pairs if link_info(ns, i).get("operstate") not in ("UP",)]
-            if not down:
-                return
-            if time.monotonic() > end:
-                raise LabTimeout(f"links not up after {timeout} s: {down}")
-            time.sleep(0.05)
+    def links(self) -> tuple:
+        return ((self.client, self.client_if), (self.server, self.server_if),
+                (self.gw, self.gw_client_if), (self.gw, self.gw_server_if),
+                (self.gw, self.gw_node_if), (self.node_ns, self.node_if))
 
     def close(self) -> None:
         super().close()

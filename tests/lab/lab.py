@@ -670,10 +670,14 @@ class InlineLab:
                  f"[{self.outside_if}] -- [{self.server_if} {self.addr.server_ip}] "
                  f"{self.server.name}")
 
+    def links(self) -> tuple:
+        """(namespace, interface) of every link the lab builds."""
+        return ((self.client, self.client_if), (self.server, self.server_if),
+                (self.node_ns, self.inside_if), (self.node_ns, self.outside_if))
+
     def _wait_links_up(self, timeout: float) -> None:
         end = time.monotonic() + timeout
-        pairs = ((self.client, self.client_if), (self.server, self.server_if),
-                 (self.node_ns, self.inside_if), (self.node_ns, self.outside_if))
+        pairs = self.links()
         while True:
             down = [i for ns, i in pairs if link_info(ns, i).get("operstate") not in ("UP",)]
             if not down:

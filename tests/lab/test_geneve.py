@@ -15,18 +15,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from geneve_lab import GeneveLab, geneve_policy  # noqa: E402
-from scenarios import (LAB_POLICY, Check, DeniedTcp, DeniedUdp, IcmpEcho, IcmpError,  # noqa: E402
-                       MidstreamAck, ReverseTcp, TcpStorm, UdpEcho, main)
-
-
-def configure(ap):
-    ap.add_argument("--connections", type=int, default=1000)
-    ap.add_argument("--concurrency", type=int, default=50)
-
-
-def build(a):
-    return [TcpStorm(a.connections, a.concurrency), DeniedTcp(), DeniedUdp(), ReverseTcp(),
-            MidstreamAck(), UdpEcho(), IcmpEcho(), IcmpError()]
+from scenarios import LAB_POLICY, Check, main  # noqa: E402
+from test_inline_all import build, configure  # noqa: E402  (the same scenarios)
 
 
 def tunnel_checks(lab, node) -> list:
