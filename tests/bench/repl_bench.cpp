@@ -516,7 +516,7 @@ int main(int argc, char** argv) {
         }
     }
     setLogLevel("ha", opt.verbose ? LogLevel::info : LogLevel::error);
-    int port = opt.port ? opt.port : 40000 + int(getpid() % 2000) * 8;
+    int port = opt.port ? opt.port : 10000 + int(getpid() % 700) * 32;  // below the ephemeral range
     std::printf("repl_bench: two nodes, one thread each, ZeroMQ over TCP loopback\n");
     for (bool curve : {true, false}) {
         if ((curve && !opt.curve_on) || (!curve && !opt.curve_off)) continue;
