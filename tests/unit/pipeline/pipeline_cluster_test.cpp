@@ -93,18 +93,29 @@ void replicate(Member& from, Member& to, uint32_t now = 1000) {
     }
 }
 
+auto syn() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpSyn).seq(100).build(); }
+auto synAck() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck).seq(500).ack(101).build(); }
+auto ack() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).build(); }
+auto reply() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck).seq(501).ack(101).payload(100).build(); }
+
 struct Pair {
     Member a{1}, b{2};
     Pair() {
         a.setView(0b11, 0b11);
         b.setView(0b11, 0b11);
     }
+    /// The connection's handshake through node 1 (which owns it), then node
+    /// 1's session events applied on node 2.
+    void establishOnA() {
+        handshakeOnA();
+        replicate(a, b);
+    }
+    void handshakeOnA() {
+        a.send(syn(), kInside);
+        a.send(synAck(), kOutside);
+        a.send(ack(), kInside);
+    }
 };
-
-auto syn() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpSyn).seq(100).build(); }
-auto synAck() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck).seq(500).ack(101).build(); }
-auto ack() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).build(); }
-auto reply() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck).seq(501).ack(101).payload(100).build(); }
 
 }  // namespace
 
@@ -162,10 +173,7 @@ TEST_CASE("without the replica the non-owner cannot pass the reply: the race def
 
 TEST_CASE("when the owner dies its backup adopts the session on the next packet") {
     Pair p;
-    p.a.send(syn(), kInside);
-    p.a.send(synAck(), kOutside);
-    p.a.send(ack(), kInside);
-    replicate(p.a, p.b);
+    p.establishOnA();
     // Node 1 is gone: node 2 is alone.
     p.b.setView(0b10, 0b10);
     Verdict v = p.b.send(reply(), kOutside);
@@ -285,9 +293,7 @@ TEST_CASE("an older version of a session never overwrites a newer one") {
 
 TEST_CASE("a copy of a session this node owns never overwrites it unless newer") {
     Pair p;
-    p.a.send(syn(), kInside);
-    p.a.send(synAck(), kOutside);
-    p.a.send(ack(), kInside);
+    p.handshakeOnA();
     REQUIRE(p.a.find(syn())->state == SessionState::tcp_established);
     const uint32_t version = p.a.find(syn())->version;
     AgentCommand echo;
@@ -308,10 +314,7 @@ TEST_CASE("a copy of a session this node owns never overwrites it unless newer")
 
 TEST_CASE("a packet its owner of record forwards is carried while ownership changes hands") {
     Pair p;
-    p.a.send(syn(), kInside);
-    p.a.send(synAck(), kOutside);
-    p.a.send(ack(), kInside);
-    replicate(p.a, p.b);
+    p.establishOnA();
     REQUIRE(p.b.find(syn())->owner == 1);
     // a hands its sessions to b (revert / suspend); the notice is not at b yet.
     AgentCommand give;
@@ -393,10 +396,7 @@ TEST_CASE("with replication working, or no live peer, a mid-stream packet with n
 
 TEST_CASE("a session handed to this node accepts ACKs for data its notice does not include") {
     Pair p;
-    p.a.send(syn(), kInside);
-    p.a.send(synAck(), kOutside);
-    p.a.send(ack(), kInside);
-    replicate(p.a, p.b);
+    p.establishOnA();
     AgentCommand give;
     give.kind = AgentCommandKind::transfer_owner;
     give.from = 1;
