@@ -287,7 +287,7 @@ void Replication::onWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
     if (!any_up) return;
     if (live_.empty()) live_first_us_ = now_us;
     live_.add(ev.kind == WorkerEventKind::erase ? HaRecordOp::erase : HaRecordOp::upsert,
-              ev.session, tableMs(now_us));
+              ev.session, ev.nat, tableMs(now_us));
     if (live_.count() >= options_.batch_records) flushLive(now_us);
 }
 
@@ -300,7 +300,7 @@ void Replication::onBulkEvent(const WorkerEvent& ev, uint64_t now_us) {
     }
     BulkOut& b = p->bulk_out;
     if (ev.kind == WorkerEventKind::bulk_record) {
-        b.buffer.add(HaRecordOp::upsert, ev.session, tableMs(now_us));
+        b.buffer.add(HaRecordOp::upsert, ev.session, ev.nat, tableMs(now_us));
         if (b.buffer.count() >= options_.batch_records) {
             flushBulk(*p);
             checkWindow(*p, now_us);
@@ -475,8 +475,9 @@ bool Replication::applyBatch(Peer& p, Inbound& in, uint64_t now_us) {
                                                : AgentCommandKind::apply_upsert;
         cmd.peer = p.id;
         cmd.session = haRecordToSession(rec, now_ms);
+        cmd.nat = rec.nat;
         if (rec.op == HaRecordOp::upsert) cmd.session.flags |= kSessionReplicated;
-        const size_t w = workerOf(cmd.session.key, uint32_t(workers_.size()));
+        const size_t w = workerOf(cmd.session.key(), uint32_t(workers_.size()));
         if (!backlog_[w].empty() || !workers_[w]->to_worker.push(cmd)) {
             counters_.inc(HaCounter::apply_ring_full);
             return false;

@@ -34,6 +34,7 @@ struct WorkerEvent {
     uint32_t heartbeat_seq = 0;///< peer_link_heartbeat: the sender's sequence number
     uint8_t peer_state = 0;    ///< peer_link_heartbeat: the sender's NodeState
     Session session;           ///< upsert / erase / bulk_record
+    NatBinding nat;            ///< the session's NAT binding (kept beside it by the table)
 };
 
 enum class AgentCommandKind : uint8_t {
@@ -60,6 +61,7 @@ struct AgentCommand {
     uint32_t heartbeat_seq = 0;
     uint8_t self_state = 0;    ///< send_peer_link_heartbeat: this node's NodeState
     Session session;           ///< apply_*: expires_ms already on this node's clock
+    NatBinding nat;            ///< apply_upsert: the session's NAT binding
 };
 
 using WorkerEventRing = SpscRing<WorkerEvent>;

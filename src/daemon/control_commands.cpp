@@ -91,9 +91,9 @@ SessionFilter filterFrom(const Config& cfg, const nlohmann::json& args) {
 nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg) {
     const Session& s = snap.session;
     const SessionEndpoints e = endpointsOf(s);
-    const char* proto = protocolName(s.key.proto);
+    const char* proto = protocolName(s.key_proto);
     nlohmann::json j = {{"id", snap.id},
-                        {"proto", proto ? nlohmann::json(proto) : nlohmann::json(s.key.proto)},
+                        {"proto", proto ? nlohmann::json(proto) : nlohmann::json(s.key_proto)},
                         {"src", formatIpAddr(e.src)},
                         {"sport", e.sport},
                         {"dst", formatIpAddr(e.dst)},

@@ -63,7 +63,7 @@ void appendTrafficLogLine(const TrafficLogRecord& r, const TrafficLogNames& name
                           std::string* out) {
     const Session& s = r.session;
     const SessionEndpoints e = endpointsOf(s);
-    const char* proto = protocolName(s.key.proto);
+    const char* proto = protocolName(s.key_proto);
     char buf[512];
     *out += "{\"time\":\"" + formatUtcTime(wall_ms) + "\",\"event\":\"";
     *out += r.event == TrafficLogEvent::start ? "start" : "end";
@@ -71,7 +71,7 @@ void appendTrafficLogLine(const TrafficLogRecord& r, const TrafficLogNames& name
     std::snprintf(buf, sizeof buf, ",\"node_id\":%u,\"session_id\":%" PRIu64 ",\"proto\":",
                   unsigned(names.nodeId()), r.session_id);
     *out += buf;
-    *out += proto ? std::string("\"") + proto + "\"" : std::to_string(s.key.proto);
+    *out += proto ? std::string("\"") + proto + "\"" : std::to_string(s.key_proto);
     *out += ",\"src\":\"" + formatIpAddr(e.src) + "\",\"sport\":" + std::to_string(e.sport);
     *out += ",\"dst\":\"" + formatIpAddr(e.dst) + "\",\"dport\":" + std::to_string(e.dport);
     *out += ",\"from_zone\":" + names.zone(r.from_zone) + ",\"to_zone\":" + names.zone(r.to_zone);

@@ -204,12 +204,12 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             for (uint32_t i = (g - 1) * kGroup; i < end; ++i) {
                 Slot& s = slots_[i];
                 if (s.kind == kLookup) {
-                    s.candidate = table_.candidate(s.hash, s.info.proto == kProtoTcp
-                                                               ? Session::kTcpHotBytes
-                                                               : Session::kHotBytes);
+                    s.candidate =
+                        table_.candidate(s.hash, Session::hotBytes(s.info.proto, s.info.family));
                 } else {
-                    s.candidate = s.kind == kIcmpError ? table_.candidate(s.hash)
-                                                       : SessionTable::kNoEntry;
+                    s.candidate = s.kind == kIcmpError
+                                      ? table_.candidate(s.hash, Session::kBothLines)
+                                      : SessionTable::kNoEntry;
                 }
             }
         }
@@ -286,7 +286,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         }
         if (owner == view_.self) {
             adopt(index, s.hash);
-            emit(WorkerEventKind::upsert, sess, now_ms);
+            emit(WorkerEventKind::upsert, index, now_ms);
         } else if (ingress == Ingress::peer && owner == sender_ && sess.owner == sender_) {
             // The owner of record forwarded it here: ownership is changing
             // hands (revert, suspend, a link back up) and one of the two
@@ -316,7 +316,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         if ((sess.state == SessionState::tcp_time_wait || sess.state == SessionState::tcp_close) &&
             classifyTcp(tcp.flags) == TcpEvent::syn) {
             // A new connection on the tuple of a finished one: judge it afresh.
-            emit(WorkerEventKind::erase, sess, now_ms);
+            emit(WorkerEventKind::erase, index, now_ms);
             logEnd(index, TrafficEndReason::reopened, now_ms);
             table_.erase(index);
             counters_.inc(PipelineCounter::sessions_reopened);
@@ -344,7 +344,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     sess.expires_ms = now_ms + sessionTimeoutMs(sess, settings_.timeouts);
     if (sess.state != state_before && !stand_in) {
         ++sess.version;
-        emit(WorkerEventKind::upsert, sess, now_ms);
+        emit(WorkerEventKind::upsert, index, now_ms);
     }
     if (info.first_fragment) fragments_.allow(info.src, info.dst, info.frag_id, now_ms);
     return forwardFrom(in_port);
@@ -405,7 +405,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
 
     // The initial state decides the initial timeout, so set it up first.
     Session init;
-    init.key = s.key;
+    init.setKey(s.key);
     if (info.proto == kProtoTcp) {
         tcpStart(init, info.tcp);
     } else {
@@ -444,13 +444,13 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
         // reply may reach any node, and the one it reaches must know the flow.
         const uint32_t token = next_token_++;
         if (next_token_ == 0) next_token_ = 1;
-        if (emitDeferred(table_.at(index), now_ms, token)) {
+        if (emitDeferred(index, now_ms, token)) {
             counters_.inc(PipelineCounter::deferred_first_packets);
             v.kind = VerdictKind::defer;
             v.token = token;
         }
     } else {
-        emit(WorkerEventKind::upsert, table_.at(index), now_ms);
+        emit(WorkerEventKind::upsert, index, now_ms);
     }
     return v;
 }

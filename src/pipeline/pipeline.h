@@ -187,10 +187,10 @@ private:
 
     // Cluster side (pipeline_ha.cpp).
     void adopt(uint32_t index, uint64_t hash);
-    void emit(WorkerEventKind kind, const Session& s, uint32_t now_ms);
-    bool emitDeferred(const Session& s, uint32_t now_ms, uint32_t token);
+    void emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms);
+    bool emitDeferred(uint32_t index, uint32_t now_ms, uint32_t token);
     bool expireOne(uint32_t index, Session& s, uint32_t now_ms);
-    void applyUpsert(const Session& incoming);
+    void applyUpsert(const Session& incoming, const NatBinding& nat);
     void applyErase(const Session& incoming);
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
 

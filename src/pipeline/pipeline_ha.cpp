@@ -6,23 +6,25 @@
 
 namespace tandem {
 
-void Pipeline::emit(WorkerEventKind kind, const Session& s, uint32_t now_ms) {
+void Pipeline::emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms) {
     if (!settings_.events || !view_.replicate) return;
     WorkerEvent ev;
     ev.kind = kind;
     ev.worker = settings_.worker;
     ev.now_ms = now_ms;
-    ev.session = s;
+    ev.session = table_.at(index);
+    ev.nat = table_.nat(index);
     if (!settings_.events->push(ev)) counters_.inc(PipelineCounter::events_dropped);
 }
 
-bool Pipeline::emitDeferred(const Session& s, uint32_t now_ms, uint32_t token) {
+bool Pipeline::emitDeferred(uint32_t index, uint32_t now_ms, uint32_t token) {
     WorkerEvent ev;
     ev.kind = WorkerEventKind::upsert;
     ev.worker = settings_.worker;
     ev.now_ms = now_ms;
     ev.defer_token = token;
-    ev.session = s;
+    ev.session = table_.at(index);
+    ev.nat = table_.nat(index);
     if (settings_.events->push(ev)) return true;
     counters_.inc(PipelineCounter::events_dropped);
     return false;
@@ -55,7 +57,7 @@ void Pipeline::standIn(Session& s) {
 bool Pipeline::expireOne(uint32_t index, Session& s, uint32_t now_ms) {
     if (s.owner == view_.self) {
         counters_.inc(PipelineCounter::sessions_expired);
-        emit(WorkerEventKind::erase, s, now_ms);
+        emit(WorkerEventKind::erase, index, now_ms);
         logEnd(index,
                s.state == SessionState::tcp_close       ? TrafficEndReason::tcp_reset
                : s.state == SessionState::tcp_time_wait ? TrafficEndReason::tcp_fin
@@ -74,18 +76,20 @@ bool Pipeline::expireOne(uint32_t index, Session& s, uint32_t now_ms) {
     return true;
 }
 
-void Pipeline::applyUpsert(const Session& incoming) {
-    const uint64_t hash = flowHash(incoming.key);
-    const uint32_t index = table_.find(incoming.key, hash);
+void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
+    const FlowKey key = incoming.key();
+    const uint64_t hash = flowHash(key);
+    const uint32_t index = table_.find(key, hash);
     if (index == SessionTable::kNoEntry) {
         Session init = incoming;
         init.flags |= kSessionReplicated;
         init.ingress_port = kUnknownPort;  // a port of the node that created it
-        uint32_t ignored;
-        if (table_.insert(init, hash, &ignored) == SessionTable::InsertResult::full) {
+        uint32_t installed;
+        if (table_.insert(init, hash, &installed) == SessionTable::InsertResult::full) {
             counters_.inc(PipelineCounter::replicas_dropped_full);
             return;
         }
+        table_.nat(installed) = nat;
         counters_.inc(PipelineCounter::replicas_installed);
         return;
     }
@@ -100,8 +104,6 @@ void Pipeline::applyUpsert(const Session& incoming) {
         counters_.inc(PipelineCounter::replicas_stale);
         return;
     }
-    const uint32_t tn = cur.timer_next, tp = cur.timer_prev, ts = cur.timer_slot;
-    const uint32_t hi = cur.hash_hi, lo = cur.hash_lo;
     const uint64_t packets[2] = {cur.packets[0], cur.packets[1]};
     const uint64_t bytes[2] = {cur.bytes[0], cur.bytes[1]};
     const bool was_mine = cur.owner == view_.self;
@@ -111,8 +113,7 @@ void Pipeline::applyUpsert(const Session& incoming) {
     cur.owner = owner_before;
     table_.setOwner(index, incoming.owner);  // keeps the per-owner counts exact
     cur.ingress_port = port_before;
-    cur.timer_next = tn, cur.timer_prev = tp, cur.timer_slot = ts;
-    cur.hash_hi = hi, cur.hash_lo = lo;
+    table_.nat(index) = nat;
     if (was_mine) {
         // Counters are the owner's: keep what this node counted.
         cur.packets[0] = packets[0], cur.packets[1] = packets[1];
@@ -132,7 +133,8 @@ void Pipeline::applyUpsert(const Session& incoming) {
 }
 
 void Pipeline::applyErase(const Session& incoming) {
-    const uint32_t index = table_.find(incoming.key, flowHash(incoming.key));
+    const FlowKey key = incoming.key();
+    const uint32_t index = table_.find(key, flowHash(key));
     if (index == SessionTable::kNoEntry) return;
     const Session& cur = table_.at(index);
     // Only the owner of record ends a session; a late erase from a node that
@@ -145,7 +147,7 @@ void Pipeline::applyErase(const Session& incoming) {
 void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
     if (settings_.view) view_ = settings_.view->load();
     switch (cmd.kind) {
-        case AgentCommandKind::apply_upsert: applyUpsert(cmd.session); return;
+        case AgentCommandKind::apply_upsert: applyUpsert(cmd.session, cmd.nat); return;
         case AgentCommandKind::apply_erase: applyErase(cmd.session); return;
         case AgentCommandKind::bulk_scan:
         case AgentCommandKind::transfer_owner:
@@ -190,6 +192,7 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                 ev.bulk_id = job.bulk_id;
                 ev.now_ms = now_ms;
                 ev.session = s;
+                ev.nat = table_.nat(i);
                 settings_.events->push(ev);
                 break;
             }
@@ -200,19 +203,19 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                     // among the others (a suspend in a cluster).
                     const NodeId to = job.to != kNoNode
                                           ? job.to
-                                          : backupOwnerOf(uint64_t(s.hash_hi) << 32 | s.hash_lo,
-                                                          job.from, view_.owners & ~nodeBit(job.from));
+                                          : backupOwnerOf(table_.hashOf(i), job.from,
+                                                          view_.owners & ~nodeBit(job.from));
                     if (to == kNoNode) break;  // nobody to hand it to
                     table_.setOwner(i, to);
                     s.backup_owner = job.from;
                     s.flags |= kSessionReplicated;
                     ++s.version;
                     counters_.inc(PipelineCounter::sessions_given);
-                    emit(WorkerEventKind::upsert, s, now_ms);
+                    emit(WorkerEventKind::upsert, i, now_ms);
                 }
                 break;
             case AgentCommandKind::clear_sessions:
-                if (s.owner == view_.self) emit(WorkerEventKind::erase, s, now_ms);
+                if (s.owner == view_.self) emit(WorkerEventKind::erase, i, now_ms);
                 logEnd(i, TrafficEndReason::cleared, now_ms);
                 table_.erase(i);
                 break;
@@ -243,7 +246,7 @@ void Pipeline::removeSession(uint32_t index, uint32_t now_ms) {
     if (!table_.inUse(index)) return;
     if (settings_.view) view_ = settings_.view->load();
     const Session& s = table_.at(index);
-    if (s.owner == view_.self) emit(WorkerEventKind::erase, s, now_ms);
+    if (s.owner == view_.self) emit(WorkerEventKind::erase, index, now_ms);
     logEnd(index, TrafficEndReason::cleared, now_ms);
     table_.erase(index);
 }

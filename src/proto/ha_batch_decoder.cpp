@@ -172,9 +172,10 @@ bool record(Cursor& c, HaSessionRecord* out) {
     Session& s = out->session;
     const uint8_t* key;
     if (!c.bin(sizeof(FlowKey), &key)) return false;
-    std::memcpy(&s.key, key, sizeof(FlowKey));
-    if ((s.key.family != AddrFamily::v4 && s.key.family != AddrFamily::v6) || s.key.reserved != 0)
-        return false;
+    FlowKey k;
+    std::memcpy(&k, key, sizeof(FlowKey));
+    if (!ha_wire::validKey(k)) return false;
+    s.setKey(k);
     if (!c.uintAs(UINT32_MAX, &s.version)) return false;
     if (out->op == HaRecordOp::erase) return n == kHaEraseMinFields || nodeOrNone(c, &s.owner);
 
@@ -182,7 +183,7 @@ bool record(Cursor& c, HaSessionRecord* out) {
     if (!c.uint(uint64_t(SessionState::replied), &state)) return false;
     s.state = SessionState(state);
     const uint8_t* win;
-    if (!c.uintAs(UINT16_MAX, &s.flags) || !node(c, &s.owner) || !nodeOrNone(c, &s.backup_owner) ||
+    if (!c.uintAs(UINT8_MAX, &s.flags) || !node(c, &s.owner) || !nodeOrNone(c, &s.backup_owner) ||
         !nodeOrNone(c, &s.origin_owner) || !c.uintAs(UINT32_MAX, &s.rule) ||
         !c.sint(&out->remaining_ms) || !c.bin(kHaWindowBytes, &win))
         return false;
@@ -193,12 +194,11 @@ bool record(Cursor& c, HaSessionRecord* out) {
         s.win[d].max_win = le32(p + 8);
         s.win[d].wscale = p[12];
         s.win[d].flags = p[13];
-        s.win[d].reserved = 0;
     }
     return c.uint(UINT64_MAX, &s.packets[0]) && c.uint(UINT64_MAX, &s.packets[1]) &&
            c.uint(UINT64_MAX, &s.bytes[0]) && c.uint(UINT64_MAX, &s.bytes[1]) &&
-           c.uintAs(UINT32_MAX, &s.nat.addr) && c.uintAs(UINT16_MAX, &s.nat.port) &&
-           c.uintAs(2, &s.nat.kind) && c.uintAs(UINT32_MAX, &out->age_s);
+           c.uintAs(UINT32_MAX, &out->nat.addr) && c.uintAs(UINT16_MAX, &out->nat.port) &&
+           c.uintAs(2, &out->nat.kind) && c.uintAs(UINT32_MAX, &out->age_s);
 }
 
 }  // namespace

@@ -123,20 +123,21 @@ static_assert(sizeof(FlowKey) < 256 && kHaWindowBytes < 256);  // bin8
 // Largest record: array head, key, windows and every integer at 9 bytes.
 constexpr size_t kMaxRecordBytes = 3 + 2 + sizeof(FlowKey) + 2 + kHaWindowBytes + 17 * 9;
 
-size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, int64_t remaining_ms,
-                   uint32_t age_s) {
+size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, const NatBinding& nat,
+                   int64_t remaining_ms, uint32_t age_s) {
     RecordWriter w(out);
+    const FlowKey key = s.key();
     if (op == HaRecordOp::erase) {
         w.array(kHaEraseMinFields + 1);
         w.uint(uint8_t(op));
-        w.bin(&s.key, sizeof(FlowKey));
+        w.bin(&key, sizeof(FlowKey));
         w.uint(s.version);
         w.uint(s.owner);
         return w.size();
     }
     w.array(kHaRecordFields);
     w.uint(uint8_t(op));
-    w.bin(&s.key, sizeof(FlowKey));
+    w.bin(&key, sizeof(FlowKey));
     w.uint(s.version);
     w.uint(uint8_t(s.state));
     w.uint(s.flags);
@@ -152,9 +153,9 @@ size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, int64_t remain
     w.uint(s.packets[1]);
     w.uint(s.bytes[0]);
     w.uint(s.bytes[1]);
-    w.uint(s.nat.addr);
-    w.uint(s.nat.port);
-    w.uint(s.nat.kind);
+    w.uint(nat.addr);
+    w.uint(nat.port);
+    w.uint(nat.kind);
     w.uint(age_s);
     return w.size();
 }
@@ -179,9 +180,10 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
 
     if (f[1].type != msgpack::type::BIN || f[1].via.bin.size != sizeof(FlowKey))
         return HaDecodeResult::bad_record;
-    std::memcpy(&s.key, f[1].via.bin.ptr, sizeof(FlowKey));
-    if ((s.key.family != AddrFamily::v4 && s.key.family != AddrFamily::v6) || s.key.reserved != 0)
-        return HaDecodeResult::bad_record;
+    FlowKey key;
+    std::memcpy(&key, f[1].via.bin.ptr, sizeof(FlowKey));
+    if (!ha_wire::validKey(key)) return HaDecodeResult::bad_record;
+    s.setKey(key);
     if (HaDecodeResult r = readUintAs(f[2], UINT32_MAX, &s.version); r != HaDecodeResult::ok)
         return recordError(r);
 
@@ -200,7 +202,7 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
     if (state > uint64_t(SessionState::replied)) return HaDecodeResult::bad_record;
     s.state = SessionState(state);
     HaDecodeResult r = HaDecodeResult::ok;
-    if ((r = readUintAs(f[4], UINT16_MAX, &s.flags)) != HaDecodeResult::ok ||
+    if ((r = readUintAs(f[4], UINT8_MAX, &s.flags)) != HaDecodeResult::ok ||
         (r = readNode(f[5], &s.owner)) != HaDecodeResult::ok ||
         (r = readNodeOrNone(f[6], &s.backup_owner)) != HaDecodeResult::ok ||
         (r = readNodeOrNone(f[7], &s.origin_owner)) != HaDecodeResult::ok ||
@@ -214,9 +216,9 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
         (r = readUint(f[12], UINT64_MAX, &s.packets[1])) != HaDecodeResult::ok ||
         (r = readUint(f[13], UINT64_MAX, &s.bytes[0])) != HaDecodeResult::ok ||
         (r = readUint(f[14], UINT64_MAX, &s.bytes[1])) != HaDecodeResult::ok ||
-        (r = readUintAs(f[15], UINT32_MAX, &s.nat.addr)) != HaDecodeResult::ok ||
-        (r = readUintAs(f[16], UINT16_MAX, &s.nat.port)) != HaDecodeResult::ok ||
-        (r = readUintAs(f[17], kMaxNatKind, &s.nat.kind)) != HaDecodeResult::ok ||
+        (r = readUintAs(f[15], UINT32_MAX, &out->nat.addr)) != HaDecodeResult::ok ||
+        (r = readUintAs(f[16], UINT16_MAX, &out->nat.port)) != HaDecodeResult::ok ||
+        (r = readUintAs(f[17], kMaxNatKind, &out->nat.kind)) != HaDecodeResult::ok ||
         (r = readUintAs(f[18], UINT32_MAX, &out->age_s)) != HaDecodeResult::ok)
         return recordError(r);
     return HaDecodeResult::ok;
@@ -224,10 +226,12 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
 
 }  // namespace ha_wire
 
-HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, uint32_t now_ms) {
+HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, const NatBinding& nat,
+                             uint32_t now_ms) {
     HaSessionRecord r;
     r.op = op;
     r.session = s;
+    r.nat = nat;
     r.remaining_ms = remainingMs(s, now_ms);
     r.age_s = now_ms / 1000 - s.created_s;
     return r;
@@ -239,24 +243,22 @@ Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms) {
                                                                                 : r.remaining_ms;
     s.expires_ms = now_ms + uint32_t(remaining);
     s.created_s = now_ms / 1000 - r.age_s;
-    const uint64_t h = flowHash(s.key);
-    s.hash_hi = uint32_t(h >> 32);
-    s.hash_lo = uint32_t(h);
-    s.timer_next = s.timer_prev = s.timer_slot = 0;
     return s;
 }
 
 void HaRecordBuffer::add(const HaSessionRecord& r) {
     uint8_t buf[kMaxRecordBytes];
     bytes_.append(reinterpret_cast<const char*>(buf),
-                  writeRecord(buf, r.op, r.session, r.remaining_ms, r.age_s));
+                  writeRecord(buf, r.op, r.session, r.nat, r.remaining_ms, r.age_s));
     ++count_;
 }
 
-void HaRecordBuffer::add(HaRecordOp op, const Session& s, uint32_t now_ms) {
+void HaRecordBuffer::add(HaRecordOp op, const Session& s, const NatBinding& nat,
+                         uint32_t now_ms) {
     uint8_t buf[kMaxRecordBytes];
     bytes_.append(reinterpret_cast<const char*>(buf),
-                  writeRecord(buf, op, s, remainingMs(s, now_ms), now_ms / 1000 - s.created_s));
+                  writeRecord(buf, op, s, nat, remainingMs(s, now_ms),
+                              now_ms / 1000 - s.created_s));
     ++count_;
 }
 

@@ -1,9 +1,10 @@
 // HaSessionRecord: one replicated session as it travels inside SESSION_BATCH.
 //
 // On the wire a record is a msgpack array with positional fields, pinned:
-//   0 op (1 upsert, 2 erase)     1 key (bin, the 44-byte FlowKey)
+//   0 op (1 upsert, 2 erase)     1 key (bin, the 44-byte FlowKey; an IPv4
+//                                  key's addresses v4-mapped)
 //   2 version                    3 state (SessionState)
-//   4 flags                      5 owner
+//   4 flags (u8)                 5 owner
 //   6 backup owner (0 = none)    7 origin owner (0 = none)
 //   8 rule                       9 remaining ms to expiry (may be negative)
 //  10 TCP windows (bin, 2 × 14 bytes: end, max_end, max_win as
@@ -41,19 +42,24 @@ inline constexpr size_t kHaWindowBytes = 28;
 
 struct HaSessionRecord {
     HaRecordOp op = HaRecordOp::upsert;
-    /// key, version, state, flags, owners, rule, windows, counters, NAT.
-    /// expires_ms, created_s, hashes and timer links are not carried.
+    /// key, version, state, flags, owners, rule, windows, counters.
+    /// expires_ms and created_s are not carried (see below).
     Session session;
+    NatBinding nat;
     int64_t remaining_ms = 0;  ///< expiry relative to the sender's clock when sent
     uint32_t age_s = 0;        ///< seconds since creation when sent
 };
 
-/// A record of table session `s` at table clock `now_ms`.
-HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, uint32_t now_ms);
+/// A record of table session `s` with NAT binding `nat` at table clock `now_ms`.
+HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, const NatBinding& nat,
+                             uint32_t now_ms);
+inline HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, uint32_t now_ms) {
+    return makeHaRecord(op, s, NatBinding{}, now_ms);
+}
 
 /// The session a received record stands for on this node's table clock
 /// `now_ms`: expiry = now + remaining (a negative remaining counts as 0),
-/// creation = now - age, flow hash recomputed from the key, timer links zero.
+/// creation = now - age. (Its NAT binding is r.nat.)
 Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms);
 
 /// Records encoded once into msgpack, for one SESSION_BATCH sent to any
@@ -63,7 +69,7 @@ public:
     /// Appends one encoded record.
     void add(const HaSessionRecord& r);
     /// Appends the record of table session `s` (makeHaRecord + add, no copy).
-    void add(HaRecordOp op, const Session& s, uint32_t now_ms);
+    void add(HaRecordOp op, const Session& s, const NatBinding& nat, uint32_t now_ms);
     uint32_t count() const { return count_; }
     const std::string& bytes() const { return bytes_; }
     bool empty() const { return count_ == 0; }

@@ -122,6 +122,15 @@ HaDecodeResult decodeHaMessageGeneric(const uint8_t* data, size_t len,
 bool decodeSessionBatchDirect(const uint8_t* data, size_t len, const HaDecodeExpect& expect,
                               HaMessage* out);
 
+/// A replicated session key is acceptable: a known family, the reserved bytes
+/// zero, and for IPv4 both addresses v4-mapped (the session table compares
+/// an IPv4 key's last four address bytes only, see Session::hasKey).
+inline bool validKey(const FlowKey& k) {
+    if (k.reserved != 0) return false;
+    if (k.family == AddrFamily::v4) return k.lo.isV4Mapped() && k.hi.isV4Mapped();
+    return k.family == AddrFamily::v6;
+}
+
 }  // namespace tandem::ha_wire
 
 #define TANDEM_HA_TRY(expr)                                               \

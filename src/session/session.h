@@ -1,14 +1,14 @@
 // Session: one entry of the session table — a tracked connection.
 //
-// 160 bytes, laid out so that what a lookup and an established-flow packet
-// touch (key, state, owner, expiry, counters of the first line) sits in the
-// first 64-byte line. Every HA field a replicated entry needs is here from the
-// start: owner, backup owner, origin owner (for revert) and a version that
-// orders updates between nodes.
+// 128 bytes in two cache lines; what a packet of an established IPv4 flow
+// touches sits in the first (see the struct). Every HA field a replicated
+// entry needs is here: owner, backup owner, origin owner (for revert) and a
+// version that orders updates between nodes.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "core/flow_key.h"
 #include "core/node_id.h"
@@ -33,7 +33,7 @@ enum class SessionState : uint8_t {
 const char* sessionStateName(SessionState s);  ///< "established", "syn-sent", ...
 
 /// Per-session flag bits.
-enum SessionFlag : uint16_t {
+enum SessionFlag : uint8_t {
     kSessionInitiatorIsLo = 1u << 0,  ///< the key's lo endpoint sent the first packet
     kSessionReplicated = 1u << 1,     ///< entry came from a peer (not created here)
     kSessionPickedUp = 1u << 2,       ///< TCP picked up mid-stream (window unknown)
@@ -61,7 +61,10 @@ enum TcpWindowFlag : uint8_t {
     kWinFinAcked = 1u << 3,   ///< the peer acknowledged this side's FIN
 };
 
-/// Source-NAT translation carried by a session (applied by its owner).
+/// Address translation carried by a session (applied by its owner). Kept by
+/// the session table beside the entry (SessionTable::nat), not in Session:
+/// like the timer links, it is not read by the per-packet path of a flow
+/// without translation.
 struct NatBinding {
     uint32_t addr = 0;   ///< translated IPv4 address (host order), 0 = none
     uint16_t port = 0;   ///< translated port
@@ -73,48 +76,124 @@ struct NatBinding {
 /// and sessions received from peers: the port is not replicated).
 inline constexpr uint8_t kUnknownPort = 0xff;
 
-struct Session {
-    /// The leading bytes a packet of an established flow reads and writes:
-    /// key, state, owner, flags, expiry, version and the packet and byte
-    /// counters; the table prefetches these lines on a lookup
-    /// (SessionTable::candidate). TCP also needs the windows behind them, up to
-    /// kTcpHotBytes. Fields after that are for creation, HA and aging only.
-    static constexpr size_t kHotBytes = 96;
-    static constexpr size_t kTcpHotBytes = 128;
-
-    // ---- line 1: lookup and per-packet state --------------------------------
-    FlowKey key;                   ///< 44 B, canonical
-    uint32_t hash_hi = 0;          ///< upper 32 bits of flowHash(key)
-    uint32_t expires_ms = 0;       ///< table clock (ms, wraps) when idle timeout fires
+/// One tracked connection: 128 bytes, two cache lines, aligned to a line.
+///
+/// Line 1 holds everything a packet of an established IPv4 flow reads or
+/// writes: the parts of the key that differ between IPv4 flows (context, the
+/// two addresses' last four bytes, ports, protocol, family), state, owner,
+/// flags, expiry and the counters. A lookup of an IPv4 flow therefore touches
+/// the bucket line and this one line only. Line 2 holds the first twelve
+/// bytes of each address (constant ::ffff: for IPv4, compared only for
+/// IPv6), the TCP windows, the rule and the creation time. The key is kept
+/// in these pieces, so it is read with key() and written with setKey().
+/// Table bookkeeping (timer links, flow hash) and the NAT binding live in
+/// the table's side arrays (SessionTable).
+struct alignas(64) Session {
+    // ---- line 1 -------------------------------------------------------------
+    // The key's pieces (read key(), write setKey(), compare with hasKey()).
+    uint32_t key_context = 0;     ///< FlowKey::context
+    uint32_t key_lo_tail = 0;     ///< FlowKey::lo bytes 12..15 (the IPv4 address)
+    uint32_t key_hi_tail = 0;     ///< FlowKey::hi bytes 12..15
+    uint16_t key_lo_port = 0;
+    uint16_t key_hi_port = 0;
+    uint8_t key_proto = 0;
+    AddrFamily key_family = AddrFamily::none;
     SessionState state = SessionState::none;
     NodeId owner = kNoNode;        ///< node that processes this session
+    uint32_t expires_ms = 0;       ///< table clock (ms, wraps) when idle timeout fires
+    uint8_t flags = 0;             ///< SessionFlag bits
+    uint8_t ingress_port = kUnknownPort; ///< data port of the first packet (this node only)
     NodeId backup_owner = kNoNode; ///< node holding the replica for takeover
     NodeId origin_owner = kNoNode; ///< owner at creation (revert goes back here)
-    uint16_t flags = 0;            ///< SessionFlag bits
-    uint8_t ingress_port = kUnknownPort; ///< data port of the first packet (this node only)
-    uint8_t reserved = 0;
     uint32_t version = 0;          ///< bumped by the owner on every replicated change
-    // ---- line 2+: counters, TCP windows, bookkeeping ------------------------
     uint64_t packets[2] = {0, 0};  ///< [Direction]
     uint64_t bytes[2] = {0, 0};    ///< [Direction]
+    // ---- line 2 -------------------------------------------------------------
+    uint8_t key_lo_head[12] = {}; ///< FlowKey::lo bytes 0..11
+    uint8_t key_hi_head[12] = {}; ///< FlowKey::hi bytes 0..11
     TcpWindow win[2];              ///< [Direction]
     uint32_t rule = 0;             ///< index of the policy rule that allowed it
-    NatBinding nat;
     uint32_t created_s = 0;        ///< table clock seconds at creation
-    uint32_t timer_next = 0;       ///< aging wheel links (indices), owned by the table
-    uint32_t timer_prev = 0;
-    uint32_t timer_slot = 0;
-    uint32_t hash_lo = 0;          ///< lower 32 bits of flowHash(key) (home bucket)
+
+    /// The canonical key, assembled from its two lines.
+    FlowKey key() const {
+        FlowKey k;
+        std::memcpy(k.lo.b.data(), key_lo_head, 12);
+        std::memcpy(k.lo.b.data() + 12, &key_lo_tail, 4);
+        std::memcpy(k.hi.b.data(), key_hi_head, 12);
+        std::memcpy(k.hi.b.data() + 12, &key_hi_tail, 4);
+        k.lo_port = key_lo_port;
+        k.hi_port = key_hi_port;
+        k.proto = key_proto;
+        k.family = key_family;
+        k.context = key_context;
+        return k;
+    }
+    void setKey(const FlowKey& k) {
+        std::memcpy(key_lo_head, k.lo.b.data(), 12);
+        std::memcpy(&key_lo_tail, k.lo.b.data() + 12, 4);
+        std::memcpy(key_hi_head, k.hi.b.data(), 12);
+        std::memcpy(&key_hi_tail, k.hi.b.data() + 12, 4);
+        key_lo_port = k.lo_port;
+        key_hi_port = k.hi_port;
+        key_proto = k.proto;
+        key_family = k.family;
+        key_context = k.context;
+    }
+    /// key() == k, reading line 1 only when k is an IPv4 key. A key of family
+    /// v4 has v4-mapped addresses (the parser and IpAddr build them so, the
+    /// replication decoder rejects others), so their first twelve bytes are
+    /// equal whenever the families are.
+    bool hasKey(const FlowKey& k) const {
+        const auto* kb = reinterpret_cast<const uint8_t*>(&k);
+        uint64_t a, b, x, y;
+        uint16_t c, z;
+        std::memcpy(&a, &key_context, 8);   // context, lo tail
+        std::memcpy(&b, &key_hi_tail, 8);   // hi tail, lo port, hi port
+        std::memcpy(&c, &key_proto, 2);     // proto, family
+        uint32_t w;
+        std::memcpy(&w, kb + offsetof(FlowKey, context), 4);
+        x = w;
+        std::memcpy(&w, kb + offsetof(FlowKey, lo) + 12, 4);
+        x |= uint64_t(w) << 32;
+        std::memcpy(&y, kb + offsetof(FlowKey, hi) + 12, 8);  // hi tail, lo port, hi port
+        std::memcpy(&z, kb + offsetof(FlowKey, proto), 2);
+        if (((a ^ x) | (b ^ y) | uint64_t(c ^ z)) != 0) return false;
+        if (k.family == AddrFamily::v4) [[likely]]
+            return true;
+        return std::memcmp(key_lo_head, kb + offsetof(FlowKey, lo), 12) == 0 &&
+               std::memcmp(key_hi_head, kb + offsetof(FlowKey, hi), 12) == 0;
+    }
 
     /// Direction of a packet whose tuple's source canonicalised to `src_is_lo`.
     Direction directionOf(bool src_is_lo) const {
         bool initiator_lo = flags & kSessionInitiatorIsLo;
         return src_is_lo == initiator_lo ? Direction::original : Direction::reply;
     }
+
+    /// Bytes from the start of the entry that a packet of an established flow
+    /// touches (the table prefetches them on a lookup, SessionTable::candidate):
+    /// line 1 for IPv4 without TCP; both lines for TCP (the windows) and for
+    /// IPv6 (the address heads).
+    static constexpr size_t kHotBytes = 64;
+    static constexpr size_t kBothLines = 128;
+    static constexpr size_t hotBytes(uint8_t proto, AddrFamily family) {
+        return proto != kProtoTcp && family == AddrFamily::v4 ? kHotBytes : kBothLines;
+    }
 };
-static_assert(sizeof(Session) == 160, "Session layout changed: update docs/benchmarks.md");
-static_assert(offsetof(Session, bytes) + sizeof(Session::bytes) <= Session::kHotBytes &&
-                  offsetof(Session, win) + sizeof(Session::win) <= Session::kTcpHotBytes,
-              "per-packet fields must stay within Session::kHotBytes / kTcpHotBytes");
+
+static_assert(sizeof(Session) == 128 && alignof(Session) == 64,
+              "Session layout changed: update docs/benchmarks.md and the table's memory figures");
+static_assert(offsetof(Session, key_lo_tail) == offsetof(Session, key_context) + 4 &&
+                  offsetof(Session, key_lo_port) == offsetof(Session, key_hi_tail) + 4 &&
+                  offsetof(Session, key_hi_port) == offsetof(Session, key_lo_port) + 2 &&
+                  offsetof(Session, key_family) == offsetof(Session, key_proto) + 1,
+              "hasKey() reads the key's line-1 pieces as words in this order");
+static_assert(offsetof(FlowKey, lo_port) == offsetof(FlowKey, hi) + 16 &&
+                  offsetof(FlowKey, family) == offsetof(FlowKey, proto) + 1,
+              "hasKey() reads FlowKey as words in this order");
+static_assert(offsetof(Session, bytes) + sizeof(Session::bytes) <= Session::kHotBytes,
+              "what a packet of an IPv4 flow touches must stay in line 1");
+static_assert(offsetof(Session, key_lo_head) == 64, "line 2 starts with the address heads");
 
 }  // namespace tandem

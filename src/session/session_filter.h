@@ -27,7 +27,7 @@ struct SessionEndpoints {
 };
 
 inline SessionEndpoints endpointsOf(const Session& s) {
-    const FlowKey& k = s.key;
+    const FlowKey k = s.key();
     if (s.flags & kSessionInitiatorIsLo) return {k.lo, k.hi, k.lo_port, k.hi_port};
     return {k.hi, k.lo, k.hi_port, k.lo_port};
 }
@@ -36,7 +36,7 @@ inline bool sessionMatches(const Session& s, const SessionFilter& f) {
     const SessionEndpoints e = endpointsOf(s);
     return (!f.src || *f.src == e.src) && (!f.dst || *f.dst == e.dst) &&
            (!f.sport || *f.sport == e.sport) && (!f.dport || *f.dport == e.dport) &&
-           (!f.proto || *f.proto == s.key.proto) && (!f.state || *f.state == s.state) &&
+           (!f.proto || *f.proto == s.key_proto) && (!f.state || *f.state == s.state) &&
            (!f.owner || *f.owner == s.owner);
 }
 

@@ -41,12 +41,20 @@ SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
     : capacity_(capacity < 1 ? 1 : capacity),
       nbuckets_(bucketCountFor(capacity_)),
       entries_(allocateAligned<Session>(capacity_)),
+      links_(allocateAligned<TimerLink>(capacity_)),
+      hashes_(allocateAligned<uint64_t>(capacity_)),
+      nat_(allocateAligned<NatBinding>(capacity_)),
       buckets_(allocateAligned<Bucket>(nbuckets_)),
       free_(new uint32_t[capacity_]),
       free_top_(capacity_),
       wheel_(new uint32_t[kWheelSlots]),
       cursor_ms_(now_ms / kSlotMs * kSlotMs) {
-    for (uint32_t i = 0; i < capacity_; ++i) new (&entries_[i]) Session();
+    for (uint32_t i = 0; i < capacity_; ++i) {
+        new (&entries_[i]) Session();
+        links_[i] = TimerLink{kNoEntry, kNoEntry, kNotLinked};
+        hashes_[i] = 0;
+        nat_[i] = NatBinding{};
+    }
     for (uint32_t b = 0; b < nbuckets_; ++b) {
         Bucket& bk = buckets_[b];
         std::memset(&bk, 0, sizeof bk);
@@ -59,11 +67,16 @@ SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
 
 SessionTable::~SessionTable() {
     std::free(entries_);
+    std::free(links_);
+    std::free(hashes_);
+    std::free(nat_);
     std::free(buckets_);
 }
 
 size_t SessionTable::memoryBytes() const {
-    return size_t(capacity_) * sizeof(Session) + size_t(nbuckets_) * sizeof(Bucket) +
+    return size_t(capacity_) *
+               (sizeof(Session) + sizeof(TimerLink) + sizeof(uint64_t) + sizeof(NatBinding)) +
+           size_t(nbuckets_) * sizeof(Bucket) +
            size_t(capacity_) * sizeof(uint32_t) + kWheelSlots * sizeof(uint32_t);
 }
 
@@ -78,7 +91,7 @@ uint32_t SessionTable::findSlow(const FlowKey& key, uint64_t hash) const {
         const Bucket& bk = buckets_[b];
         for (uint32_t hits = sigMatches(bk, sig); hits != 0; hits &= hits - 1) {
             const uint32_t idx = bk.idx[__builtin_ctz(hits)];
-            if (idx != kNoEntry && entries_[idx].key == key) return idx;
+            if (idx != kNoEntry && entries_[idx].hasKey(key)) return idx;
         }
         if (bk.overflow == 0) break;
         b = nextBucket(b);
@@ -99,7 +112,7 @@ void SessionTable::findBurst(const FlowKey* const* keys, const uint64_t* hashes,
 SessionTable::InsertResult SessionTable::insert(const FlowKey& key, uint64_t hash,
                                                 uint32_t expires_ms, uint32_t* index) {
     Session init;
-    init.key = key;
+    init.setKey(key);
     init.expires_ms = expires_ms;
     init.state = SessionState::open;  // caller sets the real state; never `none` while in use
     return insert(init, hash, index);
@@ -107,7 +120,7 @@ SessionTable::InsertResult SessionTable::insert(const FlowKey& key, uint64_t has
 
 SessionTable::InsertResult SessionTable::insert(const Session& init, uint64_t hash,
                                                 uint32_t* index) {
-    const FlowKey& key = init.key;
+    const FlowKey key = init.key();
     uint32_t existing = findSlow(key, hash);
     if (existing != kNoEntry) {
         *index = existing;
@@ -136,10 +149,10 @@ SessionTable::InsertResult SessionTable::insert(const Session& init, uint64_t ha
     const uint32_t i = free_[--free_top_];
     Session& s = entries_[i];
     s = init;
-    s.hash_hi = uint32_t(hash >> 32);
-    s.hash_lo = uint32_t(hash);
+    hashes_[i] = hash;
+    nat_[i] = NatBinding{};
     if (s.state == SessionState::none) s.state = SessionState::open;  // `none` marks free entries
-    buckets_[b].sig[slot] = s.hash_hi;
+    buckets_[b].sig[slot] = uint32_t(hash >> 32);
     buckets_[b].idx[slot] = i;
     wheelLink(i);
     size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -150,7 +163,7 @@ SessionTable::InsertResult SessionTable::insert(const Session& init, uint64_t ha
 
 void SessionTable::erase(uint32_t index) {
     Session& s = entries_[index];
-    const uint64_t hash = uint64_t(s.hash_hi) << 32 | s.hash_lo;
+    const uint64_t hash = hashes_[index];
     uint32_t b = homeBucket(hash);
     for (uint32_t probes = 0; probes < nbuckets_; ++probes) {
         Bucket& bk = buckets_[b];
@@ -169,7 +182,7 @@ void SessionTable::erase(uint32_t index) {
         --bk.overflow;  // this entry's probe had passed this bucket
         b = nextBucket(b);
     }
-    if (s.timer_slot != kNotLinked) wheelUnlink(index);
+    if (links_[index].slot != kNotLinked) wheelUnlink(index);
     s.state = SessionState::none;
     countOwner(s.owner, -1);
     free_[free_top_++] = index;
@@ -184,25 +197,25 @@ uint32_t SessionTable::slotFor(uint32_t expires_ms) const {
 }
 
 void SessionTable::wheelLink(uint32_t index) {
-    Session& s = entries_[index];
-    const uint32_t slot = slotFor(s.expires_ms);
-    s.timer_slot = slot;
-    s.timer_prev = kNoEntry;
-    s.timer_next = wheel_[slot];
-    if (s.timer_next != kNoEntry) entries_[s.timer_next].timer_prev = index;
+    TimerLink& l = links_[index];
+    const uint32_t slot = slotFor(entries_[index].expires_ms);
+    l.slot = slot;
+    l.prev = kNoEntry;
+    l.next = wheel_[slot];
+    if (l.next != kNoEntry) links_[l.next].prev = index;
     wheel_[slot] = index;
 }
 
 void SessionTable::wheelUnlink(uint32_t index) {
-    Session& s = entries_[index];
-    if (s.timer_prev != kNoEntry) {
-        entries_[s.timer_prev].timer_next = s.timer_next;
+    TimerLink& l = links_[index];
+    if (l.prev != kNoEntry) {
+        links_[l.prev].next = l.next;
     } else {
-        wheel_[s.timer_slot] = s.timer_next;
+        wheel_[l.slot] = l.next;
     }
-    if (s.timer_next != kNoEntry) entries_[s.timer_next].timer_prev = s.timer_prev;
-    s.timer_slot = kNotLinked;
-    s.timer_prev = s.timer_next = kNoEntry;
+    if (l.next != kNoEntry) links_[l.next].prev = l.prev;
+    l.slot = kNotLinked;
+    l.prev = l.next = kNoEntry;
 }
 
 }  // namespace tandem

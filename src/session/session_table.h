@@ -1,21 +1,25 @@
 // SessionTable: fixed-capacity hash table of Sessions with idle-timeout aging.
 //
-// Layout. Entries live in one array allocated at construction (capacity set
-// by config; nothing is allocated afterwards). An index of 64-byte buckets,
-// 7 slots each (32-bit signature + 32-bit entry index), is probed linearly
-// bucket by bucket; each bucket counts the entries that overflowed past it,
-// so a lookup stops at the first bucket with no overflow and deletions need no
+// Layout. Entries live in one array of 128-byte, line-aligned Sessions
+// allocated at construction (capacity set by config; nothing is allocated
+// afterwards), with three side arrays indexed alike: the aging wheel's links,
+// the flow hash and the NAT binding — what the per-packet path of a flow
+// without translation never reads. An index of 64-byte buckets, 7 slots each
+// (32-bit signature + 32-bit entry index), is probed linearly bucket by
+// bucket; each bucket counts the entries that overflowed past it, so a lookup
+// stops at the first bucket with no overflow and deletions need no
 // tombstones. The bucket count keeps the load at or below 60 %.
-// A lookup touches one bucket line and the two or three lines holding the
-// leading bytes of its entry (Session::kHotBytes, kTcpHotBytes for TCP); the
-// signatures of a bucket are compared with two SSE2 compares. The lookup can
+// A lookup of an IPv4 flow touches one bucket line and the entry's first line
+// (Session::kHotBytes); TCP and IPv6 add the entry's second line (see
+// Session::hotBytes). The signatures of a bucket are compared with two SSE2
+// compares. The lookup can
 // be run in steps (prefetchBucket, candidate, confirm) so that a caller's own
 // work on other packets covers the cache misses; findBurst() runs the steps
 // over a whole burst. Pipeline::processBurst interleaves them with parsing
 // and deciding (see pipeline.cpp).
 //
 // Aging. A timing wheel (kWheelSlots slots of kSlotMs) links every entry by
-// index. Refreshing a session only writes Session::expires_ms (no list
+// index (the links are in a side array). Refreshing a session only writes Session::expires_ms (no list
 // operation on the per-packet path); when the wheel reaches an entry that is
 // not yet due it is moved to its new slot then. expire() does a bounded
 // amount of work per call, so aging never stalls packet processing.
@@ -77,7 +81,7 @@ public:
         s.owner = owner;
         countOwner(owner, +1);
     }
-    /// Bytes allocated for entries, buckets, free list and wheel.
+    /// Bytes allocated for entries, side arrays, buckets, free list and wheel.
     size_t memoryBytes() const;
 
     /// Index of the session with `key` (whose flowHash is `hash`), or kNoEntry.
@@ -95,8 +99,8 @@ public:
     /// for a whole burst in one call):
     ///   1. prefetchBucket(hash): the home bucket starts loading;
     ///   2. c = candidate(hash, bytes): reads the bucket; the first `bytes` of
-    ///      the entry whose signature matches start loading (Session::kHotBytes,
-    ///      or kTcpHotBytes for a TCP packet), or kNoEntry;
+    ///      the entry whose signature matches start loading
+    ///      (Session::hotBytes of the packet), or kNoEntry;
     ///   3. index = confirm(key, hash, c): compares the key, or probes in full.
     /// Each step is correct on its own and the table may change between them:
     /// confirm() checks that the candidate is live and holds `key`.
@@ -114,7 +118,7 @@ public:
     }
     uint32_t confirm(const FlowKey& key, uint64_t hash, uint32_t candidate) const {
         if (candidate != kNoEntry && entries_[candidate].state != SessionState::none &&
-            entries_[candidate].key == key) [[likely]]
+            entries_[candidate].hasKey(key)) [[likely]]
             return candidate;
         return findSlow(key, hash);
     }
@@ -128,15 +132,16 @@ public:
     enum class InsertResult : uint8_t { inserted, exists, full };
 
     /// Inserts a new session for `key` expiring at `expires_ms`. On `inserted`
-    /// *index is the new entry (all fields default except key, hashes and
-    /// expires_ms); on `exists` *index is the existing one; on `full` the table
-    /// is unchanged.
+    /// *index is the new entry (all fields default except key and expires_ms,
+    /// no NAT binding); on `exists` *index is the existing one; on `full` the
+    /// table is unchanged.
     InsertResult insert(const FlowKey& key, uint64_t hash, uint32_t expires_ms,
                         uint32_t* index);
 
     /// Same, but the new entry is a copy of `init` (key and expires_ms taken
-    /// from it); the table fills in only its own bookkeeping (hashes, timer
-    /// links). For creating a session fully formed, or installing a replica.
+    /// from it) with no NAT binding; the table fills in only its own
+    /// bookkeeping (hash, timer links). For creating a session fully formed,
+    /// or installing a replica (then set nat(index) if it has one).
     InsertResult insert(const Session& init, uint64_t hash, uint32_t* index);
 
     /// Removes the entry at `index` (must be in use).
@@ -144,6 +149,11 @@ public:
 
     Session& at(uint32_t index) { return entries_[index]; }
     const Session& at(uint32_t index) const { return entries_[index]; }
+    /// flowHash() of the key of the live entry at `index`.
+    uint64_t hashOf(uint32_t index) const { return hashes_[index]; }
+    /// The NAT binding of the live entry at `index` (kind 0 when none).
+    NatBinding& nat(uint32_t index) { return nat_[index]; }
+    const NatBinding& nat(uint32_t index) const { return nat_[index]; }
     /// True when `index` holds a live session.
     bool inUse(uint32_t index) const {
         return index < capacity_ && entries_[index].state != SessionState::none;
@@ -198,15 +208,13 @@ private:
 #endif
     }
 
-    // Starts loading the lines of an entry's first `bytes` (at most 128).
-    // Entries are 160 bytes, so 96 bytes span two lines at either alignment,
-    // 128 two or three; without this the counters and TCP windows are a
-    // second, serial miss after the key compare.
+    // Starts loading the lines of an entry's first `bytes` (64 or 128; an
+    // entry is two aligned lines). Without this the second line (TCP windows,
+    // IPv6 address heads) is a serial miss after the key compare.
     static void prefetchEntry(const Session* e, size_t bytes) {
         const char* p = reinterpret_cast<const char*>(e);
         __builtin_prefetch(p, 1, 3);
-        __builtin_prefetch(p + 64, 1, 3);
-        __builtin_prefetch(p + bytes - 1, 1, 3);
+        if (bytes > 64) __builtin_prefetch(p + 64, 1, 3);
     }
 
     void wheelLink(uint32_t index);
@@ -217,11 +225,21 @@ private:
         c.store(c.load(std::memory_order_relaxed) + uint32_t(delta), std::memory_order_relaxed);
     }
 
+    /// Aging-wheel links of one entry (kNoEntry ends a list).
+    struct TimerLink {
+        uint32_t next;
+        uint32_t prev;
+        uint32_t slot;  ///< wheel slot, or kNotLinked
+    };
+
     uint32_t capacity_;
     uint32_t nbuckets_;
     std::atomic<uint32_t> size_{0};  ///< written by the owner only (relaxed store)
     std::atomic<uint32_t> by_owner_[kMaxNodes + 1] = {};  ///< live entries per Session::owner
     Session* entries_;
+    TimerLink* links_;
+    uint64_t* hashes_;   ///< flowHash of each live entry's key (erase finds its bucket)
+    NatBinding* nat_;
     Bucket* buckets_;
     std::unique_ptr<uint32_t[]> free_;  ///< stack of free entry indices
     uint32_t free_top_;

@@ -277,7 +277,7 @@ uint32_t sessionTimeoutMs(const Session& s, const SessionTimeouts& t) {
         case SessionState::open:
         case SessionState::replied: {
             const bool replied = s.state == SessionState::replied;
-            switch (s.key.proto) {
+            switch (s.key_proto) {
                 case kProtoUdp: sec = replied ? t.udp_replied_s : t.udp_unreplied_s; break;
                 case kProtoIcmp:
                 case kProtoIcmpV6: sec = t.icmp_s; break;

@@ -384,7 +384,7 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
         for (uint32_t i = 0; i < n; ++i) {
             Session s = benchSession(i, 1, 2, now);
             uint32_t index;
-            a.table.insert(s, uint64_t(s.hash_hi) << 32 | s.hash_lo, &index);
+            a.table.insert(s, flowHash(s.key()), &index);
         }
     }
     // Node 1's table is only touched by its thread: hand it over by the
@@ -433,7 +433,7 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
     const uint32_t now = monotonicMs();
     for (uint32_t i = 0; i < 2 * n + paced; ++i) {
         const Session s = benchSession(i, 1, 2, now);
-        const uint32_t idx = b.table.find(s.key, uint64_t(s.hash_hi) << 32 | s.hash_lo);
+        const uint32_t idx = b.table.find(s.key(), flowHash(s.key()));
         if (idx == SessionTable::kNoEntry) {
             ++missing;
             continue;

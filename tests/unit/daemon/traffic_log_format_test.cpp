@@ -22,7 +22,7 @@ TrafficLogRecord record(TrafficLogEvent ev) {
     t.proto = kProtoTcp;
     t.family = AddrFamily::v4;
     bool src_is_lo = false;
-    r.session.key = makeFlowKey(t, &src_is_lo);
+    r.session.setKey(makeFlowKey(t, &src_is_lo));
     r.session.flags = src_is_lo ? kSessionInitiatorIsLo : 0;
     r.session.state = SessionState::tcp_time_wait;
     r.session.rule = 1;
@@ -82,7 +82,7 @@ TEST_CASE("unknown zones and rules are null, other protocols are numbers") {
     TrafficLogRecord r = record(TrafficLogEvent::start);
     r.from_zone = r.to_zone = kUnknownZone;
     r.session.rule = 99;
-    r.session.key.proto = 47;
+    r.session.key_proto = 47;
     const auto j = lineOf(r);
     CHECK(j["from_zone"].is_null());
     CHECK(j["to_zone"].is_null());

@@ -51,8 +51,8 @@ TrafficLogRecord rec(uint64_t id, TrafficLogEvent ev = TrafficLogEvent::start) {
     r.event = ev;
     r.session_id = id;
     r.now_ms = monotonicMs();
-    r.session.key.family = AddrFamily::v4;
-    r.session.key.proto = kProtoUdp;
+    r.session.key_family = AddrFamily::v4;
+    r.session.key_proto = kProtoUdp;
     return r;
 }
 

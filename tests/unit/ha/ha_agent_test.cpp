@@ -83,7 +83,7 @@ TEST_CASE("a peer claiming another node's id is refused, whatever it sends") {
     c.run(2);
     CHECK(counter(c, 1, HaCounter::auth_id_mismatch) == 1);
     CHECK(counter(c, 1, HaCounter::identity_mismatch) == 1);
-    CHECK_FALSE(c.node(1).find(makeSession(1, 2, 1, 0).key));
+    CHECK_FALSE(c.node(1).find(makeSession(1, 2, 1, 0).key()));
 }
 
 TEST_CASE("sync messages from a peer that has not passed the pre-flight check are dropped") {

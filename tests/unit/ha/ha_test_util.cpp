@@ -37,10 +37,7 @@ Session makeSession(uint32_t i, NodeId owner, NodeId backup, uint32_t now_ms) {
     t.proto = kProtoTcp;
     t.family = AddrFamily::v4;
     Session s;
-    s.key = makeFlowKey(t);
-    const uint64_t h = flowHash(s.key);
-    s.hash_hi = uint32_t(h >> 32);
-    s.hash_lo = uint32_t(h);
+    s.setKey(makeFlowKey(t));
     s.state = SessionState::tcp_established;
     s.owner = owner;
     s.backup_owner = backup;
@@ -66,7 +63,7 @@ void FakeWorker::flush() {
 }
 
 void FakeWorker::upsert(const Session& s, uint32_t defer_token) {
-    table[s.key] = s;
+    table[s.key()] = s;
     WorkerEvent ev;
     ev.kind = WorkerEventKind::upsert;
     ev.worker = index_;
@@ -133,13 +130,13 @@ void FakeWorker::service(uint32_t now_ms) {
     while (!paused && channel.to_worker.pop(&cmd)) {
         switch (cmd.kind) {
             case AgentCommandKind::apply_upsert: {
-                Session& s = table[cmd.session.key];
+                Session& s = table[cmd.session.key()];
                 if (cmd.session.version >= s.version || s.owner == kNoNode) s = cmd.session;
                 ++applied_upserts;
                 break;
             }
             case AgentCommandKind::apply_erase:
-                table.erase(cmd.session.key);
+                table.erase(cmd.session.key());
                 ++applied_erases;
                 break;
             case AgentCommandKind::release_deferred: released.push_back(cmd.token); break;

@@ -48,7 +48,7 @@ TEST_CASE("session changes reach the peer's worker with the expiry on the peer's
     for (uint32_t i = 0; i < 1000; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
     c.run(10);
     REQUIRE(c.node(2).sessions() == 1000);
-    const Session* r = c.node(2).find(makeSession(7, 1, 2, now).key);
+    const Session* r = c.node(2).find(makeSession(7, 1, 2, now).key());
     REQUIRE(r);
     CHECK(r->owner == 1);
     CHECK(r->backup_owner == 2);
@@ -69,10 +69,10 @@ TEST_CASE("an erase removes the replica") {
     const Session s = makeSession(1, 1, 2, c.clock.nowMs());
     c.node(1).worker().upsert(s);
     c.run(5);
-    REQUIRE(c.node(2).find(s.key));
-    c.node(1).worker().erase(s.key);
+    REQUIRE(c.node(2).find(s.key()));
+    c.node(1).worker().erase(s.key());
     c.run(5);
-    CHECK_FALSE(c.node(2).find(s.key));
+    CHECK_FALSE(c.node(2).find(s.key()));
     CHECK(c.node(2).worker().applied_erases == 1);
 }
 
@@ -109,7 +109,7 @@ TEST_CASE("an acknowledgement releases the deferred first packet to the worker t
     CHECK(c.node(1).worker(0).released.empty());
     CHECK(counter(c, 1, HaCounter::defer_released) == 1);
     CHECK(counter(c, 1, HaCounter::defer_timeouts) == 0);
-    CHECK(c.node(2).find(makeSession(1, 1, 2, 0).key));
+    CHECK(c.node(2).find(makeSession(1, 1, 2, 0).key()));
 }
 
 TEST_CASE("in a cluster a deferred packet waits for the session's backup owner, not any peer") {
@@ -122,7 +122,7 @@ TEST_CASE("in a cluster a deferred packet waits for the session's backup owner, 
     c.net.setRules(1, 3, {0, 0, 3000, 0});  // node 3 answers only after 3 ms
     c.node(1).worker().upsert(makeSession(1, 1, 3, c.clock.nowMs()), 11);
     c.run(2);
-    CHECK(c.node(2).find(makeSession(1, 1, 3, 0).key));  // node 2 has it and acknowledged
+    CHECK(c.node(2).find(makeSession(1, 1, 3, 0).key()));  // node 2 has it and acknowledged
     CHECK(c.node(1).worker().released.empty());          // but node 3 is the backup owner
     REQUIRE(c.runUntil([&] { return !c.node(1).worker().released.empty(); }, 10));
     CHECK(counter(c, 1, HaCounter::defer_released) == 1);
@@ -536,7 +536,7 @@ TEST_CASE("two agents exchange a bulk sync of 100k sessions") {
     const uint32_t now = c.clock.nowMs();
     const uint32_t n = 100000;
     for (uint32_t i = 0; i < n; ++i) {
-        c.node(1).worker(i % 2).table[makeSession(i, 1, 2, now).key] = makeSession(i, 1, 2, now);
+        c.node(1).worker(i % 2).table[makeSession(i, 1, 2, now).key()] = makeSession(i, 1, 2, now);
     }
     c.start(2);
     const auto t0 = std::chrono::steady_clock::now();

@@ -189,7 +189,7 @@ TEST_CASE("a bulk sync crosses ZeroMQ loopback") {
     const uint32_t n = 20000;
     for (uint32_t i = 0; i < n; ++i) {
         const Session s = test::makeSession(i, 1, 2, clock.nowMs());
-        w1.table[s.key] = s;
+        w1.table[s.key()] = s;
     }
     ClusterViewCell v1, v2;
     HaAgent a1(c1, clock, *t1, {&w1.channel}, v1);

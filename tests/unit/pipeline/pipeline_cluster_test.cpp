@@ -82,6 +82,7 @@ void replicate(Member& from, Member& to, uint32_t now = 1000) {
     for (const WorkerEvent& ev : from.events()) {
         AgentCommand cmd;
         cmd.session = ev.session;
+        cmd.nat = ev.nat;
         if (ev.kind == WorkerEventKind::upsert || ev.kind == WorkerEventKind::bulk_record) {
             cmd.kind = AgentCommandKind::apply_upsert;
         } else if (ev.kind == WorkerEventKind::erase) {
@@ -417,6 +418,49 @@ TEST_CASE("a session handed to this node accepts ACKs for data its notice does n
     auto late_ack = FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(3501).build();
     CHECK(p.b.send(late_ack, kInside).kind == VerdictKind::forward);
     CHECK(p.b.count(PipelineCounter::dropped_tcp_out_of_window) == 0);
+}
+
+TEST_CASE("a session's NAT binding arrives with its replica and leaves with its records") {
+    // The binding is kept beside the session (SessionTable::nat), not in it:
+    // every path that carries a session must carry it too.
+    Pair p;
+    const auto flow = FrameBuilder::udp(kClient, 5353, kServer, 53).build();
+    p.a.send(flow, kInside);
+    const NatBinding nat{0x0b000001, 40000, 1, 0};
+    uint32_t applied = 0;
+    for (const WorkerEvent& ev : p.a.events()) {
+        if (ev.kind != WorkerEventKind::upsert) continue;
+        AgentCommand cmd;
+        cmd.kind = AgentCommandKind::apply_upsert;
+        cmd.session = ev.session;
+        cmd.nat = nat;
+        p.b.pipe->apply(cmd, 1000);
+        ++applied;
+    }
+    REQUIRE(applied == 1);
+    REQUIRE(p.b.find(flow) != nullptr);
+    const FlowKey key = p.b.find(flow)->key();
+    const uint32_t index = p.b.table.find(key, flowHash(key));
+    CHECK(p.b.table.nat(index).addr == nat.addr);
+    CHECK(p.b.table.nat(index).port == nat.port);
+    CHECK(p.b.table.nat(index).kind == nat.kind);
+    // Handed to b, which then announces it: the announcement has the binding.
+    AgentCommand give;
+    give.kind = AgentCommandKind::transfer_owner;
+    give.from = 1;
+    give.to = 2;
+    p.b.pipe->apply(give, 1000);
+    while (p.b.pipe->runJobs(1000, 64)) {
+    }
+    uint32_t announced = 0;
+    for (const WorkerEvent& ev : p.b.events()) {
+        if (ev.kind != WorkerEventKind::upsert || !(ev.session.key() == key)) continue;
+        ++announced;
+        CHECK(ev.nat.addr == nat.addr);
+        CHECK(ev.nat.port == nat.port);
+        CHECK(ev.nat.kind == nat.kind);
+    }
+    CHECK(announced == 1);
 }
 
 TEST_CASE("a bulk scan sends only the sessions this node owns") {

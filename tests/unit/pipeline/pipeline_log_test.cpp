@@ -129,8 +129,8 @@ TEST_CASE("end reasons: idle timeout, reset, operator clear and a reopening SYN"
     int idle = 0, reset = 0;
     for (auto& r : recs) {
         CHECK(r.event == TrafficLogEvent::end);
-        idle += r.reason == TrafficEndReason::idle_timeout && r.session.key.proto == kProtoUdp;
-        reset += r.reason == TrafficEndReason::tcp_reset && r.session.key.proto == kProtoTcp;
+        idle += r.reason == TrafficEndReason::idle_timeout && r.session.key_proto == kProtoUdp;
+        reset += r.reason == TrafficEndReason::tcp_reset && r.session.key_proto == kProtoTcp;
     }
     CHECK(idle == 1);
     CHECK(reset == 1);

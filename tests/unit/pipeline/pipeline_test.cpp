@@ -403,7 +403,7 @@ TEST_CASE("workerFor sends every packet of a flow to the worker that holds its s
         CHECK(n.count(PipelineCounter::dropped_tcp_invalid_state) == 0);
         // Each worker holds exactly the flows the replication path routes to it.
         n.table.scan(0, n.table.capacity(), [&](uint32_t, const Session& s) {
-            CHECK(workerOf(s.key, Workers::kCount) == i);
+            CHECK(workerOf(s.key(), Workers::kCount) == i);
             CHECK(s.state == SessionState::tcp_established);
         });
     }

@@ -36,7 +36,7 @@ Session sampleSession(uint32_t i, uint32_t now_ms) {
     t.proto = kProtoTcp;
     t.family = AddrFamily::v4;
     t.context = 3;
-    s.key = makeFlowKey(t);
+    s.setKey(makeFlowKey(t));
     s.state = SessionState::tcp_established;
     s.owner = 1;
     s.backup_owner = 2;
@@ -50,9 +50,10 @@ Session sampleSession(uint32_t i, uint32_t now_ms) {
     s.bytes[0] = 1500, s.bytes[1] = 90000;
     s.win[0] = TcpWindow{1000, 2000, 65535, 7, kWinScaleSeen | kWinInitialised, 0};
     s.win[1] = TcpWindow{5000, 6000, 29200, 9, kWinInitialised, 0};
-    s.nat = NatBinding{0x0b000001, 40000, 1, 0};
     return s;
 }
+
+NatBinding sampleNat() { return NatBinding{0x0b000001, 40000, 1, 0}; }
 
 template <typename T>
 T roundTrip(const T& body) {
@@ -123,14 +124,16 @@ std::string batchWithRecord(RecordFn record) {
 }
 
 void packKeyBin(Pk& pk) {
-    const Session s = sampleSession(0, 0);
+    const FlowKey k = sampleSession(0, 0).key();
     pk.pack_bin(sizeof(FlowKey));
-    pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+    pk.pack_bin_body(reinterpret_cast<const char*>(&k), sizeof(FlowKey));
 }
 
 // A valid 19-field upsert record, with `fields` total (extra ones are
-// trailing integers) and field `bad` replaced by `bad_value`.
-void packUpsert(Pk& pk, unsigned fields, int bad = -1, int64_t bad_value = 0) {
+// trailing integers) and field `bad` replaced by `bad_value`; its key is
+// `key` if given.
+void packUpsert(Pk& pk, unsigned fields, int bad = -1, int64_t bad_value = 0,
+                const FlowKey* key = nullptr) {
     pk.pack_array(fields);
     for (unsigned i = 0; i < fields; ++i) {
         if (int(i) == bad) {
@@ -139,7 +142,14 @@ void packUpsert(Pk& pk, unsigned fields, int bad = -1, int64_t bad_value = 0) {
         }
         switch (i) {
             case 0: pk.pack(1); break;
-            case 1: packKeyBin(pk); break;
+            case 1:
+                if (key) {
+                    pk.pack_bin(sizeof(FlowKey));
+                    pk.pack_bin_body(reinterpret_cast<const char*>(key), sizeof(FlowKey));
+                } else {
+                    packKeyBin(pk);
+                }
+                break;
             case 3: pk.pack(uint8_t(SessionState::tcp_established)); break;
             case 5: pk.pack(1); break;
             case 10: {
@@ -233,7 +243,7 @@ TEST_CASE("a session batch round-trips every replicated field of a session") {
     b.bulk = true;
     b.bulk_id = 3;
     const Session s = sampleSession(1, now);
-    b.records.push_back(makeHaRecord(HaRecordOp::upsert, s, now));
+    b.records.push_back(makeHaRecord(HaRecordOp::upsert, s, sampleNat(), now));
     b.records.push_back(makeHaRecord(HaRecordOp::erase, sampleSession(2, now), now));
     const HaSessionBatch d = roundTrip(b);
     CHECK(d.stream == 0xabcdef);
@@ -243,13 +253,13 @@ TEST_CASE("a session batch round-trips every replicated field of a session") {
     REQUIRE(d.records.size() == 2);
     CHECK(d.records[0].op == HaRecordOp::upsert);
     CHECK(d.records[1].op == HaRecordOp::erase);
-    CHECK(d.records[1].session.key == sampleSession(2, now).key);
+    CHECK(d.records[1].session.key() == sampleSession(2, now).key());
     CHECK(d.records[1].session.version == 42);
 
     // Converted onto a receiver whose clock reads 1 000 000 ms less.
     const uint32_t there = now - 1'000'000;
     const Session r = haRecordToSession(d.records[0], there);
-    CHECK(r.key == s.key);
+    CHECK(r.key() == s.key());
     CHECK(r.version == s.version);
     CHECK(r.state == s.state);
     CHECK(r.flags == s.flags);
@@ -264,12 +274,9 @@ TEST_CASE("a session batch round-trips every replicated field of a session") {
     CHECK(r.bytes[0] == 1500);
     CHECK(r.bytes[1] == 90000);
     CHECK(std::memcmp(&r.win, &s.win, sizeof r.win) == 0);
-    CHECK(r.nat.addr == 0x0b000001);
-    CHECK(r.nat.port == 40000);
-    CHECK(r.nat.kind == 1);
-    const uint64_t h = flowHash(s.key);
-    CHECK(r.hash_hi == uint32_t(h >> 32));
-    CHECK(r.hash_lo == uint32_t(h));
+    CHECK(d.records[0].nat.addr == 0x0b000001);
+    CHECK(d.records[0].nat.port == 40000);
+    CHECK(d.records[0].nat.kind == 1);
 }
 
 TEST_CASE("a session already past its expiry arrives with zero time left") {
@@ -288,8 +295,8 @@ TEST_CASE("records encoded once into a buffer give the same batch as a record li
     b.seq = 2;
     HaRecordBuffer buf;
     for (uint32_t i = 0; i < 300; ++i) {
-        b.records.push_back(makeHaRecord(HaRecordOp::upsert, sampleSession(i, now), now));
-        buf.add(HaRecordOp::upsert, sampleSession(i, now), now);
+        b.records.push_back(makeHaRecord(HaRecordOp::upsert, sampleSession(i, now), sampleNat(), now));
+        buf.add(HaRecordOp::upsert, sampleSession(i, now), sampleNat(), now);
     }
     CHECK(buf.count() == 300);
     const std::string a = encodeHaMessage(envelope(), b);
@@ -381,11 +388,12 @@ std::string referenceRecord(const HaSessionRecord& r) {
     Buffer b;
     Pk pk(b);
     const Session& s = r.session;
+    const FlowKey key = s.key();
     if (r.op == HaRecordOp::erase) {
         pk.pack_array(4);
         pk.pack_uint8(uint8_t(r.op));
         pk.pack_bin(sizeof(FlowKey));
-        pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+        pk.pack_bin_body(reinterpret_cast<const char*>(&key), sizeof(FlowKey));
         pk.pack_uint32(s.version);
         pk.pack_uint8(s.owner);
         return std::string(b.data(), b.size());
@@ -393,10 +401,10 @@ std::string referenceRecord(const HaSessionRecord& r) {
     pk.pack_array(kHaRecordFields);
     pk.pack_uint8(uint8_t(r.op));
     pk.pack_bin(sizeof(FlowKey));
-    pk.pack_bin_body(reinterpret_cast<const char*>(&s.key), sizeof(FlowKey));
+    pk.pack_bin_body(reinterpret_cast<const char*>(&key), sizeof(FlowKey));
     pk.pack_uint32(s.version);
     pk.pack_uint8(uint8_t(s.state));
-    pk.pack_uint16(s.flags);
+    pk.pack_uint8(s.flags);
     pk.pack_uint8(s.owner);
     pk.pack_uint8(s.backup_owner);
     pk.pack_uint8(s.origin_owner);
@@ -417,9 +425,9 @@ std::string referenceRecord(const HaSessionRecord& r) {
     pk.pack_uint64(s.packets[1]);
     pk.pack_uint64(s.bytes[0]);
     pk.pack_uint64(s.bytes[1]);
-    pk.pack_uint32(s.nat.addr);
-    pk.pack_uint16(s.nat.port);
-    pk.pack_uint8(s.nat.kind);
+    pk.pack_uint32(r.nat.addr);
+    pk.pack_uint16(r.nat.port);
+    pk.pack_uint8(r.nat.kind);
     pk.pack_uint32(r.age_s);
     return std::string(b.data(), b.size());
 }
@@ -433,13 +441,13 @@ TEST_CASE("records are written byte for byte as msgpack-c packs them, at every i
         const uint64_t wide = rng() >> bits;
         Session& s = r.session;
         s.version = uint32_t(wide);
-        s.flags = uint16_t(rng() >> (rng() % 64));
+        s.flags = uint8_t(rng() >> (rng() % 64));
         s.rule = uint32_t(rng() >> (rng() % 64));
         r.remaining_ms = int64_t(rng()) >> (rng() % 64);
         s.packets[0] = wide, s.packets[1] = rng() >> (rng() % 64);
         s.bytes[0] = rng() >> (rng() % 64), s.bytes[1] = rng();
-        s.nat.addr = uint32_t(rng() >> (rng() % 64));
-        s.nat.port = uint16_t(rng());
+        r.nat.addr = uint32_t(rng() >> (rng() % 64));
+        r.nat.port = uint16_t(rng());
         s.win[0].max_win = uint32_t(rng());
         r.age_s = uint32_t(rng() >> (rng() % 64));
         HaRecordBuffer buf;
@@ -644,8 +652,8 @@ HaSessionBatch mixedBatch(uint32_t n, uint32_t now) {
         if (i % 7 == 2) {
             uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8}, z[16] = {0x20, 0x01, 0x0d, 0xb8, 1};
             z[15] = uint8_t(i);
-            s.key = makeFlowKey(FlowTuple{IpAddr::fromV6Bytes(a), IpAddr::fromV6Bytes(z), 1, 2,
-                                          kProtoUdp, AddrFamily::v6, 0});
+            s.setKey(makeFlowKey(FlowTuple{IpAddr::fromV6Bytes(a), IpAddr::fromV6Bytes(z), 1,
+                                           2, kProtoUdp, AddrFamily::v6, 0}));
         }
         b.records.push_back(makeHaRecord(i % 3 == 2 ? HaRecordOp::erase : HaRecordOp::upsert, s,
                                          now));
@@ -661,6 +669,23 @@ TEST_CASE("a batch as this build writes it is read in place, the same as the gen
     CHECK(reencoded(direct) == reencoded(generic));
     CHECK(reencoded(direct) == bytes);
     CHECK(std::get<HaSessionBatch>(direct.body).records.size() == 300);
+}
+
+TEST_CASE("an IPv4 key whose addresses are not v4-mapped is refused by both readers") {
+    // The session table compares an IPv4 key's last four address bytes only
+    // (Session::hasKey), so a replica must not bring any other IPv4 key.
+    FlowKey k = sampleSession(0, 0).key();
+    k.hi.b[3] = 0x42;
+    const std::string bad =
+        batchWithRecord([&](Pk& pk) { packUpsert(pk, kHaRecordFields, -1, 0, &k); });
+    HaMessage m;
+    CHECK_FALSE(readInPlace(bad, &m));
+    CHECK(decodeGeneric(bad, &m) == HaDecodeResult::bad_record);
+    CHECK(decode(bad, &m) == HaDecodeResult::bad_record);
+    // The same record with the key as the parser builds it is accepted.
+    const FlowKey good = sampleSession(0, 0).key();
+    CHECK(decode(batchWithRecord([&](Pk& pk) { packUpsert(pk, kHaRecordFields, -1, 0, &good); }),
+                 &m) == HaDecodeResult::ok);
 }
 
 TEST_CASE("other valid layouts of a batch are left to the generic decoder") {

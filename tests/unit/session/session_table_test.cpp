@@ -218,16 +218,16 @@ TEST_CASE("a session costs at most 192 bytes including the index") {
 TEST_CASE("per-owner counts follow inserts, owner changes and erases, including expiry") {
     SessionTable table(64, 0);
     Session a;
-    a.key = makeFlowKey(tuple(1));
+    a.setKey(makeFlowKey(tuple(1)));
     a.owner = 1;
     a.expires_ms = 100;
     Session b = a;
-    b.key = makeFlowKey(tuple(2));
+    b.setKey(makeFlowKey(tuple(2)));
     b.owner = 2;
     b.expires_ms = 100000;
     uint32_t ia, ib;
-    REQUIRE(table.insert(a, flowHash(a.key), &ia) == SessionTable::InsertResult::inserted);
-    REQUIRE(table.insert(b, flowHash(b.key), &ib) == SessionTable::InsertResult::inserted);
+    REQUIRE(table.insert(a, flowHash(a.key()), &ia) == SessionTable::InsertResult::inserted);
+    REQUIRE(table.insert(b, flowHash(b.key()), &ib) == SessionTable::InsertResult::inserted);
     CHECK(table.ownerCount(1) == 1);
     CHECK(table.ownerCount(2) == 1);
     table.setOwner(ib, 1);

@@ -218,21 +218,21 @@ TEST_CASE("a new SYN may reopen a connection in time-wait or close") {
 TEST_CASE("each state has its own timeout") {
     SessionTimeouts t;
     Session s;
-    s.key.proto = kProtoTcp;
+    s.key_proto = kProtoTcp;
     s.state = SessionState::tcp_syn_sent;
     CHECK(sessionTimeoutMs(s, t) == t.tcp_syn_sent_s * 1000);
     s.state = SessionState::tcp_established;
     CHECK(sessionTimeoutMs(s, t) == t.tcp_established_s * 1000);
     s.state = SessionState::tcp_time_wait;
     CHECK(sessionTimeoutMs(s, t) == t.tcp_time_wait_s * 1000);
-    s.key.proto = kProtoUdp;
+    s.key_proto = kProtoUdp;
     s.state = SessionState::open;
     CHECK(sessionTimeoutMs(s, t) == t.udp_unreplied_s * 1000);
     s.state = SessionState::replied;
     CHECK(sessionTimeoutMs(s, t) == t.udp_replied_s * 1000);
-    s.key.proto = kProtoIcmp;
+    s.key_proto = kProtoIcmp;
     CHECK(sessionTimeoutMs(s, t) == t.icmp_s * 1000);
-    s.key.proto = 47;  // GRE
+    s.key_proto = 47;  // GRE
     CHECK(sessionTimeoutMs(s, t) == t.other_s * 1000);
 }
 
