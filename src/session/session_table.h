@@ -8,7 +8,7 @@
 // (32-bit signature + 32-bit entry index), is probed linearly bucket by
 // bucket; each bucket counts the entries that overflowed past it, so a lookup
 // stops at the first bucket with no overflow and deletions need no
-// tombstones. The bucket count keeps the load at or below 60 %.
+// tombstones. The bucket count keeps the load at or below 50 %.
 // A lookup of an IPv4 flow touches one bucket line and the entry's first line
 // (Session::kHotBytes); TCP and IPv6 add the entry's second line (see
 // Session::hotBytes). The signatures of a bucket are compared with two SSE2
