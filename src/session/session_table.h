@@ -4,8 +4,8 @@
 // allocated at construction (capacity set by config; nothing is allocated
 // afterwards), with three side arrays indexed alike: the aging wheel's links,
 // the flow hash and the NAT binding — what the per-packet path of a flow
-// without translation never reads. An index of 64-byte buckets, 7 slots each
-// (32-bit signature + 32-bit entry index), is probed linearly bucket by
+// without translation never reads. An index of 64-byte buckets, 10 slots each
+// (16-bit signature + 32-bit entry index), is probed linearly bucket by
 // bucket; each bucket counts the entries that overflowed past it, so a lookup
 // stops at the first bucket with no overflow and deletions need no
 // tombstones. The bucket count keeps the load at or below 50 %.
@@ -37,6 +37,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <type_traits>
 
@@ -106,7 +107,7 @@ public:
     /// confirm() checks that the candidate is live and holds `key`.
     uint32_t candidate(uint64_t hash, size_t bytes = Session::kHotBytes) const {
         const Bucket& bk = buckets_[homeBucket(hash)];
-        for (uint32_t hits = sigMatches(bk, uint32_t(hash >> 32)); hits != 0; hits &= hits - 1) {
+        for (uint32_t hits = sigMatches(bk, signatureOf(hash)); hits != 0; hits &= hits - 1) {
             const uint32_t idx = bk.idx[__builtin_ctz(hits)];
             if (idx != kNoEntry) {
                 prefetchEntry(&entries_[idx], bytes);
@@ -176,13 +177,19 @@ public:
 
 private:
     struct alignas(64) Bucket {
-        static constexpr int kSlots = 7;
-        uint32_t sig[kSlots];
-        uint32_t idx[kSlots];
-        uint32_t overflow;  ///< entries whose probe passed this bucket
-        uint32_t reserved;
+        static constexpr int kSlots = 10;
+        uint16_t sig[kSlots];  ///< signatureOf(hash) of each slot's entry, 0 when empty
+        uint32_t idx[kSlots];  ///< entry index, kNoEntry when empty
+        uint32_t overflow;     ///< entries whose probe passed this bucket
     };
-    static_assert(sizeof(Bucket) == 64);
+    static_assert(sizeof(Bucket) == 64 && offsetof(Bucket, idx) == 20);
+
+    // 16 bits of the hash that neither the bucket (the low half's top bits,
+    // reduceHash) nor the worker (the high half's top bits, workerOf) is
+    // chosen by, so they still tell apart the entries of one bucket. A
+    // signature matches a wrong entry about once in 6,500 lookups; confirm()
+    // compares the key anyway.
+    static uint16_t signatureOf(uint64_t hash) { return uint16_t(hash >> 32); }
 
     uint32_t homeBucket(uint64_t hash) const { return reduceHash(hash, nbuckets_); }
     uint32_t nextBucket(uint32_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
@@ -191,16 +198,17 @@ private:
     // Bit s set when slot s of the bucket holds signature `sig` (the slot
     // itself is not checked: an empty slot has signature 0, so callers confirm
     // idx != kNoEntry).
-    static uint32_t sigMatches(const Bucket& bk, uint32_t sig) {
+    static uint32_t sigMatches(const Bucket& bk, uint16_t sig) {
 #if defined(__SSE2__)
-        // sig[0..3], then sig[4..6] and idx[0] (the next 16 bytes of the same
-        // aligned bucket): two compares, one mask without bit 7.
-        const __m128i want = _mm_set1_epi32(int(sig));
+        // sig[0..7] as one aligned load, sig[8..9] as a 4-byte load; the two
+        // 16-bit compares are packed to one byte per slot for one mask.
+        const __m128i want = _mm_set1_epi16(int16_t(sig));
         const __m128i a = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[0]));
-        const __m128i b = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.sig[4]));
-        const uint32_t lo = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, want))));
-        const uint32_t hi = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, want))));
-        return (lo | hi << 4) & 0x7f;
+        int32_t tail;
+        std::memcpy(&tail, &bk.sig[8], 4);
+        const __m128i b = _mm_cvtsi32_si128(tail);
+        const __m128i eq = _mm_packs_epi16(_mm_cmpeq_epi16(a, want), _mm_cmpeq_epi16(b, want));
+        return uint32_t(_mm_movemask_epi8(eq)) & ((1u << Bucket::kSlots) - 1);
 #else
         uint32_t m = 0;
         for (int s = 0; s < Bucket::kSlots; ++s) m |= uint32_t(bk.sig[s] == sig) << s;

@@ -138,3 +138,44 @@ TEST_CASE("entries are line-aligned so a lookup of an IPv4 flow reads one entry 
         CHECK(reinterpret_cast<uintptr_t>(&table.at(i)) % 64 == 0);
     }
 }
+
+TEST_CASE("flows whose hashes share the bucket signature and home bucket are told apart") {
+    // A bucket slot keeps 16 bits of the hash (bits 32..47); two flows agreeing
+    // there and in the home bucket make the lookup's candidate step pick the
+    // wrong entry for one of them, and the key compare must recover. With a
+    // capacity of 2 the table has 2 buckets, chosen by the hash's bit 31.
+    auto slotBits = [](uint64_t h) { return uint32_t(uint16_t(h >> 32)) << 1 | uint32_t(h >> 31 & 1); };
+    std::vector<int> first(1u << 17, -1);
+    FlowKey k1{}, k2{};
+    bool found = false;
+    for (uint32_t n = 0; n < 2000000 && !found; ++n) {
+        const FlowKey k = v4Key(0x0a000000 + n, 0xc0a80001, 1024, 443, kProtoTcp, 0);
+        int& seen = first[slotBits(flowHash(k))];
+        if (seen < 0) {
+            seen = int(n);
+            continue;
+        }
+        k1 = v4Key(0x0a000000 + uint32_t(seen), 0xc0a80001, 1024, 443, kProtoTcp, 0);
+        k2 = k;
+        found = true;
+    }
+    REQUIRE(found);
+    REQUIRE(slotBits(flowHash(k1)) == slotBits(flowHash(k2)));
+    for (const bool first_in : {true, false}) {
+        SessionTable table(2, 0);
+        const FlowKey& a = first_in ? k1 : k2;
+        const FlowKey& b = first_in ? k2 : k1;
+        uint32_t ia, ib;
+        REQUIRE(table.insert(a, flowHash(a), 1000, &ia) == SessionTable::InsertResult::inserted);
+        CHECK(table.find(b, flowHash(b)) == SessionTable::kNoEntry);
+        REQUIRE(table.insert(b, flowHash(b), 1000, &ib) == SessionTable::InsertResult::inserted);
+        CHECK(table.find(a, flowHash(a)) == ia);
+        CHECK(table.find(b, flowHash(b)) == ib);
+        // The staged lookup: the candidate is the first match in the bucket.
+        CHECK(table.confirm(b, flowHash(b), table.candidate(flowHash(b))) == ib);
+        CHECK(table.confirm(a, flowHash(a), table.candidate(flowHash(a))) == ia);
+        table.erase(ia);
+        CHECK(table.find(b, flowHash(b)) == ib);
+        CHECK(table.find(a, flowHash(a)) == SessionTable::kNoEntry);
+    }
+}
