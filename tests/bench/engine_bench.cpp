@@ -1,6 +1,6 @@
 // engine_bench: figures for the core engine on one core.
 //
-//   engine_bench [--sessions N[,N...]] [--seconds S] [--memory-floor]
+//   engine_bench [--sessions N[,N...]] [--seconds S] [--repeat R] [--memory-floor]
 //
 // For each table size N it prints:
 //   - insert rate: new sessions/s into an empty table of capacity N (key
@@ -12,15 +12,20 @@
 //   - the same per packet in CPU nanoseconds, stage by stage: each of the
 //     loops "parse", "+ key and hash", "+ lookup" runs on its own, and the
 //     differences between them (and the full loop) are printed;
+//   - with --repeat R, the established-flow loop runs R times (S seconds
+//     each) and the rate printed is their median, with the lowest and
+//     highest: on a shared machine single runs vary by ±20 %;
 //   - bytes per session: the table's whole allocation divided by N;
 //   - with --memory-floor: the CPU ns per lookup of the memory accesses
-//     alone (one random line, then two adjacent random lines, bursts of 32,
-//     over as much memory as the table), the floor the lookup stage sits on.
+//     alone (one random line, then one more random line picked by what the
+//     first held — a bucket, then an entry's first line — bursts of 32, over
+//     as much memory as the table), the floor the lookup stage sits on.
 // Frames are prebuilt in memory (4 Mi of them, or N if smaller), so the figure
 // is the engine alone, without any NIC or driver.
 #include <sys/mman.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -90,7 +95,8 @@ double threadCpuSeconds() {
 
 struct Figures {
     double inserts_per_s = 0;      // per CPU-second
-    double lookups_per_s = 0;      // per CPU-second
+    double lookups_per_s = 0;      // per CPU-second, median of the runs
+    double lookups_min = 0, lookups_max = 0;
     double lookups_per_wall_s = 0;
     double bytes_per_session = 0;
     uint64_t misses = 0;
@@ -190,7 +196,7 @@ double nsPerPacket(SessionTable& table, const std::vector<uint8_t>& frames, uint
     return (threadCpuSeconds() - c0) * 1e9 / double(packets);
 }
 
-Figures run(uint32_t sessions, double seconds) {
+Figures run(uint32_t sessions, double seconds, int repeat) {
     Figures fig;
     std::vector<FlowKey> keys(sessions);
     std::vector<uint64_t> hashes(sessions);
@@ -227,22 +233,30 @@ Figures run(uint32_t sessions, double seconds) {
     fig.stage_ns[0] = nsPerPacket<Stage::parse>(table, frames, nframes, seconds / 4);
     fig.stage_ns[1] = nsPerPacket<Stage::key_hash>(table, frames, nframes, seconds / 4);
     fig.stage_ns[2] = nsPerPacket<Stage::lookup>(table, frames, nframes, seconds / 4);
-    uint64_t packets = 0, misses = 0;
-    auto t0 = Clock::now();
-    const double c0 = threadCpuSeconds();
-    lookupLoop<Stage::all>(table, frames, nframes, seconds, &packets, &misses);
-    fig.lookups_per_s = packets / (threadCpuSeconds() - c0);
-    fig.lookups_per_wall_s = packets / secondsSince(t0);
+    std::vector<std::pair<double, double>> runs;  // (per CPU-second, per wall-second)
+    for (int r = 0; r < repeat; ++r) {
+        uint64_t packets = 0, misses = 0;
+        auto t0 = Clock::now();
+        const double c0 = threadCpuSeconds();
+        lookupLoop<Stage::all>(table, frames, nframes, seconds, &packets, &misses);
+        runs.emplace_back(packets / (threadCpuSeconds() - c0), packets / secondsSince(t0));
+        fig.misses += misses;
+    }
+    std::sort(runs.begin(), runs.end());
+    fig.lookups_per_s = runs[runs.size() / 2].first;
+    fig.lookups_per_wall_s = runs[runs.size() / 2].second;
+    fig.lookups_min = runs.front().first;
+    fig.lookups_max = runs.back().first;
     fig.stage_ns[3] = 1e9 / fig.lookups_per_s;
-    fig.misses = misses;
     return fig;
 }
 
 // The memory system's share alone: the access pattern of a lookup without
 // any of its work. Over `bytes` of memory (the table's size), bursts of 32
-// random 64-byte lines are prefetched, read, and each read picks two more
-// adjacent random lines that are prefetched and read in turn: one bucket line,
-// then two entry lines. Returns CPU ns per such lookup.
+// random 64-byte lines are prefetched, read, and each read picks one more
+// random line that is prefetched and read in turn: the bucket line, then the
+// entry's first line (all an IPv4 flow's lookup and counters touch).
+// Returns CPU ns per such lookup.
 double memoryFloorNs(size_t bytes, double seconds) {
     constexpr size_t kHuge = 2u << 20;
     bytes = (bytes + kHuge - 1) / kHuge * kHuge;
@@ -250,7 +264,7 @@ double memoryFloorNs(size_t bytes, double seconds) {
     if (!mem) return 0;
     ::madvise(mem, bytes, MADV_HUGEPAGE);
     std::memset(mem, 1, bytes);
-    const uint64_t lines = bytes / 64 - 2;
+    const uint64_t lines = bytes / 64 - 1;
     std::mt19937_64 rng(3);
     std::vector<uint64_t> first(1u << 20);
     for (auto& x : first) x = rng() % lines;
@@ -266,11 +280,10 @@ double memoryFloorNs(size_t bytes, double seconds) {
                 std::memcpy(&v, mem + first[b + i] * 64, 8);
                 second[i] = (first[b + i] * 0x9e3779b97f4a7c15ULL + v) % lines;
                 __builtin_prefetch(mem + second[i] * 64);
-                __builtin_prefetch(mem + second[i] * 64 + 64);
             }
             for (int i = 0; i < 32; ++i) {
                 uint64_t v;
-                std::memcpy(&v, mem + second[i] * 64 + 64, 8);
+                std::memcpy(&v, mem + second[i] * 64, 8);
                 sum += v;
             }
             lookups += 32;
@@ -299,14 +312,17 @@ int main(int argc, char** argv) {
     std::vector<uint32_t> sizes = {1000000, 10000000};
     double seconds = 3.0;
     bool floor = false;
+    int repeat = 1;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--sessions" && i + 1 < argc) sizes = parseSizes(argv[++i]);
         else if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
+        else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
         else if (a == "--memory-floor") floor = true;
         else {
             std::fprintf(stderr,
-                         "usage: engine_bench [--sessions N[,N...]] [--seconds S] [--memory-floor]\n");
+                         "usage: engine_bench [--sessions N[,N...]] [--seconds S] [--repeat R] "
+                         "[--memory-floor]\n");
             return 2;
         }
     }
@@ -316,17 +332,20 @@ int main(int argc, char** argv) {
     std::printf("%12s %16s %22s %14s %16s\n", "sessions", "inserts/s", "parse+lookup pkts/s",
                 "(wall)", "bytes/session");
     for (uint32_t n : sizes) {
-        Figures f = run(n, seconds);
+        Figures f = run(n, seconds, repeat);
         std::printf("%12u %14.2f M %20.2f M %12.2f M %16.1f%s\n", n, f.inserts_per_s / 1e6,
                     f.lookups_per_s / 1e6, f.lookups_per_wall_s / 1e6, f.bytes_per_session,
                     f.misses ? "  (MISSES!)" : "");
+        if (repeat > 1)
+            std::printf("%12s median of %d runs; lowest %.2f M, highest %.2f M\n", "", repeat,
+                        f.lookups_min / 1e6, f.lookups_max / 1e6);
         std::printf("%12s per packet, CPU ns: parse %.1f | key+hash +%.1f | lookup +%.1f | "
                     "counters+expiry +%.1f = %.1f\n",
                     "", f.stage_ns[0], f.stage_ns[1] - f.stage_ns[0], f.stage_ns[2] - f.stage_ns[1],
                     f.stage_ns[3] - f.stage_ns[2], f.stage_ns[3]);
         if (floor) {
             const size_t bytes = size_t(f.bytes_per_session * n);
-            std::printf("%12s memory floor: %.1f CPU ns per lookup (1 + 2 random lines over %zu MB)\n",
+            std::printf("%12s memory floor: %.1f CPU ns per lookup (2 dependent random lines over %zu MB)\n",
                         "", memoryFloorNs(bytes, seconds / 2), bytes >> 20);
         }
         std::fflush(stdout);
