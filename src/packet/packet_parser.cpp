@@ -146,6 +146,20 @@ inline ParseResult parseL4(const uint8_t* frame, size_t off, size_t end, const P
     return ParseResult::ok;
 }
 
+/// What parseIpv4 records of a header it has checked.
+inline void setIpv4Fields(const uint8_t* ip, size_t off, size_t hdr_len, size_t total_len,
+                          PacketInfo& out) {
+    out.family = AddrFamily::v4;
+    out.l3_offset = uint16_t(off);
+    out.l3_len = uint16_t(hdr_len);
+    out.ip_total_len = uint16_t(total_len);
+    storeV4Mapped(out.src, ip + 12);
+    storeV4Mapped(out.dst, ip + 16);
+    out.proto = ip[9];
+    out.ttl = ip[8];
+    out.l4_offset = uint16_t(off + hdr_len);
+}
+
 }  // namespace
 
 ParseResult walkIpv6Chain(const uint8_t* frame, size_t off, size_t end, uint8_t nh,
@@ -218,15 +232,7 @@ ParseResult parseIpv4(const uint8_t* frame, size_t off, size_t end, const ParseO
     if (hdr_len > 20 && !ipv4OptionsValid(ip + 20, hdr_len - 20)) [[unlikely]]
         return ParseResult::bad_ipv4_options;
 
-    out.family = AddrFamily::v4;
-    out.l3_offset = uint16_t(off);
-    out.l3_len = uint16_t(hdr_len);
-    out.ip_total_len = uint16_t(total_len);
-    storeV4Mapped(out.src, ip + 12);
-    storeV4Mapped(out.dst, ip + 16);
-    out.proto = ip[9];
-    out.ttl = ip[8];
-    out.l4_offset = uint16_t(off + hdr_len);
+    setIpv4Fields(ip, off, hdr_len, total_len, out);
 
     const uint16_t frag = load16(ip + 6);
     if ((frag & 0x3fff) != 0) [[unlikely]] {
@@ -326,22 +332,49 @@ ParseResult parseEthernet(const uint8_t* frame, size_t off, size_t end, const Pa
 
 }  // namespace parse_detail
 
-ParseResult parseFrame(const uint8_t* data, size_t len, const ParseOptions& opts, PacketInfo& out) {
-    using namespace parse_detail;
+namespace parse_detail {
+
+size_t startFrame(size_t len, PacketInfo& out) {
     resetLayerFields(out);
     out.tunnel.kind = TunnelKind::none;
     out.tunnel.has_gwlb_options = false;
-    const size_t end = len < kMaxParsedLength ? len : kMaxParsedLength;
+    return len < kMaxParsedLength ? len : kMaxParsedLength;
+}
+
+ParseResult parseFrameGeneral(const uint8_t* data, size_t len, const ParseOptions& opts,
+                              PacketInfo& out) {
+    return parseEthernet(data, 0, startFrame(len, out), opts, Layer::outer, out);
+}
+
+}  // namespace parse_detail
+
+ParseResult parseFrame(const uint8_t* data, size_t len, const ParseOptions& opts, PacketInfo& out) {
+    using namespace parse_detail;
+    const size_t end = startFrame(len, out);
+    // The frame nearly every packet is: untagged Ethernet, IPv4 without
+    // options, not a fragment. For it, parseEthernet and parseIpv4 would
+    // make exactly these checks and record exactly these fields before
+    // handing the upper layer to parseL4; doing it here saves their calls
+    // and branches (~30 % of the parse). Anything else, including a bad
+    // total length, takes the general path and its named reason.
+    constexpr size_t kL3 = 14, kL4 = kL3 + 20;
+    if (end >= kL4 && load16(data + 12) == kEtherTypeIpv4 && data[kL3] == 0x45 &&
+        (load16(data + kL3 + 6) & 0x3fff) == 0) [[likely]] {
+        const size_t total_len = load16(data + kL3 + 2);
+        if (total_len >= 20 && total_len <= end - kL3) [[likely]] {
+            out.l2_len = kL3;
+            out.ethertype = kEtherTypeIpv4;
+            setIpv4Fields(data + kL3, kL3, 20, total_len, out);
+            return parseL4(data, kL4, kL3 + total_len, opts, Layer::outer, out);
+        }
+    }
     return parseEthernet(data, 0, end, opts, Layer::outer, out);
 }
 
 ParseResult parseIpPacket(const uint8_t* data, size_t len, const ParseOptions& opts,
                           PacketInfo& out) {
     using namespace parse_detail;
-    resetLayerFields(out);
-    out.tunnel.kind = TunnelKind::none;
-    out.tunnel.has_gwlb_options = false;
-    const size_t end = len < kMaxParsedLength ? len : kMaxParsedLength;
+    const size_t end = startFrame(len, out);
     if (end != 0 && (data[0] >> 4) == 6) {
         out.ethertype = kEtherTypeIpv6;
         return parseIpv6(data, 0, end, opts, Layer::outer, out);

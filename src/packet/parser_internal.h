@@ -123,6 +123,15 @@ ParseResult walkIpv6Chain(const uint8_t* frame, size_t off, size_t end, uint8_t 
 
 ParseResult parseEthernet(const uint8_t* frame, size_t off, size_t end, const ParseOptions& opts,
                           Layer layer, PacketInfo& out);
+
+/// Resets what every parse resets; returns the last offset looked at.
+size_t startFrame(size_t len, PacketInfo& out);
+
+/// parseFrame without its shortcut for untagged IPv4 without options: the
+/// general path every frame could take. parseFrame must give the same result
+/// and fields for every input (tests/unit/packet/packet_fast_path_test.cpp).
+ParseResult parseFrameGeneral(const uint8_t* data, size_t len, const ParseOptions& opts,
+                              PacketInfo& out);
 ParseResult parseIpv4(const uint8_t* frame, size_t off, size_t end, const ParseOptions& opts,
                       Layer layer, PacketInfo& out);
 ParseResult parseIpv6(const uint8_t* frame, size_t off, size_t end, const ParseOptions& opts,
