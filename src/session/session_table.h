@@ -194,6 +194,11 @@ private:
     uint32_t homeBucket(uint64_t hash) const { return reduceHash(hash, nbuckets_); }
     uint32_t nextBucket(uint32_t b) const { return b + 1 == nbuckets_ ? 0 : b + 1; }
     uint32_t findSlow(const FlowKey& key, uint64_t hash) const;
+    // insert() in two halves around writing the entry: place() finds the
+    // slot, takes a free index and records hash and (empty) NAT binding;
+    // finishInsert() links the written entry into the wheel and counts it.
+    InsertResult place(const FlowKey& key, uint64_t hash, uint32_t* index);
+    void finishInsert(uint32_t index);
 
     // Bit s set when slot s of the bucket holds signature `sig` (the slot
     // itself is not checked: an empty slot has signature 0, so callers confirm
