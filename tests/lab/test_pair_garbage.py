@@ -105,7 +105,9 @@ def body(lab, args, report, deadline, variant=None):
     try:
         ha = lab.tool(attacker.letter, [
             "ha-garbage", "--dst", HA_IP[target.letter], "--port", str(HA_PORT),
-            "--server-key", target.public_key, "--cluster-id", str(lab.opts.cluster_id),
+            # One argument, as a Z85 key may start with '-' (argparse would
+            # take "--server-key -x..." for two options).
+            f"--server-key={target.public_key}", "--cluster-id", str(lab.opts.cluster_id),
             "--to-node", str(target.node_id), "--as-node", str(attacker.node_id)],
             timeout=deadline.cap(60))
         udp = (["--udp-dst", f"{peer_link_ip(lab.opts, target.letter)}:{PEER_LINK_PORT}",
