@@ -124,7 +124,12 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
     if (ports == nullptr || !ports->is_array()) return std::nullopt;
     if (ports->empty()) return "no interfaces\n";
     using A = TextTable::Align;
-    TextTable links({{"NAME"}, {"DEVICE"}, {"PORT", A::right}, {"LINK"}, {"SPEED", A::right}});
+    TextTable links({{"NAME"},
+                     {"DEVICE"},
+                     {"PORT", A::right},
+                     {"LINK"},
+                     {"SPEED", A::right},
+                     {"MTU", A::right}});
     TextTable traffic({{"NAME"},
                        {"RX-PACKETS", A::right},
                        {"TX-PACKETS", A::right},
@@ -139,7 +144,8 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
         const std::string name = stringField(p, "name").value_or("?");
         auto speed = uintField(p, "speed_mbps");
         links.addRow({name, stringField(p, "device").value_or("-"), uintText(p, "port_id"),
-                      stringField(p, "link").value_or("-"), speed ? speedText(*speed) : "-"});
+                      stringField(p, "link").value_or("-"), speed ? speedText(*speed) : "-",
+                      uintText(p, "mtu")});
         traffic.addRow({name, uintText(p, "rx_packets"), uintText(p, "tx_packets"),
                         uintText(p, "rx_bytes"), uintText(p, "tx_bytes"), uintText(p, "rx_missed"),
                         uintText(p, "rx_no_mbuf"), uintText(p, "rx_errors"),

@@ -6,7 +6,9 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -46,6 +48,61 @@ std::string deviceArg(const std::string& devargs) {
     return (isPciAddress(deviceName(devargs)) ? "-a" : "--vdev=") + devargs;
 }
 
+// The value of `key=` in a device's arguments ("" when absent).
+std::string deviceArgValue(const std::string& devargs, const std::string& key) {
+    for (size_t at = devargs.find(','); at != std::string::npos; at = devargs.find(',', at + 1)) {
+        if (devargs.compare(at + 1, key.size() + 1, key + "=") == 0) {
+            const size_t start = at + 1 + key.size() + 1;
+            return devargs.substr(start, devargs.find(',', start) - start);
+        }
+    }
+    return "";
+}
+
+// An ioctl on the kernel interface `iface` (SIOCGIFFLAGS, SIOCGIFMTU, ...).
+// Returns the ioctl's result, -1 when the name is unusable.
+int interfaceIoctl(const std::string& iface, unsigned long request, ifreq* ifr) {
+    if (iface.empty() || iface.size() >= IFNAMSIZ) return -1;
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    std::memcpy(ifr->ifr_name, iface.data(), iface.size());
+    const int rc = ioctl(fd, request, ifr);
+    close(fd);
+    return rc;
+}
+
+// af_packet in DPDK 22.11 reports a 1518-byte frame limit whatever its ring
+// frame size, so ethdev refuses any larger MTU; the frames it can carry are
+// set by the kernel interface's MTU and the ring's frame size (`framesz`,
+// 2048 by default, holding a TPACKET2 header and the frame). tandemd checks
+// the frame size and sets the interface's MTU itself.
+bool setAfPacketMtu(const std::string& devargs, uint16_t mtu, std::string* why) {
+    const std::string iface = deviceArgValue(devargs, "iface");
+    const std::string framesz = deviceArgValue(devargs, "framesz");
+    const unsigned frame = framesz.empty() ? 2048 : unsigned(std::strtoul(framesz.c_str(), nullptr, 0));
+    const unsigned need = mtu + 14 + 8 + 64;  // Ethernet, two VLAN tags, TPACKET2 header
+    if (frame < need) {
+        *why = "its ring frames (framesz=" + std::to_string(frame) + ") cannot hold a frame of mtu " +
+               std::to_string(mtu) + "; give it framesz=" + std::to_string((need + 1023) / 1024 * 1024) +
+               " or more (and blocksz at least as large)";
+        return false;
+    }
+    ifreq ifr{};
+    ifr.ifr_mtu = mtu;
+    if (interfaceIoctl(iface, SIOCSIFMTU, &ifr) != 0) {
+        *why = "cannot set the MTU of interface '" + iface + "': " + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+// The MTU of the kernel interface under a port, or 0 when it has none.
+uint16_t kernelMtu(const std::string& devargs) {
+    ifreq ifr{};
+    if (interfaceIoctl(deviceArgValue(devargs, "iface"), SIOCGIFMTU, &ifr) != 0) return 0;
+    return uint16_t(ifr.ifr_mtu);
+}
+
 }  // namespace
 
 bool Dataplane::Impl::initEal(std::string* error) {
@@ -68,8 +125,8 @@ bool Dataplane::Impl::initEal(std::string* error) {
     return true;
 }
 
-bool Dataplane::Impl::openPort(const std::string& name, const std::string& device, unsigned nq,
-                               uint16_t* id, std::string* error) {
+bool Dataplane::Impl::openPort(const std::string& name, const std::string& device, uint16_t mtu,
+                               unsigned nq, uint16_t* id, std::string* error) {
     const std::string dev = deviceName(device);
     if (rte_eth_dev_get_port_by_name(dev.c_str(), id) != 0) {
         *error = "port '" + name + "': device '" + device +
@@ -97,7 +154,38 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = rss;
     }
+    if (mtu != 0 && dev.rfind("net_af_packet", 0) != 0 &&
+        (mtu < info.min_mtu || mtu > info.max_mtu)) {
+        *error = "port '" + name + "' (" + device + "): mtu " + std::to_string(mtu) +
+                 " is outside what the device supports (" + std::to_string(info.min_mtu) + ".." +
+                 std::to_string(info.max_mtu) + ")";
+        return false;
+    }
+    const bool af_packet = dev.rfind("net_af_packet", 0) == 0;
+    if (af_packet) {
+        // The driver walks its ring in steps of framesz while the kernel
+        // fills each block from its start: a block that does not hold a
+        // whole number of frames loses every frame after the first.
+        const unsigned long framesz = std::strtoul(deviceArgValue(device, "framesz").c_str(), nullptr, 0);
+        const unsigned long blocksz = std::strtoul(deviceArgValue(device, "blocksz").c_str(), nullptr, 0);
+        const unsigned long f = framesz ? framesz : 2048, b = blocksz ? blocksz : 4096;
+        if (b % f != 0) {
+            *error = "port '" + name + "' (" + device + "): blocksz " + std::to_string(b) +
+                     " is not a multiple of framesz " + std::to_string(f) +
+                     " (af_packet would lose frames); e.g. framesz=9216,blocksz=36864";
+            return false;
+        }
+    }
     int rc = rte_eth_dev_configure(*id, uint16_t(nq), uint16_t(nq), &conf);
+    if (rc == 0 && mtu != 0) {
+        std::string why;
+        if (af_packet ? !setAfPacketMtu(device, mtu, &why)
+                      : (rc = rte_eth_dev_set_mtu(*id, mtu)) != 0) {
+            *error = "port '" + name + "' (" + device + "): cannot set mtu " +
+                     std::to_string(mtu) + ": " + (af_packet ? why : rte_strerror(-rc));
+            return false;
+        }
+    }
     for (unsigned q = 0; rc == 0 && q < nq; ++q) {
         rc = rte_eth_rx_queue_setup(*id, uint16_t(q), kRxDesc, rte_eth_dev_socket_id(*id), nullptr,
                                     pool);
@@ -134,8 +222,10 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     rte_eth_link link;
     std::memset(&link, 0, sizeof link);
     rte_eth_link_get_nowait(*id, &link);
-    TLOG_INFO(kLog, "port %s (%s) started as DPDK port %u, link %s", name.c_str(), device.c_str(),
-              *id, link.link_status ? "up" : "down");
+    uint16_t actual_mtu = kernelMtu(device);
+    if (actual_mtu == 0) rte_eth_dev_get_mtu(*id, &actual_mtu);
+    TLOG_INFO(kLog, "port %s (%s) started as DPDK port %u, link %s, mtu %u", name.c_str(),
+              device.c_str(), *id, link.link_status ? "up" : "down", unsigned(actual_mtu));
     return true;
 }
 
@@ -154,14 +244,15 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     }
     for (const auto& p : spec.ports) {
         uint16_t id;
-        if (!openPort(p.name, p.device, nq, &id, error)) return false;
+        if (!openPort(p.name, p.device, p.mtu, nq, &id, error)) return false;
         port_ids.push_back(id);
         rte_ether_addr mac{};
         rte_eth_macaddr_get(id, &mac);
         port_macs.push_back(mac);
     }
     if (spec.peer_link.enabled) {
-        if (!openPort(spec.peer_link.name, spec.peer_link.device, nq, &peer_port_id, error)) {
+        if (!openPort(spec.peer_link.name, spec.peer_link.device, spec.peer_link.mtu, nq,
+                      &peer_port_id, error)) {
             return false;
         }
         rte_eth_macaddr_get(peer_port_id, &peer_port_mac);
@@ -352,18 +443,10 @@ namespace {
 // `iface=` argument) report the link as always up; the interface's carrier
 // is the truth. Returns -1 when the device names no kernel interface.
 int kernelCarrier(const std::string& device) {
-    const size_t at = device.find("iface=");
-    if (at == std::string::npos) return -1;
-    const size_t start = at + 6;
-    const std::string name = device.substr(start, device.find(',', start) - start);
+    const std::string name = deviceArgValue(device, "iface");
     if (name.empty() || name.size() >= IFNAMSIZ) return -1;
-    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
     ifreq ifr{};
-    std::memcpy(ifr.ifr_name, name.data(), name.size());
-    const int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
-    close(fd);
-    if (rc != 0) return 0;  // the interface is gone
+    if (interfaceIoctl(name, SIOCGIFFLAGS, &ifr) != 0) return 0;  // the interface is gone
     return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING) ? 1 : 0;
 }
 
@@ -379,6 +462,9 @@ PortStatus portStatus(const std::string& name, const std::string& device, uint16
         ps.speed_mbps = link.link_speed;
     }
     if (ps.link_up && kernelCarrier(device) == 0) ps.link_up = false;
+    // A port on a kernel interface carries what the interface's MTU allows.
+    uint16_t mtu = kernelMtu(device);
+    if (mtu != 0 || rte_eth_dev_get_mtu(id, &mtu) == 0) ps.mtu = mtu;
     rte_eth_stats s;
     if (rte_eth_stats_get(id, &s) == 0) {
         ps.rx_packets = s.ipackets, ps.tx_packets = s.opackets;

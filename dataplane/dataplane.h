@@ -37,6 +37,7 @@ struct DataplanePortSpec {
     std::string device;      ///< DPDK devargs, e.g. "net_af_packet0,iface=veth0"
     uint16_t zone = 0;
     uint16_t egress = kNoPort;  ///< index of the port allowed traffic leaves by
+    uint16_t mtu = 0;           ///< IP MTU to set; 0 = the device's default
 };
 
 /// The peer link (HA3): a port to the other nodes, carrying forwarded frames
@@ -48,6 +49,7 @@ struct PeerLinkSpec {
     bool udp = false;                                ///< false: raw
     std::string name;
     std::string device;
+    uint16_t mtu = 0;                                ///< IP MTU to set; 0 = the device's default
     uint16_t cluster_id = 1;
     uint16_t known_peers = 0;                        ///< bit n-1 for configured peer n
     std::array<std::array<uint8_t, 6>, kMaxNodes + 1> peer_mac{};  ///< raw: by node id
@@ -80,6 +82,7 @@ struct PortStatus {
     uint16_t port_id = 0;
     bool link_up = false;
     uint32_t speed_mbps = 0;
+    uint16_t mtu = 0;                 ///< the device's IP MTU as it reports it
     uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
 };

@@ -129,7 +129,7 @@ struct Dataplane::Impl {
     bool stopped = false;
 
     bool initEal(std::string* error);
-    bool openPort(const std::string& name, const std::string& device, unsigned queues,
+    bool openPort(const std::string& name, const std::string& device, uint16_t mtu, unsigned queues,
                   uint16_t* id, std::string* error);
     bool openPorts(std::string* error);
     bool launchWorkers(std::string* error);

@@ -43,8 +43,13 @@ struct PortConfig {
     std::string zone;               ///< empty for the peer-link port
     uint16_t zone_id = kNoZone;     ///< index into Config::zones, kNoZone for the peer link
     bool peer_link = false;         ///< true for the peer-link port
+    uint16_t mtu = 0;               ///< IP MTU to set on the device; 0 = the device's default
     unsigned line = 0;              ///< where the section starts
 };
+
+/// Largest port MTU: a frame (MTU + Ethernet header + two VLAN tags) must
+/// fit one packet buffer (9216 bytes of data room, dataplane/).
+inline constexpr unsigned kMaxPortMtu = 9216 - 14 - 8;
 
 struct DataplaneConfig {
     DataplaneMode mode = DataplaneMode::inline_mode;

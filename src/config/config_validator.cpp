@@ -318,10 +318,42 @@ void checkHa(LoadContext& c) {
 
 }  // namespace
 
+// A forwarded frame travels whole inside the peer-link frame: the peer
+// link's MTU must exceed the data ports' by the encapsulation (raw: 16-byte
+// header + the inner Ethernet header; udp: + IPv4 and UDP headers too). A
+// port without `mtu` runs at DPDK's default, 1500.
+void checkPeerLinkMtu(LoadContext& c) {
+    constexpr unsigned kDefaultMtu = 1500;
+    auto mtuOf = [](const PortConfig& p) { return p.mtu != 0 ? unsigned(p.mtu) : kDefaultMtu; };
+    const PortConfig* link = nullptr;
+    const PortConfig* widest = nullptr;
+    for (const PortConfig& p : c.cfg.dataplane.ports) {
+        if (p.peer_link) link = &p;
+        else if (!widest || mtuOf(p) > mtuOf(*widest)) widest = &p;
+    }
+    if (!link || !widest) return;
+    const bool udp = c.cfg.ha.peer_link == PeerLinkTransport::udp;
+    const unsigned overhead = udp ? 58 : 30;
+    const unsigned need = mtuOf(*widest) + overhead;
+    const unsigned have = mtuOf(*link);
+    if (have >= need) return;
+    auto shown = [](const PortConfig& p) {
+        return "[" + portSection(p) + "] mtu " + (p.mtu != 0 ? "= " : "(default) ") +
+               std::to_string(p.mtu != 0 ? unsigned(p.mtu) : kDefaultMtu);
+    };
+    c.warning(link->mtu != 0 ? c.lineOf(portSection(*link), "mtu") : link->line,
+              shown(*link) + " is too small for the peer link: " + shown(*widest) + " + " +
+                  std::to_string(overhead) + " bytes of " + (udp ? "udp" : "raw") +
+                  " encapsulation = " + std::to_string(need) +
+                  "; forwarded packets longer than " + std::to_string(have - overhead) +
+                  " bytes will be dropped");
+}
+
 void validateConfig(LoadContext& c) {
     checkPorts(c);
     checkPeers(c);
     checkHa(c);
+    checkPeerLinkMtu(c);
 }
 
 }  // namespace tandem::config_detail

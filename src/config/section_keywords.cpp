@@ -160,6 +160,10 @@ constexpr Keyword kPortKeywords[] = {
      KeyUse::required},
     {"zone", [](LoadContext& c,
                 const IniEntry& e) { return setSimpleName(c, e, c.port().zone, "a zone name"); }},
+    {"mtu",
+     [](LoadContext& c, const IniEntry& e) {
+         return setUnsigned(c, e, c.port().mtu, 68, kMaxPortMtu, "an IP MTU in bytes");
+     }},
 };
 
 // --- [peer.ID] ---------------------------------------------------------------

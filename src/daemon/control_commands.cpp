@@ -160,6 +160,7 @@ void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane
         for (const auto& p : dp.status().ports) {
             ports.push_back({{"name", p.name}, {"device", p.device}, {"port_id", p.port_id},
                              {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
+                             {"mtu", p.mtu},
                              {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
                              {"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes},
                              {"rx_missed", p.rx_missed}, {"rx_errors", p.rx_errors},

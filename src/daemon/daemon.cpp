@@ -49,6 +49,7 @@ bool buildPeerLinkSpec(const Config& cfg, const PortConfig& port, PeerLinkSpec* 
     pl->udp = cfg.ha.peer_link == PeerLinkTransport::udp;
     pl->name = port.name;
     pl->device = port.device;
+    pl->mtu = port.mtu;
     pl->cluster_id = uint16_t(cfg.node.cluster_id);
     if (pl->udp) {
         if (!parseV4Endpoint(cfg.ha.peer_link_listen, true, &pl->listen)) {
@@ -117,6 +118,7 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
         DataplanePortSpec dp;
         dp.name = p.name;
         dp.device = p.device;
+        dp.mtu = p.mtu;
         dp.zone = p.zone_id;
         data_ports.push_back(uint16_t(spec->ports.size()));
         spec->ports.push_back(dp);

@@ -846,3 +846,26 @@ if __name__ == "__main__":
         print(f"lab: {len(got)} stale object(s) removed")
     else:
         ap.print_help()
+
+
+def run_lab(args, run, deadline: float) -> int:
+    """The exit code of one standalone lab script: skips when the machine
+    cannot run labs (77), arms the watchdog, runs `run(args)` (0 passed, 1 a
+    check failed) and turns a lab that could not run into 2."""
+    try:
+        require_lab_environment()
+    except LabSkip as e:
+        print(f"SKIPPED: {e}")
+        return 77
+    arm_watchdog(deadline)
+    try:
+        return run(args)
+    except LabSkip as e:
+        print(f"SKIPPED: {e}")
+        return 77
+    except (LabError, LabInterrupted, OSError, KeyError, ValueError) as e:
+        if os.environ.get("LAB_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        print(f"RESULT: ERROR (lab could not run): {e}")
+        return 2

@@ -106,19 +106,27 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
                    session_capacity: int = 65536, dpdk_prefix: str, socket_path: str,
                    lcores: str = "0-1", extra: str = "", cluster_id: int | None = None,
                    node_name: str | None = None, mode: str = "inline",
-                   extra_ports: dict[str, str] | None = None, control_extra: str = "") -> str:
+                   extra_ports: dict[str, str] | None = None, control_extra: str = "",
+                   port_mtu: int = 0) -> str:
     """The single-node inline config. Every config key the lab uses is here
     (docs/config.md is the reference). `extra_ports` adds zone-less ports
     (name -> interface, e.g. a pair's raw peer link); `extra` is appended
     (e.g. [peer.N] and [ha] sections); `control_extra` goes into [control]
-    (e.g. metrics-listen, traffic-log)."""
+    (e.g. metrics-listen, traffic-log). `port_mtu` sets `mtu` on the zone
+    ports, with af_packet frames large enough to hold such a frame."""
     # One af_packet queue pair per worker (the kernel spreads frames over
     # them by its own flow hash; tandemd hands each to its flow's worker).
     queues = f",qpairs={workers}" if workers > 1 else ""
+    # Jumbo frames: af_packet's ring frames (2048 bytes by default) must
+    # hold the whole frame and fit one packet buffer (9216 bytes), a block
+    # must hold whole frames and pages (4 x 9216 = 9 x 4096); fewer frames
+    # keep the rings' memory bounded.
+    ring = "framecnt=512,framesz=9216,blocksz=36864" if port_mtu else "framecnt=4096"
+    mtu_line = f"mtu = {port_mtu}\n" if port_mtu else ""
     ports = "".join(
         f"[port.{zone}]\n"
-        f"device = net_af_packet{i},iface={iface},framecnt=4096{queues}\n"
-        f"zone = {zone}\n\n"
+        f"device = net_af_packet{i},iface={iface},{ring}{queues}\n"
+        f"zone = {zone}\n{mtu_line}\n"
         for i, (zone, iface) in enumerate(lab.zone_ports.items()))
     first = len(lab.zone_ports)
     ports += "".join(
@@ -158,8 +166,9 @@ class TandemdNode:
 
     def __init__(self, policy: Policy, binary: str | None = None, workers: int = 1,
                  lcores: str = "0-1", ready_timeout: float = 20.0, extra_config: str = "",
-                 control_extra: str = "", mode: str = "inline") -> None:
+                 control_extra: str = "", mode: str = "inline", port_mtu: int = 0) -> None:
         self.policy = policy
+        self.port_mtu = port_mtu
         self.mode = mode
         self.binary = binary or os.environ.get("TANDEMD") or DEFAULT_TANDEMD
         self.workers = workers
@@ -218,7 +227,7 @@ class TandemdNode:
         return tandemd_config(lab, self.policy, workers=self.workers,
                               dpdk_prefix=self.dpdk_prefix, socket_path=socket_path,
                               lcores=self.lcores, extra=self.extra_config, mode=self.mode,
-                              control_extra=self.control_extra)
+                              control_extra=self.control_extra, port_mtu=self.port_mtu)
 
     def check_alive(self) -> None:
         if self.proc is not None and not self.proc.alive():

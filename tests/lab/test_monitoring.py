@@ -35,12 +35,10 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import metrics_client  # noqa: E402
-from lab import (REPO, InlineLab, LabError, LabInterrupted, LabSkip,  # noqa: E402
-                 arm_watchdog, require_lab_environment)
+from lab import REPO, InlineLab, LabError, run_lab  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
 LOGGED, PLAIN, UDP = 5001, 8080, 5353
@@ -229,23 +227,7 @@ def main() -> int:
     ap.add_argument("--unlogged", type=int, default=25)
     ap.add_argument("--deadline", type=float, default=150.0)
     a = ap.parse_args()
-    try:
-        require_lab_environment()
-    except LabSkip as e:
-        print(f"SKIPPED: {e}")
-        return 77
-    arm_watchdog(a.deadline)
-    try:
-        return run(a)
-    except LabSkip as e:
-        print(f"SKIPPED: {e}")
-        return 77
-    except (LabError, LabInterrupted, OSError, KeyError, ValueError) as e:
-        if os.environ.get("LAB_DEBUG"):
-            traceback.print_exc()
-        print(f"RESULT: ERROR (lab could not run): {e}")
-        return 2
-
+    return run_lab(a, run, a.deadline)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -339,6 +339,46 @@ TEST_CASE("traffic-log = syslog names syslog, not a file beside the config") {
     CHECK(r.config->control.traffic_log == "syslog");
 }
 
+TEST_CASE("a port's mtu is read, and the peer link's is checked against the data ports'") {
+    auto withMtus = [](const std::string& data, const std::string& link) {
+        std::string text = kPair;
+        text.replace(text.find("zone = in\n"), 10, "zone = in\nmtu = " + data + "\n");
+        if (!link.empty())
+            text.replace(text.find("device = net_null2\n"), 19,
+                         "device = net_null2\nmtu = " + link + "\n");
+        return text;
+    };
+    SUBCASE("room for the raw encapsulation: no warning") {
+        auto r = loadConfigText(withMtus("9000", "9030"), "t.conf");
+        INFO(describeErrors(r.errors) << describeErrors(r.warnings));
+        REQUIRE(r.config.has_value());
+        CHECK(r.config->dataplane.ports[0].mtu == 9000);
+        CHECK(r.config->dataplane.ports[1].mtu == 0);  // not set: the device's default
+        CHECK(r.config->dataplane.ports[2].mtu == 9030);
+        CHECK(r.warnings.empty());
+    }
+    SUBCASE("one byte short: a warning at the peer link's mtu, with the sums") {
+        auto r = loadConfigText(withMtus("9000", "9029"), "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK(hasItem(r.warnings, 14,
+                      "[port.link] mtu = 9029 is too small for the peer link: [port.a] mtu = "
+                      "9000 + 30 bytes of raw encapsulation = 9030; forwarded packets longer "
+                      "than 8999 bytes will be dropped"));
+    }
+    SUBCASE("peer link left at the default 1500 under jumbo data ports") {
+        auto r = loadConfigText(withMtus("9001", ""), "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK(hasItem(r.warnings, 12, "[port.link] mtu (default) 1500 is too small"));
+    }
+    SUBCASE("every port at the default: full-size packets do not fit the peer link") {
+        auto r = loadConfigText(kPair, "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK(hasItem(r.warnings, 11,
+                      "[port.link] mtu (default) 1500 is too small for the peer link: [port.a] "
+                      "mtu (default) 1500 + 30 bytes of raw encapsulation = 1530"));
+    }
+}
+
 TEST_CASE("warnings point at settings that have no effect") {
     SUBCASE("[ha] without peers") {
         auto r = loadConfigText(std::string(kMinimal) + "[ha]\nrevert = false\n", "t.conf");
