@@ -321,7 +321,9 @@ void checkHa(LoadContext& c) {
 // A forwarded frame travels whole inside the peer-link frame: the peer
 // link's MTU must exceed the data ports' by the encapsulation (raw: 16-byte
 // header + the inner Ethernet header; udp: + IPv4 and UDP headers too). A
-// port without `mtu` runs at DPDK's default, 1500.
+// port without `mtu` counts as DPDK's default, 1500; with no `mtu` anywhere
+// nothing is said (a port on a kernel interface runs at that interface's
+// MTU, which the config does not know).
 void checkPeerLinkMtu(LoadContext& c) {
     constexpr unsigned kDefaultMtu = 1500;
     auto mtuOf = [](const PortConfig& p) { return p.mtu != 0 ? unsigned(p.mtu) : kDefaultMtu; };
@@ -332,6 +334,9 @@ void checkPeerLinkMtu(LoadContext& c) {
         else if (!widest || mtuOf(p) > mtuOf(*widest)) widest = &p;
     }
     if (!link || !widest) return;
+    const bool any_set = std::any_of(c.cfg.dataplane.ports.begin(), c.cfg.dataplane.ports.end(),
+                                     [](const PortConfig& p) { return p.mtu != 0; });
+    if (!any_set) return;
     const bool udp = c.cfg.ha.peer_link == PeerLinkTransport::udp;
     const unsigned overhead = udp ? 58 : 30;
     const unsigned need = mtuOf(*widest) + overhead;

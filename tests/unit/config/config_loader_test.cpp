@@ -370,12 +370,24 @@ TEST_CASE("a port's mtu is read, and the peer link's is checked against the data
         REQUIRE(r.config.has_value());
         CHECK(hasItem(r.warnings, 12, "[port.link] mtu (default) 1500 is too small"));
     }
-    SUBCASE("every port at the default: full-size packets do not fit the peer link") {
+    SUBCASE("a jumbo peer link under data ports left at the default: no warning") {
         auto r = loadConfigText(kPair, "t.conf");
         REQUIRE(r.config.has_value());
-        CHECK(hasItem(r.warnings, 11,
-                      "[port.link] mtu (default) 1500 is too small for the peer link: [port.a] "
-                      "mtu (default) 1500 + 30 bytes of raw encapsulation = 1530"));
+        CHECK(r.warnings.empty());
+        std::string text = kPair;
+        text.replace(text.find("device = net_null2\n"), 19, "device = net_null2\nmtu = 1530\n");
+        auto r2 = loadConfigText(text, "t.conf");
+        REQUIRE(r2.config.has_value());
+        CHECK(r2.warnings.empty());
+    }
+    SUBCASE("a peer link set below what default data ports need") {
+        std::string text = kPair;
+        text.replace(text.find("device = net_null2\n"), 19, "device = net_null2\nmtu = 1529\n");
+        auto r = loadConfigText(text, "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK(hasItem(r.warnings, 13,
+                      "[port.link] mtu = 1529 is too small for the peer link: [port.a] mtu "
+                      "(default) 1500 + 30 bytes of raw encapsulation = 1530"));
     }
 }
 
