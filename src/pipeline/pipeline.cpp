@@ -219,8 +219,11 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
                 Slot& s = slots_[i];
                 if (s.kind == kDecided) continue;
                 out[i] = decide(s, s.candidate, in_port, now_ms, ingress);
-                if (out[i].kind == VerdictKind::forward && settings_.geneve &&
-                    s.info.tunnel.kind == TunnelKind::geneve) {
+                // A deferred first packet leaves later exactly as it is now,
+                // so it is turned around here like a forwarded one.
+                const bool leaves = out[i].kind == VerdictKind::forward ||
+                                    out[i].kind == VerdictKind::defer;
+                if (leaves && settings_.geneve && s.info.tunnel.kind == TunnelKind::geneve) {
                     turnAround(frames_[i], s.info.tunnel);
                 }
             }

@@ -309,6 +309,38 @@ TEST_CASE("in GENEVE mode an allowed packet returns to the load balancer on the 
     CHECK(dropped(n.pipe.process(denied.data(), uint16_t(denied.size()), 0, n.now)));
 }
 
+TEST_CASE("in GENEVE mode a deferred first packet is turned around like a forwarded one") {
+    // With a live peer the first packet waits for the backup owner's ack and
+    // leaves later exactly as it is now: it must already face the load
+    // balancer, or it never returns to it (each new flow would then wait for
+    // a SYN retransmission).
+    RuleError err;
+    PipelineSettings s = Node::settings(true);
+    ClusterViewCell cell;
+    ClusterView view;
+    view.self = 1;
+    view.owners = view.reachable = nodeBit(1) | nodeBit(2);
+    view.self_state = NodeState::active_primary;
+    view.replicate = true;
+    cell.publish(view);
+    WorkerEventRing events(64);
+    s.view = &cell;
+    s.events = &events;
+    SessionTable table(1024, 0);
+    Pipeline pipe(s, table, Node::policy({*parseRule("allow proto tcp dport 80", &err)}));
+    auto f = gwlbFrame(FrameBuilder::tcp(kClient, 41000, kServer, 80, kTcpSyn).build());
+    const auto original = f;
+    const Verdict v = pipe.process(f.data(), uint16_t(f.size()), 0, 1000);
+    REQUIRE(v.kind == VerdictKind::defer);
+    CHECK(v.port == 0);
+    CHECK(events.size() == 1);
+    CHECK(std::equal(f.begin(), f.begin() + 6, original.begin() + 6));
+    CHECK(std::equal(f.begin() + 6, f.begin() + 12, original.begin()));
+    CHECK(std::equal(f.begin() + 26, f.begin() + 30, original.begin() + 30));
+    CHECK(std::equal(f.begin() + 30, f.begin() + 34, original.begin() + 26));
+    CHECK(std::equal(f.begin() + 34, f.end(), original.begin() + 34));
+}
+
 TEST_CASE("frames of one flow far apart in a long burst share one session and are all counted") {
     // 40 frames: 20 new UDP flows, each seen at i and again at i + 20, so the
     // second sighting is looked up before the first has been decided.
