@@ -280,6 +280,21 @@ void HaAgent::giveBack(NodeId peer) {
     notifyPeers(HaOwnershipKind::giving_back, peer);
 }
 
+// A member died or restarted: its sessions exist only as the replicas its
+// peers hold. Each is adopted now by its effective owner (its backup owner)
+// with a bounded scan of every table, not when its next packet arrives, so
+// an idle connection has an owner too, is replicated again, and is in the
+// bulk sync (and the revert) when the member returns.
+void HaAgent::memberLeft(NodeId peer, const char* why) {
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::member_left;
+    cmd.from = peer;
+    replication_.pushToAllWorkers(cmd);
+    counters_.inc(HaCounter::member_left_scans);
+    TLOG_INFO("ha", "node %u %s: adopting the sessions it owned that this node backs up", peer,
+              why);
+}
+
 void HaAgent::handleMembershipEvents(uint64_t now_us) {
     for (const MembershipEvent& e : membership_.takeEvents()) {
         dirty_ = true;
@@ -287,9 +302,14 @@ void HaAgent::handleMembershipEvents(uint64_t now_us) {
             case MembershipEventKind::peer_up: replication_.peerUp(e.peer, now_us); break;
             case MembershipEventKind::peer_down:
                 revert_pending_ &= uint16_t(~nodeBit(e.peer));
+                memberLeft(e.peer, "dead");
                 replication_.peerDown(e.peer, now_us);
                 break;
             case MembershipEventKind::peer_restarted:
+                // Before the bulk sync that peerRestarted starts: the scan
+                // runs first on every worker, so the bulk carries the
+                // sessions this node adopted from the restarted peer.
+                memberLeft(e.peer, "restarted with an empty table");
                 replication_.peerRestarted(e.peer, now_us);
                 break;
             case MembershipEventKind::control_restored:

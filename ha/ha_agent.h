@@ -122,6 +122,7 @@ private:
     void handleMembershipEvents(uint64_t now_us);
     void handOver(HaOwnershipKind why);
     void giveBack(NodeId peer);
+    void memberLeft(NodeId peer, const char* why);
     void revertWhenSynced();
     void notifyPeers(HaOwnershipKind kind, NodeId target);
     void sendPeerLinkHeartbeats(uint64_t now_us);

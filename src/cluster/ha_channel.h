@@ -48,6 +48,11 @@ enum class AgentCommandKind : uint8_t {
                            ///< owner, effectiveOwner() under the published view
     send_peer_link_heartbeat = 6,  ///< send a heartbeat frame to `peer` on the peer link
     clear_sessions = 7,    ///< operator: remove every session (replicas included)
+    member_left = 8,       ///< node `from` is gone with its table (died, or restarted):
+                           ///< each session it owned whose effective owner is now this
+                           ///< node is adopted, idle ones included, and each session
+                           ///< this node owns whose backup owner it was gets another;
+                           ///< both emit upserts (replicated)
 };
 
 struct AgentCommand {

@@ -288,7 +288,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             return {VerdictKind::drop, kNoPort};
         }
         if (owner == view_.self) {
-            adopt(index, s.hash);
+            adopt(index, s.hash, view_.owners);
             emit(WorkerEventKind::upsert, index, now_ms);
         } else if (ingress == Ingress::peer && owner == sender_ && sess.owner == sender_) {
             // The owner of record forwarded it here: ownership is changing

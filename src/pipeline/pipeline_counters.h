@@ -35,6 +35,7 @@ namespace tandem {
     X(dropped_no_owner, "frames no active node may own (no active member)")               \
     X(deferred_first_packets, "first packets held until the backup owner has the session") \
     X(sessions_adopted, "sessions taken over from an owner that is gone")                  \
+    X(sessions_rebacked, "sessions of this node given a new backup owner after theirs left") \
     X(stand_in_packets, "packets carried for a session whose owner of record forwarded them here (ownership changing hands)") \
     X(sessions_given, "sessions handed to another node (revert, suspend)")                 \
     X(replicas_installed, "session replicas received from peers and installed")           \

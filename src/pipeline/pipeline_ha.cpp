@@ -32,11 +32,12 @@ bool Pipeline::emitDeferred(uint32_t index, uint32_t now_ms, uint32_t token) {
 
 // Takeover: the owner is gone and this node continues the session. The
 // replica's TCP windows are as of its last replicated state change, so the
-// window check is relaxed for it (as for a picked-up session).
-void Pipeline::adopt(uint32_t index, uint64_t hash) {
+// window check is relaxed for it (as for a picked-up session). `owners`:
+// the nodes that may own now (the backup owner is picked among them).
+void Pipeline::adopt(uint32_t index, uint64_t hash, uint16_t owners) {
     Session& s = table_.at(index);
     table_.setOwner(index, view_.self);
-    s.backup_owner = backupOwnerOf(hash, view_.self, view_.owners);
+    s.backup_owner = backupOwnerOf(hash, view_.self, owners);
     s.flags |= kSessionPickedUp;
     s.flags &= uint16_t(~kSessionReplicated);
     ++s.version;
@@ -152,6 +153,7 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
         case AgentCommandKind::bulk_scan:
         case AgentCommandKind::transfer_owner:
         case AgentCommandKind::clear_sessions:
+        case AgentCommandKind::member_left:
             for (Job& j : jobs_) {
                 if (j.active) continue;
                 j = Job();
@@ -214,6 +216,9 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                     emit(WorkerEventKind::upsert, i, now_ms);
                 }
                 break;
+            case AgentCommandKind::member_left:
+                if (!stepMemberLeft(job.from, i, now_ms)) return true;  // ring full: later
+                break;
             case AgentCommandKind::clear_sessions:
                 if (s.owner == view_.self) emit(WorkerEventKind::erase, i, now_ms);
                 logEnd(i, TrafficEndReason::cleared, now_ms);
@@ -240,6 +245,39 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
     }
     job.active = false;
     return false;
+}
+
+// One entry of a member_left scan. The agent sends the command when it
+// learns that `gone` died or restarted, possibly before it publishes the view
+// that says so, so `gone` is taken out of the owners here. A packet may have
+// adopted the session already; then its owner is this node and only its
+// backup is checked. Returns false (nothing changed) when the ring to the
+// agent has no room for the upsert.
+bool Pipeline::stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms) {
+    Session& s = table_.at(index);
+    const uint16_t owners = view_.owners & uint16_t(~nodeBit(gone));
+    const uint64_t hash = table_.hashOf(index);
+    if (s.owner == gone) {
+        ClusterView without = view_;
+        without.owners = owners;
+        if (effectiveOwner(hash, s.owner, s.backup_owner, without) != view_.self) return true;
+        if (settings_.events && settings_.events->freeSlots() < 2) return false;
+        adopt(index, hash, owners);
+        emit(WorkerEventKind::upsert, index, now_ms);
+        return true;
+    }
+    if (s.owner != view_.self || s.backup_owner != gone) return true;
+    // A session of this node lost its backup copy: another member holds it
+    // from now on. With nobody else (a pair) the record keeps naming the
+    // peer, which gets everything again in the bulk sync when it returns.
+    const NodeId backup = backupOwnerOf(hash, view_.self, owners);
+    if (backup == kNoNode) return true;
+    if (settings_.events && settings_.events->freeSlots() < 2) return false;
+    s.backup_owner = backup;
+    ++s.version;
+    counters_.inc(PipelineCounter::sessions_rebacked);
+    emit(WorkerEventKind::upsert, index, now_ms);
+    return true;
 }
 
 void Pipeline::removeSession(uint32_t index, uint32_t now_ms) {

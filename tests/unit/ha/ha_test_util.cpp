@@ -163,6 +163,24 @@ void FakeWorker::service(uint32_t now_ms) {
                 }
                 break;
             }
+            case AgentCommandKind::member_left: {
+                // As the pipeline does when this node is the backup owner
+                // (pipeline_cluster_test covers the election details).
+                member_left.push_back(cmd.from);
+                for (auto& [key, s] : table) {
+                    if (s.owner != cmd.from || s.backup_owner != self_) continue;
+                    s.owner = self_;
+                    s.backup_owner = kNoNode;
+                    ++s.version;
+                    s.flags &= uint16_t(~kSessionReplicated);
+                    WorkerEvent ev;
+                    ev.kind = WorkerEventKind::upsert;
+                    ev.worker = index_;
+                    ev.session = s;
+                    emit(ev);
+                }
+                break;
+            }
             case AgentCommandKind::send_peer_link_heartbeat: {
                 WorkerEvent ev;
                 ev.kind = WorkerEventKind::peer_link_heartbeat;

@@ -439,6 +439,59 @@ TEST_CASE("revert gives a returning node back the sessions it owned") {
     CHECK(c.node(1).sessions() == 300);
 }
 
+TEST_CASE("a dead peer's idle sessions are adopted at once, and revert returns every one of them") {
+    // No packet of these sessions arrives while node 1 is away: the adoption
+    // must not wait for one, or node 2 would leave them out of its bulk sync
+    // and node 1 would come back without them.
+    TestCluster c({1, 2});
+    pairUp(c);
+    c.run(100);
+    const uint32_t now = c.clock.nowMs();
+    for (uint32_t i = 0; i < 200; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+    c.run(20);
+    REQUIRE(c.node(2).sessions() == 200);
+    c.crash(1);
+    c.run(200);
+    CHECK(c.node(2).worker().member_left == std::vector<NodeId>{1});
+    CHECK(counter(c, 2, HaCounter::member_left_scans) == 1);
+    CHECK(c.node(2).ownedBy(2) == 200);
+    c.start(1);
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()); }, 3000));
+    c.run(50);
+    CHECK(counter(c, 2, HaCounter::revert_transfers) == 1);
+    CHECK(c.node(1).sessions() == 200);
+    CHECK(c.node(1).ownedBy(1) == 200);
+    CHECK(c.node(2).ownedBy(1) == 200);
+}
+
+TEST_CASE("a peer that restarts within the hold time gets back its sessions, idle ones included") {
+    // The restart is seen as a new incarnation, not a death: the sessions the
+    // restarted node owned exist only as node 2's replicas. Node 2 adopts
+    // them before its bulk sync to node 1 starts, so the bulk carries them.
+    for (const bool revert : {true, false}) {
+        CAPTURE(revert);
+        ClusterOptions o;
+        o.tweak = [revert](Config& cfg) { cfg.ha.revert = revert; };
+        TestCluster c({1, 2}, o);
+        pairUp(c);
+        c.run(100);
+        const uint32_t now = c.clock.nowMs();
+        for (uint32_t i = 0; i < 100; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+        c.run(20);
+        REQUIRE(c.node(2).sessions() == 100);
+        c.crash(1);
+        c.run(20);  // well within the hold time
+        c.start(1);
+        REQUIRE(c.runUntil([&] { return active(c.node(1).state()); }, 3000));
+        c.run(100);
+        CHECK(counter(c, 2, HaCounter::peer_down) == 0);
+        CHECK(c.node(2).worker().member_left == std::vector<NodeId>{1});
+        CHECK(c.node(1).sessions() == 100);
+        CHECK(c.node(1).ownedBy(revert ? 1 : 2) == 100);
+        CHECK(c.node(2).ownedBy(revert ? 1 : 2) == 100);
+    }
+}
+
 TEST_CASE("a returning node that went active alone gets its sessions back only once it holds them") {
     TestCluster c({1, 2});
     pairUp(c);

@@ -515,3 +515,94 @@ TEST_CASE("a bulk scan emits every session and then says it is done") {
     CHECK(records == 300);
     CHECK(done == 1);
 }
+
+namespace {
+
+// Sends `cmd` to `m` and runs its jobs to the end, a few entries at a time.
+void runJob(Member& m, const AgentCommand& cmd, uint32_t now = 2000) {
+    m.pipe->apply(cmd, now);
+    while (m.pipe->runJobs(now, 64)) {
+    }
+}
+
+AgentCommand memberLeft(NodeId gone) {
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::member_left;
+    cmd.from = gone;
+    return cmd;
+}
+
+void applyUpserts(Member& to, const std::vector<WorkerEvent>& events) {
+    for (const WorkerEvent& ev : events) {
+        AgentCommand cmd;
+        cmd.kind = AgentCommandKind::apply_upsert;
+        cmd.session = ev.session;
+        cmd.nat = ev.nat;
+        to.pipe->apply(cmd, 1000);
+    }
+}
+
+std::vector<uint8_t> synFrom(uint16_t sport) {
+    return FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
+}
+
+}  // namespace
+
+TEST_CASE("a dead owner's idle sessions are adopted by a scan, without waiting for a packet") {
+    Pair p;
+    for (uint16_t i = 0; i < 50; ++i) p.a.send(synFrom(uint16_t(41000 + i)), kInside);
+    replicate(p.a, p.b);
+    REQUIRE(p.b.table.size() == 50);
+    // Node 1 dies. The agent sends the scan before it publishes the view
+    // that says so: node 1 must count as gone all the same.
+    runJob(p.b, memberLeft(1));
+    CHECK(p.b.table.ownerCount(2) == 50);
+    CHECK(p.b.count(PipelineCounter::sessions_adopted) == 50);
+    const auto evs = p.b.events();
+    CHECK(evs.size() == 50);
+    for (const WorkerEvent& ev : evs) {
+        CHECK(ev.kind == WorkerEventKind::upsert);
+        CHECK(ev.session.owner == 2);
+        CHECK(ev.session.origin_owner == 1);  // revert gives it back
+        CHECK(ev.session.version == 2);
+        CHECK((ev.session.flags & kSessionPickedUp) != 0);
+    }
+    // Its own sessions keep naming the peer as backup: there is no other.
+    p.b.setView(0b10, 0b10);
+    p.b.send(FrameBuilder::tcp(kClient, 42000, kServer, 80, kTcpSyn).seq(1).build(), kInside);
+    runJob(p.b, memberLeft(1));
+    CHECK(p.b.count(PipelineCounter::sessions_rebacked) == 0);
+}
+
+TEST_CASE("in a cluster each of a dead owner's sessions is adopted by its backup owner only, "
+          "and sessions it backed up get another backup") {
+    Member m1(1), m2(2), m3(3);
+    for (Member* m : {&m1, &m2, &m3}) m->setView(0b111, 0b111);
+    for (uint16_t i = 0; i < 200; ++i) m1.send(synFrom(uint16_t(41000 + i)), kInside);
+    for (uint16_t i = 0; i < 200; ++i) m2.send(synFrom(uint16_t(43000 + i)), kInside);
+    const auto ev1 = m1.events(), ev2 = m2.events();
+    applyUpserts(m2, ev1);
+    applyUpserts(m3, ev1);
+    applyUpserts(m3, ev2);
+    size_t backed_by_2 = 0, backed_by_3 = 0, m2_backed_by_1 = 0;
+    for (const WorkerEvent& ev : ev1) (ev.session.backup_owner == 2 ? backed_by_2 : backed_by_3)++;
+    for (const WorkerEvent& ev : ev2) m2_backed_by_1 += ev.session.backup_owner == 1;
+    REQUIRE(backed_by_2 > 0);
+    REQUIRE(backed_by_3 > 0);
+    REQUIRE(m2_backed_by_1 > 0);
+
+    runJob(m2, memberLeft(1));
+    runJob(m3, memberLeft(1));
+    CHECK(m2.count(PipelineCounter::sessions_adopted) == backed_by_2);
+    CHECK(m3.count(PipelineCounter::sessions_adopted) == backed_by_3);
+    CHECK(m2.count(PipelineCounter::sessions_rebacked) == m2_backed_by_1);
+    // Every upsert names a live backup owner other than its sender.
+    for (Member* m : {&m2, &m3}) {
+        for (const WorkerEvent& ev : m->events()) {
+            CHECK(ev.session.owner == m->id);
+            CHECK(ev.session.backup_owner != 1);
+            CHECK(ev.session.backup_owner != m->id);
+            CHECK(ev.session.backup_owner != kNoNode);
+        }
+    }
+}
