@@ -37,6 +37,8 @@ PYTHON = "/usr/bin/python3"
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 TRAFFIC = str(HERE / "traffic.py")
+# The GWLB emulator (docs/gwlb-emulator.md), the GENEVE labs' load balancer.
+GWLB_EMULATOR = str(REPO / "tools" / "gwlb-emulator")
 DEFAULT_TANDEMD = str(REPO / "build" / "release" / "src" / "daemon" / "tandemd")
 
 # Every name this harness gives a namespace, interface or DPDK file prefix
@@ -361,7 +363,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-_STALE_NS = re.compile(rf"^{NAME_STEM}(\d+)[a-z]+-(cli|fw|fwa|fwb|crt|srt|srv)$")
+_STALE_NS = re.compile(rf"^{NAME_STEM}(\d+)[a-z]+-(cli|fw|fwa|fwb|fw\d+|crt|srt|srv|gw|sw|plr|t\d+)$")
 _STALE_DPDK = re.compile(rf"^{DPDK_PREFIX_STEM}(\d+)-")
 _STALE_TMP = re.compile(rf"^tandem-lab-{NAME_STEM}(\d+)[a-z]+-")
 
@@ -778,6 +780,25 @@ class InlineLab:
             return json.loads(lines[-1])
         except json.JSONDecodeError:
             raise LabError(f"traffic.py {args[0]}: unreadable result {lines[-1][:300]!r}") from None
+
+    def netstat(self, where: str) -> dict[str, int]:
+        """TCP counters of one namespace (/proc/net/snmp and netstat: each
+        namespace has its own): Tcp* and TcpExt* by nstat's names."""
+        ns = self.namespace(where)
+        out: dict[str, int] = {}
+        for path in ("/proc/net/snmp", "/proc/net/netstat"):
+            text = ns.run(["cat", path]).stdout.splitlines()
+            for head, vals in zip(text[0::2], text[1::2]):
+                hk, *names = head.split()
+                vk, *values = vals.split()
+                if hk != vk or hk.rstrip(":") not in ("Tcp", "TcpExt"):
+                    continue
+                for n, v in zip(names, values):
+                    try:
+                        out[hk.rstrip(":") + n] = int(v)
+                    except ValueError:
+                        pass
+        return out
 
     def check_node(self) -> None:
         """NodeFailed if the node has died."""

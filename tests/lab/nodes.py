@@ -156,6 +156,36 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
         f"{extra}")
 
 
+def ha_config(*, peers: list[dict], listen: str, owner: str = "first-packet",
+              revert: bool = True, heartbeat_ms: int = 20, hold_ms: int = 100,
+              peer_link: str = "raw", peer_link_port: str = "peer",
+              peer_link_listen: str = "", peer_link_gateway: str = "",
+              secret_key: str = "", public_key: str = "") -> str:
+    """The [peer.N] sections and [ha] of one cluster member, appended to
+    tandemd_config() as `extra`. Each peer: {"id", "name", "ha_address",
+    "link_address", "public_key" (optional)}; `peer_link_listen` and
+    `peer_link_gateway` are the udp transport's; CURVE keys when given."""
+    out = ""
+    for p in peers:
+        out += (f"\n[peer.{p['id']}]\n"
+                f"name = {p['name']}\n"
+                f"ha-address = {p['ha_address']}\n"
+                f"link-address = {p['link_address']}\n"
+                + (f"public-key = {p['public_key']}\n" if p.get("public_key") else ""))
+    out += ("\n[ha]\n"
+            f"session-owner = {owner}\n"
+            f"revert = {'true' if revert else 'false'}\n"
+            f"heartbeat-interval-ms = {heartbeat_ms}\n"
+            f"hold-time-ms = {hold_ms}\n"
+            f"listen = {listen}\n"
+            f"peer-link = {peer_link}\n"
+            f"peer-link-port = {peer_link_port}\n"
+            + (f"peer-link-listen = {peer_link_listen}\n" if peer_link_listen else "")
+            + (f"peer-link-gateway = {peer_link_gateway}\n" if peer_link_gateway else "")
+            + (f"secret-key = {secret_key}\npublic-key = {public_key}\n" if secret_key else ""))
+    return out
+
+
 class TandemdNode:
     """tandemd in the node namespace: `ip netns exec NS TANDEMD --config FILE`.
 

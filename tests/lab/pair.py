@@ -65,7 +65,7 @@ from lab import (ControlError, Deadline,
                  link_info, link_mac, link_stats, make_workdir, require_lab_environment, run,
                  set_offloads)
 from metrics_client import METRICS_CONFIG
-from nodes import KernelBridgeNode, Rule, TandemdNode, tandemd_config
+from nodes import KernelBridgeNode, Rule, TandemdNode, ha_config, tandemd_config
 
 # --- addressing and ports ----------------------------------------------------------------------
 
@@ -92,10 +92,11 @@ OTHER = {"a": "b", "b": "a"}
 TCP_ECHO = 5001       # traffic.py serve: read to EOF, echo, close (short connections)
 RR_PORT = 5101        # stream-serve: echo as it arrives (long-lived request/response)
 BULK_PORT = 5102      # stream-serve: a byte pattern streamed to the client
+IDLE_PORT = 5103      # stream-serve: echo, for connections idle across an event (idle-conns)
 UDP_ECHO = 5353
 
 PAIR_POLICY = (
-    Rule("tcp", (TCP_ECHO, RR_PORT, BULK_PORT), name="lab-tcp"),
+    Rule("tcp", (TCP_ECHO, RR_PORT, BULK_PORT, IDLE_PORT), name="lab-tcp"),
     Rule("udp", (UDP_ECHO,), name="lab-udp"),
     Rule("icmp", icmp_types=(8,), name="ping"),
 )
@@ -183,27 +184,18 @@ class PairTandemdNode(TandemdNode):
 
     def config_text(self, slot: NodeSlot, socket_path: str) -> str:
         o, peer = self.opts, slot.other
-        keys_peer = f"public-key = {peer.public_key}\n" if o.curve else ""
-        keys_ha = (f"secret-key = {slot.secret_key}\npublic-key = {slot.public_key}\n"
-                   if o.curve else "")
-        extra = (
-            f"\n[peer.{peer.node_id}]\n"
-            f"name = fw{peer.letter}\n"
-            f"ha-address = tcp://{HA_IP[peer.letter]}:{HA_PORT}\n"
-            f"link-address = {self.link_address(peer)}\n"
-            f"{keys_peer}"
-            "\n[ha]\n"
-            f"session-owner = {o.owner}\n"
-            f"revert = {'true' if o.revert else 'false'}\n"
-            f"heartbeat-interval-ms = {o.heartbeat_ms}\n"
-            f"hold-time-ms = {o.hold_ms}\n"
-            f"listen = tcp://{HA_IP[slot.letter]}:{HA_PORT}\n"
-            f"peer-link = {o.peer_link}\n"
-            "peer-link-port = peer\n"
-            + (f"peer-link-listen = {self.link_address(slot)}\n" if o.peer_link == "udp" else "")
-            + (f"peer-link-gateway = {PEER_LINK_GATEWAY[slot.letter]}\n"
-               if o.peer_link == "udp" and o.peer_link_routed else "")
-            + f"{keys_ha}")
+        extra = ha_config(
+            peers=[{"id": peer.node_id, "name": f"fw{peer.letter}",
+                    "ha_address": f"tcp://{HA_IP[peer.letter]}:{HA_PORT}",
+                    "link_address": self.link_address(peer),
+                    "public_key": peer.public_key if o.curve else ""}],
+            listen=f"tcp://{HA_IP[slot.letter]}:{HA_PORT}", owner=o.owner, revert=o.revert,
+            heartbeat_ms=o.heartbeat_ms, hold_ms=o.hold_ms, peer_link=o.peer_link,
+            peer_link_listen=self.link_address(slot) if o.peer_link == "udp" else "",
+            peer_link_gateway=(PEER_LINK_GATEWAY[slot.letter]
+                               if o.peer_link == "udp" and o.peer_link_routed else ""),
+            secret_key=slot.secret_key if o.curve else "",
+            public_key=slot.public_key if o.curve else "")
         return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
                               session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
                               socket_path=socket_path, lcores=self.lcores, extra=extra,
@@ -927,24 +919,12 @@ class PairLab(InlineLab):
             f.write(json.dumps(rec) + "\n")
         return t
 
-    def netstat(self, where: str) -> dict[str, int]:
-        """TCP counters of one namespace (/proc/net/snmp and netstat: each
-        namespace has its own): Tcp* and TcpExt* by nstat's names."""
-        ns = self.namespace(where)
-        out: dict[str, int] = {}
-        for path in ("/proc/net/snmp", "/proc/net/netstat"):
-            text = ns.run(["cat", path]).stdout.splitlines()
-            for head, vals in zip(text[0::2], text[1::2]):
-                hk, *names = head.split()
-                vk, *values = vals.split()
-                if hk != vk or hk.rstrip(":") not in ("Tcp", "TcpExt"):
-                    continue
-                for n, v in zip(names, values):
-                    try:
-                        out[hk.rstrip(":") + n] = int(v)
-                    except ValueError:
-                        pass
-        return out
+    def frames_text(self, f: dict[str, dict[str, int]]) -> str:
+        """A node_frames() delta as one line."""
+        return (f"frames into nodeA from crt {f['a'].get('from_crt', 0)}, from srt "
+                f"{f['a'].get('from_srt', 0)}; nodeB from crt {f['b'].get('from_crt', 0)}, from "
+                f"srt {f['b'].get('from_srt', 0)}; peer link A->B {f['a'].get('peer_tx', 0)}, "
+                f"B->A {f['b'].get('peer_tx', 0)}")
 
     def node_frames(self) -> dict[str, dict[str, int]]:
         """Frames arriving at each node's ports (the veth's rx counters:
@@ -1089,7 +1069,7 @@ def counter_line(d: dict, keys: tuple[str, ...] | None = None, limit: int = 40) 
 
 SERVER_SERVICES = {
     "server": ["serve", "--tcp", f"{TCP_ECHO}", "--udp", f"{UDP_ECHO}"],
-    "streams": ["stream-serve", "--echo", f"{RR_PORT}", "--source", f"{BULK_PORT}"],
+    "streams": ["stream-serve", "--echo", f"{RR_PORT},{IDLE_PORT}", "--source", f"{BULK_PORT}"],
 }
 
 
@@ -1146,11 +1126,7 @@ def storm(lab: PairLab, sec: Section, label: str, count: int, concurrency: int,
     sec.line(f"{label}: retransmitted SYNs (client TcpExtTCPSynRetrans) {r['syn_retrans']}, "
              f"SYN-ACKs (server TcpExtTCPSynRetrans) {r['synack_retrans']}; retransmitted "
              f"segments client {r['client_retrans_segs']}, server {r['server_retrans_segs']}")
-    f = r["frames"]
-    sec.line(f"{label}: frames into nodeA from crt {f['a'].get('from_crt', 0)}, from srt "
-             f"{f['a'].get('from_srt', 0)}; nodeB from crt {f['b'].get('from_crt', 0)}, from srt "
-             f"{f['b'].get('from_srt', 0)}; peer link A->B {f['a'].get('peer_tx', 0)}, B->A "
-             f"{f['b'].get('peer_tx', 0)}")
+    sec.line(f"{label}: {lab.frames_text(r['frames'])}")
     for letter, d in r["node_deltas"].items():
         if d:
             sec.line(f"{label}: node{letter.upper()} counters: {counter_line(d)}")
@@ -1174,6 +1150,45 @@ def start_rr(lab: PairLab, conns: int, interval: float, bulk_rate: int, bulk_con
         args += ["--bulk-port", str(BULK_PORT), "--bulk-conns", str(bulk_conns),
                  "--bulk-rate", str(bulk_rate)]
     return lab.start_service(name, "client", args, timeout=timeout)
+
+
+def start_idle(lab: PairLab, sec: Section, conns: int, name: str = "idle") -> dict:
+    """Opens `conns` idle connections (idle-conns on IDLE_PORT): each answers
+    one request, then stays silent until use_idle()."""
+    ready = lab.start_service(name, "client", ["idle-conns", "--dst", SERVER_IP, "--port",
+                                               str(IDLE_PORT), "--conns", str(conns)],
+                              timeout=30.0)
+    sec.line(f"{name}: {ready['live']}/{conns} idle connections answered once, then silent"
+             f"{' (broken ' + str(ready['broken_reasons']) + ')' if ready['broken'] else ''}")
+    sec.check(f"{name}: every idle connection connected and answered ({ready['live']}/{conns})",
+              ready["live"] == conns)
+    return ready
+
+
+def use_idle(lab: PairLab, sec: Section, label: str, name: str = "idle") -> dict:
+    """Sends one request on every idle connection; checks that every one was
+    answered (a connection the cluster lost is reset or never answered)."""
+    proc = lab.service(name)
+    proc.send_signal(signal.SIGUSR2)
+    while True:
+        r = proc.read_json(30.0)
+        if r.get("event") == "used":
+            break
+    sec.line(f"{name} {label}: {r['answered']}/{r['conns']} answered in {r['elapsed_ms']} ms, "
+             f"broken {r['broken']} {r['broken_reasons'] or ''}".rstrip())
+    sec.check(f"{name} {label}: every idle connection answered ({r['answered']}/{r['conns']}, "
+              f"broken {r['broken']})", r["answered"] == r["conns"] and r["broken"] == 0)
+    return r
+
+
+def stop_idle(lab: PairLab, sec: Section, name: str = "idle") -> dict:
+    final = lab.stop_service(name, timeout=15.0)
+    if final.get("event") != "stopped":
+        raise LabError(f"idle-conns gave no final result ({final})")
+    sec.check(f"{name}: every idle connection closed cleanly at the end "
+              f"({final['closed_clean']}/{final['conns']})",
+              final["closed_clean"] == final["conns"])
+    return final
 
 
 def rr_stats(lab: PairLab, name: str = "rr") -> dict:
@@ -1492,6 +1507,9 @@ def add_longlived_args(ap) -> None:
                     help="seconds of traffic before the first event (the baseline)")
     ap.add_argument("--target-ms", type=float, default=300.0,
                     help="largest gap between responses allowed after an event")
+    ap.add_argument("--idle", type=int, default=100,
+                    help="connections idle across the events (answer once at the start, then "
+                         "nothing until the end; 0: none)")
     ap.add_argument("--spread", choices=("ecmp", "split", "split-asymmetric"), default="ecmp",
                     help="how connections spread over the nodes: ecmp (each direction picks a "
                          "node independently), split (half the connections by client port, "
@@ -1602,11 +1620,15 @@ def failover_phase(lab: PairLab, args, sec: Section, deadline: Deadline,
     lab.set_routes(args.spread)
     victim, survivor = lab.slot(victim_letter), lab.slot(OTHER[victim_letter])
     start_longlived(lab, args, sec, window=after)
+    if args.idle:
+        start_idle(lab, sec, args.idle)
     f0 = lab.node_frames()
     hold(lab, args.steady)
     spread_check(sec, {k: delta(v, f0[k]) for k, v in lab.node_frames().items()},
                  "before the kill")
     own_before = show_ownership(lab, sec, "before the kill")
+    idle_before = show_ownership(lab, sec, "idle, before the kill", port=IDLE_PORT) \
+        if args.idle else {}
     c_before = lab.counters(survivor)
     t_kill = lab.kill_node(victim)
     lab.mark("kill", t_kill, window=after)
@@ -1625,13 +1647,16 @@ def failover_phase(lab: PairLab, args, sec: Section, deadline: Deadline,
              f"{'%.0f ms after the kill' % (rec * 1000) if rec is not None else 'NOT within the wait'}")
     hold(lab, max(0.0, t_kill + after - time.monotonic()))
     own_after = show_ownership(lab, sec, "after the failover")
+    idle_after = show_ownership(lab, sec, "idle, after the failover (no packet since the kill)",
+                                port=IDLE_PORT) if args.idle else {}
     c_after = lab.counters(survivor)
     if c_after is not None:
         sec.line(f"{survivor.label} counters during the failover: "
                  f"{counter_line(delta(c_after, c_before))}")
     show_ha(lab, sec, "after the failover")
     return {"t_kill": t_kill, "victim": victim, "survivor": survivor, "detect": detect,
-            "recovered": rec, "own_before": own_before, "own_after": own_after}
+            "recovered": rec, "own_before": own_before, "own_after": own_after,
+            "idle_before": idle_before, "idle_after": idle_after}
 
 
 def revert_phase(lab: PairLab, args, sec: Section, deadline: Deadline, fo: dict,
@@ -1673,8 +1698,11 @@ def revert_phase(lab: PairLab, args, sec: Section, deadline: Deadline, fo: dict,
     own_final = settle_ownership(lab, victim, fo["own_before"], timeout=deadline.cap(10.0))
     hold(lab, max(0.0, t_back + after - time.monotonic()))
     own_final = show_ownership(lab, sec, "after revert settled")
+    idle_final = show_ownership(lab, sec, "idle, after revert settled (still no packet)",
+                                port=IDLE_PORT) if args.idle else {}
     show_ha(lab, sec, "at the end")
-    return {"own_restarted": own_restarted, "own_final": own_final, "t_back": t_back}
+    return {"own_restarted": own_restarted, "own_final": own_final, "t_back": t_back,
+            "idle_final": idle_final}
 
 
 def settle_ownership(lab: PairLab, victim: NodeSlot, own_before: dict, timeout: float) -> dict:

@@ -10,6 +10,9 @@ they run inside a namespace and print JSON lines.
                    response time, and at the end measures, for each event
                    the orchestrator marked (kill, restart, ...), the largest
                    gap between responses measured from that event
+    idle-conns     N connections that answer one request each, then stay
+                   silent until told (SIGUSR2) to send one request more each,
+                   and report how many were answered; SIGTERM closes them
     ha-garbage     garbage bytes, and ZeroMQ connections with an unknown
                    CURVE key or none, to a node's HA listen port
     peer-garbage   scapy: malformed frames with the peer-link EtherType, or
@@ -999,6 +1002,153 @@ def cmd_syn_map(a) -> int:
     return 0
 
 
+# --- idle-conns -----------------------------------------------------------------------------------
+
+
+def cmd_idle_conns(a) -> int:
+    """Idle connections (an SSH session, a database pool): each does one
+    request/response, then nothing, so a firewall sees no packet of them
+    for as long as the orchestrator waits. On SIGUSR2 every connection sends
+    one request and the round reports how many were answered with the right
+    bytes within --io-timeout (a TCP retransmission or two fits; a
+    connection the cluster lost is reset or never answered). SIGTERM closes
+    each live connection (FIN both ways) and reports the clean closes."""
+    rng = random.Random(a.seed)
+    sel = select.epoll()
+    conns = []  # dicts: sock, sport, state, expect, got, error
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    flags = {"stop": False, "use": False}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGUSR2, lambda *_: flags.__setitem__("use", True))
+    sel.register(rfd, select.EPOLLIN)
+    by_fd = {}
+
+    def request(c) -> None:
+        c["expect"] = bytes(rng.getrandbits(8) for _ in range(a.size))
+        c["got"] = b""
+        c["state"] = "waiting"
+        c["sock"].sendall(c["expect"])
+
+    def fail(c, why: str) -> None:
+        c["state"] = "broken"
+        c["error"] = why
+        try:
+            sel.unregister(c["sock"].fileno())
+        except (OSError, ValueError):
+            pass
+        c["sock"].close()
+
+    def wait_round(timeout: float, done) -> None:
+        end = time.monotonic() + timeout
+        while not all(done(c) for c in conns):
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            for fd, ev in sel.poll(min(left, 0.1)):
+                if fd == rfd:
+                    try:
+                        os.read(rfd, 64)
+                    except BlockingIOError:
+                        pass
+                    continue
+                c = by_fd.get(fd)
+                if c is None or c["state"] == "broken":
+                    continue
+                try:
+                    if c["state"] == "connecting":
+                        err = c["sock"].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                        if err:
+                            fail(c, errno.errorcode.get(err, str(err)))
+                            continue
+                        sel.modify(fd, select.EPOLLIN)
+                        request(c)
+                        continue
+                    data = c["sock"].recv(65536)
+                except OSError as e:
+                    fail(c, errno_name(e))
+                    continue
+                if not data:
+                    if c["state"] == "closing":
+                        c["state"] = "closed"
+                        sel.unregister(fd)
+                        c["sock"].close()
+                    else:
+                        fail(c, "eof")
+                    continue
+                c["got"] += data
+                if c["state"] == "waiting" and len(c["got"]) >= len(c["expect"]):
+                    c["state"] = "idle" if c["got"] == c["expect"] else "mismatch"
+        for c in conns:
+            if not done(c) and c["state"] not in ("broken", "mismatch"):
+                fail(c, "timeout")
+
+    def counts(event: str, **extra) -> dict:
+        reasons: dict[str, int] = {}
+        for c in conns:
+            if c["state"] in ("broken", "mismatch"):
+                why = c.get("error") or c["state"]
+                reasons[why] = reasons.get(why, 0) + 1
+        return {"event": event, "conns": len(conns),
+                "live": sum(1 for c in conns if c["state"] in ("idle", "closed")),
+                "broken": sum(reasons.values()), "broken_reasons": reasons, **extra}
+
+    for _ in range(a.conns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            s.connect((a.dst, a.port))
+        except BlockingIOError:
+            pass
+        c = {"sock": s, "sport": s.getsockname()[1], "state": "connecting", "expect": b"",
+             "got": b""}
+        conns.append(c)
+        by_fd[s.fileno()] = c
+        sel.register(s.fileno(), select.EPOLLOUT)
+    wait_round(a.connect_timeout, lambda c: c["state"] in ("idle", "broken", "mismatch"))
+    emit({**counts("ready"), "sports": [c["sport"] for c in conns]})
+    rounds = 0
+    hard_end = time.monotonic() + a.max_seconds
+    while not flags["stop"] and time.monotonic() < hard_end:
+        if flags["use"]:
+            flags["use"] = False
+            rounds += 1
+            t0 = time.monotonic()
+            for c in conns:
+                if c["state"] == "idle":
+                    try:
+                        request(c)
+                    except OSError as e:
+                        fail(c, errno_name(e))
+            wait_round(a.io_timeout, lambda c: c["state"] != "waiting")
+            emit({**counts("used", round=rounds),
+                  "answered": sum(1 for c in conns if c["state"] == "idle"),
+                  "elapsed_ms": ms(time.monotonic() - t0)})
+            continue
+        try:
+            sel.poll(0.2)
+        except InterruptedError:
+            pass
+        try:
+            os.read(rfd, 64)
+        except BlockingIOError:
+            pass
+    for c in conns:
+        if c["state"] == "idle":
+            try:
+                c["sock"].shutdown(socket.SHUT_WR)
+                c["state"] = "closing"
+            except OSError as e:
+                fail(c, errno_name(e))
+    wait_round(a.stop_timeout, lambda c: c["state"] != "closing")
+    emit({**counts("stopped"), "closed_clean": sum(1 for c in conns if c["state"] == "closed")})
+    return 0
+
+
 # --- registration ---------------------------------------------------------------------------------
 
 
@@ -1031,6 +1181,19 @@ def add_commands(sub) -> None:
     p.add_argument("--target-ms", type=float, default=300.0)
     p.add_argument("--seed", type=int, default=3)
     p.set_defaults(fn=cmd_rr_long)
+
+    p = sub.add_parser("idle-conns", help="connections idle until SIGUSR2, then used once")
+    p.add_argument("--dst", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--conns", type=int, default=100)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--connect-timeout", type=float, default=10.0)
+    p.add_argument("--io-timeout", type=float, default=10.0,
+                   help="a request not answered this long breaks its connection")
+    p.add_argument("--stop-timeout", type=float, default=5.0)
+    p.add_argument("--max-seconds", type=float, default=170.0)
+    p.add_argument("--seed", type=int, default=11)
+    p.set_defaults(fn=cmd_idle_conns)
 
     p = sub.add_parser("syn-map", help="which interface each SYN / SYN-ACK crossed")
     p.add_argument("--iface", action="append", required=True)

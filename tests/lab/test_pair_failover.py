@@ -8,7 +8,11 @@ moment its paths move to the survivor (crt and srt routes replaced); traffic
 goes on for 5 s. Every connection must survive (0 broken, 0 reset, every
 response verified, clean close at the end). For each connection the largest
 gap between responses measured from the kill is taken; max and p99 over the
-connections are printed and must be <= 300 ms (--target-ms).
+connections are printed and must be <= 300 ms (--target-ms). Beside them,
+100 idle connections (--idle) answer one request before the kill and send
+nothing until the end: the survivor must own every one of them before any
+sends a packet (adopted by its scan, not on a packet), and each must answer
+when used at the end.
 
     /usr/bin/python3 tests/lab/test_pair_failover.py --node tandemd [--kill a|b] [--owner primary]
     /usr/bin/python3 tests/lab/test_pair_failover.py --node kernel      # reference
@@ -18,7 +22,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pair import add_longlived_args, failover_phase, owned_by, pair_main, report_rr, stop_rr  # noqa: E402
+from pair import (add_longlived_args, failover_phase, owned_by, pair_main, report_rr,  # noqa: E402
+                  stop_idle, stop_rr, use_idle)
 
 
 def configure(ap):
@@ -31,6 +36,9 @@ def body(lab, args, report, deadline, variant=None):
     sec = report.section(f"failover: kill node{args.kill.upper()} under {args.conns} long-lived "
                          f"connections + bulk (owner {args.owner})")
     fo = failover_phase(lab, args, sec, deadline, victim_letter=args.kill, after=args.after)
+    if args.idle:
+        use_idle(lab, sec, "after the failover")
+        stop_idle(lab, sec)
     r = stop_rr(lab)
     report_rr(sec, r, marks=("kill",), target_ms=args.target_ms)
     survivor = fo["survivor"]
@@ -41,6 +49,18 @@ def body(lab, args, report, deadline, variant=None):
                   f"({after} of {total} in its table)", after == total and total >= args.conns)
     else:
         sec.check(f"{survivor.label} owns every long-lived session after the failover", None)
+    if args.idle:
+        victim = fo["victim"]
+        idle_victim = owned_by(fo["idle_before"], victim.node_id)
+        idle_after = owned_by(fo["idle_after"], survivor.node_id)
+        if idle_victim is None or idle_after is None:
+            sec.check("the survivor owns every idle session after the failover", None)
+        else:
+            # Adopted without a packet: the idle connections sent nothing yet.
+            sec.check(f"{victim.label} owned idle sessions before the kill ({idle_victim}) and "
+                      f"{survivor.label} owns all {args.idle} after the failover, before any of "
+                      f"them sent a packet ({idle_after})",
+                      idle_victim > 0 and idle_after == args.idle)
     sec.data = {"rr": r, "detect_s": fo["detect"], "recovered_s": fo["recovered"]}
 
 

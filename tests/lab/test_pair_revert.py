@@ -9,7 +9,10 @@ The connections must keep working throughout (0 broken). Printed: sessions
 of the long-lived connections by owner in each node's table before the kill,
 after the failover, after the restart and after revert settled. With revert
 on, the returning node owns again what it owned before the kill; with revert
-off, it owns none of them. Runs both (--revert-modes true,false) in two
+off, it owns none of them. 100 idle connections (--idle) answer one
+request before the kill and nothing more until the end, when each must
+answer again; with revert on, the returning node owns again the idle
+sessions it owned before the kill (they carried no packet). Runs both (--revert-modes true,false) in two
 fresh labs.
 
     /usr/bin/python3 tests/lab/test_pair_revert.py --node tandemd [--revert-modes true]
@@ -20,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pair import (add_longlived_args, failover_phase, owned_by, pair_main, report_rr,  # noqa: E402
-                  revert_phase, stop_rr)
+                  revert_phase, stop_idle, stop_rr, use_idle)
 
 
 def configure(ap):
@@ -45,6 +48,9 @@ def body(lab, args, report, deadline, variant=None):
     sec = report.section(f"revert ({tag}): kill node{args.kill.upper()}, restart it, paths back")
     fo = failover_phase(lab, args, sec, deadline, victim_letter=args.kill, after=args.after)
     rv = revert_phase(lab, args, sec, deadline, fo, after=args.after)
+    if args.idle:
+        use_idle(lab, sec, "after the kill, the restart and revert")
+        stop_idle(lab, sec)
     r = stop_rr(lab)
     report_rr(sec, r, marks=("kill", "restart", "path back"), target_ms=args.target_ms)
     victim = fo["victim"]
@@ -67,6 +73,21 @@ def body(lab, args, report, deadline, variant=None):
     else:
         sec.check(f"revert off: {victim.label} took none of its sessions back ({final} == 0)",
                   final == 0)
+    if args.idle and lab.opts.owner == "first-packet":
+        idle_before = owned_by(fo["idle_before"], victim.node_id)
+        idle_final = owned_by(rv["idle_final"], victim.node_id)
+        sec.line(f"idle sessions owned by {victim.label}: before the kill {idle_before}, after "
+                 f"revert settled {idle_final}")
+        if idle_before is None or idle_final is None:
+            sec.check("idle sessions follow revert", None)
+        elif revert:
+            sec.check(f"revert on: {victim.label} owns again the idle sessions it owned before "
+                      f"the kill, none of which sent a packet ({idle_final} == {idle_before})",
+                      idle_final == idle_before and idle_before > 0)
+        else:
+            sec.check(f"revert off: {victim.label} took none of the idle sessions back "
+                      f"({idle_final} == 0; it owned {idle_before} before the kill)",
+                      idle_final == 0 and idle_before > 0)
     sec.data = {"rr": r, "own": {"before": fo["own_before"], "after_failover": fo["own_after"],
                                  "restarted": rv["own_restarted"], "final": rv["own_final"]}}
 
