@@ -71,7 +71,7 @@ struct SessionMailbox {
 struct Handoff {
     rte_mbuf* mbuf = nullptr;
     uint16_t port = 0;        ///< data port it entered this node (or the cluster) by
-    NodeId sender = kNoNode;  ///< kNoNode: from a data port; else the peer that forwarded it
+    PeerOrigin sender;        ///< node kNoNode: from a data port; else the peer that forwarded it
 };
 using HandoffRing = SpscRing<Handoff>;
 
@@ -140,22 +140,23 @@ struct Dataplane::Impl {
     void drainCommands(Worker& w, uint32_t now);
     bool pollPeerLink(Worker& w, uint32_t now);  ///< true when frames arrived
     /// `senders` is null for frames from the data ports, else the node that
-    /// forwarded each frame over the peer link.
+    /// forwarded each frame over the peer link (and why).
     void handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts, uint16_t n,
-                        uint16_t in_port, uint32_t now, const NodeId* senders = nullptr);
+                        uint16_t in_port, uint32_t now, const PeerOrigin* senders = nullptr);
     void readdress(rte_mbuf* m, uint16_t in_port, uint16_t out_port);
     /// Passes the frames of a burst that belong to other workers to them and
     /// compacts the rest (with their senders, when given) in place; returns
     /// how many stay. Frames a full ring cannot take are freed and counted.
-    uint16_t handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens, NodeId* senders,
-                     uint16_t n, uint16_t port, uint32_t now);
+    uint16_t handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
+                     PeerOrigin* senders, uint16_t n, uint16_t port, uint32_t now);
     /// Processes the frames other workers passed here; true when there were any.
     bool pollHandoffs(Worker& w, uint32_t now);
     /// Runs frames that entered on `port` through the pipeline and out:
     /// from the port itself (`senders` null), or forwarded over the peer link
-    /// by senders[i] (one pipeline call per run of frames from one node).
+    /// by senders[i] (one pipeline call per run of frames from one node for
+    /// one reason).
     void processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens, uint16_t n,
-                       uint16_t port, const NodeId* senders, uint32_t now);
+                       uint16_t port, const PeerOrigin* senders, uint32_t now);
     bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, ForwardReason reason,
                      uint16_t port, uint32_t hint);
     // peer_link_io.cpp: the outer headers of both transports, ARP (udp)

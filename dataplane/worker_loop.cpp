@@ -153,7 +153,7 @@ void Dataplane::Impl::readdress(rte_mbuf* m, uint16_t in_port, uint16_t out_port
 }
 
 uint16_t Dataplane::Impl::handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
-                                  NodeId* senders, uint16_t n, uint16_t port, uint32_t now) {
+                                  PeerOrigin* senders, uint16_t n, uint16_t port, uint32_t now) {
     const uint32_t nworkers = uint32_t(workers.size());
     if (nworkers <= 1) return n;
     uint16_t kept = 0;
@@ -168,7 +168,7 @@ uint16_t Dataplane::Impl::handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, 
         Handoff h;
         h.mbuf = pkts[i];
         h.port = port;
-        h.sender = senders ? senders[i] : kNoNode;
+        h.sender = senders ? senders[i] : PeerOrigin{};
         if (handoffRing(w.index, to).push(h)) {
             w.counters.inc(WorkerCounter::handoff_out);
         } else {
@@ -180,7 +180,7 @@ uint16_t Dataplane::Impl::handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, 
 }
 
 void Dataplane::Impl::processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
-                                    uint16_t n, uint16_t port, const NodeId* senders,
+                                    uint16_t n, uint16_t port, const PeerOrigin* senders,
                                     uint32_t now) {
     if (n == 0) return;
     Verdict verdicts[Pipeline::kMaxBurst];
@@ -191,7 +191,7 @@ void Dataplane::Impl::processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames
             uint16_t b = a + 1;
             while (b < n && senders[b] == senders[a]) ++b;
             w.pipeline->processBurst(frames + a, lens + a, b - a, port, now, verdicts + a,
-                                     Ingress::peer, senders[a]);
+                                     Ingress::peer, senders[a].node, senders[a].reason);
             a = b;
         }
     }
@@ -205,7 +205,7 @@ bool Dataplane::Impl::pollHandoffs(Worker& w, uint32_t now) {
     rte_mbuf* pkts[Pipeline::kMaxBurst];
     uint8_t* frames[Pipeline::kMaxBurst];
     uint16_t lens[Pipeline::kMaxBurst];
-    NodeId senders[Pipeline::kMaxBurst];
+    PeerOrigin senders[Pipeline::kMaxBurst];
     for (unsigned from = 0; from < nworkers; ++from) {
         if (from == w.index) continue;
         HandoffRing& ring = handoffRing(from, w.index);
@@ -226,7 +226,7 @@ bool Dataplane::Impl::pollHandoffs(Worker& w, uint32_t now) {
                 drainCommands(w, now);
                 any = true;
             }
-            const bool from_peer = h.sender != kNoNode;
+            const bool from_peer = h.sender.node != kNoNode;
             if (n > 0 && (h.port != port || from_peer != peer)) flush();
             port = h.port;
             peer = from_peer;
@@ -244,7 +244,7 @@ bool Dataplane::Impl::pollHandoffs(Worker& w, uint32_t now) {
 
 void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts,
                                      uint16_t n, uint16_t in_port, uint32_t now,
-                                     const NodeId* senders) {
+                                     const PeerOrigin* senders) {
     const bool from_peer = senders != nullptr;
     const uint16_t nports = uint16_t(port_ids.size());
     rte_mbuf* out[kMaxPorts][Pipeline::kMaxBurst];
@@ -261,7 +261,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                     // that just returned and carries no traffic of its own):
                     // the forwarding node sends the processed frame out of
                     // its own port instead, addressed as it arrived there.
-                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, senders[i],
+                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, senders[i].node,
                                     ForwardReason::egress_via_peer, v.port, v.hint)) {
                         w.counters.inc(WorkerCounter::egress_via_peer);
                         peer_out[peer_n++] = pkts[i];
@@ -304,7 +304,7 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     const size_t overhead = peerLinkOverhead();
     // Forwarded frames are grouped by the port they entered the cluster on.
     rte_mbuf* group[kMaxPorts][Pipeline::kMaxBurst];
-    NodeId sender[kMaxPorts][Pipeline::kMaxBurst];
+    PeerOrigin sender[kMaxPorts][Pipeline::kMaxBurst];
     uint16_t group_n[kMaxPorts] = {};
     rte_mbuf* egress[kMaxPorts][Pipeline::kMaxBurst];
     uint16_t egress_n[kMaxPorts] = {};
@@ -349,7 +349,7 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
             egress[h.ingress_port][egress_n[h.ingress_port]++] = m;
             continue;
         }
-        sender[h.ingress_port][group_n[h.ingress_port]] = h.from;
+        sender[h.ingress_port][group_n[h.ingress_port]] = PeerOrigin{h.from, h.reason};
         group[h.ingress_port][group_n[h.ingress_port]++] = m;
     }
     for (uint16_t p = 0; p < port_ids.size(); ++p) {

@@ -102,6 +102,7 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     PipelineSettings& ps = spec->pipeline;
     ps.node = cfg.node.id;
     ps.geneve = cfg.dataplane.mode == DataplaneMode::geneve;
+    ps.directors = cfg.peers.size() >= 2;
     if (ps.geneve) {
         ps.parse.geneve_port = cfg.dataplane.geneve_port;
         ps.parse.require_gwlb_options = true;

@@ -170,9 +170,10 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t worker
 
 void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,
                             uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress,
-                            NodeId sender) {
+                            NodeId sender, ForwardReason reason) {
     if (n > kMaxBurst) n = kMaxBurst;
     sender_ = ingress == Ingress::peer ? sender : kNoNode;
+    reason_ = ingress == Ingress::peer ? reason : ForwardReason::none;
     if (settings_.view) view_ = settings_.view->load();
     if (ingress == Ingress::peer) counters_.add(PipelineCounter::received_from_peer, n);
     uint64_t rx_bytes = 0;
@@ -232,9 +233,9 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
 }
 
 Verdict Pipeline::process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
-                          Ingress ingress, NodeId sender) {
+                          Ingress ingress, NodeId sender, ForwardReason reason) {
     Verdict v;
-    processBurst(&frame, &len, 1, in_port, now_ms, &v, ingress, sender);
+    processBurst(&frame, &len, 1, in_port, now_ms, &v, ingress, sender, reason);
     return v;
 }
 
@@ -270,6 +271,10 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     // a closed connection), so the lookup is confirmed against the table now.
     index = table_.confirm(s.key, s.hash, index);
     if (index == SessionTable::kNoEntry) {
+        if (const NodeId d = directorToAsk(s, ingress); d != kNoNode) {
+            return toPeer(d, ForwardReason::to_director, s.hash,
+                          PipelineCounter::forwarded_to_director);
+        }
         if (s.kind == kIcmpError) {
             counters_.inc(PipelineCounter::dropped_icmp_error_no_session);
             return {VerdictKind::drop, kNoPort};
@@ -297,6 +302,12 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             // the owner's notice settles the record.
             standIn(sess);
             stand_in = true;
+        } else if (ingress == Ingress::peer && reason_ == ForwardReason::to_director &&
+                   owner != sender_) {
+            // This node is the flow's director and knows the owner: the
+            // packet's second and last hop (the owner never forwards it on).
+            return toPeer(owner, ForwardReason::via_director, s.hash,
+                          PipelineCounter::forwarded_via_director);
         } else if (ingress == Ingress::peer) {
             counters_.inc(PipelineCounter::dropped_forward_loop);
             return {VerdictKind::drop, kNoPort};
@@ -380,6 +391,20 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
         }
     }
     return createSession(s, in_port, out_port, now_ms);
+}
+
+NodeId Pipeline::directorToAsk(const Slot& s, Ingress ingress) const {
+    if (!settings_.directors || ingress != Ingress::port) return kNoNode;
+    // Packets that may start a session are decided here: this node owns a
+    // new flow that reaches it first (its first packet waits until the
+    // backup owner, the director or the next member, has the session).
+    const PacketInfo& info = s.info;
+    const bool may_start =
+        s.kind == kLookup && (info.proto == kProtoTcp ? tcpMayCreate(info.tcp, settings_.tcp)
+                                                      : !isIcmpReply(info));
+    if (may_start) return kNoNode;
+    const NodeId d = directorOf(s.hash, view_.owners);
+    return d == view_.self ? kNoNode : d;
 }
 
 NodeId Pipeline::unsyncedPeer() const {

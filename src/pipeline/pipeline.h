@@ -65,6 +65,12 @@ struct PipelineSettings {
     uint16_t port_count = 0;
     std::array<PipelinePort, kMaxPorts> ports{};
     uint16_t worker = 0;                     ///< this worker's index (in events)
+    /// Three or more configured members: a packet with no session here that
+    /// cannot start one (a SYN-ACK, a mid-stream segment, an ICMP reply or
+    /// error) goes to its flow's director, which knows the owner, instead of
+    /// being dropped. In a pair every node holds every session (the defer
+    /// makes sure of it before a reply can exist), so this stays off.
+    bool directors = false;
     const ClusterViewCell* view = nullptr;   ///< null: a standalone node
     WorkerEventRing* events = nullptr;       ///< null: nothing is replicated
     TrafficLogRing* traffic_log = nullptr;   ///< null: no traffic log
@@ -92,6 +98,14 @@ enum class Ingress : uint8_t {
     peer,  ///< the peer link: a node that does not own the flow sent it here
 };
 
+/// The node that forwarded a frame over the peer link and why: its
+/// peer-link header's `from` and `reason`.
+struct PeerOrigin {
+    NodeId node = kNoNode;  ///< kNoNode: the frame entered on a data port of this node
+    ForwardReason reason = ForwardReason::none;
+    bool operator==(const PeerOrigin&) const = default;
+};
+
 using PipelineCounters = CounterBlock<PipelineCounter, kPipelineCounterCount>;
 using ParseCounters = CounterBlock<ParseResult, kParseResultCount>;
 
@@ -107,14 +121,16 @@ public:
     /// from the peer link: the port they entered the cluster on). Frames may be
     /// rewritten in place (GENEVE turnaround). out[i] is frame i's verdict.
     /// rx_packets / rx_bytes are counted once per burst, before the frames.
-    /// `sender`: for Ingress::peer, the node that forwarded the burst.
+    /// `sender`, `reason`: for Ingress::peer, the node that forwarded the
+    /// burst and the reason its peer-link headers give.
     void processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n, uint16_t in_port,
                       uint32_t now_ms, Verdict* out, Ingress ingress = Ingress::port,
-                      NodeId sender = kNoNode);
+                      NodeId sender = kNoNode, ForwardReason reason = ForwardReason::none);
 
     /// One frame; same as a burst of one.
     Verdict process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
-                    Ingress ingress = Ingress::port, NodeId sender = kNoNode);
+                    Ingress ingress = Ingress::port, NodeId sender = kNoNode,
+                    ForwardReason reason = ForwardReason::none);
 
     /// The worker (of `workers`) that must process `frame`: the one holding
     /// its flow's session, workerOf() of the flow hash the pipeline looks it
@@ -183,6 +199,9 @@ private:
     /// The one other live node, when the sync channel to it is down (else kNoNode).
     NodeId unsyncedPeer() const;
     Verdict toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter);
+    /// The flow's director when this node is not it and a packet with no
+    /// session here must go there (settings_.directors); else kNoNode.
+    NodeId directorToAsk(const Slot& s, Ingress ingress) const;
     uint32_t contextOf(const PacketInfo& info) const;
 
     // Cluster side (pipeline_ha.cpp).
@@ -221,6 +240,7 @@ private:
     ParseCounters parse_counters_;
     ClusterView view_;  // as of the current burst
     NodeId sender_ = kNoNode;  // the node that forwarded the current burst (Ingress::peer)
+    ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
     Job jobs_[kMaxJobs];
     Slot slots_[kMaxBurst];

@@ -31,6 +31,8 @@ namespace tandem {
     X(forwarded_new_to_peer, "first packets sent to the node that will own the flow")     \
     X(forwarded_unsynced_to_peer, "mid-stream packets with no session sent to the one live peer while its sync channel is down") \
     X(received_from_peer, "frames a peer forwarded to this node over the peer link")      \
+    X(forwarded_to_director, "packets with no session here that cannot start one, sent to their flow's director") \
+    X(forwarded_via_director, "packets sent here as the flow's director, passed on to the owner") \
     X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)") \
     X(dropped_no_owner, "frames no active node may own (no active member)")               \
     X(deferred_first_packets, "first packets held until the backup owner has the session") \

@@ -47,6 +47,9 @@ enum class ForwardReason : uint8_t {
     backup_takeover = 3,   ///< the owner is gone; the receiving node is the backup owner
     egress_via_peer = 4,   ///< egress_frame: the owner does not know its egress neighbour yet
     unsynced_peer = 5,     ///< no session here while the sync channel to the receiver is down
+    to_director = 6,       ///< no session here and the packet cannot start one: the
+                           ///< receiver is the flow's director (3+ members)
+    via_director = 7,      ///< the director passes a to_director packet to the owner
 };
 
 struct PeerLinkHeader {

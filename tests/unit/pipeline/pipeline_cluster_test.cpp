@@ -34,9 +34,10 @@ struct Member {
     SessionTable table{1024, 0};
     std::unique_ptr<Pipeline> pipe;
 
-    explicit Member(NodeId n) : id(n) {
+    explicit Member(NodeId n, bool directors = false) : id(n) {
         PipelineSettings s;
         s.node = n;
+        s.directors = directors;
         s.port_count = 2;
         s.ports[0] = {0, 1};
         s.ports[1] = {1, 0};
@@ -57,9 +58,11 @@ struct Member {
         cell.publish(v);
     }
     Verdict send(const std::vector<uint8_t>& f, uint16_t port, uint32_t now = 1000,
-                 Ingress ingress = Ingress::port, NodeId sender = kNoNode) {
+                 Ingress ingress = Ingress::port, NodeId sender = kNoNode,
+                 ForwardReason reason = ForwardReason::none) {
         auto copy = f;
-        return pipe->process(copy.data(), uint16_t(copy.size()), port, now, ingress, sender);
+        return pipe->process(copy.data(), uint16_t(copy.size()), port, now, ingress, sender,
+                             reason);
     }
     std::vector<WorkerEvent> events() {
         std::vector<WorkerEvent> out;
@@ -605,4 +608,115 @@ TEST_CASE("in a cluster each of a dead owner's sessions is adopted by its backup
             CHECK(ev.session.backup_owner != kNoNode);
         }
     }
+}
+
+namespace {
+
+// Three members with director forwarding, every one active.
+struct Trio {
+    Member m[3] = {Member(1, true), Member(2, true), Member(3, true)};
+    Trio() {
+        for (Member& x : m) x.setView(0b111, 0b111);
+    }
+    Member& node(NodeId id) { return m[id - 1]; }
+};
+
+uint64_t hashOfFrame(const std::vector<uint8_t>& frame) {
+    PacketInfo info;
+    REQUIRE(parseFrame(frame.data(), frame.size(), {}, info) == ParseResult::ok);
+    return flowHash(makeFlowKey(info.tuple(0)));
+}
+
+// A client port whose flow (client -> server:80) has director `want`
+// among nodes 1..3.
+uint16_t sportWithDirector(NodeId want) {
+    for (uint16_t sport = 30000; sport < 40000; ++sport) {
+        auto f = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build();
+        if (directorOf(hashOfFrame(f), 0b111) == want) return sport;
+    }
+    FAIL("no such port");
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("in a cluster a reply at a node without the session goes to the director, "
+          "which passes it to the owner") {
+    // Node 1 owns the flow, node 2 is its director (and backup owner) and
+    // holds the replica; node 3 has not heard of it yet (the replica is on
+    // its way, or replication is targeted): the SYN-ACK reaches node 3.
+    Trio t;
+    const uint16_t sport = sportWithDirector(2);
+    auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
+    auto syn_ack =
+        FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build();
+    Verdict v = t.node(1).send(syn, kInside);
+    REQUIRE(v.kind == VerdictKind::defer);
+    const auto evs = t.node(1).events();
+    REQUIRE(evs.size() == 1);
+    CHECK(evs[0].session.backup_owner == 2);
+    applyUpserts(t.node(2), evs);
+
+    v = t.node(3).send(syn_ack, kOutside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 2);
+    CHECK(v.reason == ForwardReason::to_director);
+    CHECK(t.node(3).count(PipelineCounter::forwarded_to_director) == 1);
+    CHECK(t.node(3).table.size() == 0);  // nothing created on the way
+
+    v = t.node(2).send(syn_ack, kOutside, 1000, Ingress::peer, 3, ForwardReason::to_director);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(v.reason == ForwardReason::via_director);
+    CHECK(t.node(2).count(PipelineCounter::forwarded_via_director) == 1);
+
+    v = t.node(1).send(syn_ack, kOutside, 1000, Ingress::peer, 2, ForwardReason::via_director);
+    CHECK((v.kind == VerdictKind::forward && v.port == kInside));
+    CHECK(t.node(1).find(syn)->state == SessionState::tcp_syn_recv);
+}
+
+TEST_CASE("in a cluster mid-stream segments and ICMP replies and errors with no session go to "
+          "the director; packets that may start a session are decided where they arrive") {
+    Trio t;
+    const uint16_t sport = sportWithDirector(2);
+    auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
+    Verdict v = t.node(3).send(ack, kInside);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 2));
+    auto err = FrameBuilder::icmpError("198.51.100.1", kClient,
+                                       FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build())
+                   .build();
+    v = t.node(3).send(err, kOutside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == directorOf(hashOfFrame(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build()), 0b111));
+    CHECK(v.reason == ForwardReason::to_director);
+    // An echo reply with no session: to the director of the echo's flow.
+    auto reply = FrameBuilder::echo(kServer, kClient, 77, false).build();
+    v = t.node(3).send(reply, kOutside);
+    const NodeId d = directorOf(hashOfFrame(reply), 0b111);
+    if (d == 3) {
+        CHECK(v.kind == VerdictKind::drop);  // it is the director itself: nobody knows the flow
+    } else {
+        CHECK((v.kind == VerdictKind::to_peer && v.peer == d));
+    }
+    // A SYN is this node's new flow, whoever its director is.
+    auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
+    CHECK(t.node(3).send(syn, kInside).kind == VerdictKind::defer);
+    CHECK(t.node(3).find(syn)->owner == 3);
+}
+
+TEST_CASE("a director that does not know the flow drops the packet; nobody forwards it a third time") {
+    Trio t;
+    const uint16_t sport = sportWithDirector(2);
+    auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
+    Verdict v = t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::to_director);
+    CHECK(v.kind == VerdictKind::drop);
+    CHECK(t.node(2).count(PipelineCounter::dropped_no_session) == 1);
+    // A node whose record names another owner drops what a director passed
+    // it (views disagree) instead of passing it on again.
+    auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
+    t.node(1).send(syn, kInside);
+    applyUpserts(t.node(3), t.node(1).events());
+    v = t.node(3).send(ack, kInside, 1000, Ingress::peer, 2, ForwardReason::via_director);
+    CHECK(v.kind == VerdictKind::drop);
+    CHECK(t.node(3).count(PipelineCounter::dropped_forward_loop) == 1);
 }
