@@ -174,6 +174,10 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
     if (n > kMaxBurst) n = kMaxBurst;
     sender_ = ingress == Ingress::peer ? sender : kNoNode;
     reason_ = ingress == Ingress::peer ? reason : ForwardReason::none;
+    // A frame its flow's director handed back is this node's own again: it
+    // is decided as if it had just entered here (directorToAsk() does not
+    // send it a second time).
+    if (reason_ == ForwardReason::director_unknown) ingress = Ingress::port;
     if (settings_.view) view_ = settings_.view->load();
     if (ingress == Ingress::peer) counters_.add(PipelineCounter::received_from_peer, n);
     uint64_t rx_bytes = 0;
@@ -366,6 +370,17 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
 
 Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms,
                             Ingress ingress) {
+    if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
+        // Sent here as the flow's director, and nobody owns the flow. A
+        // packet that may start one (UDP) goes back to the node it entered
+        // at, which decides it and owns it (first packet); TCP and ICMP that
+        // came here cannot start one and are dropped below.
+        const uint8_t proto = s.info.proto;
+        if (proto != kProtoTcp && proto != kProtoIcmp && proto != kProtoIcmpV6) {
+            return toPeer(sender_, ForwardReason::director_unknown, s.hash,
+                          PipelineCounter::returned_by_director);
+        }
+    }
     const NodeId owner = ownerForNewFlow(s.hash, view_);
     if (owner == kNoNode) {
         counters_.inc(PipelineCounter::dropped_no_owner);
@@ -394,15 +409,20 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
 }
 
 NodeId Pipeline::directorToAsk(const Slot& s, Ingress ingress) const {
-    if (!settings_.directors || ingress != Ingress::port) return kNoNode;
-    // Packets that may start a session are decided here: this node owns a
-    // new flow that reaches it first (its first packet waits until the
-    // backup owner, the director or the next member, has the session).
+    if (!settings_.directors || ingress != Ingress::port ||
+        reason_ == ForwardReason::director_unknown)
+        return kNoNode;
+    // A packet that plainly opens a flow (a TCP SYN, an ICMP request) is
+    // decided here: this node owns a new flow that reaches it first (its
+    // first packet waits until the backup owner, the director or the next
+    // member, has the session). Anything else may belong to a flow another
+    // node owns; a UDP datagram cannot say whether it is a reply.
     const PacketInfo& info = s.info;
-    const bool may_start =
-        s.kind == kLookup && (info.proto == kProtoTcp ? tcpMayCreate(info.tcp, settings_.tcp)
-                                                      : !isIcmpReply(info));
-    if (may_start) return kNoNode;
+    const bool icmp = info.proto == kProtoIcmp || info.proto == kProtoIcmpV6;
+    const bool opens = s.kind == kLookup && (info.proto == kProtoTcp
+                                                 ? tcpMayCreate(info.tcp, settings_.tcp)
+                                                 : icmp && !isIcmpReply(info));
+    if (opens) return kNoNode;
     const NodeId d = directorOf(s.hash, view_.owners);
     return d == view_.self ? kNoNode : d;
 }

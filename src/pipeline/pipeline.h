@@ -66,10 +66,12 @@ struct PipelineSettings {
     std::array<PipelinePort, kMaxPorts> ports{};
     uint16_t worker = 0;                     ///< this worker's index (in events)
     /// Three or more configured members: a packet with no session here that
-    /// cannot start one (a SYN-ACK, a mid-stream segment, an ICMP reply or
-    /// error) goes to its flow's director, which knows the owner, instead of
-    /// being dropped. In a pair every node holds every session (the defer
-    /// makes sure of it before a reply can exist), so this stays off.
+    /// does not plainly open a flow (anything but a TCP SYN or an ICMP
+    /// request: a SYN-ACK, a mid-stream segment, an ICMP reply or error, a
+    /// UDP datagram that may be a reply) goes to its flow's director, which
+    /// passes it to the owner, or hands it back when nobody owns the flow.
+    /// In a pair every node holds every session (the defer makes sure of it
+    /// before a reply can exist), so this stays off.
     bool directors = false;
     const ClusterViewCell* view = nullptr;   ///< null: a standalone node
     WorkerEventRing* events = nullptr;       ///< null: nothing is replicated

@@ -33,6 +33,7 @@ namespace tandem {
     X(received_from_peer, "frames a peer forwarded to this node over the peer link")      \
     X(forwarded_to_director, "packets with no session here that cannot start one, sent to their flow's director") \
     X(forwarded_via_director, "packets sent here as the flow's director, passed on to the owner") \
+    X(returned_by_director, "packets sent here as the flow's director, of a flow nobody owns: back to the sender to decide") \
     X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)") \
     X(dropped_no_owner, "frames no active node may own (no active member)")               \
     X(deferred_first_packets, "first packets held until the backup owner has the session") \

@@ -50,6 +50,8 @@ enum class ForwardReason : uint8_t {
     to_director = 6,       ///< no session here and the packet cannot start one: the
                            ///< receiver is the flow's director (3+ members)
     via_director = 7,      ///< the director passes a to_director packet to the owner
+    director_unknown = 8,  ///< the director does not know the flow of a to_director packet
+                           ///< that may start one (UDP): back to its sender, which decides it
 };
 
 struct PeerLinkHeader {

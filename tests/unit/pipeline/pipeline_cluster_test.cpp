@@ -720,3 +720,63 @@ TEST_CASE("a director that does not know the flow drops the packet; nobody forwa
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(3).count(PipelineCounter::dropped_forward_loop) == 1);
 }
+
+TEST_CASE("in a cluster a UDP datagram with no session asks the director: a new flow comes back "
+          "to its first node, a reply goes on to the owner") {
+    Trio t;
+    // A flow whose director is node 2 (the ports decide the hash).
+    uint16_t sport = 0;
+    for (uint16_t p = 20000; p < 30000 && !sport; ++p) {
+        if (directorOf(hashOfFrame(FrameBuilder::udp(kClient, p, kServer, 53).build()), 0b111) == 2)
+            sport = p;
+    }
+    REQUIRE(sport != 0);
+    auto query = FrameBuilder::udp(kClient, sport, kServer, 53).build();
+    auto answer = FrameBuilder::udp(kServer, 53, kClient, sport).build();
+
+    // Node 1 cannot tell a new flow from a reply: it asks the director.
+    Verdict v = t.node(1).send(query, kInside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 2);
+    CHECK(v.reason == ForwardReason::to_director);
+    // Nobody owns it: the director hands it back and keeps nothing.
+    v = t.node(2).send(query, kInside, 1000, Ingress::peer, 1, ForwardReason::to_director);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(v.reason == ForwardReason::director_unknown);
+    CHECK(t.node(2).count(PipelineCounter::returned_by_director) == 1);
+    CHECK(t.node(2).table.size() == 0);
+    // Back at node 1 it is a new flow of node 1's, held for its backup owner.
+    v = t.node(1).send(query, kInside, 1000, Ingress::peer, 2, ForwardReason::director_unknown);
+    CHECK(v.kind == VerdictKind::defer);
+    CHECK(v.port == kOutside);
+    REQUIRE(t.node(1).find(query) != nullptr);
+    CHECK(t.node(1).find(query)->owner == 1);
+    const auto evs = t.node(1).events();
+    REQUIRE(evs.size() == 1);
+    CHECK(evs[0].session.backup_owner == 2);
+    applyUpserts(t.node(2), evs);
+
+    // The answer reaches node 3: through the director to node 1.
+    v = t.node(3).send(answer, kOutside);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
+    v = t.node(2).send(answer, kOutside, 1000, Ingress::peer, 3, ForwardReason::to_director);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::via_director));
+    v = t.node(1).send(answer, kOutside, 1000, Ingress::peer, 2, ForwardReason::via_director);
+    CHECK((v.kind == VerdictKind::forward && v.port == kInside));
+    CHECK(t.node(1).find(query)->state == SessionState::replied);
+    CHECK(t.node(3).table.size() == 0);
+}
+
+TEST_CASE("the director's own UDP flows are decided where they arrive") {
+    Trio t;
+    uint16_t sport = 0;
+    for (uint16_t p = 20000; p < 30000 && !sport; ++p) {
+        if (directorOf(hashOfFrame(FrameBuilder::udp(kClient, p, kServer, 53).build()), 0b111) == 3)
+            sport = p;
+    }
+    REQUIRE(sport != 0);
+    auto query = FrameBuilder::udp(kClient, sport, kServer, 53).build();
+    CHECK(t.node(3).send(query, kInside).kind == VerdictKind::defer);
+    CHECK(t.node(3).count(PipelineCounter::forwarded_to_director) == 0);
+}
