@@ -1,0 +1,913 @@
+"""The N-node inline cluster lab (3 or 4 tandemd nodes): topology, routes,
+HA queries, scenario helpers and a runner. Built on the pair lab (pair.py):
+the same routers, endpoints, services, traffic tools, storm, long-lived and
+idle connections, reports and checks; what differs is the number of paths
+and that the HA control link and the peer link are shared segments.
+
+```
+                          +-- [1i] node1 [1o] --+   10.2.1.0/24
+ client --- crt [r1] -----+-- [2i] node2 [2o] --+---- [s1] srt --- server
+ 10.1.0.2   .1  [r2] ...  +-- [3i] node3 [3o] --+     [s2] .2       10.3.0.2
+                [rN]      +-- [Ni] nodeN [No] --+     [sN]          (.1 on ss)
+                               |[np]  |[nh]           10.2.n.0/24: crt .1, srt .2
+                 ns <p>-sw:  bridge bp (peer link, MTU 9000)  bridge bh (HA control)
+                               ports P1..PN                  ports H1..HN
+   HA control: node n at 10.9.0.n/24, tcp port 7400 (ZeroMQ, CURVE keys)
+   peer link raw: EtherType 0x88B5 to the peer's MAC on bridge bp
+   peer link udp: 10.8.0.n:4790, addresses only in the configs (tandemd
+     answers ARP; an nftables netdev ingress rule drops the peer link's
+     frames in the node's kernel after tandemd's af_packet copy)
+```
+
+Namespaces `<p>-cli`, `-crt`, `-fw1` .. `-fwN`, `-srt`, `-srv`, `-sw` (the
+two bridges); every interface name is the lab prefix plus two or three
+characters (above). Each node is a bump in the wire between its `inside`
+(crt) and `outside` (srt) port. The routers forward with ECMP
+(fib_multipath_hash_policy=1, a different hash seed on each router, the
+endpoints keep their sockets' hash: txrehash=0) over the paths the test
+names: `lab.set_routes(fwd=[1, 2, 3], rev=[1, 2, 3])`, a list of node ids
+each way; a failover removes a node from both lists at the moment of the
+kill. The bridges have a static forwarding entry for each node's port, so a
+frame to a node's MAC is never flooded to the others.
+
+Node kinds (--node): `tandemd` (the daemon; every node lists every other as
+[peer.N]) and `kernel` (a stateless Linux bridge per node: the reference the
+scripts are proven with; HA and session checks are n/a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+
+from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, LabTimeout, Namespace,
+                 NodeFailed, add_veth, arm_watchdog, cleanup_stale, install_signal_handlers,
+                 link_info, link_mac, make_workdir, require_lab_environment, set_offloads)
+from metrics_client import METRICS_CONFIG
+from nodes import TandemdNode, ha_config, tandemd_config
+from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, HA_PORT, IDLE_PORT,
+                  PAIR_POLICY, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP, SERVER_NET,
+                  PairBridgeNode, PairLab, PairOptions, PairTandemdNode, Report, Section,
+                  _save_artifacts, _wait_bridge_forwarding, counter_line, delta, ha_local_state,
+                  ha_peers, ha_summary, hold, report_rr, start_idle, start_rr, start_servers,
+                  stop_idle, stop_rr, use_idle, wait_rr_recovered)
+
+MAX_NODES = 4                    # 2 CPUs: more would only measure the scheduler
+NODE_KINDS = ("tandemd", "kernel")
+
+
+def seg(n: int) -> tuple[str, str]:
+    """Addresses on node n's data segment: (crt side, srt side)."""
+    return f"10.2.{n}.1", f"10.2.{n}.2"
+
+
+def ha_ip(n: int) -> str:
+    return f"10.9.0.{n}"
+
+
+def peer_link_ip(n: int) -> str:
+    return f"10.8.0.{n}"
+
+
+@dataclass
+class ClusterOptions(PairOptions):
+    """PairOptions plus the number of nodes."""
+    nodes: int = 3
+
+
+# --- node slots and the tandemd node ----------------------------------------------------------
+
+
+class ClusterSlot:
+    """One node's place in the topology (what pair.NodeSlot is in the pair);
+    node implementations receive it where the single-node lab passes an
+    InlineLab. `letter` is the node id as text (the pair helpers key their
+    per-node results by it)."""
+
+    def __init__(self, lab: "ClusterLab", n: int) -> None:
+        p = lab.prefix
+        self.lab = self.pair = lab
+        self.node_id = n
+        self.letter = str(n)
+        self.label = f"node{n}"
+        self.node_ns = Namespace(f"{p}-fw{n}")
+        self.prefix = f"{p}{n}"                  # bridge names, DPDK file prefix
+        self.inside_if = f"{p}{n}i"
+        self.outside_if = f"{p}{n}o"
+        self.peer_if = f"{p}{n}p"
+        self.ha_if = f"{p}{n}h"
+        self.crt_if = f"{p}r{n}"                 # crt's interface facing this node
+        self.srt_if = f"{p}s{n}"                 # srt's interface facing this node
+        self.sw_peer_if = f"{p}P{n}"             # bridge port of the peer link
+        self.sw_ha_if = f"{p}H{n}"               # bridge port of the HA link
+        self.workdir = ""
+        self.node = None
+        self.dead = False
+        self.peer_mac = self.ha_mac = ""
+        self.public_key = self.secret_key = ""
+
+    @property
+    def zone_ports(self) -> dict[str, str]:
+        return {"outside": self.outside_if, "inside": self.inside_if}
+
+    def log(self, msg: str) -> None:
+        self.lab.log(msg)
+
+    @property
+    def others(self) -> list["ClusterSlot"]:
+        return [s for s in self.lab.slots if s is not self]
+
+
+class ClusterTandemdNode(PairTandemdNode):
+    """tandemd as one member of an N-node cluster: the single-node config
+    plus the peer-link port, a [peer.N] per other node and [ha]. Each node's
+    worker runs on CPU (id mod 2): the workers of a 4-node cluster share the
+    machine's two cores evenly."""
+
+    def config_text(self, slot: ClusterSlot, socket_path: str) -> str:
+        o = self.opts
+        if self.workers <= 1:
+            # main lcore on the other CPU; the worker lcore on CPU id % 2
+            self.lcores = "0-1" if slot.node_id % 2 else "0-1 --main-lcore 1"
+        extra = ha_config(
+            peers=[{"id": p.node_id, "name": f"fw{p.node_id}",
+                    "ha_address": f"tcp://{ha_ip(p.node_id)}:{HA_PORT}",
+                    "link_address": self.link_address(p),
+                    "public_key": p.public_key if o.curve else ""} for p in slot.others],
+            listen=f"tcp://{ha_ip(slot.node_id)}:{HA_PORT}", owner=o.owner, revert=o.revert,
+            heartbeat_ms=o.heartbeat_ms, hold_ms=o.hold_ms, peer_link=o.peer_link,
+            peer_link_listen=self.link_address(slot) if o.peer_link == "udp" else "",
+            secret_key=slot.secret_key if o.curve else "",
+            public_key=slot.public_key if o.curve else "")
+        return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
+                              session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
+                              socket_path=socket_path, lcores=self.lcores, extra=extra,
+                              cluster_id=o.cluster_id, node_name=f"fw{slot.node_id}",
+                              extra_ports={"peer": slot.peer_if},
+                              control_extra=METRICS_CONFIG if o.metrics else "")
+
+    def link_address(self, slot: ClusterSlot) -> str:
+        if self.opts.peer_link == "udp":
+            return f"{peer_link_ip(slot.node_id)}:{PEER_LINK_PORT}"
+        return slot.peer_mac
+
+
+# --- the lab ----------------------------------------------------------------------------------
+
+
+class ClusterLab(PairLab):
+    """client - crt - {node1 .. nodeN} - srt - server, the nodes' peer links
+    and HA links on two bridges. `where` for services and tools: client,
+    server, crt, srt, sw, or a node id as text ("1" .. "N")."""
+
+    def __init__(self, opts: ClusterOptions, log=None) -> None:
+        if not 2 <= opts.nodes <= MAX_NODES:
+            raise LabError(f"--nodes {opts.nodes}: the cluster lab runs 2..{MAX_NODES} nodes")
+        if opts.peer_link_routed:
+            raise LabError("the cluster lab has no routed peer link (--peer-link-gateway)")
+        InlineLab.__init__(self, log=log)
+        p = self.prefix
+        self.opts = opts
+        self.client = Namespace(f"{p}-cli")
+        self.server = Namespace(f"{p}-srv")
+        self.crt = Namespace(f"{p}-crt")
+        self.srt = Namespace(f"{p}-srt")
+        self.sw = Namespace(f"{p}-sw")
+        self.node_ns = None
+        self.plr = None
+        self._slots = tuple(ClusterSlot(self, n) for n in range(1, opts.nodes + 1))
+        self.client_if, self.server_if = p + "c0", p + "s0"
+        self.crt_client_if, self.srt_server_if = p + "rc", p + "ss"
+        self.br_peer, self.br_ha = p + "bp", p + "bh"
+        self.routes = {"fwd": [], "rev": []}
+        self.route_mode = ""
+        self.marks_path = ""
+        self.ha_supported = None
+        self._shells = {}
+        self.paths_moved_after = 0.0
+
+    # --- structure -------------------------------------------------------------------------
+
+    @property
+    def slots(self) -> tuple[ClusterSlot, ...]:
+        return self._slots
+
+    def slot(self, which) -> ClusterSlot:
+        return self._slots[int(which) - 1]
+
+    @property
+    def ids(self) -> list[int]:
+        return [s.node_id for s in self._slots]
+
+    def live(self) -> list[ClusterSlot]:
+        return [s for s in self._slots if not s.dead and s.node is not None]
+
+    def namespaces(self) -> list[Namespace]:
+        return [self.client, self.crt, *(s.node_ns for s in self._slots), self.srt,
+                self.server, self.sw]
+
+    def namespace(self, where: str) -> Namespace:
+        fixed = {"client": self.client, "server": self.server, "crt": self.crt,
+                 "srt": self.srt, "sw": self.sw}
+        return fixed[where] if where in fixed else self.slot(where).node_ns
+
+    def build(self) -> None:
+        cleanup_stale()
+        self.workdir = make_workdir(self.prefix)
+        self.marks_path = os.path.join(self.workdir, "marks.jsonl")
+        open(self.marks_path, "w").close()
+        for s in self._slots:
+            s.workdir = os.path.join(self.workdir, s.label)
+            os.makedirs(s.workdir)
+        for ns in self.namespaces():
+            ns.create()
+        links = [(self.client, self.client_if, self.crt, self.crt_client_if),
+                 (self.srt, self.srt_server_if, self.server, self.server_if)]
+        for s in self._slots:
+            links += [(self.crt, s.crt_if, s.node_ns, s.inside_if),
+                      (s.node_ns, s.outside_if, self.srt, s.srt_if),
+                      (s.node_ns, s.peer_if, self.sw, s.sw_peer_if),
+                      (s.node_ns, s.ha_if, self.sw, s.sw_ha_if)]
+        for ns_a, if_a, ns_b, if_b in links:
+            add_veth(ns_a, if_a, ns_b, if_b)
+        # routers: forwarding, no reverse-path filter (asymmetric on purpose),
+        # no redirects, L4 multipath hash; a different hash seed per router
+        # so that the two directions of a flow choose their nodes
+        # independently (pair.py explains the seeds and txrehash)
+        for r in (self.crt, self.srt):
+            for key, value in (("net.ipv4.ip_forward", "1"),
+                               ("net.ipv4.conf.all.rp_filter", "0"),
+                               ("net.ipv4.conf.default.rp_filter", "0"),
+                               ("net.ipv4.conf.all.send_redirects", "0"),
+                               ("net.ipv4.conf.default.send_redirects", "0"),
+                               ("net.ipv4.fib_multipath_hash_policy", "1"),
+                               ("net.ipv4.icmp_ratelimit", "0")):
+                r.sysctl(key, value)
+        self.crt.sysctl("net.ipv4.fib_multipath_hash_seed", "2576980377", required=False)
+        self.srt.sysctl("net.ipv4.fib_multipath_hash_seed", "1431655765", required=False)
+        for ns in (self.client, self.server):
+            ns.sysctl("net.ipv4.icmp_ratelimit", "0", required=False)
+            ns.sysctl("net.core.txrehash", "0", required=False)
+        self.client.sysctl("net.ipv4.ip_local_port_range", "10000 65000")
+        self.server.sysctl("net.core.somaxconn", "4096", required=False)
+        self.server.sysctl("net.ipv4.tcp_max_syn_backlog", "4096", required=False)
+        addrs = [(self.client, self.client_if, f"{CLIENT_IP}/24"),
+                 (self.crt, self.crt_client_if, f"{CLIENT_GW}/24"),
+                 (self.srt, self.srt_server_if, f"{SERVER_GW}/24"),
+                 (self.server, self.server_if, f"{SERVER_IP}/24")]
+        for s in self._slots:
+            a, b = seg(s.node_id)
+            addrs += [(self.crt, s.crt_if, f"{a}/24"), (self.srt, s.srt_if, f"{b}/24"),
+                      (s.node_ns, s.ha_if, f"{ha_ip(s.node_id)}/24")]
+        for ns, iface, cidr in addrs:
+            ns.run(["ip", "addr", "add", cidr, "dev", iface])
+        # the shared segments: one bridge each in the sw namespace
+        for br, mtu in ((self.br_peer, "9000"), (self.br_ha, "1500")):
+            self.sw.run(["ip", "link", "add", br, "type", "bridge", "stp_state", "0",
+                         "forward_delay", "0", "mcast_snooping", "0"])
+            self.sw.run(["ip", "link", "set", br, "mtu", mtu])
+        for s in self._slots:
+            s.node_ns.run(["ip", "link", "set", s.peer_if, "mtu", "9000"])
+            self.sw.run(["ip", "link", "set", s.sw_peer_if, "mtu", "9000"])
+            self.sw.run(["ip", "link", "set", s.sw_peer_if, "master", self.br_peer])
+            self.sw.run(["ip", "link", "set", s.sw_ha_if, "master", self.br_ha])
+        # Offloads off on every veth (as in the pair): the nodes' af_packet
+        # ports see and send real frames, the endpoints real checksums.
+        for ns, iface in self._all_ifaces():
+            set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
+            ns.run(["ip", "link", "set", iface, "up"])
+        for br in (self.br_peer, self.br_ha):
+            self.sw.run(["ip", "link", "set", br, "up"])
+        for r, ifaces in ((self.crt, [self.crt_client_if] + [s.crt_if for s in self._slots]),
+                          (self.srt, [self.srt_server_if] + [s.srt_if for s in self._slots])):
+            for iface in ifaces:
+                r.sysctl(f"net.ipv4.conf.{iface}.rp_filter", "0")
+        self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
+        self.server.run(["ip", "route", "add", "default", "via", SERVER_GW])
+        for s in self._slots:
+            s.peer_mac = link_mac(s.node_ns, s.peer_if)
+            s.ha_mac = link_mac(s.node_ns, s.ha_if)
+            # static entries: a frame to a node's MAC goes to that node's
+            # port only, from the first frame on (never flooded to the others)
+            self.sw.run(["bridge", "fdb", "replace", s.peer_mac, "dev", s.sw_peer_if,
+                         "master", "static"])
+            self.sw.run(["bridge", "fdb", "replace", s.ha_mac, "dev", s.sw_ha_if,
+                         "master", "static"])
+        if self.opts.node == "tandemd" and self.opts.curve:
+            import zmq
+            for s in self._slots:
+                pub, sec = zmq.curve_keypair()
+                s.public_key, s.secret_key = pub.decode(), sec.decode()
+        self._wait_links_up(5.0)
+        for br in (self.br_peer, self.br_ha):
+            _wait_bridge_forwarding(self.sw, br, len(self._slots))
+        if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
+            # as in the pair: the kernel of a node never sees the peer link
+            for s in self._slots:
+                s.node_ns.run(["nft", "-f", "-"], input=(
+                    "table netdev tandem_lab_peer_link {\n"
+                    "    chain ingress {\n"
+                    f"        type filter hook ingress device {s.peer_if} priority 0;"
+                    " policy drop;\n"
+                    "    }\n"
+                    "}\n"))
+        self.set_routes(fwd=self.ids, rev=self.ids)
+        self.log(f"cluster lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} "
+                 f"-- {{{' | '.join(s.node_ns.name for s in self._slots)}}} -- {self.srt.name} "
+                 f"-- {self.server.name} {SERVER_IP}; peer link bridge {self.br_peer} (MTU 9000, "
+                 f"{self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'}), HA bridge "
+                 f"{self.br_ha} 10.9.0.1-{len(self._slots)}, in {self.sw.name}")
+
+    def _all_ifaces(self):
+        out = [(self.client, self.client_if), (self.server, self.server_if),
+               (self.crt, self.crt_client_if), (self.srt, self.srt_server_if)]
+        for s in self._slots:
+            out += [(self.crt, s.crt_if), (self.srt, s.srt_if), (self.sw, s.sw_peer_if),
+                    (self.sw, s.sw_ha_if)]
+            out += [(s.node_ns, i) for i in (s.inside_if, s.outside_if, s.peer_if, s.ha_if)]
+        return out
+
+    # --- routes ----------------------------------------------------------------------------
+
+    def set_routes(self, mode: str | None = None, fwd=None, rev=None, **_ignored) -> None:
+        """crt sends client->server traffic over the nodes in `fwd`, srt
+        server->client traffic over those in `rev` (node ids; several:
+        multipath, one nexthop per node). `mode` "ecmp": every node both
+        ways. Both routers change at once."""
+        if mode == "ecmp":
+            fwd = rev = self.ids
+        elif mode is not None:
+            raise LabError(f"the cluster lab has no route mode {mode!r}")
+        fwd, rev = [int(x) for x in fwd], [int(x) for x in rev]
+        if not fwd or not rev:
+            raise LabError("a route needs at least one node")
+        cmds = []
+        for ns, net, side, hops in ((self.crt, SERVER_NET, 1, fwd), (self.srt, CLIENT_NET, 0, rev)):
+            via = [seg(h)[side] for h in hops]
+            route = (["via", via[0]] if len(via) == 1 else
+                     [w for v in via for w in ("nexthop", "via", v, "weight", "1")])
+            cmds.append((self._router_shell(ns), "route replace " + " ".join([net, *route])))
+        for sh, cmd in cmds:
+            sh.send(cmd)
+        for sh, cmd in cmds:
+            sh.wait_done(cmd, timeout=10.0)
+        self.routes = {"fwd": fwd, "rev": rev, "fwd_hi": fwd, "rev_hi": rev}
+        self.route_mode = self.describe_routes()
+
+    def describe_routes(self) -> str:
+        r = self.routes
+        return (f"crt via node {'+'.join(map(str, r['fwd']))}, "
+                f"srt via node {'+'.join(map(str, r['rev']))}")
+
+    def move_paths_off(self, letter) -> None:
+        """Failover: every nexthop through node `letter` is removed (the
+        other nodes of the route take its share)."""
+        n = int(letter)
+        r = self.routes
+        fwd = [h for h in r["fwd"] if h != n]
+        rev = [h for h in r["rev"] if h != n]
+        if not fwd or not rev:
+            raise LabError(f"no path left once node {n} is off the routes")
+        self.set_routes(fwd=fwd, rev=rev)
+
+    # --- nodes -----------------------------------------------------------------------------
+
+    def start_node(self, s: ClusterSlot) -> None:
+        if self.opts.node == "tandemd":
+            node = ClusterTandemdNode(self.opts)
+        elif self.opts.node == "kernel":
+            node = PairBridgeNode()
+        else:
+            raise LabError(f"unknown node kind {self.opts.node!r}")
+        node.start(s)
+        s.node, s.dead = node, False
+
+    def prewarm(self) -> None:
+        for s in self.live():
+            self.ping_segment(s.letter)
+
+    def ping_segment(self, letter, count: int = 3, timeout: float = 15.0) -> dict:
+        return self.tool("crt", ["icmp-echo", "--dst", seg(int(letter))[1], "--count", str(count),
+                                 "--timeout", "1.0", "--interval", "0.01"], timeout=timeout)
+
+    def wait_ha_ready(self, deadline: Deadline | None = None, timeout: float | None = None,
+                      nodes: tuple | None = None) -> dict[str, dict | None]:
+        """Waits until every live node (or those in `nodes`) reports an
+        active state and sees every other live node alive and active."""
+        timeout = timeout or self.opts.ha_timeout
+        if deadline is not None:
+            timeout = deadline.cap(timeout)
+        slots = nodes or tuple(self.live())
+        end = time.monotonic() + timeout
+        states: dict[str, dict | None] = {}
+        while True:
+            self.check_node()
+            done = True
+            for s in slots:
+                st = self.ha_state(s)
+                states[s.letter] = st
+                if st is not None and not self.ha_sees_all(st):
+                    done = False
+            if done:
+                return states
+            if time.monotonic() > end:
+                raise NodeFailed("HA did not become ready within "
+                                 f"{timeout:.0f} s: " + "; ".join(
+                                     f"node{k}: {ha_summary(v)}" for k, v in states.items()))
+            time.sleep(0.05)
+
+    def ha_sees_all(self, st: dict) -> bool:
+        """Active, and every peer the lab runs is alive and active in `st`."""
+        if ha_local_state(st) not in ACTIVE_STATES:
+            return False
+        live = {s.node_id for s in self.live()}
+        seen = {int(p["id"]): p for p in ha_peers(st) if str(p.get("id", "")).isdigit()}
+        for n in live:
+            if n == int(st.get("local", {}).get("id", -1)):
+                continue
+            p = seen.get(n)
+            if p is None or p.get("alive") is False or (
+                    p.get("state") is not None and p.get("state") not in ACTIVE_STATES):
+                return False
+        return True
+
+    def sessions(self, s: ClusterSlot, port: int | None = None,
+                 live_only: bool = True) -> dict | None:
+        """pair.PairLab.sessions, with the daemon-side count (a truncated
+        list) asked for every node id of the cluster."""
+        r = super().sessions(s, port, live_only)
+        if r is None or not (r["truncated"] and port is not None):
+            return r
+        c = self.control(s)
+        by_owner = {}
+        for node_id in self.ids:
+            try:
+                extra = {"state": "established"} if live_only else {}
+                rr = c.request("show session all", timeout=5.0, dport=port, owner=node_id, **extra)
+                by_owner[node_id] = rr.get("total", len(rr.get("sessions", [])))
+            except Exception:   # noqa: BLE001 - a node that cannot say is n/a
+                pass
+        r["by_owner"] = by_owner
+        return r
+
+    # --- measurements ------------------------------------------------------------------------
+
+    def frames_text(self, f: dict[str, dict[str, int]]) -> str:
+        return "; ".join(f"node{k} from crt {v.get('from_crt', 0)}, from srt "
+                         f"{v.get('from_srt', 0)}, peer link tx {v.get('peer_tx', 0)} rx "
+                         f"{v.get('peer_rx', 0)}" for k, v in sorted(f.items()))
+
+    def close(self) -> None:
+        PairLab.close(self)
+
+
+# --- HA and ownership helpers -----------------------------------------------------------------
+
+
+def peer_alive(st: dict | None, node_id: int) -> bool | None:
+    """Whether `st` (a node's HA state) sees node `node_id` alive."""
+    for p in ha_peers(st):
+        if str(p.get("id")) == str(node_id):
+            return p.get("alive")
+    return None
+
+
+def show_ha(lab: ClusterLab, sec: Section, label: str) -> dict:
+    out = {}
+    if lab.opts.node != "tandemd":
+        return out
+    for s in lab.slots:
+        if s.dead:
+            sec.line(f"{label}: {s.label}: (down)")
+            continue
+        st = lab.ha_state(s)
+        out[s.letter] = st
+        sec.line(f"{label}: {s.label}: {ha_summary(st)}")
+    return out
+
+
+def ownership(lab: ClusterLab, port: int) -> dict:
+    """Sessions of `port` by owner id in each live node's table:
+    {letter: {"by_owner": {id: n}, "shown": n, ...} or None}."""
+    if lab.opts.node != "tandemd":
+        return {}
+    return {s.letter: lab.sessions(s, port) for s in lab.live()}
+
+
+def owners(own: dict) -> dict[int, int] | None:
+    """{owner id: sessions} by consensus of the tables: each table's view
+    must agree; the first table that answered is returned (None if none)."""
+    for so in own.values():
+        if so is not None:
+            return {int(k): v for k, v in so["by_owner"].items() if str(k).isdigit()}
+    return None
+
+
+def tables_agree(own: dict) -> bool | None:
+    views = [json.dumps({str(k): v for k, v in so["by_owner"].items()}, sort_keys=True)
+             for so in own.values() if so is not None]
+    if not views:
+        return None
+    return len(set(views)) == 1
+
+
+def show_ownership(lab: ClusterLab, sec: Section, label: str, port: int = RR_PORT) -> dict:
+    own = ownership(lab, port)
+    for letter, so in own.items():
+        if so is None:
+            sec.line(f"{label}: node{letter} table: sessions by owner n/a")
+        else:
+            text = ", ".join(f"node {k}: {v}" for k, v in sorted(so["by_owner"].items(),
+                                                                   key=lambda kv: str(kv[0])))
+            sec.line(f"{label}: node{letter} table (port {port}): {text or 'none'}"
+                     f"{' (truncated list)' if so['truncated'] else ''}")
+    return own
+
+
+def settle_ownership(lab: ClusterLab, port: int, timeout: float) -> dict:
+    """Waits until every live table shows the same owners for `port` for 1 s
+    (bounded); returns the last view."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        own = ownership(lab, port)
+        key = json.dumps({k: (v or {}).get("by_owner") for k, v in own.items()},
+                         sort_keys=True, default=str)
+        now = time.monotonic()
+        if key != last:
+            last, since = key, now
+        elif now - since >= 1.0 and tables_agree(own) is not False:
+            return own
+        if now > end or not own:
+            return own
+        time.sleep(0.1)
+
+
+# --- traffic helpers ----------------------------------------------------------------------------
+
+
+def flow_paths(lab: ClusterLab, fmap: dict, sports: list[int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in sports:
+        k = fmap.get(p, "?>?")
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def asymmetric_count(paths: dict[str, int]) -> int:
+    return sum(v for k, v in paths.items()
+               if "?" not in k and k.split(">")[0] != k.split(">")[1])
+
+
+def start_longlived(lab: ClusterLab, args, sec: Section, window: float) -> dict:
+    """rr-long (200 long-lived request/response connections + a bulk
+    stream) with a map of the node each SYN and SYN-ACK crossed."""
+    lab.start_syn_map([RR_PORT, BULK_PORT])
+    try:
+        ready = start_rr(lab, args.conns, args.interval_ms / 1000.0,
+                         int(args.bulk_mbit * 1e6 / 8), bulk_conns=1, target_ms=args.target_ms,
+                         window=window, timeout=30.0)
+    finally:
+        fmap = lab.stop_syn_map()
+    paths = flow_paths(lab, fmap, ready.get("sports", []))
+    bulk = [fmap.get(p, "?>?") for p in ready.get("bulk_sports", [])]
+    sec.line(f"rr: {ready['connected']}/{args.conns} connections answering (request every "
+             f"{args.interval_ms:g} ms), 1 bulk stream at {args.bulk_mbit:g} Mbit/s; connect "
+             f"failures {ready['connect_failed']}")
+    sec.line("rr flows, SYN node > SYN-ACK node: "
+             + ", ".join(f"{k} {v}" for k, v in sorted(paths.items()))
+             + f" (asymmetric {asymmetric_count(paths)} of {sum(paths.values())}); bulk "
+               f"{', '.join(bulk)}")
+    bulk_bad = sum(1 for b in ready.get("bulk", []) if b["state"] == "broken")
+    if ready["connected"] < args.conns or bulk_bad:
+        sec.check(f"rr: every long-lived connection connected and answered "
+                  f"({ready['connected']}/{args.conns}, bulk broken {bulk_bad})", False)
+        raise NodeFailed(f"{args.conns - ready['connected']} of {args.conns} long-lived "
+                         f"connections could not connect or answer; the scenario cannot go on")
+    ready["paths"] = paths
+    return ready
+
+
+def spread_check(lab: ClusterLab, sec: Section, frames: dict, nodes: list[int],
+                 label: str) -> bool:
+    """Every node in `nodes` received traffic from both routers."""
+    sec.line(f"{label}: {lab.frames_text({k: v for k, v in frames.items()})}")
+    missing = [f"node{n}" for n in nodes
+               if not (frames.get(str(n), {}).get("from_crt", 0) > 0
+                       and frames.get(str(n), {}).get("from_srt", 0) > 0)]
+    return sec.check(f"{label}: traffic crossed node {'+'.join(map(str, nodes))} in both "
+                     f"directions{' (none through ' + ', '.join(missing) + ')' if missing else ''}",
+                     not missing)
+
+
+def wait_peer_dead(lab: ClusterLab, victim: ClusterSlot, t_kill: float,
+                   timeout: float = 5.0) -> float | None:
+    """Seconds from the kill until every live node reports `victim` not
+    alive; None if some node did not within `timeout` (or cannot say)."""
+    if lab.opts.node != "tandemd":
+        return None
+    end = t_kill + timeout
+    pending = {s.letter for s in lab.live()}
+    while pending and time.monotonic() < end:
+        for s in lab.live():
+            if s.letter in pending and peer_alive(lab.ha_state(s), victim.node_id) is False:
+                pending.discard(s.letter)
+        if pending:
+            time.sleep(0.005)
+    return None if pending else time.monotonic() - t_kill
+
+
+# --- runner -------------------------------------------------------------------------------------
+
+
+def cluster_args(description: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--nodes", type=int, choices=(3, 4), default=3, help="cluster size")
+    ap.add_argument("--node", choices=NODE_KINDS, default="tandemd",
+                    help="tandemd; kernel (stateless bridges: the harness's reference)")
+    ap.add_argument("--tandemd", default=None,
+                    help="tandemd binary (default: $TANDEMD, else build/release/src/daemon/tandemd)")
+    ap.add_argument("--cli", default=None,
+                    help="the tandem CLI (default build/release/cli/tandem if built)")
+    ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet")
+    ap.add_argument("--peer-link", choices=("raw", "udp"), default="raw")
+    ap.add_argument("--revert", choices=("true", "false"), default="true")
+    ap.add_argument("--no-curve", action="store_true")
+    ap.add_argument("--heartbeat-ms", type=int, default=20)
+    ap.add_argument("--hold-ms", type=int, default=100)
+    ap.add_argument("--cluster-id", type=int, default=7)
+    ap.add_argument("--deadline", type=float, default=170.0, help="overall limit in seconds")
+    ap.add_argument("--json", metavar="FILE", help="write the counted outcomes here")
+    ap.add_argument("--artifacts", metavar="DIR",
+                    help="copy the nodes' configs and logs here before cleaning up")
+    return ap
+
+
+def options_from(args, **over) -> ClusterOptions:
+    o = ClusterOptions(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
+                       peer_link=args.peer_link, revert=args.revert == "true",
+                       curve=not args.no_curve, heartbeat_ms=args.heartbeat_ms,
+                       hold_ms=args.hold_ms, cluster_id=args.cluster_id, nodes=args.nodes)
+    for k, v in over.items():
+        setattr(o, k, v)
+    return o
+
+
+def cluster_main(description: str, body, argv=None, configure=None, variants=None) -> int:
+    """pair.pair_main for N nodes: for each variant (PairOptions overrides)
+    builds a cluster lab, starts the servers and the nodes, waits until
+    every node is active and sees all the others, runs body(lab, args,
+    report, deadline, variant), stops the nodes (each must exit 0 on
+    SIGTERM). Exit 0 passed, 1 a check or a node failed, 2 the lab could
+    not run, 77 skipped."""
+    ap = cluster_args(description)
+    if configure:
+        configure(ap)
+    args = ap.parse_args(argv)
+    try:
+        require_lab_environment(("ip", "ethtool", "bridge") +
+                                (("nft",) if args.peer_link == "udp" else ()))
+        if args.node == "tandemd":
+            binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
+            if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+                raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
+    except LabSkip as e:
+        print(f"SKIP: {e}")
+        return 77
+    install_signal_handlers()
+    arm_watchdog(args.deadline + 20)
+    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
+    started = time.monotonic()
+    report = Report()
+    error = None
+    node_failures: list[str] = []
+    vs = variants(args) if callable(variants) else (variants or [{}])
+    print(f"{description}\nnode: {args.node} x {args.nodes}"
+          + (f", peer link {args.peer_link}" if args.node == "tandemd" else ""), flush=True)
+    try:
+        for over in vs:
+            opts = options_from(args, **over)
+            tag = ", ".join(f"{k} {v}" for k, v in over.items())
+            if tag:
+                print(f"\n#### variant: {tag}", flush=True)
+            with ClusterLab(opts) as lab:
+                try:
+                    start_servers(lab)
+                    for s in lab.slots:
+                        lab.start_node(s)
+                    t0 = time.monotonic()
+                    lab.wait_ha_ready(deadline)
+                    lab.prewarm()
+                    if args.node == "tandemd":
+                        sec = report.section(f"cluster up ({args.nodes} nodes"
+                                             f"{', ' + tag if tag else ''})")
+                        show_ha(lab, sec, "HA")
+                        sec.check(f"every node active and sees the {args.nodes - 1} others alive "
+                                  f"({time.monotonic() - t0:.1f} s)"
+                                  if lab.ha_supported else
+                                  "every node active (`show high-availability state` n/a)",
+                                  True if lab.ha_supported else None)
+                    try:
+                        body(lab, args, report, deadline, variant=over)
+                    except NodeFailed as e:
+                        msg = str(e)
+                        print(f"\nNODE FAILED{' (' + tag + ')' if tag else ''}: {msg}")
+                        node_failures.append(f"{tag + ': ' if tag else ''}{msg.splitlines()[0]}")
+                    for s in lab.live():
+                        s.node.check_alive()
+                    final = report.section(f"shutdown{' (' + tag + ')' if tag else ''}")
+                    for k, r in lab.stop_nodes().items():
+                        code = r.get("exit_code")
+                        if code is None:
+                            continue
+                        final.check(f"node{k} stopped cleanly on SIGTERM (exit {code})",
+                                    code == 0)
+                        if code != 0 and r.get("log_tail"):
+                            print(f"node{k} log ends:\n{r['log_tail']}")
+                finally:
+                    if args.artifacts:
+                        _save_artifacts(lab, args.artifacts, tag)
+    except LabSkip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except NodeFailed as e:
+        node_failures.append(str(e).splitlines()[0])
+        print(f"\nNODE FAILED: {e}")
+    except LabInterrupted as e:
+        error = f"interrupted by {e}"
+    except LabError as e:
+        error = f"{type(e).__name__}: {e}"
+        if os.environ.get("LAB_DEBUG"):
+            traceback.print_exc()
+    finally:
+        arm_watchdog(0)
+
+    failed = report.failed() + [f"node: {f}" for f in node_failures]
+    print("\n" + "-" * 72)
+    for s in report.sections:
+        ok = all(c.ok is not False for c in s.checks)
+        print(f"{'PASS' if ok else 'FAIL'}  {s.title}: {sum(1 for c in s.checks if c.ok)} passed, "
+              f"{sum(1 for c in s.checks if c.ok is False)} failed, "
+              f"{sum(1 for c in s.checks if c.ok is None)} n/a")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"node": args.node, "nodes": args.nodes, "peer_link": args.peer_link,
+                       "error": error, "node_failures": node_failures,
+                       "sections": [{"title": s.title, "lines": s.lines, "data": s.data,
+                                     "checks": [{"text": c.text, "ok": c.ok} for c in s.checks]}
+                                    for s in report.sections]}, f, indent=2, default=str)
+    total = time.monotonic() - started
+    if error:
+        print(f"ERROR {error}")
+        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
+        return 2
+    if failed:
+        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {report.n_checks()} checks "
+              f"run, {args.nodes} x {args.node}, {total:.1f} s")
+        for f in failed:
+            print(f"  - {f}")
+        return 1
+    print(f"RESULT: PASS ({report.n_checks()} checks, {args.nodes} x {args.node}, {total:.1f} s)")
+    return 0
+
+
+# --- failover and revert ------------------------------------------------------------------------
+
+
+def add_longlived_args(ap) -> None:
+    ap.add_argument("--conns", type=int, default=200, help="long-lived request/response connections")
+    ap.add_argument("--interval-ms", type=float, default=10.0)
+    ap.add_argument("--bulk-mbit", type=float, default=100.0)
+    ap.add_argument("--steady", type=float, default=1.5,
+                    help="seconds of traffic before the first kill")
+    ap.add_argument("--target-ms", type=float, default=300.0,
+                    help="largest gap between responses allowed after an event")
+    ap.add_argument("--idle", type=int, default=100,
+                    help="connections idle across the events (0: none)")
+    ap.add_argument("--after", type=float, default=4.0,
+                    help="seconds of traffic after each event")
+
+
+def pick_victim(lab: ClusterLab, own: dict, exclude=()) -> ClusterSlot:
+    """The live node that owns the most sessions in `own` (ties: lowest id)."""
+    by = owners(own) or {}
+    cands = [s for s in lab.live() if s.node_id not in exclude]
+    return max(cands, key=lambda s: (by.get(s.node_id, 0), -s.node_id))
+
+
+def failover_phase(lab: ClusterLab, args, sec: Section, deadline: Deadline, paths: list[int],
+                   victims: int = 1, fixed_victim: int | None = None,
+                   spacing: float = 3.0, after: float = 4.0) -> dict:
+    """Long-lived connections + a bulk stream (+ idle ones) over ECMP on
+    `paths`; then `victims` times: SIGKILL the node that owns the most
+    long-lived sessions (or `fixed_victim`) and move its paths away at once,
+    `spacing` seconds between kills, `after` seconds of traffic after the
+    last. Leaves rr-long and idle-conns running."""
+    lab.set_routes(fwd=paths, rev=paths)
+    sec.line(f"routes: {lab.describe_routes()}")
+    windows = [spacing] * (victims - 1) + [after]
+    start_longlived(lab, args, sec, window=windows[0])
+    if args.idle:
+        start_idle(lab, sec, args.idle)
+    f0 = lab.node_frames()
+    hold(lab, args.steady)
+    spread_check(lab, sec, {k: delta(v, f0[k]) for k, v in lab.node_frames().items()},
+                 paths, "before the kill")
+    own_before = show_ownership(lab, sec, "before the kill")
+    idle_before = show_ownership(lab, sec, "idle, before the kill", port=IDLE_PORT) \
+        if args.idle else {}
+    c_before = {s.letter: lab.counters(s) for s in lab.live()}
+    kills = []
+    killed: list[ClusterSlot] = []
+    for i in range(victims):
+        if fixed_victim is not None and i == 0:
+            victim = lab.slot(fixed_victim)
+        else:
+            cur = own_before if i == 0 else ownership(lab, RR_PORT)
+            victim = pick_victim(lab, cur, exclude=[k.node_id for k in killed])
+        name = "kill" if victims == 1 else f"kill {i + 1}"
+        t_kill = lab.kill_node(victim)
+        killed.append(victim)
+        lab.mark(name, t_kill, window=windows[i])
+        sec.line(f"{name}: {victim.label} SIGKILLed"
+                 f"{' (bridge deleted)' if lab.opts.node != 'tandemd' else ''}; routes now "
+                 f"{lab.describe_routes()} (both routers confirmed "
+                 f"{lab.paths_moved_after * 1000:.1f} ms after the kill)")
+        detect = wait_peer_dead(lab, victim, t_kill)
+        if lab.opts.node == "tandemd" and lab.ha_supported:
+            sec.line(f"{name}: every live node reported {victim.label} dead "
+                     f"{'after ' + format(detect * 1000, '.0f') + ' ms' if detect else 'NOT within 5 s'}"
+                     f" (hold time {lab.opts.hold_ms} ms)")
+            sec.check(f"{name}: every live node declared {victim.label} dead within 5 s",
+                      detect is not None)
+        rec = wait_rr_recovered(lab, t_kill, timeout=deadline.cap(windows[i] + 10))
+        sec.line(f"{name}: every long-lived connection answered again "
+                 f"{'%.0f ms after the kill' % (rec * 1000) if rec is not None else 'NOT within the wait'}")
+        kills.append({"victim": victim.node_id, "t": t_kill, "detect": detect, "recovered": rec,
+                      "mark": name})
+        hold(lab, max(0.0, t_kill + windows[i] - time.monotonic()))
+    own_after = settle_ownership(lab, RR_PORT, timeout=deadline.cap(5.0))
+    show_ownership(lab, sec, "after the failover")
+    idle_after = show_ownership(lab, sec, "idle, after the failover (no packet since the kill)",
+                                port=IDLE_PORT) if args.idle else {}
+    for s in lab.live():
+        c = lab.counters(s)
+        if c is not None and c_before.get(s.letter) is not None:
+            sec.line(f"{s.label} counters over the failover: "
+                     f"{counter_line(delta(c, c_before[s.letter]))}")
+    show_ha(lab, sec, "after the failover")
+    return {"kills": kills, "killed": killed, "own_before": own_before, "own_after": own_after,
+            "idle_before": idle_before, "idle_after": idle_after, "paths": paths}
+
+
+def check_failover_ownership(lab: ClusterLab, args, sec: Section, fo: dict) -> None:
+    """After the failover: the live nodes' tables agree, no session of the
+    long-lived or idle connections is still owned by a dead node, all of
+    them are still in the tables; the killed nodes' idle sessions were
+    adopted without any packet."""
+    dead = [k.node_id for k in fo["killed"]]
+    for label, port, before, after, expect in (
+            ("long-lived", RR_PORT, fo["own_before"], fo["own_after"], args.conns + 1),
+            ("idle", IDLE_PORT, fo["idle_before"], fo["idle_after"], args.idle)):
+        if port == IDLE_PORT and not args.idle:
+            continue
+        ob, oa = owners(before), owners(after)
+        if ob is None or oa is None:
+            sec.check(f"{label}: sessions of the killed node(s) adopted by the others", None)
+            continue
+        had = sum(ob.get(d, 0) for d in dead)
+        still = sum(oa.get(d, 0) for d in dead)
+        total = sum(oa.values())
+        sec.line(f"{label}: the killed node(s) {'+'.join(map(str, dead))} owned {had} before, "
+                 f"{still} after; by owner after: "
+                 + ", ".join(f"node {k}: {v}" for k, v in sorted(oa.items())))
+        sec.check(f"{label}: no session owned by a dead node after the failover ({still}), all "
+                  f"{total} >= {expect} still in the tables", still == 0 and total >= expect)
+        agree = tables_agree(after)
+        sec.check(f"{label}: every live node's table shows the same owners", agree)
+    if args.idle:
+        ob = owners(fo["idle_before"]) or {}
+        sec.line(f"idle sessions owned by the killed node(s) before the kill: "
+                 f"{sum(ob.get(d, 0) for d in dead)} (adopted without a packet)")
+
+
+def report_gaps(lab: ClusterLab, sec: Section, r: dict, marks: tuple[str, ...],
+                target_ms: float) -> None:
+    """report_rr (0 broken, clean close, gaps from each mark <= target),
+    then each mark's gap against the hold time + 50 ms, printed."""
+    report_rr(sec, r, marks=marks, target_ms=target_ms)
+    quick = lab.opts.hold_ms + 50
+    by_name = {m["name"]: m for m in r.get("marks", [])}
+    for name in marks:
+        m = by_name.get(name)
+        if m is None:
+            continue
+        g = m["gap_ms"]
+        sec.line(f"'{name}': max gap {g['max']} ms, p99 {g['p99']} ms against hold time + 50 ms "
+                 f"= {quick} ms: "
+                 f"{'within' if g['max'] is not None and g['max'] <= quick else 'over'}")

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""Cluster scenario 1: ECMP over every node (3 or 4 tandemd nodes).
+
+10,000 short TCP connections (connect, 64-256 B request, echo, close), 64 at
+a time, first on a single path (both routers via node 1 only), then with
+both routers spreading over all N nodes (each direction of a flow picks its
+node independently, so most connections are asymmetric: the SYN-ACK reaches
+a node that is not the owner and goes to the owner, or to the flow's
+director when the replica has not arrived yet). Counted per phase:
+attempted / completed / failed, setup rate, connect p50/p99, SYNs and
+SYN-ACKs retransmitted (TcpExtTCPSynRetrans in the client's and the
+server's namespace). ECMP must complete 10,000/10,000 with 0 SYN and 0
+SYN-ACK retransmissions, a setup rate >= 90 % of the same run's single-path
+rate (--min-rate-ratio) and a connect p99 below the single path's + 10 ms
+(--max-p99-extra-ms). Printed: the peer-link frames of each node and the
+nodes' counters (forwarded_to_peer, forwarded_to_director,
+forwarded_via_director, deferred_first_packets, dropped_*). Then UDP
+request/response (--udp-flows flows) and ICMP echo (--icmp-idents
+identifiers) over ECMP, replies coming back through other nodes than the
+requests: every request answered.
+
+    /usr/bin/python3 tests/lab/test_cluster_ecmp.py --nodes 3 [--peer-link udp]
+    /usr/bin/python3 tests/lab/test_cluster_ecmp.py --nodes 4 --tandemd PATH --cli PATH
+    /usr/bin/python3 tests/lab/test_cluster_ecmp.py --nodes 3 --node kernel   # reference
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import cluster_main, spread_check  # noqa: E402
+from lab import NodeFailed  # noqa: E402
+from pair import SERVER_IP, UDP_ECHO, delta, storm  # noqa: E402
+
+# the counters the scenario prints for each node (dataplane names)
+SHOWN = ("forwarded", "forwarded_to_peer", "forwarded_new_to_peer", "forwarded_to_director",
+         "forwarded_via_director", "forwarded_unsynced_to_peer", "deferred_first_packets",
+         "deferred_expired", "stand_in_packets", "egress_via_peer", "sessions_created")
+PEER_LINK_FAILURES = ("io.peer_link_tx_dropped", "io.peer_link_no_headroom",
+                      "io.peer_link_unknown_peer")
+
+
+def configure(ap):
+    ap.add_argument("--connections", type=int, default=10000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--min-rate-ratio", type=float, default=0.9,
+                    help="ECMP setup rate / single-path setup rate at least this")
+    ap.add_argument("--max-p99-extra-ms", type=float, default=10.0,
+                    help="ECMP connect p99 below the single path's p99 + this")
+    ap.add_argument("--udp-flows", type=int, default=48)
+    ap.add_argument("--udp-requests", type=int, default=480)
+    ap.add_argument("--icmp-idents", type=int, default=8)
+    ap.add_argument("--icmp-count", type=int, default=20)
+
+
+def node_counter_lines(lab, sec, label, deltas):
+    for letter, d in sorted(deltas.items()):
+        if not d:
+            sec.line(f"{label}: node{letter}: counters n/a")
+            continue
+        shown = "  ".join(f"{k} {d.get(k, 0)}" for k in SHOWN)
+        drops = "  ".join(f"{k} {v}" for k, v in sorted(d.items())
+                          if k.startswith("dropped_") and v) or "none"
+        sec.line(f"{label}: node{letter}: {shown}; drops: {drops}")
+
+
+def peer_link_lines(lab, sec, label, frames, deltas):
+    for letter, f in sorted(frames.items()):
+        d = deltas.get(letter) or {}
+        sec.line(f"{label}: node{letter} peer link frames: tx {f.get('peer_tx', 0)}, rx "
+                 f"{f.get('peer_rx', 0)}; accepted (peer_link.ok) {d.get('peer_link.ok', 'n/a')}")
+
+
+def drop_check(lab, sec, label, deltas, allowed=()):
+    """No node dropped anything (dropped_*), nor refused a peer-link frame."""
+    if lab.opts.node != "tandemd":
+        sec.check(f"{label}: no node dropped a frame", None)
+        return
+    bad = {f"node{n} {k}": v for n, d in deltas.items() for k, v in (d or {}).items()
+           if v and ((k.startswith("dropped_") and k not in allowed) or k in PEER_LINK_FAILURES
+                     or (k.startswith("peer_link.") and k != "peer_link.ok"
+                         and not k.startswith("peer_link.arp_")))}
+    known = all(d for d in deltas.values())
+    sec.check(f"{label}: no node dropped a frame or refused a peer-link frame "
+              f"({', '.join(f'{k} +{v}' for k, v in bad.items()) or 'none'})",
+              (not bad) if known else None)
+
+
+def body(lab, args, report, deadline, variant=None):
+    n = args.nodes
+    all_nodes = lab.ids
+    sec = report.section(f"single path vs ECMP over {n} nodes: {args.connections} connections "
+                         f"each, {args.concurrency} concurrent (owner {args.owner}, peer link "
+                         f"{args.peer_link})")
+    lab.set_routes(fwd=[1], rev=[1])
+    storm(lab, sec, "warm-up (node 1)", 200, args.concurrency, deadline, check=False, seed=99)
+    results = {}
+    phases = (("single", [1], "single path (node 1 both ways)"),
+              ("ecmp", all_nodes, f"ECMP (nodes {'+'.join(map(str, all_nodes))} both ways)"))
+    for i, (key, nodes, label) in enumerate(phases):
+        lab.set_routes(fwd=nodes, rev=nodes)
+        share = max(20.0, (deadline.remaining() - 40.0) / (2 - i))
+        results[key] = storm(lab, sec, label, args.connections, args.concurrency, deadline,
+                             seed=2 + i, budget=share)
+        r = results[key]
+        sec.check(f"{label}: retransmitted SYNs {r['syn_retrans']} + SYN-ACKs "
+                  f"{r['synack_retrans']} == 0", r["syn_retrans"] + r["synack_retrans"] == 0)
+    s, e = results["single"], results["ecmp"]
+    node_counter_lines(lab, sec, "ECMP", e["node_deltas"])
+    peer_link_lines(lab, sec, "ECMP", e["frames"], e["node_deltas"])
+    spread_check(lab, sec, e["frames"], all_nodes, "ECMP")
+    ratio = round(e["rate"] / s["rate"], 3) if s["rate"] else None
+    sec.line(f"ECMP / single path: setup rate {e['rate']} / {s['rate']} conn/s = {ratio}; connect "
+             f"p50 {e['connect_ms']['p50']} / {s['connect_ms']['p50']} ms, p99 "
+             f"{e['connect_ms']['p99']} / {s['connect_ms']['p99']} ms")
+    sec.check(f"ECMP setup rate {e['rate']} >= {args.min_rate_ratio:g} x single path "
+              f"{s['rate']} conn/s (ratio {ratio})",
+              ratio is not None and ratio >= args.min_rate_ratio)
+    p99s, p99e = s["connect_ms"]["p99"], e["connect_ms"]["p99"]
+    sec.check(f"ECMP connect p99 {p99e} ms < single path p99 {p99s} ms + "
+              f"{args.max_p99_extra_ms:g} ms",
+              None if p99s is None or p99e is None else p99e < p99s + args.max_p99_extra_ms)
+    drop_check(lab, sec, "ECMP", e["node_deltas"])
+    if lab.opts.node == "tandemd":
+        fwd = sum((d or {}).get("forwarded_to_peer", 0) for d in e["node_deltas"].values())
+        sec.check(f"ECMP: replies reached other nodes than the owner and were passed on "
+                  f"(forwarded_to_peer {fwd} in all)", fwd > 0)
+    sec.data = {k: {x: v[x] for x in ("attempted", "completed", "reset", "timed_out", "rate",
+                                      "connect_ms", "syn_retrans", "synack_retrans",
+                                      "slow_connects", "elapsed_s", "frames", "node_deltas")}
+                for k, v in results.items()}
+
+    sec2 = report.section(f"UDP and ICMP over ECMP ({n} nodes)")
+    lab.set_routes(fwd=all_nodes, rev=all_nodes)
+    f0, c0 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    u = lab.tool("client", ["udp", "--dst", SERVER_IP, "--port", str(UDP_ECHO), "--flows",
+                            str(args.udp_flows), "--requests", str(args.udp_requests),
+                            "--timeout", "1.0", "--seed", "5"],
+                 timeout=deadline.cap(args.udp_requests * 1.0 + 20))
+    f1, c1 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    uf = {k: delta(v, f0[k]) for k, v in f1.items()}
+    ud = {k: delta(c1[k], c0[k]) for k in c1}
+    sec2.line(f"UDP: {u['flows']} flows, {u['sent']} requests, {u['replies']} answered, "
+              f"timeouts {u['timeouts']}, refused {u['refused']}, mismatch {u['mismatch']}; rtt "
+              f"p50 {u['rtt_ms']['p50']} ms, p99 {u['rtt_ms']['p99']} ms")
+    sec2.line(f"UDP: {lab.frames_text(uf)}")
+    node_counter_lines(lab, sec2, "UDP", ud)
+    sec2.check(f"UDP: every request answered ({u['replies']}/{u['sent']})",
+               u["replies"] == u["sent"] == args.udp_requests)
+    spread_check(lab, sec2, uf, all_nodes, "UDP")
+    drop_check(lab, sec2, "UDP", ud)
+
+    f0, c0 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    sent = replies = 0
+    for ident in range(args.icmp_idents):
+        r = lab.tool("client", ["icmp-echo", "--dst", SERVER_IP, "--count", str(args.icmp_count),
+                                "--ident", str(0x4000 + ident * 977), "--timeout", "1.0",
+                                "--interval", "0.005"],
+                     timeout=deadline.cap(args.icmp_count * 1.1 + 10))
+        sent += r["sent"]
+        replies += r["replies"]
+    f1, c1 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    icf = {k: delta(v, f0[k]) for k, v in f1.items()}
+    icd = {k: delta(c1[k], c0[k]) for k in c1}
+    sec2.line(f"ICMP: {args.icmp_idents} identifiers, {sent} echo requests, {replies} replies")
+    sec2.line(f"ICMP: {lab.frames_text(icf)}")
+    node_counter_lines(lab, sec2, "ICMP", icd)
+    sec2.check(f"ICMP: every echo answered ({replies}/{sent})",
+               replies == sent == args.icmp_idents * args.icmp_count)
+    drop_check(lab, sec2, "ICMP", icd)
+    via_crt = {k for k, v in icf.items() if v.get("from_crt", 0)}
+    via_srt = {k for k, v in icf.items() if v.get("from_srt", 0)}
+    sec2.line(f"ICMP: requests crossed node(s) {'+'.join(sorted(via_crt)) or '-'}, replies "
+              f"node(s) {'+'.join(sorted(via_srt)) or '-'}")
+    sec2.data = {"udp": u, "udp_frames": uf, "icmp": {"sent": sent, "replies": replies},
+                 "icmp_frames": icf}
+    lab.check_node()
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(cluster_main("Cluster: single path vs ECMP over every node; UDP and ICMP "
+                              "over ECMP", body, configure=configure))
+    except NodeFailed as e:   # pragma: no cover - cluster_main reports these
+        print(f"NODE FAILED: {e}")
+        sys.exit(1)
