@@ -872,7 +872,7 @@ def check_failover_ownership(lab: ClusterLab, args, sec: Section, fo: dict) -> N
     adopted without any packet."""
     dead = [k.node_id for k in fo["killed"]]
     for label, port, before, after, expect in (
-            ("long-lived", RR_PORT, fo["own_before"], fo["own_after"], args.conns + 1),
+            ("long-lived", RR_PORT, fo["own_before"], fo["own_after"], args.conns),
             ("idle", IDLE_PORT, fo["idle_before"], fo["idle_after"], args.idle)):
         if port == IDLE_PORT and not args.idle:
             continue
@@ -890,8 +890,8 @@ def check_failover_ownership(lab: ClusterLab, args, sec: Section, fo: dict) -> N
                   f"{total} >= {expect} still in the tables", still == 0 and total >= expect)
         agree = tables_agree(after)
         sec.check(f"{label}: every live node's table shows the same owners", agree)
-    if args.idle:
-        ob = owners(fo["idle_before"]) or {}
+    if args.idle and owners(fo["idle_before"]) is not None:
+        ob = owners(fo["idle_before"])
         sec.line(f"idle sessions owned by the killed node(s) before the kill: "
                  f"{sum(ob.get(d, 0) for d in dead)} (adopted without a packet)")
 
