@@ -54,8 +54,8 @@ from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, HA
                   PAIR_POLICY, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP, SERVER_NET,
                   PairBridgeNode, PairLab, PairOptions, PairTandemdNode, Report, Section,
                   _save_artifacts, _wait_bridge_forwarding, counter_line, delta, ha_local_state,
-                  ha_peers, ha_summary, hold, report_rr, start_idle, start_rr, start_servers,
-                  stop_idle, stop_rr, use_idle, wait_rr_recovered)
+                  ha_peers, ha_summary, hold, report_rr, rr_stats, start_idle, start_rr,
+                  start_servers)
 
 MAX_NODES = 4                    # 2 CPUs: more would only measure the scheduler
 NODE_KINDS = ("tandemd", "kernel")
@@ -605,21 +605,35 @@ def spread_check(lab: ClusterLab, sec: Section, frames: dict, nodes: list[int],
                      not missing)
 
 
-def wait_peer_dead(lab: ClusterLab, victim: ClusterSlot, t_kill: float,
-                   timeout: float = 5.0) -> float | None:
-    """Seconds from the kill until every live node reports `victim` not
-    alive; None if some node did not within `timeout` (or cannot say)."""
-    if lab.opts.node != "tandemd":
-        return None
-    end = t_kill + timeout
-    pending = {s.letter for s in lab.live()}
-    while pending and time.monotonic() < end:
-        for s in lab.live():
-            if s.letter in pending and peer_alive(lab.ha_state(s), victim.node_id) is False:
-                pending.discard(s.letter)
-        if pending:
-            time.sleep(0.005)
-    return None if pending else time.monotonic() - t_kill
+def wait_dead_and_recovered(lab: ClusterLab, victim: ClusterSlot, t_kill: float,
+                            timeout: float, detect_timeout: float = 5.0
+                            ) -> tuple[float | None, float | None]:
+    """Polls, in one loop, (a) every live node's HA state until each reports
+    `victim` not alive and (b) rr-long until every long-lived connection
+    (and the bulk stream) has had data after the kill. Returns (seconds
+    from the kill to (a), to (b)); None for what did not happen in time or
+    cannot be told (no HA state)."""
+    detect = rec = None
+    pending = {s.letter for s in lab.live()} if lab.opts.node == "tandemd" else set()
+    watch = bool(pending)
+    end = t_kill + max(timeout, detect_timeout)
+    while True:
+        now = time.monotonic()
+        if pending and now < t_kill + detect_timeout:
+            for s in lab.live():
+                if s.letter in pending and peer_alive(lab.ha_state(s), victim.node_id) is False:
+                    pending.discard(s.letter)
+            if not pending:
+                detect = time.monotonic() - t_kill
+        if rec is None:
+            st = rr_stats(lab)
+            bulk_ok = all(b["last_rx"] > t_kill or b["state"] != "running" for b in st["bulk"])
+            if st["oldest_last_response"] > t_kill and bulk_ok:
+                rec = st["t"] - t_kill
+        detect_done = not pending or now >= t_kill + detect_timeout
+        if (detect_done and rec is not None) or now > end:
+            return (detect if watch else None), rec
+        time.sleep(0.005)
 
 
 # --- runner -------------------------------------------------------------------------------------
@@ -838,14 +852,14 @@ def failover_phase(lab: ClusterLab, args, sec: Section, deadline: Deadline, path
                  f"{' (bridge deleted)' if lab.opts.node != 'tandemd' else ''}; routes now "
                  f"{lab.describe_routes()} (both routers confirmed "
                  f"{lab.paths_moved_after * 1000:.1f} ms after the kill)")
-        detect = wait_peer_dead(lab, victim, t_kill)
+        detect, rec = wait_dead_and_recovered(lab, victim, t_kill,
+                                              timeout=deadline.cap(windows[i] + 10))
         if lab.opts.node == "tandemd" and lab.ha_supported:
             sec.line(f"{name}: every live node reported {victim.label} dead "
                      f"{'after ' + format(detect * 1000, '.0f') + ' ms' if detect else 'NOT within 5 s'}"
                      f" (hold time {lab.opts.hold_ms} ms)")
             sec.check(f"{name}: every live node declared {victim.label} dead within 5 s",
                       detect is not None)
-        rec = wait_rr_recovered(lab, t_kill, timeout=deadline.cap(windows[i] + 10))
         sec.line(f"{name}: every long-lived connection answered again "
                  f"{'%.0f ms after the kill' % (rec * 1000) if rec is not None else 'NOT within the wait'}")
         kills.append({"victim": victim.node_id, "t": t_kill, "detect": detect, "recovered": rec,
