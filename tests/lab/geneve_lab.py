@@ -1,12 +1,12 @@
-"""The GENEVE-mode lab: tandemd as a one-arm appliance behind a Gateway Load
-Balancer stand-in (gwlb.py), between real Linux endpoints.
+"""The GENEVE-mode lab: tandemd as a one-arm appliance behind the Gateway Load
+Balancer emulator (tools/gwlb-emulator), between real Linux endpoints.
 
   client 10.1.0.2 ── [10.1.0.1 gw 10.3.0.1] ── server 10.3.0.2
                            │ 10.9.0.1
                            │ GENEVE (UDP 6081, GWLB options)
                      node [one port] tandemd, mode geneve
 
-The gateway namespace does not forward: gwlb.py takes every frame the
+The gateway namespace does not forward: the emulator takes every frame the
 endpoints send it, sends it through tandemd wrapped in GENEVE, and sends on
 what tandemd returns. So every packet between client and server crosses the
 firewall exactly once, as behind a real GWLB. Neighbours are static (no ARP
@@ -15,12 +15,59 @@ node, and the scenarios' counter checks hold as in the inline lab.
 """
 from __future__ import annotations
 
-from lab import (InlineLab, LabError, Namespace, PYTHON, HERE, add_veth, link_mac, make_workdir,
-                 cleanup_stale, set_offloads)
+import os
+
+from lab import (GWLB_EMULATOR, InlineLab, LabError, Namespace, PYTHON, add_veth, link_mac,
+                 make_workdir, cleanup_stale, set_offloads)
 from nodes import Rule
 
 CLIENT_NET, SERVER_NET, TUNNEL_NET = "10.1.0", "10.3.0", "10.9.0"
-GWLB = str(HERE / "gwlb.py")
+
+
+def start_emulator(lab, gw: Namespace, endpoint_ifs: list[str], listen: str,
+                   targets: list[str], extra: list[str] = (), name: str = "gwlb") -> dict:
+    """Starts tools/gwlb-emulator in the gateway namespace as the lab's
+    service `name` (control socket in the work directory, lab.gwlb_socket);
+    returns its ready line. Health checks are off unless `extra` asks."""
+    sock = os.path.join(lab.workdir, f"{name}.sock")
+    argv = [PYTHON, GWLB_EMULATOR, "run", "--listen", listen, "--control", sock]
+    for i in endpoint_ifs:
+        argv += ["--endpoint-if", i]
+    for t in targets:
+        argv += ["--target", t]
+    argv += list(extra) or ["--health-check", "none"]
+    proc = gw.spawn(name, argv)
+    lab._services[name] = proc
+    ready = proc.read_json(10.0)
+    if ready.get("event") != "ready":
+        raise LabError(f"gwlb-emulator: expected a ready line, got {ready}")
+    lab.gwlb_socket = sock
+    return ready
+
+
+def emulator_request(lab, req: dict, timeout: float = 10.0) -> dict:
+    """One command to the lab's emulator (tools/gwlb-emulator `ctl`)."""
+    import json
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(lab.gwlb_socket)
+        s.sendall((json.dumps(req) + "\n").encode())
+        buf = b""
+        while b"\n" not in buf:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+    except OSError as e:
+        raise LabError(f"gwlb-emulator control socket: {e}") from None
+    finally:
+        s.close()
+    reply = json.loads(buf.split(b"\n", 1)[0])
+    if not reply.get("ok"):
+        raise LabError(f"gwlb-emulator: {req.get('cmd')}: {reply.get('error', reply)}")
+    return reply
 
 
 class GeneveAddressing:
@@ -47,6 +94,7 @@ class GeneveLab(InlineLab):
         self.gw_node_if = self.prefix + "ga"
         self.node_if = self.prefix + "na"
         self.gwlb_stats: dict = {}
+        self.gwlb_socket = ""
 
     @property
     def zone_ports(self) -> dict[str, str]:
@@ -97,21 +145,15 @@ class GeneveLab(InlineLab):
         self._wait_links_up(5.0)
         self.start_gwlb()
         self.log(f"lab {self.prefix}: {self.client.name} {self.addr.client_ip} -- "
-                 f"{self.gw.name} (GWLB stand-in) -- {self.server.name} {self.addr.server_ip}; "
+                 f"{self.gw.name} (GWLB emulator) -- {self.server.name} {self.addr.server_ip}; "
                  f"GENEVE {TUNNEL_NET}.1 -> {self.node_ns.name} [{self.node_if}]")
 
     def start_gwlb(self) -> None:
-        proc = self.gw.spawn("gwlb", [PYTHON, GWLB, "--endpoint-if", self.gw_client_if,
-                                      "--endpoint-if", self.gw_server_if,
-                                      "--listen", f"{TUNNEL_NET}.1",
-                                      "--appliance", f"{TUNNEL_NET}.2"])
-        self._services["gwlb"] = proc
-        ready = proc.read_json(10.0)
-        if ready.get("event") != "ready":
-            raise LabError(f"gwlb.py: expected a ready line, got {ready}")
+        start_emulator(self, self.gw, [self.gw_client_if, self.gw_server_if],
+                       f"{TUNNEL_NET}.1", [f"{TUNNEL_NET}.2"])
 
     def stop_gwlb(self) -> dict:
-        """Stops the GWLB stand-in; returns its counts (see gwlb.py)."""
+        """Stops the emulator; returns its final counters (docs/gwlb-emulator.md)."""
         if "gwlb" in self._services:
             self.gwlb_stats = self.stop_service("gwlb")
         return self.gwlb_stats
