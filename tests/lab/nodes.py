@@ -95,7 +95,10 @@ Policy = tuple[Rule, ...]
 def eal_cores(workers: int, lcores: str = "0-1") -> str:
     """EAL core arguments: `-l LCORES` for one worker; for more, one lcore
     per worker spread over this machine's CPUs (lcore n on CPU n mod CPUs,
-    the main lcore 0 on CPU 0), so two workers run on a 2-core machine."""
+    the main lcore 0 on CPU 0), so two workers run on a 2-core machine.
+    `lcores` may also be a whole EAL option (starting with "--"), used as is."""
+    if lcores.startswith("--"):
+        return lcores
     if workers <= 1:
         return f"-l {lcores}"
     cpus = os.cpu_count() or 1

@@ -13,6 +13,7 @@ One-shot tools print one JSON object with counted outcomes on stdout and exit
     icmp-echo   echo requests on a raw socket, replies matched by id/seq
     bare-ack    scapy: TCP ACK segments that belong to no connection
     capture     count matching TCP frames on an interface (AF_PACKET)
+    flows       UDP flows and TCP connections from chosen source addresses
 """
 
 from __future__ import annotations
@@ -525,6 +526,8 @@ def main(argv=None) -> int:
         pair_traffic = None
     if pair_traffic is not None:
         pair_traffic.add_commands(sub)
+    import flows_traffic  # the GWLB emulator's lab test: flows from chosen sources
+    flows_traffic.add_commands(sub)
 
     a = ap.parse_args(argv)
     return a.fn(a)

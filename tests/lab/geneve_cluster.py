@@ -1,0 +1,442 @@
+"""The GENEVE cluster lab: N targets behind the GWLB emulator, as on EC2.
+
+```
+ client ns                 gw ns (no forwarding)                 server ns
+ <p>c0 10.1.0.2 ── <p>gc 10.1.0.1  gwlb-emulator  10.3.0.1 <p>gs ── <p>s0 10.3.0.2
+                               <p>ga 10.9.0.1
+                                    │ GENEVE (UDP 6081, GWLB options)
+ sw ns:  bridge <p>bd (data)  ──────┼──────────────┬──────────────┐
+         bridge <p>bp (peer link)   │              │              │
+         bridge <p>bh (HA)     <p>d1 node 1   <p>d2 node 2   <p>d3 node 3
+                               <p>p1 peer     <p>p2          <p>p3    10.8.0.K:4790 (udp, config only)
+                               <p>h1 HA       <p>h2          <p>h3    10.10.0.K/24 (kernel)
+```
+
+Each node namespace `<p>-fwK` holds three veths, each bridged in the switch
+namespace `<p>-sw`: its GENEVE data port (target address 10.9.0.1K: an
+address only the emulator uses, with a static neighbour to the port's MAC),
+its udp peer-link port (10.8.0.K:4790, answered by tandemd itself; an
+nftables netdev ingress rule drops the peer link's frames in the node's
+kernel after tandemd's af_packet copy, as in the pair lab) and its HA
+control veth (10.10.0.K, ZeroMQ, CURVE keys per run). The bridges know every
+node MAC statically and flood no unknown unicast, so a node never sees a
+frame addressed to another (DPDK's af_packet ports are promiscuous).
+
+Targets (kind):
+  tandemd  tandemd in mode geneve with [peer.N] for every other node,
+           [ha] peer-link = udp (nodes.tandemd_config + nodes.ha_config)
+  linux    a namespace with the target address on its data veth: a
+           `gwlb-emulator reflect` target and, for health checks, whatever
+           listener the test starts there (the emulator's own lab test)
+
+The emulator runs with `--health-check none` for tandemd targets (tandemd
+does not answer health checks); targets are registered at run time through
+its control socket (register / deregister).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from geneve_lab import emulator_request, start_emulator
+from lab import (ControlError, InlineLab, LabError, LabTimeout, Namespace, NodeFailed,
+                 add_veth, cleanup_stale, link_mac, link_stats, make_workdir, set_offloads)
+from nodes import TandemdNode, ha_config, tandemd_config
+from pair import ha_peers, ha_ready, ha_summary
+
+CLIENT_IP, CLIENT_GW = "10.1.0.2", "10.1.0.1"
+SERVER_IP, SERVER_GW = "10.3.0.2", "10.3.0.1"
+GW_DATA_IP = "10.9.0.1"
+HA_PORT = 7400
+PEER_LINK_PORT = 4790
+MAX_NODES = 8
+
+
+def target_ip(k: int) -> str:
+    return f"10.9.0.{10 + k}"
+
+
+def ha_ip(k: int) -> str:
+    return f"10.10.0.{k}"
+
+
+def peer_link_ip(k: int) -> str:
+    return f"10.8.0.{k}"
+
+
+def floating_lcores(workers: int) -> str:
+    """EAL lcores free to run on any CPU of this machine: several nodes share
+    a few CPUs here, and pinning every node's main lcore (and the HA threads
+    it starts) to one CPU and every worker to another would make the nodes
+    queue behind each other while a CPU idles."""
+    cpus = os.cpu_count() or 1
+    every = f"({0}-{cpus - 1})" if cpus > 1 else "(0)"
+    return "--lcores " + ",".join(f"{n}@{every}" for n in range(workers + 1))
+
+
+class ClusterSlot:
+    """One target's place in the topology; node implementations get it where
+    the single-node lab passes an InlineLab (node_ns, zone_ports, prefix,
+    workdir, log)."""
+
+    def __init__(self, lab: "GeneveClusterLab", k: int) -> None:
+        p = lab.prefix
+        self.lab = lab
+        self.node_id = k
+        self.letter = str(k)          # pair.storm keys per-node figures by it
+        self.label = f"node{k}"
+        self.ip = target_ip(k)
+        self.node_ns = Namespace(f"{p}-fw{k}" if lab.kind == "tandemd" else f"{p}-t{k}")
+        self.prefix = f"{p}n{k}"
+        self.data_if, self.sw_data_if = f"{p}d{k}", f"{p}x{k}"
+        self.peer_if, self.sw_peer_if = f"{p}p{k}", f"{p}y{k}"
+        self.ha_if, self.sw_ha_if = f"{p}h{k}", f"{p}z{k}"
+        self.workdir = ""
+        self.node = None
+        self.dead = False
+        self.data_mac = self.peer_mac = ""
+        self.public_key = self.secret_key = ""
+
+    @property
+    def zone_ports(self) -> dict[str, str]:
+        return {"gwlb": self.data_if}
+
+    def log(self, msg: str) -> None:
+        self.lab.log(msg)
+
+
+class ClusterTandemdNode(TandemdNode):
+    """tandemd as one member: mode geneve, the data port, the udp peer link
+    on [port.peer], a [peer.N] for every other member, [ha]."""
+
+    def __init__(self, lab: "GeneveClusterLab", policy, binary: str | None,
+                 workers: int = 1) -> None:
+        super().__init__(policy, binary=binary, workers=workers, lcores=floating_lcores(workers),
+                         mode="geneve")
+        self.lab = lab
+
+    def config_text(self, slot: ClusterSlot, socket_path: str) -> str:
+        o = self.lab.opts
+        peers = [{"id": s.node_id, "name": f"fw{s.node_id}",
+                  "ha_address": f"tcp://{ha_ip(s.node_id)}:{HA_PORT}",
+                  "link_address": f"{peer_link_ip(s.node_id)}:{PEER_LINK_PORT}",
+                  "public_key": s.public_key}
+                 for s in self.lab.slots if s is not slot]
+        extra = ha_config(peers=peers, listen=f"tcp://{ha_ip(slot.node_id)}:{HA_PORT}",
+                          owner=o.get("owner", "first-packet"),
+                          heartbeat_ms=o.get("heartbeat_ms", 50), hold_ms=o.get("hold_ms", 500),
+                          peer_link="udp",
+                          peer_link_listen=f"{peer_link_ip(slot.node_id)}:{PEER_LINK_PORT}",
+                          secret_key=slot.secret_key, public_key=slot.public_key)
+        return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
+                              session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
+                              socket_path=socket_path, lcores=self.lcores, extra=extra,
+                              cluster_id=o.get("cluster_id", 9), node_name=f"fw{slot.node_id}",
+                              mode="geneve", extra_ports={"peer": slot.peer_if})
+
+    def request(self, command: str, timeout: float = 3.0, **args):
+        return self.control.request(command, timeout=timeout, **args)
+
+
+class GeneveClusterLab(InlineLab):
+    """client - gw (emulator) - server, and `nodes` targets on a switch.
+    Services and tools run with `where` one of client, server, gw, or a
+    node number ("1", "2", ...)."""
+
+    def __init__(self, nodes: int, kind: str = "tandemd", opts: dict | None = None,
+                 client_addresses: int = 1, log=None) -> None:
+        super().__init__(log=log)
+        if not 1 <= nodes <= MAX_NODES:
+            raise LabError(f"--nodes must be 1..{MAX_NODES}")
+        p = self.prefix
+        self.kind = kind
+        self.opts = opts or {}
+        self.client_addresses = client_addresses
+        self.node_ns = None
+        self.gw = Namespace(f"{p}-gw")
+        self.sw = Namespace(f"{p}-sw")
+        self.gw_client_if, self.gw_server_if = p + "gc", p + "gs"
+        self.gw_data_if, self.sw_gw_if = p + "ga", p + "xg"
+        self.br = {"data": p + "bd", "peer": p + "bp", "ha": p + "bh"}
+        self.slots = [ClusterSlot(self, k) for k in range(1, nodes + 1)]
+        self.gwlb_socket = ""
+        self.gwlb_stats: dict = {}
+        self.ha_supported: bool | None = None
+
+    # --- structure ----------------------------------------------------------------------
+
+    def slot(self, k) -> ClusterSlot:
+        return self.slots[int(k) - 1]
+
+    def namespaces(self) -> list[Namespace]:
+        return [self.client, self.gw, self.server, self.sw] + [s.node_ns for s in self.slots]
+
+    def namespace(self, where: str) -> Namespace:
+        if where in ("client", "server", "gw", "sw"):
+            return {"client": self.client, "server": self.server, "gw": self.gw,
+                    "sw": self.sw}[where]
+        return self.slot(where).node_ns
+
+    def client_ips(self) -> list[str]:
+        return [f"10.1.0.{2 + i}" for i in range(self.client_addresses)]
+
+    def build(self) -> None:
+        cleanup_stale()
+        self.workdir = make_workdir(self.prefix)
+        for s in self.slots:
+            s.workdir = os.path.join(self.workdir, s.label)
+            os.makedirs(s.workdir)
+        for ns in self.namespaces():
+            ns.create()
+        tandemd = self.kind == "tandemd"
+        add_veth(self.client, self.client_if, self.gw, self.gw_client_if)
+        add_veth(self.server, self.server_if, self.gw, self.gw_server_if)
+        add_veth(self.gw, self.gw_data_if, self.sw, self.sw_gw_if)
+        for s in self.slots:
+            add_veth(s.node_ns, s.data_if, self.sw, s.sw_data_if)
+            if tandemd:
+                add_veth(s.node_ns, s.peer_if, self.sw, s.sw_peer_if)
+                add_veth(s.node_ns, s.ha_if, self.sw, s.sw_ha_if)
+        for name in self.br.values():
+            self.sw.run(["ip", "link", "add", name, "type", "bridge", "stp_state", "0",
+                         "forward_delay", "0", "mcast_snooping", "0"])
+        # addresses and routes of the endpoints and the gateway
+        for i, ip in enumerate(self.client_ips()):
+            self.client.run(["ip", "addr", "add", f"{ip}/24", "dev", self.client_if])
+        self.server.run(["ip", "addr", "add", f"{SERVER_IP}/24", "dev", self.server_if])
+        for ns, via in ((self.client, CLIENT_GW), (self.server, SERVER_GW)):
+            ns.sysctl("net.ipv4.icmp_ratelimit", "0", required=False)
+            # a retransmitted SYN keeps its flow hash (counted, never re-steered)
+            ns.sysctl("net.core.txrehash", "0", required=False)
+        self.client.sysctl("net.ipv4.ip_local_port_range", "10000 65000")
+        self.server.sysctl("net.core.somaxconn", "4096", required=False)
+        self.server.sysctl("net.ipv4.tcp_max_syn_backlog", "4096", required=False)
+        for iface, cidr in ((self.gw_client_if, f"{CLIENT_GW}/24"),
+                            (self.gw_server_if, f"{SERVER_GW}/24"),
+                            (self.gw_data_if, f"{GW_DATA_IP}/24")):
+            self.gw.run(["ip", "addr", "add", cidr, "dev", iface])
+        self.gw.sysctl("net.ipv4.ip_forward", "0")
+        for s in self.slots:
+            if tandemd:
+                s.node_ns.run(["ip", "addr", "add", f"{ha_ip(s.node_id)}/24", "dev", s.ha_if])
+            else:
+                s.node_ns.run(["ip", "addr", "add", f"{s.ip}/24", "dev", s.data_if])
+        # MTU: room for GENEVE around a full-size packet, jumbo peer link
+        for ns, iface in [(self.gw, self.gw_data_if), (self.sw, self.sw_gw_if)] + \
+                [(s.node_ns, s.data_if) for s in self.slots] + \
+                [(self.sw, s.sw_data_if) for s in self.slots] + \
+                ([(s.node_ns, s.peer_if) for s in self.slots] +
+                 [(self.sw, s.sw_peer_if) for s in self.slots] if tandemd else []):
+            ns.run(["ip", "link", "set", iface, "mtu", "9000"])
+        for ns, iface in self._all_ifaces():
+            set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
+            ns.run(["ip", "link", "set", iface, "up"])
+        # bridge ports, static forwarding entries, no unknown-unicast flooding
+        ports = [(self.sw_gw_if, "data")]
+        for s in self.slots:
+            ports.append((s.sw_data_if, "data"))
+            if tandemd:
+                ports += [(s.sw_peer_if, "peer"), (s.sw_ha_if, "ha")]
+        for iface, seg in ports:
+            self.sw.run(["ip", "link", "set", iface, "master", self.br[seg]])
+        for name in self.br.values():
+            self.sw.run(["ip", "link", "set", name, "up"])
+        gw_mac = link_mac(self.gw, self.gw_data_if)
+        statics = [(gw_mac, self.sw_gw_if)]
+        for s in self.slots:
+            s.data_mac = link_mac(s.node_ns, s.data_if)
+            statics.append((s.data_mac, s.sw_data_if))
+            if tandemd:
+                s.peer_mac = link_mac(s.node_ns, s.peer_if)
+                statics.append((s.peer_mac, s.sw_peer_if))
+        for mac, iface in statics:
+            self.sw.run(["bridge", "fdb", "replace", mac, "dev", iface, "master", "static"])
+            self.sw.run(["bridge", "link", "set", "dev", iface, "flood", "off"])
+        # neighbours: static everywhere the emulator and the endpoints look
+        gc_mac = link_mac(self.gw, self.gw_client_if)
+        gs_mac = link_mac(self.gw, self.gw_server_if)
+        self.client_mac = link_mac(self.client, self.client_if)
+        self.server_mac = link_mac(self.server, self.server_if)
+        neigh = [(self.client, CLIENT_GW, gc_mac, self.client_if),
+                 (self.server, SERVER_GW, gs_mac, self.server_if),
+                 (self.gw, SERVER_IP, self.server_mac, self.gw_server_if)]
+        neigh += [(self.gw, ip, self.client_mac, self.gw_client_if) for ip in self.client_ips()]
+        neigh += [(self.gw, s.ip, s.data_mac, self.gw_data_if) for s in self.slots]
+        if not tandemd:
+            neigh += [(s.node_ns, GW_DATA_IP, gw_mac, s.data_if) for s in self.slots]
+        for ns, ip, mac, dev in neigh:
+            ns.run(["ip", "neigh", "replace", ip, "lladdr", mac, "dev", dev, "nud", "permanent"])
+        for ns, via in ((self.client, CLIENT_GW), (self.server, SERVER_GW)):
+            ns.run(["ip", "route", "add", "default", "via", via])
+        if tandemd:
+            import zmq
+            for s in self.slots:
+                if self.opts.get("curve", True):
+                    pub, sec = zmq.curve_keypair()
+                    s.public_key, s.secret_key = pub.decode(), sec.decode()
+                s.node_ns.run(["nft", "-f", "-"], input=(
+                    "table netdev tandem_lab_peer_link {\n"
+                    "    chain ingress {\n"
+                    f"        type filter hook ingress device {s.peer_if} priority 0;"
+                    " policy drop;\n"
+                    "    }\n"
+                    "}\n"))
+        self._wait_links_up(5.0)
+        self.log(f"geneve cluster lab {self.prefix}: {self.client.name} "
+                 f"{','.join(self.client_ips())} -- {self.gw.name} (gwlb-emulator, {GW_DATA_IP}) "
+                 f"-- {self.server.name} {SERVER_IP}; {len(self.slots)} {self.kind} targets "
+                 f"{', '.join(s.ip for s in self.slots)} on {self.sw.name}"
+                 + (f"; peer link udp {', '.join(peer_link_ip(s.node_id) for s in self.slots)}"
+                    f":{PEER_LINK_PORT}; HA {', '.join(ha_ip(s.node_id) for s in self.slots)}"
+                    if tandemd else ""))
+
+    def _all_ifaces(self):
+        out = [(self.client, self.client_if), (self.server, self.server_if),
+               (self.gw, self.gw_client_if), (self.gw, self.gw_server_if),
+               (self.gw, self.gw_data_if), (self.sw, self.sw_gw_if)]
+        for s in self.slots:
+            out += [(s.node_ns, s.data_if), (self.sw, s.sw_data_if)]
+            if self.kind == "tandemd":
+                out += [(s.node_ns, s.peer_if), (self.sw, s.sw_peer_if),
+                        (s.node_ns, s.ha_if), (self.sw, s.sw_ha_if)]
+        return out
+
+    def links(self) -> tuple:
+        return tuple(self._all_ifaces())
+
+    # --- the emulator ---------------------------------------------------------------------
+
+    def start_gwlb(self, targets: list[str], extra: list[str] = ()) -> dict:
+        return start_emulator(self, self.gw, [self.gw_client_if, self.gw_server_if],
+                              GW_DATA_IP, targets, extra)
+
+    def gwlb(self, cmd: str, **args) -> dict:
+        return emulator_request(self, {"cmd": cmd, **args})
+
+    def stop_gwlb(self) -> dict:
+        if "gwlb" in self._services:
+            self.gwlb_stats = self.stop_service("gwlb")
+        return self.gwlb_stats
+
+    # --- nodes ----------------------------------------------------------------------------
+
+    def start_node(self, s: ClusterSlot, policy, binary: str | None, workers: int = 1) -> None:
+        node = ClusterTandemdNode(self, policy, binary, workers)
+        node.start(s)
+        s.node, s.dead = node, False
+
+    def check_node(self) -> None:
+        for s in self.slots:
+            if s.node is not None and not s.dead:
+                s.node.check_alive()
+
+    def stop_nodes(self) -> dict[str, dict]:
+        out = {}
+        for s in self.slots:
+            node, s.node = s.node, None
+            if node is None:
+                continue
+            try:
+                out[s.letter] = node.stop()
+            except LabError as e:
+                out[s.letter] = {"exit_code": None, "error": str(e)}
+        return out
+
+    def counters(self, s: ClusterSlot) -> dict | None:
+        if s.node is None or s.dead:
+            return None
+        try:
+            return s.node.counters()
+        except (NodeFailed, ControlError, LabTimeout):
+            return None
+
+    def ha_state(self, s: ClusterSlot) -> dict | None:
+        """`show high-availability state`, or None (not running, or the
+        daemon does not have the command)."""
+        if s.node is None or s.dead or self.ha_supported is False:
+            return None
+        try:
+            r = s.node.request("show high-availability state", timeout=2.0)
+        except ControlError as e:
+            if self.ha_supported is None:
+                self.ha_supported = False
+                self.log(f"{s.label}: `show high-availability state` not available ({e})")
+            return None
+        self.ha_supported = True
+        return r
+
+    def wait_ha(self, slots: list[ClusterSlot], paired: bool, timeout: float) -> dict:
+        """Waits until every node in `slots` reports an active state and,
+        with `paired`, sees every other member alive and active (ha_ready);
+        returns the states. NodeFailed on timeout."""
+        end = time.monotonic() + timeout
+        states: dict[str, dict | None] = {}
+        while True:
+            self.check_node()
+            done = True
+            for s in slots:
+                st = states[s.letter] = self.ha_state(s)
+                if st is None:
+                    continue
+                if not ha_ready(st, expect_peer=paired):
+                    done = False
+                elif paired and len([p for p in ha_peers(st) if p.get("alive")]) \
+                        != len(self.slots) - 1:
+                    done = False
+            if done:
+                return states
+            if time.monotonic() > end:
+                raise NodeFailed(f"HA not ready within {timeout:.0f} s: " + "; ".join(
+                    f"node{k}: {ha_summary(v)}" for k, v in states.items()))
+            time.sleep(0.05)
+
+    # --- accounting -------------------------------------------------------------------------
+
+    def node_frames(self) -> dict[str, dict[str, int]]:
+        """Frames on each target's veths (the kernel's count of what the
+        wire carried)."""
+        out = {}
+        for s in self.slots:
+            d = link_stats(s.node_ns, s.data_if)
+            f = {"from_gwlb": d["rx_packets"], "to_gwlb": d["tx_packets"]}
+            if self.kind == "tandemd":
+                p = link_stats(s.node_ns, s.peer_if)
+                f.update(peer_rx=p["rx_packets"], peer_tx=p["tx_packets"])
+            out[s.letter] = f
+        return out
+
+    def frames_text(self, f: dict[str, dict[str, int]]) -> str:
+        return "; ".join(f"node{k} from the GWLB {v.get('from_gwlb', 0)}, back "
+                         f"{v.get('to_gwlb', 0)}, peer link tx {v.get('peer_tx', 0)}"
+                         for k, v in f.items())
+
+    def close(self) -> None:
+        try:
+            for k, r in self.stop_nodes().items():
+                if r.get("exit_code") not in (None, 0):
+                    self.log(f"lab: node{k} exited with code {r.get('exit_code')}")
+        except BaseException as e:
+            self.log(f"lab: stopping the nodes failed: {e!r}")
+        for name in list(self._services):
+            self._services.pop(name).kill()
+        for ns in self.namespaces():
+            ns.delete()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def target_flows(before: dict, after: dict) -> dict[str, dict[str, int]]:
+    """Per-target counter deltas between two emulator stats replies."""
+    out = {}
+    for ip, t in after.get("targets", {}).items():
+        b = before.get("targets", {}).get(ip, {})
+        out[ip] = {k: v - b.get(k, 0) for k, v in t.items() if isinstance(v, int)}
+        out[ip]["state"] = t.get("state")
+    return out
+
+
+def totals_delta(before: dict, after: dict) -> dict[str, int]:
+    b = before.get("totals", {})
+    return {k: v - b.get(k, 0) for k, v in after.get("totals", {}).items()
+            if isinstance(v, int)}

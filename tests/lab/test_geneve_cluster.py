@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""GENEVE cluster: N tandemd nodes behind the GWLB emulator, as on EC2.
+
+Each node in mode geneve with one GENEVE data port, the udp peer link and
+the HA control link (geneve_cluster.py). First only node 1 runs and is
+registered with the emulator: a storm of short TCP connections gives the
+single-node setup rate. Then the other nodes start; once `show
+high-availability state` shows every node active and seeing every other,
+they are registered, and a storm of 10,000 short connections (5-tuple
+stickiness) spreads over all targets. Checked: every connection completed
+with its echo verified; every packet a target returned carried the GENEVE
+options sent for its flow (the emulator's counters); no SYN retransmitted
+(TcpExtTCPSynRetrans in the client's namespace) and no SYN-ACK (in the
+server's); the setup rate at least 90 % of the single-node rate (40 % on
+a machine with fewer CPUs than nodes + 3, where every phase is CPU-bound and
+the cluster does more work per connection; a first packet lost per
+connection gives 3 %); every target got flows; each node received exactly
+what the emulator sent it and everything it forwarded came back; every node
+exits 0 on SIGTERM.
+
+    /usr/bin/python3 tests/lab/test_geneve_cluster.py --nodes 2 --tandemd PATH --cli PATH
+    /usr/bin/python3 tests/lab/test_geneve_cluster.py --nodes 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from geneve_cluster import GeneveClusterLab, target_flows, totals_delta  # noqa: E402
+from geneve_lab import geneve_policy  # noqa: E402
+from lab import (Deadline, LabError, LabInterrupted, LabSkip, NodeFailed,  # noqa: E402
+                 arm_watchdog, install_signal_handlers, require_lab_environment, run)
+from nodes import TandemdNode  # noqa: E402
+from pair import (PAIR_POLICY, SERVER_SERVICES, Report, counter_line, delta,  # noqa: E402
+                  ha_summary, storm)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", type=int, default=2, help="cluster members (2..8)")
+    ap.add_argument("--tandemd", default=None,
+                    help="tandemd binary (default: $TANDEMD, else build/release/src/daemon/tandemd)")
+    ap.add_argument("--cli", default=None, help="the tandem CLI: `show high-availability state` "
+                                                "is printed through it at the end when given")
+    ap.add_argument("--connections", type=int, default=10000,
+                    help="short connections over the whole cluster")
+    ap.add_argument("--single-connections", type=int, default=5000,
+                    help="short connections through node 1 alone (the reference rate)")
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--min-ratio", type=float, default=0.90,
+                    help="cluster setup rate / single-node rate required")
+    ap.add_argument("--min-ratio-oversubscribed", type=float, default=0.40,
+                    help="the ratio required instead when the machine has fewer CPUs than "
+                         "nodes + 3 (client, server, emulator): everything time-shares the "
+                         "CPUs and the rate is CPU-bound, the cluster doing more work per "
+                         "connection (replication) than one node")
+    ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet")
+    ap.add_argument("--heartbeat-ms", type=int, default=50)
+    ap.add_argument("--hold-ms", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--no-curve", action="store_true", help="no CURVE keys in the configs")
+    ap.add_argument("--deadline", type=float, default=170.0, help="overall limit in seconds")
+    ap.add_argument("--json", metavar="FILE", help="write the counted outcomes here")
+    ap.add_argument("--artifacts", metavar="DIR", help="keep the nodes' configs and logs here")
+    return ap.parse_args(argv)
+
+
+def emulator_lines(sec, label: str, before: dict, after: dict) -> tuple[dict, dict]:
+    t, per = totals_delta(before, after), target_flows(before, after)
+    sec.line(f"{label}: emulator: flows {t.get('flows_created', 0)}, encapsulated "
+             f"{t.get('encapsulated', 0)}, returned {t.get('returned', 0)}, delivered "
+             f"{t.get('delivered', 0)}; option mismatches {t.get('option_mismatches', 0)}, "
+             f"malformed {t.get('malformed_returns', 0)}, unknown source "
+             f"{t.get('unknown_source', 0)}, no target {t.get('no_target', 0)}")
+    for ip, d in per.items():
+        sec.line(f"{label}: target {ip} ({d['state']}): flows {d.get('flows_assigned', 0)}, "
+                 f"packets to {d.get('packets_to_target', 0)} / back "
+                 f"{d.get('packets_from_target', 0)}, option mismatches "
+                 f"{d.get('option_mismatches', 0)}, drops {d.get('drops', 0)}")
+    return t, per
+
+
+def quiet_stats(lab: GeneveClusterLab, quiet: float = 0.3, timeout: float = 5.0) -> dict:
+    """The emulator's stats once nothing has crossed it for `quiet` seconds
+    (at most `timeout`), so node counters read right after match them."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        st = lab.gwlb("stats")
+        now = time.monotonic()
+        key = (st["totals"]["encapsulated"], st["totals"]["returned"])
+        if key != last:
+            last, since = key, now
+        elif now - since >= quiet or now > end:
+            return st
+        time.sleep(0.05)
+
+
+def reconcile(sec, label: str, lab: GeneveClusterLab, per: dict, t: dict, c0: dict,
+              c1: dict) -> None:
+    """What the emulator sent each target is what that node received, and
+    what came back is what the nodes forwarded."""
+    parts, ok, fwd = [], True, 0
+    for s in lab.slots:
+        if c0.get(s.letter) is None or c1.get(s.letter) is None:
+            continue
+        d = delta(c1[s.letter], c0[s.letter])
+        e = per.get(s.ip, {})
+        rx, sent = d.get("rx_packets", 0), e.get("packets_to_target", 0)
+        fwd += d.get("forwarded", 0)
+        parts.append(f"node{s.letter} rx_packets {rx} / sent {sent}, forwarded "
+                     f"{d.get('forwarded', 0)}, to peer {d.get('forwarded_to_peer', 0)} / "
+                     f"back {e.get('packets_from_target', 0)}")
+        ok = ok and rx == sent
+    sec.check(f"{label}: each node received what the emulator sent it, and every packet the "
+              f"nodes forwarded came back to the emulator (forwarded {fwd} == returned "
+              f"{t.get('returned', 0)}): {'; '.join(parts)}",
+              ok and fwd == t.get("returned", 0) if parts else None)
+
+
+def storm_checks(sec, label: str, r: dict, t: dict) -> None:
+    sec.check(f"{label}: retransmitted SYNs {r['syn_retrans']} (client) and SYN-ACKs "
+              f"{r['synack_retrans']} (server) == 0",
+              r["syn_retrans"] == 0 and r["synack_retrans"] == 0)
+    sec.check(f"{label}: every returned packet carried the options sent for its flow "
+              f"(returned {t.get('returned', 0)}, delivered {t.get('delivered', 0)}, option "
+              f"mismatches {t.get('option_mismatches', 0)}, malformed "
+              f"{t.get('malformed_returns', 0)}, unknown source {t.get('unknown_source', 0)})",
+              t.get("returned", 0) > 0 and t.get("bad_return", 1) == 0
+              and t.get("delivered") == t.get("returned"))
+
+
+def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dict:
+    policy = geneve_policy(PAIR_POLICY)
+    first, others = lab.slots[0], lab.slots[1:]
+    for name, argv in SERVER_SERVICES.items():
+        lab.start_service(name, "server", argv)
+    lab.start_gwlb([first.ip])
+    figures: dict = {"nodes": len(lab.slots)}
+
+    # --- one node -------------------------------------------------------------------
+    sec = report.section(f"node 1 alone ({len(others)} configured peers not running)")
+    lab.start_node(first, policy, args.tandemd, args.workers)
+    st = lab.wait_ha([first], paired=False, timeout=deadline.cap(30.0))
+    sec.line(f"node1: {ha_summary(st.get('1'))}")
+    storm(lab, sec, "warm-up", 200, args.concurrency, deadline, check=False, seed=99)
+    e0 = quiet_stats(lab)
+    c0 = {first.letter: lab.counters(first)}
+    single = storm(lab, sec, "single node", args.single_connections, args.concurrency,
+                   deadline, seed=1, budget=min(60.0, deadline.remaining() / 2))
+    e1 = quiet_stats(lab)
+    t, per = emulator_lines(sec, "single node", e0, e1)
+    storm_checks(sec, "single node", single, t)
+    reconcile(sec, "single node", lab, per, t, c0, {first.letter: lab.counters(first)})
+    figures["single"] = single
+
+    # --- the cluster ----------------------------------------------------------------------
+    sec = report.section(f"{len(lab.slots)} nodes, all registered")
+    t0 = time.monotonic()
+    for s in others:
+        lab.start_node(s, policy, args.tandemd, args.workers)
+    states = lab.wait_ha(lab.slots, paired=True, timeout=deadline.cap(40.0))
+    sec.line(f"nodes started, all active and paired after {time.monotonic() - t0:.2f} s")
+    for k, v in states.items():
+        sec.line(f"node{k}: {ha_summary(v)}")
+    sec.check("every node active and seeing every other alive"
+              if lab.ha_supported else "HA state (`show high-availability state` n/a)",
+              True if lab.ha_supported else None)
+    reg = lab.gwlb("register", targets=[s.ip for s in others])
+    sec.line(f"registered with the emulator: {', '.join(reg['done'])}")
+    storm(lab, sec, "cluster warm-up", 200, args.concurrency, deadline, check=False, seed=98,
+          budget=min(30.0, deadline.cap(30.0)))
+    e0 = quiet_stats(lab)
+    c0 = {s.letter: lab.counters(s) for s in lab.slots}
+    budget = min(75.0, max(30.0, deadline.remaining() - 25.0))
+    cluster = storm(lab, sec, "cluster", args.connections, args.concurrency, deadline, seed=2,
+                    budget=budget)
+    e1 = quiet_stats(lab)
+    c1 = {s.letter: lab.counters(s) for s in lab.slots}
+    t, per = emulator_lines(sec, "cluster", e0, e1)
+    storm_checks(sec, "cluster", cluster, t)
+    reconcile(sec, "cluster", lab, per, t, c0, c1)
+    flows = {ip: d.get("flows_assigned", 0) for ip, d in per.items()}
+    sec.check(f"cluster: every target got flows ({', '.join(f'{ip} {n}' for ip, n in flows.items())})",
+              len(flows) == len(lab.slots) and all(n > 0 for n in flows.values()))
+    ratio = cluster["rate"] / single["rate"] if single["rate"] else 0.0
+    sec.line(f"setup rate: single node {single['rate']} conn/s, cluster {cluster['rate']} conn/s "
+             f"= {ratio:.2f}; connect p50 {single['connect_ms']['p50']} / "
+             f"{cluster['connect_ms']['p50']} ms, p99 {single['connect_ms']['p99']} / "
+             f"{cluster['connect_ms']['p99']} ms")
+    # Busy during the storms: every node, the client, the server, the emulator.
+    cpus, busy = os.cpu_count() or 1, len(lab.slots) + 3
+    need, why = args.min_ratio, ""
+    if busy > cpus:
+        need = args.min_ratio_oversubscribed
+        why = (f"; {len(lab.slots)} nodes + client, server, emulator on {cpus} CPUs: "
+               f"CPU-bound, --min-ratio-oversubscribed")
+    sec.check(f"cluster: setup rate {cluster['rate']} conn/s >= {need:.0%} of the "
+              f"single-node rate {single['rate']} conn/s (ratio {ratio:.2f}{why})",
+              ratio >= need)
+    for s in lab.slots:
+        c = c1.get(s.letter)
+        if c is not None and c0.get(s.letter) is not None:
+            d = delta(c, c0[s.letter])
+            sec.line(f"node{s.letter} during the cluster storm: "
+                     f"{counter_line(d, keys=('sessions_created', 'forwarded', 'dropped', 'ha.', 'peer_link.', 'sync.'), limit=14)}")
+    figures.update(cluster=cluster, ratio=round(ratio, 3), flows_by_target=flows)
+
+    if args.cli and os.path.isfile(args.cli):
+        s = lab.slots[-1]
+        p = run([args.cli, "--socket", s.node.control.socket_path, "-c",
+                 "show high-availability state"], timeout=10, check=False)
+        sec.line(f"`tandem -c 'show high-availability state'` on node{s.letter}:")
+        for line in (p.stdout or p.stderr).strip().splitlines()[:20]:
+            sec.line(f"  {line}")
+    return figures
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        require_lab_environment(("ip", "ethtool", "nft", "bridge"))
+        binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
+        if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+            raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
+        args.tandemd = binary
+    except LabSkip as e:
+        print(f"SKIP: {e}")
+        return 77
+    if not 2 <= args.nodes <= 8:
+        print("--nodes must be 2..8")
+        return 2
+    install_signal_handlers()
+    arm_watchdog(args.deadline + 20)
+    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
+    started = time.monotonic()
+    report = Report()
+    error = None
+    node_failure = None
+    figures: dict = {}
+    print(f"GENEVE cluster of {args.nodes} behind the GWLB emulator: tandemd {args.tandemd}",
+          flush=True)
+    try:
+        opts = {"owner": args.owner, "heartbeat_ms": args.heartbeat_ms, "hold_ms": args.hold_ms,
+                "curve": not args.no_curve}
+        with GeneveClusterLab(args.nodes, "tandemd", opts) as lab:
+            try:
+                figures = body(lab, args, report, deadline)
+                sec = report.section("shutdown")
+                final = lab.stop_gwlb()
+                tot = final.get("totals", {})
+                sec.line(f"emulator over the whole run: {json.dumps(tot, sort_keys=True)}")
+                sec.check(f"emulator: no option mismatch or bad return over the whole run "
+                          f"(bad_return {tot.get('bad_return')})", tot.get("bad_return") == 0)
+                for k, r in lab.stop_nodes().items():
+                    code = r.get("exit_code")
+                    sec.check(f"node{k} stopped cleanly on SIGTERM (exit {code})", code == 0)
+                    if code != 0 and r.get("log_tail"):
+                        print(f"node{k} log ends:\n{r['log_tail']}")
+            except NodeFailed as e:
+                node_failure = str(e)
+            finally:
+                if args.artifacts:
+                    os.makedirs(args.artifacts, exist_ok=True)
+                    for root, _, files in os.walk(lab.workdir):
+                        for name in files:
+                            src = os.path.join(root, name)
+                            rel = os.path.relpath(src, lab.workdir).replace(os.sep, "_")
+                            try:
+                                with open(src, "rb") as fi, \
+                                        open(os.path.join(args.artifacts, rel), "wb") as fo:
+                                    fo.write(fi.read())
+                            except OSError:
+                                pass
+    except LabSkip as e:
+        print(f"SKIP: {e}")
+        return 77
+    except NodeFailed as e:
+        node_failure = str(e)
+    except LabInterrupted as e:
+        error = f"interrupted by {e}"
+    except LabError as e:
+        error = f"{type(e).__name__}: {e}"
+        if os.environ.get("LAB_DEBUG"):
+            import traceback
+            traceback.print_exc()
+    finally:
+        arm_watchdog(0)
+
+    failed = report.failed()
+    if node_failure:
+        print(f"\nNODE FAILED: {node_failure}")
+        failed.append(f"node: {node_failure.splitlines()[0]}")
+    print("\n" + "-" * 72)
+    for s in report.sections:
+        ok = all(c.ok is not False for c in s.checks)
+        print(f"{'PASS' if ok else 'FAIL'}  {s.title}: {sum(1 for c in s.checks if c.ok)} passed, "
+              f"{sum(1 for c in s.checks if c.ok is False)} failed, "
+              f"{sum(1 for c in s.checks if c.ok is None)} n/a")
+    if figures.get("single") and figures.get("cluster"):
+        s, c = figures["single"], figures["cluster"]
+        print(f"FIGURES: nodes {figures['nodes']}; single node {s['rate']} conn/s "
+              f"(SYN retrans {s['syn_retrans']}, SYN-ACK retrans {s['synack_retrans']}); "
+              f"cluster {c['rate']} conn/s, completed {c['completed']}/{c['count']}, "
+              f"SYN retrans {c['syn_retrans']}, SYN-ACK retrans {c['synack_retrans']}, "
+              f"connect p99 {c['connect_ms']['p99']} ms; ratio {figures['ratio']}; "
+              f"flows by target {figures['flows_by_target']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"error": error, "node_failure": node_failure, "figures": figures,
+                       "sections": [{"title": s.title, "lines": s.lines,
+                                     "checks": [{"text": c.text, "ok": c.ok} for c in s.checks]}
+                                    for s in report.sections]}, f, indent=2, default=str)
+    total = time.monotonic() - started
+    if error:
+        print(f"ERROR {error}")
+        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
+        return 2
+    if failed:
+        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {report.n_checks()} checks "
+              f"run, {total:.1f} s")
+        for f in failed:
+            print(f"  - {f}")
+        return 1
+    print(f"RESULT: PASS ({report.n_checks()} checks, {args.nodes} nodes, {total:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
