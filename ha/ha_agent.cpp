@@ -29,6 +29,13 @@ MembershipOptions membershipOptions(const Config& c, const HaAgentOptions& o) {
     return m;
 }
 
+// Clusters of three or more replicate each session to its owner and backup
+// owner only; a pair to its one peer (the same thing).
+ReplicationOptions replicationOptions(const Config& c, ReplicationOptions o) {
+    o.targeted = c.peers.size() >= 2;
+    return o;
+}
+
 bool sameView(const ClusterView& a, const ClusterView& b) {
     ClusterView x = a, y = b;
     x.epoch = y.epoch = 0;
@@ -50,7 +57,8 @@ HaAgent::HaAgent(const Config& config, const Clock& clock, HaTransport& transpor
       outbox_(transport, config.node.cluster_id, config.node.id, counters_),
       membership_(config_, membershipOptions(config_, options_), outbox_, counters_,
                   makeLocalHello(config_, incarnation_, options_.peer_link_mtu), clock.nowUs()),
-      replication_(options_.replication, std::move(workers), outbox_, counters_, incarnation_) {
+      replication_(replicationOptions(config_, options_.replication), std::move(workers), outbox_,
+                   counters_, incarnation_) {
     publishView();
     snapshot(clock.nowUs());
 }
@@ -381,10 +389,20 @@ void HaAgent::publishView() {
     ClusterView v = membership_.view();
     if (published_once_ && sameView(v, published_)) return;
     v.epoch = uint8_t(published_.epoch + 1);
+    const bool owners_changed = published_once_ && v.owners != published_.owners;
     published_ = v;
     published_once_ = true;
     view_cell_.publish(v);
     counters_.inc(HaCounter::views_published);
+    if (owners_changed) {
+        // Backup owners follow the members that may own: each worker gives
+        // its sessions the backup owner this view elects (after the view is
+        // published, so the scan sees it).
+        AgentCommand cmd;
+        cmd.kind = AgentCommandKind::rebalance;
+        replication_.pushToAllWorkers(cmd);
+        counters_.inc(HaCounter::rebalance_scans);
+    }
     state_.store(uint8_t(v.self_state), std::memory_order_relaxed);
 }
 

@@ -72,6 +72,7 @@ namespace tandem {
     X(revert_transfers, "give-back transfers sent to workers (revert)")                    \
     X(handover_transfers, "hand-over transfers sent to workers (suspend, non-functional)")  \
     X(member_left_scans, "scans sent to workers to adopt a dead or restarted peer's sessions") \
+    X(rebalance_scans, "scans sent to workers to re-elect backup owners after the members that may own changed") \
     X(ownership_notices_rx, "OWNERSHIP notices received")
 
 TANDEM_COUNTER_ENUM(HaCounter, TANDEM_HA_COUNTERS)

@@ -94,6 +94,16 @@ void Replication::peerDown(NodeId id, uint64_t /*now_us*/) {
     Peer* p = peer(id);
     if (!p) return;
     p->up = false;
+    // Records waiting for it are moot; a deferred packet that waited only
+    // for it leaves now (its session has no other copy to wait for).
+    for (const DeferRef& r : p->live_tokens) {
+        auto it = defer_index_.find(tokenKey(r.worker, r.token));
+        if (it == defer_index_.end() || it->second->required != id) continue;
+        releaseToken(*it->second, HaCounter::defer_released_alone);
+        defer_index_.erase(it);
+    }
+    p->live.clear();
+    p->live_tokens.clear();
     if (p->bulk_out.state == BulkOut::State::scanning) counters_.inc(HaCounter::bulk_aborted);
     p->bulk_out.state = BulkOut::State::idle;
     p->bulk_out.buffer.clear();
@@ -195,29 +205,32 @@ void Replication::checkWindow(Peer& p, uint64_t now_us) {
     p.bulk_out.retry_at_us = now_us + options_.bulk_retry_us;
 }
 
-void Replication::flushLive(uint64_t now_us) {
-    if (live_.empty() && live_tokens_.empty()) return;
-    bool sent = false;
-    for (Peer& p : peers_) {
+uint16_t Replication::recordTargets(const Session& s) const {
+    uint16_t mask = 0;
+    for (const Peer& p : peers_) {
+        // A peer whose stream overflowed gets everything in its next bulk.
         if (!p.up || p.bulk_out.state == BulkOut::State::waiting_retry) continue;
-        enqueueBatch(p, live_, false, 0, live_tokens_);
-        checkWindow(p, now_us);
-        sent = true;
+        if (options_.targeted && p.id != s.owner && p.id != s.backup_owner) continue;
+        mask |= nodeBit(p.id);
     }
-    if (!sent) {
-        for (const DeferRef& r : live_tokens_) {
-            auto it = defer_index_.find(tokenKey(r.worker, r.token));
-            if (it == defer_index_.end()) continue;
-            releaseToken(*it->second, HaCounter::defer_released_alone);
-            defer_index_.erase(it);
-        }
-    }
-    live_.clear();
-    live_tokens_.clear();
+    return mask;
+}
+
+void Replication::flushLive(Peer& p, uint64_t now_us) {
+    if (p.live.empty() && p.live_tokens.empty()) return;
+    enqueueBatch(p, p.live, false, 0, p.live_tokens);
+    p.live.clear();
+    p.live_tokens.clear();
+    checkWindow(p, now_us);
+}
+
+void Replication::flushLive(uint64_t now_us) {
+    for (Peer& p : peers_) flushLive(p, now_us);
 }
 
 void Replication::flushIfDeferred(uint64_t now_us) {
-    if (!live_tokens_.empty()) flushLive(now_us);
+    for (Peer& p : peers_)
+        if (!p.live_tokens.empty()) flushLive(p, now_us);
 }
 
 void Replication::flushBulk(Peer& p) {
@@ -256,13 +269,18 @@ void Replication::finishBulkIfDone(Peer& p, uint64_t now_us) {
 void Replication::onWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
     switch (ev.kind) {
         case WorkerEventKind::upsert:
-        case WorkerEventKind::erase: break;
+        case WorkerEventKind::erase:
+        case WorkerEventKind::release: break;
         case WorkerEventKind::bulk_record:
         case WorkerEventKind::bulk_done: onBulkEvent(ev, now_us); return;
         case WorkerEventKind::peer_link_heartbeat: return;  // membership's
     }
-    bool any_up = false;
-    for (const Peer& p : peers_) any_up |= p.up;
+    uint16_t targets = recordTargets(ev.session);
+    if (ev.kind == WorkerEventKind::release) {
+        // Only the node that no longer backs the session up hears of it.
+        const Peer* p = peer(ev.peer);
+        targets = p && p->up ? nodeBit(ev.peer) : 0;
+    }
     if (ev.defer_token != 0 && ev.worker < workers_.size()) {
         counters_.inc(HaCounter::defer_tokens);
         const uint64_t key = tokenKey(ev.worker, ev.defer_token);
@@ -274,21 +292,24 @@ void Replication::onWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
         e.worker = ev.worker;
         e.token = ev.defer_token;
         const NodeId backup = ev.session.backup_owner;
-        e.required = (replica_targets_ & nodeBit(backup)) ? backup : kNoNode;
+        e.required = (replica_targets_ & targets & nodeBit(backup)) ? backup : kNoNode;
         e.deadline_us = now_us + options_.defer_timeout_us;
         defer_queue_.push_back(e);
-        if (!any_up) {
+        if (!targets) {
             releaseToken(defer_queue_.back(), HaCounter::defer_released_alone);
         } else {
             defer_index_[key] = &defer_queue_.back();
-            live_tokens_.push_back(DeferRef{ev.worker, ev.defer_token});
+            for (Peer& p : peers_)
+                if (targets & nodeBit(p.id)) p.live_tokens.push_back(DeferRef{ev.worker, ev.defer_token});
         }
     }
-    if (!any_up) return;
-    if (live_.empty()) live_first_us_ = now_us;
-    live_.add(ev.kind == WorkerEventKind::erase ? HaRecordOp::erase : HaRecordOp::upsert,
-              ev.session, ev.nat, tableMs(now_us));
-    if (live_.count() >= options_.batch_records) flushLive(now_us);
+    const HaRecordOp op = ev.kind == WorkerEventKind::upsert ? HaRecordOp::upsert : HaRecordOp::erase;
+    for (Peer& p : peers_) {
+        if (!(targets & nodeBit(p.id))) continue;
+        if (p.live.empty()) p.live_first_us = now_us;
+        p.live.add(op, ev.session, ev.nat, tableMs(now_us));
+        if (p.live.count() >= options_.batch_records) flushLive(p, now_us);
+    }
 }
 
 void Replication::onBulkEvent(const WorkerEvent& ev, uint64_t now_us) {
@@ -544,9 +565,11 @@ void Replication::updateRates(Peer& p, uint64_t now_us) {
 
 bool Replication::tick(uint64_t now_us) {
     bool work = drainBacklogs();
-    if (!live_.empty() && now_us - live_first_us_ >= options_.flush_interval_us) {
-        flushLive(now_us);
-        work = true;
+    for (Peer& p : peers_) {
+        if (!p.live.empty() && now_us - p.live_first_us >= options_.flush_interval_us) {
+            flushLive(p, now_us);
+            work = true;
+        }
     }
     for (Peer& p : peers_) {
         if (p.up) {

@@ -3,10 +3,12 @@
 // acknowledgements, resend, bulk resync when a gap cannot be repaired).
 //
 // Sending. Workers report every change of a session they own (upsert,
-// erase) on their WorkerEvent ring. Changes are batched (up to
+// erase) on their WorkerEvent ring. Changes are batched per peer (up to
 // `batch_records`, or `flush_interval_us`, or at once when a record holds a
-// deferred first packet) and each batch goes to every live peer on its own
-// sync stream (sync_sender.h). When the peer acknowledges a batch that held
+// deferred first packet) on each peer's own sync stream (sync_sender.h): to
+// every live peer, or (`targeted`, clusters) to the session's owner and
+// backup owner only; a `release` event sends an erase to the one peer that
+// no longer backs the session up. When the peer acknowledges a batch that held
 // a defer token, the token is released to the worker that emitted it
 // (release_deferred); in a cluster the session's backup owner must be the
 // one that acknowledged. A token nobody acknowledges within
@@ -47,6 +49,11 @@
 namespace tandem {
 
 struct ReplicationOptions {
+    /// Clusters of three or more: each record goes to its session's owner
+    /// and backup owner only (not to every peer), so the cost of a new
+    /// session stays the same however many members there are. Off: every
+    /// live peer gets every record (a pair: the one peer is the backup).
+    bool targeted = false;
     uint32_t batch_records = 256;          ///< records per batch (<= kMaxHaRecordsPerBatch)
     uint64_t flush_interval_us = 1000;     ///< a partial batch waits at most this long
     /// A deferred packet waits at most this long. Releasing unacknowledged
@@ -196,6 +203,10 @@ private:
         uint64_t last_nack_us = 0, last_nack_from = 0;
         std::deque<Inbound> inbound;
         BulkIn bulk_in;
+        // live records waiting to be batched for this peer
+        HaRecordBuffer live;
+        std::vector<DeferRef> live_tokens;
+        uint64_t live_first_us = 0;
         // figures
         uint64_t resends = 0, acks_rx = 0, nacks_rx = 0, bytes_tx = 0;
         uint64_t records_tx = 0, records_rx = 0;
@@ -220,6 +231,10 @@ private:
                       std::vector<DeferRef> tokens);
     void checkWindow(Peer& p, uint64_t now_us);
     void flushLive(uint64_t now_us);
+    void flushLive(Peer& p, uint64_t now_us);
+    /// The live peers a record of `s` goes to (targeted: its owner and
+    /// backup owner among them).
+    uint16_t recordTargets(const Session& s) const;
     void flushBulk(Peer& p);
     void finishBulkIfDone(Peer& p, uint64_t now_us);
     void onBulkEvent(const WorkerEvent& ev, uint64_t now_us);
@@ -245,9 +260,6 @@ private:
     uint16_t replica_targets_ = 0;
     uint32_t next_bulk_id_ = 0;
 
-    HaRecordBuffer live_;
-    std::vector<DeferRef> live_tokens_;
-    uint64_t live_first_us_ = 0;
 
     std::deque<DeferEntry> defer_queue_;
     std::unordered_map<uint64_t, DeferEntry*> defer_index_;

@@ -22,6 +22,8 @@ enum class WorkerEventKind : uint8_t {
     bulk_record = 3,      ///< one session of a bulk scan (agent asked with bulk_scan)
     bulk_done = 4,        ///< the bulk scan `bulk_id` is complete
     peer_link_heartbeat = 5,  ///< a heartbeat frame from `peer` arrived on the peer link
+    release = 6,          ///< node `peer` no longer backs up this node's `session`: it
+                          ///< drops its copy (an erase record to it alone)
 };
 
 struct WorkerEvent {
@@ -50,9 +52,11 @@ enum class AgentCommandKind : uint8_t {
     clear_sessions = 7,    ///< operator: remove every session (replicas included)
     member_left = 8,       ///< node `from` is gone with its table (died, or restarted):
                            ///< each session it owned whose effective owner is now this
-                           ///< node is adopted, idle ones included, and each session
-                           ///< this node owns whose backup owner it was gets another;
-                           ///< both emit upserts (replicated)
+                           ///< node is adopted, idle ones included (upserts, replicated)
+    rebalance = 9,         ///< the nodes that may own changed: each session this node
+                           ///< owns whose backup owner is not the one the published view
+                           ///< gives (backupOwnerOf) gets it: an upsert to the new one,
+                           ///< a release to the old one
 };
 
 struct AgentCommand {

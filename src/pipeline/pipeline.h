@@ -184,7 +184,7 @@ private:
 
     // A table-wide job driven by runJobs().
     struct Job {
-        AgentCommandKind kind = AgentCommandKind::bulk_scan;  // bulk_scan, transfer_owner, clear_sessions, member_left
+        AgentCommandKind kind = AgentCommandKind::bulk_scan;  // bulk_scan, transfer_owner, clear_sessions, member_left, rebalance
         bool active = false;
         NodeId peer = kNoNode, from = kNoNode, to = kNoNode, origin = kNoNode;
         uint32_t bulk_id = 0;
@@ -208,13 +208,14 @@ private:
 
     // Cluster side (pipeline_ha.cpp).
     void adopt(uint32_t index, uint64_t hash, uint16_t owners);
-    void emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms);
+    void emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms, NodeId peer = kNoNode);
     bool emitDeferred(uint32_t index, uint32_t now_ms, uint32_t token);
     bool expireOne(uint32_t index, Session& s, uint32_t now_ms);
     void applyUpsert(const Session& incoming, const NatBinding& nat);
     void applyErase(const Session& incoming);
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
     bool stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms);
+    bool stepRebalance(uint32_t index, uint32_t now_ms);
 
     // Traffic log (pipeline_log.cpp): start/end of sessions of `log` rules
     // that this node owns, as records on settings_.traffic_log.

@@ -38,7 +38,7 @@ namespace tandem {
     X(dropped_no_owner, "frames no active node may own (no active member)")               \
     X(deferred_first_packets, "first packets held until the backup owner has the session") \
     X(sessions_adopted, "sessions taken over from an owner that is gone")                  \
-    X(sessions_rebacked, "sessions of this node given a new backup owner after theirs left") \
+    X(sessions_rebacked, "sessions of this node given a new backup owner (theirs left, or a member joined)") \
     X(stand_in_packets, "packets carried for a session whose owner of record forwarded them here (ownership changing hands)") \
     X(sessions_given, "sessions handed to another node (revert, suspend)")                 \
     X(replicas_installed, "session replicas received from peers and installed")           \
@@ -46,6 +46,7 @@ namespace tandem {
     X(replicas_expired, "replicas dropped after their owner left without adopting them")  \
     X(replicas_dropped_full, "replicas not installed because the table is full")          \
     X(replicas_stale, "replicas ignored because a newer version is installed")            \
+    X(replicas_not_kept, "session records not kept: this node is neither their owner nor their backup owner (cluster)") \
     X(events_dropped, "session changes not replicated because the ring to the HA agent was full") \
     X(traffic_log_dropped, "traffic log records lost because the ring to the logger was full")
 

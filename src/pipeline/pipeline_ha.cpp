@@ -6,10 +6,11 @@
 
 namespace tandem {
 
-void Pipeline::emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms) {
+void Pipeline::emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms, NodeId peer) {
     if (!settings_.events || !view_.replicate) return;
     WorkerEvent ev;
     ev.kind = kind;
+    ev.peer = peer;
     ev.worker = settings_.worker;
     ev.now_ms = now_ms;
     ev.session = table_.at(index);
@@ -68,8 +69,11 @@ bool Pipeline::expireOne(uint32_t index, Session& s, uint32_t now_ms) {
     }
     // A replica lives as long as its owner does: the owner decides when the
     // session ends and says so. If the owner is gone and nobody adopted the
-    // session by sending it traffic, it ends here.
-    if (view_.isReachable(s.owner)) {
+    // session by sending it traffic, it ends here. In a cluster a copy this
+    // node does not back up (left from a handover; its owner sends updates
+    // to the backup owner only) lives on its own idle timeout.
+    const bool backs_up = !settings_.directors || s.backup_owner == view_.self;
+    if (backs_up && view_.isReachable(s.owner)) {
         s.expires_ms = now_ms + sessionTimeoutMs(s, settings_.timeouts);
         return false;
     }
@@ -81,6 +85,20 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
     const FlowKey key = incoming.key();
     const uint64_t hash = flowHash(key);
     const uint32_t index = table_.find(key, hash);
+    if (settings_.directors && incoming.owner != view_.self &&
+        incoming.backup_owner != view_.self) {
+        // In a cluster a session lives on its owner and its backup owner
+        // (the flow's director, or the next member when the director owns
+        // it). A record naming others (a bulk sync sends everything; a
+        // handover moved the backup) is not kept, and a copy of it here is
+        // no longer needed: a copy nobody updates would name a stale owner.
+        if (index != SessionTable::kNoEntry && table_.at(index).owner != view_.self) {
+            table_.erase(index);
+            counters_.inc(PipelineCounter::replicas_removed);
+        }
+        counters_.inc(PipelineCounter::replicas_not_kept);
+        return;
+    }
     if (index == SessionTable::kNoEntry) {
         Session init = incoming;
         init.flags |= kSessionReplicated;
@@ -154,6 +172,7 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
         case AgentCommandKind::transfer_owner:
         case AgentCommandKind::clear_sessions:
         case AgentCommandKind::member_left:
+        case AgentCommandKind::rebalance:
             for (Job& j : jobs_) {
                 if (j.active) continue;
                 j = Job();
@@ -209,7 +228,12 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                                                           view_.owners & ~nodeBit(job.from));
                     if (to == kNoNode) break;  // nobody to hand it to
                     table_.setOwner(i, to);
-                    s.backup_owner = job.from;
+                    // Its backup owner is the one the new owner would elect
+                    // (the flow's director, in a cluster); in a pair, or
+                    // before the view says this node leaves, that is this
+                    // node (a later rebalance moves it if this node goes).
+                    const NodeId backup = backupOwnerOf(table_.hashOf(i), to, view_.owners);
+                    s.backup_owner = backup != kNoNode ? backup : job.from;
                     s.flags |= kSessionReplicated;
                     ++s.version;
                     counters_.inc(PipelineCounter::sessions_given);
@@ -218,6 +242,9 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                 break;
             case AgentCommandKind::member_left:
                 if (!stepMemberLeft(job.from, i, now_ms)) return true;  // ring full: later
+                break;
+            case AgentCommandKind::rebalance:
+                if (!stepRebalance(i, now_ms)) return true;  // ring full: later
                 break;
             case AgentCommandKind::clear_sessions:
                 if (s.owner == view_.self) emit(WorkerEventKind::erase, i, now_ms);
@@ -257,26 +284,37 @@ bool Pipeline::stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms) {
     Session& s = table_.at(index);
     const uint16_t owners = view_.owners & uint16_t(~nodeBit(gone));
     const uint64_t hash = table_.hashOf(index);
-    if (s.owner == gone) {
-        ClusterView without = view_;
-        without.owners = owners;
-        if (effectiveOwner(hash, s.owner, s.backup_owner, without) != view_.self) return true;
-        if (settings_.events && settings_.events->freeSlots() < 2) return false;
-        adopt(index, hash, owners);
-        emit(WorkerEventKind::upsert, index, now_ms);
-        return true;
-    }
-    if (s.owner != view_.self || s.backup_owner != gone) return true;
-    // A session of this node lost its backup copy: another member holds it
-    // from now on. With nobody else (a pair) the record keeps naming the
-    // peer, which gets everything again in the bulk sync when it returns.
-    const NodeId backup = backupOwnerOf(hash, view_.self, owners);
-    if (backup == kNoNode) return true;
+    if (s.owner != gone) return true;
+    ClusterView without = view_;
+    without.owners = owners;
+    if (effectiveOwner(hash, s.owner, s.backup_owner, without) != view_.self) return true;
     if (settings_.events && settings_.events->freeSlots() < 2) return false;
+    adopt(index, hash, owners);
+    emit(WorkerEventKind::upsert, index, now_ms);
+    return true;
+}
+
+// One entry of a rebalance scan: a session of this node whose backup owner
+// is not the one the view gives now (the old one left, or a member joined
+// and is the flow's director now) gets the new one, which is sent the
+// session; the old one, when alive, drops its copy. With nobody else (a
+// pair whose peer is gone) the record keeps naming the peer, which gets
+// everything again in the bulk sync when it returns. Returns false when the
+// ring to the agent has no room.
+bool Pipeline::stepRebalance(uint32_t index, uint32_t now_ms) {
+    Session& s = table_.at(index);
+    if (s.owner != view_.self) return true;
+    const NodeId backup = backupOwnerOf(table_.hashOf(index), view_.self, view_.owners);
+    if (backup == kNoNode || backup == s.backup_owner) return true;
+    if (settings_.events && settings_.events->freeSlots() < 3) return false;
+    const NodeId old = s.backup_owner;
     s.backup_owner = backup;
     ++s.version;
     counters_.inc(PipelineCounter::sessions_rebacked);
     emit(WorkerEventKind::upsert, index, now_ms);
+    if (old != kNoNode && old != view_.self && view_.isReachable(old)) {
+        emit(WorkerEventKind::release, index, now_ms, old);
+    }
     return true;
 }
 

@@ -48,6 +48,7 @@ public:
     std::vector<uint32_t> released;  ///< defer tokens released, in order
     std::vector<AgentCommand> transfers;
     std::vector<NodeId> member_left;  ///< `from` of each member_left scan, in order
+    uint32_t rebalances = 0;          ///< rebalance commands received
     uint64_t applied_upserts = 0, applied_erases = 0;
     PeerLink peer_link;
     bool paused = false;             ///< a stalled worker: takes no commands

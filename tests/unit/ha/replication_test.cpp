@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cluster/election.h"
 #include "ha_test_util.h"
 
 namespace tandem {
@@ -112,21 +113,78 @@ TEST_CASE("an acknowledgement releases the deferred first packet to the worker t
     CHECK(c.node(2).find(makeSession(1, 1, 2, 0).key()));
 }
 
-TEST_CASE("in a cluster a deferred packet waits for the session's backup owner, not any peer") {
+TEST_CASE("in a cluster a session goes to its backup owner only, and its deferred packet waits "
+          "for that node's acknowledgement") {
     TestCluster c({1, 2, 3});
     c.startAll();
     REQUIRE(c.runUntil([&] {
         return active(c.node(1).state()) && active(c.node(2).state()) && active(c.node(3).state());
     }, 3000));
     c.run(50);
+    const uint64_t records_before = counter(c, 1, HaCounter::records_tx);
     c.net.setRules(1, 3, {0, 0, 3000, 0});  // node 3 answers only after 3 ms
     c.node(1).worker().upsert(makeSession(1, 1, 3, c.clock.nowMs()), 11);
     c.run(2);
-    CHECK(c.node(2).find(makeSession(1, 1, 3, 0).key()));  // node 2 has it and acknowledged
-    CHECK(c.node(1).worker().released.empty());          // but node 3 is the backup owner
+    CHECK(c.node(1).worker().released.empty());  // node 3, the backup owner, has not acked yet
     REQUIRE(c.runUntil([&] { return !c.node(1).worker().released.empty(); }, 10));
+    CHECK(c.node(3).find(makeSession(1, 1, 3, 0).key()));
+    CHECK_FALSE(c.node(2).find(makeSession(1, 1, 3, 0).key()));  // not a member of this session
+    CHECK(counter(c, 1, HaCounter::records_tx) - records_before == 1);
     CHECK(counter(c, 1, HaCounter::defer_released) == 1);
     CHECK(counter(c, 1, HaCounter::defer_timeouts) == 0);
+}
+
+TEST_CASE("records per new session do not grow with the cluster: one to the backup owner") {
+    for (const NodeId n : {NodeId(3), NodeId(4), NodeId(8)}) {
+        CAPTURE(n);
+        std::vector<NodeId> ids;
+        for (NodeId i = 1; i <= n; ++i) ids.push_back(i);
+        TestCluster c(ids);
+        c.startAll();
+        REQUIRE(c.runUntil([&] {
+            for (NodeId i : ids)
+                if (!active(c.node(i).state())) return false;
+            return true;
+        }, 5000));
+        c.run(50);
+        const uint64_t before = counter(c, 1, HaCounter::records_tx);
+        const uint16_t owners = uint16_t((1u << n) - 1);
+        for (uint32_t i = 0; i < 200; ++i) {
+            Session s = makeSession(i, 1, kNoNode, c.clock.nowMs());
+            s.backup_owner = backupOwnerOf(flowHash(s.key()), 1, owners);
+            c.node(1).worker().upsert(s);
+        }
+        c.run(20);
+        CHECK(counter(c, 1, HaCounter::records_tx) - before == 200);
+        size_t held = 0;
+        for (NodeId i = 2; i <= n; ++i) held += c.node(i).sessions();
+        CHECK(held == 200);  // each on its backup owner, nowhere else
+    }
+}
+
+TEST_CASE("a release tells the old backup owner alone to drop its copy") {
+    TestCluster c({1, 2, 3});
+    c.startAll();
+    REQUIRE(c.runUntil([&] {
+        return active(c.node(1).state()) && active(c.node(2).state()) && active(c.node(3).state());
+    }, 3000));
+    c.run(50);
+    Session s = makeSession(7, 1, 2, c.clock.nowMs());
+    c.node(1).worker().upsert(s);
+    c.run(10);
+    REQUIRE(c.node(2).find(s.key()));
+    // The backup moves to node 3: the new record goes there, a release to 2.
+    s.backup_owner = 3;
+    ++s.version;
+    c.node(1).worker().upsert(s);
+    WorkerEvent release;
+    release.kind = WorkerEventKind::release;
+    release.peer = 2;
+    release.session = s;
+    c.node(1).worker().channel.to_agent.push(release);
+    c.run(10);
+    CHECK(c.node(3).find(s.key()));
+    CHECK_FALSE(c.node(2).find(s.key()));
 }
 
 TEST_CASE("the replica is in the worker's ring before the acknowledgement leaves") {

@@ -578,7 +578,7 @@ TEST_CASE("a dead owner's idle sessions are adopted by a scan, without waiting f
 }
 
 TEST_CASE("in a cluster each of a dead owner's sessions is adopted by its backup owner only, "
-          "and sessions it backed up get another backup") {
+          "and sessions it backed up get another backup once the view says it is gone") {
     Member m1(1), m2(2), m3(3);
     for (Member* m : {&m1, &m2, &m3}) m->setView(0b111, 0b111);
     for (uint16_t i = 0; i < 200; ++i) m1.send(synFrom(uint16_t(41000 + i)), kInside);
@@ -598,6 +598,13 @@ TEST_CASE("in a cluster each of a dead owner's sessions is adopted by its backup
     runJob(m3, memberLeft(1));
     CHECK(m2.count(PipelineCounter::sessions_adopted) == backed_by_2);
     CHECK(m3.count(PipelineCounter::sessions_adopted) == backed_by_3);
+    // The view without node 1 is published: backup owners are elected again.
+    AgentCommand rebalance;
+    rebalance.kind = AgentCommandKind::rebalance;
+    for (Member* m : {&m2, &m3}) {
+        m->setView(0b110, 0b110);
+        runJob(*m, rebalance);
+    }
     CHECK(m2.count(PipelineCounter::sessions_rebacked) == m2_backed_by_1);
     // Every upsert names a live backup owner other than its sender.
     for (Member* m : {&m2, &m3}) {
@@ -715,7 +722,11 @@ TEST_CASE("a director that does not know the flow drops the packet; nobody forwa
     // it (views disagree) instead of passing it on again.
     auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
     t.node(1).send(syn, kInside);
-    applyUpserts(t.node(3), t.node(1).events());
+    auto evs = t.node(1).events();
+    REQUIRE(evs.size() == 1);
+    evs[0].session.backup_owner = 3;  // node 3 holds a copy naming node 1 as owner
+    applyUpserts(t.node(3), evs);
+    REQUIRE(t.node(3).table.size() == 1);
     v = t.node(3).send(ack, kInside, 1000, Ingress::peer, 2, ForwardReason::via_director);
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(3).count(PipelineCounter::dropped_forward_loop) == 1);
@@ -779,4 +790,84 @@ TEST_CASE("the director's own UDP flows are decided where they arrive") {
     auto query = FrameBuilder::udp(kClient, sport, kServer, 53).build();
     CHECK(t.node(3).send(query, kInside).kind == VerdictKind::defer);
     CHECK(t.node(3).count(PipelineCounter::forwarded_to_director) == 0);
+}
+
+TEST_CASE("a member that joins becomes the backup owner of the flows it now directs: they are "
+          "sent to it, and their old backup owner drops its copy") {
+    Member m1(1, true);
+    m1.setView(0b011, 0b011);  // node 3 not active yet
+    for (uint16_t i = 0; i < 300; ++i) m1.send(synFrom(uint16_t(41000 + i)), kInside);
+    (void)m1.events();
+    size_t moving = 0;
+    m1.table.scan(0, m1.table.capacity(), [&](uint32_t i, const Session& s) {
+        CHECK(s.backup_owner == 2);
+        moving += backupOwnerOf(m1.table.hashOf(i), 1, 0b111) == 3;
+    });
+    REQUIRE(moving > 0);
+    m1.setView(0b111, 0b111);
+    AgentCommand rebalance;
+    rebalance.kind = AgentCommandKind::rebalance;
+    runJob(m1, rebalance);
+    CHECK(m1.count(PipelineCounter::sessions_rebacked) == moving);
+    size_t upserts = 0, releases = 0;
+    for (const WorkerEvent& ev : m1.events()) {
+        if (ev.kind == WorkerEventKind::upsert) {
+            ++upserts;
+            CHECK(ev.session.backup_owner == 3);
+        } else if (ev.kind == WorkerEventKind::release) {
+            ++releases;
+            CHECK(ev.peer == 2);
+        }
+    }
+    CHECK(upserts == moving);
+    CHECK(releases == moving);
+    // Nothing more to do the second time.
+    runJob(m1, rebalance);
+    CHECK(m1.events().empty());
+}
+
+TEST_CASE("in a cluster a node keeps only the sessions it owns or backs up") {
+    Member m3(3, true);
+    m3.setView(0b111, 0b111);
+    Member m1(1, true);
+    m1.setView(0b111, 0b111);
+    m1.send(synFrom(41000), kInside);
+    auto evs = m1.events();
+    REQUIRE(evs.size() == 1);
+    Session rec = evs[0].session;
+    rec.backup_owner = 3;
+    applyUpserts(m3, {WorkerEvent{WorkerEventKind::upsert, kNoNode, 0, 0, 0, 0, 0, 0, rec, {}}});
+    CHECK(m3.table.size() == 1);
+    // The backup moved to node 2: node 3's copy goes.
+    rec.backup_owner = 2;
+    ++rec.version;
+    applyUpserts(m3, {WorkerEvent{WorkerEventKind::upsert, kNoNode, 0, 0, 0, 0, 0, 0, rec, {}}});
+    CHECK(m3.table.size() == 0);
+    CHECK(m3.count(PipelineCounter::replicas_not_kept) == 1);
+}
+
+TEST_CASE("in a cluster a session handed back names the backup owner its new owner elects") {
+    Member m2(2, true);
+    m2.setView(0b111, 0b111);
+    for (uint16_t i = 0; i < 100; ++i) m2.send(synFrom(uint16_t(41000 + i)), kInside);
+    (void)m2.events();
+    // As if node 2 had adopted them from node 1: node 1 is their origin.
+    m2.table.scan(0, m2.table.capacity(), [&](uint32_t i, const Session&) {
+        m2.table.at(i).origin_owner = 1;
+    });
+    AgentCommand give;
+    give.kind = AgentCommandKind::transfer_owner;
+    give.from = 2;
+    give.to = 1;
+    give.origin = 1;
+    runJob(m2, give);
+    const auto evs = m2.events();
+    CHECK(evs.size() == 100);
+    size_t backed_by_3 = 0;
+    for (const WorkerEvent& ev : evs) {
+        CHECK(ev.session.owner == 1);
+        CHECK(ev.session.backup_owner == backupOwnerOf(flowHash(ev.session.key()), 1, 0b111));
+        backed_by_3 += ev.session.backup_owner == 3;
+    }
+    CHECK(backed_by_3 > 0);  // not always the node that gave it back
 }
