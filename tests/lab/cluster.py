@@ -40,18 +40,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import time
 import traceback
 from dataclasses import dataclass
 
-from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, LabTimeout, Namespace,
-                 NodeFailed, add_veth, arm_watchdog, cleanup_stale, install_signal_handlers,
-                 link_info, link_mac, make_workdir, require_lab_environment, set_offloads)
+from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, Namespace, NodeFailed,
+                 add_veth, arm_watchdog, cleanup_stale, install_signal_handlers, link_mac,
+                 make_workdir, require_lab_environment, set_offloads)
 from metrics_client import METRICS_CONFIG
 from nodes import TandemdNode, ha_config, tandemd_config
-from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, HA_PORT, IDLE_PORT,
-                  PAIR_POLICY, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP, SERVER_NET,
+from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
+                  HA_PORT, IDLE_PORT, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP, SERVER_NET,
                   PairBridgeNode, PairLab, PairOptions, PairTandemdNode, Report, Section,
                   _save_artifacts, _wait_bridge_forwarding, counter_line, delta, ha_local_state,
                   ha_peers, ha_summary, hold, report_rr, rr_stats, start_idle, start_rr,
@@ -636,6 +635,29 @@ def wait_dead_and_recovered(lab: ClusterLab, victim: ClusterSlot, t_kill: float,
         time.sleep(0.005)
 
 
+def cli_check(lab: ClusterLab, sec: Section) -> None:
+    """`show high-availability state` through the tandem CLI (--cli; the
+    control socket when it is not built) on every node: N-1 peers, every
+    one alive."""
+    for s in lab.live():
+        ok, r = lab.request(s, "show high-availability state")
+        st = r if isinstance(r, dict) else None
+        if isinstance(st, dict) and isinstance(st.get("result"), dict):
+            st = st["result"]
+        peers = ha_peers(st)
+        alive = sum(1 for p in peers if p.get("alive") is True)
+        want = len(lab.slots) - 1
+        sec.check(f"{s.label}: `show high-availability state` "
+                  f"({'tandem CLI' if _cli_built(lab) else 'control socket'}) lists {len(peers)} "
+                  f"peers, {alive} alive (expected {want})",
+                  (ok and len(peers) == want and alive == want) if st is not None else None)
+
+
+def _cli_built(lab: ClusterLab) -> bool:
+    cli = lab.opts.cli or DEFAULT_CLI
+    return os.path.isfile(cli) and os.access(cli, os.X_OK)
+
+
 # --- runner -------------------------------------------------------------------------------------
 
 
@@ -726,6 +748,7 @@ def cluster_main(description: str, body, argv=None, configure=None, variants=Non
                                   if lab.ha_supported else
                                   "every node active (`show high-availability state` n/a)",
                                   True if lab.ha_supported else None)
+                        cli_check(lab, sec)
                     try:
                         body(lab, args, report, deadline, variant=over)
                     except NodeFailed as e:

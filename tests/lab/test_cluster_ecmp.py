@@ -52,6 +52,47 @@ def configure(ap):
     ap.add_argument("--icmp-count", type=int, default=20)
 
 
+def cpu_snapshot(lab) -> dict:
+    """CPU seconds used so far by each node's tandemd (all its threads) and
+    by the whole machine (busy, total), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"nodes": {}}
+    for sl in lab.live():
+        proc = getattr(sl.node, "proc", None)
+        try:
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out["nodes"][sl.letter] = (int(fields[11]) + int(fields[12])) / tick
+        except (AttributeError, OSError, ValueError, IndexError):
+            out["nodes"][sl.letter] = None
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    idle = cpu[3] + cpu[4]
+    out["machine"] = ((sum(cpu) - idle) / tick, sum(cpu) / tick)
+    return out
+
+
+def cpu_line(sec, label, before, after):
+    """Prints what the phase cost in CPU: per node and the machine's load."""
+    per = []
+    for k, v in sorted(after["nodes"].items()):
+        b = before["nodes"].get(k)
+        per.append(f"node{k} {v - b:.2f} s" if v is not None and b is not None else f"node{k} n/a")
+    busy = after["machine"][0] - before["machine"][0]
+    total = after["machine"][1] - before["machine"][1]
+    sec.line(f"{label}: tandemd CPU time {', '.join(per)}; machine busy "
+             f"{100 * busy / total if total else 0:.0f} % of {os.cpu_count()} CPUs")
+
+
+def io_line(sec, label, deltas):
+    """The workers' polling: receive polls, bursts that brought frames, idle
+    sleeps (a worker that never sleeps spins on its CPU)."""
+    parts = [f"node{k} polls {d.get('io.polls', 0)} rx bursts {d.get('io.rx_bursts', 0)} "
+             f"idle sleeps {d.get('io.idle_sleeps', 0)}" for k, d in sorted(deltas.items()) if d]
+    if parts:
+        sec.line(f"{label}: workers: {'; '.join(parts)}")
+
+
 def node_counter_lines(lab, sec, label, deltas):
     for letter, d in sorted(deltas.items()):
         if not d:
@@ -99,8 +140,11 @@ def body(lab, args, report, deadline, variant=None):
     for i, (key, nodes, label) in enumerate(phases):
         lab.set_routes(fwd=nodes, rev=nodes)
         share = max(20.0, (deadline.remaining() - 40.0) / (2 - i))
+        cpu0 = cpu_snapshot(lab)
         results[key] = storm(lab, sec, label, args.connections, args.concurrency, deadline,
                              seed=2 + i, budget=share)
+        cpu_line(sec, label, cpu0, cpu_snapshot(lab))
+        io_line(sec, label, results[key]["node_deltas"])
         r = results[key]
         sec.check(f"{label}: retransmitted SYNs {r['syn_retrans']} + SYN-ACKs "
                   f"{r['synack_retrans']} == 0", r["syn_retrans"] + r["synack_retrans"] == 0)
