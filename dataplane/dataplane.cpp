@@ -279,6 +279,10 @@ bool Dataplane::Impl::launchWorkers(std::string* error) {
         settings.ports[i] = {spec.ports[i].zone, spec.ports[i].egress};
     }
     settings.view = spec.view;
+    if (spec.owner_cache_slots) {
+        owner_cache = std::make_unique<OwnerCache>(spec.owner_cache_slots);
+        settings.owner_cache = owner_cache.get();
+    }
     const uint32_t now = monotonicMs();
     if (spec.workers > 1) {
         for (unsigned i = 0; i < spec.workers * spec.workers; ++i) {

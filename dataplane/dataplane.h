@@ -73,6 +73,9 @@ struct DataplaneSpec {
     /// One traffic log ring per worker (empty: no traffic log).
     std::vector<TrafficLogRing*> traffic_logs;
     const ClusterViewCell* view = nullptr;
+    /// Clusters of 3+ (pipeline.directors): slots of the node's owner cache
+    /// (cluster/owner_cache.h), shared by its workers; 0: none.
+    uint32_t owner_cache_slots = 0;
 };
 
 /// Per-port figures read from the driver.

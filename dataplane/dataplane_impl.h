@@ -118,6 +118,7 @@ struct Dataplane::Impl {
     PeerLinkUdpLocal peer_udp;         // udp peer link: what a received datagram must match
     PeerLinkNeighbours neighbours;     // udp peer link: next hops' MACs
     rte_mempool* pool = nullptr;
+    std::unique_ptr<OwnerCache> owner_cache;  ///< spec.owner_cache_slots > 0
     std::vector<std::unique_ptr<Worker>> workers;
     PortNeighbours port_neighbours;
     /// Hand-off rings, [from * workers + to] (none with one worker).
@@ -167,6 +168,8 @@ struct Dataplane::Impl {
     void resolvePeerLinkNeighbours(Worker& w, uint32_t now);
     unsigned neighbourSlot(NodeId peer) const;
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
+    /// Tells node `to` on the peer link that `owner` owns the flow of `flow_hash`.
+    void sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner);
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);
     void release(Worker& w, uint32_t token);
     void expireParked(Worker& w, uint32_t now);

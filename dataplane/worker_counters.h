@@ -20,6 +20,9 @@ namespace tandem {
     X(egress_for_peer, "frames a peer processed and returned, sent out of this node's port") \
     X(heartbeats_sent, "heartbeats sent on the peer link")                          \
     X(heartbeats_received, "heartbeats received on the peer link")                  \
+    X(owner_hints_sent, "owner hints sent: a forwarder is told who owns a flow it sent here") \
+    X(owner_hints_received, "owner hints from a flow's director, kept in the owner cache") \
+    X(owner_hints_bad, "owner hints not understood (bad owner id) or with no owner cache here") \
     X(deferred_parked, "first packets parked until the HA agent released them")     \
     X(deferred_released, "parked first packets released by acknowledgement")        \
     X(deferred_expired, "parked first packets sent after the safety deadline")      \

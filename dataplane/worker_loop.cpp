@@ -88,6 +88,28 @@ void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_
     transmit(w, peer_port_id, &m, 1, true);
 }
 
+void Dataplane::Impl::sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner) {
+    const PeerLinkSpec& pl = spec.peer_link;
+    if (!pl.enabled || !(pl.known_peers & nodeBit(to))) return;
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m) return;
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kPeerLinkOwnerHintSize));
+    PeerLinkHeader h;
+    h.type = PeerLinkType::owner_hint;
+    h.cluster_id = pl.cluster_id;
+    h.from = spec.pipeline.node;
+    h.to = to;
+    h.session_hint = uint32_t(flow_hash);
+    h.payload_len = kPeerLinkOwnerHintSize;
+    if (p) encodePeerLinkOwnerHint(PeerLinkOwnerHint{flow_hash, owner}, p);
+    if (!p || !prependPeerLinkHeaders(w, m, h)) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    w.counters.inc(WorkerCounter::owner_hints_sent);
+    transmit(w, peer_port_id, &m, 1, true);
+}
+
 void Dataplane::Impl::park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now) {
     ParkingLot::Slot& slot = w.parking.slots[v.token % ParkingLot::kSlots];
     if (slot.mbuf) {
@@ -262,7 +284,8 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                     // the forwarding node sends the processed frame out of
                     // its own port instead, addressed as it arrived there.
                     if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, senders[i].node,
-                                    ForwardReason::egress_via_peer, v.port, v.hint)) {
+                                    ForwardReason::egress_via_peer, v.port,
+                                    uint32_t(v.flow_hash))) {
                         w.counters.inc(WorkerCounter::egress_via_peer);
                         peer_out[peer_n++] = pkts[i];
                         continue;
@@ -274,8 +297,9 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 continue;
             case VerdictKind::to_peer:
                 if (encapsulate(w, pkts[i], PeerLinkType::forwarded_frame, v.peer, v.reason,
-                                in_port, v.hint)) {
+                                in_port, uint32_t(v.flow_hash))) {
                     peer_out[peer_n++] = pkts[i];
+                    if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
                     continue;
                 }
                 break;
@@ -322,6 +346,17 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
         }
         w.peer_link_counters.inc(r);
         if (r != PeerLinkResult::ok) {
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        if (h.type == PeerLinkType::owner_hint) {
+            PeerLinkOwnerHint hint;
+            if (decodePeerLinkOwnerHint(data + overhead, h.payload_len, &hint) && owner_cache) {
+                owner_cache->learn(hint.flow_hash, hint.owner, now);
+                w.counters.inc(WorkerCounter::owner_hints_received);
+            } else {
+                w.counters.inc(WorkerCounter::owner_hints_bad);
+            }
             rte_pktmbuf_free(m);
             continue;
         }

@@ -103,6 +103,8 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     ps.node = cfg.node.id;
     ps.geneve = cfg.dataplane.mode == DataplaneMode::geneve;
     ps.directors = cfg.peers.size() >= 2;
+    // One 8-byte word per slot: 512 KiB for 64 k flows remembered.
+    if (ps.directors) spec->owner_cache_slots = 65536;
     if (ps.geneve) {
         ps.parse.geneve_port = cfg.dataplane.geneve_port;
         ps.parse.require_gwlb_options = true;

@@ -249,7 +249,7 @@ Verdict Pipeline::toPeer(NodeId peer, ForwardReason reason, uint64_t hash, Pipel
     v.kind = VerdictKind::to_peer;
     v.peer = peer;
     v.reason = reason;
-    v.hint = uint32_t(hash);
+    v.flow_hash = hash;
     return v;
 }
 
@@ -276,6 +276,16 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     index = table_.confirm(s.key, s.hash, index);
     if (index == SessionTable::kNoEntry) {
         if (const NodeId d = directorToAsk(s, ingress); d != kNoNode) {
+            // A director named the owner of this flow before: straight there.
+            if (OwnerCache* cache = settings_.owner_cache) {
+                const NodeId o = cache->lookup(s.hash, now_ms);
+                if (o != kNoNode && o != view_.self && view_.mayOwn(o)) {
+                    counters_.inc(PipelineCounter::owner_cache_hits);
+                    return toPeer(o, ForwardReason::owner_elsewhere, s.hash,
+                                  PipelineCounter::forwarded_to_peer);
+                }
+                counters_.inc(PipelineCounter::owner_cache_misses);
+            }
             return toPeer(d, ForwardReason::to_director, s.hash,
                           PipelineCounter::forwarded_to_director);
         }
@@ -306,12 +316,18 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             // the owner's notice settles the record.
             standIn(sess);
             stand_in = true;
-        } else if (ingress == Ingress::peer && reason_ == ForwardReason::to_director &&
-                   owner != sender_) {
-            // This node is the flow's director and knows the owner: the
-            // packet's second and last hop (the owner never forwards it on).
-            return toPeer(owner, ForwardReason::via_director, s.hash,
-                          PipelineCounter::forwarded_via_director);
+        } else if (ingress == Ingress::peer && owner != sender_ &&
+                   (reason_ == ForwardReason::to_director ||
+                    (settings_.directors && reason_ == ForwardReason::owner_elsewhere))) {
+            // Sent here as the flow's director, or as its owner by a
+            // forwarder whose cache is behind (ownership moved): this node
+            // knows the owner. The packet's second and last hop (the owner
+            // never forwards it on), and the sender is told where to send
+            // the flow's next packets.
+            Verdict v = toPeer(owner, ForwardReason::via_director, s.hash,
+                               PipelineCounter::forwarded_via_director);
+            v.notify = sender_;
+            return v;
         } else if (ingress == Ingress::peer) {
             counters_.inc(PipelineCounter::dropped_forward_loop);
             return {VerdictKind::drop, kNoPort};

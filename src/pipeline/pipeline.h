@@ -35,6 +35,7 @@
 
 #include "cluster/cluster_view.h"
 #include "cluster/ha_channel.h"
+#include "cluster/owner_cache.h"
 #include "core/counters.h"
 #include "core/node_id.h"
 #include "packet/packet_parser.h"
@@ -76,6 +77,9 @@ struct PipelineSettings {
     const ClusterViewCell* view = nullptr;   ///< null: a standalone node
     WorkerEventRing* events = nullptr;       ///< null: nothing is replicated
     TrafficLogRing* traffic_log = nullptr;   ///< null: no traffic log
+    /// directors: who owns flows this node has no session for, as their
+    /// directors told it (shared by the node's workers); null: none kept.
+    OwnerCache* owner_cache = nullptr;
 };
 
 enum class VerdictKind : uint8_t {
@@ -90,8 +94,9 @@ struct Verdict {
     uint16_t port = kNoPort;  ///< forward/defer: egress port
     NodeId peer = kNoNode;    ///< to_peer: destination node
     ForwardReason reason = ForwardReason::none;
+    NodeId notify = kNoNode;  ///< to_peer: also tell this node that `peer` owns the flow
     uint32_t token = 0;       ///< defer: release token
-    uint32_t hint = 0;        ///< to_peer: low 32 bits of the flow hash
+    uint64_t flow_hash = 0;   ///< to_peer: the flow's hash (its low half is the header's hint)
 };
 
 /// Where a burst came from.

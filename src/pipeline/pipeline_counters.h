@@ -33,6 +33,8 @@ namespace tandem {
     X(received_from_peer, "frames a peer forwarded to this node over the peer link")      \
     X(forwarded_to_director, "packets with no session here that cannot start one, sent to their flow's director") \
     X(forwarded_via_director, "packets sent here as the flow's director, passed on to the owner") \
+    X(owner_cache_hits, "packets with no session here sent straight to the owner a director named before") \
+    X(owner_cache_misses, "packets with no session here whose owner was not remembered: to the director") \
     X(returned_by_director, "packets sent here as the flow's director, of a flow nobody owns: back to the sender to decide") \
     X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)") \
     X(dropped_no_owner, "frames no active node may own (no active member)")               \

@@ -29,7 +29,7 @@ PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t clu
                                     NodeId self, uint16_t known_peers, PeerLinkHeader* h) {
     if (avail < kPeerLinkHeaderSize) return PeerLinkResult::truncated;
     if (p[0] != kPeerLinkVersion) return PeerLinkResult::bad_version;
-    if (p[1] < uint8_t(PeerLinkType::forwarded_frame) || p[1] > uint8_t(PeerLinkType::egress_frame)) {
+    if (p[1] < uint8_t(PeerLinkType::forwarded_frame) || p[1] > uint8_t(PeerLinkType::owner_hint)) {
         return PeerLinkResult::bad_type;
     }
     h->version = p[0];
@@ -52,7 +52,11 @@ PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t clu
     if (h->type == PeerLinkType::heartbeat && h->payload_len < kPeerLinkHeartbeatSize) {
         return PeerLinkResult::bad_length;
     }
-    if (h->type != PeerLinkType::heartbeat && h->payload_len < 14) {
+    if (h->type == PeerLinkType::owner_hint && h->payload_len < kPeerLinkOwnerHintSize) {
+        return PeerLinkResult::bad_length;
+    }
+    if ((h->type == PeerLinkType::forwarded_frame || h->type == PeerLinkType::egress_frame) &&
+        h->payload_len < 14) {
         return PeerLinkResult::bad_length;
     }
     return PeerLinkResult::ok;
@@ -63,6 +67,20 @@ PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cl
     if (len < kPeerLinkOverhead) return PeerLinkResult::truncated;
     if (get16(frame + 12) != kPeerLinkEtherType) return PeerLinkResult::bad_ethertype;
     return decodePeerLinkHeader(frame + 14, len - 14, cluster_id, self, known_peers, h);
+}
+
+void encodePeerLinkOwnerHint(const PeerLinkOwnerHint& hint, uint8_t* out) {
+    put32(out, uint32_t(hint.flow_hash >> 32));
+    put32(out + 4, uint32_t(hint.flow_hash));
+    out[8] = hint.owner;
+    for (int i = 9; i < 16; ++i) out[i] = 0;
+}
+
+bool decodePeerLinkOwnerHint(const uint8_t* payload, size_t len, PeerLinkOwnerHint* hint) {
+    if (len < kPeerLinkOwnerHintSize || !isValidNodeId(payload[8])) return false;
+    hint->flow_hash = uint64_t(get32(payload)) << 32 | get32(payload + 4);
+    hint->owner = payload[8];
+    return true;
 }
 
 bool decodePeerLinkHeartbeat(const uint8_t* payload, size_t len, PeerLinkHeartbeat* hb) {

@@ -37,6 +37,9 @@ enum class PeerLinkType : uint8_t {
     /// `ingress_port` (here: the egress port) as it is: the owner has not
     /// yet learned the Ethernet neighbour on its own egress segment.
     egress_frame = 3,
+    /// payload is a PeerLinkOwnerHint: the sender (a flow's director) tells
+    /// the receiver, which forwarded it a packet of the flow, who owns it.
+    owner_hint = 4,
 };
 
 /// Why a frame was forwarded (shown in counters and captures).
@@ -72,6 +75,12 @@ struct PeerLinkHeartbeat {
     uint8_t state = 0;  ///< sender's NodeState
 };
 inline constexpr size_t kPeerLinkHeartbeatSize = 8;
+
+struct PeerLinkOwnerHint {
+    uint64_t flow_hash = 0;  ///< flowHash() of the flow's canonical key
+    NodeId owner = kNoNode;
+};
+inline constexpr size_t kPeerLinkOwnerHintSize = 16;
 
 #define TANDEM_PEER_LINK_RESULTS(X)                                             \
     X(ok, "peer-link frame accepted")                                          \
@@ -117,5 +126,12 @@ PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t clu
 
 /// Reads a heartbeat payload; false if `len` is too short.
 bool decodePeerLinkHeartbeat(const uint8_t* payload, size_t len, PeerLinkHeartbeat* hb);
+
+/// Writes an owner hint payload (kPeerLinkOwnerHintSize bytes) at `out`.
+void encodePeerLinkOwnerHint(const PeerLinkOwnerHint& hint, uint8_t* out);
+
+/// Reads an owner hint payload; false if `len` is too short or the owner is
+/// not a node id (1..16).
+bool decodePeerLinkOwnerHint(const uint8_t* payload, size_t len, PeerLinkOwnerHint* hint);
 
 }  // namespace tandem

@@ -871,3 +871,60 @@ TEST_CASE("in a cluster a session handed back names the backup owner its new own
     }
     CHECK(backed_by_3 > 0);  // not always the node that gave it back
 }
+
+TEST_CASE("a forwarder that was told the owner sends the flow's next packets straight there") {
+    Trio t;
+    OwnerCache cache(1024);
+    // Node 3's pipeline with an owner cache (the dataplane shares one per node).
+    PipelineSettings s;
+    s.node = 3;
+    s.directors = true;
+    s.port_count = 2;
+    s.ports[0] = {0, 1};
+    s.ports[1] = {1, 0};
+    s.view = &t.node(3).cell;
+    s.owner_cache = &cache;
+    SessionTable table(1024, 0);
+    Pipeline p3(s, table, webPolicy());
+    const uint16_t sport = sportWithDirector(2);
+    auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
+    auto send3 = [&](std::vector<uint8_t> f) {
+        return p3.process(f.data(), uint16_t(f.size()), kInside, 1000);
+    };
+    Verdict v = send3(ack);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
+    CHECK(p3.counters().get(PipelineCounter::owner_cache_misses) == 1);
+    // The director passes it to node 1 and names node 1 to node 3 ...
+    t.node(1).send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(), kInside);
+    applyUpserts(t.node(2), t.node(1).events());
+    Verdict d = t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::to_director);
+    REQUIRE((d.kind == VerdictKind::to_peer && d.peer == 1));
+    CHECK(d.notify == 3);
+    CHECK(d.flow_hash == v.flow_hash);
+    // ... which remembers it (the dataplane does this with the owner hint).
+    cache.learn(d.flow_hash, d.peer, 1000);
+    v = send3(ack);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::owner_elsewhere));
+    CHECK(p3.counters().get(PipelineCounter::owner_cache_hits) == 1);
+    // An owner that may no longer own is not asked: back to the director.
+    t.node(3).setView(0b110, 0b110);
+    v = send3(ack);
+    CHECK(v.peer == directorOf(v.flow_hash, 0b110));
+    CHECK(v.reason == ForwardReason::to_director);
+}
+
+TEST_CASE("a node a stale cache names as owner passes the packet to the owner it knows and "
+          "corrects the sender") {
+    Trio t;
+    const uint16_t sport = sportWithDirector(3);
+    auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
+    auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
+    // Node 2 owned the flow and handed it to node 1 (its record names node 1).
+    t.node(1).send(syn, kInside);
+    auto evs = t.node(1).events();
+    evs[0].session.backup_owner = 2;
+    applyUpserts(t.node(2), evs);
+    Verdict v = t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::owner_elsewhere);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::via_director));
+    CHECK(v.notify == 3);
+}

@@ -122,9 +122,12 @@ TEST_CASE("raw frames that are not right are refused with their reason") {
         {"type 0, below the known types",
          [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[15] = 0; return f; },
          PeerLinkResult::bad_type},
-        {"type 4, above the known types",
-         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[15] = 4; return f; },
+        {"type 5, above the known types",
+         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[15] = 5; return f; },
          PeerLinkResult::bad_type},
+        {"an owner hint shorter than an owner hint",
+         [&] { return rawFrame(header(PeerLinkType::owner_hint, 15), inner); },
+         PeerLinkResult::bad_length},
     };
     for (const auto& row : rows) {
         CAPTURE(std::string(row.what));
@@ -145,6 +148,28 @@ TEST_CASE("a heartbeat payload round-trips") {
     CHECK(back.seq == hb.seq);
     CHECK(back.state == 3);
     CHECK_FALSE(decodePeerLinkHeartbeat(buf, sizeof buf - 1, &back));
+}
+
+TEST_CASE("an owner hint round-trips and names a node") {
+    PeerLinkOwnerHint hint;
+    hint.flow_hash = 0x0102030405060708ULL;
+    hint.owner = 16;
+    std::vector<uint8_t> payload(kPeerLinkOwnerHintSize);
+    encodePeerLinkOwnerHint(hint, payload.data());
+    auto f = rawFrame(header(PeerLinkType::owner_hint, uint16_t(payload.size())), payload);
+    PeerLinkHeader h;
+    REQUIRE(decodePeerLinkFrame(f.data(), f.size(), kCluster, kSelf, kPeers, &h) ==
+            PeerLinkResult::ok);
+    CHECK(h.type == PeerLinkType::owner_hint);
+    PeerLinkOwnerHint back;
+    REQUIRE(decodePeerLinkOwnerHint(f.data() + kPeerLinkOverhead, h.payload_len, &back));
+    CHECK(back.flow_hash == hint.flow_hash);
+    CHECK(back.owner == 16);
+    CHECK_FALSE(decodePeerLinkOwnerHint(payload.data(), payload.size() - 1, &back));
+    for (const uint8_t bad : {uint8_t(0), uint8_t(17), uint8_t(255)}) {
+        payload[8] = bad;
+        CHECK_FALSE(decodePeerLinkOwnerHint(payload.data(), payload.size(), &back));
+    }
 }
 
 // --- udp -------------------------------------------------------------------------------------
@@ -366,7 +391,7 @@ const std::vector<HeaderRow>& headerRows() {
     static const std::vector<HeaderRow> rows = {
         {"version 2", [](uint8_t* h) { h[0] = 2; }, PeerLinkResult::bad_version},
         {"version 0", [](uint8_t* h) { h[0] = 0; }, PeerLinkResult::bad_version},
-        {"type 4", [](uint8_t* h) { h[1] = 4; }, PeerLinkResult::bad_type},
+        {"type 5", [](uint8_t* h) { h[1] = 5; }, PeerLinkResult::bad_type},
         {"type 0", [](uint8_t* h) { h[1] = 0; }, PeerLinkResult::bad_type},
         {"another cluster", [](uint8_t* h) { h[3] = 8; }, PeerLinkResult::wrong_cluster},
         {"from a node that is not a peer", [](uint8_t* h) { h[4] = 3; },

@@ -1,0 +1,84 @@
+// OwnerCache: a forwarder's memory of who owns the flows it has no session
+// for (clusters of three or more, where a session lives only on its owner
+// and its backup owner).
+//
+// A packet of such a flow first goes to the flow's director, which passes
+// it to the owner and tells the forwarder who that is (a peer-link owner
+// hint). The forwarder keeps the answer here, so the flow's next packets go
+// straight to the owner: one peer-link hop instead of two.
+//
+// Bounded and lossy: a direct-mapped array of one 64-bit word per slot
+// (the flow hash's high half as tag, a coarse time, the owner), written and
+// read with relaxed atomics by any worker of the node, no lock. A newer
+// flow overwrites an older one in its slot; an entry older than kMaxAgeS
+// seconds is a miss, and so is an owner that may not own any more (the
+// caller checks it against the ClusterView). A wrong answer costs a hop,
+// never a packet: the node it names passes the packet on to the owner it
+// knows (reason via_director) or decides it.
+//
+// Thread-safety: lookup(), learn(), clear() and occupied() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "core/node_id.h"
+
+namespace tandem {
+
+class OwnerCache {
+public:
+    static constexpr uint32_t kMaxAgeS = 10;
+
+    /// `slots` is rounded up to a power of two (at least 64).
+    explicit OwnerCache(uint32_t slots) {
+        uint32_t n = 64;
+        while (n < slots) n <<= 1;
+        mask_ = n - 1;
+        slots_ = std::make_unique<std::atomic<uint64_t>[]>(n);
+        for (uint32_t i = 0; i < n; ++i) slots_[i].store(0, std::memory_order_relaxed);
+    }
+
+    /// The owner remembered for `flow_hash`, or kNoNode.
+    NodeId lookup(uint64_t flow_hash, uint32_t now_ms) const {
+        const uint64_t w = slots_[flow_hash & mask_].load(std::memory_order_relaxed);
+        if (w == 0 || uint32_t(w >> 32) != uint32_t(flow_hash >> 32)) return kNoNode;
+        const uint32_t age = (seconds(now_ms) - uint32_t(w >> 8)) & kTimeMask;
+        return age <= kMaxAgeS ? NodeId(w & 0xff) : kNoNode;
+    }
+
+    /// Remembers that `owner` owns the flow of `flow_hash`.
+    void learn(uint64_t flow_hash, NodeId owner, uint32_t now_ms) {
+        if (owner == kNoNode) return;
+        const uint64_t w = (flow_hash >> 32) << 32 | uint64_t(seconds(now_ms)) << 8 | owner;
+        slots_[flow_hash & mask_].store(w, std::memory_order_relaxed);
+    }
+
+    /// Forgets everything.
+    void clear() {
+        for (uint32_t i = 0; i <= mask_; ++i) slots_[i].store(0, std::memory_order_relaxed);
+    }
+
+    uint32_t capacity() const { return mask_ + 1; }
+
+    /// Slots holding an entry not older than kMaxAgeS (a scan: for status
+    /// and tests, not the packet path).
+    uint32_t occupied(uint32_t now_ms) const {
+        uint32_t n = 0;
+        for (uint32_t i = 0; i <= mask_; ++i) {
+            const uint64_t w = slots_[i].load(std::memory_order_relaxed);
+            if (w && ((seconds(now_ms) - uint32_t(w >> 8)) & kTimeMask) <= kMaxAgeS) ++n;
+        }
+        return n;
+    }
+
+private:
+    static constexpr uint32_t kTimeMask = 0xffffff;  // 24 bits of seconds: ~194 days
+    static uint32_t seconds(uint32_t now_ms) { return (now_ms / 1000) & kTimeMask; }
+
+    uint32_t mask_ = 0;
+    std::unique_ptr<std::atomic<uint64_t>[]> slots_;
+};
+
+}  // namespace tandem
