@@ -50,11 +50,11 @@ from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, Namespa
 from metrics_client import METRICS_CONFIG
 from nodes import TandemdNode, ha_config, tandemd_config
 from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
-                  HA_PORT, IDLE_PORT, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP, SERVER_NET,
-                  PairBridgeNode, PairLab, PairOptions, PairTandemdNode, Report, Section,
-                  _save_artifacts, _wait_bridge_forwarding, counter_line, delta, ha_local_state,
-                  ha_peers, ha_summary, hold, report_rr, rr_stats, start_idle, start_rr,
-                  start_servers)
+                  HA_PORT, IDLE_PORT, LIVE_STATES, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP,
+                  SERVER_NET, PairBridgeNode, PairLab, PairOptions, PairTandemdNode, Report,
+                  Section, _save_artifacts, _wait_bridge_forwarding, counter_line, delta,
+                  ha_local_state, ha_peers, ha_summary, hold, report_rr, rr_stats, start_idle,
+                  start_rr, start_servers)
 
 MAX_NODES = 4                    # 2 CPUs: more would only measure the scheduler
 NODE_KINDS = ("tandemd", "kernel")
@@ -490,52 +490,120 @@ def show_ha(lab: ClusterLab, sec: Section, label: str) -> dict:
     return out
 
 
+def _node_id(v) -> int | None:
+    return int(v) if str(v).isdigit() else None
+
+
+def table_sessions(lab: ClusterLab, s: ClusterSlot, port: int) -> dict | None:
+    """The live sessions to server port `port` in node s's table (asked with
+    the daemon's own filter): {(src, sport, dst, dport, proto): (owner,
+    backup owner)}; None when the node cannot say or the list is cut."""
+    c = lab.control(s)
+    if c is None:
+        return None
+    try:
+        r = c.request("show session all", timeout=5.0, dport=port)
+    except Exception:   # noqa: BLE001 - a node that cannot say is n/a
+        return None
+    sessions = r.get("sessions")
+    if not isinstance(sessions, list) or r.get("truncated") or \
+            r.get("total", len(sessions)) > len(sessions):
+        return None
+    out = {}
+    for x in sessions:
+        if x.get("dport") != port or str(x.get("state", "established")) not in LIVE_STATES:
+            continue
+        key = (x.get("src"), x.get("sport"), x.get("dst"), x.get("dport"), x.get("proto"))
+        out[key] = (_node_id(x.get("owner")), _node_id(x.get("backup_owner")))
+    return out
+
+
 def ownership(lab: ClusterLab, port: int) -> dict:
-    """Sessions of `port` by owner id in each live node's table:
-    {letter: {"by_owner": {id: n}, "shown": n, ...} or None}."""
+    """Every live node's table of sessions to `port`: {letter: table or
+    None} (table_sessions). A cluster may replicate a session to every
+    node or to its owner and backup owner only: the helpers below read the
+    tables together, session by session."""
     if lab.opts.node != "tandemd":
         return {}
-    return {s.letter: lab.sessions(s, port) for s in lab.live()}
+    return {s.letter: table_sessions(lab, s, port) for s in lab.live()}
+
+
+def merged(own: dict) -> dict | None:
+    """{session: owner}: the owner a session's own owner's table records
+    (it owns it), else what the first table holding it says. None when no
+    table could be read."""
+    tables = {int(k): t for k, t in own.items() if t is not None}
+    if not tables:
+        return None
+    out = {}
+    for n, t in sorted(tables.items()):
+        for key, (owner, _backup) in t.items():
+            if key not in out:
+                out[key] = owner
+    for key in out:
+        for n, t in tables.items():
+            if key in t and t[key][0] == n:
+                out[key] = n
+    return out
 
 
 def owners(own: dict) -> dict[int, int] | None:
-    """{owner id: sessions} by consensus of the tables: each table's view
-    must agree; the first table that answered is returned (None if none)."""
-    for so in own.values():
-        if so is not None:
-            return {int(k): v for k, v in so["by_owner"].items() if str(k).isdigit()}
-    return None
+    """{owner id: sessions} over the whole cluster (merged())."""
+    m = merged(own)
+    if m is None:
+        return None
+    out: dict[int, int] = {}
+    for owner in m.values():
+        out[owner] = out.get(owner, 0) + 1
+    return out
 
 
 def tables_agree(own: dict) -> bool | None:
-    views = [json.dumps({str(k): v for k, v in so["by_owner"].items()}, sort_keys=True)
-             for so in own.values() if so is not None]
-    if not views:
-        return None
-    return len(set(views)) == 1
+    """Every table that holds a session names the same owner and backup
+    owner, and the owner's own table holds it (when the owner is in
+    `own`). None when no table could be read."""
+    return None if merged(own) is None else not disagreements(own)
+
+
+def disagreements(own: dict) -> list[str]:
+    tables = {int(k): t for k, t in own.items() if t is not None}
+    seen: dict = {}
+    for n, t in tables.items():
+        for key, rec in t.items():
+            seen.setdefault(key, {})[n] = rec
+    bad = []
+    for key, by_node in seen.items():
+        if len(set(by_node.values())) > 1:
+            bad.append(f"sport {key[1]}: " + ", ".join(f"node{n} says owner {o} backup {b}"
+                                                       for n, (o, b) in sorted(by_node.items())))
+            continue
+        owner = next(iter(by_node.values()))[0]
+        if owner in tables and owner not in by_node:
+            bad.append(f"sport {key[1]}: owner node{owner}'s table does not hold it")
+    return bad
 
 
 def show_ownership(lab: ClusterLab, sec: Section, label: str, port: int = RR_PORT) -> dict:
     own = ownership(lab, port)
-    for letter, so in own.items():
-        if so is None:
-            sec.line(f"{label}: node{letter} table: sessions by owner n/a")
-        else:
-            text = ", ".join(f"node {k}: {v}" for k, v in sorted(so["by_owner"].items(),
-                                                                   key=lambda kv: str(kv[0])))
-            sec.line(f"{label}: node{letter} table (port {port}): {text or 'none'}"
-                     f"{' (truncated list)' if so['truncated'] else ''}")
+    if not own:
+        return own
+    held = ", ".join(f"node{k} {'n/a' if t is None else len(t)}" for k, t in own.items())
+    by = owners(own)
+    text = "n/a" if by is None else (", ".join(f"node {k}: {v}" for k, v in sorted(
+        by.items(), key=lambda kv: str(kv[0]))) or "none")
+    sec.line(f"{label} (port {port}): sessions by owner {text}; held in the tables of {held}")
     return own
 
 
 def settle_ownership(lab: ClusterLab, port: int, timeout: float) -> dict:
-    """Waits until every live table shows the same owners for `port` for 1 s
-    (bounded); returns the last view."""
+    """Waits until the tables (sessions of `port`, owner and backup of
+    each) have not changed for 1 s and agree (bounded); returns the last
+    view."""
     end = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while True:
         own = ownership(lab, port)
-        key = json.dumps({k: (v or {}).get("by_owner") for k, v in own.items()},
+        key = json.dumps({k: sorted(map(str, (t or {}).items())) for k, t in own.items()},
                          sort_keys=True, default=str)
         now = time.monotonic()
         if key != last:
@@ -903,10 +971,10 @@ def failover_phase(lab: ClusterLab, args, sec: Section, deadline: Deadline, path
 
 
 def check_failover_ownership(lab: ClusterLab, args, sec: Section, fo: dict) -> None:
-    """After the failover: the live nodes' tables agree, no session of the
-    long-lived or idle connections is still owned by a dead node, all of
-    them are still in the tables; the killed nodes' idle sessions were
-    adopted without any packet."""
+    """After the failover: every long-lived and idle session is still in
+    the cluster, owned by a live node, in its owner's table, and every
+    table holding it names the same owner and backup; the killed nodes'
+    idle sessions were adopted before they sent anything."""
     dead = [k.node_id for k in fo["killed"]]
     for label, port, before, after, expect in (
             ("long-lived", RR_PORT, fo["own_before"], fo["own_after"], args.conns),
@@ -919,14 +987,25 @@ def check_failover_ownership(lab: ClusterLab, args, sec: Section, fo: dict) -> N
             continue
         had = sum(ob.get(d, 0) for d in dead)
         still = sum(oa.get(d, 0) for d in dead)
+        stale = sum(1 for t in after.values() if t for o, _b in t.values() if o in dead)
+        stale_backup = sum(1 for t in after.values() if t for _o, b in t.values() if b in dead)
+        backed = sum(1 for t in before.values() if t for _o, b in t.values() if b in dead)
         total = sum(oa.values())
         sec.line(f"{label}: the killed node(s) {'+'.join(map(str, dead))} owned {had} before, "
-                 f"{still} after; by owner after: "
-                 + ", ".join(f"node {k}: {v}" for k, v in sorted(oa.items())))
-        sec.check(f"{label}: no session owned by a dead node after the failover ({still}), all "
-                  f"{total} >= {expect} still in the tables", still == 0 and total >= expect)
-        agree = tables_agree(after)
-        sec.check(f"{label}: every live node's table shows the same owners", agree)
+                 f"{still} after ({stale} table entries naming a dead owner); by owner after: "
+                 + ", ".join(f"node {k}: {v}" for k, v in sorted(oa.items(), key=str)))
+        sec.check(f"{label}: no session owned by a dead node after the failover ({still}, "
+                  f"entries {stale}), {total} of {expect} sessions still in the cluster",
+                  still == 0 and stale == 0 and total == expect)
+        sec.line(f"{label}: table entries naming a killed node as backup owner: {backed} "
+                 f"before the kill, {stale_backup} after")
+        sec.check(f"{label}: no table names a dead node as backup owner after the failover "
+                  f"({stale_backup})", stale_backup == 0)
+        bad = disagreements(after)
+        for b in bad[:5]:
+            sec.line(f"{label}: {b}")
+        sec.check(f"{label}: every table holding a session names the same owner and backup, "
+                  f"and the owner holds it ({len(bad)} disagreements)", not bad)
     if args.idle and owners(fo["idle_before"]) is not None:
         ob = owners(fo["idle_before"])
         sec.line(f"idle sessions owned by the killed node(s) before the kill: "
