@@ -25,6 +25,7 @@ requests: every request answered.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import cluster_main, spread_check  # noqa: E402
@@ -34,7 +35,8 @@ from pair import SERVER_IP, UDP_ECHO, delta, storm  # noqa: E402
 # the counters the scenario prints for each node (dataplane names)
 SHOWN = ("forwarded", "forwarded_to_peer", "forwarded_new_to_peer", "forwarded_to_director",
          "forwarded_via_director", "forwarded_unsynced_to_peer", "deferred_first_packets",
-         "deferred_expired", "stand_in_packets", "egress_via_peer", "sessions_created")
+         "deferred_expired", "stand_in_packets", "egress_via_peer", "sessions_created",
+         "sessions_reopened", "replicas_stale", "owner_cache_hits", "owner_cache_misses")
 PEER_LINK_FAILURES = ("io.peer_link_tx_dropped", "io.peer_link_no_headroom",
                       "io.peer_link_unknown_peer")
 
@@ -126,6 +128,23 @@ def drop_check(lab, sec, label, deltas, allowed=()):
               (not bad) if known else None)
 
 
+def wait_quiet(lab, quiet: float = 0.5, timeout: float = 5.0) -> bool:
+    """Waits until no data frame reached any node for `quiet` seconds (the
+    last connections' closing segments), at most `timeout`."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        now_frames = {k: (v["from_crt"], v["from_srt"]) for k, v in lab.node_frames().items()}
+        now = time.monotonic()
+        if now_frames != last:
+            last, since = now_frames, now
+        elif now - since >= quiet:
+            return True
+        if now > end:
+            return False
+        time.sleep(0.05)
+
+
 def body(lab, args, report, deadline, variant=None):
     n = args.nodes
     all_nodes = lab.ids
@@ -175,6 +194,7 @@ def body(lab, args, report, deadline, variant=None):
 
     sec2 = report.section(f"UDP and ICMP over ECMP ({n} nodes)")
     lab.set_routes(fwd=all_nodes, rev=all_nodes)
+    wait_quiet(lab)
     f0, c0 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
     u = lab.tool("client", ["udp", "--dst", SERVER_IP, "--port", str(UDP_ECHO), "--flows",
                             str(args.udp_flows), "--requests", str(args.udp_requests),
@@ -193,6 +213,7 @@ def body(lab, args, report, deadline, variant=None):
     spread_check(lab, sec2, uf, all_nodes, "UDP")
     drop_check(lab, sec2, "UDP", ud)
 
+    wait_quiet(lab)
     f0, c0 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
     sent = replies = 0
     for ident in range(args.icmp_idents):
