@@ -29,8 +29,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import cluster_main, spread_check  # noqa: E402
-from lab import NodeFailed  # noqa: E402
-from pair import SERVER_IP, UDP_ECHO, delta, storm  # noqa: E402
+from lab import ControlError, LabTimeout, NodeFailed  # noqa: E402
+from pair import SERVER_IP, TCP_ECHO, UDP_ECHO, delta, storm  # noqa: E402
 
 # the counters the scenario prints for each node (dataplane names)
 SHOWN = ("forwarded", "forwarded_to_peer", "forwarded_new_to_peer", "forwarded_to_director",
@@ -128,6 +128,10 @@ def drop_check(lab, sec, label, deltas, allowed=()):
               (not bad) if known else None)
 
 
+def r_failed(r) -> bool:
+    return bool(r["failures"] or r["syn_retrans"] or r["synack_retrans"])
+
+
 def wait_quiet(lab, quiet: float = 0.5, timeout: float = 5.0) -> bool:
     """Waits until no data frame reached any node for `quiet` seconds (the
     last connections' closing segments), at most `timeout`."""
@@ -143,6 +147,39 @@ def wait_quiet(lab, quiet: float = 0.5, timeout: float = 5.0) -> bool:
         if now > end:
             return False
         time.sleep(0.05)
+
+
+def stuck_handshakes(lab, sec, label, limit=6):
+    """Diagnosis of a phase whose connections failed: the sessions to the
+    storm's port left in a handshake state on any node, and, for a few of
+    them, every node's record of that connection (owner, backup, state,
+    version): shows which node judged the handshake against what."""
+    if lab.opts.node != "tandemd":
+        return
+    stuck = set()
+    for sl in lab.live():
+        for state in ("syn-sent", "syn-recv"):
+            try:
+                r = sl.node.control.request("show session all", timeout=5.0, dport=TCP_ECHO,
+                                            state=state)
+            except (ControlError, LabTimeout):
+                continue
+            stuck.update(x.get("sport") for x in r.get("sessions", []))
+    if not stuck:
+        return
+    sec.line(f"{label}: connections left in a handshake state in some table: {len(stuck)}")
+    for sport in sorted(stuck)[:limit]:
+        recs = []
+        for sl in lab.live():
+            try:
+                r = sl.node.control.request("show session all", timeout=5.0, dport=TCP_ECHO,
+                                            sport=sport)
+            except (ControlError, LabTimeout):
+                continue
+            recs += [f"node{sl.letter}: owner {x.get('owner')} backup {x.get('backup_owner')} "
+                     f"{x.get('state')} v{x.get('version')}"
+                     f"{' replica' if x.get('replica') else ''}" for x in r.get("sessions", [])]
+        sec.line(f"{label}: sport {sport}: {'; '.join(recs) or 'no record'}")
 
 
 def body(lab, args, report, deadline, variant=None):
@@ -164,6 +201,8 @@ def body(lab, args, report, deadline, variant=None):
                              seed=2 + i, budget=share)
         cpu_line(sec, label, cpu0, cpu_snapshot(lab))
         io_line(sec, label, results[key]["node_deltas"])
+        if r_failed(results[key]):
+            stuck_handshakes(lab, sec, label)
         r = results[key]
         sec.check(f"{label}: retransmitted SYNs {r['syn_retrans']} + SYN-ACKs "
                   f"{r['synack_retrans']} == 0", r["syn_retrans"] + r["synack_retrans"] == 0)

@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import (add_longlived_args, failover_phase, owners, report_gaps,  # noqa: E402
                      settle_ownership, show_ha, show_ownership)
 from cluster import cluster_main  # noqa: E402
-from pair import (IDLE_PORT, RR_PORT, ha_summary, hold, stop_idle, stop_rr,  # noqa: E402
-                  use_idle, wait_rr_recovered)
+from pair import (IDLE_PORT, RR_PORT, counter_line, delta, ha_summary, hold,  # noqa: E402
+                  stop_idle, stop_rr, use_idle, wait_rr_recovered)
 
 
 def configure(ap):
@@ -50,6 +50,7 @@ def body(lab, args, report, deadline, variant=None):
                          f"the busiest node, restart it, paths back")
     fo = failover_phase(lab, args, sec, deadline, ids, after=args.after)
     victim = fo["killed"][0]
+    c_restart = {s.letter: lab.counters(s) for s in lab.live()}
     t_restart = lab.mark("restart", window=args.after)
     lab.restart_node(victim)
     t_started = time.monotonic()
@@ -62,6 +63,13 @@ def body(lab, args, report, deadline, variant=None):
     sec.check(f"the segment through {victim.label} passes traffic again (ping from crt: "
               f"{ping['replies']}/{ping['sent']})", ping["replies"] == ping["sent"])
     own_restarted = show_ownership(lab, sec, "after the restart, paths not back yet")
+    hold(lab, max(0.0, t_restart + 1.0 - time.monotonic()))
+    for s in lab.live():
+        c0, c1 = c_restart.get(s.letter), lab.counters(s)
+        if c1 is not None:
+            moved = delta(c1, c0) if c0 is not None else {k: v for k, v in c1.items() if v}
+            sec.line(f"{s.label} counters from the restart to the paths' return "
+                     f"({'since its start' if c0 is None else 'delta'}): {counter_line(moved)}")
     t_back = lab.mark("path back", window=args.after)
     lab.set_routes(fwd=ids, rev=ids)
     sec.line(f"paths back: {lab.describe_routes()}")
