@@ -8,13 +8,15 @@
 // straight to the owner: one peer-link hop instead of two.
 //
 // Bounded and lossy: a direct-mapped array of one 64-bit word per slot
-// (the flow hash's high half as tag, a coarse time, the owner), written and
-// read with relaxed atomics by any worker of the node, no lock. A newer
-// flow overwrites an older one in its slot; an entry older than kMaxAgeS
-// seconds is a miss, and so is an owner that may not own any more (the
-// caller checks it against the ClusterView). A wrong answer costs a hop,
-// never a packet: the node it names passes the packet on to the owner it
-// knows (reason via_director) or decides it.
+// (the flow hash's high half as tag, the view generation it was learned
+// in, a coarse time, the owner), written and read with relaxed atomics by
+// any worker of the node, no lock. A newer flow overwrites an older one in
+// its slot; an entry older than kMaxAgeS seconds is a miss, and so is one
+// learned under another view (the ClusterView's epoch, bumped on every
+// membership change: a member that left and came back may have lost the
+// session its hint named). Within one view a wrong answer costs a hop,
+// never a packet: the node it names passes the packet on to the owner its
+// record names (reason via_director).
 //
 // Thread-safety: lookup(), learn(), clear() and occupied() from any thread.
 #pragma once
@@ -40,18 +42,19 @@ public:
         for (uint32_t i = 0; i < n; ++i) slots_[i].store(0, std::memory_order_relaxed);
     }
 
-    /// The owner remembered for `flow_hash`, or kNoNode.
-    NodeId lookup(uint64_t flow_hash, uint32_t now_ms) const {
+    /// The owner remembered for `flow_hash` under view generation `gen`, or kNoNode.
+    NodeId lookup(uint64_t flow_hash, uint8_t gen, uint32_t now_ms) const {
         const uint64_t w = slots_[flow_hash & mask_].load(std::memory_order_relaxed);
         if (w == 0 || uint32_t(w >> 32) != uint32_t(flow_hash >> 32)) return kNoNode;
-        const uint32_t age = (seconds(now_ms) - uint32_t(w >> 8)) & kTimeMask;
-        return age <= kMaxAgeS ? NodeId(w & 0xff) : kNoNode;
+        if (uint8_t(w >> 24) != gen || !fresh(w, now_ms)) return kNoNode;
+        return NodeId(w & 0xff);
     }
 
-    /// Remembers that `owner` owns the flow of `flow_hash`.
-    void learn(uint64_t flow_hash, NodeId owner, uint32_t now_ms) {
+    /// Remembers that `owner` owns the flow of `flow_hash` (view generation `gen`).
+    void learn(uint64_t flow_hash, NodeId owner, uint8_t gen, uint32_t now_ms) {
         if (owner == kNoNode) return;
-        const uint64_t w = (flow_hash >> 32) << 32 | uint64_t(seconds(now_ms)) << 8 | owner;
+        const uint64_t w = (flow_hash >> 32) << 32 | uint64_t(gen) << 24 |
+                           uint64_t(seconds(now_ms)) << 8 | owner;
         slots_[flow_hash & mask_].store(w, std::memory_order_relaxed);
     }
 
@@ -68,14 +71,17 @@ public:
         uint32_t n = 0;
         for (uint32_t i = 0; i <= mask_; ++i) {
             const uint64_t w = slots_[i].load(std::memory_order_relaxed);
-            if (w && ((seconds(now_ms) - uint32_t(w >> 8)) & kTimeMask) <= kMaxAgeS) ++n;
+            if (w && fresh(w, now_ms)) ++n;
         }
         return n;
     }
 
 private:
-    static constexpr uint32_t kTimeMask = 0xffffff;  // 24 bits of seconds: ~194 days
+    static constexpr uint32_t kTimeMask = 0xffff;  // 16 bits of seconds (ages compare modulo)
     static uint32_t seconds(uint32_t now_ms) { return (now_ms / 1000) & kTimeMask; }
+    static bool fresh(uint64_t w, uint32_t now_ms) {
+        return ((seconds(now_ms) - uint32_t(w >> 8)) & kTimeMask) <= kMaxAgeS;
+    }
 
     uint32_t mask_ = 0;
     std::unique_ptr<std::atomic<uint64_t>[]> slots_;

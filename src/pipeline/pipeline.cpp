@@ -278,7 +278,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         if (const NodeId d = directorToAsk(s, ingress); d != kNoNode) {
             // A director named the owner of this flow before: straight there.
             if (OwnerCache* cache = settings_.owner_cache) {
-                const NodeId o = cache->lookup(s.hash, now_ms);
+                const NodeId o = cache->lookup(s.hash, view_.epoch, now_ms);
                 if (o != kNoNode && o != view_.self && view_.mayOwn(o)) {
                     counters_.inc(PipelineCounter::owner_cache_hits);
                     return toPeer(o, ForwardReason::owner_elsewhere, s.hash,
@@ -386,6 +386,17 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
 
 Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms,
                             Ingress ingress) {
+    if (settings_.directors && ingress == Ingress::peer &&
+        reason_ == ForwardReason::owner_elsewhere) {
+        // A node sent this here as the flow's owner, from a copy or a hint
+        // that is behind (the session moved on since, or this node restarted):
+        // the flow's director knows. One hop more, never a lost packet.
+        const NodeId d = directorOf(s.hash, view_.owners);
+        if (d != kNoNode && d != view_.self && d != sender_) {
+            return toPeer(d, ForwardReason::to_director, s.hash,
+                          PipelineCounter::forwarded_to_director);
+        }
+    }
     if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
         // Sent here as the flow's director, and nobody owns the flow. A
         // packet that may start one (UDP) goes back to the node it entered

@@ -195,7 +195,12 @@ private:
         uint32_t bulk_id = 0;
         uint32_t cursor = 0;
     };
-    static constexpr int kMaxJobs = 8;
+    // A bulk scan per peer (up to 15 at once when a cluster of 16 starts),
+    // a member_left per gone peer, transfers, rebalances: room for all.
+    static constexpr int kMaxJobs = 64;
+    // Clusters: how long a node keeps the copy of a session it handed over
+    // and does not back up (packets forwarders send the former owner meanwhile).
+    static constexpr uint32_t kHandoverCopyMs = 10000;
 
     void classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port);
     Verdict decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now_ms, Ingress ingress);

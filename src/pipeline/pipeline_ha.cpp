@@ -182,7 +182,7 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
                 j.bulk_id = cmd.bulk_id;
                 return;
             }
-            // Eight jobs already queued: the agent retries after a bulk_done.
+            counters_.inc(PipelineCounter::jobs_refused);  // cannot happen: see kMaxJobs
             return;
         case AgentCommandKind::release_deferred:
         case AgentCommandKind::send_peer_link_heartbeat: return;  // the dataplane's
@@ -219,7 +219,7 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
             }
             case AgentCommandKind::transfer_owner:
                 if (s.owner == job.from && (job.origin == kNoNode || s.origin_owner == job.origin)) {
-                    if (settings_.events && settings_.events->freeSlots() < 2) return true;
+                    if (settings_.events && settings_.events->freeSlots() < 3) return true;
                     // No target named: each session goes to its backup owner
                     // among the others (a suspend in a cluster).
                     const NodeId to = job.to != kNoNode
@@ -227,6 +227,7 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                                           : backupOwnerOf(table_.hashOf(i), job.from,
                                                           view_.owners & ~nodeBit(job.from));
                     if (to == kNoNode) break;  // nobody to hand it to
+                    const NodeId old_backup = s.backup_owner;
                     table_.setOwner(i, to);
                     // Its backup owner is the one the new owner would elect
                     // (the flow's director, in a cluster); in a pair, or
@@ -238,6 +239,23 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                     ++s.version;
                     counters_.inc(PipelineCounter::sessions_given);
                     emit(WorkerEventKind::upsert, i, now_ms);
+                    if (settings_.directors) {
+                        // The node that backed the session up under this
+                        // node drops its copy, unless it keeps a role; a
+                        // copy nobody updates would name a stale owner (and
+                        // adopt the session if that owner died).
+                        if (old_backup != kNoNode && old_backup != to &&
+                            old_backup != s.backup_owner && old_backup != view_.self &&
+                            view_.isReachable(old_backup)) {
+                            emit(WorkerEventKind::release, i, now_ms, old_backup);
+                        }
+                        // Nor is this node's copy updated from now on, unless
+                        // it backs the session up: it serves the packets
+                        // forwarders still send here during the handover, then goes.
+                        if (s.backup_owner != view_.self) {
+                            table_.expireEarlier(i, now_ms + kHandoverCopyMs);
+                        }
+                    }
                 }
                 break;
             case AgentCommandKind::member_left:

@@ -215,6 +215,13 @@ uint32_t SessionTable::slotFor(uint32_t expires_ms) const {
     return (cursor_ms_ / kSlotMs + offset) % kWheelSlots;
 }
 
+void SessionTable::expireEarlier(uint32_t index, uint32_t expires_ms) {
+    if (!inUse(index) || int32_t(expires_ms - entries_[index].expires_ms) >= 0) return;
+    entries_[index].expires_ms = expires_ms;
+    if (links_[index].slot != kNotLinked) wheelUnlink(index);
+    wheelLink(index);
+}
+
 void SessionTable::wheelLink(uint32_t index) {
     TimerLink& l = links_[index];
     const uint32_t slot = slotFor(entries_[index].expires_ms);

@@ -148,6 +148,11 @@ public:
     /// Removes the entry at `index` (must be in use).
     void erase(uint32_t index);
 
+    /// Moves the live entry's expiry earlier, to `expires_ms` (its wheel slot
+    /// with it: the wheel would otherwise reach it only at its old time). A
+    /// later expiry needs no call: write Session::expires_ms.
+    void expireEarlier(uint32_t index, uint32_t expires_ms);
+
     Session& at(uint32_t index) { return entries_[index]; }
     const Session& at(uint32_t index) const { return entries_[index]; }
     /// flowHash() of the key of the live entry at `index`.

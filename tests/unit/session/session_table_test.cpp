@@ -164,6 +164,23 @@ TEST_CASE("refreshing a session postpones its expiry without touching the wheel"
     CHECK(n == 1);
 }
 
+TEST_CASE("an expiry moved earlier takes effect at the new time, not the old one") {
+    SessionTable table(64, 0);
+    const uint32_t far = 3600 * 1000;  // an established connection's hour
+    uint32_t a = insertFlow(table, 1, far);
+    uint32_t b = insertFlow(table, 2, far);
+    table.expireEarlier(a, 10000);
+    table.expireEarlier(b, far + 5000);  // later: not an earlier expiry, ignored
+    CHECK(table.at(b).expires_ms == far);
+    std::vector<uint32_t> expired;
+    auto collect = [&](uint32_t i, const Session&) { expired.push_back(i); };
+    CHECK(table.expire(9000, 1000, collect) == 0);
+    CHECK(table.expire(10100, 1000, collect) == 1);
+    REQUIRE(expired.size() == 1);
+    CHECK(expired[0] == a);
+    CHECK(table.inUse(b));
+}
+
 TEST_CASE("timeouts beyond the wheel's horizon are honoured") {
     SessionTable table(64, 0);
     const uint32_t far = 3600 * 1000;  // one hour, > 262 s horizon

@@ -1,0 +1,519 @@
+// A whole cluster in one process: for each node a real HaAgent on the fake
+// network and a real Pipeline as its one worker, an in-memory peer link, a
+// simulated clock. Flows enter at random nodes (as ECMP or a load balancer's
+// rehash would send them); members are killed and restarted at random. After
+// every change settles, every session has exactly one owner among the live
+// nodes and a copy on its live backup owner, and every packet of every flow
+// reaches its owner in at most two peer-link hops.
+//
+// It also prints what a new session costs the cluster (replication records,
+// peer-link frames) for 2 to 16 members: targeted replication keeps both flat.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cluster/election.h"
+#include "cluster/owner_cache.h"
+#include "core/log.h"
+#include "fixtures/frame_builder.h"
+#include "ha_test_util.h"
+#include "pipeline/pipeline.h"
+#include "policy/rule.h"
+
+namespace tandem {
+namespace {
+
+using test::FrameBuilder;
+
+// TANDEM_SIM_DEBUG=1: every dropped packet, and the route and the records of
+// every flow a check fails for, are printed.
+bool debug() { return getenv("TANDEM_SIM_DEBUG") != nullptr; }
+
+constexpr uint16_t kOutside = 0, kInside = 1;
+
+std::shared_ptr<const Policy> simPolicy() {
+    RuleError err;
+    std::vector<Rule> rules = {*parseRule("allow from inside to outside proto tcp dport 80", &err),
+                               *parseRule("allow from inside to outside proto udp dport 53", &err)};
+    std::string error;
+    auto p = Policy::compile(rules, {"outside", "inside"}, &error);
+    REQUIRE(p);
+    return p;
+}
+
+std::string clientIp(uint32_t i) {
+    return "10.1." + std::to_string((i >> 8) & 0xff) + "." + std::to_string(1 + (i & 0x7f));
+}
+const char* kServer = "192.0.2.80";
+
+// One simulated flow: a TCP connection (or a UDP exchange) from a client to
+// the server, with its sequence numbers so far.
+struct SimFlow {
+    uint32_t id = 0;
+    bool udp = false;
+    std::string client;
+    uint16_t sport = 0;
+    uint32_t cseq = 1000, sseq = 5000;  // next sequence number of each side
+    // The node each direction enters by, as ECMP hashing each direction's
+    // 5-tuple picks it: fixed while that node lives, another when it dies.
+    NodeId client_side = kNoNode, server_side = kNoNode;
+
+    std::vector<uint8_t> fromClient(uint8_t flags, size_t payload = 0) const {
+        if (udp) return FrameBuilder::udp(client, sport, kServer, 53).payload(payload).build();
+        return FrameBuilder::tcp(client, sport, kServer, 80, flags)
+            .seq(cseq).ack(flags & kTcpAck ? sseq : 0).payload(payload).build();
+    }
+    std::vector<uint8_t> fromServer(uint8_t flags, size_t payload = 0) const {
+        if (udp) return FrameBuilder::udp(kServer, 53, client, sport).payload(payload).build();
+        return FrameBuilder::tcp(kServer, 80, client, sport, flags)
+            .seq(sseq).ack(cseq).payload(payload).build();
+    }
+};
+
+struct SimNode {
+    NodeId id = kNoNode;
+    Config config;
+    ClusterViewCell view;
+    std::unique_ptr<WorkerChannel> channel;
+    std::unique_ptr<SessionTable> table;
+    std::unique_ptr<OwnerCache> cache;
+    std::unique_ptr<Pipeline> pipe;
+    FakeTransport* transport = nullptr;
+    std::unique_ptr<HaAgent> agent;
+    bool up = false;
+    std::map<uint32_t, uint32_t> parked;  // defer token -> flow id
+};
+
+// Where one packet ended.
+struct Outcome {
+    bool delivered = false;
+    NodeId at = kNoNode;     // the node that sent it on (forward) or parked it
+    uint32_t hops = 0;       // peer-link hops it took
+    std::string route;       // the nodes it crossed, and why it left each
+    bool parked = false;
+    PipelineCounter drop = PipelineCounter::rx_packets;  // unused unless dropped
+};
+
+class SimCluster {
+public:
+    explicit SimCluster(NodeId n, uint64_t seed = 7) : net_(clock_), rng_(seed), policy_(simPolicy()) {
+        setLogLevel("ha", LogLevel::error);
+        for (NodeId i = 1; i <= n; ++i) ids_.push_back(i);
+        for (NodeId i : ids_) {
+            auto node = std::make_unique<SimNode>();
+            node->id = i;
+            node->config = test::makeConfig(i, ids_);
+            nodes_[i] = std::move(node);
+        }
+    }
+
+    SimNode& node(NodeId id) { return *nodes_.at(id); }
+    const std::vector<NodeId>& ids() const { return ids_; }
+    std::mt19937_64& rng() { return rng_; }
+
+    void start(NodeId id) {
+        SimNode& n = node(id);
+        n.agent.reset();
+        n.channel = std::make_unique<WorkerChannel>(65536, 65536);
+        n.table = std::make_unique<SessionTable>(65536, 0);
+        const bool cluster = ids_.size() >= 3;
+        n.cache = cluster ? std::make_unique<OwnerCache>(4096) : nullptr;
+        PipelineSettings s;
+        s.node = id;
+        s.directors = cluster;
+        s.port_count = 2;
+        s.ports[kOutside] = {0, kInside};
+        s.ports[kInside] = {1, kOutside};
+        s.view = &n.view;
+        s.events = &n.channel->to_agent;
+        s.owner_cache = n.cache.get();
+        n.pipe = std::make_unique<Pipeline>(s, *n.table, policy_);
+        n.parked.clear();
+        n.transport = &net_.attach(id);
+        HaAgentOptions o;
+        o.status_interval_ms = 1000;
+        o.incarnation = (uint64_t(id) << 32) + ++incarnations_;
+        n.agent = std::make_unique<HaAgent>(n.config, clock_, *n.transport,
+                                            std::vector<WorkerChannel*>{n.channel.get()}, n.view, o);
+        n.up = true;
+    }
+
+    void crash(NodeId id) {
+        SimNode& n = node(id);
+        n.up = false;
+        n.agent.reset();
+        n.pipe.reset();
+        n.table.reset();
+        net_.detach(id);
+    }
+
+    void step() {
+        clock_.advanceUs(1000);
+        const uint32_t now = nowMs();
+        for (NodeId id : ids_) {
+            SimNode& n = node(id);
+            if (!n.up) continue;
+            AgentCommand cmd;
+            while (n.channel->to_worker.pop(&cmd)) {
+                switch (cmd.kind) {
+                    case AgentCommandKind::release_deferred: {
+                        auto it = n.parked.find(cmd.token);
+                        if (it != n.parked.end()) {
+                            released_.push_back(it->second);
+                            n.parked.erase(it);
+                        }
+                        break;
+                    }
+                    case AgentCommandKind::send_peer_link_heartbeat: {
+                        SimNode& to = node(cmd.peer);
+                        if (!to.up) break;
+                        WorkerEvent ev;
+                        ev.kind = WorkerEventKind::peer_link_heartbeat;
+                        ev.peer = id;
+                        ev.heartbeat_seq = cmd.heartbeat_seq;
+                        ev.peer_state = cmd.self_state;
+                        ev.now_ms = now;
+                        to.channel->to_agent.push(ev);
+                        break;
+                    }
+                    default: n.pipe->apply(cmd, now); break;
+                }
+            }
+            while (n.pipe->runJobs(now, 4096)) {
+            }
+            n.pipe->age(now, 4096);
+            n.agent->step();
+        }
+    }
+
+    void run(uint32_t ms) {
+        for (uint32_t i = 0; i < ms; ++i) step();
+    }
+
+    bool runUntil(const std::function<bool()>& done, uint32_t max_ms) {
+        for (uint32_t i = 0; i < max_ms; ++i) {
+            if (done()) return true;
+            step();
+        }
+        return done();
+    }
+
+    bool allActive() {
+        for (NodeId id : ids_) {
+            const SimNode& n = node(id);
+            if (n.up && !canOwnSessions(n.agent->state())) return false;
+        }
+        for (NodeId id : ids_) {
+            const SimNode& n = node(id);
+            if (!n.up) continue;
+            const ClusterView v = n.view.load();
+            for (NodeId other : ids_)
+                if (node(other).up != v.mayOwn(other)) return false;
+        }
+        return true;
+    }
+
+    uint32_t nowMs() const { return clock_.nowMs(); }
+
+    // Sends `frame` into node `at` by data port `port`, and on over the peer
+    // link wherever the verdicts send it. Owner hints land in the caches.
+    Outcome send(NodeId at, std::vector<uint8_t> frame, uint16_t port, uint32_t flow) {
+        Outcome o;
+        Ingress ingress = Ingress::port;
+        NodeId sender = kNoNode;
+        ForwardReason reason = ForwardReason::none;
+        for (int guard = 0; guard < 8; ++guard) {
+            SimNode& n = node(at);
+            if (!n.up) return o;  // into the void
+            o.route += std::to_string(at) + " ";
+            auto copy = frame;
+            const Verdict v = n.pipe->process(copy.data(), uint16_t(copy.size()), port, nowMs(),
+                                              ingress, sender, reason);
+            switch (v.kind) {
+                case VerdictKind::forward:
+                    o.delivered = true;
+                    o.at = at;
+                    return o;
+                case VerdictKind::defer:
+                    o.parked = true;
+                    o.at = at;
+                    n.parked[v.token] = flow;
+                    return o;
+                case VerdictKind::drop:
+                    if (debug()) {
+                        std::printf("drop at node %u (ingress %s, from %u, reason %u) hops %u:",
+                                    unsigned(at), ingress == Ingress::peer ? "peer" : "port",
+                                    unsigned(sender), unsigned(reason), o.hops);
+                        for (size_t k = 0; k < kPipelineCounterCount; ++k) {
+                            const uint64_t now_v = n.pipe->counters().get(PipelineCounter(k));
+                            const uint64_t key = uint64_t(at) << 32 | k;
+                            if (now_v != last_[key] && std::string(kPipelineCounterInfo[k].name).find("drop") != std::string::npos)
+                                std::printf(" %s", std::string(kPipelineCounterInfo[k].name).c_str());
+                            last_[key] = now_v;
+                        }
+                        std::printf("\n");
+                    }
+                    return o;
+                case VerdictKind::to_peer:
+                    o.route += "-(" + std::to_string(int(v.reason)) + ")-> ";
+                    ++o.hops;
+                    ++peer_link_frames_;
+                    if (v.notify != kNoNode && node(v.notify).up && node(v.notify).cache) {
+                        ++peer_link_frames_;
+                        node(v.notify).cache->learn(v.flow_hash, v.peer,
+                                                    node(v.notify).view.load().epoch, nowMs());
+                    }
+                    ingress = Ingress::peer;
+                    sender = at;
+                    reason = v.reason;
+                    at = v.peer;
+                    break;
+            }
+        }
+        FAIL("a packet went round the peer link eight times");
+        return o;
+    }
+
+    // Until flow `flow`'s parked first packet is released (true) or `max_ms`.
+    bool waitReleased(uint32_t flow, uint32_t max_ms) {
+        return runUntil([&] {
+            for (uint32_t f : released_)
+                if (f == flow) return true;
+            return false;
+        }, max_ms);
+    }
+
+    uint64_t recordsTx() const {
+        uint64_t n = 0;
+        for (const auto& [id, node] : nodes_)
+            if (node->up) n += node->agent->counters().get(HaCounter::records_tx);
+        return n;
+    }
+    uint64_t peerLinkFrames() const { return peer_link_frames_; }
+
+    // Every live node's view of the session of `key`: owners claiming it, and
+    // whether the owner's named backup owner is live and holds a copy.
+    struct Holding {
+        std::vector<NodeId> owners;  // live nodes whose own record says they own it
+        NodeId backup = kNoNode;     // the owner's record's backup owner
+        bool backup_has_copy = false;
+    };
+    Holding holding(const FlowKey& key) {
+        Holding h;
+        const uint64_t hash = flowHash(key);
+        for (NodeId id : ids_) {
+            SimNode& n = node(id);
+            if (!n.up) continue;
+            const uint32_t i = n.table->find(key, hash);
+            if (i == SessionTable::kNoEntry) continue;
+            if (n.table->at(i).owner == id) {
+                h.owners.push_back(id);
+                h.backup = n.table->at(i).backup_owner;
+            }
+        }
+        if (h.backup != kNoNode && node(h.backup).up) {
+            h.backup_has_copy = node(h.backup).table->find(key, hash) != SessionTable::kNoEntry;
+        }
+        return h;
+    }
+
+    void dump(const FlowKey& key) {
+        for (NodeId id : ids_) {
+            SimNode& n = node(id);
+            if (!n.up) continue;
+            const uint32_t i = n.table->find(key, flowHash(key));
+            if (i == SessionTable::kNoEntry) continue;
+            const Session& s = n.table->at(i);
+            std::printf("  node %u: owner %u backup %u origin %u version %u flags %x expires in %d ms\n",
+                        id, s.owner, s.backup_owner, s.origin_owner, s.version, s.flags,
+                        int(s.expires_ms - nowMs()));
+        }
+    }
+
+private:
+    SimulatedClock clock_;
+    FakeNetwork net_;
+    std::mt19937_64 rng_;
+    std::shared_ptr<const Policy> policy_;
+    std::vector<NodeId> ids_;
+    std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
+    std::vector<uint32_t> released_;
+    uint64_t incarnations_ = 0;
+    uint64_t peer_link_frames_ = 0;
+    std::map<uint64_t, uint64_t> last_;
+};
+
+NodeId randomLive(SimCluster& c) {
+    std::vector<NodeId> live;
+    for (NodeId id : c.ids())
+        if (c.node(id).up) live.push_back(id);
+    return live[c.rng()() % live.size()];
+}
+
+// The node a direction of a flow enters by: its path's node while it lives.
+NodeId path(SimCluster& c, NodeId& side) {
+    if (side == kNoNode || !c.node(side).up) side = randomLive(c);
+    return side;
+}
+
+FlowKey keyOf(const std::vector<uint8_t>& frame) {
+    PacketInfo info;
+    REQUIRE(parseFrame(frame.data(), frame.size(), {}, info) == ParseResult::ok);
+    return makeFlowKey(info.tuple(0));
+}
+
+// Opens flow `f`: its first packet at its client-side node, released once
+// the backup owner has the session, then the reply at its server-side node
+// (and for TCP the handshake's last ACK). Every packet must reach the owner.
+void open(SimCluster& c, SimFlow& f) {
+    const NodeId first = path(c, f.client_side);
+    Outcome o = c.send(first, f.fromClient(kTcpSyn), kInside, f.id);
+    REQUIRE_MESSAGE(o.parked, "flow ", f.id, " first packet at node ", int(first));
+    CHECK(o.hops <= 2);
+    REQUIRE(c.waitReleased(f.id, 100));
+    if (f.udp) {
+        Outcome r = c.send(path(c, f.server_side), f.fromServer(0, 40), kOutside, f.id);
+        CHECK_MESSAGE(r.delivered, "flow ", f.id, " UDP reply");
+        CHECK(r.hops <= 2);
+        return;
+    }
+    f.cseq += 1;
+    Outcome sa = c.send(path(c, f.server_side), f.fromServer(kTcpSyn | kTcpAck), kOutside, f.id);
+    CHECK_MESSAGE(sa.delivered, "flow ", f.id, " SYN-ACK");
+    CHECK(sa.hops <= 2);
+    f.sseq += 1;
+    Outcome a = c.send(path(c, f.client_side), f.fromClient(kTcpAck), kInside, f.id);
+    CHECK_MESSAGE(a.delivered, "flow ", f.id, " ACK");
+    CHECK(a.hops <= 2);
+}
+
+// One request and one response of flow `f`, each at its direction's node.
+// Returns how many of the two reached the owner (at most two hops each).
+int exchange(SimCluster& c, SimFlow& f) {
+    int ok = 0;
+    Outcome q = c.send(path(c, f.client_side), f.fromClient(kTcpAck | kTcpPsh, 100), kInside, f.id);
+    ok += q.delivered && q.hops <= 2;
+    if (!f.udp) f.cseq += 100;
+    Outcome r = c.send(path(c, f.server_side), f.fromServer(kTcpAck | kTcpPsh, 100), kOutside, f.id);
+    ok += r.delivered && r.hops <= 2;
+    if (debug() && !(q.delivered && r.delivered && q.hops <= 2 && r.hops <= 2)) {
+        std::printf("routes: %s | %s\n", q.route.c_str(), r.route.c_str());
+        const auto h = c.holding(keyOf(f.fromClient(kTcpAck)));
+        std::printf("flow %u udp %d: request %d at %u hops %u, response %d at %u hops %u; owners",
+                    f.id, f.udp, q.delivered, q.at, q.hops, r.delivered, r.at, r.hops);
+        for (NodeId o : h.owners) std::printf(" %u", o);
+        std::printf(" backup %u has %d\n", h.backup, h.backup_has_copy);
+        c.dump(keyOf(f.fromClient(kTcpAck)));
+    }
+    if (!f.udp) f.sseq += 100;
+    return ok;
+}
+
+std::vector<SimFlow> makeFlows(uint32_t count, uint32_t base) {
+    std::vector<SimFlow> flows;
+    for (uint32_t i = 0; i < count; ++i) {
+        SimFlow f;
+        f.id = base + i;
+        f.udp = i % 4 == 3;
+        f.client = clientIp(base + i);
+        f.sport = uint16_t(20000 + (base + i) % 40000);
+        flows.push_back(f);
+    }
+    return flows;
+}
+
+// Every flow has one live owner whose named backup owner is live and holds a copy.
+void checkHoldings(SimCluster& c, const std::vector<SimFlow>& flows, const char* when) {
+    size_t one_owner = 0, backed = 0;
+    for (const SimFlow& f : flows) {
+        const auto h = c.holding(keyOf(f.fromClient(kTcpAck)));
+        one_owner += h.owners.size() == 1;
+        backed += h.owners.size() == 1 && h.backup_has_copy;
+    }
+    INFO(when);
+    CHECK(one_owner == flows.size());
+    CHECK(backed == flows.size());
+}
+
+}  // namespace
+
+TEST_CASE("what a new session costs the cluster does not grow with its size") {
+    std::printf("members  replication records / new session  peer-link frames / new session\n");
+    double records_at_3 = 0, frames_at_3 = 0;
+    for (const NodeId n : {NodeId(2), NodeId(3), NodeId(4), NodeId(8), NodeId(16)}) {
+        CAPTURE(n);
+        SimCluster c(n);
+        for (NodeId id : c.ids()) c.start(id);
+        REQUIRE(c.runUntil([&] { return c.allActive(); }, 5000));
+        c.run(50);
+        auto flows = makeFlows(200, 0);
+        const uint64_t r0 = c.recordsTx(), p0 = c.peerLinkFrames();
+        for (SimFlow& f : flows) open(c, f);
+        c.run(20);  // state changes of the handshakes replicated
+        const double records = double(c.recordsTx() - r0) / double(flows.size());
+        const double frames = double(c.peerLinkFrames() - p0) / double(flows.size());
+        std::printf("%7u  %34.2f  %30.2f\n", unsigned(n), records, frames);
+        checkHoldings(c, flows, "after the flows opened");
+        if (n == 3) records_at_3 = records, frames_at_3 = frames;
+        // However large the cluster: a TCP handshake's reply takes at most
+        // two hops and an owner hint (its last ACK enters where the SYN
+        // did); a UDP flow's first datagram also asks the director (two).
+        size_t udp = 0;
+        for (const SimFlow& f : flows) udp += f.udp;
+        CHECK(frames <= (3.0 * double(flows.size() - udp) + 5.0 * double(udp)) / double(flows.size()));
+        if (n > 3) CHECK(records <= records_at_3 * 1.1);  // flat: one copy per change
+    }
+    CHECK(frames_at_3 > 0);
+}
+
+TEST_CASE("16 members: flows on random paths survive random kills and restarts") {
+    const char* seed = getenv("TANDEM_SIM_SEED");  // TANDEM_SIM_SEED=N: another run
+    SimCluster c(16, seed ? std::strtoull(seed, nullptr, 10) : 11);
+    for (NodeId id : c.ids()) c.start(id);
+    REQUIRE(c.runUntil([&] { return c.allActive(); }, 5000));
+    c.run(50);
+    auto flows = makeFlows(300, 1000);
+    for (SimFlow& f : flows) open(c, f);
+    c.run(20);
+    checkHoldings(c, flows, "after the flows opened");
+    int ok = 0;
+    for (SimFlow& f : flows) ok += exchange(c, f);
+    CHECK(ok == int(2 * flows.size()));
+
+    std::vector<NodeId> down;
+    for (int round = 0; round < 6; ++round) {
+        CAPTURE(round);
+        // Kill one or two members (idle flows included: nothing is sent
+        // while they are down), or bring one back.
+        if (down.size() < 3 && (round % 3 != 2)) {
+            NodeId victim = randomLive(c);
+            c.crash(victim);
+            down.push_back(victim);
+        } else {
+            const NodeId back = down.front();
+            down.erase(down.begin());
+            c.start(back);
+        }
+        REQUIRE(c.runUntil([&] { return c.allActive(); }, 5000));
+        // Scans, re-replication, revert; and what a handover leaves behind
+        // (the former owner's copy, forwarders' hints) ages out: until then
+        // a packet may take a third hop, never gets lost.
+        c.run(11000);
+        checkHoldings(c, flows, "after the change settled");
+        ok = 0;
+        for (SimFlow& f : flows) ok += exchange(c, f);
+        CHECK(ok == int(2 * flows.size()));
+        // New flows keep opening on the changed cluster.
+        auto fresh = makeFlows(50, 5000 + uint32_t(round) * 100);
+        for (SimFlow& f : fresh) open(c, f);
+        c.run(20);
+        checkHoldings(c, fresh, "new flows after the change");
+    }
+}
+
+}  // namespace tandem
