@@ -48,6 +48,9 @@ def configure(ap):
                     help="ECMP setup rate / single-path setup rate at least this")
     ap.add_argument("--max-p99-extra-ms", type=float, default=10.0,
                     help="ECMP connect p99 below the single path's p99 + this")
+    ap.add_argument("--rounds", type=int, default=4,
+                    help="the connections of each path in this many rounds, the paths taking "
+                         "turns (1: all on the single path, then all with ECMP)")
     ap.add_argument("--udp-flows", type=int, default=48)
     ap.add_argument("--udp-requests", type=int, default=480)
     ap.add_argument("--icmp-idents", type=int, default=8)
@@ -74,16 +77,57 @@ def cpu_snapshot(lab) -> dict:
     return out
 
 
-def cpu_line(sec, label, before, after):
-    """Prints what the phase cost in CPU: per node and the machine's load."""
+def cpu_line(sec, label, before, after, extra=()):
+    """Prints what the phase cost in CPU (summed over its rounds: `extra`
+    holds the other rounds' (before, after)): per node, and the machine's
+    load."""
+    pairs = [(before, after), *extra]
     per = []
-    for k, v in sorted(after["nodes"].items()):
-        b = before["nodes"].get(k)
-        per.append(f"node{k} {v - b:.2f} s" if v is not None and b is not None else f"node{k} n/a")
-    busy = after["machine"][0] - before["machine"][0]
-    total = after["machine"][1] - before["machine"][1]
+    for k in sorted(after["nodes"]):
+        used = [a["nodes"].get(k) - b["nodes"].get(k) for b, a in pairs
+                if a["nodes"].get(k) is not None and b["nodes"].get(k) is not None]
+        per.append(f"node{k} {sum(used):.2f} s" if len(used) == len(pairs) else f"node{k} n/a")
+    busy = sum(a["machine"][0] - b["machine"][0] for b, a in pairs)
+    total = sum(a["machine"][1] - b["machine"][1] for b, a in pairs)
     sec.line(f"{label}: tandemd CPU time {', '.join(per)}; machine busy "
              f"{100 * busy / total if total else 0:.0f} % of {os.cpu_count()} CPUs")
+
+
+def combine(rs: list[dict]) -> dict:
+    """storm() results of several rounds of one path as one: counts, bytes,
+    retransmissions, frames and counter deltas summed; the setup rate over
+    the summed time; connect p50/p99 the mean of the rounds' (max: the
+    largest)."""
+    out = dict(rs[0])
+    for k in ("attempted", "completed", "reset", "timed_out", "refused", "mismatch",
+              "slow_connects", "bytes_sent", "bytes_verified", "syn_retrans", "synack_retrans",
+              "client_retrans_segs", "server_retrans_segs", "client_timeouts", "elapsed_s"):
+        out[k] = sum(r.get(k, 0) or 0 for r in rs)
+    out["elapsed_s"] = round(out["elapsed_s"], 3)
+    out["rate"] = round(out["completed"] / out["elapsed_s"], 1) if out["elapsed_s"] else 0.0
+    failures: dict = {}
+    for r in rs:
+        for k, v in r["failures"].items():
+            failures[k] = failures.get(k, 0) + v
+    out["failures"] = failures
+
+    def mean(key, q):
+        vals = [r[key][q] for r in rs if r[key].get(q) is not None]
+        return round(sum(vals) / len(vals), 3) if vals else None
+    out["connect_ms"] = {"p50": mean("connect_ms", "p50"), "p99": mean("connect_ms", "p99"),
+                         "max": max((r["connect_ms"]["max"] for r in rs
+                                     if r["connect_ms"].get("max") is not None), default=None)}
+    out["handshake_rtt_ms"] = {"p50": mean("handshake_rtt_ms", "p50"),
+                               "p99": mean("handshake_rtt_ms", "p99")}
+    for field in ("frames", "node_deltas"):
+        summed: dict = {}
+        for r in rs:
+            for node, d in r[field].items():
+                acc = summed.setdefault(node, {})
+                for k, v in (d or {}).items():
+                    acc[k] = acc.get(k, 0) + v
+        out[field] = summed
+    return out
 
 
 def io_line(sec, label, deltas):
@@ -200,20 +244,43 @@ def body(lab, args, report, deadline, variant=None):
                          f"{args.peer_link})")
     lab.set_routes(fwd=[1], rev=[1])
     storm(lab, sec, "warm-up (node 1)", 200, args.concurrency, deadline, check=False, seed=99)
-    results = {}
     phases = (("single", [1], "single path (node 1 both ways)"),
               ("ecmp", all_nodes, f"ECMP (nodes {'+'.join(map(str, all_nodes))} both ways)"))
-    for i, (key, nodes, label) in enumerate(phases):
-        lab.set_routes(fwd=nodes, rev=nodes)
-        share = max(20.0, (deadline.remaining() - 40.0) / (2 - i))
-        cpu0 = cpu_snapshot(lab)
-        results[key] = storm(lab, sec, label, args.connections, args.concurrency, deadline,
-                             seed=2 + i, budget=share)
-        cpu_line(sec, label, cpu0, cpu_snapshot(lab))
-        io_line(sec, label, results[key]["node_deltas"])
-        if r_failed(results[key]):
-            stuck_handshakes(lab, sec, label)
+    rounds = max(1, args.rounds)
+    per = args.connections // rounds
+    chunks = {key: [] for key, _n, _l in phases}
+    cpu = {key: [] for key, _n, _l in phases}
+    if rounds > 1:
+        sec.line(f"{rounds} rounds of {per} connections on each path in turn (single, ECMP, "
+                 f"single, ...): a load the machine carries for a while weighs on both alike")
+    for rnd in range(rounds):
+        for i, (key, nodes, label) in enumerate(phases):
+            lab.set_routes(fwd=nodes, rev=nodes)
+            share = max(20.0, (deadline.remaining() - 40.0) / (2 * (rounds - rnd) - i))
+            tag = f"{label}{f' round {rnd + 1}/{rounds}' if rounds > 1 else ''}"
+            cpu0 = cpu_snapshot(lab)
+            r = storm(lab, sec, tag, per, args.concurrency, deadline, seed=2 + 2 * rnd + i,
+                      budget=share, check=False)
+            cpu[key].append((cpu0, cpu_snapshot(lab)))
+            chunks[key].append(r)
+            if r_failed(r):
+                stuck_handshakes(lab, sec, tag)
+    results = {key: combine(chunks[key]) for key in chunks}
+    for key, _nodes, label in phases:
         r = results[key]
+        if rounds > 1:
+            sec.line(f"{label}, all rounds: connections {r['attempted']}, completed "
+                     f"{r['completed']}, failed {r['attempted'] - r['completed']} "
+                     f"{r['failures'] or ''}; setup rate {r['rate']} conn/s ({r['elapsed_s']} s); "
+                     f"connect p50 {r['connect_ms']['p50']} ms, p99 {r['connect_ms']['p99']} ms "
+                     f"(mean of the rounds'), max {r['connect_ms']['max']} ms; retransmitted "
+                     f"SYNs {r['syn_retrans']}, SYN-ACKs {r['synack_retrans']}")
+        cpu_line(sec, label, cpu[key][0][0], cpu[key][0][1], extra=cpu[key][1:])
+        io_line(sec, label, r["node_deltas"])
+        sec.check(f"{label}: {r['completed']}/{per * rounds} connections completed, echo "
+                  f"verified, none failed {r['failures'] or ''}".rstrip(),
+                  r["completed"] == per * rounds and not r["failures"]
+                  and r["bytes_verified"] == r["bytes_sent"])
         sec.check(f"{label}: retransmitted SYNs {r['syn_retrans']} + SYN-ACKs "
                   f"{r['synack_retrans']} == 0", r["syn_retrans"] + r["synack_retrans"] == 0)
     s, e = results["single"], results["ecmp"]
