@@ -44,9 +44,10 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, Namespace, NodeFailed,
-                 add_veth, arm_watchdog, cleanup_stale, install_signal_handlers, link_mac,
-                 make_workdir, require_lab_environment, set_offloads)
+from lab import (ControlError, Deadline, InlineLab, LabError, LabInterrupted, LabSkip, LabTimeout,
+                 Namespace, NodeFailed, add_veth, arm_watchdog, cleanup_stale,
+                 install_signal_handlers, link_mac, make_workdir, require_lab_environment,
+                 set_offloads)
 from metrics_client import METRICS_CONFIG
 from nodes import TandemdNode, ha_config, tandemd_config
 from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
@@ -410,7 +411,7 @@ class ClusterLab(PairLab):
             for s in slots:
                 st = self.ha_state(s)
                 states[s.letter] = st
-                if st is not None and not self.ha_sees_all(st):
+                if st is not None and not self.ha_sees_all(st, s.node_id):
                     done = False
             if done:
                 return states
@@ -420,14 +421,15 @@ class ClusterLab(PairLab):
                                      f"node{k}: {ha_summary(v)}" for k, v in states.items()))
             time.sleep(0.05)
 
-    def ha_sees_all(self, st: dict) -> bool:
-        """Active, and every peer the lab runs is alive and active in `st`."""
+    def ha_sees_all(self, st: dict, self_id: int) -> bool:
+        """Active, and every other node the lab runs is alive and active in
+        `st` (node `self_id`'s HA state)."""
         if ha_local_state(st) not in ACTIVE_STATES:
             return False
         live = {s.node_id for s in self.live()}
         seen = {int(p["id"]): p for p in ha_peers(st) if str(p.get("id", "")).isdigit()}
         for n in live:
-            if n == int(st.get("local", {}).get("id", -1)):
+            if n == self_id:
                 continue
             p = seen.get(n)
             if p is None or p.get("alive") is False or (
@@ -435,34 +437,12 @@ class ClusterLab(PairLab):
                 return False
         return True
 
-    def sessions(self, s: ClusterSlot, port: int | None = None,
-                 live_only: bool = True) -> dict | None:
-        """pair.PairLab.sessions, with the daemon-side count (a truncated
-        list) asked for every node id of the cluster."""
-        r = super().sessions(s, port, live_only)
-        if r is None or not (r["truncated"] and port is not None):
-            return r
-        c = self.control(s)
-        by_owner = {}
-        for node_id in self.ids:
-            try:
-                extra = {"state": "established"} if live_only else {}
-                rr = c.request("show session all", timeout=5.0, dport=port, owner=node_id, **extra)
-                by_owner[node_id] = rr.get("total", len(rr.get("sessions", [])))
-            except Exception:   # noqa: BLE001 - a node that cannot say is n/a
-                pass
-        r["by_owner"] = by_owner
-        return r
-
     # --- measurements ------------------------------------------------------------------------
 
     def frames_text(self, f: dict[str, dict[str, int]]) -> str:
         return "; ".join(f"node{k} from crt {v.get('from_crt', 0)}, from srt "
                          f"{v.get('from_srt', 0)}, peer link tx {v.get('peer_tx', 0)} rx "
                          f"{v.get('peer_rx', 0)}" for k, v in sorted(f.items()))
-
-    def close(self) -> None:
-        PairLab.close(self)
 
 
 # --- HA and ownership helpers -----------------------------------------------------------------
@@ -503,7 +483,7 @@ def table_sessions(lab: ClusterLab, s: ClusterSlot, port: int) -> dict | None:
         return None
     try:
         r = c.request("show session all", timeout=5.0, dport=port)
-    except Exception:   # noqa: BLE001 - a node that cannot say is n/a
+    except (ControlError, LabTimeout):
         return None
     sessions = r.get("sessions")
     if not isinstance(sessions, list) or r.get("truncated") or \
