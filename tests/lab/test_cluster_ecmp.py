@@ -219,9 +219,14 @@ def stuck_handshakes(lab, sec, label, limit=6):
             except (ControlError, LabTimeout):
                 continue
             stuck.update(x.get("sport") for x in r.get("sessions", []))
+    reported = lab.__dict__.setdefault("stuck_reported", set())
+    old = stuck & reported
+    stuck -= reported
+    reported |= stuck
     if not stuck:
         return
-    sec.line(f"{label}: connections left in a handshake state in some table: {len(stuck)}")
+    sec.line(f"{label}: connections left in a handshake state in some table: {len(stuck)} "
+             f"new{f' (and {len(old)} from earlier phases)' if old else ''}")
     for sport in sorted(stuck)[:limit]:
         recs = []
         for sl in lab.live():
