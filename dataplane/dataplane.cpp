@@ -534,6 +534,14 @@ DataplaneStatus Dataplane::status() const {
     st.peer_link = sumCounters(kPeerLinkResultInfo, kPeerLinkResultCount, [&](size_t c) {
         return sum([](const Worker& w) -> const PeerLinkCounters& { return w.peer_link_counters; }, c);
     });
+    if (d.spec.pipeline.health_check.enabled) {
+        auto hc = sumCounters(kHealthCheckCounterInfo, kHealthCheckCounterCount, [&](size_t c) {
+            return sum([](const Worker& w) -> const HealthCheckCounters& {
+                return w.health_check_counters;
+            }, c);
+        });
+        st.io.insert(st.io.end(), hc.begin(), hc.end());
+    }
     if (d.spec.peer_link.udp) {
         auto arp = sumCounters(kPeerLinkArpCounterInfo, kPeerLinkArpCounterCount, [&](size_t c) {
             return sum([](const Worker& w) -> const PeerLinkArpCounters& {

@@ -85,6 +85,7 @@ struct Worker {
     WorkerCounters counters;
     PeerLinkCounters peer_link_counters;
     PeerLinkArpCounters peer_link_arp_counters;
+    HealthCheckCounters health_check_counters;
     ParkingLot parking;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
@@ -168,6 +169,9 @@ struct Dataplane::Impl {
     void resolvePeerLinkNeighbours(Worker& w, uint32_t now);
     unsigned neighbourSlot(NodeId peer) const;
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
+    /// Turns a health-check segment (VerdictKind::local) into its reply, in
+    /// place; false when it gets none (the caller frees it).
+    bool answerHealthCheck(Worker& w, rte_mbuf* m);
     /// Tells node `to` on the peer link that `owner` owns the flow of `flow_hash`.
     void sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner);
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);

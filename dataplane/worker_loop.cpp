@@ -88,6 +88,26 @@ void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_
     transmit(w, peer_port_id, &m, 1, true);
 }
 
+bool Dataplane::Impl::answerHealthCheck(Worker& w, rte_mbuf* m) {
+    if (m->nb_segs != 1) return false;
+    auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    const uint16_t len = rte_pktmbuf_data_len(m);
+    // Parsed again here: health checks come a few times a minute.
+    PacketInfo info;
+    if (parseFrame(frame, len, spec.pipeline.parse, info) != ParseResult::ok) return false;
+    const bool healthy = !spec.view || canOwnSessions(spec.view->load().self_state);
+    const size_t n = healthCheckReply(frame, len, size_t(len) + rte_pktmbuf_tailroom(m), info,
+                                      healthy, spec.pipeline.health_check,
+                                      w.health_check_counters);
+    if (n == 0) return false;
+    if (n > len) {
+        rte_pktmbuf_append(m, uint16_t(n - len));
+    } else {
+        rte_pktmbuf_trim(m, uint16_t(len - n));
+    }
+    return true;
+}
+
 void Dataplane::Impl::sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner) {
     const PeerLinkSpec& pl = spec.peer_link;
     if (!pl.enabled || !(pl.known_peers & nodeBit(to))) return;
@@ -307,6 +327,12 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 if (v.port < nports) {
                     if (from_peer) readdress(pkts[i], in_port, v.port);
                     park(w, pkts[i], v, now);
+                    continue;
+                }
+                break;
+            case VerdictKind::local:
+                if (!from_peer && v.port < nports && answerHealthCheck(w, pkts[i])) {
+                    out[v.port][out_n[v.port]++] = pkts[i];
                     continue;
                 }
                 break;

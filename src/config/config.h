@@ -6,6 +6,7 @@
 // half-valid. `tandemd --check-config FILE` runs exactly this loader.
 #pragma once
 
+#include "pipeline/health_check.h"
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -111,6 +112,9 @@ struct Config {
     ControlConfig control;
     std::vector<std::string> zones; ///< zone id = index, in order of first use
     std::vector<Rule> rules;        ///< [policy] rule lines, then rules-file lines
+    /// [health-check] (GENEVE mode): enabled when the section is present;
+    /// `secret` is left 0 (the daemon picks one at start).
+    HealthCheckSettings health_check;
 };
 
 struct ConfigError {

@@ -354,8 +354,33 @@ void checkPeerLinkMtu(LoadContext& c) {
                   " bytes will be dropped");
 }
 
+// [health-check] belongs to GENEVE mode, where a load balancer checks the
+// node; without it there, the load balancer's checks get no answer.
+void checkHealthCheck(LoadContext& c) {
+    const HealthCheckSettings& hc = c.cfg.health_check;
+    const bool geneve = c.cfg.dataplane.mode == DataplaneMode::geneve;
+    if (c.wasRejected("dataplane", "mode")) return;
+    if (hc.enabled && !geneve) {
+        c.error(c.lineOf("health-check", "address"),
+                "[health-check] answers a load balancer's checks in [dataplane] mode = geneve; "
+                "this node runs inline");
+        return;
+    }
+    if (geneve && !hc.enabled) {
+        c.warning(c.lineOf("dataplane", "mode"),
+                  "geneve mode without [health-check]: the load balancer's health checks get no "
+                  "answer and it never sends this node traffic (add [health-check] address = the "
+                  "data port's IPv4 address)");
+    }
+    if (hc.enabled && hc.protocol == HealthCheckProtocol::tcp && c.isSet("health-check", "path")) {
+        c.warning(c.lineOf("health-check", "path"),
+                  "[health-check] path has no effect with protocol = tcp");
+    }
+}
+
 void validateConfig(LoadContext& c) {
     checkPorts(c);
+    checkHealthCheck(c);
     checkPeers(c);
     checkHa(c);
     checkPeerLinkMtu(c);

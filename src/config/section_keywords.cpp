@@ -440,12 +440,59 @@ bool openPlain(LoadContext&, std::string_view) {
     return true;
 }
 
+// --- [health-check] ----------------------------------------------------------
+
+bool openHealthCheck(LoadContext& c, std::string_view) {
+    c.cfg.health_check.enabled = true;
+    return true;
+}
+
+constexpr Keyword kHealthCheckKeywords[] = {
+    {"protocol",
+     [](LoadContext& c, const IniEntry& e) {
+         if (e.value == "tcp") {
+             c.cfg.health_check.protocol = HealthCheckProtocol::tcp;
+         } else if (e.value == "http") {
+             c.cfg.health_check.protocol = HealthCheckProtocol::http;
+         } else {
+             return c.badValue(e, "expected tcp or http");
+         }
+         return true;
+     }},
+    {"address",
+     [](LoadContext& c, const IniEntry& e) {
+         auto a = parseIpAddr(e.value);
+         if (!a || !a->isV4Mapped()) {
+             return c.badValue(e, "expected the data port's own IPv4 address, e.g. 10.0.1.10");
+         }
+         c.cfg.health_check.address = *a;
+         return true;
+     },
+     KeyUse::required},
+    {"port",
+     [](LoadContext& c, const IniEntry& e) {
+         return setUnsigned(c, e, c.cfg.health_check.port, 1, 65535, "a TCP port");
+     }},
+    {"path",
+     [](LoadContext& c, const IniEntry& e) {
+         const std::string_view v = e.value;
+         if (v.empty() || v.front() != '/' || v.size() > 128 ||
+             v.find_first_of(" ?#\t") != std::string_view::npos) {
+             return c.badValue(e, "expected a URL path such as /healthz (up to 128 characters, "
+                                  "no spaces, query or fragment)");
+         }
+         c.cfg.health_check.path = e.value;
+         return true;
+     }},
+};
+
 constexpr SectionKind kSectionKinds[] = {
     {"node", "", kNodeKeywords, openPlain},     {"dataplane", "", kDataplaneKeywords, openPlain},
     {"port", "NAME", kPortKeywords, openPort},  {"peer", "ID", kPeerKeywords, openPeer},
     {"ha", "", kHaKeywords, openPlain},         {"timeouts", "", kTimeoutKeywords, openPlain},
     {"tcp", "", kTcpKeywords, openPlain},       {"control", "", kControlKeywords, openPlain},
     {"policy", "", kPolicyKeywords, openPlain},
+    {"health-check", "", kHealthCheckKeywords, openHealthCheck},
 };
 
 }  // namespace

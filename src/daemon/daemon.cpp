@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <random>
 #include <signal.h>
 
 #include <cstdio>
@@ -103,6 +104,12 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     ps.node = cfg.node.id;
     ps.geneve = cfg.dataplane.mode == DataplaneMode::geneve;
     ps.directors = cfg.peers.size() >= 2;
+    ps.health_check = cfg.health_check;
+    if (ps.health_check.enabled) {
+        // Keys the health checks' initial sequence numbers (SYN-cookie style).
+        std::random_device rd;
+        ps.health_check.secret = uint64_t(rd()) << 32 | rd();
+    }
     // One 8-byte word per slot: 512 KiB for 64 k flows remembered.
     if (ps.directors) spec->owner_cache_slots = 65536;
     if (ps.geneve) {

@@ -120,7 +120,21 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
         return;
     }
     const PacketInfo& info = s.info;
-    if (info.tunnel.kind != TunnelKind::none) counters_.inc(PipelineCounter::tunnel_frames);
+    if (info.tunnel.kind != TunnelKind::none) {
+        counters_.inc(PipelineCounter::tunnel_frames);
+    } else if (settings_.geneve) [[unlikely]] {
+        // One-arm mode carries GENEVE only; what else comes is for the node.
+        const HealthCheckSettings& hc = settings_.health_check;
+        if (hc.enabled && info.proto == kProtoTcp && !info.is_fragment && info.has_l4 &&
+            info.dst == hc.address && info.dport == hc.port) {
+            counters_.inc(PipelineCounter::health_check_segments);
+            v = {VerdictKind::local, in_port};
+        } else {
+            counters_.inc(PipelineCounter::dropped_not_tunnel);
+            v = {VerdictKind::drop, kNoPort};
+        }
+        return;
+    }
     if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) {
         counters_.inc(PipelineCounter::passed_neighbor_discovery);
         v = forwardFrom(in_port);

@@ -40,6 +40,7 @@
 #include "core/node_id.h"
 #include "packet/packet_parser.h"
 #include "pipeline/fragment_cache.h"
+#include "pipeline/health_check.h"
 #include "pipeline/pipeline_counters.h"
 #include "pipeline/traffic_log_record.h"
 #include "policy/policy.h"
@@ -74,6 +75,10 @@ struct PipelineSettings {
     /// In a pair every node holds every session (the defer makes sure of it
     /// before a reply can exist), so this stays off.
     bool directors = false;
+    /// GENEVE mode: the load balancer's health checks to the data port's
+    /// own address (health_check.h); every other IP frame that is not
+    /// GENEVE is dropped (dropped_not_tunnel).
+    HealthCheckSettings health_check;
     const ClusterViewCell* view = nullptr;   ///< null: a standalone node
     WorkerEventRing* events = nullptr;       ///< null: nothing is replicated
     TrafficLogRing* traffic_log = nullptr;   ///< null: no traffic log
@@ -87,6 +92,7 @@ enum class VerdictKind : uint8_t {
     drop,     ///< free it (the reason is counted)
     to_peer,  ///< send to node `peer` over the peer link
     defer,    ///< hold until the HA agent releases `token`, then send out of `port`
+    local,    ///< a health check to this node: the dataplane answers it out of `port`
 };
 
 struct Verdict {

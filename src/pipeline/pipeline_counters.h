@@ -27,6 +27,8 @@ namespace tandem {
     X(sessions_reopened, "TCP sessions restarted by a new SYN in time-wait / close")        \
     X(sessions_expired, "sessions removed by idle timeout")                                 \
     X(tunnel_frames, "GENEVE / VXLAN frames decapsulated and inspected")                  \
+    X(health_check_segments, "GENEVE mode: segments to the health-check address and port (answered by the node)") \
+    X(dropped_not_tunnel, "GENEVE mode: IP frames that are neither GENEVE nor a health check") \
     X(forwarded_to_peer, "frames sent to the owning node over the peer link")             \
     X(forwarded_new_to_peer, "first packets sent to the node that will own the flow")     \
     X(forwarded_unsynced_to_peer, "mid-stream packets with no session sent to the one live peer while its sync channel is down") \

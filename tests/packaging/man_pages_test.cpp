@@ -67,7 +67,7 @@ TEST_CASE("tandem.conf(5) has a section for every config section and each of its
     for (const auto& kind : config_detail::sectionKinds()) {
         std::string heading = "[" + std::string(kind.name) + (kind.suffix.empty() ? "]" : ".");
         CAPTURE(heading);
-        const std::string text = manSection(page, heading);
+        const std::string text = manSection(page, roff(heading));
         CHECK_MESSAGE(!text.empty(), "no .SH " << heading << " in tandem.conf.5");
         for (const auto& key : config_detail::keywordNames(kind)) {
             CHECK_MESSAGE(hasWord(text, key), "key '" << key << "' missing under " << heading);

@@ -48,7 +48,7 @@ std::vector<ErrorCase> errorCases() {
         // Sections
         {"an unknown section", minimalWith("[hq]\n"),
          "11: unknown section [hq] (did you mean [ha]?); expected one of: node, dataplane, "
-         "port.NAME, peer.ID, ha, timeouts, tcp, control, policy"},
+         "port.NAME, peer.ID, ha, timeouts, tcp, control, policy, health-check"},
         {"a port section without a name", minimalWith("[port]\n"), "11: expected [port.NAME]"},
         {"a plain section with a suffix", minimalWith("[ha.1]\n"),
          "11: section [ha] takes no suffix"},
@@ -238,6 +238,19 @@ std::vector<ErrorCase> errorCases() {
          "[ha]\nlisten = tcp://10.0.0.1:7400\npeer-link = udp\npeer-link-listen = 10.1.0.1:6081\n"
          "[policy]\nrule = allow\n",
          "14: [ha] peer-link-listen uses port 6081, the GENEVE port"},
+        // [health-check] (lines 10.. after the geneve config's 9)
+        {"a health check in inline mode", minimalWith("[health-check]\naddress = 10.9.0.2\n"),
+         "12: [health-check] answers a load balancer's checks in [dataplane] mode = geneve"},
+        {"a health check without its address", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\nport = 80\n",
+         "10: [health-check] address is required"},
+        {"a health-check address that is not IPv4", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 2001:db8::1\n",
+         "11: [health-check] address = 2001:db8::1: expected the data port's own IPv4 address"},
+        {"an unknown health-check protocol", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\nprotocol = icmp\n",
+         "12: [health-check] protocol = icmp: expected tcp or http"},
+        {"a health-check path that is no path", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\npath = healthz\n",
+         "12: [health-check] path = healthz: expected a URL path"},
+        {"a health-check port out of range", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\nport = 70000\n",
+         "12: [health-check] port = 70000: expected a TCP port"},
         {"a hold time under two heartbeats",
          pairWith("heartbeat-interval-ms = 100\nhold-time-ms = 150\n"),
          "23: [ha] hold-time-ms = 150: must be at least twice heartbeat-interval-ms (200)"},

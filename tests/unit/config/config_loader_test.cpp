@@ -397,6 +397,27 @@ TEST_CASE("warnings point at settings that have no effect") {
         CHECK(r.config.has_value());
         CHECK(hasItem(r.warnings, 11, "[ha] has no effect"));
     }
+    SUBCASE("geneve mode without health checks, a path with tcp checks") {
+        const std::string geneve =
+            "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\n"
+            "zone = z\n[policy]\nrule = allow\n";
+        auto r = loadConfigText(geneve, "t.conf");
+        CHECK(r.config.has_value());
+        CHECK(hasItem(r.warnings, 4, "the load balancer's health checks get no answer"));
+        r = loadConfigText(geneve + "[health-check]\naddress = 10.9.0.2\npath = /x\n", "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK(hasItem(r.warnings, 12, "path has no effect with protocol = tcp"));
+        r = loadConfigText(geneve + "[health-check]\naddress = 10.9.0.2\nprotocol = http\n"
+                                    "port = 8080\npath = /healthz\n", "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK(r.warnings.empty());
+        const HealthCheckSettings& hc = r.config->health_check;
+        CHECK(hc.enabled);
+        CHECK(hc.protocol == HealthCheckProtocol::http);
+        CHECK(hc.address == *parseIpAddr("10.9.0.2"));
+        CHECK(hc.port == 8080);
+        CHECK(hc.path == "/healthz");
+    }
     SUBCASE("geneve-port in inline mode") {
         auto r =
             loadConfigText(std::string(kMinimal) + "[dataplane]\ngeneve-port = 6081\n", "t.conf");

@@ -244,6 +244,7 @@ public:
                     o.at = at;
                     n.parked[v.token] = flow;
                     return o;
+                case VerdictKind::local: return o;  // GENEVE health checks: not here
                 case VerdictKind::drop:
                     if (debug()) {
                         std::printf("drop at node %u (ingress %s, from %u, reason %u) hops %u:",
