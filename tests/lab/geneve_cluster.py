@@ -29,19 +29,28 @@ Targets (kind):
            `gwlb-emulator reflect` target and, for health checks, whatever
            listener the test starts there (the emulator's own lab test)
 
-The emulator runs with `--health-check none` for tandemd targets (tandemd
-does not answer health checks); targets are registered at run time through
-its control socket (register / deregister).
+Health checks: tandemd answers the emulator's checks itself ([health-check]
+on the target address, tcp by default, http on /healthz when asked): the
+emulator runs with real checks at lab timings (HealthSettings: every 1 s,
+0.5 s timeout, 2 passes healthy, 2 failures unhealthy) instead of AWS's
+(10 s, 5 s, 5, 2). As the node's kernel has no address on the data veth,
+only tandemd answers them (a kernel with the address would reset the
+checks itself). `linux` targets keep `--health-check none` unless the test
+asks for more. Targets are registered at run time through the emulator's
+control socket (register / deregister).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import time
+from dataclasses import dataclass
 
 from geneve_lab import emulator_request, start_emulator
 from lab import (ControlError, InlineLab, LabError, LabTimeout, Namespace, NodeFailed,
-                 add_veth, cleanup_stale, link_mac, link_stats, make_workdir, set_offloads)
+                 add_veth, cleanup_stale, link_mac, link_stats, make_workdir, run, set_offloads)
 from nodes import TandemdNode, ha_config, tandemd_config
 from pair import ha_peers, ha_ready, ha_summary
 
@@ -51,6 +60,55 @@ GW_DATA_IP = "10.9.0.1"
 HA_PORT = 7400
 PEER_LINK_PORT = 4790
 MAX_NODES = 8
+
+
+@dataclass
+class HealthSettings:
+    """The load balancer's health checks in the lab: what the emulator sends
+    and what tandemd's [health-check] answers. AWS allows intervals of 5-300
+    s and thresholds of 2-10; the lab keeps the thresholds at AWS's minimum
+    and shortens the interval and timeout so that a dead or suspended
+    target is seen in ~2-3 s (the emulator accepts any positive value)."""
+    protocol: str = "tcp"            # tcp | http | none (the emulator checks nothing)
+    port: int = 80
+    path: str = "/healthz"
+    interval: float = 1.0
+    timeout: float = 0.5
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 2
+
+    def emulator_args(self) -> list[str]:
+        if self.protocol == "none":
+            return ["--health-check", "none"]
+        return ["--health-check", self.protocol, "--health-check-port", str(self.port),
+                "--health-check-path", self.path,
+                "--health-check-interval", f"{self.interval:g}",
+                "--health-check-timeout", f"{self.timeout:g}",
+                "--healthy-threshold", str(self.healthy_threshold),
+                "--unhealthy-threshold", str(self.unhealthy_threshold)]
+
+    def tandemd_section(self, address: str) -> str:
+        if self.protocol == "none":
+            return ""
+        return ("\n[health-check]\n"
+                f"protocol = {self.protocol}\n"
+                f"address = {address}\n"
+                f"port = {self.port}\n"
+                + (f"path = {self.path}\n" if self.protocol == "http" else ""))
+
+    def describe(self) -> str:
+        if self.protocol == "none":
+            return "health checks off (every registered target healthy)"
+        what = f"{self.protocol} {self.port}" + (self.path if self.protocol == "http" else "")
+        return (f"health checks {what} every {self.interval:g} s, timeout {self.timeout:g} s, "
+                f"healthy after {self.healthy_threshold} passes, unhealthy after "
+                f"{self.unhealthy_threshold} failures (AWS: 10 s, 5 s, 5, 2)")
+
+    def detection_bound(self) -> float:
+        """The longest a dead target can stay healthy: a check that started
+        just before the death passes, then `unhealthy_threshold` checks
+        fail, the last one after its timeout."""
+        return self.interval * self.unhealthy_threshold + self.timeout
 
 
 def target_ip(k: int) -> str:
@@ -133,7 +191,27 @@ class ClusterTandemdNode(TandemdNode):
                               session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
                               socket_path=socket_path, lcores=self.lcores, extra=extra,
                               cluster_id=o.get("cluster_id", 9), node_name=f"fw{slot.node_id}",
-                              mode="geneve", extra_ports={"peer": slot.peer_if})
+                              mode="geneve", extra_ports={"peer": slot.peer_if}) + \
+            self.lab.health.tandemd_section(slot.ip)
+
+    def start(self, slot: ClusterSlot) -> None:
+        # a restart keeps the log of the run before (tandemd.log.1, ...)
+        log = os.path.join(slot.workdir, "tandemd.log")
+        if os.path.exists(log):
+            n = 1
+            while os.path.exists(f"{log}.{n}"):
+                n += 1
+            os.rename(log, f"{log}.{n}")
+        super().start(slot)
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye; the process is reaped."""
+        if self.proc is not None:
+            if self.proc.alive():
+                self.proc.popen.send_signal(signal.SIGKILL)
+            self.proc.kill()
+            self.proc = None
+        shutil.rmtree(f"/var/run/dpdk/{self.dpdk_prefix}", ignore_errors=True)
 
     def request(self, command: str, timeout: float = 3.0, **args):
         return self.control.request(command, timeout=timeout, **args)
@@ -162,7 +240,11 @@ class GeneveClusterLab(InlineLab):
         self.slots = [ClusterSlot(self, k) for k in range(1, nodes + 1)]
         self.gwlb_socket = ""
         self.gwlb_stats: dict = {}
+        self.gwlb_started = 0.0     # the emulator's start on this clock (its log's t = 0)
         self.ha_supported: bool | None = None
+        self.marks_path = ""
+        self.health = self.opts.get("health") or (
+            HealthSettings() if kind == "tandemd" else HealthSettings(protocol="none"))
 
     # --- structure ----------------------------------------------------------------------
 
@@ -184,6 +266,8 @@ class GeneveClusterLab(InlineLab):
     def build(self) -> None:
         cleanup_stale()
         self.workdir = make_workdir(self.prefix)
+        self.marks_path = os.path.join(self.workdir, "marks.jsonl")
+        open(self.marks_path, "w").close()
         for s in self.slots:
             s.workdir = os.path.join(self.workdir, s.label)
             os.makedirs(s.workdir)
@@ -308,11 +392,91 @@ class GeneveClusterLab(InlineLab):
     # --- the emulator ---------------------------------------------------------------------
 
     def start_gwlb(self, targets: list[str], extra: list[str] = ()) -> dict:
-        return start_emulator(self, self.gw, [self.gw_client_if, self.gw_server_if],
-                              GW_DATA_IP, targets, extra)
+        """Starts the emulator with the lab's health checks (self.health)
+        unless `extra` names --health-check itself; `opts` may set
+        target_failover and deregistration_delay."""
+        extra = list(extra)
+        if "--health-check" not in extra:
+            extra += self.health.emulator_args()
+        for key in ("target_failover", "deregistration_delay"):
+            if self.opts.get(key) is not None and f"--{key.replace('_', '-')}" not in extra:
+                extra += [f"--{key.replace('_', '-')}", str(self.opts[key])]
+        ready = start_emulator(self, self.gw, [self.gw_client_if, self.gw_server_if],
+                               GW_DATA_IP, targets, extra)
+        t0 = time.monotonic()
+        st = self.gwlb("stats")
+        self.gwlb_started = (t0 + time.monotonic()) / 2 - st["uptime_s"]
+        return ready
 
     def gwlb(self, cmd: str, **args) -> dict:
         return emulator_request(self, {"cmd": cmd, **args})
+
+    def gwlb_events(self, since: float = 0.0) -> list[dict]:
+        """The emulator's event lines (stderr: target state changes,
+        rebalancing) with `at` = their time on this process's clock
+        (time.monotonic()); those at or after `since`."""
+        proc = self._services.get("gwlb")
+        if proc is None:
+            return []
+        out = []
+        for line in proc.stderr_text().splitlines():
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(ev, dict) and isinstance(ev.get("t"), (int, float)):
+                ev["at"] = self.gwlb_started + ev["t"]
+                if ev["at"] >= since:
+                    out.append(ev)
+        return out
+
+    def target_state(self, s: "ClusterSlot | str") -> str | None:
+        ip = s if isinstance(s, str) else s.ip
+        return self.gwlb("targets")["targets"].get(ip, {}).get("state")
+
+    def wait_target(self, s: "ClusterSlot", states: tuple[str, ...], timeout: float,
+                    watch=None, interval: float = 0.02) -> float | None:
+        """Polls the emulator until target `s` is in one of `states`;
+        returns when (time.monotonic()), None after `timeout`. `watch` is
+        called on every round (e.g. to record the node's own state)."""
+        end = time.monotonic() + timeout
+        while True:
+            self.check_node()
+            if watch is not None:
+                watch()
+            if self.target_state(s) in states:
+                return time.monotonic()
+            if time.monotonic() > end:
+                return None
+            time.sleep(interval)
+
+    def wait_healthy(self, slots: list["ClusterSlot"], timeout: float) -> float:
+        """Waits until the emulator reports every target in `slots` healthy;
+        returns the seconds it took. NodeFailed otherwise."""
+        t0 = time.monotonic()
+        end = t0 + timeout
+        while True:
+            self.check_node()
+            got = self.gwlb("targets")["targets"]
+            states = {s.ip: got.get(s.ip, {}).get("state") for s in slots}
+            if all(v == "healthy" for v in states.values()):
+                return time.monotonic() - t0
+            if time.monotonic() > end:
+                raise NodeFailed(f"targets not healthy within {timeout:.0f} s: " + ", ".join(
+                    f"{ip} {v} ({got.get(ip, {}).get('last_check', '')})"
+                    for ip, v in states.items()))
+            time.sleep(0.05)
+
+    def mark(self, name: str, t: float | None = None, window: float | None = None) -> float:
+        """Writes an event mark for rr-long (pair_traffic.py reads it when
+        it stops)."""
+        t = time.monotonic() if t is None else t
+        rec = {"name": name, "t": t}
+        if window is not None:
+            rec["window"] = window
+        with open(self.marks_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        return t
 
     def stop_gwlb(self) -> dict:
         if "gwlb" in self._services:
@@ -323,8 +487,44 @@ class GeneveClusterLab(InlineLab):
 
     def start_node(self, s: ClusterSlot, policy, binary: str | None, workers: int = 1) -> None:
         node = ClusterTandemdNode(self, policy, binary, workers)
+        s.node = None
         node.start(s)
         s.node, s.dead = node, False
+
+    def kill_node(self, s: ClusterSlot) -> float:
+        """SIGKILL; returns the time of the kill (time.monotonic())."""
+        t = time.monotonic()
+        s.dead = True
+        s.node.kill()
+        return t
+
+    def stop_node(self, s: ClusterSlot, timeout: float = 15.0) -> dict:
+        """SIGTERM (tandemd drains and exits); returns stop()'s report."""
+        s.dead = True
+        node, s.node = s.node, None
+        return node.stop(timeout=timeout) if node is not None else {}
+
+    def live(self) -> list[ClusterSlot]:
+        return [s for s in self.slots if s.node is not None and not s.dead]
+
+    def request(self, s: ClusterSlot, command: str, cli: str | None = None
+                ) -> tuple[bool, object]:
+        """An operator command through the `tandem` CLI (`cli`, run against
+        the node's control socket) when given, else the control socket.
+        Returns (ok, reply or error text)."""
+        if s.node is None or s.dead:
+            return False, "not running"
+        if cli and os.path.isfile(cli) and os.access(cli, os.X_OK):
+            p = run([cli, "--socket", s.node.control.socket_path, "--json", "-c", command],
+                    timeout=10, check=False)
+            try:
+                return p.returncode == 0, json.loads(p.stdout)
+            except json.JSONDecodeError:
+                return p.returncode == 0, (p.stdout or p.stderr).strip()
+        try:
+            return True, s.node.request(command, timeout=5.0)
+        except (ControlError, LabTimeout) as e:
+            return False, str(e)
 
     def check_node(self) -> None:
         for s in self.slots:
@@ -335,7 +535,9 @@ class GeneveClusterLab(InlineLab):
         out = {}
         for s in self.slots:
             node, s.node = s.node, None
-            if node is None:
+            if node is None or s.dead:
+                if node is not None:
+                    node.kill()
                 continue
             try:
                 out[s.letter] = node.stop()

@@ -30,7 +30,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from geneve_cluster import GeneveClusterLab, target_flows, totals_delta  # noqa: E402
+from geneve_cluster import (GeneveClusterLab, HealthSettings, target_flows,  # noqa: E402
+                            totals_delta)
 from geneve_lab import geneve_policy  # noqa: E402
 from lab import (Deadline, LabError, LabInterrupted, LabSkip, NodeFailed,  # noqa: E402
                  arm_watchdog, install_signal_handlers, require_lab_environment, run)
@@ -58,6 +59,9 @@ def parse_args(argv=None):
                          "nodes + 3 (client, server, emulator): everything time-shares the "
                          "CPUs and the rate is CPU-bound, the cluster doing more work per "
                          "connection (replication) than one node")
+    ap.add_argument("--health-check", choices=("tcp", "http", "none"), default="tcp",
+                    help="the emulator's health checks, answered by tandemd ([health-check]); "
+                         "none: every registered target is healthy at once")
     ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet")
     ap.add_argument("--heartbeat-ms", type=int, default=50)
     ap.add_argument("--hold-ms", type=int, default=500)
@@ -110,9 +114,12 @@ def reconcile(sec, label: str, lab: GeneveClusterLab, per: dict, t: dict, c0: di
             continue
         d = delta(c1[s.letter], c0[s.letter])
         e = per.get(s.ip, {})
-        rx, sent = d.get("rx_packets", 0), e.get("packets_to_target", 0)
+        # the load balancer's health checks reach the node too, outside GENEVE
+        hc = d.get("health_check_segments", 0)
+        rx, sent = d.get("rx_packets", 0) - hc, e.get("packets_to_target", 0)
         fwd += d.get("forwarded", 0)
-        parts.append(f"node{s.letter} rx_packets {rx} / sent {sent}, forwarded "
+        parts.append(f"node{s.letter} rx_packets {rx}{f' (+{hc} health checks)' if hc else ''}"
+                     f" / sent {sent}, forwarded "
                      f"{d.get('forwarded', 0)}, to peer {d.get('forwarded_to_peer', 0)} / "
                      f"back {e.get('packets_from_target', 0)}")
         ok = ok and rx == sent
@@ -147,6 +154,8 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
     lab.start_node(first, policy, args.tandemd, args.workers)
     st = lab.wait_ha([first], paired=False, timeout=deadline.cap(30.0))
     sec.line(f"node1: {ha_summary(st.get('1'))}")
+    took = lab.wait_healthy([first], timeout=deadline.cap(20.0))
+    sec.line(f"{lab.health.describe()}: node1 healthy {took:.1f} s after it was active")
     storm(lab, sec, "warm-up", 200, args.concurrency, deadline, check=False, seed=99)
     e0 = quiet_stats(lab)
     c0 = {first.letter: lab.counters(first)}
@@ -171,7 +180,9 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
               if lab.ha_supported else "HA state (`show high-availability state` n/a)",
               True if lab.ha_supported else None)
     reg = lab.gwlb("register", targets=[s.ip for s in others])
-    sec.line(f"registered with the emulator: {', '.join(reg['done'])}")
+    took = lab.wait_healthy(lab.slots, timeout=deadline.cap(20.0))
+    sec.line(f"registered with the emulator: {', '.join(reg['done'])}; every target healthy "
+             f"{took:.1f} s later")
     storm(lab, sec, "cluster warm-up", 200, args.concurrency, deadline, check=False, seed=98,
           budget=min(30.0, deadline.cap(30.0)))
     e0 = quiet_stats(lab)
@@ -242,11 +253,11 @@ def main(argv=None) -> int:
     error = None
     node_failure = None
     figures: dict = {}
-    print(f"GENEVE cluster of {args.nodes} behind the GWLB emulator: tandemd {args.tandemd}",
-          flush=True)
+    print(f"GENEVE cluster of {args.nodes} behind the GWLB emulator: tandemd {args.tandemd}; "
+          f"{HealthSettings(protocol=args.health_check).describe()}", flush=True)
     try:
         opts = {"owner": args.owner, "heartbeat_ms": args.heartbeat_ms, "hold_ms": args.hold_ms,
-                "curve": not args.no_curve}
+                "curve": not args.no_curve, "health": HealthSettings(protocol=args.health_check)}
         with GeneveClusterLab(args.nodes, "tandemd", opts) as lab:
             try:
                 figures = body(lab, args, report, deadline)
