@@ -89,7 +89,7 @@ std::optional<std::string> renderSessionDetail(const nlohmann::json& s) {
     };
     add("state", "state", field(s, "state") ? scalarText(s["state"]) : "");
     add("rule", "rule", field(s, "rule") ? scalarText(s["rule"]) : "");
-    for (const char* k : {"owner", "backup_owner", "origin_owner"}) {
+    for (const char* k : {"owner", "backup_owner", "director", "origin_owner"}) {
         add(k, labelOf(k), field(s, k) ? scalarText(s[k]) : "");
     }
     add("packets", "packets", directions(s, "packets", ","));

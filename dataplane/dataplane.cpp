@@ -550,6 +550,16 @@ DataplaneStatus Dataplane::status() const {
         });
         st.peer_link.insert(st.peer_link.end(), arp.begin(), arp.end());
     }
+    if (d.owner_cache) {
+        st.owner_cache_capacity = d.owner_cache->capacity();
+        st.owner_cache_entries = d.owner_cache->occupied(monotonicMs());
+        uint64_t hits = 0, misses = 0;
+        for (auto& w : d.workers) {
+            hits += w->pipeline->counters().get(PipelineCounter::owner_cache_hits);
+            misses += w->pipeline->counters().get(PipelineCounter::owner_cache_misses);
+        }
+        st.owner_cache_hit_pct = hits + misses ? 100.0 * double(hits) / double(hits + misses) : 0;
+    }
     for (auto& w : d.workers) {
         st.session_capacity += w->table->capacity();
         st.sessions += w->table->size();

@@ -109,6 +109,12 @@ struct DataplaneStatus {
     std::array<uint64_t, kMaxNodes + 1> sessions_by_owner{};
     std::vector<uint64_t> sessions_by_worker;  ///< live sessions in each worker's table
     unsigned workers = 0;
+    /// Clusters: the owner cache (directors' answers kept by this forwarder).
+    uint32_t owner_cache_capacity = 0;  ///< 0: none
+    uint32_t owner_cache_entries = 0;   ///< slots holding a fresh answer
+    /// Packets with no session that found their owner in the cache, of all
+    /// that looked (owner_cache_hits / (hits + misses)), 0..100.
+    double owner_cache_hit_pct = 0;
 };
 
 /// One session as the operator sees it.

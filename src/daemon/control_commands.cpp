@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "cluster/election.h"
 #include "cluster/node_state.h"
 #include "core/log.h"
 #include "core/protocol_name.h"
@@ -88,7 +89,9 @@ SessionFilter filterFrom(const Config& cfg, const nlohmann::json& args) {
     return f;
 }
 
-nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg) {
+// `owners`: the nodes that may own now (the published view), which elect the
+// flow's director.
+nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg, uint16_t owners) {
     const Session& s = snap.session;
     const SessionEndpoints e = endpointsOf(s);
     const char* proto = protocolName(s.key_proto);
@@ -102,6 +105,7 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg) {
                         {"owner", s.owner},
                         {"backup_owner", s.backup_owner},
                         {"origin_owner", s.origin_owner},
+                        {"director", directorOf(flowHash(s.key()), owners)},
                         {"version", s.version},
                         {"replica", (s.flags & kSessionReplicated) != 0},
                         {"packets", {s.packets[0], s.packets[1]}},
@@ -177,14 +181,17 @@ void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane
         return nlohmann::json{{"version", TANDEM_VERSION}};
     });
 
-    auto showSessions = [&cfg, &dp](const SessionFilter& f, std::optional<uint64_t> id) {
+    // Standalone, this node directs every flow.
+    auto owners = [&cfg, ha] { return ha ? ha->status().view.owners : nodeBit(cfg.node.id); };
+    auto showSessions = [&cfg, &dp, owners](const SessionFilter& f, std::optional<uint64_t> id) {
         std::vector<SessionSnapshot> snaps;
         bool truncated = false;
         if (!dp.sessions(f, id, kMaxSessionsShown, kSnapshotTimeoutMs, &snaps, &truncated)) {
             throw ControlError("the dataplane did not answer in time");
         }
         nlohmann::json list = nlohmann::json::array();
-        for (const auto& s : snaps) list.push_back(sessionJson(s, cfg));
+        const uint16_t mask = owners();
+        for (const auto& s : snaps) list.push_back(sessionJson(s, cfg, mask));
         return nlohmann::json{{"sessions", list}, {"total", snaps.size()}, {"truncated", truncated}};
     };
     server.on("show session all", [&cfg, showSessions](const nlohmann::json& args) {
@@ -263,13 +270,28 @@ void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane
         return nlohmann::json{{"sync", s.value("sync", nlohmann::json::array())},
                               {"counters", s.value("counters", nlohmann::json::object())}};
     });
-    server.on("show cluster members", [ha](const nlohmann::json&) {
+    server.on("show cluster members", [ha, &dp](const nlohmann::json&) {
         nlohmann::json s = ha->statusJson();
+        const DataplaneStatus st = dp.status();
         nlohmann::json members = nlohmann::json::array();
         nlohmann::json local = s["local"];
         local["self"] = true;
+        // What this node's table holds: its own sessions, and the copies it
+        // keeps as backup owner (a cluster) or of everything (a pair).
+        const NodeId self = local.value("id", NodeId(0));
+        local["owned"] = st.sessions_by_owner[self];
+        local["backups"] = st.sessions - st.sessions_by_owner[self];
+        if (st.owner_cache_capacity) {
+            local["owner_cache_entries"] = st.owner_cache_entries;
+            local["owner_cache_hit_pct"] = st.owner_cache_hit_pct;
+        }
         members.push_back(local);
-        for (auto& p : s["peers"]) members.push_back(p);
+        for (auto& p : s["peers"]) {
+            // Copies of its sessions this node holds.
+            const NodeId id = p.value("id", NodeId(0));
+            if (id <= kMaxNodes) p["backed_up_here"] = st.sessions_by_owner[id];
+            members.push_back(p);
+        }
         return nlohmann::json{{"members", members}};
     });
     server.on("request high-availability suspend", [ha](const nlohmann::json&) {

@@ -8,14 +8,16 @@ crossed). Then, on each node:
 - `show high-availability state`: own id, name and an active state; the peer
   alive, named, in the state the peer reports for itself; owner mode and
   timers as configured; both nodes in the published view;
-- `show cluster members`: two members, self marked, states matching;
+- `show cluster members`: two members, self marked, states matching; the
+  sessions each node's table holds for itself and for the peer equal
+  `show session all owner N`;
 - `show high-availability state-synchronization`: a sync entry for the peer,
   up, everything sent acknowledged once traffic is steady (acked == seq > 0),
   bulk sync complete;
 - `show session all dport 5101` (a filter): exactly the 40 connections,
   client -> server; each with the owner the test expects (first-packet: the
-  node its SYN crossed; primary: the primary), the same owner and backup
-  owner on both nodes, flagged replica exactly where the node is not the
+  node its SYN crossed; primary: the primary), the same owner, backup
+  owner and director on both nodes (each node directing some), flagged replica exactly where the node is not the
   owner; `... owner N` returns that owner's share;
 - `show session id N` and `show session flow SRC SPORT DST DPORT tcp` (both
   directions) find that same session;
@@ -146,13 +148,18 @@ def body(lab, args, report, deadline, variant=None):
     for sport in sports:
         xa, xb = table["a"].get(sport, {}), table["b"].get(sport, {})
         right += xa.get("owner") == expected_owner(sport) and expected_owner(sport) is not None
-        same += (xa.get("owner"), xa.get("backup_owner")) == (xb.get("owner"),
-                                                              xb.get("backup_owner"))
+        same += (xa.get("owner"), xa.get("backup_owner"), xa.get("director")) == \
+            (xb.get("owner"), xb.get("backup_owner"), xb.get("director")) and \
+            xa.get("director") in (1, 2)
         replica_ok += (xa.get("replica") == (xa.get("owner") != 1) and
                        xb.get("replica") == (xb.get("owner") != 2))
     n = len(sports)
     sec.check(f"owner as the test expects ({'the primary' if args.owner == 'primary' else 'the node the SYN crossed'}): {right}/{n}", right == n)
-    sec.check(f"same owner and backup owner on both nodes: {same}/{n}", same == n)
+    sec.check(f"same owner, backup owner and director (1 or 2) on both nodes: {same}/{n}",
+              same == n)
+    directors = {x.get("director") for x in table["a"].values()}
+    sec.check(f"both nodes direct some of the flows (directors seen: {sorted(directors)})",
+              directors == {1, 2})
     sec.check(f"replica flag set exactly where the node is not the owner: {replica_ok}/{n}",
               replica_ok == n)
     for s in lab.slots:
@@ -164,6 +171,19 @@ def body(lab, args, report, deadline, variant=None):
         sec.check(f"{s.label} `show session all dport {RR_PORT} owner N` totals {got} == "
                   f"owners in the full list {by_owner}",
                   all(got[o] == by_owner.get(o, 0) for o in (1, 2)))
+
+    # what each node's table holds, as `show cluster members` counts it
+    for s in lab.slots:
+        mine = {m.get("id"): m for m in show(s, "show cluster members").get("members", [])}
+        own = show(s, f"show session all owner {s.node_id}").get("total")
+        other = show(s, f"show session all owner {s.other.node_id}").get("total")
+        me, peer = mine.get(s.node_id, {}), mine.get(s.other.node_id, {})
+        sec.check(f"{s.label} cluster members: owned {me.get('owned')} == {own} sessions it "
+                  f"owns, backups {me.get('backups')} and node {s.other.node_id}'s backed up "
+                  f"here {peer.get('backed_up_here')} == {other} copies of the peer's",
+                  own is not None and other is not None and me.get("owned") == own and
+                  me.get("backups") == other and peer.get("backed_up_here") == other and
+                  own + other > 0)
 
     # one connection looked up three ways on each node
     sport = min(sports)
