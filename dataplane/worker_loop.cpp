@@ -314,6 +314,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 }
                 if (from_peer) readdress(pkts[i], in_port, v.port);
                 out[v.port][out_n[v.port]++] = pkts[i];
+                if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
                 continue;
             case VerdictKind::to_peer:
                 if (encapsulate(w, pkts[i], PeerLinkType::forwarded_frame, v.peer, v.reason,

@@ -395,7 +395,16 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         emit(WorkerEventKind::upsert, index, now_ms);
     }
     if (info.first_fragment) fragments_.allow(info.src, info.dst, info.frag_id, now_ms);
-    return forwardFrom(in_port);
+    Verdict v = forwardFrom(in_port);
+    if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
+        // Sent here as the flow's director, which owns it too: the sender
+        // is told so, as any director tells, and sends the flow's next
+        // packets here as to their owner.
+        v.notify = sender_;
+        v.peer = view_.self;
+        v.flow_hash = s.hash;
+    }
+    return v;
 }
 
 Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms,

@@ -100,7 +100,9 @@ struct Verdict {
     uint16_t port = kNoPort;  ///< forward/defer: egress port
     NodeId peer = kNoNode;    ///< to_peer: destination node
     ForwardReason reason = ForwardReason::none;
-    NodeId notify = kNoNode;  ///< to_peer: also tell this node that `peer` owns the flow
+    /// to_peer: also tell this node that `peer` owns the flow; forward: that
+    /// `peer` (this node) does.
+    NodeId notify = kNoNode;
     uint32_t token = 0;       ///< defer: release token
     uint64_t flow_hash = 0;   ///< to_peer: the flow's hash (its low half is the header's hint)
 };

@@ -238,6 +238,11 @@ public:
                 case VerdictKind::forward:
                     o.delivered = true;
                     o.at = at;
+                    if (v.notify != kNoNode && node(v.notify).up && node(v.notify).cache) {
+                        ++peer_link_frames_;  // the owner hint of a director that owns the flow
+                        node(v.notify).cache->learn(v.flow_hash, v.peer,
+                                                    node(v.notify).view.load().epoch, nowMs());
+                    }
                     return o;
                 case VerdictKind::defer:
                     o.parked = true;
@@ -444,7 +449,8 @@ void checkHoldings(SimCluster& c, const std::vector<SimFlow>& flows, const char*
 }  // namespace
 
 TEST_CASE("what a new session costs the cluster does not grow with its size") {
-    std::printf("members  replication records / new session  peer-link frames / new session\n");
+    std::printf("members  replication records / new session  peer-link frames / new session  "
+                "owner-cache hits (next 2 packets)\n");
     double records_at_3 = 0, frames_at_3 = 0;
     for (const NodeId n : {NodeId(2), NodeId(3), NodeId(4), NodeId(8), NodeId(16)}) {
         CAPTURE(n);
@@ -458,7 +464,20 @@ TEST_CASE("what a new session costs the cluster does not grow with its size") {
         c.run(20);  // state changes of the handshakes replicated
         const double records = double(c.recordsTx() - r0) / double(flows.size());
         const double frames = double(c.peerLinkFrames() - p0) / double(flows.size());
-        std::printf("%7u  %34.2f  %30.2f\n", unsigned(n), records, frames);
+        // Two more packets per flow: the forwarders' caches at work.
+        auto cacheLookups = [&](PipelineCounter k) {
+            uint64_t v = 0;
+            for (NodeId id : c.ids()) v += c.node(id).pipe->counters().get(k);
+            return v;
+        };
+        const uint64_t h0 = cacheLookups(PipelineCounter::owner_cache_hits);
+        const uint64_t m0 = cacheLookups(PipelineCounter::owner_cache_misses);
+        for (SimFlow& f : flows) CHECK(exchange(c, f) == 2);
+        const uint64_t hits = cacheLookups(PipelineCounter::owner_cache_hits) - h0;
+        const uint64_t misses = cacheLookups(PipelineCounter::owner_cache_misses) - m0;
+        const double hit_pct = hits + misses ? 100.0 * double(hits) / double(hits + misses) : 0;
+        std::printf("%7u  %34.2f  %30.2f  %32.0f %%\n", unsigned(n), records, frames, hit_pct);
+        if (n >= 3) CHECK(hit_pct > 90.0);  // a flow's later packets go straight to its owner
         checkHoldings(c, flows, "after the flows opened");
         if (n == 3) records_at_3 = records, frames_at_3 = frames;
         // However large the cluster: a TCP handshake's reply takes at most
