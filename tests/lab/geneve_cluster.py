@@ -337,6 +337,7 @@ class GeneveClusterLab(InlineLab):
         for mac, iface in statics:
             self.sw.run(["bridge", "fdb", "replace", mac, "dev", iface, "master", "static"])
             self.sw.run(["bridge", "link", "set", "dev", iface, "flood", "off"])
+        self._source_check(statics)
         # neighbours: static everywhere the emulator and the endpoints look
         gc_mac = link_mac(self.gw, self.gw_client_if)
         gs_mac = link_mac(self.gw, self.gw_server_if)
@@ -374,6 +375,53 @@ class GeneveClusterLab(InlineLab):
                  + (f"; peer link udp {', '.join(peer_link_ip(s.node_id) for s in self.slots)}"
                     f":{PEER_LINK_PORT}; HA {', '.join(ha_ip(s.node_id) for s in self.slots)}"
                     if tandemd else ""))
+
+    SOURCE_TABLE = "tandem_lab_source_check"
+
+    def _source_check(self, statics: list[tuple[str, str]]) -> None:
+        """As a VPC does for an ENI, the switch takes from each port only
+        frames with that port's own source MAC: the others are dropped and
+        counted (named counter per port) before the bridge learns from
+        them. A bridge's static entries are not sticky: without this check,
+        one frame with another station's source MAC would move that
+        station's entry to the sender's port, and the segment would lose
+        the station (the emulator, or a node) for as long as such frames
+        keep coming."""
+        rules, counters = [], []
+        for mac, iface in statics:
+            counters.append(f"    counter foreign_{iface} {{}}\n")
+            rules.append(f'        iifname "{iface}" ether saddr != {mac} '
+                         f'counter name foreign_{iface} drop\n')
+        self.sw.run(["nft", "-f", "-"], input=(
+            f"table bridge {self.SOURCE_TABLE} {{\n" + "".join(counters) +
+            "    chain prerouting {\n"
+            "        type filter hook prerouting priority -300; policy accept;\n"
+            + "".join(rules) + "    }\n}\n"))
+        self._source_ports = {iface: mac for mac, iface in statics}
+
+    def foreign_source_frames(self) -> dict[str, int]:
+        """Frames the switch dropped per port because their source MAC was
+        not the port's station's (see _source_check): {interface: frames}."""
+        p = self.sw.run(["nft", "-j", "list", "table", "bridge", self.SOURCE_TABLE],
+                        check=False)
+        out = {}
+        try:
+            for item in json.loads(p.stdout).get("nftables", []):
+                c = item.get("counter")
+                if isinstance(c, dict) and str(c.get("name", "")).startswith("foreign_"):
+                    out[c["name"][len("foreign_"):]] = int(c.get("packets", 0))
+        except (json.JSONDecodeError, ValueError):
+            pass
+        return out
+
+    def foreign_source_text(self, counts: dict[str, int]) -> str:
+        """Per station: frames dropped for a foreign source MAC."""
+        names = {self.sw_gw_if: "emulator"}
+        for s in self.slots:
+            names[s.sw_data_if] = f"node{s.node_id} data"
+            names[s.sw_peer_if] = f"node{s.node_id} peer link"
+        return ", ".join(f"{names.get(k, k)} {v}" for k, v in sorted(counts.items()) if v) \
+            or "none"
 
     def _all_ifaces(self):
         out = [(self.client, self.client_if), (self.server, self.server_if),

@@ -528,6 +528,8 @@ def main(argv=None) -> int:
         pair_traffic.add_commands(sub)
     import flows_traffic  # the GWLB emulator's lab test: flows from chosen sources
     flows_traffic.add_commands(sub)
+    import health_traffic  # the GENEVE failover lab: health checks by hand, garbage
+    health_traffic.add_commands(sub)
 
     a = ap.parse_args(argv)
     return a.fn(a)
