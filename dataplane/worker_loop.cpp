@@ -379,9 +379,7 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
         if (h.type == PeerLinkType::owner_hint) {
             PeerLinkOwnerHint hint;
             if (decodePeerLinkOwnerHint(data + overhead, h.payload_len, &hint) && owner_cache) {
-                // Learned under the view of now: a membership change forgets it.
-                const uint8_t gen = spec.view ? spec.view->load().epoch : 0;
-                owner_cache->learn(hint.flow_hash, hint.owner, gen, now);
+                owner_cache->learn(hint.flow_hash, hint.owner, now);
                 w.counters.inc(WorkerCounter::owner_hints_received);
             } else {
                 w.counters.inc(WorkerCounter::owner_hints_bad);

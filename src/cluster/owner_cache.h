@@ -8,15 +8,17 @@
 // straight to the owner: one peer-link hop instead of two.
 //
 // Bounded and lossy: a direct-mapped array of one 64-bit word per slot
-// (the flow hash's high half as tag, the view generation it was learned
-// in, a coarse time, the owner), written and read with relaxed atomics by
-// any worker of the node, no lock. A newer flow overwrites an older one in
-// its slot; an entry older than kMaxAgeS seconds is a miss, and so is one
-// learned under another view (the ClusterView's epoch, bumped on every
-// membership change: a member that left and came back may have lost the
-// session its hint named). Within one view a wrong answer costs a hop,
-// never a packet: the node it names passes the packet on to the owner its
-// record names (reason via_director).
+// (the flow hash's high half as tag, its owner's generation, a coarse
+// time, the owner), written and read with relaxed atomics by any worker of
+// the node, no lock. A newer flow overwrites an older one in its slot; an
+// entry unused for kMaxAgeS seconds is a miss. When a member stops being
+// one that may own (it died, restarted or was suspended), forgetOwner()
+// bumps its generation: every entry naming it is a miss from then on (it
+// may have lost the sessions). Entries naming the other members stay, so a
+// member's death does not send every forwarder back to the directors. A
+// wrong answer costs a hop, never a packet: the node it names passes the
+// packet on to the owner its record names (reason via_director), or to the
+// flow's director when it has no record.
 //
 // Thread-safety: lookup(), learn(), clear() and occupied() from any thread.
 #pragma once
@@ -42,20 +44,33 @@ public:
         for (uint32_t i = 0; i < n; ++i) slots_[i].store(0, std::memory_order_relaxed);
     }
 
-    /// The owner remembered for `flow_hash` under view generation `gen`, or kNoNode.
-    NodeId lookup(uint64_t flow_hash, uint8_t gen, uint32_t now_ms) const {
-        const uint64_t w = slots_[flow_hash & mask_].load(std::memory_order_relaxed);
+    /// The owner remembered for `flow_hash`, or kNoNode. A hit more than a
+    /// second old is refreshed (a flow in use stays remembered).
+    NodeId lookup(uint64_t flow_hash, uint32_t now_ms) {
+        std::atomic<uint64_t>& slot = slots_[flow_hash & mask_];
+        const uint64_t w = slot.load(std::memory_order_relaxed);
         if (w == 0 || uint32_t(w >> 32) != uint32_t(flow_hash >> 32)) return kNoNode;
-        if (uint8_t(w >> 24) != gen || !fresh(w, now_ms)) return kNoNode;
-        return NodeId(w & 0xff);
+        const NodeId owner = NodeId(w & 0xff);
+        if (owner > kMaxNodes || uint8_t(w >> 24) != generation(owner) || !fresh(w, now_ms))
+            return kNoNode;
+        if (seconds(now_ms) != uint32_t(w >> 8 & kTimeMask)) {
+            slot.store((w & ~(uint64_t(kTimeMask) << 8)) | uint64_t(seconds(now_ms)) << 8,
+                       std::memory_order_relaxed);
+        }
+        return owner;
     }
 
-    /// Remembers that `owner` owns the flow of `flow_hash` (view generation `gen`).
-    void learn(uint64_t flow_hash, NodeId owner, uint8_t gen, uint32_t now_ms) {
-        if (owner == kNoNode) return;
-        const uint64_t w = (flow_hash >> 32) << 32 | uint64_t(gen) << 24 |
+    /// Remembers that `owner` owns the flow of `flow_hash`.
+    void learn(uint64_t flow_hash, NodeId owner, uint32_t now_ms) {
+        if (owner == kNoNode || owner > kMaxNodes) return;
+        const uint64_t w = (flow_hash >> 32) << 32 | uint64_t(generation(owner)) << 24 |
                            uint64_t(seconds(now_ms)) << 8 | owner;
         slots_[flow_hash & mask_].store(w, std::memory_order_relaxed);
+    }
+
+    /// `owner` stopped being a member that may own: forget what names it.
+    void forgetOwner(NodeId owner) {
+        if (owner >= 1 && owner <= kMaxNodes) gens_[owner].fetch_add(1, std::memory_order_relaxed);
     }
 
     /// Forgets everything.
@@ -71,7 +86,10 @@ public:
         uint32_t n = 0;
         for (uint32_t i = 0; i <= mask_; ++i) {
             const uint64_t w = slots_[i].load(std::memory_order_relaxed);
-            if (w && fresh(w, now_ms)) ++n;
+            const NodeId owner = NodeId(w & 0xff);
+            if (w && owner <= kMaxNodes && uint8_t(w >> 24) == generation(owner) &&
+                fresh(w, now_ms))
+                ++n;
         }
         return n;
     }
@@ -83,8 +101,11 @@ private:
         return ((seconds(now_ms) - uint32_t(w >> 8)) & kTimeMask) <= kMaxAgeS;
     }
 
+    uint8_t generation(NodeId owner) const { return gens_[owner].load(std::memory_order_relaxed); }
+
     uint32_t mask_ = 0;
     std::unique_ptr<std::atomic<uint64_t>[]> slots_;
+    std::atomic<uint8_t> gens_[kMaxNodes + 1] = {};
 };
 
 }  // namespace tandem

@@ -193,6 +193,13 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
     // send it a second time).
     if (reason_ == ForwardReason::director_unknown) ingress = Ingress::port;
     if (settings_.view) view_ = settings_.view->load();
+    if (settings_.owner_cache && view_.owners != cache_owners_) [[unlikely]] {
+        // Members that may no longer own may have lost their sessions.
+        const uint16_t gone = cache_owners_ & uint16_t(~view_.owners);
+        for (NodeId n = 1; n <= kMaxNodes; ++n)
+            if (gone & nodeBit(n)) settings_.owner_cache->forgetOwner(n);
+        cache_owners_ = view_.owners;
+    }
     if (ingress == Ingress::peer) counters_.add(PipelineCounter::received_from_peer, n);
     uint64_t rx_bytes = 0;
     for (uint32_t i = 0; i < n; ++i) rx_bytes += lens[i];
@@ -292,7 +299,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         if (const NodeId d = directorToAsk(s, ingress); d != kNoNode) {
             // A director named the owner of this flow before: straight there.
             if (OwnerCache* cache = settings_.owner_cache) {
-                const NodeId o = cache->lookup(s.hash, view_.epoch, now_ms);
+                const NodeId o = cache->lookup(s.hash, now_ms);
                 if (o != kNoNode && o != view_.self && view_.mayOwn(o)) {
                     counters_.inc(PipelineCounter::owner_cache_hits);
                     return toPeer(o, ForwardReason::owner_elsewhere, s.hash,
@@ -370,7 +377,20 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             counters_.inc(PipelineCounter::sessions_reopened);
             return decideNew(s, in_port, out_port, now_ms, ingress);
         }
-        switch (tcpTrack(sess, dir, tcp, settings_.tcp)) {
+        const TcpVerdict tv = tcpTrack(sess, dir, tcp, settings_.tcp);
+        if (tv != TcpVerdict::accept && settings_.directors && ingress == Ingress::port &&
+            (sess.state == SessionState::tcp_time_wait || sess.state == SessionState::tcp_close)) {
+            // A finished connection's record, and a packet that does not fit
+            // it: most likely a newer connection on the same ports that
+            // another node opened (its SYN went elsewhere). Its director
+            // knows; a stray segment of the old one is dropped there.
+            const NodeId d = directorOf(s.hash, view_.owners);
+            if (d != kNoNode && d != view_.self) {
+                return toPeer(d, ForwardReason::to_director, s.hash,
+                              PipelineCounter::forwarded_to_director);
+            }
+        }
+        switch (tv) {
             case TcpVerdict::accept: break;
             case TcpVerdict::invalid_flags:
                 counters_.inc(PipelineCounter::dropped_tcp_invalid_flags);

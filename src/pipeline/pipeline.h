@@ -260,6 +260,7 @@ private:
     PipelineCounters counters_;
     ParseCounters parse_counters_;
     ClusterView view_;  // as of the current burst
+    uint16_t cache_owners_ = 0;  // the members that may own as the owner cache was last told
     NodeId sender_ = kNoNode;  // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;

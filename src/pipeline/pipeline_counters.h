@@ -50,6 +50,7 @@ namespace tandem {
     X(replicas_expired, "replicas dropped after their owner left without adopting them")  \
     X(replicas_dropped_full, "replicas not installed because the table is full")          \
     X(replicas_stale, "replicas ignored because a newer version is installed")            \
+    X(replicas_replaced_finished, "records of finished TCP connections replaced by a new connection's on the same ports") \
     X(replicas_not_kept, "session records not kept: this node is neither their owner nor their backup owner (cluster)") \
     X(jobs_refused, "table-wide jobs (bulk scans, transfers, scans) refused: all job slots busy") \
     X(events_dropped, "session changes not replicated because the ring to the HA agent was full") \

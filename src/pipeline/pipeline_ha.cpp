@@ -81,10 +81,24 @@ bool Pipeline::expireOne(uint32_t index, Session& s, uint32_t now_ms) {
     return true;
 }
 
+namespace {
+
+// A TCP record that starts a connection, for a tuple whose record here is of
+// a finished one (a connection cannot go from closing back to its handshake).
+bool replacesFinished(const Session& cur, const Session& incoming) {
+    const bool finished =
+        cur.state == SessionState::tcp_time_wait || cur.state == SessionState::tcp_close;
+    const bool opening = incoming.state == SessionState::tcp_syn_sent ||
+                         incoming.state == SessionState::tcp_syn_recv;
+    return finished && opening;
+}
+
+}  // namespace
+
 void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
     const FlowKey key = incoming.key();
     const uint64_t hash = flowHash(key);
-    const uint32_t index = table_.find(key, hash);
+    uint32_t index = table_.find(key, hash);
     if (settings_.directors && incoming.owner != view_.self &&
         incoming.backup_owner != view_.self) {
         // In a cluster a session lives on its owner and its backup owner
@@ -98,6 +112,14 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
         }
         counters_.inc(PipelineCounter::replicas_not_kept);
         return;
+    }
+    if (index != SessionTable::kNoEntry && replacesFinished(table_.at(index), incoming)) {
+        // A new connection on the ports of a finished one, opened by another
+        // node: it replaces the old record whatever the versions say (the
+        // new one counts again from 1).
+        table_.erase(index);
+        index = SessionTable::kNoEntry;
+        counters_.inc(PipelineCounter::replicas_replaced_finished);
     }
     if (index == SessionTable::kNoEntry) {
         Session init = incoming;

@@ -240,8 +240,7 @@ public:
                     o.at = at;
                     if (v.notify != kNoNode && node(v.notify).up && node(v.notify).cache) {
                         ++peer_link_frames_;  // the owner hint of a director that owns the flow
-                        node(v.notify).cache->learn(v.flow_hash, v.peer,
-                                                    node(v.notify).view.load().epoch, nowMs());
+                        node(v.notify).cache->learn(v.flow_hash, v.peer, nowMs());
                     }
                     return o;
                 case VerdictKind::defer:
@@ -271,8 +270,7 @@ public:
                     ++peer_link_frames_;
                     if (v.notify != kNoNode && node(v.notify).up && node(v.notify).cache) {
                         ++peer_link_frames_;
-                        node(v.notify).cache->learn(v.flow_hash, v.peer,
-                                                    node(v.notify).view.load().epoch, nowMs());
+                        node(v.notify).cache->learn(v.flow_hash, v.peer, nowMs());
                     }
                     ingress = Ingress::peer;
                     sender = at;

@@ -908,7 +908,7 @@ TEST_CASE("a forwarder that was told the owner sends the flow's next packets str
     CHECK(d.notify == 3);
     CHECK(d.flow_hash == v.flow_hash);
     // ... which remembers it (the dataplane does this with the owner hint).
-    cache.learn(d.flow_hash, d.peer, t.node(3).cell.load().epoch, 1000);
+    cache.learn(d.flow_hash, d.peer, 1000);
     v = send3(ack);
     CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::owner_elsewhere));
     CHECK(p3.counters().get(PipelineCounter::owner_cache_hits) == 1);
@@ -933,4 +933,45 @@ TEST_CASE("a node a stale cache names as owner passes the packet to the owner it
     Verdict v = t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::owner_elsewhere);
     CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::via_director));
     CHECK(v.notify == 3);
+}
+
+TEST_CASE("a new connection on the ports of a finished one, opened by another node, replaces it "
+          "everywhere its packets go") {
+    Trio t;
+    const uint16_t sport = sportWithDirector(2);
+    auto tcp = [&](bool from_client, uint8_t flags, uint32_t seq, uint32_t ack) {
+        return from_client ? FrameBuilder::tcp(kClient, sport, kServer, 80, flags).seq(seq).ack(ack).build()
+                           : FrameBuilder::tcp(kServer, 80, kClient, sport, flags).seq(seq).ack(ack).build();
+    };
+    // The old connection: owned by node 3, backed up by node 2, reset.
+    t.node(3).send(tcp(true, kTcpSyn, 100, 0), kInside);
+    t.node(3).send(tcp(false, kTcpSyn | kTcpAck, 500, 101), kOutside);
+    t.node(3).send(tcp(true, kTcpRst, 101, 0), kInside);
+    REQUIRE(t.node(3).find(tcp(true, kTcpAck, 0, 0))->state == SessionState::tcp_close);
+    applyUpserts(t.node(2), t.node(3).events());
+    REQUIRE(t.node(2).find(tcp(true, kTcpAck, 0, 0))->state == SessionState::tcp_close);
+    REQUIRE(t.node(2).find(tcp(true, kTcpAck, 0, 0))->version > 1);
+
+    // The client reuses the ports; its SYN goes through node 1.
+    Verdict v = t.node(1).send(tcp(true, kTcpSyn, 9000, 0), kInside);
+    REQUIRE(v.kind == VerdictKind::defer);
+    auto evs = t.node(1).events();
+    REQUIRE(evs.size() == 1);
+    REQUIRE(evs[0].session.backup_owner == 2);
+    applyUpserts(t.node(2), evs);  // version 1 against the old record's higher one
+    const Session* at2 = t.node(2).find(tcp(true, kTcpAck, 0, 0));
+    REQUIRE(at2 != nullptr);
+    CHECK(at2->owner == 1);
+    CHECK(at2->state == SessionState::tcp_syn_sent);
+    CHECK(t.node(2).count(PipelineCounter::replicas_replaced_finished) == 1);
+
+    // Its SYN-ACK at node 3, which still holds the finished record as owner:
+    // not dropped, but sent to the director, which passes it to node 1.
+    auto synack = tcp(false, kTcpSyn | kTcpAck, 7000, 9001);
+    v = t.node(3).send(synack, kOutside);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
+    v = t.node(2).send(synack, kOutside, 1000, Ingress::peer, 3, ForwardReason::to_director);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
+    v = t.node(1).send(synack, kOutside, 1000, Ingress::peer, 2, ForwardReason::via_director);
+    CHECK((v.kind == VerdictKind::forward && v.port == kInside));
 }
