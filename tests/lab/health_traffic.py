@@ -121,18 +121,21 @@ def send_garbage(a, rng: random.Random) -> dict:
     rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
     rx.setblocking(False)
     dst_raw = socket.inet_aton(a.dst)
-    sports: set[int] = set()
+    sports: dict[int, str] = {}
     by_kind: dict[str, int] = {}
     for i in range(a.segments):
         name, flags, size = GARBAGE_KINDS[i % len(GARBAGE_KINDS)]
         sport = rng.randrange(20000, 32000)   # below the ephemeral ports
-        sports.add(sport)
+        while sport in sports:
+            sport = rng.randrange(20000, 32000)
+        sports[sport] = name
         payload = rng.randbytes(size)
         tx.sendto(_segment(src, a.dst, sport, a.port, rng.getrandbits(32), rng.getrandbits(32),
                            flags, payload, rng.getrandbits(16)), (a.dst, 0))
         by_kind[name] = by_kind.get(name, 0) + 1
         time.sleep(a.segment_interval)
     replies = 0
+    replied: dict[str, int] = {}
     end = time.monotonic() + a.listen
     while time.monotonic() < end:
         r, _, _ = select.select([rx], [], [], max(0.0, end - time.monotonic()))
@@ -148,9 +151,13 @@ def send_garbage(a, rng: random.Random) -> dict:
         sp, dp = struct.unpack("!HH", pkt[ihl:ihl + 4])
         if sp == a.port and dp in sports:
             replies += 1
+            flags = pkt[ihl + 13] if len(pkt) > ihl + 13 else 0
+            what = f"{sports[dp]} -> flags 0x{flags:02x}"
+            replied[what] = replied.get(what, 0) + 1
     tx.close()
     rx.close()
-    return {"sent": a.segments, "by_kind": by_kind, "replies": replies, "source": src}
+    return {"sent": a.segments, "by_kind": by_kind, "replies": replies, "replied": replied,
+            "source": src}
 
 
 def cmd_health_probe(a) -> int:

@@ -267,6 +267,10 @@ def main(argv=None) -> int:
                 sec.line(f"emulator over the whole run: {json.dumps(tot, sort_keys=True)}")
                 sec.check(f"emulator: no option mismatch or bad return over the whole run "
                           f"(bad_return {tot.get('bad_return')})", tot.get("bad_return") == 0)
+                foreign = lab.foreign_source_frames()
+                sec.check(f"every frame a station sent carried its own source MAC (the switch "
+                          f"drops the others, as a VPC does: "
+                          f"{lab.foreign_source_text(foreign)})", sum(foreign.values()) == 0)
                 for k, r in lab.stop_nodes().items():
                     code = r.get("exit_code")
                     sec.check(f"node{k} stopped cleanly on SIGTERM (exit {code})", code == 0)

@@ -664,7 +664,7 @@ def scenario_protocol(lab, args, report, deadline, variant) -> dict:
     d = delta(c1, c0)
     sg = r["segments"]
     sec.line(f"garbage to {a.ip}:{port}: {sg['sent']} segments {sg['by_kind']}, replies "
-             f"{sg['replies']}; payloads: " + "; ".join(
+             f"{sg['replies']} {sg.get('replied') or ''}; payloads: " + "; ".join(
                  f"{x['payload']!r} -> {x['connect']}, reply {x['reply_bytes']} bytes "
                  f"{x.get('reply', '')!r} ({x.get('ended')})" for x in r["payload"])
              + ("; " + ", ".join(f"{x['request']} -> {x['status']}" for x in r["http"])
