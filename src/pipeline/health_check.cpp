@@ -33,6 +33,18 @@ uint64_t mix(uint64_t x) {
     return x ^ (x >> 32);
 }
 
+// An HTTP/1.x request line: METHOD SP TARGET SP HTTP/1.x, the method in
+// capitals, the target a path.
+bool looksLikeHttp(std::string_view req) {
+    const size_t sp = req.find(' ');
+    if (sp == 0 || sp == std::string_view::npos || sp > 16) return false;
+    for (size_t i = 0; i < sp; ++i)
+        if (req[i] < 'A' || req[i] > 'Z') return false;
+    const std::string_view line = req.substr(0, req.find("\r\n"));
+    return line.size() > sp + 1 && line[sp + 1] == '/' &&
+           line.find(" HTTP/1.") != std::string_view::npos;
+}
+
 // The whole responses, fixed: nothing is built per request.
 constexpr std::string_view kHttp200 =
     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
@@ -85,7 +97,8 @@ size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo
         // A request: only on a connection this responder accepted.
         const uint8_t* data = frame + info.l4_offset + ((frame[info.l4_offset + 12] >> 4) * 4);
         const std::string_view req(reinterpret_cast<const char*>(data), tcp.payload_len);
-        if (!http || tcp.ack != isn + 1 || data + tcp.payload_len > frame + len) {
+        if (!http || tcp.ack != isn + 1 || data + tcp.payload_len > frame + len ||
+            !looksLikeHttp(req)) {
             counters.inc(HealthCheckCounter::health_check_garbage);
             return 0;
         }
@@ -107,7 +120,15 @@ size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo
         seq = isn + 1;
         ack = tcp.seq + tcp.payload_len + ((f & kTcpFin) ? 1 : 0);
     } else if (f & kTcpFin) {
-        // The checker closes: acknowledge (tcp: and close our side too).
+        // The checker closes a check this responder accepted (its ack covers
+        // our SYN, and in http at most our response and FIN): acknowledge,
+        // and in tcp close our side too. Any other FIN is no check's.
+        const uint32_t acked = tcp.ack - isn;
+        const uint32_t most = http ? 2 + uint32_t(kHttp503.size()) : 1;
+        if (acked < 1 || acked > most) {
+            counters.inc(HealthCheckCounter::health_check_garbage);
+            return 0;
+        }
         flags = http ? kTcpAck : (kTcpAck | kTcpFin);
         seq = tcp.ack;
         ack = tcp.seq + 1;

@@ -46,6 +46,10 @@ def configure(ap):
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--min-rate-ratio", type=float, default=0.9,
                     help="ECMP setup rate / single-path setup rate at least this")
+    ap.add_argument("--min-rate-ratio-oversubscribed", type=float, default=0.6,
+                    help="the same when the nodes, client and server outnumber the CPUs: the "
+                         "ratio then measures the machine (every node busy at once under ECMP, "
+                         "one under a single path) more than the cluster")
     ap.add_argument("--max-p99-extra-ms", type=float, default=10.0,
                     help="ECMP connect p99 below the single path's p99 + this")
     ap.add_argument("--rounds", type=int, default=4,
@@ -296,9 +300,15 @@ def body(lab, args, report, deadline, variant=None):
     sec.line(f"ECMP / single path: setup rate {e['rate']} / {s['rate']} conn/s = {ratio}; connect "
              f"p50 {e['connect_ms']['p50']} / {s['connect_ms']['p50']} ms, p99 "
              f"{e['connect_ms']['p99']} / {s['connect_ms']['p99']} ms")
-    sec.check(f"ECMP setup rate {e['rate']} >= {args.min_rate_ratio:g} x single path "
-              f"{s['rate']} conn/s (ratio {ratio})",
-              ratio is not None and ratio >= args.min_rate_ratio)
+    cpus, busy = os.cpu_count() or 1, len(all_nodes) + 2
+    need, why = args.min_rate_ratio, ""
+    if busy > cpus:
+        need = args.min_rate_ratio_oversubscribed
+        why = (f"; {len(all_nodes)} nodes + client and server on {cpus} CPUs: CPU-bound, "
+               f"--min-rate-ratio-oversubscribed")
+    sec.check(f"ECMP setup rate {e['rate']} >= {need:g} x single path "
+              f"{s['rate']} conn/s (ratio {ratio}{why})",
+              ratio is not None and ratio >= need)
     p99s, p99e = s["connect_ms"]["p99"], e["connect_ms"]["p99"]
     sec.check(f"ECMP connect p99 {p99e} ms < single path p99 {p99s} ms + "
               f"{args.max_p99_extra_ms:g} ms",

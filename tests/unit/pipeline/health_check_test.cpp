@@ -188,6 +188,14 @@ TEST_CASE("segments that are no part of a check get no reply and are counted") {
     Segment synack(kTcpSyn | kTcpAck, 1, 1);
     CHECK(healthCheckReply(synack.buf.data(), synack.len, synack.buf.size(), synack.info, true, tcp, c) == 0);
     CHECK(c.get(HealthCheckCounter::health_check_garbage) == 4);
+    // A FIN of no check this node accepted, a payload that is no HTTP request.
+    Segment fin(kTcpFin | kTcpAck, 77, 0x5eed);
+    CHECK(healthCheckReply(fin.buf.data(), fin.len, fin.buf.size(), fin.info, true, tcp, c) == 0);
+    Segment tls(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1, "\x16\x03\x01\x02\x00");
+    CHECK(healthCheckReply(tls.buf.data(), tls.len, tls.buf.size(), tls.info, true, http, c) == 0);
+    Segment words(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1, "NOT HTTP AT ALL\r\n");
+    CHECK(healthCheckReply(words.buf.data(), words.len, words.buf.size(), words.info, true, http, c) == 0);
+    CHECK(c.get(HealthCheckCounter::health_check_garbage) == 7);
     // A reset ends nothing we keep.
     Segment rst(kTcpRst, 1, 0);
     CHECK(healthCheckReply(rst.buf.data(), rst.len, rst.buf.size(), rst.info, true, tcp, c) == 0);
