@@ -42,6 +42,7 @@ struct ParkingLot {
     struct Slot {
         uint32_t token = 0;
         uint16_t port = 0;
+        NodeId egress_via = kNoNode;  ///< GENEVE: leaves from this node (it entered there)
         uint32_t deadline_ms = 0;
         rte_mbuf* mbuf = nullptr;
     };
@@ -159,7 +160,8 @@ struct Dataplane::Impl {
     /// one reason).
     void processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens, uint16_t n,
                        uint16_t port, const PeerOrigin* senders, uint32_t now);
-    bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, ForwardReason reason,
+    bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, NodeId entered,
+                     ForwardReason reason,
                      uint16_t port, uint32_t hint);
     // peer_link_io.cpp: the outer headers of both transports, ARP (udp)
     bool prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerLinkHeader& h);
@@ -172,9 +174,17 @@ struct Dataplane::Impl {
     /// Turns a health-check segment (VerdictKind::local) into its reply, in
     /// place; false when it gets none (the caller frees it).
     bool answerHealthCheck(Worker& w, rte_mbuf* m);
+    /// Sends a parked first packet: out of its port, or back to the node it
+    /// entered the cluster by (GENEVE: the load balancer sent it there).
+    void sendParked(Worker& w, ParkingLot::Slot& slot);
     /// Tells node `to` on the peer link that `owner` owns the flow of `flow_hash`.
     void sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner);
-    void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now);
+    void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now,
+              NodeId egress_via = kNoNode);
+    /// The node a forwarded frame entered the cluster by.
+    static NodeId enteredBy(const PeerOrigin& o) {
+        return o.entered != kNoNode ? o.entered : o.node;
+    }
     void release(Worker& w, uint32_t token);
     void expireParked(Worker& w, uint32_t now);
     bool serveMailbox(Worker& w, uint32_t now);

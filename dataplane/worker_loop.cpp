@@ -46,7 +46,8 @@ void Dataplane::Impl::transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uin
 }
 
 bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to,
-                                   ForwardReason reason, uint16_t port, uint32_t hint) {
+                                   NodeId entered, ForwardReason reason, uint16_t port,
+                                   uint32_t hint) {
     const PeerLinkSpec& pl = spec.peer_link;
     if (!pl.enabled || !(pl.known_peers & nodeBit(to))) {
         w.counters.inc(WorkerCounter::peer_link_unknown_peer);
@@ -61,6 +62,7 @@ bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, Nod
     h.ingress_port = uint8_t(port);
     h.session_hint = hint;
     h.payload_len = rte_pktmbuf_data_len(m);
+    h.origin = entered;
     return prependPeerLinkHeaders(w, m, h);
 }
 
@@ -130,17 +132,33 @@ void Dataplane::Impl::sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, No
     transmit(w, peer_port_id, &m, 1, true);
 }
 
-void Dataplane::Impl::park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now) {
+void Dataplane::Impl::sendParked(Worker& w, ParkingLot::Slot& slot) {
+    if (slot.egress_via != kNoNode) {
+        if (encapsulate(w, slot.mbuf, PeerLinkType::egress_frame, slot.egress_via, kNoNode,
+                        ForwardReason::egress_via_peer, slot.port, 0)) {
+            w.counters.inc(WorkerCounter::egress_via_peer);
+            transmit(w, peer_port_id, &slot.mbuf, 1, true);
+        } else {
+            rte_pktmbuf_free(slot.mbuf);
+        }
+    } else {
+        transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
+    }
+    slot.mbuf = nullptr;
+    --w.parking.parked;
+}
+
+void Dataplane::Impl::park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now,
+                           NodeId egress_via) {
     ParkingLot::Slot& slot = w.parking.slots[v.token % ParkingLot::kSlots];
     if (slot.mbuf) {
         // A very old packet still waiting: its time is up.
         w.counters.inc(WorkerCounter::deferred_overflow);
-        transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
-        slot.mbuf = nullptr;
-        --w.parking.parked;
+        sendParked(w, slot);
     }
     slot.token = v.token;
     slot.port = v.port;
+    slot.egress_via = egress_via;
     slot.deadline_ms = now + ParkingLot::kDeadlineMs;
     slot.mbuf = m;
     ++w.parking.parked;
@@ -151,9 +169,7 @@ void Dataplane::Impl::release(Worker& w, uint32_t token) {
     ParkingLot::Slot& slot = w.parking.slots[token % ParkingLot::kSlots];
     if (!slot.mbuf || slot.token != token) return;  // already sent
     w.counters.inc(WorkerCounter::deferred_released);
-    transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
-    slot.mbuf = nullptr;
-    --w.parking.parked;
+    sendParked(w, slot);
 }
 
 void Dataplane::Impl::expireParked(Worker& w, uint32_t now) {
@@ -161,9 +177,7 @@ void Dataplane::Impl::expireParked(Worker& w, uint32_t now) {
     for (auto& slot : w.parking.slots) {
         if (slot.mbuf && int32_t(now - slot.deadline_ms) >= 0) {
             w.counters.inc(WorkerCounter::deferred_expired);
-            transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
-            slot.mbuf = nullptr;
-            --w.parking.parked;
+            sendParked(w, slot);
         }
     }
 }
@@ -288,6 +302,7 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                                      uint16_t n, uint16_t in_port, uint32_t now,
                                      const PeerOrigin* senders) {
     const bool from_peer = senders != nullptr;
+    const bool geneve = spec.pipeline.geneve;
     const uint16_t nports = uint16_t(port_ids.size());
     rte_mbuf* out[kMaxPorts][Pipeline::kMaxBurst];
     uint16_t out_n[kMaxPorts] = {};
@@ -295,19 +310,27 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
     uint16_t peer_n = 0;
     for (uint16_t i = 0; i < n; ++i) {
         const Verdict& v = verdicts[i];
+        // A forwarded frame that entered the cluster by another node (not
+        // one its flow's director handed back to this node, which it entered).
+        const NodeId entered = from_peer ? enteredBy(senders[i]) : spec.pipeline.node;
+        const bool entered_elsewhere = entered != spec.pipeline.node;
         switch (v.kind) {
             case VerdictKind::forward:
                 if (v.port >= nports) break;
-                if (from_peer && !port_neighbours.known(v.port)) {
-                    // No neighbour learned on the egress segment yet (a node
-                    // that just returned and carries no traffic of its own):
-                    // the forwarding node sends the processed frame out of
-                    // its own port instead, addressed as it arrived there.
-                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, senders[i].node,
-                                    ForwardReason::egress_via_peer, v.port,
+                if (entered_elsewhere && (geneve || !port_neighbours.known(v.port))) {
+                    // GENEVE: the load balancer sent the frame to the node
+                    // it entered by and takes it back from there only (its
+                    // outer addresses are that node's, turned around).
+                    // Inline: no neighbour learned on the egress segment yet
+                    // (a node that just returned and carries no traffic of
+                    // its own). Either way the node the frame entered by
+                    // sends the processed frame out of its own port.
+                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, entered,
+                                    kNoNode, ForwardReason::egress_via_peer, v.port,
                                     uint32_t(v.flow_hash))) {
                         w.counters.inc(WorkerCounter::egress_via_peer);
                         peer_out[peer_n++] = pkts[i];
+                        if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
                         continue;
                     }
                     break;
@@ -317,8 +340,8 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
                 continue;
             case VerdictKind::to_peer:
-                if (encapsulate(w, pkts[i], PeerLinkType::forwarded_frame, v.peer, v.reason,
-                                in_port, uint32_t(v.flow_hash))) {
+                if (encapsulate(w, pkts[i], PeerLinkType::forwarded_frame, v.peer, entered,
+                                v.reason, in_port, uint32_t(v.flow_hash))) {
                     peer_out[peer_n++] = pkts[i];
                     if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
                     continue;
@@ -326,8 +349,8 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 break;
             case VerdictKind::defer:
                 if (v.port < nports) {
-                    if (from_peer) readdress(pkts[i], in_port, v.port);
-                    park(w, pkts[i], v, now);
+                    if (from_peer && !geneve) readdress(pkts[i], in_port, v.port);
+                    park(w, pkts[i], v, now, entered_elsewhere && geneve ? entered : kNoNode);
                     continue;
                 }
                 break;
@@ -411,7 +434,8 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
             egress[h.ingress_port][egress_n[h.ingress_port]++] = m;
             continue;
         }
-        sender[h.ingress_port][group_n[h.ingress_port]] = PeerOrigin{h.from, h.reason};
+        sender[h.ingress_port][group_n[h.ingress_port]] =
+            PeerOrigin{h.from, h.reason, h.origin != kNoNode ? h.origin : h.from};
         group[h.ingress_port][group_n[h.ingress_port]++] = m;
     }
     for (uint16_t p = 0; p < port_ids.size(); ++p) {

@@ -118,6 +118,7 @@ enum class Ingress : uint8_t {
 struct PeerOrigin {
     NodeId node = kNoNode;  ///< kNoNode: the frame entered on a data port of this node
     ForwardReason reason = ForwardReason::none;
+    NodeId entered = kNoNode;  ///< the node whose data port it entered the cluster by
     bool operator==(const PeerOrigin&) const = default;
 };
 

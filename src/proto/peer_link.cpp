@@ -16,7 +16,8 @@ void encodePeerLinkHeader(const PeerLinkHeader& h, uint8_t* out) {
     out[7] = h.ingress_port;
     put32(out + 8, h.session_hint);
     put16(out + 12, h.payload_len);
-    put16(out + 14, 0);
+    out[14] = h.origin;
+    out[15] = 0;
 }
 
 void encodePeerLinkHeartbeat(const PeerLinkHeartbeat& hb, uint8_t* out) {
@@ -41,7 +42,8 @@ PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t clu
     h->ingress_port = p[7];
     h->session_hint = get32(p + 8);
     h->payload_len = get16(p + 12);
-    h->reserved = get16(p + 14);
+    h->origin = p[14];
+    h->reserved = p[15];
     if (h->cluster_id != cluster_id) return PeerLinkResult::wrong_cluster;
     if (!isValidNodeId(h->from) || h->from == self || !(known_peers & (1u << (h->from - 1)))) {
         return PeerLinkResult::unknown_node;

@@ -67,7 +67,10 @@ struct PeerLinkHeader {
     uint8_t ingress_port = 0;   ///< port index the frame entered the cluster on (egress_frame: leaves by)
     uint32_t session_hint = 0;  ///< low 32 bits of the flow hash (0 if unknown)
     uint16_t payload_len = 0;   ///< bytes after the header
-    uint16_t reserved = 0;
+    /// forwarded_frame: the node whose data port the frame entered the cluster
+    /// by (a director passing it on keeps it); 0 (from older senders): `from`.
+    NodeId origin = kNoNode;
+    uint8_t reserved = 0;
 };
 
 struct PeerLinkHeartbeat {

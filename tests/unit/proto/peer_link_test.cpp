@@ -43,6 +43,7 @@ PeerLinkHeader header(PeerLinkType type, uint16_t payload_len, NodeId from = kPe
     h.ingress_port = 1;
     h.session_hint = 0xdeadbeef;
     h.payload_len = payload_len;
+    h.origin = 3;
     return h;
 }
 
@@ -79,6 +80,7 @@ TEST_CASE("a raw forwarded frame round-trips with every header field") {
     CHECK(h.ingress_port == 1);
     CHECK(h.session_hint == 0xdeadbeef);
     CHECK(h.payload_len == inner.size());
+    CHECK(h.origin == 3);  // the node the frame entered the cluster by
     CHECK(std::memcmp(f.data() + kPeerLinkOverhead, inner.data(), inner.size()) == 0);
 }
 
