@@ -119,16 +119,14 @@ size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo
         flags = kTcpAck | kTcpPsh | kTcpFin;
         seq = isn + 1;
         ack = tcp.seq + tcp.payload_len + ((f & kTcpFin) ? 1 : 0);
+    } else if (const uint32_t acked = tcp.ack - isn;
+               acked < 1 || acked > (http ? 2 + uint32_t(kHttp503.size()) : 1)) {
+        // A segment of a check this responder accepted acknowledges its SYN
+        // (and in http at most its response and FIN); this one is no check's.
+        counters.inc(HealthCheckCounter::health_check_garbage);
+        return 0;
     } else if (f & kTcpFin) {
-        // The checker closes a check this responder accepted (its ack covers
-        // our SYN, and in http at most our response and FIN): acknowledge,
-        // and in tcp close our side too. Any other FIN is no check's.
-        const uint32_t acked = tcp.ack - isn;
-        const uint32_t most = http ? 2 + uint32_t(kHttp503.size()) : 1;
-        if (acked < 1 || acked > most) {
-            counters.inc(HealthCheckCounter::health_check_garbage);
-            return 0;
-        }
+        // The checker closes: acknowledge, and in tcp close our side too.
         flags = http ? kTcpAck : (kTcpAck | kTcpFin);
         seq = tcp.ack;
         ack = tcp.seq + 1;

@@ -195,7 +195,9 @@ TEST_CASE("segments that are no part of a check get no reply and are counted") {
     CHECK(healthCheckReply(tls.buf.data(), tls.len, tls.buf.size(), tls.info, true, http, c) == 0);
     Segment words(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1, "NOT HTTP AT ALL\r\n");
     CHECK(healthCheckReply(words.buf.data(), words.len, words.buf.size(), words.info, true, http, c) == 0);
-    CHECK(c.get(HealthCheckCounter::health_check_garbage) == 7);
+    Segment ack(kTcpAck, 77, 0x5eed);  // a bare ACK of no check either
+    CHECK(healthCheckReply(ack.buf.data(), ack.len, ack.buf.size(), ack.info, true, tcp, c) == 0);
+    CHECK(c.get(HealthCheckCounter::health_check_garbage) == 8);
     // A reset ends nothing we keep.
     Segment rst(kTcpRst, 1, 0);
     CHECK(healthCheckReply(rst.buf.data(), rst.len, rst.buf.size(), rst.info, true, tcp, c) == 0);
