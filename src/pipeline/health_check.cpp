@@ -153,7 +153,7 @@ size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo
     const uint16_t sport = info.dport, dport = info.sport;
     uint8_t* ip = frame + l3;
     uint8_t* t = ip + 20;
-    std::memcpy(t + 20, body.data(), body.size());  // before the headers: may overlap the request
+    if (!body.empty()) std::memcpy(t + 20, body.data(), body.size());
     ip[0] = 0x45;
     ip[1] = 0;
     put16(ip + 2, uint16_t(40 + body.size()));
