@@ -33,6 +33,8 @@ import sys
 import tempfile
 import termios
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from skip_policy import skip_exit  # noqa: E402  (tests/lab: one rule for every test)
 
 DPDK_RUNTIME = "/var/run/dpdk"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\x07|\r")
@@ -482,8 +484,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     opts = ap.parse_args()
     if os.geteuid() != 0:
-        print("SKIPPED: tandemd's DPDK EAL needs root")
-        return 77
+        return skip_exit("tandemd's DPDK EAL needs root")
     for path in (opts.tandemd, opts.tandem):
         if not os.access(path, os.X_OK):
             print(f"FAIL: {path} is not an executable")

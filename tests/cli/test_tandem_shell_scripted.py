@@ -28,6 +28,8 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_tandem_shell import CheckFailed, Terminal  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from skip_policy import skip_exit  # noqa: E402  (tests/lab: one rule for every test)
 
 HA_STATE = {
     "local": {"id": 1, "name": "fw1", "state": "active-primary", "priority": 100,
@@ -121,8 +123,7 @@ def main() -> int:
     try:
         import zmq  # noqa: F401
     except ImportError:
-        print("SKIPPED: needs python3-zmq")
-        return 77
+        return skip_exit("needs python3-zmq (scripts/deps installs it)")
 
     work = tempfile.mkdtemp(prefix=f"tandem-cli-scripted-{os.getpid()}-")
     sock = os.path.join(work, "tandemd.sock")

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import (LabError, LabInterrupted, LabSkip, Namespace, add_veth,  # noqa: E402
                  arm_watchdog, install_signal_handlers, make_workdir,
                  require_lab_environment, run, unique_prefix, Process)
+from skip_policy import skip_exit  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUBNET = "192.168.213"
@@ -330,8 +331,7 @@ def main(argv=None) -> int:
                           "(cmake --build build/release --target repl_bench)")
         ensure_conntrackd()
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     arm_watchdog(args.repeat * 900 + 600)
     try:

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from geneve_cluster import GeneveClusterLab, SERVER_IP  # noqa: E402
 from lab import (GWLB_EMULATOR, LabError, LabSkip, PYTHON, arm_watchdog,  # noqa: E402
                  install_signal_handlers, link_stats, require_lab_environment)
+from skip_policy import skip_exit  # noqa: E402
 
 BLAST = r"""
 import socket, sys, time
@@ -63,8 +64,7 @@ def main(argv=None) -> int:
     try:
         require_lab_environment(("ip", "ethtool", "bridge", "nft"))
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     arm_watchdog(60 + len(sizes) * (args.seconds + 10))
     rows = []

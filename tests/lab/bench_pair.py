@@ -30,6 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import (Deadline, LabError, LabInterrupted, LabSkip, arm_watchdog,  # noqa: E402
                  install_signal_handlers, require_lab_environment)
+from skip_policy import skip_exit  # noqa: E402
 from pair import (PairLab, PairOptions, Section, add_longlived_args, failover_phase,  # noqa: E402
                   revert_phase, start_servers, stop_rr, storm)
 
@@ -81,8 +82,7 @@ def main(argv=None) -> int:
         require_lab_environment(("ip", "ethtool") +
                                 (("nft", "conntrack") if "kernel-ct" in kinds else ()))
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     budget = len(kinds) * (args.connections / 100 + args.rounds * 30 + 60) + 60
     arm_watchdog(budget + 30)

@@ -26,6 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import (InlineLab, LabError, LabInterrupted, LabSkip, arm_watchdog,  # noqa: E402
                  install_signal_handlers, require_lab_environment)
+from skip_policy import skip_exit  # noqa: E402
 from nodes import Rule, make_node  # noqa: E402
 from scenarios import LAB_POLICY  # noqa: E402
 
@@ -110,8 +111,7 @@ def main(argv=None) -> int:
         require_lab_environment(("ip", "ethtool", "iperf3", "ss") +
                                 (("nft", "conntrack") if "kernel" in kinds else ()))
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     arm_watchdog(len(kinds) * args.repeat * (args.seconds + 40) + 60)
     results, errors = [], {}

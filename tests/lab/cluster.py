@@ -48,6 +48,7 @@ from lab import (ControlError, Deadline, InlineLab, LabError, LabInterrupted, La
                  Namespace, NodeFailed, add_veth, arm_watchdog, cleanup_stale,
                  install_signal_handlers, link_mac, make_workdir, require_lab_environment,
                  set_offloads)
+from skip_policy import skip_exit  # noqa: E402
 from metrics_client import METRICS_CONFIG
 from nodes import TandemdNode, ha_config, tandemd_config
 from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
@@ -761,8 +762,7 @@ def cluster_main(description: str, body, argv=None, configure=None, variants=Non
             if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
                 raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     arm_watchdog(args.deadline + 20)
     deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
@@ -818,8 +818,7 @@ def cluster_main(description: str, body, argv=None, configure=None, variants=Non
                     if args.artifacts:
                         _save_artifacts(lab, args.artifacts, tag)
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     except NodeFailed as e:
         node_failures.append(str(e).splitlines()[0])
         print(f"\nNODE FAILED: {e}")

@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from skip_policy import skip_exit
+
 PYTHON = "/usr/bin/python3"
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -876,14 +878,12 @@ def run_lab(args, run, deadline: float) -> int:
     try:
         require_lab_environment()
     except LabSkip as e:
-        print(f"SKIPPED: {e}")
-        return 77
+        return skip_exit(e)
     arm_watchdog(deadline)
     try:
         return run(args)
     except LabSkip as e:
-        print(f"SKIPPED: {e}")
-        return 77
+        return skip_exit(e)
     except (LabError, LabInterrupted, OSError, KeyError, ValueError) as e:
         if os.environ.get("LAB_DEBUG"):
             import traceback

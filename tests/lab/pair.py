@@ -64,6 +64,7 @@ from lab import (ControlError, Deadline,
                  add_veth, arm_watchdog, cleanup, cleanup_stale, install_signal_handlers,
                  link_info, link_mac, link_stats, make_workdir, require_lab_environment, run,
                  set_offloads)
+from skip_policy import skip_exit  # noqa: E402
 from metrics_client import METRICS_CONFIG
 from nodes import KernelBridgeNode, Rule, TandemdNode, ha_config, tandemd_config
 
@@ -1385,8 +1386,7 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
             if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
                 raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     arm_watchdog(args.deadline + 20)
     deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
@@ -1440,8 +1440,7 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
                     if args.artifacts:
                         _save_artifacts(lab, args.artifacts, tag)
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     except NodeFailed as e:
         node_failures.append(str(e).splitlines()[0])
         print(f"\nNODE FAILED: {e}")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, NodeFailed,
                  arm_watchdog, install_signal_handlers, require_lab_environment)
+from skip_policy import skip_exit  # noqa: E402
 from nodes import NODE_KINDS, Rule, make_node
 
 # Ports the lab policy allows or denies; the server listens on all of them
@@ -574,8 +575,7 @@ def main(description: str, build, argv=None, configure=None, lab_class=InlineLab
         tools = ("ip", "ethtool") + (("nft", "conntrack") if args.node == "kernel" else ())
         require_lab_environment(tools)
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
 
     install_signal_handlers()
     arm_watchdog(args.deadline + 20)  # last resort; the Deadline below is checked first
@@ -621,8 +621,7 @@ def main(description: str, build, argv=None, configure=None, lab_class=InlineLab
                 if args.artifacts:
                     _save_artifacts(lab, node, args.artifacts)
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     except NodeFailed as e:
         node_failure = str(e)
     except LabInterrupted as e:

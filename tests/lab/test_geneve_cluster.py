@@ -35,6 +35,7 @@ from geneve_cluster import (GeneveClusterLab, HealthSettings, target_flows,  # n
 from geneve_lab import geneve_policy  # noqa: E402
 from lab import (Deadline, LabError, LabInterrupted, LabSkip, NodeFailed,  # noqa: E402
                  arm_watchdog, install_signal_handlers, require_lab_environment, run)
+from skip_policy import skip_exit  # noqa: E402
 from nodes import TandemdNode  # noqa: E402
 from pair import (PAIR_POLICY, SERVER_SERVICES, Report, counter_line, delta,  # noqa: E402
                   ha_summary, storm)
@@ -240,8 +241,7 @@ def main(argv=None) -> int:
             raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
         args.tandemd = binary
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     if not 2 <= args.nodes <= 8:
         print("--nodes must be 2..8")
         return 2
@@ -292,8 +292,7 @@ def main(argv=None) -> int:
                             except OSError:
                                 pass
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     except NodeFailed as e:
         node_failure = str(e)
     except LabInterrupted as e:

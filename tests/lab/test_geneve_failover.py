@@ -63,6 +63,7 @@ from geneve_cluster import GeneveClusterLab, HealthSettings  # noqa: E402
 from geneve_lab import geneve_policy  # noqa: E402
 from lab import (Deadline, LabError, LabInterrupted, LabSkip, NodeFailed,  # noqa: E402
                  arm_watchdog, install_signal_handlers, require_lab_environment)
+from skip_policy import skip_exit  # noqa: E402
 from nodes import TandemdNode  # noqa: E402
 from pair import (ACTIVE_STATES, BULK_PORT, IDLE_PORT, PAIR_POLICY, RR_PORT,  # noqa: E402
                   SERVER_IP, SERVER_SERVICES, Report, counter_line, delta, ha_local_state,
@@ -784,8 +785,7 @@ def main(argv=None) -> int:
             raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
         args.tandemd = binary
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     arm_watchdog(args.deadline + 20)
     deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
@@ -816,8 +816,7 @@ def main(argv=None) -> int:
                       f"no_rebalance {nr.get('broken')} (0 with rebalance, > 0 without)",
                       rb.get("broken") == 0 and (nr.get("broken") or 0) > 0)
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     except LabInterrupted as e:
         error = f"interrupted by {e}"
     except LabError as e:

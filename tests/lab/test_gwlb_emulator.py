@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from geneve_cluster import GeneveClusterLab, SERVER_IP  # noqa: E402
 from lab import (GWLB_EMULATOR, LabError, LabInterrupted, LabSkip, PYTHON,  # noqa: E402
                  arm_watchdog, install_signal_handlers, require_lab_environment)
+from skip_policy import skip_exit  # noqa: E402
 from pair import Report  # noqa: E402
 
 TCP_ECHO, UDP_ECHO = 5001, 5353
@@ -384,8 +385,7 @@ def main(argv=None) -> int:
     try:
         require_lab_environment(("ip", "ethtool", "bridge"))
     except LabSkip as e:
-        print(f"SKIP: {e}")
-        return 77
+        return skip_exit(e)
     install_signal_handlers()
     arm_watchdog(args.deadline)
     report = Report()
