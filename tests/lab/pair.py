@@ -974,12 +974,16 @@ def ha_peers(st: dict | None) -> list[dict]:
 
 
 def ha_ready(st: dict, expect_peer: bool = True) -> bool:
+    """This node is active and, with `expect_peer`, lists its peers, every one
+    alive and active (a field a node does not report is not taken as yes)."""
     if ha_local_state(st) not in ACTIVE_STATES:
         return False
     if expect_peer:
-        for p in ha_peers(st):
-            if p.get("alive") is False or (p.get("state") is not None and
-                                           p.get("state") not in ACTIVE_STATES):
+        peers = ha_peers(st)
+        if not peers:
+            return False
+        for p in peers:
+            if p.get("alive") is not True or p.get("state") not in ACTIVE_STATES:
                 return False
     return True
 
@@ -1409,12 +1413,12 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
                     lab.start_nodes(deadline)
                     if args.node == "tandemd":
                         sec = report.section(f"pair up{' (' + tag + ')' if tag else ''}")
-                        show_ha(lab, sec, "HA")
-                        sec.check("both nodes report an active state and see each other"
-                                  if lab.ha_supported else
-                                  "both nodes report an active state "
-                                  "(`show high-availability state` not available)",
-                                  True if lab.ha_supported else None)
+                        states = show_ha(lab, sec, "HA")
+                        sec.check("both nodes report an active state and see each other "
+                                  "alive and active",
+                                  all(states.get(s.letter) is not None and
+                                      ha_ready(states[s.letter], expect_peer=True)
+                                      for s in lab.slots))
                     try:
                         body(lab, args, report, deadline, variant=over)
                     except NodeFailed as e:
