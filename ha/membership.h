@@ -1,5 +1,5 @@
 // Membership: who is in the cluster, who is alive, and this node's state
-// (DESIGN "Node states", "Owner election", "Failure handling").
+// (docs/architecture.md, "Node states and ownership").
 //
 // A peer is *paired* once its HELLO passed the pre-flight check, and *alive*
 // while it is paired and something was heard from it within the hold time on

@@ -1,6 +1,7 @@
 // Replication: moves session state between this node's workers and its
-// peers, reliably (DESIGN "Links": per-peer sequence numbers, cumulative
-// acknowledgements, resend, bulk resync when a gap cannot be repaired).
+// peers, reliably (docs/architecture.md, "A sync message's path"): per-peer
+// sequence numbers, cumulative acknowledgements, resend, bulk resync when a
+// gap cannot be repaired.
 //
 // Sending. Workers report every change of a session they own (upsert,
 // erase) on their WorkerEvent ring. Changes are batched per peer (up to

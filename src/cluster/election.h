@@ -1,6 +1,6 @@
 // Owner, backup-owner, director and fragment-owner selection: pure functions
 // of a flow hash and a member mask, so the dataplane and the HA agent of every
-// node agree by construction (STYLE 8).
+// node agree by construction.
 //
 // Selection uses rendezvous (highest-random-weight) hashing: each candidate
 // node gets a score mix(hash, node) and the highest wins. When a member joins

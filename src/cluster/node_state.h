@@ -1,4 +1,5 @@
-// NodeState: where a cluster member is in its life (DESIGN: "Node states").
+// NodeState: where a cluster member is in its life (docs/architecture.md,
+// "Node states and ownership").
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,7 @@ inline constexpr uint8_t kMaxNodeStateValue = uint8_t(NodeState::non_functional)
 /// True when `v` names a NodeState (decoders check bytes from the wire).
 inline constexpr bool isValidNodeState(unsigned v) { return v <= kMaxNodeStateValue; }
 
-/// "active-primary", "tentative", ... (the words of DESIGN, used by the CLI
+/// "active-primary", "tentative", ... (the words the docs use, and the CLI
 /// and logs). "?" for a value that is not a state. Any thread.
 const char* nodeStateName(NodeState s);
 

@@ -1,5 +1,5 @@
 // HA messages: everything two HA agents say to each other over the control
-// and sync channels (DESIGN "Links": HA1/HA2 style), msgpack-encoded.
+// and sync channels (HA1/HA2 style, docs/wire-formats.md), msgpack-encoded.
 //
 // Every message is one msgpack map, the envelope, with pinned integer keys:
 //   {0: protocol version, 1: message type, 2: cluster id, 3: from node,

@@ -2,8 +2,9 @@
 """Pair scenario 1: asymmetric paths.
 
 crt sends client->server traffic through nodeA, srt sends the replies
-through nodeB: every SYN crosses A and its SYN-ACK crosses B (DESIGN: "the
-SYN-ACK reached the second node ~0.05 ms after the SYN crossed the first").
+through nodeB: every SYN crosses A and its SYN-ACK crosses B (through two
+Linux firewalls the SYN-ACK reached the second ~0.05 ms after the SYN crossed
+the first: docs/architecture.md, "The asymmetric race").
 10,000 short TCP connections (connect, 64-256 B request, echo, close), 64 at a
 time, on a symmetric path (both directions through A) for comparison, then
 the same on the asymmetric path. Counted: attempted / completed /

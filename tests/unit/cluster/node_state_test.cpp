@@ -1,4 +1,4 @@
-// Node states: names as DESIGN spells them, and which states own sessions.
+// Node states: names as the docs and the CLI spell them, and which states own sessions.
 #include "cluster/node_state.h"
 
 #include <doctest/doctest.h>
@@ -11,7 +11,7 @@
 namespace tandem {
 namespace {
 
-TEST_CASE("every node state has the name DESIGN gives it") {
+TEST_CASE("every node state has the name the docs give it") {
     CHECK(std::string(nodeStateName(NodeState::initial)) == "initial");
     CHECK(std::string(nodeStateName(NodeState::tentative)) == "tentative");
     CHECK(std::string(nodeStateName(NodeState::active_primary)) == "active-primary");
