@@ -50,6 +50,25 @@ struct ParkingLot {
     uint32_t parked = 0;
 };
 
+/// Later fragments that came before their datagram's first fragment
+/// (VerdictKind::hold), kept until the pipeline has decided the first one
+/// (tried again after each burst that decided a first fragment) or for
+/// kHoldMs. Bounded: a fragment that finds every slot taken is freed.
+struct FragmentHold {
+    static constexpr uint32_t kSlots = 256;
+    static constexpr uint32_t kHoldMs = 1000;
+    struct Slot {
+        rte_mbuf* mbuf = nullptr;
+        uint16_t port = 0;   ///< the data port it entered this node (or the cluster) by
+        PeerOrigin from;     ///< node kNoNode: a data port of this node
+        uint32_t deadline_ms = 0;
+    };
+    Slot slots[kSlots];
+    uint32_t held = 0;
+    uint32_t next = 0;        ///< where the search for a free slot starts
+    uint32_t heads_seen = 0;  ///< Pipeline::fragmentHeadsDecided() at the last try
+};
+
 /// A control thread's request to a worker (show / clear sessions), served
 /// between bursts in bounded steps. The requester fills it and sets state to
 /// kRequested; the worker sets kDone (release) when finished.
@@ -88,6 +107,7 @@ struct Worker {
     PeerLinkArpCounters peer_link_arp_counters;
     HealthCheckCounters health_check_counters;
     ParkingLot parking;
+    FragmentHold fragment_hold;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
 };
@@ -186,6 +206,12 @@ struct Dataplane::Impl {
         return o.entered != kNoNode ? o.entered : o.node;
     }
     void release(Worker& w, uint32_t token);
+    /// Keeps a fragment the pipeline answered `hold` for; false when the
+    /// hold is full (the caller frees it).
+    bool holdFragment(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from, uint32_t now);
+    /// Tries the held fragments again once a first fragment was decided.
+    void releaseHeldFragments(Worker& w, uint32_t now);
+    void expireHeldFragments(Worker& w, uint32_t now);
     void expireParked(Worker& w, uint32_t now);
     bool serveMailbox(Worker& w, uint32_t now);
     bool request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id, size_t max,

@@ -27,6 +27,9 @@ namespace tandem {
     X(deferred_released, "parked first packets released by acknowledgement")        \
     X(deferred_expired, "parked first packets sent after the safety deadline")      \
     X(deferred_overflow, "first packets sent at once because the parking area was full") \
+    X(fragments_released, "held fragments sent on once their first fragment was decided") \
+    X(fragments_hold_expired, "held fragments whose first fragment did not come in time (reassembly timeout), freed") \
+    X(fragments_hold_full, "fragments that found the hold full (too many fragments waiting), freed") \
     X(handoff_out, "frames passed to the worker that holds their flow")           \
     X(handoff_in, "frames another worker passed here")                              \
     X(handoff_dropped, "frames for another worker whose ring was full, freed")       \

@@ -182,6 +182,59 @@ void Dataplane::Impl::expireParked(Worker& w, uint32_t now) {
     }
 }
 
+bool Dataplane::Impl::holdFragment(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from,
+                                   uint32_t now) {
+    FragmentHold& h = w.fragment_hold;
+    if (h.held == FragmentHold::kSlots) {
+        w.counters.inc(WorkerCounter::fragments_hold_full);
+        return false;
+    }
+    for (uint32_t k = 0; k < FragmentHold::kSlots; ++k) {
+        FragmentHold::Slot& slot = h.slots[(h.next + k) % FragmentHold::kSlots];
+        if (slot.mbuf) continue;
+        slot = {m, port, from, now + FragmentHold::kHoldMs};
+        ++h.held;
+        h.next = (h.next + k + 1) % FragmentHold::kSlots;
+        return true;
+    }
+    return false;  // not reached: held < kSlots
+}
+
+void Dataplane::Impl::releaseHeldFragments(Worker& w, uint32_t now) {
+    FragmentHold& h = w.fragment_hold;
+    if (h.held == 0) return;
+    const uint32_t heads = w.pipeline->fragmentHeadsDecided();
+    if (heads == h.heads_seen) return;
+    h.heads_seen = heads;
+    for (FragmentHold::Slot& slot : h.slots) {
+        if (!slot.mbuf) continue;
+        Verdict v = w.pipeline->releaseHeldFragment(rte_pktmbuf_mtod(slot.mbuf, uint8_t*),
+                                                    rte_pktmbuf_data_len(slot.mbuf), slot.port,
+                                                    now, slot.from);
+        if (v.kind == VerdictKind::hold) continue;
+        rte_mbuf* m = slot.mbuf;
+        const FragmentHold::Slot was = slot;
+        slot.mbuf = nullptr;
+        --h.held;
+        w.counters.inc(WorkerCounter::fragments_released);
+        handleVerdicts(w, &m, &v, 1, was.port, now, was.from.node != kNoNode ? &was.from : nullptr);
+        if (h.held == 0) return;
+    }
+}
+
+void Dataplane::Impl::expireHeldFragments(Worker& w, uint32_t now) {
+    FragmentHold& h = w.fragment_hold;
+    if (h.held == 0) return;
+    for (FragmentHold::Slot& slot : h.slots) {
+        if (slot.mbuf && int32_t(now - slot.deadline_ms) >= 0) {
+            w.counters.inc(WorkerCounter::fragments_hold_expired);
+            rte_pktmbuf_free(slot.mbuf);
+            slot.mbuf = nullptr;
+            --h.held;
+        }
+    }
+}
+
 void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
     if (!w.channel) return;
     AgentCommand cmd;
@@ -252,6 +305,7 @@ void Dataplane::Impl::processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames
         }
     }
     handleVerdicts(w, pkts, verdicts, n, port, now, senders);
+    releaseHeldFragments(w, now);
 }
 
 bool Dataplane::Impl::pollHandoffs(Worker& w, uint32_t now) {
@@ -359,6 +413,10 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                     out[v.port][out_n[v.port]++] = pkts[i];
                     continue;
                 }
+                break;
+            case VerdictKind::hold:
+                if (holdFragment(w, pkts[i], in_port, from_peer ? senders[i] : PeerOrigin{}, now))
+                    continue;
                 break;
             case VerdictKind::drop: break;
         }
@@ -554,6 +612,7 @@ void Dataplane::Impl::loop(Worker& w) {
         w.pipeline->age(now, kAgeBudget);
         const bool jobs = w.pipeline->runJobs(now, kJobBudget) | serveMailbox(w, now);
         expireParked(w, now);
+        expireHeldFragments(w, now);
 
         if (busy || jobs || w.parking.parked || spec.busy_poll) {
             if (busy) last_traffic_ms = now;

@@ -186,13 +186,15 @@ inline FlowKey makeFlowKey(const FlowTuple& t, bool* src_is_lo = nullptr) {
 }
 
 /// The fragment-owner hash: picks the node that collects all fragments of
-/// one datagram, from (source, destination, IP identification). Symmetric in
-/// neither direction on purpose: fragments of one datagram share all three.
-inline uint64_t fragmentHash(const IpAddr& src, const IpAddr& dst, uint32_t ip_id) {
-    uint8_t buf[36];
+/// one datagram, from (source, destination, protocol, IP identification), the
+/// fields that name a datagram for reassembly. Symmetric in neither direction
+/// on purpose: fragments of one datagram share all four.
+inline uint64_t fragmentHash(const IpAddr& src, const IpAddr& dst, uint8_t proto, uint32_t ip_id) {
+    uint8_t buf[37];
     std::memcpy(buf, src.b.data(), 16);
     std::memcpy(buf + 16, dst.b.data(), 16);
     std::memcpy(buf + 32, &ip_id, 4);
+    buf[36] = proto;
     return hashBytes(buf, sizeof buf);
 }
 

@@ -1,14 +1,13 @@
 // FragmentCache: remembers one small value per recent IP datagram, keyed by
-// (source, destination, identification), so that the datagram's later
-// fragments (which carry no ports) can follow what its first fragment found.
-// The pipeline keeps one to remember which datagrams' first fragments were
-// allowed; a worker handing frames to other workers keeps one to remember
-// which worker took each first fragment.
+// (source, destination, protocol, identification), so that the datagram's
+// later fragments (which carry no ports) can follow what its first fragment
+// found. The pipeline keeps one for the verdict each first fragment got
+// (FragmentVerdict below); a worker handing frames to other workers keeps
+// one for the worker that took each first fragment.
 //
-// Direct-mapped, fixed size, keyed by fragmentHash(src, dst, id); a collision
-// overwrites the older datagram (its remaining fragments are then dropped and
-// counted). Fragments that arrive before their first fragment are dropped:
-// reassembly is not attempted (see docs/architecture.md). Single-threaded.
+// Direct-mapped, fixed size, keyed by fragmentHash(); a collision overwrites
+// the older datagram (its remaining fragments then find nothing and are held
+// or dropped, and counted). Single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +15,37 @@
 #include <optional>
 
 #include "core/flow_key.h"
+#include "core/node_id.h"
+#include "packet/packet_info.h"
 
 namespace tandem {
+
+/// What names one IP datagram for reassembly.
+struct DatagramId {
+    IpAddr src, dst;
+    uint32_t id = 0;
+    uint8_t proto = 0;
+    uint64_t hash() const { return fragmentHash(src, dst, proto, id); }
+};
+
+inline DatagramId datagramOf(const PacketInfo& info) {
+    return DatagramId{info.src, info.dst, info.frag_id, info.proto};
+}
+
+/// The verdict a datagram's first fragment got, which its later fragments
+/// follow, packed in a FragmentCache value.
+struct FragmentVerdict {
+    enum Kind : uint8_t {
+        forward = 1,   ///< out of this node's port
+        to_peer = 2,   ///< to `peer` (its director or owner)
+        returned = 3,  ///< handed back to `peer`, the node that sent it (director_unknown)
+        drop = 4,
+    };
+    Kind kind = drop;
+    NodeId peer = kNoNode;  ///< to_peer, returned: where the first fragment went
+    uint32_t pack() const { return uint32_t(kind) << 8 | peer; }
+    static FragmentVerdict unpack(uint32_t v) { return {Kind(v >> 8), NodeId(v & 0xff)}; }
+};
 
 class FragmentCache {
 public:
@@ -26,39 +54,26 @@ public:
 
     FragmentCache() : entries_(new Entry[kEntries]) {}
 
-    /// Remembers `value` for the datagram (src, dst, id) from `now_ms` on.
-    void remember(const IpAddr& src, const IpAddr& dst, uint32_t id, uint32_t value,
-                  uint32_t now_ms) {
-        Entry& e = entries_[reduceHash(fragmentHash(src, dst, id), kEntries)];
-        e.src = src, e.dst = dst, e.id = id, e.value = value;
+    /// Remembers `value` for datagram `d` from `now_ms` on.
+    void remember(const DatagramId& d, uint32_t value, uint32_t now_ms) {
+        Entry& e = entries_[reduceHash(d.hash(), kEntries)];
+        e.d = d, e.value = value;
         e.expires_ms = now_ms + kLifetimeMs, e.used = true;
     }
 
-    /// The value remembered for the datagram recently, if any.
-    std::optional<uint32_t> recall(const IpAddr& src, const IpAddr& dst, uint32_t id,
-                                   uint32_t now_ms) const {
-        const Entry& e = entries_[reduceHash(fragmentHash(src, dst, id), kEntries)];
-        if (e.used && e.id == id && e.src == src && e.dst == dst &&
-            int32_t(e.expires_ms - now_ms) > 0) {
+    /// The value remembered for datagram `d` recently, if any.
+    std::optional<uint32_t> recall(const DatagramId& d, uint32_t now_ms) const {
+        const Entry& e = entries_[reduceHash(d.hash(), kEntries)];
+        if (e.used && e.d.id == d.id && e.d.proto == d.proto && e.d.src == d.src &&
+            e.d.dst == d.dst && int32_t(e.expires_ms - now_ms) > 0) {
             return e.value;
         }
         return std::nullopt;
     }
 
-    /// Records that the datagram's first fragment was allowed at `now_ms`.
-    void allow(const IpAddr& src, const IpAddr& dst, uint32_t id, uint32_t now_ms) {
-        remember(src, dst, id, 1, now_ms);
-    }
-
-    /// True when the datagram's first fragment was allowed recently.
-    bool allowed(const IpAddr& src, const IpAddr& dst, uint32_t id, uint32_t now_ms) const {
-        return recall(src, dst, id, now_ms).has_value();
-    }
-
 private:
     struct Entry {
-        IpAddr src, dst;
-        uint32_t id = 0;
+        DatagramId d;
         uint32_t value = 0;
         uint32_t expires_ms = 0;
         bool used = false;

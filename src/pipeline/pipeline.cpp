@@ -167,7 +167,7 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t worker
     if (workers <= 1 || parseFrame(frame, len, settings_.parse, info) != ParseResult::ok) return here;
     if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) return here;
     if (info.is_fragment && !info.has_l4) {
-        const auto to = fragment_workers_.recall(info.src, info.dst, info.frag_id, now_ms);
+        const auto to = fragment_workers_.recall(datagramOf(info), now_ms);
         return to ? *to : here;
     }
     const uint32_t ctx = contextOf(info);
@@ -178,7 +178,7 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t worker
           : buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto, info.family, ctx,
                          &key, nullptr);
     const uint32_t to = workerOf(hash, workers);
-    if (info.first_fragment) fragment_workers_.remember(info.src, info.dst, info.frag_id, to, now_ms);
+    if (info.first_fragment) fragment_workers_.remember(datagramOf(info), to, now_ms);
     return to;
 }
 
@@ -190,8 +190,12 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
     reason_ = ingress == Ingress::peer ? reason : ForwardReason::none;
     // A frame its flow's director handed back is this node's own again: it
     // is decided as if it had just entered here (directorToAsk() does not
-    // send it a second time).
-    if (reason_ == ForwardReason::director_unknown) ingress = Ingress::port;
+    // send it a second time). So is a fragment sent here as to its
+    // datagram's fragment owner (decideFragment() does not send it on
+    // again).
+    if (reason_ == ForwardReason::director_unknown ||
+        reason_ == ForwardReason::to_fragment_owner)
+        ingress = Ingress::port;
     if (settings_.view) view_ = settings_.view->load();
     if (settings_.owner_cache && view_.owners != cache_owners_) [[unlikely]] {
         // Members that may no longer own may have lost their sessions.
@@ -245,6 +249,7 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
                 Slot& s = slots_[i];
                 if (s.kind == kDecided) continue;
                 out[i] = decide(s, s.candidate, in_port, now_ms, ingress);
+                if (s.info.first_fragment) noteFirstFragment(s.info, out[i], now_ms);
                 // A deferred first packet leaves later exactly as it is now,
                 // so it is turned around here like a forwarded one.
                 const bool leaves = out[i].kind == VerdictKind::forward ||
@@ -282,13 +287,15 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         counters_.inc(PipelineCounter::dropped_no_route);
         return {VerdictKind::drop, kNoPort};
     }
-    if (s.kind == kFragment) {
-        if (!fragments_.allowed(info.src, info.dst, info.frag_id, now_ms)) {
-            counters_.inc(PipelineCounter::dropped_fragment_no_head);
-            return {VerdictKind::drop, kNoPort};
+    if (s.kind == kFragment) return decideFragment(s, in_port, now_ms, ingress, false);
+    if (info.first_fragment && ingress == Ingress::port && reason_ == ForwardReason::none) {
+        // The first fragment of a datagram goes where the rest gather.
+        const DatagramId d = datagramOf(info);
+        const NodeId fo = fragmentOwner(d);
+        if (fo != view_.self) {
+            return toPeer(fo, ForwardReason::to_fragment_owner, d.hash(),
+                          PipelineCounter::fragments_to_owner);
         }
-        counters_.inc(PipelineCounter::fragments_forwarded);
-        return forwardFrom(in_port);
     }
     // `index` is a lookup candidate (SessionTable::candidate) taken before some
     // earlier frames of this burst were decided; one of them may have created,
@@ -414,7 +421,6 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         ++sess.version;
         emit(WorkerEventKind::upsert, index, now_ms);
     }
-    if (info.first_fragment) fragments_.allow(info.src, info.dst, info.frag_id, now_ms);
     Verdict v = forwardFrom(in_port);
     if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
         // Sent here as the flow's director, which owns it too: the sender
@@ -423,6 +429,106 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         v.notify = sender_;
         v.peer = view_.self;
         v.flow_hash = s.hash;
+    }
+    return v;
+}
+
+NodeId Pipeline::fragmentOwner(const DatagramId& d) const {
+    if (!settings_.view) return view_.self;
+    const NodeId fo = fragmentOwnerOf(d.hash(), view_.owners);
+    return fo == kNoNode ? view_.self : fo;
+}
+
+Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_ms,
+                                 Ingress ingress, bool again) {
+    // The fragments of one datagram may reach different nodes (per-packet
+    // load balancing, a path change); only the first carries the ports that
+    // name its flow. They all meet at the datagram's fragment owner, which
+    // decides the first (as if it had entered there) and sends every later
+    // one where the first went: out of its own port, or to the node the
+    // first went to (the flow's director or owner), which does the same.
+    const DatagramId d = datagramOf(s.info);
+    if (ingress == Ingress::port && reason_ == ForwardReason::none) {
+        const NodeId fo = fragmentOwner(d);
+        if (fo != view_.self) {
+            return toPeer(fo, ForwardReason::to_fragment_owner, d.hash(),
+                          PipelineCounter::fragments_to_owner);
+        }
+    }
+    const auto known = fragments_.recall(d, now_ms);
+    if (!known) {
+        if (reason_ == ForwardReason::fragment_follows) {
+            // Its first fragment came this way before it (one link, in
+            // order), so it is gone from the cache: nothing to follow.
+            counters_.inc(PipelineCounter::dropped_fragment_no_head);
+            return {VerdictKind::drop, kNoPort};
+        }
+        // Here before its first fragment: kept until that is decided.
+        if (!again) counters_.inc(PipelineCounter::fragments_held);
+        return {VerdictKind::hold, kNoPort};
+    }
+    const FragmentVerdict fv = FragmentVerdict::unpack(*known);
+    switch (fv.kind) {
+        case FragmentVerdict::forward:
+            counters_.inc(PipelineCounter::fragments_forwarded);
+            return forwardFrom(in_port);
+        case FragmentVerdict::to_peer:
+        case FragmentVerdict::returned:
+            // A node that sent the first fragment to the sender of this one
+            // (not handed it back) would only send it round again.
+            if (fv.kind == FragmentVerdict::to_peer && ingress == Ingress::peer &&
+                fv.peer == sender_) {
+                counters_.inc(PipelineCounter::dropped_forward_loop);
+                return {VerdictKind::drop, kNoPort};
+            }
+            return toPeer(fv.peer, ForwardReason::fragment_follows, d.hash(),
+                          PipelineCounter::fragments_followed);
+        case FragmentVerdict::drop: break;
+    }
+    counters_.inc(PipelineCounter::dropped_fragment_denied);
+    return {VerdictKind::drop, kNoPort};
+}
+
+void Pipeline::noteFirstFragment(const PacketInfo& info, const Verdict& v, uint32_t now_ms) {
+    FragmentVerdict fv;
+    switch (v.kind) {
+        case VerdictKind::forward:
+        case VerdictKind::defer: fv.kind = FragmentVerdict::forward; break;
+        case VerdictKind::to_peer:
+            fv.kind = v.reason == ForwardReason::director_unknown ? FragmentVerdict::returned
+                                                                   : FragmentVerdict::to_peer;
+            fv.peer = v.peer;
+            break;
+        case VerdictKind::drop: fv.kind = FragmentVerdict::drop; break;
+        case VerdictKind::local:
+        case VerdictKind::hold: return;
+    }
+    fragments_.remember(datagramOf(info), fv.pack(), now_ms);
+    ++fragment_heads_;
+}
+
+Verdict Pipeline::releaseHeldFragment(uint8_t* frame, uint16_t len, uint16_t in_port,
+                                      uint32_t now_ms, const PeerOrigin& from) {
+    Slot& s = slots_[0];  // between bursts: free
+    if (parseFrame(frame, len, settings_.parse, s.info) != ParseResult::ok ||
+        !s.info.is_fragment || s.info.has_l4 || in_port >= settings_.port_count) {
+        counters_.inc(PipelineCounter::dropped_malformed);
+        return {VerdictKind::drop, kNoPort};
+    }
+    if (settings_.view) view_ = settings_.view->load();
+    const NodeId saved_sender = sender_;
+    const ForwardReason saved_reason = reason_;
+    sender_ = from.node;
+    reason_ = from.node != kNoNode ? from.reason : ForwardReason::none;
+    const Ingress ingress = from.node == kNoNode || reason_ == ForwardReason::to_fragment_owner
+                                ? Ingress::port
+                                : Ingress::peer;
+    Verdict v = decideFragment(s, in_port, now_ms, ingress, true);
+    sender_ = saved_sender;
+    reason_ = saved_reason;
+    if (v.kind == VerdictKind::forward && settings_.geneve &&
+        s.info.tunnel.kind == TunnelKind::geneve) {
+        turnAround(frame, s.info.tunnel);
     }
     return v;
 }
@@ -555,7 +661,6 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     }
     counters_.inc(PipelineCounter::sessions_created);
     logStart(index, now_ms);
-    if (info.first_fragment) fragments_.allow(info.src, info.dst, info.frag_id, now_ms);
     Verdict v = forwardFrom(in_port);
     if (view_.replicate && settings_.events && v.kind == VerdictKind::forward) {
         // Hold the first packet until the backup owner has the session: the

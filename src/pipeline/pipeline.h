@@ -93,6 +93,9 @@ enum class VerdictKind : uint8_t {
     to_peer,  ///< send to node `peer` over the peer link
     defer,    ///< hold until the HA agent releases `token`, then send out of `port`
     local,    ///< a health check to this node: the dataplane answers it out of `port`
+    hold,     ///< a later fragment whose first fragment this node has not decided yet:
+              ///< keep it (bounded, briefly) and call releaseHeldFragment() after bursts
+              ///< in which fragmentHeadsDecided() moved
 };
 
 struct Verdict {
@@ -160,6 +163,17 @@ public:
     uint32_t workerFor(const uint8_t* frame, uint16_t len, uint32_t workers, uint32_t here,
                        uint32_t now_ms);
 
+    /// A frame this pipeline answered `hold` for, tried again: the verdict
+    /// its first fragment got (hold again while there is none yet). `from`
+    /// is how it reached this node (node kNoNode: a data port). Counts only
+    /// the outcome; the frame was counted as received when it was held.
+    Verdict releaseHeldFragment(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
+                                const PeerOrigin& from);
+
+    /// Moves each time a datagram's first fragment is decided here: held
+    /// fragments are worth trying again only after it moved.
+    uint32_t fragmentHeadsDecided() const { return fragment_heads_; }
+
     /// Expires idle sessions, at most `budget` timer entries per call.
     /// Returns the number removed.
     uint32_t age(uint32_t now_ms, uint32_t budget);
@@ -213,6 +227,15 @@ private:
 
     void classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port);
     Verdict decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now_ms, Ingress ingress);
+    /// A later fragment (no ports): to its datagram's fragment owner, or
+    /// after the verdict its first fragment got, or held until there is one.
+    Verdict decideFragment(const Slot& s, uint16_t in_port, uint32_t now_ms, Ingress ingress,
+                           bool again);
+    /// Records the verdict of a datagram's first fragment for the later ones.
+    void noteFirstFragment(const PacketInfo& info, const Verdict& v, uint32_t now_ms);
+    /// The node that gathers the fragments of datagram `d`: this node when
+    /// it is alone (or may not own), else fragmentOwnerOf() of the members.
+    NodeId fragmentOwner(const DatagramId& d) const;
     Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms, Ingress ingress);
     Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
     Verdict forwardFrom(uint16_t in_port);
@@ -255,7 +278,8 @@ private:
     PipelineSettings settings_;
     SessionTable& table_;
     std::shared_ptr<const Policy> policy_;
-    FragmentCache fragments_;
+    FragmentCache fragments_;         // each first fragment's verdict (FragmentVerdict)
+    uint32_t fragment_heads_ = 0;     // fragmentHeadsDecided()
     FragmentCache fragment_workers_;  // workerFor(): where each first fragment went
     PacketInfo steer_info_;           // workerFor()'s parse
     PipelineCounters counters_;

@@ -19,10 +19,14 @@ namespace tandem {
     X(dropped_tcp_out_of_window, "TCP segments outside the tracked sequence window")        \
     X(dropped_table_full, "new sessions refused because the session table is full")         \
     X(dropped_icmp_error_no_session, "ICMP errors about a flow with no session")            \
-    X(dropped_fragment_no_head, "non-first fragments whose first fragment was not seen")    \
+    X(dropped_fragment_no_head, "later fragments sent after their first fragment, which is not known here (cache overwritten)") \
+    X(dropped_fragment_denied, "later fragments of a datagram whose first fragment was dropped") \
     X(dropped_no_route, "frames from a port with no egress in this mode")                   \
     X(icmp_errors_forwarded, "ICMP errors forwarded to the session they refer to")          \
-    X(fragments_forwarded, "non-first fragments forwarded after their first fragment")      \
+    X(fragments_forwarded, "later fragments forwarded after their first fragment")          \
+    X(fragments_to_owner, "fragments sent to their datagram's fragment owner over the peer link") \
+    X(fragments_followed, "later fragments sent to the node their first fragment went to")  \
+    X(fragments_held, "later fragments that came before their first fragment, held for it") \
     X(sessions_created, "sessions created by this node")                                    \
     X(sessions_reopened, "TCP sessions restarted by a new SYN in time-wait / close")        \
     X(sessions_expired, "sessions removed by idle timeout")                                 \

@@ -55,6 +55,9 @@ enum class ForwardReason : uint8_t {
     via_director = 7,      ///< the director passes a to_director packet to the owner
     director_unknown = 8,  ///< the director does not know the flow of a to_director packet
                            ///< that may start one (UDP): back to its sender, which decides it
+    to_fragment_owner = 9, ///< an IP fragment: the receiver is its datagram's fragment owner,
+                           ///< which decides the datagram as if it had entered there
+    fragment_follows = 10, ///< a later fragment, sent where its datagram's first fragment went
 };
 
 struct PeerLinkHeader {

@@ -150,7 +150,8 @@ class ClusterTandemdNode(PairTandemdNode):
                               socket_path=socket_path, lcores=self.lcores, extra=extra,
                               cluster_id=o.cluster_id, node_name=f"fw{slot.node_id}",
                               extra_ports={"peer": slot.peer_if},
-                              control_extra=METRICS_CONFIG if o.metrics else "")
+                              control_extra=METRICS_CONFIG if o.metrics else "",
+                              port_driver=o.port_driver)
 
     def link_address(self, slot: ClusterSlot) -> str:
         if self.opts.peer_link == "udp":
@@ -359,6 +360,32 @@ class ClusterLab(PairLab):
             sh.wait_done(cmd, timeout=10.0)
         self.routes = {"fwd": fwd, "rev": rev, "fwd_hi": fwd, "rev_hi": rev}
         self.route_mode = self.describe_routes()
+
+    def spray_fragments(self, on: bool) -> None:
+        """Per-packet paths for IP fragments: while on, each router sends
+        every fragment it forwards (first or later, either direction) over
+        the next node in turn (nftables `numgen inc` sets a mark, one
+        routing table per mark and node), so the fragments of one datagram
+        cross different nodes. Other packets keep the routes of
+        set_routes()."""
+        n = len(self._slots)
+        for ns, net, side in ((self.crt, SERVER_NET, 1), (self.srt, CLIENT_NET, 0)):
+            ns.run(["nft", "delete", "table", "ip", "tandem_lab_spray"], check=False)
+            for k in self.ids:
+                ns.run(["ip", "rule", "del", "fwmark", str(k), "table", str(100 + k)], check=False)
+                ns.run(["ip", "route", "flush", "table", str(100 + k)], check=False)
+            if not on:
+                continue
+            for k in self.ids:
+                ns.run(["ip", "route", "replace", net, "via", seg(k)[side], "table", str(100 + k)])
+                ns.run(["ip", "rule", "add", "fwmark", str(k), "table", str(100 + k)])
+            ns.run(["nft", "-f", "-"], input=(
+                "table ip tandem_lab_spray {\n"
+                "    chain pre {\n"
+                "        type filter hook prerouting priority mangle;\n"
+                f"        ip frag-off & 0x3fff != 0 meta mark set numgen inc mod {n} offset 1\n"
+                "    }\n"
+                "}\n"))
 
     def describe_routes(self) -> str:
         r = self.routes
@@ -755,8 +782,7 @@ def cluster_main(description: str, body, argv=None, configure=None, variants=Non
         configure(ap)
     args = ap.parse_args(argv)
     try:
-        require_lab_environment(("ip", "ethtool", "bridge") +
-                                (("nft",) if args.peer_link == "udp" else ()))
+        require_lab_environment(("ip", "ethtool", "bridge", "nft"))
         if args.node == "tandemd":
             binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
             if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):

@@ -110,13 +110,18 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
                    lcores: str = "0-1", extra: str = "", cluster_id: int | None = None,
                    node_name: str | None = None, mode: str = "inline",
                    extra_ports: dict[str, str] | None = None, control_extra: str = "",
-                   port_mtu: int = 0) -> str:
+                   port_mtu: int = 0, port_driver: str = "af_packet") -> str:
     """The single-node inline config. Every config key the lab uses is here
     (docs/config.md is the reference). `extra_ports` adds zone-less ports
     (name -> interface, e.g. a pair's raw peer link); `extra` is appended
     (e.g. [peer.N] and [ha] sections); `control_extra` goes into [control]
     (e.g. metrics-listen, traffic-log). `port_mtu` sets `mtu` on the zone
-    ports, with af_packet frames large enough to hold such a frame."""
+    ports, with af_packet frames large enough to hold such a frame.
+    `port_driver` "pcap" opens the zone ports with DPDK's pcap driver
+    (libpcap on the interface, received frames only) instead of af_packet,
+    whose socket asks the kernel to reassemble IP fragments before it sees
+    them (a fanout flag the driver sets): the labs that send fragments
+    through a node need every fragment as it crossed the wire."""
     # One af_packet queue pair per worker (the kernel spreads frames over
     # them by its own flow hash; tandemd hands each to its flow's worker).
     queues = f",qpairs={workers}" if workers > 1 else ""
@@ -126,9 +131,13 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
     # keep the rings' memory bounded.
     ring = "framecnt=512,framesz=9216,blocksz=36864" if port_mtu else "framecnt=4096"
     mtu_line = f"mtu = {port_mtu}\n" if port_mtu else ""
+    def zone_device(i: int, iface: str) -> str:
+        if port_driver == "pcap":
+            return f"net_pcap{i},rx_iface_in={iface},tx_iface={iface}"
+        return f"net_af_packet{i},iface={iface},{ring}{queues}"
     ports = "".join(
         f"[port.{zone}]\n"
-        f"device = net_af_packet{i},iface={iface},{ring}{queues}\n"
+        f"device = {zone_device(i, iface)}\n"
         f"zone = {zone}\n{mtu_line}\n"
         for i, (zone, iface) in enumerate(lab.zone_ports.items()))
     first = len(lab.zone_ports)

@@ -129,6 +129,7 @@ class PairOptions:
     ha_timeout: float = 20.0
     metrics: bool = False     # serve /metrics on 127.0.0.1 in each node namespace
     workers: int = 1          # tandemd workers per node
+    port_driver: str = "af_packet"  # the data ports' DPDK driver (nodes.tandemd_config)
 
 
 # --- node slots ---------------------------------------------------------------------------------

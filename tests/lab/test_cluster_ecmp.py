@@ -18,6 +18,7 @@ forwarded_via_director, deferred_first_packets, dropped_*). Then UDP
 request/response (--udp-flows flows) and ICMP echo (--icmp-idents
 identifiers) over ECMP, replies coming back through other nodes than the
 requests: every request answered.
+(Fragmented datagrams: test_cluster_fragments.py.)
 
     /usr/bin/python3 tests/lab/test_cluster_ecmp.py --nodes 3 [--peer-link udp]
     /usr/bin/python3 tests/lab/test_cluster_ecmp.py --nodes 4 --tandemd PATH --cli PATH

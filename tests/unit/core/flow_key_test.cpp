@@ -89,9 +89,10 @@ TEST_CASE("reduceHash stays inside the range") {
 
 TEST_CASE("fragments of one datagram share a fragment hash; other datagrams differ") {
     IpAddr a = IpAddr::fromV4(0x0a000001), b = IpAddr::fromV4(0x0a000002);
-    CHECK(fragmentHash(a, b, 77) == fragmentHash(a, b, 77));
-    CHECK(fragmentHash(a, b, 77) != fragmentHash(a, b, 78));
-    CHECK(fragmentHash(a, b, 77) != fragmentHash(b, a, 77));
+    CHECK(fragmentHash(a, b, 17, 77) == fragmentHash(a, b, 17, 77));
+    CHECK(fragmentHash(a, b, 17, 77) != fragmentHash(a, b, 17, 78));
+    CHECK(fragmentHash(a, b, 17, 77) != fragmentHash(b, a, 17, 77));
+    CHECK(fragmentHash(a, b, 17, 77) != fragmentHash(a, b, 6, 77));
 }
 
 TEST_CASE("addresses order as 128-bit numbers, whichever half they differ in") {

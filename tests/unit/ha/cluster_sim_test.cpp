@@ -249,6 +249,7 @@ public:
                     n.parked[v.token] = flow;
                     return o;
                 case VerdictKind::local: return o;  // GENEVE health checks: not here
+                case VerdictKind::hold: return o;   // no fragments in the simulation
                 case VerdictKind::drop:
                     if (debug()) {
                         std::printf("drop at node %u (ingress %s, from %u, reason %u) hops %u:",

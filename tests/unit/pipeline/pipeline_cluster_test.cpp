@@ -975,3 +975,136 @@ TEST_CASE("a new connection on the ports of a finished one, opened by another no
     v = t.node(1).send(synack, kOutside, 1000, Ingress::peer, 2, ForwardReason::via_director);
     CHECK((v.kind == VerdictKind::forward && v.port == kInside));
 }
+
+namespace {
+
+// Trio's network: takes a frame where it enters, follows every verdict over
+// the peer link (with the sender and reason a peer-link header carries, and
+// the node it entered by) until it leaves a port, is dropped, or is held;
+// held fragments are tried again after each frame, as the dataplane does.
+struct FragmentNet {
+    Trio& t;
+    struct Held {
+        NodeId at;
+        std::vector<uint8_t> frame;
+        uint16_t port;
+        PeerOrigin from;
+    };
+    struct Left {
+        NodeId at;
+        uint16_t port;
+    };
+    std::vector<Held> held;
+    std::vector<Left> left;  // every frame that left a port, in order
+    uint32_t dropped = 0;
+
+    void follow(NodeId at, std::vector<uint8_t> frame, uint16_t port, PeerOrigin from, Verdict v) {
+        for (int hops = 0; hops < 4; ++hops) {
+            switch (v.kind) {
+                case VerdictKind::forward:
+                case VerdictKind::defer: left.push_back({at, v.port}); return;
+                case VerdictKind::hold: held.push_back({at, frame, port, from}); return;
+                case VerdictKind::to_peer: {
+                    const NodeId entered = from.node == kNoNode ? at : from.entered;
+                    from = PeerOrigin{at, v.reason, entered};
+                    at = v.peer;
+                    auto copy = frame;
+                    v = t.node(at).send(copy, port, 1000, Ingress::peer, from.node, from.reason);
+                    continue;
+                }
+                default: ++dropped; return;
+            }
+        }
+        FAIL("more than four peer-link hops");
+    }
+    void enter(NodeId at, const std::vector<uint8_t>& frame, uint16_t port) {
+        follow(at, frame, port, {}, t.node(at).send(frame, port));
+        // The backup owners learn new sessions before anything else moves.
+        for (Member& m : t.m) {
+            const auto evs = m.events();
+            for (Member& other : t.m) {
+                if (other.id != m.id) applyUpserts(other, evs);
+            }
+        }
+        retryHeld();
+    }
+    void retryHeld() {
+        auto waiting = std::move(held);
+        held.clear();
+        for (Held& h : waiting) {
+            auto copy = h.frame;
+            Verdict v = t.node(h.at).pipe->releaseHeldFragment(copy.data(), uint16_t(copy.size()),
+                                                               h.port, 1000, h.from);
+            follow(h.at, h.frame, h.port, h.from, v);
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE("fragments of one datagram that reach different nodes meet at its fragment owner and "
+          "leave where the first fragment leaves, in either order and either direction") {
+    for (bool v6 : {false, true}) {
+        CAPTURE(v6);
+        Trio t;
+        FragmentNet net{t};
+        const char* client = v6 ? "2001:db8:1::10" : kClient;
+        const char* server = v6 ? "2001:db8:2::80" : kServer;
+        uint32_t datagrams = 0;
+        for (uint16_t id = 1; id <= 36; ++id) {
+            CAPTURE(id);
+            // A DNS-sized exchange on its own ports, in three fragments each
+            // way; every fragment enters at another node, the first one
+            // first or last.
+            const uint16_t sport = uint16_t(20000 + id);
+            const bool first_last = id % 2 == 0;
+            const NodeId entry = NodeId(1 + id % 3);
+            for (bool answer : {false, true}) {
+                const char* src = answer ? server : client;
+                const char* dst = answer ? client : server;
+                const uint16_t sp = answer ? 53 : sport, dp = answer ? sport : 53;
+                const uint16_t in = answer ? kOutside : kInside;
+                const uint16_t ip_id = uint16_t(answer ? 5000 + id : id);
+                std::vector<std::vector<uint8_t>> frags = {
+                    FrameBuilder::udp(src, sp, dst, dp).ipId(ip_id).fragment(0, true).payload(1472).build(),
+                    FrameBuilder::udp(src, sp, dst, dp).ipId(ip_id).fragment(1480, true).payload(1472).build(),
+                    FrameBuilder::udp(src, sp, dst, dp).ipId(ip_id).fragment(2960, false).payload(1000).build(),
+                };
+                const size_t before = net.left.size();
+                const int order[2][3] = {{0, 1, 2}, {1, 2, 0}};
+                for (int k = 0; k < 3; ++k) {
+                    const int f = order[first_last][k];
+                    net.enter(NodeId(1 + (entry + f) % 3), frags[f], in);
+                }
+                ++datagrams;
+                CHECK(net.held.empty());
+                REQUIRE(net.left.size() == before + 3);
+                for (size_t k = before; k < net.left.size(); ++k) {
+                    CHECK(net.left[k].port == (answer ? kInside : kOutside));
+                    CHECK(net.left[k].at == net.left[before].at);
+                }
+            }
+        }
+        CHECK(net.dropped == 0);
+        uint64_t to_owner = 0, held = 0, followed = 0, forwarded = 0;
+        for (Member& m : t.m) {
+            to_owner += m.count(PipelineCounter::fragments_to_owner);
+            held += m.count(PipelineCounter::fragments_held);
+            followed += m.count(PipelineCounter::fragments_followed);
+            forwarded += m.count(PipelineCounter::fragments_forwarded);
+        }
+        CHECK(to_owner >= datagrams);       // two of every three fragments entered elsewhere
+        CHECK(held > 0);                    // some came before their first fragment
+        CHECK(followed > 0);                // some went on after it to the flow's owner
+        CHECK(forwarded == 2 * datagrams);  // every later fragment left exactly once
+    }
+}
+
+TEST_CASE("a later fragment sent on after its first fragment is never sent back where it came "
+          "from, and is dropped when its first fragment is not known") {
+    Trio t;
+    auto later = FrameBuilder::udp(kClient, 20001, kServer, 53).ipId(7).fragment(1480, false).payload(100).build();
+    Verdict v = t.node(1).send(later, kInside, 1000, Ingress::peer, 2, ForwardReason::fragment_follows);
+    CHECK(v.kind == VerdictKind::drop);
+    CHECK(t.node(1).count(PipelineCounter::dropped_fragment_no_head) == 1);
+}
