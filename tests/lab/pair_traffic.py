@@ -202,10 +202,7 @@ def cmd_stream_serve(a) -> int:
             events = []
         for fd, ev in events:
             if fd == rfd:
-                try:
-                    os.read(rfd, 512)
-                except BlockingIOError:
-                    pass
+                drain_wakeup(rfd)
                 continue
             if fd in listeners:
                 ls, kind, p = listeners[fd]
@@ -297,6 +294,14 @@ class _Bulk:
         self.error = ""
         self.error_t = 0.0
         self.closed = ""
+
+
+def drain_wakeup(fd: int) -> None:
+    """Empties the signal wake-up pipe (signal.set_wakeup_fd) after a poll."""
+    try:
+        os.read(fd, 512)
+    except BlockingIOError:
+        pass
 
 
 def read_marks(path: str | None) -> list[dict]:
@@ -601,10 +606,7 @@ def cmd_rr_long(a) -> int:
         now = time.monotonic()
         for fd, ev in events:
             if fd == rfd:
-                try:
-                    os.read(rfd, 512)
-                except BlockingIOError:
-                    pass
+                drain_wakeup(rfd)
                 continue
             c = by_fd.get(fd)
             if c is None:
@@ -1005,6 +1007,89 @@ def cmd_syn_map(a) -> int:
 # --- idle-conns -----------------------------------------------------------------------------------
 
 
+def cmd_udp_probe(a) -> int:
+    """The firewall's own outage over an event, free of any endpoint's
+    retransmission timer: --flows UDP flows (one socket each, to an echo
+    service) each send a numbered datagram every --interval seconds, without
+    waiting for the echo. A lost datagram is not sent again, so the largest
+    silence in a flow's echoes after an event mark is how long the cluster
+    could not carry that flow (plus at most one interval). Emits `ready`
+    once every flow was echoed; on SIGTERM, per mark: the largest silence of
+    any flow (gap_from, as rr-long), the flows that never answered again,
+    and datagrams sent / echoed."""
+    sel = select.epoll()
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    flags = {"stop": False}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    sel.register(rfd, select.EPOLLIN)
+    flows = []
+    by_fd = {}
+    for i in range(a.flows):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        s.connect((a.dst, a.port))
+        f = {"sock": s, "sport": s.getsockname()[1], "seq": 0, "times": [], "sent": 0}
+        flows.append(f)
+        by_fd[s.fileno()] = f
+        sel.register(s.fileno(), select.EPOLLIN)
+    started = time.monotonic()
+    hard_end = started + a.max_seconds
+    next_send = started
+    ready = False
+    while not flags["stop"] and time.monotonic() < hard_end:
+        now = time.monotonic()
+        if now >= next_send:
+            for i, f in enumerate(flows):
+                f["seq"] += 1
+                try:
+                    f["sock"].send(f"{i}:{f['seq']}:".encode() + b"p" * a.size)
+                    f["sent"] += 1
+                except OSError:
+                    pass  # an ICMP error of an earlier datagram: this one is lost
+            next_send += a.interval
+            if next_send < now:
+                next_send = now + a.interval
+        for fd, _ev in sel.poll(max(0.0, next_send - time.monotonic())):
+            if fd == rfd:
+                drain_wakeup(rfd)
+                continue
+            f = by_fd.get(fd)
+            while f is not None:
+                try:
+                    f["sock"].recv(65535)
+                except (BlockingIOError, OSError):
+                    break
+                f["times"].append(time.monotonic())
+        if not ready and all(f["times"] for f in flows):
+            ready = True
+            emit({"event": "ready", "tool": "udp-probe", "flows": a.flows,
+                  "sports": [f["sport"] for f in flows]})
+    t_end = time.monotonic()
+    for f in flows:
+        f["sock"].close()
+    events = []
+    for m in read_marks(a.marks):
+        window = m.get("window", a.window)
+        per = sorted(((*gap_from(f["times"], m["t"], window, t_end), f["sport"]) for f in flows),
+                     reverse=True)
+        gaps = sorted(p[0] for p in per)
+        events.append({"name": m.get("name", "?"), "t": m["t"], "window_s": window,
+                       "gap_ms": {"max": ms(gaps[-1] if gaps else None),
+                                  "p99": ms(percentile(gaps, 0.99)),
+                                  "p50": ms(percentile(gaps, 0.50))},
+                       "silent_to_the_end": sum(1 for p in per if p[1] == float("inf")),
+                       "worst": [{"sport": p[2], "gap_ms": ms(p[0])} for p in per[:5]]})
+    emit({"event": "stopped", "tool": "udp-probe", "flows": a.flows,
+          "interval_ms": a.interval * 1000, "sent": sum(f["sent"] for f in flows),
+          "echoed": sum(len(f["times"]) for f in flows), "marks": events,
+          "elapsed_s": round(t_end - started, 3)})
+    return 0
+
+
 def cmd_idle_conns(a) -> int:
     """Idle connections (an SSH session, a database pool): each does one
     request/response, then nothing, so a firewall sees no packet of them
@@ -1181,6 +1266,19 @@ def add_commands(sub) -> None:
     p.add_argument("--target-ms", type=float, default=300.0)
     p.add_argument("--seed", type=int, default=3)
     p.set_defaults(fn=cmd_rr_long)
+
+    p = sub.add_parser("udp-probe", help="UDP flows echoed every interval: the firewall's "
+                                         "outage over each event mark")
+    p.add_argument("--dst", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--flows", type=int, default=64)
+    p.add_argument("--interval", type=float, default=0.005, help="seconds between datagrams")
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--max-seconds", type=float, default=170.0)
+    p.add_argument("--marks", help="file of {name, t} event marks, read at the end")
+    p.add_argument("--window", type=float, default=5.0,
+                   help="seconds after each mark in which silences are measured")
+    p.set_defaults(fn=cmd_udp_probe)
 
     p = sub.add_parser("idle-conns", help="connections idle until SIGUSR2, then used once")
     p.add_argument("--dst", required=True)

@@ -74,7 +74,7 @@ def body(lab, args, report, deadline, variant=None):
         use_idle(lab, sec, "after the failover")
         stop_idle(lab, sec)
     r = stop_rr(lab)
-    report_gaps(lab, sec, r, tuple(k["mark"] for k in fo["kills"]), args.target_ms)
+    report_gaps(lab, args, sec, r, tuple(k["mark"] for k in fo["kills"]))
     check_failover_ownership(lab, args, sec, fo)
     sec.data = {"rr": r, "kills": [{k: v for k, v in x.items()} for x in fo["kills"]]}
 

@@ -87,7 +87,7 @@ def body(lab, args, report, deadline, variant=None):
         use_idle(lab, sec, "after the kill, the restart and revert")
         stop_idle(lab, sec)
     r = stop_rr(lab)
-    report_gaps(lab, sec, r, ("kill", "restart", "path back"), args.target_ms)
+    report_gaps(lab, args, sec, r, ("kill", "restart", "path back"))
 
     def owned(own):
         o = owners(own)
