@@ -241,7 +241,8 @@ class GeneveClusterLab(InlineLab):
         self.gwlb_socket = ""
         self.gwlb_stats: dict = {}
         self.gwlb_started = 0.0     # the emulator's start on this clock (its log's t = 0)
-        self.ha_supported: bool | None = None
+        self.ha_supported = kind == "tandemd"   # the Linux targets have no HA state
+        self.ha_errors = 0          # HA state requests that failed
         self.marks_path = ""
         self.health = self.opts.get("health") or (
             HealthSettings() if kind == "tandemd" else HealthSettings(protocol="none"))
@@ -602,19 +603,17 @@ class GeneveClusterLab(InlineLab):
             return None
 
     def ha_state(self, s: ClusterSlot) -> dict | None:
-        """`show high-availability state`, or None (not running, or the
-        daemon does not have the command)."""
-        if s.node is None or s.dead or self.ha_supported is False:
+        """`show high-availability state`, or None: not running, or this
+        request failed (counted in ha_errors and logged; asked again next
+        time, and a check that needed the answer fails)."""
+        if s.node is None or s.dead or not self.ha_supported:
             return None
         try:
-            r = s.node.request("show high-availability state", timeout=2.0)
+            return s.node.request("show high-availability state", timeout=2.0)
         except ControlError as e:
-            if self.ha_supported is None:
-                self.ha_supported = False
-                self.log(f"{s.label}: `show high-availability state` not available ({e})")
+            self.ha_errors += 1
+            self.log(f"{s.label}: `show high-availability state` failed ({e})")
             return None
-        self.ha_supported = True
-        return r
 
     def wait_ha(self, slots: list[ClusterSlot], paired: bool, timeout: float) -> dict:
         """Waits until every node in `slots` reports an active state and,
@@ -627,9 +626,7 @@ class GeneveClusterLab(InlineLab):
             done = True
             for s in slots:
                 st = states[s.letter] = self.ha_state(s)
-                if st is None:
-                    continue
-                if not ha_ready(st, expect_peer=paired):
+                if st is None or not ha_ready(st, expect_peer=paired):
                     done = False
                 elif paired and len([p for p in ha_peers(st) if p.get("alive")]) \
                         != len(self.slots) - 1:

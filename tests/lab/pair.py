@@ -67,6 +67,7 @@ from lab import (ControlError, Deadline,
 from skip_policy import skip_exit  # noqa: E402
 from metrics_client import METRICS_CONFIG
 from nodes import KernelBridgeNode, Rule, TandemdNode, ha_config, tandemd_config
+from checks import Check
 
 # --- addressing and ports ----------------------------------------------------------------------
 
@@ -106,6 +107,11 @@ ACTIVE_STATES = ("active-primary", "active-secondary", "active")
 # session states of a connection that is up (src/session/tcp_tracker.cpp)
 LIVE_STATES = ("established", "syn-sent", "syn-recv", "open", "replied")
 NODE_KINDS = ("tandemd", "kernel", "kernel-ct")
+# The node kinds that run Linux in place of tandemd (the harness's references):
+# they have no HA agent, no session table and no tandemd counters. A check of
+# those is declared optional for them (Section.check's optional_for); for
+# tandemd it must always have an answer.
+LINUX_KINDS = ("kernel", "kernel-ct")
 ROUTE_MODES = ("asymmetric", "symmetric-a", "symmetric-b", "ecmp", "split", "split-asymmetric")
 SPLIT_BIT = 2         # split modes: client ports with this bit set take the "hi" paths
 DEFAULT_CLI = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -443,7 +449,9 @@ class PairLab(InlineLab):
         self.routes = {"fwd": [], "rev": []}
         self.route_mode = ""
         self.marks_path = ""
-        self.ha_supported: bool | None = None   # None: not asked yet
+        # tandemd serves `show high-availability state`; the Linux kinds have no HA
+        self.ha_supported = opts.node == "tandemd"
+        self.ha_errors = 0   # HA state requests that failed (each one a state not read)
         self._shells: dict[str, IpShell] = {}
         self.paths_moved_after = 0.0
 
@@ -788,21 +796,18 @@ class PairLab(InlineLab):
         return n.control if isinstance(n, PairTandemdNode) and not s.dead else None
 
     def ha_state(self, s: NodeSlot) -> dict | None:
-        """`show high-availability state`, or None (not tandemd, dead, or the
-        daemon does not have the command)."""
+        """`show high-availability state`, or None: not tandemd, dead, or this
+        request failed (counted in ha_errors and logged; the next one is
+        asked again, and a check that needed this answer fails)."""
         c = self.control(s)
-        if c is None or self.ha_supported is False:
+        if c is None or not self.ha_supported:
             return None
         try:
-            r = c.request("show high-availability state", timeout=2.0)
+            return c.request("show high-availability state", timeout=2.0)
         except ControlError as e:
-            if self.ha_supported is None:
-                self.ha_supported = False
-                self.log(f"{s.label}: `show high-availability state` not available ({e}); "
-                         f"HA checks will show n/a")
+            self.ha_errors += 1
+            self.log(f"{s.label}: `show high-availability state` failed ({e})")
             return None
-        self.ha_supported = True
-        return r
 
     def wait_ha_ready(self, deadline: Deadline | None = None, timeout: float | None = None,
                       nodes: tuple | None = None) -> dict[str, dict | None]:
@@ -821,6 +826,8 @@ class PairLab(InlineLab):
                 st = self.ha_state(s)
                 states[s.letter] = st
                 if st is None:
+                    # the Linux kinds have no HA state; tandemd must answer
+                    done = done and not self.ha_supported
                     continue
                 if not ha_ready(st, expect_peer=not s.other.dead):
                     done = False
@@ -1004,18 +1011,9 @@ def ha_summary(st: dict | None) -> str:
 
 
 @dataclass
-class Check:
-    text: str
-    ok: bool | None            # None: the node cannot show it (n/a)
-
-    @property
-    def mark(self) -> str:
-        return {True: "PASS", False: "FAIL", None: "n/a "}[self.ok]
-
-
-@dataclass
 class Section:
     title: str
+    node_kind: str = "tandemd"
     lines: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     data: dict = field(default_factory=dict)
@@ -1024,28 +1022,50 @@ class Section:
         self.lines.append(text)
         print(f"   {text}", flush=True)
 
-    def check(self, text: str, ok: bool | None) -> bool | None:
-        c = Check(text, ok)
+    def check(self, text: str, ok: bool | None, optional_for: tuple[str, ...] = ()) -> bool | None:
+        """Records a check. `ok` None fails, unless this run's node kind is
+        one of `optional_for` (the kinds that cannot show what it reads)."""
+        c = Check(text, ok, optional=self.node_kind in optional_for)
         self.checks.append(c)
-        print(f"   {c.mark}  {text}", flush=True)
+        print(f"   {c.mark}  {c.shown}", flush=True)
         return ok
 
 
 class Report:
-    def __init__(self) -> None:
+    def __init__(self, node_kind: str = "tandemd") -> None:
+        self.node_kind = node_kind
         self.sections: list[Section] = []
 
     def section(self, title: str) -> Section:
-        s = Section(title)
+        s = Section(title, self.node_kind)
         self.sections.append(s)
         print(f"\n== {title}", flush=True)
         return s
 
     def failed(self) -> list[str]:
-        return [f"{s.title}: {c.text}" for s in self.sections for c in s.checks if c.ok is False]
+        return [f"{s.title}: {c.shown}" for s in self.sections for c in s.checks if c.failed]
 
     def n_checks(self) -> int:
         return sum(len(s.checks) for s in self.sections)
+
+    def n_skipped(self) -> int:
+        return sum(1 for s in self.sections for c in s.checks if c.skipped)
+
+    def print_summary(self) -> None:
+        """One line per section, then the optional checks this node kind skipped."""
+        for s in self.sections:
+            bad = sum(1 for c in s.checks if c.failed)
+            print(f"{'FAIL' if bad else 'PASS'}  {s.title}: "
+                  f"{sum(1 for c in s.checks if c.ok)} passed, {bad} failed"
+                  + (f", {sum(1 for c in s.checks if c.skipped)} optional skipped"
+                     if any(c.skipped for c in s.checks) else ""))
+        print(f"optional checks skipped (node kind {self.node_kind}): {self.n_skipped()}")
+
+    def sections_json(self) -> list[dict]:
+        return [{"title": s.title, "lines": s.lines, "data": s.data,
+                 "checks": [{"text": c.text, "ok": c.ok, "optional": c.optional}
+                            for c in s.checks]}
+                for s in self.sections]
 
 
 def delta(after: dict | None, before: dict | None) -> dict:
@@ -1399,7 +1419,7 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
     arm_watchdog(args.deadline + 20)
     deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
     started = time.monotonic()
-    report = Report()
+    report = Report(args.node)
     error = None
     node_failures: list[str] = []
     vs = variants(args) if callable(variants) else (variants or [{}])
@@ -1463,17 +1483,11 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
 
     failed = report.failed() + [f"node: {f}" for f in node_failures]
     print("\n" + "-" * 72)
-    for s in report.sections:
-        ok = all(c.ok is not False for c in s.checks)
-        print(f"{'PASS' if ok else 'FAIL'}  {s.title}: {sum(1 for c in s.checks if c.ok)} passed, "
-              f"{sum(1 for c in s.checks if c.ok is False)} failed, "
-              f"{sum(1 for c in s.checks if c.ok is None)} n/a")
+    report.print_summary()
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"node": args.node, "error": error, "node_failures": node_failures,
-                       "sections": [{"title": s.title, "lines": s.lines, "data": s.data,
-                                     "checks": [{"text": c.text, "ok": c.ok} for c in s.checks]}
-                                    for s in report.sections]}, f, indent=2, default=str)
+                       "sections": report.sections_json()}, f, indent=2, default=str)
     total = time.monotonic() - started
     if error:
         print(f"ERROR {error}")
@@ -1610,9 +1624,7 @@ def measure_detection(lab: PairLab, survivor: NodeSlot, t_kill: float,
     end = t_kill + timeout
     while time.monotonic() < end:
         st = lab.ha_state(survivor)
-        if st is None:
-            return None
-        peers = ha_peers(st)
+        peers = ha_peers(st)  # none when the request failed: asked again
         if peers and all(p.get("alive") is False for p in peers):
             return time.monotonic() - t_kill
         time.sleep(0.005)

@@ -13,7 +13,11 @@ checks, for every scenario and then for the whole run:
 - no drop counter moved that the scenario does not expect to move;
 - the scenario's own expectations (sessions_created == connections, ...).
 
-Counters a node does not report are shown as n/a, never as passed.
+A check the node cannot answer (a counter it does not report) is n/a, and
+n/a is a failure, unless the check is declared optional for the node kind
+under test (the bridge reports frame counts only: its expectations of
+named counters are optional); the summary counts the optional checks
+skipped. A counter tandemd does not report fails its check.
 Exit codes: 0 passed, 1 a check failed, 2 the lab could not run, 77 skipped.
 """
 
@@ -33,6 +37,7 @@ from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, NodeFai
                  arm_watchdog, install_signal_handlers, require_lab_environment)
 from skip_policy import skip_exit  # noqa: E402
 from nodes import NODE_KINDS, Rule, make_node
+from checks import Check
 
 # Ports the lab policy allows or denies; the server listens on all of them
 # (a denied connection must fail because of the node, not for lack of a
@@ -59,25 +64,18 @@ CLIENT_SERVICE = ["serve", "--tcp", f"{TCP_ECHO}"]
 
 
 @dataclass
-class Check:
-    text: str
-    ok: bool | None            # None: not applicable to this node
-
-    @property
-    def mark(self) -> str:
-        return {True: "PASS", False: "FAIL", None: "n/a "}[self.ok]
-
-
-@dataclass
 class Expect:
     """sum(delta of `counters` and of `optional`) OP value, for one scenario.
-    A node must report every one of `counters`; `optional` ones it does not
-    report count as 0."""
+    A node must report every one of `counters` (else the check fails, unless
+    the node kind is one of `optional_for`: then it is skipped); `optional`
+    ones it does not report count as 0."""
     counters: tuple[str, ...]
     op: str                    # "==" or ">="
     value: int
     why: str
     optional: tuple[str, ...] = ()
+    # the bridge filters nothing and counts only frames (nodes.py)
+    optional_for: tuple[str, ...] = ("bridge",)
 
     def label(self) -> str:
         return " + ".join(self.counters + self.optional)
@@ -112,7 +110,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok is not False for c in self.checks)
+        return not any(c.failed for c in self.checks)
 
 
 def _count(d: dict, *path, default=0):
@@ -432,7 +430,11 @@ def _value(delta: dict, e: Expect) -> int | None:
     return sum(delta[c] for c in e.counters) + sum(delta.get(c, 0) for c in e.optional)
 
 
-def counter_checks(before, after, expects: list[Expect], allowed_drops) -> tuple[list[Check], dict]:
+def counter_checks(before, after, expects: list[Expect], allowed_drops,
+                   node_kind: str) -> tuple[list[Check], dict]:
+    """The reconciliation of frames and counters, and `expects`, between two
+    snapshots of a node of kind `node_kind`. Every node kind reports
+    rx_packets and forwarded: without them the checks fail."""
     checks: list[Check] = []
     frames = after.frames_sent - before.frames_sent
     delivered = after.frames_received - before.frames_received
@@ -446,16 +448,15 @@ def counter_checks(before, after, expects: list[Expect], allowed_drops) -> tuple
     rx, fwd = delta.get("rx_packets"), delta.get("forwarded")
     drops = {k: v for k, v in delta.items() if k.startswith("dropped_") and v}
     losses = {k: v for k, v in delta.items() if v and _is_loss_counter(k)}
-    if rx is not None:
-        checks.append(Check(f"node received every frame sent: rx_packets +{rx} == frames "
-                            f"sent by the endpoints +{frames}", rx == frames))
-        if fwd is not None:
-            checks.append(Check(f"every frame forwarded or dropped with a reason: forwarded "
-                                f"+{fwd} + dropped +{sum(drops.values())} == rx_packets +{rx}",
-                                fwd + sum(drops.values()) == rx))
-    if fwd is not None:
-        checks.append(Check(f"every forwarded frame was delivered: endpoints received "
-                            f"+{delivered} == forwarded +{fwd}", delivered == fwd))
+    known = rx is not None and fwd is not None
+    checks.append(Check(f"node received every frame sent: rx_packets +{rx} == frames "
+                        f"sent by the endpoints +{frames}", rx == frames if rx is not None else None))
+    checks.append(Check(f"every frame forwarded or dropped with a reason: forwarded "
+                        f"+{fwd} + dropped +{sum(drops.values())} == rx_packets +{rx}",
+                        fwd + sum(drops.values()) == rx if known else None))
+    checks.append(Check(f"every forwarded frame was delivered: endpoints received "
+                        f"+{delivered} == forwarded +{fwd}",
+                        delivered == fwd if fwd is not None else None))
     unexpected = {k: v for k, v in {**drops, **losses}.items() if k not in allowed_drops}
     checks.append(Check(f"no unexpected drops {unexpected or ''}".rstrip(), not unexpected))
     for e in expects:
@@ -463,7 +464,8 @@ def counter_checks(before, after, expects: list[Expect], allowed_drops) -> tuple
         text = f"{e.label()} {'+' if got is not None else ''}{got if got is not None else ''} " \
                f"{e.op} {e.value} ({e.why})"
         if got is None:
-            checks.append(Check(f"{e.label()} {e.op} {e.value}: not reported by this node", None))
+            checks.append(Check(f"{e.label()} {e.op} {e.value}: not reported by this node", None,
+                                optional=node_kind in e.optional_for))
         else:
             checks.append(Check(" ".join(text.split()),
                                 got == e.value if e.op == "==" else got >= e.value))
@@ -479,7 +481,8 @@ def total_expects(results: list[Result]) -> tuple[list[Expect], tuple[str, ...]]
             key = (e.counters, e.optional)
             cur = by_label.get(key)
             if cur is None:
-                by_label[key] = Expect(e.counters, e.op, e.value, "whole run", e.optional)
+                by_label[key] = Expect(e.counters, e.op, e.value, "whole run", e.optional,
+                                       e.optional_for)
             else:
                 cur.value += e.value
                 if e.op != "==":
@@ -505,17 +508,18 @@ def print_result(r: Result) -> None:
     print(f"   endpoints: frames sent {r.deltas.get('frames_sent', 0)}, received "
           f"{r.deltas.get('frames_delivered', 0)}  ({r.elapsed_s:.1f} s)")
     for c in r.checks:
-        print(f"   {c.mark}  {c.text}")
+        print(f"   {c.mark}  {c.shown}")
     sys.stdout.flush()
 
 
-def run_scenario(lab: InlineLab, sc: Scenario, deadline: Deadline) -> Result:
+def run_scenario(lab: InlineLab, sc: Scenario, deadline: Deadline, node_kind: str) -> Result:
     before = lab.snapshot()
     t0 = time.monotonic()
     outcome = sc.run(lab, deadline)
     elapsed = time.monotonic() - t0
     after = lab.snapshot()
-    checks, deltas = counter_checks(before, after, outcome.expects, outcome.allowed_drops)
+    checks, deltas = counter_checks(before, after, outcome.expects, outcome.allowed_drops,
+                                    node_kind)
     res = Result(sc.name, sc.title(), outcome, outcome.checks + checks, deltas,
                  deltas.get("frames_sent", 0), elapsed)
     print_result(res)
@@ -596,10 +600,11 @@ def main(description: str, build, argv=None, configure=None, lab_class=InlineLab
                 lab.start_service("client", "client", CLIENT_SERVICE)
                 base = lab.snapshot()
                 for sc in scenarios:
-                    results.append(run_scenario(lab, sc, deadline))
+                    results.append(run_scenario(lab, sc, deadline, args.node))
                 if len(results) > 1:
                     expects, allowed = total_expects(results)
-                    checks, deltas = counter_checks(base, lab.snapshot(), expects, allowed)
+                    checks, deltas = counter_checks(base, lab.snapshot(), expects, allowed,
+                                                    args.node)
                     whole = Result("whole run", f"{len(results)} scenarios, node counters since "
                                    f"start", Outcome({}, "counters over the whole run", [],
                                                      expects, allowed),
@@ -633,16 +638,19 @@ def main(description: str, build, argv=None, configure=None, lab_class=InlineLab
     finally:
         arm_watchdog(0)
 
-    failed = [f"{r.name}: {c.text}" for r in results for c in r.checks if c.ok is False]
-    failed += [f"node: {c.text}" for c in final_checks if c.ok is False]
+    failed = [f"{r.name}: {c.shown}" for r in results for c in r.checks if c.failed]
+    failed += [f"node: {c.shown}" for c in final_checks if c.failed]
     if node_failure:
         print(f"\nNODE FAILED: {node_failure}")
         failed.append(f"node: {node_failure.splitlines()[0]}")
     for c in final_checks[-1:]:
-        print(f"\n   {c.mark}  {c.text}")
+        print(f"\n   {c.mark}  {c.shown}")
     print("\n" + "-" * 72)
     for r in results:
         print(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<14} {r.outcome.summary[:90]}")
+    skipped = sum(1 for r in results for c in r.checks if c.skipped) + \
+        sum(1 for c in final_checks if c.skipped)
+    print(f"optional checks skipped (node kind {args.node}): {skipped}")
     if error:
         print(f"ERROR {error}")
         if node is not None and getattr(node, "log_path", ""):
@@ -677,8 +685,10 @@ def _write_json(path: str, args, results, final_checks, error) -> None:
     data = {"node": args.node, "error": error,
             "scenarios": [{"name": r.name, "title": r.title, "ok": r.ok, "counts": r.outcome.counts,
                            "node_deltas": r.deltas,
-                           "checks": [{"text": c.text, "ok": c.ok} for c in r.checks]}
+                           "checks": [{"text": c.text, "ok": c.ok, "optional": c.optional}
+                                      for c in r.checks]}
                           for r in results],
-            "final_checks": [{"text": c.text, "ok": c.ok} for c in final_checks]}
+            "final_checks": [{"text": c.text, "ok": c.ok, "optional": c.optional}
+                             for c in final_checks]}
     with open(path, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)

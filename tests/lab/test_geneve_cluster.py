@@ -38,7 +38,7 @@ from lab import (Deadline, LabError, LabInterrupted, LabSkip, NodeFailed,  # noq
 from skip_policy import skip_exit  # noqa: E402
 from nodes import TandemdNode  # noqa: E402
 from pair import (PAIR_POLICY, SERVER_SERVICES, Report, counter_line, delta,  # noqa: E402
-                  ha_summary, storm)
+                  ha_peers, ha_ready, ha_summary, storm)
 
 
 def parse_args(argv=None):
@@ -177,9 +177,10 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
     sec.line(f"nodes started, all active and paired after {time.monotonic() - t0:.2f} s")
     for k, v in states.items():
         sec.line(f"node{k}: {ha_summary(v)}")
-    sec.check("every node active and seeing every other alive"
-              if lab.ha_supported else "HA state (`show high-availability state` n/a)",
-              True if lab.ha_supported else None)
+    sec.check("every node active and seeing every other alive",
+              all(v is not None and ha_ready(v, expect_peer=True) and
+                  sum(1 for p in ha_peers(v) if p.get("alive") is True) == len(lab.slots) - 1
+                  for v in states.values()))
     reg = lab.gwlb("register", targets=[s.ip for s in others])
     took = lab.wait_healthy(lab.slots, timeout=deadline.cap(20.0))
     sec.line(f"registered with the emulator: {', '.join(reg['done'])}; every target healthy "
@@ -310,11 +311,7 @@ def main(argv=None) -> int:
         print(f"\nNODE FAILED: {node_failure}")
         failed.append(f"node: {node_failure.splitlines()[0]}")
     print("\n" + "-" * 72)
-    for s in report.sections:
-        ok = all(c.ok is not False for c in s.checks)
-        print(f"{'PASS' if ok else 'FAIL'}  {s.title}: {sum(1 for c in s.checks if c.ok)} passed, "
-              f"{sum(1 for c in s.checks if c.ok is False)} failed, "
-              f"{sum(1 for c in s.checks if c.ok is None)} n/a")
+    report.print_summary()
     if figures.get("single") and figures.get("cluster"):
         s, c = figures["single"], figures["cluster"]
         print(f"FIGURES: nodes {figures['nodes']}; single node {s['rate']} conn/s "
@@ -326,9 +323,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"error": error, "node_failure": node_failure, "figures": figures,
-                       "sections": [{"title": s.title, "lines": s.lines,
-                                     "checks": [{"text": c.text, "ok": c.ok} for c in s.checks]}
-                                    for s in report.sections]}, f, indent=2, default=str)
+                       "sections": report.sections_json()}, f, indent=2, default=str)
     total = time.monotonic() - started
     if error:
         print(f"ERROR {error}")

@@ -828,19 +828,13 @@ def main(argv=None) -> int:
 
     failed = report.failed() + [f"node: {f}" for f in node_failures]
     print("\n" + "-" * 72)
-    for s in report.sections:
-        ok = all(c.ok is not False for c in s.checks)
-        print(f"{'PASS' if ok else 'FAIL'}  {s.title}: {sum(1 for c in s.checks if c.ok)} passed, "
-              f"{sum(1 for c in s.checks if c.ok is False)} failed, "
-              f"{sum(1 for c in s.checks if c.ok is None)} n/a")
+    report.print_summary()
     print(f"FIGURES: {json.dumps(figures, default=str, sort_keys=True)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"scenario": args.scenario, "error": error, "node_failures": node_failures,
                        "figures": figures,
-                       "sections": [{"title": s.title, "lines": s.lines,
-                                     "checks": [{"text": c.text, "ok": c.ok} for c in s.checks]}
-                                    for s in report.sections]}, f, indent=2, default=str)
+                       "sections": report.sections_json()}, f, indent=2, default=str)
     total = time.monotonic() - started
     if error:
         print(f"ERROR {error}")

@@ -414,10 +414,7 @@ def main(argv=None) -> int:
     finally:
         arm_watchdog(0)
     print("\n" + "-" * 72)
-    for s in report.sections:
-        ok = all(c.ok is not False for c in s.checks)
-        print(f"{'PASS' if ok else 'FAIL'}  {s.title}: {sum(1 for c in s.checks if c.ok)} passed, "
-              f"{sum(1 for c in s.checks if c.ok is False)} failed")
+    report.print_summary()
     total = time.monotonic() - started
     if error:
         print(f"ERROR {error}\nRESULT: ERROR (lab could not run) after {total:.1f} s")

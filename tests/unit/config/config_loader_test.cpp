@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 
 #include "config_test_util.h"
@@ -22,6 +23,38 @@ Config loadOk(const std::string& text, const std::string& base_dir = ".") {
     REQUIRE(r.errors.empty());
     REQUIRE(r.config.has_value());
     return *r.config;
+}
+
+// The [timeouts] keys in the order docs/config.md lists them.
+struct TimeoutKey {
+    const char* key;
+    uint32_t SessionTimeouts::*field;
+};
+constexpr TimeoutKey kTimeoutKeys[] = {
+    {"tcp-syn-sent", &SessionTimeouts::tcp_syn_sent_s},
+    {"tcp-syn-recv", &SessionTimeouts::tcp_syn_recv_s},
+    {"tcp-established", &SessionTimeouts::tcp_established_s},
+    {"tcp-fin-wait", &SessionTimeouts::tcp_fin_wait_s},
+    {"tcp-close-wait", &SessionTimeouts::tcp_close_wait_s},
+    {"tcp-last-ack", &SessionTimeouts::tcp_last_ack_s},
+    {"tcp-time-wait", &SessionTimeouts::tcp_time_wait_s},
+    {"tcp-close", &SessionTimeouts::tcp_close_s},
+    {"udp-unreplied", &SessionTimeouts::udp_unreplied_s},
+    {"udp-replied", &SessionTimeouts::udp_replied_s},
+    {"icmp", &SessionTimeouts::icmp_s},
+    {"other", &SessionTimeouts::other_s},
+};
+constexpr size_t kTimeoutKeyCount = std::size(kTimeoutKeys);
+
+// The defaults docs/config.md documents, in the same order.
+constexpr std::array<uint32_t, kTimeoutKeyCount> kDocumentedTimeouts = {
+    30, 30, 3600, 120, 60, 30, 120, 10, 30, 120, 30, 600};
+
+void checkTimeouts(const SessionTimeouts& t, const std::array<uint32_t, kTimeoutKeyCount>& want) {
+    for (size_t i = 0; i < kTimeoutKeyCount; ++i) {
+        INFO("[timeouts] " << kTimeoutKeys[i].key);
+        CHECK(t.*kTimeoutKeys[i].field == want[i]);
+    }
 }
 
 std::vector<std::string> configFilesUnder(const std::filesystem::path& dir) {
@@ -101,10 +134,7 @@ TEST_CASE("defaults are applied to every key that is not set") {
     CHECK(c.ha.hold_time_ms == 400);
     CHECK(c.ha.peer_link == PeerLinkTransport::raw);
     CHECK(c.peers.empty());
-    SessionTimeouts t;
-    CHECK(c.session.timeouts.tcp_established_s == t.tcp_established_s);
-    CHECK(c.session.timeouts.udp_replied_s == t.udp_replied_s);
-    CHECK(c.session.timeouts.other_s == t.other_s);
+    checkTimeouts(c.session.timeouts, kDocumentedTimeouts);
     CHECK_FALSE(c.session.tcp.pickup);
     CHECK(c.session.tcp.window_check);
     CHECK(c.control.socket == "/run/tandem/tandemd.sock");
@@ -167,25 +197,21 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.ha.peer_link_port == "peer");
     CHECK(c.ha.peer_link_listen == "10.1.1.3:4790");
     CHECK(c.ha.peer_link_gateway == "10.1.1.1");
-    const SessionTimeouts& t = c.session.timeouts;
-    CHECK(t.tcp_syn_sent_s == 1);
-    CHECK(t.tcp_syn_recv_s == 2);
-    CHECK(t.tcp_established_s == 864000);
-    CHECK(t.tcp_fin_wait_s == 4);
-    CHECK(t.tcp_close_wait_s == 5);
-    CHECK(t.tcp_last_ack_s == 6);
-    CHECK(t.tcp_time_wait_s == 7);
-    CHECK(t.tcp_close_s == 8);
-    CHECK(t.udp_unreplied_s == 9);
-    CHECK(t.udp_replied_s == 10);
-    CHECK(t.icmp_s == 11);
-    CHECK(t.other_s == 12);
+    checkTimeouts(c.session.timeouts, {1, 2, 864000, 4, 5, 6, 7, 8, 9, 10, 11, 12});
     CHECK(c.session.tcp.pickup);
     CHECK_FALSE(c.session.tcp.window_check);
     CHECK(c.control.socket == "/tmp/t.sock");
     CHECK(c.control.metrics_listen == "127.0.0.1:9464");
     CHECK(c.control.traffic_log == "/var/log/t.log");
     CHECK(c.control.log_level == "debug");
+}
+
+TEST_CASE("a timeout set alone changes its own state's timeout and no other") {
+    Config c = loadOk(std::string(kMinimal) + "[timeouts]\ntcp-close-wait = 77\nicmp = 5\n");
+    std::array<uint32_t, kTimeoutKeyCount> want = kDocumentedTimeouts;
+    want[4] = 77;  // tcp-close-wait
+    want[10] = 5;  // icmp
+    checkTimeouts(c.session.timeouts, want);
 }
 
 TEST_CASE("zones are numbered in order of first use and the peer-link port has none") {

@@ -158,12 +158,21 @@ TEST_CASE("operator commands answer at once and take effect at the next step") {
     pairUp(c);
     c.run(10);
     CHECK(c.node(1).agent->functional().message == "not suspended: nothing to do");
-    CHECK(c.node(1).agent->suspend().ok);
+    CHECK(c.node(1).agent->suspend().message == "suspending: sessions go to their backup owners");
     CHECK(canOwnSessions(c.node(1).state()));  // not yet
     c.stepAll();
     CHECK(c.node(1).state() == NodeState::suspended);
     CHECK(c.node(1).agent->suspend().message == "already suspended");
-    CHECK(c.node(1).agent->requestResync().ok);
+    // A resync asks the peer for a bulk sync, which it then starts.
+    const uint64_t asked = counter(c, 1, HaCounter::resync_requests_tx);
+    const uint64_t bulks = counter(c, 2, HaCounter::bulk_started);
+    CHECK(c.node(1).agent->requestResync().message == "asking every live peer for a full bulk sync");
+    CHECK(counter(c, 1, HaCounter::resync_requests_tx) == asked);  // not yet
+    c.stepAll();
+    CHECK(counter(c, 1, HaCounter::resync_requests_tx) == asked + 1);
+    c.run(20);
+    CHECK(counter(c, 2, HaCounter::resync_requests_rx) == 1);
+    CHECK(counter(c, 2, HaCounter::bulk_started) == bulks + 1);
 }
 
 TEST_CASE("a standalone node without peers is active at once") {

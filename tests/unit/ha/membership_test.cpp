@@ -45,10 +45,10 @@ TEST_CASE("a node passes through tentative before it becomes active with a peer"
     TestCluster c({1, 2});
     c.startAll();
     bool saw_tentative = false;
-    c.runUntil([&] {
+    REQUIRE(c.runUntil([&] {
         saw_tentative |= c.node(2).state() == NodeState::tentative;
         return active(c.node(2).state());
-    }, 2000);
+    }, 2000));
     CHECK(saw_tentative);
 }
 
@@ -95,6 +95,7 @@ TEST_CASE("losing only the control link keeps the peer alive and shows the loss"
     CHECK(c.node(1).state() == NodeState::active_primary);
     CHECK(c.node(2).state() == NodeState::active_secondary);
     const HaStatus s = c.node(2).agent->status();
+    REQUIRE(s.peers.size() == 1);
     CHECK(s.peers[0].alive);
     CHECK_FALSE(s.peers[0].control_link);
     CHECK(s.peers[0].peer_link);
@@ -109,6 +110,7 @@ TEST_CASE("losing only the peer link keeps the peer alive and shows the loss") {
     c.cutPeerLink(1, 2, true);
     c.run(500);
     const HaStatus s = c.node(1).agent->status();
+    REQUIRE(s.peers.size() == 1);
     CHECK(s.peers[0].alive);
     CHECK(s.peers[0].control_link);
     CHECK_FALSE(s.peers[0].peer_link);
@@ -226,6 +228,7 @@ TEST_CASE("an incompatible peer is refused with a reason and never becomes a mem
     CHECK(c.node(2).state() == NodeState::active_primary);
     CHECK_FALSE(c.node(1).clusterView().isReachable(2));
     const HaStatus s = c.node(1).agent->status();
+    REQUIRE(s.peers.size() == 1);
     CHECK_FALSE(s.peers[0].paired);
     CHECK(s.peers[0].refused.find("session-owner is primary on node 2") != std::string::npos);
     CHECK(counter(c, 1, HaCounter::preflight_refused) > 0);
@@ -256,6 +259,7 @@ TEST_CASE("the pre-flight check names timers, policy, members and MTU mismatches
         c.run(200);
         const HaStatus s = c.node(1).agent->status();
         CAPTURE(expect);
+        REQUIRE(s.peers.size() == 1);
         CHECK(s.peers[0].refused.find(expect) != std::string::npos);
     }
 }

@@ -79,7 +79,18 @@ TEST_CASE("fixture names are unique") {
     }
 }
 
-TEST_CASE("a parse result's name is its counter name") {
+TEST_CASE("every parse result has its own counter name and help text") {
+    std::set<std::string> names;
+    for (size_t i = 0; i < kParseResultCount; ++i) {
+        const auto r = static_cast<ParseResult>(i);
+        const std::string name = parseResultName(r);
+        INFO("result " << i << ": " << name);
+        CHECK(names.insert(name).second);
+        CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos);
+        CHECK_FALSE(name.empty());
+        CHECK_FALSE(kParseResultInfo[i].help.empty());
+    }
+    // Counter names are what operators graph: these must not change.
     CHECK(std::string(parseResultName(ParseResult::ok)) == "ok");
     CHECK(std::string(parseResultName(ParseResult::bad_ipv4_ihl)) == "bad_ipv4_ihl");
     CHECK(std::string(parseResultName(ParseResult::missing_gwlb_options)) ==

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fixtures/frame_builder.h"
+#include "unit/packet/parser_fixture.h"
 
 using namespace tandem;
 using tandem::test::FrameBuilder;
@@ -188,6 +189,33 @@ TEST_CASE("a malformed frame is dropped and counted under its parse reason") {
     CHECK(dropped(n.send(f, kInside)));
     CHECK(n.count(PipelineCounter::dropped_malformed) == 1);
     CHECK(n.pipe.parseCounters().get(ParseResult::bad_ipv4_ihl) == 1);
+}
+
+TEST_CASE("every malformed fixture frame is dropped and counted once, under its reason's name") {
+    size_t rows = 0;
+    for (const test::ParserFixture& f : test::parserFixtures()) {
+        if (f.entry != test::Entry::frame || f.result == ParseResult::ok ||
+            f.result == ParseResult::non_ip)
+            continue;
+        ++rows;
+        INFO("fixture: " << std::string(f.name));
+        PipelineSettings settings = Node::settings(false);
+        settings.parse = f.opts;
+        SessionTable table(64, 0);
+        Pipeline pipe(settings, table, Node::policy(labRules()));
+        std::vector<uint8_t> frame = test::fromHex(f.hex);
+        CHECK(dropped(pipe.process(frame.data(), uint16_t(frame.size()), kInside, 1000)));
+        CHECK(pipe.counters().get(PipelineCounter::dropped_malformed) == 1);
+        // Exactly one parse counter moved: the one exported under the name
+        // of the reason the fixture expects.
+        for (size_t i = 0; i < kParseResultCount; ++i) {
+            const std::string name(kParseResultInfo[i].name);
+            INFO("counter: " << name);
+            CHECK(pipe.parseCounters().get(ParseResult(i)) ==
+                  (name == parseResultName(f.result) ? 1u : 0u));
+        }
+    }
+    CHECK(rows >= 50);
 }
 
 TEST_CASE("later fragments follow their first fragment's verdict") {

@@ -210,30 +210,68 @@ TEST_CASE("a mid-stream segment may start a session only with pickup enabled") {
 TEST_CASE("a new SYN may reopen a connection in time-wait or close") {
     Conn conn;
     CHECK_FALSE(tcpMayReopen(conn.s, O, seg(kTcpSyn, 9999, 0)));
-    conn.track(R, seg(kTcpRst, conn.v, 0));
+    REQUIRE(conn.clientSends(0, kTcpFin) == TcpVerdict::accept);
+    REQUIRE(conn.serverSends(0, kTcpFin) == TcpVerdict::accept);
+    CHECK_FALSE(tcpMayReopen(conn.s, O, seg(kTcpSyn, 9999, 0)));  // last-ack: not yet
+    REQUIRE(conn.clientSends(0) == TcpVerdict::accept);
+    REQUIRE(conn.s.state == SessionState::tcp_time_wait);
     CHECK(tcpMayReopen(conn.s, O, seg(kTcpSyn, 9999, 0)));
     CHECK_FALSE(tcpMayReopen(conn.s, R, seg(kTcpSyn, 9999, 0)));
+    CHECK_FALSE(tcpMayReopen(conn.s, O, seg(kTcpSyn | kTcpAck, 9999, 0)));
+    Conn reset;
+    reset.track(R, seg(kTcpRst, reset.v, 0));
+    REQUIRE(reset.s.state == SessionState::tcp_close);
+    CHECK(tcpMayReopen(reset.s, O, seg(kTcpSyn, 9999, 0)));
+    CHECK_FALSE(tcpMayReopen(reset.s, R, seg(kTcpSyn, 9999, 0)));
 }
 
 TEST_CASE("each state has its own timeout") {
+    // A distinct value per key, so that reading any key for another state
+    // gives a wrong answer.
     SessionTimeouts t;
-    Session s;
-    s.key_proto = kProtoTcp;
-    s.state = SessionState::tcp_syn_sent;
-    CHECK(sessionTimeoutMs(s, t) == t.tcp_syn_sent_s * 1000);
-    s.state = SessionState::tcp_established;
-    CHECK(sessionTimeoutMs(s, t) == t.tcp_established_s * 1000);
-    s.state = SessionState::tcp_time_wait;
-    CHECK(sessionTimeoutMs(s, t) == t.tcp_time_wait_s * 1000);
-    s.key_proto = kProtoUdp;
-    s.state = SessionState::open;
-    CHECK(sessionTimeoutMs(s, t) == t.udp_unreplied_s * 1000);
-    s.state = SessionState::replied;
-    CHECK(sessionTimeoutMs(s, t) == t.udp_replied_s * 1000);
-    s.key_proto = kProtoIcmp;
-    CHECK(sessionTimeoutMs(s, t) == t.icmp_s * 1000);
-    s.key_proto = 47;  // GRE
-    CHECK(sessionTimeoutMs(s, t) == t.other_s * 1000);
+    t.tcp_syn_sent_s = 101;
+    t.tcp_syn_recv_s = 102;
+    t.tcp_established_s = 103;
+    t.tcp_fin_wait_s = 104;
+    t.tcp_close_wait_s = 105;
+    t.tcp_last_ack_s = 106;
+    t.tcp_time_wait_s = 107;
+    t.tcp_close_s = 108;
+    t.udp_unreplied_s = 109;
+    t.udp_replied_s = 110;
+    t.icmp_s = 111;
+    t.other_s = 112;
+    struct Row {
+        uint8_t proto;
+        SessionState state;
+        uint32_t seconds;
+    };
+    const Row rows[] = {
+        {kProtoTcp, SessionState::tcp_syn_sent, 101},
+        {kProtoTcp, SessionState::tcp_syn_recv, 102},
+        {kProtoTcp, SessionState::tcp_established, 103},
+        {kProtoTcp, SessionState::tcp_fin_wait, 104},
+        {kProtoTcp, SessionState::tcp_close_wait, 105},
+        {kProtoTcp, SessionState::tcp_last_ack, 106},
+        {kProtoTcp, SessionState::tcp_time_wait, 107},
+        {kProtoTcp, SessionState::tcp_close, 108},
+        {kProtoUdp, SessionState::open, 109},
+        {kProtoUdp, SessionState::replied, 110},
+        {kProtoIcmp, SessionState::open, 111},
+        {kProtoIcmp, SessionState::replied, 111},
+        {kProtoIcmpV6, SessionState::open, 111},
+        {kProtoIcmpV6, SessionState::replied, 111},
+        {47, SessionState::open, 112},  // GRE
+        {47, SessionState::replied, 112},
+    };
+    for (const Row& r : rows) {
+        CAPTURE(int(r.proto));
+        CAPTURE(sessionStateName(r.state));
+        Session s;
+        s.key_proto = r.proto;
+        s.state = r.state;
+        CHECK(sessionTimeoutMs(s, t) == r.seconds * 1000);
+    }
 }
 
 TEST_CASE("the shortcut for established ACKs decides and updates exactly as the full tracker") {
