@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
+#include <random>
 #include <cstring>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -325,6 +327,15 @@ Dataplane::Dataplane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Dataplane::~Dataplane() { stop(); }
 
+namespace {
+
+uint32_t randomSalt() {
+    std::random_device rd;
+    return uint32_t(rd());
+}
+
+}  // namespace
+
 std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::string* error) {
     if (spec.ports.empty() || spec.ports.size() > kMaxPorts) {
         *error = "the dataplane needs 1.." + std::to_string(kMaxPorts) + " data ports";
@@ -342,9 +353,27 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
         u.cluster_id = spec.peer_link.cluster_id;
         u.node = spec.pipeline.node;
         u.known_peers = spec.peer_link.known_peers;
-        for (unsigned n = 1; n <= kMaxNodes; ++n) u.peer_ip[n] = spec.peer_link.peer_addr[n].ip;
+        for (unsigned n = 1; n <= kMaxNodes; ++n) {
+            u.peer_ip[n] = spec.peer_link.peer_addr[n].ip;
+            u.peer_port[n] = spec.peer_link.peer_addr[n].port;
+        }
         impl->neighbours.next_request_ms.fill(monotonicMs());  // first requests at once
     }
+    if (spec.peer_link.auth) {
+        impl->peer_link_ciphers = std::make_unique<PeerLinkCipher[]>(kMaxNodes + 1);
+        for (unsigned n = 1; n <= kMaxNodes; ++n) {
+            if (!(spec.peer_link.known_peers & nodeBit(NodeId(n)))) continue;
+            if (!impl->peer_link_ciphers[n].init(spec.peer_link.keys[n])) {
+                *error = "peer-link-auth needs a CPU with AES-NI and PCLMULQDQ (AES-256-GCM)";
+                return nullptr;
+            }
+        }
+        impl->peer_link_salt = randomSalt();
+    }
+    // Above every sequence number this node used before it (re)started.
+    impl->peer_link_seq.store(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count()));
     std::unique_ptr<Dataplane> dp(new Dataplane(std::move(impl)));
     Impl& d = *dp->impl_;
     if (!d.initEal(error) || !d.openPorts(error) || !d.launchWorkers(error)) {

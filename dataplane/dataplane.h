@@ -56,6 +56,11 @@ struct PeerLinkSpec {
     UdpEndpoint listen;                              ///< udp: this node's address
     uint32_t gateway_ip = 0;                         ///< udp: 0 = peers are on the link
     std::array<UdpEndpoint, kMaxNodes + 1> peer_addr{};  ///< udp: by node id
+    /// Every frame sent carries an authentication trailer, and a frame
+    /// received without a valid one (or a replay) is rejected
+    /// (proto/peer_link_auth.h).
+    bool auth = false;
+    std::array<PeerLinkKey, kMaxNodes + 1> keys{};       ///< auth: the key shared with each peer
 };
 
 struct DataplaneSpec {

@@ -108,6 +108,10 @@ struct Worker {
     HealthCheckCounters health_check_counters;
     ParkingLot parking;
     FragmentHold fragment_hold;
+    /// Authenticated peer link: what each sender's frames to this worker's
+    /// queue have used of its sequence numbers (a sender's frames reach one
+    /// queue: their outer headers do not change).
+    std::array<ReplayWindow, kMaxNodes + 1> replay;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
 };
@@ -138,6 +142,12 @@ struct Dataplane::Impl {
     uint16_t peer_port_id = 0;        // valid when spec.peer_link.enabled
     rte_ether_addr peer_port_mac{};
     PeerLinkUdpLocal peer_udp;         // udp peer link: what a received datagram must match
+    /// The next sequence number of an authenticated peer-link frame (all
+    /// workers; starts at the wall clock in ns: proto/peer_link_auth.h).
+    std::atomic<uint64_t> peer_link_seq{0};
+    uint32_t peer_link_salt = 0;        ///< drawn at start (proto/peer_link_auth.h)
+    /// spec.peer_link.keys made ready, by node id (auth only).
+    std::unique_ptr<PeerLinkCipher[]> peer_link_ciphers;
     PeerLinkNeighbours neighbours;     // udp peer link: next hops' MACs
     rte_mempool* pool = nullptr;
     std::unique_ptr<OwnerCache> owner_cache;  ///< spec.owner_cache_slots > 0
@@ -186,7 +196,11 @@ struct Dataplane::Impl {
     // peer_link_io.cpp: the outer headers of both transports, ARP (udp)
     bool prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerLinkHeader& h);
     size_t peerLinkOverhead() const;
-    PeerLinkResult decodePeerLinkReceived(const uint8_t* frame, size_t len, PeerLinkHeader* h) const;
+    /// Checks a frame received on the peer link (its transport's headers,
+    /// the peer-link header, and with auth its trailer and sequence number,
+    /// which the worker's replay window then counts as used).
+    PeerLinkResult decodePeerLinkReceived(Worker& w, const uint8_t* frame, size_t len,
+                                          PeerLinkHeader* h) const;
     bool takePeerLinkArp(Worker& w, rte_mbuf* m);
     void resolvePeerLinkNeighbours(Worker& w, uint32_t now);
     unsigned neighbourSlot(NodeId peer) const;

@@ -58,21 +58,31 @@ unsigned Dataplane::Impl::neighbourSlot(NodeId peer) const {
     return spec.peer_link.gateway_ip ? PeerLinkNeighbours::kGatewaySlot : peer;
 }
 
-bool Dataplane::Impl::prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerLinkHeader& h) {
+bool Dataplane::Impl::prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerLinkHeader& hdr) {
     const PeerLinkSpec& pl = spec.peer_link;
     uint64_t next_hop = 0;
     if (pl.udp) {
-        next_hop = neighbours.mac[neighbourSlot(h.to)].load(std::memory_order_acquire);
+        next_hop = neighbours.mac[neighbourSlot(hdr.to)].load(std::memory_order_acquire);
         if (!(next_hop & PeerLinkNeighbours::kKnown)) {
             w.peer_link_arp_counters.inc(PeerLinkArpCounter::tx_no_neighbour);
             return false;
         }
+    }
+    PeerLinkHeader h = hdr;
+    if (pl.auth) {
+        // Room for the trailer after the payload (the payload is all of m).
+        if (!rte_pktmbuf_append(m, uint16_t(kPeerLinkAuthTrailerSize))) {
+            w.counters.inc(WorkerCounter::peer_link_no_headroom);
+            return false;
+        }
+        h.flags |= kPeerLinkFlagAuthenticated;
     }
     auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, uint16_t(peerLinkOverhead())));
     if (!p) {
         w.counters.inc(WorkerCounter::peer_link_no_headroom);
         return false;
     }
+    uint8_t* header;
     if (pl.udp) {
         PeerLinkUdpRoute route;
         route.dst_mac = unpackMac(next_hop);
@@ -80,25 +90,45 @@ bool Dataplane::Impl::prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerL
         route.src = pl.listen;
         route.dst = pl.peer_addr[h.to];
         encodePeerLinkUdpFrame(route, h, p);
-        return true;
+        header = p + kPeerLinkUdpHeadersSize;
+    } else {
+        std::memcpy(p, pl.peer_mac[h.to].data(), 6);
+        std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
+        p[12] = uint8_t(kPeerLinkEtherType >> 8);
+        p[13] = uint8_t(kPeerLinkEtherType);
+        encodePeerLinkHeader(h, p + 14);
+        header = p + 14;
     }
-    std::memcpy(p, pl.peer_mac[h.to].data(), 6);
-    std::memcpy(p + 6, peer_port_mac.addr_bytes, 6);
-    p[12] = uint8_t(kPeerLinkEtherType >> 8);
-    p[13] = uint8_t(kPeerLinkEtherType);
-    encodePeerLinkHeader(h, p + 14);
-    if (!padToMinimum(m)) {
+    if (pl.auth) {
+        const uint64_t seq = peer_link_seq.fetch_add(1, std::memory_order_relaxed);
+        sealPeerLinkFrame(peer_link_ciphers[h.to], header, h.payload_len, peer_link_salt, seq);
+    }
+    if (!pl.udp && !padToMinimum(m)) {
         w.counters.inc(WorkerCounter::peer_link_no_headroom);
         return false;
     }
     return true;
 }
 
-PeerLinkResult Dataplane::Impl::decodePeerLinkReceived(const uint8_t* frame, size_t len,
-                                                       PeerLinkHeader* h) const {
+PeerLinkResult Dataplane::Impl::decodePeerLinkReceived(Worker& w, const uint8_t* frame,
+                                                       size_t len, PeerLinkHeader* h) const {
     const PeerLinkSpec& pl = spec.peer_link;
-    if (pl.udp) return decodePeerLinkUdpFrame(frame, len, peer_udp, h);
-    return decodePeerLinkFrame(frame, len, pl.cluster_id, spec.pipeline.node, pl.known_peers, h);
+    const PeerLinkResult r =
+        pl.udp ? decodePeerLinkUdpFrame(frame, len, peer_udp, h)
+               : decodePeerLinkFrame(frame, len, pl.cluster_id, spec.pipeline.node,
+                                     pl.known_peers, h);
+    if (r != PeerLinkResult::ok || !pl.auth) return r;
+    // The sender, cluster and receiver the header names are checked above;
+    // now whether the sender made the frame, and made it once.
+    if (!(h->flags & kPeerLinkFlagAuthenticated)) return PeerLinkResult::unauthenticated;
+    uint64_t seq;
+    if (!verifyPeerLinkFrame(peer_link_ciphers[h->from],
+                             frame + peerLinkOverhead() - kPeerLinkHeaderSize,
+                             h->payload_len, &seq)) {
+        return PeerLinkResult::bad_tag;
+    }
+    if (!w.replay[h->from].accept(seq)) return PeerLinkResult::replayed;
+    return PeerLinkResult::ok;
 }
 
 // ARP on a udp peer link: learn a next hop from anything it sends, answer

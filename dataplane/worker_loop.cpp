@@ -446,7 +446,7 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
         PeerLinkHeader h;
         const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
         PeerLinkResult r = m->nb_segs == 1
-                               ? decodePeerLinkReceived(data, rte_pktmbuf_data_len(m), &h)
+                               ? decodePeerLinkReceived(w, data, rte_pktmbuf_data_len(m), &h)
                                : PeerLinkResult::bad_length;
         if (r == PeerLinkResult::ok && h.type != PeerLinkType::heartbeat &&
             h.ingress_port >= port_ids.size()) {

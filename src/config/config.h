@@ -88,6 +88,10 @@ struct HaConfig {
     std::string secret_key;         ///< CURVE secret key of this node, Z85
     std::string secret_key_file;    ///< where secret_key was read from (absolute), if a file
     std::string public_key;         ///< CURVE public key of this node, Z85
+    /// Authenticate every peer-link frame with the pair's key (derived from
+    /// the CURVE keys, proto/peer_link_auth.h). Default: on when CURVE keys
+    /// are configured (they are its key material), else off.
+    bool peer_link_auth = false;
 };
 
 struct ControlConfig {

@@ -83,6 +83,7 @@ std::string describeConfig(const Config& c) {
             s += " from " + c.ha.peer_link_listen;
             if (!c.ha.peer_link_gateway.empty()) s += " via " + c.ha.peer_link_gateway;
         }
+        s += c.ha.peer_link_auth ? " (frames authenticated)" : " (frames not authenticated)";
         s += ", session owner ";
         s += ownerElectionName(c.ha.session_owner);
         s += c.ha.revert ? ", revert on" : ", revert off";

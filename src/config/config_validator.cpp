@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "config/value_parsers.h"
+#include "proto/peer_link_udp.h"
 
 namespace tandem::config_detail {
 namespace {
@@ -220,10 +221,25 @@ void checkCurveKeys(LoadContext& c) {
         }
     }
     if (reason.empty()) {
+        if (ha.peer_link_auth) {
+            c.error(c.lineOf("ha", "peer-link-auth"),
+                    "[ha] peer-link-auth needs the CURVE keys (its key material): set [ha] "
+                    "secret-key-file and public-key, and public-key in every [peer.ID]");
+        }
         c.warning(c.lineOf("ha", ""),
-                  "HA traffic is neither authenticated nor encrypted: set CURVE keys ([ha] "
-                  "secret-key-file and public-key, and public-key in every [peer.ID])");
+                  "HA traffic is neither authenticated nor encrypted, nor are peer-link frames: "
+                  "set CURVE keys ([ha] secret-key-file and public-key, and public-key in every "
+                  "[peer.ID])");
         return;
+    }
+    // With keys, the peer link is authenticated unless it is turned off.
+    if (!c.isSet("ha", "peer-link-auth")) {
+        ha.peer_link_auth = true;
+    } else if (!ha.peer_link_auth) {
+        c.warning(c.lineOf("ha", "peer-link-auth"),
+                  "[ha] peer-link-auth = off: peer-link frames are not authenticated; any host "
+                  "that can reach the peer link can send frames out of this node's ports or "
+                  "keep a dead peer alive with forged heartbeats (a dedicated cable only)");
     }
     const unsigned ha_line = c.lineOf("ha", "");
     if (!c.isSet("ha", "secret-key") && !c.isSet("ha", "secret-key-file")) {
@@ -320,7 +336,8 @@ void checkHa(LoadContext& c) {
 
 // A forwarded frame travels whole inside the peer-link frame: the peer
 // link's MTU must exceed the data ports' by the encapsulation (raw: 16-byte
-// header + the inner Ethernet header; udp: + IPv4 and UDP headers too). A
+// header + the inner Ethernet header; udp: + IPv4 and UDP headers too;
+// with peer-link-auth, + the authentication trailer). A
 // port without `mtu` counts as DPDK's default, 1500; with no `mtu` anywhere
 // nothing is said (a port on a kernel interface runs at that interface's
 // MTU, which the config does not know).
@@ -338,7 +355,8 @@ void checkPeerLinkMtu(LoadContext& c) {
                                      [](const PortConfig& p) { return p.mtu != 0; });
     if (!any_set) return;
     const bool udp = c.cfg.ha.peer_link == PeerLinkTransport::udp;
-    const unsigned overhead = udp ? 58 : 30;
+    const unsigned overhead = unsigned(udp ? kPeerLinkUdpOverhead : kPeerLinkOverhead) +
+                              unsigned(c.cfg.ha.peer_link_auth ? kPeerLinkAuthTrailerSize : 0);
     const unsigned need = mtuOf(*widest) + overhead;
     const unsigned have = mtuOf(*link);
     if (have >= need) return;
@@ -349,7 +367,8 @@ void checkPeerLinkMtu(LoadContext& c) {
     c.warning(link->mtu != 0 ? c.lineOf(portSection(*link), "mtu") : link->line,
               shown(*link) + " is too small for the peer link: " + shown(*widest) + " + " +
                   std::to_string(overhead) + " bytes of " + (udp ? "udp" : "raw") +
-                  " encapsulation = " + std::to_string(need) +
+                  (c.cfg.ha.peer_link_auth ? " encapsulation and authentication = "
+                                           : " encapsulation = ") + std::to_string(need) +
                   "; forwarded packets longer than " + std::to_string(have - overhead) +
                   " bytes will be dropped");
 }

@@ -4,6 +4,8 @@
 // arithmetic.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,5 +35,9 @@ struct CurveKeyFile {
 /// Returns nullopt and sets `error` when the file is unreadable or holds no
 /// valid secret key.
 std::optional<CurveKeyFile> readCurveKeyFile(const std::string& path, std::string* error);
+
+/// The 32 bytes a Z85 key text (isZ85Key) stands for; nullopt when it is
+/// not one.
+std::optional<std::array<uint8_t, 32>> decodeZ85Key(std::string_view text);
 
 }  // namespace tandem::config_detail

@@ -314,6 +314,8 @@ constexpr Keyword kHaKeywords[] = {
      }},
     {"peer-link-listen", haPeerLinkListen},
     {"peer-link-gateway", haPeerLinkGateway},
+    {"peer-link-auth",
+     [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.ha.peer_link_auth); }},
     {"secret-key-file", haSecretKeyFile},
     {"secret-key", [](LoadContext& c,
                       const IniEntry& e) { return setCurveKey(c, e, c.cfg.ha.secret_key, true); }},

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "config/curve_keys.h"
 #include "control/control_server.h"
 #include "control/metrics_http_server.h"
 #include "core/log.h"
@@ -86,6 +87,22 @@ bool buildPeerLinkSpec(const Config& cfg, const PortConfig& port, PeerLinkSpec* 
             for (int i = 0; i < 6; ++i) pl->peer_mac[peer.id][i] = uint8_t(m[i]);
         }
         pl->known_peers |= nodeBit(peer.id);
+    }
+    pl->auth = cfg.ha.peer_link_auth;
+    if (pl->auth) {
+        // Each pair's key from this node's secret and the peer's public key.
+        const auto secret = config_detail::decodeZ85Key(cfg.ha.secret_key);
+        for (const auto& peer : cfg.peers) {
+            const auto pub = config_detail::decodeZ85Key(peer.public_key);
+            if (!secret || !pub ||
+                !derivePeerLinkKey(secret->data(), pub->data(), pl->cluster_id,
+                                   NodeId(cfg.node.id), NodeId(peer.id), &pl->keys[peer.id])) {
+                *error = "[peer." + std::to_string(peer.id) +
+                         "] public-key gives no peer-link key with this node's secret key "
+                         "(not a CURVE public key; peer-link-auth needs the real keys)";
+                return false;
+            }
+        }
     }
     return true;
 }

@@ -17,7 +17,7 @@ void encodePeerLinkHeader(const PeerLinkHeader& h, uint8_t* out) {
     put32(out + 8, h.session_hint);
     put16(out + 12, h.payload_len);
     out[14] = h.origin;
-    out[15] = 0;
+    out[15] = h.flags;
 }
 
 void encodePeerLinkHeartbeat(const PeerLinkHeartbeat& hb, uint8_t* out) {
@@ -43,14 +43,17 @@ PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t clu
     h->session_hint = get32(p + 8);
     h->payload_len = get16(p + 12);
     h->origin = p[14];
-    h->reserved = p[15];
+    h->flags = p[15];
     if (h->cluster_id != cluster_id) return PeerLinkResult::wrong_cluster;
     if (!isValidNodeId(h->from) || h->from == self || !(known_peers & (1u << (h->from - 1)))) {
         return PeerLinkResult::unknown_node;
     }
     if (h->to != self) return PeerLinkResult::not_for_us;
     // Ethernet may pad short frames: the payload may be shorter than the frame, never longer.
-    if (size_t(h->payload_len) > avail - kPeerLinkHeaderSize) return PeerLinkResult::bad_length;
+    const size_t trailer = (h->flags & kPeerLinkFlagAuthenticated) ? kPeerLinkAuthTrailerSize : 0;
+    if (size_t(h->payload_len) + trailer > avail - kPeerLinkHeaderSize) {
+        return PeerLinkResult::bad_length;
+    }
     if (h->type == PeerLinkType::heartbeat && h->payload_len < kPeerLinkHeartbeatSize) {
         return PeerLinkResult::bad_length;
     }

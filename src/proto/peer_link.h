@@ -21,6 +21,7 @@
 
 #include "core/counters.h"
 #include "core/node_id.h"
+#include "proto/peer_link_auth.h"
 
 namespace tandem {
 
@@ -73,7 +74,9 @@ struct PeerLinkHeader {
     /// forwarded_frame: the node whose data port the frame entered the cluster
     /// by (a director passing it on keeps it); 0 (from older senders): `from`.
     NodeId origin = kNoNode;
-    uint8_t reserved = 0;
+    /// kPeerLinkFlagAuthenticated (proto/peer_link_auth.h): a trailer of
+    /// kPeerLinkAuthTrailerSize bytes follows the payload.
+    uint8_t flags = 0;
 };
 
 struct PeerLinkHeartbeat {
@@ -105,8 +108,11 @@ inline constexpr size_t kPeerLinkOwnerHintSize = 16;
     X(not_our_address, "udp: not to this node's peer-link-listen address and port") \
     X(bad_udp_length, "udp: UDP length disagrees with the IPv4 length")        \
     X(bad_udp_checksum, "udp: UDP checksum present and wrong")                 \
-    X(unknown_source, "udp: source address is no configured peer's link-address") \
-    X(source_mismatch, "udp: header's from-node is not the node of the source address")
+    X(unknown_source, "udp: source address and port are no configured peer's link-address") \
+    X(source_mismatch, "udp: header's from-node is not the node of the source address") \
+    X(unauthenticated, "no authentication trailer, and this node requires one (peer-link-auth)") \
+    X(bad_tag, "authentication tag wrong: not made with the key this node shares with the sender") \
+    X(replayed, "authenticated, but its sequence number was seen before or is too old (a replay)")
 
 TANDEM_COUNTER_ENUM(PeerLinkResult, TANDEM_PEER_LINK_RESULTS)
 
@@ -125,7 +131,8 @@ PeerLinkResult decodePeerLinkFrame(const uint8_t* frame, size_t len, uint16_t cl
 
 /// Checks the 16-byte header at `p` with `avail` bytes from its start to the
 /// end of the frame (the raw and udp transports share it): version, type,
-/// cluster, sender (a configured peer), receiver (`self`), payload length.
+/// cluster, sender (a configured peer), receiver (`self`), payload length
+/// (and room for the authentication trailer when the header announces one).
 /// Fills *h as far as it could read; ok only if every check passed.
 PeerLinkResult decodePeerLinkHeader(const uint8_t* p, size_t avail, uint16_t cluster_id,
                                     NodeId self, uint16_t known_peers, PeerLinkHeader* h);

@@ -41,7 +41,8 @@ void encodePeerLinkUdpFrame(const PeerLinkUdpRoute& route, const PeerLinkHeader&
     std::memcpy(out + 6, route.src_mac.data(), 6);
     put16(out + 12, kEtherTypeIpv4);
     uint8_t* ip = out + 14;
-    const uint16_t udp_len = uint16_t(8 + kPeerLinkHeaderSize + h.payload_len);
+    const size_t trailer = (h.flags & kPeerLinkFlagAuthenticated) ? kPeerLinkAuthTrailerSize : 0;
+    const uint16_t udp_len = uint16_t(8 + kPeerLinkHeaderSize + h.payload_len + trailer);
     ip[0] = 0x45;  // version 4, 5 words, no options
     ip[1] = 0;
     put16(ip + 2, uint16_t(20 + udp_len));
@@ -87,7 +88,9 @@ PeerLinkResult decodePeerLinkUdpFrame(const uint8_t* frame, size_t len,
         return PeerLinkResult::bad_udp_checksum;
     }
     const NodeId sender = nodeOfAddress(local, src);
-    if (sender == kNoNode) return PeerLinkResult::unknown_source;
+    if (sender == kNoNode || get16(udp) != local.peer_port[sender]) {
+        return PeerLinkResult::unknown_source;
+    }
     const PeerLinkResult r = decodePeerLinkHeader(udp + 8, size_t(udp_len) - 8, local.cluster_id,
                                                   local.node, local.known_peers, h);
     if (r != PeerLinkResult::ok) return r;

@@ -17,9 +17,11 @@
 // The receiver checks the IPv4 header (version, no options, lengths, not a
 // fragment, checksum), that it is UDP to its own listen address and port,
 // the UDP length, the UDP checksum when it is not 0, that the source address
-// is a configured peer's link-address, then the peer-link header as the raw
-// transport does, and finally that the header's from-node is the node of
-// the source address. It does not check the UDP source port.
+// and port are a configured peer's link-address (a node sends from its own
+// peer-link-listen port), then the peer-link header as the raw transport
+// does, and finally that the header's from-node is the node of the source
+// address. The frame's authenticity is checked after this, by the
+// authentication trailer (proto/peer_link_auth.h).
 //
 // Addresses are IPv4 in host order here; every function is pure,
 // allocation-free and never reads past the buffer it is given.
@@ -54,18 +56,21 @@ struct PeerLinkUdpRoute {
 };
 
 /// What a receiver accepts: its own address, cluster and node id, and the
-/// configured peers (bit n-1 of known_peers for node n, peer_ip by node id).
+/// configured peers (bit n-1 of known_peers for node n, peer_ip and
+/// peer_port by node id).
 struct PeerLinkUdpLocal {
     UdpEndpoint self;
     uint16_t cluster_id = 0;
     NodeId node = kNoNode;
     uint16_t known_peers = 0;
     std::array<uint32_t, kMaxNodes + 1> peer_ip{};
+    std::array<uint16_t, kMaxNodes + 1> peer_port{};  ///< the UDP port each peer sends from
 };
 
 /// Writes Ethernet + IPv4 + UDP + the peer-link header (kPeerLinkUdpOverhead
 /// bytes) at `out` for a datagram whose payload (after the header) is
-/// h.payload_len bytes. The IPv4 checksum is filled, the UDP checksum is 0.
+/// h.payload_len bytes, plus the authentication trailer when h.flags
+/// announces one. The IPv4 checksum is filled, the UDP checksum is 0.
 void encodePeerLinkUdpFrame(const PeerLinkUdpRoute& route, const PeerLinkHeader& h, uint8_t* out);
 
 /// Checks a whole frame of `len` bytes received on a udp peer link (an

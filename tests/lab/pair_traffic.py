@@ -831,14 +831,77 @@ def cmd_ha_garbage(a) -> int:
 
 
 def peer_header(version=1, ftype=1, cluster=1, src=2, dst=1, reason=1, port=0, hint=0,
-                payload_len=0) -> bytes:
-    return struct.pack("!BBHBBBBIHH", version, ftype, cluster, src, dst, reason, port, hint,
-                       payload_len, 0)
+                payload_len=0, flags=0) -> bytes:
+    return struct.pack("!BBHBBBBIHBB", version, ftype, cluster, src, dst, reason, port, hint,
+                       payload_len, 0, flags)
 
 
-def udp_garbage(a, rng, inner: bytes):
+AUTH_TRAILER = 4 + 8 + 16   # salt, seq, tag (proto/peer_link_auth.h)
+
+
+def forged_payloads(a, rng, inner: bytes, egress_inner: bytes) -> dict:
+    """Well-formed peer-link frames (after the transport's headers) that a
+    node with an authenticated peer link must refuse, with the counter each
+    must land in: a forwarded frame claiming to have entered by the inside
+    port (zone 0) and by the outside, an egress frame to go out of each data
+    port as it is (a SYN addressed to the router behind it), a heartbeat,
+    and a forwarded frame with a trailer of random bytes (a wrong tag)."""
+    c, me, peer = a.cluster_id, a.from_node, a.to_node
+    out = {}
+    for port in (0, 1):
+        out[f"forged_forwarded_port{port}"] = (
+            peer_header(ftype=1, cluster=c, src=me, dst=peer, port=port,
+                        payload_len=len(inner)) + inner, "unauthenticated")
+        out[f"forged_egress_port{port}"] = (
+            peer_header(ftype=3, cluster=c, src=me, dst=peer, reason=4, port=port,
+                        payload_len=len(egress_inner)) + egress_inner, "unauthenticated")
+    out["forged_heartbeat"] = (peer_header(ftype=2, cluster=c, src=me, dst=peer, reason=0,
+                                           payload_len=8) + struct.pack("!IBxxx", 1 << 30, 4),
+                               "unauthenticated")
+    out["forged_tag"] = (peer_header(ftype=1, cluster=c, src=me, dst=peer, port=0, flags=1,
+                                     payload_len=len(inner)) + inner +
+                         rng.randbytes(AUTH_TRAILER), "bad_tag")
+    return out
+
+
+def cmd_peer_frame(a) -> int:
+    """Captures one peer-link frame arriving on --iface from node --from-node
+    (raw: the peer-link EtherType; udp: IPv4/UDP from --udp-src to
+    --udp-port) and prints it in hex: a real, authenticated frame for
+    peer-garbage --replay to send again."""
+    from traffic import PACKET_OUTGOING, open_capture
+
+    s = open_capture(a.iface)
+    s.settimeout(0.2)
+    end = time.monotonic() + a.seconds
+    want_ip = socket.inet_aton(a.udp_src) if a.udp_src else b""
+    frame = None
+    try:
+        while frame is None and time.monotonic() < end:
+            try:
+                f, addr = s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            if a.udp_src:
+                ok = (len(f) > 58 and f[12:14] == b"\x08\x00" and f[23] == 17 and
+                      f[26:30] == want_ip and struct.unpack("!H", f[36:38])[0] == a.udp_port)
+            else:
+                ok = len(f) > 30 and struct.unpack("!H", f[12:14])[0] == 0x88B5 and \
+                    f[18] == a.from_node
+            if ok:
+                frame = f
+    finally:
+        s.close()
+    emit({"tool": "peer-frame", "iface": a.iface, "frame": frame.hex() if frame else None})
+    return 0 if frame else 1
+
+
+def udp_garbage(a, rng, inner: bytes, egress_inner: bytes):
     """Frames for a udp peer link (IPv4/UDP to the target's listen address),
-    one kind per rejection reason; the well-formed ones carry `inner`."""
+    one kind per rejection reason; the well-formed ones carry `inner` (with
+    --auth, also the forged kinds of forged_payloads())."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
     from scapy.packet import Raw
@@ -864,10 +927,10 @@ def udp_garbage(a, rng, inner: bytes):
         raw[41] ^= 0xaa
         return Ether(bytes(raw))
 
-    # No IPv4 fragment among them: a lone fragment sent here never reached
-    # the node (observed: 10 sent, none counted anywhere; the kernel appears
-    # to hold fragments for reassembly before the af_packet socket of DPDK's
-    # driver sees them). The unit tests cover `ip_fragment`.
+    # No IPv4 fragment among them: a lone fragment sent here never reaches
+    # the node (DPDK's af_packet socket joins a fanout group with the
+    # kernel's defragment flag, so the kernel holds fragments for a
+    # reassembly that never completes). The unit tests cover `ip_fragment`.
     kinds = {
         # name: (frame, the counter it should land in)
         "unknown_source": (dgram(good, src=a.udp_unknown_src), "unknown_source"),
@@ -888,6 +951,9 @@ def udp_garbage(a, rng, inner: bytes):
         "random": (dgram(peer_header(version=rng.randint(2, 255)) +
                          rng.randbytes(rng.randint(0, 200))), None),
     }
+    if a.auth:
+        kinds.update({k: (dgram(p), counter)
+                      for k, (p, counter) in forged_payloads(a, rng, inner, egress_inner).items()})
     return {k: (None, v[1]) for k, v in kinds.items()}, {k: v[0] for k, v in kinds.items()}
 
 
@@ -921,15 +987,25 @@ def cmd_peer_garbage(a) -> int:
                        "bad_length"),
         "random": (None, None),
     }
+    egress_inner = bytes(Ether(src="02:00:00:00:00:99", dst=a.egress_mac or "02:00:00:00:00:98") /
+                         IP(src=a.inner_src, dst=a.inner_dst, ttl=64) /
+                         TCP(sport=rng.randint(40000, 60000), dport=a.inner_dport, flags="S",
+                             seq=rng.getrandbits(32)))
     frames = {}
     if a.udp_dst:
-        kinds, frames = udp_garbage(a, rng, inner)
+        kinds, frames = udp_garbage(a, rng, inner, egress_inner)
     else:
+        if a.auth:
+            kinds.update(forged_payloads(a, rng, inner, egress_inner))
         for name, (payload, _) in kinds.items():
             if payload is None:
                 payload = (peer_header(version=rng.randint(2, 255)) +
                            rng.randbytes(rng.randint(0, 200)))
             frames[name] = Ether(src=a.src_mac, dst=a.dst_mac, type=et) / Raw(payload)
+    if a.replay:
+        # A real frame of the sender's to the target, sent again: a replay.
+        kinds["replayed"] = (None, "replayed")
+        frames["replayed"] = Ether(bytes.fromhex(a.replay))
     sent = {}
     for name, fr in frames.items():
         sendp(fr, iface=a.iface, count=a.count, inter=a.interval, verbose=False)
@@ -1310,6 +1386,14 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=5)
     p.set_defaults(fn=cmd_ha_garbage)
 
+    p = sub.add_parser("peer-frame", help="one peer-link frame from a node, captured (hex)")
+    p.add_argument("--iface", required=True)
+    p.add_argument("--from-node", type=int, default=2)
+    p.add_argument("--udp-src", default="", help="udp peer link: the sender's IP")
+    p.add_argument("--udp-port", type=int, default=4790, help="udp peer link: the port it goes to")
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.set_defaults(fn=cmd_peer_frame)
+
     p = sub.add_parser("peer-garbage", help="malformed peer-link frames (EtherType 0x88B5, or "
                                             "IPv4/UDP with --udp-dst)")
     p.add_argument("--iface", required=True)
@@ -1322,6 +1406,14 @@ def add_commands(sub) -> None:
     p.add_argument("--inner-dst", default="10.3.0.2")
     p.add_argument("--inner-dst-mac", default="")
     p.add_argument("--inner-dport", type=int, default=5001)
+    p.add_argument("--egress-mac", default="",
+                   help="the destination MAC of the SYN in forged egress frames (the router "
+                        "behind the target's data port)")
+    p.add_argument("--replay", default="",
+                   help="a real peer-link frame (hex, from peer-frame) to send again")
+    p.add_argument("--auth", action="store_true",
+                   help="the target authenticates its peer link: also send well-formed forged "
+                        "frames and a replayed real one, each to be refused for its reason")
     p.add_argument("--udp-dst", default="", help="udp peer link: the target's IP:PORT")
     p.add_argument("--udp-src", default="", help="udp peer link: the sender's (a peer's) IP")
     p.add_argument("--udp-unknown-src", default="10.8.0.99",

@@ -17,9 +17,15 @@ node's namespace, aimed at one node (default nodeA):
   that is no peer's, of another cluster, from an unknown node, for another
   node, of a wrong version / length, truncated, to another UDP port, with a
   wrong IPv4 or UDP checksum, a fragment, and random; the same SYN inside.
+  With CURVE keys (the peer link authenticated): well-formed forged frames
+  too (forwarded frames claiming either data port, egress frames to go out of
+  either data port as they are with a SYN addressed to the router behind
+  it, a heartbeat, a forwarded frame with a wrong tag) and a real frame of
+  the attacker's node captured and sent again: refused as unauthenticated,
+  bad_tag and replayed.
 
 Checks: the long-lived connections are intact (0 broken); the spoofed SYNs
-never reach the server; the node stays up and paired; no unknown-key
+never reach the server (without authentication the forged ones do); the node stays up and paired; no unknown-key
 handshake succeeds unless the node counts the messages as rejected, no
 handshake without security succeeds, and what was refused is counted (ZAP,
 handshake, decode or unknown-peer counters in `show counters` or `show
@@ -34,7 +40,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import ControlError, LabError, LabTimeout  # noqa: E402
+from lab import ControlError, LabError, LabTimeout, link_mac  # noqa: E402
 from pair import (HA_IP, HA_PORT, LINUX_KINDS, PEER_LINK_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, counter_line,  # noqa: E402
                   delta, ha_peers, hold, pair_main, peer_link_ip, report_rr, show_ha,
                   start_longlived, stop_rr)
@@ -110,6 +116,18 @@ def body(lab, args, report, deadline, variant=None):
             f"--server-key={target.public_key}", "--cluster-id", str(lab.opts.cluster_id),
             "--to-node", str(target.node_id), "--as-node", str(attacker.node_id)],
             timeout=deadline.cap(60))
+        # With CURVE keys the peer link is authenticated: well-formed forged
+        # frames (an egress frame with a SYN for the router behind each data
+        # port, forwarded frames, a heartbeat, a wrong tag) and a replay of
+        # a real frame must each be refused for their reason.
+        auth = []
+        if lab.opts.node == "tandemd" and lab.opts.curve:
+            got = lab.tool(target.letter, [
+                "peer-frame", "--iface", target.peer_if, "--from-node", str(attacker.node_id)] +
+                (["--udp-src", peer_link_ip(lab.opts, attacker.letter), "--udp-port",
+                  str(PEER_LINK_PORT)] if lab.opts.peer_link == "udp" else []),
+                timeout=deadline.cap(20))
+            auth = ["--auth", "--replay", got["frame"]]
         udp = (["--udp-dst", f"{peer_link_ip(lab.opts, target.letter)}:{PEER_LINK_PORT}",
                 "--udp-src", peer_link_ip(lab.opts, attacker.letter)]
                if lab.opts.node == "tandemd" and lab.opts.peer_link == "udp" else [])
@@ -118,7 +136,8 @@ def body(lab, args, report, deadline, variant=None):
             "--dst-mac", target.peer_mac, "--cluster-id", str(lab.opts.cluster_id),
             "--from-node", str(attacker.node_id), "--to-node", str(target.node_id),
             "--inner-src", SPOOFED_SRC, "--inner-dst", SERVER_IP,
-            "--inner-dport", str(TCP_ECHO), "--count", str(args.frames)] + udp,
+            "--inner-dport", str(TCP_ECHO), "--count", str(args.frames),
+            "--egress-mac", link_mac(lab.srt, lab.srt_if[target.letter])] + udp + auth,
             timeout=deadline.cap(60))
         hold(lab, 1.0)
     finally:

@@ -374,20 +374,30 @@ TEST_CASE("a port's mtu is read, and the peer link's is checked against the data
                          "device = net_null2\nmtu = " + link + "\n");
         return text;
     };
-    SUBCASE("room for the raw encapsulation: no warning") {
-        auto r = loadConfigText(withMtus("9000", "9030"), "t.conf");
+    SUBCASE("room for the raw encapsulation and the authentication trailer: no warning") {
+        auto r = loadConfigText(withMtus("9000", "9058"), "t.conf");
         INFO(describeErrors(r.errors) << describeErrors(r.warnings));
         REQUIRE(r.config.has_value());
         CHECK(r.config->dataplane.ports[0].mtu == 9000);
         CHECK(r.config->dataplane.ports[1].mtu == 0);  // not set: the device's default
-        CHECK(r.config->dataplane.ports[2].mtu == 9030);
+        CHECK(r.config->dataplane.ports[2].mtu == 9058);
         CHECK(r.warnings.empty());
     }
     SUBCASE("one byte short: a warning at the peer link's mtu, with the sums") {
-        auto r = loadConfigText(withMtus("9000", "9029"), "t.conf");
+        auto r = loadConfigText(withMtus("9000", "9057"), "t.conf");
         REQUIRE(r.config.has_value());
         CHECK(hasItem(r.warnings, 14,
-                      "[port.link] mtu = 9029 is too small for the peer link: [port.a] mtu = "
+                      "[port.link] mtu = 9057 is too small for the peer link: [port.a] mtu = "
+                      "9000 + 58 bytes of raw encapsulation and authentication = 9058; "
+                      "forwarded packets longer than 8999 bytes will be dropped"));
+    }
+    SUBCASE("without authentication the raw encapsulation alone") {
+        auto r = loadConfigText(withMtus("9000", "9030") + "peer-link-auth = off\n", "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK_FALSE(hasItem(r.warnings, 14, "too small for the peer link"));
+        r = loadConfigText(withMtus("9000", "9029") + "peer-link-auth = off\n", "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK(hasItem(r.warnings, 14,
                       "9000 + 30 bytes of raw encapsulation = 9030; forwarded packets longer "
                       "than 8999 bytes will be dropped"));
     }
@@ -401,19 +411,19 @@ TEST_CASE("a port's mtu is read, and the peer link's is checked against the data
         REQUIRE(r.config.has_value());
         CHECK(r.warnings.empty());
         std::string text = kPair;
-        text.replace(text.find("device = net_null2\n"), 19, "device = net_null2\nmtu = 1530\n");
+        text.replace(text.find("device = net_null2\n"), 19, "device = net_null2\nmtu = 1558\n");
         auto r2 = loadConfigText(text, "t.conf");
         REQUIRE(r2.config.has_value());
         CHECK(r2.warnings.empty());
     }
     SUBCASE("a peer link set below what default data ports need") {
         std::string text = kPair;
-        text.replace(text.find("device = net_null2\n"), 19, "device = net_null2\nmtu = 1529\n");
+        text.replace(text.find("device = net_null2\n"), 19, "device = net_null2\nmtu = 1557\n");
         auto r = loadConfigText(text, "t.conf");
         REQUIRE(r.config.has_value());
         CHECK(hasItem(r.warnings, 13,
-                      "[port.link] mtu = 1529 is too small for the peer link: [port.a] mtu "
-                      "(default) 1500 + 30 bytes of raw encapsulation = 1530"));
+                      "[port.link] mtu = 1557 is too small for the peer link: [port.a] mtu "
+                      "(default) 1500 + 58 bytes of raw encapsulation and authentication = 1558"));
     }
 }
 
@@ -461,6 +471,13 @@ TEST_CASE("warnings point at settings that have no effect") {
         CHECK(r.config.has_value());
         CHECK(hasItem(r.warnings, 16, "neither authenticated nor encrypted"));
     }
+    SUBCASE("the peer link's authentication turned off on a node with CURVE keys") {
+        auto r = loadConfigText(kPair + "peer-link-auth = off\n", "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK_FALSE(r.config->ha.peer_link_auth);
+        const unsigned line = unsigned(std::count(kPair.begin(), kPair.end(), '\n')) + 1;
+        CHECK(hasItem(r.warnings, line, "peer-link frames are not authenticated"));
+    }
     SUBCASE("an empty policy") {
         std::string text = kMinimal;
         text.erase(text.find("rule = "));
@@ -468,6 +485,26 @@ TEST_CASE("warnings point at settings that have no effect") {
         CHECK(r.config.has_value());
         CHECK(hasItem(r.warnings, 9, "every new session will be denied"));
     }
+}
+
+TEST_CASE("peer-link frames are authenticated by default when CURVE keys are set, and cannot "
+          "be without them") {
+    Config c = loadOk(kPair);
+    CHECK(c.ha.peer_link_auth);
+    CHECK(describeConfig(c).find("peer link raw on port link (net_null2) (frames "
+                                 "authenticated)") != std::string::npos);
+    const std::string keyless = std::string(kMinimal) +
+                                "[port.link]\ndevice = net_null2\n"
+                                "[peer.2]\nha-address = tcp://10.0.0.2:7400\n"
+                                "link-address = 02:00:00:00:00:02\n"
+                                "[ha]\nlisten = tcp://10.0.0.1:7400\npeer-link-port = link\n";
+    auto r = loadConfigText(keyless, "t.conf");
+    REQUIRE(r.config.has_value());
+    CHECK_FALSE(r.config->ha.peer_link_auth);
+    r = loadConfigText(keyless + "peer-link-auth = on\n", "t.conf");
+    CHECK_FALSE(r.config.has_value());
+    const unsigned line = unsigned(std::count(keyless.begin(), keyless.end(), '\n')) + 1;
+    CHECK(hasItem(r.errors, line, "peer-link-auth needs the CURVE keys"));
 }
 
 TEST_CASE("the summary names the node, ports, peers and rule count") {

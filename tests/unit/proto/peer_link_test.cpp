@@ -183,6 +183,7 @@ PeerLinkUdpLocal local() {
     l.node = kSelf;
     l.known_peers = kPeers;
     l.peer_ip[kPeer] = kPeerIp;
+    l.peer_port[kPeer] = kPort;
     return l;
 }
 
@@ -323,6 +324,9 @@ TEST_CASE("udp peer-link frames that are not right are refused with their reason
         {"from an address that is no peer's",
          [&] { auto r = routeToSelf(); r.src.ip = 0x0a080063; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
          PeerLinkResult::unknown_source},
+        {"from a peer's address but another port",
+         [&] { auto r = routeToSelf(); r.src.port = 4791; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
+         PeerLinkResult::unknown_source},
         {"from this node's own address",
          [&] { auto r = routeToSelf(); r.src.ip = kSelfIp; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
          PeerLinkResult::unknown_source},
@@ -360,6 +364,7 @@ TEST_CASE("a header from a configured peer but another peer's address is a sourc
     PeerLinkUdpLocal l = local();
     l.known_peers |= 1u << (3 - 1);
     l.peer_ip[3] = 0x0a080003;
+    l.peer_port[3] = kPort;
     auto r = routeToSelf();
     r.src.ip = 0x0a080003;  // node 3's address, claiming to be node 2
     auto inner = innerFrame();
