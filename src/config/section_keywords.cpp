@@ -60,7 +60,7 @@ bool setCurveKey(LoadContext& c, const IniEntry& e, std::string& out, bool secre
     std::string why;
     if (!key) {
         why = "expected one 40-character Z85 key; a comment after it needs a blank before '#'";
-    } else if (!isZ85Key(*key, &why)) {
+    } else if (!isZ85Key(*key, &why, secret ? KeyText::secret : KeyText::may_echo)) {
         // fall through with `why` set
     } else {
         out = *key;
