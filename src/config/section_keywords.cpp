@@ -387,8 +387,16 @@ constexpr Keyword kControlKeywords[] = {
      }},
     {"metrics-listen",
      [](LoadContext& c, const IniEntry& e) {
-         if (!e.value.empty() && !parseIpPort(e.value)) {
+         const std::optional<IpPort> at = e.value.empty() ? std::nullopt : parseIpPort(e.value);
+         if (!e.value.empty() && !at) {
              return c.badValue(e, "expected IP:PORT, e.g. 127.0.0.1:9464 (empty disables)");
+         }
+         const bool wildcard = at && (at->family == AddrFamily::v4 ? at->addr.v4() == 0
+                                                                     : at->addr.asU128() == 0);
+         if (wildcard) {
+             c.warning(e.line, "[control] metrics-listen = " + e.value +
+                                   " serves every address of this host, plain HTTP without "
+                                   "authentication: bind it to a management address");
          }
          c.cfg.control.metrics_listen = e.value;
          return true;
