@@ -14,7 +14,8 @@
 // msgpack container sizes are capped during parsing, every field's type and
 // range is checked, and node ids and states are validated. The result is a
 // named HaDecodeResult that callers count (TANDEM_COUNTER_ENUM table below);
-// a rejected message leaves nothing behind. This header is the reference
+// a rejected message leaves nothing behind. A session record that decodes
+// but that haRecordValid() refuses is dropped alone (HaSessionBatch::rejected). This header is the reference
 // for the format; ha/README.md explains how the agent uses it.
 //
 // Thread-safety: all functions are pure (no shared state); any thread.
