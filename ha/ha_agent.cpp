@@ -173,7 +173,7 @@ void HaAgent::handleTransportEvent(TransportEvent& ev, uint64_t now_us) {
     const NodeId from = m.envelope.from;
     if (!configured(from)) {
         counters_.inc(HaCounter::unknown_peer);
-        if (now_us - warned_unknown_us_ >= 10000000 || !warned_unknown_us_) {
+        if (now_us - warned_unknown_us_ >= kRepeatedWarningUs || !warned_unknown_us_) {
             warned_unknown_us_ = now_us;
             TLOG_WARN("ha", "message from node %u, which is not a configured peer: dropped", from);
         }
@@ -185,8 +185,16 @@ void HaAgent::handleTransportEvent(TransportEvent& ev, uint64_t now_us) {
     }
     if (transport_.authenticates() && ev.authenticated != from) {
         counters_.inc(HaCounter::auth_id_mismatch);
-        TLOG_WARN("ha", "message claims to be from node %u but its key is node %u's: dropped",
-                  from, ev.authenticated);
+        // Every message of such a peer lands here: one line per interval,
+        // the counter has the rest.
+        if (now_us - warned_auth_us_ >= kRepeatedWarningUs || !warned_auth_us_) {
+            warned_auth_us_ = now_us;
+            TLOG_WARN("ha",
+                      "message claims to be from node %u but its key is node %u's: dropped "
+                      "(auth_id_mismatch: %llu so far)",
+                      from, ev.authenticated,
+                      (unsigned long long)counters_.get(HaCounter::auth_id_mismatch));
+        }
         return;
     }
     counters_.inc(HaCounter::msgs_rx);

@@ -153,7 +153,10 @@ private:
     uint16_t ever_active_ = 0;     ///< peers seen active during this run (revert applies to them)
     uint16_t revert_pending_ = 0;  ///< returned peers to give back to once our bulk sync reached them
     uint16_t warned_version_ = 0;  ///< peers already reported for speaking another version
+    /// A warning caused by what a peer sends is logged at most this often.
+    static constexpr uint64_t kRepeatedWarningUs = 10'000'000;
     uint64_t warned_unknown_us_ = 0;
+    uint64_t warned_auth_us_ = 0;
 
     std::atomic<uint8_t> state_{0};
     mutable std::mutex mu_;  // guards status_ and commands_

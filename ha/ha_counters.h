@@ -37,6 +37,7 @@ namespace tandem {
     X(events_rx, "worker events drained from the rings")                                   \
     X(records_tx, "session records sent (all peers)")                                      \
     X(records_rx, "session records received and handed to workers")                        \
+    X(records_rejected, "session records dropped on receipt: key out of order, no state or a window scale over 14") \
     X(records_acked, "session records a peer acknowledged (applied there; all peers)")     \
     X(batches_tx, "session batches built (live and bulk)")                                 \
     X(batches_rx, "session batches received in order")                                     \

@@ -506,6 +506,7 @@ bool Replication::applyBatch(Peer& p, Inbound& in, uint64_t now_us) {
     }
     counters_.inc(HaCounter::batches_rx);
     counters_.add(HaCounter::records_rx, n);
+    counters_.add(HaCounter::records_rejected, batch.rejected);
     p.records_rx += n;
     if (batch.bulk) {
         counters_.add(HaCounter::bulk_records_rx, n);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "ha/curve_keypair.h"
+#include "proto/ha_messages.h"
 
 namespace tandem {
 namespace {
@@ -14,6 +15,21 @@ namespace {
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 constexpr const char* kZapDomain = "tandem";
 constexpr int kRouterHwm = 100000;
+// CURVE carries every frame in a MESSAGE command: the command name
+// ("\x07MESSAGE"), an 8-byte nonce, the 16-byte MAC and a flags byte
+// around the payload (CurveZMQ, ZeroMQ RFC 26). ZMQ_MAXMSGSIZE applies to
+// the frame as it arrives, before decryption.
+constexpr int64_t kCurveFrameOverhead = 8 + 8 + 16 + 1;
+// A connection that has not completed its ZMTP greeting and (CURVE)
+// handshake by then is closed: before it does, nobody is authenticated.
+constexpr int kHandshakeTimeoutMs = 2000;
+
+// The longest frame a connection may announce: the largest legal HA
+// message (proto/ha_messages.h). A longer one closes the connection as soon
+// as its header arrives, so nothing is buffered for it.
+int64_t maxFrameBytes(bool curve) {
+    return int64_t(kMaxHaMessageBytes) + (curve ? kCurveFrameOverhead : 0);
+}
 
 std::string routingId(NodeId self, HaChannel ch) {
     return std::to_string(self) + (ch == HaChannel::control ? "c" : "s");
@@ -124,6 +140,8 @@ std::unique_ptr<ZmqTransport> ZmqTransport::create(const ZmqTransportConfig& con
         impl->router.set(zmq::sockopt::linger, 0);
         impl->router.set(zmq::sockopt::router_handover, true);
         impl->router.set(zmq::sockopt::rcvhwm, kRouterHwm);
+        impl->router.set(zmq::sockopt::maxmsgsize, maxFrameBytes(curve));
+        impl->router.set(zmq::sockopt::handshake_ivl, kHandshakeTimeoutMs);
         impl->router.bind(config.listen);
 
         for (const auto& p : config.peers) {
@@ -139,6 +157,8 @@ std::unique_ptr<ZmqTransport> ZmqTransport::create(const ZmqTransportConfig& con
                              ch == HaChannel::control ? config.control_hwm : config.sync_hwm);
                 o.socket.set(zmq::sockopt::reconnect_ivl, config.reconnect_ms);
                 o.socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+                o.socket.set(zmq::sockopt::maxmsgsize, maxFrameBytes(curve));
+                o.socket.set(zmq::sockopt::handshake_ivl, kHandshakeTimeoutMs);
                 if (curve) {
                     o.socket.set(zmq::sockopt::curve_serverkey, p.public_key);
                     o.socket.set(zmq::sockopt::curve_publickey, public_key);

@@ -28,7 +28,7 @@ std::optional<std::string> certField(std::string_view line, std::string_view nam
 
 }  // namespace
 
-bool isZ85Key(std::string_view text, std::string* why) {
+bool isZ85Key(std::string_view text, std::string* why, KeyText echo) {
     if (text.size() != kZ85KeyLength) {
         *why =
             "expected a 40-character Z85 key, found " + std::to_string(text.size()) + " characters";
@@ -39,8 +39,9 @@ bool isZ85Key(std::string_view text, std::string* why) {
         for (size_t i = group; i < group + 5; ++i) {
             size_t digit = kZ85Alphabet.find(text[i]);
             if (digit == std::string_view::npos) {
-                *why = "character " + std::to_string(i + 1) + " ('" + std::string(1, text[i]) +
-                       "') is not in the Z85 alphabet";
+                *why = "character " + std::to_string(i + 1) +
+                       (echo == KeyText::may_echo ? " ('" + std::string(1, text[i]) + "')" : "") +
+                       " is not in the Z85 alphabet";
                 return false;
             }
             value = value * 85 + digit;
@@ -109,7 +110,7 @@ std::optional<CurveKeyFile> readCurveKeyFile(const std::string& path, std::strin
         return std::nullopt;
     }
     std::string why;
-    if (!isZ85Key(out.secret_key, &why)) {
+    if (!isZ85Key(out.secret_key, &why, KeyText::secret)) {
         *error = "secret key in " + path + ": " + why;
         return std::nullopt;
     }

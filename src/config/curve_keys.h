@@ -14,9 +14,14 @@ namespace tandem::config_detail {
 
 inline constexpr size_t kZ85KeyLength = 40;
 
+/// Whether a key's text may appear in a message: a public key's may, a
+/// secret key's never (not one character of it).
+enum class KeyText : uint8_t { may_echo, secret };
+
 /// True when `text` is a 40-character Z85 string that decodes (every group of
-/// five characters stays below 2^32). Otherwise `why` says what is wrong.
-bool isZ85Key(std::string_view text, std::string* why);
+/// five characters stays below 2^32). Otherwise `why` says what is wrong,
+/// quoting the offending character only when `echo` is may_echo.
+bool isZ85Key(std::string_view text, std::string* why, KeyText echo = KeyText::may_echo);
 
 /// A key value as written after `key =` on a config line. Z85 includes '#',
 /// so the key runs to the first blank; what follows must be empty or a

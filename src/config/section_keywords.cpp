@@ -60,7 +60,7 @@ bool setCurveKey(LoadContext& c, const IniEntry& e, std::string& out, bool secre
     std::string why;
     if (!key) {
         why = "expected one 40-character Z85 key; a comment after it needs a blank before '#'";
-    } else if (!isZ85Key(*key, &why)) {
+    } else if (!isZ85Key(*key, &why, secret ? KeyText::secret : KeyText::may_echo)) {
         // fall through with `why` set
     } else {
         out = *key;
@@ -389,8 +389,16 @@ constexpr Keyword kControlKeywords[] = {
      }},
     {"metrics-listen",
      [](LoadContext& c, const IniEntry& e) {
-         if (!e.value.empty() && !parseIpPort(e.value)) {
+         const std::optional<IpPort> at = e.value.empty() ? std::nullopt : parseIpPort(e.value);
+         if (!e.value.empty() && !at) {
              return c.badValue(e, "expected IP:PORT, e.g. 127.0.0.1:9464 (empty disables)");
+         }
+         const bool wildcard = at && (at->family == AddrFamily::v4 ? at->addr.v4() == 0
+                                                                     : at->addr.asU128() == 0);
+         if (wildcard) {
+             c.warning(e.line, "[control] metrics-listen = " + e.value +
+                                   " serves every address of this host, plain HTTP without "
+                                   "authentication: bind it to a management address");
          }
          c.cfg.control.metrics_listen = e.value;
          return true;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -23,6 +24,32 @@ nlohmann::json errorReply(const std::string& message) {
     return {{control::kFieldVersion, control::kVersion},
             {control::kFieldOk, false},
             {control::kFieldError, message}};
+}
+
+// Deepest nesting of arrays and objects in JSON text, counted outside
+// strings; stops counting once past `limit`. Malformed text is left to the
+// parser: this only bounds how deep it may go.
+unsigned jsonDepth(std::string_view text, unsigned limit) {
+    unsigned depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+            if (deepest > limit) break;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
 }
 
 std::optional<gid_t> lookupGroup(const std::string& name) {
@@ -83,6 +110,11 @@ std::string ControlServer::handle(const std::string& request) const {
                           std::to_string(control::kMaxRequestBytes))
             .dump();
     }
+    if (jsonDepth(request, control::kMaxRequestDepth) > control::kMaxRequestDepth) {
+        return errorReply("request nests arrays or objects deeper than " +
+                          std::to_string(control::kMaxRequestDepth) + " levels")
+            .dump();
+    }
     nlohmann::json req = nlohmann::json::parse(request, nullptr, false);
     if (req.is_discarded() || !req.is_object()) {
         return errorReply("request is not a JSON object").dump();
@@ -127,15 +159,22 @@ bool ControlServer::start(const std::string& socket_path, std::string* error) {
         ::chmod(dir.c_str(), 0750);
     }
     zmq::socket_t sock(impl_->ctx, zmq::socket_type::rep);
+    // bind() creates the socket file with the process umask. Under 0177 it is
+    // its owner's alone from the first instant; it is shared with the group
+    // only below. (The umask is the process's: a file another thread creates
+    // meanwhile gets at most 0600 too. start() runs once, during start-up.)
+    const mode_t umask_before = ::umask(0177);
     try {
         sock.set(zmq::sockopt::linger, 0);
         sock.set(zmq::sockopt::rcvtimeo, 200);  // lets the thread notice stop()
         ::unlink(socket_path.c_str());          // a stale socket from a crashed run
         sock.bind("ipc://" + socket_path);
     } catch (const zmq::error_t& e) {
+        ::umask(umask_before);
         *error = "cannot bind control socket " + socket_path + ": " + e.what();
         return false;
     }
+    ::umask(umask_before);
     // Who may talk to tandemd: root, and the access group if it exists.
     const std::optional<gid_t> gid = lookupGroup(impl_->access_group);
     std::string why;

@@ -45,8 +45,11 @@ public:
     /// Binds ipc://`socket_path` and starts serving. The socket gets mode
     /// 0660 and the access group when that group exists (then a directory
     /// start() creates for it gets mode 0750 and that group too); otherwise
-    /// mode 0600, its owner only. Returns false and sets *error on failure;
-    /// a group that cannot be applied is a warning, leaving the socket 0600.
+    /// mode 0600, its owner only. The socket file is created with mode 0600
+    /// (under umask 0177, the process umask restored after) and only then
+    /// given to the group, so nobody else can connect at any instant.
+    /// Returns false and sets *error on failure; a group that cannot be
+    /// applied is a warning, leaving the socket 0600.
     bool start(const std::string& socket_path, std::string* error);
 
     /// Stops serving and removes the socket file. Idempotent.

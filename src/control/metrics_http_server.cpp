@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "control/prometheus_text.h"
 #include "core/clock.h"
@@ -149,130 +151,198 @@ MetricsHttpStats MetricsHttpServer::stats() const {
             rejected_.load(std::memory_order_relaxed)};
 }
 
+// One connection in hand: its request head arriving, its answer leaving, or
+// (after an error answer) its remaining input drained before the close.
+struct MetricsHttpServer::Client {
+    enum class Phase { head, reply, linger };
+    int fd = -1;
+    Phase phase = Phase::head;
+    uint64_t accepted_us = 0;
+    uint64_t deadline_us = 0;  // of the current phase
+    std::string in;            // the request head so far
+    std::string out;           // the answer
+    size_t sent = 0;
+    bool linger = false;       // an error answer: drain the input before closing
+    size_t drained = 0;
+};
+
 void MetricsHttpServer::run() {
+    std::vector<Client> clients;
+    std::vector<pollfd> fds;
     while (true) {
-        pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
+        uint64_t now = monotonicUs();
+        for (Client& c : clients)
+            if (now >= c.deadline_us) expire(c, now);
+        std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+
+        fds.assign({{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}});
+        uint64_t next_us = UINT64_MAX;
+        for (const Client& c : clients) {
+            fds.push_back({c.fd, short(c.phase == Client::Phase::reply ? POLLOUT : POLLIN), 0});
+            next_us = std::min(next_us, c.deadline_us);
+        }
+        const int timeout_ms =
+            next_us == UINT64_MAX ? -1 : int(std::min<uint64_t>((next_us - now) / 1000 + 1, 60000));
+        if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
             if (errno == EINTR) continue;
-            return;
+            break;
         }
-        if (fds[1].revents) return;
-        if (!(fds[0].revents & POLLIN)) continue;
+        if (fds[1].revents) break;
+        now = monotonicUs();
+        for (size_t i = 0; i < clients.size(); ++i)
+            if (fds[2 + i].revents) progress(clients[i], now);
+        if (fds[0].revents & POLLIN) acceptAll(clients, now);
+        std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+    }
+    for (Client& c : clients) closeFd(c.fd);
+}
+
+void MetricsHttpServer::acceptAll(std::vector<Client>& clients, uint64_t now) {
+    while (true) {
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) continue;  // the client went away, or no descriptors left: try again later
-        serve(fd);
-        ::close(fd);
-    }
-}
-
-bool MetricsHttpServer::sendAll(int fd, const std::string& data, uint64_t deadline_us) {
-    size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-        if (n > 0) {
-            done += size_t(n);
-            continue;
+        if (fd < 0) return;  // none left, the client went away, or no descriptors: later
+        if (clients.size() >= options_.max_clients) {
+            // Full: the connection that has waited longest for its request
+            // head makes room, so that no set of slow clients keeps others out.
+            Client* oldest = nullptr;
+            for (Client& c : clients)
+                if (c.fd >= 0 && c.phase == Client::Phase::head &&
+                    (!oldest || c.accepted_us < oldest->accepted_us))
+                    oldest = &c;
+            if (!oldest) {
+                ::close(fd);
+                rejected_.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            closeFd(oldest->fd);
+            rejected_.fetch_add(1, std::memory_order_relaxed);
+            std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
         }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
-        const uint64_t now = monotonicUs();
-        if (now >= deadline_us) return false;
-        pollfd p{fd, POLLOUT, 0};
-        ::poll(&p, 1, int((deadline_us - now) / 1000) + 1);
+        Client c;
+        c.fd = fd;
+        c.accepted_us = now;
+        c.deadline_us = now + uint64_t(options_.request_timeout_ms) * 1000;
+        clients.push_back(std::move(c));
+        progress(clients.back(), now);  // the request may be there already
     }
-    return true;
 }
 
-void MetricsHttpServer::respond(int fd, int status, const char* reason,
-                                const std::string& extra_headers, const std::string& body,
-                                bool head_only, uint64_t deadline_us) {
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+void MetricsHttpServer::expire(Client& c, uint64_t now) {
+    if (c.phase == Client::Phase::head) {
+        answer(c, 408, "Request Timeout", "", "request head not received in time\n", false, now);
+        c.deadline_us = now + 100 * 1000;  // a short while to send the 408
+        return;
+    }
+    closeFd(c.fd);  // an answer that did not leave in time, or the drain is over
+}
+
+void MetricsHttpServer::progress(Client& c, uint64_t now) {
+    char buf[4096];
+    switch (c.phase) {
+        case Client::Phase::head:
+            while (c.phase == Client::Phase::head) {
+                const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+                if (n > 0) {
+                    c.in.append(buf, size_t(n));
+                    HttpRequestHead head;
+                    const HttpHeadStatus st =
+                        parseHttpRequestHead(c.in, options_.max_request_bytes, &head);
+                    if (st != HttpHeadStatus::incomplete) decide(c, st, head, now);
+                    continue;
+                }
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+                // Closed (or failed) before a whole head arrived.
+                rejected_.fetch_add(1, std::memory_order_relaxed);
+                closeFd(c.fd);
+                return;
+            }
+            [[fallthrough]];  // the answer may leave at once
+        case Client::Phase::reply:
+            while (c.sent < c.out.size()) {
+                const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent,
+                                         MSG_NOSIGNAL);
+                if (n > 0) {
+                    c.sent += size_t(n);
+                    continue;
+                }
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+                closeFd(c.fd);
+                return;
+            }
+            if (!c.linger) {
+                closeFd(c.fd);
+                return;
+            }
+            // A refused request may still be arriving: closing with unread
+            // input would reset the connection and could destroy the answer
+            // on its way. Read and discard a bounded amount for a bounded time.
+            ::shutdown(c.fd, SHUT_WR);
+            c.phase = Client::Phase::linger;
+            c.deadline_us = now + kLingerUs;
+            [[fallthrough]];
+        case Client::Phase::linger:
+            while (c.drained < kLingerBytes) {
+                const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+                if (n > 0) {
+                    c.drained += size_t(n);
+                    continue;
+                }
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+                break;
+            }
+            closeFd(c.fd);
+            return;
+    }
+}
+
+void MetricsHttpServer::answer(Client& c, int status, const char* reason,
+                               const std::string& extra_headers, const std::string& body,
+                               bool head_only, uint64_t now) {
+    std::string& out = c.out;
+    out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
     out += status == 200 ? std::string("Content-Type: ") + PrometheusText::kContentType + "\r\n"
                          : std::string("Content-Type: text/plain; charset=utf-8\r\n");
     out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     out += extra_headers;
     out += "Connection: close\r\n\r\n";
     if (!head_only) out += body;
+    c.sent = 0;
+    c.linger = status != 200;
+    c.phase = Client::Phase::reply;
+    // Replies get their own short deadline, whatever the request used up.
+    c.deadline_us = now + uint64_t(options_.request_timeout_ms) * 1000;
     requests_.fetch_add(1, std::memory_order_relaxed);
     (status == 200 ? scrapes_ : rejected_).fetch_add(1, std::memory_order_relaxed);
-    if (!sendAll(fd, out, deadline_us) || status == 200) return;
-    // A refused request may still be arriving: closing with unread input
-    // would reset the connection and could destroy the answer on its way.
-    // Read and discard a bounded amount for a bounded time first.
-    ::shutdown(fd, SHUT_WR);
-    const uint64_t linger_until = monotonicUs() + kLingerUs;
-    char sink[4096];
-    for (size_t drained = 0; drained < kLingerBytes;) {
-        const ssize_t n = ::recv(fd, sink, sizeof sink, 0);
-        if (n > 0) {
-            drained += size_t(n);
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
-        const uint64_t now = monotonicUs();
-        if (now >= linger_until) return;
-        pollfd p{fd, POLLIN, 0};
-        ::poll(&p, 1, int((linger_until - now) / 1000) + 1);
-    }
 }
 
-void MetricsHttpServer::serve(int fd) {
-    const uint64_t deadline = monotonicUs() + uint64_t(options_.request_timeout_ms) * 1000;
-    std::string data;
-    HttpRequestHead head;
-    HttpHeadStatus st = HttpHeadStatus::incomplete;
-    char buf[2048];
-    while (st == HttpHeadStatus::incomplete) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            data.append(buf, size_t(n));
-            st = parseHttpRequestHead(data, options_.max_request_bytes, &head);
-            continue;
-        }
-        if (n == 0) {  // closed before a whole head arrived
-            rejected_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            rejected_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        const uint64_t now = monotonicUs();
-        if (now >= deadline) {
-            respond(fd, 408, "Request Timeout", "", "request head not received in time\n", false,
-                    now + 100 * 1000);
-            return;
-        }
-        pollfd p{fd, POLLIN, 0};
-        ::poll(&p, 1, int((deadline - now) / 1000) + 1);
-    }
-    // Replies get their own short deadline, whatever the request used up.
-    const uint64_t reply_deadline = monotonicUs() + uint64_t(options_.request_timeout_ms) * 1000;
+void MetricsHttpServer::decide(Client& c, HttpHeadStatus st, const HttpRequestHead& head,
+                               uint64_t now) {
     switch (st) {
         case HttpHeadStatus::too_large:
-            respond(fd, 431, "Request Header Fields Too Large", "", "request head too large\n", false,
-                    reply_deadline);
+            answer(c, 431, "Request Header Fields Too Large", "", "request head too large\n",
+                   false, now);
             return;
         case HttpHeadStatus::bad_request:
-            respond(fd, 400, "Bad Request", "", "malformed request\n", false, reply_deadline);
+            answer(c, 400, "Bad Request", "", "malformed request\n", false, now);
             return;
         default: break;
     }
     if (head.version.compare(0, 7, "HTTP/1.") != 0) {
-        respond(fd, 505, "HTTP Version Not Supported", "", "HTTP/1.x only\n", false, reply_deadline);
+        answer(c, 505, "HTTP Version Not Supported", "", "HTTP/1.x only\n", false, now);
         return;
     }
     const bool is_head = head.method == "HEAD";
     if (head.method != "GET" && !is_head) {
-        respond(fd, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", "GET or HEAD only\n", false,
-                reply_deadline);
+        answer(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", "GET or HEAD only\n", false,
+               now);
         return;
     }
     const std::string path = head.target.substr(0, head.target.find('?'));
     if (path != "/metrics") {
-        respond(fd, 404, "Not Found", "", "only /metrics is served here\n", is_head, reply_deadline);
+        answer(c, 404, "Not Found", "", "only /metrics is served here\n", is_head, now);
         return;
     }
-    respond(fd, 200, "OK", "", render_ ? render_() : std::string(), is_head, reply_deadline);
+    answer(c, 200, "OK", "", render_ ? render_() : std::string(), is_head, now);
 }
 
 }  // namespace tandem

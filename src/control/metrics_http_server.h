@@ -1,10 +1,12 @@
 // MetricsHttpServer: a deliberately small HTTP/1.1 server for one resource,
 // `GET /metrics` (Prometheus scrapes), on a plain TCP socket and its own thread.
 //
-// One request per connection, one connection at a time: the request head
-// must arrive within `request_timeout_ms` and fit in `max_request_bytes`
-// (else 408 / 431 and the connection is closed); a request body is never
-// read. Answers: 200 for GET or HEAD of /metrics (a query string is ignored),
+// One request per connection, up to `max_clients` connections at once on
+// one poll loop, none of them waited on: a slow client holds only its own
+// connection. Its request head must arrive within `request_timeout_ms` and
+// fit in `max_request_bytes` (else 408 / 431 and the connection is closed);
+// a request body is never read. When all slots are taken, the connection
+// that has waited longest for its request head is closed to make room. Answers: 200 for GET or HEAD of /metrics (a query string is ignored),
 // 404 for any other path, 405 (with Allow) for any other method, 400 for a
 // malformed request line or header, 505 for a version other than HTTP/1.x.
 // Every response carries Connection: close.
@@ -22,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace tandem {
 
@@ -51,6 +54,7 @@ struct MetricsHttpStats {
 struct MetricsHttpOptions {
     size_t max_request_bytes = 8192;     ///< request line + headers
     uint32_t request_timeout_ms = 2000;  ///< to receive the head; again to send the answer
+    size_t max_clients = 16;             ///< connections served at once
 };
 
 class MetricsHttpServer {
@@ -67,18 +71,21 @@ public:
     /// free one, see port()) and starts the thread. False and *error on failure.
     bool start(const std::string& listen, Render render, std::string* error,
                Options options = Options());
-    /// Stops the thread (after the connection in hand, if any); idempotent.
+    /// Stops the thread, closing the connections in hand; idempotent.
     void stop();
     /// The bound port (after start()).
     uint16_t port() const { return port_; }
     MetricsHttpStats stats() const;
 
 private:
+    struct Client;
     void run();
-    void serve(int fd);
-    bool sendAll(int fd, const std::string& data, uint64_t deadline_us);
-    void respond(int fd, int status, const char* reason, const std::string& extra_headers,
-                 const std::string& body, bool head_only, uint64_t deadline_us);
+    void acceptAll(std::vector<Client>& clients, uint64_t now_us);
+    void progress(Client& c, uint64_t now_us);
+    void expire(Client& c, uint64_t now_us);
+    void decide(Client& c, HttpHeadStatus st, const HttpRequestHead& head, uint64_t now_us);
+    void answer(Client& c, int status, const char* reason, const std::string& extra_headers,
+                const std::string& body, bool head_only, uint64_t now_us);
 
     Render render_;
     Options options_;

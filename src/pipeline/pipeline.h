@@ -179,7 +179,8 @@ public:
     uint32_t age(uint32_t now_ms, uint32_t budget);
 
     /// Applies a command from the HA agent (replicas, ownership transfers,
-    /// scans). release_deferred and send_peer_link_heartbeat are the
+    /// scans). A new replica is not installed while its owner already has
+    /// capacity - capacity/16 entries in the table (replicas_dropped_peer_limit). release_deferred and send_peer_link_heartbeat are the
     /// dataplane's and are ignored here.
     void apply(const AgentCommand& cmd, uint32_t now_ms);
 
@@ -224,6 +225,12 @@ private:
     // Clusters: how long a node keeps the copy of a session it handed over
     // and does not back up (packets forwarders send the former owner meanwhile).
     static constexpr uint32_t kHandoverCopyMs = 10000;
+    // Replicas owned by any one peer take at most the table's capacity less
+    // this share (1/16): a peer, faulty or not, never fills the table with
+    // its sessions, and this node keeps room for its own new sessions and
+    // for other peers' replicas. A backup of a primary that owns everything
+    // keeps all of its sessions while they fill up to 15/16 of the table.
+    static constexpr uint32_t kOwnRoomDivisor = 16;
 
     void classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port);
     Verdict decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now_ms, Ingress ingress);

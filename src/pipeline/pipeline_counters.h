@@ -53,6 +53,7 @@ namespace tandem {
     X(replicas_removed, "session replicas removed at their owner's request")              \
     X(replicas_expired, "replicas dropped after their owner left without adopting them")  \
     X(replicas_dropped_full, "replicas not installed because the table is full")          \
+    X(replicas_dropped_peer_limit, "replicas not installed: their owner already holds 15/16 of the table") \
     X(replicas_stale, "replicas ignored because a newer version is installed")            \
     X(replicas_replaced_finished, "records of finished TCP connections replaced by a new connection's on the same ports") \
     X(replicas_not_kept, "session records not kept: this node is neither their owner nor their backup owner (cluster)") \

@@ -122,6 +122,12 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
         counters_.inc(PipelineCounter::replicas_replaced_finished);
     }
     if (index == SessionTable::kNoEntry) {
+        if (incoming.owner != view_.self &&
+            table_.ownerCount(incoming.owner) >=
+                table_.capacity() - table_.capacity() / kOwnRoomDivisor) {
+            counters_.inc(PipelineCounter::replicas_dropped_peer_limit);
+            return;
+        }
         Session init = incoming;
         init.flags |= kSessionReplicated;
         init.ingress_port = kUnknownPort;  // a port of the node that created it

@@ -26,5 +26,9 @@ inline constexpr const char* kFieldError = "error";
 
 /// Largest request the daemon accepts (bytes); larger ones are refused.
 inline constexpr unsigned kMaxRequestBytes = 64 * 1024;
+/// Deepest nesting of arrays and objects in a request (the request object
+/// itself is level 1); deeper ones are refused before they are parsed, since
+/// parsing, copying and freeing a JSON value recurse once per level.
+inline constexpr unsigned kMaxRequestDepth = 32;
 
 }  // namespace tandem::control

@@ -7,7 +7,8 @@
 // It accepts only the layout this build's encoder writes (envelope keys
 // 0..5 in order with the body last, body keys 0..4 in order, records of 19
 // fields or erases of 3..4, integers in unsigned forms except the one field
-// that may be negative) and checks every field as unpackRecord() does. Anything else, valid or not,
+// that may be negative), checks every field as unpackRecord() does and
+// drops the records haRecordValid() refuses, as decodeBatch() does. Anything else, valid or not,
 // makes it give up, and decodeHaMessage() runs the generic decoder, which
 // accepts other valid layouts and names the reason for a rejection. So the
 // two agree by construction: this one only ever says "ok" to messages the
@@ -228,8 +229,16 @@ bool decodeSessionBatchDirect(const uint8_t* data, size_t len, const HaDecodeExp
         count > kMaxHaRecordsPerBatch)
         return false;
     b.records.resize(count);
-    for (HaSessionRecord& r : b.records)
-        if (!record(c, &r)) return false;
+    size_t kept = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        if (b.rejected) b.records[kept] = HaSessionRecord{};  // reuses a dropped one's slot
+        if (!record(c, &b.records[kept])) return false;
+        if (haRecordValid(b.records[kept]))
+            ++kept;
+        else
+            ++b.rejected;
+    }
+    b.records.resize(kept);
     if (!c.atEnd()) return false;
     out->envelope = e;
     out->body = std::move(b);

@@ -157,8 +157,8 @@ using namespace ha_wire;
 
 HaDecodeResult decodeHello(const FieldTable& t, HaHello* m) {
     TANDEM_HA_FIELD(t, 0, readNode(*o, &m->node));
-    TANDEM_HA_FIELD(t, 1, readStr(*o, kMaxHaNameBytes, &m->name));
-    TANDEM_HA_FIELD(t, 2, readStr(*o, kMaxHaNameBytes, &m->software_version));
+    TANDEM_HA_FIELD(t, 1, readPrintable(*o, kMaxHaNameBytes, &m->name));
+    TANDEM_HA_FIELD(t, 2, readPrintable(*o, kMaxHaNameBytes, &m->software_version));
     TANDEM_HA_FIELD(t, 3, readUint(*o, UINT64_MAX, &m->config_fingerprint));
     TANDEM_HA_FIELD(t, 4, readUintAs(*o, UINT32_MAX, &m->peer_link_mtu));
     TANDEM_HA_FIELD(t, 5, readUintAs(*o, 255, &m->priority));
@@ -220,8 +220,15 @@ HaDecodeResult decodeBatch(const FieldTable& t, HaSessionBatch* m) {
     if (rec->via.array.size > kMaxHaRecordsPerBatch) return HaDecodeResult::too_many_records;
     if (m->seq == 0) return HaDecodeResult::bad_value;
     m->records.resize(rec->via.array.size);
-    for (uint32_t i = 0; i < rec->via.array.size; ++i)
-        TANDEM_HA_TRY(unpackRecord(rec->via.array.ptr[i], &m->records[i]));
+    size_t kept = 0;
+    for (uint32_t i = 0; i < rec->via.array.size; ++i) {
+        TANDEM_HA_TRY(unpackRecord(rec->via.array.ptr[i], &m->records[kept]));
+        if (haRecordValid(m->records[kept]))
+            ++kept;
+        else
+            ++m->rejected;
+    }
+    m->records.resize(kept);
     return HaDecodeResult::ok;
 }
 

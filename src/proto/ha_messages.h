@@ -14,7 +14,8 @@
 // msgpack container sizes are capped during parsing, every field's type and
 // range is checked, and node ids and states are validated. The result is a
 // named HaDecodeResult that callers count (TANDEM_COUNTER_ENUM table below);
-// a rejected message leaves nothing behind. This header is the reference
+// a rejected message leaves nothing behind. A session record that decodes
+// but that haRecordValid() refuses is dropped alone (HaSessionBatch::rejected). This header is the reference
 // for the format; ha/README.md explains how the agent uses it.
 //
 // Thread-safety: all functions are pure (no shared state); any thread.
@@ -38,10 +39,22 @@ namespace tandem {
 /// with any other version is rejected (wrong_version) and counted.
 inline constexpr uint32_t kHaProtocolVersion = 1;
 
-/// Largest encoded message accepted (checked before parsing).
-inline constexpr size_t kMaxHaMessageBytes = 1u << 20;
 /// Largest number of records in one SESSION_BATCH.
 inline constexpr size_t kMaxHaRecordsPerBatch = 2048;
+/// Longest envelope before its body: a fixmap head, six fixint keys, the
+/// version and cluster id as uint32 and the type, from and to as uint8.
+inline constexpr size_t kMaxHaEnvelopeHeadBytes = 1 + 6 + 5 + 5 + 3 * 2;
+/// Longest SESSION_BATCH body before its records: a fixmap head, five
+/// fixint keys, stream and seq as uint64, the bulk flag, the bulk id as
+/// uint32 and the records' array16 head.
+inline constexpr size_t kMaxHaBatchHeadBytes = 1 + 5 + 2 * 9 + 1 + 5 + 3;
+/// Largest legal encoded message: a SESSION_BATCH of kMaxHaRecordsPerBatch
+/// records of the longest form (every other body is far smaller; the unit
+/// tests check the largest HELLO and HEARTBEAT). Decoders refuse anything
+/// longer before parsing, and the transport refuses to receive a longer
+/// frame at all (ZMQ_MAXMSGSIZE, ha/zmq_transport.cpp).
+inline constexpr size_t kMaxHaMessageBytes =
+    kMaxHaEnvelopeHeadBytes + kMaxHaBatchHeadBytes + kMaxHaRecordsPerBatch * kMaxHaRecordBytes;
 /// Longest node name / software version string in HELLO.
 inline constexpr size_t kMaxHaNameBytes = 64;
 
@@ -108,7 +121,7 @@ struct HaEnvelope {
 /// 17 peer-link transport}. Peers compare these before pairing.
 struct HaHello {
     NodeId node = kNoNode;
-    std::string name;
+    std::string name;              ///< printable ASCII, as every other string here
     std::string software_version;  ///< TANDEM_VERSION, "0.1.0"
     uint64_t config_fingerprint = 0;
     uint32_t peer_link_mtu = 0;    ///< 0 = unknown
@@ -159,6 +172,9 @@ struct HaSessionBatch {
     bool bulk = false;
     uint32_t bulk_id = 0;
     std::vector<HaSessionRecord> records;
+    /// Not on the wire: records the decoder dropped because haRecordValid()
+    /// refused them (they are not in `records`).
+    uint32_t rejected = 0;
 };
 
 /// ACK body: {0 stream, 1 seq}: every message up to `seq` arrived and was applied.

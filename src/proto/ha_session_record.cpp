@@ -120,8 +120,6 @@ private:
 
 static_assert(sizeof(FlowKey) < 256 && kHaWindowBytes < 256);  // bin8
 
-// Largest record: array head, key, windows and every integer at 9 bytes.
-constexpr size_t kMaxRecordBytes = 3 + 2 + sizeof(FlowKey) + 2 + kHaWindowBytes + 17 * 9;
 
 size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, const NatBinding& nat,
                    int64_t remaining_ms, uint32_t age_s) {
@@ -226,6 +224,17 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
 
 }  // namespace ha_wire
 
+bool haRecordValid(const HaSessionRecord& r) {
+    const Session& s = r.session;
+    // Addresses compare as big-endian bytes, as buildFlowKey() compares them.
+    const FlowKey k = s.key();
+    const int order = std::memcmp(k.lo.b.data(), k.hi.b.data(), k.lo.b.size());
+    if (order > 0 || (order == 0 && k.lo_port > k.hi_port)) return false;
+    if (r.op == HaRecordOp::erase) return true;
+    return s.state != SessionState::none && s.win[0].wscale <= kMaxTcpWindowScale &&
+           s.win[1].wscale <= kMaxTcpWindowScale;
+}
+
 HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, const NatBinding& nat,
                              uint32_t now_ms) {
     HaSessionRecord r;
@@ -247,7 +256,7 @@ Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms) {
 }
 
 void HaRecordBuffer::add(const HaSessionRecord& r) {
-    uint8_t buf[kMaxRecordBytes];
+    uint8_t buf[kMaxHaRecordBytes];
     bytes_.append(reinterpret_cast<const char*>(buf),
                   writeRecord(buf, r.op, r.session, r.nat, r.remaining_ms, r.age_s));
     ++count_;
@@ -255,7 +264,7 @@ void HaRecordBuffer::add(const HaSessionRecord& r) {
 
 void HaRecordBuffer::add(HaRecordOp op, const Session& s, const NatBinding& nat,
                          uint32_t now_ms) {
-    uint8_t buf[kMaxRecordBytes];
+    uint8_t buf[kMaxHaRecordBytes];
     bytes_.append(reinterpret_cast<const char*>(buf),
                   writeRecord(buf, op, s, nat, remainingMs(s, now_ms),
                               now_ms / 1000 - s.created_s));

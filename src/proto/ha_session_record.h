@@ -39,6 +39,17 @@ inline constexpr unsigned kHaUpsertMinFields = 19;
 inline constexpr unsigned kHaEraseMinFields = 3;
 /// Bytes of the encoded TCP window pair (field 10).
 inline constexpr size_t kHaWindowBytes = 28;
+/// Longest record the encoder can write: every field in the widest msgpack
+/// form of its type (the writer picks the shortest form for each value).
+inline constexpr size_t kMaxHaRecordBytes =
+    3                         // array16 head of kHaRecordFields
+    + (2 + sizeof(FlowKey))   // 1 key, bin8
+    + (2 + kHaWindowBytes)    // 10 windows, bin8
+    + 5 * 9                   // 9 remaining ms (int64), 11..14 counters (uint64)
+    + 4 * 5                   // 2 version, 8 rule, 15 NAT address, 18 age (uint32)
+    + 1 * 3                   // 16 NAT port (uint16)
+    + 7 * 2;                  // 0 op, 3 state, 4 flags, 5..7 owners, 17 NAT kind (uint8)
+static_assert(kHaRecordFields == 2 + 5 + 4 + 1 + 7, "kMaxHaRecordBytes counts every field");
 
 struct HaSessionRecord {
     HaRecordOp op = HaRecordOp::upsert;
@@ -49,6 +60,16 @@ struct HaSessionRecord {
     int64_t remaining_ms = 0;  ///< expiry relative to the sender's clock when sent
     uint32_t age_s = 0;        ///< seconds since creation when sent
 };
+
+/// Whether a decoded record names a session a correct owner could have
+/// sent: the key's endpoints in the order makeFlowKey() puts them (lo's
+/// address below hi's, or equal and lo's port not above hi's), and for an
+/// upsert a state other than `none` (a table entry in no state is skipped by
+/// listings, clear, bulk sync and transfer) and window scales of at most
+/// kMaxTcpWindowScale (the tracker shifts by them). Both HA decoders call
+/// this on every record they decode, drop the records it refuses and count
+/// them (HaSessionBatch::rejected); the rest of the batch still applies.
+bool haRecordValid(const HaSessionRecord& r);
 
 /// A record of table session `s` with NAT binding `nat` at table clock `now_ms`.
 HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, const NatBinding& nat,

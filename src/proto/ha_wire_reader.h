@@ -60,6 +60,16 @@ inline HaDecodeResult readStr(const msgpack::object& o, size_t max, std::string*
     return HaDecodeResult::ok;
 }
 
+/// A string of printable ASCII (0x20..0x7e) of at most `max` bytes: names
+/// and versions a peer announces end up in logs, JSON status and the shell,
+/// which must not receive control characters or bytes that are not UTF-8.
+inline HaDecodeResult readPrintable(const msgpack::object& o, size_t max, std::string* out) {
+    if (HaDecodeResult r = readStr(o, max, out); r != HaDecodeResult::ok) return r;
+    for (char c : *out)
+        if (c < 0x20 || c > 0x7e) return HaDecodeResult::bad_value;
+    return HaDecodeResult::ok;
+}
+
 /// A node id that must name a node (1..16).
 inline HaDecodeResult readNode(const msgpack::object& o, NodeId* out) {
     if (o.type != msgpack::type::POSITIVE_INTEGER) return HaDecodeResult::wrong_field_type;

@@ -54,6 +54,9 @@ struct TcpWindow {
     uint8_t flags = 0;     ///< TcpWindowFlag bits
     uint16_t reserved = 0;
 };
+/// Largest window-scale shift a TCP endpoint may announce (RFC 7323, 2.3);
+/// the tracker shifts window fields by TcpWindow::wscale.
+inline constexpr uint8_t kMaxTcpWindowScale = 14;
 enum TcpWindowFlag : uint8_t {
     kWinScaleSeen = 1u << 0,  ///< this side sent a window-scale option
     kWinFinSeen = 1u << 1,    ///< this side sent FIN

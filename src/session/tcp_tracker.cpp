@@ -11,7 +11,6 @@ inline bool seqLe(uint32_t a, uint32_t b) { return int32_t(a - b) <= 0; }
 inline bool seqGt(uint32_t a, uint32_t b) { return int32_t(a - b) > 0; }
 
 constexpr uint32_t kMinAckWindow = 66000;  // tolerance for old ACKs (one 64 KiB window)
-constexpr uint8_t kMaxWindowScale = 14;    // RFC 7323
 
 inline int other(Direction d) { return d == Direction::original ? 1 : 0; }
 
@@ -84,7 +83,7 @@ void initSide(TcpWindow& snd, TcpWindow& rcv, const TcpInfo& t, uint32_t end) {
     snd.max_win = std::max<uint32_t>(t.window, 1);
     snd.flags |= kWinInitialised;
     if (syn && t.wscale != 0xff) {
-        snd.wscale = std::min(t.wscale, kMaxWindowScale);
+        snd.wscale = std::min(t.wscale, kMaxTcpWindowScale);
         snd.flags |= kWinScaleSeen;
     }
     if (syn && (t.flags & kTcpAck)) {

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "config/config.h"
+#include "config/curve_keys.h"
 #include "config_test_util.h"
 
 namespace tandem {
@@ -143,6 +144,10 @@ std::vector<ErrorCase> errorCases() {
         {"a secret key error that does not echo the secret",
          replaced(kPair, "Node1SecretKeyPlaceholder.00000000000000", "Node1SecretKeyPlaceholder"),
          "20: [ha] secret-key: expected a 40-character Z85 key, found 25 characters"},
+        {"a secret key with a character outside Z85, not echoed",
+         replaced(kPair, "Node1SecretKeyPlaceholder.00000000000000",
+                  "Node1SecretKeyPlaceholder.0000000000000~"),
+         "20: [ha] secret-key: character 40 is not in the Z85 alphabet"},
         {"text after a key that is not a comment",
          replaced(kPair, "Node1PublicKeyPlaceholder.00000000000000",
                   "Node1PublicKeyPlaceholder.00000000000000 extra"),
@@ -299,6 +304,25 @@ TEST_CASE("each kind of error is reported at its line with what was expected") {
         CHECK(hasItem(r.errors, c.expected));
         CHECK_FALSE(r.config.has_value());
     }
+}
+
+TEST_CASE("no error about a malformed secret key quotes any of its characters") {
+    for (const char* bad : {"Node1SecretKeyPlaceholder.0000000000000~",
+                            "Node1SecretKeyPlaceholder.000000000000\"0",
+                            "~ode1SecretKeyPlaceholder.00000000000000", "Node1SecretKeyPlace"}) {
+        CAPTURE(bad);
+        ConfigLoadResult r = loadConfigText(
+            replaced(kPair, "Node1SecretKeyPlaceholder.00000000000000", bad), "t.conf", "/");
+        REQUIRE_FALSE(r.errors.empty());
+        for (const auto& e : r.errors) {
+            CHECK(e.message.find("Node1Secret") == std::string::npos);
+            CHECK(e.message.find('~') == std::string::npos);
+        }
+    }
+    std::string why;
+    CHECK_FALSE(config_detail::isZ85Key("Secret~KeyPlaceholder.000000000000000000", &why,
+                                        config_detail::KeyText::secret));
+    CHECK(why == "character 7 is not in the Z85 alphabet");
 }
 
 TEST_CASE("all errors are reported at once, in line order") {

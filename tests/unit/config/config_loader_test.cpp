@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <filesystem>
 
 #include "config_test_util.h"
@@ -338,6 +339,25 @@ TEST_CASE("a secret key file readable by others loads with a warning") {
     INFO(describeErrors(r.errors));
     CHECK(r.config.has_value());
     CHECK(hasItem(r.warnings, 21, "is readable by other users (mode 0644)"));
+}
+
+TEST_CASE("metrics served on every address load with a warning, a management address without") {
+    const unsigned line = unsigned(std::count(kMinimal, kMinimal + std::strlen(kMinimal), '\n')) + 2;
+    for (const char* wildcard : {"0.0.0.0:9464", "[::]:9464"}) {
+        CAPTURE(wildcard);
+        ConfigLoadResult r = loadConfigText(
+            std::string(kMinimal) + "[control]\nmetrics-listen = " + wildcard + "\n", "t.conf", "/");
+        INFO(describeErrors(r.errors));
+        CHECK(r.config.has_value());
+        CHECK(hasItem(r.warnings, line, "serves every address of this host"));
+    }
+    for (const char* address : {"127.0.0.1:9464", "[::1]:9464", "10.0.0.1:9464"}) {
+        CAPTURE(address);
+        ConfigLoadResult r = loadConfigText(
+            std::string(kMinimal) + "[control]\nmetrics-listen = " + address + "\n", "t.conf", "/");
+        CHECK(r.config.has_value());
+        CHECK(r.warnings.empty());
+    }
 }
 
 TEST_CASE("relative paths resolve against the config file's directory") {

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <string>
 
+#include "proto/control_protocol.h"
+
 namespace tandem {
 namespace {
 
@@ -95,6 +97,20 @@ TEST_CASE("without the access group the control socket is its owner's only (mode
     }
 }
 
+TEST_CASE("the socket is its owner's alone whatever the process umask, which is restored") {
+    TempDir tmp;
+    const fs::path sock = tmp.path / "tandemd.sock";
+    const mode_t before = ::umask(0);
+    ControlServer server;
+    server.setAccessGroup("");
+    std::string error;
+    REQUIRE_MESSAGE(server.start(sock.string(), &error), error);
+    const mode_t during = ::umask(before);
+    CHECK(during == 0);
+    CHECK((statOf(sock).st_mode & 07777) == 0600);
+    server.stop();
+}
+
 TEST_CASE("a directory that already existed keeps its owner's mode and group") {
     TempDir tmp;
     const Candidate grp = otherGroup();
@@ -108,6 +124,34 @@ TEST_CASE("a directory that already existed keeps its owner's mode and group") {
     CHECK((after.st_mode & 07777) == 0711);
     CHECK(after.st_gid == before.st_gid);
     CHECK(statOf(tmp.path / "tandemd.sock").st_gid == grp.gid);
+}
+
+// A request whose args hold one value nested `levels` deep in arrays
+// (the request object and args make two levels more).
+std::string nestedRequest(unsigned levels) {
+    return R"({"v": 1, "command": "show version", "args": {"x": )" + std::string(levels, '[') +
+           std::string(levels, ']') + "}}";
+}
+
+TEST_CASE("a request nested deeper than the limit is refused with a clear error, before parsing") {
+    ControlServer server;
+    server.on("show version", [](const nlohmann::json&) { return nlohmann::json{{"ok", 1}}; });
+    const auto reply = [&](const std::string& request) {
+        return nlohmann::json::parse(server.handle(request));
+    };
+    CHECK(reply(nestedRequest(control::kMaxRequestDepth - 2))["ok"] == true);
+    const nlohmann::json deep = reply(nestedRequest(control::kMaxRequestDepth - 1));
+    CHECK(deep["ok"] == false);
+    CHECK(deep["error"] == "request nests arrays or objects deeper than 32 levels");
+    // As deep as the size limit allows, objects or arrays: refused, no crash.
+    const unsigned most = control::kMaxRequestBytes / 2 - 64;
+    CHECK(reply(nestedRequest(most))["ok"] == false);
+    std::string objects;
+    for (unsigned i = 0; i < control::kMaxRequestBytes / 8; ++i) objects += R"({"a":)";
+    CHECK(reply(objects)["ok"] == false);
+    // Brackets inside strings are text, not nesting.
+    CHECK(reply(R"({"v": 1, "command": "show version", "args": {"x": ")" + std::string(100, '[') +
+                R"(\"[[["}})")["ok"] == true);
 }
 
 }  // namespace

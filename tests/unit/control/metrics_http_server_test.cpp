@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 using namespace tandem;
 
@@ -135,6 +136,42 @@ TEST_CASE("a client that sends half a request is cut off after the timeout and o
     CHECK(waited >= std::chrono::milliseconds(150));
     CHECK(waited < std::chrono::milliseconds(3000));
     CHECK(statusOf(exchange(s.server.port(), "GET /metrics HTTP/1.1\r\n\r\n")) == 200);
+}
+
+TEST_CASE("a slow client does not delay a scrape: each connection is served on its own") {
+    Served s;  // the default 2 s for a request head
+    const int slow = connectTo(s.server.port());
+    REQUIRE(::send(slow, "GET /metrics HTTP/1.1\r\nHost:", 29, MSG_NOSIGNAL) == 29);
+    const int silent = connectTo(s.server.port());
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(statusOf(exchange(s.server.port(), "GET /metrics HTTP/1.1\r\n\r\n")) == 200);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1000));
+    // The slow one can still finish its request.
+    const std::string rest = " x\r\n\r\n";
+    REQUIRE(::send(slow, rest.data(), rest.size(), MSG_NOSIGNAL) == ssize_t(rest.size()));
+    std::string reply;
+    char buf[4096];
+    for (pollfd p{slow, POLLIN, 0}; ::poll(&p, 1, 3000) > 0;) {
+        const ssize_t n = ::recv(slow, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        reply.append(buf, size_t(n));
+    }
+    CHECK(statusOf(reply) == 200);
+    ::close(slow);
+    ::close(silent);
+}
+
+TEST_CASE("more idle connections than slots do not keep a scrape out") {
+    MetricsHttpServer::Options o;
+    o.max_clients = 4;
+    Served s(o);
+    std::vector<int> idle;
+    for (int i = 0; i < 10; ++i) idle.push_back(connectTo(s.server.port()));
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(statusOf(exchange(s.server.port(), "GET /metrics HTTP/1.1\r\n\r\n")) == 200);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1000));
+    for (int fd : idle) ::close(fd);
+    CHECK(s.server.stats().scrapes == 1);
 }
 
 TEST_CASE("the request head parser finds the request line and needs the blank line") {

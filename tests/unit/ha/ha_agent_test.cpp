@@ -4,9 +4,14 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <thread>
 
+#include "core/log.h"
 #include "ha_test_util.h"
 
 namespace tandem {
@@ -84,6 +89,50 @@ TEST_CASE("a peer claiming another node's id is refused, whatever it sends") {
     CHECK(counter(c, 1, HaCounter::auth_id_mismatch) == 1);
     CHECK(counter(c, 1, HaCounter::identity_mismatch) == 1);
     CHECK_FALSE(c.node(1).find(makeSession(1, 2, 1, 0).key()));
+}
+
+// Collects what is written to stderr (where log lines go) while it lives.
+struct StderrCapture {
+    FILE* file = std::tmpfile();
+    int saved = ::dup(2);
+    StderrCapture() { ::dup2(::fileno(file), 2); }
+    std::string take() {
+        ::dup2(saved, 2);
+        std::string out;
+        std::rewind(file);
+        for (int ch; (ch = std::fgetc(file)) != EOF;) out += char(ch);
+        return out;
+    }
+    ~StderrCapture() {
+        ::dup2(saved, 2);
+        ::close(saved);
+        std::fclose(file);
+    }
+};
+
+size_t occurrences(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+TEST_CASE("a peer that keeps claiming another node's id is logged once per interval, counted always") {
+    TestCluster c({1, 2, 3});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return canOwnSessions(c.node(1).state()); }, 3000));
+    const LogLevel level = logLevel("ha");
+    setLogLevel("ha", LogLevel::warn);
+    StderrCapture capture;
+    for (int i = 0; i < 100; ++i) c.net.inject(1, forged(2, 3, envelope(2, 1), batchOf(1, 2)));
+    c.run(2);
+    c.run(10000);
+    c.net.inject(1, forged(2, 3, envelope(2, 1), batchOf(1, 2)));
+    c.run(2);
+    const std::string log = capture.take();
+    setLogLevel("ha", level);
+    CHECK(counter(c, 1, HaCounter::auth_id_mismatch) == 101);
+    CHECK(occurrences(log, "claims to be from node 2 but its key is node 3's") == 2);
+    CHECK(occurrences(log, "auth_id_mismatch: 101 so far") == 1);
 }
 
 TEST_CASE("sync messages from a peer that has not passed the pre-flight check are dropped") {

@@ -77,6 +77,34 @@ TEST_CASE("an erase removes the replica") {
     CHECK(c.node(2).worker().applied_erases == 1);
 }
 
+TEST_CASE("records out of range from a peer are dropped and counted, the rest installed") {
+    // A window scale over 14 is shifted by after a takeover; a state of
+    // none leaves an entry that lookups find and listings, clear, bulk sync
+    // and transfer skip; a key with its endpoints swapped is one no packet
+    // ever looks up.
+    TestCluster c({1, 2});
+    pairUp(c);
+    const uint32_t now = c.clock.nowMs();
+    for (uint32_t i = 0; i < 10; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+    Session wide = makeSession(20, 1, 2, now);
+    wide.win[1].wscale = 200;
+    Session stateless = makeSession(21, 1, 2, now);
+    stateless.state = SessionState::none;
+    Session swapped = makeSession(22, 1, 2, now);
+    FlowKey k = swapped.key();
+    std::swap(k.lo, k.hi);
+    std::swap(k.lo_port, k.hi_port);
+    swapped.setKey(k);
+    for (const Session& s : {wide, stateless, swapped}) c.node(1).worker().upsert(s);
+    c.run(10);
+    CHECK(c.node(2).sessions() == 10);
+    CHECK_FALSE(c.node(2).find(wide.key()));
+    CHECK_FALSE(c.node(2).find(stateless.key()));
+    CHECK_FALSE(c.node(2).find(swapped.key()));
+    CHECK(counter(c, 2, HaCounter::records_rejected) == 3);
+    CHECK(counter(c, 2, HaCounter::records_rx) == 10);
+}
+
 TEST_CASE("records go to the worker that owns the flow") {
     ClusterOptions o;
     o.workers = 4;

@@ -1,12 +1,20 @@
 // The ZeroMQ transport on loopback: two agents pair with CURVE keys, an
 // unknown key is refused by the ZAP handler, a key that proves another node
-// id is refused by the agent, and a bulk sync crosses real sockets. Real
-// time: each case polls until its outcome or a deadline.
+// id is refused by the agent, a bulk sync crosses real sockets, and a
+// connection that announces a frame over the largest HA message or never
+// completes its handshake is closed. Real time: each case polls until its
+// outcome or a deadline.
 #include "ha/zmq_transport.h"
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <zmq.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -25,7 +33,7 @@ using Steady = std::chrono::steady_clock;
 // that no connection's source port, of this test or of one running beside
 // it, can take a port before the test listens on it.
 int basePort() {
-    static const int base = 10000 + int(getpid() % 700) * 32;  // 32 apart: offsets reach 23
+    static const int base = 10000 + int(getpid() % 700) * 32;  // 32 apart: offsets reach 27
     return base;
 }
 
@@ -213,6 +221,152 @@ TEST_CASE("a bulk sync crosses ZeroMQ loopback") {
     CHECK(w2.table.size() == n);
     std::printf("bulk sync of %u sessions over ZeroMQ loopback (CURVE): %.3f s, %.0f records/s\n",
                 n, s, n / s);
+}
+
+// ---- pre-authentication limits ---------------------------------------------------------------
+
+// A raw TCP client speaking ZMTP 3.0 by hand (ZeroMQ RFC 23): what an
+// attacker who reaches [ha] listen can send without any key.
+struct RawZmtpClient {
+    int fd = -1;
+    explicit RawZmtpClient(int port) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fd >= 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(uint16_t(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    }
+    ~RawZmtpClient() { close(fd); }
+    void send(const std::string& bytes) {
+        REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()));
+    }
+    // True once the server closed the connection, reading (and dropping)
+    // whatever it sent; false if it was still open after `seconds`.
+    bool closedWithin(double seconds) {
+        const auto deadline = Steady::now() + std::chrono::duration<double>(seconds);
+        char buf[4096];
+        while (Steady::now() < deadline) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+        }
+        return false;
+    }
+};
+
+std::string zmtpGreeting(std::string_view mechanism) {
+    std::string g(64, '\0');
+    g[0] = char(0xff), g[9] = 0x7f, g[10] = 3, g[11] = 0;  // signature, version 3.0
+    g.replace(12, mechanism.size(), mechanism);            // 20-byte mechanism name
+    return g;
+}
+
+// READY of the NULL mechanism for a DEALER, then the head of one message
+// frame of `bytes` bytes (8-byte length) followed by `first` bytes of it.
+std::string nullReadyAndFrameHead(uint64_t bytes, size_t first) {
+    std::string body = "\x05READY";
+    body += "\x0bSocket-Type";
+    body += std::string("\0\0\0\x06", 4) + "DEALER";
+    std::string out = "\x04";
+    out += char(body.size());
+    out += body;
+    out += '\x02';  // a long message frame, the last one
+    for (int i = 7; i >= 0; --i) out += char(uint8_t(bytes >> (8 * i)));
+    out += std::string(first, 'x');
+    return out;
+}
+
+// Polls `t` for `seconds`; the sizes of the messages it received.
+std::vector<size_t> received(ZmqTransport& t, double seconds) {
+    std::vector<size_t> sizes;
+    const auto deadline = Steady::now() + std::chrono::duration<double>(seconds);
+    while (Steady::now() < deadline) {
+        TransportEvent ev;
+        while (t.poll(&ev))
+            if (ev.kind == TransportEventKind::message) sizes.push_back(ev.bytes.size());
+        t.wait(20000);
+    }
+    return sizes;
+}
+
+TEST_CASE("a connection that announces a frame over the largest HA message is closed at once") {
+    ZmqTransportConfig cfg;
+    cfg.self = 1;
+    cfg.listen = endpoint(basePort() + 24);
+    auto t = transportFor(cfg);
+    // A greeting, READY, and the head of a 1 GiB frame: without a limit the
+    // receiver keeps the connection and buffers whatever of it arrives.
+    RawZmtpClient raw(basePort() + 24);
+    raw.send(zmtpGreeting("NULL") + nullReadyAndFrameHead(uint64_t(1) << 30, 4096));
+    CHECK(raw.closedWithin(5));
+    RawZmtpClient just_over(basePort() + 24);
+    just_over.send(zmtpGreeting("NULL") + nullReadyAndFrameHead(kMaxHaMessageBytes + 1, 16));
+    CHECK(just_over.closedWithin(5));
+    CHECK(t->counter(ZmqTransportCounter::rx_messages) == 0);
+
+    // The receiver still serves others, and a legal message of the largest
+    // size passes.
+    zmq::context_t ctx;
+    zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.set(zmq::sockopt::routing_id, "2s");
+    dealer.connect(cfg.listen);
+    dealer.send(zmq::buffer(std::string(kMaxHaMessageBytes, 'a')), zmq::send_flags::none);
+    const std::vector<size_t> got = received(*t, 2);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0] == kMaxHaMessageBytes);
+}
+
+TEST_CASE("over CURVE the largest HA message passes and one byte more never arrives") {
+    setLogLevel("ha", LogLevel::error);
+    Keys keys;
+    const Config c1 = zmqConfig(1, {1, 2}, keys, 24), c2 = zmqConfig(2, {1, 2}, keys, 24);
+    auto t1 = transportFor(ZmqTransportConfig::fromConfig(c1));
+    auto t2 = transportFor(ZmqTransportConfig::fromConfig(c2));
+    std::vector<size_t> got;  // sizes of the messages node 1 received
+    auto pump = [&] {
+        TransportEvent ev;
+        while (t1->poll(&ev))  // serves the ZAP handler too
+            if (ev.kind == TransportEventKind::message) got.push_back(ev.bytes.size());
+        while (t2->poll(&ev)) {
+        }
+        t1->wait(20000);
+    };
+    auto pumpFor = [&](double seconds) { pollUntil(pump, [] { return false; }, seconds); };
+    auto sendWhenConnected = [&](const std::string& bytes) {
+        REQUIRE(pollUntil(pump, [&] { return t2->send(1, HaChannel::sync, bytes); }, 10));
+    };
+    const std::string largest(kMaxHaMessageBytes, 'b');
+    sendWhenConnected(largest);
+    pumpFor(2);
+    CHECK(got == std::vector<size_t>{kMaxHaMessageBytes});
+    got.clear();
+    sendWhenConnected(largest + "b");
+    pumpFor(2);
+    CHECK(got.empty());
+    // The sender reconnects, and what it sends then arrives (what it sent
+    // while the closed connection was being torn down may be lost).
+    for (int i = 0; i < 50 && got.empty(); ++i) {
+        t2->send(1, HaChannel::sync, "after");
+        pumpFor(0.2);
+    }
+    CHECK(!got.empty());
+    CHECK(std::count(got.begin(), got.end(), size_t(5)) == ptrdiff_t(got.size()));
+}
+
+TEST_CASE("a connection that does not complete its handshake is closed within seconds") {
+    Keys keys;
+    ZmqTransportConfig cfg;
+    cfg.self = 1;
+    cfg.listen = endpoint(basePort() + 27);
+    cfg.secret_key = keys.k[1].secret_key;
+    auto t = transportFor(cfg);
+    RawZmtpClient raw(basePort() + 27);
+    raw.send(zmtpGreeting("CURVE"));  // and then nothing: no HELLO
+    CHECK(raw.closedWithin(8));       // ZeroMQ's default: 30 s
 }
 
 }  // namespace

@@ -295,6 +295,38 @@ TEST_CASE("an older version of a session never overwrites a newer one") {
     CHECK(p.b.count(PipelineCounter::replicas_stale) == 1);
 }
 
+TEST_CASE("one peer's replicas never fill the table: room is kept for this node's own sessions") {
+    Pair p;  // tables of 1024: a peer's replicas stop at 1024 - 1024/16 = 960
+    const Session base = [&] {
+        p.establishOnA();
+        return p.b.find(syn())->owner == 1 ? *p.b.find(syn()) : Session{};
+    }();
+    REQUIRE(base.owner == 1);
+    for (uint32_t i = 0; i < 2000; ++i) {
+        AgentCommand cmd;
+        cmd.kind = AgentCommandKind::apply_upsert;
+        cmd.session = base;
+        FlowKey k = base.key();
+        k.context = 1000 + i;
+        cmd.session.setKey(k);
+        p.b.pipe->apply(cmd, 1000);
+    }
+    CHECK(p.b.table.ownerCount(1) == 960);
+    CHECK(p.b.count(PipelineCounter::replicas_dropped_peer_limit) == 2000 - 959);
+    CHECK(p.b.count(PipelineCounter::replicas_dropped_full) == 0);
+    // Updates of replicas already installed still apply.
+    AgentCommand update;
+    update.kind = AgentCommandKind::apply_upsert;
+    update.session = *p.b.find(syn());
+    update.session.version += 1;
+    update.session.packets[0] = 77;
+    p.b.pipe->apply(update, 1000);
+    CHECK(p.b.find(syn())->packets[0] == 77);
+    // This node still opens sessions of its own.
+    p.b.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn).seq(100).build(), kInside);
+    CHECK(p.b.table.ownerCount(2) == 1);
+}
+
 TEST_CASE("a copy of a session this node owns never overwrites it unless newer") {
     Pair p;
     p.handshakeOnA();

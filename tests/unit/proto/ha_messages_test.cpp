@@ -204,6 +204,27 @@ TEST_CASE("a hello round-trips with every pre-flight field") {
     CHECK(d.peer_link_transport == 1);
 }
 
+TEST_CASE("a hello whose name or version is not printable ASCII is refused") {
+    // Names reach logs, the JSON status and the shell: a byte that is not
+    // UTF-8 made `show high-availability state` fail with an internal error.
+    HaHello h;
+    h.node = 1;
+    h.name = "fw-a";
+    h.software_version = "0.1.0";
+    h.incarnation = 1;
+    for (const char* bad : {"fw\xff", "fw\x1b[2J", "fw\n", "n\xc3\xb6"}) {
+        HaHello n = h;
+        n.name = bad;
+        CHECK(decode(encodeHaMessage(envelope(), n)) == HaDecodeResult::bad_value);
+        HaHello v = h;
+        v.software_version = bad;
+        CHECK(decode(encodeHaMessage(envelope(), v)) == HaDecodeResult::bad_value);
+    }
+    h.name = std::string(kMaxHaNameBytes, '~');
+    h.software_version = "0.1.0-rc1+g1234 (debug)";
+    CHECK(roundTrip(h).name == h.name);
+}
+
 TEST_CASE("a heartbeat round-trips with the sender's view of the members") {
     HaHeartbeat hb;
     hb.state = NodeState::active_secondary;
@@ -365,6 +386,61 @@ TEST_CASE("a message over the size limit is refused before parsing") {
         pk.pack(1), pk.pack(std::string(1000, 'x'));
     });
     CHECK(decode(long_name) == HaDecodeResult::oversized);
+}
+
+TEST_CASE("the size limit is the largest legal message, and that message decodes") {
+    // Every field at the widest its type allows: the encoder's own bound.
+    HaSessionRecord widest;
+    widest.op = HaRecordOp(200);
+    Session& w = widest.session;
+    w.version = UINT32_MAX, w.rule = UINT32_MAX;
+    w.state = SessionState(255), w.flags = 255;
+    w.owner = w.backup_owner = w.origin_owner = 255;
+    w.packets[0] = w.packets[1] = w.bytes[0] = w.bytes[1] = UINT64_MAX;
+    widest.remaining_ms = INT64_MIN;
+    widest.nat = NatBinding{UINT32_MAX, UINT16_MAX, 255, 0};
+    widest.age_s = UINT32_MAX;
+    HaRecordBuffer one;
+    one.add(widest);
+    CHECK(one.bytes().size() == kMaxHaRecordBytes);
+
+    // The longest legal batch: as wide as the field ranges allow.
+    HaSessionBatch b;
+    b.stream = b.seq = UINT64_MAX;
+    b.bulk = true;
+    b.bulk_id = UINT32_MAX;
+    HaSessionRecord r = makeHaRecord(HaRecordOp::upsert, sampleSession(0, 0), 0);
+    r.session.version = r.session.rule = UINT32_MAX;
+    r.session.flags = 255;
+    r.session.packets[0] = r.session.packets[1] = UINT64_MAX;
+    r.session.bytes[0] = r.session.bytes[1] = UINT64_MAX;
+    r.remaining_ms = INT64_MIN;
+    r.nat = NatBinding{UINT32_MAX, UINT16_MAX, 2, 0};
+    r.age_s = UINT32_MAX;
+    b.records.assign(kMaxHaRecordsPerBatch, r);
+    HaEnvelope e = envelope();
+    e.cluster_id = UINT32_MAX;
+    const std::string bytes = encodeHaMessage(e, b);
+    CHECK(bytes.size() <= kMaxHaMessageBytes);
+    // Only the narrower legal values are left between them: op, state,
+    // owners and NAT kind in each record, the envelope's version, type and nodes.
+    CHECK(bytes.size() == kMaxHaMessageBytes - kMaxHaRecordsPerBatch * 6 - (4 + 3));
+    HaMessage m;
+    REQUIRE(decodeHaMessage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                            HaDecodeExpect{UINT32_MAX, 2}, &m) == HaDecodeResult::ok);
+    CHECK(std::get<HaSessionBatch>(m.body).records.size() == kMaxHaRecordsPerBatch);
+
+    // Every other message is far smaller.
+    HaHello h;
+    h.node = 1;
+    h.name = h.software_version = std::string(kMaxHaNameBytes, 'x');
+    h.incarnation = 1;
+    CHECK(encodeHaMessage(e, h).size() < kMaxHaMessageBytes / 100);
+    HaHeartbeat hb;
+    hb.incarnation = hb.seq = hb.sent_us = UINT64_MAX;
+    for (NodeId id = 1; id <= kMaxNodes; ++id)
+        hb.members.push_back(HaMemberView{id, NodeState::active_primary, true, UINT64_MAX});
+    CHECK(encodeHaMessage(e, hb).size() < kMaxHaMessageBytes / 100);
 }
 
 TEST_CASE("a batch with more records than allowed is refused") {
@@ -686,6 +762,67 @@ TEST_CASE("an IPv4 key whose addresses are not v4-mapped is refused by both read
     const FlowKey good = sampleSession(0, 0).key();
     CHECK(decode(batchWithRecord([&](Pk& pk) { packUpsert(pk, kHaRecordFields, -1, 0, &good); }),
                  &m) == HaDecodeResult::ok);
+}
+
+TEST_CASE("records out of range are dropped by both readers, counted, and the rest kept") {
+    const uint32_t now = 5000;
+    HaSessionBatch b;
+    b.seq = 1;
+    b.records.push_back(makeHaRecord(HaRecordOp::upsert, sampleSession(0, now), now));
+    for (uint8_t wscale : {uint8_t(15), uint8_t(255)}) {
+        Session s = sampleSession(1, now);
+        s.win[wscale & 1].wscale = wscale;
+        b.records.push_back(makeHaRecord(HaRecordOp::upsert, s, now));
+    }
+    Session none = sampleSession(2, now);
+    none.state = SessionState::none;
+    b.records.push_back(makeHaRecord(HaRecordOp::upsert, none, now));
+    Session swapped = sampleSession(3, now);
+    FlowKey k = swapped.key();
+    std::swap(k.lo, k.hi);
+    std::swap(k.lo_port, k.hi_port);
+    swapped.setKey(k);
+    b.records.push_back(makeHaRecord(HaRecordOp::upsert, swapped, now));
+    b.records.push_back(makeHaRecord(HaRecordOp::erase, swapped, now));
+    // An erase carries no state, and the largest legal scale passes.
+    Session edge = sampleSession(4, now);
+    edge.win[0].wscale = edge.win[1].wscale = kMaxTcpWindowScale;
+    b.records.push_back(makeHaRecord(HaRecordOp::upsert, edge, now));
+    b.records.push_back(makeHaRecord(HaRecordOp::erase, none, now));
+    const std::string bytes = encodeHaMessage(envelope(), b);
+
+    HaMessage direct, generic;
+    REQUIRE(readInPlace(bytes, &direct));
+    REQUIRE(decodeGeneric(bytes, &generic) == HaDecodeResult::ok);
+    for (const HaMessage* m : {&direct, &generic}) {
+        const HaSessionBatch& got = std::get<HaSessionBatch>(m->body);
+        CHECK(got.rejected == 5);
+        REQUIRE(got.records.size() == 3);
+        CHECK(got.records[0].session.hasKey(sampleSession(0, now).key()));
+        CHECK(got.records[1].session.hasKey(edge.key()));
+        CHECK(got.records[2].op == HaRecordOp::erase);
+        CHECK(got.records[2].session.hasKey(none.key()));
+        for (const HaSessionRecord& r : got.records) CHECK(haRecordValid(r));
+    }
+    CHECK(reencoded(direct) == reencoded(generic));
+    // The generic decoder drops them in any layout it reads.
+    HaMessage m;
+    REQUIRE(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields + 1, 3, 0); }),
+                   &m) == HaDecodeResult::ok);
+    CHECK(std::get<HaSessionBatch>(m.body).records.empty());
+    CHECK(std::get<HaSessionBatch>(m.body).rejected == 1);
+}
+
+TEST_CASE("a key whose endpoints are equal addresses is in order when its ports are") {
+    HaSessionRecord r = makeHaRecord(HaRecordOp::upsert, sampleSession(0, 0), 0);
+    FlowKey k = r.session.key();
+    k.hi = k.lo;
+    k.lo_port = 80, k.hi_port = 80;
+    r.session.setKey(k);
+    CHECK(haRecordValid(r));
+    k.lo_port = 81;
+    r.session.setKey(k);
+    CHECK_FALSE(haRecordValid(r));
 }
 
 TEST_CASE("other valid layouts of a batch are left to the generic decoder") {
