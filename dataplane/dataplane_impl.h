@@ -31,6 +31,9 @@ struct PeerLinkNeighbours {
     static constexpr uint64_t kKnown = uint64_t(1) << 48;
     std::array<std::atomic<uint64_t>, kMaxNodes + 1> mac{};
     std::array<uint32_t, kMaxNodes + 1> next_request_ms{};  // worker 0 only
+    /// When worker 0 last asked for each slot's address (any worker reads
+    /// it: a reply is taken only while a request is outstanding).
+    std::array<std::atomic<uint32_t>, kMaxNodes + 1> asked_ms{};
 };
 
 /// First packets held until the HA agent says their session is replicated.
@@ -201,7 +204,7 @@ struct Dataplane::Impl {
     /// which the worker's replay window then counts as used).
     PeerLinkResult decodePeerLinkReceived(Worker& w, const uint8_t* frame, size_t len,
                                           PeerLinkHeader* h) const;
-    bool takePeerLinkArp(Worker& w, rte_mbuf* m);
+    bool takePeerLinkArp(Worker& w, rte_mbuf* m, uint32_t now);
     void resolvePeerLinkNeighbours(Worker& w, uint32_t now);
     unsigned neighbourSlot(NodeId peer) const;
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);

@@ -131,10 +131,11 @@ PeerLinkResult Dataplane::Impl::decodePeerLinkReceived(Worker& w, const uint8_t*
     return PeerLinkResult::ok;
 }
 
-// ARP on a udp peer link: learn a next hop from anything it sends, answer
-// requests for our own address in the same buffer. Returns false if `m` is
-// not ARP (the caller goes on with it); true if it was taken.
-bool Dataplane::Impl::takePeerLinkArp(Worker& w, rte_mbuf* m) {
+// ARP on a udp peer link: learn a next hop from its reply to our request
+// (arpTeachesNeighbour), answer requests for our own address in the same
+// buffer. Returns false if `m` is not ARP (the caller goes on with it); true
+// if it was taken.
+bool Dataplane::Impl::takePeerLinkArp(Worker& w, rte_mbuf* m, uint32_t now) {
     const PeerLinkSpec& pl = spec.peer_link;
     if (!pl.udp) return false;
     auto* data = rte_pktmbuf_mtod(m, uint8_t*);
@@ -148,12 +149,20 @@ bool Dataplane::Impl::takePeerLinkArp(Worker& w, rte_mbuf* m) {
         return true;
     }
     bool useful = false;
-    if (msg.sender_ip != 0 && !(msg.sender_mac[0] & 1)) {
+    bool unsolicited = false;
+    if (msg.sender_ip != 0) {
+        const std::array<uint8_t, 6> own = macOf(peer_port_mac);
         for (unsigned slot = 0; slot <= kMaxNodes; ++slot) {
             const uint32_t ip = slot == PeerLinkNeighbours::kGatewaySlot
                                     ? pl.gateway_ip
                                     : ((pl.known_peers & nodeBit(NodeId(slot))) ? pl.peer_addr[slot].ip : 0);
             if (ip == 0 || ip != msg.sender_ip) continue;
+            const bool asked =
+                now - neighbours.asked_ms[slot].load(std::memory_order_relaxed) < kArpAnswerWindowMs;
+            if (!arpTeachesNeighbour(msg, ip, pl.listen.ip, own, asked)) {
+                unsolicited = true;
+                continue;
+            }
             const uint64_t v = packMac(msg.sender_mac);
             if (neighbours.mac[slot].exchange(v, std::memory_order_acq_rel) != v) {
                 c.inc(PeerLinkArpCounter::arp_neighbour_changed);
@@ -162,6 +171,8 @@ bool Dataplane::Impl::takePeerLinkArp(Worker& w, rte_mbuf* m) {
         }
         if (useful) c.inc(PeerLinkArpCounter::arp_from_neighbours);
     }
+    const bool for_us = msg.op == ArpOp::request && msg.target_ip == pl.listen.ip;
+    if (unsolicited && !useful && !for_us) c.inc(PeerLinkArpCounter::arp_unsolicited);
     if (msg.op == ArpOp::request && msg.target_ip == pl.listen.ip && msg.sender_ip != 0) {
         encodeArp(arpReply(msg, macOf(peer_port_mac), pl.listen.ip), msg.sender_mac, data);
         rte_pktmbuf_trim(m, uint16_t(len - kArpFrameSize));
@@ -170,7 +181,7 @@ bool Dataplane::Impl::takePeerLinkArp(Worker& w, rte_mbuf* m) {
             transmit(w, peer_port_id, &m, 1, true);
             return true;
         }
-    } else if (!useful) {
+    } else if (!useful && !unsolicited) {
         c.inc(PeerLinkArpCounter::arp_ignored);
     }
     rte_pktmbuf_free(m);
@@ -192,6 +203,7 @@ void Dataplane::Impl::resolvePeerLinkNeighbours(Worker& w, uint32_t now) {
         if (ip == 0 || int32_t(now - neighbours.next_request_ms[slot]) < 0) continue;
         const bool known = neighbours.mac[slot].load(std::memory_order_relaxed) & PeerLinkNeighbours::kKnown;
         neighbours.next_request_ms[slot] = now + (known ? kArpRefreshMs : kArpRetryMs);
+        neighbours.asked_ms[slot].store(now, std::memory_order_relaxed);
         rte_mbuf* m = rte_pktmbuf_alloc(pool);
         if (!m) continue;
         auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kEthernetMinFrame));

@@ -45,6 +45,7 @@ TANDEM_COUNTER_ENUM(WorkerCounter, TANDEM_WORKER_COUNTERS)
     X(arp_from_neighbours, "ARP messages from a peer or the gateway, MAC taken")  \
     X(arp_neighbour_changed, "a peer's or the gateway's MAC learned or changed")  \
     X(arp_ignored, "ARP messages neither for this node nor from a peer or gateway") \
+    X(arp_unsolicited, "ARP messages naming a peer's or the gateway's address that answer no request of this node's: not learned") \
     X(arp_malformed, "ARP frames that are not IPv4-over-Ethernet requests or replies") \
     X(tx_no_neighbour, "frames for a peer whose next hop's MAC is not known yet, dropped")
 

@@ -442,7 +442,7 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     uint16_t egress_n[kMaxPorts] = {};
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
-        if (m->nb_segs == 1 && takePeerLinkArp(w, m)) continue;
+        if (m->nb_segs == 1 && takePeerLinkArp(w, m, now)) continue;
         PeerLinkHeader h;
         const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
         PeerLinkResult r = m->nb_segs == 1

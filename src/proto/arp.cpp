@@ -65,4 +65,11 @@ ArpMessage arpReply(const ArpMessage& request, const std::array<uint8_t, 6>& mac
     return m;
 }
 
+bool arpTeachesNeighbour(const ArpMessage& m, uint32_t neighbour_ip, uint32_t own_ip,
+                         const std::array<uint8_t, 6>& own_mac, bool asked_recently) {
+    return asked_recently && m.op == ArpOp::reply && neighbour_ip != 0 &&
+           m.sender_ip == neighbour_ip && m.target_ip == own_ip && m.target_mac == own_mac &&
+           !(m.sender_mac[0] & 1);
+}
+
 }  // namespace tandem

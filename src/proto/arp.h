@@ -45,6 +45,18 @@ ArpMessage arpRequest(const std::array<uint8_t, 6>& mac, uint32_t ip, uint32_t t
 /// The reply to `request` from the owner of its target address (mac, ip).
 ArpMessage arpReply(const ArpMessage& request, const std::array<uint8_t, 6>& mac, uint32_t ip);
 
+/// How long after asking for a neighbour's address its reply is taken.
+inline constexpr uint32_t kArpAnswerWindowMs = 1000;
+
+/// Whether ARP message `m` may set the MAC of the neighbour at
+/// `neighbour_ip` (a peer, or the gateway): only a reply from that address
+/// to this node's own request (target: this node's address and MAC) while
+/// a request for it is outstanding (`asked_recently`). A request or an
+/// unsolicited reply naming a neighbour's address teaches nothing: anyone
+/// on the segment can send one.
+bool arpTeachesNeighbour(const ArpMessage& m, uint32_t neighbour_ip, uint32_t own_ip,
+                         const std::array<uint8_t, 6>& own_mac, bool asked_recently);
+
 /// The Ethernet broadcast address.
 inline constexpr std::array<uint8_t, 6> kBroadcastMac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 

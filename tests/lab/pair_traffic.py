@@ -954,6 +954,17 @@ def udp_garbage(a, rng, inner: bytes, egress_inner: bytes):
     if a.auth:
         kinds.update({k: (dgram(p), counter)
                       for k, (p, counter) in forged_payloads(a, rng, inner, egress_inner).items()})
+    # ARP naming the sender's (a peer's) address with another MAC, answering
+    # no request of the target's: a reply, and a request for a third address.
+    # Taken, they would send the target's peer-link frames elsewhere.
+    from scapy.layers.l2 import ARP
+    bogus = "02:00:00:00:00:66"
+    kinds["arp_unsolicited_reply"] = (
+        Ether(src=a.src_mac, dst=a.dst_mac) /
+        ARP(op=2, hwsrc=bogus, psrc=src_ip, hwdst=a.dst_mac, pdst=dst_ip), "arp_unsolicited")
+    kinds["arp_forged_request"] = (
+        Ether(src=a.src_mac, dst="ff:ff:ff:ff:ff:ff") /
+        ARP(op=1, hwsrc=bogus, psrc=src_ip, pdst=a.udp_unknown_src), "arp_unsolicited")
     return {k: (None, v[1]) for k, v in kinds.items()}, {k: v[0] for k, v in kinds.items()}
 
 

@@ -16,7 +16,10 @@ node's namespace, aimed at one node (default nodeA):
   IPv4/UDP datagrams to the node's peer-link-listen address from an address
   that is no peer's, of another cluster, from an unknown node, for another
   node, of a wrong version / length, truncated, to another UDP port, with a
-  wrong IPv4 or UDP checksum, a fragment, and random; the same SYN inside.
+  wrong IPv4 or UDP checksum, a fragment, and random; the same SYN inside;
+  and ARP naming the attacker's peer-link address with another MAC that
+  answers no request of the target's (a reply, a request for a third
+  address): not learned (`arp_unsolicited`).
   With CURVE keys (the peer link authenticated): well-formed forged frames
   too (forwarded frames claiming either data port, egress frames to go out of
   either data port as they are with a SYN addressed to the router behind

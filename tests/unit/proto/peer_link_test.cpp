@@ -509,5 +509,30 @@ TEST_CASE("ARP frames that are not IPv4 over Ethernet requests or replies are re
     }
 }
 
+TEST_CASE("only a neighbour's reply to this node's own outstanding request teaches its MAC") {
+    const std::array<uint8_t, 6> own = {0x02, 0, 0, 0, 0, 0x01};
+    const std::array<uint8_t, 6> theirs = {0x02, 0, 0, 0, 0, 0x02};
+    const uint32_t own_ip = 0x0a080001, peer_ip = 0x0a080002;
+    const ArpMessage asked = arpRequest(own, own_ip, peer_ip);
+    const ArpMessage reply = arpReply(asked, theirs, peer_ip);
+    CHECK(arpTeachesNeighbour(reply, peer_ip, own_ip, own, true));
+    // Not asked lately: an unsolicited reply.
+    CHECK_FALSE(arpTeachesNeighbour(reply, peer_ip, own_ip, own, false));
+    // The peer's own request for this node: anyone could send it.
+    CHECK_FALSE(arpTeachesNeighbour(arpRequest(theirs, peer_ip, own_ip), peer_ip, own_ip, own, true));
+    // A reply to someone else's request, or from another address.
+    ArpMessage other = reply;
+    other.target_mac = {0x02, 0, 0, 0, 0, 0x09};
+    CHECK_FALSE(arpTeachesNeighbour(other, peer_ip, own_ip, own, true));
+    other = reply;
+    other.target_ip = own_ip + 7;
+    CHECK_FALSE(arpTeachesNeighbour(other, peer_ip, own_ip, own, true));
+    CHECK_FALSE(arpTeachesNeighbour(reply, peer_ip + 1, own_ip, own, true));
+    // A multicast sender MAC is never a next hop.
+    other = reply;
+    other.sender_mac[0] |= 1;
+    CHECK_FALSE(arpTeachesNeighbour(other, peer_ip, own_ip, own, true));
+}
+
 }  // namespace
 }  // namespace tandem
