@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import (Deadline, LabError, LabInterrupted, LabSkip, arm_watchdog,  # noqa: E402
                  install_signal_handlers, require_lab_environment)
 from skip_policy import skip_exit  # noqa: E402
+from outage_probe import check_probe  # noqa: E402
 from pair import (PairLab, PairOptions, Section, add_longlived_args, failover_phase,  # noqa: E402
                   revert_phase, start_servers, stop_rr, storm)
 
@@ -56,10 +57,13 @@ def measure(kind: str, args, deadline: Deadline) -> dict:
             fo = failover_phase(lab, args, sec, deadline, victim_letter="a", after=3.0)
             revert_phase(lab, args, sec, deadline, fo, after=3.0)
             r = stop_rr(lab)
+            probe = check_probe(lab, args, sec, ("kill",))  # failover_phase started it
             kill = next(m for m in r["marks"] if m["name"] == "kill")
+            outage = next((m["gap_ms"] for m in (probe or {}).get("marks", [])
+                           if m["name"] == "kill"), None)
             out["rounds"].append({"gap_ms": kill["gap_ms"], "bulk_gap_ms": kill["bulk_gap_ms"],
                                   "broken": r["broken"], "detect_s": fo["detect"],
-                                  "steady_gap_ms": r["steady_gap_ms"]})
+                                  "steady_gap_ms": r["steady_gap_ms"], "outage_ms": outage})
             open(lab.marks_path, "w").close()
     return out
 

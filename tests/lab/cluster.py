@@ -44,15 +44,18 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lab import (ControlError, Deadline, InlineLab, LabError, LabInterrupted, LabSkip, LabTimeout,
+from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip,
                  Namespace, NodeFailed, add_veth, arm_watchdog, cleanup_stale,
                  install_signal_handlers, link_mac, make_workdir, require_lab_environment,
                  set_offloads)
 from skip_policy import skip_exit  # noqa: E402
 from metrics_client import METRICS_CONFIG
 from nodes import TandemdNode, ha_config, tandemd_config
+from outage_probe import (DETECTION_MARGIN_MS, add_probe_args, check_probe, detection_bound_ms,
+                          start_probe)
+from session_tables import disagreements, owners, ownership, tables_agree
 from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
-                  HA_PORT, IDLE_PORT, LIVE_STATES, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP,
+                  HA_PORT, IDLE_PORT, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP,
                   UDP_ECHO, LINUX_KINDS, SERVER_NET, PairBridgeNode, PairLab, PairOptions,
                   PairTandemdNode, Report,
                   Section, _save_artifacts, _wait_bridge_forwarding, counter_line, delta,
@@ -502,99 +505,6 @@ def show_ha(lab: ClusterLab, sec: Section, label: str) -> dict:
     return out
 
 
-def _node_id(v) -> int | None:
-    return int(v) if str(v).isdigit() else None
-
-
-def table_sessions(lab: ClusterLab, s: ClusterSlot, port: int) -> dict | None:
-    """The live sessions to server port `port` in node s's table (asked with
-    the daemon's own filter): {(src, sport, dst, dport, proto): (owner,
-    backup owner)}; None when the node cannot say or the list is cut."""
-    c = lab.control(s)
-    if c is None:
-        return None
-    try:
-        r = c.request("show session all", timeout=5.0, dport=port)
-    except (ControlError, LabTimeout):
-        return None
-    sessions = r.get("sessions")
-    if not isinstance(sessions, list) or r.get("truncated") or \
-            r.get("total", len(sessions)) > len(sessions):
-        return None
-    out = {}
-    for x in sessions:
-        if x.get("dport") != port or str(x.get("state", "established")) not in LIVE_STATES:
-            continue
-        key = (x.get("src"), x.get("sport"), x.get("dst"), x.get("dport"), x.get("proto"))
-        out[key] = (_node_id(x.get("owner")), _node_id(x.get("backup_owner")))
-    return out
-
-
-def ownership(lab: ClusterLab, port: int) -> dict:
-    """Every live node's table of sessions to `port`: {letter: table or
-    None} (table_sessions). A cluster may replicate a session to every
-    node or to its owner and backup owner only: the helpers below read the
-    tables together, session by session."""
-    if lab.opts.node != "tandemd":
-        return {}
-    return {s.letter: table_sessions(lab, s, port) for s in lab.live()}
-
-
-def merged(own: dict) -> dict | None:
-    """{session: owner}: the owner a session's own owner's table records
-    (it owns it), else what the first table holding it says. None when no
-    table could be read."""
-    tables = {int(k): t for k, t in own.items() if t is not None}
-    if not tables:
-        return None
-    out = {}
-    for n, t in sorted(tables.items()):
-        for key, (owner, _backup) in t.items():
-            if key not in out:
-                out[key] = owner
-    for key in out:
-        for n, t in tables.items():
-            if key in t and t[key][0] == n:
-                out[key] = n
-    return out
-
-
-def owners(own: dict) -> dict[int, int] | None:
-    """{owner id: sessions} over the whole cluster (merged())."""
-    m = merged(own)
-    if m is None:
-        return None
-    out: dict[int, int] = {}
-    for owner in m.values():
-        out[owner] = out.get(owner, 0) + 1
-    return out
-
-
-def tables_agree(own: dict) -> bool | None:
-    """Every table that holds a session names the same owner and backup
-    owner, and the owner's own table holds it (when the owner is in
-    `own`). None when no table could be read."""
-    return None if merged(own) is None else not disagreements(own)
-
-
-def disagreements(own: dict) -> list[str]:
-    tables = {int(k): t for k, t in own.items() if t is not None}
-    seen: dict = {}
-    for n, t in tables.items():
-        for key, rec in t.items():
-            seen.setdefault(key, {})[n] = rec
-    bad = []
-    for key, by_node in seen.items():
-        if len(set(by_node.values())) > 1:
-            bad.append(f"sport {key[1]}: " + ", ".join(f"node{n} says owner {o} backup {b}"
-                                                       for n, (o, b) in sorted(by_node.items())))
-            continue
-        owner = next(iter(by_node.values()))[0]
-        if owner in tables and owner not in by_node:
-            bad.append(f"sport {key[1]}: owner node{owner}'s table does not hold it")
-    return bad
-
-
 def show_ownership(lab: ClusterLab, sec: Section, label: str, port: int = RR_PORT) -> dict:
     own = ownership(lab, port)
     if not own:
@@ -899,10 +809,7 @@ def add_longlived_args(ap) -> None:
                     help="connections idle across the events (0: none)")
     ap.add_argument("--after", type=float, default=4.0,
                     help="seconds of traffic after each event")
-    ap.add_argument("--probe-flows", type=int, default=32,
-                    help="UDP flows echoed every --probe-interval-ms across the events: the "
-                         "cluster's own outage (0: none)")
-    ap.add_argument("--probe-interval-ms", type=float, default=10.0)
+    add_probe_args(ap)
     ap.add_argument("--bulk-extra-ms", type=float, default=200.0,
                     help="the bulk stream's gap may exceed --target-ms by this: a segment "
                          "lost in the outage waits for the sender's retransmission timer "
@@ -930,13 +837,7 @@ def failover_phase(lab: ClusterLab, args, sec: Section, deadline: Deadline, path
     start_longlived(lab, args, sec, window=windows[0])
     if args.idle:
         start_idle(lab, sec, args.idle)
-    if args.probe_flows:
-        ready = lab.start_service("probe", "client", [
-            "udp-probe", "--dst", SERVER_IP, "--port", str(UDP_ECHO), "--flows",
-            str(args.probe_flows), "--interval", str(args.probe_interval_ms / 1000.0),
-            "--marks", lab.marks_path, "--window", str(max(windows))], timeout=30.0)
-        sec.line(f"probe: {ready['flows']} UDP flows echoed, one datagram each every "
-                 f"{args.probe_interval_ms:g} ms (none sent again when lost)")
+    start_probe(lab, args, sec, SERVER_IP, UDP_ECHO, window=max(windows))
     f0 = lab.node_frames()
     hold(lab, args.steady)
     spread_check(lab, sec, {k: delta(v, f0[k]) for k, v in lab.node_frames().items()},
@@ -969,9 +870,9 @@ def failover_phase(lab: ClusterLab, args, sec: Section, deadline: Deadline, path
                      f" (hold time {lab.opts.hold_ms} ms)")
             # Polled over every node's control socket between rr-long
             # samples: tens of ms each round on a loaded machine.
-            bound = lab.opts.hold_ms + 400
+            bound = detection_bound_ms(lab.opts.hold_ms)
             sec.check(f"{name}: every live node declared {victim.label} dead within the hold "
-                      f"time + 400 ms (polled) = {bound} ms",
+                      f"time + {DETECTION_MARGIN_MS} ms (polled) = {bound:g} ms",
                       detect is not None and detect * 1000 <= bound)
         sec.line(f"{name}: every long-lived connection answered again "
                  f"{'%.0f ms after the kill' % (rec * 1000) if rec is not None else 'NOT within the wait'}")
@@ -1038,30 +939,8 @@ def check_failover_ownership(lab: ClusterLab, args, sec: Section, fo: dict) -> N
 def report_gaps(lab: ClusterLab, args, sec: Section, r: dict, marks: tuple[str, ...]) -> None:
     """report_rr (0 broken, clean close, gaps from each mark <= --target-ms;
     the bulk stream's + --bulk-extra-ms), then the cluster's own outage at
-    each mark: the largest silence of the UDP probe's flows (started by
-    failover_phase) must be within the hold time + 50 ms + one probe
-    interval, and every probe flow must answer again."""
+    each mark (outage_probe.check_probe: the UDP probe started by
+    failover_phase)."""
     report_rr(sec, r, marks=marks, target_ms=args.target_ms,
               bulk_target_ms=args.target_ms + args.bulk_extra_ms)
-    if not args.probe_flows:
-        return
-    p = lab.stop_service("probe", timeout=15.0)
-    if p.get("event") != "stopped":
-        sec.check("probe: the UDP probe reported its outcome", False)
-        return
-    bound = lab.opts.hold_ms + 50 + args.probe_interval_ms
-    by_name = {m["name"]: m for m in p["marks"]}
-    sec.line(f"probe: {p['sent']} datagrams sent, {p['echoed']} echoed over "
-             f"{p['elapsed_s']:g} s ({p['flows']} flows)")
-    for name in marks:
-        m = by_name.get(name)
-        if m is None:
-            sec.check(f"probe: event '{name}' was marked", False)
-            continue
-        g = m["gap_ms"]
-        worst = ", ".join(f"sport {w['sport']} {w['gap_ms']} ms" for w in m["worst"][:3])
-        sec.check(f"probe: '{name}': the cluster's outage (largest silence of a UDP flow) "
-                  f"{g['max']} ms (p99 {g['p99']} ms; worst {worst}) <= hold time + 50 ms + "
-                  f"one interval = {bound:g} ms; flows silent to the end "
-                  f"{m['silent_to_the_end']}",
-                  g["max"] is not None and g["max"] <= bound and m["silent_to_the_end"] == 0)
+    check_probe(lab, args, sec, marks)

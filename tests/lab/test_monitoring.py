@@ -11,15 +11,18 @@ namespace) and `traffic-log = FILE`; its policy logs the TCP rule for port
   a TYPE line; sessions created == connections + flows; rx_packets == frames
   the endpoints sent; forwarded, rx_packets, sessions_created and the
   session count equal what `tandem -c "show counters" --json` says;
-  tandem_sessions{owner="1"} == live sessions; no drop counter moved;
+  tandem_sessions{owner="1"} == live sessions; no drop counter moved, the
+  dataplane's or a worker's (tandem_worker_dropped_total, *_dropped);
 - asks for /other (404), POST (405) and garbage (400);
 - clears every session (`tandem -c "clear session all"`) and reads the
   traffic log: exactly one start and one end line per logged connection,
   with the same session id, the client's address and port, rule, zones, and
   on the end line the packet counts `show session` showed before the clear;
   no line for the unlogged TCP or UDP flows;
-- moves the log away (logrotate), sends SIGHUP, makes more logged
-  connections: their lines go to the new file, the old one is unchanged;
+- moves the log away (logrotate), sends SIGHUP, waits until the node has
+  reopened it (the file is back and tandem_traffic_log_reopens_total grew),
+  makes more logged connections: their lines go to the new file, the old
+  one is unchanged;
 - stops the node: exit code 0.
 
     /usr/bin/python3 tests/lab/test_monitoring.py [--tandemd PATH] [--tandem PATH]
@@ -101,6 +104,32 @@ def wait_log(path: str, want: int, timeout: float = 5.0) -> list[dict]:
         time.sleep(0.1)
 
 
+def is_drop(name: str) -> bool:
+    """A sample that counts frames dropped or malformed: the dataplane's
+    drop reasons, the workers' (tandem_worker_dropped_total{reason}) and
+    the workers' *_dropped counters (TX queue full, hand-off ring full,
+    peer link)."""
+    family = name.split("{", 1)[0]
+    return (family in ("tandem_dataplane_dropped_total", "tandem_worker_dropped_total")
+            or family.startswith("tandem_dataplane_malformed")
+            or (family.startswith("tandem_worker_") and family.endswith("_dropped_total")))
+
+
+def scrape_quiet(lab) -> dict[str, float]:
+    """/metrics without checks (polled while waiting)."""
+    return metrics_client.scrape(lab.node_ns)[1]
+
+
+def wait_for(cond, timeout: float, interval: float = 0.05) -> bool:
+    end = time.monotonic() + timeout
+    while True:
+        if cond():
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(interval)
+
+
 def run(args) -> int:
     c = Checks()
     with InlineLab() as lab:
@@ -148,10 +177,9 @@ def run(args) -> int:
         c.check(f'tandem_sessions{{owner="1"}} {owned} == tandem_session_table_entries == '
                 f"show counters sessions.active {live}",
                 owned == live == metrics.get("tandem_session_table_entries") and live > 0)
-        drops = {k: v for k, v in metrics.items()
-                 if k.startswith(("tandem_dataplane_dropped_total", "tandem_dataplane_malformed"))
-                 and v}
-        c.check(f"no drop counter moved ({drops})", not drops)
+        drops = {k: v for k, v in metrics.items() if v and is_drop(k)}
+        c.check(f"no drop counter moved, the dataplane's or a worker's ({drops})",
+                not drops and any(k.startswith("tandem_worker_dropped_total") for k in metrics))
         c.check("tandem_dataplane_traffic_log_dropped_total is 0",
                 metrics.get("tandem_dataplane_traffic_log_dropped_total") == 0)
 
@@ -197,10 +225,17 @@ def run(args) -> int:
         c.check("end lines say why: cleared (or tcp-fin if time-wait ran out first)",
                 all(l["reason"] in ("cleared", "tcp-fin") for l in ends))
 
-        # logrotate: move the file, SIGHUP, more traffic goes to a new file.
+        # logrotate: move the file, SIGHUP, more traffic goes to a new file
+        # once the node has reopened it (the file is back, the reopen counted).
+        reopens = metrics.get("tandem_traffic_log_reopens_total")
         os.rename(log_path, log_path + ".1")
+        t_hup = time.monotonic()
         node.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.3)
+        reopened = wait_for(lambda: os.path.exists(log_path) and (scrape_quiet(lab).get(
+            "tandem_traffic_log_reopens_total") or 0) > (reopens or 0), timeout=5.0)
+        c.check(f"after rename + SIGHUP the node reopened the log: the file is back, "
+                f"tandem_traffic_log_reopens_total grew from {reopens} "
+                f"({time.monotonic() - t_hup:.2f} s)", reopens is not None and reopened)
         k = 5
         r3 = storm(lab, LOGGED, k)
         lab.snapshot(timeout=10.0)

@@ -8,8 +8,9 @@ split brain: never two primaries, the peer stays alive). While the link is
 down, 50 more long-lived connections start (and live on after the link
 returns) and 500 short connections run: sessions created during the cut
 must work. The link is restored; both nodes must report it up again, and
-replication must catch up: both nodes' tables hold the same sessions by
-owner (those created during the cut included).
+replication must catch up: both nodes' tables hold the same long-lived
+sessions (by addresses and ports, those created during the cut included),
+each with the same owner and backup owner.
 Everything each node reports is printed (states, peer alive / control link /
 peer link, HA counters).
 
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pair import (LINUX_KINDS, RR_PORT, add_longlived_args, counter_line, delta,  # noqa: E402
                   ha_local_state, ha_peers, hold, pair_main, report_rr, show_ha,
                   show_ownership, start_longlived, stop_rr, storm, wait_until)
+from session_tables import disagreements, ownership, readable  # noqa: E402
 
 
 def configure(ap):
@@ -168,13 +170,13 @@ def body(lab, args, report, deadline, variant=None):
     lab.wait_ha_ready(deadline)
 
     # replication caught up: each node's table holds every session the other
-    # owns (those created during the cut included)
+    # owns (those created during the cut included), naming the same owners
     def tables_agree():
-        own = {s.letter: lab.sessions(s, RR_PORT) for s in lab.slots}
-        if any(v is None for v in own.values()):
+        own = ownership(lab, RR_PORT)
+        if not readable(own):
             return own, None
-        a, b = own["a"]["by_owner"], own["b"]["by_owner"]
-        return own, all(a.get(n, 0) == b.get(n, 0) for n in set(a) | set(b))
+        a, b = (set(t) for t in own.values())
+        return own, a == b and len(a) >= args.conns + 50 and not disagreements(own)
     end = time.monotonic() + 10.0
     while True:
         own, agree = tables_agree()
@@ -184,8 +186,14 @@ def body(lab, args, report, deadline, variant=None):
     hold(lab, max(0.0, t_restore + args.after - time.monotonic()))
     show_ha(lab, sec, "after the restore")
     show_ownership(lab, sec, "after the restore")
-    sec.check("after the restore both tables hold the same sessions by owner (those created "
-              "during the cut replicated)", agree, optional_for=LINUX_KINDS)
+    if agree is False:
+        for b in disagreements(own)[:5]:
+            sec.line(f"after the restore: {b}")
+    sec.check("after the restore both tables hold the same long-lived sessions ("
+              + ", ".join(f"node{'A' if k == 1 else 'B'} {'n/a' if t is None else len(t)}"
+                          for k, t in sorted(own.items()))
+              + f"; {args.conns} + 50 started), each with the same owner and backup owner "
+              "(those created during the cut replicated)", agree, optional_for=LINUX_KINDS)
     for s in lab.slots:
         d = delta(lab.counters(s), c0[s.letter])
         if d:

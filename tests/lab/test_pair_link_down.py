@@ -5,11 +5,13 @@
 facing one node's outside port is set down, so that port loses carrier (what
 a pulled cable or a failed switch port looks like to the node). The node must
 notice within its link poll, report `non-functional`, hand its sessions to
-the peer (it owns none of the long-lived sessions once drained) and keep
+the peer (it owned some of the long-lived sessions; once drained it owns
+none and the peer owns every one it owned, compared by addresses and
+ports, none lost) and keep
 passing what still reaches it through the peer; the router's own route
 through the dead link is withdrawn by the kernel. When the interface comes
-back, the node reports an active state again (and, with revert on, takes its
-sessions back). 0 broken connections; every gap measured from each event
+back, the node reports an active state again (and, with revert on, takes
+back exactly the sessions it owned). 0 broken connections; every gap measured from each event
 <= 300 ms.
 
     /usr/bin/python3 tests/lab/test_pair_link_down.py --node tandemd [--node-down a|b]
@@ -23,6 +25,7 @@ from pair import (ACTIVE_STATES, LINUX_KINDS, RR_PORT, add_longlived_args, count
                   ha_local_state,
                   hold, owned_by, pair_main, report_rr, show_ha, show_ownership,
                   start_longlived, stop_rr, wait_until)
+from session_tables import describe, named_owner, owned_by_node, ownership, sessions_of  # noqa: E402
 
 
 def configure(ap):
@@ -46,7 +49,9 @@ def body(lab, args, report, deadline, variant=None):
     start_longlived(lab, args, sec, window=args.after)
     hold(lab, args.steady)
     own0 = show_ownership(lab, sec, "before")
-    before = owned_by(own0, node.node_id)
+    tables0 = ownership(lab, RR_PORT)
+    had = owned_by_node(tables0, node.node_id)
+    all0 = sessions_of(tables0)
 
     t = lab.mark("link down", window=args.after)
     lab.srt.run(["ip", "link", "set", router_if, "down"])
@@ -60,11 +65,20 @@ def body(lab, args, report, deadline, variant=None):
     if tandemd:
         wait_until(lambda: owned_by(sessions_now(lab), node.node_id) == 0, 10.0)
     own1 = show_ownership(lab, sec, "link down")
-    n_owned = owned_by(own1, node.node_id)
-    sec.check(f"{node.label} handed over every long-lived session it owned "
-              f"(owned {before} before, {n_owned} now)",
-              (n_owned == 0 and (before or 0) > 0) if tandemd and n_owned is not None else None,
-              optional_for=LINUX_KINDS)
+    if tandemd:
+        tables1 = ownership(lab, RR_PORT)
+        still = named_owner(tables1, node.node_id)
+        peer_now = owned_by_node(tables1, node.other.node_id)
+        all1 = sessions_of(tables1)
+        sec.check(f"{node.label} handed over every long-lived session it owned, the same "
+                  f"sessions to {node.other.label} (owned {describe(had)} of {describe(all0)} "
+                  f"before; named owner of {describe(still)} now; {node.other.label} owns "
+                  f"{describe(peer_now)} of {describe(all1)})",
+                  None not in (had, still, peer_now, all0, all1) and len(had) > 0 and
+                  not still and had <= peer_now and all1 == all0 and len(all0) == args.conns)
+    else:
+        sec.check(f"{node.label} handed over every long-lived session it owned", None,
+                  optional_for=LINUX_KINDS)
     show_ha(lab, sec, "link down")
     hold(lab, max(0.0, t + args.after - time.monotonic()))
 
@@ -85,10 +99,17 @@ def body(lab, args, report, deadline, variant=None):
         if c is not None and c_up.get(s.letter) is not None:
             sec.line(f"{s.label} counters after the link came back: "
                      f"{counter_line(delta(c, c_up[s.letter]))}")
-    if tandemd and lab.opts.revert and lab.opts.owner == "first-packet":
-        back = owned_by(own2, node.node_id)
-        sec.check(f"revert on: {node.label} owns its sessions again ({back} == {before})",
-                  back == before)
+    if tandemd:
+        tables2 = ownership(lab, RR_PORT)
+        all2 = sessions_of(tables2)
+        sec.check(f"every long-lived session of the start is still there at the end, the same "
+                  f"sessions ({describe(all2)} now, {describe(all0)} before)",
+                  all0 is not None and all2 == all0)
+        if lab.opts.revert and lab.opts.owner == "first-packet":
+            back = owned_by_node(tables2, node.node_id)
+            sec.check(f"revert on: {node.label} owns again exactly the sessions it owned "
+                      f"({describe(back)} == {describe(had)})",
+                      had is not None and back == had and len(had) > 0)
     show_ha(lab, sec, "at the end")
     r = stop_rr(lab)
     report_rr(sec, r, marks=("link down", "link up"), target_ms=args.target_ms)

@@ -4,7 +4,9 @@
 200 long-lived connections + a bulk stream over ECMP. `request
 high-availability suspend` on one node (through the `tandem` CLI when built,
 else the control socket): it must report `suspended`, hand its sessions to
-the peer (it owns none of the long-lived sessions once drained) and own
+the peer (it owned some of the long-lived sessions before; once drained it
+owns none, the peer owns every one it owned, and every session that
+existed before is still there, compared by addresses and ports) and own
 nothing new — 1000 short connections run while it is suspended and it
 creates no session. Then `request high-availability functional`: it reports
 an active state again and another 1000 connections run. Traffic keeps
@@ -22,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pair import (ACTIVE_STATES, LINUX_KINDS, RR_PORT, add_longlived_args, counter_line, delta, ha_local_state,  # noqa: E402
                   hold, owned_by, pair_main, report_rr, show_ha, show_ownership,
                   start_longlived, stop_rr, storm, wait_until)
+from session_tables import describe, named_owner, owned_by_node, ownership, sessions_of  # noqa: E402
 
 
 def configure(ap):
@@ -42,6 +45,7 @@ def body(lab, args, report, deadline, variant=None):
     start_longlived(lab, args, sec, window=args.after)
     hold(lab, args.steady)
     own0 = show_ownership(lab, sec, "before")
+    tables0 = ownership(lab, RR_PORT)
     show_ha(lab, sec, "before")
 
     # --- suspend ----------------------------------------------------------------------------
@@ -61,9 +65,8 @@ def body(lab, args, report, deadline, variant=None):
         # drained: the node owns none of the long-lived sessions any more
         wait_until(lambda: owned_by(sessions_now(lab), node.node_id) == 0, 10.0)
     own1 = show_ownership(lab, sec, f"after suspend ({time_since(t):.1f} s)")
-    n_owned = owned_by(own1, node.node_id)
-    sec.check(f"{node.label} owns none of the long-lived sessions once drained ({n_owned})",
-              (n_owned == 0) if n_owned is not None else None, optional_for=LINUX_KINDS)
+    tables1 = ownership(lab, RR_PORT)
+    handed_over(sec, lab, node, tables0, tables1, args.conns)
     rs = storm(lab, sec, f"while {node.label} is suspended", args.connections, args.concurrency,
                deadline, budget=60.0, seed=11)
     c1 = lab.counters(node)
@@ -94,11 +97,41 @@ def body(lab, args, report, deadline, variant=None):
           deadline, budget=60.0, seed=12)
     hold(lab, max(0.0, t2 + args.after - time.monotonic()))
     show_ownership(lab, sec, "at the end")
+    if lab.opts.node not in LINUX_KINDS:
+        before, end = sessions_of(tables0), sessions_of(ownership(lab, RR_PORT))
+        sec.check(f"every long-lived session of the start is still there at the end, the same "
+                  f"sessions ({describe(end)} now, {describe(before)} before)",
+                  before is not None and before == end)
     show_ha(lab, sec, "at the end")
     r = stop_rr(lab)
     report_rr(sec, r, marks=("suspend", "functional"), target_ms=args.target_ms)
     sec.data = {"rr": r, "own_before": own0, "own_suspended": own1, "storm_suspended": {
         k: rs[k] for k in ("attempted", "completed", "rate", "connect_ms")}}
+
+
+def handed_over(sec, lab, node, before_tables: dict, after_tables: dict, expect: int) -> None:
+    """`node` owned long-lived sessions before; now no table names it the
+    owner of any, its peer owns exactly those it owned, and every session
+    that existed before is still there (by addresses and ports)."""
+    if lab.opts.node in LINUX_KINDS:
+        sec.check(f"{node.label} handed its long-lived sessions to {node.other.label}", None,
+                  optional_for=LINUX_KINDS)
+        return
+    before, after = sessions_of(before_tables), sessions_of(after_tables)
+    had = owned_by_node(before_tables, node.node_id)
+    still = named_owner(after_tables, node.node_id)
+    peer_now = owned_by_node(after_tables, node.other.node_id)
+    sec.check(f"{node.label} owned long-lived sessions before ({describe(had)} of "
+              f"{describe(before)})", had is not None and len(had) > 0)
+    sec.check(f"{node.label} owns none of them once drained (named owner of {describe(still)})",
+              still is not None and not still)
+    sec.check(f"{node.other.label} now owns every session {node.label} owned, and every "
+              f"session that existed before is still there ({describe(after)} now, "
+              f"{describe(before)} before; of {node.label}'s, "
+              f"{describe(had - peer_now if had is not None and peer_now is not None else None)} "
+              f"not owned by {node.other.label})",
+              None not in (had, peer_now, before, after) and had <= peer_now and
+              before == after and len(before) == expect)
 
 
 def sessions_now(lab):

@@ -3,7 +3,12 @@
 // id is refused by the agent, a bulk sync crosses real sockets, and a
 // connection that announces a frame over the largest HA message or never
 // completes its handshake is closed. Real time: each case polls until its
-// outcome or a deadline.
+// outcome or a deadline, and ctest runs it alone (RUN_SERIAL). What is
+// tested is the sockets and the keys, not how fast a death is noticed: the
+// hold time is 20 heartbeats (1 s), each poll waits at most one heartbeat
+// interval, and the agents must never declare each other dead (a scheduler
+// stall under a sanitizer stays well below the hold time; a pairing that
+// only held between flaps would fail).
 #include "ha/zmq_transport.h"
 
 #include <arpa/inet.h>
@@ -50,9 +55,18 @@ struct Keys {
     }
 };
 
+// Heartbeat and hold time on the real clock (see the top of the file).
+constexpr uint32_t kHeartbeatMs = 50;
+constexpr uint32_t kHoldMs = 20 * kHeartbeatMs;
+// A poll step's longest wait for a message: one heartbeat interval, so
+// that every agent steps (and sends its heartbeats) at least that often.
+constexpr int kWaitMs = int(kHeartbeatMs);
+
 /// Node `self`'s config for the nodes in `all`, listening on basePort()+offset+id.
 Config zmqConfig(NodeId self, const std::vector<NodeId>& all, const Keys& keys, int offset) {
     Config c = test::makeConfig(self, all);
+    c.ha.heartbeat_interval_ms = kHeartbeatMs;
+    c.ha.hold_time_ms = kHoldMs;
     c.ha.listen = endpoint(basePort() + offset + self);
     c.ha.secret_key = keys.k[self].secret_key;
     c.ha.public_key = keys.k[self].public_key;
@@ -131,7 +145,7 @@ TEST_CASE("two agents pair over ZeroMQ with CURVE keys and an unknown key is ref
         tx->send(1, HaChannel::control, "let me in");
         TransportEvent ev;
         while (tx->poll(&ev)) intruder_refused |= ev.kind == TransportEventKind::auth_failed;
-        t1->wait(500);
+        t1->wait(kWaitMs);
     };
     // Which node is primary depends on who finished its handshakes first
     // (no preempt): one of each is what matters.
@@ -144,6 +158,8 @@ TEST_CASE("two agents pair over ZeroMQ with CURVE keys and an unknown key is ref
     CHECK(t1->counter(ZmqTransportCounter::zap_accepted) >= 2);
     CHECK(t1->counter(ZmqTransportCounter::rx_messages) > 0);
     CHECK(a1.counters().get(HaCounter::auth_id_mismatch) == 0);
+    CHECK(a1.counters().get(HaCounter::peer_down) == 0);
+    CHECK(a2.counters().get(HaCounter::peer_down) == 0);
     const HaStatus s = a1.status();
     CHECK(s.peers[0].alive);
     bool has_zap_counter = false;
@@ -179,7 +195,7 @@ TEST_CASE("a peer whose key proves another node id is refused by the agent") {
         TransportEvent ev;
         while (impostor->poll(&ev)) {
         }
-        t1->wait(500);
+        t1->wait(kWaitMs);
     };
     REQUIRE(pollUntil(step, [&] { return a1.counters().get(HaCounter::auth_id_mismatch) > 0; }, 15));
     CHECK_FALSE(a1.status().peers[0].paired);
@@ -204,9 +220,11 @@ TEST_CASE("a bulk sync crosses ZeroMQ loopback") {
     auto step1 = [&] {
         w1.service(clock.nowMs());
         a1.step();
-        t1->wait(200);
+        t1->wait(kWaitMs);
     };
-    REQUIRE(pollUntil(step1, [&] { return a1.state() == NodeState::active_primary; }, 5));
+    // Alone, a node waits max(hold time, 1 s) for peers before it owns.
+    REQUIRE(pollUntil(step1, [&] { return a1.state() == NodeState::active_primary; },
+                      5 + kHoldMs / 1000.0));
     HaAgent a2(c2, clock, *t2, {&w2.channel}, v2);
     const auto t0 = Steady::now();
     auto step = [&] {
@@ -218,6 +236,10 @@ TEST_CASE("a bulk sync crosses ZeroMQ loopback") {
     REQUIRE(pollUntil(step, [&] { return canOwnSessions(a2.state()); }, 30));
     step();
     const double s = std::chrono::duration<double>(Steady::now() - t0).count();
+    // Active because the bulk sync completed, not because it gave up on a1.
+    CHECK(a2.counters().get(HaCounter::peer_down) == 0);
+    CHECK(a1.counters().get(HaCounter::peer_down) == 0);
+    CHECK(a2.counters().get(HaCounter::bulk_received) == 1);
     CHECK(w2.table.size() == n);
     std::printf("bulk sync of %u sessions over ZeroMQ loopback (CURVE): %.3f s, %.0f records/s\n",
                 n, s, n / s);
