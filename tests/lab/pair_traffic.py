@@ -865,37 +865,65 @@ def forged_payloads(a, rng, inner: bytes, egress_inner: bytes) -> dict:
 
 
 def cmd_peer_frame(a) -> int:
-    """Captures one peer-link frame arriving on --iface from node --from-node
-    (raw: the peer-link EtherType; udp: IPv4/UDP from --udp-src to
-    --udp-port) and prints it in hex: a real, authenticated frame for
-    peer-garbage --replay to send again."""
+    """Captures --count peer-link frames arriving on --iface from node
+    --from-node (raw: the peer-link EtherType; udp: IPv4/UDP from --udp-src
+    to --udp-port), of peer-link type --type if given, and prints them in
+    hex: real, authenticated frames for peer-garbage --replay or peer-replay
+    to send again."""
     from traffic import PACKET_OUTGOING, open_capture
 
     s = open_capture(a.iface)
     s.settimeout(0.2)
     end = time.monotonic() + a.seconds
     want_ip = socket.inet_aton(a.udp_src) if a.udp_src else b""
-    frame = None
+    header = 42 if a.udp_src else 14   # where the peer-link header starts
+    frames = []
     try:
-        while frame is None and time.monotonic() < end:
+        while len(frames) < a.count and time.monotonic() < end:
             try:
                 f, addr = s.recvfrom(65535)
             except socket.timeout:
                 continue
-            if addr[2] == PACKET_OUTGOING:
+            if addr[2] == PACKET_OUTGOING or len(f) < header + 16:
                 continue
             if a.udp_src:
-                ok = (len(f) > 58 and f[12:14] == b"\x08\x00" and f[23] == 17 and
-                      f[26:30] == want_ip and struct.unpack("!H", f[36:38])[0] == a.udp_port)
+                ok = (f[12:14] == b"\x08\x00" and f[23] == 17 and f[26:30] == want_ip and
+                      struct.unpack("!H", f[36:38])[0] == a.udp_port)
             else:
-                ok = len(f) > 30 and struct.unpack("!H", f[12:14])[0] == 0x88B5 and \
-                    f[18] == a.from_node
-            if ok:
-                frame = f
+                ok = struct.unpack("!H", f[12:14])[0] == 0x88B5
+            if ok and f[header + 4] == a.from_node and (not a.type or f[header + 1] == a.type):
+                frames.append(f.hex())
     finally:
         s.close()
-    emit({"tool": "peer-frame", "iface": a.iface, "frame": frame.hex() if frame else None})
-    return 0 if frame else 1
+    emit({"tool": "peer-frame", "iface": a.iface, "frames": frames,
+          "frame": frames[0] if frames else None})
+    return 0 if len(frames) == a.count else 1
+
+
+def cmd_peer_replay(a) -> int:
+    """Sends the frames of --frames-file (hex, one per line) on --iface again
+    and again, one every --interval seconds in turn, until SIGTERM or
+    --seconds: replayed peer-link frames (a dead node's heartbeats, say)."""
+    with open(a.frames_file) as f:
+        frames = [bytes.fromhex(line.strip()) for line in f if line.strip()]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((a.iface, 0))
+    flags = {"stop": False}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    emit({"event": "ready", "tool": "peer-replay", "frames": len(frames)})
+    sent = 0
+    started = time.monotonic()
+    next_at = started
+    while not flags["stop"] and time.monotonic() - started < a.seconds:
+        s.send(frames[sent % len(frames)])
+        sent += 1
+        next_at += a.interval
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    s.close()
+    emit({"event": "stopped", "tool": "peer-replay", "sent": sent,
+          "elapsed_s": round(time.monotonic() - started, 3)})
+    return 0
 
 
 def udp_garbage(a, rng, inner: bytes, egress_inner: bytes):
@@ -1397,13 +1425,22 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=5)
     p.set_defaults(fn=cmd_ha_garbage)
 
-    p = sub.add_parser("peer-frame", help="one peer-link frame from a node, captured (hex)")
+    p = sub.add_parser("peer-frame", help="peer-link frames from a node, captured (hex)")
     p.add_argument("--iface", required=True)
     p.add_argument("--from-node", type=int, default=2)
     p.add_argument("--udp-src", default="", help="udp peer link: the sender's IP")
     p.add_argument("--udp-port", type=int, default=4790, help="udp peer link: the port it goes to")
+    p.add_argument("--type", type=int, default=0, help="only this peer-link type (2: heartbeat)")
+    p.add_argument("--count", type=int, default=1)
     p.add_argument("--seconds", type=float, default=5.0)
     p.set_defaults(fn=cmd_peer_frame)
+
+    p = sub.add_parser("peer-replay", help="captured peer-link frames sent again, in a loop")
+    p.add_argument("--iface", required=True)
+    p.add_argument("--frames-file", required=True, help="hex frames, one per line")
+    p.add_argument("--interval", type=float, default=0.01)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.set_defaults(fn=cmd_peer_replay)
 
     p = sub.add_parser("peer-garbage", help="malformed peer-link frames (EtherType 0x88B5, or "
                                             "IPv4/UDP with --udp-dst)")
