@@ -189,10 +189,14 @@ def body(lab, args, report, deadline, variant=None):
     curve = [p for p in ha["zmq"] if p["curve"]]
     null = [p for p in ha["zmq"] if not p["curve"]]
     if lab.opts.curve and tandemd:
-        ok = [not p["handshake_succeeded"] or (rejected or 0) > 0 for p in curve]
-        sec.check(f"unknown CURVE key: handshake refused, or the node counted the messages as "
-                  f"rejected (handshakes completed {sum(p['handshake_succeeded'] for p in curve)}"
-                  f" of {len(curve)}, rejection counters +{rejected})", all(ok) and bool(ok))
+        # The key is unknown: the node's ZAP handler must refuse each
+        # handshake (its own counter, not any rejection counter).
+        zap = find(dt, "zap_rejected_unknown_key")
+        sec.check(f"unknown CURVE key: every handshake refused by the node's key check "
+                  f"(handshakes completed {sum(p['handshake_succeeded'] for p in curve)} of "
+                  f"{len(curve)}, zap_rejected_unknown_key +{zap})",
+                  bool(curve) and not any(p["handshake_succeeded"] for p in curve) and
+                  zap is not None and zap >= len(curve))
         sec.check(f"no security at all: handshake refused "
                   f"({sum(p['handshake_succeeded'] for p in null)} of {len(null)} completed)",
                   not any(p["handshake_succeeded"] for p in null))
