@@ -92,7 +92,20 @@ struct HaConfig {
     /// the CURVE keys, proto/peer_link_auth.h). Default: on when CURVE keys
     /// are configured (they are its key material), else off.
     bool peer_link_auth = false;
+    /// Run HA with no CURVE keys: the control link and the peer link
+    /// neither authenticated nor encrypted (a lab). Without it, peers need keys.
+    bool insecure = false;
 };
+
+/// What authenticates a node's HA traffic, as its config says: one
+/// definition for the log, `show high-availability state` and /metrics.
+struct HaSecurity {
+    bool control_link = false;  ///< CURVE on the HA control and sync channels
+    bool peer_link = false;     ///< peer-link frames authenticated (peer-link-auth)
+};
+inline HaSecurity haSecurityOf(const HaConfig& ha) {
+    return HaSecurity{!ha.secret_key.empty(), ha.peer_link_auth};
+}
 
 struct ControlConfig {
     std::string socket = "/run/tandem/tandemd.sock";  ///< ZeroMQ IPC path

@@ -226,11 +226,23 @@ void checkCurveKeys(LoadContext& c) {
                     "[ha] peer-link-auth needs the CURVE keys (its key material): set [ha] "
                     "secret-key-file and public-key, and public-key in every [peer.ID]");
         }
-        c.warning(c.lineOf("ha", ""),
-                  "HA traffic is neither authenticated nor encrypted, nor are peer-link frames: "
-                  "set CURVE keys ([ha] secret-key-file and public-key, and public-key in every "
-                  "[peer.ID])");
+        if (!ha.insecure) {
+            c.error(c.lineOf("ha", ""),
+                    "peers need CURVE keys: set [ha] secret-key-file and public-key, and "
+                    "public-key in every [peer.ID] (or [ha] insecure = true to run HA and the "
+                    "peer link unauthenticated and unencrypted, in a lab)");
+            return;
+        }
+        c.warning(c.lineOf("ha", "insecure"),
+                  "[ha] insecure = true: HA traffic is neither authenticated nor encrypted, nor "
+                  "are peer-link frames; anyone who reaches the HA port or the peer link can "
+                  "speak as any node");
         return;
+    }
+    if (ha.insecure) {
+        c.warning(c.lineOf("ha", "insecure"),
+                  "[ha] insecure = true has no effect: CURVE keys are set");
+        ha.insecure = false;
     }
     // With keys, the peer link is authenticated unless it is turned off.
     if (!c.isSet("ha", "peer-link-auth")) {

@@ -287,6 +287,7 @@ bool haSecretKeyFile(LoadContext& c, const IniEntry& e) {
 constexpr Keyword kHaKeywords[] = {
     {"session-owner", haSessionOwner},
     {"revert", [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.ha.revert); }},
+    {"insecure", [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.ha.insecure); }},
     {"priority",
      [](LoadContext& c, const IniEntry& e) {
          return setUnsigned(c, e, c.cfg.ha.priority, 0, 255, "a priority");

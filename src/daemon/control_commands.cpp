@@ -264,7 +264,13 @@ void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane
         });
         return;
     }
-    server.on("show high-availability state", [ha](const nlohmann::json&) { return ha->statusJson(); });
+    server.on("show high-availability state", [ha, &cfg](const nlohmann::json&) {
+        nlohmann::json s = ha->statusJson();
+        const HaSecurity sec = haSecurityOf(cfg.ha);
+        s["security"] = {{"control_link", sec.control_link ? "curve" : "none"},
+                         {"peer_link", sec.peer_link ? "authenticated" : "none"}};
+        return s;
+    });
     server.on("show high-availability state-synchronization", [ha](const nlohmann::json&) {
         nlohmann::json s = ha->statusJson();
         return nlohmann::json{{"sync", s.value("sync", nlohmann::json::array())},

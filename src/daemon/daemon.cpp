@@ -182,6 +182,16 @@ int runDaemon(const Config& cfg) {
     sigaddset(&sigs, SIGHUP);  // reopens the traffic log
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+    if (cfg.ha.enabled) {
+        const HaSecurity sec = haSecurityOf(cfg.ha);
+        if (!sec.control_link) {
+            TLOG_WARN(kLog, "INSECURE: HA traffic and peer-link frames are neither authenticated "
+                            "nor encrypted ([ha] insecure = true): anyone who reaches them can "
+                            "speak as any node");
+        } else if (!sec.peer_link) {
+            TLOG_WARN(kLog, "peer-link frames are not authenticated ([ha] peer-link-auth = off)");
+        }
+    }
     std::string error;
     auto policy = Policy::compile(cfg.rules, cfg.zones, &error);
     if (!policy) {

@@ -216,6 +216,13 @@ std::string renderMetricsPage(const MetricsSources& src) {
              uint64_t(1));
     if (src.ha) {
         haMetrics(p, *src.ha);
+        const HaSecurity sec = haSecurityOf(cfg.ha);
+        p.family("tandem_ha_authenticated", MT::gauge,
+                 "1 when the link's traffic is authenticated: control (CURVE on the HA "
+                 "channels), peer (peer-link frames); 0 runs it open to forgery.");
+        p.sample("tandem_ha_authenticated", MT::gauge, {{"link", "control"}},
+                 uint64_t(sec.control_link));
+        p.sample("tandem_ha_authenticated", MT::gauge, {{"link", "peer"}}, uint64_t(sec.peer_link));
     } else {
         p.family("tandem_node_state", MT::gauge, "1 for this node's current HA state, 0 for the others.");
         p.sample("tandem_node_state", MT::gauge, {{"state", "standalone"}}, uint64_t(1));

@@ -194,7 +194,8 @@ def ha_config(*, peers: list[dict], listen: str, owner: str = "first-packet",
             f"peer-link-port = {peer_link_port}\n"
             + (f"peer-link-listen = {peer_link_listen}\n" if peer_link_listen else "")
             + (f"peer-link-gateway = {peer_link_gateway}\n" if peer_link_gateway else "")
-            + (f"secret-key = {secret_key}\npublic-key = {public_key}\n" if secret_key else ""))
+            + (f"secret-key = {secret_key}\npublic-key = {public_key}\n" if secret_key
+               else "insecure = true\n"))
     return out
 
 

@@ -5,7 +5,9 @@ checked against what the test did and against the other node.
 40 long-lived connections over ECMP (syn-map records which node each SYN
 crossed). Then, on each node:
 
-- `show high-availability state`: own id, name and an active state; the peer
+- `show high-availability state`: own id, name and an active state; what
+  authenticates the HA traffic (`security`, and `tandem_ha_authenticated` in
+  /metrics), as the keys say; the peer
   alive, named, in the state the peer reports for itself; owner mode and
   timers as configured; both nodes in the published view;
 - `show cluster members`: two members, self marked, states matching; the
@@ -93,6 +95,11 @@ def body(lab, args, report, deadline, variant=None):
                   st.get("timers", {}).get("heartbeat_interval_ms") == lab.opts.heartbeat_ms and
                   st.get("timers", {}).get("hold_time_ms") == lab.opts.hold_ms and
                   st.get("view", {}).get("owners") == [1, 2])
+        want = ({"control_link": "curve", "peer_link": "authenticated"} if lab.opts.curve
+                else {"control_link": "none", "peer_link": "none"})
+        sec.check(f"{s.label} security {st.get('security')} == {want} (CURVE keys "
+                  f"{'set' if lab.opts.curve else 'not set: [ha] insecure = true'})",
+                  st.get("security") == want)
         members = show(s, "show cluster members").get("members", [])
         mine = {m.get("id"): m for m in members}
         sec.check(f"{s.label} cluster members: ids {sorted(mine)}, self {s.node_id}",
@@ -233,6 +240,11 @@ def body(lab, args, report, deadline, variant=None):
                   m.get(f'tandem_peer_state{{{peer_labels},state="{peer_state}"}}') == 1 and
                   m.get(f"tandem_peer_alive{{{peer_labels}}}") == 1 and
                   m.get("tandem_node_primary") == (1 if primary == s.node_id else 0))
+        auth = 1 if lab.opts.curve else 0
+        ctl = m.get('tandem_ha_authenticated{link="control"}')
+        plk = m.get('tandem_ha_authenticated{link="peer"}')
+        sec.check(f"{s.label} metrics: tandem_ha_authenticated control {ctl}, peer {plk} == "
+                  f"{auth}", ctl == auth and plk == auth)
         by_owner = {o: show(s, f"show session all owner {o}").get("total") for o in (1, 2)}
         got = {o: m.get(f'tandem_sessions{{owner="{o}"}}') for o in (1, 2)}
         sec.check(f"{s.label} tandem_sessions by owner {got} == `show session all owner N` "

@@ -159,7 +159,7 @@ TEST_CASE("every key of every section is read into the config") {
         "[ha]\nsession-owner = primary\nrevert = off\npriority = 0\npreempt = on\n"
         "heartbeat-interval-ms = 10\nhold-time-ms = 20\nlisten = tcp://*:7400\n"
         "peer-link = udp\npeer-link-port = peer\npeer-link-listen = 10.1.1.3:4790\n"
-        "peer-link-gateway = 10.1.1.1\n"
+        "peer-link-gateway = 10.1.1.1\ninsecure = yes\n"
         "[timeouts]\ntcp-syn-sent = 1\ntcp-syn-recv = 2\ntcp-established = 864000\n"
         "tcp-fin-wait = 4\ntcp-close-wait = 5\ntcp-last-ack = 6\ntcp-time-wait = 7\n"
         "tcp-close = 8\nudp-unreplied = 9\nudp-replied = 10\nicmp = 11\nother = 12\n"
@@ -198,6 +198,7 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.ha.peer_link_port == "peer");
     CHECK(c.ha.peer_link_listen == "10.1.1.3:4790");
     CHECK(c.ha.peer_link_gateway == "10.1.1.1");
+    CHECK(c.ha.insecure);
     checkTimeouts(c.session.timeouts, {1, 2, 864000, 4, 5, 6, 7, 8, 9, 10, 11, 12});
     CHECK(c.session.tcp.pickup);
     CHECK_FALSE(c.session.tcp.window_check);
@@ -480,16 +481,31 @@ TEST_CASE("warnings point at settings that have no effect") {
         CHECK(r.config.has_value());
         CHECK(hasItem(r.warnings, 12, "no effect in inline mode"));
     }
-    SUBCASE("peers without CURVE keys") {
+    SUBCASE("peers without CURVE keys: an error, unless insecure = true, then a warning") {
         std::string text = std::string(kMinimal) +
                            "[port.link]\ndevice = net_null2\n"
                            "[peer.2]\nha-address = tcp://10.0.0.2:7400\n"
                            "link-address = 02:00:00:00:00:02\n"
                            "[ha]\nlisten = tcp://10.0.0.1:7400\npeer-link-port = link\n";
         auto r = loadConfigText(text, "t.conf");
+        CHECK_FALSE(r.config.has_value());
+        CHECK(hasItem(r.errors, 16, "peers need CURVE keys"));
+        r = loadConfigText(text + "insecure = true\n", "t.conf");
         INFO(describeErrors(r.errors));
-        CHECK(r.config.has_value());
-        CHECK(hasItem(r.warnings, 16, "neither authenticated nor encrypted"));
+        REQUIRE(r.config.has_value());
+        CHECK(r.config->ha.insecure);
+        CHECK(hasItem(r.warnings, 19, "neither authenticated nor encrypted"));
+        const HaSecurity sec = haSecurityOf(r.config->ha);
+        CHECK_FALSE(sec.control_link);
+        CHECK_FALSE(sec.peer_link);
+        // With keys, insecure has no effect and says so.
+        r = loadConfigText(kPair + "insecure = true\n", "t.conf");
+        REQUIRE(r.config.has_value());
+        CHECK_FALSE(r.config->ha.insecure);
+        CHECK(haSecurityOf(r.config->ha).control_link);
+        CHECK(haSecurityOf(r.config->ha).peer_link);
+        const unsigned line = unsigned(std::count(kPair.begin(), kPair.end(), '\n')) + 1;
+        CHECK(hasItem(r.warnings, line, "insecure = true has no effect"));
     }
     SUBCASE("the peer link's authentication turned off on a node with CURVE keys") {
         auto r = loadConfigText(kPair + "peer-link-auth = off\n", "t.conf");
@@ -517,7 +533,8 @@ TEST_CASE("peer-link frames are authenticated by default when CURVE keys are set
                                 "[port.link]\ndevice = net_null2\n"
                                 "[peer.2]\nha-address = tcp://10.0.0.2:7400\n"
                                 "link-address = 02:00:00:00:00:02\n"
-                                "[ha]\nlisten = tcp://10.0.0.1:7400\npeer-link-port = link\n";
+                                "[ha]\nlisten = tcp://10.0.0.1:7400\npeer-link-port = link\n"
+                                "insecure = true\n";
     auto r = loadConfigText(keyless, "t.conf");
     REQUIRE(r.config.has_value());
     CHECK_FALSE(r.config->ha.peer_link_auth);

@@ -150,4 +150,21 @@ TEST_CASE("a pair member's page has its state, each peer's state and the replica
     CHECK(s["tandem_ha_transport_tx_messages_total"] == "120");
     CHECK(s["tandem_traffic_log_records_total"] == "9");
     CHECK(page.find("# HELP tandem_ha_records_tx_total session records sent") != std::string::npos);
+    // What authenticates the node's HA traffic, from its config.
+    CHECK(s["tandem_ha_authenticated{link=\"control\"}"] == (cfg.ha.secret_key.empty() ? "0" : "1"));
+    CHECK(s["tandem_ha_authenticated{link=\"peer\"}"] == (cfg.ha.peer_link_auth ? "1" : "0"));
+    Config open_cfg = cfg;
+    open_cfg.ha.secret_key.clear();
+    open_cfg.ha.peer_link_auth = false;
+    src.config = &open_cfg;
+    auto o = samplesOf(renderMetricsPage(src));
+    CHECK(o["tandem_ha_authenticated{link=\"control\"}"] == "0");
+    CHECK(o["tandem_ha_authenticated{link=\"peer\"}"] == "0");
+    Config keyed = cfg;
+    keyed.ha.secret_key = "Node1SecretKeyPlaceholder.00000000000000";
+    keyed.ha.peer_link_auth = true;
+    src.config = &keyed;
+    auto k = samplesOf(renderMetricsPage(src));
+    CHECK(k["tandem_ha_authenticated{link=\"control\"}"] == "1");
+    CHECK(k["tandem_ha_authenticated{link=\"peer\"}"] == "1");
 }
