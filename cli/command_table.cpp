@@ -114,7 +114,7 @@ CommandNode show() {
                   .options = {{.keyword = "all",
                                .help = "include the counters that are zero",
                                .flag_key = "all"}}}),
-            leaf("interfaces", "data ports: link, speed and traffic counters",
+            leaf("interfaces", "the data ports and the peer link: link, speed and traffic counters",
                  {.canonical = "show interfaces"}),
             leaf("config", "the running configuration, summarised", {.canonical = "show config"}),
             leaf("version", "software version of tandemd", {.canonical = "show version"}),

@@ -162,7 +162,8 @@ void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane
     server.on("show interfaces", [&dp](const nlohmann::json&) {
         nlohmann::json ports = nlohmann::json::array();
         for (const auto& p : dp.status().ports) {
-            ports.push_back({{"name", p.name}, {"device", p.device}, {"port_id", p.port_id},
+            ports.push_back({{"name", p.name}, {"role", p.peer_link ? "peer-link" : "data"},
+                             {"device", p.device}, {"port_id", p.port_id},
                              {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
                              {"mtu", p.mtu},
                              {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
