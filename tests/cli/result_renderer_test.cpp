@@ -182,6 +182,9 @@ TEST_CASE("config, version and actions print plainly") {
     CHECK(renderResult("request high-availability suspend", json::object(), json::object()) ==
           "ok\n");
     CHECK(renderResult("debug", json::object(), json{{"message", "ha: debug"}}) == "ha: debug\n");
+    CHECK(renderResult("request high-availability state-synchronization resync", json::object(),
+                       json{{"message", "asking every live peer for a full bulk sync"}}) ==
+          "asking every live peer for a full bulk sync\n");
 }
 
 TEST_CASE("an answer of another shape falls back to the generic layout") {
