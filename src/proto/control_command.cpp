@@ -58,11 +58,17 @@ static_assert(inIdOrder(), "kCommands must list every CommandId once, in order")
 
 }  // namespace
 
-std::span<const CommandDef> commandSet() { return kCommands; }
+std::span<const CommandDef> commandSet() {
+    return kCommands;
+}
 
-const CommandDef& commandDef(CommandId id) { return kCommands[size_t(id)]; }
+const CommandDef& commandDef(CommandId id) {
+    return kCommands[size_t(id)];
+}
 
-std::string commandWords(CommandId id) { return std::string(commandDef(id).words); }
+std::string commandWords(CommandId id) {
+    return std::string(commandDef(id).words);
+}
 
 const CommandDef* findCommand(std::string_view words) {
     for (const CommandDef& c : kCommands) {

@@ -56,7 +56,7 @@ struct CommandDef {
     std::string_view words;  ///< canonical words, e.g. "show counters": the request's "command"
     std::string_view help;   ///< one line, as the shell's `?` shows it
     std::span<const CommandArg> args;  ///< the fields of "args" it reads
-    bool needs_ha = false;  ///< served only by a node with peers (HA on)
+    bool needs_ha = false;             ///< served only by a node with peers (HA on)
 };
 
 /// Every command, in CommandId order (commandSet()[i].id == CommandId(i)).
