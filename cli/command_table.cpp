@@ -1,7 +1,11 @@
 #include "cli/command_table.h"
 
+#include "proto/control_command.h"
+
 namespace tandem::cli {
 namespace {
+
+using control::CommandId;
 
 ArgSpec ipArg(std::string placeholder, std::string key, std::string help) {
     return {.placeholder = std::move(placeholder),
@@ -65,6 +69,17 @@ CommandNode leaf(std::string word, std::string help, CommandAction action) {
     return {.word = std::move(word), .help = std::move(help), .action = std::move(action)};
 }
 
+// The leaf of a daemon command: its word (the last of its canonical words),
+// help and canonical words come from the command's definition
+// (src/proto/control_command.h); `action` adds how the shell reads its args.
+CommandNode command(control::CommandId id, CommandAction action = {}) {
+    const control::CommandDef& def = control::commandDef(id);
+    const size_t last = def.words.rfind(' ');
+    action.canonical = control::commandWords(id);
+    return leaf(std::string(last == std::string_view::npos ? def.words : def.words.substr(last + 1)),
+                std::string(def.help), std::move(action));
+}
+
 CommandNode show() {
     return {
         .word = "show",
@@ -73,51 +88,42 @@ CommandNode show() {
             {.word = "high-availability",
              .help = "HA state of this node and its peers",
              .children = {
-                 leaf("state", "this node's HA state, its peers and the HA settings",
-                      {.canonical = "show high-availability state"}),
-                 leaf("state-synchronization",
-                      "session synchronization with the peers: queues, acks, resyncs",
-                      {.canonical = "show high-availability state-synchronization"}),
+                 command(CommandId::show_ha_state),
+                 command(CommandId::show_ha_sync),
              }},
             {.word = "cluster",
              .help = "cluster membership",
              .children = {
-                 leaf("members", "every node of the cluster with its state and links",
-                      {.canonical = "show cluster members"}),
+                 command(CommandId::show_cluster_members),
              }},
             {.word = "session",
              .help = "sessions in the session table",
              .children = {
-                 leaf("all", "every session, optionally filtered",
-                      {.canonical = "show session all", .options = sessionFilters()}),
-                 leaf("id", "one session in detail",
-                      {.canonical = "show session id", .args = {sessionIdArg()}}),
-                 leaf("flow", "the session of one flow: SRC-IP SRC-PORT DST-IP DST-PORT PROTO",
-                      {.canonical = "show session flow",
-                       .args = {ipArg("SRC-IP", "src", "initiator's address"),
-                                portArg("SRC-PORT", "sport", "initiator's port"),
-                                ipArg("DST-IP", "dst", "responder's address"),
-                                portArg("DST-PORT", "dport", "responder's port"),
-                                protoArg()}}),
+                 command(CommandId::show_session_all, {.options = sessionFilters()}),
+                 command(CommandId::show_session_id, {.args = {sessionIdArg()}}),
+                 command(CommandId::show_session_flow,
+                         {.args = {ipArg("SRC-IP", "src", "initiator's address"),
+                                   portArg("SRC-PORT", "sport", "initiator's port"),
+                                   ipArg("DST-IP", "dst", "responder's address"),
+                                   portArg("DST-PORT", "dport", "responder's port"),
+                                   protoArg()}}),
              }},
-            leaf("counters", "dataplane and HA counters (non-zero ones unless 'all')",
-                 {.canonical = "show counters",
-                  .optional_args = {{.placeholder = "GROUP",
-                                     .key = "group",
-                                     .kind = ArgKind::choice,
-                                     .help = "counter group",
-                                     .choices = {"dataplane", "ha", "peer-link"},
-                                     .choice_help = {
-                                         "pipeline verdicts, parse drops, port I/O, sessions",
-                                         "heartbeats, elections, session synchronization",
-                                         "frames forwarded to and from peers"}}},
-                  .options = {{.keyword = "all",
-                               .help = "include the counters that are zero",
-                               .flag_key = "all"}}}),
-            leaf("interfaces", "data ports: link, speed and traffic counters",
-                 {.canonical = "show interfaces"}),
-            leaf("config", "the running configuration, summarised", {.canonical = "show config"}),
-            leaf("version", "software version of tandemd", {.canonical = "show version"}),
+            command(CommandId::show_counters,
+                    {.optional_args = {{.placeholder = "GROUP",
+                                        .key = "group",
+                                        .kind = ArgKind::choice,
+                                        .help = "counter group",
+                                        .choices = {"dataplane", "ha", "peer-link"},
+                                        .choice_help = {
+                                            "pipeline verdicts, parse drops, port I/O, sessions",
+                                            "heartbeats, elections, session synchronization",
+                                            "frames forwarded to and from peers"}}},
+                     .options = {{.keyword = "all",
+                                  .help = "include the counters that are zero",
+                                  .flag_key = "all"}}}),
+            command(CommandId::show_interfaces),
+            command(CommandId::show_config),
+            command(CommandId::show_version),
         }};
 }
 
@@ -128,10 +134,13 @@ CommandNode request() {
                 {.word = "high-availability",
                  .help = "HA actions on this node",
                  .children = {
-                     leaf("suspend", "take this node out of service; its peers take over",
-                          {.canonical = "request high-availability suspend"}),
-                     leaf("functional", "return a suspended node to service",
-                          {.canonical = "request high-availability functional"}),
+                     command(CommandId::request_ha_suspend),
+                     command(CommandId::request_ha_functional),
+                     {.word = "state-synchronization",
+                      .help = "session synchronization with the peers",
+                      .children = {
+                          command(CommandId::request_ha_resync),
+                      }},
                  }},
             }};
 }
@@ -143,33 +152,29 @@ CommandNode clear() {
                 {.word = "session",
                  .help = "remove sessions from the session table",
                  .children = {
-                     leaf("all", "every session on this node",
-                          {.canonical = "clear session all"}),
-                     leaf("id", "one session",
-                          {.canonical = "clear session id", .args = {sessionIdArg()}}),
-                     leaf("filter", "the sessions matching every filter given",
-                          {.canonical = "clear session filter", .options = sessionFilters(),
-                           .min_options = 1}),
+                     command(CommandId::clear_session_all),
+                     command(CommandId::clear_session_id, {.args = {sessionIdArg()}}),
+                     command(CommandId::clear_session_filter,
+                             {.options = sessionFilters(), .min_options = 1}),
                  }},
             }};
 }
 
 CommandNode debug() {
-    return leaf("debug", "set the log level of a subsystem of tandemd",
-                {.canonical = "debug",
-                 .args = {{.placeholder = "SUBSYSTEM",
-                           .key = "subsystem",
-                           .kind = ArgKind::word,
-                           .help = "subsystem whose log level changes ('all' for every one)",
-                           .suggestions = {"all", "control", "dataplane", "ha", "tandemd"}},
-                          {.placeholder = "LEVEL",
-                           .key = "level",
-                           .kind = ArgKind::choice,
-                           .help = "log level",
-                           .choices = {"error", "warn", "info", "debug"},
-                           .choice_help = {"errors only", "errors and warnings",
-                                           "normal operation (default)",
-                                           "everything, for troubleshooting"}}}});
+    return command(CommandId::debug,
+                   {.args = {{.placeholder = "SUBSYSTEM",
+                              .key = "subsystem",
+                              .kind = ArgKind::word,
+                              .help = "subsystem whose log level changes ('all' for every one)",
+                              .suggestions = {"all", "control", "dataplane", "ha", "tandemd"}},
+                             {.placeholder = "LEVEL",
+                              .key = "level",
+                              .kind = ArgKind::choice,
+                              .help = "log level",
+                              .choices = {"error", "warn", "info", "debug"},
+                              .choice_help = {"errors only", "errors and warnings",
+                                              "normal operation (default)",
+                                              "everything, for troubleshooting"}}}});
 }
 
 CommandNode buildTable() {

@@ -125,6 +125,7 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
     if (ports->empty()) return "no interfaces\n";
     using A = TextTable::Align;
     TextTable links({{"NAME"},
+                     {"ROLE"},
                      {"DEVICE"},
                      {"PORT", A::right},
                      {"LINK"},
@@ -143,7 +144,8 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
         if (!p.is_object()) return std::nullopt;
         const std::string name = stringField(p, "name").value_or("?");
         auto speed = uintField(p, "speed_mbps");
-        links.addRow({name, stringField(p, "device").value_or("-"), uintText(p, "port_id"),
+        links.addRow({name, stringField(p, "role").value_or("-"),
+                      stringField(p, "device").value_or("-"), uintText(p, "port_id"),
                       stringField(p, "link").value_or("-"), speed ? speedText(*speed) : "-",
                       uintText(p, "mtu")});
         traffic.addRow({name, uintText(p, "rx_packets"), uintText(p, "tx_packets"),

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cli/json_fields.h"
+#include "proto/control_command.h"
 
 namespace tandem::cli {
 namespace {
@@ -51,12 +52,15 @@ std::vector<std::string> DaemonValues::operator()(ValueSource source) {
         case ValueSource::none:
             break;
         case ValueSource::session_ids:
-            if (auto r = fetch_("show session all")) values = sessionIds(*r);
+            if (auto r = fetch_(control::commandWords(control::CommandId::show_session_all)))
+                values = sessionIds(*r);
             break;
         case ValueSource::node_names:
-            if (auto r = fetch_("show cluster members")) values = nodeNames(*r);
+            if (auto r = fetch_(control::commandWords(control::CommandId::show_cluster_members)))
+                values = nodeNames(*r);
             if (values.empty()) {
-                if (auto r = fetch_("show high-availability state")) values = nodeNames(*r);
+                if (auto r = fetch_(control::commandWords(control::CommandId::show_ha_state)))
+                    values = nodeNames(*r);
             }
             break;
     }

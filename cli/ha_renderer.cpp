@@ -12,10 +12,20 @@ namespace {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
-// A field's value as an operator reads it: *_ms fields as durations.
+std::string transitionText(const nlohmann::json& t) {
+    std::string out =
+        stringField(t, "from").value_or("?") + " -> " + stringField(t, "to").value_or("?");
+    if (auto ago = uintField(t, "ago_ms")) out += ", " + formatDuration(*ago) + " ago";
+    if (auto cause = stringField(t, "cause")) out += " (" + *cause + ")";
+    return out;
+}
+
+// A field's value as an operator reads it: *_ms fields as durations, a state
+// transition as "from -> to, 5.0 s ago (cause)".
 std::string valueText(const std::string& key, const nlohmann::json& v) {
     const bool ms = key.size() > 3 && key.compare(key.size() - 3, 3, "_ms") == 0;
     if (ms && v.is_number() && v.get<double>() >= 0) return formatDuration(v.get<uint64_t>());
+    if (key == "last_transition" && v.is_object()) return transitionText(v);
     return scalarText(v);
 }
 
@@ -42,14 +52,6 @@ Pairs fieldsOf(const nlohmann::json& obj, const std::vector<std::string>& order,
         pairs.emplace_back(labelText(it.key()), valueText(it.key(), it.value()));
     }
     return pairs;
-}
-
-std::string transitionText(const nlohmann::json& t) {
-    std::string out =
-        stringField(t, "from").value_or("?") + " -> " + stringField(t, "to").value_or("?");
-    if (auto ago = uintField(t, "ago_ms")) out += ", " + formatDuration(*ago) + " ago";
-    if (auto cause = stringField(t, "cause")) out += " (" + *cause + ")";
-    return out;
 }
 
 std::string nodeTitle(const std::string& what, const nlohmann::json& node) {

@@ -1,10 +1,9 @@
 #include "cli/result_renderer.h"
 
 #include <cstdio>
-#include <functional>
-#include <map>
 
 #include "cli/json_fields.h"
+#include "proto/control_command.h"
 
 namespace tandem::cli {
 namespace {
@@ -49,29 +48,41 @@ void generic(const nlohmann::json& j, size_t indent, std::string* out) {
     *out += pad + scalarText(j) + "\n";
 }
 
-using Renderer =
-    std::function<std::optional<std::string>(const nlohmann::json&, const nlohmann::json&)>;
-
-const std::map<std::string, Renderer>& renderers() {
-    static const std::map<std::string, Renderer> table = {
-        {"show counters", renderCounters},
-        {"show interfaces", [](auto& r, auto&) { return renderInterfaces(r); }},
-        {"show config", [](auto& r, auto&) { return renderConfig(r); }},
-        {"show version", [](auto& r, auto&) { return renderVersion(r); }},
-        {"show session all", renderSessions},
-        {"show session id", [](auto& r, auto&) { return renderSessionLookup(r); }},
-        {"show session flow", [](auto& r, auto&) { return renderSessionLookup(r); }},
-        {"show high-availability state", [](auto& r, auto&) { return renderHaState(r); }},
-        {"show cluster members", [](auto& r, auto&) { return renderClusterMembers(r); }},
-        {"request high-availability suspend", [](auto& r, auto&) { return renderActionResult(r); }},
-        {"request high-availability functional",
-         [](auto& r, auto&) { return renderActionResult(r); }},
-        {"clear session all", [](auto& r, auto&) { return renderActionResult(r); }},
-        {"clear session id", [](auto& r, auto&) { return renderActionResult(r); }},
-        {"clear session filter", [](auto& r, auto&) { return renderActionResult(r); }},
-        {"debug", [](auto& r, auto&) { return renderActionResult(r); }},
-    };
-    return table;
+// The renderer of each command. No `default`: with -Werror=switch a command
+// added to src/proto/control_command.h without a renderer does not build.
+std::optional<std::string> renderCommand(control::CommandId id, const nlohmann::json& r,
+                                         const nlohmann::json& args) {
+    using enum control::CommandId;
+    switch (id) {
+        case show_counters:
+            return renderCounters(r, args);
+        case show_interfaces:
+            return renderInterfaces(r);
+        case show_config:
+            return renderConfig(r);
+        case show_version:
+            return renderVersion(r);
+        case show_session_all:
+            return renderSessions(r, args);
+        case show_session_id:
+        case show_session_flow:
+            return renderSessionLookup(r);
+        case show_ha_state:
+            return renderHaState(r);
+        case show_ha_sync:
+            return std::nullopt;  // the generic layout
+        case show_cluster_members:
+            return renderClusterMembers(r);
+        case request_ha_suspend:
+        case request_ha_functional:
+        case request_ha_resync:
+        case clear_session_all:
+        case clear_session_id:
+        case clear_session_filter:
+        case debug:
+            return renderActionResult(r);
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -84,10 +95,9 @@ std::string renderGeneric(const nlohmann::json& result) {
 
 std::string renderResult(const std::string& canonical, const nlohmann::json& args,
                          const nlohmann::json& result) {
-    auto it = renderers().find(canonical);
-    if (it != renderers().end()) {
+    if (const control::CommandDef* def = control::findCommand(canonical)) {
         try {
-            if (auto text = it->second(result, args)) return *text;
+            if (auto text = renderCommand(def->id, result, args)) return *text;
         } catch (const nlohmann::json::exception&) {
             // An unexpected shape somewhere deep: the generic layout shows it all.
         }

@@ -24,6 +24,7 @@
 #include "cli/prompt.h"
 #include "cli/terminal.h"
 #include "cli/word_match.h"
+#include "proto/control_command.h"
 
 namespace tandem::cli {
 namespace {
@@ -102,8 +103,8 @@ struct Shell::Impl {
 
     // Returns false when the daemon did not answer at all.
     bool refreshPrompt() {
-        ControlReply ha = client.request("show high-availability state", nlohmann::json::object(),
-                                         quickTimeout());
+        ControlReply ha = client.request(control::commandWords(control::CommandId::show_ha_state),
+                                         nlohmann::json::object(), quickTimeout());
         if (ha.status == ControlReply::Status::ok) {
             prompt = promptText(&ha.result, nullptr);
             return true;
@@ -112,7 +113,8 @@ struct Shell::Impl {
             prompt = promptText(nullptr, nullptr);
             return false;
         }
-        ControlReply cfg = client.request("show config", nlohmann::json::object(), quickTimeout());
+        ControlReply cfg = client.request(control::commandWords(control::CommandId::show_config),
+                                          nlohmann::json::object(), quickTimeout());
         prompt =
             promptText(nullptr, cfg.status == ControlReply::Status::ok ? &cfg.result : nullptr);
         return cfg.status != ControlReply::Status::unreachable;

@@ -545,6 +545,7 @@ DataplaneStatus Dataplane::status() const {
     }
     if (d.spec.peer_link.enabled) {
         st.ports.push_back(portStatus(d.spec.peer_link.name, d.spec.peer_link.device, d.peer_port_id));
+        st.ports.back().peer_link = true;
     }
     auto sum = [&](auto member, size_t c) {
         uint64_t v = 0;

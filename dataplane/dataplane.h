@@ -88,6 +88,7 @@ struct PortStatus {
     std::string name;
     std::string device;
     uint16_t port_id = 0;
+    bool peer_link = false;           ///< the peer-link port, not a data port
     bool link_up = false;
     uint32_t speed_mbps = 0;
     uint16_t mtu = 0;                 ///< the device's IP MTU as it reports it

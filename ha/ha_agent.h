@@ -98,7 +98,8 @@ public:
     HaCommandResult functional();
     /// Daemon: a monitored data link (or path) is down (`ok` false) or back.
     void setLinkState(bool ok, const std::string& reason = {});
-    /// Operator: ask every peer for a full bulk sync of its sessions.
+    /// Operator (`request high-availability state-synchronization resync`):
+    /// ask every peer for a full bulk sync of its sessions.
     HaCommandResult requestResync();
 
     /// Counters (any thread).

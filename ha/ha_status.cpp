@@ -1,7 +1,5 @@
 #include "ha/ha_status.h"
 
-#include <cstdio>
-
 namespace tandem {
 namespace {
 
@@ -96,48 +94,6 @@ nlohmann::json haStatusToJson(const HaStatus& s) {
     j["decode_counters"] = counterMap(s.decode_counters);
     j["transport_counters"] = counterMap(s.transport_counters);
     return j;
-}
-
-std::string formatHaStatus(const HaStatus& s) {
-    std::string out;
-    char line[512];
-    std::snprintf(line, sizeof line,
-                  "Local node %u (%s): %s%s, priority %u\n"
-                  "  last change: %s -> %s, %llu ms ago: %s\n"
-                  "  session-owner %s, revert %s, preempt %s, heartbeat %u ms, hold %u ms\n",
-                  s.local.id, s.local.name.c_str(), nodeStateName(s.local.state),
-                  s.local.primary && s.local.state == NodeState::active ? " (primary)" : "",
-                  s.local.priority, nodeStateName(s.local.last_transition.from),
-                  nodeStateName(s.local.last_transition.to),
-                  (unsigned long long)s.local.last_transition_ago_ms,
-                  s.local.last_transition.cause.c_str(), s.session_owner.c_str(),
-                  s.revert ? "on" : "off", s.preempt ? "on" : "off", s.heartbeat_interval_ms,
-                  s.hold_time_ms);
-    out += line;
-    for (const HaPeerStatus& p : s.peers) {
-        std::string links = std::string("control link ") + (p.control_link ? "up" : "down") +
-                            ", peer link " + (p.peer_link ? "up" : "down");
-        std::snprintf(line, sizeof line, "Peer node %u (%s): %s, %s, %s, heard %s, priority %u\n",
-                      p.id, p.name.c_str(), p.alive ? "alive" : "dead", nodeStateName(p.state),
-                      links.c_str(),
-                      p.last_heard_ms < 0 ? "never"
-                                          : (std::to_string(p.last_heard_ms) + " ms ago").c_str(),
-                      p.priority);
-        out += line;
-        if (!p.refused.empty()) out += "  refused to pair: " + p.refused + "\n";
-    }
-    for (const PeerSyncStatus& p : s.sync) {
-        std::snprintf(line, sizeof line,
-                      "Sync to node %u: seq %llu, acked %llu, lag %llu ms, resends %llu; "
-                      "bulk out %s (%llu sent), bulk in %s (%llu/%llu)\n",
-                      p.peer, (unsigned long long)p.tx_seq, (unsigned long long)p.acked_seq,
-                      (unsigned long long)(p.lag_us / 1000), (unsigned long long)p.resends,
-                      p.bulk_out_state, (unsigned long long)p.bulk_out_sent, p.bulk_in_state,
-                      (unsigned long long)p.bulk_in_received,
-                      (unsigned long long)p.bulk_in_expected);
-        out += line;
-    }
-    return out;
 }
 
 }  // namespace tandem

@@ -1,7 +1,7 @@
 // HaStatus: a snapshot of the HA agent for the CLI (`show high-availability
 // state`, `show cluster members`, `show counters`) and scripts. The agent
-// builds it on its own thread; readers get a copy. The CLI only renders it:
-// as JSON (haStatusToJson) or as text (formatHaStatus).
+// builds it on its own thread; readers get a copy. The daemon serves it as
+// JSON (haStatusToJson); the shell renders that JSON (cli/ha_renderer.cpp).
 //
 // Thread-safety: a plain value; the functions are pure.
 #pragma once
@@ -66,8 +66,5 @@ struct HaStatus {
 /// timers, view, sync[], pending_defer_tokens, counters{}, decode_counters{},
 /// transport_counters{}}. Field names are pinned like the control protocol's.
 nlohmann::json haStatusToJson(const HaStatus& status);
-
-/// The snapshot as the text of `show high-availability state`.
-std::string formatHaStatus(const HaStatus& status);
 
 }  // namespace tandem

@@ -12,6 +12,11 @@ std::string nodeText(const PeerView& p) {
 
 std::string msText(uint64_t us) { return std::to_string(us / 1000) + " ms"; }
 
+// "120 ms ago", or "never" for a time stamp of 0.
+std::string agoText(uint64_t now_us, uint64_t last_us) {
+    return last_us ? msText(now_us - last_us) + " ago" : "never";
+}
+
 }  // namespace
 
 Membership::Membership(const Config& config, const MembershipOptions& options, HaOutbox& outbox,
@@ -315,16 +320,28 @@ void Membership::updateLiveness(uint64_t now_us) {
         const bool link =
             p.last_peer_link_us && now_us - p.last_peer_link_us <= options_.hold_time_us;
         const bool alive = p.paired && (control || link);
+        // Say what is known, not what it means: a control link that falls
+        // silent while the peer link is still heard is a cut control link,
+        // or a node that just stopped and whose last peer-link heartbeat
+        // came a little later; the peer link's own hold time tells which.
+        auto logLink = [&](const char* link_name, bool up, uint64_t last_us,
+                           const char* other_name, uint64_t other_last_us) {
+            const std::string other = agoText(now_us, other_last_us);
+            if (up)
+                TLOG_WARN("ha", "%s: %s heard again (%s last heard %s)", nodeText(p).c_str(),
+                          link_name, other_name, other.c_str());
+            else
+                TLOG_WARN("ha", "%s: %s silent for %s, %s last heard %s", nodeText(p).c_str(),
+                          link_name, msText(now_us - last_us).c_str(), other_name, other.c_str());
+        };
         if (alive && p.alive && control != p.control_up && p.control_seen) {
-            TLOG_WARN("ha", "%s: control link %s (peer link %s)", nodeText(p).c_str(),
-                      control ? "up again" : "down", link ? "up" : "down");
+            logLink("control link", control, p.last_control_us, "peer link", p.last_peer_link_us);
             // Nothing was replicated while it was down: both sides send
             // their sessions again.
             if (control) emit(MembershipEventKind::control_restored, p.id);
         }
         if (alive && p.alive && link != p.peer_link_up && p.peer_link_seen)
-            TLOG_WARN("ha", "%s: peer link %s (control link %s)", nodeText(p).c_str(),
-                      link ? "up again" : "down", control ? "up" : "down");
+            logLink("peer link", link, p.last_peer_link_us, "control link", p.last_control_us);
         p.control_up = control;
         p.peer_link_up = link;
         p.control_seen |= control;

@@ -92,8 +92,11 @@ std::string commandLineHelp(const char* program) {
         << "       " << program << " --check-config [FILE]\n"
         << "       " << program << " --generate-keys\n\n"
         << "tandemd is the Tandem active/active firewall daemon: the DPDK dataplane and the\n"
-        << "HA agent of one node. The configuration format is described in docs/config.md.\n\n"
-        << visibleOptions();
+        << "HA agent of one node. The configuration format is described in tandem.conf(5).\n\n"
+        << visibleOptions()
+        << "\nDPDK EAL arguments are not taken on the command line: they go in the\n"
+        << "configuration, [dataplane] eal-args (e.g. eal-args = -l 0-2 -n 4). tandemd adds\n"
+        << "each [port.NAME] device to them itself (-a for PCI, --vdev= for virtual ones).\n";
     return out.str();
 }
 

@@ -1,5 +1,6 @@
 #include "daemon/control_commands.h"
 
+#include <cstdlib>
 #include <optional>
 
 #include "cluster/election.h"
@@ -8,6 +9,7 @@
 #include "core/protocol_name.h"
 #include "dataplane/dataplane.h"
 #include "ha/ha_agent.h"
+#include "proto/control_command.h"
 #include "session/tcp_tracker.h"
 
 namespace tandem {
@@ -119,197 +121,227 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg, uint1
     return j;
 }
 
-}  // namespace
+// What the handlers read. `ha` is null on a standalone node, which is never
+// asked a command whose definition says needs_ha.
+struct Context {
+    const Config& cfg;
+    Dataplane& dp;
+    HaAgent* ha;
+};
 
-void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane& dp, HaAgent* ha) {
-    server.on("show counters", [&dp, ha](const nlohmann::json& args) {
-        const bool all = args.value("all", false);
-        const std::string group = args.value("group", std::string());
-        if (!group.empty() && group != "dataplane" && group != "ha" && group != "peer-link") {
-            throw ControlError("unknown counter group '" + group +
-                               "'; expected dataplane, ha or peer-link");
-        }
-        nlohmann::json out = nlohmann::json::object();
-        DataplaneStatus st = dp.status();
-        if (group.empty() || group == "dataplane") {
-            out["dataplane"] = countersJson(st.pipeline, all);
-            out["parse"] = countersJson(st.parse, all);
-            out["io"] = countersJson(st.io, all);
-            nlohmann::json by_worker = nlohmann::json::object();
-            for (size_t w = 0; w < st.sessions_by_worker.size(); ++w) {
-                by_worker[std::to_string(w)] = st.sessions_by_worker[w];
-            }
-            out["sessions"] = {{"active", st.sessions}, {"capacity", st.session_capacity},
-                               {"by_worker", by_worker}};
-        }
-        if (group.empty() || group == "peer-link") out["peer_link"] = countersJson(st.peer_link, all);
-        if (ha && (group.empty() || group == "ha")) {
-            nlohmann::json h = nlohmann::json::object();
-            const HaCounters& c = ha->counters();
-            for (size_t i = 0; i < kHaCounterCount; ++i) {
-                const uint64_t v = c.v[i].load(std::memory_order_relaxed);
-                if (all || v) h[std::string(kHaCounterInfo[i].name)] = v;
-            }
-            for (size_t i = 0; i < kHaDecodeResultCount; ++i) {
-                const uint64_t v = ha->decodeCount(HaDecodeResult(i));
-                if (all || v) h["decode_" + std::string(kHaDecodeResultInfo[i].name)] = v;
-            }
-            out["ha"] = h;
-        }
-        return out;
-    });
-
-    server.on("show interfaces", [&dp](const nlohmann::json&) {
-        nlohmann::json ports = nlohmann::json::array();
-        for (const auto& p : dp.status().ports) {
-            ports.push_back({{"name", p.name}, {"device", p.device}, {"port_id", p.port_id},
-                             {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
-                             {"mtu", p.mtu},
-                             {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
-                             {"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes},
-                             {"rx_missed", p.rx_missed}, {"rx_errors", p.rx_errors},
-                             {"tx_errors", p.tx_errors}, {"rx_no_mbuf", p.rx_no_mbuf}});
-        }
-        return nlohmann::json{{"interfaces", ports}};
-    });
-
-    server.on("show config", [&cfg](const nlohmann::json&) {
-        return nlohmann::json{{"file", cfg.path}, {"summary", describeConfig(cfg)}};
-    });
-
-    server.on("show version", [](const nlohmann::json&) {
-        return nlohmann::json{{"version", TANDEM_VERSION}};
-    });
-
-    // Standalone, this node directs every flow.
-    auto owners = [&cfg, ha] { return ha ? ha->status().view.owners : nodeBit(cfg.node.id); };
-    auto showSessions = [&cfg, &dp, owners](const SessionFilter& f, std::optional<uint64_t> id) {
-        std::vector<SessionSnapshot> snaps;
-        bool truncated = false;
-        if (!dp.sessions(f, id, kMaxSessionsShown, kSnapshotTimeoutMs, &snaps, &truncated)) {
-            throw ControlError("the dataplane did not answer in time");
-        }
-        nlohmann::json list = nlohmann::json::array();
-        const uint16_t mask = owners();
-        for (const auto& s : snaps) list.push_back(sessionJson(s, cfg, mask));
-        return nlohmann::json{{"sessions", list}, {"total", snaps.size()}, {"truncated", truncated}};
-    };
-    server.on("show session all", [&cfg, showSessions](const nlohmann::json& args) {
-        return showSessions(filterFrom(cfg, args), std::nullopt);
-    });
-    server.on("show session id", [showSessions](const nlohmann::json& args) {
-        if (!args.contains("id") || !args["id"].is_number_unsigned()) {
-            throw ControlError("'id' must be a session id");
-        }
-        auto r = showSessions({}, args["id"].get<uint64_t>());
-        if (r["sessions"].empty()) throw ControlError("no session with id " + args["id"].dump());
-        return r;
-    });
-    server.on("show session flow", [&cfg, showSessions](const nlohmann::json& args) {
-        for (const char* k : {"src", "sport", "dst", "dport", "proto"}) {
-            if (!args.contains(k)) throw ControlError(std::string("missing '") + k + "'");
-        }
-        // A flow is either direction of a connection.
-        SessionFilter f = filterFrom(cfg, args);
-        auto r = showSessions(f, std::nullopt);
-        if (r["sessions"].empty()) {
-            SessionFilter rev = f;
-            std::swap(rev.src, rev.dst);
-            std::swap(rev.sport, rev.dport);
-            r = showSessions(rev, std::nullopt);
-        }
-        return r;
-    });
-
-    auto clear = [&dp](const SessionFilter& f, std::optional<uint64_t> id) {
-        uint64_t cleared = 0;
-        if (!dp.clearSessions(f, id, kSnapshotTimeoutMs, &cleared)) {
-            throw ControlError("the dataplane did not answer in time");
-        }
-        TLOG_INFO("control", "operator cleared %llu session(s)", (unsigned long long)cleared);
-        return nlohmann::json{{"cleared", cleared}};
-    };
-    server.on("clear session all", [clear](const nlohmann::json&) { return clear({}, std::nullopt); });
-    server.on("clear session id", [clear](const nlohmann::json& args) {
-        if (!args.contains("id") || !args["id"].is_number_unsigned()) {
-            throw ControlError("'id' must be a session id");
-        }
-        return clear({}, args["id"].get<uint64_t>());
-    });
-    server.on("clear session filter", [&cfg, clear](const nlohmann::json& args) {
-        if (args.empty()) throw ControlError("give at least one filter");
-        return clear(filterFrom(cfg, args), std::nullopt);
-    });
-
-    server.on("debug", [](const nlohmann::json& args) {
-        const std::string sub = args.value("subsystem", std::string());
-        LogLevel level;
-        if (sub.empty()) throw ControlError("missing 'subsystem'");
-        if (!parseLogLevel(args.value("level", std::string()), &level)) {
-            throw ControlError("'level' must be error, warn, info or debug");
-        }
-        setLogLevel(sub, level);
-        return nlohmann::json{{"subsystem", sub}, {"level", logLevelName(level)}};
-    });
-
-    if (!ha) {
-        server.on("show high-availability state", [&cfg](const nlohmann::json&) {
-            return nlohmann::json{
-                {"local", {{"id", cfg.node.id}, {"name", cfg.node.name}, {"state", "standalone"}}},
-                {"peers", nlohmann::json::array()}};
-        });
-        server.on("show cluster members", [&cfg](const nlohmann::json&) {
-            return nlohmann::json{
-                {"members", {{{"id", cfg.node.id}, {"name", cfg.node.name}, {"state", "standalone"}, {"self", true}}}}};
-        });
-        return;
+nlohmann::json showCounters(const Context& c, const nlohmann::json& args) {
+    const bool all = args.value("all", false);
+    const std::string group = args.value("group", std::string());
+    if (!group.empty() && group != "dataplane" && group != "ha" && group != "peer-link") {
+        throw ControlError("unknown counter group '" + group +
+                           "'; expected dataplane, ha or peer-link");
     }
-    server.on("show high-availability state", [ha, &cfg](const nlohmann::json&) {
-        nlohmann::json s = ha->statusJson();
-        const HaSecurity sec = haSecurityOf(cfg.ha);
+    nlohmann::json out = nlohmann::json::object();
+    DataplaneStatus st = c.dp.status();
+    if (group.empty() || group == "dataplane") {
+        out["dataplane"] = countersJson(st.pipeline, all);
+        out["parse"] = countersJson(st.parse, all);
+        out["io"] = countersJson(st.io, all);
+        nlohmann::json by_worker = nlohmann::json::object();
+        for (size_t w = 0; w < st.sessions_by_worker.size(); ++w) {
+            by_worker[std::to_string(w)] = st.sessions_by_worker[w];
+        }
+        out["sessions"] = {{"active", st.sessions}, {"capacity", st.session_capacity},
+                           {"by_worker", by_worker}};
+    }
+    if (group.empty() || group == "peer-link") out["peer_link"] = countersJson(st.peer_link, all);
+    if (c.ha && (group.empty() || group == "ha")) {
+        nlohmann::json h = nlohmann::json::object();
+        const HaCounters& hc = c.ha->counters();
+        for (size_t i = 0; i < kHaCounterCount; ++i) {
+            const uint64_t v = hc.v[i].load(std::memory_order_relaxed);
+            if (all || v) h[std::string(kHaCounterInfo[i].name)] = v;
+        }
+        for (size_t i = 0; i < kHaDecodeResultCount; ++i) {
+            const uint64_t v = c.ha->decodeCount(HaDecodeResult(i));
+            if (all || v) h["decode_" + std::string(kHaDecodeResultInfo[i].name)] = v;
+        }
+        out["ha"] = h;
+    }
+    return out;
+}
+
+nlohmann::json showInterfaces(const Context& c) {
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& p : c.dp.status().ports) {
+        ports.push_back({{"name", p.name}, {"role", p.peer_link ? "peer-link" : "data"},
+                         {"device", p.device}, {"port_id", p.port_id},
+                         {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
+                         {"mtu", p.mtu},
+                         {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
+                         {"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes},
+                         {"rx_missed", p.rx_missed}, {"rx_errors", p.rx_errors},
+                         {"tx_errors", p.tx_errors}, {"rx_no_mbuf", p.rx_no_mbuf}});
+    }
+    return nlohmann::json{{"interfaces", ports}};
+}
+
+nlohmann::json showSessions(const Context& c, const SessionFilter& f, std::optional<uint64_t> id) {
+    std::vector<SessionSnapshot> snaps;
+    bool truncated = false;
+    if (!c.dp.sessions(f, id, kMaxSessionsShown, kSnapshotTimeoutMs, &snaps, &truncated)) {
+        throw ControlError("the dataplane did not answer in time");
+    }
+    // The nodes that may own now elect each flow's director; standalone,
+    // this node directs every flow.
+    const uint16_t owners = c.ha ? c.ha->status().view.owners : nodeBit(c.cfg.node.id);
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& s : snaps) list.push_back(sessionJson(s, c.cfg, owners));
+    return nlohmann::json{{"sessions", list}, {"total", snaps.size()}, {"truncated", truncated}};
+}
+
+uint64_t sessionIdArg(const nlohmann::json& args) {
+    if (!args.contains("id") || !args["id"].is_number_unsigned()) {
+        throw ControlError("'id' must be a session id");
+    }
+    return args["id"].get<uint64_t>();
+}
+
+nlohmann::json showSessionId(const Context& c, const nlohmann::json& args) {
+    auto r = showSessions(c, {}, sessionIdArg(args));
+    if (r["sessions"].empty()) throw ControlError("no session with id " + args["id"].dump());
+    return r;
+}
+
+nlohmann::json showSessionFlow(const Context& c, const nlohmann::json& args) {
+    for (const char* k : {"src", "sport", "dst", "dport", "proto"}) {
+        if (!args.contains(k)) throw ControlError(std::string("missing '") + k + "'");
+    }
+    // A flow is either direction of a connection.
+    SessionFilter f = filterFrom(c.cfg, args);
+    auto r = showSessions(c, f, std::nullopt);
+    if (r["sessions"].empty()) {
+        SessionFilter rev = f;
+        std::swap(rev.src, rev.dst);
+        std::swap(rev.sport, rev.dport);
+        r = showSessions(c, rev, std::nullopt);
+    }
+    return r;
+}
+
+nlohmann::json clearSessions(const Context& c, const SessionFilter& f, std::optional<uint64_t> id) {
+    uint64_t cleared = 0;
+    if (!c.dp.clearSessions(f, id, kSnapshotTimeoutMs, &cleared)) {
+        throw ControlError("the dataplane did not answer in time");
+    }
+    TLOG_INFO("control", "operator cleared %llu session(s)", (unsigned long long)cleared);
+    return nlohmann::json{{"cleared", cleared}};
+}
+
+nlohmann::json setDebug(const nlohmann::json& args) {
+    const std::string sub = args.value("subsystem", std::string());
+    LogLevel level;
+    if (sub.empty()) throw ControlError("missing 'subsystem'");
+    if (!parseLogLevel(args.value("level", std::string()), &level)) {
+        throw ControlError("'level' must be error, warn, info or debug");
+    }
+    setLogLevel(sub, level);
+    return nlohmann::json{{"subsystem", sub}, {"level", logLevelName(level)}};
+}
+
+nlohmann::json showHaState(const Context& c) {
+    if (c.ha) {
+        nlohmann::json s = c.ha->statusJson();
+        const HaSecurity sec = haSecurityOf(c.cfg.ha);
         s["security"] = {{"control_link", sec.control_link ? "curve" : "none"},
                          {"peer_link", sec.peer_link ? "authenticated" : "none"}};
         return s;
-    });
-    server.on("show high-availability state-synchronization", [ha](const nlohmann::json&) {
-        nlohmann::json s = ha->statusJson();
-        return nlohmann::json{{"sync", s.value("sync", nlohmann::json::array())},
-                              {"counters", s.value("counters", nlohmann::json::object())}};
-    });
-    server.on("show cluster members", [ha, &dp](const nlohmann::json&) {
-        nlohmann::json s = ha->statusJson();
-        const DataplaneStatus st = dp.status();
-        nlohmann::json members = nlohmann::json::array();
-        nlohmann::json local = s["local"];
-        local["self"] = true;
-        // What this node's table holds: its own sessions, and the copies it
-        // keeps as backup owner (a cluster) or of everything (a pair).
-        const NodeId self = local.value("id", NodeId(0));
-        local["owned"] = st.sessions_by_owner[self];
-        local["backups"] = st.sessions - st.sessions_by_owner[self];
-        if (st.owner_cache_capacity) {
-            local["owner_cache_entries"] = st.owner_cache_entries;
-            local["owner_cache_hit_pct"] = st.owner_cache_hit_pct;
-        }
-        members.push_back(local);
-        for (auto& p : s["peers"]) {
-            // Copies of its sessions this node holds.
-            const NodeId id = p.value("id", NodeId(0));
-            if (id <= kMaxNodes) p["backed_up_here"] = st.sessions_by_owner[id];
-            members.push_back(p);
-        }
-        return nlohmann::json{{"members", members}};
-    });
-    server.on("request high-availability suspend", [ha](const nlohmann::json&) {
-        HaCommandResult r = ha->suspend();
-        if (!r.ok) throw ControlError(r.message);
-        return nlohmann::json{{"message", r.message}};
-    });
-    server.on("request high-availability functional", [ha](const nlohmann::json&) {
-        HaCommandResult r = ha->functional();
-        if (!r.ok) throw ControlError(r.message);
-        return nlohmann::json{{"message", r.message}};
-    });
+    }
+    return nlohmann::json{
+        {"local", {{"id", c.cfg.node.id}, {"name", c.cfg.node.name}, {"state", "standalone"}}},
+        {"peers", nlohmann::json::array()}};
+}
+
+nlohmann::json showHaSync(const Context& c) {
+    nlohmann::json s = c.ha->statusJson();
+    return nlohmann::json{{"sync", s.value("sync", nlohmann::json::array())},
+                          {"counters", s.value("counters", nlohmann::json::object())}};
+}
+
+nlohmann::json showClusterMembers(const Context& c) {
+    if (!c.ha) {
+        return nlohmann::json{{"members",
+                               {{{"id", c.cfg.node.id},
+                                 {"name", c.cfg.node.name},
+                                 {"state", "standalone"},
+                                 {"self", true}}}}};
+    }
+    nlohmann::json s = c.ha->statusJson();
+    const DataplaneStatus st = c.dp.status();
+    nlohmann::json members = nlohmann::json::array();
+    nlohmann::json local = s["local"];
+    local["self"] = true;
+    // What this node's table holds: its own sessions, and the copies it
+    // keeps as backup owner (a cluster) or of everything (a pair).
+    const NodeId self = local.value("id", NodeId(0));
+    local["owned"] = st.sessions_by_owner[self];
+    local["backups"] = st.sessions - st.sessions_by_owner[self];
+    if (st.owner_cache_capacity) {
+        local["owner_cache_entries"] = st.owner_cache_entries;
+        local["owner_cache_hit_pct"] = st.owner_cache_hit_pct;
+    }
+    members.push_back(local);
+    for (auto& p : s["peers"]) {
+        // Copies of its sessions this node holds.
+        const NodeId id = p.value("id", NodeId(0));
+        if (id <= kMaxNodes) p["backed_up_here"] = st.sessions_by_owner[id];
+        members.push_back(p);
+    }
+    return nlohmann::json{{"members", members}};
+}
+
+// An operator action of the HA agent: its message, or ok=false with it.
+nlohmann::json haAction(const HaCommandResult& r) {
+    if (!r.ok) throw ControlError(r.message);
+    return nlohmann::json{{"message", r.message}};
+}
+
+// The handler of each command. No `default`: with -Werror=switch a command
+// added to src/proto/control_command.h without a handler does not build.
+nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::json& args) {
+    using enum control::CommandId;
+    switch (id) {
+        case show_ha_state: return showHaState(c);
+        case show_ha_sync: return showHaSync(c);
+        case show_cluster_members: return showClusterMembers(c);
+        case show_session_all: return showSessions(c, filterFrom(c.cfg, args), std::nullopt);
+        case show_session_id: return showSessionId(c, args);
+        case show_session_flow: return showSessionFlow(c, args);
+        case show_counters: return showCounters(c, args);
+        case show_interfaces: return showInterfaces(c);
+        case show_config:
+            return nlohmann::json{{"file", c.cfg.path}, {"summary", describeConfig(c.cfg)}};
+        case show_version: return nlohmann::json{{"version", TANDEM_VERSION}};
+        case request_ha_suspend: return haAction(c.ha->suspend());
+        case request_ha_functional: return haAction(c.ha->functional());
+        case request_ha_resync: return haAction(c.ha->requestResync());
+        case clear_session_all: return clearSessions(c, {}, std::nullopt);
+        case clear_session_id: return clearSessions(c, {}, sessionIdArg(args));
+        case clear_session_filter:
+            if (args.empty()) throw ControlError("give at least one filter");
+            return clearSessions(c, filterFrom(c.cfg, args), std::nullopt);
+        case debug: return setDebug(args);
+    }
+    std::abort();  // an id outside the enum: cannot happen
+}
+
+}  // namespace
+
+void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane& dp, HaAgent* ha) {
+    const Context context{cfg, dp, ha};
+    for (const control::CommandDef& def : control::commandSet()) {
+        // A standalone node does not serve the HA agent's commands: they
+        // answer "unknown command" there.
+        if (def.needs_ha && !ha) continue;
+        server.on(std::string(def.words), [context, id = def.id](const nlohmann::json& args) {
+            return handle(id, context, args);
+        });
+    }
 }
 
 }  // namespace tandem

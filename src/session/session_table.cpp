@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include <sys/mman.h>
 
@@ -26,6 +27,7 @@ uint32_t bucketCountFor(uint32_t capacity) {
 // random lookup over millions of entries is otherwise dominated by TLB misses.
 template <typename T>
 T* allocateAligned(size_t count) {
+    static_assert(std::is_trivially_destructible_v<T>, "freed without running destructors");
     constexpr size_t kHuge = 2u << 20;
     size_t bytes = count * sizeof(T);
     const size_t align = bytes >= kHuge ? kHuge : 64;
@@ -65,14 +67,6 @@ SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
     // Hand out low indices first: a lightly used table stays compact in cache.
     for (uint32_t i = 0; i < capacity_; ++i) free_[i] = capacity_ - 1 - i;
     for (uint32_t s = 0; s < kWheelSlots; ++s) wheel_[s] = kNoEntry;
-}
-
-SessionTable::~SessionTable() {
-    std::free(entries_);
-    std::free(links_);
-    std::free(hashes_);
-    std::free(nat_);
-    std::free(buckets_);
 }
 
 size_t SessionTable::memoryBytes() const {

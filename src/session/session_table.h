@@ -37,6 +37,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <type_traits>
@@ -59,7 +60,6 @@ public:
     /// Allocates entries and buckets for `capacity` sessions (>= 1).
     /// `now_ms` starts the aging clock. Throws std::bad_alloc if memory is short.
     SessionTable(uint32_t capacity, uint32_t now_ms);
-    ~SessionTable();
     SessionTable(const SessionTable&) = delete;
     SessionTable& operator=(const SessionTable&) = delete;
 
@@ -254,11 +254,19 @@ private:
     uint32_t nbuckets_;
     std::atomic<uint32_t> size_{0};  ///< written by the owner only (relaxed store)
     std::atomic<uint32_t> by_owner_[kMaxNodes + 1] = {};  ///< live entries per Session::owner
-    Session* entries_;
-    TimerLink* links_;
-    uint64_t* hashes_;   ///< flowHash of each live entry's key (erase finds its bucket)
-    NatBinding* nat_;
-    Bucket* buckets_;
+    /// Frees memory from std::aligned_alloc (the arrays below hold trivially
+    /// destructible types, so nothing else is owed them).
+    struct FreeDeleter {
+        void operator()(void* p) const { std::free(p); }
+    };
+    template <typename T>
+    using AlignedArray = std::unique_ptr<T[], FreeDeleter>;
+
+    AlignedArray<Session> entries_;
+    AlignedArray<TimerLink> links_;
+    AlignedArray<uint64_t> hashes_;  ///< flowHash of each live entry's key (erase finds its bucket)
+    AlignedArray<NatBinding> nat_;
+    AlignedArray<Bucket> buckets_;
     std::unique_ptr<uint32_t[]> free_;  ///< stack of free entry indices
     uint32_t free_top_;
     std::unique_ptr<uint32_t[]> wheel_; ///< head entry index per slot

@@ -217,7 +217,7 @@ TEST_CASE("help lists the next words with one line each") {
     REQUIRE_FALSE(h.error);
     CHECK(helpWords("show ") == Words{"cluster", "config", "counters", "high-availability",
                                       "interfaces", "session", "version"});
-    CHECK(h.items[4].help == "data ports: link, speed and traffic counters");
+    CHECK(h.items[4].help == "the data ports and the peer link: link, speed and traffic counters");
     CHECK(helpWords("sh") == Words{"show"});
     CHECK(helpWords("show version ") == Words{"<cr>"});
     CHECK(helpWords("show session id ") == Words{"<ID>"});

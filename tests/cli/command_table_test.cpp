@@ -2,9 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 #include "cli/command_parser.h"
+#include "proto/control_command.h"
 
 using namespace tandem::cli;
 
@@ -61,5 +63,47 @@ TEST_CASE("every command parses when typed in full") {
         ParseResult r = parser.parse(path);
         REQUIRE(r.command);
         CHECK(r.command->expanded == path);
+    }
+}
+
+// The commands sent to tandemd are defined once (src/proto/control_command.h);
+// the tree must spell each one as defined, and nothing else.
+TEST_CASE("the tree has one leaf per daemon command, at the path of its words") {
+    std::vector<std::pair<std::string, const CommandNode*>> nodes;
+    walk(commandTable(), "", &nodes);
+    std::map<std::string, const CommandNode*> leaves;  // canonical -> leaf
+    for (const auto& [path, node] : nodes) {
+        if (!node->action || node->action->builtin != Builtin::none) continue;
+        CAPTURE(path);
+        CHECK(node->action->canonical == path);
+        CHECK_MESSAGE(tandem::control::findCommand(path) != nullptr,
+                      "'" << path << "' is not in src/proto/control_command.cpp");
+        CHECK(leaves.emplace(path, node).second);
+    }
+    for (const auto& def : tandem::control::commandSet()) {
+        CAPTURE(def.words);
+        auto it = leaves.find(std::string(def.words));
+        REQUIRE_MESSAGE(it != leaves.end(), "the shell has no leaf for '" << def.words << "'");
+        CHECK(it->second->help == def.help);
+    }
+}
+
+TEST_CASE("a command's argument slots fill exactly the args its definition names") {
+    std::vector<std::pair<std::string, const CommandNode*>> nodes;
+    walk(commandTable(), "", &nodes);
+    for (const auto& [path, node] : nodes) {
+        const auto* def = node->action ? tandem::control::findCommand(path) : nullptr;
+        if (def == nullptr) continue;
+        CAPTURE(path);
+        std::set<std::string> required, optional;
+        for (const auto& a : node->action->args) required.insert(a.key);
+        for (const auto& a : node->action->optional_args) optional.insert(a.key);
+        for (const auto& o : node->action->options)
+            optional.insert(o.value ? o.value->key : o.flag_key);
+        std::set<std::string> want_required, want_optional;
+        for (const auto& a : def->args)
+            (a.required ? want_required : want_optional).insert(std::string(a.key));
+        CHECK(required == want_required);
+        CHECK(optional == want_optional);
     }
 }

@@ -61,21 +61,22 @@ TEST_CASE("a counter group keeps only its sections, and says when the daemon has
 
 TEST_CASE("interfaces print as a table naming every port") {
     json r = json::parse(R"({"interfaces": [
-      {"name": "inside", "device": "net_null0,no-rx=1", "port_id": 0, "link": "up",
-       "speed_mbps": 10000, "mtu": 9001, "rx_packets": 5, "tx_packets": 7, "rx_bytes": 300,
-       "tx_bytes": 420, "rx_missed": 0, "rx_errors": 0, "tx_errors": 0, "rx_no_mbuf": 0},
-      {"name": "outside", "device": "net_null1,no-rx=1", "port_id": 1, "link": "down",
-       "speed_mbps": 2500}]})");
+      {"name": "inside", "role": "data", "device": "net_null0,no-rx=1", "port_id": 0,
+       "link": "up", "speed_mbps": 10000, "mtu": 9001, "rx_packets": 5, "tx_packets": 7,
+       "rx_bytes": 300, "tx_bytes": 420, "rx_missed": 0, "rx_errors": 0, "tx_errors": 0,
+       "rx_no_mbuf": 0},
+      {"name": "peer", "role": "peer-link", "device": "net_null1,no-rx=1", "port_id": 1,
+       "link": "down", "speed_mbps": 2500}]})");
     CHECK(renderResult("show interfaces", json::object(), r) ==
-          "NAME     DEVICE             PORT  LINK     SPEED   MTU\n"
-          "inside   net_null0,no-rx=1     0  up     10 Gb/s  9001\n"
-          "outside  net_null1,no-rx=1     1  down  2.5 Gb/s     -\n"
+          "NAME    ROLE       DEVICE             PORT  LINK     SPEED   MTU\n"
+          "inside  data       net_null0,no-rx=1     0  up     10 Gb/s  9001\n"
+          "peer    peer-link  net_null1,no-rx=1     1  down  2.5 Gb/s     -\n"
           "\n"
-          "NAME     RX-PACKETS  TX-PACKETS  RX-BYTES  TX-BYTES  RX-MISSED  RX-NO-MBUF  RX-ERRORS"
+          "NAME    RX-PACKETS  TX-PACKETS  RX-BYTES  TX-BYTES  RX-MISSED  RX-NO-MBUF  RX-ERRORS"
           "  TX-ERRORS\n"
-          "inside            5           7       300       420          0           0          0"
+          "inside           5           7       300       420          0           0          0"
           "          0\n"
-          "outside           -           -         -         -          -           -          -"
+          "peer             -           -         -         -          -           -          -"
           "          -\n");
 }
 
@@ -154,6 +155,18 @@ TEST_CASE("cluster members print as a table") {
           " 2  fw2   active-secondary  -      no\n");
 }
 
+TEST_CASE("a member's last transition prints as words, not JSON") {
+    json r = json::parse(R"({"members": [
+        {"id": 1, "name": "fw1", "state": "active", "self": true,
+         "last_transition": {"from": "tentative", "to": "active", "cause": "bulk sync done",
+                             "ago_ms": 5000}},
+        {"id": 2, "name": "fw2", "state": "active"}]})");
+    CHECK(renderResult("show cluster members", json::object(), r) ==
+          "ID  NAME  STATE   LAST-TRANSITION                                  SELF\n"
+          " 1  fw1   active  tentative -> active, 5.0 s ago (bulk sync done)  yes\n"
+          " 2  fw2   active  -                                                -\n");
+}
+
 TEST_CASE("config, version and actions print plainly") {
     json cfg = {{"file", "/etc/tandem/tandem.conf"},
                 {"summary", "node 1 (fw1) in cluster 1; inline mode, 1 worker; no peers (HA off)"}};
@@ -169,6 +182,9 @@ TEST_CASE("config, version and actions print plainly") {
     CHECK(renderResult("request high-availability suspend", json::object(), json::object()) ==
           "ok\n");
     CHECK(renderResult("debug", json::object(), json{{"message", "ha: debug"}}) == "ha: debug\n");
+    CHECK(renderResult("request high-availability state-synchronization resync", json::object(),
+                       json{{"message", "asking every live peer for a full bulk sync"}}) ==
+          "asking every live peer for a full bulk sync\n");
 }
 
 TEST_CASE("an answer of another shape falls back to the generic layout") {

@@ -1,6 +1,6 @@
 // The in-memory network the HA tests run on: delivery on simulated time,
 // loss, duplication, partitions, filters, crashes.
-#include "ha/fake_transport.h"
+#include "fake_transport.h"
 
 #include <doctest/doctest.h>
 

@@ -20,7 +20,7 @@
 #include "cluster/ha_channel.h"
 #include "config/config.h"
 #include "core/clock.h"
-#include "ha/fake_transport.h"
+#include "fake_transport.h"
 #include "ha/ha_agent.h"
 
 namespace tandem::test {

@@ -1,4 +1,4 @@
-#include "ha/fake_transport.h"
+#include "fake_transport.h"
 
 #include <algorithm>
 
