@@ -362,7 +362,7 @@ class Run:
             t.expect(r"show interfaces ", timeout=3)
             self.check("TAB completes 'show in' to 'show interfaces'", True)
             t.send("\r")
-            out = t.expect(r"(?s)NAME\s+DEVICE.*?" + re.escape(prompt), timeout=5).group(0)
+            out = t.expect(r"(?s)NAME\s+ROLE\s+DEVICE.*?" + re.escape(prompt), timeout=5).group(0)
             self.check("the completed command runs", "inside" in out and "outside" in out, out)
 
             t.idle(prompt)
@@ -370,7 +370,7 @@ class Run:
             help_text = t.expect(r"(?s)\?\n(.*?)" + re.escape(prompt) + r"show $",
                                  timeout=3).group(1)
             self.check("'?' lists the next words with help",
-                       re.search(r"^\s+interfaces\s+data ports", help_text, re.M) is not None and
+                       re.search(r"^\s+interfaces\s+the data ports", help_text, re.M) is not None and
                        re.search(r"^\s+high-availability\s+HA state", help_text, re.M)
                        is not None, help_text)
             t.send("version\r")
