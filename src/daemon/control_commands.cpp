@@ -243,7 +243,8 @@ nlohmann::json showHaState(const Context& c) {
         return s;
     }
     return nlohmann::json{
-        {"local", {{"id", c.cfg.node.id}, {"name", c.cfg.node.name}, {"state", "standalone"}}},
+        {"local",
+         {{"id", c.cfg.node.id}, {"name", c.cfg.node.name}, {"state", "standalone"}, {"ready", true}}},
         {"peers", nlohmann::json::array()}};
 }
 
