@@ -48,7 +48,7 @@ bool haReady(const HaStatus& s) {
         const auto sync = std::find_if(s.sync.begin(), s.sync.end(),
                                        [&](const PeerSyncStatus& q) { return q.peer == p.id; });
         if (sync == s.sync.end() || !sync->up) return false;
-        if (std::strcmp(sync->bulk_out_state, "sent") != 0) return false;
+        if (!sync->bulk_out_delivered) return false;
         if (std::strcmp(sync->bulk_in_state, "receiving") == 0) return false;
     }
     return true;
@@ -117,6 +117,7 @@ nlohmann::json haSyncValue(status::HaSyncField f, const PeerSyncStatus& p) {
         case bulk_out_state: return p.bulk_out_state;
         case bulk_out_id: return p.bulk_out_id;
         case bulk_sent: return p.bulk_out_sent;
+        case bulk_out_delivered: return p.bulk_out_delivered;
         case bulk_in_state: return p.bulk_in_state;
         case bulk_received: return p.bulk_in_received;
         case bulk_expected: return p.bulk_in_expected;

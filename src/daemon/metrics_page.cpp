@@ -179,6 +179,10 @@ std::string renderMetricsPage(const MetricsSources& src) {
     } else {
         p.family("tandem_node_state", MT::gauge, "1 for this node's current HA state, 0 for the others.");
         p.sample("tandem_node_state", MT::gauge, {{"state", "standalone"}}, uint64_t(1));
+        // Nothing to pair: ready (`show high-availability state` says so too).
+        const status::FieldDef& ready = status::kHaLocalFields[size_t(status::HaLocalField::ready)];
+        p.family(std::string(ready.metric), MT::gauge, ready.help);
+        p.sample(ready.metric, MT::gauge, {}, uint64_t(1));
     }
     if (src.dataplane) dataplaneMetrics(p, *src.dataplane, cfg);
     if (src.traffic_log) {

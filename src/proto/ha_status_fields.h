@@ -57,8 +57,8 @@ struct FieldDef {
     X(state, "state", node_state, "This node's HA state.", "tandem_node_state", gauge, 1)       \
     X(ready, "ready", boolean,                                                                  \
       "true when this node is active, its links are up, every peer is paired and alive, and "   \
-      "the bulk sync with every peer is done (sent and received): the one field a script "      \
-      "starting a node waits for.",                                                             \
+      "the bulk sync with every peer is done (acknowledged by the peer, and none from it "      \
+      "still arriving): the one field a script starting a node waits for.",                    \
       "tandem_ha_ready", gauge, 1)                                                              \
     X(primary, "primary", boolean, "true when this node is the pair's primary.",                \
       "tandem_node_primary", gauge, 1)                                                          \
@@ -146,6 +146,8 @@ struct FieldDef {
       none, 1)                                                                                  \
     X(bulk_sent, "bulk.sent", integer, "Records sent by the current bulk sync to the peer.",    \
       "tandem_ha_sync_bulk_sent_total", counter, 1)                                             \
+    X(bulk_out_delivered, "bulk.out_delivered", boolean,                                        \
+      "true once the peer acknowledged the whole bulk sync towards it.", "", none, 1)           \
     X(bulk_in_state, "bulk.in_state", text,                                                     \
       "The bulk sync from the peer: idle, receiving or complete.", "", none, 1)                 \
     X(bulk_received, "bulk.received", integer,                                                  \

@@ -27,6 +27,7 @@ HaStatus readyPair() {
     q.peer = 2;
     q.up = true;
     q.bulk_out_state = "sent";
+    q.bulk_out_delivered = true;
     q.bulk_in_state = "complete";
     return s;
 }
@@ -139,7 +140,7 @@ TEST_CASE("ready: active, links up, every peer paired and alive, bulk sync done 
     s.peers[0].alive = false;
     CHECK_FALSE(haReady(s));
     s = readyPair();
-    s.sync[0].bulk_out_state = "scanning";
+    s.sync[0].bulk_out_delivered = false;  // sent, not yet acknowledged
     CHECK_FALSE(haReady(s));
     s = readyPair();
     s.sync[0].bulk_in_state = "receiving";
