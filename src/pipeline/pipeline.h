@@ -192,6 +192,21 @@ public:
     /// owns it.
     void removeSession(uint32_t index, uint32_t now_ms);
 
+    /// A policy reload: frames from the next burst on are matched against
+    /// `policy` (the caller swaps it between bursts, so no frame sees half of
+    /// it). Then a table job (runJobs) matches each session this node owns
+    /// against it, as its first packet would be now: one still allowed
+    /// takes the rule that allows it (replicated when that changed); one
+    /// denied is ended and replicated as ended when `end_denied` (`[policy]
+    /// re-evaluate`), else kept under kRuleOfEarlierPolicy. A reload while
+    /// the job of an earlier one runs starts it again. Releases this
+    /// pipeline's reference to the old policy (the caller keeps one, so the
+    /// worker never frees it).
+    void setPolicy(std::shared_ptr<const Policy> policy, bool end_denied);
+
+    /// The policy frames are matched against now.
+    const std::shared_ptr<const Policy>& policyPtr() const { return policy_; }
+
     const PipelineCounters& counters() const { return counters_; }
     const ParseCounters& parseCounters() const { return parse_counters_; }
     const SessionTable& table() const { return table_; }
@@ -218,6 +233,7 @@ private:
         NodeId peer = kNoNode, from = kNoNode, to = kNoNode, origin = kNoNode;
         uint32_t bulk_id = 0;
         uint32_t cursor = 0;
+        bool end_denied = false;  // reevaluate_policy: end what the policy denies now
     };
     // A bulk scan per peer (up to 15 at once when a cluster of 16 starts),
     // a member_left per gone peer, transfers, rebalances: room for all.
@@ -265,6 +281,7 @@ private:
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
     bool stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms);
     bool stepRebalance(uint32_t index, uint32_t now_ms);
+    bool stepReevaluate(uint32_t index, bool end_denied, uint32_t now_ms);
 
     // Traffic log (pipeline_log.cpp): start/end of sessions of `log` rules
     // that this node owns, as records on settings_.traffic_log.
