@@ -347,6 +347,7 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
     }
     auto impl = std::make_unique<Impl>();
     impl->spec = spec;
+    impl->policy = spec.policy;
     if (spec.peer_link.udp) {
         PeerLinkUdpLocal& u = impl->peer_udp;
         u.self = spec.peer_link.listen;
@@ -475,6 +476,49 @@ bool Dataplane::sessions(const SessionFilter& filter, std::optional<uint64_t> id
 bool Dataplane::clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
                               uint32_t timeout_ms, uint64_t* cleared) {
     return impl_->request(true, filter, id, 0, timeout_ms, nullptr, cleared);
+}
+
+std::shared_ptr<const Policy> Dataplane::policy() const {
+    std::lock_guard lock(impl_->policy_mu);
+    return impl_->policy;
+}
+
+bool Dataplane::setPolicy(std::shared_ptr<const Policy> policy, bool end_denied,
+                          uint32_t timeout_ms) {
+    Impl& d = *impl_;
+    std::lock_guard lock(d.policy_mu);
+    const uint64_t deadline = monotonicUs() + uint64_t(timeout_ms) * 1000;
+    auto waitDone = [&](PolicyMailbox& mb) {
+        while (mb.state.load(std::memory_order_acquire) == PolicyMailbox::kRequested) {
+            if (monotonicUs() > deadline) return false;
+            timespec ts{0, 200000};
+            nanosleep(&ts, nullptr);
+        }
+        return true;
+    };
+    // An earlier reload a worker has not taken yet (it timed out) goes first.
+    for (auto& w : d.workers) {
+        if (!waitDone(w->policy_box)) return false;
+    }
+    for (auto& w : d.workers) {
+        PolicyMailbox& mb = w->policy_box;
+        mb.policy = policy;
+        mb.end_denied = end_denied;
+        mb.state.store(PolicyMailbox::kRequested, std::memory_order_release);
+    }
+    // From here on the new policy is the one reported, whether or not every
+    // worker switched in time (those that did not, switch on their next loop).
+    // The old one is freed here, after the workers let it go, not by them.
+    const std::shared_ptr<const Policy> old = std::move(d.policy);
+    d.policy = policy;
+    bool all = true;
+    for (auto& w : d.workers) all &= waitDone(w->policy_box);
+    if (!all) return false;
+    for (auto& w : d.workers) {
+        w->policy_box.policy.reset();
+        w->policy_box.state.store(PolicyMailbox::kIdle, std::memory_order_relaxed);
+    }
+    return true;
 }
 
 namespace {

@@ -89,6 +89,16 @@ struct SessionMailbox {
     uint32_t cursor = 0;
 };
 
+/// A policy reload handed to a worker (Dataplane::setPolicy), taken between
+/// bursts. The requester fills it and sets kRequested; the worker calls
+/// Pipeline::setPolicy and sets kDone (release).
+struct PolicyMailbox {
+    static constexpr int kIdle = 0, kRequested = 1, kDone = 2;
+    std::atomic<int> state{kIdle};
+    std::shared_ptr<const Policy> policy;
+    bool end_denied = false;
+};
+
 /// A frame one worker received that another must process: the worker that
 /// holds its flow (Pipeline::workerFor). One SPSC ring per (from, to) pair
 /// of workers; the receiving worker polls its rings like another port.
@@ -118,6 +128,7 @@ struct Worker {
     std::array<ReplayWindow, kMaxNodes + 1> replay;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
+    PolicyMailbox policy_box;
 };
 
 /// The neighbour seen on each data port (source MAC of its latest unicast
@@ -233,9 +244,12 @@ struct Dataplane::Impl {
     void expireHeldFragments(Worker& w, uint32_t now);
     void expireParked(Worker& w, uint32_t now);
     bool serveMailbox(Worker& w, uint32_t now);
+    void servePolicy(Worker& w);
     bool request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
                  uint32_t timeout_ms, std::vector<SessionSnapshot>* out, uint64_t* matched) const;
     mutable std::mutex mailbox_mu;  // one control request at a time
+    mutable std::mutex policy_mu;   // guards `policy`; one reload at a time
+    std::shared_ptr<const Policy> policy;  // what the workers match against (the last reload's)
 };
 
 }  // namespace tandem

@@ -516,6 +516,15 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     return true;
 }
 
+void Dataplane::Impl::servePolicy(Worker& w) {
+    PolicyMailbox& mb = w.policy_box;
+    if (mb.state.load(std::memory_order_acquire) != PolicyMailbox::kRequested) return;
+    // Between bursts: the frames before matched the old policy, the next
+    // ones match the new. The requester holds both, so neither is freed here.
+    w.pipeline->setPolicy(mb.policy, mb.end_denied);
+    mb.state.store(PolicyMailbox::kDone, std::memory_order_release);
+}
+
 bool Dataplane::Impl::serveMailbox(Worker& w, uint32_t now) {
     SessionMailbox& mb = w.mailbox;
     if (mb.state.load(std::memory_order_acquire) != SessionMailbox::kRequested) return false;
@@ -563,6 +572,7 @@ void Dataplane::Impl::loop(Worker& w) {
         // Commands first: a replica the agent acknowledged must be in the
         // table before any packet that the acknowledgement let loose.
         drainCommands(w, now);
+        servePolicy(w);
         bool busy = false;
         for (uint16_t p = 0; p < nports; ++p) {
             const uint16_t n = rte_eth_rx_burst(port_ids[p], w.queue, rx, burst);

@@ -68,9 +68,7 @@ HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer
     for (const std::string& z : config.zones) zones += z + "\n";
     h.zones_hash = hashText(zones);
     h.rules_count = uint32_t(config.rules.size());
-    std::string rules;
-    for (const Rule& r : config.rules) rules += formatRule(r) + "\n";
-    h.rules_hash = hashText(rules);
+    h.rules_hash = policyHash(config.rules);
     h.dataplane_mode = uint8_t(config.dataplane.mode);
     h.peer_link_transport = uint8_t(config.ha.peer_link);
 

@@ -445,6 +445,8 @@ constexpr Keyword kPolicyKeywords[] = {
          return true;
      },
      KeyUse::repeatable},
+    {"re-evaluate",
+     [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.policy_reevaluate); }},
 };
 
 bool openPlain(LoadContext&, std::string_view) {

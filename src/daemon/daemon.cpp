@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "daemon/control_commands.h"
 #include "daemon/metrics_page.h"
+#include "daemon/policy_reload.h"
 #include "daemon/traffic_logger.h"
 #include "dataplane/dataplane.h"
 #include "ha/ha_agent.h"
@@ -167,6 +168,13 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     return true;
 }
 
+// The traffic log's names of the node, the zones and `policy`'s rules.
+TrafficLogNames trafficLogNames(const Config& cfg, const Policy& policy) {
+    std::vector<std::string> rules;
+    for (size_t i = 0; i < policy.ruleCount(); ++i) rules.push_back(policy.rule(uint32_t(i)).name);
+    return TrafficLogNames(cfg.node.name, cfg.node.id, rules, cfg.zones);
+}
+
 }  // namespace
 
 int runDaemon(const Config& cfg) {
@@ -179,7 +187,7 @@ int runDaemon(const Config& cfg) {
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);  // reopens the traffic log
+    sigaddset(&sigs, SIGHUP);  // reloads the policy, reopens the traffic log
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
     if (cfg.ha.enabled) {
@@ -234,11 +242,8 @@ int runDaemon(const Config& cfg) {
             log_rings.push_back(std::make_unique<TrafficLogRing>(kTrafficLogRing));
             spec.traffic_logs.push_back(log_rings.back().get());
         }
-        std::vector<std::string> rule_names;
-        for (size_t i = 0; i < policy->ruleCount(); ++i) rule_names.push_back(policy->rule(uint32_t(i)).name);
         traffic_logger = std::make_unique<TrafficLogger>(
-            cfg.control.traffic_log, TrafficLogNames(cfg.node.name, cfg.node.id, rule_names, cfg.zones),
-            spec.traffic_logs);
+            cfg.control.traffic_log, trafficLogNames(cfg, *policy), spec.traffic_logs);
         if (!traffic_logger->start(&error)) {
             TLOG_ERROR(kLog, "%s", error.c_str());
             if (ha) ha->stop();
@@ -252,8 +257,13 @@ int runDaemon(const Config& cfg) {
         if (ha) ha->stop();
         return 1;
     }
+    // Reloads (command and SIGHUP) rename rules in the traffic log.
+    PolicyReloader reloader(cfg, *dataplane,
+                            [&](const std::shared_ptr<const Policy>& p, uint64_t) {
+                                if (traffic_logger) traffic_logger->setNames(trafficLogNames(cfg, *p));
+                            });
     ControlServer control;
-    registerControlCommands(control, cfg, *dataplane, ha.get());
+    registerControlCommands(control, cfg, *dataplane, ha.get(), reloader);
     if (!control.start(cfg.control.socket, &error)) {
         TLOG_ERROR(kLog, "%s", error.c_str());
         if (ha) ha->stop();
@@ -303,6 +313,8 @@ int runDaemon(const Config& cfg) {
                 traffic_logger->reopen();
                 TLOG_INFO(kLog, "SIGHUP: reopening the traffic log");
             }
+            TLOG_INFO(kLog, "SIGHUP: reloading the policy from %s", cfg.path.c_str());
+            reloader.reload();  // logs what it did, or why not
             continue;
         }
         if (sig > 0) break;

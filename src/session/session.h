@@ -83,6 +83,8 @@ inline constexpr uint8_t kUnknownPort = 0xff;
 /// policy would deny it (`[policy] re-evaluate = false`): its rule belongs
 /// to an earlier policy.
 inline constexpr uint32_t kRuleOfEarlierPolicy = 0xfffffffe;
+/// What `show session` and the traffic log call that rule.
+inline constexpr const char* kEarlierPolicyRuleName = "(earlier policy)";
 
 /// One tracked connection: 128 bytes, two cache lines, aligned to a line.
 ///
