@@ -137,6 +137,8 @@ class PairOptions:
     metrics: bool = False     # serve /metrics on 127.0.0.1 in each node namespace
     workers: int = 1          # tandemd workers per node
     port_driver: str = "af_packet"  # the data ports' DPDK driver (nodes.tandemd_config)
+    session_capacity: int = 131072  # [dataplane] session-capacity of each node
+    extra_config: str = ""    # appended to each node's config (e.g. a [timeouts] section)
 
 
 # --- node slots ---------------------------------------------------------------------------------
@@ -206,8 +208,10 @@ class PairTandemdNode(TandemdNode):
             secret_key=slot.secret_key if o.curve else "",
             public_key=slot.public_key if o.curve else "")
         return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
-                              session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
-                              socket_path=socket_path, lcores=self.lcores, extra=extra,
+                              session_capacity=o.session_capacity,
+                              dpdk_prefix=self.dpdk_prefix,
+                              socket_path=socket_path, lcores=self.lcores,
+                              extra=extra + o.extra_config,
                               cluster_id=o.cluster_id, node_name=f"fw{slot.letter}",
                               extra_ports={"peer": slot.peer_if},
                               control_extra=METRICS_CONFIG if o.metrics else "")
