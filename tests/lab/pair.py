@@ -1411,9 +1411,9 @@ def options_from(args, **over) -> PairOptions:
 
 def pair_main(description: str, body, argv=None, configure=None, variants=None) -> int:
     """Parses the options, then for each variant (a dict of PairOptions
-    overrides, default one: none) builds a pair lab, starts the server
-    services and both nodes, waits for HA, and runs body(lab, args, report,
-    deadline). Prints the counted outcomes; exit 0 passed, 1 a check failed
+    overrides, default one: none; its "label", if any, names it in the
+    output) builds a pair lab, starts the server services and both nodes,
+    waits for HA, and runs body(lab, args, report, deadline). Prints the counted outcomes; exit 0 passed, 1 a check failed
     or a node failed, 2 the lab could not run, 77 skipped."""
     ap = common_args(description)
     if configure:
@@ -1440,8 +1440,9 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
           + (f", peer link {args.peer_link}" if args.node == "tandemd" else ""), flush=True)
     try:
         for over in vs:
-            opts = options_from(args, **over)
-            tag = ", ".join(f"{k} {v}" for k, v in over.items())
+            # "label": the variant's name as printed (default: its overrides)
+            opts = options_from(args, **{k: v for k, v in over.items() if k != "label"})
+            tag = over.get("label", ", ".join(f"{k} {v}" for k, v in over.items()))
             if tag:
                 print(f"\n#### variant: {tag}", flush=True)
             with PairLab(opts) as lab:

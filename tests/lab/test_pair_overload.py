@@ -42,7 +42,7 @@ from lab import PYTHON, TRAFFIC, LabError  # noqa: E402
 from pair import (RR_PORT, IDLE_PORT, SERVER_IP, TCP_ECHO, add_longlived_args,  # noqa: E402
                   counter_line, delta, ha_peers, pair_main, report_rr, start_idle,
                   start_longlived, stop_idle, stop_rr, storm, use_idle)
-from session_tables import ownership, readable, sessions_of, tables_agree  # noqa: E402
+from session_tables import ownership, same_on_every_node, sessions_of  # noqa: E402
 
 FLOOD_NET = "10.200.0.0/16"
 
@@ -64,7 +64,10 @@ def variants(args):
     extra = ""
     if args.pressure_timeout is not None:
         extra = f"\n[timeouts]\ntcp-embryonic-under-pressure = {args.pressure_timeout}\n"
-    return [{"session_capacity": args.capacity, "extra_config": extra}]
+    return [{"label": f"session-capacity {args.capacity}"
+                      + (f", tcp-embryonic-under-pressure {args.pressure_timeout}"
+                         if args.pressure_timeout is not None else ""),
+             "session_capacity": args.capacity, "extra_config": extra}]
 
 
 def drop_spoofed_behind(lab) -> None:
@@ -81,17 +84,6 @@ def drop_spoofed_behind(lab) -> None:
 def established_tables(lab) -> dict:
     """{port: ownership view} of the long-lived and the idle connections."""
     return {port: ownership(lab, port) for port in (RR_PORT, IDLE_PORT)}
-
-
-def same_everywhere(own: dict) -> bool:
-    """Every node's table holds the same sessions, one owner each, agreeing."""
-    for view in own.values():
-        if not readable(view) or not tables_agree(view):
-            return False
-        keys = [set(t) for t in view.values()]
-        if any(k != keys[0] for k in keys):
-            return False
-    return True
 
 
 def sessions_active(lab, s) -> int | None:
@@ -198,7 +190,8 @@ def body(lab, args, report, deadline, variant=None):
     sec.check(f"every long-lived and idle session is still in both tables with the same owner "
               f"and backup, the tables agree (sessions by port before {n_before}, after "
               f"{n_after})",
-              same_everywhere(own_before) and same_everywhere(own_after) and
+              all(same_on_every_node(v) for v in own_before.values()) and
+              all(same_on_every_node(v) for v in own_after.values()) and
               own_after == own_before and n_before == {RR_PORT: args.conns, IDLE_PORT: args.idle})
     stop_idle(lab, sec)
     r = stop_rr(lab)
