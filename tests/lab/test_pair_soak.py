@@ -80,6 +80,9 @@ def configure(ap):
     ap.add_argument("--flap-every-s", type=float, default=4.0)
     ap.add_argument("--flap-down-s", type=float, default=1.0)
     ap.add_argument("--rss-tolerance-mib", type=float, default=4.0)
+    ap.add_argument("--drain-s", type=float, default=DRAIN_S,
+                    help="seconds after the last traffic before the tables must be back to "
+                         "their baseline")
     ap.set_defaults(deadline=minutes * 60 + 240)
 
 
@@ -269,10 +272,10 @@ def body(lab, args, report, deadline, variant=None):
     rss_cold = {s.label: rss_kib(lab, s) for s in lab.slots}
     storm(lab, sec, "after the cold start: short connections", args.short, 20, deadline,
           connect_timeout=5.0)
-    time.sleep(DRAIN_S)
+    time.sleep(args.drain_s)
     end = {s.label: quiet_state(lab, s) for s in lab.slots}
     rss_end = {s.label: rss_kib(lab, s) for s in lab.slots}
-    sec.line(f"baseline at the start {base}; {DRAIN_S:g} s after the last traffic {end}")
+    sec.line(f"baseline at the start {base}; {args.drain_s:g} s after the last traffic {end}")
     sec.line(f"RSS after the cold start {rss_cold} KiB, at the end {rss_end} KiB")
     sec.check("both tables back to their baseline, no deferred first packet, no sync message "
               "waiting, nothing queued to apply",
