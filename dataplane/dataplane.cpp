@@ -370,6 +370,13 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
         }
         impl->peer_link_salt = randomSalt();
     }
+    PeerLinkReceiveRules& rx = impl->peer_rx;
+    rx.udp = spec.peer_link.udp;
+    rx.cluster_id = spec.peer_link.cluster_id;
+    rx.self = spec.pipeline.node;
+    rx.known_peers = spec.peer_link.known_peers;
+    rx.udp_local = &impl->peer_udp;
+    rx.ciphers = impl->peer_link_ciphers.get();
     // Above every sequence number this node used before it (re)started.
     impl->peer_link_seq.store(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                            std::chrono::system_clock::now().time_since_epoch())

@@ -130,7 +130,31 @@ struct SessionSnapshot {
     int64_t expires_in_ms = 0;   ///< negative: due, awaiting the aging pass
 };
 
-class Dataplane {
+/// What the control commands ask of the dataplane (control_commands.h):
+/// status, and the sessions in its tables. Dataplane answers from its
+/// workers; anything else that answers the same way (a fuzz target's stand-in)
+/// can be handed to the same handlers.
+class DataplaneQueries {
+public:
+    virtual ~DataplaneQueries() = default;
+
+    virtual DataplaneStatus status() const = 0;
+
+    /// Copies up to `max` sessions matching `filter` (or the one with `id`
+    /// when given). Returns false when the tables did not answer within
+    /// `timeout_ms`. *truncated says whether more matched than `max`.
+    virtual bool sessions(const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
+                          uint32_t timeout_ms, std::vector<SessionSnapshot>* out,
+                          bool* truncated) const = 0;
+
+    /// Removes the sessions matching `filter` (or the one with `id`); peers
+    /// are told about the ones this node owns. Returns false on timeout;
+    /// *cleared is how many went.
+    virtual bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
+                               uint32_t timeout_ms, uint64_t* cleared) = 0;
+};
+
+class Dataplane final : public DataplaneQueries {
 public:
     /// Initialises the EAL, opens and starts every port, creates the session
     /// tables and launches the workers. On failure returns nullptr and says
@@ -141,26 +165,22 @@ public:
     /// Idempotent.
     void stop();
 
-    DataplaneStatus status() const;
+    DataplaneStatus status() const override;
 
     /// Whether every data port's link is up (the driver's view, and the
     /// kernel interface's carrier for ports on one); *down lists the ports
     /// that are not. Cheap enough to call every 100 ms; control threads.
     bool dataLinksUp(std::string* down = nullptr) const;
 
-    /// Copies up to `max` sessions matching `filter` (or the one with `id`
-    /// when given) from the workers' tables. Workers copy in bounded steps
-    /// between bursts; this waits for them up to `timeout_ms`. Returns false
-    /// on timeout. *truncated says whether more matched than `max`.
-    /// Control threads only; one request at a time (serialised inside).
+    /// From the workers' tables: workers copy in bounded steps between
+    /// bursts; this waits for them up to `timeout_ms`. Control threads only;
+    /// one request at a time (serialised inside).
     bool sessions(const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
-                  uint32_t timeout_ms, std::vector<SessionSnapshot>* out, bool* truncated) const;
+                  uint32_t timeout_ms, std::vector<SessionSnapshot>* out,
+                  bool* truncated) const override;
 
-    /// Removes the sessions matching `filter` (or the one with `id`); peers
-    /// are told about the ones this node owns. Returns false on timeout;
-    /// *cleared is how many went.
     bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
-                       uint32_t timeout_ms, uint64_t* cleared);
+                       uint32_t timeout_ms, uint64_t* cleared) override;
 
     ~Dataplane();
 

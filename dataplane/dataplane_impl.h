@@ -15,6 +15,7 @@
 #include "dataplane/worker_counters.h"
 #include "core/spsc_ring.h"
 #include "proto/peer_link.h"
+#include "proto/peer_link_receive.h"
 
 namespace tandem {
 
@@ -151,6 +152,7 @@ struct Dataplane::Impl {
     uint32_t peer_link_salt = 0;        ///< drawn at start (proto/peer_link_auth.h)
     /// spec.peer_link.keys made ready, by node id (auth only).
     std::unique_ptr<PeerLinkCipher[]> peer_link_ciphers;
+    PeerLinkReceiveRules peer_rx;      // what a received peer-link frame must pass
     PeerLinkNeighbours neighbours;     // udp peer link: next hops' MACs
     rte_mempool* pool = nullptr;
     std::unique_ptr<OwnerCache> owner_cache;  ///< spec.owner_cache_slots > 0

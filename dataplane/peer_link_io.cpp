@@ -51,7 +51,7 @@ bool padToMinimum(rte_mbuf* m) {
 }  // namespace
 
 size_t Dataplane::Impl::peerLinkOverhead() const {
-    return spec.peer_link.udp ? kPeerLinkUdpOverhead : kPeerLinkOverhead;
+    return peerLinkOverheadOf(spec.peer_link.udp);
 }
 
 unsigned Dataplane::Impl::neighbourSlot(NodeId peer) const {
@@ -112,23 +112,7 @@ bool Dataplane::Impl::prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerL
 
 PeerLinkResult Dataplane::Impl::decodePeerLinkReceived(Worker& w, const uint8_t* frame,
                                                        size_t len, PeerLinkHeader* h) const {
-    const PeerLinkSpec& pl = spec.peer_link;
-    const PeerLinkResult r =
-        pl.udp ? decodePeerLinkUdpFrame(frame, len, peer_udp, h)
-               : decodePeerLinkFrame(frame, len, pl.cluster_id, spec.pipeline.node,
-                                     pl.known_peers, h);
-    if (r != PeerLinkResult::ok || !pl.auth) return r;
-    // The sender, cluster and receiver the header names are checked above;
-    // now whether the sender made the frame, and made it once.
-    if (!(h->flags & kPeerLinkFlagAuthenticated)) return PeerLinkResult::unauthenticated;
-    uint64_t seq;
-    if (!verifyPeerLinkFrame(peer_link_ciphers[h->from],
-                             frame + peerLinkOverhead() - kPeerLinkHeaderSize,
-                             h->payload_len, &seq)) {
-        return PeerLinkResult::bad_tag;
-    }
-    if (!w.replay[h->from].accept(seq)) return PeerLinkResult::replayed;
-    return PeerLinkResult::ok;
+    return checkPeerLinkFrame(peer_rx, w.replay.data(), frame, len, h);
 }
 
 // ARP on a udp peer link: learn a next hop from its reply to our request

@@ -125,7 +125,7 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg, uint1
 // asked a command whose definition says needs_ha.
 struct Context {
     const Config& cfg;
-    Dataplane& dp;
+    DataplaneQueries& dp;
     HaAgent* ha;
 };
 
@@ -332,7 +332,7 @@ nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::j
 
 }  // namespace
 
-void registerControlCommands(ControlServer& server, const Config& cfg, Dataplane& dp, HaAgent* ha) {
+void registerControlCommands(ControlServer& server, const Config& cfg, DataplaneQueries& dp, HaAgent* ha) {
     const Context context{cfg, dp, ha};
     for (const control::CommandDef& def : control::commandSet()) {
         // A standalone node does not serve the HA agent's commands: they

@@ -8,12 +8,12 @@
 
 namespace tandem {
 
-class Dataplane;
+class DataplaneQueries;
 class HaAgent;
 
 /// Registers every command on `server`. `ha` is null for a standalone node.
 /// All referenced objects must outlive the server.
-void registerControlCommands(ControlServer& server, const Config& config, Dataplane& dataplane,
+void registerControlCommands(ControlServer& server, const Config& config, DataplaneQueries& dataplane,
                              HaAgent* ha);
 
 }  // namespace tandem

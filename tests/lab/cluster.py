@@ -176,6 +176,8 @@ class ClusterLab(PairLab):
             raise LabError(f"--nodes {opts.nodes}: the cluster lab runs 2..{MAX_NODES} nodes")
         if opts.peer_link_routed:
             raise LabError("the cluster lab has no routed peer link (--peer-link-gateway)")
+        if set(opts.impair_links) - {"ha"}:
+            raise LabError("the cluster lab impairs the HA link only")
         InlineLab.__init__(self, log=log)
         p = self.prefix
         self.opts = opts
@@ -197,6 +199,7 @@ class ClusterLab(PairLab):
         self.ha_errors = 0
         self._shells = {}
         self.paths_moved_after = 0.0
+        self.impaired = None   # link_impairer.ImpairedLinks: the HA ports, off bridge bh
 
     # --- structure -------------------------------------------------------------------------
 
@@ -282,7 +285,8 @@ class ClusterLab(PairLab):
             s.node_ns.run(["ip", "link", "set", s.peer_if, "mtu", "9000"])
             self.sw.run(["ip", "link", "set", s.sw_peer_if, "mtu", "9000"])
             self.sw.run(["ip", "link", "set", s.sw_peer_if, "master", self.br_peer])
-            self.sw.run(["ip", "link", "set", s.sw_ha_if, "master", self.br_ha])
+            if not self.opts.impair_links:
+                self.sw.run(["ip", "link", "set", s.sw_ha_if, "master", self.br_ha])
         # Offloads off on every veth (as in the pair): the nodes' af_packet
         # ports see and send real frames, the endpoints real checksums.
         for ns, iface in self._all_ifaces():
@@ -303,15 +307,16 @@ class ClusterLab(PairLab):
             # port only, from the first frame on (never flooded to the others)
             self.sw.run(["bridge", "fdb", "replace", s.peer_mac, "dev", s.sw_peer_if,
                          "master", "static"])
-            self.sw.run(["bridge", "fdb", "replace", s.ha_mac, "dev", s.sw_ha_if,
-                         "master", "static"])
+            if not self.opts.impair_links:
+                self.sw.run(["bridge", "fdb", "replace", s.ha_mac, "dev", s.sw_ha_if,
+                             "master", "static"])
         if self.opts.node == "tandemd" and self.opts.curve:
             import zmq
             for s in self._slots:
                 pub, sec = zmq.curve_keypair()
                 s.public_key, s.secret_key = pub.decode(), sec.decode()
         self._wait_links_up(5.0)
-        for br in (self.br_peer, self.br_ha):
+        for br in (self.br_peer,) + (() if self.opts.impair_links else (self.br_ha,)):
             _wait_bridge_forwarding(self.sw, br, len(self._slots))
         if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
             # as in the pair: the kernel of a node never sees the peer link
@@ -324,6 +329,9 @@ class ClusterLab(PairLab):
                     "    }\n"
                     "}\n"))
         self.set_routes(fwd=self.ids, rev=self.ids)
+        if self.opts.impair_links:
+            from link_impairer import ImpairedLinks
+            self.impaired = ImpairedLinks(self, [f"ha:{s.sw_ha_if}" for s in self._slots])
         self.log(f"cluster lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} "
                  f"-- {{{' | '.join(s.node_ns.name for s in self._slots)}}} -- {self.srt.name} "
                  f"-- {self.server.name} {SERVER_IP}; peer link bridge {self.br_peer} (MTU 9000, "

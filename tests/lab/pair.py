@@ -139,6 +139,9 @@ class PairOptions:
     port_driver: str = "af_packet"  # the data ports' DPDK driver (nodes.tandemd_config)
     session_capacity: int = 131072  # [dataplane] session-capacity of each node
     extra_config: str = ""    # appended to each node's config (e.g. a [timeouts] section)
+    # links through the impairing relay in namespace sw (link_impairer.py):
+    # "ha" (the HA sync link), "peer" (the raw peer link, pair only)
+    impair_links: tuple[str, ...] = ()
 
 
 # --- node slots ---------------------------------------------------------------------------------
@@ -451,6 +454,13 @@ class PairLab(InlineLab):
             raise LabError("--peer-link-gateway needs --peer-link udp")
         self.plr = Namespace(f"{p}-plr") if opts.peer_link_routed else None
         self.plr_if = {"a": p + "la", "b": p + "lb"}
+        # --impair: the HA (and peer) link through a relay in namespace sw
+        if "peer" in opts.impair_links and (opts.peer_link != "raw" or opts.peer_link_routed):
+            raise LabError("an impaired peer link needs the raw peer link")
+        self.sw = Namespace(f"{p}-sw") if opts.impair_links else None
+        self.sw_if = {f"{k}{x}": f"{p}{'H' if k == 'ha' else 'P'}{x}"
+                      for k in opts.impair_links for x in "ab"}
+        self.impaired = None   # link_impairer.ImpairedLinks, once built
         self.routes = {"fwd": [], "rev": []}
         self.route_mode = ""
         self.marks_path = ""
@@ -471,11 +481,11 @@ class PairLab(InlineLab):
 
     def namespaces(self) -> list[Namespace]:
         return ([self.client, self.crt, self.a.node_ns, self.b.node_ns, self.srt, self.server]
-                + ([self.plr] if self.plr else []))
+                + ([self.plr] if self.plr else []) + ([self.sw] if self.sw else []))
 
     def namespace(self, where: str) -> Namespace:
         return {"client": self.client, "server": self.server, "crt": self.crt, "srt": self.srt,
-                "a": self.a.node_ns, "b": self.b.node_ns}[where]
+                "a": self.a.node_ns, "b": self.b.node_ns, "sw": self.sw}[where]
 
     def build(self) -> None:
         cleanup_stale()
@@ -495,10 +505,17 @@ class PairLab(InlineLab):
             (A.node_ns, A.outside_if, self.srt, self.srt_if["a"]),
             (B.node_ns, B.outside_if, self.srt, self.srt_if["b"]),
             (self.srt, self.srt_if["server"], self.server, self.server_if),
-            (A.node_ns, A.ha_if, B.node_ns, B.ha_if),
         ]
+        if "ha" in self.opts.impair_links:
+            links += [(s.node_ns, s.ha_if, self.sw, self.sw_if["ha" + s.letter])
+                      for s in self.slots]
+        else:
+            links.append((A.node_ns, A.ha_if, B.node_ns, B.ha_if))
         if self.plr:
             links += [(s.node_ns, s.peer_if, self.plr, self.plr_if[s.letter]) for s in self.slots]
+        elif "peer" in self.opts.impair_links:
+            links += [(s.node_ns, s.peer_if, self.sw, self.sw_if["peer" + s.letter])
+                      for s in self.slots]
         else:
             links.append((A.node_ns, A.peer_if, B.node_ns, B.peer_if))
         for ns_a, if_a, ns_b, if_b in links:
@@ -556,6 +573,8 @@ class PairLab(InlineLab):
             s.node_ns.run(["ip", "link", "set", s.peer_if, "mtu", "9000"])
             if self.plr:
                 self.plr.run(["ip", "link", "set", self.plr_if[s.letter], "mtu", "9000"])
+            if "peer" in self.opts.impair_links:
+                self.sw.run(["ip", "link", "set", self.sw_if["peer" + s.letter], "mtu", "9000"])
         # Offloads off on every veth: the nodes' af_packet ports must see and
         # send real frames (no GSO/GRO aggregates, no CHECKSUM_PARTIAL), and
         # the endpoints and routers must send frames with real checksums.
@@ -603,6 +622,9 @@ class PairLab(InlineLab):
                 "}\n"))
             r.run(["ip", "rule", "add", "pref", "100", "fwmark", "0x101", "lookup", "101"])
         self.set_routes("ecmp")
+        if self.sw:
+            from link_impairer import ImpairedLinks
+            self.impaired = ImpairedLinks(self, [f"{k[:-1]}:{i}" for k, i in self.sw_if.items()])
         self.log(f"pair lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} -- "
                  f"{{{self.a.node_ns.name} | {self.b.node_ns.name}}} -- {self.srt.name} -- "
                  f"{self.server.name} {SERVER_IP}; peer link {self.a.peer_if}<->{self.b.peer_if}"
@@ -618,6 +640,8 @@ class PairLab(InlineLab):
             out += [(s.node_ns, i) for i in (s.inside_if, s.outside_if, s.peer_if, s.ha_if)]
         if self.plr:
             out += [(self.plr, i) for i in self.plr_if.values()]
+        if self.sw:
+            out += [(self.sw, i) for i in self.sw_if.values()]
         return out
 
     def _wait_links_up(self, timeout: float) -> None:
@@ -1120,10 +1144,12 @@ def start_servers(lab: PairLab) -> None:
 def storm(lab: PairLab, sec: Section, label: str, count: int, concurrency: int,
           deadline: Deadline, connect_timeout: float = 10.0, min_size: int = 64,
           max_size: int = 256, seed: int = 1, check: bool = True,
-          budget: float | None = None, start_for: float | None = None) -> dict:
+          budget: float | None = None, start_for: float | None = None,
+          rate: float = 0.0) -> dict:
     """`count` short connections (connect, request, echo, close) with
-    `concurrency` at a time; returns the tool's counts plus the endpoints'
-    TCP counter deltas and the rate."""
+    `concurrency` at a time (and, with `rate`, at most that many started a
+    second); returns the tool's counts plus the endpoints' TCP counter
+    deltas and the rate."""
     nc0, ns0 = lab.netstat("client"), lab.netstat("server")
     frames0 = lab.node_frames()
     node0 = {s.letter: lab.counters(s) for s in lab.slots}
@@ -1134,7 +1160,7 @@ def storm(lab: PairLab, sec: Section, label: str, count: int, concurrency: int,
                             "--connect-timeout", str(connect_timeout), "--io-timeout", "10",
                             "--deadline", str(start_for if start_for is not None
                                               else max(5.0, budget - 25)),
-                            "--seed", str(seed)],
+                            "--seed", str(seed)] + (["--rate", str(rate)] if rate else []),
                  timeout=budget)
     nc1, ns1 = lab.netstat("client"), lab.netstat("server")
     frames1 = lab.node_frames()

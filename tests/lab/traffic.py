@@ -161,8 +161,10 @@ async def _tcp_storm(a) -> dict:
     started = time.monotonic()
     end = started + a.deadline
 
-    async def one(payload: bytes) -> None:
+    async def one(i: int, payload: bytes) -> None:
         nonlocal bytes_sent, bytes_verified
+        if a.rate:   # paced: connection i starts no earlier than i / rate seconds in
+            await asyncio.sleep(max(0.0, started + i / a.rate - time.monotonic()))
         async with sem:
             if time.monotonic() > end:
                 counts["not_started"] += 1
@@ -212,7 +214,7 @@ async def _tcp_storm(a) -> dict:
                 except (asyncio.TimeoutError, OSError):
                     pass
 
-    await asyncio.gather(*(one(p) for p in payloads))
+    await asyncio.gather(*(one(i, p) for i, p in enumerate(payloads)))
     latencies.sort()
     rtts.sort()
     return {"tool": "tcp-storm", "dst": a.dst, "port": a.port, "count": a.count,
@@ -472,6 +474,8 @@ def main(argv=None) -> int:
     p.add_argument("--io-timeout", type=float, default=5.0)
     p.add_argument("--deadline", type=float, default=90.0,
                    help="start no new connection after this many seconds")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="start at most this many connections a second (0: as fast as they go)")
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(fn=cmd_tcp_storm)
 
@@ -530,6 +534,8 @@ def main(argv=None) -> int:
     flows_traffic.add_commands(sub)
     import health_traffic  # the GENEVE failover lab: health checks by hand, garbage
     health_traffic.add_commands(sub)
+    import link_impairer  # the impaired sync link labs: netem's impairments in a relay
+    link_impairer.add_commands(sub)
 
     a = ap.parse_args(argv)
     return a.fn(a)

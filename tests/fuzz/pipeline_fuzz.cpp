@@ -1,0 +1,224 @@
+// The stateful per-packet pipeline of one node of a four-node cluster, fed a
+// sequence of operations cut from the input: frames from its data ports and
+// from peers over the peer link, replicas and erasures from peers (through
+// the same record conversion and validation as received ones), membership
+// views, the HA agent's table-wide commands, aging and the passing of time.
+// Properties, after every step: each verdict names a port, peer or token
+// that exists; the table never holds more than its capacity, and its
+// per-owner counts add up to its size; the events it reports name a live
+// session of this node.
+#include <array>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "cluster/cluster_view.h"
+#include "cluster/ha_channel.h"
+#include "fuzz_input.h"
+#include "packet/packet_parser.h"
+#include "pipeline/pipeline.h"
+#include "policy/policy.h"
+#include "proto/ha_session_record.h"
+
+using namespace tandem;
+
+namespace {
+
+constexpr NodeId kSelf = 1;
+constexpr uint32_t kCapacity = 256;
+
+std::shared_ptr<const Policy> policy() {
+    static std::shared_ptr<const Policy> p = [] {
+        std::vector<Rule> rules;
+        for (const char* text : {"allow from inside to outside proto tcp dport 80,443",
+                                 "allow from inside to outside proto udp dport 53",
+                                 "allow from inside to outside proto icmp",
+                                 "allow from outside to inside dst 10.0.1.0/24 proto tcp dport 22",
+                                 "deny from outside log"}) {
+            RuleError err;
+            auto r = parseRule(text, &err);
+            if (!r) fuzz::fail("the fuzz target's own rule does not parse");
+            rules.push_back(*r);
+        }
+        std::string error;
+        auto compiled = Policy::compile(rules, {"outside", "inside"}, &error);
+        if (!compiled) fuzz::fail("the fuzz target's own rules do not compile");
+        return compiled;
+    }();
+    return p;
+}
+
+NodeId nodeFrom(fuzz::FuzzInput& in) { return NodeId(1 + in.choose(4)); }
+
+// A session built from a frame in the input, as a peer would replicate it.
+bool replicaFrom(fuzz::FuzzInput& in, uint32_t now, Session* out) {
+    const std::string_view f = in.chunk(256);
+    PacketInfo info;
+    if (parseFrame(reinterpret_cast<const uint8_t*>(f.data()), f.size(), {}, info) !=
+        ParseResult::ok) {
+        return false;
+    }
+    Session s;
+    bool src_is_lo = false;
+    s.setKey(makeFlowKey(info.tuple(0), &src_is_lo));
+    if (src_is_lo) s.flags |= kSessionInitiatorIsLo;
+    s.state = SessionState(in.choose(11));
+    s.owner = nodeFrom(in);
+    s.backup_owner = nodeFrom(in);
+    s.origin_owner = nodeFrom(in);
+    s.version = in.take<uint8_t>();
+    s.expires_ms = now + in.take<uint16_t>() * 10u;
+    s.rule = in.choose(6);
+    for (TcpWindow& w : s.win) {
+        w.end = in.take<uint32_t>();
+        w.max_end = in.take<uint32_t>();
+        w.max_win = in.take<uint16_t>();
+        w.wscale = in.take<uint8_t>();
+        w.flags = in.take<uint8_t>() & 0x0f;
+    }
+    // What a receiver does with a record: validate it, then convert it.
+    const HaSessionRecord rec = makeHaRecord(HaRecordOp::upsert, s, now);
+    if (!haRecordValid(rec)) return false;
+    *out = haRecordToSession(rec, now);
+    return true;
+}
+
+struct Node {
+    ClusterViewCell cell;
+    WorkerChannel channel{512, 16};
+    SessionTable table{kCapacity, 0};
+    std::unique_ptr<Pipeline> pipe;
+    uint32_t now = 1000;
+    std::array<uint8_t, 2048> buf{};
+
+    explicit Node(uint8_t mode) {
+        PipelineSettings s;
+        s.node = kSelf;
+        s.directors = mode & 1;
+        s.port_count = 2;
+        s.ports[0] = {0, 1};
+        s.ports[1] = {1, 0};
+        s.view = &cell;
+        s.events = &channel.to_agent;
+        s.timeouts.tcp_established_s = 5;
+        s.timeouts.udp_replied_s = 2;
+        pipe = std::make_unique<Pipeline>(s, table, policy());
+        setView(0x000f, 0x000f, NodeState::active, mode & 2);
+    }
+
+    void setView(uint16_t owners, uint16_t reachable, NodeState state, bool primary_owns) {
+        ClusterView v;
+        v.self = kSelf;
+        v.owners = owners;
+        v.reachable = reachable | nodeBit(kSelf);
+        v.self_state = state;
+        v.primary = 2;
+        v.primary_owns = primary_owns;
+        v.replicate = (v.reachable & ~nodeBit(kSelf)) != 0;
+        cell.publish(v);
+    }
+
+    void checkVerdict(const Verdict& v) const {
+        FUZZ_CHECK(uint8_t(v.kind) <= uint8_t(VerdictKind::hold));
+        if (v.kind == VerdictKind::forward || v.kind == VerdictKind::defer ||
+            v.kind == VerdictKind::local) {
+            FUZZ_CHECK(v.port < 2);
+        }
+        if (v.kind == VerdictKind::to_peer) {
+            FUZZ_CHECK(v.peer >= 1 && v.peer <= kMaxNodes && v.peer != kSelf);
+        }
+        if (v.kind == VerdictKind::defer) FUZZ_CHECK(v.token != 0);
+    }
+
+    void checkTable() {
+        FUZZ_CHECK(table.size() <= table.capacity());
+        uint64_t by_owner = 0;
+        for (NodeId n = 0; n <= kMaxNodes; ++n) by_owner += table.ownerCount(n);
+        FUZZ_CHECK(by_owner == table.size());
+        WorkerEvent ev;
+        while (channel.to_agent.pop(&ev)) {
+            if (ev.kind == WorkerEventKind::upsert) {
+                FUZZ_CHECK(ev.session.state != SessionState::none);
+            }
+        }
+    }
+
+    void frame(fuzz::FuzzInput& in, Ingress ingress) {
+        const uint16_t port = uint16_t(in.choose(2));
+        const NodeId sender = ingress == Ingress::peer ? NodeId(2 + in.choose(3)) : kNoNode;
+        const auto reason =
+            ingress == Ingress::peer ? ForwardReason(in.choose(11)) : ForwardReason::none;
+        const std::string_view f = in.chunk(1600);
+        // A buffer of its own, as an mbuf's: the pipeline may rewrite the frame.
+        std::memcpy(buf.data(), f.data(), f.size());
+        const uint16_t len = uint16_t(f.size());
+        const Verdict v = pipe->process(buf.data(), len, port, now, ingress, sender, reason);
+        checkVerdict(v);
+        if (v.kind == VerdictKind::hold) {
+            const PeerOrigin from{sender, reason, sender};
+            checkVerdict(pipe->releaseHeldFragment(buf.data(), len, port, now, from));
+        }
+    }
+
+    void command(fuzz::FuzzInput& in) {
+        AgentCommand cmd;
+        switch (in.choose(7)) {
+            case 0:
+            case 1:
+                if (!replicaFrom(in, now, &cmd.session)) return;
+                cmd.kind = cmd.session.state == SessionState::none || in.take<uint8_t>() & 1
+                               ? AgentCommandKind::apply_erase
+                               : AgentCommandKind::apply_upsert;
+                break;
+            case 2:
+                cmd.kind = AgentCommandKind::transfer_owner;
+                cmd.from = nodeFrom(in);
+                cmd.to = in.take<uint8_t>() & 1 ? kNoNode : nodeFrom(in);
+                cmd.origin = in.take<uint8_t>() & 1 ? kNoNode : nodeFrom(in);
+                break;
+            case 3:
+                cmd.kind = AgentCommandKind::member_left;
+                cmd.from = NodeId(2 + in.choose(3));
+                break;
+            case 4: cmd.kind = AgentCommandKind::rebalance; break;
+            case 5:
+                cmd.kind = AgentCommandKind::bulk_scan;
+                cmd.peer = NodeId(2 + in.choose(3));
+                cmd.bulk_id = in.take<uint8_t>();
+                break;
+            default: cmd.kind = AgentCommandKind::clear_sessions; break;
+        }
+        pipe->apply(cmd, now);
+    }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    fuzz::FuzzInput in(data, size);
+    Node node(in.take<uint8_t>());
+    for (unsigned step = 0; step < 256 && !in.empty(); ++step) {
+        switch (in.choose(8)) {
+            case 0:
+            case 1:
+            case 2: node.frame(in, Ingress::port); break;
+            case 3: node.frame(in, Ingress::peer); break;
+            case 4: node.command(in); break;
+            case 5: {
+                const uint16_t owners = in.take<uint16_t>() & 0x000f;
+                const uint16_t reachable = in.take<uint16_t>() & 0x000f;
+                node.setView(owners, reachable, NodeState(in.choose(7)), in.take<uint8_t>() & 1);
+                break;
+            }
+            case 6:
+                node.pipe->runJobs(node.now, in.take<uint8_t>());
+                node.pipe->age(node.now, in.take<uint8_t>());
+                break;
+            default: node.now += in.take<uint16_t>(); break;
+        }
+        node.checkTable();
+    }
+    while (node.pipe->runJobs(node.now, 1024)) node.checkTable();
+    node.checkTable();
+    return 0;
+}
