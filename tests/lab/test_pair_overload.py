@@ -11,8 +11,8 @@ fast as one raw socket in the client namespace goes, for --flood-seconds
 (at most --flood-count SYNs); the router behind the pair drops the spoofed
 flows, so the nodes see a SYN and nothing more. Meanwhile the HA state of
 both nodes is read every 50 ms (how long since each heard its peer, the
-age of the oldest unacknowledged sync message) and a few short connections
-are tried (counted, not checked: the table is full of embryonic sessions).
+age of the oldest unacknowledged sync message), the table sizes every
+second.
 
 Checks (counted outcomes):
   - the table filled: new flows were refused and counted

@@ -20,10 +20,12 @@ end. Each minute is one cycle:
      backup owner on both nodes, every owner a live member (no stale
      owner); each node's RSS recorded.
 
-Then the long-lived and idle connections end (every one must have lived
-through every cycle: 0 broken, every idle one answers), both nodes are
-SIGKILLed together and started together (a cold start of the whole
-cluster): both go active and pair, a round of short connections completes,
+The node that is never killed (--victim a or b) must have declared its peer
+dead once per kill and never for a flap (ha.peer_down). Then the long-lived
+and idle connections end (every one must have lived through every cycle: 0
+broken, every idle one answers), both nodes are SIGKILLed together and
+started together (a cold start of the whole cluster): both go active and
+pair, a round of short connections completes,
 and once the short timeouts of this run (below) have passed both tables are
 back to their baseline (no session left), no deferred first packet and no
 sync message waits.
@@ -237,12 +239,18 @@ def body(lab, args, report, deadline, variant=None):
         if c_end[s.letter] and c_start[s.letter]:
             sec.line(f"{s.label} counters over the cycles (this incarnation): "
                      f"{counter_line(delta(c_end[s.letter], c_start[s.letter]), limit=80)}")
+    keeper = {"b": "a", "a": "b"}.get(args.victim)
+    if keeper and c_end[keeper] and c_start[keeper]:
+        d = delta(c_end[keeper], c_start[keeper])
+        label = lab.slot(keeper).label
+        sec.check(f"{label} declared its peer dead once per kill and never for a flap "
+                  f"(ha.peer_down {d.get('ha.peer_down', 0)}, kills {len(figs)})",
+                  d.get("ha.peer_down", 0) == len(figs))
     use_idle(lab, sec, "at the end")
     stop_idle(lab, sec)
     report_rr(sec, stop_rr(lab), target_ms=None)
 
     # Leaks: the node that lived through every cycle.
-    keeper = {"b": "a", "a": "b"}.get(args.victim)
     if keeper and len(figs) >= 2:
         label = lab.slot(keeper).label
         first, last = figs[0]["rss_kib"][label], figs[-1]["rss_kib"][label]
