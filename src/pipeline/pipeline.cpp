@@ -77,9 +77,8 @@ inline void prefetchHeaders(const uint8_t* frame) {
 Pipeline::Pipeline(const PipelineSettings& settings, SessionTable& table,
                    std::shared_ptr<const Policy> policy)
     : settings_(settings), table_(table), policy_(std::move(policy)) {
-    const uint32_t pct = settings_.timeouts.pressure_percent;
-    pressure_at_ = uint32_t(uint64_t(table_.capacity()) * (pct < 1 ? 1 : pct > 100 ? 100 : pct) / 100);
-    if (pressure_at_ == 0) pressure_at_ = 1;
+    const uint64_t pct = std::clamp<uint32_t>(settings_.timeouts.pressure_percent, 1, 100);
+    pressure_at_ = std::max<uint32_t>(1, uint32_t(table_.capacity() * pct / 100));
     // A standalone node is a cluster of one that always may own.
     view_.self = settings_.node;
     view_.owners = view_.reachable = nodeBit(settings_.node);
