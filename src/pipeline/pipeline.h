@@ -8,7 +8,9 @@
 //   miss: who owns new flows (ClusterView + election.h)? elsewhere → forward;
 //         here → may it start a session? → policy → create → hold the first
 //         packet until the backup owner has the session (defer)
-// → refresh the idle timer → counters → verdict.
+// → refresh the idle timer (embryonic TCP sessions get a short one while the
+//   table is under pressure: SessionTimeouts::tcp_embryonic_pressure_s)
+// → counters → verdict.
 //
 // A burst is worked in three stages over groups of 8 frames (parse and hash
 // one group while the lookups of the group before start and the group before
@@ -260,6 +262,12 @@ private:
     /// it is alone (or may not own), else fragmentOwnerOf() of the members.
     NodeId fragmentOwner(const DatagramId& d) const;
     Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms, Ingress ingress);
+    /// The idle time of `s` in its state: sessionTimeoutMs(), except that an
+    /// embryonic TCP session (syn-sent, syn-recv) gets at most
+    /// SessionTimeouts::tcp_embryonic_pressure_s while the table holds
+    /// pressure_at_ entries or more (a SYN flood then cannot hold the room
+    /// for the full syn-sent time).
+    uint32_t idleTimeoutMs(const Session& s) const;
     Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
     Verdict forwardFrom(uint16_t in_port);
     void standIn(Session& s);
@@ -313,6 +321,7 @@ private:
     NodeId sender_ = kNoNode;  // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
+    uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)
     Job jobs_[kMaxJobs];
     Slot slots_[kMaxBurst];
     uint8_t* frames_[kMaxBurst];

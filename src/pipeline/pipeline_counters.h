@@ -18,6 +18,7 @@ namespace tandem {
     X(dropped_tcp_invalid_state, "TCP segments not allowed in their connection's state")    \
     X(dropped_tcp_out_of_window, "TCP segments outside the tracked sequence window")        \
     X(dropped_table_full, "new sessions refused because the session table is full")         \
+    X(embryonic_short_timeouts, "embryonic TCP sessions created with the short timeout: the table was under pressure") \
     X(dropped_icmp_error_no_session, "ICMP errors about a flow with no session")            \
     X(dropped_fragment_no_head, "later fragments sent after their first fragment, which is not known here (cache overwritten)") \
     X(dropped_fragment_denied, "later fragments of a datagram whose first fragment was dropped") \

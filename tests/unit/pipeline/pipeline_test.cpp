@@ -299,6 +299,50 @@ TEST_CASE("a new SYN after a reset starts a fresh session judged by the policy")
     CHECK(n.table.size() == 0);
 }
 
+TEST_CASE("under a SYN flood a table under pressure gives embryonic sessions the short timeout") {
+    // Capacity 8, pressure from 4 entries (50 %): two established
+    // connections, then SYNs that will never be answered fill the table.
+    Node n(8);
+    handshake(n, 40100);
+    handshake(n, 40101);
+    for (uint16_t p = 0; p < 6; ++p) {
+        REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, uint16_t(50000 + p), kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+    }
+    CHECK(n.table.size() == 8);
+    CHECK(n.count(PipelineCounter::embryonic_short_timeouts) == 4);  // created at 4..7 entries
+    // Full: a new flow is refused and counted; the established ones go on.
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 50100, kServer, 80, kTcpSyn).seq(7).build(), kInside)));
+    CHECK(n.count(PipelineCounter::dropped_table_full) == 1);
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    // After the short timeout (5 s) the embryonic sessions made under
+    // pressure are gone and a new connection gets in; the two embryonic
+    // sessions made before the pressure keep the syn-sent timeout (30 s).
+    n.now += 6000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 4);
+    CHECK(n.count(PipelineCounter::sessions_expired) == 4);
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 50101, kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40101, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    // An established session is never shortened, whatever the pressure.
+    n.now += 60 * 1000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 2);
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+}
+
+TEST_CASE("without pressure an embryonic session keeps the syn-sent timeout") {
+    Node n(8);
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, 50000, kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+    CHECK(n.count(PipelineCounter::embryonic_short_timeouts) == 0);
+    n.now += 6000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 1);
+    n.now += 25000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 0);
+}
+
 TEST_CASE("a full session table refuses new sessions and counts them") {
     Node n(4);
     for (uint16_t p = 0; p < 4; ++p) {
