@@ -1,57 +1,21 @@
 #include "cli/arg_spec.h"
 
-#include <charconv>
-
 #include "cli/word_match.h"
 #include "core/ip_addr.h"
+#include "core/node_id.h"
+#include "core/protocol_name.h"
+#include "core/text.h"
 
 namespace tandem::cli {
 namespace {
 
 const std::vector<std::string>& protoNames() {
-    static const std::vector<std::string> names = {"tcp", "udp", "icmp", "icmpv6"};
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (uint8_t p : kNamedProtocols) v.emplace_back(protocolName(p));
+        return v;
+    }();
     return names;
-}
-
-std::optional<uint64_t> parseUnsigned(const std::string& text) {
-    if (text.empty() || text.size() > 20) return std::nullopt;
-    uint64_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 10);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return v;
-}
-
-std::string protoName(uint64_t number) {
-    switch (number) {
-        case 1:
-            return "icmp";
-        case 6:
-            return "tcp";
-        case 17:
-            return "udp";
-        case 58:
-            return "icmpv6";
-    }
-    return std::to_string(number);
-}
-
-bool isNodeName(const std::string& text) {
-    if (text.empty() || text.size() > 64) return false;
-    for (char c : text) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-std::string joinWords(const std::vector<std::string>& words) {
-    std::string out;
-    for (size_t i = 0; i < words.size(); ++i) {
-        if (i > 0) out += ", ";
-        out += words[i];
-    }
-    return out;
 }
 
 ArgCheck accept(nlohmann::json value, std::string text) {
@@ -92,7 +56,7 @@ ArgCheck checkArg(const ArgSpec& spec, const std::string& typed) {
         case ArgKind::proto: {
             if (auto v = parseUnsigned(typed)) {
                 if (*v > 255) return {};
-                std::string name = protoName(*v);
+                std::string name = protocolText(uint8_t(*v));
                 return accept(name, name);
             }
             return checkChoice(protoNames(), typed);
@@ -104,7 +68,7 @@ ArgCheck checkArg(const ArgSpec& spec, const std::string& typed) {
                 if (*v < 1 || *v > 16) return {};
                 return accept(*v, std::to_string(*v));
             }
-            if (!isNodeName(typed)) return {};
+            if (!isValidNodeName(typed)) return {};
             return accept(typed, typed);
         }
         case ArgKind::word:

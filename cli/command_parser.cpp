@@ -4,6 +4,7 @@
 
 #include "cli/tokenizer.h"
 #include "cli/word_match.h"
+#include "core/text.h"
 
 namespace tandem::cli {
 namespace {
@@ -94,7 +95,7 @@ ParseError unknownWord(const Walk& w, const Token& t) {
     if (a == nullptr) {
         const std::string what = w.words.empty() ? "unknown command '" : "unknown word '";
         return error(what + t.text + "'" + w.after() +
-                         "; expected one of: " + joinList(sorted(childWords(*w.node))),
+                         "; expected one of: " + joinWords(sorted(childWords(*w.node))),
                      t);
     }
     std::vector<std::string> expected = sorted(keywordsAt(w, false));
@@ -106,7 +107,7 @@ ParseError unknownWord(const Walk& w, const Token& t) {
             "unexpected word '" + t.text + "'" + w.after() + "; expected the end of the command",
             t);
     }
-    std::string list = joinList(expected);
+    std::string list = joinWords(expected);
     if (w.canEnd()) list += ", or the end of the command";
     return error("unknown word '" + t.text + "'" + w.after() + "; expected one of: " + list, t);
 }
@@ -129,7 +130,7 @@ std::optional<ParseError> checkValue(Walk& w, const ArgSpec& slot, const Token& 
     }
     if (!c.ambiguous.empty()) {
         return error("ambiguous " + slot.placeholder + " '" + t.text + "'" + w.after() +
-                         ": could be " + joinList(c.ambiguous),
+                         ": could be " + joinWords(c.ambiguous),
                      t);
     }
     return error("invalid " + slot.placeholder + " '" + t.text + "'" + w.after() + "; expected " +
@@ -145,7 +146,7 @@ std::optional<ParseError> step(Walk& w, const Token& t) {
     const WordMatch m = matchWord(t.text, keywords);
     if (m.kind == WordMatch::Kind::ambiguous) {
         return error(
-            "ambiguous word '" + t.text + "'" + w.after() + ": could be " + joinList(m.candidates),
+            "ambiguous word '" + t.text + "'" + w.after() + ": could be " + joinWords(m.candidates),
             t);
     }
     if (m.kind == WordMatch::Kind::unique) {
@@ -192,7 +193,7 @@ std::optional<ParseError> finish(const Walk& w, size_t end_column) {
     const CommandAction* a = w.action();
     if (a == nullptr) {
         return ParseError{"incomplete command '" + w.text() +
-                              "'; expected one of: " + joinList(sorted(childWords(*w.node))),
+                              "'; expected one of: " + joinWords(sorted(childWords(*w.node))),
                           end_column};
     }
     if (const ArgSpec* slot = w.requiredSlot()) {
@@ -204,7 +205,7 @@ std::optional<ParseError> finish(const Walk& w, size_t end_column) {
         std::vector<std::string> keys;
         for (const auto& o : a->options) keys.push_back(o.keyword);
         return ParseError{"incomplete command '" + w.text() +
-                              "'; expected at least one of: " + joinList(sorted(keys)),
+                              "'; expected at least one of: " + joinWords(sorted(keys)),
                           end_column};
     }
     return std::nullopt;
@@ -272,15 +273,6 @@ bool byWord(const HelpItem& a, const HelpItem& b) {
 }
 
 }  // namespace
-
-std::string joinList(const std::vector<std::string>& words) {
-    std::string out;
-    for (size_t i = 0; i < words.size(); ++i) {
-        if (i > 0) out += ", ";
-        out += words[i];
-    }
-    return out;
-}
 
 std::string formatHelp(const HelpResult& help) {
     if (help.error) return "error: " + help.error->message + "\n";

@@ -77,8 +77,6 @@ class CommandParser {
     const CommandNode& root_;
 };
 
-/// `words` joined by ", ".
-std::string joinList(const std::vector<std::string>& words);
 
 /// `?` help as printed: one "  word   help" line per item, or "error: ..."
 /// when the words before the cursor do not parse. Ends in '\n'.

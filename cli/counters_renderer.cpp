@@ -7,6 +7,7 @@
 #include "cli/json_fields.h"
 #include "cli/result_renderer.h"
 #include "cli/text_table.h"
+#include "core/text.h"
 
 namespace tandem::cli {
 namespace {
@@ -96,7 +97,7 @@ std::optional<std::string> renderCounters(const nlohmann::json& result,
         for (auto it = result.begin(); it != result.end(); ++it) present.push_back(it.key());
         if (group.empty()) return "tandemd reported no counters\n";
         return "tandemd reported no " + group + " counters (it reported: " +
-               (present.empty() ? std::string("nothing") : joinList(present)) + ")\n";
+               (present.empty() ? std::string("nothing") : joinWords(present)) + ")\n";
     }
 
     size_t name_width = 0, value_width = 0;

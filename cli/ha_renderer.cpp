@@ -2,10 +2,14 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <span>
+#include <string_view>
 
 #include "cli/json_fields.h"
 #include "cli/result_renderer.h"
 #include "cli/text_table.h"
+#include "core/text.h"
+#include "proto/ha_status_fields.h"
 
 namespace tandem::cli {
 namespace {
@@ -21,11 +25,16 @@ std::string transitionText(const nlohmann::json& t) {
 }
 
 // A field's value as an operator reads it: *_ms fields as durations, a state
-// transition as "from -> to, 5.0 s ago (cause)".
+// transition as "from -> to, 5.0 s ago (cause)", a list of numbers as "1, 2".
 std::string valueText(const std::string& key, const nlohmann::json& v) {
     const bool ms = key.size() > 3 && key.compare(key.size() - 3, 3, "_ms") == 0;
     if (ms && v.is_number() && v.get<double>() >= 0) return formatDuration(v.get<uint64_t>());
     if (key == "last_transition" && v.is_object()) return transitionText(v);
+    if (v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& e) { return e.is_number(); })) {
+        std::vector<std::string> items;  // node lists: "1, 2"
+        for (const auto& e : v) items.push_back(scalarText(e));
+        return items.empty() ? "none" : joinWords(items);
+    }
     return scalarText(v);
 }
 
@@ -35,21 +44,39 @@ std::string labelText(const std::string& key) {
     return labelOf(k);
 }
 
-// The fields of `obj` named in `order` first (those present), then the rest,
-// except `skip`.
-Pairs fieldsOf(const nlohmann::json& obj, const std::vector<std::string>& order,
-               const std::set<std::string>& skip = {}) {
-    Pairs pairs;
-    std::set<std::string> done = skip;
-    for (const auto& k : order) {
-        const nlohmann::json* v = field(obj, k.c_str());
-        if (v == nullptr || done.count(k)) continue;
-        pairs.emplace_back(labelText(k), valueText(k, *v));
-        done.insert(k);
+// The member `path` of `obj` ("a.b": obj["a"]["b"]), or nullptr.
+const nlohmann::json* fieldAt(const nlohmann::json& obj, std::string_view path) {
+    const nlohmann::json* v = &obj;
+    while (v != nullptr) {
+        const size_t dot = path.find('.');
+        v = field(*v, std::string(path.substr(0, dot)).c_str());
+        if (dot == std::string_view::npos) break;
+        path.remove_prefix(dot + 1);
     }
-    for (auto it = obj.begin(); it != obj.end(); ++it) {
-        if (done.count(it.key())) continue;
-        pairs.emplace_back(labelText(it.key()), valueText(it.key(), it.value()));
+    return v;
+}
+
+// "timers.hold_time_ms" -> "timers hold time".
+std::string pathLabel(std::string_view path) {
+    std::string label;
+    for (size_t dot; (dot = path.find('.')) != std::string_view::npos; path.remove_prefix(dot + 1)) {
+        label += labelOf(std::string(path.substr(0, dot))) + " ";
+    }
+    return label + labelText(std::string(path));
+}
+
+// The fields of `obj` in the order of its status table (ha_status_fields.h),
+// those present, except the members named in `skip`.
+Pairs fieldsOf(const nlohmann::json& obj, std::span<const status::FieldDef> fields,
+               const std::set<std::string_view>& skip) {
+    Pairs pairs;
+    for (const status::FieldDef& f : fields) {
+        if (skip.count(status::topMember(f.path))) continue;
+        const nlohmann::json* v = fieldAt(obj, f.path);
+        if (v == nullptr) continue;
+        const size_t dot = f.path.rfind('.');
+        const std::string key(dot == std::string_view::npos ? f.path : f.path.substr(dot + 1));
+        pairs.emplace_back(pathLabel(f.path), valueText(key, *v));
     }
     return pairs;
 }
@@ -67,7 +94,7 @@ std::optional<std::string> renderHaState(const nlohmann::json& result) {
     const nlohmann::json* local = field(result, "local");
     if (local == nullptr || !local->is_object()) return std::nullopt;
 
-    Pairs lp = fieldsOf(*local, {"state", "priority"}, {"id", "name", "last_transition"});
+    Pairs lp = fieldsOf(*local, status::kHaLocalFields, {"id", "name", "last_transition"});
     if (const nlohmann::json* t = field(*local, "last_transition"); t && t->is_object()) {
         lp.emplace_back("last transition", transitionText(*t));
     }
@@ -77,8 +104,7 @@ std::optional<std::string> renderHaState(const nlohmann::json& result) {
         if (peers->empty()) out += "\nno peers\n";
         for (const auto& p : *peers) {
             if (!p.is_object()) return std::nullopt;
-            Pairs pp = fieldsOf(p, {"state", "alive", "control_link", "peer_link"},
-                                {"id", "name", "last_heard_ms"});
+            Pairs pp = fieldsOf(p, status::kHaPeerFields, {"id", "name", "last_heard_ms"});
             if (auto heard = uintField(p, "last_heard_ms")) {
                 pp.emplace_back("last heard", formatDuration(*heard) + " ago");
             }
@@ -86,9 +112,14 @@ std::optional<std::string> renderHaState(const nlohmann::json& result) {
         }
     }
 
-    Pairs settings = fieldsOf(
-        result, {"session_owner", "revert", "preempt", "heartbeat_interval_ms", "hold_time_ms"},
-        {"local", "peers"});
+    // The replication streams and counters have their own commands (show
+    // high-availability state-synchronization, show counters ha).
+    Pairs settings = fieldsOf(result, status::kHaClusterFields, {});
+    if (const nlohmann::json* sec = field(result, "security"); sec && sec->is_object()) {
+        for (auto it = sec->begin(); it != sec->end(); ++it) {
+            settings.emplace_back(pathLabel("security." + it.key()), valueText(it.key(), *it));
+        }
+    }
     if (!settings.empty()) out += "\ncluster settings\n" + renderPairs(settings, 2);
     return out;
 }

@@ -96,12 +96,6 @@ struct PortStatus {
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
 };
 
-struct CounterValue {
-    std::string name;
-    std::string help;
-    uint64_t value = 0;
-};
-
 struct DataplaneStatus {
     std::vector<PortStatus> ports;      ///< data ports, then the peer link if any
     std::vector<CounterValue> pipeline;  ///< PipelineCounter, summed over workers

@@ -452,11 +452,8 @@ void HaAgent::snapshot(uint64_t now_us) {
     s.view = published_;
     s.sync = replication_.status(now_us);
     s.pending_defer_tokens = replication_.pendingDeferTokens();
-    for (size_t i = 0; i < kHaCounterCount; ++i)
-        s.counters.emplace_back(std::string(kHaCounterInfo[i].name), counters_.v[i].load());
-    for (size_t i = 1; i < kHaDecodeResultCount; ++i)
-        s.decode_counters.emplace_back(std::string(kHaDecodeResultInfo[i].name),
-                                       decode_counters_.v[i].load());
+    s.counters = counterValues(counters_, kHaCounterInfo);
+    s.decode_counters = counterValues(decode_counters_, kHaDecodeResultInfo, 1);  // not `ok`
     s.transport_counters = transport_.counters();
     std::lock_guard lock(mu_);
     status_ = std::move(s);

@@ -1,11 +1,17 @@
 #include "ha/ha_status.h"
 
+#include <algorithm>
+#include <cstring>
+#include <cstdlib>
+
 namespace tandem {
 namespace {
 
-nlohmann::json counterMap(const std::vector<std::pair<std::string, uint64_t>>& counters) {
+using status::FieldDef;
+
+nlohmann::json counterMap(const std::vector<CounterValue>& counters) {
     nlohmann::json j = nlohmann::json::object();
-    for (const auto& [name, value] : counters) j[name] = value;
+    for (const CounterValue& c : counters) j[c.name] = c.value;
     return j;
 }
 
@@ -16,80 +22,139 @@ nlohmann::json nodeList(uint16_t mask) {
     return j;
 }
 
+// Sets the member `path` of `j` ("a.b" is j["a"]["b"]).
+void setPath(nlohmann::json& j, std::string_view path, nlohmann::json value) {
+    nlohmann::json* at = &j;
+    for (size_t dot; (dot = path.find('.')) != std::string_view::npos; path.remove_prefix(dot + 1)) {
+        at = &(*at)[std::string(path.substr(0, dot))];
+    }
+    (*at)[std::string(path)] = std::move(value);
+}
+
+// One object of a status table: every field of `fields`, read by `get`.
+template <class Field, class T, class Get>
+nlohmann::json objectOf(std::span<const FieldDef> fields, const T& source, Get get) {
+    nlohmann::json j = nlohmann::json::object();
+    for (size_t i = 0; i < fields.size(); ++i) setPath(j, fields[i].path, get(Field(i), source));
+    return j;
+}
+
 }  // namespace
 
+bool haReady(const HaStatus& s) {
+    if (!canOwnSessions(s.local.state) || !s.local.links_ok || s.peers.empty()) return false;
+    for (const HaPeerStatus& p : s.peers) {
+        if (!p.paired || !p.alive) return false;
+        const auto sync = std::find_if(s.sync.begin(), s.sync.end(),
+                                       [&](const PeerSyncStatus& q) { return q.peer == p.id; });
+        if (sync == s.sync.end() || !sync->up) return false;
+        if (std::strcmp(sync->bulk_out_state, "sent") != 0) return false;
+        if (std::strcmp(sync->bulk_in_state, "receiving") == 0) return false;
+    }
+    return true;
+}
+
+nlohmann::json haLocalValue(status::HaLocalField f, const HaStatus& s) {
+    using enum status::HaLocalField;
+    const HaStatus::Local& l = s.local;
+    switch (f) {
+        case id: return l.id;
+        case name: return l.name;
+        case state: return nodeStateName(l.state);
+        case ready: return haReady(s);
+        case primary: return l.primary;
+        case priority: return l.priority;
+        case operator_suspended: return l.operator_suspended;
+        case links_ok: return l.links_ok;
+        case transition_from: return nodeStateName(l.last_transition.from);
+        case transition_to: return nodeStateName(l.last_transition.to);
+        case transition_cause: return l.last_transition.cause;
+        case transition_ago_ms: return l.last_transition_ago_ms;
+    }
+    std::abort();  // a value outside the enum: cannot happen
+}
+
+nlohmann::json haPeerValue(status::HaPeerField f, const HaPeerStatus& p) {
+    using enum status::HaPeerField;
+    switch (f) {
+        case id: return p.id;
+        case name: return p.name;
+        case state: return nodeStateName(p.state);
+        case alive: return p.alive;
+        case paired: return p.paired;
+        case refused: return p.refused;
+        case control_link: return p.control_link;
+        case peer_link: return p.peer_link;
+        case last_heard_ms: return p.last_heard_ms;
+        case priority: return p.priority;
+        case primary: return p.primary;
+        case software_version: return p.software_version;
+        case peer_link_mtu: return p.peer_link_mtu;
+    }
+    std::abort();
+}
+
+nlohmann::json haSyncValue(status::HaSyncField f, const PeerSyncStatus& p) {
+    using enum status::HaSyncField;
+    switch (f) {
+        case peer: return p.peer;
+        case up: return p.up;
+        case tx_seq: return p.tx_seq;
+        case acked_seq: return p.acked_seq;
+        case lag_ms: return p.lag_us / 1000;
+        case window_messages: return p.window_messages;
+        case window_bytes: return p.window_bytes;
+        case resends: return p.resends;
+        case acks: return p.acks_rx;
+        case nacks: return p.nacks_rx;
+        case bytes_tx: return p.bytes_tx;
+        case records_tx: return p.records_tx;
+        case records_rx: return p.records_rx;
+        case records_tx_per_s: return p.records_tx_per_s;
+        case records_rx_per_s: return p.records_rx_per_s;
+        case rx_applied_seq: return p.rx_applied_seq;
+        case inbound_queued: return p.inbound_queued;
+        case bulk_out_state: return p.bulk_out_state;
+        case bulk_out_id: return p.bulk_out_id;
+        case bulk_sent: return p.bulk_out_sent;
+        case bulk_in_state: return p.bulk_in_state;
+        case bulk_received: return p.bulk_in_received;
+        case bulk_expected: return p.bulk_in_expected;
+    }
+    std::abort();
+}
+
+nlohmann::json haClusterValue(status::HaClusterField f, const HaStatus& s) {
+    using enum status::HaClusterField;
+    switch (f) {
+        case session_owner: return s.session_owner;
+        case revert: return s.revert;
+        case preempt: return s.preempt;
+        case heartbeat_interval_ms: return s.heartbeat_interval_ms;
+        case hold_time_ms: return s.hold_time_ms;
+        case view_owners: return nodeList(s.view.owners);
+        case view_reachable: return nodeList(s.view.reachable);
+        case view_primary: return s.view.primary;
+        case view_replicate: return s.view.replicate;
+        case view_epoch: return s.view.epoch;
+        case pending_defer_tokens: return s.pending_defer_tokens;
+    }
+    std::abort();
+}
+
 nlohmann::json haStatusToJson(const HaStatus& s) {
-    nlohmann::json j;
-    j["local"] = {
-        {"id", s.local.id},
-        {"name", s.local.name},
-        {"state", nodeStateName(s.local.state)},
-        {"primary", s.local.primary},
-        {"priority", s.local.priority},
-        {"operator_suspended", s.local.operator_suspended},
-        {"links_ok", s.local.links_ok},
-        {"last_transition",
-         {{"from", nodeStateName(s.local.last_transition.from)},
-          {"to", nodeStateName(s.local.last_transition.to)},
-          {"cause", s.local.last_transition.cause},
-          {"ago_ms", s.local.last_transition_ago_ms}}},
-    };
+    nlohmann::json j = objectOf<status::HaClusterField>(status::kHaClusterFields, s, haClusterValue);
+    j["local"] = objectOf<status::HaLocalField>(status::kHaLocalFields, s, haLocalValue);
     nlohmann::json peers = nlohmann::json::array();
     for (const HaPeerStatus& p : s.peers) {
-        peers.push_back({{"id", p.id},
-                         {"name", p.name},
-                         {"state", nodeStateName(p.state)},
-                         {"alive", p.alive},
-                         {"paired", p.paired},
-                         {"refused", p.refused},
-                         {"control_link", p.control_link},
-                         {"peer_link", p.peer_link},
-                         {"last_heard_ms", p.last_heard_ms},
-                         {"priority", p.priority},
-                         {"primary", p.primary},
-                         {"software_version", p.software_version},
-                         {"peer_link_mtu", p.peer_link_mtu}});
+        peers.push_back(objectOf<status::HaPeerField>(status::kHaPeerFields, p, haPeerValue));
     }
     j["peers"] = peers;
-    j["session_owner"] = s.session_owner;
-    j["revert"] = s.revert;
-    j["preempt"] = s.preempt;
-    j["timers"] = {{"heartbeat_interval_ms", s.heartbeat_interval_ms},
-                   {"hold_time_ms", s.hold_time_ms}};
-    j["view"] = {{"owners", nodeList(s.view.owners)},
-                 {"reachable", nodeList(s.view.reachable)},
-                 {"primary", s.view.primary},
-                 {"replicate", s.view.replicate},
-                 {"epoch", s.view.epoch}};
     nlohmann::json sync = nlohmann::json::array();
     for (const PeerSyncStatus& p : s.sync) {
-        sync.push_back({{"peer", p.peer},
-                        {"up", p.up},
-                        {"tx_seq", p.tx_seq},
-                        {"acked_seq", p.acked_seq},
-                        {"lag_ms", p.lag_us / 1000},
-                        {"window_messages", p.window_messages},
-                        {"window_bytes", p.window_bytes},
-                        {"resends", p.resends},
-                        {"acks", p.acks_rx},
-                        {"nacks", p.nacks_rx},
-                        {"bytes_tx", p.bytes_tx},
-                        {"records_tx", p.records_tx},
-                        {"records_rx", p.records_rx},
-                        {"records_tx_per_s", p.records_tx_per_s},
-                        {"records_rx_per_s", p.records_rx_per_s},
-                        {"rx_applied_seq", p.rx_applied_seq},
-                        {"inbound_queued", p.inbound_queued},
-                        {"bulk",
-                         {{"out_state", p.bulk_out_state},
-                          {"out_id", p.bulk_out_id},
-                          {"sent", p.bulk_out_sent},
-                          {"in_state", p.bulk_in_state},
-                          {"received", p.bulk_in_received},
-                          {"expected", p.bulk_in_expected}}}});
+        sync.push_back(objectOf<status::HaSyncField>(status::kHaSyncFields, p, haSyncValue));
     }
     j["sync"] = sync;
-    j["pending_defer_tokens"] = s.pending_defer_tokens;
     j["counters"] = counterMap(s.counters);
     j["decode_counters"] = counterMap(s.decode_counters);
     j["transport_counters"] = counterMap(s.transport_counters);

@@ -1,7 +1,9 @@
 // HaStatus: a snapshot of the HA agent for the CLI (`show high-availability
 // state`, `show cluster members`, `show counters`) and scripts. The agent
-// builds it on its own thread; readers get a copy. The daemon serves it as
-// JSON (haStatusToJson); the shell renders that JSON (cli/ha_renderer.cpp).
+// builds it on its own thread; readers get a copy. Its fields are defined
+// once, in src/proto/ha_status_fields.h: the getters here read them, and
+// the JSON (haStatusToJson), the shell's blocks (cli/ha_renderer.cpp) and
+// the HA metrics (src/daemon/metrics_page.cpp) are built from that table.
 //
 // Thread-safety: a plain value; the functions are pure.
 #pragma once
@@ -16,6 +18,7 @@
 #include "cluster/cluster_view.h"
 #include "ha/membership.h"
 #include "ha/replication.h"
+#include "proto/ha_status_fields.h"
 
 namespace tandem {
 
@@ -57,14 +60,27 @@ struct HaStatus {
     ClusterView view;              ///< as last published
     std::vector<PeerSyncStatus> sync;
     uint64_t pending_defer_tokens = 0;
-    std::vector<std::pair<std::string, uint64_t>> counters;            ///< HaCounter
-    std::vector<std::pair<std::string, uint64_t>> decode_counters;     ///< HaDecodeResult (non-ok)
-    std::vector<std::pair<std::string, uint64_t>> transport_counters;
+    std::vector<CounterValue> counters;            ///< HaCounter
+    std::vector<CounterValue> decode_counters;     ///< HaDecodeResult (non-ok)
+    std::vector<CounterValue> transport_counters;
 };
 
-/// The snapshot as JSON: {local, peers[], session_owner, revert, preempt,
-/// timers, view, sync[], pending_defer_tokens, counters{}, decode_counters{},
-/// transport_counters{}}. Field names are pinned like the control protocol's.
+/// Ready: this node is active, its links are up, and every peer is paired,
+/// alive and done with the bulk sync both ways (the bulk towards it sent, none
+/// from it still arriving). A node with HA and no peer in its status is not
+/// ready. The `ready` field of `show high-availability state` and the
+/// tandem_ha_ready metric are this function.
+bool haReady(const HaStatus& status);
+
+/// The value of one field of ha_status_fields.h, as it reads in the JSON.
+nlohmann::json haLocalValue(status::HaLocalField field, const HaStatus& status);
+nlohmann::json haPeerValue(status::HaPeerField field, const HaPeerStatus& peer);
+nlohmann::json haSyncValue(status::HaSyncField field, const PeerSyncStatus& sync);
+nlohmann::json haClusterValue(status::HaClusterField field, const HaStatus& status);
+
+/// The snapshot as JSON: every field of ha_status_fields.h ({local, peers[],
+/// sync[], the cluster fields}) and counters{}, decode_counters{},
+/// transport_counters{} (one member per counter of their tables).
 nlohmann::json haStatusToJson(const HaStatus& status);
 
 }  // namespace tandem

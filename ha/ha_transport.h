@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/counters.h"
 #include "core/node_id.h"
 
 namespace tandem {
@@ -68,9 +69,9 @@ public:
     /// True when every message carries the proven sender (`authenticated`).
     virtual bool authenticates() const = 0;
 
-    /// The transport's own counters (name, value), for the status snapshot.
-    /// Any thread.
-    virtual std::vector<std::pair<std::string, uint64_t>> counters() const = 0;
+    /// The transport's own counters (name, help, value), for the status
+    /// snapshot. Any thread.
+    virtual std::vector<CounterValue> counters() const = 0;
 };
 
 }  // namespace tandem

@@ -369,11 +369,8 @@ void ZmqTransport::wait(uint64_t timeout_us) {
     std::this_thread::sleep_for(std::chrono::microseconds(timeout_us));
 }
 
-std::vector<std::pair<std::string, uint64_t>> ZmqTransport::counters() const {
-    std::vector<std::pair<std::string, uint64_t>> out;
-    for (size_t i = 0; i < kZmqTransportCounterCount; ++i)
-        out.emplace_back(std::string(kZmqTransportCounterInfo[i].name), counters_.v[i].load());
-    return out;
+std::vector<CounterValue> ZmqTransport::counters() const {
+    return counterValues(counters_, kZmqTransportCounterInfo);
 }
 
 }  // namespace tandem

@@ -85,7 +85,7 @@ public:
     bool poll(TransportEvent* out) override;
     void wait(uint64_t timeout_us) override;
     bool authenticates() const override { return curve_; }
-    std::vector<std::pair<std::string, uint64_t>> counters() const override;
+    std::vector<CounterValue> counters() const override;
 
     uint64_t counter(ZmqTransportCounter c) const { return counters_.get(c); }
 

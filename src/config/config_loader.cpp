@@ -92,7 +92,7 @@ void handleEntries(LoadContext& c, const IniDocument& doc) {
             std::string hint = closestName(e.key, names);
             c.error(e.line, "unknown key '" + e.key + "' in [" + s.name + "]" +
                                 (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                                "; expected one of: " + joinNames(names));
+                                "; expected one of: " + joinWords(names));
             continue;
         }
         auto [it, first] = s.keys.emplace(e.key, e.line);

@@ -31,7 +31,7 @@ void markPeerLinkPort(LoadContext& c) {
         c.error(c.lineOf("ha", "peer-link-port"),
                 "[ha] peer-link-port = " + ha.peer_link_port + ": there is no [port." +
                     ha.peer_link_port + "] section" +
-                    (names.empty() ? "" : "; ports: " + joinNames(names)));
+                    (names.empty() ? "" : "; ports: " + joinWords(names)));
         return;
     }
     it->peer_link = true;
@@ -89,7 +89,7 @@ void checkPorts(LoadContext& c) {
                                                       : "geneve mode needs exactly one data port") +
                               " ([port.NAME] sections other than the peer-link port); found " +
                               std::to_string(data.size()) +
-                              (names.empty() ? "" : ": " + joinNames(names));
+                              (names.empty() ? "" : ": " + joinWords(names));
         unsigned line = data.size() > needed ? data[needed]->line : c.lineOf("dataplane", "mode");
         c.error(line, message);
     } else if (inline_mode && !data[0]->zone.empty() && data[0]->zone == data[1]->zone) {

@@ -88,7 +88,7 @@ void checkZones(LoadContext& c, const LoadedRule& r) {
             unsigned column = columnOfToken(r.source->text, keyword, z);
             ruleError(c, *r.source, column,
                       "zone '" + z + "' is not the zone of any port; zones: " +
-                          (zones.empty() ? std::string("(none)") : joinNames(zones)));
+                          (zones.empty() ? std::string("(none)") : joinWords(zones)));
         }
     };
     check(r.rule.from_zones, "from");

@@ -12,7 +12,6 @@ namespace tandem::config_detail {
 namespace {
 
 constexpr size_t kMaxNameLength = 32;       // ports, zones
-constexpr size_t kMaxNodeNameLength = 63;   // node and peer names: host-name like
 constexpr size_t kMaxUnixSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
 
 // --- shared value handlers ---------------------------------------------------
@@ -37,8 +36,9 @@ bool setBool(LoadContext& c, const IniEntry& e, bool& out) {
 }
 
 bool setNodeName(LoadContext& c, const IniEntry& e, std::string& out) {
-    if (!isHostLikeName(e.value, kMaxNodeNameLength)) {
-        return c.badValue(e, "expected a name of letters, digits, '.', '-' or '_' (up to 63)");
+    if (!isValidNodeName(e.value)) {
+        return c.badValue(e, "expected a name of letters, digits, '.', '-' or '_' (up to " +
+                                 std::to_string(kMaxNodeNameLength) + ")");
     }
     out = e.value;
     return true;
@@ -542,7 +542,7 @@ std::string sectionKindNames() {
                             ? std::string(kind.name)
                             : std::string(kind.name) + "." + std::string(kind.suffix));
     }
-    return joinNames(names);
+    return joinWords(names);
 }
 
 const Keyword* findKeyword(const SectionKind& kind, std::string_view key) {

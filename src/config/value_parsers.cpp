@@ -61,17 +61,6 @@ std::optional<bool> parseBool(std::string_view text) {
     return std::nullopt;
 }
 
-std::optional<uint64_t> parseUnsigned(std::string_view text, uint64_t lo, uint64_t hi) {
-    if (text.empty() || text.size() > 19) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + uint64_t(c - '0');
-    }
-    if (v < lo || v > hi) return std::nullopt;
-    return v;
-}
-
 std::optional<std::array<uint8_t, 6>> parseMac(std::string_view text) {
     if (text.size() != 17) return std::nullopt;
     std::array<uint8_t, 6> mac{};
@@ -173,11 +162,6 @@ bool isSimpleName(std::string_view text, size_t max_len) {
                        [](char c) { return isAlnum(c) || c == '-' || c == '_'; });
 }
 
-bool isHostLikeName(std::string_view text, size_t max_len) {
-    if (text.empty() || text.size() > max_len || !isAlnum(text.front())) return false;
-    return std::all_of(text.begin(), text.end(), isHostChar);
-}
-
 std::vector<std::string> splitWhitespace(std::string_view text) {
     std::vector<std::string> out;
     size_t i = 0;
@@ -194,15 +178,6 @@ std::string resolvePath(const std::string& base_dir, const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     if (base_dir.back() == '/') return base_dir + path;
     return base_dir + "/" + path;
-}
-
-std::string joinNames(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) {
-        if (!out.empty()) out += ", ";
-        out += n;
-    }
-    return out;
 }
 
 std::string closestName(std::string_view word, const std::vector<std::string>& candidates) {

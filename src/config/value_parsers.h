@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/ip_addr.h"
+#include "core/text.h"  // parseUnsigned, joinWords: the config's numbers and lists
 
 namespace tandem::config_detail {
 
@@ -17,9 +18,6 @@ std::string_view trimBlanks(std::string_view s);
 
 /// true/false, yes/no, on/off, 1/0 (lower case).
 std::optional<bool> parseBool(std::string_view text);
-
-/// Decimal digits only, within [lo, hi].
-std::optional<uint64_t> parseUnsigned(std::string_view text, uint64_t lo, uint64_t hi);
 
 /// "aa:bb:cc:dd:ee:ff" (hex digits of either case).
 std::optional<std::array<uint8_t, 6>> parseMac(std::string_view text);
@@ -42,16 +40,10 @@ bool checkZmqEndpoint(std::string_view text, bool bind, std::string* why);
 /// digit, at most `max_len` characters (ports, zones).
 bool isSimpleName(std::string_view text, size_t max_len);
 
-/// Like isSimpleName, and '.' is allowed too (node names: host names).
-bool isHostLikeName(std::string_view text, size_t max_len);
-
 std::vector<std::string> splitWhitespace(std::string_view text);
 
 /// `path` if absolute, else `base_dir`/`path`.
 std::string resolvePath(const std::string& base_dir, const std::string& path);
-
-/// Words joined with ", ".
-std::string joinNames(const std::vector<std::string>& names);
 
 /// The candidate `word` is a prefix of, else the one closest to it by edit
 /// distance (case-insensitive, '_' and '-' alike), or empty when none is close.

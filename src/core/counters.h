@@ -16,13 +16,23 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tandem {
 
 struct CounterInfo {
     std::string_view name;
     std::string_view help;
+};
+
+/// One counter's value with its name and help, as status snapshots carry it
+/// to JSON and /metrics.
+struct CounterValue {
+    std::string name;
+    std::string help;
+    uint64_t value = 0;
 };
 
 #define TANDEM_COUNTER_ENUM_ENTRY(name, help) name,
@@ -48,5 +58,19 @@ struct CounterBlock {
     uint64_t get(E e) const { return v[static_cast<size_t>(e)].load(std::memory_order_relaxed); }
     static constexpr size_t size() { return N; }
 };
+
+/// The counters of `block` from index `first` on, with the names and help
+/// of `info` (its k<Enum>Info table). Any thread.
+template <typename E, size_t N>
+std::vector<CounterValue> counterValues(const CounterBlock<E, N>& block, const CounterInfo (&info)[N],
+                                        size_t first = 0) {
+    std::vector<CounterValue> out;
+    out.reserve(N - first);
+    for (size_t i = first; i < N; ++i) {
+        out.push_back({std::string(info[i].name), std::string(info[i].help),
+                       block.v[i].load(std::memory_order_relaxed)});
+    }
+    return out;
+}
 
 }  // namespace tandem

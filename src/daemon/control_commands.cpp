@@ -30,17 +30,7 @@ nlohmann::json countersJson(const std::vector<CounterValue>& counters, bool all)
 std::optional<uint8_t> parseProto(const nlohmann::json& v) {
     if (v.is_number_unsigned() && v.get<uint64_t>() <= 255) return uint8_t(v.get<uint64_t>());
     if (!v.is_string()) return std::nullopt;
-    const std::string s = v.get<std::string>();
-    for (uint8_t p : {kProtoTcp, kProtoUdp, kProtoIcmp, kProtoIcmpV6}) {
-        if (s == protocolName(p)) return p;
-    }
-    try {
-        size_t used = 0;
-        unsigned long n = std::stoul(s, &used);
-        if (used == s.size() && n <= 255) return uint8_t(n);
-    } catch (...) {
-    }
-    return std::nullopt;
+    return parseProtocol(v.get<std::string>());
 }
 
 IpAddr addrArg(const nlohmann::json& args, const char* key) {
@@ -256,7 +246,8 @@ nlohmann::json showHaState(const Context& c) {
         return s;
     }
     return nlohmann::json{
-        {"local", {{"id", c.cfg.node.id}, {"name", c.cfg.node.name}, {"state", "standalone"}}},
+        {"local",
+         {{"id", c.cfg.node.id}, {"name", c.cfg.node.name}, {"state", "standalone"}, {"ready", true}}},
         {"peers", nlohmann::json::array()}};
 }
 

@@ -4,8 +4,6 @@
 
 #include "cluster/node_state.h"
 #include "control/prometheus_text.h"
-#include "ha/ha_counters.h"
-#include "ha/zmq_transport.h"
 
 namespace tandem {
 namespace {
@@ -13,14 +11,6 @@ namespace {
 using MT = MetricType;
 
 std::string peerLabel(NodeId id) { return std::to_string(id); }
-
-// The help line of counter `name` in a TANDEM_COUNTER_ENUM table.
-std::string_view helpOf(const CounterInfo* info, size_t n, const std::string& name) {
-    for (size_t i = 0; i < n; ++i) {
-        if (info[i].name == name) return info[i].help;
-    }
-    return {};
-}
 
 // A table of named counters: those named dropped_<reason> become one family
 // with a reason label, the others one family each.
@@ -39,15 +29,6 @@ void counterTable(PrometheusText& p, const std::string& prefix,
         const std::string family = prefix + "_" + c.name + "_total";
         p.family(family, MT::counter, c.help);
         p.sample(family, MT::counter, {}, c.value);
-    }
-}
-
-void stateGauge(PrometheusText& p, const std::string& family, MetricLabels labels,
-                NodeState current) {
-    for (unsigned v = 0; v <= kMaxNodeStateValue; ++v) {
-        MetricLabels l = labels;
-        l.emplace_back("state", nodeStateName(NodeState(v)));
-        p.sample(family, MT::gauge, l, uint64_t(NodeState(v) == current));
     }
 }
 
@@ -114,94 +95,66 @@ void dataplaneMetrics(PrometheusText& p, const DataplaneStatus& st, const Config
     }
 }
 
-void haMetrics(PrometheusText& p, const HaStatus& ha) {
-    p.family("tandem_node_state", MT::gauge, "1 for this node's current HA state, 0 for the others.");
-    stateGauge(p, "tandem_node_state", {}, ha.local.state);
-    p.family("tandem_node_primary", MT::gauge, "1 when this node is the pair's primary.");
-    p.sample("tandem_node_primary", MT::gauge, {}, uint64_t(ha.local.primary));
-    p.family("tandem_node_state_last_change_seconds", MT::gauge,
-             "Seconds since this node's last state transition.");
-    p.sample("tandem_node_state_last_change_seconds", MT::gauge, {},
-             double(ha.local.last_transition_ago_ms) / 1000.0);
-
-    p.family("tandem_peer_state", MT::gauge, "1 for each peer's current state (as it announced it).");
-    p.family("tandem_peer_alive", MT::gauge, "1 while the peer is heard within the hold time.");
-    p.family("tandem_peer_control_link_up", MT::gauge, "1 while the peer is heard on the HA channels.");
-    p.family("tandem_peer_link_up", MT::gauge, "1 while the peer is heard on the peer link.");
-    p.family("tandem_peer_last_heard_seconds", MT::gauge, "Seconds since anything was heard from the peer.");
-    for (const HaPeerStatus& peer : ha.peers) {
-        const MetricLabels l = {{"peer", peerLabel(peer.id)}, {"name", peer.name}};
-        stateGauge(p, "tandem_peer_state", l, peer.state);
-        p.sample("tandem_peer_alive", MT::gauge, l, uint64_t(peer.alive));
-        p.sample("tandem_peer_control_link_up", MT::gauge, l, uint64_t(peer.control_link));
-        p.sample("tandem_peer_link_up", MT::gauge, l, uint64_t(peer.peer_link));
-        if (peer.last_heard_ms >= 0) {
-            p.sample("tandem_peer_last_heard_seconds", MT::gauge, l, double(peer.last_heard_ms) / 1000.0);
+// The fields of a status table that name a metric family (ha_status_fields.h),
+// each sampled from every object of `objects` with that object's labels.
+template <class Field, class T, class Get, class Labels>
+void fieldMetrics(PrometheusText& p, std::span<const status::FieldDef> fields,
+                  const std::vector<T>& objects, Get get, Labels labels) {
+    for (size_t i = 0; i < fields.size(); ++i) {
+        const status::FieldDef& f = fields[i];
+        if (f.metric_kind == status::MetricKind::none) continue;
+        const std::string family(f.metric);
+        const MT type = f.metric_kind == status::MetricKind::counter ? MT::counter : MT::gauge;
+        p.family(family, type, f.help);
+        for (const T& o : objects) {
+            const nlohmann::json v = get(Field(i), o);
+            const MetricLabels l = labels(o);
+            if (f.type == status::FieldType::node_state) {
+                // One sample per state, 1 for the current one.
+                for (unsigned s = 0; s <= kMaxNodeStateValue; ++s) {
+                    MetricLabels ls = l;
+                    ls.emplace_back("state", nodeStateName(NodeState(s)));
+                    p.sample(family, type, ls, uint64_t(v == nodeStateName(NodeState(s))));
+                }
+            } else if (v.is_boolean()) {
+                p.sample(family, type, l, uint64_t(v.get<bool>()));
+            } else if (v.is_number_integer() && v.get<int64_t>() < 0) {
+                continue;  // "never" (last_heard_ms = -1): no sample
+            } else if (f.metric_scale != 1) {
+                p.sample(family, type, l, v.get<double>() * f.metric_scale);
+            } else {
+                p.sample(family, type, l, v.get<uint64_t>());
+            }
         }
     }
+}
 
-    struct SyncGauge {
-        const char* name;
-        MetricType type;
-        const char* help;
-        uint64_t (*get)(const PeerSyncStatus&);
-    };
-    static const SyncGauge kSync[] = {
-        {"tandem_ha_sync_up", MT::gauge, "1 while the sync stream to the peer is up.",
-         [](const PeerSyncStatus& s) { return uint64_t(s.up); }},
-        {"tandem_ha_sync_tx_sequence", MT::gauge, "Last sequence number sent to the peer.",
-         [](const PeerSyncStatus& s) { return s.tx_seq; }},
-        {"tandem_ha_sync_acked_sequence", MT::gauge, "Last sequence number the peer acknowledged.",
-         [](const PeerSyncStatus& s) { return s.acked_seq; }},
-        {"tandem_ha_sync_window_messages", MT::gauge, "Messages sent and not yet acknowledged.",
-         [](const PeerSyncStatus& s) { return uint64_t(s.window_messages); }},
-        {"tandem_ha_sync_window_bytes", MT::gauge, "Bytes sent and not yet acknowledged.",
-         [](const PeerSyncStatus& s) { return uint64_t(s.window_bytes); }},
-        {"tandem_ha_sync_resends_total", MT::counter, "Sync messages sent to the peer again.",
-         [](const PeerSyncStatus& s) { return s.resends; }},
-        {"tandem_ha_sync_acks_received_total", MT::counter, "Acknowledgements from the peer.",
-         [](const PeerSyncStatus& s) { return s.acks_rx; }},
-        {"tandem_ha_sync_nacks_received_total", MT::counter, "Negative acknowledgements from the peer.",
-         [](const PeerSyncStatus& s) { return s.nacks_rx; }},
-        {"tandem_ha_sync_bytes_sent_total", MT::counter, "Sync bytes sent to the peer.",
-         [](const PeerSyncStatus& s) { return s.bytes_tx; }},
-        {"tandem_ha_sync_records_sent_total", MT::counter, "Session records sent to the peer.",
-         [](const PeerSyncStatus& s) { return s.records_tx; }},
-        {"tandem_ha_sync_records_received_total", MT::counter, "Session records received from the peer.",
-         [](const PeerSyncStatus& s) { return s.records_rx; }},
-        {"tandem_ha_sync_rx_applied_sequence", MT::gauge, "Last sequence number applied from the peer.",
-         [](const PeerSyncStatus& s) { return s.rx_applied_seq; }},
-        {"tandem_ha_sync_bulk_sent_total", MT::counter, "Records sent by the current bulk sync to the peer.",
-         [](const PeerSyncStatus& s) { return s.bulk_out_sent; }},
-        {"tandem_ha_sync_bulk_received_total", MT::counter, "Records received by the current bulk sync from the peer.",
-         [](const PeerSyncStatus& s) { return s.bulk_in_received; }},
-    };
-    for (const auto& g : kSync) p.family(g.name, g.type, g.help);
-    p.family("tandem_ha_sync_lag_seconds", MT::gauge,
-             "Age of the oldest message the peer has not acknowledged (0 when none).");
-    for (const PeerSyncStatus& s : ha.sync) {
-        const MetricLabels l = {{"peer", peerLabel(s.peer)}};
-        for (const auto& g : kSync) p.sample(g.name, g.type, l, g.get(s));
-        p.sample("tandem_ha_sync_lag_seconds", MT::gauge, l, double(s.lag_us) / 1e6);
-    }
-    p.family("tandem_ha_pending_defer_tokens", MT::gauge,
-             "First packets held until a peer acknowledges their session.");
-    p.sample("tandem_ha_pending_defer_tokens", MT::gauge, {}, ha.pending_defer_tokens);
+void haMetrics(PrometheusText& p, const HaStatus& ha) {
+    const std::vector<HaStatus> self = {ha};
+    fieldMetrics<status::HaLocalField>(p, status::kHaLocalFields, self, haLocalValue,
+                                       [](const HaStatus&) { return MetricLabels{}; });
+    fieldMetrics<status::HaPeerField>(
+        p, status::kHaPeerFields, ha.peers, haPeerValue, [](const HaPeerStatus& peer) {
+            return MetricLabels{{"peer", peerLabel(peer.id)}, {"name", peer.name}};
+        });
+    fieldMetrics<status::HaSyncField>(
+        p, status::kHaSyncFields, ha.sync, haSyncValue,
+        [](const PeerSyncStatus& s) { return MetricLabels{{"peer", peerLabel(s.peer)}}; });
+    fieldMetrics<status::HaClusterField>(p, status::kHaClusterFields, self, haClusterValue,
+                                         [](const HaStatus&) { return MetricLabels{}; });
 
-    for (const auto& [name, value] : ha.counters) {
-        p.family("tandem_ha_" + name + "_total", MT::counter,
-                 helpOf(kHaCounterInfo, kHaCounterCount, name));
-        p.sample("tandem_ha_" + name + "_total", MT::counter, {}, value);
+    for (const CounterValue& c : ha.counters) {
+        p.family("tandem_ha_" + c.name + "_total", MT::counter, c.help);
+        p.sample("tandem_ha_" + c.name + "_total", MT::counter, {}, c.value);
     }
     p.family("tandem_ha_decode_rejected_total", MT::counter,
              "HA messages the decoder rejected, by reason.");
-    for (const auto& [name, value] : ha.decode_counters) {
-        p.sample("tandem_ha_decode_rejected_total", MT::counter, {{"reason", name}}, value);
+    for (const CounterValue& c : ha.decode_counters) {
+        p.sample("tandem_ha_decode_rejected_total", MT::counter, {{"reason", c.name}}, c.value);
     }
-    for (const auto& [name, value] : ha.transport_counters) {
-        p.family("tandem_ha_transport_" + name + "_total", MT::counter,
-                 helpOf(kZmqTransportCounterInfo, kZmqTransportCounterCount, name));
-        p.sample("tandem_ha_transport_" + name + "_total", MT::counter, {}, value);
+    for (const CounterValue& c : ha.transport_counters) {
+        p.family("tandem_ha_transport_" + c.name + "_total", MT::counter, c.help);
+        p.sample("tandem_ha_transport_" + c.name + "_total", MT::counter, {}, c.value);
     }
 }
 

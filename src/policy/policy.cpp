@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "core/text.h"
 #include "policy/bitset_pool.h"
 #include "policy/interval_table.h"
 
@@ -77,16 +78,6 @@ private:
     std::vector<uint64_t> bits_;
 };
 
-std::string joinZones(const std::vector<std::string>& zones) {
-    if (zones.empty()) return "(none)";
-    std::string out;
-    for (const std::string& z : zones) {
-        if (!out.empty()) out += ", ";
-        out += z;
-    }
-    return out;
-}
-
 }  // namespace
 
 struct Policy::Impl {
@@ -128,7 +119,7 @@ std::shared_ptr<const Policy> Policy::compile(const std::vector<Rule>& rules,
             if (!problems.empty()) problems += '\n';
             problems += "rule " + std::to_string(index + 1) + " (" + rule.name +
                         "): unknown zone '" + z + "' in '" + keyword +
-                        "'; known zones: " + joinZones(zones);
+                        "'; known zones: " + (zones.empty() ? std::string("(none)") : joinWords(zones));
         }
     };
 

@@ -4,14 +4,11 @@
 #include <array>
 
 #include "core/flow_key.h"
+#include "core/protocol_name.h"
+#include "core/text.h"
 
 namespace tandem {
 namespace {
-
-constexpr uint8_t kProtoIcmp = 1;
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint8_t kProtoUdp = 17;
-constexpr uint8_t kProtoIcmpv6 = 58;
 
 // One whitespace-separated word, or one comma-separated item of a list word.
 struct Token {
@@ -85,14 +82,8 @@ std::vector<Token> splitList(const Token& word) {
 
 // Decimal without sign or spaces, at most `max`.
 std::optional<uint32_t> parseNumber(std::string_view text, uint32_t max) {
-    if (text.empty() || text.size() > 10) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + uint64_t(c - '0');
-    }
-    if (v > max) return std::nullopt;
-    return uint32_t(v);
+    if (auto v = parseUnsigned(text, 0, max)) return uint32_t(*v);
+    return std::nullopt;
 }
 
 unsigned __int128 prefixMask(unsigned prefix) {
@@ -140,31 +131,11 @@ CidrParse parseCidrDetailed(std::string_view text) {
     return out;
 }
 
-std::string_view protoName(uint8_t proto) {
-    switch (proto) {
-        case kProtoIcmp:
-            return "icmp";
-        case kProtoTcp:
-            return "tcp";
-        case kProtoUdp:
-            return "udp";
-        case kProtoIcmpv6:
-            return "icmpv6";
-        default:
-            return {};
-    }
-}
-
 std::string quoted(std::string_view s) {
     std::string out = "'";
     out += s;
     out += "'";
     return out;
-}
-
-std::string protoText(uint8_t proto) {
-    std::string_view name = protoName(proto);
-    return name.empty() ? std::to_string(proto) : std::string(name);
 }
 
 // Printable ASCII, no commas: names end up in logs, the CLI and JSON.
@@ -343,15 +314,9 @@ private:
     }
 
     bool parseProto(const Keyword& k, const Token& value) {
-        for (uint8_t p : {kProtoTcp, kProtoUdp, kProtoIcmp, kProtoIcmpv6}) {
-            if (value.text == protoName(p)) {
-                rule_.proto = p;
-                return true;
-            }
-        }
-        std::optional<uint32_t> n = parseNumber(value.text, 255);
-        if (!n) return failExpected(k, value);
-        rule_.proto = uint8_t(*n);
+        std::optional<uint8_t> p = parseProtocol(value.text);
+        if (!p) return failExpected(k, value);
+        rule_.proto = *p;
         return true;
     }
 
@@ -408,7 +373,7 @@ private:
             }
         }
         const Seen& icmp = seen_[size_t(Field::icmp_type)];
-        bool is_icmp = rule_.proto == kProtoIcmp || rule_.proto == kProtoIcmpv6;
+        bool is_icmp = rule_.proto == kProtoIcmp || rule_.proto == kProtoIcmpV6;
         if (icmp.present && !icmp.is_any && !is_icmp) {
             consider(icmp.keyword.column,
                      "'icmp-type' needs 'proto icmp' or 'proto icmpv6'" + proto_now);
@@ -502,7 +467,7 @@ std::string formatRule(const Rule& rule) {
     appendList(&out, "dst", rule.dst, formatCidr);
     if (rule.proto) {
         out += " proto ";
-        out += protoText(*rule.proto);
+        out += protocolText(*rule.proto);
     }
     appendList(&out, "sport", rule.sport, formatPorts);
     appendList(&out, "dport", rule.dport, formatPorts);

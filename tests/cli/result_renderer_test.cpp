@@ -22,13 +22,17 @@ json sampleSessions() {
 
 json sampleHaState() {
     return json::parse(R"({
-      "local": {"id": 1, "name": "fw1", "state": "active-primary", "priority": 100,
+      "local": {"id": 1, "name": "fw1", "state": "active-primary", "ready": true,
+                "priority": 100,
                 "last_transition": {"from": "tentative", "to": "active-primary",
                                     "cause": "sessions synchronized", "ago_ms": 125000}},
       "peers": [{"id": 2, "name": "fw2", "state": "active-secondary", "alive": true,
-                 "control_link": "up", "peer_link": "up", "last_heard_ms": 80}],
+                 "control_link": true, "peer_link": true, "last_heard_ms": 80}],
       "session_owner": "first-packet", "revert": true, "preempt": false,
-      "heartbeat_interval_ms": 100, "hold_time_ms": 400})");
+      "timers": {"heartbeat_interval_ms": 100, "hold_time_ms": 400},
+      "view": {"owners": [1, 2], "epoch": 7},
+      "security": {"control_link": "curve", "peer_link": "authenticated"},
+      "sync": [{"peer": 2, "up": true}], "counters": {"records_tx": 5}})");
 }
 
 }  // namespace
@@ -123,9 +127,12 @@ TEST_CASE("one session prints in detail") {
 }
 
 TEST_CASE("HA state prints as key/value blocks for the node, its peers and the settings") {
+    // In the order of src/proto/ha_status_fields.h; sync and counters are
+    // left to their own commands.
     CHECK(renderResult("show high-availability state", json::object(), sampleHaState()) ==
           "local node fw1 (id 1)\n"
           "  state:            active-primary\n"
+          "  ready:            yes\n"
           "  priority:         100\n"
           "  last transition:  tentative -> active-primary, 2 min 5 s ago (sessions "
           "synchronized)\n"
@@ -133,16 +140,20 @@ TEST_CASE("HA state prints as key/value blocks for the node, its peers and the s
           "peer fw2 (id 2)\n"
           "  state:         active-secondary\n"
           "  alive:         yes\n"
-          "  control link:  up\n"
-          "  peer link:     up\n"
+          "  control link:  yes\n"
+          "  peer link:     yes\n"
           "  last heard:    80 ms ago\n"
           "\n"
           "cluster settings\n"
-          "  session owner:       first-packet\n"
-          "  revert:              yes\n"
-          "  preempt:             no\n"
-          "  heartbeat interval:  100 ms\n"
-          "  hold time:           400 ms\n");
+          "  session owner:              first-packet\n"
+          "  revert:                     yes\n"
+          "  preempt:                    no\n"
+          "  timers heartbeat interval:  100 ms\n"
+          "  timers hold time:           400 ms\n"
+          "  view owners:                1, 2\n"
+          "  view epoch:                 7\n"
+          "  security control link:      curve\n"
+          "  security peer link:         authenticated\n");
 }
 
 TEST_CASE("cluster members print as a table") {

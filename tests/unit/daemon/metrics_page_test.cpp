@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "ha/ha_counters.h"
+
 using namespace tandem;
 
 namespace {
@@ -119,12 +121,15 @@ TEST_CASE("a pair member's page has its state, each peer's state and the replica
     sync.up = true;
     sync.tx_seq = 40;
     sync.acked_seq = 38;
-    sync.lag_us = 1500;
+    sync.lag_us = 1500;  // exported with the JSON's lag_ms: whole milliseconds
     sync.resends = 2;
     ha.sync.push_back(sync);
-    ha.counters = {{"records_tx", 80}, {"resends", 2}};
-    ha.decode_counters = {{"bad_version", 1}};
-    ha.transport_counters = {{"tx_messages", 120}};
+    HaCounters counters;
+    counters.add(HaCounter::records_tx, 80);
+    counters.add(HaCounter::resends, 2);
+    ha.counters = counterValues(counters, kHaCounterInfo);
+    ha.decode_counters = {{"bad_version", "", 1}};
+    ha.transport_counters = {{"tx_messages", "Messages sent.", 120}};
     TrafficLoggerStats log{9, 0, 1};
     MetricsSources src;
     src.config = &cfg;
@@ -134,6 +139,9 @@ TEST_CASE("a pair member's page has its state, each peer's state and the replica
     const std::string page = renderMetricsPage(src);
     auto s = samplesOf(page);
     CHECK(s["tandem_node_state{state=\"active-primary\"}"] == "1");
+    // Not ready: the bulk sync towards the peer has not been sent.
+    CHECK(s["tandem_ha_ready"] == "0");
+    CHECK(page.find("# HELP tandem_ha_ready true when this node is active") != std::string::npos);
     CHECK(s["tandem_node_state{state=\"active-secondary\"}"] == "0");
     CHECK(s.count("tandem_node_state{state=\"standalone\"}") == 0);
     CHECK(s["tandem_peer_state{peer=\"2\",name=\"fw2\",state=\"active-secondary\"}"] == "1");
@@ -143,13 +151,15 @@ TEST_CASE("a pair member's page has its state, each peer's state and the replica
     CHECK(s["tandem_peer_last_heard_seconds{peer=\"2\",name=\"fw2\"}"] == "0.25");
     CHECK(s["tandem_ha_sync_tx_sequence{peer=\"2\"}"] == "40");
     CHECK(s["tandem_ha_sync_acked_sequence{peer=\"2\"}"] == "38");
-    CHECK(s["tandem_ha_sync_lag_seconds{peer=\"2\"}"] == "0.0015");
+    CHECK(s["tandem_ha_sync_lag_seconds{peer=\"2\"}"] == "0.001");
     CHECK(s["tandem_ha_sync_resends_total{peer=\"2\"}"] == "2");
     CHECK(s["tandem_ha_records_tx_total"] == "80");
     CHECK(s["tandem_ha_decode_rejected_total{reason=\"bad_version\"}"] == "1");
     CHECK(s["tandem_ha_transport_tx_messages_total"] == "120");
     CHECK(s["tandem_traffic_log_records_total"] == "9");
     CHECK(page.find("# HELP tandem_ha_records_tx_total session records sent") != std::string::npos);
+    CHECK(page.find("# HELP tandem_ha_transport_tx_messages_total Messages sent.") !=
+          std::string::npos);
     // What authenticates the node's HA traffic, from its config.
     CHECK(s["tandem_ha_authenticated{link=\"control\"}"] == (cfg.ha.secret_key.empty() ? "0" : "1"));
     CHECK(s["tandem_ha_authenticated{link=\"peer\"}"] == (cfg.ha.peer_link_auth ? "1" : "0"));

@@ -19,8 +19,10 @@ bool FakeTransport::poll(TransportEvent* out) {
     return true;
 }
 
-std::vector<std::pair<std::string, uint64_t>> FakeTransport::counters() const {
-    return {{"sent", sent_}, {"send_refused", refused_}, {"received", received_}};
+std::vector<CounterValue> FakeTransport::counters() const {
+    return {{"sent", "Messages sent.", sent_},
+            {"send_refused", "Messages refused.", refused_},
+            {"received", "Messages received.", received_}};
 }
 
 size_t FakeTransport::queued() const {

@@ -33,7 +33,7 @@ public:
     bool poll(TransportEvent* out) override;
     void wait(uint64_t) override {}
     bool authenticates() const override { return authenticates_; }
-    std::vector<std::pair<std::string, uint64_t>> counters() const override;
+    std::vector<CounterValue> counters() const override;
 
     NodeId node() const { return node_; }
     /// Messages waiting for this node (delivered or not yet due).

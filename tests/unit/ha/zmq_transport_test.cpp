@@ -163,8 +163,8 @@ TEST_CASE("two agents pair over ZeroMQ with CURVE keys and an unknown key is ref
     const HaStatus s = a1.status();
     CHECK(s.peers[0].alive);
     bool has_zap_counter = false;
-    for (const auto& [name, value] : s.transport_counters)
-        has_zap_counter |= name == "zap_rejected_unknown_key" && value > 0;
+    for (const CounterValue& c : s.transport_counters)
+        has_zap_counter |= c.name == "zap_rejected_unknown_key" && c.value > 0;
     CHECK(has_zap_counter);
 }
 
