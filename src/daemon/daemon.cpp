@@ -257,10 +257,12 @@ int runDaemon(const Config& cfg) {
         if (ha) ha->stop();
         return 1;
     }
-    // Reloads (command and SIGHUP) rename rules in the traffic log.
+    // Reloads (command and SIGHUP) rename rules in the traffic log and tell
+    // the peers the new policy's hash.
     PolicyReloader reloader(cfg, *dataplane,
-                            [&](const std::shared_ptr<const Policy>& p, uint64_t) {
+                            [&](const std::shared_ptr<const Policy>& p, uint64_t hash) {
                                 if (traffic_logger) traffic_logger->setNames(trafficLogNames(cfg, *p));
+                                if (ha) ha->setPolicy(hash, uint32_t(p->ruleCount()));
                             });
     ControlServer control;
     registerControlCommands(control, cfg, *dataplane, ha.get(), reloader);

@@ -359,7 +359,7 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
                              (unsigned long long)live_applied.load(),
                              (unsigned long long)b.ha(HaCounter::inbound_full));
                 for (Node* x : {&a, &b})
-                    for (const auto& [name, value] : x->agent->status().counters)
+                    for (const auto& [name, help, value] : x->agent->status().counters)
                         if (value) std::fprintf(stderr, "  node %u %s %llu\n", x->config.node.id,
                                                 name.c_str(), (unsigned long long)value);
                 stop = true;
