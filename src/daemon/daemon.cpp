@@ -274,19 +274,21 @@ int runDaemon(const Config& cfg) {
     }
     MetricsHttpServer metrics;
     if (!cfg.control.metrics_listen.empty()) {
-        auto render = [&cfg, &dataplane, &ha, &traffic_logger, &metrics] {
+        auto render = [&cfg, &dataplane, &ha, &traffic_logger, &metrics, &reloader] {
             const DataplaneStatus dp = dataplane->status();
             std::optional<HaStatus> ha_status;
             if (ha) ha_status = ha->status();
             std::optional<TrafficLoggerStats> log_stats;
             if (traffic_logger) log_stats = traffic_logger->stats();
             const MetricsHttpStats http = metrics.stats();
+            const PolicyStatus policy = reloader.status();
             MetricsSources src;
             src.config = &cfg;
             src.dataplane = &dp;
             src.ha = ha_status ? &*ha_status : nullptr;
             src.traffic_log = log_stats ? &*log_stats : nullptr;
             src.http = &http;
+            src.policy = &policy;
             return renderMetricsPage(src);
         };
         if (!metrics.start(cfg.control.metrics_listen, render, &error)) {
