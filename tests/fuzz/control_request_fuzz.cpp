@@ -65,7 +65,7 @@ public:
     bool poll(TransportEvent*) override { return false; }
     void wait(uint64_t) override {}
     bool authenticates() const override { return false; }
-    std::vector<std::pair<std::string, uint64_t>> counters() const override { return {}; }
+    std::vector<CounterValue> counters() const override { return {}; }
 };
 
 // The dataplane's answers from one real pipeline and its session table.
