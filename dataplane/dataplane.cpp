@@ -25,6 +25,10 @@
 namespace tandem {
 namespace {
 
+// A port on DPDK's af_packet driver (a kernel interface's socket): its
+// MTU, queue count and ring sizes follow that driver's rules.
+bool isAfPacket(const std::string& device) { return device.rfind("net_af_packet", 0) == 0; }
+
 constexpr const char* kLog = "dataplane";
 constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
@@ -143,7 +147,7 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     if (info.max_rx_queues < nq || info.max_tx_queues < nq) {
         *error = "port '" + name + "': device supports " + std::to_string(info.max_rx_queues) +
                  " queues, " + std::to_string(nq) + " workers need one each";
-        if (dev.rfind("net_af_packet", 0) == 0) *error += " (add qpairs=" + std::to_string(nq) + " to its device)";
+        if (isAfPacket(dev)) *error += " (add qpairs=" + std::to_string(nq) + " to its device)";
         return false;
     }
     rte_eth_conf conf;
@@ -156,14 +160,14 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = rss;
     }
-    if (mtu != 0 && dev.rfind("net_af_packet", 0) != 0 &&
+    if (mtu != 0 && !isAfPacket(dev) &&
         (mtu < info.min_mtu || mtu > info.max_mtu)) {
         *error = "port '" + name + "' (" + device + "): mtu " + std::to_string(mtu) +
                  " is outside what the device supports (" + std::to_string(info.min_mtu) + ".." +
                  std::to_string(info.max_mtu) + ")";
         return false;
     }
-    const bool af_packet = dev.rfind("net_af_packet", 0) == 0;
+    const bool af_packet = isAfPacket(dev);
     if (af_packet) {
         // The driver walks its ring in steps of framesz while the kernel
         // fills each block from its start: a block that does not hold a
@@ -398,9 +402,8 @@ void Dataplane::stop() {
     d.stopping.store(true);
     if (d.eal_ready) rte_eal_mp_wait_lcore();
     for (auto& w : d.workers) {
-        for (auto& slot : w->parking.slots) {
-            if (slot.mbuf) rte_pktmbuf_free(slot.mbuf), slot.mbuf = nullptr;
-        }
+        w->parking.drain([](const ParkingLot::Parked& p) { rte_pktmbuf_free(p.frame); });
+        w->fragment_hold.drain([](const FragmentHold::Held& h) { rte_pktmbuf_free(h.frame); });
     }
     for (auto& ring : d.handoff) {
         Handoff h;
