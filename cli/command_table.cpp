@@ -142,6 +142,11 @@ CommandNode request() {
                           command(CommandId::request_ha_resync),
                       }},
                  }},
+                {.word = "policy",
+                 .help = "the rules",
+                 .children = {
+                     command(CommandId::request_policy_reload),
+                 }},
             }};
 }
 

@@ -76,6 +76,7 @@ std::optional<std::string> renderCommand(control::CommandId id, const nlohmann::
         case request_ha_suspend:
         case request_ha_functional:
         case request_ha_resync:
+        case request_policy_reload:
         case clear_session_all:
         case clear_session_id:
         case clear_session_filter:

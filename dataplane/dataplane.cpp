@@ -25,6 +25,10 @@
 namespace tandem {
 namespace {
 
+// A port on DPDK's af_packet driver (a kernel interface's socket): its
+// MTU, queue count and ring sizes follow that driver's rules.
+bool isAfPacket(const std::string& device) { return device.rfind("net_af_packet", 0) == 0; }
+
 constexpr const char* kLog = "dataplane";
 constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
@@ -143,7 +147,7 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     if (info.max_rx_queues < nq || info.max_tx_queues < nq) {
         *error = "port '" + name + "': device supports " + std::to_string(info.max_rx_queues) +
                  " queues, " + std::to_string(nq) + " workers need one each";
-        if (dev.rfind("net_af_packet", 0) == 0) *error += " (add qpairs=" + std::to_string(nq) + " to its device)";
+        if (isAfPacket(dev)) *error += " (add qpairs=" + std::to_string(nq) + " to its device)";
         return false;
     }
     rte_eth_conf conf;
@@ -156,14 +160,14 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = rss;
     }
-    if (mtu != 0 && dev.rfind("net_af_packet", 0) != 0 &&
+    if (mtu != 0 && !isAfPacket(dev) &&
         (mtu < info.min_mtu || mtu > info.max_mtu)) {
         *error = "port '" + name + "' (" + device + "): mtu " + std::to_string(mtu) +
                  " is outside what the device supports (" + std::to_string(info.min_mtu) + ".." +
                  std::to_string(info.max_mtu) + ")";
         return false;
     }
-    const bool af_packet = dev.rfind("net_af_packet", 0) == 0;
+    const bool af_packet = isAfPacket(dev);
     if (af_packet) {
         // The driver walks its ring in steps of framesz while the kernel
         // fills each block from its start: a block that does not hold a
@@ -347,6 +351,7 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
     }
     auto impl = std::make_unique<Impl>();
     impl->spec = spec;
+    impl->policy = spec.policy;
     if (spec.peer_link.udp) {
         PeerLinkUdpLocal& u = impl->peer_udp;
         u.self = spec.peer_link.listen;
@@ -397,9 +402,8 @@ void Dataplane::stop() {
     d.stopping.store(true);
     if (d.eal_ready) rte_eal_mp_wait_lcore();
     for (auto& w : d.workers) {
-        for (auto& slot : w->parking.slots) {
-            if (slot.mbuf) rte_pktmbuf_free(slot.mbuf), slot.mbuf = nullptr;
-        }
+        w->parking.drain([](const ParkingLot::Parked& p) { rte_pktmbuf_free(p.frame); });
+        w->fragment_hold.drain([](const FragmentHold::Held& h) { rte_pktmbuf_free(h.frame); });
     }
     for (auto& ring : d.handoff) {
         Handoff h;
@@ -475,6 +479,49 @@ bool Dataplane::sessions(const SessionFilter& filter, std::optional<uint64_t> id
 bool Dataplane::clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
                               uint32_t timeout_ms, uint64_t* cleared) {
     return impl_->request(true, filter, id, 0, timeout_ms, nullptr, cleared);
+}
+
+std::shared_ptr<const Policy> Dataplane::policy() const {
+    std::lock_guard lock(impl_->policy_mu);
+    return impl_->policy;
+}
+
+bool Dataplane::setPolicy(std::shared_ptr<const Policy> policy, bool end_denied,
+                          uint32_t timeout_ms) {
+    Impl& d = *impl_;
+    std::lock_guard lock(d.policy_mu);
+    const uint64_t deadline = monotonicUs() + uint64_t(timeout_ms) * 1000;
+    auto waitDone = [&](PolicyMailbox& mb) {
+        while (mb.state.load(std::memory_order_acquire) == PolicyMailbox::kRequested) {
+            if (monotonicUs() > deadline) return false;
+            timespec ts{0, 200000};
+            nanosleep(&ts, nullptr);
+        }
+        return true;
+    };
+    // An earlier reload a worker has not taken yet (it timed out) goes first.
+    for (auto& w : d.workers) {
+        if (!waitDone(w->policy_box)) return false;
+    }
+    for (auto& w : d.workers) {
+        PolicyMailbox& mb = w->policy_box;
+        mb.policy = policy;
+        mb.end_denied = end_denied;
+        mb.state.store(PolicyMailbox::kRequested, std::memory_order_release);
+    }
+    // From here on the new policy is the one reported, whether or not every
+    // worker switched in time (those that did not, switch on their next loop).
+    // The old one is freed here, after the workers let it go, not by them.
+    const std::shared_ptr<const Policy> old = std::move(d.policy);
+    d.policy = policy;
+    bool all = true;
+    for (auto& w : d.workers) all &= waitDone(w->policy_box);
+    if (!all) return false;
+    for (auto& w : d.workers) {
+        w->policy_box.policy.reset();
+        w->policy_box.state.store(PolicyMailbox::kIdle, std::memory_order_relaxed);
+    }
+    return true;
 }
 
 namespace {

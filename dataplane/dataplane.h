@@ -146,6 +146,19 @@ public:
     /// *cleared is how many went.
     virtual bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
                                uint32_t timeout_ms, uint64_t* cleared) = 0;
+
+    /// The policy the workers match against (the last reload's); it names
+    /// the rules that Session::rule indexes.
+    virtual std::shared_ptr<const Policy> policy() const = 0;
+
+    /// A policy reload: every worker matches frames against `policy` from
+    /// its next burst on and then re-evaluates the sessions it owns
+    /// (Pipeline::setPolicy; `end_denied` is `[policy] re-evaluate`). No
+    /// frame is dropped by the swap. Waits up to `timeout_ms` for every
+    /// worker to switch; false if one did not (it switches later). One at a
+    /// time.
+    virtual bool setPolicy(std::shared_ptr<const Policy> policy, bool end_denied,
+                           uint32_t timeout_ms) = 0;
 };
 
 class Dataplane final : public DataplaneQueries {
@@ -175,6 +188,12 @@ public:
 
     bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
                        uint32_t timeout_ms, uint64_t* cleared) override;
+
+    std::shared_ptr<const Policy> policy() const override;
+
+    /// Workers take the new policy between bursts, at the top of their loop.
+    bool setPolicy(std::shared_ptr<const Policy> policy, bool end_denied,
+                   uint32_t timeout_ms) override;
 
     ~Dataplane();
 

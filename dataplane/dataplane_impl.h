@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/dataplane.h"
+#include "dataplane/held_frames.h"
 #include "dataplane/worker_counters.h"
 #include "core/spsc_ring.h"
 #include "proto/peer_link.h"
@@ -37,41 +38,10 @@ struct PeerLinkNeighbours {
     std::array<std::atomic<uint32_t>, kMaxNodes + 1> asked_ms{};
 };
 
-/// First packets held until the HA agent says their session is replicated.
-/// Tokens grow by one per deferred packet, so a token's slot is token % size;
-/// an occupant still there when its slot comes round again is released first.
-struct ParkingLot {
-    static constexpr uint32_t kSlots = 1024;
-    static constexpr uint32_t kDeadlineMs = 50;  // last resort; the agent answers in < 10 ms
-    struct Slot {
-        uint32_t token = 0;
-        uint16_t port = 0;
-        NodeId egress_via = kNoNode;  ///< GENEVE: leaves from this node (it entered there)
-        uint32_t deadline_ms = 0;
-        rte_mbuf* mbuf = nullptr;
-    };
-    Slot slots[kSlots];
-    uint32_t parked = 0;
-};
-
-/// Later fragments that came before their datagram's first fragment
-/// (VerdictKind::hold), kept until the pipeline has decided the first one
-/// (tried again after each burst that decided a first fragment) or for
-/// kHoldMs. Bounded: a fragment that finds every slot taken is freed.
-struct FragmentHold {
-    static constexpr uint32_t kSlots = 256;
-    static constexpr uint32_t kHoldMs = 1000;
-    struct Slot {
-        rte_mbuf* mbuf = nullptr;
-        uint16_t port = 0;   ///< the data port it entered this node (or the cluster) by
-        PeerOrigin from;     ///< node kNoNode: a data port of this node
-        uint32_t deadline_ms = 0;
-    };
-    Slot slots[kSlots];
-    uint32_t held = 0;
-    uint32_t next = 0;        ///< where the search for a free slot starts
-    uint32_t heads_seen = 0;  ///< Pipeline::fragmentHeadsDecided() at the last try
-};
+/// First packets parked until the HA agent says their session is
+/// replicated, and fragments held for their first fragment (held_frames.h).
+using ParkingLot = ParkingLotOf<rte_mbuf*>;
+using FragmentHold = FragmentHoldOf<rte_mbuf*>;
 
 /// A control thread's request to a worker (show / clear sessions), served
 /// between bursts in bounded steps. The requester fills it and sets state to
@@ -87,6 +57,16 @@ struct SessionMailbox {
     size_t n = 0;
     uint64_t matched = 0;
     uint32_t cursor = 0;
+};
+
+/// A policy reload handed to a worker (Dataplane::setPolicy), taken between
+/// bursts. The requester fills it and sets kRequested; the worker calls
+/// Pipeline::setPolicy and sets kDone (release).
+struct PolicyMailbox {
+    static constexpr int kIdle = 0, kRequested = 1, kDone = 2;
+    std::atomic<int> state{kIdle};
+    std::shared_ptr<const Policy> policy;
+    bool end_denied = false;
 };
 
 /// A frame one worker received that another must process: the worker that
@@ -118,6 +98,7 @@ struct Worker {
     std::array<ReplayWindow, kMaxNodes + 1> replay;
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
+    PolicyMailbox policy_box;
 };
 
 /// The neighbour seen on each data port (source MAC of its latest unicast
@@ -215,7 +196,7 @@ struct Dataplane::Impl {
     bool answerHealthCheck(Worker& w, rte_mbuf* m);
     /// Sends a parked first packet: out of its port, or back to the node it
     /// entered the cluster by (GENEVE: the load balancer sent it there).
-    void sendParked(Worker& w, ParkingLot::Slot& slot);
+    void sendParked(Worker& w, const ParkingLot::Parked& p);
     /// Tells node `to` on the peer link that `owner` owns the flow of `flow_hash`.
     void sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner);
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now,
@@ -233,9 +214,12 @@ struct Dataplane::Impl {
     void expireHeldFragments(Worker& w, uint32_t now);
     void expireParked(Worker& w, uint32_t now);
     bool serveMailbox(Worker& w, uint32_t now);
+    void servePolicy(Worker& w);
     bool request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
                  uint32_t timeout_ms, std::vector<SessionSnapshot>* out, uint64_t* matched) const;
     mutable std::mutex mailbox_mu;  // one control request at a time
+    mutable std::mutex policy_mu;   // guards `policy`; one reload at a time
+    std::shared_ptr<const Policy> policy;  // what the workers match against (the last reload's)
 };
 
 }  // namespace tandem

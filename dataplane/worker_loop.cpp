@@ -132,107 +132,71 @@ void Dataplane::Impl::sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, No
     transmit(w, peer_port_id, &m, 1, true);
 }
 
-void Dataplane::Impl::sendParked(Worker& w, ParkingLot::Slot& slot) {
-    if (slot.egress_via != kNoNode) {
-        if (encapsulate(w, slot.mbuf, PeerLinkType::egress_frame, slot.egress_via, kNoNode,
-                        ForwardReason::egress_via_peer, slot.port, 0)) {
+void Dataplane::Impl::sendParked(Worker& w, const ParkingLot::Parked& p) {
+    rte_mbuf* m = p.frame;
+    if (p.egress_via != kNoNode) {
+        if (encapsulate(w, m, PeerLinkType::egress_frame, p.egress_via, kNoNode,
+                        ForwardReason::egress_via_peer, p.port, 0)) {
             w.counters.inc(WorkerCounter::egress_via_peer);
-            transmit(w, peer_port_id, &slot.mbuf, 1, true);
+            transmit(w, peer_port_id, &m, 1, true);
         } else {
-            rte_pktmbuf_free(slot.mbuf);
+            rte_pktmbuf_free(m);
         }
     } else {
-        transmit(w, port_ids[slot.port], &slot.mbuf, 1, false);
+        transmit(w, port_ids[p.port], &m, 1, false);
     }
-    slot.mbuf = nullptr;
-    --w.parking.parked;
 }
 
 void Dataplane::Impl::park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now,
                            NodeId egress_via) {
-    ParkingLot::Slot& slot = w.parking.slots[v.token % ParkingLot::kSlots];
-    if (slot.mbuf) {
-        // A very old packet still waiting: its time is up.
+    ParkingLot::Parked evicted;
+    if (w.parking.park(m, v.token, v.port, egress_via, now, &evicted)) {
+        // A very old packet still waiting in the slot: its time is up.
         w.counters.inc(WorkerCounter::deferred_overflow);
-        sendParked(w, slot);
+        sendParked(w, evicted);
     }
-    slot.token = v.token;
-    slot.port = v.port;
-    slot.egress_via = egress_via;
-    slot.deadline_ms = now + ParkingLot::kDeadlineMs;
-    slot.mbuf = m;
-    ++w.parking.parked;
     w.counters.inc(WorkerCounter::deferred_parked);
 }
 
 void Dataplane::Impl::release(Worker& w, uint32_t token) {
-    ParkingLot::Slot& slot = w.parking.slots[token % ParkingLot::kSlots];
-    if (!slot.mbuf || slot.token != token) return;  // already sent
+    ParkingLot::Parked p;
+    if (!w.parking.release(token, &p)) return;  // already sent
     w.counters.inc(WorkerCounter::deferred_released);
-    sendParked(w, slot);
+    sendParked(w, p);
 }
 
 void Dataplane::Impl::expireParked(Worker& w, uint32_t now) {
-    if (w.parking.parked == 0) return;
-    for (auto& slot : w.parking.slots) {
-        if (slot.mbuf && int32_t(now - slot.deadline_ms) >= 0) {
-            w.counters.inc(WorkerCounter::deferred_expired);
-            sendParked(w, slot);
-        }
-    }
+    w.parking.expire(now, [&](const ParkingLot::Parked& p) {
+        w.counters.inc(WorkerCounter::deferred_expired);
+        sendParked(w, p);
+    });
 }
 
 bool Dataplane::Impl::holdFragment(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from,
                                    uint32_t now) {
-    FragmentHold& h = w.fragment_hold;
-    if (h.held == FragmentHold::kSlots) {
-        w.counters.inc(WorkerCounter::fragments_hold_full);
-        return false;
-    }
-    for (uint32_t k = 0; k < FragmentHold::kSlots; ++k) {
-        FragmentHold::Slot& slot = h.slots[(h.next + k) % FragmentHold::kSlots];
-        if (slot.mbuf) continue;
-        slot = {m, port, from, now + FragmentHold::kHoldMs};
-        ++h.held;
-        h.next = (h.next + k + 1) % FragmentHold::kSlots;
-        return true;
-    }
-    return false;  // not reached: held < kSlots
+    if (w.fragment_hold.hold(m, port, from, now)) return true;
+    w.counters.inc(WorkerCounter::fragments_hold_full);
+    return false;
 }
 
 void Dataplane::Impl::releaseHeldFragments(Worker& w, uint32_t now) {
-    FragmentHold& h = w.fragment_hold;
-    if (h.held == 0) return;
-    const uint32_t heads = w.pipeline->fragmentHeadsDecided();
-    if (heads == h.heads_seen) return;
-    h.heads_seen = heads;
-    for (FragmentHold::Slot& slot : h.slots) {
-        if (!slot.mbuf) continue;
-        Verdict v = w.pipeline->releaseHeldFragment(rte_pktmbuf_mtod(slot.mbuf, uint8_t*),
-                                                    rte_pktmbuf_data_len(slot.mbuf), slot.port,
-                                                    now, slot.from);
-        if (v.kind == VerdictKind::hold) continue;
-        rte_mbuf* m = slot.mbuf;
-        const FragmentHold::Slot was = slot;
-        slot.mbuf = nullptr;
-        --h.held;
+    w.fragment_hold.retry(w.pipeline->fragmentHeadsDecided(), [&](const FragmentHold::Held& h) {
+        Verdict v = w.pipeline->releaseHeldFragment(rte_pktmbuf_mtod(h.frame, uint8_t*),
+                                                    rte_pktmbuf_data_len(h.frame), h.port, now,
+                                                    h.from);
+        if (v.kind == VerdictKind::hold) return false;
+        rte_mbuf* m = h.frame;
         w.counters.inc(WorkerCounter::fragments_released);
-        handleVerdicts(w, &m, &v, 1, was.port, now, was.from.node != kNoNode ? &was.from : nullptr);
-        if (h.held == 0) return;
-    }
+        handleVerdicts(w, &m, &v, 1, h.port, now, h.from.node != kNoNode ? &h.from : nullptr);
+        return true;
+    });
 }
 
 void Dataplane::Impl::expireHeldFragments(Worker& w, uint32_t now) {
-    FragmentHold& h = w.fragment_hold;
-    if (h.held == 0) return;
-    for (FragmentHold::Slot& slot : h.slots) {
-        if (slot.mbuf && int32_t(now - slot.deadline_ms) >= 0) {
-            w.counters.inc(WorkerCounter::fragments_hold_expired);
-            rte_pktmbuf_free(slot.mbuf);
-            slot.mbuf = nullptr;
-            --h.held;
-        }
-    }
+    w.fragment_hold.expire(now, [&](const FragmentHold::Held& h) {
+        w.counters.inc(WorkerCounter::fragments_hold_expired);
+        rte_pktmbuf_free(h.frame);
+    });
 }
 
 void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
@@ -516,6 +480,15 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     return true;
 }
 
+void Dataplane::Impl::servePolicy(Worker& w) {
+    PolicyMailbox& mb = w.policy_box;
+    if (mb.state.load(std::memory_order_acquire) != PolicyMailbox::kRequested) return;
+    // Between bursts: the frames before matched the old policy, the next
+    // ones match the new. The requester holds both, so neither is freed here.
+    w.pipeline->setPolicy(mb.policy, mb.end_denied);
+    mb.state.store(PolicyMailbox::kDone, std::memory_order_release);
+}
+
 bool Dataplane::Impl::serveMailbox(Worker& w, uint32_t now) {
     SessionMailbox& mb = w.mailbox;
     if (mb.state.load(std::memory_order_acquire) != SessionMailbox::kRequested) return false;
@@ -563,6 +536,7 @@ void Dataplane::Impl::loop(Worker& w) {
         // Commands first: a replica the agent acknowledged must be in the
         // table before any packet that the acknowledgement let loose.
         drainCommands(w, now);
+        servePolicy(w);
         bool busy = false;
         for (uint16_t p = 0; p < nports; ++p) {
             const uint16_t n = rte_eth_rx_burst(port_ids[p], w.queue, rx, burst);
@@ -614,7 +588,7 @@ void Dataplane::Impl::loop(Worker& w) {
         expireParked(w, now);
         expireHeldFragments(w, now);
 
-        if (busy || jobs || w.parking.parked || spec.busy_poll) {
+        if (busy || jobs || w.parking.parked() || spec.busy_poll) {
             if (busy) last_traffic_ms = now;
             sleep_ns = kMinSleepNs;
             if (busy || spec.busy_poll) continue;
@@ -623,7 +597,7 @@ void Dataplane::Impl::loop(Worker& w) {
         // nodes can share a small machine. While polling on, give way to any
         // other thread waiting for this CPU (the HA agent, whose answer the
         // parked first packets wait for, a neighbour node's worker).
-        if (now - last_traffic_ms < kSpinAfterTrafficMs || jobs || w.parking.parked) {
+        if (now - last_traffic_ms < kSpinAfterTrafficMs || jobs || w.parking.parked()) {
             sched_yield();
             continue;
         }

@@ -118,6 +118,11 @@ void HaAgent::setLinkState(bool ok, const std::string& reason) {
                                                : reason});
 }
 
+void HaAgent::setPolicy(uint64_t hash, uint32_t rules) {
+    std::lock_guard lock(mu_);
+    commands_.push_back({CommandKind::policy, true, "policy reload", hash, rules});
+}
+
 HaCommandResult HaAgent::requestResync() {
     std::lock_guard lock(mu_);
     commands_.push_back({CommandKind::resync, true, "operator request: resync"});
@@ -136,6 +141,7 @@ void HaAgent::applyCommands(uint64_t now_us) {
             case CommandKind::functional: membership_.functional(c.reason); break;
             case CommandKind::link: membership_.setLinkState(c.ok, c.reason); break;
             case CommandKind::resync: replication_.requestResync(now_us); break;
+            case CommandKind::policy: membership_.setPolicy(c.policy_hash, c.policy_rules); break;
         }
         dirty_ = true;
     }
@@ -424,6 +430,7 @@ void HaAgent::snapshot(uint64_t now_us) {
     s.local.operator_suspended = membership_.operatorSuspended();
     s.local.links_ok = membership_.linksOk();
     s.local.incarnation = incarnation_;
+    s.local.policy_hash = membership_.policyHash();
     s.local.last_transition = membership_.lastTransition();
     s.local.last_transition_ago_ms = (now_us - s.local.last_transition.at_us) / 1000;
     s.peers.reserve(membership_.peers().size());
@@ -443,6 +450,8 @@ void HaAgent::snapshot(uint64_t now_us) {
         ps.primary = p.primary;
         ps.software_version = p.software_version;
         ps.peer_link_mtu = p.peer_link_mtu;
+        ps.policy_hash = p.policy_hash;
+        ps.policy_matches = !p.policy_hash || p.policy_hash == membership_.policyHash();
     }
     s.session_owner = ownerElectionName(config_.ha.session_owner);
     s.revert = config_.ha.revert;

@@ -101,6 +101,10 @@ public:
     /// Operator (`request high-availability state-synchronization resync`):
     /// ask every peer for a full bulk sync of its sessions.
     HaCommandResult requestResync();
+    /// Daemon: a policy reload applied a policy of `rules` rules whose
+    /// policyHash() is `hash`; HELLOs and heartbeats carry it from now on,
+    /// and peers running another one are warned about.
+    void setPolicy(uint64_t hash, uint32_t rules);
 
     /// Counters (any thread).
     const HaCounters& counters() const { return counters_; }
@@ -108,11 +112,13 @@ public:
     uint64_t incarnation() const { return incarnation_; }
 
 private:
-    enum class CommandKind { suspend, functional, link, resync };
+    enum class CommandKind { suspend, functional, link, resync, policy };
     struct Command {
         CommandKind kind;
         bool ok = true;
         std::string reason;
+        uint64_t policy_hash = 0;  // policy
+        uint32_t policy_rules = 0;
     };
 
     void run();

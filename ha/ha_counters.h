@@ -24,6 +24,7 @@ namespace tandem {
     X(hello_tx, "HELLO messages sent")                                                     \
     X(hello_rx, "HELLO messages received")                                                 \
     X(preflight_refused, "HELLOs refused: the peer's config or version is incompatible")   \
+    X(policy_mismatch, "times a peer was found running another policy (hash) than this node")   \
     X(heartbeat_tx, "heartbeats sent on the control channel")                              \
     X(heartbeat_rx, "heartbeats received on the control channel")                          \
     X(peer_link_hb_tx, "peer-link heartbeats handed to a worker")                          \

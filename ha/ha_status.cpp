@@ -49,6 +49,7 @@ nlohmann::json haLocalValue(status::HaLocalField f, const HaStatus& s) {
         case priority: return l.priority;
         case operator_suspended: return l.operator_suspended;
         case links_ok: return l.links_ok;
+        case policy_hash: return policyHashText(l.policy_hash);
         case transition_from: return nodeStateName(l.last_transition.from);
         case transition_to: return nodeStateName(l.last_transition.to);
         case transition_cause: return l.last_transition.cause;
@@ -73,6 +74,8 @@ nlohmann::json haPeerValue(status::HaPeerField f, const HaPeerStatus& p) {
         case primary: return p.primary;
         case software_version: return p.software_version;
         case peer_link_mtu: return p.peer_link_mtu;
+        case policy_hash: return p.policy_hash ? policyHashText(p.policy_hash) : "";
+        case policy_matches: return p.policy_matches;
     }
     std::abort();
 }

@@ -36,6 +36,8 @@ struct HaPeerStatus {
     bool primary = false;
     std::string software_version;
     uint32_t peer_link_mtu = 0;
+    uint64_t policy_hash = 0;      ///< its policy (policyHash()); 0 = not known yet
+    bool policy_matches = true;    ///< its policy is this node's (or not known yet)
 };
 
 struct HaStatus {
@@ -48,6 +50,7 @@ struct HaStatus {
         bool operator_suspended = false;
         bool links_ok = true;
         uint64_t incarnation = 0;
+        uint64_t policy_hash = 0;  ///< policyHash() of the policy in force
         StateTransition last_transition;
         uint64_t last_transition_ago_ms = 0;
     } local;

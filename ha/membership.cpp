@@ -108,6 +108,7 @@ void Membership::onHello(NodeId from, const HaHello& hello, uint64_t now_us) {
     p->paired = true;
     p->refused.clear();
     p->incarnation = hello.incarnation;
+    notePolicy(*p, hello.rules_hash, hello.rules_count);
     p->name = hello.name.empty() ? p->name : hello.name;
     p->priority = hello.priority;
     p->software_version = hello.software_version;
@@ -135,6 +136,7 @@ void Membership::onHeartbeat(NodeId from, const HaHeartbeat& hb, uint64_t now_us
     p->links_ok = hb.links_ok;
     p->bulk_received = hb.bulk_received;
     p->bulk_expected = hb.bulk_expected;
+    if (hb.rules_hash) notePolicy(*p, hb.rules_hash, hb.rules_count);  // 0: an older sender
     p->knows_us = false;
     for (const HaMemberView& m : hb.members)
         if (m.id == self_) p->knows_us = m.incarnation == local_hello_.incarnation;
@@ -442,6 +444,32 @@ void Membership::updateSelf(uint64_t now_us) {
     }
 }
 
+// ---- policy -------------------------------------------------------------------------
+
+void Membership::notePolicy(PeerView& p, uint64_t hash, uint32_t rules) {
+    p.policy_hash = hash;
+    p.policy_rules = rules;
+    const std::string why =
+        policyMismatch(local_hello_.rules_hash, local_hello_.rules_count, hash, rules, p.id);
+    if (why == p.policy_warned) return;  // said already (or still in agreement)
+    if (why.empty()) {
+        TLOG_INFO("ha", "%s runs the same policy as this node again (hash %s)",
+                  nodeText(p).c_str(), policyHashText(hash).c_str());
+    } else {
+        counters_.inc(HaCounter::policy_mismatch);
+        TLOG_WARN("ha", "%s", why.c_str());
+    }
+    p.policy_warned = why;
+}
+
+void Membership::setPolicy(uint64_t hash, uint32_t rules) {
+    local_hello_.rules_hash = hash;
+    local_hello_.rules_count = rules;
+    for (PeerView& p : peers_) {
+        if (p.policy_hash) notePolicy(p, p.policy_hash, p.policy_rules);
+    }
+}
+
 // ---- sending ------------------------------------------------------------------------
 
 void Membership::sendHello(PeerView& p, uint64_t now_us) {
@@ -462,6 +490,8 @@ void Membership::sendHeartbeats(uint64_t now_us) {
     hb.bulk_received = sync_received_;
     hb.bulk_expected = sync_expected_;
     hb.links_ok = links_ok_;
+    hb.rules_hash = local_hello_.rules_hash;
+    hb.rules_count = local_hello_.rules_count;
     for (const PeerView& p : peers_)
         hb.members.push_back(HaMemberView{p.id, p.state, p.alive, p.paired ? p.incarnation : 0});
     for (PeerView& p : peers_) {

@@ -88,6 +88,9 @@ struct PeerView {
     uint64_t heartbeats_rx = 0;
     uint64_t bulk_received = 0;    ///< its inbound bulk sync, as it reports
     uint64_t bulk_expected = 0;
+    uint64_t policy_hash = 0;      ///< its policy (HELLO, then heartbeats); 0 = not known
+    uint32_t policy_rules = 0;
+    std::string policy_warned;     ///< the mismatch last logged (empty: none)
     // bookkeeping
     bool bulk_in_done = false;     ///< a bulk sync from it completed (or was given up) since tentative
     uint64_t bulk_progress_us = 0; ///< last time its bulk sync to us made progress
@@ -149,6 +152,11 @@ public:
     bool operatorSuspended() const { return suspended_; }
     bool linksOk() const { return links_ok_; }
     uint8_t priority() const { return priority_; }
+    /// A policy reload on this node: HELLOs and heartbeats carry the new
+    /// hash, and every peer is compared with it again.
+    void setPolicy(uint64_t hash, uint32_t rules);
+    uint64_t policyHash() const { return local_hello_.rules_hash; }
+    uint32_t policyRules() const { return local_hello_.rules_count; }
     uint64_t incarnation() const { return local_hello_.incarnation; }
     const std::vector<PeerView>& peers() const { return peers_; }
     const PeerView* peer(NodeId id) const;
@@ -180,13 +188,14 @@ private:
     bool betterThanSelf(const PeerView& p) const;
     void sendHeartbeats(uint64_t now_us);
     void sendHello(PeerView& p, uint64_t now_us);
+    void notePolicy(PeerView& p, uint64_t hash, uint32_t rules);
     void emit(MembershipEventKind kind, NodeId peer, NodeState from = NodeState::initial,
               NodeState to = NodeState::initial);
 
     const MembershipOptions options_;
     HaOutbox& outbox_;
     HaCounters& counters_;
-    const HaHello local_hello_;
+    HaHello local_hello_;  // rules_hash/rules_count follow policy reloads (setPolicy)
     const NodeId self_;
     const uint8_t priority_;
     const bool preempt_;

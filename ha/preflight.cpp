@@ -68,19 +68,18 @@ HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer
     for (const std::string& z : config.zones) zones += z + "\n";
     h.zones_hash = hashText(zones);
     h.rules_count = uint32_t(config.rules.size());
-    std::string rules;
-    for (const Rule& r : config.rules) rules += formatRule(r) + "\n";
-    h.rules_hash = hashText(rules);
+    h.rules_hash = policyHash(config.rules);
     h.dataplane_mode = uint8_t(config.dataplane.mode);
     h.peer_link_transport = uint8_t(config.ha.peer_link);
 
     // Everything that must be equal on both nodes, in one number.
+    // Not the policy: it changes with a reload, one node after the other,
+    // and a difference is a warning (policyMismatch), not a refusal.
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s|%u|%d|%d|%u|%u|%u|%llx|%u|%llx|%u|%u",
+    std::snprintf(buf, sizeof buf, "%s|%u|%d|%d|%u|%u|%u|%llx|%u|%u",
                   majorMinor(h.software_version).c_str(), h.session_owner, h.revert, h.preempt,
                   h.heartbeat_interval_ms, h.hold_time_ms, h.members_mask,
-                  (unsigned long long)h.zones_hash, h.rules_count, (unsigned long long)h.rules_hash,
-                  h.dataplane_mode, h.peer_link_transport);
+                  (unsigned long long)h.zones_hash, h.dataplane_mode, h.peer_link_transport);
     h.config_fingerprint = hashText(buf);
     return h;
 }
@@ -117,16 +116,21 @@ std::string preflightMismatch(const HaHello& mine, const HaHello& theirs, NodeId
                        peerLinkTransportName(PeerLinkTransport(mine.peer_link_transport)), from);
     if (theirs.zones_hash != mine.zones_hash)
         return "the zones differ between node " + num(from) + " and this node";
-    if (theirs.rules_count != mine.rules_count || theirs.rules_hash != mine.rules_hash)
-        return "the policy differs: " + num(theirs.rules_count) + " rules on node " + num(from) +
-               ", " + num(mine.rules_count) + " here" +
-               (theirs.rules_count == mine.rules_count ? " (same count, different rules)" : "");
     if (theirs.peer_link_mtu && mine.peer_link_mtu && theirs.peer_link_mtu != mine.peer_link_mtu)
         return differs("the peer-link MTU", num(theirs.peer_link_mtu), num(mine.peer_link_mtu),
                        from);
     if (theirs.config_fingerprint != mine.config_fingerprint)
         return "the config fingerprint differs from node " + num(from) + "'s";
     return {};
+}
+
+std::string policyMismatch(uint64_t mine_hash, uint32_t mine_rules, uint64_t theirs_hash,
+                           uint32_t theirs_rules, NodeId from) {
+    if (theirs_hash == mine_hash) return {};
+    return "node " + num(from) + " runs another policy: " + num(theirs_rules) + " rules, hash " +
+           policyHashText(theirs_hash) + "; this node " + num(mine_rules) + " rules, hash " +
+           policyHashText(mine_hash) + " (sessions are decided by their owner's rules: reload "
+           "every node)";
 }
 
 }  // namespace tandem

@@ -1,7 +1,9 @@
 // Pre-flight check: before two nodes pair, each compares the other's HELLO
 // with its own and refuses, with a reason an operator can act on, when the
 // two could not run as one firewall (different owner election, timers,
-// zones, policy, software major.minor, peer-link MTU, member lists).
+// zones, software major.minor, peer-link MTU, member lists). A different
+// policy is not refused: a reload changes it one node after the other. It
+// is a warning (policyMismatch), shown per peer and in the metrics.
 //
 // Thread-safety: pure functions; any thread.
 #pragma once
@@ -20,6 +22,11 @@ HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer
 /// Empty when `theirs`, received from node `from`, may pair with `mine`;
 /// otherwise why not, e.g. "session-owner is primary on node 2, first-packet here".
 std::string preflightMismatch(const HaHello& mine, const HaHello& theirs, NodeId from);
+
+/// Empty when node `from`'s policy (hash and rule count, from its HELLO or
+/// heartbeats) is this node's; otherwise a warning that says both.
+std::string policyMismatch(uint64_t mine_hash, uint32_t mine_rules, uint64_t theirs_hash,
+                           uint32_t theirs_rules, NodeId from);
 
 /// "1.2" of "1.2.3" (what must match between peers).
 std::string majorMinor(const std::string& version);

@@ -57,6 +57,10 @@ enum class AgentCommandKind : uint8_t {
                            ///< owns whose backup owner is not the one the published view
                            ///< gives (backupOwnerOf) gets it: an upsert to the new one,
                            ///< a release to the old one
+    /// Not sent by the agent: Pipeline::setPolicy() starts it (a policy
+    /// reload). Each session this node owns is matched against the new
+    /// policy: kept under the rule that allows it now, or ended.
+    reevaluate_policy = 10,
 };
 
 struct AgentCommand {

@@ -149,6 +149,9 @@ struct Config {
     ControlConfig control;
     std::vector<std::string> zones; ///< zone id = index, in order of first use
     std::vector<Rule> rules;        ///< [policy] rule lines, then rules-file lines
+    /// [policy] re-evaluate: a policy reload ends the sessions the new
+    /// policy denies (else they keep running, new sessions only are affected).
+    bool policy_reevaluate = true;
     /// [health-check] (GENEVE mode): enabled when the section is present;
     /// `secret` is left 0 (the daemon picks one at start).
     HealthCheckSettings health_check;

@@ -347,6 +347,7 @@ constexpr TimeoutField kTimeoutFields[] = {
     {"udp-replied", &SessionTimeouts::udp_replied_s},
     {"icmp", &SessionTimeouts::icmp_s},
     {"other", &SessionTimeouts::other_s},
+    {"tcp-embryonic-under-pressure", &SessionTimeouts::tcp_embryonic_pressure_s},
 };
 
 bool setTimeout(LoadContext& c, const IniEntry& e) {
@@ -358,9 +359,16 @@ bool setTimeout(LoadContext& c, const IniEntry& e) {
     return false;
 }
 
-constexpr std::array<Keyword, std::size(kTimeoutFields)> makeTimeoutKeywords() {
-    std::array<Keyword, std::size(kTimeoutFields)> out{};
-    for (size_t i = 0; i < out.size(); ++i) out[i] = {kTimeoutFields[i].key, setTimeout};
+bool setPressurePercent(LoadContext& c, const IniEntry& e) {
+    return setUnsigned(c, e, c.cfg.session.timeouts.pressure_percent, 1, 100, "percent");
+}
+
+constexpr std::array<Keyword, std::size(kTimeoutFields) + 1> makeTimeoutKeywords() {
+    std::array<Keyword, std::size(kTimeoutFields) + 1> out{};
+    for (size_t i = 0; i < std::size(kTimeoutFields); ++i) {
+        out[i] = {kTimeoutFields[i].key, setTimeout};
+    }
+    out.back() = {"pressure-percent", setPressurePercent};
     return out;
 }
 
@@ -448,6 +456,8 @@ constexpr Keyword kPolicyKeywords[] = {
          return true;
      },
      KeyUse::repeatable},
+    {"re-evaluate",
+     [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.policy_reevaluate); }},
 };
 
 bool openPlain(LoadContext&, std::string_view) {

@@ -7,6 +7,7 @@
 #include "cluster/node_state.h"
 #include "core/log.h"
 #include "core/protocol_name.h"
+#include "daemon/policy_reload.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/dataplane_status.h"
 #include "ha/ha_agent.h"
@@ -84,7 +85,7 @@ SessionFilter filterFrom(const Config& cfg, const nlohmann::json& args) {
 
 // `owners`: the nodes that may own now (the published view), which elect the
 // flow's director.
-nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg, uint16_t owners) {
+nlohmann::json sessionJson(const SessionSnapshot& snap, const Policy& policy, uint16_t owners) {
     const Session& s = snap.session;
     const SessionEndpoints e = endpointsOf(s);
     const char* proto = protocolName(s.key_proto);
@@ -104,10 +105,10 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Config& cfg, uint1
                         {"packets", {s.packets[0], s.packets[1]}},
                         {"bytes", {s.bytes[0], s.bytes[1]}},
                         {"expires_in_ms", snap.expires_in_ms}};
-    if (s.rule < cfg.rules.size()) {
-        // Unnamed rules carry the name the policy gives them (Policy::compile).
-        const std::string& name = cfg.rules[s.rule].name;
-        j["rule"] = name.empty() ? "rule-" + std::to_string(s.rule + 1) : name;
+    if (s.rule < policy.ruleCount()) {
+        j["rule"] = policy.rule(s.rule).name;  // unnamed ones named by Policy::compile
+    } else if (s.rule == kRuleOfEarlierPolicy) {
+        j["rule"] = kEarlierPolicyRuleName;
     }
     return j;
 }
@@ -118,6 +119,7 @@ struct Context {
     const Config& cfg;
     DataplaneQueries& dp;
     HaAgent* ha;
+    PolicyReloader& reloader;
 };
 
 nlohmann::json showCounters(const Context& c, const nlohmann::json& args) {
@@ -173,7 +175,8 @@ nlohmann::json showSessions(const Context& c, const SessionFilter& f, std::optio
     // this node directs every flow.
     const uint16_t owners = c.ha ? c.ha->status().view.owners : nodeBit(c.cfg.node.id);
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& s : snaps) list.push_back(sessionJson(s, c.cfg, owners));
+    const std::shared_ptr<const Policy> policy = c.dp.policy();
+    for (const auto& s : snaps) list.push_back(sessionJson(s, *policy, owners));
     return nlohmann::json{{"sessions", list}, {"total", snaps.size()}, {"truncated", truncated}};
 }
 
@@ -286,6 +289,17 @@ nlohmann::json haAction(const HaCommandResult& r) {
 
 // The handler of each command. No `default`: with -Werror=switch a command
 // added to src/proto/control_command.h without a handler does not build.
+// `request policy reload`: the reload's outcome, or its errors as a refusal.
+nlohmann::json reloadPolicy(const Context& c) {
+    const PolicyReloadResult r = c.reloader.reload();
+    if (!r.applied) throw ControlError(describeReload(r));
+    return {{"message", describeReload(r)},
+            {"rules", r.rules},
+            {"hash", policyHashText(r.hash)},
+            {"re_evaluate", r.reevaluate},
+            {"notes", r.notes}};
+}
+
 nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::json& args) {
     using enum control::CommandId;
     switch (id) {
@@ -297,12 +311,23 @@ nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::j
         case show_session_flow: return showSessionFlow(c, args);
         case show_counters: return showCounters(c, args);
         case show_interfaces: return showInterfaces(c);
-        case show_config:
-            return nlohmann::json{{"file", c.cfg.path}, {"summary", describeConfig(c.cfg)}};
+        case show_config: {
+            const PolicyStatus p = c.reloader.status();
+            return nlohmann::json{{"file", c.cfg.path},
+                                  {"summary", describeConfig(c.cfg)},
+                                  {"policy",
+                                   {{"rules", p.rules},
+                                    {"hash", policyHashText(p.hash)},
+                                    {"reloads", p.reloads},
+                                    {"reloads_failed", p.reloads_failed},
+                                    {"last_reload_ms", p.last_reload_wall_ms},
+                                    {"last_error", p.last_error}}}};
+        }
         case show_version: return nlohmann::json{{"version", TANDEM_VERSION}};
         case request_ha_suspend: return haAction(c.ha->suspend());
         case request_ha_functional: return haAction(c.ha->functional());
         case request_ha_resync: return haAction(c.ha->requestResync());
+        case request_policy_reload: return reloadPolicy(c);
         case clear_session_all: return clearSessions(c, {}, std::nullopt);
         case clear_session_id: return clearSessions(c, {}, sessionIdArg(args));
         case clear_session_filter:
@@ -315,8 +340,9 @@ nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::j
 
 }  // namespace
 
-void registerControlCommands(ControlServer& server, const Config& cfg, DataplaneQueries& dp, HaAgent* ha) {
-    const Context context{cfg, dp, ha};
+void registerControlCommands(ControlServer& server, const Config& cfg, DataplaneQueries& dp,
+                             HaAgent* ha, PolicyReloader& reloader) {
+    const Context context{cfg, dp, ha, reloader};
     for (const control::CommandDef& def : control::commandSet()) {
         // A standalone node does not serve the HA agent's commands: they
         // answer "unknown command" there.

@@ -10,10 +10,11 @@ namespace tandem {
 
 class DataplaneQueries;
 class HaAgent;
+class PolicyReloader;
 
 /// Registers every command on `server`. `ha` is null for a standalone node.
 /// All referenced objects must outlive the server.
-void registerControlCommands(ControlServer& server, const Config& config, DataplaneQueries& dataplane,
-                             HaAgent* ha);
+void registerControlCommands(ControlServer& server, const Config& config,
+                             DataplaneQueries& dataplane, HaAgent* ha, PolicyReloader& reloader);
 
 }  // namespace tandem

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "daemon/control_commands.h"
 #include "daemon/metrics_page.h"
+#include "daemon/policy_reload.h"
 #include "daemon/traffic_logger.h"
 #include "dataplane/dataplane.h"
 #include "ha/ha_agent.h"
@@ -150,6 +151,13 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     return true;
 }
 
+// The traffic log's names of the node, the zones and `policy`'s rules.
+TrafficLogNames trafficLogNames(const Config& cfg, const Policy& policy) {
+    std::vector<std::string> rules;
+    for (size_t i = 0; i < policy.ruleCount(); ++i) rules.push_back(policy.rule(uint32_t(i)).name);
+    return TrafficLogNames(cfg.node.name, cfg.node.id, rules, cfg.zones);
+}
+
 }  // namespace
 
 int runDaemon(const Config& cfg) {
@@ -162,7 +170,7 @@ int runDaemon(const Config& cfg) {
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);  // reopens the traffic log
+    sigaddset(&sigs, SIGHUP);  // reloads the policy, reopens the traffic log
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
     if (cfg.ha.enabled) {
@@ -217,11 +225,8 @@ int runDaemon(const Config& cfg) {
             log_rings.push_back(std::make_unique<TrafficLogRing>(kTrafficLogRing));
             spec.traffic_logs.push_back(log_rings.back().get());
         }
-        std::vector<std::string> rule_names;
-        for (size_t i = 0; i < policy->ruleCount(); ++i) rule_names.push_back(policy->rule(uint32_t(i)).name);
         traffic_logger = std::make_unique<TrafficLogger>(
-            cfg.control.traffic_log, TrafficLogNames(cfg.node.name, cfg.node.id, rule_names, cfg.zones),
-            spec.traffic_logs);
+            cfg.control.traffic_log, trafficLogNames(cfg, *policy), spec.traffic_logs);
         if (!traffic_logger->start(&error)) {
             TLOG_ERROR(kLog, "%s", error.c_str());
             if (ha) ha->stop();
@@ -235,8 +240,15 @@ int runDaemon(const Config& cfg) {
         if (ha) ha->stop();
         return 1;
     }
+    // Reloads (command and SIGHUP) rename rules in the traffic log and tell
+    // the peers the new policy's hash.
+    PolicyReloader reloader(cfg, *dataplane,
+                            [&](const std::shared_ptr<const Policy>& p, uint64_t hash) {
+                                if (traffic_logger) traffic_logger->setNames(trafficLogNames(cfg, *p));
+                                if (ha) ha->setPolicy(hash, uint32_t(p->ruleCount()));
+                            });
     ControlServer control;
-    registerControlCommands(control, cfg, *dataplane, ha.get());
+    registerControlCommands(control, cfg, *dataplane, ha.get(), reloader);
     if (!control.start(cfg.control.socket, &error)) {
         TLOG_ERROR(kLog, "%s", error.c_str());
         if (ha) ha->stop();
@@ -245,19 +257,21 @@ int runDaemon(const Config& cfg) {
     }
     MetricsHttpServer metrics;
     if (!cfg.control.metrics_listen.empty()) {
-        auto render = [&cfg, &dataplane, &ha, &traffic_logger, &metrics] {
+        auto render = [&cfg, &dataplane, &ha, &traffic_logger, &metrics, &reloader] {
             const DataplaneStatus dp = dataplane->status();
             std::optional<HaStatus> ha_status;
             if (ha) ha_status = ha->status();
             std::optional<TrafficLoggerStats> log_stats;
             if (traffic_logger) log_stats = traffic_logger->stats();
             const MetricsHttpStats http = metrics.stats();
+            const PolicyStatus policy = reloader.status();
             MetricsSources src;
             src.config = &cfg;
             src.dataplane = &dp;
             src.ha = ha_status ? &*ha_status : nullptr;
             src.traffic_log = log_stats ? &*log_stats : nullptr;
             src.http = &http;
+            src.policy = &policy;
             return renderMetricsPage(src);
         };
         if (!metrics.start(cfg.control.metrics_listen, render, &error)) {
@@ -286,6 +300,8 @@ int runDaemon(const Config& cfg) {
                 traffic_logger->reopen();
                 TLOG_INFO(kLog, "SIGHUP: reopening the traffic log");
             }
+            TLOG_INFO(kLog, "SIGHUP: reloading the policy from %s", cfg.path.c_str());
+            reloader.reload();  // logs what it did, or why not
             continue;
         }
         if (sig > 0) break;

@@ -180,6 +180,20 @@ std::string renderMetricsPage(const MetricsSources& src) {
                  "Times the traffic log file was reopened (SIGHUP, rotation).");
         p.sample("tandem_traffic_log_reopens_total", MT::counter, {}, t.reopens);
     }
+    if (src.policy) {
+        const PolicyStatus& ps = *src.policy;
+        p.family("tandem_policy_info", MT::gauge,
+                 "Constant 1; the label says the hash of the policy in force (show config).");
+        p.sample("tandem_policy_info", MT::gauge, {{"hash", policyHashText(ps.hash)}}, uint64_t(1));
+        p.family("tandem_policy_rules", MT::gauge, "Rules of the policy in force.");
+        p.sample("tandem_policy_rules", MT::gauge, {}, uint64_t(ps.rules));
+        p.family("tandem_policy_reloads_total", MT::counter,
+                 "Policy reloads (request policy reload, SIGHUP), by result: applied, or "
+                 "refused for errors in the file.");
+        p.sample("tandem_policy_reloads_total", MT::counter, {{"result", "applied"}}, ps.reloads);
+        p.sample("tandem_policy_reloads_total", MT::counter, {{"result", "refused"}},
+                 ps.reloads_failed);
+    }
     if (src.http) {
         p.family("tandem_metrics_requests_total", MT::counter,
                  "HTTP requests answered by the metrics endpoint, by outcome.");

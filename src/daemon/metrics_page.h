@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "daemon/policy_reload.h"
 #include "config/config.h"
 #include "control/metrics_http_server.h"
 #include "daemon/traffic_logger.h"
@@ -22,6 +23,7 @@ struct MetricsSources {
     const HaStatus* ha = nullptr;                   ///< null: standalone node
     const TrafficLoggerStats* traffic_log = nullptr;  ///< null: no traffic log
     const MetricsHttpStats* http = nullptr;
+    const PolicyStatus* policy = nullptr;           ///< the policy in force and its reloads
 };
 
 /// The exposition text (format 0.0.4) for `sources`.

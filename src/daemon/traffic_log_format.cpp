@@ -13,12 +13,13 @@ namespace tandem {
 TrafficLogNames::TrafficLogNames(const std::string& node, NodeId node_id,
                                  const std::vector<std::string>& rules,
                                  const std::vector<std::string>& zones)
-    : node_(jsonQuote(node)), node_id_(node_id) {
+    : node_(jsonQuote(node)), node_id_(node_id), earlier_policy_(jsonQuote(kEarlierPolicyRuleName)) {
     for (const auto& r : rules) rules_.push_back(jsonQuote(r));
     for (const auto& z : zones) zones_.push_back(jsonQuote(z));
 }
 
 const std::string& TrafficLogNames::rule(uint32_t index) const {
+    if (index == kRuleOfEarlierPolicy) return earlier_policy_;
     return index < rules_.size() ? rules_[index] : null_;
 }
 

@@ -21,7 +21,8 @@ public:
 
     const std::string& node() const { return node_; }  ///< quoted
     NodeId nodeId() const { return node_id_; }
-    /// Quoted rule name, or `null` for an index out of range.
+    /// Quoted rule name (kEarlierPolicyRuleName for kRuleOfEarlierPolicy),
+    /// or `null` for an index out of range.
     const std::string& rule(uint32_t index) const;
     /// Quoted zone name, or `null` for kUnknownZone or an id out of range.
     const std::string& zone(uint16_t id) const;
@@ -32,6 +33,7 @@ private:
     std::vector<std::string> rules_;
     std::vector<std::string> zones_;
     std::string null_ = "null";
+    std::string earlier_policy_;
 };
 
 /// `s` as a JSON string literal (quotes included; control characters,

@@ -72,6 +72,11 @@ TrafficLoggerStats TrafficLogger::stats() const {
             reopens_.load(std::memory_order_relaxed)};
 }
 
+void TrafficLogger::setNames(TrafficLogNames names) {
+    std::lock_guard lock(names_mu_);
+    names_ = std::move(names);
+}
+
 bool TrafficLogger::drain() {
     // Ring records carry the worker's monotonic ms; wall time is derived
     // from the distance to now, taken once per pass.
@@ -79,6 +84,7 @@ bool TrafficLogger::drain() {
     const uint32_t mono_now = monotonicMs();
     bool took = false;
     TrafficLogRecord r;
+    std::lock_guard lock(names_mu_);
     for (TrafficLogRing* ring : rings_) {
         for (uint32_t n = 0; n < kDrainBudget && ring->pop(&r); ++n) {
             took = true;

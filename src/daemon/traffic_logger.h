@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -51,6 +52,9 @@ public:
     void stop();
     /// Asks the thread to reopen the file before its next write.
     void reopen() { reopen_.store(true, std::memory_order_relaxed); }
+    /// The names records are written with from now on (a policy reload
+    /// renames rules). Records still in the rings get the new names.
+    void setNames(TrafficLogNames names);
     TrafficLoggerStats stats() const;
 
 private:
@@ -61,6 +65,7 @@ private:
     void checkRotation();
 
     std::string destination_;
+    std::mutex names_mu_;  // names_: setNames() against the thread's drain()
     TrafficLogNames names_;
     std::vector<TrafficLogRing*> rings_;
     uint32_t flush_ms_;

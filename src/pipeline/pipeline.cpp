@@ -84,10 +84,21 @@ inline void prefetchHeaders(const uint8_t* frame) {
 Pipeline::Pipeline(const PipelineSettings& settings, SessionTable& table,
                    std::shared_ptr<const Policy> policy)
     : settings_(settings), table_(table), policy_(std::move(policy)) {
+    const uint64_t pct = std::clamp<uint32_t>(settings_.timeouts.pressure_percent, 1, 100);
+    pressure_at_ = std::max<uint32_t>(1, uint32_t(table_.capacity() * pct / 100));
     // A standalone node is a cluster of one that always may own.
     view_.self = settings_.node;
     view_.owners = view_.reachable = nodeBit(settings_.node);
     view_.self_state = NodeState::active;
+}
+
+uint32_t Pipeline::idleTimeoutMs(const Session& s) const {
+    const uint32_t ms = sessionTimeoutMs(s, settings_.timeouts);
+    const bool embryonic =
+        s.state == SessionState::tcp_syn_sent || s.state == SessionState::tcp_syn_recv;
+    if (!embryonic || table_.size() < pressure_at_) return ms;
+    const uint32_t short_ms = settings_.timeouts.tcp_embryonic_pressure_s * 1000u;
+    return short_ms < ms ? short_ms : ms;
 }
 
 uint32_t Pipeline::contextOf(const PacketInfo& info) const {
@@ -413,7 +424,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     const auto d = static_cast<size_t>(dir);
     sess.packets[d] += 1;
     sess.bytes[d] += info.ip_total_len;
-    sess.expires_ms = now_ms + sessionTimeoutMs(sess, settings_.timeouts);
+    sess.expires_ms = now_ms + idleTimeoutMs(sess);
     if (sess.state != state_before && !stand_in) {
         ++sess.version;
         emit(WorkerEventKind::upsert, index, now_ms);
@@ -635,7 +646,8 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     init.created_s = now_ms / 1000;
     init.packets[0] = 1;
     init.bytes[0] = info.ip_total_len;
-    init.expires_ms = now_ms + sessionTimeoutMs(init, settings_.timeouts);
+    const uint32_t idle_ms = idleTimeoutMs(init);
+    init.expires_ms = now_ms + idle_ms;
 
     uint32_t index;
     switch (table_.insert(init, s.hash, &index)) {
@@ -649,6 +661,9 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
         case SessionTable::InsertResult::inserted: break;
     }
     counters_.inc(PipelineCounter::sessions_created);
+    if (idle_ms < sessionTimeoutMs(init, settings_.timeouts)) {
+        counters_.inc(PipelineCounter::embryonic_short_timeouts);
+    }
     logStart(index, now_ms);
     Verdict v = forwardFrom(in_port);
     if (view_.replicate && settings_.events && v.kind == VerdictKind::forward) {

@@ -8,7 +8,9 @@
 //   miss: who owns new flows (ClusterView + election.h)? elsewhere → forward;
 //         here → may it start a session? → policy → create → hold the first
 //         packet until the backup owner has the session (defer)
-// → refresh the idle timer → counters → verdict.
+// → refresh the idle timer (embryonic TCP sessions get a short one while the
+//   table is under pressure: SessionTimeouts::tcp_embryonic_pressure_s)
+// → counters → verdict.
 //
 // A burst is worked in three stages over groups of 8 frames (parse and hash
 // one group while the lookups of the group before start and the group before
@@ -192,6 +194,21 @@ public:
     /// owns it.
     void removeSession(uint32_t index, uint32_t now_ms);
 
+    /// A policy reload: frames from the next burst on are matched against
+    /// `policy` (the caller swaps it between bursts, so no frame sees half of
+    /// it). Then a table job (runJobs) matches each session this node owns
+    /// against it, as its first packet would be now: one still allowed
+    /// takes the rule that allows it (replicated when that changed); one
+    /// denied is ended and replicated as ended when `end_denied` (`[policy]
+    /// re-evaluate`), else kept under kRuleOfEarlierPolicy. A reload while
+    /// the job of an earlier one runs starts it again. Releases this
+    /// pipeline's reference to the old policy (the caller keeps one, so the
+    /// worker never frees it).
+    void setPolicy(std::shared_ptr<const Policy> policy, bool end_denied);
+
+    /// The policy frames are matched against now.
+    const std::shared_ptr<const Policy>& policyPtr() const { return policy_; }
+
     const PipelineCounters& counters() const { return counters_; }
     const ParseCounters& parseCounters() const { return parse_counters_; }
     const SessionTable& table() const { return table_; }
@@ -218,6 +235,7 @@ private:
         NodeId peer = kNoNode, from = kNoNode, to = kNoNode, origin = kNoNode;
         uint32_t bulk_id = 0;
         uint32_t cursor = 0;
+        bool end_denied = false;  // reevaluate_policy: end what the policy denies now
     };
     // A bulk scan per peer (up to 15 at once when a cluster of 16 starts),
     // a member_left per gone peer, transfers, rebalances: room for all.
@@ -244,6 +262,12 @@ private:
     /// it is alone (or may not own), else fragmentOwnerOf() of the members.
     NodeId fragmentOwner(const DatagramId& d) const;
     Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms, Ingress ingress);
+    /// The idle time of `s` in its state: sessionTimeoutMs(), except that an
+    /// embryonic TCP session (syn-sent, syn-recv) gets at most
+    /// SessionTimeouts::tcp_embryonic_pressure_s while the table holds
+    /// pressure_at_ entries or more (a SYN flood then cannot hold the room
+    /// for the full syn-sent time).
+    uint32_t idleTimeoutMs(const Session& s) const;
     Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
     Verdict forwardFrom(uint16_t in_port);
     void standIn(Session& s);
@@ -265,6 +289,7 @@ private:
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
     bool stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms);
     bool stepRebalance(uint32_t index, uint32_t now_ms);
+    bool stepReevaluate(uint32_t index, bool end_denied, uint32_t now_ms);
 
     // Traffic log (pipeline_log.cpp): start/end of sessions of `log` rules
     // that this node owns, as records on settings_.traffic_log.
@@ -296,6 +321,7 @@ private:
     NodeId sender_ = kNoNode;  // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
+    uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)
     Job jobs_[kMaxJobs];
     Slot slots_[kMaxBurst];
     uint8_t* frames_[kMaxBurst];

@@ -18,6 +18,7 @@ namespace tandem {
     X(dropped_tcp_invalid_state, "TCP segments not allowed in their connection's state")    \
     X(dropped_tcp_out_of_window, "TCP segments outside the tracked sequence window")        \
     X(dropped_table_full, "new sessions refused because the session table is full")         \
+    X(embryonic_short_timeouts, "embryonic TCP sessions created with the short timeout: the table was under pressure") \
     X(dropped_icmp_error_no_session, "ICMP errors about a flow with no session")            \
     X(dropped_fragment_no_head, "later fragments sent after their first fragment, which is not known here (cache overwritten)") \
     X(dropped_fragment_denied, "later fragments of a datagram whose first fragment was dropped") \
@@ -46,6 +47,10 @@ namespace tandem {
     X(dropped_no_owner, "frames no active node may own (no active member)")               \
     X(deferred_first_packets, "first packets held until the backup owner has the session") \
     X(sessions_adopted, "sessions taken over from an owner that is gone")                  \
+    X(sessions_ended_by_policy, "sessions a policy reload ended: the new policy denies them (re-evaluate on)") \
+    X(sessions_rule_changed, "sessions a policy reload kept under another rule (its index or name changed)") \
+    X(sessions_not_reevaluated, "sessions a policy reload could not match: ingress port not known (from an older peer)") \
+    X(sessions_rule_retired, "sessions a policy reload kept although the new policy denies them (re-evaluate off)") \
     X(sessions_rebacked, "sessions of this node given a new backup owner (theirs left, or a member joined)") \
     X(stand_in_packets, "packets carried for a session whose owner of record forwarded them here (ownership changing hands)") \
     X(sessions_given, "sessions handed to another node (revert, suspend)")                 \

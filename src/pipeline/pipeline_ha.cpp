@@ -130,7 +130,6 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
         }
         Session init = incoming;
         init.flags |= kSessionReplicated;
-        init.ingress_port = kUnknownPort;  // a port of the node that created it
         uint32_t installed;
         if (table_.insert(init, hash, &installed) == SessionTable::InsertResult::full) {
             counters_.inc(PipelineCounter::replicas_dropped_full);
@@ -155,11 +154,11 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
     const uint64_t bytes[2] = {cur.bytes[0], cur.bytes[1]};
     const bool was_mine = cur.owner == view_.self;
     const NodeId owner_before = cur.owner;
-    const uint8_t port_before = cur.ingress_port;  // local knowledge, not replicated
+    const uint8_t port_before = cur.ingress_port;
     cur = incoming;
     cur.owner = owner_before;
     table_.setOwner(index, incoming.owner);  // keeps the per-owner counts exact
-    cur.ingress_port = port_before;
+    if (cur.ingress_port == kUnknownPort) cur.ingress_port = port_before;  // an older sender
     table_.nat(index) = nat;
     if (was_mine) {
         // Counters are the owner's: keep what this node counted.
@@ -213,7 +212,8 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
             counters_.inc(PipelineCounter::jobs_refused);  // cannot happen: see kMaxJobs
             return;
         case AgentCommandKind::release_deferred:
-        case AgentCommandKind::send_peer_link_heartbeat: return;  // the dataplane's
+        case AgentCommandKind::send_peer_link_heartbeat:
+        case AgentCommandKind::reevaluate_policy: return;  // the dataplane's
     }
     (void)now_ms;
 }
@@ -291,6 +291,9 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                 break;
             case AgentCommandKind::rebalance:
                 if (!stepRebalance(i, now_ms)) return true;  // ring full: later
+                break;
+            case AgentCommandKind::reevaluate_policy:
+                if (!stepReevaluate(i, job.end_denied, now_ms)) return true;  // ring full: later
                 break;
             case AgentCommandKind::clear_sessions:
                 if (s.owner == view_.self) emit(WorkerEventKind::erase, i, now_ms);

@@ -28,9 +28,11 @@ enum class TrafficEndReason : uint8_t {
     tcp_reset,     ///< an RST closed it, the close timeout ran out
     cleared,       ///< an operator cleared it (`clear session ...`)
     reopened,      ///< a new SYN reused the tuple of the finished connection
+    policy,        ///< a policy reload ended it: the new policy denies it
 };
 
-/// "idle-timeout", "tcp-fin", "tcp-reset", "cleared", "reopened" ("" for none).
+/// "idle-timeout", "tcp-fin", "tcp-reset", "cleared", "reopened", "policy"
+/// ("" for none).
 inline const char* trafficEndReasonName(TrafficEndReason r) {
     switch (r) {
         case TrafficEndReason::none: return "";
@@ -39,12 +41,13 @@ inline const char* trafficEndReasonName(TrafficEndReason r) {
         case TrafficEndReason::tcp_reset: return "tcp-reset";
         case TrafficEndReason::cleared: return "cleared";
         case TrafficEndReason::reopened: return "reopened";
+        case TrafficEndReason::policy: return "policy";
     }
     return "?";
 }
 
-/// Zone of a TrafficLogRecord that the node cannot name (a session that
-/// came from a peer: the ingress port is not replicated).
+/// Zone of a TrafficLogRecord that the node cannot name (a session from a
+/// peer that does not replicate its ingress port).
 inline constexpr uint16_t kUnknownZone = 0xffff;
 
 struct TrafficLogRecord {

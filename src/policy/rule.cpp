@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "core/flow_key.h"
 #include "core/protocol_name.h"
 #include "core/text.h"
 
@@ -472,6 +473,19 @@ std::string formatRule(const Rule& rule) {
     appendList(&out, "dport", rule.dport, formatPorts);
     appendList(&out, "icmp-type", rule.icmp_types, [](uint8_t t) { return std::to_string(t); });
     if (rule.log) out += " log";
+    return out;
+}
+
+uint64_t policyHash(const std::vector<Rule>& rules) {
+    std::string text;
+    for (const Rule& r : rules) text += formatRule(r) + "\n";
+    return hashBytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+std::string policyHashText(uint64_t hash) {
+    static const char kDigits[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, hash >>= 4) out[size_t(i)] = kDigits[hash & 0xf];
     return out;
 }
 

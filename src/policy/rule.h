@@ -111,4 +111,13 @@ std::string formatCidr(const Cidr& cidr);
 /// parseRule() returned, parseRule(formatRule(rule)) == rule. Thread-safe.
 std::string formatRule(const Rule& rule);
 
+/// The policy's identity as nodes compare it: a hash of the rules' canonical
+/// text (formatRule), in order. Equal rule lists give equal hashes however
+/// they were written. Thread-safe.
+uint64_t policyHash(const std::vector<Rule>& rules);
+
+/// A policy hash as status output, the shell and the log show it: 16
+/// lowercase hex digits.
+std::string policyHashText(uint64_t hash);
+
 }  // namespace tandem

@@ -40,6 +40,8 @@ constexpr std::array<CommandDef, kCommandCount> kCommands = {{
      "return a suspended node to service", {}, true},
     {request_ha_resync, "request high-availability state-synchronization resync",
      "ask every live peer for a full bulk sync of its sessions", {}, true},
+    {request_policy_reload, "request policy reload",
+     "read the config file's [policy] again and apply it while traffic flows"},
     {clear_session_all, "clear session all", "every session on this node"},
     {clear_session_id, "clear session id", "one session", kSessionId},
     {clear_session_filter, "clear session filter", "the sessions matching every filter given",

@@ -38,6 +38,7 @@ enum class CommandId : uint8_t {
     request_ha_suspend,
     request_ha_functional,
     request_ha_resync,
+    request_policy_reload,
     clear_session_all,
     clear_session_id,
     clear_session_filter,

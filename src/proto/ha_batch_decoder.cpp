@@ -1,6 +1,6 @@
 // The direct decoder of SESSION_BATCH (see ha_wire_reader.h): reads the
 // msgpack bytes in place into HaSessionRecords, without building msgpack's
-// object tree first. A batch carries up to 2048 records of 19 fields each;
+// object tree first. A batch carries up to 2048 records of 20 fields each;
 // building ~20 objects per record and then reading them back was most of a
 // receiving node's work per replicated session.
 //
@@ -199,7 +199,8 @@ bool record(Cursor& c, HaSessionRecord* out) {
     return c.uint(UINT64_MAX, &s.packets[0]) && c.uint(UINT64_MAX, &s.packets[1]) &&
            c.uint(UINT64_MAX, &s.bytes[0]) && c.uint(UINT64_MAX, &s.bytes[1]) &&
            c.uintAs(UINT32_MAX, &out->nat.addr) && c.uintAs(UINT16_MAX, &out->nat.port) &&
-           c.uintAs(2, &out->nat.kind) && c.uintAs(UINT32_MAX, &out->age_s);
+           c.uintAs(2, &out->nat.kind) && c.uintAs(UINT32_MAX, &out->age_s) &&
+           c.uintAs(UINT8_MAX, &s.ingress_port);
 }
 
 }  // namespace

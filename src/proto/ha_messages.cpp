@@ -51,7 +51,7 @@ struct BodyPacker {
         packKey(pk, 17), pk.pack_uint8(m.peer_link_transport);
     }
     void operator()(const HaHeartbeat& m) {
-        pk.pack_map(10);
+        pk.pack_map(12);
         packKey(pk, 0), pk.pack_uint8(uint8_t(m.state));
         packKey(pk, 1), pk.pack_uint8(m.priority);
         packKey(pk, 2), pk.pack_uint64(m.seq);
@@ -69,6 +69,8 @@ struct BodyPacker {
         packKey(pk, 7), pk.pack_uint64(m.bulk_received);
         packKey(pk, 8), pk.pack_uint64(m.bulk_expected);
         packKey(pk, 9), pk.pack(m.links_ok);
+        packKey(pk, 10), pk.pack_uint64(m.rules_hash);
+        packKey(pk, 11), pk.pack_uint32(m.rules_count);
     }
     void operator()(const HaSessionBatch& m) {
         HaRecordBuffer records;
@@ -205,6 +207,8 @@ HaDecodeResult decodeHeartbeat(const FieldTable& t, HaHeartbeat* m) {
     TANDEM_HA_OPTIONAL(t, 7, readUint(*o, UINT64_MAX, &m->bulk_received));
     TANDEM_HA_OPTIONAL(t, 8, readUint(*o, UINT64_MAX, &m->bulk_expected));
     TANDEM_HA_OPTIONAL(t, 9, readBool(*o, &m->links_ok));
+    TANDEM_HA_OPTIONAL(t, 10, readUint(*o, UINT64_MAX, &m->rules_hash));
+    TANDEM_HA_OPTIONAL(t, 11, readUintAs(*o, UINT32_MAX, &m->rules_count));
     if (m->incarnation == 0) return HaDecodeResult::bad_value;
     return HaDecodeResult::ok;
 }

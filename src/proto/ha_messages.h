@@ -151,7 +151,7 @@ struct HaMemberView {
 
 /// HEARTBEAT body: {0 state, 1 priority, 2 seq, 3 sent µs (sender clock),
 /// 4 incarnation, 5 claims primary, 6 members[], 7 bulk received,
-/// 8 bulk expected, 9 data links ok}.
+/// 8 bulk expected, 9 data links ok, 10 policy hash, 11 rule count}.
 struct HaHeartbeat {
     NodeState state = NodeState::initial;
     uint8_t priority = 100;
@@ -163,6 +163,10 @@ struct HaHeartbeat {
     uint64_t bulk_received = 0;  ///< records received by the sender's current bulk sync
     uint64_t bulk_expected = 0;  ///< 0 = unknown
     bool links_ok = true;
+    /// The sender's policy now (policyHash() and rule count): changes with a
+    /// reload, so peers see it between HELLOs. 0 from senders before it.
+    uint64_t rules_hash = 0;
+    uint32_t rules_count = 0;
 };
 
 /// SESSION_BATCH body: {0 stream, 1 seq, 2 bulk, 3 bulk id, 4 records[]}.

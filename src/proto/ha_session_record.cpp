@@ -155,6 +155,7 @@ size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, const NatBindi
     w.uint(nat.port);
     w.uint(nat.kind);
     w.uint(age_s);
+    w.uint(s.ingress_port);
     return w.size();
 }
 
@@ -218,6 +219,8 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
         (r = readUintAs(f[16], UINT16_MAX, &out->nat.port)) != HaDecodeResult::ok ||
         (r = readUintAs(f[17], kMaxNatKind, &out->nat.kind)) != HaDecodeResult::ok ||
         (r = readUintAs(f[18], UINT32_MAX, &out->age_s)) != HaDecodeResult::ok)
+        return recordError(r);
+    if (n > 19 && (r = readUintAs(f[19], UINT8_MAX, &s.ingress_port)) != HaDecodeResult::ok)
         return recordError(r);
     return HaDecodeResult::ok;
 }

@@ -13,6 +13,10 @@
 //  13 bytes original            14 bytes reply
 //  15 NAT address (u32)         16 NAT port        17 NAT kind (0..2)
 //  18 age in seconds
+//  19 ingress port: the data port index the session's first packet entered
+//     the cluster by (255 = not known; port indices are the same on every
+//     node, as the peer link's header assumes). Senders before it wrote 19
+//     fields: their records read as "not known".
 // An erase carries fields 0..2 and may add 3 = owner; an upsert carries at
 // least 0..18. Fields
 // after the last known one are ignored (a newer sender may append more).
@@ -33,7 +37,7 @@ namespace tandem {
 enum class HaRecordOp : uint8_t { upsert = 1, erase = 2 };
 
 /// Fields per record this build writes; readers accept more.
-inline constexpr unsigned kHaRecordFields = 19;
+inline constexpr unsigned kHaRecordFields = 20;
 /// Fewest fields an upsert / an erase must have.
 inline constexpr unsigned kHaUpsertMinFields = 19;
 inline constexpr unsigned kHaEraseMinFields = 3;
@@ -48,12 +52,13 @@ inline constexpr size_t kMaxHaRecordBytes =
     + 5 * 9                   // 9 remaining ms (int64), 11..14 counters (uint64)
     + 4 * 5                   // 2 version, 8 rule, 15 NAT address, 18 age (uint32)
     + 1 * 3                   // 16 NAT port (uint16)
-    + 7 * 2;                  // 0 op, 3 state, 4 flags, 5..7 owners, 17 NAT kind (uint8)
-static_assert(kHaRecordFields == 2 + 5 + 4 + 1 + 7, "kMaxHaRecordBytes counts every field");
+    + 8 * 2;                  // 0 op, 3 state, 4 flags, 5..7 owners, 17 NAT kind,
+                              // 19 ingress port (uint8)
+static_assert(kHaRecordFields == 2 + 5 + 4 + 1 + 8, "kMaxHaRecordBytes counts every field");
 
 struct HaSessionRecord {
     HaRecordOp op = HaRecordOp::upsert;
-    /// key, version, state, flags, owners, rule, windows, counters.
+    /// key, version, state, flags, owners, rule, windows, counters, ingress port.
     /// expires_ms and created_s are not carried (see below).
     Session session;
     NatBinding nat;

@@ -34,6 +34,9 @@ namespace tandem::status {
     X(operator_suspended, "operator_suspended", boolean,                                        \
       "true after `request high-availability suspend`, until `functional`.", "", none, 1)       \
     X(links_ok, "links_ok", boolean, "true while every monitored data link is up.", "", none, 1) \
+    X(policy_hash, "policy_hash", text,                                                         \
+      "The hash of the policy in force (16 hex digits; it changes with a policy reload).", "",  \
+      none, 1)                                                                                  \
     X(transition_from, "last_transition.from", node_state,                                      \
       "The state before the last transition.", "", none, 1)                                     \
     X(transition_to, "last_transition.to", node_state, "The state the last transition entered.", \
@@ -69,7 +72,14 @@ namespace tandem::status {
     X(primary, "primary", boolean, "true when the peer is the pair's primary.", "", none, 1)    \
     X(software_version, "software_version", text, "The peer's tandemd version.", "", none, 1)   \
     X(peer_link_mtu, "peer_link_mtu", integer, "The MTU of the peer's peer-link port.", "",     \
-      none, 1)
+      none, 1)                                                                                  \
+    X(policy_hash, "policy_hash", text,                                                         \
+      "The hash of the peer's policy, as its HELLO and heartbeats say; empty until known.", "", \
+      none, 1)                                                                                  \
+    X(policy_matches, "policy_matches", boolean,                                                \
+      "false while the peer runs another policy than this node (a reload not done on every "    \
+      "node): its sessions are decided by other rules.",                                        \
+      "tandem_peer_policy_matches", gauge, 1)
 
 /// "sync[]": the replication stream with each peer.
 #define TANDEM_HA_SYNC_FIELDS(X)                                                               \

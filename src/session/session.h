@@ -75,9 +75,16 @@ struct NatBinding {
     uint8_t reserved = 0;
 };
 
-/// Session::ingress_port of a session this node did not create (replicas
-/// and sessions received from peers: the port is not replicated).
+/// Session::ingress_port when it is not known (a replica from a node that
+/// does not send it).
 inline constexpr uint8_t kUnknownPort = 0xff;
+
+/// Session::rule of a session that a policy reload kept although the new
+/// policy would deny it (`[policy] re-evaluate = false`): its rule belongs
+/// to an earlier policy.
+inline constexpr uint32_t kRuleOfEarlierPolicy = 0xfffffffe;
+/// What `show session` and the traffic log call that rule.
+inline constexpr const char* kEarlierPolicyRuleName = "(earlier policy)";
 
 /// One tracked connection: 128 bytes, two cache lines, aligned to a line.
 ///
@@ -105,7 +112,7 @@ struct alignas(64) Session {
     NodeId owner = kNoNode;        ///< node that processes this session
     uint32_t expires_ms = 0;       ///< table clock (ms, wraps) when idle timeout fires
     uint8_t flags = 0;             ///< SessionFlag bits
-    uint8_t ingress_port = kUnknownPort; ///< data port of the first packet (this node only)
+    uint8_t ingress_port = kUnknownPort; ///< data port index the first packet entered the cluster by (replicated)
     NodeId backup_owner = kNoNode; ///< node holding the replica for takeover
     NodeId origin_owner = kNoNode; ///< owner at creation (revert goes back here)
     uint32_t version = 0;          ///< bumped by the owner on every replicated change

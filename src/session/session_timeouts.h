@@ -20,6 +20,14 @@ struct SessionTimeouts {
     uint32_t udp_replied_s = 120;   ///< both directions seen
     uint32_t icmp_s = 30;
     uint32_t other_s = 600;         ///< any other IP protocol
+    /// Under pressure (the table at least `pressure_percent` full), an
+    /// embryonic TCP session (SYN seen, handshake not complete: syn-sent or
+    /// syn-recv) gets at most this idle time, when it is created and each
+    /// time a packet refreshes it. A SYN flood from spoofed sources then
+    /// holds the table's room for seconds, not for the full syn-sent time;
+    /// established sessions are never shortened nor evicted.
+    uint32_t tcp_embryonic_pressure_s = 5;
+    uint32_t pressure_percent = 50;  ///< 1..100; 100: only once the table is full
 };
 
 /// TCP tracking switches.

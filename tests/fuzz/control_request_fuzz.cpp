@@ -7,6 +7,9 @@
 // says why.
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -15,6 +18,7 @@
 #include "control/control_server.h"
 #include "core/clock.h"
 #include "daemon/control_commands.h"
+#include "daemon/policy_reload.h"
 #include "dataplane/dataplane.h"
 #include "fixtures/frame_builder.h"
 #include "fuzz_input.h"
@@ -123,6 +127,14 @@ public:
         return true;
     }
 
+    std::shared_ptr<const Policy> policy() const override { return pipe_->policyPtr(); }
+
+    bool setPolicy(std::shared_ptr<const Policy> policy, bool end_denied, uint32_t) override {
+        pipe_->setPolicy(std::move(policy), end_denied);
+        while (pipe_->runJobs(1000, 1024)) {}
+        return true;
+    }
+
 private:
     SessionTable table_;
     std::unique_ptr<Pipeline> pipe_;
@@ -138,8 +150,15 @@ struct Daemon {
     std::unique_ptr<OneWorker> dp;
     ControlServer server;
 
+    std::unique_ptr<PolicyReloader> reloader;
+
     Daemon() {
-        ConfigLoadResult r = loadConfigText(kConfig, "control-fuzz.conf");
+        // A file, so that `request policy reload` reads it again.
+        char dir[] = "/tmp/tandem-fuzz-control-XXXXXX";
+        if (!mkdtemp(dir)) fuzz::fail("no temporary directory");
+        const std::string path = std::string(dir) + "/tandem.conf";
+        std::ofstream(path) << kConfig;
+        ConfigLoadResult r = loadConfigFile(path);
         if (!r.config) fuzz::fail("the fuzz target's own config does not load");
         cfg = std::move(*r.config);
         ha = std::make_unique<HaAgent>(cfg, clock, transport, std::vector<WorkerChannel*>{&channel},
@@ -148,7 +167,8 @@ struct Daemon {
         auto policy = Policy::compile(cfg.rules, cfg.zones, &error);
         if (!policy) fuzz::fail("the fuzz target's own rules do not compile");
         dp = std::make_unique<OneWorker>(cfg, std::move(policy));
-        registerControlCommands(server, cfg, *dp, ha.get());
+        reloader = std::make_unique<PolicyReloader>(cfg, *dp, nullptr);
+        registerControlCommands(server, cfg, *dp, ha.get(), *reloader);
     }
 };
 

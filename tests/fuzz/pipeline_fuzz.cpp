@@ -2,13 +2,15 @@
 // sequence of operations cut from the input: frames from its data ports and
 // from peers over the peer link, replicas and erasures from peers (through
 // the same record conversion and validation as received ones), membership
-// views, the HA agent's table-wide commands, aging and the passing of time.
+// views, the HA agent's table-wide commands, policy reloads, aging and the
+// passing of time.
 // Properties, after every step: each verdict names a port, peer or token
 // that exists; the table never holds more than its capacity, and its
 // per-owner counts add up to its size; the events it reports name a live
 // session of this node.
 #include <array>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -27,25 +29,34 @@ namespace {
 constexpr NodeId kSelf = 1;
 constexpr uint32_t kCapacity = 256;
 
-std::shared_ptr<const Policy> policy() {
-    static std::shared_ptr<const Policy> p = [] {
-        std::vector<Rule> rules;
-        for (const char* text : {"allow from inside to outside proto tcp dport 80,443",
-                                 "allow from inside to outside proto udp dport 53",
-                                 "allow from inside to outside proto icmp",
-                                 "allow from outside to inside dst 10.0.1.0/24 proto tcp dport 22",
-                                 "deny from outside log"}) {
-            RuleError err;
-            auto r = parseRule(text, &err);
-            if (!r) fuzz::fail("the fuzz target's own rule does not parse");
-            rules.push_back(*r);
-        }
-        std::string error;
-        auto compiled = Policy::compile(rules, {"outside", "inside"}, &error);
-        if (!compiled) fuzz::fail("the fuzz target's own rules do not compile");
-        return compiled;
-    }();
-    return p;
+std::shared_ptr<const Policy> compile(std::initializer_list<const char*> texts) {
+    std::vector<Rule> rules;
+    for (const char* text : texts) {
+        RuleError err;
+        auto r = parseRule(text, &err);
+        if (!r) fuzz::fail("the fuzz target's own rule does not parse");
+        rules.push_back(*r);
+    }
+    std::string error;
+    auto compiled = Policy::compile(rules, {"outside", "inside"}, &error);
+    if (!compiled) fuzz::fail("the fuzz target's own rules do not compile");
+    return compiled;
+}
+
+// The policy a node starts with, and the one a reload brings (443 and DNS
+// denied now, web logged).
+std::shared_ptr<const Policy> policy(bool reloaded = false) {
+    static const std::shared_ptr<const Policy> first =
+        compile({"allow from inside to outside proto tcp dport 80,443",
+                 "allow from inside to outside proto udp dport 53",
+                 "allow from inside to outside proto icmp",
+                 "allow from outside to inside dst 10.0.1.0/24 proto tcp dport 22",
+                 "deny from outside log"});
+    static const std::shared_ptr<const Policy> second =
+        compile({"deny from inside to outside proto tcp dport 443",
+                 "allow from inside to outside proto tcp dport 80 log",
+                 "allow from inside to outside proto icmp"});
+    return reloaded ? second : first;
 }
 
 NodeId nodeFrom(fuzz::FuzzInput& in) { return NodeId(1 + in.choose(4)); }
@@ -162,7 +173,7 @@ struct Node {
 
     void command(fuzz::FuzzInput& in) {
         AgentCommand cmd;
-        switch (in.choose(7)) {
+        switch (in.choose(8)) {
             case 0:
             case 1:
                 if (!replicaFrom(in, now, &cmd.session)) return;
@@ -186,7 +197,13 @@ struct Node {
                 cmd.peer = NodeId(2 + in.choose(3));
                 cmd.bulk_id = in.take<uint8_t>();
                 break;
-            default: cmd.kind = AgentCommandKind::clear_sessions; break;
+            case 6: cmd.kind = AgentCommandKind::clear_sessions; break;
+            default: {
+                // A policy reload (Pipeline::setPolicy, as the dataplane does).
+                const uint8_t b = in.take<uint8_t>();
+                pipe->setPolicy(policy(b & 1), b & 2);
+                return;
+            }
         }
         pipe->apply(cmd, now);
     }

@@ -36,3 +36,25 @@ class Check:
         """The text as printed: an n/a that fails says so."""
         return self.text + (" (n/a: the node did not show it)"
                             if self.ok is None and not self.optional else "")
+
+
+class Checklist:
+    """The checks of a standalone lab script, printed as they are made:
+    `check(text, ok)` prints PASS/FAIL at once; `result()` prints the RESULT
+    line and returns the exit code (0 passed, 1 a check failed)."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+        self.n = 0
+
+    def check(self, text: str, ok: bool) -> bool:
+        self.n += 1
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}", flush=True)
+        if not ok:
+            self.failed.append(text)
+        return ok
+
+    def result(self) -> int:
+        print(f"RESULT: {'PASS' if not self.failed else 'FAIL (checks failed)'} "
+              f"({self.n - len(self.failed)}/{self.n} checks)")
+        return 0 if not self.failed else 1

@@ -137,6 +137,8 @@ class PairOptions:
     metrics: bool = False     # serve /metrics on 127.0.0.1 in each node namespace
     workers: int = 1          # tandemd workers per node
     port_driver: str = "af_packet"  # the data ports' DPDK driver (nodes.tandemd_config)
+    session_capacity: int = 131072  # [dataplane] session-capacity of each node
+    extra_config: str = ""    # appended to each node's config (e.g. a [timeouts] section)
     # links through the impairing relay in namespace sw (link_impairer.py):
     # "ha" (the HA sync link), "peer" (the raw peer link, pair only)
     impair_links: tuple[str, ...] = ()
@@ -209,8 +211,10 @@ class PairTandemdNode(TandemdNode):
             secret_key=slot.secret_key if o.curve else "",
             public_key=slot.public_key if o.curve else "")
         return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
-                              session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
-                              socket_path=socket_path, lcores=self.lcores, extra=extra,
+                              session_capacity=o.session_capacity,
+                              dpdk_prefix=self.dpdk_prefix,
+                              socket_path=socket_path, lcores=self.lcores,
+                              extra=extra + o.extra_config,
                               cluster_id=o.cluster_id, node_name=f"fw{slot.letter}",
                               extra_ports={"peer": slot.peer_if},
                               control_extra=METRICS_CONFIG if o.metrics else "")
@@ -1433,9 +1437,9 @@ def options_from(args, **over) -> PairOptions:
 
 def pair_main(description: str, body, argv=None, configure=None, variants=None) -> int:
     """Parses the options, then for each variant (a dict of PairOptions
-    overrides, default one: none) builds a pair lab, starts the server
-    services and both nodes, waits for HA, and runs body(lab, args, report,
-    deadline). Prints the counted outcomes; exit 0 passed, 1 a check failed
+    overrides, default one: none; its "label", if any, names it in the
+    output) builds a pair lab, starts the server services and both nodes,
+    waits for HA, and runs body(lab, args, report, deadline). Prints the counted outcomes; exit 0 passed, 1 a check failed
     or a node failed, 2 the lab could not run, 77 skipped."""
     ap = common_args(description)
     if configure:
@@ -1462,8 +1466,9 @@ def pair_main(description: str, body, argv=None, configure=None, variants=None) 
           + (f", peer link {args.peer_link}" if args.node == "tandemd" else ""), flush=True)
     try:
         for over in vs:
-            opts = options_from(args, **over)
-            tag = ", ".join(f"{k} {v}" for k, v in over.items())
+            # "label": the variant's name as printed (default: its overrides)
+            opts = options_from(args, **{k: v for k, v in over.items() if k != "label"})
+            tag = over.get("label", ", ".join(f"{k} {v}" for k, v in over.items()))
             if tag:
                 print(f"\n#### variant: {tag}", flush=True)
             with PairLab(opts) as lab:

@@ -17,6 +17,7 @@ they run inside a namespace and print JSON lines.
                    CURVE key or none, to a node's HA listen port
     peer-garbage   scapy: malformed frames with the peer-link EtherType, or
                    (--udp-dst) malformed and foreign IPv4/UDP peer-link datagrams
+    syn-flood      TCP SYNs from spoofed sources, each a new flow (syn_flood.py)
 
 The event marks: the orchestrator appends JSON lines {"name": N, "t": T} to
 the file given by --marks (T: time.monotonic(), which every namespace
@@ -1353,6 +1354,9 @@ def cmd_idle_conns(a) -> int:
 
 
 def add_commands(sub) -> None:
+    import syn_flood
+    syn_flood.add_command(sub)
+
     p = sub.add_parser("stream-serve", help="echo-as-it-arrives and bulk source ports (epoll)")
     p.add_argument("--bind", default="0.0.0.0")
     p.add_argument("--echo", default="")

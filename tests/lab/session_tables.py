@@ -168,3 +168,13 @@ def describe(keys: set | None, limit: int = 5) -> str:
     ports = sorted(k[1] for k in keys if isinstance(k[1], int))
     return f"{len(keys)}" + (f" (sport {', '.join(map(str, ports))})"
                              if 0 < len(ports) <= limit else "")
+
+
+def same_on_every_node(own: dict) -> bool:
+    """Every live node showed its table, the tables hold the same sessions,
+    and every one names the same owner and backup owner everywhere (a pair:
+    every node holds every session)."""
+    if not readable(own) or not tables_agree(own):
+        return False
+    keys = [set(t) for t in own.values()]
+    return all(k == keys[0] for k in keys)

@@ -30,6 +30,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import InlineLab, LabError, link_info, run_lab  # noqa: E402
+from checks import Checklist  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
 MTU = 9000
@@ -46,15 +47,8 @@ class BadRingNode(TandemdNode):
 
 
 def run(args) -> int:
-    failed: list[str] = []
-    n = 0
-
-    def check(text: str, ok: bool) -> None:
-        nonlocal n
-        n += 1
-        print(f"  {'PASS' if ok else 'FAIL'}  {text}", flush=True)
-        if not ok:
-            failed.append(text)
+    checks = Checklist()
+    check = checks.check
 
     with InlineLab() as lab:
         for ns, iface in ((lab.client, lab.client_if), (lab.server, lab.server_if)):
@@ -113,9 +107,7 @@ def run(args) -> int:
         check("a ring with blocksz 16384 and framesz 9216 stops start-up naming both "
               f"({why.splitlines()[-1][:160] if why else ''})",
               refused and "blocksz 16384 is not a multiple of framesz 9216" in why)
-    print(f"RESULT: {'PASS' if not failed else 'FAIL (checks failed)'} "
-          f"({n - len(failed)}/{n} checks)")
-    return 0 if not failed else 1
+    return checks.result()
 
 
 def main() -> int:

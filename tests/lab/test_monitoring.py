@@ -41,6 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import metrics_client  # noqa: E402
+from checks import Checklist  # noqa: E402
 from lab import REPO, InlineLab, LabError, run_lab  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
@@ -50,20 +51,7 @@ POLICY = (
     Rule("tcp", (PLAIN,), name="alt"),
     Rule("udp", (UDP,), name="udp-echo"),
 )
-class Checks:
-    def __init__(self) -> None:
-        self.failed: list[str] = []
-        self.n = 0
-
-    def check(self, text: str, ok: bool) -> bool:
-        self.n += 1
-        print(f"  {'PASS' if ok else 'FAIL'}  {text}", flush=True)
-        if not ok:
-            self.failed.append(text)
-        return ok
-
-
-def scrape(lab, c: Checks) -> dict[str, float]:
+def scrape(lab, c: Checklist) -> dict[str, float]:
     r, samples, types, bad = metrics_client.scrape(lab.node_ns)
     c.check(f"GET /metrics answered {r['status']} with the 0.0.4 text format",
             r["status"] == 200 and any("version=0.0.4" in h for h in r["headers"]))
@@ -131,7 +119,7 @@ def wait_for(cond, timeout: float, interval: float = 0.05) -> bool:
 
 
 def run(args) -> int:
-    c = Checks()
+    c = Checklist()
     with InlineLab() as lab:
         log_path = os.path.join(lab.workdir, "traffic.log")
         args.socket = os.path.join(lab.workdir, "tandemd.sock")
@@ -250,9 +238,7 @@ def run(args) -> int:
         stopped = lab.stop_node()
         c.check(f"node stopped cleanly on SIGTERM (exit code {stopped.get('exit_code')})",
                 stopped.get("exit_code") == 0)
-    print(f"RESULT: {'PASS' if not c.failed else 'FAIL (checks failed)'} "
-          f"({c.n - len(c.failed)}/{c.n} checks)")
-    return 0 if not c.failed else 1
+    return c.result()
 
 
 def main() -> int:

@@ -44,12 +44,14 @@ constexpr TimeoutKey kTimeoutKeys[] = {
     {"udp-replied", &SessionTimeouts::udp_replied_s},
     {"icmp", &SessionTimeouts::icmp_s},
     {"other", &SessionTimeouts::other_s},
+    {"tcp-embryonic-under-pressure", &SessionTimeouts::tcp_embryonic_pressure_s},
+    {"pressure-percent", &SessionTimeouts::pressure_percent},
 };
 constexpr size_t kTimeoutKeyCount = std::size(kTimeoutKeys);
 
 // The defaults docs/config.md documents, in the same order.
 constexpr std::array<uint32_t, kTimeoutKeyCount> kDocumentedTimeouts = {
-    30, 30, 3600, 120, 60, 30, 120, 10, 30, 120, 30, 600};
+    30, 30, 3600, 120, 60, 30, 120, 10, 30, 120, 30, 600, 5, 50};
 
 void checkTimeouts(const SessionTimeouts& t, const std::array<uint32_t, kTimeoutKeyCount>& want) {
     for (size_t i = 0; i < kTimeoutKeyCount; ++i) {
@@ -163,6 +165,7 @@ TEST_CASE("every key of every section is read into the config") {
         "[timeouts]\ntcp-syn-sent = 1\ntcp-syn-recv = 2\ntcp-established = 864000\n"
         "tcp-fin-wait = 4\ntcp-close-wait = 5\ntcp-last-ack = 6\ntcp-time-wait = 7\n"
         "tcp-close = 8\nudp-unreplied = 9\nudp-replied = 10\nicmp = 11\nother = 12\n"
+        "tcp-embryonic-under-pressure = 13\npressure-percent = 100\n"
         "[tcp]\npickup = 1\nwindow-check = false\n"
         "[control]\nsocket = /tmp/t.sock\nmetrics-listen = 127.0.0.1:9464\n"
         "traffic-log = /var/log/t.log\nlog-level = debug\n"
@@ -205,7 +208,7 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.ha.peer_link_listen->port == 4790);
     CHECK(c.ha.peer_link_gateway == IpAddr::fromV4(0x0a010101));
     CHECK(c.ha.insecure);
-    checkTimeouts(c.session.timeouts, {1, 2, 864000, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+    checkTimeouts(c.session.timeouts, {1, 2, 864000, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 100});
     CHECK(c.session.tcp.pickup);
     CHECK_FALSE(c.session.tcp.window_check);
     CHECK(c.control.socket == "/tmp/t.sock");

@@ -179,3 +179,20 @@ TEST_CASE("a pair member's page has its state, each peer's state and the replica
     CHECK(k["tandem_ha_authenticated{link=\"control\"}"] == "1");
     CHECK(k["tandem_ha_authenticated{link=\"peer\"}"] == "1");
 }
+
+TEST_CASE("the page says the policy in force and how its reloads went") {
+    const Config cfg = config();
+    PolicyStatus policy;
+    policy.rules = 4;
+    policy.hash = 0x00ab00cd00ef0012ull;
+    policy.reloads = 2;
+    policy.reloads_failed = 1;
+    MetricsSources src;
+    src.config = &cfg;
+    src.policy = &policy;
+    auto s = samplesOf(renderMetricsPage(src));
+    CHECK(s["tandem_policy_info{hash=\"00ab00cd00ef0012\"}"] == "1");
+    CHECK(s["tandem_policy_rules"] == "4");
+    CHECK(s["tandem_policy_reloads_total{result=\"applied\"}"] == "2");
+    CHECK(s["tandem_policy_reloads_total{result=\"refused\"}"] == "1");
+}

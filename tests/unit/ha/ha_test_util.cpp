@@ -164,6 +164,7 @@ void FakeWorker::service(uint32_t now_ms) {
                 break;
             }
             case AgentCommandKind::rebalance: ++rebalances; break;
+            case AgentCommandKind::reevaluate_policy: break;  // the dataplane's own
             case AgentCommandKind::member_left: {
                 // As the pipeline does when this node is the backup owner
                 // (pipeline_cluster_test covers the election details).

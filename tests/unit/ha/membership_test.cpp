@@ -235,12 +235,11 @@ TEST_CASE("an incompatible peer is refused with a reason and never becomes a mem
     CHECK(counter(c, 1, HaCounter::records_rx) == 0);
 }
 
-TEST_CASE("the pre-flight check names timers, policy, members and MTU mismatches") {
+TEST_CASE("the pre-flight check names timers, zones, members and MTU mismatches") {
     ClusterOptions base;
     const std::vector<std::pair<std::function<void(Config&)>, std::string>> cases = {
         {[](Config& c) { c.ha.hold_time_ms = 200; }, "hold-time"},
         {[](Config& c) { c.ha.revert = false; }, "revert"},
-        {[](Config& c) { c.rules.resize(3); }, "policy differs"},
         {[](Config& c) { c.zones.push_back("dmz"); }, "zones differ"},
         {[](Config& c) {
              PeerConfig p;
@@ -262,6 +261,40 @@ TEST_CASE("the pre-flight check names timers, policy, members and MTU mismatches
         REQUIRE(s.peers.size() == 1);
         CHECK(s.peers[0].refused.find(expect) != std::string::npos);
     }
+}
+
+TEST_CASE("peers with different policies pair, are shown as such, and agree again after a reload") {
+    RuleError err;
+    const Rule web = *parseRule("allow name web from inside to outside proto tcp dport 80", &err);
+    const Rule dns = *parseRule("allow name dns from inside to outside proto udp dport 53", &err);
+    ClusterOptions o;
+    o.tweak = [&](Config& cfg) {
+        cfg.rules = {web};
+        if (cfg.node.id == 2) cfg.rules.push_back(dns);  // node 2 reloaded a policy first
+    };
+    TestCluster c({1, 2}, o);
+    c.startAll();
+    REQUIRE(c.runUntil([&] {
+        const HaStatus s = c.node(1).agent->status();
+        return s.peers.size() == 1 && s.peers[0].alive && s.peers[0].policy_hash != 0;
+    }, 2000));
+    HaStatus s = c.node(1).agent->status();
+    CHECK(s.peers[0].paired);
+    CHECK(s.peers[0].refused.empty());
+    CHECK_FALSE(s.peers[0].policy_matches);
+    CHECK(s.peers[0].policy_hash == policyHash({web, dns}));
+    CHECK(s.local.policy_hash == policyHash({web}));
+    CHECK(counter(c, 1, HaCounter::policy_mismatch) == 1);
+
+    // Node 1 reloads the same rules: the heartbeats carry it, both agree.
+    c.node(1).agent->setPolicy(policyHash({web, dns}), 2);
+    REQUIRE(c.runUntil([&] {
+        return c.node(2).agent->status().peers[0].policy_matches &&
+               c.node(1).agent->status().peers[0].policy_matches;
+    }, 1000));
+    CHECK(c.node(2).agent->status().peers[0].policy_hash == policyHash({web, dns}));
+    CHECK(counter(c, 1, HaCounter::policy_mismatch) == 1);
+    CHECK(counter(c, 2, HaCounter::policy_mismatch) == 1);
 }
 
 TEST_CASE("three nodes form a cluster of active members with one primary") {

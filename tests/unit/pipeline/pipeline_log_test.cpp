@@ -208,5 +208,6 @@ TEST_CASE("a replica is not logged; a node that adopts a logged session logs its
     CHECK(recs[0].event == TrafficLogEvent::end);
     CHECK(recs[0].reason == TrafficEndReason::idle_timeout);
     CHECK(recs[0].session.packets[1] == 1);
-    CHECK(recs[0].from_zone == kUnknownZone);  // the ingress port is not replicated
+    CHECK(recs[0].from_zone == kInside);  // the ingress port travels with the replica
+    CHECK(recs[0].to_zone == kOutside);
 }

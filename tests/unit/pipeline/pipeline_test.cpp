@@ -299,6 +299,50 @@ TEST_CASE("a new SYN after a reset starts a fresh session judged by the policy")
     CHECK(n.table.size() == 0);
 }
 
+TEST_CASE("under a SYN flood a table under pressure gives embryonic sessions the short timeout") {
+    // Capacity 8, pressure from 4 entries (50 %): two established
+    // connections, then SYNs that will never be answered fill the table.
+    Node n(8);
+    handshake(n, 40100);
+    handshake(n, 40101);
+    for (uint16_t p = 0; p < 6; ++p) {
+        REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, uint16_t(50000 + p), kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+    }
+    CHECK(n.table.size() == 8);
+    CHECK(n.count(PipelineCounter::embryonic_short_timeouts) == 4);  // created at 4..7 entries
+    // Full: a new flow is refused and counted; the established ones go on.
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 50100, kServer, 80, kTcpSyn).seq(7).build(), kInside)));
+    CHECK(n.count(PipelineCounter::dropped_table_full) == 1);
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    // After the short timeout (5 s) the embryonic sessions made under
+    // pressure are gone and a new connection gets in; the two embryonic
+    // sessions made before the pressure keep the syn-sent timeout (30 s).
+    n.now += 6000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 4);
+    CHECK(n.count(PipelineCounter::sessions_expired) == 4);
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 50101, kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40101, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    // An established session is never shortened, whatever the pressure.
+    n.now += 60 * 1000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 2);
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+}
+
+TEST_CASE("without pressure an embryonic session keeps the syn-sent timeout") {
+    Node n(8);
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, 50000, kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+    CHECK(n.count(PipelineCounter::embryonic_short_timeouts) == 0);
+    n.now += 6000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 1);
+    n.now += 25000;
+    n.pipe.age(n.now, 1000);
+    CHECK(n.table.size() == 0);
+}
+
 TEST_CASE("a full session table refuses new sessions and counts them") {
     Node n(4);
     for (uint16_t p = 0; p < 4; ++p) {
@@ -554,4 +598,87 @@ TEST_CASE("workerFor keys a GENEVE frame by its inner flow; frames of no flow st
     CHECK(ws.steer(bad, 5) == 5);
     // One worker only: always here, without parsing.
     CHECK(ws.w[0]->pipe.workerFor(arp.data(), uint16_t(arp.size()), 1, 3, 0) == 3);
+}
+
+namespace {
+
+std::vector<Rule> rulesFrom(const std::vector<std::string>& texts) {
+    std::vector<Rule> rules;
+    for (const auto& t : texts) {
+        RuleError err;
+        auto r = parseRule(t, &err);
+        REQUIRE_MESSAGE(r, t << ": " << err.message);
+        rules.push_back(*r);
+    }
+    return rules;
+}
+
+const Session* sessionOf(const Node& n, uint16_t sport, uint16_t dport) {
+    auto f = FrameBuilder::tcp(kClient, sport, kServer, dport, kTcpAck).build();
+    PacketInfo info;
+    REQUIRE(parseFrame(f.data(), f.size(), {}, info) == ParseResult::ok);
+    const FlowKey k = makeFlowKey(info.tuple(0));
+    const uint32_t i = n.table.find(k, flowHash(k));
+    return i == SessionTable::kNoEntry ? nullptr : &n.table.at(i);
+}
+
+}  // namespace
+
+TEST_CASE("a policy reload ends the sessions the new policy denies and re-numbers the rest") {
+    Node n;
+    handshake(n, 40000, 80);
+    handshake(n, 40001, 443);
+    auto dns = FrameBuilder::udp(kClient, 5353, kServer, 53).build();
+    REQUIRE(forwardedTo(n.send(dns, kInside), kOutside));
+    REQUIRE(n.table.size() == 3);
+    const uint32_t web_rule = sessionOf(n, 40000, 80)->rule;
+    CHECK(web_rule == 1);
+
+    // 443 is denied now; web moved down one place; dns is gone from the rules.
+    n.pipe.setPolicy(Node::policy(rulesFrom({
+                         "deny name no-tls from inside to outside proto tcp dport 443",
+                         "deny name no-ssh from inside to outside proto tcp dport 22",
+                         "allow name web from inside to outside proto tcp dport 80,443 log",
+                     })),
+                     true);
+    // Frames see the new policy at once: a new 443 flow is denied.
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40002, kServer, 443, kTcpSyn).build(), kInside)));
+    while (n.pipe.runJobs(n.now, 1)) {}
+    CHECK(n.count(PipelineCounter::sessions_ended_by_policy) == 2);  // the 443 and the dns one
+    CHECK(n.count(PipelineCounter::sessions_rule_changed) == 1);
+    REQUIRE(n.table.size() == 1);
+    const Session* web = sessionOf(n, 40000, 80);
+    REQUIRE(web);
+    CHECK(web->rule == 2);
+    CHECK((web->flags & kSessionLog) != 0);
+    CHECK(sessionOf(n, 40001, 443) == nullptr);
+    // The kept connection carries on; the ended one's next segment finds nothing.
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).payload(10).build(),
+                             kInside),
+                      kOutside));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 443, kTcpAck).seq(101).ack(501).payload(10).build(),
+                         kInside)));
+}
+
+TEST_CASE("with re-evaluate off a reload keeps every session; denied ones under an earlier policy's rule") {
+    Node n;
+    handshake(n, 40000, 80);
+    handshake(n, 40001, 443);
+    n.pipe.setPolicy(Node::policy(rulesFrom({"allow name web from inside to outside proto tcp dport 80"})),
+                     false);
+    while (n.pipe.runJobs(n.now, 1)) {}
+    CHECK(n.count(PipelineCounter::sessions_ended_by_policy) == 0);
+    CHECK(n.count(PipelineCounter::sessions_rule_retired) == 1);
+    CHECK(n.table.size() == 2);
+    CHECK(sessionOf(n, 40000, 80)->rule == 0);
+    CHECK(sessionOf(n, 40001, 443)->rule == kRuleOfEarlierPolicy);
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 443, kTcpAck).seq(101).ack(501).payload(10).build(),
+                             kInside),
+                      kOutside));
+    // A second reload with the same policy changes nothing more.
+    n.pipe.setPolicy(Node::policy(rulesFrom({"allow name web from inside to outside proto tcp dport 80"})),
+                     false);
+    while (n.pipe.runJobs(n.now, 1)) {}
+    CHECK(n.count(PipelineCounter::sessions_rule_retired) == 1);
+    CHECK(n.count(PipelineCounter::sessions_rule_changed) == 1);  // from the first reload only
 }

@@ -505,6 +505,7 @@ std::string referenceRecord(const HaSessionRecord& r) {
     pk.pack_uint16(r.nat.port);
     pk.pack_uint8(r.nat.kind);
     pk.pack_uint32(r.age_s);
+    pk.pack_uint8(s.ingress_port);
     return std::string(b.data(), b.size());
 }
 
@@ -656,7 +657,7 @@ TEST_CASE("unknown keys and extra record fields from a newer sender are ignored"
 }
 
 TEST_CASE("records with bad keys, owners, states or too few fields are refused") {
-    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields - 1); })) ==
+    CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaUpsertMinFields - 1); })) ==
           HaDecodeResult::bad_record);
     CHECK(decode(batchWithRecord([](Pk& pk) { packUpsert(pk, kHaRecordFields, 5, 0); })) ==
           HaDecodeResult::bad_node_id);
@@ -897,4 +898,67 @@ TEST_CASE("decode result names are unique and printable") {
 }
 
 }  // namespace
+}  // namespace tandem
+
+namespace tandem {
+
+TEST_CASE("a record carries its ingress port; a record of an older sender (19 fields) reads as not known") {
+    HaSessionBatch batch;
+    batch.stream = 5;
+    batch.seq = 1;
+    Session s = sampleSession(0, 1000);
+    s.ingress_port = 1;
+    batch.records.push_back(makeHaRecord(HaRecordOp::upsert, s, 1000));
+    const std::string bytes = encodeHaMessage(envelope(), batch);
+    HaMessage direct, generic;
+    REQUIRE(ha_wire::decodeSessionBatchDirect(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                              bytes.size(), kExpect, &direct));
+    REQUIRE(ha_wire::decodeHaMessageGeneric(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            bytes.size(), kExpect, &generic) == HaDecodeResult::ok);
+    for (const HaMessage* m : {&direct, &generic}) {
+        const auto& b = std::get<HaSessionBatch>(m->body);
+        REQUIRE(b.records.size() == 1);
+        CHECK(b.records[0].session.ingress_port == 1);
+    }
+
+    // The same message with the record cut to its first 19 fields.
+    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    const msgpack::object& env = oh.get();
+    REQUIRE(env.type == msgpack::type::MAP);
+    pk.pack_map(env.via.map.size);
+    for (uint32_t i = 0; i < env.via.map.size; ++i) {
+        const msgpack::object_kv& kv = env.via.map.ptr[i];
+        pk.pack(kv.key);
+        if (kv.val.type != msgpack::type::MAP) {
+            pk.pack(kv.val);
+            continue;
+        }
+        pk.pack_map(kv.val.via.map.size);  // the body: its records array is key 4
+        for (uint32_t j = 0; j < kv.val.via.map.size; ++j) {
+            const msgpack::object_kv& bkv = kv.val.via.map.ptr[j];
+            pk.pack(bkv.key);
+            if (bkv.val.type != msgpack::type::ARRAY) {
+                pk.pack(bkv.val);
+                continue;
+            }
+            pk.pack_array(bkv.val.via.array.size);
+            for (uint32_t r = 0; r < bkv.val.via.array.size; ++r) {
+                const msgpack::object& rec = bkv.val.via.array.ptr[r];
+                REQUIRE(rec.via.array.size == kHaRecordFields);
+                pk.pack_array(19);
+                for (uint32_t f = 0; f < 19; ++f) pk.pack(rec.via.array.ptr[f]);
+            }
+        }
+    }
+    HaMessage older;
+    REQUIRE(decodeHaMessage(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), kExpect,
+                            &older) == HaDecodeResult::ok);
+    const auto& b = std::get<HaSessionBatch>(older.body);
+    REQUIRE(b.records.size() == 1);
+    CHECK(b.records[0].session.ingress_port == kUnknownPort);
+    CHECK(b.records[0].session.rule == s.rule);
+}
+
 }  // namespace tandem
