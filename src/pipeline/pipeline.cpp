@@ -623,8 +623,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     const PolicyVerdict pv = policy_->match(
         policyQuery(info, settings_.ports[in_port].zone, settings_.ports[out_port].zone));
     if (pv.action != RuleAction::allow) {
-        counters_.inc(PipelineCounter::dropped_policy);
-        return {VerdictKind::drop, kNoPort};
+        return drop(counters_, PipelineCounter::dropped_policy);
     }
 
     // The initial state decides the initial timeout, so set it up first.
@@ -652,8 +651,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     uint32_t index;
     switch (table_.insert(init, s.hash, &index)) {
         case SessionTable::InsertResult::full:
-            counters_.inc(PipelineCounter::dropped_table_full);
-            return {VerdictKind::drop, kNoPort};
+            return drop(counters_, PipelineCounter::dropped_table_full);
         case SessionTable::InsertResult::exists:
             // An earlier packet of this burst created it after the burst
             // lookup (two packets of a new flow in one burst).
