@@ -1,5 +1,6 @@
 // show counters and show interfaces.
 #include <algorithm>
+#include <cctype>
 #include <utility>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "cli/result_renderer.h"
 #include "cli/text_table.h"
 #include "core/text.h"
+#include "proto/port_status_fields.h"
 
 namespace tandem::cli {
 namespace {
@@ -124,35 +126,45 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
     const nlohmann::json* ports = field(result, "interfaces");
     if (ports == nullptr || !ports->is_array()) return std::nullopt;
     if (ports->empty()) return "no interfaces\n";
-    using A = TextTable::Align;
-    TextTable links({{"NAME"},
-                     {"ROLE"},
-                     {"DEVICE"},
-                     {"PORT", A::right},
-                     {"LINK"},
-                     {"SPEED", A::right},
-                     {"MTU", A::right}});
-    TextTable traffic({{"NAME"},
-                       {"RX-PACKETS", A::right},
-                       {"TX-PACKETS", A::right},
-                       {"RX-BYTES", A::right},
-                       {"TX-BYTES", A::right},
-                       {"RX-MISSED", A::right},
-                       {"RX-NO-MBUF", A::right},
-                       {"RX-ERRORS", A::right},
-                       {"TX-ERRORS", A::right}});
+    // The fields of src/proto/port_status_fields.h, in its order: the
+    // counters in one table, the rest in another, the name first in both.
+    using status::FieldDef;
+    std::vector<const FieldDef*> link_fields, traffic_fields;
+    for (const FieldDef& f : status::kPortFields) {
+        if (f.path == "name") continue;
+        (f.metric_kind == status::MetricKind::counter ? traffic_fields : link_fields).push_back(&f);
+    }
+    auto tableOf = [](const std::vector<const FieldDef*>& fields) {
+        std::vector<TextTable::Column> columns = {{"NAME"}};
+        for (const FieldDef* f : fields) {
+            std::string header(f->path.ends_with("_mbps") ? f->path.substr(0, f->path.size() - 5)
+                                                          : f->path);
+            for (char& c : header) c = c == '_' ? '-' : char(std::toupper(static_cast<unsigned char>(c)));
+            columns.push_back({header, f->type == status::FieldType::integer ? TextTable::Align::right
+                                                                               : TextTable::Align::left});
+        }
+        return TextTable(columns);
+    };
+    auto rowOf = [](const nlohmann::json& p, const std::vector<const FieldDef*>& fields) {
+        std::vector<std::string> row = {stringField(p, "name").value_or("?")};
+        for (const FieldDef* f : fields) {
+            const std::string key(f->path);
+            if (f->type != status::FieldType::integer) {
+                row.push_back(stringField(p, key.c_str()).value_or("-"));
+            } else if (auto mbps = uintField(p, key.c_str()); mbps && f->path.ends_with("_mbps")) {
+                row.push_back(speedText(*mbps));
+            } else {
+                row.push_back(uintText(p, key.c_str()));
+            }
+        }
+        return row;
+    };
+    TextTable links = tableOf(link_fields);
+    TextTable traffic = tableOf(traffic_fields);
     for (const auto& p : *ports) {
         if (!p.is_object()) return std::nullopt;
-        const std::string name = stringField(p, "name").value_or("?");
-        auto speed = uintField(p, "speed_mbps");
-        links.addRow({name, stringField(p, "role").value_or("-"),
-                      stringField(p, "device").value_or("-"), uintText(p, "port_id"),
-                      stringField(p, "link").value_or("-"), speed ? speedText(*speed) : "-",
-                      uintText(p, "mtu")});
-        traffic.addRow({name, uintText(p, "rx_packets"), uintText(p, "tx_packets"),
-                        uintText(p, "rx_bytes"), uintText(p, "tx_bytes"), uintText(p, "rx_missed"),
-                        uintText(p, "rx_no_mbuf"), uintText(p, "rx_errors"),
-                        uintText(p, "tx_errors")});
+        links.addRow(rowOf(p, link_fields));
+        traffic.addRow(rowOf(p, traffic_fields));
     }
     return links.render() + "\n" + traffic.render();
 }

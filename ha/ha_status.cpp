@@ -4,10 +4,10 @@
 #include <cstring>
 #include <cstdlib>
 
+#include "proto/status_json.h"
+
 namespace tandem {
 namespace {
-
-using status::FieldDef;
 
 nlohmann::json counterMap(const std::vector<CounterValue>& counters) {
     nlohmann::json j = nlohmann::json::object();
@@ -22,23 +22,6 @@ nlohmann::json nodeList(uint16_t mask) {
     return j;
 }
 
-// Sets the member `path` of `j` ("a.b" is j["a"]["b"]).
-void setPath(nlohmann::json& j, std::string_view path, nlohmann::json value) {
-    nlohmann::json* at = &j;
-    for (size_t dot; (dot = path.find('.')) != std::string_view::npos; path.remove_prefix(dot + 1)) {
-        at = &(*at)[std::string(path.substr(0, dot))];
-    }
-    (*at)[std::string(path)] = std::move(value);
-}
-
-// One object of a status table: every field of `fields`, read by `get`.
-template <class Field, class T, class Get>
-nlohmann::json objectOf(std::span<const FieldDef> fields, const T& source, Get get) {
-    nlohmann::json j = nlohmann::json::object();
-    for (size_t i = 0; i < fields.size(); ++i) setPath(j, fields[i].path, get(Field(i), source));
-    return j;
-}
-
 }  // namespace
 
 bool haReady(const HaStatus& s) {
@@ -48,7 +31,7 @@ bool haReady(const HaStatus& s) {
         const auto sync = std::find_if(s.sync.begin(), s.sync.end(),
                                        [&](const PeerSyncStatus& q) { return q.peer == p.id; });
         if (sync == s.sync.end() || !sync->up) return false;
-        if (std::strcmp(sync->bulk_out_state, "sent") != 0) return false;
+        if (!sync->bulk_out_delivered) return false;
         if (std::strcmp(sync->bulk_in_state, "receiving") == 0) return false;
     }
     return true;
@@ -120,6 +103,7 @@ nlohmann::json haSyncValue(status::HaSyncField f, const PeerSyncStatus& p) {
         case bulk_out_state: return p.bulk_out_state;
         case bulk_out_id: return p.bulk_out_id;
         case bulk_sent: return p.bulk_out_sent;
+        case bulk_out_delivered: return p.bulk_out_delivered;
         case bulk_in_state: return p.bulk_in_state;
         case bulk_received: return p.bulk_in_received;
         case bulk_expected: return p.bulk_in_expected;
@@ -146,16 +130,16 @@ nlohmann::json haClusterValue(status::HaClusterField f, const HaStatus& s) {
 }
 
 nlohmann::json haStatusToJson(const HaStatus& s) {
-    nlohmann::json j = objectOf<status::HaClusterField>(status::kHaClusterFields, s, haClusterValue);
-    j["local"] = objectOf<status::HaLocalField>(status::kHaLocalFields, s, haLocalValue);
+    nlohmann::json j = status::objectJson<status::HaClusterField>(status::kHaClusterFields, s, haClusterValue);
+    j["local"] = status::objectJson<status::HaLocalField>(status::kHaLocalFields, s, haLocalValue);
     nlohmann::json peers = nlohmann::json::array();
     for (const HaPeerStatus& p : s.peers) {
-        peers.push_back(objectOf<status::HaPeerField>(status::kHaPeerFields, p, haPeerValue));
+        peers.push_back(status::objectJson<status::HaPeerField>(status::kHaPeerFields, p, haPeerValue));
     }
     j["peers"] = peers;
     nlohmann::json sync = nlohmann::json::array();
     for (const PeerSyncStatus& p : s.sync) {
-        sync.push_back(objectOf<status::HaSyncField>(status::kHaSyncFields, p, haSyncValue));
+        sync.push_back(status::objectJson<status::HaSyncField>(status::kHaSyncFields, p, haSyncValue));
     }
     j["sync"] = sync;
     j["counters"] = counterMap(s.counters);

@@ -69,8 +69,8 @@ struct HaStatus {
 };
 
 /// Ready: this node is active, its links are up, and every peer is paired,
-/// alive and done with the bulk sync both ways (the bulk towards it sent, none
-/// from it still arriving). A node with HA and no peer in its status is not
+/// alive and done with the bulk sync both ways (the bulk towards it
+/// acknowledged, none from it still arriving). A node with HA and no peer in its status is not
 /// ready. The `ready` field of `show high-availability state` and the
 /// tandem_ha_ready metric are this function.
 bool haReady(const HaStatus& status);

@@ -649,6 +649,7 @@ std::vector<PeerSyncStatus> Replication::status(uint64_t now_us) const {
         s.bulk_out_state = bulkOutName(int(p.bulk_out.state));
         s.bulk_out_id = p.bulk_out.id;
         s.bulk_out_sent = p.bulk_out.sent + p.bulk_out.buffer.count();
+        s.bulk_out_delivered = bulkDelivered(p.id);
         s.bulk_in_state = bulkInName(int(p.bulk_in.state));
         s.bulk_in_received = p.bulk_in.received;
         s.bulk_in_expected = p.bulk_in.expected;

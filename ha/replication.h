@@ -102,6 +102,7 @@ struct PeerSyncStatus {
     const char* bulk_out_state = "idle";  ///< idle | scanning | sent | waiting-retry
     uint32_t bulk_out_id = 0;
     uint64_t bulk_out_sent = 0;
+    bool bulk_out_delivered = false;      ///< bulkDelivered(): sent and acknowledged
     const char* bulk_in_state = "idle";   ///< idle | receiving | complete
     uint64_t bulk_in_received = 0, bulk_in_expected = 0;
 };

@@ -1,18 +1,21 @@
 // Config: the whole of tandem.conf, validated, as immutable plain structs.
 //
-// File format: INI (read with Boost.Program_options), sections and keys are
+// File format: INI (src/config/ini_reader.h), sections and keys are
 // documented in docs/config.md and etc/tandem.conf. Loading collects every
 // problem with its file and line and fails once; a Config is never returned
 // half-valid. `tandemd --check-config FILE` runs exactly this loader.
 #pragma once
 
-#include "pipeline/health_check.h"
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "core/ip_addr.h"
 #include "core/node_id.h"
+#include "pipeline/health_check.h"
 #include "policy/rule.h"
 #include "session/session_timeouts.h"
 
@@ -25,6 +28,23 @@ enum class PeerLinkTransport : uint8_t { raw, udp };
 const char* dataplaneModeName(DataplaneMode m);      ///< "inline" | "geneve"
 const char* ownerElectionName(OwnerElection o);      ///< "first-packet" | "primary"
 const char* peerLinkTransportName(PeerLinkTransport t);  ///< "raw" | "udp"
+
+/// A MAC address, as a raw peer link's link-address gives it.
+using MacAddress = std::array<uint8_t, 6>;
+
+/// An IP address and a port: "10.0.1.11:4790", "[2001:db8::1]:4790".
+struct IpPort {
+    IpAddr addr;
+    AddrFamily family = AddrFamily::v4;
+    uint16_t port = 0;
+    friend bool operator==(const IpPort&, const IpPort&) = default;
+};
+
+/// A peer's address on the peer link, parsed once: its MAC (peer-link = raw)
+/// or its IPv4 address and UDP port (peer-link = udp); the loader checks that
+/// the form matches [ha] peer-link. Empty (monostate) only in a Config that
+/// was never loaded.
+using PeerLinkAddress = std::variant<std::monostate, MacAddress, IpPort>;
 
 struct NodeConfig {
     NodeId id = kNoNode;            ///< [node] id, 1..16, required
@@ -67,7 +87,7 @@ struct PeerConfig {
     NodeId id = kNoNode;            ///< [peer.ID]
     std::string name;               ///< default "node<id>"
     std::string ha_address;         ///< ZeroMQ endpoint, e.g. "tcp://10.0.0.2:7400"
-    std::string link_address;       ///< peer-link address: MAC (raw) or IP:port (udp)
+    PeerLinkAddress link_address;   ///< [peer.ID] link-address
     std::string public_key;         ///< CURVE public key, Z85 (40 chars)
     unsigned line = 0;
 };
@@ -83,8 +103,8 @@ struct HaConfig {
     std::string listen;             ///< ZeroMQ bind endpoint for HA traffic
     PeerLinkTransport peer_link = PeerLinkTransport::raw;
     std::string peer_link_port;     ///< name of the [port.*] used as peer link
-    std::string peer_link_listen;   ///< udp: local IP:port
-    std::string peer_link_gateway;  ///< udp: IPv4 router towards the peers; empty: peers on-link
+    std::optional<IpPort> peer_link_listen;   ///< udp: this node's IPv4:port
+    std::optional<IpAddr> peer_link_gateway;  ///< udp: IPv4 router towards the peers; none: on-link
     std::string secret_key;         ///< CURVE secret key of this node, Z85
     std::string secret_key_file;    ///< where secret_key was read from (absolute), if a file
     std::string public_key;         ///< CURVE public key of this node, Z85

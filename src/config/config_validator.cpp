@@ -106,33 +106,30 @@ void checkPorts(LoadContext& c) {
 void checkPeerLinkAddress(LoadContext& c, const PeerConfig& p) {
     const std::string section = peerSection(p);
     const unsigned line = c.lineOf(section, "link-address");
-    if (p.link_address.empty() || c.wasRejected("ha", "peer-link")) return;
+    if (std::holds_alternative<std::monostate>(p.link_address) || c.wasRejected("ha", "peer-link"))
+        return;
+    const std::string what = "[" + section + "] link-address = " + formatPeerLinkAddress(p.link_address);
     if (c.cfg.ha.peer_link == PeerLinkTransport::raw) {
-        auto mac = parseMac(p.link_address);
+        const MacAddress* mac = std::get_if<MacAddress>(&p.link_address);
         if (!mac) {
-            c.error(line, "[" + section + "] link-address = " + p.link_address +
-                              ": expected a MAC address aa:bb:cc:dd:ee:ff (peer-link = raw)");
-        } else if (((*mac)[0] & 1) != 0 || *mac == std::array<uint8_t, 6>{}) {
-            c.error(line, "[" + section + "] link-address = " + p.link_address +
-                              ": expected the peer's unicast MAC address");
+            c.error(line, what + ": expected a MAC address aa:bb:cc:dd:ee:ff (peer-link = raw)");
+        } else if (((*mac)[0] & 1) != 0 || *mac == MacAddress{}) {
+            c.error(line, what + ": expected the peer's unicast MAC address");
         }
         return;
     }
-    auto ip = parseIpPort(p.link_address);
+    const IpPort* ip = std::get_if<IpPort>(&p.link_address);
     if (!ip) {
-        c.error(line, "[" + section + "] link-address = " + p.link_address +
-                          ": expected IP:PORT, e.g. 10.0.1.11:4790 (peer-link = udp)");
+        c.error(line, what + ": expected IP:PORT, e.g. 10.0.1.11:4790 (peer-link = udp)");
         return;
     }
     if (ip->family != AddrFamily::v4) {
-        c.error(line, "[" + section + "] link-address = " + p.link_address +
-                          ": the udp peer link carries IPv4 only; give the peer's IPv4 address");
+        c.error(line, what + ": the udp peer link carries IPv4 only; give the peer's IPv4 address");
         return;
     }
-    if (auto local = parseIpPort(c.cfg.ha.peer_link_listen); local && local->family != ip->family) {
-        c.error(line, "[" + section + "] link-address = " + p.link_address +
-                          ": not the same address family as [ha] peer-link-listen = " +
-                          c.cfg.ha.peer_link_listen);
+    if (const auto& local = c.cfg.ha.peer_link_listen; local && local->family != ip->family) {
+        c.error(line, what + ": not the same address family as [ha] peer-link-listen = " +
+                          formatIpPort(*local));
     }
 }
 
@@ -173,10 +170,11 @@ void checkPeers(LoadContext& c) {
                     c.lineOf(section, "ha-address"),
                     "[" + section + "] ha-address = " + p.ha_address + " is also " + other + "'s");
             }
-            if (!p.link_address.empty() && p.link_address == q.link_address) {
+            if (!std::holds_alternative<std::monostate>(p.link_address) &&
+                p.link_address == q.link_address) {
                 c.error(c.lineOf(section, "link-address"),
-                        "[" + section + "] link-address = " + p.link_address + " is also " + other +
-                            "'s");
+                        "[" + section + "] link-address = " + formatPeerLinkAddress(p.link_address) +
+                            " is also " + other + "'s");
             }
             if (!p.public_key.empty() && p.public_key == q.public_key) {
                 c.error(c.lineOf(section, "public-key"),
@@ -329,10 +327,10 @@ void checkHa(LoadContext& c) {
                     "[ha] peer-link-listen is required with peers and peer-link = udp: "
                     "this node's IP:PORT for forwarded packets");
         }
-        auto local = parseIpPort(ha.peer_link_listen);
+        const auto& local = ha.peer_link_listen;
         if (local && local->family != AddrFamily::v4) {
             c.error(c.lineOf("ha", "peer-link-listen"),
-                    "[ha] peer-link-listen = " + ha.peer_link_listen +
+                    "[ha] peer-link-listen = " + formatIpPort(*local) +
                         ": the udp peer link carries IPv4 only; give this node's IPv4 address");
         }
         if (local && cfg.dataplane.mode == DataplaneMode::geneve &&

@@ -1,10 +1,5 @@
 #include "config/ini_reader.h"
 
-#include <boost/program_options/options_description.hpp>
-#include <boost/program_options/parsers.hpp>
-
-#include <sstream>
-
 namespace tandem::config_detail {
 namespace {
 
@@ -28,19 +23,10 @@ std::string shorten(std::string_view s) {
     return std::string(s.substr(0, kMax)) + "...";
 }
 
-// Program_options names an option "<section>.<key>"; an entry outside any
-// section is just "<key>".
-std::string optionName(const IniDocument& doc, const IniEntry& e) {
-    if (e.section < 0) return e.key;
-    return doc.sections[size_t(e.section)].name + "." + e.key;
-}
-
 }  // namespace
 
 IniDocument readIni(std::string_view text, const std::string& file, Diagnostics& diag) {
     IniDocument doc;
-    std::string forwarded;  // what Program_options gets: one line per input line
-    forwarded.reserve(text.size());
 
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
     int section = -1;
@@ -56,7 +42,6 @@ IniDocument readIni(std::string_view text, const std::string& file, Diagnostics&
 
         std::string_view content = line.substr(0, line.find('#'));
         content = trim(content);
-        std::string out_line;
         if (content.empty() || content.front() == ';') {
             // blank or comment
         } else if (content.front() == '[') {
@@ -78,15 +63,16 @@ IniDocument readIni(std::string_view text, const std::string& file, Diagnostics&
             doc.sections.push_back({std::string(ok ? name : "?"), line_no, ok});
             section = int(doc.sections.size() - 1);
             section_ok = ok;
-            out_line = "[" + doc.sections.back().name + "]";
         } else if (size_t eq = content.find('='); eq != std::string_view::npos) {
             std::string_view key = trim(content.substr(0, eq));
             if (key.empty()) {
                 diag.error(file, line_no,
                            "expected a key name before '=' in '" + shorten(content) + "'");
-            } else {
+            } else if (section_ok) {
+                // Entries after a malformed header are left out: their
+                // section's problem is already reported.
                 IniEntry e;
-                e.section = section_ok ? section : -2;
+                e.section = section;
                 e.key = std::string(key);
                 e.value = std::string(trim(content.substr(eq + 1)));
                 size_t line_eq = line.find('=');
@@ -97,41 +83,13 @@ IniDocument readIni(std::string_view text, const std::string& file, Diagnostics&
                     unsigned(line_eq + 1 + (lead == std::string_view::npos ? 0 : lead) + 1);
                 e.line = line_no;
                 doc.entries.push_back(std::move(e));
-                out_line = std::string(line);
             }
         } else {
             diag.error(file, line_no,
                        "expected 'key = value', '[section]' or a comment; found '" +
                            shorten(content) + "'");
         }
-        forwarded += out_line;
-        forwarded += '\n';
     }
-
-    // Hand the well-formed lines to Program_options and take its values.
-    std::istringstream in(forwarded);
-    boost::program_options::options_description none;
-    auto parsed = boost::program_options::parse_config_file(in, none, true);
-    std::vector<IniEntry> kept;
-    kept.reserve(doc.entries.size());
-    for (size_t i = 0; i < doc.entries.size(); ++i) {
-        IniEntry& e = doc.entries[i];
-        // Entries after a malformed header were passed under the stand-in
-        // section "?"; their problem is already reported.
-        std::string expected = e.section == -2 ? "?." + e.key : optionName(doc, e);
-        if (i >= parsed.options.size() || parsed.options[i].string_key != expected ||
-            parsed.options[i].value.size() != 1) {
-            diag.error(file, e.line, "internal error: the INI reader lost track of this line");
-            continue;
-        }
-        if (e.section == -2) continue;
-        e.value = parsed.options[i].value[0];
-        kept.push_back(std::move(e));
-    }
-    if (parsed.options.size() > doc.entries.size()) {
-        diag.error(file, 0, "internal error: the INI reader found more keys than lines");
-    }
-    doc.entries = std::move(kept);
     return doc;
 }
 

@@ -1,13 +1,9 @@
 // IniReader: tandem.conf text → sections and `key = value` entries with the
 // line each came from.
 //
-// Boost.Program_options does the tokenizing (parse_config_file with
-// unregistered options allowed) but reports neither line numbers nor more
-// than one syntax error. So the text is first scanned line by line: each
-// line is classified the way Program_options will read it, syntax errors are
-// reported with their line, and only well-formed lines are handed on. Program
-// options returns entries in file order, which pairs the i-th option with the
-// i-th key line.
+// One pass over the lines: each is classified, a syntax error is reported
+// with its line (every one, not just the first), and each entry keeps its
+// line and column for the keyword handlers' messages.
 //
 // Line syntax: blank; a comment ('#' or ';' first, or '#' anywhere, which
 // ends the line's content); `[section]`; `key = value`.

@@ -53,7 +53,7 @@ bool setSimpleName(LoadContext& c, const IniEntry& e, std::string& out, const ch
     return true;
 }
 
-// Z85 keys may contain '#', which Program_options takes for a comment, so
+// Z85 keys may contain '#', which the INI reader takes for a comment, so
 // the key is cut from the raw line. Secret values are never echoed.
 bool setCurveKey(LoadContext& c, const IniEntry& e, std::string& out, bool secret) {
     auto key = keyFromRawValue(e.raw_value);
@@ -206,12 +206,15 @@ constexpr Keyword kPeerKeywords[] = {
     {"link-address",
      [](LoadContext& c, const IniEntry& e) {
          // Which form is right depends on [ha] peer-link; checked once all is read.
-         if (!parseMac(e.value) && !parseIpPort(e.value)) {
+         if (auto mac = parseMac(e.value)) {
+             c.peer().link_address = *mac;
+         } else if (auto at = parseIpPort(e.value)) {
+             c.peer().link_address = *at;
+         } else {
              return c.badValue(e,
                                "expected a MAC address aa:bb:cc:dd:ee:ff (raw peer link) "
                                "or IP:PORT (udp peer link)");
          }
-         c.peer().link_address = e.value;
          return true;
      },
      KeyUse::required},
@@ -251,7 +254,7 @@ bool haPeerLinkListen(LoadContext& c, const IniEntry& e) {
                           "expected this node's own address, not a wildcard: the peer-link "
                           "header carries it");
     }
-    c.cfg.ha.peer_link_listen = e.value;
+    c.cfg.ha.peer_link_listen = *ip;
     return true;
 }
 
@@ -262,7 +265,7 @@ bool haPeerLinkGateway(LoadContext& c, const IniEntry& e) {
         return c.badValue(e, "expected the IPv4 address of the router towards the peers, "
                              "e.g. 10.0.3.1");
     }
-    c.cfg.ha.peer_link_gateway = e.value;
+    c.cfg.ha.peer_link_gateway = *ip;
     return true;
 }
 

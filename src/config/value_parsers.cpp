@@ -100,6 +100,28 @@ std::optional<IpPort> parseIpPort(std::string_view text) {
     return out;
 }
 
+std::string formatMac(const MacAddress& mac) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < mac.size(); ++i) {
+        if (i > 0) out += ':';
+        out += kHex[mac[i] >> 4];
+        out += kHex[mac[i] & 15];
+    }
+    return out;
+}
+
+std::string formatIpPort(const IpPort& at) {
+    const std::string host = formatIpAddr(at.addr);
+    return (at.family == AddrFamily::v6 ? "[" + host + "]" : host) + ":" + std::to_string(at.port);
+}
+
+std::string formatPeerLinkAddress(const PeerLinkAddress& a) {
+    if (const MacAddress* mac = std::get_if<MacAddress>(&a)) return formatMac(*mac);
+    if (const IpPort* at = std::get_if<IpPort>(&a)) return formatIpPort(*at);
+    return "";
+}
+
 bool checkZmqEndpoint(std::string_view text, bool bind, std::string* why) {
     if (text.starts_with("ipc://")) {
         if (text.size() == 6) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.h"
 #include "core/ip_addr.h"
 #include "core/text.h"  // parseUnsigned, joinWords: the config's numbers and lists
 
@@ -22,14 +23,14 @@ std::optional<bool> parseBool(std::string_view text);
 /// "aa:bb:cc:dd:ee:ff" (hex digits of either case).
 std::optional<std::array<uint8_t, 6>> parseMac(std::string_view text);
 
-struct IpPort {
-    IpAddr addr;
-    AddrFamily family = AddrFamily::v4;
-    uint16_t port = 0;
-};
-
 /// "192.0.2.1:4789" or "[2001:db8::1]:4789"; port 1..65535.
 std::optional<IpPort> parseIpPort(std::string_view text);
+
+/// The forms parseMac and parseIpPort read, for messages and summaries.
+std::string formatMac(const MacAddress& mac);
+std::string formatIpPort(const IpPort& at);
+/// A MAC, an IP:port, or "" (monostate).
+std::string formatPeerLinkAddress(const PeerLinkAddress& a);
 
 /// Checks a ZeroMQ endpoint: tcp://HOST:PORT (HOST an IPv4 address, an IPv6
 /// address in brackets, or a host/interface name; '*' only when `bind`) or

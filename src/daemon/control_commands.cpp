@@ -9,6 +9,7 @@
 #include "core/protocol_name.h"
 #include "daemon/policy_reload.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/dataplane_status.h"
 #include "ha/ha_agent.h"
 #include "proto/control_command.h"
 #include "session/tcp_tracker.h"
@@ -160,16 +161,7 @@ nlohmann::json showCounters(const Context& c, const nlohmann::json& args) {
 
 nlohmann::json showInterfaces(const Context& c) {
     nlohmann::json ports = nlohmann::json::array();
-    for (const auto& p : c.dp.status().ports) {
-        ports.push_back({{"name", p.name}, {"role", p.peer_link ? "peer-link" : "data"},
-                         {"device", p.device}, {"port_id", p.port_id},
-                         {"link", p.link_up ? "up" : "down"}, {"speed_mbps", p.speed_mbps},
-                         {"mtu", p.mtu},
-                         {"rx_packets", p.rx_packets}, {"tx_packets", p.tx_packets},
-                         {"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes},
-                         {"rx_missed", p.rx_missed}, {"rx_errors", p.rx_errors},
-                         {"tx_errors", p.tx_errors}, {"rx_no_mbuf", p.rx_no_mbuf}});
-    }
+    for (const auto& p : c.dp.status().ports) ports.push_back(portStatusJson(p));
     return nlohmann::json{{"interfaces", ports}};
 }
 

@@ -28,19 +28,11 @@ constexpr const char* kLog = "tandemd";
 constexpr long kLinkPollMs = 100;  // data-link checks while waiting for a signal
 constexpr size_t kTrafficLogRing = 16384;  // records per worker (~3 MiB)
 
-// "A.B.C.D" or "A.B.C.D:PORT" (the config loader has checked the form) as a
-// host-order IPv4 address and port.
-bool parseV4Endpoint(const std::string& text, bool with_port, UdpEndpoint* out) {
-    const size_t colon = with_port ? text.rfind(':') : std::string::npos;
-    if (with_port && colon == std::string::npos) return false;
-    auto ip = parseIpAddr(text.substr(0, colon));
-    if (!ip || !ip->isV4Mapped()) return false;
-    out->ip = ip->v4();
-    if (with_port) {
-        const unsigned long port = std::strtoul(text.c_str() + colon + 1, nullptr, 10);
-        if (port == 0 || port > 65535) return false;
-        out->port = uint16_t(port);
-    }
+// An IPv4 address and port of the config as the peer link's UDP endpoint;
+// false for IPv6 (the loader refuses it for a udp peer link).
+bool v4Endpoint(const IpPort& at, UdpEndpoint* out) {
+    if (!at.addr.isV4Mapped()) return false;
+    *out = UdpEndpoint{at.addr.v4(), at.port};
     return true;
 }
 
@@ -54,39 +46,30 @@ bool buildPeerLinkSpec(const Config& cfg, const PortConfig& port, PeerLinkSpec* 
     pl->device = port.device;
     pl->mtu = port.mtu;
     pl->cluster_id = uint16_t(cfg.node.cluster_id);
+    // The loader has parsed and checked every address; these checks only
+    // guard against a Config built some other way.
     if (pl->udp) {
-        if (!parseV4Endpoint(cfg.ha.peer_link_listen, true, &pl->listen)) {
-            *error = "[ha] peer-link-listen '" + cfg.ha.peer_link_listen +
-                     "' is not IPv4:PORT (udp peer link)";
+        if (!cfg.ha.peer_link_listen || !v4Endpoint(*cfg.ha.peer_link_listen, &pl->listen)) {
+            *error = "[ha] peer-link-listen is not IPv4:PORT (udp peer link)";
             return false;
         }
-        UdpEndpoint gw;
-        if (!cfg.ha.peer_link_gateway.empty()) {
-            if (!parseV4Endpoint(cfg.ha.peer_link_gateway, false, &gw)) {
-                *error = "[ha] peer-link-gateway '" + cfg.ha.peer_link_gateway +
-                         "' is not an IPv4 address";
+        if (cfg.ha.peer_link_gateway) {
+            if (!cfg.ha.peer_link_gateway->isV4Mapped()) {
+                *error = "[ha] peer-link-gateway is not an IPv4 address";
                 return false;
             }
-            pl->gateway_ip = gw.ip;
+            pl->gateway_ip = cfg.ha.peer_link_gateway->v4();
         }
     }
     for (const auto& peer : cfg.peers) {
-        if (pl->udp) {
-            if (!parseV4Endpoint(peer.link_address, true, &pl->peer_addr[peer.id])) {
-                *error = "peer " + std::to_string(peer.id) + ": link-address '" +
-                         peer.link_address + "' is not IPv4:PORT (udp peer link)";
-                return false;
-            }
-        } else {
-            unsigned m[6];
-            if (std::sscanf(peer.link_address.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2],
-                            &m[3], &m[4], &m[5]) != 6) {
-                *error = "peer " + std::to_string(peer.id) + ": link-address '" +
-                         peer.link_address + "' is not a MAC address (raw peer link)";
-                return false;
-            }
-            for (int i = 0; i < 6; ++i) pl->peer_mac[peer.id][i] = uint8_t(m[i]);
+        const IpPort* at = std::get_if<IpPort>(&peer.link_address);
+        const MacAddress* mac = std::get_if<MacAddress>(&peer.link_address);
+        if (pl->udp ? !at || !v4Endpoint(*at, &pl->peer_addr[peer.id]) : !mac) {
+            *error = "peer " + std::to_string(peer.id) + ": link-address is not " +
+                     (pl->udp ? "IPv4:PORT (udp peer link)" : "a MAC address (raw peer link)");
+            return false;
         }
+        if (mac) pl->peer_mac[peer.id] = *mac;
         pl->known_peers |= nodeBit(peer.id);
     }
     pl->auth = cfg.ha.peer_link_auth;

@@ -4,6 +4,7 @@
 
 #include "cluster/node_state.h"
 #include "control/prometheus_text.h"
+#include "dataplane/dataplane_status.h"
 
 namespace tandem {
 namespace {
@@ -29,6 +30,42 @@ void counterTable(PrometheusText& p, const std::string& prefix,
         const std::string family = prefix + "_" + c.name + "_total";
         p.family(family, MT::counter, c.help);
         p.sample(family, MT::counter, {}, c.value);
+    }
+}
+
+// The fields of a status table that name a metric family (proto/status_fields.h),
+// each sampled from every object of `objects` with that object's labels.
+template <class Field, class T, class Get, class Labels>
+void fieldMetrics(PrometheusText& p, std::span<const status::FieldDef> fields,
+                  const std::vector<T>& objects, Get get, Labels labels) {
+    for (size_t i = 0; i < fields.size(); ++i) {
+        const status::FieldDef& f = fields[i];
+        if (f.metric_kind == status::MetricKind::none) continue;
+        const std::string family(f.metric);
+        const MT type = f.metric_kind == status::MetricKind::counter ? MT::counter : MT::gauge;
+        p.family(family, type, f.help);
+        for (const T& o : objects) {
+            const nlohmann::json v = get(Field(i), o);
+            const MetricLabels l = labels(o);
+            if (f.type == status::FieldType::node_state) {
+                // One sample per state, 1 for the current one.
+                for (unsigned s = 0; s <= kMaxNodeStateValue; ++s) {
+                    MetricLabels ls = l;
+                    ls.emplace_back("state", nodeStateName(NodeState(s)));
+                    p.sample(family, type, ls, uint64_t(v == nodeStateName(NodeState(s))));
+                }
+            } else if (f.type == status::FieldType::up_down) {
+                p.sample(family, type, l, uint64_t(v == "up"));
+            } else if (v.is_boolean()) {
+                p.sample(family, type, l, uint64_t(v.get<bool>()));
+            } else if (v.is_number_integer() && v.get<int64_t>() < 0) {
+                continue;  // "never" (last_heard_ms = -1): no sample
+            } else if (f.metric_scale != 1) {
+                p.sample(family, type, l, v.get<double>() * f.metric_scale);
+            } else {
+                p.sample(family, type, l, v.get<uint64_t>());
+            }
+        }
     }
 }
 
@@ -70,63 +107,9 @@ void dataplaneMetrics(PrometheusText& p, const DataplaneStatus& st, const Config
                  st.sessions_by_worker[w]);
     }
 
-    struct PortField {
-        const char* name;
-        const char* help;
-        uint64_t PortStatus::*field;
-    };
-    static const PortField kPortFields[] = {
-        {"tandem_port_rx_packets_total", "Frames the port received (driver count).", &PortStatus::rx_packets},
-        {"tandem_port_tx_packets_total", "Frames the port sent (driver count).", &PortStatus::tx_packets},
-        {"tandem_port_rx_bytes_total", "Bytes the port received.", &PortStatus::rx_bytes},
-        {"tandem_port_tx_bytes_total", "Bytes the port sent.", &PortStatus::tx_bytes},
-        {"tandem_port_rx_missed_total", "Frames the port dropped: receive queue full.", &PortStatus::rx_missed},
-        {"tandem_port_rx_errors_total", "Receive errors.", &PortStatus::rx_errors},
-        {"tandem_port_tx_errors_total", "Transmit errors.", &PortStatus::tx_errors},
-        {"tandem_port_rx_no_mbuf_total", "Frames lost: no packet buffer free.", &PortStatus::rx_no_mbuf},
-    };
-    for (const auto& f : kPortFields) {
-        p.family(f.name, MT::counter, f.help);
-        for (const auto& port : st.ports) p.sample(f.name, MT::counter, {{"port", port.name}}, port.*f.field);
-    }
-    p.family("tandem_port_link_up", MT::gauge, "1 when the port's link is up.");
-    for (const auto& port : st.ports) {
-        p.sample("tandem_port_link_up", MT::gauge, {{"port", port.name}}, uint64_t(port.link_up));
-    }
-}
-
-// The fields of a status table that name a metric family (ha_status_fields.h),
-// each sampled from every object of `objects` with that object's labels.
-template <class Field, class T, class Get, class Labels>
-void fieldMetrics(PrometheusText& p, std::span<const status::FieldDef> fields,
-                  const std::vector<T>& objects, Get get, Labels labels) {
-    for (size_t i = 0; i < fields.size(); ++i) {
-        const status::FieldDef& f = fields[i];
-        if (f.metric_kind == status::MetricKind::none) continue;
-        const std::string family(f.metric);
-        const MT type = f.metric_kind == status::MetricKind::counter ? MT::counter : MT::gauge;
-        p.family(family, type, f.help);
-        for (const T& o : objects) {
-            const nlohmann::json v = get(Field(i), o);
-            const MetricLabels l = labels(o);
-            if (f.type == status::FieldType::node_state) {
-                // One sample per state, 1 for the current one.
-                for (unsigned s = 0; s <= kMaxNodeStateValue; ++s) {
-                    MetricLabels ls = l;
-                    ls.emplace_back("state", nodeStateName(NodeState(s)));
-                    p.sample(family, type, ls, uint64_t(v == nodeStateName(NodeState(s))));
-                }
-            } else if (v.is_boolean()) {
-                p.sample(family, type, l, uint64_t(v.get<bool>()));
-            } else if (v.is_number_integer() && v.get<int64_t>() < 0) {
-                continue;  // "never" (last_heard_ms = -1): no sample
-            } else if (f.metric_scale != 1) {
-                p.sample(family, type, l, v.get<double>() * f.metric_scale);
-            } else {
-                p.sample(family, type, l, v.get<uint64_t>());
-            }
-        }
-    }
+    fieldMetrics<status::PortField>(
+        p, status::kPortFields, st.ports, portStatusValue,
+        [](const PortStatus& port) { return MetricLabels{{"port", port.name}}; });
 }
 
 void haMetrics(PrometheusText& p, const HaStatus& ha) {
@@ -179,6 +162,10 @@ std::string renderMetricsPage(const MetricsSources& src) {
     } else {
         p.family("tandem_node_state", MT::gauge, "1 for this node's current HA state, 0 for the others.");
         p.sample("tandem_node_state", MT::gauge, {{"state", "standalone"}}, uint64_t(1));
+        // Nothing to pair: ready (`show high-availability state` says so too).
+        const status::FieldDef& ready = status::kHaLocalFields[size_t(status::HaLocalField::ready)];
+        p.family(std::string(ready.metric), MT::gauge, ready.help);
+        p.sample(ready.metric, MT::gauge, {}, uint64_t(1));
     }
     if (src.dataplane) dataplaneMetrics(p, *src.dataplane, cfg);
     if (src.traffic_log) {

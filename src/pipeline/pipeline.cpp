@@ -10,6 +10,13 @@
 namespace tandem {
 namespace {
 
+// A drop: its reason counted, no egress port (inlined: the same
+// instructions as spelling it out at each drop).
+inline Verdict drop(PipelineCounters& counters, PipelineCounter reason) {
+    counters.inc(reason);
+    return {VerdictKind::drop, kNoPort};
+}
+
 // ICMPv6 messages a link needs to work at all (neighbour discovery, MLD):
 // passed like ARP, without a session.
 bool isLinkLocalIcmpV6(uint8_t type) {
@@ -109,8 +116,7 @@ uint32_t Pipeline::contextOf(const PacketInfo& info) const {
 Verdict Pipeline::forwardFrom(uint16_t in_port) {
     const uint16_t out = settings_.ports[in_port].egress;
     if (out == kNoPort) {
-        counters_.inc(PipelineCounter::dropped_no_route);
-        return {VerdictKind::drop, kNoPort};
+        return drop(counters_, PipelineCounter::dropped_no_route);
     }
     counters_.inc(PipelineCounter::forwarded);
     return {VerdictKind::forward, out};
@@ -125,8 +131,7 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
             v = forwardFrom(in_port);
         } else {
             parse_counters_.inc(s.parse);
-            counters_.inc(PipelineCounter::dropped_malformed);
-            v = {VerdictKind::drop, kNoPort};
+            v = drop(counters_, PipelineCounter::dropped_malformed);
         }
         return;
     }
@@ -141,8 +146,7 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
             counters_.inc(PipelineCounter::health_check_segments);
             v = {VerdictKind::local, in_port};
         } else {
-            counters_.inc(PipelineCounter::dropped_not_tunnel);
-            v = {VerdictKind::drop, kNoPort};
+            v = drop(counters_, PipelineCounter::dropped_not_tunnel);
         }
         return;
     }
@@ -295,8 +299,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     const PacketInfo& info = s.info;
     const uint16_t out_port = settings_.ports[in_port].egress;
     if (out_port == kNoPort) {
-        counters_.inc(PipelineCounter::dropped_no_route);
-        return {VerdictKind::drop, kNoPort};
+        return drop(counters_, PipelineCounter::dropped_no_route);
     }
     if (s.kind == kFragment) return decideFragment(s, in_port, now_ms, ingress, false);
     if (info.first_fragment && ingress == Ingress::port && reason_ == ForwardReason::none) {
@@ -329,8 +332,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
                           PipelineCounter::forwarded_to_director);
         }
         if (s.kind == kIcmpError) {
-            counters_.inc(PipelineCounter::dropped_icmp_error_no_session);
-            return {VerdictKind::drop, kNoPort};
+            return drop(counters_, PipelineCounter::dropped_icmp_error_no_session);
         }
         return decideNew(s, in_port, out_port, now_ms, ingress);
     }
@@ -342,8 +344,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         // its owner is gone and this node is the one to continue it.
         const NodeId owner = effectiveOwner(s.hash, sess.owner, sess.backup_owner, view_);
         if (owner == kNoNode) {
-            counters_.inc(PipelineCounter::dropped_no_owner);
-            return {VerdictKind::drop, kNoPort};
+            return drop(counters_, PipelineCounter::dropped_no_owner);
         }
         if (owner == view_.self) {
             adopt(index, s.hash, view_.owners);
@@ -368,8 +369,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             v.notify = sender_;
             return v;
         } else if (ingress == Ingress::peer) {
-            counters_.inc(PipelineCounter::dropped_forward_loop);
-            return {VerdictKind::drop, kNoPort};
+            return drop(counters_, PipelineCounter::dropped_forward_loop);
         } else {
             return toPeer(owner,
                           owner == sess.owner ? ForwardReason::owner_elsewhere
@@ -411,14 +411,11 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         switch (tv) {
             case TcpVerdict::accept: break;
             case TcpVerdict::invalid_flags:
-                counters_.inc(PipelineCounter::dropped_tcp_invalid_flags);
-                return {VerdictKind::drop, kNoPort};
+                return drop(counters_, PipelineCounter::dropped_tcp_invalid_flags);
             case TcpVerdict::invalid_state:
-                counters_.inc(PipelineCounter::dropped_tcp_invalid_state);
-                return {VerdictKind::drop, kNoPort};
+                return drop(counters_, PipelineCounter::dropped_tcp_invalid_state);
             case TcpVerdict::out_of_window:
-                counters_.inc(PipelineCounter::dropped_tcp_out_of_window);
-                return {VerdictKind::drop, kNoPort};
+                return drop(counters_, PipelineCounter::dropped_tcp_out_of_window);
         }
     } else if (dir == Direction::reply && sess.state == SessionState::open) {
         sess.state = SessionState::replied;
@@ -471,8 +468,7 @@ Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_m
         if (reason_ == ForwardReason::fragment_follows) {
             // Its first fragment came this way before it (one link, in
             // order), so it is gone from the cache: nothing to follow.
-            counters_.inc(PipelineCounter::dropped_fragment_no_head);
-            return {VerdictKind::drop, kNoPort};
+            return drop(counters_, PipelineCounter::dropped_fragment_no_head);
         }
         // Here before its first fragment: kept until that is decided.
         if (!again) counters_.inc(PipelineCounter::fragments_held);
@@ -489,15 +485,13 @@ Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_m
             // (not handed it back) would only send it round again.
             if (fv.kind == FragmentVerdict::to_peer && ingress == Ingress::peer &&
                 fv.peer == sender_) {
-                counters_.inc(PipelineCounter::dropped_forward_loop);
-                return {VerdictKind::drop, kNoPort};
+                return drop(counters_, PipelineCounter::dropped_forward_loop);
             }
             return toPeer(fv.peer, ForwardReason::fragment_follows, d.hash(),
                           PipelineCounter::fragments_followed);
         case FragmentVerdict::drop: break;
     }
-    counters_.inc(PipelineCounter::dropped_fragment_denied);
-    return {VerdictKind::drop, kNoPort};
+    return drop(counters_, PipelineCounter::dropped_fragment_denied);
 }
 
 void Pipeline::noteFirstFragment(const PacketInfo& info, const Verdict& v, uint32_t now_ms) {
@@ -523,8 +517,7 @@ Verdict Pipeline::releaseHeldFragment(uint8_t* frame, uint16_t len, uint16_t in_
     Slot& s = slots_[0];  // between bursts: free
     if (parseFrame(frame, len, settings_.parse, s.info) != ParseResult::ok ||
         !s.info.is_fragment || s.info.has_l4 || in_port >= settings_.port_count) {
-        counters_.inc(PipelineCounter::dropped_malformed);
-        return {VerdictKind::drop, kNoPort};
+        return drop(counters_, PipelineCounter::dropped_malformed);
     }
     if (settings_.view) view_ = settings_.view->load();
     const NodeId saved_sender = sender_;
@@ -570,13 +563,11 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
     }
     const NodeId owner = ownerForNewFlow(s.hash, view_);
     if (owner == kNoNode) {
-        counters_.inc(PipelineCounter::dropped_no_owner);
-        return {VerdictKind::drop, kNoPort};
+        return drop(counters_, PipelineCounter::dropped_no_owner);
     }
     if (owner != view_.self) {
         if (ingress == Ingress::peer) {
-            counters_.inc(PipelineCounter::dropped_forward_loop);
-            return {VerdictKind::drop, kNoPort};
+            return drop(counters_, PipelineCounter::dropped_forward_loop);
         }
         return toPeer(owner, ForwardReason::new_flow, s.hash, PipelineCounter::forwarded_new_to_peer);
     }
@@ -624,12 +615,10 @@ NodeId Pipeline::unsyncedPeer() const {
 Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms) {
     const PacketInfo& info = s.info;
     if (info.proto == kProtoTcp && !tcpMayCreate(info.tcp, settings_.tcp)) {
-        counters_.inc(PipelineCounter::dropped_no_session);
-        return {VerdictKind::drop, kNoPort};
+        return drop(counters_, PipelineCounter::dropped_no_session);
     }
     if (isIcmpReply(info)) {
-        counters_.inc(PipelineCounter::dropped_no_session);
-        return {VerdictKind::drop, kNoPort};
+        return drop(counters_, PipelineCounter::dropped_no_session);
     }
     const PolicyVerdict pv = policy_->match(
         policyQuery(info, settings_.ports[in_port].zone, settings_.ports[out_port].zone));

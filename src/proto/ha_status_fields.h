@@ -1,54 +1,21 @@
 // The fields of `show high-availability state`, defined once: one table per
 // status object (the local node, each peer, each peer's replication stream,
-// the cluster settings and view). From these tables
-//   - the daemon builds the JSON (ha/ha_status.cpp: one getter per field, a
-//     `switch` compiled with -Werror=switch, so a field added here without a
-//     getter does not build),
-//   - the shell lays out its blocks (cli/ha_renderer.cpp: the order here),
-//   - /metrics exports the fields that name a metric family
-//     (src/daemon/metrics_page.cpp), with `help` as the HELP line,
-//   - and a unit test checks that docs/control.md documents every field
-//     (tests/unit/ha/ha_status_test.cpp).
+// the cluster settings and view); proto/status_fields.h says what is built
+// from a table. Here: the getters are in ha/ha_status.cpp, the shell's blocks
+// in cli/ha_renderer.cpp, the metrics in src/daemon/metrics_page.cpp, the
+// docs check in tests/unit/ha/ha_status_test.cpp.
 //
 // Field names are pinned like the control protocol's: never rename or reuse
-// one. A '.' in a path is a nested object ("timers.hold_time_ms" is
-// {"timers": {"hold_time_ms": ...}}).
+// one.
 //
 // Thread-safety: immutable tables.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <string_view>
+#include "proto/status_fields.h"
 
 namespace tandem::status {
 
-/// How a field reads in the JSON.
-enum class FieldType : uint8_t {
-    boolean,     ///< true / false
-    integer,     ///< a whole number
-    number,      ///< a decimal number
-    text,        ///< a string
-    node_state,  ///< a string, the name of a NodeState ("active-primary", ...)
-    node_list,   ///< an array of node ids
-};
-
-/// Whether a field is exported on /metrics, and as what.
-enum class MetricKind : uint8_t { none, gauge, counter };
-
-struct FieldDef {
-    std::string_view path;  ///< JSON member, '.' for a nested object
-    FieldType type;
-    std::string_view help;  ///< one sentence: docs/control.md and the metric's HELP
-    std::string_view metric;  ///< Prometheus family name; empty when not exported
-    MetricKind metric_kind;
-    /// metric = value × scale (milliseconds become seconds: 0.001). A
-    /// node_state field is exported as one sample per state, 1 for its own.
-    double metric_scale;
-};
-
-// X(id, path, type, help, metric, metric kind, scale)
+// X(id, path, type, help, metric, metric kind, scale): see status_fields.h.
 
 /// "local": this node.
 #define TANDEM_HA_LOCAL_FIELDS(X)                                                              \
@@ -57,8 +24,8 @@ struct FieldDef {
     X(state, "state", node_state, "This node's HA state.", "tandem_node_state", gauge, 1)       \
     X(ready, "ready", boolean,                                                                  \
       "true when this node is active, its links are up, every peer is paired and alive, and "   \
-      "the bulk sync with every peer is done (sent and received): the one field a script "      \
-      "starting a node waits for.",                                                             \
+      "the bulk sync with every peer is done (acknowledged by the peer, and none from it "      \
+      "still arriving): the one field a script starting a node waits for.",                    \
       "tandem_ha_ready", gauge, 1)                                                              \
     X(primary, "primary", boolean, "true when this node is the pair's primary.",                \
       "tandem_node_primary", gauge, 1)                                                          \
@@ -156,6 +123,8 @@ struct FieldDef {
       none, 1)                                                                                  \
     X(bulk_sent, "bulk.sent", integer, "Records sent by the current bulk sync to the peer.",    \
       "tandem_ha_sync_bulk_sent_total", counter, 1)                                             \
+    X(bulk_out_delivered, "bulk.out_delivered", boolean,                                        \
+      "true once the peer acknowledged the whole bulk sync towards it.", "", none, 1)           \
     X(bulk_in_state, "bulk.in_state", text,                                                     \
       "The bulk sync from the peer: idle, receiving or complete.", "", none, 1)                 \
     X(bulk_received, "bulk.received", integer,                                                  \
@@ -187,10 +156,6 @@ struct FieldDef {
       "First packets held until a peer acknowledges their session.",                            \
       "tandem_ha_pending_defer_tokens", gauge, 1)
 
-#define TANDEM_STATUS_FIELD_ENUM(id, ...) id,
-#define TANDEM_STATUS_FIELD_DEF(id, path, type, help, metric, kind, scale) \
-    FieldDef{path, FieldType::type, help, metric, MetricKind::kind, scale},
-
 enum class HaLocalField : uint8_t { TANDEM_HA_LOCAL_FIELDS(TANDEM_STATUS_FIELD_ENUM) };
 enum class HaPeerField : uint8_t { TANDEM_HA_PEER_FIELDS(TANDEM_STATUS_FIELD_ENUM) };
 enum class HaSyncField : uint8_t { TANDEM_HA_SYNC_FIELDS(TANDEM_STATUS_FIELD_ENUM) };
@@ -201,26 +166,12 @@ inline constexpr FieldDef kHaPeerFields[] = {TANDEM_HA_PEER_FIELDS(TANDEM_STATUS
 inline constexpr FieldDef kHaSyncFields[] = {TANDEM_HA_SYNC_FIELDS(TANDEM_STATUS_FIELD_DEF)};
 inline constexpr FieldDef kHaClusterFields[] = {TANDEM_HA_CLUSTER_FIELDS(TANDEM_STATUS_FIELD_DEF)};
 
-#undef TANDEM_STATUS_FIELD_ENUM
-#undef TANDEM_STATUS_FIELD_DEF
-
-/// Where each table sits in the answer of `show high-availability state`:
-/// "local" is an object, "peers" and "sync" arrays of objects, "" the top level.
-struct StatusObject {
-    std::string_view member;
-    bool array;
-    std::span<const FieldDef> fields;
-};
+/// Where each table sits in the answer of `show high-availability state`.
 inline constexpr StatusObject kHaStateObjects[] = {
     {"local", false, kHaLocalFields},
     {"peers", true, kHaPeerFields},
     {"sync", true, kHaSyncFields},
     {"", false, kHaClusterFields},
 };
-
-/// The first component of `path` ("last_transition" of "last_transition.ago_ms").
-constexpr std::string_view topMember(std::string_view path) {
-    return path.substr(0, path.find('.'));
-}
 
 }  // namespace tandem::status

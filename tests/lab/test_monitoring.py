@@ -133,6 +133,8 @@ def run(args) -> int:
         before = scrape(lab, c)
         c.check("a standalone node reports tandem_node_state{state=\"standalone\"} 1",
                 before.get('tandem_node_state{state="standalone"}') == 1)
+        c.check("a standalone node reports tandem_ha_ready 1 (nothing to pair)",
+                before.get("tandem_ha_ready") == 1)
 
         n, m, u = args.connections, args.unlogged, 5
         r1 = storm(lab, LOGGED, n)

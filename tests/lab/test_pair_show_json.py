@@ -100,6 +100,9 @@ def body(lab, args, report, deadline, variant=None):
         sec.check(f"{s.label} security {st.get('security')} == {want} (CURVE keys "
                   f"{'set' if lab.opts.curve else 'not set: [ha] insecure = true'})",
                   st.get("security") == want)
+        sec.check(f"{s.label} ready {local.get('ready')}: active, links up, its peer paired "
+                  f"and the bulk sync done both ways (one field, docs/control.md)",
+                  local.get("ready") is True)
         members = show(s, "show cluster members").get("members", [])
         mine = {m.get("id"): m for m in members}
         sec.check(f"{s.label} cluster members: ids {sorted(mine)}, self {s.node_id}",

@@ -188,7 +188,11 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.peers[0].id == 16);
     CHECK(c.peers[0].name == "far");
     CHECK(c.peers[0].ha_address == "tcp://[2001:db8::16]:7400");
-    CHECK(c.peers[0].link_address == "10.1.2.16:4790");
+    // Addresses come parsed, into their types.
+    const IpPort* link = std::get_if<IpPort>(&c.peers[0].link_address);
+    REQUIRE(link != nullptr);
+    CHECK(link->addr == IpAddr::fromV4(0x0a010210));
+    CHECK(link->port == 4790);
     CHECK(c.ha.enabled);
     CHECK(c.ha.session_owner == OwnerElection::primary);
     CHECK_FALSE(c.ha.revert);
@@ -199,8 +203,10 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.ha.listen == "tcp://*:7400");
     CHECK(c.ha.peer_link == PeerLinkTransport::udp);
     CHECK(c.ha.peer_link_port == "peer");
-    CHECK(c.ha.peer_link_listen == "10.1.1.3:4790");
-    CHECK(c.ha.peer_link_gateway == "10.1.1.1");
+    REQUIRE(c.ha.peer_link_listen);
+    CHECK(c.ha.peer_link_listen->addr == IpAddr::fromV4(0x0a010103));
+    CHECK(c.ha.peer_link_listen->port == 4790);
+    CHECK(c.ha.peer_link_gateway == IpAddr::fromV4(0x0a010101));
     CHECK(c.ha.insecure);
     checkTimeouts(c.session.timeouts, {1, 2, 864000, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 100});
     CHECK(c.session.tcp.pickup);
@@ -497,6 +503,9 @@ TEST_CASE("warnings point at settings that have no effect") {
         INFO(describeErrors(r.errors));
         REQUIRE(r.config.has_value());
         CHECK(r.config->ha.insecure);
+        // A raw peer link's link-address is read as a MAC, once.
+        CHECK(r.config->peers[0].link_address ==
+              PeerLinkAddress{MacAddress{0x02, 0, 0, 0, 0, 0x02}});
         CHECK(hasItem(r.warnings, 19, "neither authenticated nor encrypted"));
         const HaSecurity sec = haSecurityOf(r.config->ha);
         CHECK_FALSE(sec.control_link);

@@ -42,6 +42,15 @@ TEST_CASE("IP:PORT takes IPv4, or IPv6 in brackets, and a port 1..65535") {
     CHECK_FALSE(parseIpPort("[10.0.0.1]:80"));
 }
 
+TEST_CASE("parsed addresses print in the form they are read") {
+    CHECK(formatMac(*parseMac("02:AB:cd:00:ff:10")) == "02:ab:cd:00:ff:10");
+    CHECK(formatIpPort(*parseIpPort("10.0.0.1:4790")) == "10.0.0.1:4790");
+    CHECK(formatIpPort(*parseIpPort("[2001:db8::1]:1")) == "[2001:db8::1]:1");
+    CHECK(formatPeerLinkAddress(PeerLinkAddress{*parseMac("02:00:00:00:00:02")}) ==
+          "02:00:00:00:00:02");
+    CHECK(formatPeerLinkAddress(PeerLinkAddress{}) == "");
+}
+
 TEST_CASE("ZeroMQ endpoints are tcp://HOST:PORT or ipc://PATH") {
     std::string why;
     CHECK(checkZmqEndpoint("tcp://10.0.0.1:7400", false, &why));

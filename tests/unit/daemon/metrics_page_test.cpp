@@ -84,6 +84,7 @@ TEST_CASE("a standalone node's page has its counters, drop reasons as labels and
     src.dataplane = &st;
     auto s = samplesOf(renderMetricsPage(src));
     CHECK(s["tandem_node_state{state=\"standalone\"}"] == "1");
+    CHECK(s["tandem_ha_ready"] == "1");  // nothing to pair: ready, as its JSON says
     CHECK(s["tandem_dataplane_rx_packets_total"] == "100");
     CHECK(s["tandem_dataplane_forwarded_total"] == "90");
     CHECK(s["tandem_dataplane_sessions_created_total"] == "12");

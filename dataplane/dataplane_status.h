@@ -1,0 +1,21 @@
+// The dataplane's status snapshot (dataplane.h) as the control protocol
+// reads it: one getter per field of src/proto/port_status_fields.h. No DPDK;
+// part of tandem_dataplane_api, for the control handlers and /metrics.
+//
+// Thread-safety: pure functions; any thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "dataplane/dataplane.h"
+#include "proto/port_status_fields.h"
+
+namespace tandem {
+
+/// The value of one field of port_status_fields.h, as it reads in the JSON.
+nlohmann::json portStatusValue(status::PortField field, const PortStatus& port);
+
+/// One object of `show interfaces`: every field of port_status_fields.h.
+nlohmann::json portStatusJson(const PortStatus& port);
+
+}  // namespace tandem
