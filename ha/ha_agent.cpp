@@ -155,6 +155,11 @@ void HaAgent::handleTransportEvent(TransportEvent& ev, uint64_t now_us) {
                   ev.peer, ev.peer);
         return;
     }
+    if (ev.kind == TransportEventKind::connected || ev.kind == TransportEventKind::disconnected) {
+        if (configured(ev.peer))
+            membership_.onConnection(ev.peer, ev.kind == TransportEventKind::connected, now_us);
+        return;
+    }
     if (ev.kind != TransportEventKind::message) return;
     HaMessage m;
     const HaDecodeExpect expect{config_.node.cluster_id, config_.node.id};

@@ -32,6 +32,7 @@ namespace tandem {
     X(peer_link_hb_bad, "peer-link heartbeats from unknown nodes or with bad states")      \
     X(peer_up, "peers that became alive")                                                  \
     X(peer_down, "peers declared dead (nothing heard on any path for the hold time)")      \
+    X(peer_down_closed, "of those, declared before the hold time: their HA connection closed and nothing was heard for two heartbeat intervals") \
     X(peer_restart, "peers seen with a new incarnation (restarted)")                       \
     X(state_transitions, "state changes of this node")                                     \
     X(views_published, "cluster views published to the workers")                           \

@@ -143,7 +143,17 @@ void Membership::onHeartbeat(NodeId from, const HaHeartbeat& hb, uint64_t now_us
 }
 
 void Membership::onHaTraffic(NodeId from, uint64_t now_us) {
-    if (PeerView* p = find(from)) p->last_control_us = now_us;
+    if (PeerView* p = find(from)) {
+        p->last_control_us = now_us;
+        p->connection_closed = false;  // it speaks: whatever closed, it is back
+    }
+}
+
+void Membership::onConnection(NodeId peer, bool up, uint64_t now_us) {
+    PeerView* p = find(peer);
+    if (!p) return;
+    if (!up && !p->connection_closed) p->connection_closed_us = now_us;
+    p->connection_closed = !up;
 }
 
 void Membership::onPeerLinkHeartbeat(NodeId from, NodeState state, uint64_t now_us) {
@@ -317,10 +327,26 @@ void Membership::electRole(uint64_t now_us) {
 }
 
 void Membership::updateLiveness(uint64_t now_us) {
+    // A peer whose process ended is gone before the hold time: the kernel
+    // closed its HA connection, and its peer link falls silent for two
+    // heartbeat intervals. A cut link, a partition or a paused process
+    // closes no connection, and waits out the hold time as before.
+    const uint64_t quick_us = 2 * options_.heartbeat_interval_us;
+    auto silentFor = [&](uint64_t last_us, uint64_t us) { return !last_us || now_us - last_us > us; };
     for (PeerView& p : peers_) {
-        const bool control = p.last_control_us && now_us - p.last_control_us <= options_.hold_time_us;
-        const bool link =
-            p.last_peer_link_us && now_us - p.last_peer_link_us <= options_.hold_time_us;
+        bool control = p.last_control_us && now_us - p.last_control_us <= options_.hold_time_us;
+        bool link = p.last_peer_link_us && now_us - p.last_peer_link_us <= options_.hold_time_us;
+        const bool ended = p.alive && p.connection_closed && (control || link) &&
+                           silentFor(p.last_peer_link_us, quick_us) &&
+                           silentFor(p.last_control_us, quick_us);
+        if (ended) {
+            control = link = false;
+            counters_.inc(HaCounter::peer_down_closed);
+            TLOG_WARN("ha", "%s: its HA connection closed %s ago and nothing was heard for %s: "
+                            "it stopped",
+                      nodeText(p).c_str(), msText(now_us - p.connection_closed_us).c_str(),
+                      msText(now_us - std::max(p.last_control_us, p.last_peer_link_us)).c_str());
+        }
         const bool alive = p.paired && (control || link);
         // Say what is known, not what it means: a control link that falls
         // silent while the peer link is still heard is a cut control link,
@@ -362,7 +388,7 @@ void Membership::updateLiveness(uint64_t now_us) {
             if (!p.paired)
                 TLOG_WARN("ha", "%s is no longer a member: %s", nodeText(p).c_str(),
                           p.refused.empty() ? "waiting for its new HELLO" : p.refused.c_str());
-            else
+            else if (!ended)
                 TLOG_WARN("ha", "%s dead: nothing heard for %s on the control link or the peer link",
                           nodeText(p).c_str(), msText(options_.hold_time_us).c_str());
             p.primary = false;

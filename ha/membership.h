@@ -88,6 +88,8 @@ struct PeerView {
     uint64_t heartbeats_rx = 0;
     uint64_t bulk_received = 0;    ///< its inbound bulk sync, as it reports
     uint64_t bulk_expected = 0;
+    bool connection_closed = false;  ///< its HA connection closed and not reopened since
+    uint64_t connection_closed_us = 0;
     uint64_t policy_hash = 0;      ///< its policy (HELLO, then heartbeats); 0 = not known
     uint32_t policy_rules = 0;
     std::string policy_warned;     ///< the mismatch last logged (empty: none)
@@ -123,6 +125,9 @@ public:
     void onHaTraffic(NodeId from, uint64_t now_us);
     /// A peer-link heartbeat relayed by a worker (the second path).
     void onPeerLinkHeartbeat(NodeId from, NodeState state, uint64_t now_us);
+    /// This node's HA connection to `peer` closed (`up` false: the peer's
+    /// side closed it, as the kernel does when a process ends) or opened.
+    void onConnection(NodeId peer, bool up, uint64_t now_us);
     /// The bulk sync from `from` made progress / completed.
     void onBulkProgress(NodeId from, uint64_t now_us);
     void onBulkReceived(NodeId from, uint64_t now_us);

@@ -359,9 +359,9 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
                              (unsigned long long)live_applied.load(),
                              (unsigned long long)b.ha(HaCounter::inbound_full));
                 for (Node* x : {&a, &b})
-                    for (const auto& [name, help, value] : x->agent->status().counters)
-                        if (value) std::fprintf(stderr, "  node %u %s %llu\n", x->config.node.id,
-                                                name.c_str(), (unsigned long long)value);
+                    for (const CounterValue& c : x->agent->status().counters)
+                        if (c.value) std::fprintf(stderr, "  node %u %s %llu\n", x->config.node.id,
+                                                  c.name.c_str(), (unsigned long long)c.value);
                 stop = true;
                 ta.join();
                 tb.join();

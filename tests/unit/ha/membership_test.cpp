@@ -84,6 +84,49 @@ TEST_CASE("a peer that falls silent is declared dead within the hold time and th
     CHECK(counter(c, 2, HaCounter::peer_down) == 1);
 }
 
+TEST_CASE("a peer whose process ended is declared dead before the hold time") {
+    // Its HA connection closes (the kernel closes a dead process's sockets)
+    // and its peer link falls silent: two heartbeat intervals (50 ms) are
+    // enough, not the hold time (100 ms).
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.run(50);
+    c.crash(1);
+    const uint64_t crashed_us = c.clock.nowUs();
+    TransportEvent closed;
+    closed.kind = TransportEventKind::disconnected;
+    closed.peer = 1;
+    c.net.inject(2, closed);
+    REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 500, 250));
+    const uint64_t detect_ms = (c.clock.nowUs() - crashed_us) / 1000;
+    CHECK(detect_ms <= 55);  // last heard at most one 25 ms interval before the crash
+    CHECK(counter(c, 2, HaCounter::peer_down) == 1);
+    CHECK(counter(c, 2, HaCounter::peer_down_closed) == 1);
+    CHECK(c.node(2).state() == NodeState::active_primary);
+}
+
+TEST_CASE("a closed HA connection alone, or silence alone, is no early death") {
+    TestCluster c({1, 2});
+    c.startAll();
+    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    // The connection closes but the peer lives: its heartbeats go on.
+    TransportEvent closed;
+    closed.kind = TransportEventKind::disconnected;
+    closed.peer = 1;
+    c.net.inject(2, closed);
+    c.run(300);
+    CHECK(c.node(2).clusterView().isReachable(1));
+    CHECK(counter(c, 2, HaCounter::peer_down) == 0);
+    // Silence with the connection open (a partition, a paused process): the hold time.
+    c.net.partition(1, 2, true);
+    c.cutPeerLink(1, 2, true);
+    const uint64_t cut_us = c.clock.nowUs();
+    REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 500, 250));
+    CHECK((c.clock.nowUs() - cut_us) / 1000 >= 75);
+    CHECK(counter(c, 2, HaCounter::peer_down_closed) == 0);
+}
+
 TEST_CASE("losing only the control link keeps the peer alive and shows the loss") {
     TestCluster c({1, 2});
     c.startAll();
