@@ -77,7 +77,6 @@ class CommandParser {
     const CommandNode& root_;
 };
 
-
 /// `?` help as printed: one "  word   help" line per item, or "error: ..."
 /// when the words before the cursor do not parse. Ends in '\n'.
 std::string formatHelp(const HelpResult& help);

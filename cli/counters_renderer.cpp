@@ -139,9 +139,11 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
         for (const FieldDef* f : fields) {
             std::string header(f->path.ends_with("_mbps") ? f->path.substr(0, f->path.size() - 5)
                                                           : f->path);
-            for (char& c : header) c = c == '_' ? '-' : char(std::toupper(static_cast<unsigned char>(c)));
-            columns.push_back({header, f->type == status::FieldType::integer ? TextTable::Align::right
-                                                                               : TextTable::Align::left});
+            for (char& c : header)
+                c = c == '_' ? '-' : char(std::toupper(static_cast<unsigned char>(c)));
+            columns.push_back({header, f->type == status::FieldType::integer
+                                           ? TextTable::Align::right
+                                           : TextTable::Align::left});
         }
         return TextTable(columns);
     };

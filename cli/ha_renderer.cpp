@@ -30,7 +30,8 @@ std::string valueText(const std::string& key, const nlohmann::json& v) {
     const bool ms = key.size() > 3 && key.compare(key.size() - 3, 3, "_ms") == 0;
     if (ms && v.is_number() && v.get<double>() >= 0) return formatDuration(v.get<uint64_t>());
     if (key == "last_transition" && v.is_object()) return transitionText(v);
-    if (v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& e) { return e.is_number(); })) {
+    if (v.is_array() &&
+        std::all_of(v.begin(), v.end(), [](const auto& e) { return e.is_number(); })) {
         std::vector<std::string> items;  // node lists: "1, 2"
         for (const auto& e : v) items.push_back(scalarText(e));
         return items.empty() ? "none" : joinWords(items);
@@ -59,7 +60,8 @@ const nlohmann::json* fieldAt(const nlohmann::json& obj, std::string_view path) 
 // "timers.hold_time_ms" -> "timers hold time".
 std::string pathLabel(std::string_view path) {
     std::string label;
-    for (size_t dot; (dot = path.find('.')) != std::string_view::npos; path.remove_prefix(dot + 1)) {
+    for (size_t dot; (dot = path.find('.')) != std::string_view::npos;
+         path.remove_prefix(dot + 1)) {
         label += labelOf(std::string(path.substr(0, dot))) + " ";
     }
     return label + labelText(std::string(path));

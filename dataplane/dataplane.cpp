@@ -6,17 +6,17 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <chrono>
-#include <random>
-#include <cstring>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -27,7 +27,9 @@ namespace {
 
 // A port on DPDK's af_packet driver (a kernel interface's socket): its
 // MTU, queue count and ring sizes follow that driver's rules.
-bool isAfPacket(const std::string& device) { return device.rfind("net_af_packet", 0) == 0; }
+bool isAfPacket(const std::string& device) {
+    return device.rfind("net_af_packet", 0) == 0;
+}
 
 constexpr const char* kLog = "dataplane";
 constexpr uint16_t kRxDesc = 1024;
@@ -39,7 +41,9 @@ constexpr size_t kHandoffRingSize = 1024;  // frames in flight from one worker t
 constexpr uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 9216;
 
 // The device name DPDK gives a --vdev port is the devargs up to the first comma.
-std::string deviceName(const std::string& devargs) { return devargs.substr(0, devargs.find(',')); }
+std::string deviceName(const std::string& devargs) {
+    return devargs.substr(0, devargs.find(','));
+}
 
 // A PCI device (e.g. "0000:00:06.0" or "00:06.0", optionally with ",args")
 // is allow-listed with -a; anything else is a virtual device (--vdev).
@@ -85,11 +89,13 @@ int interfaceIoctl(const std::string& iface, unsigned long request, ifreq* ifr) 
 bool setAfPacketMtu(const std::string& devargs, uint16_t mtu, std::string* why) {
     const std::string iface = deviceArgValue(devargs, "iface");
     const std::string framesz = deviceArgValue(devargs, "framesz");
-    const unsigned frame = framesz.empty() ? 2048 : unsigned(std::strtoul(framesz.c_str(), nullptr, 0));
+    const unsigned frame =
+        framesz.empty() ? 2048 : unsigned(std::strtoul(framesz.c_str(), nullptr, 0));
     const unsigned need = mtu + 14 + 8 + 64;  // Ethernet, two VLAN tags, TPACKET2 header
     if (frame < need) {
-        *why = "its ring frames (framesz=" + std::to_string(frame) + ") cannot hold a frame of mtu " +
-               std::to_string(mtu) + "; give it framesz=" + std::to_string((need + 1023) / 1024 * 1024) +
+        *why = "its ring frames (framesz=" + std::to_string(frame) +
+               ") cannot hold a frame of mtu " + std::to_string(mtu) +
+               "; give it framesz=" + std::to_string((need + 1023) / 1024 * 1024) +
                " or more (and blocksz at least as large)";
         return false;
     }
@@ -155,13 +161,13 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     // Several queues: let the device spread flows over them by address where
     // it can (RSS). Where a flow lands does not matter for correctness: a
     // worker hands each frame to the worker holding its flow.
-    const uint64_t rss = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    const uint64_t rss =
+        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     if (nq > 1 && rss != 0) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = rss;
     }
-    if (mtu != 0 && !isAfPacket(dev) &&
-        (mtu < info.min_mtu || mtu > info.max_mtu)) {
+    if (mtu != 0 && !isAfPacket(dev) && (mtu < info.min_mtu || mtu > info.max_mtu)) {
         *error = "port '" + name + "' (" + device + "): mtu " + std::to_string(mtu) +
                  " is outside what the device supports (" + std::to_string(info.min_mtu) + ".." +
                  std::to_string(info.max_mtu) + ")";
@@ -172,8 +178,10 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
         // The driver walks its ring in steps of framesz while the kernel
         // fills each block from its start: a block that does not hold a
         // whole number of frames loses every frame after the first.
-        const unsigned long framesz = std::strtoul(deviceArgValue(device, "framesz").c_str(), nullptr, 0);
-        const unsigned long blocksz = std::strtoul(deviceArgValue(device, "blocksz").c_str(), nullptr, 0);
+        const unsigned long framesz =
+            std::strtoul(deviceArgValue(device, "framesz").c_str(), nullptr, 0);
+        const unsigned long blocksz =
+            std::strtoul(deviceArgValue(device, "blocksz").c_str(), nullptr, 0);
         const unsigned long f = framesz ? framesz : 2048, b = blocksz ? blocksz : 4096;
         if (b % f != 0) {
             *error = "port '" + name + "' (" + device + "): blocksz " + std::to_string(b) +
@@ -187,8 +195,8 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
         std::string why;
         if (af_packet ? !setAfPacketMtu(device, mtu, &why)
                       : (rc = rte_eth_dev_set_mtu(*id, mtu)) != 0) {
-            *error = "port '" + name + "' (" + device + "): cannot set mtu " +
-                     std::to_string(mtu) + ": " + (af_packet ? why : rte_strerror(-rc));
+            *error = "port '" + name + "' (" + device + "): cannot set mtu " + std::to_string(mtu) +
+                     ": " + (af_packet ? why : rte_strerror(-rc));
             return false;
         }
     }
@@ -196,7 +204,8 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
         rc = rte_eth_rx_queue_setup(*id, uint16_t(q), kRxDesc, rte_eth_dev_socket_id(*id), nullptr,
                                     pool);
         if (rc == 0) {
-            rc = rte_eth_tx_queue_setup(*id, uint16_t(q), kTxDesc, rte_eth_dev_socket_id(*id), nullptr);
+            rc = rte_eth_tx_queue_setup(*id, uint16_t(q), kTxDesc, rte_eth_dev_socket_id(*id),
+                                        nullptr);
         }
     }
     if (rc == 0) rc = rte_eth_dev_start(*id);
@@ -221,8 +230,10 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
             }
         }
         if (flushed) {
-            TLOG_INFO(kLog, "port %s: %u frames caught before the port was bound to its "
-                      "interface, discarded", name.c_str(), flushed);
+            TLOG_INFO(kLog,
+                      "port %s: %u frames caught before the port was bound to its "
+                      "interface, discarded",
+                      name.c_str(), flushed);
         }
     }
     rte_eth_link link;
@@ -329,7 +340,9 @@ bool Dataplane::Impl::launchWorkers(std::string* error) {
 
 Dataplane::Dataplane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Dataplane::~Dataplane() { stop(); }
+Dataplane::~Dataplane() {
+    stop();
+}
 
 namespace {
 
@@ -598,7 +611,8 @@ DataplaneStatus Dataplane::status() const {
         st.ports.push_back(portStatus(d.spec.ports[i].name, d.spec.ports[i].device, d.port_ids[i]));
     }
     if (d.spec.peer_link.enabled) {
-        st.ports.push_back(portStatus(d.spec.peer_link.name, d.spec.peer_link.device, d.peer_port_id));
+        st.ports.push_back(
+            portStatus(d.spec.peer_link.name, d.spec.peer_link.device, d.peer_port_id));
         st.ports.back().peer_link = true;
     }
     auto sum = [&](auto member, size_t c) {
@@ -607,30 +621,37 @@ DataplaneStatus Dataplane::status() const {
         return v;
     };
     st.pipeline = sumCounters(kPipelineCounterInfo, kPipelineCounterCount, [&](size_t c) {
-        return sum([](const Worker& w) -> const PipelineCounters& { return w.pipeline->counters(); }, c);
+        return sum(
+            [](const Worker& w) -> const PipelineCounters& { return w.pipeline->counters(); }, c);
     });
     st.parse = sumCounters(kParseResultInfo, kParseResultCount, [&](size_t c) {
-        return sum([](const Worker& w) -> const ParseCounters& { return w.pipeline->parseCounters(); }, c);
+        return sum(
+            [](const Worker& w) -> const ParseCounters& { return w.pipeline->parseCounters(); }, c);
     });
     st.io = sumCounters(kWorkerCounterInfo, kWorkerCounterCount, [&](size_t c) {
         return sum([](const Worker& w) -> const WorkerCounters& { return w.counters; }, c);
     });
     st.peer_link = sumCounters(kPeerLinkResultInfo, kPeerLinkResultCount, [&](size_t c) {
-        return sum([](const Worker& w) -> const PeerLinkCounters& { return w.peer_link_counters; }, c);
+        return sum([](const Worker& w) -> const PeerLinkCounters& { return w.peer_link_counters; },
+                   c);
     });
     if (d.spec.pipeline.health_check.enabled) {
         auto hc = sumCounters(kHealthCheckCounterInfo, kHealthCheckCounterCount, [&](size_t c) {
-            return sum([](const Worker& w) -> const HealthCheckCounters& {
-                return w.health_check_counters;
-            }, c);
+            return sum(
+                [](const Worker& w) -> const HealthCheckCounters& {
+                    return w.health_check_counters;
+                },
+                c);
         });
         st.io.insert(st.io.end(), hc.begin(), hc.end());
     }
     if (d.spec.peer_link.udp) {
         auto arp = sumCounters(kPeerLinkArpCounterInfo, kPeerLinkArpCounterCount, [&](size_t c) {
-            return sum([](const Worker& w) -> const PeerLinkArpCounters& {
-                return w.peer_link_arp_counters;
-            }, c);
+            return sum(
+                [](const Worker& w) -> const PeerLinkArpCounters& {
+                    return w.peer_link_arp_counters;
+                },
+                c);
         });
         st.peer_link.insert(st.peer_link.end(), arp.begin(), arp.end());
     }

@@ -33,8 +33,8 @@
 namespace tandem {
 
 struct DataplanePortSpec {
-    std::string name;        ///< operator's name ([port.NAME])
-    std::string device;      ///< DPDK devargs, e.g. "net_af_packet0,iface=veth0"
+    std::string name;    ///< operator's name ([port.NAME])
+    std::string device;  ///< DPDK devargs, e.g. "net_af_packet0,iface=veth0"
     uint16_t zone = 0;
     uint16_t egress = kNoPort;  ///< index of the port allowed traffic leaves by
     uint16_t mtu = 0;           ///< IP MTU to set; 0 = the device's default
@@ -46,31 +46,31 @@ struct DataplanePortSpec {
 /// hop's MAC (the peer itself, or `gateway_ip` when set) is resolved with ARP.
 struct PeerLinkSpec {
     bool enabled = false;
-    bool udp = false;                                ///< false: raw
+    bool udp = false;  ///< false: raw
     std::string name;
     std::string device;
-    uint16_t mtu = 0;                                ///< IP MTU to set; 0 = the device's default
+    uint16_t mtu = 0;  ///< IP MTU to set; 0 = the device's default
     uint16_t cluster_id = 1;
-    uint16_t known_peers = 0;                        ///< bit n-1 for configured peer n
+    uint16_t known_peers = 0;  ///< bit n-1 for configured peer n
     std::array<std::array<uint8_t, 6>, kMaxNodes + 1> peer_mac{};  ///< raw: by node id
-    UdpEndpoint listen;                              ///< udp: this node's address
-    uint32_t gateway_ip = 0;                         ///< udp: 0 = peers are on the link
+    UdpEndpoint listen;                                            ///< udp: this node's address
+    uint32_t gateway_ip = 0;                             ///< udp: 0 = peers are on the link
     std::array<UdpEndpoint, kMaxNodes + 1> peer_addr{};  ///< udp: by node id
     /// Every frame sent carries an authentication trailer, and a frame
     /// received without a valid one (or a replay) is rejected
     /// (proto/peer_link_auth.h).
     bool auth = false;
-    std::array<PeerLinkKey, kMaxNodes + 1> keys{};       ///< auth: the key shared with each peer
+    std::array<PeerLinkKey, kMaxNodes + 1> keys{};  ///< auth: the key shared with each peer
 };
 
 struct DataplaneSpec {
     std::vector<std::string> eal_args;  ///< from [dataplane] eal-args
     std::vector<DataplanePortSpec> ports;
     unsigned workers = 1;
-    bool busy_poll = false;             ///< never sleep when idle (production)
+    bool busy_poll = false;  ///< never sleep when idle (production)
     uint16_t burst = 32;
     uint32_t session_capacity = 1u << 20;  ///< whole node; split across workers
-    PipelineSettings pipeline;          ///< ports/port_count are filled from `ports`
+    PipelineSettings pipeline;             ///< ports/port_count are filled from `ports`
     std::shared_ptr<const Policy> policy;
     PeerLinkSpec peer_link;
     /// One channel per worker to the HA agent (empty: standalone node).
@@ -88,20 +88,20 @@ struct PortStatus {
     std::string name;
     std::string device;
     uint16_t port_id = 0;
-    bool peer_link = false;           ///< the peer-link port, not a data port
+    bool peer_link = false;  ///< the peer-link port, not a data port
     bool link_up = false;
     uint32_t speed_mbps = 0;
-    uint16_t mtu = 0;                 ///< the device's IP MTU as it reports it
+    uint16_t mtu = 0;  ///< the device's IP MTU as it reports it
     uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
 };
 
 struct DataplaneStatus {
-    std::vector<PortStatus> ports;      ///< data ports, then the peer link if any
-    std::vector<CounterValue> pipeline;  ///< PipelineCounter, summed over workers
-    std::vector<CounterValue> parse;     ///< ParseResult drop reasons, summed
-    std::vector<CounterValue> io;        ///< WorkerCounter, summed
-    std::vector<CounterValue> peer_link; ///< PeerLinkResult, summed
+    std::vector<PortStatus> ports;        ///< data ports, then the peer link if any
+    std::vector<CounterValue> pipeline;   ///< PipelineCounter, summed over workers
+    std::vector<CounterValue> parse;      ///< ParseResult drop reasons, summed
+    std::vector<CounterValue> io;         ///< WorkerCounter, summed
+    std::vector<CounterValue> peer_link;  ///< PeerLinkResult, summed
     uint64_t sessions = 0;
     uint64_t session_capacity = 0;
     /// Live sessions (replicas included) by Session::owner, index = node id
@@ -119,9 +119,9 @@ struct DataplaneStatus {
 
 /// One session as the operator sees it.
 struct SessionSnapshot {
-    uint64_t id = 0;             ///< stable while the session lives: worker * capacity + index
+    uint64_t id = 0;  ///< stable while the session lives: worker * capacity + index
     Session session;
-    int64_t expires_in_ms = 0;   ///< negative: due, awaiting the aging pass
+    int64_t expires_in_ms = 0;  ///< negative: due, awaiting the aging pass
 };
 
 /// What the control commands ask of the dataplane (control_commands.h):
@@ -129,7 +129,7 @@ struct SessionSnapshot {
 /// workers; anything else that answers the same way (a fuzz target's stand-in)
 /// can be handed to the same handlers.
 class DataplaneQueries {
-public:
+  public:
     virtual ~DataplaneQueries() = default;
 
     virtual DataplaneStatus status() const = 0;
@@ -162,7 +162,7 @@ public:
 };
 
 class Dataplane final : public DataplaneQueries {
-public:
+  public:
     /// Initialises the EAL, opens and starts every port, creates the session
     /// tables and launches the workers. On failure returns nullptr and says
     /// why in *error (the port or EAL problem, in words an operator can act on).
@@ -186,8 +186,8 @@ public:
                   uint32_t timeout_ms, std::vector<SessionSnapshot>* out,
                   bool* truncated) const override;
 
-    bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
-                       uint32_t timeout_ms, uint64_t* cleared) override;
+    bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id, uint32_t timeout_ms,
+                       uint64_t* cleared) override;
 
     std::shared_ptr<const Policy> policy() const override;
 
@@ -199,7 +199,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit Dataplane(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

@@ -11,10 +11,10 @@
 #include <mutex>
 #include <vector>
 
+#include "core/spsc_ring.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/held_frames.h"
 #include "dataplane/worker_counters.h"
-#include "core/spsc_ring.h"
 #include "proto/peer_link.h"
 #include "proto/peer_link_receive.h"
 
@@ -51,8 +51,8 @@ struct SessionMailbox {
     std::atomic<int> state{kIdle};
     bool clear = false;
     SessionFilter filter;
-    std::optional<uint32_t> index;       // a single entry
-    SessionSnapshot* out = nullptr;      // capacity `cap`, owned by the requester
+    std::optional<uint32_t> index;   // a single entry
+    SessionSnapshot* out = nullptr;  // capacity `cap`, owned by the requester
     size_t cap = 0;
     size_t n = 0;
     uint64_t matched = 0;
@@ -74,8 +74,8 @@ struct PolicyMailbox {
 /// of workers; the receiving worker polls its rings like another port.
 struct Handoff {
     rte_mbuf* mbuf = nullptr;
-    uint16_t port = 0;        ///< data port it entered this node (or the cluster) by
-    PeerOrigin sender;        ///< node kNoNode: from a data port; else the peer that forwarded it
+    uint16_t port = 0;  ///< data port it entered this node (or the cluster) by
+    PeerOrigin sender;  ///< node kNoNode: from a data port; else the peer that forwarded it
 };
 using HandoffRing = SpscRing<Handoff>;
 
@@ -111,7 +111,8 @@ struct PortNeighbours {
     void learn(uint16_t port, const uint8_t* src) {
         uint64_t v = kKnown;
         std::memcpy(&v, src, 6);  // little-endian: the low 48 bits
-        if (mac[port].load(std::memory_order_relaxed) != v) mac[port].store(v, std::memory_order_relaxed);
+        if (mac[port].load(std::memory_order_relaxed) != v)
+            mac[port].store(v, std::memory_order_relaxed);
     }
     bool known(uint16_t port) const { return mac[port].load(std::memory_order_relaxed) & kKnown; }
     void copy(uint16_t port, uint8_t* dst) const {
@@ -122,26 +123,28 @@ struct PortNeighbours {
 
 struct Dataplane::Impl {
     DataplaneSpec spec;
-    std::vector<uint16_t> port_ids;   // data ports, by index
+    std::vector<uint16_t> port_ids;         // data ports, by index
     std::vector<rte_ether_addr> port_macs;  // their own addresses, by index
-    uint16_t peer_port_id = 0;        // valid when spec.peer_link.enabled
+    uint16_t peer_port_id = 0;              // valid when spec.peer_link.enabled
     rte_ether_addr peer_port_mac{};
-    PeerLinkUdpLocal peer_udp;         // udp peer link: what a received datagram must match
+    PeerLinkUdpLocal peer_udp;  // udp peer link: what a received datagram must match
     /// The next sequence number of an authenticated peer-link frame (all
     /// workers; starts at the wall clock in ns: proto/peer_link_auth.h).
     std::atomic<uint64_t> peer_link_seq{0};
-    uint32_t peer_link_salt = 0;        ///< drawn at start (proto/peer_link_auth.h)
+    uint32_t peer_link_salt = 0;  ///< drawn at start (proto/peer_link_auth.h)
     /// spec.peer_link.keys made ready, by node id (auth only).
     std::unique_ptr<PeerLinkCipher[]> peer_link_ciphers;
-    PeerLinkReceiveRules peer_rx;      // what a received peer-link frame must pass
-    PeerLinkNeighbours neighbours;     // udp peer link: next hops' MACs
+    PeerLinkReceiveRules peer_rx;   // what a received peer-link frame must pass
+    PeerLinkNeighbours neighbours;  // udp peer link: next hops' MACs
     rte_mempool* pool = nullptr;
     std::unique_ptr<OwnerCache> owner_cache;  ///< spec.owner_cache_slots > 0
     std::vector<std::unique_ptr<Worker>> workers;
     PortNeighbours port_neighbours;
     /// Hand-off rings, [from * workers + to] (none with one worker).
     std::vector<std::unique_ptr<HandoffRing>> handoff;
-    HandoffRing& handoffRing(unsigned from, unsigned to) { return *handoff[from * workers.size() + to]; }
+    HandoffRing& handoffRing(unsigned from, unsigned to) {
+        return *handoff[from * workers.size() + to];
+    }
     std::atomic<bool> stopping{false};
     bool eal_ready = false;
     bool ports_started = false;
@@ -177,8 +180,7 @@ struct Dataplane::Impl {
     void processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens, uint16_t n,
                        uint16_t port, const PeerOrigin* senders, uint32_t now);
     bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, NodeId entered,
-                     ForwardReason reason,
-                     uint16_t port, uint32_t hint);
+                     ForwardReason reason, uint16_t port, uint32_t hint);
     // peer_link_io.cpp: the outer headers of both transports, ARP (udp)
     bool prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerLinkHeader& h);
     size_t peerLinkOverhead() const;
@@ -199,8 +201,7 @@ struct Dataplane::Impl {
     void sendParked(Worker& w, const ParkingLot::Parked& p);
     /// Tells node `to` on the peer link that `owner` owns the flow of `flow_hash`.
     void sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner);
-    void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now,
-              NodeId egress_via = kNoNode);
+    void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now, NodeId egress_via = kNoNode);
     /// The node a forwarded frame entered the cluster by.
     static NodeId enteredBy(const PeerOrigin& o) {
         return o.entered != kNoNode ? o.entered : o.node;
@@ -217,8 +218,8 @@ struct Dataplane::Impl {
     void servePolicy(Worker& w);
     bool request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
                  uint32_t timeout_ms, std::vector<SessionSnapshot>* out, uint64_t* matched) const;
-    mutable std::mutex mailbox_mu;  // one control request at a time
-    mutable std::mutex policy_mu;   // guards `policy`; one reload at a time
+    mutable std::mutex mailbox_mu;         // one control request at a time
+    mutable std::mutex policy_mu;          // guards `policy`; one reload at a time
     std::shared_ptr<const Policy> policy;  // what the workers match against (the last reload's)
 };
 

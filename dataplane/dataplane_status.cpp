@@ -9,21 +9,36 @@ namespace tandem {
 nlohmann::json portStatusValue(status::PortField f, const PortStatus& p) {
     using enum status::PortField;
     switch (f) {
-        case name: return p.name;
-        case role: return p.peer_link ? "peer-link" : "data";
-        case device: return p.device;
-        case port_id: return p.port_id;
-        case link: return p.link_up ? "up" : "down";
-        case speed_mbps: return p.speed_mbps;
-        case mtu: return p.mtu;
-        case rx_packets: return p.rx_packets;
-        case tx_packets: return p.tx_packets;
-        case rx_bytes: return p.rx_bytes;
-        case tx_bytes: return p.tx_bytes;
-        case rx_missed: return p.rx_missed;
-        case rx_no_mbuf: return p.rx_no_mbuf;
-        case rx_errors: return p.rx_errors;
-        case tx_errors: return p.tx_errors;
+        case name:
+            return p.name;
+        case role:
+            return p.peer_link ? "peer-link" : "data";
+        case device:
+            return p.device;
+        case port_id:
+            return p.port_id;
+        case link:
+            return p.link_up ? "up" : "down";
+        case speed_mbps:
+            return p.speed_mbps;
+        case mtu:
+            return p.mtu;
+        case rx_packets:
+            return p.rx_packets;
+        case tx_packets:
+            return p.tx_packets;
+        case rx_bytes:
+            return p.rx_bytes;
+        case tx_bytes:
+            return p.tx_bytes;
+        case rx_missed:
+            return p.rx_missed;
+        case rx_no_mbuf:
+            return p.rx_no_mbuf;
+        case rx_errors:
+            return p.rx_errors;
+        case tx_errors:
+            return p.tx_errors;
     }
     std::abort();  // a value outside the enum: cannot happen
 }

@@ -18,7 +18,7 @@ namespace tandem {
 /// releases them (the backup owner has the session), or kDeadlineMs pass.
 template <typename Frame>
 class ParkingLotOf {
-public:
+  public:
     static constexpr uint32_t kSlots = 1024;
     static constexpr uint32_t kDeadlineMs = 50;  // last resort; the agent answers in < 10 ms
 
@@ -72,12 +72,13 @@ public:
     /// Takes out every frame (the worker stopped), calling out(parked).
     template <typename Out>
     void drain(Out&& out) {
-        expire(uint32_t(0), [&](const Parked& p) { out(p); }, true);
+        expire(
+            uint32_t(0), [&](const Parked& p) { out(p); }, true);
     }
 
     uint32_t parked() const { return parked_; }
 
-private:
+  private:
     Parked take(Parked& slot) {
         Parked out = slot;
         slot.frame = Frame{};
@@ -95,14 +96,14 @@ private:
 /// every slot taken is refused (the caller frees it).
 template <typename Frame>
 class FragmentHoldOf {
-public:
+  public:
     static constexpr uint32_t kSlots = 256;
     static constexpr uint32_t kHoldMs = 1000;
 
     struct Held {
         Frame frame{};
-        uint16_t port = 0;   ///< the data port it entered this node (or the cluster) by
-        PeerOrigin from;     ///< node kNoNode: a data port of this node
+        uint16_t port = 0;  ///< the data port it entered this node (or the cluster) by
+        PeerOrigin from;    ///< node kNoNode: a data port of this node
         uint32_t deadline_ms = 0;
     };
 
@@ -165,12 +166,13 @@ public:
     /// Takes out every fragment (the worker stopped), calling out(held).
     template <typename Out>
     void drain(Out&& out) {
-        expire(uint32_t(0), [&](const Held& h) { out(h); }, true);
+        expire(
+            uint32_t(0), [&](const Held& h) { out(h); }, true);
     }
 
     uint32_t held() const { return held_; }
 
-private:
+  private:
     Held slots_[kSlots];
     uint32_t held_ = 0;
     uint32_t next_ = 0;        // where the search for a free slot starts

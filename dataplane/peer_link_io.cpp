@@ -42,7 +42,8 @@ std::array<uint8_t, 6> macOf(const rte_ether_addr& a) {
 bool padToMinimum(rte_mbuf* m) {
     const uint16_t len = rte_pktmbuf_data_len(m);
     if (len >= kEthernetMinFrame) return true;
-    auto* pad = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kEthernetMinFrame - len)));
+    auto* pad =
+        reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kEthernetMinFrame - len)));
     if (!pad) return false;
     std::memset(pad, 0, kEthernetMinFrame - len);
     return true;
@@ -110,8 +111,8 @@ bool Dataplane::Impl::prependPeerLinkHeaders(Worker& w, rte_mbuf* m, const PeerL
     return true;
 }
 
-PeerLinkResult Dataplane::Impl::decodePeerLinkReceived(Worker& w, const uint8_t* frame,
-                                                       size_t len, PeerLinkHeader* h) const {
+PeerLinkResult Dataplane::Impl::decodePeerLinkReceived(Worker& w, const uint8_t* frame, size_t len,
+                                                       PeerLinkHeader* h) const {
     return checkPeerLinkFrame(peer_rx, w.replay.data(), frame, len, h);
 }
 
@@ -137,12 +138,13 @@ bool Dataplane::Impl::takePeerLinkArp(Worker& w, rte_mbuf* m, uint32_t now) {
     if (msg.sender_ip != 0) {
         const std::array<uint8_t, 6> own = macOf(peer_port_mac);
         for (unsigned slot = 0; slot <= kMaxNodes; ++slot) {
-            const uint32_t ip = slot == PeerLinkNeighbours::kGatewaySlot
-                                    ? pl.gateway_ip
-                                    : ((pl.known_peers & nodeBit(NodeId(slot))) ? pl.peer_addr[slot].ip : 0);
+            const uint32_t ip =
+                slot == PeerLinkNeighbours::kGatewaySlot
+                    ? pl.gateway_ip
+                    : ((pl.known_peers & nodeBit(NodeId(slot))) ? pl.peer_addr[slot].ip : 0);
             if (ip == 0 || ip != msg.sender_ip) continue;
-            const bool asked =
-                now - neighbours.asked_ms[slot].load(std::memory_order_relaxed) < kArpAnswerWindowMs;
+            const bool asked = now - neighbours.asked_ms[slot].load(std::memory_order_relaxed) <
+                               kArpAnswerWindowMs;
             if (!arpTeachesNeighbour(msg, ip, pl.listen.ip, own, asked)) {
                 unsolicited = true;
                 continue;
@@ -181,11 +183,13 @@ void Dataplane::Impl::resolvePeerLinkNeighbours(Worker& w, uint32_t now) {
         uint32_t ip = 0;
         if (pl.gateway_ip) {
             if (slot == PeerLinkNeighbours::kGatewaySlot) ip = pl.gateway_ip;
-        } else if (slot != PeerLinkNeighbours::kGatewaySlot && (pl.known_peers & nodeBit(NodeId(slot)))) {
+        } else if (slot != PeerLinkNeighbours::kGatewaySlot &&
+                   (pl.known_peers & nodeBit(NodeId(slot)))) {
             ip = pl.peer_addr[slot].ip;
         }
         if (ip == 0 || int32_t(now - neighbours.next_request_ms[slot]) < 0) continue;
-        const bool known = neighbours.mac[slot].load(std::memory_order_relaxed) & PeerLinkNeighbours::kKnown;
+        const bool known =
+            neighbours.mac[slot].load(std::memory_order_relaxed) & PeerLinkNeighbours::kKnown;
         neighbours.next_request_ms[slot] = now + (known ? kArpRefreshMs : kArpRetryMs);
         neighbours.asked_ms[slot].store(now, std::memory_order_relaxed);
         rte_mbuf* m = rte_pktmbuf_alloc(pool);

@@ -46,8 +46,8 @@ void Dataplane::Impl::transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uin
 }
 
 bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to,
-                                   NodeId entered, ForwardReason reason, uint16_t port,
-                                   uint32_t hint) {
+                                  NodeId entered, ForwardReason reason, uint16_t port,
+                                  uint32_t hint) {
     const PeerLinkSpec& pl = spec.peer_link;
     if (!pl.enabled || !(pl.known_peers & nodeBit(to))) {
         w.counters.inc(WorkerCounter::peer_link_unknown_peer);
@@ -99,8 +99,7 @@ bool Dataplane::Impl::answerHealthCheck(Worker& w, rte_mbuf* m) {
     if (parseFrame(frame, len, spec.pipeline.parse, info) != ParseResult::ok) return false;
     const bool healthy = !spec.view || canOwnSessions(spec.view->load().self_state);
     const size_t n = healthCheckReply(frame, len, size_t(len) + rte_pktmbuf_tailroom(m), info,
-                                      healthy, spec.pipeline.health_check,
-                                      w.health_check_counters);
+                                      healthy, spec.pipeline.health_check, w.health_check_counters);
     if (n == 0) return false;
     if (n > len) {
         rte_pktmbuf_append(m, uint16_t(n - len));
@@ -181,9 +180,9 @@ bool Dataplane::Impl::holdFragment(Worker& w, rte_mbuf* m, uint16_t port, const 
 
 void Dataplane::Impl::releaseHeldFragments(Worker& w, uint32_t now) {
     w.fragment_hold.retry(w.pipeline->fragmentHeadsDecided(), [&](const FragmentHold::Held& h) {
-        Verdict v = w.pipeline->releaseHeldFragment(rte_pktmbuf_mtod(h.frame, uint8_t*),
-                                                    rte_pktmbuf_data_len(h.frame), h.port, now,
-                                                    h.from);
+        Verdict v =
+            w.pipeline->releaseHeldFragment(rte_pktmbuf_mtod(h.frame, uint8_t*),
+                                            rte_pktmbuf_data_len(h.frame), h.port, now, h.from);
         if (v.kind == VerdictKind::hold) return false;
         rte_mbuf* m = h.frame;
         w.counters.inc(WorkerCounter::fragments_released);
@@ -205,11 +204,15 @@ void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
     for (uint32_t n = 0; n < kCommandBudget && w.channel->to_worker.pop(&cmd); ++n) {
         w.counters.inc(WorkerCounter::commands_applied);
         switch (cmd.kind) {
-            case AgentCommandKind::release_deferred: release(w, cmd.token); break;
+            case AgentCommandKind::release_deferred:
+                release(w, cmd.token);
+                break;
             case AgentCommandKind::send_peer_link_heartbeat:
                 sendHeartbeat(w, cmd.peer, cmd.heartbeat_seq, cmd.self_state);
                 break;
-            default: w.pipeline->apply(cmd, now); break;
+            default:
+                w.pipeline->apply(cmd, now);
+                break;
         }
     }
 }
@@ -343,8 +346,8 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                     // (a node that just returned and carries no traffic of
                     // its own). Either way the node the frame entered by
                     // sends the processed frame out of its own port.
-                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, entered,
-                                    kNoNode, ForwardReason::egress_via_peer, v.port,
+                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, entered, kNoNode,
+                                    ForwardReason::egress_via_peer, v.port,
                                     uint32_t(v.flow_hash))) {
                         w.counters.inc(WorkerCounter::egress_via_peer);
                         peer_out[peer_n++] = pkts[i];
@@ -382,7 +385,8 @@ void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* 
                 if (holdFragment(w, pkts[i], in_port, from_peer ? senders[i] : PeerOrigin{}, now))
                     continue;
                 break;
-            case VerdictKind::drop: break;
+            case VerdictKind::drop:
+                break;
         }
         rte_pktmbuf_free(pkts[i]);
     }
@@ -604,8 +608,9 @@ void Dataplane::Impl::loop(Worker& w) {
         w.counters.inc(WorkerCounter::idle_sleeps);
         timespec ts{0, sleep_ns};
         nanosleep(&ts, nullptr);
-        sleep_ns = std::min(sleep_ns * 2, now - last_traffic_ms < kDeepIdleAfterMs
-                                              ? kMaxSleepNs : kDeepIdleSleepNs);
+        sleep_ns =
+            std::min(sleep_ns * 2,
+                     now - last_traffic_ms < kDeepIdleAfterMs ? kMaxSleepNs : kDeepIdleSleepNs);
     }
 }
 

@@ -4,7 +4,9 @@
 
 namespace tandem {
 
-bool curveAvailable() { return zmq_has("curve") != 0; }
+bool curveAvailable() {
+    return zmq_has("curve") != 0;
+}
 
 std::optional<CurveKeypair> generateCurveKeypair() {
     char pub[41] = {}, sec[41] = {};

@@ -23,7 +23,8 @@ MembershipOptions membershipOptions(const Config& c, const HaAgentOptions& o) {
     // A restarted node must find its peer (ZeroMQ connect, CURVE handshake,
     // HELLO) before it decides it is alone: never less than a second.
     m.startup_wait_us =
-        (o.startup_wait_ms ? o.startup_wait_ms : std::max<uint64_t>(c.ha.hold_time_ms, 1000)) * 1000;
+        (o.startup_wait_ms ? o.startup_wait_ms : std::max<uint64_t>(c.ha.hold_time_ms, 1000)) *
+        1000;
     m.bulk_stall_us = o.bulk_stall_ms * 1000;
     m.bulk_max_us = o.bulk_max_ms * 1000;
     return m;
@@ -45,8 +46,7 @@ bool sameView(const ClusterView& a, const ClusterView& b) {
 }  // namespace
 
 HaAgent::HaAgent(const Config& config, const Clock& clock, HaTransport& transport,
-                 std::vector<WorkerChannel*> workers, ClusterViewCell& view,
-                 HaAgentOptions options)
+                 std::vector<WorkerChannel*> workers, ClusterViewCell& view, HaAgentOptions options)
     : config_(config),
       clock_(clock),
       transport_(transport),
@@ -63,7 +63,9 @@ HaAgent::HaAgent(const Config& config, const Clock& clock, HaTransport& transpor
     snapshot(clock.nowUs());
 }
 
-HaAgent::~HaAgent() { stop(); }
+HaAgent::~HaAgent() {
+    stop();
+}
 
 void HaAgent::start() {
     if (running_.exchange(true)) return;
@@ -113,9 +115,8 @@ HaCommandResult HaAgent::functional() {
 
 void HaAgent::setLinkState(bool ok, const std::string& reason) {
     std::lock_guard lock(mu_);
-    commands_.push_back(
-        {CommandKind::link, ok, reason.empty() ? (ok ? "data links up" : "a data link is down")
-                                               : reason});
+    commands_.push_back({CommandKind::link, ok,
+                         reason.empty() ? (ok ? "data links up" : "a data link is down") : reason});
 }
 
 void HaAgent::setPolicy(uint64_t hash, uint32_t rules) {
@@ -137,11 +138,21 @@ void HaAgent::applyCommands(uint64_t now_us) {
     }
     for (const Command& c : cmds) {
         switch (c.kind) {
-            case CommandKind::suspend: membership_.suspend(c.reason); break;
-            case CommandKind::functional: membership_.functional(c.reason); break;
-            case CommandKind::link: membership_.setLinkState(c.ok, c.reason); break;
-            case CommandKind::resync: replication_.requestResync(now_us); break;
-            case CommandKind::policy: membership_.setPolicy(c.policy_hash, c.policy_rules); break;
+            case CommandKind::suspend:
+                membership_.suspend(c.reason);
+                break;
+            case CommandKind::functional:
+                membership_.functional(c.reason);
+                break;
+            case CommandKind::link:
+                membership_.setLinkState(c.ok, c.reason);
+                break;
+            case CommandKind::resync:
+                replication_.requestResync(now_us);
+                break;
+            case CommandKind::policy:
+                membership_.setPolicy(c.policy_hash, c.policy_rules);
+                break;
         }
         dirty_ = true;
     }
@@ -151,8 +162,8 @@ void HaAgent::applyCommands(uint64_t now_us) {
 
 void HaAgent::handleTransportEvent(TransportEvent& ev, uint64_t now_us) {
     if (ev.kind == TransportEventKind::auth_failed) {
-        TLOG_WARN("ha", "CURVE handshake with node %u failed: check the keys in [peer.%u]",
-                  ev.peer, ev.peer);
+        TLOG_WARN("ha", "CURVE handshake with node %u failed: check the keys in [peer.%u]", ev.peer,
+                  ev.peer);
         return;
     }
     if (ev.kind == TransportEventKind::connected || ev.kind == TransportEventKind::disconnected) {
@@ -226,8 +237,11 @@ void HaAgent::handleMessage(NodeId from, HaMessage& m, uint64_t now_us) {
     }
     if (auto* own = std::get_if<HaOwnership>(&m.body)) {
         counters_.inc(HaCounter::ownership_notices_rx);
-        static const char* const kinds[] = {"?", "gives back sessions", "takes back sessions",
-                                            "is suspended", "is functional again",
+        static const char* const kinds[] = {"?",
+                                            "gives back sessions",
+                                            "takes back sessions",
+                                            "is suspended",
+                                            "is functional again",
                                             "is non-functional"};
         TLOG_INFO("ha", "node %u %s%s", own->subject, kinds[size_t(own->kind)],
                   own->target ? (" (to node " + std::to_string(own->target) + ")").c_str() : "");
@@ -326,7 +340,9 @@ void HaAgent::handleMembershipEvents(uint64_t now_us) {
     for (const MembershipEvent& e : membership_.takeEvents()) {
         dirty_ = true;
         switch (e.kind) {
-            case MembershipEventKind::peer_up: replication_.peerUp(e.peer, now_us); break;
+            case MembershipEventKind::peer_up:
+                replication_.peerUp(e.peer, now_us);
+                break;
             case MembershipEventKind::peer_down:
                 revert_pending_ &= uint16_t(~nodeBit(e.peer));
                 memberLeft(e.peer, "dead");
@@ -348,14 +364,16 @@ void HaAgent::handleMembershipEvents(uint64_t now_us) {
                 // them back only once our bulk sync reached it.
                 if (config_.ha.revert && (ever_active_ & nodeBit(e.peer))) {
                     revert_pending_ |= nodeBit(e.peer);
-                    TLOG_INFO("ha", "revert: node %u is active again; its sessions go back once "
-                              "it holds our bulk sync", e.peer);
+                    TLOG_INFO("ha",
+                              "revert: node %u is active again; its sessions go back once "
+                              "it holds our bulk sync",
+                              e.peer);
                 }
                 ever_active_ |= nodeBit(e.peer);
                 break;
             case MembershipEventKind::self_state:
-                if (canOwnSessions(e.from) && (e.to == NodeState::suspended ||
-                                               e.to == NodeState::non_functional)) {
+                if (canOwnSessions(e.from) &&
+                    (e.to == NodeState::suspended || e.to == NodeState::non_functional)) {
                     handOver(e.to == NodeState::suspended ? HaOwnershipKind::suspending
                                                           : HaOwnershipKind::non_functional);
                 } else if ((e.from == NodeState::suspended ||
@@ -364,7 +382,8 @@ void HaAgent::handleMembershipEvents(uint64_t now_us) {
                     notifyPeers(HaOwnershipKind::functional, kNoNode);
                 }
                 break;
-            case MembershipEventKind::role: break;
+            case MembershipEventKind::role:
+                break;
         }
     }
 }

@@ -42,17 +42,17 @@ namespace tandem {
 
 /// Tunables that tandem.conf does not carry (defaults suit production).
 struct HaAgentOptions {
-    uint32_t peer_link_mtu = 0;          ///< announced in HELLO (0 = unknown, not compared)
-    uint64_t incarnation = 0;            ///< 0 = pick a random one (tests pin it)
-    uint64_t startup_wait_ms = 0;        ///< 0 = the hold time
-    uint64_t bulk_stall_ms = 5000;       ///< tentative gives up a silent peer's bulk sync
-    uint64_t bulk_max_ms = 120000;       ///< tentative gives up waiting after this long
-    size_t max_messages_per_step = 1024; ///< transport messages handled per step
+    uint32_t peer_link_mtu = 0;           ///< announced in HELLO (0 = unknown, not compared)
+    uint64_t incarnation = 0;             ///< 0 = pick a random one (tests pin it)
+    uint64_t startup_wait_ms = 0;         ///< 0 = the hold time
+    uint64_t bulk_stall_ms = 5000;        ///< tentative gives up a silent peer's bulk sync
+    uint64_t bulk_max_ms = 120000;        ///< tentative gives up waiting after this long
+    size_t max_messages_per_step = 1024;  ///< transport messages handled per step
     /// A step stops taking transport messages after this long, so heartbeats,
     /// acks and timers run between bursts of large session batches.
     uint64_t max_receive_us = 2000;
-    size_t max_events_per_step = 4096;   ///< worker events drained per worker per step
-    uint64_t status_interval_ms = 50;    ///< the status snapshot is refreshed this often
+    size_t max_events_per_step = 4096;  ///< worker events drained per worker per step
+    uint64_t status_interval_ms = 50;   ///< the status snapshot is refreshed this often
     ReplicationOptions replication;
 };
 
@@ -63,7 +63,7 @@ struct HaCommandResult {
 };
 
 class HaAgent {
-public:
+  public:
     /// `transport`, `workers` and `view` must outlive the agent. `workers`
     /// may be empty (tests). Nothing is sent before the first step().
     HaAgent(const Config& config, const Clock& clock, HaTransport& transport,
@@ -111,7 +111,7 @@ public:
     uint64_t decodeCount(HaDecodeResult r) const { return decode_counters_.get(r); }
     uint64_t incarnation() const { return incarnation_; }
 
-private:
+  private:
     enum class CommandKind { suspend, functional, link, resync, policy };
     struct Command {
         CommandKind kind;
@@ -157,8 +157,9 @@ private:
     uint32_t peer_link_hb_seq_ = 0;
     uint64_t last_snapshot_us_ = 0;
     bool dirty_ = true;
-    uint16_t ever_active_ = 0;     ///< peers seen active during this run (revert applies to them)
-    uint16_t revert_pending_ = 0;  ///< returned peers to give back to once our bulk sync reached them
+    uint16_t ever_active_ = 0;  ///< peers seen active during this run (revert applies to them)
+    uint16_t revert_pending_ =
+        0;  ///< returned peers to give back to once our bulk sync reached them
     uint16_t warned_version_ = 0;  ///< peers already reported for speaking another version
     /// A warning caused by what a peer sends is logged at most this often.
     static constexpr uint64_t kRepeatedWarningUs = 10'000'000;

@@ -15,7 +15,7 @@
 namespace tandem {
 
 class HaOutbox {
-public:
+  public:
     HaOutbox(HaTransport& transport, uint32_t cluster_id, NodeId self, HaCounters& counters)
         : transport_(transport), cluster_id_(cluster_id), self_(self), counters_(counters) {}
 
@@ -51,7 +51,7 @@ public:
     NodeId self() const { return self_; }
     uint32_t clusterId() const { return cluster_id_; }
 
-private:
+  private:
     HaTransport& transport_;
     uint32_t cluster_id_;
     NodeId self_;

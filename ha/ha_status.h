@@ -28,16 +28,16 @@ struct HaPeerStatus {
     NodeState state = NodeState::initial;
     bool alive = false;
     bool paired = false;
-    std::string refused;           ///< pre-flight refusal reason, empty when none
-    bool control_link = false;     ///< heard on the HA channels within the hold time
-    bool peer_link = false;        ///< heard on the peer link within the hold time
-    int64_t last_heard_ms = -1;    ///< ms since anything was heard, -1 = never
+    std::string refused;         ///< pre-flight refusal reason, empty when none
+    bool control_link = false;   ///< heard on the HA channels within the hold time
+    bool peer_link = false;      ///< heard on the peer link within the hold time
+    int64_t last_heard_ms = -1;  ///< ms since anything was heard, -1 = never
     uint8_t priority = 0;
     bool primary = false;
     std::string software_version;
     uint32_t peer_link_mtu = 0;
-    uint64_t policy_hash = 0;      ///< its policy (policyHash()); 0 = not known yet
-    bool policy_matches = true;    ///< its policy is this node's (or not known yet)
+    uint64_t policy_hash = 0;    ///< its policy (policyHash()); 0 = not known yet
+    bool policy_matches = true;  ///< its policy is this node's (or not known yet)
 };
 
 struct HaStatus {
@@ -55,16 +55,16 @@ struct HaStatus {
         uint64_t last_transition_ago_ms = 0;
     } local;
     std::vector<HaPeerStatus> peers;
-    std::string session_owner;     ///< "first-packet" | "primary"
+    std::string session_owner;  ///< "first-packet" | "primary"
     bool revert = true;
     bool preempt = false;
     uint32_t heartbeat_interval_ms = 0;
     uint32_t hold_time_ms = 0;
-    ClusterView view;              ///< as last published
+    ClusterView view;  ///< as last published
     std::vector<PeerSyncStatus> sync;
     uint64_t pending_defer_tokens = 0;
-    std::vector<CounterValue> counters;            ///< HaCounter
-    std::vector<CounterValue> decode_counters;     ///< HaDecodeResult (non-ok)
+    std::vector<CounterValue> counters;         ///< HaCounter
+    std::vector<CounterValue> decode_counters;  ///< HaDecodeResult (non-ok)
     std::vector<CounterValue> transport_counters;
 };
 

@@ -27,13 +27,15 @@ namespace tandem {
 enum class HaChannel : uint8_t { control = 0, sync = 1 };
 
 /// "control" | "sync".
-inline const char* haChannelName(HaChannel c) { return c == HaChannel::control ? "control" : "sync"; }
+inline const char* haChannelName(HaChannel c) {
+    return c == HaChannel::control ? "control" : "sync";
+}
 
 enum class TransportEventKind : uint8_t {
-    message = 0,        ///< `bytes` arrived from `peer` on `channel`
-    connected = 1,      ///< our connection to `peer` on `channel` is up
-    disconnected = 2,   ///< our connection to `peer` on `channel` went down
-    auth_failed = 3,    ///< `peer` refused our key (or we refused a client): see counters
+    message = 0,       ///< `bytes` arrived from `peer` on `channel`
+    connected = 1,     ///< our connection to `peer` on `channel` is up
+    disconnected = 2,  ///< our connection to `peer` on `channel` went down
+    auth_failed = 3,   ///< `peer` refused our key (or we refused a client): see counters
 };
 
 struct TransportEvent {
@@ -49,7 +51,7 @@ struct TransportEvent {
 };
 
 class HaTransport {
-public:
+  public:
     virtual ~HaTransport() = default;
 
     /// Hands `bytes` to the transport for `peer`. Returns false when it

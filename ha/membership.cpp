@@ -10,7 +10,9 @@ std::string nodeText(const PeerView& p) {
     return "node " + std::to_string(p.id) + " (" + p.name + ")";
 }
 
-std::string msText(uint64_t us) { return std::to_string(us / 1000) + " ms"; }
+std::string msText(uint64_t us) {
+    return std::to_string(us / 1000) + " ms";
+}
 
 // "120 ms ago", or "never" for a time stamp of 0.
 std::string agoText(uint64_t now_us, uint64_t last_us) {
@@ -332,7 +334,9 @@ void Membership::updateLiveness(uint64_t now_us) {
     // heartbeat intervals. A cut link, a partition or a paused process
     // closes no connection, and waits out the hold time as before.
     const uint64_t quick_us = 2 * options_.heartbeat_interval_us;
-    auto silentFor = [&](uint64_t last_us, uint64_t us) { return !last_us || now_us - last_us > us; };
+    auto silentFor = [&](uint64_t last_us, uint64_t us) {
+        return !last_us || now_us - last_us > us;
+    };
     for (PeerView& p : peers_) {
         bool control = p.last_control_us && now_us - p.last_control_us <= options_.hold_time_us;
         bool link = p.last_peer_link_us && now_us - p.last_peer_link_us <= options_.hold_time_us;
@@ -342,8 +346,9 @@ void Membership::updateLiveness(uint64_t now_us) {
         if (ended) {
             control = link = false;
             counters_.inc(HaCounter::peer_down_closed);
-            TLOG_WARN("ha", "%s: its HA connection closed %s ago and nothing was heard for %s: "
-                            "it stopped",
+            TLOG_WARN("ha",
+                      "%s: its HA connection closed %s ago and nothing was heard for %s: "
+                      "it stopped",
                       nodeText(p).c_str(), msText(now_us - p.connection_closed_us).c_str(),
                       msText(now_us - std::max(p.last_control_us, p.last_peer_link_us)).c_str());
         }
@@ -352,8 +357,8 @@ void Membership::updateLiveness(uint64_t now_us) {
         // silent while the peer link is still heard is a cut control link,
         // or a node that just stopped and whose last peer-link heartbeat
         // came a little later; the peer link's own hold time tells which.
-        auto logLink = [&](const char* link_name, bool up, uint64_t last_us,
-                           const char* other_name, uint64_t other_last_us) {
+        auto logLink = [&](const char* link_name, bool up, uint64_t last_us, const char* other_name,
+                           uint64_t other_last_us) {
             const std::string other = agoText(now_us, other_last_us);
             if (up)
                 TLOG_WARN("ha", "%s: %s heard again (%s last heard %s)", nodeText(p).c_str(),
@@ -389,7 +394,8 @@ void Membership::updateLiveness(uint64_t now_us) {
                 TLOG_WARN("ha", "%s is no longer a member: %s", nodeText(p).c_str(),
                           p.refused.empty() ? "waiting for its new HELLO" : p.refused.c_str());
             else if (!ended)
-                TLOG_WARN("ha", "%s dead: nothing heard for %s on the control link or the peer link",
+                TLOG_WARN("ha",
+                          "%s dead: nothing heard for %s on the control link or the peer link",
                           nodeText(p).c_str(), msText(options_.hold_time_us).c_str());
             p.primary = false;
             emit(MembershipEventKind::peer_down, p.id);
@@ -417,8 +423,9 @@ void Membership::tickTentative(uint64_t now_us) {
         if ((too_long || stalled) && !p.bulk_in_done) {
             counters_.inc(HaCounter::bulk_timeouts);
             TLOG_WARN("ha", "bulk sync from %s %s: going on without it", nodeText(p).c_str(),
-                      too_long ? ("did not finish within " + msText(options_.bulk_max_us)).c_str()
-                               : ("made no progress for " + msText(options_.bulk_stall_us)).c_str());
+                      too_long
+                          ? ("did not finish within " + msText(options_.bulk_max_us)).c_str()
+                          : ("made no progress for " + msText(options_.bulk_stall_us)).c_str());
             p.bulk_in_done = true;
         }
         // Its state (is it primary?) decides ours: wait for a heartbeat too.
@@ -426,9 +433,9 @@ void Membership::tickTentative(uint64_t now_us) {
         waiting = true;
     }
     if (waiting) return;
-    activate(any_alive ? "bulk sync complete (from node " + from + ")"
-                       : "no peer left to sync from",
-             now_us);
+    activate(
+        any_alive ? "bulk sync complete (from node " + from + ")" : "no peer left to sync from",
+        now_us);
 }
 
 void Membership::updateSelf(uint64_t now_us) {
@@ -456,7 +463,9 @@ void Membership::updateSelf(uint64_t now_us) {
             }
             return;
         }
-        case NodeState::tentative: tickTentative(now_us); return;
+        case NodeState::tentative:
+            tickTentative(now_us);
+            return;
         case NodeState::suspended:
         case NodeState::non_functional:
             if (synced_)
@@ -466,7 +475,9 @@ void Membership::updateSelf(uint64_t now_us) {
             return;
         case NodeState::active_primary:
         case NodeState::active_secondary:
-        case NodeState::active: electRole(now_us); return;
+        case NodeState::active:
+            electRole(now_us);
+            return;
     }
 }
 
@@ -479,8 +490,8 @@ void Membership::notePolicy(PeerView& p, uint64_t hash, uint32_t rules) {
         policyMismatch(local_hello_.rules_hash, local_hello_.rules_count, hash, rules, p.id);
     if (why == p.policy_warned) return;  // said already (or still in agreement)
     if (why.empty()) {
-        TLOG_INFO("ha", "%s runs the same policy as this node again (hash %s)",
-                  nodeText(p).c_str(), policyHashText(hash).c_str());
+        TLOG_INFO("ha", "%s runs the same policy as this node again (hash %s)", nodeText(p).c_str(),
+                  policyHashText(hash).c_str());
     } else {
         counters_.inc(HaCounter::policy_mismatch);
         TLOG_WARN("ha", "%s", why.c_str());
@@ -522,7 +533,8 @@ void Membership::sendHeartbeats(uint64_t now_us) {
         hb.members.push_back(HaMemberView{p.id, p.state, p.alive, p.paired ? p.incarnation : 0});
     for (PeerView& p : peers_) {
         if (!p.paired || !p.knows_us) {
-            if (now_us - p.last_hello_tx_us >= options_.heartbeat_interval_us || !p.last_hello_tx_us)
+            if (now_us - p.last_hello_tx_us >= options_.heartbeat_interval_us ||
+                !p.last_hello_tx_us)
                 sendHello(p, now_us);
         }
         if (outbox_.send(p.id, hb)) counters_.inc(HaCounter::heartbeat_tx);

@@ -53,9 +53,9 @@ enum class MembershipEventKind : uint8_t {
     peer_down,       ///< `peer` is dead (hold time passed on every path) or unpaired
     peer_restarted,  ///< `peer` came back with a new incarnation: its stream restarts, bulk sync it
     peer_active,     ///< `peer` (alive) entered an active state: revert gives its sessions back
-    control_restored,///< `peer` stayed alive (peer link) and its control link is back: resync it
-    self_state,      ///< this node went from `from` to `to`
-    role,            ///< this node's primary role changed (cluster mode; pair: see self_state)
+    control_restored,  ///< `peer` stayed alive (peer link) and its control link is back: resync it
+    self_state,        ///< this node went from `from` to `to`
+    role,              ///< this node's primary role changed (cluster mode; pair: see self_state)
 };
 
 struct MembershipEvent {
@@ -68,10 +68,10 @@ struct MembershipEvent {
 /// What this node knows about one configured peer.
 struct PeerView {
     NodeId id = kNoNode;
-    std::string name;              ///< from the config, then as the peer names itself
-    bool paired = false;           ///< its HELLO passed the pre-flight check
-    std::string refused;           ///< why its HELLO was refused (empty when not)
-    uint64_t incarnation = 0;      ///< of its HELLO
+    std::string name;          ///< from the config, then as the peer names itself
+    bool paired = false;       ///< its HELLO passed the pre-flight check
+    std::string refused;       ///< why its HELLO was refused (empty when not)
+    uint64_t incarnation = 0;  ///< of its HELLO
     std::string software_version;
     uint32_t peer_link_mtu = 0;
     bool alive = false;
@@ -80,25 +80,25 @@ struct PeerView {
     uint64_t last_control_us = 0;  ///< 0 = never
     uint64_t last_peer_link_us = 0;
     NodeState state = NodeState::initial;  ///< as it last reported
-    bool primary = false;          ///< it claims the primary role
+    bool primary = false;                  ///< it claims the primary role
     uint8_t priority = 0;
     bool links_ok = true;
-    bool knows_us = false;         ///< its heartbeats show it paired with our incarnation
-    bool state_known = false;      ///< a heartbeat of its current incarnation arrived
+    bool knows_us = false;     ///< its heartbeats show it paired with our incarnation
+    bool state_known = false;  ///< a heartbeat of its current incarnation arrived
     uint64_t heartbeats_rx = 0;
-    uint64_t bulk_received = 0;    ///< its inbound bulk sync, as it reports
+    uint64_t bulk_received = 0;  ///< its inbound bulk sync, as it reports
     uint64_t bulk_expected = 0;
     bool connection_closed = false;  ///< its HA connection closed and not reopened since
     uint64_t connection_closed_us = 0;
-    uint64_t policy_hash = 0;      ///< its policy (HELLO, then heartbeats); 0 = not known
+    uint64_t policy_hash = 0;  ///< its policy (HELLO, then heartbeats); 0 = not known
     uint32_t policy_rules = 0;
-    std::string policy_warned;     ///< the mismatch last logged (empty: none)
+    std::string policy_warned;  ///< the mismatch last logged (empty: none)
     // bookkeeping
-    bool bulk_in_done = false;     ///< a bulk sync from it completed (or was given up) since tentative
-    uint64_t bulk_progress_us = 0; ///< last time its bulk sync to us made progress
+    bool bulk_in_done = false;  ///< a bulk sync from it completed (or was given up) since tentative
+    uint64_t bulk_progress_us = 0;  ///< last time its bulk sync to us made progress
     uint64_t last_hello_tx_us = 0;
-    bool counted_active = false;   ///< alive and active, as last reported in an event
-    bool control_seen = false;     ///< each path was up at least once (for path-loss logs)
+    bool counted_active = false;  ///< alive and active, as last reported in an event
+    bool control_seen = false;    ///< each path was up at least once (for path-loss logs)
     bool peer_link_seen = false;
 };
 
@@ -110,7 +110,7 @@ struct StateTransition {
 };
 
 class Membership {
-public:
+  public:
     /// `local_hello` is this node's HELLO (preflight.h); `now_us` starts the
     /// startup wait.
     Membership(const Config& config, const MembershipOptions& options, HaOutbox& outbox,
@@ -171,7 +171,7 @@ public:
     const StateTransition& lastTransition() const { return last_transition_; }
     uint64_t tentativeSinceUs() const { return tentative_since_us_; }
 
-private:
+  private:
     PeerView* find(NodeId id);
     // Transitions (one per target state; each logs its cause).
     void becomeTentative(const std::string& cause, uint64_t now_us);
@@ -211,8 +211,8 @@ private:
     std::vector<PeerView> peers_;
     NodeState state_ = NodeState::initial;
     bool primary_ = false;
-    bool synced_ = false;        ///< completed the initial sync once
-    bool suspended_ = false;     ///< operator request
+    bool synced_ = false;     ///< completed the initial sync once
+    bool suspended_ = false;  ///< operator request
     bool links_ok_ = true;
     std::string suspend_cause_, resume_cause_, link_cause_;
     uint64_t tentative_since_us_ = 0;

@@ -37,8 +37,12 @@ std::string differs(const char* what, const std::string& there, const std::strin
            " here";
 }
 
-std::string num(uint64_t v) { return std::to_string(v); }
-std::string flag(bool v) { return v ? "true" : "false"; }
+std::string num(uint64_t v) {
+    return std::to_string(v);
+}
+std::string flag(bool v) {
+    return v ? "true" : "false";
+}
 
 }  // namespace
 
@@ -107,8 +111,7 @@ std::string preflightMismatch(const HaHello& mine, const HaHello& theirs, NodeId
         return differs("the member list", maskText(theirs.members_mask),
                        maskText(mine.members_mask), from);
     if (theirs.dataplane_mode != mine.dataplane_mode)
-        return differs("dataplane mode",
-                       dataplaneModeName(DataplaneMode(theirs.dataplane_mode)),
+        return differs("dataplane mode", dataplaneModeName(DataplaneMode(theirs.dataplane_mode)),
                        dataplaneModeName(DataplaneMode(mine.dataplane_mode)), from);
     if (theirs.peer_link_transport != mine.peer_link_transport)
         return differs("peer-link transport",
@@ -129,7 +132,8 @@ std::string policyMismatch(uint64_t mine_hash, uint32_t mine_rules, uint64_t the
     if (theirs_hash == mine_hash) return {};
     return "node " + num(from) + " runs another policy: " + num(theirs_rules) + " rules, hash " +
            policyHashText(theirs_hash) + "; this node " + num(mine_rules) + " rules, hash " +
-           policyHashText(mine_hash) + " (sessions are decided by their owner's rules: reload "
+           policyHashText(mine_hash) +
+           " (sessions are decided by their owner's rules: reload "
            "every node)";
 }
 

@@ -7,10 +7,14 @@
 namespace tandem {
 namespace {
 
-uint64_t tokenKey(uint16_t worker, uint32_t token) { return uint64_t(worker) << 32 | token; }
+uint64_t tokenKey(uint16_t worker, uint32_t token) {
+    return uint64_t(worker) << 32 | token;
+}
 
 // The table clock (monotonicMs) as the agent's clock gives it.
-uint32_t tableMs(uint64_t now_us) { return uint32_t(now_us / 1000); }
+uint32_t tableMs(uint64_t now_us) {
+    return uint32_t(now_us / 1000);
+}
 
 const char* bulkOutName(int s) {
     static const char* const names[] = {"idle", "scanning", "sent", "waiting-retry"};
@@ -196,10 +200,11 @@ void Replication::checkWindow(Peer& p, uint64_t now_us) {
     const size_t bulk = p.tx.bulkBytes(), live = p.tx.windowBytes() - bulk;
     if (live <= options_.window_max_bytes && bulk <= options_.bulk_max_bytes) return;
     counters_.inc(HaCounter::window_overflow);
-    TLOG_WARN("ha",
-              "sync window to node %u outgrew its limit (%zu live bytes, %zu bulk bytes unacknowledged): "
-              "stream restarts, bulk sync in %llu ms",
-              p.id, live, bulk, (unsigned long long)(options_.bulk_retry_us / 1000));
+    TLOG_WARN(
+        "ha",
+        "sync window to node %u outgrew its limit (%zu live bytes, %zu bulk bytes unacknowledged): "
+        "stream restarts, bulk sync in %llu ms",
+        p.id, live, bulk, (unsigned long long)(options_.bulk_retry_us / 1000));
     resetStream(p, now_us);
     p.bulk_out.state = BulkOut::State::waiting_retry;
     p.bulk_out.retry_at_us = now_us + options_.bulk_retry_us;
@@ -270,10 +275,14 @@ void Replication::onWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
     switch (ev.kind) {
         case WorkerEventKind::upsert:
         case WorkerEventKind::erase:
-        case WorkerEventKind::release: break;
+        case WorkerEventKind::release:
+            break;
         case WorkerEventKind::bulk_record:
-        case WorkerEventKind::bulk_done: onBulkEvent(ev, now_us); return;
-        case WorkerEventKind::peer_link_heartbeat: return;  // membership's
+        case WorkerEventKind::bulk_done:
+            onBulkEvent(ev, now_us);
+            return;
+        case WorkerEventKind::peer_link_heartbeat:
+            return;  // membership's
     }
     uint16_t targets = recordTargets(ev.session);
     if (ev.kind == WorkerEventKind::release) {
@@ -300,10 +309,12 @@ void Replication::onWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
         } else {
             defer_index_[key] = &defer_queue_.back();
             for (Peer& p : peers_)
-                if (targets & nodeBit(p.id)) p.live_tokens.push_back(DeferRef{ev.worker, ev.defer_token});
+                if (targets & nodeBit(p.id))
+                    p.live_tokens.push_back(DeferRef{ev.worker, ev.defer_token});
         }
     }
-    const HaRecordOp op = ev.kind == WorkerEventKind::upsert ? HaRecordOp::upsert : HaRecordOp::erase;
+    const HaRecordOp op =
+        ev.kind == WorkerEventKind::upsert ? HaRecordOp::upsert : HaRecordOp::erase;
     for (Peer& p : peers_) {
         if (!(targets & nodeBit(p.id))) continue;
         if (p.live.empty()) p.live_first_us = now_us;
@@ -396,8 +407,7 @@ void Replication::onNack(NodeId from, const HaNack& m, uint64_t now_us) {
         counters_.inc(HaCounter::stale_stream_rx);
         return;
     }
-    const auto outcome =
-        p->tx.nack(m.from_seq, [&](const OutMessage& om) { onAcked(from, om); });
+    const auto outcome = p->tx.nack(m.from_seq, [&](const OutMessage& om) { onAcked(from, om); });
     if (outcome != SyncSender::NackOutcome::unrepairable) return;
     counters_.inc(HaCounter::unrepairable_gaps);
     TLOG_WARN("ha", "node %u misses seq %llu, which it had acknowledged: full resync", from,
@@ -574,10 +584,11 @@ bool Replication::tick(uint64_t now_us) {
     }
     for (Peer& p : peers_) {
         if (p.up) {
-            if (p.bulk_out.state == BulkOut::State::waiting_retry && now_us >= p.bulk_out.retry_at_us)
+            if (p.bulk_out.state == BulkOut::State::waiting_retry &&
+                now_us >= p.bulk_out.retry_at_us)
                 startBulk(p.id, "retry after the sync window overflowed", now_us);
             if (p.tx.checkTimeout(now_us, p.tx.ackTimeoutUs(options_.resend_timeout_us,
-                                                             options_.resend_timeout_max_us)))
+                                                            options_.resend_timeout_max_us)))
                 counters_.inc(HaCounter::ack_timeouts);
             uint64_t resent = 0;
             const size_t sent = p.tx.pump(

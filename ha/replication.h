@@ -55,8 +55,8 @@ struct ReplicationOptions {
     /// session stays the same however many members there are. Off: every
     /// live peer gets every record (a pair: the one peer is the backup).
     bool targeted = false;
-    uint32_t batch_records = 256;          ///< records per batch (<= kMaxHaRecordsPerBatch)
-    uint64_t flush_interval_us = 1000;     ///< a partial batch waits at most this long
+    uint32_t batch_records = 256;       ///< records per batch (<= kMaxHaRecordsPerBatch)
+    uint64_t flush_interval_us = 1000;  ///< a partial batch waits at most this long
     /// A deferred packet waits at most this long. Releasing unacknowledged
     /// lets the reply race the replica (and lose: a 1 s TCP retransmission),
     /// so this is a safety net sized for a loaded machine, not a target.
@@ -69,8 +69,8 @@ struct ReplicationOptions {
     /// in any case at the end of each step), so the sender's window keeps
     /// moving while a long burst is being applied.
     uint32_t ack_every_messages = 8;
-    uint64_t nack_interval_us = 5000;      ///< the same gap is NACKed at most this often
-    size_t inflight_messages = 64;         ///< sent, unacknowledged messages per peer
+    uint64_t nack_interval_us = 5000;  ///< the same gap is NACKed at most this often
+    size_t inflight_messages = 64;     ///< sent, unacknowledged messages per peer
     /// Live (non-bulk) bytes waiting for a peer's ack; beyond it the peer is
     /// not keeping up: the stream restarts and a bulk sync follows.
     size_t window_max_bytes = 64u << 20;
@@ -78,8 +78,8 @@ struct ReplicationOptions {
     /// the workers (they scan as fast as their rings allow), so this is
     /// roughly the table size × ~160 bytes; beyond it the bulk is retried.
     size_t bulk_max_bytes = size_t(1) << 30;
-    size_t inbound_max_messages = 256;     ///< received, not yet applied messages per peer
-    uint64_t bulk_retry_us = 1000000;      ///< after an overflowed bulk, wait this long to retry
+    size_t inbound_max_messages = 256;  ///< received, not yet applied messages per peer
+    uint64_t bulk_retry_us = 1000000;   ///< after an overflowed bulk, wait this long to retry
     /// Sessions this node holds (for BULK_BEGIN's expected count); may be empty.
     std::function<uint64_t()> session_count;
 };
@@ -89,9 +89,9 @@ struct PeerSyncStatus {
     NodeId peer = kNoNode;
     bool up = false;
     uint64_t stream = 0;
-    uint64_t tx_seq = 0;         ///< last sequence number assigned
+    uint64_t tx_seq = 0;  ///< last sequence number assigned
     uint64_t acked_seq = 0;
-    uint64_t lag_us = 0;         ///< age of the oldest unacknowledged message
+    uint64_t lag_us = 0;  ///< age of the oldest unacknowledged message
     size_t window_messages = 0;
     size_t window_bytes = 0;
     uint64_t resends = 0, acks_rx = 0, nacks_rx = 0, bytes_tx = 0;
@@ -102,13 +102,13 @@ struct PeerSyncStatus {
     const char* bulk_out_state = "idle";  ///< idle | scanning | sent | waiting-retry
     uint32_t bulk_out_id = 0;
     uint64_t bulk_out_sent = 0;
-    bool bulk_out_delivered = false;      ///< bulkDelivered(): sent and acknowledged
-    const char* bulk_in_state = "idle";   ///< idle | receiving | complete
+    bool bulk_out_delivered = false;     ///< bulkDelivered(): sent and acknowledged
+    const char* bulk_in_state = "idle";  ///< idle | receiving | complete
     uint64_t bulk_in_received = 0, bulk_in_expected = 0;
 };
 
 class Replication {
-public:
+  public:
     /// `workers` are the daemon's worker channels (may be empty in tests);
     /// `stream_seed` makes stream ids of this run differ from earlier runs
     /// (the agent's incarnation).
@@ -167,7 +167,7 @@ public:
     std::vector<PeerSyncStatus> status(uint64_t now_us) const;
     size_t pendingDeferTokens() const { return defer_index_.size(); }
 
-private:
+  private:
     struct BulkOut {
         enum class State { idle, scanning, sent, waiting_retry } state = State::idle;
         uint32_t id = 0;
@@ -198,9 +198,9 @@ private:
         BulkOut bulk_out;
         // receiving
         uint64_t rx_stream = 0;
-        uint64_t rx_next = 1;      // next seq accepted into `inbound`
-        uint64_t rx_applied = 0;   // last seq applied
-        uint64_t rx_acked = 0;     // last seq acknowledged
+        uint64_t rx_next = 1;     // next seq accepted into `inbound`
+        uint64_t rx_applied = 0;  // last seq applied
+        uint64_t rx_acked = 0;    // last seq acknowledged
         bool ack_due = false;
         uint64_t last_nack_us = 0, last_nack_from = 0;
         std::deque<Inbound> inbound;
@@ -261,7 +261,6 @@ private:
     std::vector<Peer> peers_;
     uint16_t replica_targets_ = 0;
     uint32_t next_bulk_id_ = 0;
-
 
     std::deque<DeferEntry> defer_queue_;
     std::unordered_map<uint64_t, DeferEntry*> defer_index_;

@@ -33,18 +33,18 @@ struct DeferRef {
 
 struct OutMessage {
     uint64_t seq = 0;
-    std::string bytes;          ///< the whole encoded message
+    std::string bytes;  ///< the whole encoded message
     uint32_t records = 0;
     bool bulk = false;
     std::vector<DeferRef> tokens;
     uint64_t first_sent_us = 0;
     uint64_t last_sent_us = 0;
-    uint32_t sends = 0;         ///< times handed to the transport
-    bool on_wire = false;       ///< sent since the last go-back
+    uint32_t sends = 0;    ///< times handed to the transport
+    bool on_wire = false;  ///< sent since the last go-back
 };
 
 class SyncSender {
-public:
+  public:
     enum class NackOutcome { resend, stale, unrepairable };
 
     /// Starts a new stream `stream_id` at seq 1; the window is emptied.
@@ -93,7 +93,7 @@ public:
     /// Messages of the window, oldest first (for tests and status).
     const std::deque<OutMessage>& window() const { return window_; }
 
-private:
+  private:
     void goBack();
 
     uint64_t stream_ = 0;
@@ -102,10 +102,10 @@ private:
     std::deque<OutMessage> window_;  // seq acked_+1 .. next_seq_-1
     size_t window_bytes_ = 0;
     size_t bulk_bytes_ = 0;
-    size_t next_unsent_ = 0;         // index into window_ of the first message not on the wire
-    uint64_t srtt_us_ = 0;           // smoothed ack delay; 0 = none measured yet
-    uint64_t rttvar_us_ = 0;         // its mean deviation
-    unsigned backoff_ = 0;           // timeouts since the last measured ack
+    size_t next_unsent_ = 0;  // index into window_ of the first message not on the wire
+    uint64_t srtt_us_ = 0;    // smoothed ack delay; 0 = none measured yet
+    uint64_t rttvar_us_ = 0;  // its mean deviation
+    unsigned backoff_ = 0;    // timeouts since the last measured ack
 };
 
 // ---- templates ------------------------------------------------------------------

@@ -81,11 +81,11 @@ struct ZmqTransport::Impl {
 
     zmq::context_t ctx{1};
     zmq::socket_t router{ctx, zmq::socket_type::router};
-    std::unique_ptr<zmq::socket_t> zap;        // REP, CURVE only
-    std::map<std::string, NodeId> key_to_node; // binary public key → node
-    std::vector<Outgoing> outgoing;            // 2 per peer: control, sync
-    std::deque<TransportEvent> pending;        // connection events not yet polled
-    std::vector<zmq_pollitem_t> items;         // router, zap?, monitors
+    std::unique_ptr<zmq::socket_t> zap;         // REP, CURVE only
+    std::map<std::string, NodeId> key_to_node;  // binary public key → node
+    std::vector<Outgoing> outgoing;             // 2 per peer: control, sync
+    std::deque<TransportEvent> pending;         // connection events not yet polled
+    std::vector<zmq_pollitem_t> items;          // router, zap?, monitors
 
     Outgoing* find(NodeId peer, HaChannel ch) {
         for (Outgoing& o : outgoing)
@@ -164,8 +164,8 @@ std::unique_ptr<ZmqTransport> ZmqTransport::create(const ZmqTransportConfig& con
                     o.socket.set(zmq::sockopt::curve_publickey, public_key);
                     o.socket.set(zmq::sockopt::curve_secretkey, config.secret_key);
                 }
-                const std::string mon = "inproc://tandem-monitor-" + std::to_string(p.id) + "-" +
-                                        haChannelName(ch);
+                const std::string mon =
+                    "inproc://tandem-monitor-" + std::to_string(p.id) + "-" + haChannelName(ch);
                 if (zmq_socket_monitor(o.socket.handle(), mon.c_str(),
                                        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |

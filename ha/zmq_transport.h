@@ -59,13 +59,13 @@ struct ZmqTransportConfig {
         std::string public_key;  ///< Z85; required when CURVE is on
     };
     NodeId self = kNoNode;
-    std::string listen;          ///< bind endpoint, e.g. "tcp://0.0.0.0:7400"
+    std::string listen;  ///< bind endpoint, e.g. "tcp://0.0.0.0:7400"
     std::vector<Peer> peers;
-    std::string secret_key;      ///< Z85; empty = no CURVE
-    std::string public_key;      ///< Z85; derived from secret_key when empty
-    int control_hwm = 1000;      ///< messages queued per control connection
-    int sync_hwm = 256;          ///< messages queued per sync connection
-    int reconnect_ms = 100;      ///< first reconnect delay (doubles up to 1 s)
+    std::string secret_key;  ///< Z85; empty = no CURVE
+    std::string public_key;  ///< Z85; derived from secret_key when empty
+    int control_hwm = 1000;  ///< messages queued per control connection
+    int sync_hwm = 256;      ///< messages queued per sync connection
+    int reconnect_ms = 100;  ///< first reconnect delay (doubles up to 1 s)
 
     /// The transport settings of a loaded config ([ha] listen, secret key,
     /// [peer.N] ha-address and public-key).
@@ -73,7 +73,7 @@ struct ZmqTransportConfig {
 };
 
 class ZmqTransport final : public HaTransport {
-public:
+  public:
     /// Binds the ROUTER, starts the ZAP handler (with CURVE) and connects the
     /// DEALERs. Returns nullptr and sets *error when an endpoint or key is
     /// invalid, CURVE is unavailable, or the bind fails (address in use).
@@ -89,7 +89,7 @@ public:
 
     uint64_t counter(ZmqTransportCounter c) const { return counters_.get(c); }
 
-private:
+  private:
     struct Impl;
     explicit ZmqTransport(std::unique_ptr<Impl> impl, bool curve);
     void serveZap();

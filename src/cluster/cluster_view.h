@@ -15,7 +15,9 @@
 namespace tandem {
 
 /// Bit for node id n (1..16) in a member mask.
-inline constexpr uint16_t nodeBit(NodeId n) { return n == kNoNode ? 0 : uint16_t(1u << (n - 1)); }
+inline constexpr uint16_t nodeBit(NodeId n) {
+    return n == kNoNode ? 0 : uint16_t(1u << (n - 1));
+}
 
 struct ClusterView {
     uint16_t owners = 0;     ///< nodes that may own sessions now (active and alive), self included
@@ -23,9 +25,9 @@ struct ClusterView {
     NodeId self = kNoNode;
     NodeId primary = kNoNode;  ///< the active-primary node, kNoNode if none
     NodeState self_state = NodeState::initial;
-    bool primary_owns = false; ///< [ha] session-owner = primary
-    bool replicate = false;    ///< at least one peer takes replicas now
-    uint8_t epoch = 0;         ///< bumped on every publish (diagnostics)
+    bool primary_owns = false;  ///< [ha] session-owner = primary
+    bool replicate = false;     ///< at least one peer takes replicas now
+    uint8_t epoch = 0;          ///< bumped on every publish (diagnostics)
 
     bool mayOwn(NodeId n) const { return owners & nodeBit(n); }
     bool isReachable(NodeId n) const { return reachable & nodeBit(n); }
@@ -37,11 +39,11 @@ struct ClusterView {
 
 /// The published view. publish() by the HA agent thread only; load() by any thread.
 class ClusterViewCell {
-public:
+  public:
     void publish(const ClusterView& v) { word_.store(v.pack(), std::memory_order_release); }
     ClusterView load() const { return ClusterView::unpack(word_.load(std::memory_order_acquire)); }
 
-private:
+  private:
     std::atomic<uint64_t> word_{0};
 };
 

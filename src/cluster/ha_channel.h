@@ -17,46 +17,47 @@
 namespace tandem {
 
 enum class WorkerEventKind : uint8_t {
-    upsert = 1,           ///< a session this node owns was created or changed state/owner
-    erase = 2,            ///< a session this node owns ended (expiry, reset, operator clear)
-    bulk_record = 3,      ///< one session of a bulk scan (agent asked with bulk_scan)
-    bulk_done = 4,        ///< the bulk scan `bulk_id` is complete
+    upsert = 1,               ///< a session this node owns was created or changed state/owner
+    erase = 2,                ///< a session this node owns ended (expiry, reset, operator clear)
+    bulk_record = 3,          ///< one session of a bulk scan (agent asked with bulk_scan)
+    bulk_done = 4,            ///< the bulk scan `bulk_id` is complete
     peer_link_heartbeat = 5,  ///< a heartbeat frame from `peer` arrived on the peer link
-    release = 6,          ///< node `peer` no longer backs up this node's `session`: it
-                          ///< drops its copy (an erase record to it alone)
+    release = 6,              ///< node `peer` no longer backs up this node's `session`: it
+                              ///< drops its copy (an erase record to it alone)
 };
 
 struct WorkerEvent {
     WorkerEventKind kind = WorkerEventKind::upsert;
-    NodeId peer = kNoNode;     ///< bulk_*: the peer being synced; heartbeat: the sender
-    uint16_t worker = 0;       ///< index of the emitting worker
-    uint32_t defer_token = 0;  ///< != 0: the flow's first packet is held until acknowledged
-    uint32_t bulk_id = 0;      ///< bulk_*: which scan
-    uint32_t now_ms = 0;       ///< monotonicMs() when emitted
-    uint32_t heartbeat_seq = 0;///< peer_link_heartbeat: the sender's sequence number
-    uint8_t peer_state = 0;    ///< peer_link_heartbeat: the sender's NodeState
-    Session session;           ///< upsert / erase / bulk_record
-    NatBinding nat;            ///< the session's NAT binding (kept beside it by the table)
+    NodeId peer = kNoNode;       ///< bulk_*: the peer being synced; heartbeat: the sender
+    uint16_t worker = 0;         ///< index of the emitting worker
+    uint32_t defer_token = 0;    ///< != 0: the flow's first packet is held until acknowledged
+    uint32_t bulk_id = 0;        ///< bulk_*: which scan
+    uint32_t now_ms = 0;         ///< monotonicMs() when emitted
+    uint32_t heartbeat_seq = 0;  ///< peer_link_heartbeat: the sender's sequence number
+    uint8_t peer_state = 0;      ///< peer_link_heartbeat: the sender's NodeState
+    Session session;             ///< upsert / erase / bulk_record
+    NatBinding nat;              ///< the session's NAT binding (kept beside it by the table)
 };
 
 enum class AgentCommandKind : uint8_t {
-    apply_upsert = 1,      ///< install or refresh a replica received from a peer
-    apply_erase = 2,       ///< remove a replica (its owner ended the session)
-    release_deferred = 3,  ///< the record with `token` is acknowledged (or gave up): send the packet
-    bulk_scan = 4,         ///< emit bulk_record for every session, then bulk_done (for `peer`)
-    transfer_owner = 5,    ///< sessions owned by `from` (and, if origin != 0, originally
-                           ///< owned by `origin`) now belong to `to`; emit upserts for them.
-                           ///< to == kNoNode (cluster suspend): each goes to its backup
-                           ///< owner, effectiveOwner() under the published view
+    apply_upsert = 1,  ///< install or refresh a replica received from a peer
+    apply_erase = 2,   ///< remove a replica (its owner ended the session)
+    release_deferred =
+        3,               ///< the record with `token` is acknowledged (or gave up): send the packet
+    bulk_scan = 4,       ///< emit bulk_record for every session, then bulk_done (for `peer`)
+    transfer_owner = 5,  ///< sessions owned by `from` (and, if origin != 0, originally
+                         ///< owned by `origin`) now belong to `to`; emit upserts for them.
+                         ///< to == kNoNode (cluster suspend): each goes to its backup
+                         ///< owner, effectiveOwner() under the published view
     send_peer_link_heartbeat = 6,  ///< send a heartbeat frame to `peer` on the peer link
-    clear_sessions = 7,    ///< operator: remove every session (replicas included)
-    member_left = 8,       ///< node `from` is gone with its table (died, or restarted):
-                           ///< each session it owned whose effective owner is now this
-                           ///< node is adopted, idle ones included (upserts, replicated)
-    rebalance = 9,         ///< the nodes that may own changed: each session this node
-                           ///< owns whose backup owner is not the one the published view
-                           ///< gives (backupOwnerOf) gets it: an upsert to the new one,
-                           ///< a release to the old one
+    clear_sessions = 7,            ///< operator: remove every session (replicas included)
+    member_left = 8,               ///< node `from` is gone with its table (died, or restarted):
+                                   ///< each session it owned whose effective owner is now this
+                                   ///< node is adopted, idle ones included (upserts, replicated)
+    rebalance = 9,                 ///< the nodes that may own changed: each session this node
+                                   ///< owns whose backup owner is not the one the published view
+                                   ///< gives (backupOwnerOf) gets it: an upsert to the new one,
+                                   ///< a release to the old one
     /// Not sent by the agent: Pipeline::setPolicy() starts it (a policy
     /// reload). Each session this node owns is matched against the new
     /// policy: kept under the rule that allows it now, or ended.
@@ -72,9 +73,9 @@ struct AgentCommand {
     uint32_t token = 0;
     uint32_t bulk_id = 0;
     uint32_t heartbeat_seq = 0;
-    uint8_t self_state = 0;    ///< send_peer_link_heartbeat: this node's NodeState
-    Session session;           ///< apply_*: expires_ms already on this node's clock
-    NatBinding nat;            ///< apply_upsert: the session's NAT binding
+    uint8_t self_state = 0;  ///< send_peer_link_heartbeat: this node's NodeState
+    Session session;         ///< apply_*: expires_ms already on this node's clock
+    NatBinding nat;          ///< apply_upsert: the session's NAT binding
 };
 
 using WorkerEventRing = SpscRing<WorkerEvent>;

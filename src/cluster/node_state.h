@@ -20,7 +20,9 @@ enum class NodeState : uint8_t {
 inline constexpr uint8_t kMaxNodeStateValue = uint8_t(NodeState::non_functional);
 
 /// True when `v` names a NodeState (decoders check bytes from the wire).
-inline constexpr bool isValidNodeState(unsigned v) { return v <= kMaxNodeStateValue; }
+inline constexpr bool isValidNodeState(unsigned v) {
+    return v <= kMaxNodeStateValue;
+}
 
 /// "active-primary", "tentative", ... (the words the docs use, and the CLI
 /// and logs). "?" for a value that is not a state. Any thread.

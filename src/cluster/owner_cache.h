@@ -32,7 +32,7 @@
 namespace tandem {
 
 class OwnerCache {
-public:
+  public:
     static constexpr uint32_t kMaxAgeS = 10;
 
     /// `slots` is rounded up to a power of two (at least 64).
@@ -94,7 +94,7 @@ public:
         return n;
     }
 
-private:
+  private:
     static constexpr uint32_t kTimeMask = 0xffff;  // 16 bits of seconds (ages compare modulo)
     static uint32_t seconds(uint32_t now_ms) { return (now_ms / 1000) & kTimeMask; }
     static bool fresh(uint64_t w, uint32_t now_ms) {

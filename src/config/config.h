@@ -25,8 +25,8 @@ enum class DataplaneMode : uint8_t { inline_mode, geneve };
 enum class OwnerElection : uint8_t { first_packet, primary };
 enum class PeerLinkTransport : uint8_t { raw, udp };
 
-const char* dataplaneModeName(DataplaneMode m);      ///< "inline" | "geneve"
-const char* ownerElectionName(OwnerElection o);      ///< "first-packet" | "primary"
+const char* dataplaneModeName(DataplaneMode m);          ///< "inline" | "geneve"
+const char* ownerElectionName(OwnerElection o);          ///< "first-packet" | "primary"
 const char* peerLinkTransportName(PeerLinkTransport t);  ///< "raw" | "udp"
 
 /// A MAC address, as a raw peer link's link-address gives it.
@@ -47,9 +47,9 @@ struct IpPort {
 using PeerLinkAddress = std::variant<std::monostate, MacAddress, IpPort>;
 
 struct NodeConfig {
-    NodeId id = kNoNode;            ///< [node] id, 1..16, required
-    std::string name;               ///< [node] name, default "node<id>"
-    uint32_t cluster_id = 1;        ///< [node] cluster-id, 1..65535
+    NodeId id = kNoNode;      ///< [node] id, 1..16, required
+    std::string name;         ///< [node] name, default "node<id>"
+    uint32_t cluster_id = 1;  ///< [node] cluster-id, 1..65535
 };
 
 /// PortConfig::zone_id of the peer-link port, which belongs to no zone.
@@ -60,12 +60,12 @@ inline constexpr uint16_t kNoZone = 0xffff;
 /// [ha] peer-link-port carries forwarded frames and has none.
 struct PortConfig {
     std::string name;
-    std::string device;             ///< e.g. "net_af_packet0,iface=veth0"
-    std::string zone;               ///< empty for the peer-link port
-    uint16_t zone_id = kNoZone;     ///< index into Config::zones, kNoZone for the peer link
-    bool peer_link = false;         ///< true for the peer-link port
-    uint16_t mtu = 0;               ///< IP MTU to set on the device; 0 = the device's default
-    unsigned line = 0;              ///< where the section starts
+    std::string device;          ///< e.g. "net_af_packet0,iface=veth0"
+    std::string zone;            ///< empty for the peer-link port
+    uint16_t zone_id = kNoZone;  ///< index into Config::zones, kNoZone for the peer link
+    bool peer_link = false;      ///< true for the peer-link port
+    uint16_t mtu = 0;            ///< IP MTU to set on the device; 0 = the device's default
+    unsigned line = 0;           ///< where the section starts
 };
 
 /// Largest port MTU: a frame (MTU + Ethernet header + two VLAN tags) must
@@ -74,40 +74,40 @@ inline constexpr unsigned kMaxPortMtu = 9216 - 14 - 8;
 
 struct DataplaneConfig {
     DataplaneMode mode = DataplaneMode::inline_mode;
-    std::vector<std::string> eal_args;  ///< split on whitespace
-    unsigned workers = 1;               ///< worker lcores, 1..64
+    std::vector<std::string> eal_args;     ///< split on whitespace
+    unsigned workers = 1;                  ///< worker lcores, 1..64
     uint32_t session_capacity = 1u << 20;  ///< per node, 1024..(1<<28)
-    bool busy_poll = false;             ///< true: never sleep when idle
-    uint16_t geneve_port = 6081;        ///< UDP port of GENEVE (geneve mode)
-    uint16_t burst_size = 32;           ///< packets per RX burst, 1..256
+    bool busy_poll = false;                ///< true: never sleep when idle
+    uint16_t geneve_port = 6081;           ///< UDP port of GENEVE (geneve mode)
+    uint16_t burst_size = 32;              ///< packets per RX burst, 1..256
     std::vector<PortConfig> ports;
 };
 
 struct PeerConfig {
-    NodeId id = kNoNode;            ///< [peer.ID]
-    std::string name;               ///< default "node<id>"
-    std::string ha_address;         ///< ZeroMQ endpoint, e.g. "tcp://10.0.0.2:7400"
-    PeerLinkAddress link_address;   ///< [peer.ID] link-address
-    std::string public_key;         ///< CURVE public key, Z85 (40 chars)
+    NodeId id = kNoNode;           ///< [peer.ID]
+    std::string name;              ///< default "node<id>"
+    std::string ha_address;        ///< ZeroMQ endpoint, e.g. "tcp://10.0.0.2:7400"
+    PeerLinkAddress link_address;  ///< [peer.ID] link-address
+    std::string public_key;        ///< CURVE public key, Z85 (40 chars)
     unsigned line = 0;
 };
 
 struct HaConfig {
-    bool enabled = false;           ///< true when at least one peer is configured
+    bool enabled = false;  ///< true when at least one peer is configured
     OwnerElection session_owner = OwnerElection::first_packet;
     bool revert = true;
-    uint8_t priority = 100;         ///< lower value wins the primary role, 0..255
+    uint8_t priority = 100;  ///< lower value wins the primary role, 0..255
     bool preempt = false;
     uint32_t heartbeat_interval_ms = 100;
-    uint32_t hold_time_ms = 400;    ///< peer declared dead after this silence; default 4 × interval
-    std::string listen;             ///< ZeroMQ bind endpoint for HA traffic
+    uint32_t hold_time_ms = 400;  ///< peer declared dead after this silence; default 4 × interval
+    std::string listen;           ///< ZeroMQ bind endpoint for HA traffic
     PeerLinkTransport peer_link = PeerLinkTransport::raw;
-    std::string peer_link_port;     ///< name of the [port.*] used as peer link
+    std::string peer_link_port;               ///< name of the [port.*] used as peer link
     std::optional<IpPort> peer_link_listen;   ///< udp: this node's IPv4:port
     std::optional<IpAddr> peer_link_gateway;  ///< udp: IPv4 router towards the peers; none: on-link
-    std::string secret_key;         ///< CURVE secret key of this node, Z85
-    std::string secret_key_file;    ///< where secret_key was read from (absolute), if a file
-    std::string public_key;         ///< CURVE public key of this node, Z85
+    std::string secret_key;                   ///< CURVE secret key of this node, Z85
+    std::string secret_key_file;  ///< where secret_key was read from (absolute), if a file
+    std::string public_key;       ///< CURVE public key of this node, Z85
     /// Authenticate every peer-link frame with the pair's key (derived from
     /// the CURVE keys, proto/peer_link_auth.h). Default: on when CURVE keys
     /// are configured (they are its key material), else off.
@@ -129,9 +129,9 @@ inline HaSecurity haSecurityOf(const HaConfig& ha) {
 
 struct ControlConfig {
     std::string socket = "/run/tandem/tandemd.sock";  ///< ZeroMQ IPC path
-    std::string metrics_listen;     ///< "127.0.0.1:9464"; empty disables
-    std::string traffic_log;        ///< JSON-lines file; empty disables
-    std::string log_level = "info"; ///< error | warn | info | debug
+    std::string metrics_listen;                       ///< "127.0.0.1:9464"; empty disables
+    std::string traffic_log;                          ///< JSON-lines file; empty disables
+    std::string log_level = "info";                   ///< error | warn | info | debug
 };
 
 struct SessionConfig {
@@ -140,15 +140,15 @@ struct SessionConfig {
 };
 
 struct Config {
-    std::string path;               ///< the file it came from
+    std::string path;  ///< the file it came from
     NodeConfig node;
     DataplaneConfig dataplane;
     HaConfig ha;
     std::vector<PeerConfig> peers;
     SessionConfig session;
     ControlConfig control;
-    std::vector<std::string> zones; ///< zone id = index, in order of first use
-    std::vector<Rule> rules;        ///< [policy] rule lines, then rules-file lines
+    std::vector<std::string> zones;  ///< zone id = index, in order of first use
+    std::vector<Rule> rules;         ///< [policy] rule lines, then rules-file lines
     /// [policy] re-evaluate: a policy reload ends the sessions the new
     /// policy denies (else they keep running, new sessions only are affected).
     bool policy_reevaluate = true;
@@ -159,16 +159,16 @@ struct Config {
 
 struct ConfigError {
     std::string file;
-    unsigned line = 0;              ///< 0 when the problem is not tied to a line
-    std::string message;            ///< what was found and what was expected
+    unsigned line = 0;    ///< 0 when the problem is not tied to a line
+    std::string message;  ///< what was found and what was expected
 
     /// "FILE:LINE: MESSAGE" (or "FILE: MESSAGE" when line is 0).
     std::string format() const;
 };
 
 struct ConfigLoadResult {
-    std::optional<Config> config;   ///< set only when errors is empty
-    std::vector<ConfigError> errors;    ///< in file order; lineless ones last
+    std::optional<Config> config;     ///< set only when errors is empty
+    std::vector<ConfigError> errors;  ///< in file order; lineless ones last
     /// Legal but probably unintended settings (a key the chosen mode ignores,
     /// a secret key file readable by others, an empty policy). Never fatal.
     std::vector<ConfigError> warnings;

@@ -81,7 +81,8 @@ std::string describeConfig(const Config& c) {
             s += " on port " + peer_link_port->name + " (" + peer_link_port->device + ")";
         }
         if (c.ha.peer_link == PeerLinkTransport::udp) {
-            if (c.ha.peer_link_listen) s += " from " + config_detail::formatIpPort(*c.ha.peer_link_listen);
+            if (c.ha.peer_link_listen)
+                s += " from " + config_detail::formatIpPort(*c.ha.peer_link_listen);
             if (c.ha.peer_link_gateway) s += " via " + formatIpAddr(*c.ha.peer_link_gateway);
         }
         s += c.ha.peer_link_auth ? " (frames authenticated)" : " (frames not authenticated)";

@@ -108,7 +108,8 @@ void checkPeerLinkAddress(LoadContext& c, const PeerConfig& p) {
     const unsigned line = c.lineOf(section, "link-address");
     if (std::holds_alternative<std::monostate>(p.link_address) || c.wasRejected("ha", "peer-link"))
         return;
-    const std::string what = "[" + section + "] link-address = " + formatPeerLinkAddress(p.link_address);
+    const std::string what =
+        "[" + section + "] link-address = " + formatPeerLinkAddress(p.link_address);
     if (c.cfg.ha.peer_link == PeerLinkTransport::raw) {
         const MacAddress* mac = std::get_if<MacAddress>(&p.link_address);
         if (!mac) {
@@ -173,8 +174,8 @@ void checkPeers(LoadContext& c) {
             if (!std::holds_alternative<std::monostate>(p.link_address) &&
                 p.link_address == q.link_address) {
                 c.error(c.lineOf(section, "link-address"),
-                        "[" + section + "] link-address = " + formatPeerLinkAddress(p.link_address) +
-                            " is also " + other + "'s");
+                        "[" + section + "] link-address = " +
+                            formatPeerLinkAddress(p.link_address) + " is also " + other + "'s");
             }
             if (!p.public_key.empty() && p.public_key == q.public_key) {
                 c.error(c.lineOf(section, "public-key"),
@@ -357,8 +358,10 @@ void checkPeerLinkMtu(LoadContext& c) {
     const PortConfig* link = nullptr;
     const PortConfig* widest = nullptr;
     for (const PortConfig& p : c.cfg.dataplane.ports) {
-        if (p.peer_link) link = &p;
-        else if (!widest || mtuOf(p) > mtuOf(*widest)) widest = &p;
+        if (p.peer_link)
+            link = &p;
+        else if (!widest || mtuOf(p) > mtuOf(*widest))
+            widest = &p;
     }
     if (!link || !widest) return;
     const bool any_set = std::any_of(c.cfg.dataplane.ports.begin(), c.cfg.dataplane.ports.end(),
@@ -378,9 +381,9 @@ void checkPeerLinkMtu(LoadContext& c) {
               shown(*link) + " is too small for the peer link: " + shown(*widest) + " + " +
                   std::to_string(overhead) + " bytes of " + (udp ? "udp" : "raw") +
                   (c.cfg.ha.peer_link_auth ? " encapsulation and authentication = "
-                                           : " encapsulation = ") + std::to_string(need) +
-                  "; forwarded packets longer than " + std::to_string(have - overhead) +
-                  " bytes will be dropped");
+                                           : " encapsulation = ") +
+                  std::to_string(need) + "; forwarded packets longer than " +
+                  std::to_string(have - overhead) + " bytes will be dropped");
 }
 
 // [health-check] belongs to GENEVE mode, where a load balancer checks the

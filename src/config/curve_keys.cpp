@@ -127,7 +127,8 @@ std::optional<std::array<uint8_t, 32>> decodeZ85Key(std::string_view text) {
     std::array<uint8_t, 32> out{};
     for (size_t group = 0; group < kZ85KeyLength / 5; ++group) {
         uint32_t value = 0;
-        for (size_t i = 0; i < 5; ++i) value = value * 85 + uint32_t(kZ85Alphabet.find(text[group * 5 + i]));
+        for (size_t i = 0; i < 5; ++i)
+            value = value * 85 + uint32_t(kZ85Alphabet.find(text[group * 5 + i]));
         for (size_t b = 0; b < 4; ++b) out[group * 4 + b] = uint8_t(value >> (24 - 8 * b));
     }
     return out;

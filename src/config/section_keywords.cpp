@@ -262,8 +262,9 @@ bool haPeerLinkGateway(LoadContext& c, const IniEntry& e) {
     auto ip = parseIpAddr(e.value);
     if (!ip || !ip->isV4Mapped() || ip->v4() == 0 || ip->v4() == 0xffffffffu ||
         (ip->v4() >> 28) == 0xe) {
-        return c.badValue(e, "expected the IPv4 address of the router towards the peers, "
-                             "e.g. 10.0.3.1");
+        return c.badValue(e,
+                          "expected the IPv4 address of the router towards the peers, "
+                          "e.g. 10.0.3.1");
     }
     c.cfg.ha.peer_link_gateway = *ip;
     return true;
@@ -290,7 +291,8 @@ bool haSecretKeyFile(LoadContext& c, const IniEntry& e) {
 constexpr Keyword kHaKeywords[] = {
     {"session-owner", haSessionOwner},
     {"revert", [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.ha.revert); }},
-    {"insecure", [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.ha.insecure); }},
+    {"insecure",
+     [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.ha.insecure); }},
     {"priority",
      [](LoadContext& c, const IniEntry& e) {
          return setUnsigned(c, e, c.cfg.ha.priority, 0, 255, "a priority");
@@ -405,8 +407,8 @@ constexpr Keyword kControlKeywords[] = {
          if (!e.value.empty() && !at) {
              return c.badValue(e, "expected IP:PORT, e.g. 127.0.0.1:9464 (empty disables)");
          }
-         const bool wildcard = at && (at->family == AddrFamily::v4 ? at->addr.v4() == 0
-                                                                     : at->addr.asU128() == 0);
+         const bool wildcard =
+             at && (at->family == AddrFamily::v4 ? at->addr.v4() == 0 : at->addr.asU128() == 0);
          if (wildcard) {
              c.warning(e.line, "[control] metrics-listen = " + e.value +
                                    " serves every address of this host, plain HTTP without "
@@ -502,8 +504,9 @@ constexpr Keyword kHealthCheckKeywords[] = {
          const std::string_view v = e.value;
          if (v.empty() || v.front() != '/' || v.size() > 128 ||
              v.find_first_of(" ?#\t") != std::string_view::npos) {
-             return c.badValue(e, "expected a URL path such as /healthz (up to 128 characters, "
-                                  "no spaces, query or fragment)");
+             return c.badValue(e,
+                               "expected a URL path such as /healthz (up to 128 characters, "
+                               "no spaces, query or fragment)");
          }
          c.cfg.health_check.path = e.value;
          return true;
@@ -511,10 +514,14 @@ constexpr Keyword kHealthCheckKeywords[] = {
 };
 
 constexpr SectionKind kSectionKinds[] = {
-    {"node", "", kNodeKeywords, openPlain},     {"dataplane", "", kDataplaneKeywords, openPlain},
-    {"port", "NAME", kPortKeywords, openPort},  {"peer", "ID", kPeerKeywords, openPeer},
-    {"ha", "", kHaKeywords, openPlain},         {"timeouts", "", kTimeoutKeywords, openPlain},
-    {"tcp", "", kTcpKeywords, openPlain},       {"control", "", kControlKeywords, openPlain},
+    {"node", "", kNodeKeywords, openPlain},
+    {"dataplane", "", kDataplaneKeywords, openPlain},
+    {"port", "NAME", kPortKeywords, openPort},
+    {"peer", "ID", kPeerKeywords, openPeer},
+    {"ha", "", kHaKeywords, openPlain},
+    {"timeouts", "", kTimeoutKeywords, openPlain},
+    {"tcp", "", kTcpKeywords, openPlain},
+    {"control", "", kControlKeywords, openPlain},
     {"policy", "", kPolicyKeywords, openPlain},
     {"health-check", "", kHealthCheckKeywords, openHealthCheck},
 };

@@ -218,7 +218,8 @@ std::string closestName(std::string_view word, const std::vector<std::string>& c
     for (const auto& c : candidates) {
         // The lengths alone put c at least this far: skip the full count
         // (so a long garbage word costs no more than its length).
-        const size_t lower = word.size() > c.size() ? word.size() - c.size() : c.size() - word.size();
+        const size_t lower =
+            word.size() > c.size() ? word.size() - c.size() : c.size() - word.size();
         if (lower >= best_distance) continue;
         size_t d = editDistance(word, c);
         if (d < best_distance) {

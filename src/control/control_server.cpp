@@ -88,7 +88,9 @@ struct ControlServer::Impl {
 
 ControlServer::ControlServer() : impl_(std::make_unique<Impl>()) {}
 
-ControlServer::~ControlServer() { stop(); }
+ControlServer::~ControlServer() {
+    stop();
+}
 
 void ControlServer::on(const std::string& command, Handler handler) {
     impl_->handlers[command] = std::move(handler);

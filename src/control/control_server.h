@@ -20,7 +20,7 @@ namespace tandem {
 
 /// Thrown by a handler to answer {"ok": false, "error": what()}.
 class ControlError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -28,7 +28,7 @@ public:
 inline constexpr const char* kDefaultAccessGroup = "tandem";
 
 class ControlServer {
-public:
+  public:
     using Handler = std::function<nlohmann::json(const nlohmann::json& args)>;
 
     ControlServer();
@@ -62,7 +62,7 @@ public:
     /// The registered commands, sorted.
     std::vector<std::string> commands() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -75,7 +75,8 @@ HttpHeadStatus parseHttpRequestHead(std::string_view data, size_t max_bytes, Htt
     while (true) {
         const size_t nl = data.find('\n', pos);
         if (nl == std::string_view::npos) {
-            return data.size() >= max_bytes ? HttpHeadStatus::too_large : HttpHeadStatus::incomplete;
+            return data.size() >= max_bytes ? HttpHeadStatus::too_large
+                                            : HttpHeadStatus::incomplete;
         }
         if (nl + 1 > max_bytes) return HttpHeadStatus::too_large;
         std::string_view line = data.substr(pos, nl - pos);
@@ -92,7 +93,9 @@ HttpHeadStatus parseHttpRequestHead(std::string_view data, size_t max_bytes, Htt
     }
 }
 
-MetricsHttpServer::~MetricsHttpServer() { stop(); }
+MetricsHttpServer::~MetricsHttpServer() {
+    stop();
+}
 
 bool MetricsHttpServer::start(const std::string& listen, Render render, std::string* error,
                               Options options) {
@@ -106,7 +109,8 @@ bool MetricsHttpServer::start(const std::string& listen, Render render, std::str
     }
     host = listen.substr(0, colon);
     port = listen.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
@@ -162,7 +166,7 @@ struct MetricsHttpServer::Client {
     std::string in;            // the request head so far
     std::string out;           // the answer
     size_t sent = 0;
-    bool linger = false;       // an error answer: drain the input before closing
+    bool linger = false;  // an error answer: drain the input before closing
     size_t drained = 0;
 };
 
@@ -259,8 +263,8 @@ void MetricsHttpServer::progress(Client& c, uint64_t now) {
             [[fallthrough]];  // the answer may leave at once
         case Client::Phase::reply:
             while (c.sent < c.out.size()) {
-                const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent,
-                                         MSG_NOSIGNAL);
+                const ssize_t n =
+                    ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
                 if (n > 0) {
                     c.sent += size_t(n);
                     continue;
@@ -319,13 +323,14 @@ void MetricsHttpServer::decide(Client& c, HttpHeadStatus st, const HttpRequestHe
                                uint64_t now) {
     switch (st) {
         case HttpHeadStatus::too_large:
-            answer(c, 431, "Request Header Fields Too Large", "", "request head too large\n",
-                   false, now);
+            answer(c, 431, "Request Header Fields Too Large", "", "request head too large\n", false,
+                   now);
             return;
         case HttpHeadStatus::bad_request:
             answer(c, 400, "Bad Request", "", "malformed request\n", false, now);
             return;
-        default: break;
+        default:
+            break;
     }
     if (head.version.compare(0, 7, "HTTP/1.") != 0) {
         answer(c, 505, "HTTP Version Not Supported", "", "HTTP/1.x only\n", false, now);

@@ -6,10 +6,10 @@
 // connection. Its request head must arrive within `request_timeout_ms` and
 // fit in `max_request_bytes` (else 408 / 431 and the connection is closed);
 // a request body is never read. When all slots are taken, the connection
-// that has waited longest for its request head is closed to make room. Answers: 200 for GET or HEAD of /metrics (a query string is ignored),
-// 404 for any other path, 405 (with Allow) for any other method, 400 for a
-// malformed request line or header, 505 for a version other than HTTP/1.x.
-// Every response carries Connection: close.
+// that has waited longest for its request head is closed to make room. Answers: 200 for GET or HEAD
+// of /metrics (a query string is ignored), 404 for any other path, 405 (with Allow) for any other
+// method, 400 for a malformed request line or header, 505 for a version other than HTTP/1.x. Every
+// response carries Connection: close.
 //
 // The page comes from the `render` callback, called on the server thread for
 // each 200; it must only read snapshots (it never reaches into a worker), so
@@ -58,7 +58,7 @@ struct MetricsHttpOptions {
 };
 
 class MetricsHttpServer {
-public:
+  public:
     using Options = MetricsHttpOptions;
     using Render = std::function<std::string()>;
 
@@ -77,7 +77,7 @@ public:
     uint16_t port() const { return port_; }
     MetricsHttpStats stats() const;
 
-private:
+  private:
     struct Client;
     void run();
     void acceptAll(std::vector<Client>& clients, uint64_t now_us);

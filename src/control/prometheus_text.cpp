@@ -9,8 +9,8 @@ std::string PrometheusText::sanitizeName(std::string_view name) {
     std::string out;
     out.reserve(name.size() + 1);
     for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == ':';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == ':';
         out += ok ? c : '_';
     }
     if (out.empty() || (out[0] >= '0' && out[0] <= '9')) out.insert(out.begin(), '_');
@@ -23,19 +23,27 @@ namespace {
 std::string escape(std::string_view text, bool quotes) {
     std::string out;
     for (char c : text) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else if (c == '"' && quotes) out += "\\\"";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '"' && quotes)
+            out += "\\\"";
+        else
+            out += c;
     }
     return out;
 }
 
 }  // namespace
 
-std::string PrometheusText::escapeLabelValue(std::string_view value) { return escape(value, true); }
+std::string PrometheusText::escapeLabelValue(std::string_view value) {
+    return escape(value, true);
+}
 
-std::string PrometheusText::escapeHelp(std::string_view help) { return escape(help, false); }
+std::string PrometheusText::escapeHelp(std::string_view help) {
+    return escape(help, false);
+}
 
 PrometheusText::Family& PrometheusText::get(std::string_view name, MetricType type) {
     std::string clean = sanitizeName(name);
@@ -59,7 +67,8 @@ void PrometheusText::add(std::string_view name, MetricType type, const MetricLab
         line += '{';
         for (size_t i = 0; i < labels.size(); ++i) {
             if (i) line += ',';
-            line += sanitizeName(labels[i].first) + "=\"" + escapeLabelValue(labels[i].second) + '"';
+            line +=
+                sanitizeName(labels[i].first) + "=\"" + escapeLabelValue(labels[i].second) + '"';
         }
         line += '}';
     }

@@ -27,7 +27,7 @@ enum class MetricType : uint8_t { counter, gauge };
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 class PrometheusText {
-public:
+  public:
     /// The content type a scraper expects for render()'s output.
     static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -50,7 +50,7 @@ public:
     /// HELP text escaping: backslash and newline.
     static std::string escapeHelp(std::string_view help);
 
-private:
+  private:
     struct Family {
         std::string name;
         MetricType type;

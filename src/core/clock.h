@@ -26,25 +26,25 @@ inline uint64_t monotonicUs() {
 
 /// Time source for control-plane logic; SimulatedClock in tests.
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     virtual uint64_t nowUs() const = 0;
     uint32_t nowMs() const { return uint32_t(nowUs() / 1000); }
 };
 
 class MonotonicClock final : public Clock {
-public:
+  public:
     uint64_t nowUs() const override { return monotonicUs(); }
 };
 
 class SimulatedClock final : public Clock {
-public:
+  public:
     explicit SimulatedClock(uint64_t start_us = 1000000) : now_us_(start_us) {}
     uint64_t nowUs() const override { return now_us_; }
     void advanceUs(uint64_t d) { now_us_ += d; }
     void advanceMs(uint64_t d) { now_us_ += d * 1000; }
 
-private:
+  private:
     uint64_t now_us_;
 };
 

@@ -38,8 +38,8 @@ struct CounterValue {
 #define TANDEM_COUNTER_ENUM_ENTRY(name, help) name,
 #define TANDEM_COUNTER_INFO_ENTRY(name, help) ::tandem::CounterInfo{#name, help},
 
-#define TANDEM_COUNTER_ENUM(Enum, LIST)                                                  \
-    enum class Enum : uint16_t { LIST(TANDEM_COUNTER_ENUM_ENTRY) };                      \
+#define TANDEM_COUNTER_ENUM(Enum, LIST)                                                         \
+    enum class Enum : uint16_t { LIST(TANDEM_COUNTER_ENUM_ENTRY) };                             \
     inline constexpr ::tandem::CounterInfo k##Enum##Info[] = {LIST(TANDEM_COUNTER_INFO_ENTRY)}; \
     inline constexpr size_t k##Enum##Count = sizeof(k##Enum##Info) / sizeof(k##Enum##Info[0]);
 
@@ -62,8 +62,8 @@ struct CounterBlock {
 /// The counters of `block` from index `first` on, with the names and help
 /// of `info` (its k<Enum>Info table). Any thread.
 template <typename E, size_t N>
-std::vector<CounterValue> counterValues(const CounterBlock<E, N>& block, const CounterInfo (&info)[N],
-                                        size_t first = 0) {
+std::vector<CounterValue> counterValues(const CounterBlock<E, N>& block,
+                                        const CounterInfo (&info)[N], size_t first = 0) {
     std::vector<CounterValue> out;
     out.reserve(N - first);
     for (size_t i = first; i < N; ++i) {

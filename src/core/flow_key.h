@@ -48,14 +48,14 @@ struct FlowTuple {
 
 /// Canonical key: 44 bytes, no implicit padding (hashed and compared as bytes).
 struct FlowKey {
-    IpAddr lo;               ///< lower endpoint address
-    IpAddr hi;               ///< higher endpoint address
-    uint16_t lo_port = 0;    ///< port of the lower endpoint (host order)
-    uint16_t hi_port = 0;    ///< port of the higher endpoint (host order)
-    uint8_t proto = 0;       ///< IP protocol number
+    IpAddr lo;             ///< lower endpoint address
+    IpAddr hi;             ///< higher endpoint address
+    uint16_t lo_port = 0;  ///< port of the lower endpoint (host order)
+    uint16_t hi_port = 0;  ///< port of the higher endpoint (host order)
+    uint8_t proto = 0;     ///< IP protocol number
     AddrFamily family = AddrFamily::none;
-    uint16_t reserved = 0;   ///< always zero (keeps the key free of padding)
-    uint32_t context = 0;    ///< zone / VNI / endpoint context
+    uint16_t reserved = 0;  ///< always zero (keeps the key free of padding)
+    uint32_t context = 0;   ///< zone / VNI / endpoint context
 
     /// Compares as five 64-bit words and one 32-bit word (inlined; no memcmp call).
     friend bool operator==(const FlowKey& a, const FlowKey& b) {
@@ -94,12 +94,16 @@ inline uint64_t mix64(uint64_t h) {
     h ^= h >> 33;
     return h;
 }
-inline uint64_t hashStart(size_t len) { return 0x6a09e667f3bcc909ULL ^ (len * 0x9e3779b97f4a7c15ULL); }
+inline uint64_t hashStart(size_t len) {
+    return 0x6a09e667f3bcc909ULL ^ (len * 0x9e3779b97f4a7c15ULL);
+}
 inline uint64_t hashWord(uint64_t h, uint64_t word) {
     h ^= word * 0x9e3779b97f4a7c15ULL;
     return (h << 31 | h >> 33) * 0xbf58476d1ce4e5b9ULL;
 }
-inline uint64_t hashEnd(uint64_t h, uint64_t tail) { return mix64(h ^ tail * 0x94d049bb133111ebULL); }
+inline uint64_t hashEnd(uint64_t h, uint64_t tail) {
+    return mix64(h ^ tail * 0x94d049bb133111ebULL);
+}
 
 // The 44 key bytes as five little-endian 64-bit words and the last 32 bits:
 // exactly what hashBytes() reads from a FlowKey.
@@ -211,6 +215,8 @@ inline uint32_t reduceHash(uint64_t hash, uint32_t n) {
 inline uint32_t workerOf(uint64_t hash, uint32_t workers) {
     return uint32_t(((hash >> 32) * workers) >> 32);
 }
-inline uint32_t workerOf(const FlowKey& k, uint32_t workers) { return workerOf(flowHash(k), workers); }
+inline uint32_t workerOf(const FlowKey& k, uint32_t workers) {
+    return workerOf(flowHash(k), workers);
+}
 
 }  // namespace tandem

@@ -24,11 +24,10 @@ LogState& state() {
 }  // namespace
 
 bool parseLogLevel(std::string_view text, LogLevel* out) {
-    static constexpr std::pair<std::string_view, LogLevel> names[] = {
-        {"error", LogLevel::error},
-        {"warn", LogLevel::warn},
-        {"info", LogLevel::info},
-        {"debug", LogLevel::debug}};
+    static constexpr std::pair<std::string_view, LogLevel> names[] = {{"error", LogLevel::error},
+                                                                      {"warn", LogLevel::warn},
+                                                                      {"info", LogLevel::info},
+                                                                      {"debug", LogLevel::debug}};
     for (auto& [name, level] : names) {
         if (text == name) {
             *out = level;
@@ -40,10 +39,14 @@ bool parseLogLevel(std::string_view text, LogLevel* out) {
 
 const char* logLevelName(LogLevel level) {
     switch (level) {
-        case LogLevel::error: return "error";
-        case LogLevel::warn: return "warn";
-        case LogLevel::info: return "info";
-        case LogLevel::debug: return "debug";
+        case LogLevel::error:
+            return "error";
+        case LogLevel::warn:
+            return "warn";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::debug:
+            return "debug";
     }
     return "?";
 }

@@ -11,7 +11,9 @@ using NodeId = uint8_t;
 inline constexpr NodeId kNoNode = 0;
 inline constexpr NodeId kMaxNodes = 16;
 
-inline constexpr bool isValidNodeId(unsigned id) { return id >= 1 && id <= kMaxNodes; }
+inline constexpr bool isValidNodeId(unsigned id) {
+    return id >= 1 && id <= kMaxNodes;
+}
 
 /// Node names are host-name like: [node] name, [peer.ID] name, the shell's
 /// `owner NAME`.
@@ -23,7 +25,8 @@ inline constexpr bool isValidNodeName(std::string_view name) {
     if (name.empty() || name.size() > kMaxNodeNameLength) return false;
     for (size_t i = 0; i < name.size(); ++i) {
         const char c = name[i];
-        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (!alnum && (i == 0 || (c != '.' && c != '-' && c != '_'))) return false;
     }
     return true;

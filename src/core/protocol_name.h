@@ -19,10 +19,14 @@ inline constexpr uint8_t kNamedProtocols[] = {kProtoTcp, kProtoUdp, kProtoIcmp, 
 /// (callers show the number). Any thread.
 inline const char* protocolName(uint8_t proto) {
     switch (proto) {
-        case kProtoTcp: return "tcp";
-        case kProtoUdp: return "udp";
-        case kProtoIcmp: return "icmp";
-        case kProtoIcmpV6: return "icmpv6";
+        case kProtoTcp:
+            return "tcp";
+        case kProtoUdp:
+            return "udp";
+        case kProtoIcmp:
+            return "icmp";
+        case kProtoIcmpV6:
+            return "icmpv6";
     }
     return nullptr;
 }

@@ -22,7 +22,7 @@ template <typename T>
 class SpscRing {
     static_assert(std::is_trivially_copyable_v<T>, "ring records are copied as bytes");
 
-public:
+  public:
     /// `capacity` is rounded up to a power of two (minimum 2).
     explicit SpscRing(size_t capacity) {
         size_t c = 2;
@@ -64,7 +64,7 @@ public:
     /// Free slots as the producer sees them (exact for the producer).
     size_t freeSlots() const { return capacity() - size(); }
 
-private:
+  private:
     alignas(64) std::atomic<size_t> head_{0};  // written by the producer
     size_t tail_cache_ = 0;                    // producer's view of tail_
     alignas(64) std::atomic<size_t> tail_{0};  // written by the consumer

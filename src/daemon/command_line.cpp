@@ -20,7 +20,8 @@ po::options_description visibleOptions() {
         "check-config,t", po::value<std::string>()->implicit_value("")->value_name("FILE"),
         "check the configuration (FILE, else --config's) and exit: "
         "0 if valid, 1 with every error as FILE:LINE: message")(
-        "generate-keys", "print a new CURVE key pair for [ha] secret-key-file / [peer.N] public-key")(
+        "generate-keys",
+        "print a new CURVE key pair for [ha] secret-key-file / [peer.N] public-key")(
         "version,V", "print the version and exit")("help,h", "print this help and exit");
     return opts;
 }

@@ -139,8 +139,8 @@ nlohmann::json showCounters(const Context& c, const nlohmann::json& args) {
         for (size_t w = 0; w < st.sessions_by_worker.size(); ++w) {
             by_worker[std::to_string(w)] = st.sessions_by_worker[w];
         }
-        out["sessions"] = {{"active", st.sessions}, {"capacity", st.session_capacity},
-                           {"by_worker", by_worker}};
+        out["sessions"] = {
+            {"active", st.sessions}, {"capacity", st.session_capacity}, {"by_worker", by_worker}};
     }
     if (group.empty() || group == "peer-link") out["peer_link"] = countersJson(st.peer_link, all);
     if (c.ha && (group.empty() || group == "ha")) {
@@ -237,10 +237,12 @@ nlohmann::json showHaState(const Context& c) {
                          {"peer_link", sec.peer_link ? "authenticated" : "none"}};
         return s;
     }
-    return nlohmann::json{
-        {"local",
-         {{"id", c.cfg.node.id}, {"name", c.cfg.node.name}, {"state", "standalone"}, {"ready", true}}},
-        {"peers", nlohmann::json::array()}};
+    return nlohmann::json{{"local",
+                           {{"id", c.cfg.node.id},
+                            {"name", c.cfg.node.name},
+                            {"state", "standalone"},
+                            {"ready", true}}},
+                          {"peers", nlohmann::json::array()}};
 }
 
 nlohmann::json showHaSync(const Context& c) {
@@ -303,14 +305,22 @@ nlohmann::json reloadPolicy(const Context& c) {
 nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::json& args) {
     using enum control::CommandId;
     switch (id) {
-        case show_ha_state: return showHaState(c);
-        case show_ha_sync: return showHaSync(c);
-        case show_cluster_members: return showClusterMembers(c);
-        case show_session_all: return showSessions(c, filterFrom(c.cfg, args), std::nullopt);
-        case show_session_id: return showSessionId(c, args);
-        case show_session_flow: return showSessionFlow(c, args);
-        case show_counters: return showCounters(c, args);
-        case show_interfaces: return showInterfaces(c);
+        case show_ha_state:
+            return showHaState(c);
+        case show_ha_sync:
+            return showHaSync(c);
+        case show_cluster_members:
+            return showClusterMembers(c);
+        case show_session_all:
+            return showSessions(c, filterFrom(c.cfg, args), std::nullopt);
+        case show_session_id:
+            return showSessionId(c, args);
+        case show_session_flow:
+            return showSessionFlow(c, args);
+        case show_counters:
+            return showCounters(c, args);
+        case show_interfaces:
+            return showInterfaces(c);
         case show_config: {
             const PolicyStatus p = c.reloader.status();
             return nlohmann::json{{"file", c.cfg.path},
@@ -323,17 +333,25 @@ nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::j
                                     {"last_reload_ms", p.last_reload_wall_ms},
                                     {"last_error", p.last_error}}}};
         }
-        case show_version: return nlohmann::json{{"version", TANDEM_VERSION}};
-        case request_ha_suspend: return haAction(c.ha->suspend());
-        case request_ha_functional: return haAction(c.ha->functional());
-        case request_ha_resync: return haAction(c.ha->requestResync());
-        case request_policy_reload: return reloadPolicy(c);
-        case clear_session_all: return clearSessions(c, {}, std::nullopt);
-        case clear_session_id: return clearSessions(c, {}, sessionIdArg(args));
+        case show_version:
+            return nlohmann::json{{"version", TANDEM_VERSION}};
+        case request_ha_suspend:
+            return haAction(c.ha->suspend());
+        case request_ha_functional:
+            return haAction(c.ha->functional());
+        case request_ha_resync:
+            return haAction(c.ha->requestResync());
+        case request_policy_reload:
+            return reloadPolicy(c);
+        case clear_session_all:
+            return clearSessions(c, {}, std::nullopt);
+        case clear_session_id:
+            return clearSessions(c, {}, sessionIdArg(args));
         case clear_session_filter:
             if (args.empty()) throw ControlError("give at least one filter");
             return clearSessions(c, filterFrom(c.cfg, args), std::nullopt);
-        case debug: return setDebug(args);
+        case debug:
+            return setDebug(args);
     }
     std::abort();  // an id outside the enum: cannot happen
 }

@@ -1,7 +1,7 @@
 #include "daemon/daemon.h"
 
-#include <random>
 #include <signal.h>
+#include <random>
 
 #include <cstdio>
 #include <cstdlib>
@@ -25,7 +25,7 @@ namespace tandem {
 namespace {
 
 constexpr const char* kLog = "tandemd";
-constexpr long kLinkPollMs = 100;  // data-link checks while waiting for a signal
+constexpr long kLinkPollMs = 100;          // data-link checks while waiting for a signal
 constexpr size_t kTrafficLogRing = 16384;  // records per worker (~3 MiB)
 
 // An IPv4 address and port of the config as the peer link's UDP endpoint;
@@ -79,8 +79,8 @@ bool buildPeerLinkSpec(const Config& cfg, const PortConfig& port, PeerLinkSpec* 
         for (const auto& peer : cfg.peers) {
             const auto pub = config_detail::decodeZ85Key(peer.public_key);
             if (!secret || !pub ||
-                !derivePeerLinkKey(secret->data(), pub->data(), pl->cluster_id,
-                                   NodeId(cfg.node.id), NodeId(peer.id), &pl->keys[peer.id])) {
+                !derivePeerLinkKey(secret->data(), pub->data(), pl->cluster_id, NodeId(cfg.node.id),
+                                   NodeId(peer.id), &pl->keys[peer.id])) {
                 *error = "[peer." + std::to_string(peer.id) +
                          "] public-key gives no peer-link key with this node's secret key "
                          "(not a CURVE public key; peer-link-auth needs the real keys)";
@@ -176,9 +176,10 @@ int runDaemon(const Config& cfg) {
     if (cfg.ha.enabled) {
         const HaSecurity sec = haSecurityOf(cfg.ha);
         if (!sec.control_link) {
-            TLOG_WARN(kLog, "INSECURE: HA traffic and peer-link frames are neither authenticated "
-                            "nor encrypted ([ha] insecure = true): anyone who reaches them can "
-                            "speak as any node");
+            TLOG_WARN(kLog,
+                      "INSECURE: HA traffic and peer-link frames are neither authenticated "
+                      "nor encrypted ([ha] insecure = true): anyone who reaches them can "
+                      "speak as any node");
         } else if (!sec.peer_link) {
             TLOG_WARN(kLog, "peer-link frames are not authenticated ([ha] peer-link-auth = off)");
         }
@@ -244,7 +245,8 @@ int runDaemon(const Config& cfg) {
     // the peers the new policy's hash.
     PolicyReloader reloader(cfg, *dataplane,
                             [&](const std::shared_ptr<const Policy>& p, uint64_t hash) {
-                                if (traffic_logger) traffic_logger->setNames(trafficLogNames(cfg, *p));
+                                if (traffic_logger)
+                                    traffic_logger->setNames(trafficLogNames(cfg, *p));
                                 if (ha) ha->setPolicy(hash, uint32_t(p->ruleCount()));
                             });
     ControlServer control;

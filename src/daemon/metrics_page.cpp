@@ -11,7 +11,9 @@ namespace {
 
 using MT = MetricType;
 
-std::string peerLabel(NodeId id) { return std::to_string(id); }
+std::string peerLabel(NodeId id) {
+    return std::to_string(id);
+}
 
 // A table of named counters: those named dropped_<reason> become one family
 // with a reason label, the others one family each.
@@ -107,9 +109,10 @@ void dataplaneMetrics(PrometheusText& p, const DataplaneStatus& st, const Config
                  st.sessions_by_worker[w]);
     }
 
-    fieldMetrics<status::PortField>(
-        p, status::kPortFields, st.ports, portStatusValue,
-        [](const PortStatus& port) { return MetricLabels{{"port", port.name}}; });
+    fieldMetrics<status::PortField>(p, status::kPortFields, st.ports, portStatusValue,
+                                    [](const PortStatus& port) {
+                                        return MetricLabels{{"port", port.name}};
+                                    });
 }
 
 void haMetrics(PrometheusText& p, const HaStatus& ha) {
@@ -120,9 +123,10 @@ void haMetrics(PrometheusText& p, const HaStatus& ha) {
         p, status::kHaPeerFields, ha.peers, haPeerValue, [](const HaPeerStatus& peer) {
             return MetricLabels{{"peer", peerLabel(peer.id)}, {"name", peer.name}};
         });
-    fieldMetrics<status::HaSyncField>(
-        p, status::kHaSyncFields, ha.sync, haSyncValue,
-        [](const PeerSyncStatus& s) { return MetricLabels{{"peer", peerLabel(s.peer)}}; });
+    fieldMetrics<status::HaSyncField>(p, status::kHaSyncFields, ha.sync, haSyncValue,
+                                      [](const PeerSyncStatus& s) {
+                                          return MetricLabels{{"peer", peerLabel(s.peer)}};
+                                      });
     fieldMetrics<status::HaClusterField>(p, status::kHaClusterFields, self, haClusterValue,
                                          [](const HaStatus&) { return MetricLabels{}; });
 
@@ -148,7 +152,9 @@ std::string renderMetricsPage(const MetricsSources& src) {
     const Config& cfg = *src.config;
     p.family("tandem_info", MT::gauge, "Constant 1, labelled with this node's identity.");
     p.sample("tandem_info", MT::gauge,
-             {{"version", TANDEM_VERSION}, {"node", cfg.node.name}, {"node_id", std::to_string(cfg.node.id)}},
+             {{"version", TANDEM_VERSION},
+              {"node", cfg.node.name},
+              {"node_id", std::to_string(cfg.node.id)}},
              uint64_t(1));
     if (src.ha) {
         haMetrics(p, *src.ha);
@@ -160,7 +166,8 @@ std::string renderMetricsPage(const MetricsSources& src) {
                  uint64_t(sec.control_link));
         p.sample("tandem_ha_authenticated", MT::gauge, {{"link", "peer"}}, uint64_t(sec.peer_link));
     } else {
-        p.family("tandem_node_state", MT::gauge, "1 for this node's current HA state, 0 for the others.");
+        p.family("tandem_node_state", MT::gauge,
+                 "1 for this node's current HA state, 0 for the others.");
         p.sample("tandem_node_state", MT::gauge, {{"state", "standalone"}}, uint64_t(1));
         // Nothing to pair: ready (`show high-availability state` says so too).
         const status::FieldDef& ready = status::kHaLocalFields[size_t(status::HaLocalField::ready)];
@@ -197,8 +204,10 @@ std::string renderMetricsPage(const MetricsSources& src) {
     if (src.http) {
         p.family("tandem_metrics_requests_total", MT::counter,
                  "HTTP requests answered by the metrics endpoint, by outcome.");
-        p.sample("tandem_metrics_requests_total", MT::counter, {{"outcome", "scrape"}}, src.http->scrapes);
-        p.sample("tandem_metrics_requests_total", MT::counter, {{"outcome", "rejected"}}, src.http->rejected);
+        p.sample("tandem_metrics_requests_total", MT::counter, {{"outcome", "scrape"}},
+                 src.http->scrapes);
+        p.sample("tandem_metrics_requests_total", MT::counter, {{"outcome", "rejected"}},
+                 src.http->rejected);
     }
     return p.render();
 }

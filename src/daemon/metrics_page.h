@@ -8,9 +8,9 @@
 
 #include <string>
 
-#include "daemon/policy_reload.h"
 #include "config/config.h"
 #include "control/metrics_http_server.h"
+#include "daemon/policy_reload.h"
 #include "daemon/traffic_logger.h"
 #include "dataplane/dataplane.h"
 #include "ha/ha_status.h"
@@ -20,10 +20,10 @@ namespace tandem {
 struct MetricsSources {
     const Config* config = nullptr;
     const DataplaneStatus* dataplane = nullptr;
-    const HaStatus* ha = nullptr;                   ///< null: standalone node
+    const HaStatus* ha = nullptr;                     ///< null: standalone node
     const TrafficLoggerStats* traffic_log = nullptr;  ///< null: no traffic log
     const MetricsHttpStats* http = nullptr;
-    const PolicyStatus* policy = nullptr;           ///< the policy in force and its reloads
+    const PolicyStatus* policy = nullptr;  ///< the policy in force and its reloads
 };
 
 /// The exposition text (format 0.0.4) for `sources`.

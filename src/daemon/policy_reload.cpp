@@ -63,8 +63,9 @@ PolicyReloadResult PolicyReloader::reload() {
     }
     if (applied_) applied_(policy, r.hash);
     if (outsidePolicy(next) != outsidePolicy(running_)) {
-        r.notes.push_back("changes outside [policy] are read at start only: restart tandemd "
-                          "to apply them");
+        r.notes.push_back(
+            "changes outside [policy] are read at start only: restart tandemd "
+            "to apply them");
     }
     r.applied = true;
     status_.rules = r.rules;

@@ -33,14 +33,14 @@ struct PolicyReloadResult {
 struct PolicyStatus {
     size_t rules = 0;
     uint64_t hash = 0;
-    uint64_t reloads = 0;         ///< applied
-    uint64_t reloads_failed = 0;  ///< refused: errors in the file
+    uint64_t reloads = 0;             ///< applied
+    uint64_t reloads_failed = 0;      ///< refused: errors in the file
     int64_t last_reload_wall_ms = 0;  ///< 0: never reloaded
-    std::string last_error;       ///< of the last refused reload ("" after an applied one)
+    std::string last_error;           ///< of the last refused reload ("" after an applied one)
 };
 
 class PolicyReloader {
-public:
+  public:
     /// Told of each applied policy (control thread; before reload() returns).
     using Applied = std::function<void(const std::shared_ptr<const Policy>&, uint64_t hash)>;
 
@@ -54,7 +54,7 @@ public:
 
     PolicyStatus status() const;
 
-private:
+  private:
     const Config& running_;
     DataplaneQueries& dataplane_;
     Applied applied_;

@@ -95,11 +95,12 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "tandemd: this libzmq has no CURVE support\n");
                 return tandem::kExitConfigError;
             }
-            std::printf("# this node: put the secret key in a file only root can read and name it\n"
-                        "# in [ha] secret-key-file; give the public key to every peer as\n"
-                        "# [peer.N] public-key (and to this node as [ha] public-key)\n"
-                        "public-key = %s\nsecret-key = %s\n",
-                        kp->public_key.c_str(), kp->secret_key.c_str());
+            std::printf(
+                "# this node: put the secret key in a file only root can read and name it\n"
+                "# in [ha] secret-key-file; give the public key to every peer as\n"
+                "# [peer.N] public-key (and to this node as [ha] public-key)\n"
+                "public-key = %s\nsecret-key = %s\n",
+                kp->public_key.c_str(), kp->secret_key.c_str());
             return tandem::kExitOk;
         }
         case CommandLine::Action::check_config:

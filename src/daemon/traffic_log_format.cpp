@@ -13,7 +13,9 @@ namespace tandem {
 TrafficLogNames::TrafficLogNames(const std::string& node, NodeId node_id,
                                  const std::vector<std::string>& rules,
                                  const std::vector<std::string>& zones)
-    : node_(jsonQuote(node)), node_id_(node_id), earlier_policy_(jsonQuote(kEarlierPolicyRuleName)) {
+    : node_(jsonQuote(node)),
+      node_id_(node_id),
+      earlier_policy_(jsonQuote(kEarlierPolicyRuleName)) {
     for (const auto& r : rules) rules_.push_back(jsonQuote(r));
     for (const auto& z : zones) zones_.push_back(jsonQuote(z));
 }
@@ -31,11 +33,21 @@ std::string jsonQuote(const std::string& s) {
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     char esc[8];
@@ -69,8 +81,9 @@ void appendTrafficLogLine(const TrafficLogRecord& r, const TrafficLogNames& name
     *out += "{\"time\":\"" + formatUtcTime(wall_ms) + "\",\"event\":\"";
     *out += r.event == TrafficLogEvent::start ? "start" : "end";
     *out += "\",\"node\":" + names.node();
-    std::snprintf(buf, sizeof buf, ",\"node_id\":%u,\"session_id\":%" PRIu64 ",\"proto\":",
-                  unsigned(names.nodeId()), r.session_id);
+    std::snprintf(buf, sizeof buf,
+                  ",\"node_id\":%u,\"session_id\":%" PRIu64 ",\"proto\":", unsigned(names.nodeId()),
+                  r.session_id);
     *out += buf;
     *out += proto ? std::string("\"") + proto + "\"" : std::to_string(s.key_proto);
     *out += ",\"src\":\"" + formatIpAddr(e.src) + "\",\"sport\":" + std::to_string(e.sport);

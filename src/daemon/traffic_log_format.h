@@ -14,7 +14,7 @@ namespace tandem {
 
 /// The names a record refers to by number, JSON-quoted once at start-up.
 class TrafficLogNames {
-public:
+  public:
     /// `rules` by rule index (the compiled policy's names), `zones` by zone id.
     TrafficLogNames(const std::string& node, NodeId node_id, const std::vector<std::string>& rules,
                     const std::vector<std::string>& zones);
@@ -27,7 +27,7 @@ public:
     /// Quoted zone name, or `null` for kUnknownZone or an id out of range.
     const std::string& zone(uint16_t id) const;
 
-private:
+  private:
     std::string node_;
     NodeId node_id_;
     std::vector<std::string> rules_;

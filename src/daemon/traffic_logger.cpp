@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* kLog = "traffic-log";
 constexpr size_t kWriteAtBytes = 64 * 1024;
-constexpr uint32_t kDrainBudget = 4096;      // records per ring per pass
+constexpr uint32_t kDrainBudget = 4096;  // records per ring per pass
 constexpr long kIdleSleepNs = 20 * 1000 * 1000;
 constexpr uint64_t kRotationCheckUs = 1000 * 1000;
 
@@ -36,7 +36,9 @@ TrafficLogger::TrafficLogger(std::string destination, TrafficLogNames names,
       flush_ms_(flush_ms),
       syslog_(destination_ == kSyslog) {}
 
-TrafficLogger::~TrafficLogger() { stop(); }
+TrafficLogger::~TrafficLogger() {
+    stop();
+}
 
 bool TrafficLogger::openFile(std::string* error) {
     const int fd = ::open(destination_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

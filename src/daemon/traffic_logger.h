@@ -18,8 +18,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <string>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -34,7 +34,7 @@ struct TrafficLoggerStats {
 };
 
 class TrafficLogger {
-public:
+  public:
     static constexpr const char* kSyslog = "syslog";
 
     /// `destination`: a file path, or kSyslog. `rings` must outlive the logger.
@@ -57,10 +57,10 @@ public:
     void setNames(TrafficLogNames names);
     TrafficLoggerStats stats() const;
 
-private:
+  private:
     void run();
-    bool drain();                // true when it took records
-    void write(bool force);      // the buffer, if full, old or forced
+    bool drain();            // true when it took records
+    void write(bool force);  // the buffer, if full, old or forced
     bool openFile(std::string* error);
     void checkRotation();
 

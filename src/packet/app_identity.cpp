@@ -15,14 +15,18 @@ constexpr size_t kTlsRecordHeader = 5;
 constexpr size_t kTlsMaxRecord = 16384 + 2048;  // TLSCiphertext's limit
 constexpr size_t kDnsHeader = 12;
 
-uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+uint16_t be16(const uint8_t* p) {
+    return uint16_t(p[0] << 8 | p[1]);
+}
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
+}
 
 // A bounds-checked reader of a ClientHello body: every read says whether
 // the bytes were there.
 class Reader {
-public:
+  public:
     Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
     bool skip(size_t k) {
         if (k > n_ - at_) return false;
@@ -49,7 +53,7 @@ public:
     size_t left() const { return n_ - at_; }
     const uint8_t* current() const { return p_ + at_; }
 
-private:
+  private:
     const uint8_t* p_;
     size_t n_;
     size_t at_ = 0;
@@ -64,10 +68,10 @@ AppParse clientHelloSni(const uint8_t* body, size_t have, bool complete, AppName
     Reader r(body, have);
     uint8_t n8;
     uint16_t n16;
-    if (!r.skip(2 + 32)) return short_read;                // version, random
-    if (!r.u8(&n8) || !r.skip(n8)) return short_read;      // session id
-    if (!r.u16(&n16) || !r.skip(n16)) return short_read;   // cipher suites
-    if (!r.u8(&n8) || !r.skip(n8)) return short_read;      // compression methods
+    if (!r.skip(2 + 32)) return short_read;               // version, random
+    if (!r.u8(&n8) || !r.skip(n8)) return short_read;     // session id
+    if (!r.u16(&n16) || !r.skip(n16)) return short_read;  // cipher suites
+    if (!r.u8(&n8) || !r.skip(n8)) return short_read;     // compression methods
     uint16_t ext_total;
     if (!r.u16(&ext_total)) return complete ? AppParse::not_this : AppParse::need_more;
     // Walk the extensions that are here, in order, the same way whether or
@@ -101,9 +105,8 @@ AppParse clientHelloSni(const uint8_t* body, size_t have, bool complete, AppName
 }
 
 bool startsWithMethod(const uint8_t* data, size_t len, bool* partial) {
-    static constexpr std::string_view kMethods[] = {"GET ",    "POST ",    "HEAD ",
-                                                    "PUT ",    "DELETE ",  "OPTIONS ",
-                                                    "PATCH ",  "CONNECT ", "TRACE "};
+    static constexpr std::string_view kMethods[] = {
+        "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "};
     *partial = false;
     const std::string_view have(reinterpret_cast<const char*>(data), len);
     for (std::string_view m : kMethods) {
@@ -135,10 +138,14 @@ std::string_view trim(std::string_view s) {
 
 const char* appProtocolName(AppProtocol p) {
     switch (p) {
-        case AppProtocol::none: return "";
-        case AppProtocol::tls: return "tls";
-        case AppProtocol::http: return "http";
-        case AppProtocol::dns: return "dns";
+        case AppProtocol::none:
+            return "";
+        case AppProtocol::tls:
+            return "tls";
+        case AppProtocol::http:
+            return "http";
+        case AppProtocol::dns:
+            return "dns";
     }
     return "";
 }
@@ -149,8 +156,8 @@ bool canonicalAppName(std::string_view raw, AppName* out) {
     char prev = '.';
     for (size_t i = 0; i < raw.size(); ++i) {
         const char c = lower(raw[i]);
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_' || c == '.';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
         if (!ok || (c == '.' && prev == '.')) return false;  // no empty label
         out->text[i] = c;
         prev = c;
@@ -163,8 +170,7 @@ bool canonicalAppName(std::string_view raw, AppName* out) {
 bool appNameMatches(std::string_view pattern, std::string_view name) {
     if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
         const std::string_view suffix = pattern.substr(1);  // ".example.com"
-        return name.size() > suffix.size() &&
-               name.substr(name.size() - suffix.size()) == suffix;
+        return name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
     }
     return pattern == name;
 }
@@ -186,8 +192,9 @@ AppParse parseTlsSni(const uint8_t* data, size_t len, AppName* out) {
         const uint8_t* rec = data + pos;
         const size_t rlen = be16(rec + 3);
         if (rec[0] != kTlsHandshake || rec[1] != 3 || rlen == 0 || rlen > kTlsMaxRecord) {
-            if (pos == 0) return rec[0] == kTlsHandshake && rec[1] == 3 ? AppParse::malformed
-                                                                        : AppParse::not_this;
+            if (pos == 0)
+                return rec[0] == kTlsHandshake && rec[1] == 3 ? AppParse::malformed
+                                                              : AppParse::not_this;
             broken = true;
             break;
         }

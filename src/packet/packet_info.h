@@ -19,37 +19,37 @@ namespace tandem {
 /// only non-error results; each error is a drop reason with its own counter.
 /// `nested_tunnel` is reserved: the parser decapsulates one level only and
 /// inspects a tunnel inside the inner packet as plain UDP.
-#define TANDEM_PARSE_RESULTS(X)                                                        \
-    X(ok, "parsed")                                                                    \
-    X(non_ip, "not IP (ARP, LLDP, ...): passed through without inspection")            \
-    X(truncated_l2, "frame shorter than its Ethernet / VLAN headers")                  \
-    X(too_many_vlans, "more than two VLAN tags")                                       \
-    X(truncated_ipv4, "IPv4 header truncated")                                         \
-    X(bad_ipv4_version, "IPv4 version field is not 4")                                 \
-    X(bad_ipv4_ihl, "IPv4 IHL below 5 or beyond the frame")                            \
-    X(bad_ipv4_total_length, "IPv4 total length smaller than header or beyond frame")  \
-    X(bad_ipv4_options, "IPv4 option overruns the header")                             \
-    X(bad_ipv4_fragment, "IPv4 fragment offset/length inconsistent")                   \
-    X(truncated_ipv6, "IPv6 header truncated")                                         \
-    X(bad_ipv6_version, "IPv6 version field is not 6")                                 \
-    X(bad_ipv6_payload_length, "IPv6 payload length beyond frame")                     \
-    X(bad_ipv6_ext_header, "IPv6 extension header truncated or overruns")              \
-    X(too_many_ipv6_ext_headers, "IPv6 extension header chain too long")               \
-    X(bad_ipv6_fragment, "IPv6 fragment header inconsistent")                          \
-    X(truncated_tcp, "TCP header truncated")                                           \
-    X(bad_tcp_data_offset, "TCP data offset below 5 or beyond the packet")             \
-    X(bad_tcp_options, "TCP option overruns the header")                               \
-    X(truncated_udp, "UDP header truncated")                                           \
-    X(bad_udp_length, "UDP length smaller than header or beyond packet")               \
-    X(truncated_icmp, "ICMP header truncated")                                         \
-    X(bad_icmp_embedded, "ICMP error's embedded packet is malformed")                  \
-    X(truncated_geneve, "GENEVE header truncated")                                     \
-    X(bad_geneve_version, "GENEVE version is not 0")                                   \
-    X(bad_geneve_options, "GENEVE option length overruns the header")                  \
-    X(bad_geneve_protocol, "GENEVE protocol type is not IPv4/IPv6/Ethernet")          \
+#define TANDEM_PARSE_RESULTS(X)                                                         \
+    X(ok, "parsed")                                                                     \
+    X(non_ip, "not IP (ARP, LLDP, ...): passed through without inspection")             \
+    X(truncated_l2, "frame shorter than its Ethernet / VLAN headers")                   \
+    X(too_many_vlans, "more than two VLAN tags")                                        \
+    X(truncated_ipv4, "IPv4 header truncated")                                          \
+    X(bad_ipv4_version, "IPv4 version field is not 4")                                  \
+    X(bad_ipv4_ihl, "IPv4 IHL below 5 or beyond the frame")                             \
+    X(bad_ipv4_total_length, "IPv4 total length smaller than header or beyond frame")   \
+    X(bad_ipv4_options, "IPv4 option overruns the header")                              \
+    X(bad_ipv4_fragment, "IPv4 fragment offset/length inconsistent")                    \
+    X(truncated_ipv6, "IPv6 header truncated")                                          \
+    X(bad_ipv6_version, "IPv6 version field is not 6")                                  \
+    X(bad_ipv6_payload_length, "IPv6 payload length beyond frame")                      \
+    X(bad_ipv6_ext_header, "IPv6 extension header truncated or overruns")               \
+    X(too_many_ipv6_ext_headers, "IPv6 extension header chain too long")                \
+    X(bad_ipv6_fragment, "IPv6 fragment header inconsistent")                           \
+    X(truncated_tcp, "TCP header truncated")                                            \
+    X(bad_tcp_data_offset, "TCP data offset below 5 or beyond the packet")              \
+    X(bad_tcp_options, "TCP option overruns the header")                                \
+    X(truncated_udp, "UDP header truncated")                                            \
+    X(bad_udp_length, "UDP length smaller than header or beyond packet")                \
+    X(truncated_icmp, "ICMP header truncated")                                          \
+    X(bad_icmp_embedded, "ICMP error's embedded packet is malformed")                   \
+    X(truncated_geneve, "GENEVE header truncated")                                      \
+    X(bad_geneve_version, "GENEVE version is not 0")                                    \
+    X(bad_geneve_options, "GENEVE option length overruns the header")                   \
+    X(bad_geneve_protocol, "GENEVE protocol type is not IPv4/IPv6/Ethernet")            \
     X(missing_gwlb_options, "GENEVE from a load balancer lacks a mandatory AWS option") \
-    X(truncated_vxlan, "VXLAN header truncated")                                       \
-    X(bad_vxlan_flags, "VXLAN I flag not set")                                         \
+    X(truncated_vxlan, "VXLAN header truncated")                                        \
+    X(bad_vxlan_flags, "VXLAN I flag not set")                                          \
     X(nested_tunnel, "tunnel inside a tunnel")
 
 TANDEM_COUNTER_ENUM(ParseResult, TANDEM_PARSE_RESULTS)
@@ -77,9 +77,9 @@ struct TunnelInfo {
     uint32_t vni = 0;               ///< 24-bit VNI (GENEVE or VXLAN)
     bool has_gwlb_options = false;  ///< all three AWS options present
     // Each GWLB value is read big-endian into host order; 0 when its option is absent.
-    uint64_t gwlb_endpoint_id = 0;  ///< option type 1 (8 bytes)
-    uint64_t gwlb_attachment_id = 0;///< option type 2 (8 bytes)
-    uint32_t gwlb_flow_cookie = 0;  ///< option type 3 (4 bytes)
+    uint64_t gwlb_endpoint_id = 0;    ///< option type 1 (8 bytes)
+    uint64_t gwlb_attachment_id = 0;  ///< option type 2 (8 bytes)
+    uint32_t gwlb_flow_cookie = 0;    ///< option type 3 (4 bytes)
 };
 
 /// TCP flag bits as on the wire.
@@ -98,12 +98,12 @@ enum TcpFlag : uint8_t {
 struct TcpInfo {
     uint32_t seq = 0;
     uint32_t ack = 0;
-    uint16_t window = 0;        ///< raw window field (unscaled)
-    uint8_t flags = 0;          ///< TcpFlag bits
-    uint8_t wscale = 0xff;      ///< window-scale shift (capped at 14), 0xff when absent
+    uint16_t window = 0;    ///< raw window field (unscaled)
+    uint8_t flags = 0;      ///< TcpFlag bits
+    uint8_t wscale = 0xff;  ///< window-scale shift (capped at 14), 0xff when absent
     bool sack_permitted = false;
-    uint16_t payload_len = 0;   ///< TCP payload bytes
-    uint16_t mss = 0;           ///< MSS option value, 0 when absent
+    uint16_t payload_len = 0;  ///< TCP payload bytes
+    uint16_t mss = 0;          ///< MSS option value, 0 when absent
 };
 
 /// For ICMP/ICMPv6 errors: the packet the error is about, as a tuple in the
@@ -116,38 +116,38 @@ struct IcmpErrorInfo {
 struct PacketInfo {
     // Layer 2. In a tunnel: the inner Ethernet frame (l2_len 0 and no VLANs
     // when GENEVE carries a bare IP packet).
-    uint16_t l2_len = 0;           ///< Ethernet + VLAN tags
-    uint16_t ethertype = 0;        ///< after VLAN tags
+    uint16_t l2_len = 0;     ///< Ethernet + VLAN tags
+    uint16_t ethertype = 0;  ///< after VLAN tags
     uint8_t vlan_count = 0;
-    uint16_t vlan_ids[2] = {0, 0}; ///< outer first (12-bit VID)
+    uint16_t vlan_ids[2] = {0, 0};  ///< outer first (12-bit VID)
 
     // Layer 3
     AddrFamily family = AddrFamily::none;
     uint16_t l3_offset = 0;
-    uint16_t l3_len = 0;           ///< IP header incl. options / extension headers
-    uint16_t ip_total_len = 0;     ///< bytes of IP datagram (header + payload)
+    uint16_t l3_len = 0;        ///< IP header incl. options / extension headers
+    uint16_t ip_total_len = 0;  ///< bytes of IP datagram (header + payload)
     IpAddr src;
     IpAddr dst;
-    uint8_t proto = 0;             ///< upper-layer protocol (after IPv6 ext. headers)
-    uint8_t ttl = 0;               ///< TTL / hop limit
+    uint8_t proto = 0;  ///< upper-layer protocol (after IPv6 ext. headers)
+    uint8_t ttl = 0;    ///< TTL / hop limit
 
     // Fragments: fragments after the first carry no L4 header.
     bool is_fragment = false;
-    bool first_fragment = false;   ///< offset 0 with more-fragments set
-    uint32_t frag_id = 0;          ///< IPv4 ident or IPv6 fragment ident
-    uint16_t frag_offset = 0;      ///< in bytes
+    bool first_fragment = false;  ///< offset 0 with more-fragments set
+    uint32_t frag_id = 0;         ///< IPv4 ident or IPv6 fragment ident
+    uint16_t frag_offset = 0;     ///< in bytes
     bool more_fragments = false;
 
     // Layer 4 (valid when has_l4)
     bool has_l4 = false;
     uint16_t l4_offset = 0;
-    uint16_t sport = 0;            ///< host order; ICMP echo: identifier
-    uint16_t dport = 0;            ///< host order; ICMP echo: identifier
+    uint16_t sport = 0;  ///< host order; ICMP echo: identifier
+    uint16_t dport = 0;  ///< host order; ICMP echo: identifier
     TcpInfo tcp;
     uint8_t icmp_type = 0;
     uint8_t icmp_code = 0;
-    bool icmp_is_error = false;    ///< dest-unreachable, time-exceeded, ...
-    IcmpErrorInfo icmp_error;      ///< valid when icmp_is_error
+    bool icmp_is_error = false;  ///< dest-unreachable, time-exceeded, ...
+    IcmpErrorInfo icmp_error;    ///< valid when icmp_is_error
 
     TunnelInfo tunnel;
 

@@ -30,8 +30,7 @@ struct ParseOptions {
 /// then describes the inner packet and `out.tunnel` the encapsulation. Only
 /// the first 65535 bytes of the buffer are looked at (offsets are 16-bit).
 /// The checks behind each result are listed in src/packet/README.md.
-ParseResult parseFrame(const uint8_t* data, size_t len, const ParseOptions& opts,
-                       PacketInfo& out);
+ParseResult parseFrame(const uint8_t* data, size_t len, const ParseOptions& opts, PacketInfo& out);
 
 /// Parses a bare IP packet (no Ethernet header), e.g. the inner packet of a
 /// GENEVE frame from a Gateway Load Balancer. `out` offsets are relative to

@@ -56,7 +56,8 @@ inline uint64_t load64(const uint8_t* p) {
 /// store. The key build reads addresses right back, as 8- or 16-byte loads; a
 /// load that spans several narrower stores cannot be forwarded from the store
 /// buffer and stalls until they reach the cache.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "storeV4Mapped assumes little-endian words");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "storeV4Mapped assumes little-endian words");
 inline void storeV4Mapped(IpAddr& a, const uint8_t* p) {
     uint32_t raw;
     std::memcpy(&raw, p, 4);

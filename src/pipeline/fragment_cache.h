@@ -48,7 +48,7 @@ struct FragmentVerdict {
 };
 
 class FragmentCache {
-public:
+  public:
     static constexpr uint32_t kEntries = 4096;
     static constexpr uint32_t kLifetimeMs = 5000;
 
@@ -71,7 +71,7 @@ public:
         return std::nullopt;
     }
 
-private:
+  private:
     struct Entry {
         DatagramId d;
         uint32_t value = 0;

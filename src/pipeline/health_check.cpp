@@ -67,8 +67,7 @@ uint32_t healthCheckIsn(const PacketInfo& info, uint64_t secret) {
 }
 
 size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo& info,
-                        bool healthy, const HealthCheckSettings& s,
-                        HealthCheckCounters& counters) {
+                        bool healthy, const HealthCheckSettings& s, HealthCheckCounters& counters) {
     const TcpInfo& tcp = info.tcp;
     const uint8_t f = tcp.flags;
     const uint32_t isn = healthCheckIsn(info, s.secret);
@@ -132,7 +131,8 @@ size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo
         ack = tcp.seq + 1;
         counters.inc(HealthCheckCounter::health_check_closes);
     } else {
-        counters.inc(HealthCheckCounter::health_check_ignored);  // the handshake's ACK, ACKs of our data
+        counters.inc(
+            HealthCheckCounter::health_check_ignored);  // the handshake's ACK, ACKs of our data
         return 0;
     }
 

@@ -38,19 +38,20 @@ enum class HealthCheckProtocol : uint8_t { tcp, http };
 struct HealthCheckSettings {
     bool enabled = false;
     HealthCheckProtocol protocol = HealthCheckProtocol::tcp;
-    IpAddr address;              ///< the data port's own IPv4 address (v4-mapped)
-    uint16_t port = 80;          ///< TCP port the checks come to
-    std::string path = "/";      ///< http: the path that answers 200 / 503
-    uint64_t secret = 0;         ///< keys the initial sequence numbers
+    IpAddr address;          ///< the data port's own IPv4 address (v4-mapped)
+    uint16_t port = 80;      ///< TCP port the checks come to
+    std::string path = "/";  ///< http: the path that answers 200 / 503
+    uint64_t secret = 0;     ///< keys the initial sequence numbers
 };
 
-#define TANDEM_HEALTH_CHECK_COUNTERS(X)                                                          \
+#define TANDEM_HEALTH_CHECK_COUNTERS(X)                                                           \
     X(health_checks_healthy, "health checks answered healthy (TCP handshake accepted, HTTP 200)") \
-    X(health_checks_unhealthy, "health checks answered unhealthy (TCP reset, HTTP 503)")         \
-    X(health_checks_other, "HTTP requests for another path (404) or with another method (405)")  \
-    X(health_check_closes, "health-check segments answered that close a check (FIN)")           \
-    X(health_check_ignored, "health-check segments that need no reply (ACKs, resets)")          \
-    X(health_check_garbage, "segments to the health-check port that are no part of a check, dropped")
+    X(health_checks_unhealthy, "health checks answered unhealthy (TCP reset, HTTP 503)")          \
+    X(health_checks_other, "HTTP requests for another path (404) or with another method (405)")   \
+    X(health_check_closes, "health-check segments answered that close a check (FIN)")             \
+    X(health_check_ignored, "health-check segments that need no reply (ACKs, resets)")            \
+    X(health_check_garbage,                                                                       \
+      "segments to the health-check port that are no part of a check, dropped")
 
 TANDEM_COUNTER_ENUM(HealthCheckCounter, TANDEM_HEALTH_CHECK_COUNTERS)
 using HealthCheckCounters = CounterBlock<HealthCheckCounter, kHealthCheckCounterCount>;

@@ -107,8 +107,10 @@ uint32_t Pipeline::contextOf(const PacketInfo& info) const {
             // Flows behind different GWLB endpoints may reuse addresses.
             return uint32_t(info.tunnel.gwlb_endpoint_id ^ (info.tunnel.gwlb_endpoint_id >> 32)) ^
                    info.tunnel.vni;
-        case TunnelKind::vxlan: return info.tunnel.vni;
-        case TunnelKind::none: break;
+        case TunnelKind::vxlan:
+            return info.tunnel.vni;
+        case TunnelKind::none:
+            break;
     }
     return 0;
 }
@@ -162,12 +164,12 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
     const uint32_t ctx = contextOf(info);
     if (info.icmp_is_error) [[unlikely]] {
         const FlowTuple& in = info.icmp_error.inner;
-        s.hash = buildFlowKey(in.src, in.dst, in.sport, in.dport, in.proto, in.family, ctx,
-                              &s.key, &s.src_is_lo);
+        s.hash = buildFlowKey(in.src, in.dst, in.sport, in.dport, in.proto, in.family, ctx, &s.key,
+                              &s.src_is_lo);
         s.kind = kIcmpError;
     } else {
-        s.hash = buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto,
-                              info.family, ctx, &s.key, &s.src_is_lo);
+        s.hash = buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto, info.family,
+                              ctx, &s.key, &s.src_is_lo);
         s.kind = kLookup;
     }
     // The bucket loads while the rest of the burst is parsed.
@@ -179,7 +181,8 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t worker
     // A member, not a local: constructing a PacketInfo per frame costs more
     // than parsing into one (parseFrame resets what it fills).
     PacketInfo& info = steer_info_;
-    if (workers <= 1 || parseFrame(frame, len, settings_.parse, info) != ParseResult::ok) return here;
+    if (workers <= 1 || parseFrame(frame, len, settings_.parse, info) != ParseResult::ok)
+        return here;
     if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) return here;
     if (info.is_fragment && !info.has_l4) {
         const auto to = fragment_workers_.recall(datagramOf(info), now_ms);
@@ -188,10 +191,10 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t worker
     const uint32_t ctx = contextOf(info);
     const FlowTuple* t = info.icmp_is_error ? &info.icmp_error.inner : nullptr;
     FlowKey key;
-    const uint64_t hash =
-        t ? buildFlowKey(t->src, t->dst, t->sport, t->dport, t->proto, t->family, ctx, &key, nullptr)
-          : buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto, info.family, ctx,
-                         &key, nullptr);
+    const uint64_t hash = t ? buildFlowKey(t->src, t->dst, t->sport, t->dport, t->proto, t->family,
+                                           ctx, &key, nullptr)
+                            : buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto,
+                                           info.family, ctx, &key, nullptr);
     const uint32_t to = workerOf(hash, workers);
     if (info.first_fragment) fragment_workers_.remember(datagramOf(info), to, now_ms);
     return to;
@@ -208,8 +211,7 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
     // send it a second time). So is a fragment sent here as to its
     // datagram's fragment owner (decideFragment() does not send it on
     // again).
-    if (reason_ == ForwardReason::director_unknown ||
-        reason_ == ForwardReason::to_fragment_owner)
+    if (reason_ == ForwardReason::director_unknown || reason_ == ForwardReason::to_fragment_owner)
         ingress = Ingress::port;
     if (settings_.view) view_ = settings_.view->load();
     if (settings_.owner_cache && view_.owners != cache_owners_) [[unlikely]] {
@@ -267,8 +269,8 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
                 if (s.info.first_fragment) noteFirstFragment(s.info, out[i], now_ms);
                 // A deferred first packet leaves later exactly as it is now,
                 // so it is turned around here like a forwarded one.
-                const bool leaves = out[i].kind == VerdictKind::forward ||
-                                    out[i].kind == VerdictKind::defer;
+                const bool leaves =
+                    out[i].kind == VerdictKind::forward || out[i].kind == VerdictKind::defer;
                 if (leaves && settings_.geneve && s.info.tunnel.kind == TunnelKind::geneve) {
                     turnAround(frames_[i], s.info.tunnel);
                 }
@@ -284,7 +286,8 @@ Verdict Pipeline::process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32
     return v;
 }
 
-Verdict Pipeline::toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter) {
+Verdict Pipeline::toPeer(NodeId peer, ForwardReason reason, uint64_t hash,
+                         PipelineCounter counter) {
     counters_.inc(counter);
     Verdict v;
     v.kind = VerdictKind::to_peer;
@@ -409,7 +412,8 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             }
         }
         switch (tv) {
-            case TcpVerdict::accept: break;
+            case TcpVerdict::accept:
+                break;
             case TcpVerdict::invalid_flags:
                 return drop(counters_, PipelineCounter::dropped_tcp_invalid_flags);
             case TcpVerdict::invalid_state:
@@ -447,8 +451,8 @@ NodeId Pipeline::fragmentOwner(const DatagramId& d) const {
     return fo == kNoNode ? view_.self : fo;
 }
 
-Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_ms,
-                                 Ingress ingress, bool again) {
+Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_ms, Ingress ingress,
+                                 bool again) {
     // The fragments of one datagram may reach different nodes (per-packet
     // load balancing, a path change); only the first carries the ports that
     // name its flow. They all meet at the datagram's fragment owner, which
@@ -489,7 +493,8 @@ Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_m
             }
             return toPeer(fv.peer, ForwardReason::fragment_follows, d.hash(),
                           PipelineCounter::fragments_followed);
-        case FragmentVerdict::drop: break;
+        case FragmentVerdict::drop:
+            break;
     }
     return drop(counters_, PipelineCounter::dropped_fragment_denied);
 }
@@ -498,15 +503,20 @@ void Pipeline::noteFirstFragment(const PacketInfo& info, const Verdict& v, uint3
     FragmentVerdict fv;
     switch (v.kind) {
         case VerdictKind::forward:
-        case VerdictKind::defer: fv.kind = FragmentVerdict::forward; break;
+        case VerdictKind::defer:
+            fv.kind = FragmentVerdict::forward;
+            break;
         case VerdictKind::to_peer:
             fv.kind = v.reason == ForwardReason::director_unknown ? FragmentVerdict::returned
-                                                                   : FragmentVerdict::to_peer;
+                                                                  : FragmentVerdict::to_peer;
             fv.peer = v.peer;
             break;
-        case VerdictKind::drop: fv.kind = FragmentVerdict::drop; break;
+        case VerdictKind::drop:
+            fv.kind = FragmentVerdict::drop;
+            break;
         case VerdictKind::local:
-        case VerdictKind::hold: return;
+        case VerdictKind::hold:
+            return;
     }
     fragments_.remember(datagramOf(info), fv.pack(), now_ms);
     ++fragment_heads_;
@@ -515,8 +525,8 @@ void Pipeline::noteFirstFragment(const PacketInfo& info, const Verdict& v, uint3
 Verdict Pipeline::releaseHeldFragment(uint8_t* frame, uint16_t len, uint16_t in_port,
                                       uint32_t now_ms, const PeerOrigin& from) {
     Slot& s = slots_[0];  // between bursts: free
-    if (parseFrame(frame, len, settings_.parse, s.info) != ParseResult::ok ||
-        !s.info.is_fragment || s.info.has_l4 || in_port >= settings_.port_count) {
+    if (parseFrame(frame, len, settings_.parse, s.info) != ParseResult::ok || !s.info.is_fragment ||
+        s.info.has_l4 || in_port >= settings_.port_count) {
         return drop(counters_, PipelineCounter::dropped_malformed);
     }
     if (settings_.view) view_ = settings_.view->load();
@@ -569,7 +579,8 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
         if (ingress == Ingress::peer) {
             return drop(counters_, PipelineCounter::dropped_forward_loop);
         }
-        return toPeer(owner, ForwardReason::new_flow, s.hash, PipelineCounter::forwarded_new_to_peer);
+        return toPeer(owner, ForwardReason::new_flow, s.hash,
+                      PipelineCounter::forwarded_new_to_peer);
     }
     if (ingress == Ingress::port && s.info.proto == kProtoTcp &&
         !tcpMayCreate(s.info.tcp, settings_.tcp)) {
@@ -597,9 +608,9 @@ NodeId Pipeline::directorToAsk(const Slot& s, Ingress ingress) const {
     // node owns; a UDP datagram cannot say whether it is a reply.
     const PacketInfo& info = s.info;
     const bool icmp = info.proto == kProtoIcmp || info.proto == kProtoIcmpV6;
-    const bool opens = s.kind == kLookup && (info.proto == kProtoTcp
-                                                 ? tcpMayCreate(info.tcp, settings_.tcp)
-                                                 : icmp && !isIcmpReply(info));
+    const bool opens =
+        s.kind == kLookup && (info.proto == kProtoTcp ? tcpMayCreate(info.tcp, settings_.tcp)
+                                                      : icmp && !isIcmpReply(info));
     if (opens) return kNoNode;
     const NodeId d = directorOf(s.hash, view_.owners);
     return d == view_.self ? kNoNode : d;
@@ -656,7 +667,8 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
             // An earlier packet of this burst created it after the burst
             // lookup (two packets of a new flow in one burst).
             return decide(s, index, in_port, now_ms, Ingress::port);
-        case SessionTable::InsertResult::inserted: break;
+        case SessionTable::InsertResult::inserted:
+            break;
     }
     counters_.inc(PipelineCounter::sessions_created);
     if (idle_ms < sessionTimeoutMs(init, settings_.timeouts)) {

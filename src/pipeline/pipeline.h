@@ -61,14 +61,14 @@ struct PipelinePort {
 };
 
 struct PipelineSettings {
-    NodeId node = 1;                 ///< this node: owner of sessions it creates
-    bool geneve = false;             ///< one-arm GWLB mode: frames return where they came from
+    NodeId node = 1;      ///< this node: owner of sessions it creates
+    bool geneve = false;  ///< one-arm GWLB mode: frames return where they came from
     ParseOptions parse;
     SessionTimeouts timeouts;
     TcpTrackingConfig tcp;
     uint16_t port_count = 0;
     std::array<PipelinePort, kMaxPorts> ports{};
-    uint16_t worker = 0;                     ///< this worker's index (in events)
+    uint16_t worker = 0;  ///< this worker's index (in events)
     /// Three or more configured members: a packet with no session here that
     /// does not plainly open a flow (anything but a TCP SYN or an ICMP
     /// request: a SYN-ACK, a mid-stream segment, an ICMP reply or error, a
@@ -81,9 +81,9 @@ struct PipelineSettings {
     /// own address (health_check.h); every other IP frame that is not
     /// GENEVE is dropped (dropped_not_tunnel).
     HealthCheckSettings health_check;
-    const ClusterViewCell* view = nullptr;   ///< null: a standalone node
-    WorkerEventRing* events = nullptr;       ///< null: nothing is replicated
-    TrafficLogRing* traffic_log = nullptr;   ///< null: no traffic log
+    const ClusterViewCell* view = nullptr;  ///< null: a standalone node
+    WorkerEventRing* events = nullptr;      ///< null: nothing is replicated
+    TrafficLogRing* traffic_log = nullptr;  ///< null: no traffic log
     /// directors: who owns flows this node has no session for, as their
     /// directors told it (shared by the node's workers); null: none kept.
     OwnerCache* owner_cache = nullptr;
@@ -108,8 +108,8 @@ struct Verdict {
     /// to_peer: also tell this node that `peer` owns the flow; forward: that
     /// `peer` (this node) does.
     NodeId notify = kNoNode;
-    uint32_t token = 0;       ///< defer: release token
-    uint64_t flow_hash = 0;   ///< to_peer: the flow's hash (its low half is the header's hint)
+    uint32_t token = 0;      ///< defer: release token
+    uint64_t flow_hash = 0;  ///< to_peer: the flow's hash (its low half is the header's hint)
 };
 
 /// Where a burst came from.
@@ -131,7 +131,7 @@ using PipelineCounters = CounterBlock<PipelineCounter, kPipelineCounterCount>;
 using ParseCounters = CounterBlock<ParseResult, kParseResultCount>;
 
 class Pipeline {
-public:
+  public:
     static constexpr uint32_t kMaxBurst = 64;
 
     /// `table` and `policy` must outlive the pipeline.
@@ -182,8 +182,8 @@ public:
 
     /// Applies a command from the HA agent (replicas, ownership transfers,
     /// scans). A new replica is not installed while its owner already has
-    /// capacity - capacity/16 entries in the table (replicas_dropped_peer_limit). release_deferred and send_peer_link_heartbeat are the
-    /// dataplane's and are ignored here.
+    /// capacity - capacity/16 entries in the table (replicas_dropped_peer_limit). release_deferred
+    /// and send_peer_link_heartbeat are the dataplane's and are ignored here.
     void apply(const AgentCommand& cmd, uint32_t now_ms);
 
     /// Advances table-wide jobs (bulk scans, ownership transfers, clears) by
@@ -215,7 +215,7 @@ public:
     const PipelineSettings& settings() const { return settings_; }
     const Policy& policy() const { return *policy_; }
 
-private:
+  private:
     // Everything the first stage learns about one frame.
     struct Slot {
         PacketInfo info;
@@ -230,7 +230,9 @@ private:
 
     // A table-wide job driven by runJobs().
     struct Job {
-        AgentCommandKind kind = AgentCommandKind::bulk_scan;  // bulk_scan, transfer_owner, clear_sessions, member_left, rebalance
+        AgentCommandKind kind =
+            AgentCommandKind::bulk_scan;  // bulk_scan, transfer_owner, clear_sessions, member_left,
+                                          // rebalance
         bool active = false;
         NodeId peer = kNoNode, from = kNoNode, to = kNoNode, origin = kNoNode;
         uint32_t bulk_id = 0;
@@ -261,7 +263,8 @@ private:
     /// The node that gathers the fragments of datagram `d`: this node when
     /// it is alone (or may not own), else fragmentOwnerOf() of the members.
     NodeId fragmentOwner(const DatagramId& d) const;
-    Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms, Ingress ingress);
+    Verdict decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms,
+                      Ingress ingress);
     /// The idle time of `s` in its state: sessionTimeoutMs(), except that an
     /// embryonic TCP session (syn-sent, syn-recv) gets at most
     /// SessionTimeouts::tcp_embryonic_pressure_s while the table holds
@@ -316,9 +319,9 @@ private:
     PacketInfo steer_info_;           // workerFor()'s parse
     PipelineCounters counters_;
     ParseCounters parse_counters_;
-    ClusterView view_;  // as of the current burst
+    ClusterView view_;           // as of the current burst
     uint16_t cache_owners_ = 0;  // the members that may own as the owner cache was last told
-    NodeId sender_ = kNoNode;  // the node that forwarded the current burst (Ingress::peer)
+    NodeId sender_ = kNoNode;    // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
     uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)

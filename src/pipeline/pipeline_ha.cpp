@@ -193,8 +193,12 @@ void Pipeline::applyErase(const Session& incoming) {
 void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
     if (settings_.view) view_ = settings_.view->load();
     switch (cmd.kind) {
-        case AgentCommandKind::apply_upsert: applyUpsert(cmd.session, cmd.nat); return;
-        case AgentCommandKind::apply_erase: applyErase(cmd.session); return;
+        case AgentCommandKind::apply_upsert:
+            applyUpsert(cmd.session, cmd.nat);
+            return;
+        case AgentCommandKind::apply_erase:
+            applyErase(cmd.session);
+            return;
         case AgentCommandKind::bulk_scan:
         case AgentCommandKind::transfer_owner:
         case AgentCommandKind::clear_sessions:
@@ -213,7 +217,8 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
             return;
         case AgentCommandKind::release_deferred:
         case AgentCommandKind::send_peer_link_heartbeat:
-        case AgentCommandKind::reevaluate_policy: return;  // the dataplane's
+        case AgentCommandKind::reevaluate_policy:
+            return;  // the dataplane's
     }
     (void)now_ms;
 }
@@ -246,7 +251,8 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                 break;
             }
             case AgentCommandKind::transfer_owner:
-                if (s.owner == job.from && (job.origin == kNoNode || s.origin_owner == job.origin)) {
+                if (s.owner == job.from &&
+                    (job.origin == kNoNode || s.origin_owner == job.origin)) {
                     if (settings_.events && settings_.events->freeSlots() < 3) return true;
                     // No target named: each session goes to its backup owner
                     // among the others (a suspend in a cluster).
@@ -300,7 +306,8 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                 logEnd(i, TrafficEndReason::cleared, now_ms);
                 table_.erase(i);
                 break;
-            default: break;
+            default:
+                break;
         }
         ++job.cursor;
         --budget;

@@ -35,13 +35,20 @@ enum class TrafficEndReason : uint8_t {
 /// ("" for none).
 inline const char* trafficEndReasonName(TrafficEndReason r) {
     switch (r) {
-        case TrafficEndReason::none: return "";
-        case TrafficEndReason::idle_timeout: return "idle-timeout";
-        case TrafficEndReason::tcp_fin: return "tcp-fin";
-        case TrafficEndReason::tcp_reset: return "tcp-reset";
-        case TrafficEndReason::cleared: return "cleared";
-        case TrafficEndReason::reopened: return "reopened";
-        case TrafficEndReason::policy: return "policy";
+        case TrafficEndReason::none:
+            return "";
+        case TrafficEndReason::idle_timeout:
+            return "idle-timeout";
+        case TrafficEndReason::tcp_fin:
+            return "tcp-fin";
+        case TrafficEndReason::tcp_reset:
+            return "tcp-reset";
+        case TrafficEndReason::cleared:
+            return "cleared";
+        case TrafficEndReason::reopened:
+            return "reopened";
+        case TrafficEndReason::policy:
+            return "policy";
     }
     return "?";
 }

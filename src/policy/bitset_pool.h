@@ -17,7 +17,7 @@
 namespace tandem {
 
 class BitsetPool {
-public:
+  public:
     /// A pool of bitsets of `words` 64-bit words each (bit r % 64 of word
     /// r / 64 is rule r). Creates row 0, the empty set.
     explicit BitsetPool(size_t words);
@@ -33,7 +33,7 @@ public:
     size_t rowCount() const { return rows_; }
     size_t bytes() const { return data_.size() * sizeof(uint64_t); }
 
-private:
+  private:
     size_t words_;
     size_t rows_ = 0;
     std::vector<uint64_t> data_;

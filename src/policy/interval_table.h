@@ -26,7 +26,7 @@ struct KeyRange {
 
 template <typename K>
 class IntervalTable {
-public:
+  public:
     /// Builds the table for `rule_count` rules from their accepted ranges (a
     /// rule may give several, overlapping or not). Keys no range covers map to
     /// the empty set. Adjacent intervals with the same rule set are merged.
@@ -51,7 +51,7 @@ public:
     size_t size() const { return starts_.size(); }
     size_t bytes() const { return starts_.size() * (sizeof(K) + sizeof(uint32_t)); }
 
-private:
+  private:
     std::vector<K> starts_;       // sorted, starts_[0] == 0
     std::vector<uint32_t> rows_;  // rows_[i]: rules accepting [starts_[i], starts_[i+1])
 };

@@ -54,7 +54,7 @@ uint32_t mask32(unsigned prefix) {
 
 // A per-value table for small key spaces: rows[value] = BitsetPool row.
 class DirectTableBuilder {
-public:
+  public:
     DirectTableBuilder(size_t slots, size_t words) : words_(words), bits_(slots * words, 0) {}
 
     void accept(size_t slot, uint32_t rule) {
@@ -73,7 +73,7 @@ public:
         return rows;
     }
 
-private:
+  private:
     size_t words_;
     std::vector<uint64_t> bits_;
 };
@@ -118,8 +118,8 @@ std::shared_ptr<const Policy> Policy::compile(const std::vector<Rule>& rules,
             if (zone_ids.count(z)) continue;
             if (!problems.empty()) problems += '\n';
             problems += "rule " + std::to_string(index + 1) + " (" + rule.name +
-                        "): unknown zone '" + z + "' in '" + keyword +
-                        "'; known zones: " + (zones.empty() ? std::string("(none)") : joinWords(zones));
+                        "): unknown zone '" + z + "' in '" + keyword + "'; known zones: " +
+                        (zones.empty() ? std::string("(none)") : joinWords(zones));
         }
     };
 

@@ -53,7 +53,7 @@ struct PolicyStats {
 };
 
 class Policy {
-public:
+  public:
     /// Compiles `rules` in order. `zones` names the zones by id (zone id is the
     /// index). Rules without a name are named "rule-<position>" (from 1).
     /// Returns nullptr and fills `error` (may be null) when a rule names an
@@ -82,7 +82,7 @@ public:
 
     ~Policy();
 
-private:
+  private:
     Policy();
     struct Impl;
     std::unique_ptr<Impl> impl_;

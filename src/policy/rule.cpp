@@ -145,7 +145,7 @@ bool isNameText(std::string_view s) {
 }
 
 class RuleParser {
-public:
+  public:
     explicit RuleParser(std::string_view text) : text_(text), words_(splitWords(text)) {}
 
     std::optional<Rule> parse(RuleError* error) {
@@ -156,7 +156,7 @@ public:
         return rule_;
     }
 
-private:
+  private:
     // Where each keyword was seen: the keyword's word and its value's word.
     struct Seen {
         bool present = false;

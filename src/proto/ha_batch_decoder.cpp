@@ -23,7 +23,7 @@ namespace {
 // A bounds-checked reader of msgpack values. Every read returns false when
 // the bytes are short or the value is not of the narrow form expected.
 class Cursor {
-public:
+  public:
     Cursor(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
 
     bool atEnd() const { return p_ == end_; }
@@ -95,10 +95,17 @@ public:
         if (p_ >= end_) return false;
         size_t n, head;
         switch (*p_) {
-            case 0xc4: head = 2; break;
-            case 0xc5: head = 3; break;
-            case 0xc6: head = 5; break;
-            default: return false;
+            case 0xc4:
+                head = 2;
+                break;
+            case 0xc5:
+                head = 3;
+                break;
+            case 0xc6:
+                head = 5;
+                break;
+            default:
+                return false;
         }
         if (size_t(end_ - p_) < head) return false;
         n = 0;
@@ -120,7 +127,7 @@ public:
         return true;
     }
 
-private:
+  private:
     bool container(uint8_t fix, uint8_t form16, uint32_t* n) {
         if (p_ >= end_) return false;
         const uint8_t t = *p_;

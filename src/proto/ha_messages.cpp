@@ -12,7 +12,14 @@ using ha_wire::Packer;
 namespace {
 
 // Envelope keys.
-enum : unsigned { kEnvVersion = 0, kEnvType = 1, kEnvCluster = 2, kEnvFrom = 3, kEnvTo = 4, kEnvBody = 5 };
+enum : unsigned {
+    kEnvVersion = 0,
+    kEnvType = 1,
+    kEnvCluster = 2,
+    kEnvFrom = 3,
+    kEnvTo = 4,
+    kEnvBody = 5
+};
 
 // Container limits applied while parsing: nothing we send is bigger, so
 // anything bigger is refused before it is built in memory.
@@ -20,11 +27,15 @@ const msgpack::unpack_limit kLimits(/*array=*/2 * kMaxHaRecordsPerBatch, /*map=*
                                     /*str=*/kMaxHaNameBytes, /*bin=*/256, /*ext=*/0,
                                     /*depth=*/6);
 
-bool referenceBuffer(msgpack::type::object_type, std::size_t, void*) { return true; }
+bool referenceBuffer(msgpack::type::object_type, std::size_t, void*) {
+    return true;
+}
 
 // ---- encoding ---------------------------------------------------------------
 
-void packKey(Packer& pk, unsigned key) { pk.pack_uint8(uint8_t(key)); }
+void packKey(Packer& pk, unsigned key) {
+    pk.pack_uint8(uint8_t(key));
+}
 
 struct BodyPacker {
     Packer& pk;
@@ -141,18 +152,17 @@ const msgpack::object* need(const FieldTable& t, unsigned key, HaDecodeResult* r
     return o;
 }
 
-#define TANDEM_HA_FIELD(table, key, reader)                              \
-    do {                                                                 \
-        HaDecodeResult tandem_missing_ = HaDecodeResult::ok;             \
-        const msgpack::object* o = need(table, key, &tandem_missing_);   \
-        if (!o) return tandem_missing_;                                  \
-        TANDEM_HA_TRY(reader);                                           \
+#define TANDEM_HA_FIELD(table, key, reader)                            \
+    do {                                                               \
+        HaDecodeResult tandem_missing_ = HaDecodeResult::ok;           \
+        const msgpack::object* o = need(table, key, &tandem_missing_); \
+        if (!o) return tandem_missing_;                                \
+        TANDEM_HA_TRY(reader);                                         \
     } while (0)
 
-#define TANDEM_HA_OPTIONAL(table, key, reader)     \
-    do {                                           \
-        if (const msgpack::object* o = (table).get(key)) \
-            TANDEM_HA_TRY(reader);                 \
+#define TANDEM_HA_OPTIONAL(table, key, reader)                                  \
+    do {                                                                        \
+        if (const msgpack::object* o = (table).get(key)) TANDEM_HA_TRY(reader); \
     } while (0)
 
 using namespace ha_wire;
@@ -295,15 +305,24 @@ HaDecodeResult decodeBody(HaMessageType type, const msgpack::object& o, HaBody* 
     FieldTable t;
     TANDEM_HA_TRY(t.load(o));
     switch (type) {
-        case HaMessageType::hello: return decodeInto(t, body, decodeHello);
-        case HaMessageType::heartbeat: return decodeInto(t, body, decodeHeartbeat);
-        case HaMessageType::session_batch: return decodeInto(t, body, decodeBatch);
-        case HaMessageType::ack: return decodeInto(t, body, decodeAck);
-        case HaMessageType::nack: return decodeInto(t, body, decodeNack);
-        case HaMessageType::resync_request: return decodeInto(t, body, decodeResync);
-        case HaMessageType::bulk_begin: return decodeInto(t, body, decodeBulkBegin);
-        case HaMessageType::bulk_end: return decodeInto(t, body, decodeBulkEnd);
-        case HaMessageType::ownership: return decodeInto(t, body, decodeOwnership);
+        case HaMessageType::hello:
+            return decodeInto(t, body, decodeHello);
+        case HaMessageType::heartbeat:
+            return decodeInto(t, body, decodeHeartbeat);
+        case HaMessageType::session_batch:
+            return decodeInto(t, body, decodeBatch);
+        case HaMessageType::ack:
+            return decodeInto(t, body, decodeAck);
+        case HaMessageType::nack:
+            return decodeInto(t, body, decodeNack);
+        case HaMessageType::resync_request:
+            return decodeInto(t, body, decodeResync);
+        case HaMessageType::bulk_begin:
+            return decodeInto(t, body, decodeBulkBegin);
+        case HaMessageType::bulk_end:
+            return decodeInto(t, body, decodeBulkEnd);
+        case HaMessageType::ownership:
+            return decodeInto(t, body, decodeOwnership);
     }
     return HaDecodeResult::unknown_type;
 }
@@ -347,15 +366,24 @@ HaDecodeResult decodeEnvelope(const FieldTable& t, HaEnvelope* e) {
 
 const char* haMessageTypeName(HaMessageType t) {
     switch (t) {
-        case HaMessageType::hello: return "hello";
-        case HaMessageType::heartbeat: return "heartbeat";
-        case HaMessageType::session_batch: return "session-batch";
-        case HaMessageType::ack: return "ack";
-        case HaMessageType::nack: return "nack";
-        case HaMessageType::resync_request: return "resync-request";
-        case HaMessageType::bulk_begin: return "bulk-begin";
-        case HaMessageType::bulk_end: return "bulk-end";
-        case HaMessageType::ownership: return "ownership";
+        case HaMessageType::hello:
+            return "hello";
+        case HaMessageType::heartbeat:
+            return "heartbeat";
+        case HaMessageType::session_batch:
+            return "session-batch";
+        case HaMessageType::ack:
+            return "ack";
+        case HaMessageType::nack:
+            return "nack";
+        case HaMessageType::resync_request:
+            return "resync-request";
+        case HaMessageType::bulk_begin:
+            return "bulk-begin";
+        case HaMessageType::bulk_end:
+            return "bulk-end";
+        case HaMessageType::ownership:
+            return "ownership";
     }
     return "?";
 }
@@ -367,9 +395,9 @@ const char* haDecodeResultName(HaDecodeResult r) {
 
 HaMessageType haBodyType(const HaBody& body) {
     static constexpr HaMessageType kTypes[] = {
-        HaMessageType::hello,          HaMessageType::heartbeat,  HaMessageType::session_batch,
-        HaMessageType::ack,            HaMessageType::nack,       HaMessageType::resync_request,
-        HaMessageType::bulk_begin,     HaMessageType::bulk_end,   HaMessageType::ownership};
+        HaMessageType::hello,      HaMessageType::heartbeat, HaMessageType::session_batch,
+        HaMessageType::ack,        HaMessageType::nack,      HaMessageType::resync_request,
+        HaMessageType::bulk_begin, HaMessageType::bulk_end,  HaMessageType::ownership};
     static_assert(std::variant_size_v<HaBody> == std::size(kTypes));
     return kTypes[body.index()];
 }

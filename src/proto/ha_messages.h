@@ -15,8 +15,8 @@
 // range is checked, and node ids and states are validated. The result is a
 // named HaDecodeResult that callers count (TANDEM_COUNTER_ENUM table below);
 // a rejected message leaves nothing behind. A session record that decodes
-// but that haRecordValid() refuses is dropped alone (HaSessionBatch::rejected). This header is the reference
-// for the format; ha/README.md explains how the agent uses it.
+// but that haRecordValid() refuses is dropped alone (HaSessionBatch::rejected). This header is the
+// reference for the format; ha/README.md explains how the agent uses it.
 //
 // Thread-safety: all functions are pure (no shared state); any thread.
 #pragma once
@@ -82,7 +82,7 @@ inline constexpr bool haTypeIsControl(HaMessageType t) {
            t == HaMessageType::ownership;
 }
 
-#define TANDEM_HA_DECODE_RESULTS(X)                                                   \
+#define TANDEM_HA_DECODE_RESULTS(X)                                                  \
     X(ok, "HA message accepted")                                                     \
     X(oversized, "message or one of its containers larger than the protocol allows") \
     X(truncated, "message ends before its msgpack value does")                       \
@@ -124,19 +124,19 @@ struct HaHello {
     std::string name;              ///< printable ASCII, as every other string here
     std::string software_version;  ///< TANDEM_VERSION, "0.1.0"
     uint64_t config_fingerprint = 0;
-    uint32_t peer_link_mtu = 0;    ///< 0 = unknown
+    uint32_t peer_link_mtu = 0;  ///< 0 = unknown
     uint8_t priority = 100;
-    uint64_t incarnation = 0;      ///< changes on every agent start
-    uint8_t session_owner = 0;     ///< OwnerElection
+    uint64_t incarnation = 0;   ///< changes on every agent start
+    uint8_t session_owner = 0;  ///< OwnerElection
     bool revert = true;
     bool preempt = false;
     uint32_t heartbeat_interval_ms = 0;
     uint32_t hold_time_ms = 0;
-    uint16_t members_mask = 0;     ///< nodeBit() of every configured node
+    uint16_t members_mask = 0;  ///< nodeBit() of every configured node
     uint64_t zones_hash = 0;
     uint32_t rules_count = 0;
     uint64_t rules_hash = 0;
-    uint8_t dataplane_mode = 0;    ///< DataplaneMode
+    uint8_t dataplane_mode = 0;       ///< DataplaneMode
     uint8_t peer_link_transport = 0;  ///< PeerLinkTransport
 };
 
@@ -158,10 +158,10 @@ struct HaHeartbeat {
     uint64_t seq = 0;
     uint64_t sent_us = 0;
     uint64_t incarnation = 0;
-    bool primary = false;      ///< the sender holds the primary role
+    bool primary = false;               ///< the sender holds the primary role
     std::vector<HaMemberView> members;  ///< at most kMaxNodes
-    uint64_t bulk_received = 0;  ///< records received by the sender's current bulk sync
-    uint64_t bulk_expected = 0;  ///< 0 = unknown
+    uint64_t bulk_received = 0;         ///< records received by the sender's current bulk sync
+    uint64_t bulk_expected = 0;         ///< 0 = unknown
     bool links_ok = true;
     /// The sender's policy now (policyHash() and rule count): changes with a
     /// reload, so peers see it between HELLOs. 0 from senders before it.

@@ -58,7 +58,7 @@ HaDecodeResult recordError(HaDecodeResult r) {
 // (as msgpack-c's packer chooses them, and as the in-place batch reader
 // expects them): a record costs one append instead of twenty.
 class RecordWriter {
-public:
+  public:
     explicit RecordWriter(uint8_t* out) : p_(out), start_(out) {}
     size_t size() const { return size_t(p_ - start_); }
 
@@ -110,7 +110,7 @@ public:
         p_ += len;
     }
 
-private:
+  private:
     void big(uint64_t v, int bytes) {
         for (int i = bytes - 1; i >= 0; --i) *p_++ = uint8_t(v >> (8 * i));
     }
@@ -119,7 +119,6 @@ private:
 };
 
 static_assert(sizeof(FlowKey) < 256 && kHaWindowBytes < 256);  // bin8
-
 
 size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, const NatBinding& nat,
                    int64_t remaining_ms, uint32_t age_s) {
@@ -251,8 +250,9 @@ HaSessionRecord makeHaRecord(HaRecordOp op, const Session& s, const NatBinding& 
 
 Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms) {
     Session s = r.session;
-    const int64_t remaining = r.remaining_ms < 0 ? 0 : r.remaining_ms > INT32_MAX ? INT32_MAX
-                                                                                : r.remaining_ms;
+    const int64_t remaining = r.remaining_ms < 0           ? 0
+                              : r.remaining_ms > INT32_MAX ? INT32_MAX
+                                                           : r.remaining_ms;
     s.expires_ms = now_ms + uint32_t(remaining);
     s.created_s = now_ms / 1000 - r.age_s;
     return s;
@@ -265,12 +265,11 @@ void HaRecordBuffer::add(const HaSessionRecord& r) {
     ++count_;
 }
 
-void HaRecordBuffer::add(HaRecordOp op, const Session& s, const NatBinding& nat,
-                         uint32_t now_ms) {
+void HaRecordBuffer::add(HaRecordOp op, const Session& s, const NatBinding& nat, uint32_t now_ms) {
     uint8_t buf[kMaxHaRecordBytes];
-    bytes_.append(reinterpret_cast<const char*>(buf),
-                  writeRecord(buf, op, s, nat, remainingMs(s, now_ms),
-                              now_ms / 1000 - s.created_s));
+    bytes_.append(
+        reinterpret_cast<const char*>(buf),
+        writeRecord(buf, op, s, nat, remainingMs(s, now_ms), now_ms / 1000 - s.created_s));
     ++count_;
 }
 

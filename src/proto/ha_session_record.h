@@ -46,14 +46,14 @@ inline constexpr size_t kHaWindowBytes = 28;
 /// Longest record the encoder can write: every field in the widest msgpack
 /// form of its type (the writer picks the shortest form for each value).
 inline constexpr size_t kMaxHaRecordBytes =
-    3                         // array16 head of kHaRecordFields
-    + (2 + sizeof(FlowKey))   // 1 key, bin8
-    + (2 + kHaWindowBytes)    // 10 windows, bin8
-    + 5 * 9                   // 9 remaining ms (int64), 11..14 counters (uint64)
-    + 4 * 5                   // 2 version, 8 rule, 15 NAT address, 18 age (uint32)
-    + 1 * 3                   // 16 NAT port (uint16)
-    + 8 * 2;                  // 0 op, 3 state, 4 flags, 5..7 owners, 17 NAT kind,
-                              // 19 ingress port (uint8)
+    3                        // array16 head of kHaRecordFields
+    + (2 + sizeof(FlowKey))  // 1 key, bin8
+    + (2 + kHaWindowBytes)   // 10 windows, bin8
+    + 5 * 9                  // 9 remaining ms (int64), 11..14 counters (uint64)
+    + 4 * 5                  // 2 version, 8 rule, 15 NAT address, 18 age (uint32)
+    + 1 * 3                  // 16 NAT port (uint16)
+    + 8 * 2;                 // 0 op, 3 state, 4 flags, 5..7 owners, 17 NAT kind,
+                             // 19 ingress port (uint8)
 static_assert(kHaRecordFields == 2 + 5 + 4 + 1 + 8, "kMaxHaRecordBytes counts every field");
 
 struct HaSessionRecord {
@@ -91,7 +91,7 @@ Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms);
 /// Records encoded once into msgpack, for one SESSION_BATCH sent to any
 /// number of peers.
 class HaRecordBuffer {
-public:
+  public:
     /// Appends one encoded record.
     void add(const HaSessionRecord& r);
     /// Appends the record of table session `s` (makeHaRecord + add, no copy).
@@ -104,7 +104,7 @@ public:
         count_ = 0;
     }
 
-private:
+  private:
     std::string bytes_;
     uint32_t count_ = 0;
 };

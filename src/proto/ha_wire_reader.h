@@ -122,8 +122,8 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out);
 
 /// decodeHaMessage() through msgpack's object tree: every valid layout, and
 /// the named reason for every rejection (ha_messages.cpp).
-HaDecodeResult decodeHaMessageGeneric(const uint8_t* data, size_t len,
-                                      const HaDecodeExpect& expect, HaMessage* out);
+HaDecodeResult decodeHaMessageGeneric(const uint8_t* data, size_t len, const HaDecodeExpect& expect,
+                                      HaMessage* out);
 
 /// The fast path of decodeHaMessage() for SESSION_BATCH in the exact layout
 /// this build writes, read in place (ha_batch_decoder.cpp). True: *out holds
@@ -143,8 +143,8 @@ inline bool validKey(const FlowKey& k) {
 
 }  // namespace tandem::ha_wire
 
-#define TANDEM_HA_TRY(expr)                                               \
-    do {                                                                  \
-        ::tandem::HaDecodeResult tandem_ha_r_ = (expr);                   \
+#define TANDEM_HA_TRY(expr)                                                    \
+    do {                                                                       \
+        ::tandem::HaDecodeResult tandem_ha_r_ = (expr);                        \
         if (tandem_ha_r_ != ::tandem::HaDecodeResult::ok) return tandem_ha_r_; \
     } while (0)

@@ -46,19 +46,19 @@ enum class PeerLinkType : uint8_t {
 /// Why a frame was forwarded (shown in counters and captures).
 enum class ForwardReason : uint8_t {
     none = 0,
-    owner_elsewhere = 1,   ///< the session is owned by the receiving node
-    new_flow = 2,          ///< a first packet this node may not own (primary mode, tentative, suspended)
-    backup_takeover = 3,   ///< the owner is gone; the receiving node is the backup owner
-    egress_via_peer = 4,   ///< egress_frame: the owner does not know its egress neighbour yet
-    unsynced_peer = 5,     ///< no session here while the sync channel to the receiver is down
-    to_director = 6,       ///< no session here and the packet cannot start one: the
-                           ///< receiver is the flow's director (3+ members)
-    via_director = 7,      ///< the director passes a to_director packet to the owner
-    director_unknown = 8,  ///< the director does not know the flow of a to_director packet
-                           ///< that may start one (UDP): back to its sender, which decides it
-    to_fragment_owner = 9, ///< an IP fragment: the receiver is its datagram's fragment owner,
-                           ///< which decides the datagram as if it had entered there
-    fragment_follows = 10, ///< a later fragment, sent where its datagram's first fragment went
+    owner_elsewhere = 1,  ///< the session is owned by the receiving node
+    new_flow = 2,  ///< a first packet this node may not own (primary mode, tentative, suspended)
+    backup_takeover = 3,    ///< the owner is gone; the receiving node is the backup owner
+    egress_via_peer = 4,    ///< egress_frame: the owner does not know its egress neighbour yet
+    unsynced_peer = 5,      ///< no session here while the sync channel to the receiver is down
+    to_director = 6,        ///< no session here and the packet cannot start one: the
+                            ///< receiver is the flow's director (3+ members)
+    via_director = 7,       ///< the director passes a to_director packet to the owner
+    director_unknown = 8,   ///< the director does not know the flow of a to_director packet
+                            ///< that may start one (UDP): back to its sender, which decides it
+    to_fragment_owner = 9,  ///< an IP fragment: the receiver is its datagram's fragment owner,
+                            ///< which decides the datagram as if it had entered there
+    fragment_follows = 10,  ///< a later fragment, sent where its datagram's first fragment went
 };
 
 struct PeerLinkHeader {
@@ -68,7 +68,8 @@ struct PeerLinkHeader {
     NodeId from = kNoNode;
     NodeId to = kNoNode;
     ForwardReason reason = ForwardReason::none;
-    uint8_t ingress_port = 0;   ///< port index the frame entered the cluster on (egress_frame: leaves by)
+    uint8_t ingress_port =
+        0;  ///< port index the frame entered the cluster on (egress_frame: leaves by)
     uint32_t session_hint = 0;  ///< low 32 bits of the flow hash (0 if unknown)
     uint16_t payload_len = 0;   ///< bytes after the header
     /// forwarded_frame: the node whose data port the frame entered the cluster
@@ -91,26 +92,26 @@ struct PeerLinkOwnerHint {
 };
 inline constexpr size_t kPeerLinkOwnerHintSize = 16;
 
-#define TANDEM_PEER_LINK_RESULTS(X)                                             \
-    X(ok, "peer-link frame accepted")                                          \
-    X(truncated, "peer-link frame shorter than its headers")                   \
-    X(bad_ethertype, "not the peer-link EtherType (raw) or not IPv4/ARP (udp)") \
-    X(bad_version, "peer-link header version not understood")                  \
-    X(bad_type, "unknown peer-link frame type")                                \
-    X(wrong_cluster, "frame from another cluster id")                          \
-    X(unknown_node, "frame from a node that is not a configured peer")         \
-    X(not_for_us, "frame addressed to another node")                           \
-    X(bad_length, "payload length disagrees with the frame")                   \
-    X(bad_ip_header, "udp: IPv4 header malformed, with options, or lengths disagree") \
-    X(ip_fragment, "udp: an IPv4 fragment (the peer link never fragments)")    \
-    X(bad_ip_checksum, "udp: IPv4 header checksum wrong")                      \
-    X(not_udp, "udp: IPv4 but not UDP")                                        \
-    X(not_our_address, "udp: not to this node's peer-link-listen address and port") \
-    X(bad_udp_length, "udp: UDP length disagrees with the IPv4 length")        \
-    X(bad_udp_checksum, "udp: UDP checksum present and wrong")                 \
-    X(unknown_source, "udp: source address and port are no configured peer's link-address") \
-    X(source_mismatch, "udp: header's from-node is not the node of the source address") \
-    X(unauthenticated, "no authentication trailer, and this node requires one (peer-link-auth)") \
+#define TANDEM_PEER_LINK_RESULTS(X)                                                                \
+    X(ok, "peer-link frame accepted")                                                              \
+    X(truncated, "peer-link frame shorter than its headers")                                       \
+    X(bad_ethertype, "not the peer-link EtherType (raw) or not IPv4/ARP (udp)")                    \
+    X(bad_version, "peer-link header version not understood")                                      \
+    X(bad_type, "unknown peer-link frame type")                                                    \
+    X(wrong_cluster, "frame from another cluster id")                                              \
+    X(unknown_node, "frame from a node that is not a configured peer")                             \
+    X(not_for_us, "frame addressed to another node")                                               \
+    X(bad_length, "payload length disagrees with the frame")                                       \
+    X(bad_ip_header, "udp: IPv4 header malformed, with options, or lengths disagree")              \
+    X(ip_fragment, "udp: an IPv4 fragment (the peer link never fragments)")                        \
+    X(bad_ip_checksum, "udp: IPv4 header checksum wrong")                                          \
+    X(not_udp, "udp: IPv4 but not UDP")                                                            \
+    X(not_our_address, "udp: not to this node's peer-link-listen address and port")                \
+    X(bad_udp_length, "udp: UDP length disagrees with the IPv4 length")                            \
+    X(bad_udp_checksum, "udp: UDP checksum present and wrong")                                     \
+    X(unknown_source, "udp: source address and port are no configured peer's link-address")        \
+    X(source_mismatch, "udp: header's from-node is not the node of the source address")            \
+    X(unauthenticated, "no authentication trailer, and this node requires one (peer-link-auth)")   \
     X(bad_tag, "authentication tag wrong: not made with the key this node shares with the sender") \
     X(replayed, "authenticated, but its sequence number was seen before or is too old (a replay)")
 

@@ -34,8 +34,8 @@ bool PeerLinkCipher::init(const PeerLinkKey& key) {
     return true;
 }
 
-bool derivePeerLinkKey(const uint8_t* self_secret, const uint8_t* peer_public,
-                       uint16_t cluster_id, NodeId self, NodeId peer, PeerLinkKey* out) {
+bool derivePeerLinkKey(const uint8_t* self_secret, const uint8_t* peer_public, uint16_t cluster_id,
+                       NodeId self, NodeId peer, PeerLinkKey* out) {
     if (sodium_init() < 0) return false;
     uint8_t shared[crypto_scalarmult_BYTES];
     if (crypto_scalarmult(shared, self_secret, peer_public) != 0) return false;

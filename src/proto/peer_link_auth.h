@@ -41,19 +41,20 @@ inline constexpr uint8_t kPeerLinkFlagAuthenticated = 0x01;
 inline constexpr size_t kPeerLinkSaltSize = 4;
 inline constexpr size_t kPeerLinkSeqSize = 8;
 inline constexpr size_t kPeerLinkTagSize = 16;
-inline constexpr size_t kPeerLinkAuthTrailerSize = kPeerLinkSaltSize + kPeerLinkSeqSize + kPeerLinkTagSize;
+inline constexpr size_t kPeerLinkAuthTrailerSize =
+    kPeerLinkSaltSize + kPeerLinkSeqSize + kPeerLinkTagSize;
 inline constexpr size_t kCurveKeySize = 32;
 
 using PeerLinkKey = std::array<uint8_t, 32>;
 
 /// A pair's key made ready for use (the expanded AES key schedule).
 class alignas(16) PeerLinkCipher {
-public:
+  public:
     /// False when this CPU cannot run AES-256-GCM (no AES-NI / PCLMULQDQ).
     bool init(const PeerLinkKey& key);
     const unsigned char* state() const { return state_; }
 
-private:
+  private:
     unsigned char state_[512];
 };
 
@@ -64,8 +65,8 @@ bool peerLinkAuthAvailable();
 /// self's CURVE secret key and the peer's CURVE public key (raw 32 bytes
 /// each). The same on both nodes. False when the keys give no shared secret
 /// (a public key of low order: not a real peer's).
-bool derivePeerLinkKey(const uint8_t* self_secret, const uint8_t* peer_public,
-                       uint16_t cluster_id, NodeId self, NodeId peer, PeerLinkKey* out);
+bool derivePeerLinkKey(const uint8_t* self_secret, const uint8_t* peer_public, uint16_t cluster_id,
+                       NodeId self, NodeId peer, PeerLinkKey* out);
 
 /// Writes salt, seq and the tag after the payload: `header` is the
 /// peer-link header's first byte, the payload follows it, and
@@ -82,15 +83,15 @@ bool verifyPeerLinkFrame(const PeerLinkCipher& cipher, const uint8_t* header, si
 /// Which sequence numbers of one sender have been accepted: the highest,
 /// and the 1024 below it. Single-threaded (one per worker and sender).
 class ReplayWindow {
-public:
+  public:
     static constexpr uint64_t kSize = 1024;
 
     /// True (and remembered) when `seq` was not accepted before and is not
     /// older than the window; false for a replay or a frame too old.
     bool accept(uint64_t seq);
 
-private:
-    uint64_t top_ = 0;  // highest accepted; 0: nothing yet
+  private:
+    uint64_t top_ = 0;                         // highest accepted; 0: nothing yet
     std::array<uint64_t, kSize / 64> seen_{};  // bit (s % kSize) for s in (top_-kSize, top_]
 };
 

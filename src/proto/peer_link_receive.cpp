@@ -4,10 +4,9 @@ namespace tandem {
 
 PeerLinkResult checkPeerLinkFrame(const PeerLinkReceiveRules& rules, ReplayWindow* replay,
                                   const uint8_t* frame, size_t len, PeerLinkHeader* h) {
-    const PeerLinkResult r =
-        rules.udp ? decodePeerLinkUdpFrame(frame, len, *rules.udp_local, h)
-                  : decodePeerLinkFrame(frame, len, rules.cluster_id, rules.self,
-                                        rules.known_peers, h);
+    const PeerLinkResult r = rules.udp ? decodePeerLinkUdpFrame(frame, len, *rules.udp_local, h)
+                                       : decodePeerLinkFrame(frame, len, rules.cluster_id,
+                                                             rules.self, rules.known_peers, h);
     if (r != PeerLinkResult::ok || !rules.ciphers) return r;
     // The sender, cluster and receiver the header names are checked above;
     // now whether the sender made the frame, and made it once.

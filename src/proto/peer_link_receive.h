@@ -19,10 +19,10 @@ namespace tandem {
 /// How a node checks the frames its peer link receives (one set per node;
 /// the pointed-to objects outlive it).
 struct PeerLinkReceiveRules {
-    bool udp = false;               ///< the udp transport; else raw Ethernet
+    bool udp = false;  ///< the udp transport; else raw Ethernet
     uint16_t cluster_id = 0;
     NodeId self = kNoNode;
-    uint16_t known_peers = 0;       ///< bit n-1 for each configured peer n
+    uint16_t known_peers = 0;                     ///< bit n-1 for each configured peer n
     const PeerLinkUdpLocal* udp_local = nullptr;  ///< udp: what a datagram must match
     /// Frames must be authenticated: the pair keys, indexed by node id
     /// (kMaxNodes + 1 entries). Null: peer-link-auth is off.

@@ -31,8 +31,8 @@ uint16_t onesComplementSum(const uint8_t* p, size_t len, uint32_t sum) {
 }
 
 uint16_t udpChecksumSum(uint32_t src, uint32_t dst, const uint8_t* udp, size_t udp_len) {
-    uint32_t pseudo = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + kProtoUdp +
-                      uint32_t(udp_len);
+    uint32_t pseudo =
+        (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + kProtoUdp + uint32_t(udp_len);
     return onesComplementSum(udp, udp_len, pseudo);
 }
 

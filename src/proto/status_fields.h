@@ -41,7 +41,7 @@ enum class MetricKind : uint8_t { none, gauge, counter };
 struct FieldDef {
     std::string_view path;  ///< JSON member, '.' for a nested object
     FieldType type;
-    std::string_view help;  ///< one sentence: docs/control.md and the metric's HELP
+    std::string_view help;    ///< one sentence: docs/control.md and the metric's HELP
     std::string_view metric;  ///< Prometheus family name; empty when not exported
     MetricKind metric_kind;
     /// metric = value × scale (milliseconds become seconds: 0.001). A
@@ -66,6 +66,6 @@ constexpr std::string_view topMember(std::string_view path) {
 
 // The enum of a table's fields and its FieldDef array, from its X-macro.
 #define TANDEM_STATUS_FIELD_ENUM(id, ...) id,
-#define TANDEM_STATUS_FIELD_DEF(id, path, type, help, metric, kind, scale) \
-    ::tandem::status::FieldDef{path, ::tandem::status::FieldType::type, help, metric, \
-                               ::tandem::status::MetricKind::kind, scale},
+#define TANDEM_STATUS_FIELD_DEF(id, path, type, help, metric, kind, scale)       \
+    ::tandem::status::FieldDef{path,   ::tandem::status::FieldType::type,  help, \
+                               metric, ::tandem::status::MetricKind::kind, scale},

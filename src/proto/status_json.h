@@ -18,7 +18,8 @@ namespace tandem::status {
 /// Sets the member `path` of `j` ("a.b" is j["a"]["b"]).
 inline void setPath(nlohmann::json& j, std::string_view path, nlohmann::json value) {
     nlohmann::json* at = &j;
-    for (size_t dot; (dot = path.find('.')) != std::string_view::npos; path.remove_prefix(dot + 1)) {
+    for (size_t dot; (dot = path.find('.')) != std::string_view::npos;
+         path.remove_prefix(dot + 1)) {
         at = &(*at)[std::string(path.substr(0, dot))];
     }
     (*at)[std::string(path)] = std::move(value);

@@ -58,10 +58,10 @@ struct TcpWindow {
 /// the tracker shifts window fields by TcpWindow::wscale.
 inline constexpr uint8_t kMaxTcpWindowScale = 14;
 enum TcpWindowFlag : uint8_t {
-    kWinScaleSeen = 1u << 0,  ///< this side sent a window-scale option
-    kWinFinSeen = 1u << 1,    ///< this side sent FIN
-    kWinInitialised = 1u << 2,///< end/max_end hold real values
-    kWinFinAcked = 1u << 3,   ///< the peer acknowledged this side's FIN
+    kWinScaleSeen = 1u << 0,    ///< this side sent a window-scale option
+    kWinFinSeen = 1u << 1,      ///< this side sent FIN
+    kWinInitialised = 1u << 2,  ///< end/max_end hold real values
+    kWinFinAcked = 1u << 3,     ///< the peer acknowledged this side's FIN
 };
 
 /// Address translation carried by a session (applied by its owner). Kept by
@@ -69,9 +69,9 @@ enum TcpWindowFlag : uint8_t {
 /// like the timer links, it is not read by the per-packet path of a flow
 /// without translation.
 struct NatBinding {
-    uint32_t addr = 0;   ///< translated IPv4 address (host order), 0 = none
-    uint16_t port = 0;   ///< translated port
-    uint8_t kind = 0;    ///< 0 none, 1 source NAT, 2 destination NAT
+    uint32_t addr = 0;  ///< translated IPv4 address (host order), 0 = none
+    uint16_t port = 0;  ///< translated port
+    uint8_t kind = 0;   ///< 0 none, 1 source NAT, 2 destination NAT
     uint8_t reserved = 0;
 };
 
@@ -101,26 +101,27 @@ inline constexpr const char* kEarlierPolicyRuleName = "(earlier policy)";
 struct alignas(64) Session {
     // ---- line 1 -------------------------------------------------------------
     // The key's pieces (read key(), write setKey(), compare with hasKey()).
-    uint32_t key_context = 0;     ///< FlowKey::context
-    uint32_t key_lo_tail = 0;     ///< FlowKey::lo bytes 12..15 (the IPv4 address)
-    uint32_t key_hi_tail = 0;     ///< FlowKey::hi bytes 12..15
+    uint32_t key_context = 0;  ///< FlowKey::context
+    uint32_t key_lo_tail = 0;  ///< FlowKey::lo bytes 12..15 (the IPv4 address)
+    uint32_t key_hi_tail = 0;  ///< FlowKey::hi bytes 12..15
     uint16_t key_lo_port = 0;
     uint16_t key_hi_port = 0;
     uint8_t key_proto = 0;
     AddrFamily key_family = AddrFamily::none;
     SessionState state = SessionState::none;
-    NodeId owner = kNoNode;        ///< node that processes this session
-    uint32_t expires_ms = 0;       ///< table clock (ms, wraps) when idle timeout fires
-    uint8_t flags = 0;             ///< SessionFlag bits
-    uint8_t ingress_port = kUnknownPort; ///< data port index the first packet entered the cluster by (replicated)
-    NodeId backup_owner = kNoNode; ///< node holding the replica for takeover
-    NodeId origin_owner = kNoNode; ///< owner at creation (revert goes back here)
-    uint32_t version = 0;          ///< bumped by the owner on every replicated change
-    uint64_t packets[2] = {0, 0};  ///< [Direction]
-    uint64_t bytes[2] = {0, 0};    ///< [Direction]
+    NodeId owner = kNoNode;   ///< node that processes this session
+    uint32_t expires_ms = 0;  ///< table clock (ms, wraps) when idle timeout fires
+    uint8_t flags = 0;        ///< SessionFlag bits
+    uint8_t ingress_port =
+        kUnknownPort;  ///< data port index the first packet entered the cluster by (replicated)
+    NodeId backup_owner = kNoNode;  ///< node holding the replica for takeover
+    NodeId origin_owner = kNoNode;  ///< owner at creation (revert goes back here)
+    uint32_t version = 0;           ///< bumped by the owner on every replicated change
+    uint64_t packets[2] = {0, 0};   ///< [Direction]
+    uint64_t bytes[2] = {0, 0};     ///< [Direction]
     // ---- line 2 -------------------------------------------------------------
-    uint8_t key_lo_head[12] = {}; ///< FlowKey::lo bytes 0..11
-    uint8_t key_hi_head[12] = {}; ///< FlowKey::hi bytes 0..11
+    uint8_t key_lo_head[12] = {};  ///< FlowKey::lo bytes 0..11
+    uint8_t key_hi_head[12] = {};  ///< FlowKey::hi bytes 0..11
     TcpWindow win[2];              ///< [Direction]
     uint32_t rule = 0;             ///< index of the policy rule that allowed it
     uint32_t created_s = 0;        ///< table clock seconds at creation
@@ -158,9 +159,9 @@ struct alignas(64) Session {
         const auto* kb = reinterpret_cast<const uint8_t*>(&k);
         uint64_t a, b, x, y;
         uint16_t c, z;
-        std::memcpy(&a, &key_context, 8);   // context, lo tail
-        std::memcpy(&b, &key_hi_tail, 8);   // hi tail, lo port, hi port
-        std::memcpy(&c, &key_proto, 2);     // proto, family
+        std::memcpy(&a, &key_context, 8);  // context, lo tail
+        std::memcpy(&b, &key_hi_tail, 8);  // hi tail, lo port, hi port
+        std::memcpy(&c, &key_proto, 2);    // proto, family
         uint32_t w;
         std::memcpy(&w, kb + offsetof(FlowKey, context), 4);
         x = w;

@@ -7,7 +7,6 @@
 
 #include <sys/mman.h>
 
-
 namespace tandem {
 namespace {
 
@@ -37,7 +36,6 @@ T* allocateAligned(size_t count) {
     if (align == kHuge) ::madvise(p, bytes, MADV_HUGEPAGE);  // advisory; failure is harmless
     return static_cast<T*>(p);
 }
-
 
 }  // namespace
 
@@ -72,8 +70,8 @@ SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
 size_t SessionTable::memoryBytes() const {
     return size_t(capacity_) *
                (sizeof(Session) + sizeof(TimerLink) + sizeof(uint64_t) + sizeof(NatBinding)) +
-           size_t(nbuckets_) * sizeof(Bucket) +
-           size_t(capacity_) * sizeof(uint32_t) + kWheelSlots * sizeof(uint32_t);
+           size_t(nbuckets_) * sizeof(Bucket) + size_t(capacity_) * sizeof(uint32_t) +
+           kWheelSlots * sizeof(uint32_t);
 }
 
 uint32_t SessionTable::find(const FlowKey& key, uint64_t hash) const {
@@ -132,8 +130,7 @@ SessionTable::InsertResult SessionTable::insert(const Session& init, uint64_t ha
     return r;
 }
 
-SessionTable::InsertResult SessionTable::place(const FlowKey& key, uint64_t hash,
-                                               uint32_t* index) {
+SessionTable::InsertResult SessionTable::place(const FlowKey& key, uint64_t hash, uint32_t* index) {
     uint32_t existing = findSlow(key, hash);
     if (existing != kNoEntry) {
         *index = existing;

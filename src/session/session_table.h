@@ -19,16 +19,16 @@
 // and deciding (see pipeline.cpp).
 //
 // Aging. A timing wheel (kWheelSlots slots of kSlotMs) links every entry by
-// index (the links are in a side array). Refreshing a session only writes Session::expires_ms (no list
-// operation on the per-packet path); when the wheel reaches an entry that is
-// not yet due it is moved to its new slot then. expire() does a bounded
-// amount of work per call, so aging never stalls packet processing.
+// index (the links are in a side array). Refreshing a session only writes Session::expires_ms (no
+// list operation on the per-packet path); when the wheel reaches an entry that is not yet due it is
+// moved to its new slot then. expire() does a bounded amount of work per call, so aging never
+// stalls packet processing.
 //
 // Concurrency. One SessionTable is owned by one thread (a dataplane worker
 // owns the shard of flows hashed to it). Only that thread calls any method;
-// there are no locks, and the only atomic is size() (single writer). Replicated entries from peers, operator
-// requests (clear, show) and snapshots reach the owning worker as messages on
-// its lock-free ring and are applied between bursts (see dataplane/).
+// there are no locks, and the only atomic is size() (single writer). Replicated entries from peers,
+// operator requests (clear, show) and snapshots reach the owning worker as messages on its
+// lock-free ring and are applied between bursts (see dataplane/).
 //
 // Time is the caller's millisecond clock (uint32, wrapping every ~49 days);
 // comparisons are wrap-safe for timeouts shorter than ~24 days.
@@ -52,7 +52,7 @@
 namespace tandem {
 
 class SessionTable {
-public:
+  public:
     static constexpr uint32_t kNoEntry = UINT32_MAX;
     static constexpr uint32_t kSlotMs = 64;
     static constexpr uint32_t kWheelSlots = 4096;  ///< horizon ~262 s; longer timers re-slot
@@ -128,7 +128,9 @@ public:
     /// know their keys ahead: a burst being parsed (prefetch each bucket as
     /// soon as its hash is known, then findBurst()), a burst of new flows, a
     /// bulk sync. A hint only; never faults.
-    void prefetchBucket(uint64_t hash) const { __builtin_prefetch(&buckets_[homeBucket(hash)], 0, 3); }
+    void prefetchBucket(uint64_t hash) const {
+        __builtin_prefetch(&buckets_[homeBucket(hash)], 0, 3);
+    }
 
     enum class InsertResult : uint8_t { inserted, exists, full };
 
@@ -136,8 +138,7 @@ public:
     /// *index is the new entry (all fields default except key and expires_ms,
     /// no NAT binding); on `exists` *index is the existing one; on `full` the
     /// table is unchanged.
-    InsertResult insert(const FlowKey& key, uint64_t hash, uint32_t expires_ms,
-                        uint32_t* index);
+    InsertResult insert(const FlowKey& key, uint64_t hash, uint32_t expires_ms, uint32_t* index);
 
     /// Same, but the new entry is a copy of `init` (key and expires_ms taken
     /// from it) with no NAT binding; the table fills in only its own
@@ -180,7 +181,7 @@ public:
     template <typename Fn>
     uint32_t scan(uint32_t from, uint32_t max_visits, Fn&& fn) const;
 
-private:
+  private:
     struct alignas(64) Bucket {
         static constexpr int kSlots = 10;
         uint16_t sig[kSlots];  ///< signatureOf(hash) of each slot's entry, 0 when empty
@@ -269,8 +270,8 @@ private:
     AlignedArray<Bucket> buckets_;
     std::unique_ptr<uint32_t[]> free_;  ///< stack of free entry indices
     uint32_t free_top_;
-    std::unique_ptr<uint32_t[]> wheel_; ///< head entry index per slot
-    uint32_t cursor_ms_;                ///< start time of the next slot to process
+    std::unique_ptr<uint32_t[]> wheel_;  ///< head entry index per slot
+    uint32_t cursor_ms_;                 ///< start time of the next slot to process
 };
 
 // ---- template implementations ----------------------------------------------

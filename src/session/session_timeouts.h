@@ -19,7 +19,7 @@ struct SessionTimeouts {
     uint32_t udp_unreplied_s = 30;  ///< one direction seen so far
     uint32_t udp_replied_s = 120;   ///< both directions seen
     uint32_t icmp_s = 30;
-    uint32_t other_s = 600;         ///< any other IP protocol
+    uint32_t other_s = 600;  ///< any other IP protocol
     /// Under pressure (the table at least `pressure_percent` full), an
     /// embryonic TCP session (SYN seen, handshake not complete: syn-sent or
     /// syn-recv) gets at most this idle time, when it is created and each

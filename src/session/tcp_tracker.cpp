@@ -6,21 +6,33 @@ namespace tandem {
 namespace {
 
 // Sequence-space comparisons (RFC 1982 serial arithmetic).
-inline bool seqLt(uint32_t a, uint32_t b) { return int32_t(a - b) < 0; }
-inline bool seqLe(uint32_t a, uint32_t b) { return int32_t(a - b) <= 0; }
-inline bool seqGt(uint32_t a, uint32_t b) { return int32_t(a - b) > 0; }
+inline bool seqLt(uint32_t a, uint32_t b) {
+    return int32_t(a - b) < 0;
+}
+inline bool seqLe(uint32_t a, uint32_t b) {
+    return int32_t(a - b) <= 0;
+}
+inline bool seqGt(uint32_t a, uint32_t b) {
+    return int32_t(a - b) > 0;
+}
 
 constexpr uint32_t kMinAckWindow = 66000;  // tolerance for old ACKs (one 64 KiB window)
 
-inline int other(Direction d) { return d == Direction::original ? 1 : 0; }
+inline int other(Direction d) {
+    return d == Direction::original ? 1 : 0;
+}
 
 // Result of the flag/state stage: the next state, or a rejection.
 struct Step {
     TcpVerdict verdict;
     SessionState next;
 };
-inline Step accept(SessionState next) { return {TcpVerdict::accept, next}; }
-inline Step reject() { return {TcpVerdict::invalid_state, SessionState::none}; }
+inline Step accept(SessionState next) {
+    return {TcpVerdict::accept, next};
+}
+inline Step reject() {
+    return {TcpVerdict::invalid_state, SessionState::none};
+}
 
 // Teardown states are a function of which sides sent a FIN and which FINs
 // were acknowledged; deriving them keeps FIN and ACK ordering questions in
@@ -29,29 +41,40 @@ SessionState teardownState(const TcpWindow w[2]) {
     const bool fin0 = w[0].flags & kWinFinSeen, fin1 = w[1].flags & kWinFinSeen;
     const bool acked0 = w[0].flags & kWinFinAcked, acked1 = w[1].flags & kWinFinAcked;
     if (!fin0 && !fin1) return SessionState::tcp_established;
-    if (fin0 && fin1) return acked0 && acked1 ? SessionState::tcp_time_wait : SessionState::tcp_last_ack;
+    if (fin0 && fin1)
+        return acked0 && acked1 ? SessionState::tcp_time_wait : SessionState::tcp_last_ack;
     return (fin0 ? acked0 : acked1) ? SessionState::tcp_close_wait : SessionState::tcp_fin_wait;
 }
 
 Step onSynSent(Direction dir, TcpEvent ev) {
     const bool orig = dir == Direction::original;
     switch (ev) {
-        case TcpEvent::syn: return accept(SessionState::tcp_syn_sent);  // retransmit / simultaneous open
-        case TcpEvent::syn_ack: return orig ? reject() : accept(SessionState::tcp_syn_recv);
-        case TcpEvent::rst: return accept(SessionState::tcp_close);     // e.g. connection refused
-        default: return reject();
+        case TcpEvent::syn:
+            return accept(SessionState::tcp_syn_sent);  // retransmit / simultaneous open
+        case TcpEvent::syn_ack:
+            return orig ? reject() : accept(SessionState::tcp_syn_recv);
+        case TcpEvent::rst:
+            return accept(SessionState::tcp_close);  // e.g. connection refused
+        default:
+            return reject();
     }
 }
 
 Step onSynRecv(Direction dir, TcpEvent ev) {
     const bool orig = dir == Direction::original;
     switch (ev) {
-        case TcpEvent::syn: return orig ? accept(SessionState::tcp_syn_recv) : reject();
-        case TcpEvent::syn_ack: return accept(SessionState::tcp_syn_recv);  // retransmit
-        case TcpEvent::ack: return accept(orig ? SessionState::tcp_established : SessionState::tcp_syn_recv);
-        case TcpEvent::fin: return orig ? accept(SessionState::tcp_fin_wait) : reject();
-        case TcpEvent::rst: return accept(SessionState::tcp_close);
-        default: return reject();
+        case TcpEvent::syn:
+            return orig ? accept(SessionState::tcp_syn_recv) : reject();
+        case TcpEvent::syn_ack:
+            return accept(SessionState::tcp_syn_recv);  // retransmit
+        case TcpEvent::ack:
+            return accept(orig ? SessionState::tcp_established : SessionState::tcp_syn_recv);
+        case TcpEvent::fin:
+            return orig ? accept(SessionState::tcp_fin_wait) : reject();
+        case TcpEvent::rst:
+            return accept(SessionState::tcp_close);
+        default:
+            return reject();
     }
 }
 
@@ -60,12 +83,16 @@ Step onSynRecv(Direction dir, TcpEvent ev) {
 Step onOpen(SessionState cur, Direction dir, TcpEvent ev) {
     switch (ev) {
         case TcpEvent::ack:
-        case TcpEvent::fin: return accept(cur);
+        case TcpEvent::fin:
+            return accept(cur);
         // A retransmitted SYN-ACK (the final ACK of the handshake was lost)
         // must pass, or the handshake never completes.
-        case TcpEvent::syn_ack: return dir == Direction::reply ? accept(cur) : reject();
-        case TcpEvent::rst: return accept(SessionState::tcp_close);
-        default: return reject();
+        case TcpEvent::syn_ack:
+            return dir == Direction::reply ? accept(cur) : reject();
+        case TcpEvent::rst:
+            return accept(SessionState::tcp_close);
+        default:
+            return reject();
     }
 }
 
@@ -88,7 +115,8 @@ void initSide(TcpWindow& snd, TcpWindow& rcv, const TcpInfo& t, uint32_t end) {
     }
     if (syn && (t.flags & kTcpAck)) {
         // Window scaling is in force only if both SYNs carried the option.
-        if (!((snd.flags & kWinScaleSeen) && (rcv.flags & kWinScaleSeen))) snd.wscale = rcv.wscale = 0;
+        if (!((snd.flags & kWinScaleSeen) && (rcv.flags & kWinScaleSeen)))
+            snd.wscale = rcv.wscale = 0;
     }
     if (rcv.flags & kWinInitialised) {
         // This side's window bounds what the other side may send.
@@ -118,10 +146,10 @@ bool windowStep(TcpWindow w[2], int d, const TcpInfo& t, bool enforce) {
     if (rcv.flags & kWinInitialised) {
         const uint32_t ack = ackf ? t.ack : rcv.end;
         const uint32_t max_ack_win = std::max(snd.max_win, kMinAckWindow);
-        const bool ok = seqLe(t.seq, snd.max_end) &&                        // not beyond what was allowed
+        const bool ok = seqLe(t.seq, snd.max_end) &&  // not beyond what was allowed
                         !seqLt(end, snd.end - std::max<uint32_t>(rcv.max_win, 1)) &&  // not too old
-                        seqLe(ack, rcv.end) &&                               // acks only what was sent
-                        !seqLt(ack, rcv.end - max_ack_win);                  // ack not too old
+                        seqLe(ack, rcv.end) &&               // acks only what was sent
+                        !seqLt(ack, rcv.end - max_ack_win);  // ack not too old
         if (!ok && enforce) return false;
         if (ackf) {
             const uint32_t limit = ack + std::max<uint32_t>(win, 1);
@@ -221,15 +249,25 @@ TcpVerdict detail::tcpTrackFull(Session& s, Direction dir, const TcpInfo& tcp,
 
     Step step;
     switch (s.state) {
-        case SessionState::tcp_syn_sent: step = onSynSent(dir, ev); break;
-        case SessionState::tcp_syn_recv: step = onSynRecv(dir, ev); break;
+        case SessionState::tcp_syn_sent:
+            step = onSynSent(dir, ev);
+            break;
+        case SessionState::tcp_syn_recv:
+            step = onSynRecv(dir, ev);
+            break;
         case SessionState::tcp_established:
         case SessionState::tcp_fin_wait:
         case SessionState::tcp_close_wait:
         case SessionState::tcp_last_ack:
-        case SessionState::tcp_time_wait: step = onOpen(s.state, dir, ev); break;
-        case SessionState::tcp_close: step = onClose(ev); break;
-        default: step = reject(); break;
+        case SessionState::tcp_time_wait:
+            step = onOpen(s.state, dir, ev);
+            break;
+        case SessionState::tcp_close:
+            step = onClose(ev);
+            break;
+        default:
+            step = reject();
+            break;
     }
     if (step.verdict != TcpVerdict::accept) return step.verdict;
 
@@ -265,43 +303,78 @@ bool tcpMayReopen(const Session& s, Direction dir, const TcpInfo& tcp) {
 uint32_t sessionTimeoutMs(const Session& s, const SessionTimeouts& t) {
     uint32_t sec;
     switch (s.state) {
-        case SessionState::tcp_syn_sent: sec = t.tcp_syn_sent_s; break;
-        case SessionState::tcp_syn_recv: sec = t.tcp_syn_recv_s; break;
-        case SessionState::tcp_established: sec = t.tcp_established_s; break;
-        case SessionState::tcp_fin_wait: sec = t.tcp_fin_wait_s; break;
-        case SessionState::tcp_close_wait: sec = t.tcp_close_wait_s; break;
-        case SessionState::tcp_last_ack: sec = t.tcp_last_ack_s; break;
-        case SessionState::tcp_time_wait: sec = t.tcp_time_wait_s; break;
-        case SessionState::tcp_close: sec = t.tcp_close_s; break;
+        case SessionState::tcp_syn_sent:
+            sec = t.tcp_syn_sent_s;
+            break;
+        case SessionState::tcp_syn_recv:
+            sec = t.tcp_syn_recv_s;
+            break;
+        case SessionState::tcp_established:
+            sec = t.tcp_established_s;
+            break;
+        case SessionState::tcp_fin_wait:
+            sec = t.tcp_fin_wait_s;
+            break;
+        case SessionState::tcp_close_wait:
+            sec = t.tcp_close_wait_s;
+            break;
+        case SessionState::tcp_last_ack:
+            sec = t.tcp_last_ack_s;
+            break;
+        case SessionState::tcp_time_wait:
+            sec = t.tcp_time_wait_s;
+            break;
+        case SessionState::tcp_close:
+            sec = t.tcp_close_s;
+            break;
         case SessionState::open:
         case SessionState::replied: {
             const bool replied = s.state == SessionState::replied;
             switch (s.key_proto) {
-                case kProtoUdp: sec = replied ? t.udp_replied_s : t.udp_unreplied_s; break;
+                case kProtoUdp:
+                    sec = replied ? t.udp_replied_s : t.udp_unreplied_s;
+                    break;
                 case kProtoIcmp:
-                case kProtoIcmpV6: sec = t.icmp_s; break;
-                default: sec = t.other_s; break;
+                case kProtoIcmpV6:
+                    sec = t.icmp_s;
+                    break;
+                default:
+                    sec = t.other_s;
+                    break;
             }
             break;
         }
-        default: sec = t.other_s; break;
+        default:
+            sec = t.other_s;
+            break;
     }
     return sec * 1000u;
 }
 
 const char* sessionStateName(SessionState s) {
     switch (s) {
-        case SessionState::none: return "none";
-        case SessionState::tcp_syn_sent: return "syn-sent";
-        case SessionState::tcp_syn_recv: return "syn-recv";
-        case SessionState::tcp_established: return "established";
-        case SessionState::tcp_fin_wait: return "fin-wait";
-        case SessionState::tcp_close_wait: return "close-wait";
-        case SessionState::tcp_last_ack: return "last-ack";
-        case SessionState::tcp_time_wait: return "time-wait";
-        case SessionState::tcp_close: return "close";
-        case SessionState::open: return "open";
-        case SessionState::replied: return "replied";
+        case SessionState::none:
+            return "none";
+        case SessionState::tcp_syn_sent:
+            return "syn-sent";
+        case SessionState::tcp_syn_recv:
+            return "syn-recv";
+        case SessionState::tcp_established:
+            return "established";
+        case SessionState::tcp_fin_wait:
+            return "fin-wait";
+        case SessionState::tcp_close_wait:
+            return "close-wait";
+        case SessionState::tcp_last_ack:
+            return "last-ack";
+        case SessionState::tcp_time_wait:
+            return "time-wait";
+        case SessionState::tcp_close:
+            return "close";
+        case SessionState::open:
+            return "open";
+        case SessionState::replied:
+            return "replied";
     }
     return "?";
 }

@@ -24,9 +24,9 @@
 namespace tandem {
 
 #define TANDEM_TCP_VERDICTS(X)                                                   \
-    X(accept, "packet fits the connection's state and windows")                \
+    X(accept, "packet fits the connection's state and windows")                  \
     X(invalid_flags, "impossible TCP flag combination (SYN+FIN, no flags, ...)") \
-    X(invalid_state, "flags not allowed in the connection's state")            \
+    X(invalid_state, "flags not allowed in the connection's state")              \
     X(out_of_window, "sequence or acknowledgement outside the tracked window")
 
 TANDEM_COUNTER_ENUM(TcpVerdict, TANDEM_TCP_VERDICTS)
@@ -53,7 +53,8 @@ namespace detail {
 /// tcpTrack() without its shortcut for ACKs of established connections: the
 /// state machine and window check for every case. Same contract; tests
 /// compare the two.
-TcpVerdict tcpTrackFull(Session& s, Direction dir, const TcpInfo& tcp, const TcpTrackingConfig& cfg);
+TcpVerdict tcpTrackFull(Session& s, Direction dir, const TcpInfo& tcp,
+                        const TcpTrackingConfig& cfg);
 }  // namespace detail
 
 /// True when a SYN from the original side may reopen a closed connection on

@@ -55,8 +55,12 @@ FlowTuple flowTuple(uint32_t n) {
     return t;
 }
 
-void put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8), p[1] = uint8_t(v); }
-void put32(uint8_t* p, uint32_t v) { put16(p, uint16_t(v >> 16)), put16(p + 2, uint16_t(v)); }
+void put16(uint8_t* p, uint16_t v) {
+    p[0] = uint8_t(v >> 8), p[1] = uint8_t(v);
+}
+void put32(uint8_t* p, uint32_t v) {
+    put16(p, uint16_t(v >> 16)), put16(p + 2, uint16_t(v));
+}
 
 // Ethernet + IPv4 + TCP (ACK) frame of flow n, in the direction `reply`.
 void buildFrame(uint8_t* f, uint32_t n, bool reply) {
@@ -94,8 +98,8 @@ double threadCpuSeconds() {
 }
 
 struct Figures {
-    double inserts_per_s = 0;      // per CPU-second
-    double lookups_per_s = 0;      // per CPU-second, median of the runs
+    double inserts_per_s = 0;  // per CPU-second
+    double lookups_per_s = 0;  // per CPU-second, median of the runs
     double lookups_min = 0, lookups_max = 0;
     double lookups_per_wall_s = 0;
     double bytes_per_session = 0;
@@ -156,7 +160,8 @@ void lookupLoop(SessionTable& table, const std::vector<uint8_t>& frames, uint32_
                     }
                 }
                 if constexpr (kLookup) {
-                    for (uint32_t i = (g - 1) * kGroup; g >= 1 && g <= kGroups && i < g * kGroup; ++i)
+                    for (uint32_t i = (g - 1) * kGroup; g >= 1 && g <= kGroups && i < g * kGroup;
+                         ++i)
                         cand[i] = table.candidate(hashes[i]);
                     for (uint32_t i = (g - 2) * kGroup; g >= 2 && i < (g - 1) * kGroup; ++i) {
                         const uint32_t idx = ok[i] ? table.confirm(keys[i], hashes[i], cand[i])
@@ -214,7 +219,8 @@ Figures run(uint32_t sessions, double seconds, int repeat) {
         for (uint32_t n = 0; n < sessions; ++n) {
             if (n + kAhead < sessions) table.prefetchBucket(hashes[n + kAhead]);
             FlowKey k = makeFlowKey(flowTuple(n));
-            if (table.insert(k, flowHash(k), 3600000, &idx) != SessionTable::InsertResult::inserted) {
+            if (table.insert(k, flowHash(k), 3600000, &idx) !=
+                SessionTable::InsertResult::inserted) {
                 std::fprintf(stderr, "insert %u failed\n", n);
                 std::exit(1);
             }
@@ -315,10 +321,14 @@ int main(int argc, char** argv) {
     int repeat = 1;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--sessions" && i + 1 < argc) sizes = parseSizes(argv[++i]);
-        else if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
-        else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
-        else if (a == "--memory-floor") floor = true;
+        if (a == "--sessions" && i + 1 < argc)
+            sizes = parseSizes(argv[++i]);
+        else if (a == "--seconds" && i + 1 < argc)
+            seconds = std::atof(argv[++i]);
+        else if (a == "--repeat" && i + 1 < argc)
+            repeat = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--memory-floor")
+            floor = true;
         else {
             std::fprintf(stderr,
                          "usage: engine_bench [--sessions N[,N...]] [--seconds S] [--repeat R] "
@@ -339,14 +349,17 @@ int main(int argc, char** argv) {
         if (repeat > 1)
             std::printf("%12s median of %d runs; lowest %.2f M, highest %.2f M\n", "", repeat,
                         f.lookups_min / 1e6, f.lookups_max / 1e6);
-        std::printf("%12s per packet, CPU ns: parse %.1f | key+hash +%.1f | lookup +%.1f | "
-                    "counters+expiry +%.1f = %.1f\n",
-                    "", f.stage_ns[0], f.stage_ns[1] - f.stage_ns[0], f.stage_ns[2] - f.stage_ns[1],
-                    f.stage_ns[3] - f.stage_ns[2], f.stage_ns[3]);
+        std::printf(
+            "%12s per packet, CPU ns: parse %.1f | key+hash +%.1f | lookup +%.1f | "
+            "counters+expiry +%.1f = %.1f\n",
+            "", f.stage_ns[0], f.stage_ns[1] - f.stage_ns[0], f.stage_ns[2] - f.stage_ns[1],
+            f.stage_ns[3] - f.stage_ns[2], f.stage_ns[3]);
         if (floor) {
             const size_t bytes = size_t(f.bytes_per_session * n);
-            std::printf("%12s memory floor: %.1f CPU ns per lookup (2 dependent random lines over %zu MB)\n",
-                        "", memoryFloorNs(bytes, seconds / 2), bytes >> 20);
+            std::printf(
+                "%12s memory floor: %.1f CPU ns per lookup (2 dependent random lines over %zu "
+                "MB)\n",
+                "", memoryFloorNs(bytes, seconds / 2), bytes >> 20);
         }
         std::fflush(stdout);
     }

@@ -64,10 +64,12 @@ int main(int argc, char** argv) {
             sink = uint64_t(decodePeerLinkHeader(f.data(), f.size(), 1, 1, 0b10, &out)) +
                    out.session_hint;
         });
-        const double seal = nsPer(n, [&](uint64_t i) { sealPeerLinkFrame(key, f.data(), len, 7, i + 1); });
+        const double seal =
+            nsPer(n, [&](uint64_t i) { sealPeerLinkFrame(key, f.data(), len, 7, i + 1); });
         // Frames sealed in turn, each checked once (the window moves on).
         std::vector<std::vector<uint8_t>> sealed(64, f);
-        for (size_t k = 0; k < sealed.size(); ++k) sealPeerLinkFrame(key, sealed[k].data(), len, 7, k + 1);
+        for (size_t k = 0; k < sealed.size(); ++k)
+            sealPeerLinkFrame(key, sealed[k].data(), len, 7, k + 1);
         ReplayWindow window;
         uint64_t accepted = 0;
         const double verify = nsPer(n, [&](uint64_t i) {

@@ -77,8 +77,10 @@ int main(int argc, char** argv) {
     double seconds = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
-        if (a == "--flows") flows = uint32_t(std::atoi(argv[i + 1]));
-        else if (a == "--seconds") seconds = std::atof(argv[i + 1]);
+        if (a == "--flows")
+            flows = uint32_t(std::atoi(argv[i + 1]));
+        else if (a == "--seconds")
+            seconds = std::atof(argv[i + 1]);
     }
     SessionTable table(flows + 1024, 0);
     Pipeline pipe(settings(), table, policy());
@@ -102,7 +104,8 @@ int main(int argc, char** argv) {
     for (uint32_t n = 0; n < flows; ++n) {
         const std::string c = clientAddr(n / 60000), s = "192.0.2.80";
         const uint16_t sport = uint16_t(1024 + n % 60000);
-        hs.push_back(FrameBuilder::tcp(s, 80, c, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build());
+        hs.push_back(
+            FrameBuilder::tcp(s, 80, c, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build());
         hs_ports.push_back(0);
     }
     run(hs, hs_ports, pipe, 1000);
@@ -128,8 +131,9 @@ int main(int argc, char** argv) {
             const uint32_t n = rng() % flows;
             const std::string c = clientAddr(n / 60000), s = "192.0.2.80";
             const uint16_t sport = uint16_t(1024 + n % 60000);
-            acks.push_back(reply ? FrameBuilder::tcp(s, 80, c, sport, kTcpAck).seq(501).ack(101).build()
-                                 : FrameBuilder::tcp(c, sport, s, 80, kTcpAck).seq(101).ack(501).build());
+            acks.push_back(
+                reply ? FrameBuilder::tcp(s, 80, c, sport, kTcpAck).seq(501).ack(101).build()
+                      : FrameBuilder::tcp(c, sport, s, 80, kTcpAck).seq(101).ack(501).build());
             ack_ports.push_back(reply ? 0 : 1);
         }
     }
@@ -177,13 +181,15 @@ int main(int argc, char** argv) {
     std::printf("pipeline_bench: %u flows, one thread, rates per CPU-second\n", flows);
     std::printf("  new sessions/s          %8.2f M\n", new_rate / 1e6);
     std::printf("  established packets/s   %8.2f M\n", est_rate / 1e6);
-    std::printf("  workerFor (2 workers)   %8.2f M frames/s, %.1f ns each (frames from memory), "
-                "%.1f ns (a burst in cache)\n",
-                steer_rate / 1e6, 1e9 / steer_rate, 1e9 / steer_hot_rate);
-    std::printf("  (forwarded %llu, sessions %u, of them established %u, drops %llu)\n",
-                (unsigned long long)fwd, table.size(), established,
-                (unsigned long long)(pipe.counters().get(PipelineCounter::dropped_tcp_invalid_state) +
-                                     pipe.counters().get(PipelineCounter::dropped_tcp_out_of_window) +
-                                     pipe.counters().get(PipelineCounter::dropped_no_session)));
+    std::printf(
+        "  workerFor (2 workers)   %8.2f M frames/s, %.1f ns each (frames from memory), "
+        "%.1f ns (a burst in cache)\n",
+        steer_rate / 1e6, 1e9 / steer_rate, 1e9 / steer_hot_rate);
+    std::printf(
+        "  (forwarded %llu, sessions %u, of them established %u, drops %llu)\n",
+        (unsigned long long)fwd, table.size(), established,
+        (unsigned long long)(pipe.counters().get(PipelineCounter::dropped_tcp_invalid_state) +
+                             pipe.counters().get(PipelineCounter::dropped_tcp_out_of_window) +
+                             pipe.counters().get(PipelineCounter::dropped_no_session)));
     return 0;
 }

@@ -62,9 +62,9 @@ namespace {
 using Steady = std::chrono::steady_clock;
 
 uint64_t nowNs() {
-    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        Steady::now().time_since_epoch())
-                        .count());
+    return uint64_t(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now().time_since_epoch())
+            .count());
 }
 
 double cpuSeconds(clockid_t id) {
@@ -297,7 +297,8 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
             if (ph == Phase::live || ph == Phase::paced) {
                 if (!based) acked_base = acked_seen = acked, based = true;  // earlier phases' acks
                 const uint64_t t = nowNs();
-                for (uint64_t i = acked_seen - acked_base; i < acked - acked_base && i < pushed; ++i)
+                for (uint64_t i = acked_seen - acked_base; i < acked - acked_base && i < pushed;
+                     ++i)
                     if (i >= n) acked_lag_us.push_back(uint32_t((t - push_ns[i]) / 1000));
                 acked_seen = acked;
                 if (ph == Phase::live && acked - acked_base >= n && !live_t1) {
@@ -360,8 +361,9 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
                              (unsigned long long)b.ha(HaCounter::inbound_full));
                 for (Node* x : {&a, &b})
                     for (const CounterValue& c : x->agent->status().counters)
-                        if (c.value) std::fprintf(stderr, "  node %u %s %llu\n", x->config.node.id,
-                                                  c.name.c_str(), (unsigned long long)c.value);
+                        if (c.value)
+                            std::fprintf(stderr, "  node %u %s %llu\n", x->config.node.id,
+                                         c.name.c_str(), (unsigned long long)c.value);
                 stop = true;
                 ta.join();
                 tb.join();
@@ -372,10 +374,12 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
     };
 
     // Pairing, and the (empty) bulk syncs of pairing, before anything is timed.
-    waitFor([&] {
-        return canOwnSessions(a.agent->state()) && canOwnSessions(b.agent->state()) &&
-               a.ha(HaCounter::bulk_received) >= 1 && b.ha(HaCounter::bulk_received) >= 1;
-    }, 30, "pairing");
+    waitFor(
+        [&] {
+            return canOwnSessions(a.agent->state()) && canOwnSessions(b.agent->state()) &&
+                   a.ha(HaCounter::bulk_received) >= 1 && b.ha(HaCounter::bulk_received) >= 1;
+        },
+        30, "pairing");
 
     // 1. bulk: node 1's table gets N sessions (not replicated: filled as a
     //    table is before a peer joins), node 2 asks for everything.
@@ -475,16 +479,19 @@ void report(const char* label, const std::vector<Figures>& runs, const Options& 
                 bulk.median, bulk.lo, bulk.hi, opt.sessions / bulk.median / 1e6);
     std::printf("  live replication     %8.3f M/s    (%.3f - %.3f)\n", live.median / 1e6,
                 live.lo / 1e6, live.hi / 1e6);
-    std::printf("  paced %.0f k/s (%u sessions, achieved %.0f k/s): lag to applied p50 %.0f us "
-                "(%.0f - %.0f), p99 %.0f us (%.0f - %.0f);\n",
-                opt.rate / 1e3, opt.paced, paced.median / 1e3, ap50.median, ap50.lo, ap50.hi,
-                ap99.median, ap99.lo, ap99.hi);
+    std::printf(
+        "  paced %.0f k/s (%u sessions, achieved %.0f k/s): lag to applied p50 %.0f us "
+        "(%.0f - %.0f), p99 %.0f us (%.0f - %.0f);\n",
+        opt.rate / 1e3, opt.paced, paced.median / 1e3, ap50.median, ap50.lo, ap50.hi, ap99.median,
+        ap99.lo, ap99.hi);
     std::printf("    lag to acknowledged p50 %.0f us (%.0f - %.0f), p99 %.0f us (%.0f - %.0f)\n",
                 ak50.median, ak50.lo, ak50.hi, ak99.median, ak99.lo, ak99.hi);
     const Stat ca = col(&Figures::cpu_us_a), cb = col(&Figures::cpu_us_b),
                io = col(&Figures::cpu_us_io);
-    std::printf("  CPU per live session: node 1 %.2f us, node 2 %.2f us, ZeroMQ I/O threads "
-                "(both) %.2f us\n", ca.median, cb.median, io.median);
+    std::printf(
+        "  CPU per live session: node 1 %.2f us, node 2 %.2f us, ZeroMQ I/O threads "
+        "(both) %.2f us\n",
+        ca.median, cb.median, io.median);
 }
 
 }  // namespace
@@ -494,24 +501,34 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : "";
-        if (a == "--sessions") opt.sessions = uint32_t(std::atol(v)), ++i;
-        else if (a == "--paced") opt.paced = uint32_t(std::atol(v)), ++i;
-        else if (a == "--rate") opt.rate = std::atof(v), ++i;
-        else if (a == "--backlog") opt.backlog = uint64_t(std::atol(v)), ++i;
-        else if (a == "--batch") opt.batch = uint32_t(std::atol(v)), ++i;
-        else if (a == "--runs") opt.runs = std::max(1, std::atoi(v)), ++i;
-        else if (a == "--port") opt.port = std::atoi(v), ++i;
+        if (a == "--sessions")
+            opt.sessions = uint32_t(std::atol(v)), ++i;
+        else if (a == "--paced")
+            opt.paced = uint32_t(std::atol(v)), ++i;
+        else if (a == "--rate")
+            opt.rate = std::atof(v), ++i;
+        else if (a == "--backlog")
+            opt.backlog = uint64_t(std::atol(v)), ++i;
+        else if (a == "--batch")
+            opt.batch = uint32_t(std::atol(v)), ++i;
+        else if (a == "--runs")
+            opt.runs = std::max(1, std::atoi(v)), ++i;
+        else if (a == "--port")
+            opt.port = std::atoi(v), ++i;
         else if (a == "--curve") {
             const std::string c = v;
             opt.curve_on = c == "on" || c == "both";
             opt.curve_off = c == "off" || c == "both";
             ++i;
-        } else if (a == "--quiet") opt.quiet = true;
-        else if (a == "--verbose") opt.verbose = true;
+        } else if (a == "--quiet")
+            opt.quiet = true;
+        else if (a == "--verbose")
+            opt.verbose = true;
         else {
             std::fprintf(stderr,
                          "usage: repl_bench [--sessions N] [--runs R] [--curve on|off|both] "
-                         "[--rate R] [--paced N] [--backlog N] [--batch N] [--port P] [--quiet] [--verbose]\n");
+                         "[--rate R] [--paced N] [--backlog N] [--batch N] [--port P] [--quiet] "
+                         "[--verbose]\n");
             return 2;
         }
     }
@@ -526,16 +543,16 @@ int main(int argc, char** argv) {
             port += 4;
             const Figures& f = runs.back();
             if (!opt.quiet)
-                std::printf("  run %d (%s): bulk %.3f s, live %.3f M/s, paced lag applied p50/p99 "
-                            "%.0f/%.0f us, acked %.0f/%.0f us, resends %llu (nacks %llu, ack timeouts "
-                            "%llu, inbound_full %llu), apply_ring_full %llu, "
-                            "CPU us/session node1 %.2f node2 %.2f zmq-io %.2f\n",
-                            r + 1, curve ? "CURVE" : "plain", f.bulk_s, f.live_per_s / 1e6,
-                            f.applied_p50_us, f.applied_p99_us, f.acked_p50_us, f.acked_p99_us,
-                            (unsigned long long)f.resends, (unsigned long long)f.nacks,
-                            (unsigned long long)f.timeouts, (unsigned long long)f.inbound_full,
-                            (unsigned long long)f.apply_ring_full,
-                            f.cpu_us_a, f.cpu_us_b, f.cpu_us_io);
+                std::printf(
+                    "  run %d (%s): bulk %.3f s, live %.3f M/s, paced lag applied p50/p99 "
+                    "%.0f/%.0f us, acked %.0f/%.0f us, resends %llu (nacks %llu, ack timeouts "
+                    "%llu, inbound_full %llu), apply_ring_full %llu, "
+                    "CPU us/session node1 %.2f node2 %.2f zmq-io %.2f\n",
+                    r + 1, curve ? "CURVE" : "plain", f.bulk_s, f.live_per_s / 1e6,
+                    f.applied_p50_us, f.applied_p99_us, f.acked_p50_us, f.acked_p99_us,
+                    (unsigned long long)f.resends, (unsigned long long)f.nacks,
+                    (unsigned long long)f.timeouts, (unsigned long long)f.inbound_full,
+                    (unsigned long long)f.apply_ring_full, f.cpu_us_a, f.cpu_us_b, f.cpu_us_io);
         }
         report(curve ? "CURVE on" : "CURVE off", runs, opt);
     }

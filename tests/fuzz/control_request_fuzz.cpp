@@ -60,7 +60,7 @@ rule = deny name default log
 
 // An HA transport that reaches nobody: the agent is asked, never stepped.
 class Nowhere final : public HaTransport {
-public:
+  public:
     bool send(NodeId, HaChannel, std::string_view) override { return false; }
     bool poll(TransportEvent*) override { return false; }
     void wait(uint64_t) override {}
@@ -70,7 +70,7 @@ public:
 
 // The dataplane's answers from one real pipeline and its session table.
 class OneWorker final : public DataplaneQueries {
-public:
+  public:
     OneWorker(const Config& cfg, std::shared_ptr<const Policy> policy) : table_(1024, 0) {
         PipelineSettings s;
         s.node = cfg.node.id;
@@ -80,7 +80,8 @@ public:
         pipe_ = std::make_unique<Pipeline>(s, table_, std::move(policy));
         for (uint16_t i = 0; i < 8; ++i) {
             auto syn = test::FrameBuilder::tcp("10.0.1.10", uint16_t(40000 + i), "192.0.2.80",
-                                               i % 2 ? 443 : 80, kTcpSyn).build();
+                                               i % 2 ? 443 : 80, kTcpSyn)
+                           .build();
             pipe_->process(syn.data(), uint16_t(syn.size()), 0, 1000);
         }
         auto dns = test::FrameBuilder::udp("10.0.1.10", 5353, "192.0.2.53", 53).build();
@@ -131,11 +132,12 @@ public:
 
     bool setPolicy(std::shared_ptr<const Policy> policy, bool end_denied, uint32_t) override {
         pipe_->setPolicy(std::move(policy), end_denied);
-        while (pipe_->runJobs(1000, 1024)) {}
+        while (pipe_->runJobs(1000, 1024)) {
+        }
         return true;
     }
 
-private:
+  private:
     SessionTable table_;
     std::unique_ptr<Pipeline> pipe_;
 };

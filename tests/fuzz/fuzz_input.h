@@ -12,7 +12,7 @@
 namespace tandem::fuzz {
 
 class FuzzInput {
-public:
+  public:
     FuzzInput(const uint8_t* data, size_t size) : p_(data), left_(size) {}
 
     bool empty() const { return left_ == 0; }
@@ -47,7 +47,7 @@ public:
     /// Everything that is left.
     std::string_view rest() { return bytes(left_); }
 
-private:
+  private:
     const uint8_t* p_;
     size_t left_;
 };
@@ -59,7 +59,7 @@ private:
 }  // namespace tandem::fuzz
 
 /// Checks a property; a failure is a finding, in every build type.
-#define FUZZ_CHECK(cond)                                                   \
-    do {                                                                   \
-        if (!(cond)) ::tandem::fuzz::fail(__FILE__ ": " #cond);            \
+#define FUZZ_CHECK(cond)                                        \
+    do {                                                        \
+        if (!(cond)) ::tandem::fuzz::fail(__FILE__ ": " #cond); \
     } while (0)

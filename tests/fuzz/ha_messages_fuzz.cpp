@@ -19,7 +19,9 @@ namespace {
 
 const HaDecodeExpect kExpect{7, 1};
 
-std::string reencoded(const HaMessage& m) { return encodeHaMessage(m.envelope, m.body); }
+std::string reencoded(const HaMessage& m) {
+    return encodeHaMessage(m.envelope, m.body);
+}
 
 }  // namespace
 

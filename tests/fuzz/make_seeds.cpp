@@ -57,7 +57,8 @@ std::vector<std::pair<std::string, Bytes>> frames() {
         {"tcp_synack",
          FrameBuilder::tcp("192.0.2.80", 80, "10.0.1.10", 40000, kTcpSyn | kTcpAck).build()},
         {"tcp_data", FrameBuilder::tcp("10.0.1.10", 40000, "192.0.2.80", 80, kTcpAck | kTcpPsh)
-                         .payload(100).build()},
+                         .payload(100)
+                         .build()},
         {"tcp_wscale",
          FrameBuilder::tcp("10.0.1.10", 40001, "192.0.2.80", 443, kTcpSyn).wscale(7).build()},
         {"udp_dns", FrameBuilder::udp("10.0.1.10", 5353, "192.0.2.53", 53).payload(30).build()},
@@ -66,9 +67,15 @@ std::vector<std::pair<std::string, Bytes>> frames() {
          FrameBuilder::tcp("10.0.1.10", 40002, "192.0.2.80", 80, kTcpSyn).vlan(100).build()},
         {"tcp_v6", FrameBuilder::tcp("2001:db8::10", 40003, "2001:db8:1::80", 80, kTcpSyn).build()},
         {"udp_frag_first", FrameBuilder::udp("10.0.1.10", 5000, "192.0.2.53", 53)
-                               .payload(1400).ipId(9).fragment(0, true).build()},
+                               .payload(1400)
+                               .ipId(9)
+                               .fragment(0, true)
+                               .build()},
         {"udp_frag_next", FrameBuilder::udp("10.0.1.10", 5000, "192.0.2.53", 53)
-                              .payload(600).ipId(9).fragment(1408, false).build()},
+                              .payload(600)
+                              .ipId(9)
+                              .fragment(1408, false)
+                              .build()},
     };
 }
 
@@ -80,13 +87,12 @@ void packetParserSeeds() {
     // GENEVE (UDP 6081) carrying a SYN, with the three GWLB options.
     Bytes inner = FrameBuilder::tcp("10.0.1.10", 40000, "192.0.2.80", 80, kTcpSyn).build();
     Bytes geneve = {0x09, 0x00, 0x08, 0x00, 0, 0, 1, 0};  // 9 words of options, IPv4
-    const uint8_t opts[] = {0x01, 0x08, 1, 2, 1, 2, 3, 4, 5, 6, 7, 8,
-                            0x01, 0x08, 2, 2, 8, 7, 6, 5, 4, 3, 2, 1,
-                            0x01, 0x08, 3, 1, 0xca, 0xfe, 0xf0, 0x0d};
+    const uint8_t opts[] = {0x01, 0x08, 1, 2, 1, 2, 3, 4, 5,    6,    7, 8, 0x01, 0x08, 2,    2,
+                            8,    7,    6, 5, 4, 3, 2, 1, 0x01, 0x08, 3, 1, 0xca, 0xfe, 0xf0, 0x0d};
     geneve.insert(geneve.end(), std::begin(opts), std::end(opts));
     geneve.insert(geneve.end(), inner.begin() + 14, inner.end());
-    Bytes outer = FrameBuilder::udp("10.9.0.1", 60000, "10.9.0.2", 6081)
-                      .payload(geneve.size()).build();
+    Bytes outer =
+        FrameBuilder::udp("10.9.0.1", 60000, "10.9.0.2", 6081).payload(geneve.size()).build();
     std::copy(geneve.begin(), geneve.end(), outer.end() - long(geneve.size()));
     write("packet_parser_fuzz", "geneve_gwlb", cat(3, outer));
 }
@@ -214,7 +220,8 @@ void haSeeds() {
         {"bulk_end", HaBulkEnd{77, 3, 4, 3}},
         {"ownership", HaOwnership{HaOwnershipKind::giving_back, 2, 1}},
     };
-    for (const auto& [name, body] : bodies) write("ha_messages_fuzz", name, encodeHaMessage(env, body));
+    for (const auto& [name, body] : bodies)
+        write("ha_messages_fuzz", name, encodeHaMessage(env, body));
 }
 
 void pipelineSeeds() {
@@ -232,8 +239,8 @@ void pipelineSeeds() {
     Bytes flow{0};
     const Bytes syn = FrameBuilder::tcp("10.0.1.10", 40000, "192.0.2.80", 80, kTcpSyn).build();
     frameOp(flow, 0, syn);
-    frameOp(flow, 0, FrameBuilder::tcp("192.0.2.80", 80, "10.0.1.10", 40000, kTcpSyn | kTcpAck)
-                         .build());
+    frameOp(flow, 0,
+            FrameBuilder::tcp("192.0.2.80", 80, "10.0.1.10", 40000, kTcpSyn | kTcpAck).build());
     frameOp(flow, 0, FrameBuilder::tcp("10.0.1.10", 40000, "192.0.2.80", 80, kTcpAck).build());
     flow.insert(flow.end(), {7, 0x10, 0x27, 6, 0xff, 0xff});  // time passes, then aging
     write("pipeline_fuzz", "tcp_flow", flow);
@@ -250,9 +257,10 @@ void pipelineSeeds() {
     putChunk(replica, syn);
     // established, owner 2, backup 1 (this node), origin 2, version 3
     replica.insert(replica.end(), {3, 1, 0, 1, 3, 0x10, 0x27, 0});
-    for (int w = 0; w < 2; ++w) replica.insert(replica.end(), {0, 0, 0, 1, 0, 0, 0, 2, 0, 0x10, 7, 0});
-    replica.push_back(0);  // upsert, not erase
-    replica.insert(replica.end(), {4, 3, 0});        // member_left: node 2
+    for (int w = 0; w < 2; ++w)
+        replica.insert(replica.end(), {0, 0, 0, 1, 0, 0, 0, 2, 0, 0x10, 7, 0});
+    replica.push_back(0);                               // upsert, not erase
+    replica.insert(replica.end(), {4, 3, 0});           // member_left: node 2
     replica.insert(replica.end(), {4, 4, 4, 5, 0, 1});  // rebalance; bulk scan
     replica.insert(replica.end(), {6, 0xff, 0xff});
     frameOp(replica, 0, FrameBuilder::tcp("192.0.2.80", 80, "10.0.1.10", 40000, kTcpAck).build());
@@ -264,10 +272,10 @@ void controlSeeds() {
         std::string args;
         for (const control::CommandArg& a : def.args) {
             const std::string key(a.key);
-            const std::string value = key == "id"    ? "3"
-                                      : key == "src" ? "\"10.0.1.10\""
-                                      : key == "dst" ? "\"192.0.2.80\""
-                                      : key == "proto" ? "\"tcp\""
+            const std::string value = key == "id"                             ? "3"
+                                      : key == "src"                          ? "\"10.0.1.10\""
+                                      : key == "dst"                          ? "\"192.0.2.80\""
+                                      : key == "proto"                        ? "\"tcp\""
                                       : key.find("port") != std::string::npos ? "80"
                                                                               : "\"all\"";
             args += (args.empty() ? "" : ",") + ("\"" + key + "\":" + value);

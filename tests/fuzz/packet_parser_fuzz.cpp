@@ -1,8 +1,8 @@
 // The packet parser on any bytes, with each tunnel option: it must never read
 // outside the frame, and what it reports for a frame it accepts must lie
 // inside the frame.
-#include "fuzz_input.h"
 #include "core/flow_key.h"
+#include "fuzz_input.h"
 #include "packet/packet_parser.h"
 
 using namespace tandem;

@@ -88,7 +88,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(h.to == kSelf);
         FUZZ_CHECK(h.from == 2 || h.from == 3);
         FUZZ_CHECK(h.cluster_id == kCluster);
-        const size_t trailer = (h.flags & kPeerLinkFlagAuthenticated) ? kPeerLinkAuthTrailerSize : 0;
+        const size_t trailer =
+            (h.flags & kPeerLinkFlagAuthenticated) ? kPeerLinkAuthTrailerSize : 0;
         FUZZ_CHECK(overhead + h.payload_len + trailer <= frame.size());
         if (auth) {
             FUZZ_CHECK(trailer != 0);

@@ -59,7 +59,9 @@ std::shared_ptr<const Policy> policy(bool reloaded = false) {
     return reloaded ? second : first;
 }
 
-NodeId nodeFrom(fuzz::FuzzInput& in) { return NodeId(1 + in.choose(4)); }
+NodeId nodeFrom(fuzz::FuzzInput& in) {
+    return NodeId(1 + in.choose(4));
+}
 
 // A session built from a frame in the input, as a peer would replicate it.
 bool replicaFrom(fuzz::FuzzInput& in, uint32_t now, Session* out) {
@@ -191,13 +193,17 @@ struct Node {
                 cmd.kind = AgentCommandKind::member_left;
                 cmd.from = NodeId(2 + in.choose(3));
                 break;
-            case 4: cmd.kind = AgentCommandKind::rebalance; break;
+            case 4:
+                cmd.kind = AgentCommandKind::rebalance;
+                break;
             case 5:
                 cmd.kind = AgentCommandKind::bulk_scan;
                 cmd.peer = NodeId(2 + in.choose(3));
                 cmd.bulk_id = in.take<uint8_t>();
                 break;
-            case 6: cmd.kind = AgentCommandKind::clear_sessions; break;
+            case 6:
+                cmd.kind = AgentCommandKind::clear_sessions;
+                break;
             default: {
                 // A policy reload (Pipeline::setPolicy, as the dataplane does).
                 const uint8_t b = in.take<uint8_t>();
@@ -218,9 +224,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         switch (in.choose(8)) {
             case 0:
             case 1:
-            case 2: node.frame(in, Ingress::port); break;
-            case 3: node.frame(in, Ingress::peer); break;
-            case 4: node.command(in); break;
+            case 2:
+                node.frame(in, Ingress::port);
+                break;
+            case 3:
+                node.frame(in, Ingress::peer);
+                break;
+            case 4:
+                node.command(in);
+                break;
             case 5: {
                 const uint16_t owners = in.take<uint16_t>() & 0x000f;
                 const uint16_t reachable = in.take<uint16_t>() & 0x000f;
@@ -231,7 +243,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 node.pipe->runJobs(node.now, in.take<uint8_t>());
                 node.pipe->age(node.now, in.take<uint8_t>());
                 break;
-            default: node.now += in.take<uint16_t>(); break;
+            default:
+                node.now += in.take<uint16_t>();
+                break;
         }
         node.checkTable();
     }

@@ -30,7 +30,8 @@ uint64_t hashOf(uint32_t i) {
     return flowHash(makeFlowKey(t));
 }
 
-ClusterView view(NodeId self, uint16_t owners, NodeId primary = kNoNode, bool primary_owns = false) {
+ClusterView view(NodeId self, uint16_t owners, NodeId primary = kNoNode,
+                 bool primary_owns = false) {
     ClusterView v;
     v.self = self;
     v.owners = owners;

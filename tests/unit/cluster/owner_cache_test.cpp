@@ -26,7 +26,7 @@ TEST_CASE("what names a member that stopped owning is forgotten, the rest is kep
     c.forgetOwner(5);
     CHECK(c.lookup(h, 0) == kNoNode);  // node 5 may have lost its sessions
     CHECK(c.lookup(g, 0) == 6);
-    c.learn(h, 5, 0);                  // told again after it returned
+    c.learn(h, 5, 0);  // told again after it returned
     CHECK(c.lookup(h, 0) == 5);
 }
 
@@ -34,7 +34,8 @@ TEST_CASE("an entry in use stays remembered") {
     OwnerCache c(64);
     const uint64_t h = 0x77ULL << 32 | 3;
     c.learn(h, 2, 0);
-    for (uint32_t t = 0; t <= 3 * OwnerCache::kMaxAgeS * 1000; t += 5000) CHECK(c.lookup(h, t) == 2);
+    for (uint32_t t = 0; t <= 3 * OwnerCache::kMaxAgeS * 1000; t += 5000)
+        CHECK(c.lookup(h, t) == 2);
 }
 
 TEST_CASE("an owner hint unused for kMaxAgeS seconds is forgotten") {

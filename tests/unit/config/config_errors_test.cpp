@@ -88,9 +88,11 @@ std::vector<ErrorCase> errorCases() {
          "12: [dataplane] mode = tap: expected inline or geneve"},
         {"too many workers", minimalWith("[dataplane]\nworkers = 65\n"),
          "12: [dataplane] workers = 65: expected a worker count 1..64"},
-        {"a port mtu below the IP minimum", replaced(kMinimal, "zone = in\n", "zone = in\nmtu = 67\n"),
+        {"a port mtu below the IP minimum",
+         replaced(kMinimal, "zone = in\n", "zone = in\nmtu = 67\n"),
          "6: [port.a] mtu = 67: expected an IP MTU in bytes 68..9194"},
-        {"a port mtu beyond a packet buffer", replaced(kMinimal, "zone = out\n", "zone = out\nmtu = 9195\n"),
+        {"a port mtu beyond a packet buffer",
+         replaced(kMinimal, "zone = out\n", "zone = out\nmtu = 9195\n"),
          "9: [port.b] mtu = 9195: expected an IP MTU in bytes 68..9194"},
         {"a session table too small", minimalWith("[dataplane]\nsession-capacity = 1000\n"),
          "12: expected a session count 1024..268435456"},
@@ -201,8 +203,9 @@ std::vector<ErrorCase> errorCases() {
          "17: [ha] peer-link-port is required with peers: the [port.NAME] of the peer link "
          "(peer-link = raw)"},
         {"a udp peer link without a local address",
-         replaced(replaced(kPair, "peer-link-port = link\n", "peer-link-port = link\npeer-link = udp\n"),
-                  "02:00:00:00:00:02", "10.1.0.2:4790"),
+         replaced(
+             replaced(kPair, "peer-link-port = link\n", "peer-link-port = link\npeer-link = udp\n"),
+             "02:00:00:00:00:02", "10.1.0.2:4790"),
          "17: [ha] peer-link-listen is required with peers and peer-link = udp"},
         {"a udp peer link without a peer-link port",
          replaced(replaced(kPair, "peer-link-port = link\n",
@@ -215,15 +218,19 @@ std::vector<ErrorCase> errorCases() {
         {"a raw peer link with a gateway", pairWith("peer-link-gateway = 10.1.0.254\n"),
          "22: [ha] peer-link-gateway is only used with peer-link = udp"},
         {"a gateway that is not an IPv4 address",
-         pairWith("peer-link = udp\npeer-link-listen = 10.1.0.1:4790\npeer-link-gateway = 2001:db8::1\n"),
+         pairWith("peer-link = udp\npeer-link-listen = 10.1.0.1:4790\npeer-link-gateway = "
+                  "2001:db8::1\n"),
          "24: [ha] peer-link-gateway = 2001:db8::1: expected the IPv4 address of the router"},
         {"a broadcast gateway",
-         pairWith("peer-link = udp\npeer-link-listen = 10.1.0.1:4790\npeer-link-gateway = 255.255.255.255\n"),
+         pairWith("peer-link = udp\npeer-link-listen = 10.1.0.1:4790\npeer-link-gateway = "
+                  "255.255.255.255\n"),
          "24: expected the IPv4 address of the router towards the peers"},
         {"a udp peer link on IPv6",
-         replaced(replaced(kPair, "peer-link-port = link\n",
-                           "peer-link-port = link\npeer-link = udp\npeer-link-listen = [2001:db8::1]:4790\n"),
-                  "02:00:00:00:00:02", "[2001:db8::2]:4790"),
+         replaced(
+             replaced(
+                 kPair, "peer-link-port = link\n",
+                 "peer-link-port = link\npeer-link = udp\npeer-link-listen = [2001:db8::1]:4790\n"),
+             "02:00:00:00:00:02", "[2001:db8::2]:4790"),
          "21: [ha] peer-link-listen = [2001:db8::1]:4790: the udp peer link carries IPv4 only"},
         {"a MAC address as link address of a udp peer link",
          replaced(kPair, "peer-link-port = link\n",
@@ -246,15 +253,25 @@ std::vector<ErrorCase> errorCases() {
         // [health-check] (lines 10.. after the geneve config's 9)
         {"a health check in inline mode", minimalWith("[health-check]\naddress = 10.9.0.2\n"),
          "12: [health-check] answers a load balancer's checks in [dataplane] mode = geneve"},
-        {"a health check without its address", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\nport = 80\n",
+        {"a health check without its address",
+         "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = "
+         "z\n[policy]\nrule = allow\n[health-check]\nport = 80\n",
          "10: [health-check] address is required"},
-        {"a health-check address that is not IPv4", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 2001:db8::1\n",
+        {"a health-check address that is not IPv4",
+         "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = "
+         "z\n[policy]\nrule = allow\n[health-check]\naddress = 2001:db8::1\n",
          "11: [health-check] address = 2001:db8::1: expected the data port's own IPv4 address"},
-        {"an unknown health-check protocol", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\nprotocol = icmp\n",
+        {"an unknown health-check protocol",
+         "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = "
+         "z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\nprotocol = icmp\n",
          "12: [health-check] protocol = icmp: expected tcp or http"},
-        {"a health-check path that is no path", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\npath = healthz\n",
+        {"a health-check path that is no path",
+         "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = "
+         "z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\npath = healthz\n",
          "12: [health-check] path = healthz: expected a URL path"},
-        {"a health-check port out of range", "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\nport = 70000\n",
+        {"a health-check port out of range",
+         "[node]\nid = 1\n[dataplane]\nmode = geneve\n[port.d]\ndevice = net_null0\nzone = "
+         "z\n[policy]\nrule = allow\n[health-check]\naddress = 10.9.0.2\nport = 70000\n",
          "12: [health-check] port = 70000: expected a TCP port"},
         {"a hold time under two heartbeats",
          pairWith("heartbeat-interval-ms = 100\nhold-time-ms = 150\n"),
@@ -307,9 +324,9 @@ TEST_CASE("each kind of error is reported at its line with what was expected") {
 }
 
 TEST_CASE("no error about a malformed secret key quotes any of its characters") {
-    for (const char* bad : {"Node1SecretKeyPlaceholder.0000000000000~",
-                            "Node1SecretKeyPlaceholder.000000000000\"0",
-                            "~ode1SecretKeyPlaceholder.00000000000000", "Node1SecretKeyPlace"}) {
+    for (const char* bad :
+         {"Node1SecretKeyPlaceholder.0000000000000~", "Node1SecretKeyPlaceholder.000000000000\"0",
+          "~ode1SecretKeyPlaceholder.00000000000000", "Node1SecretKeyPlace"}) {
         CAPTURE(bad);
         ConfigLoadResult r = loadConfigText(
             replaced(kPair, "Node1SecretKeyPlaceholder.00000000000000", bad), "t.conf", "/");

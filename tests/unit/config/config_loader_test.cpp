@@ -352,11 +352,13 @@ TEST_CASE("a secret key file readable by others loads with a warning") {
 }
 
 TEST_CASE("metrics served on every address load with a warning, a management address without") {
-    const unsigned line = unsigned(std::count(kMinimal, kMinimal + std::strlen(kMinimal), '\n')) + 2;
+    const unsigned line =
+        unsigned(std::count(kMinimal, kMinimal + std::strlen(kMinimal), '\n')) + 2;
     for (const char* wildcard : {"0.0.0.0:9464", "[::]:9464"}) {
         CAPTURE(wildcard);
-        ConfigLoadResult r = loadConfigText(
-            std::string(kMinimal) + "[control]\nmetrics-listen = " + wildcard + "\n", "t.conf", "/");
+        ConfigLoadResult r =
+            loadConfigText(std::string(kMinimal) + "[control]\nmetrics-listen = " + wildcard + "\n",
+                           "t.conf", "/");
         INFO(describeErrors(r.errors));
         CHECK(r.config.has_value());
         CHECK(hasItem(r.warnings, line, "serves every address of this host"));
@@ -388,7 +390,8 @@ TEST_CASE("relative paths resolve against the config file's directory") {
 
 TEST_CASE("traffic-log = syslog names syslog, not a file beside the config") {
     ScratchDir dir;
-    std::string path = dir.write("t.conf", std::string(kMinimal) + "[control]\ntraffic-log = syslog\n");
+    std::string path =
+        dir.write("t.conf", std::string(kMinimal) + "[control]\ntraffic-log = syslog\n");
     ConfigLoadResult r = loadConfigFile(path);
     INFO(describeErrors(r.errors));
     REQUIRE(r.config);
@@ -473,8 +476,10 @@ TEST_CASE("warnings point at settings that have no effect") {
         r = loadConfigText(geneve + "[health-check]\naddress = 10.9.0.2\npath = /x\n", "t.conf");
         REQUIRE(r.config.has_value());
         CHECK(hasItem(r.warnings, 12, "path has no effect with protocol = tcp"));
-        r = loadConfigText(geneve + "[health-check]\naddress = 10.9.0.2\nprotocol = http\n"
-                                    "port = 8080\npath = /healthz\n", "t.conf");
+        r = loadConfigText(geneve +
+                               "[health-check]\naddress = 10.9.0.2\nprotocol = http\n"
+                               "port = 8080\npath = /healthz\n",
+                           "t.conf");
         REQUIRE(r.config.has_value());
         CHECK(r.warnings.empty());
         const HealthCheckSettings& hc = r.config->health_check;
@@ -535,8 +540,9 @@ TEST_CASE("warnings point at settings that have no effect") {
     }
 }
 
-TEST_CASE("peer-link frames are authenticated by default when CURVE keys are set, and cannot "
-          "be without them") {
+TEST_CASE(
+    "peer-link frames are authenticated by default when CURVE keys are set, and cannot "
+    "be without them") {
     Config c = loadOk(kPair);
     CHECK(c.ha.peer_link_auth);
     CHECK(describeConfig(c).find("peer link raw on port link (net_null2) (frames "

@@ -32,7 +32,7 @@ struct TempDir {
 };
 
 struct stat statOf(const fs::path& p) {
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat(p.c_str(), &st) == 0);
     return st;
 }

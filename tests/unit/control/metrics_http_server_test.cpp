@@ -65,17 +65,22 @@ struct Served {
     int renders = 0;
     explicit Served(MetricsHttpServer::Options o = {}) {
         std::string error;
-        REQUIRE_MESSAGE(server.start("127.0.0.1:0", [this] {
-            ++renders;
-            return std::string("tandem_up 1\n");
-        }, &error, o), error);
+        REQUIRE_MESSAGE(server.start(
+                            "127.0.0.1:0",
+                            [this] {
+                                ++renders;
+                                return std::string("tandem_up 1\n");
+                            },
+                            &error, o),
+                        error);
         REQUIRE(server.port() != 0);
     }
 };
 
 }  // namespace
 
-TEST_CASE("GET /metrics answers 200 with the rendered page, its length and the exposition content type") {
+TEST_CASE(
+    "GET /metrics answers 200 with the rendered page, its length and the exposition content type") {
     Served s;
     const std::string r = exchange(s.server.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(statusOf(r) == 200);
@@ -96,7 +101,8 @@ TEST_CASE("another path is 404 and another method 405 with Allow, without render
     Served s;
     CHECK(statusOf(exchange(s.server.port(), "GET / HTTP/1.1\r\n\r\n")) == 404);
     CHECK(statusOf(exchange(s.server.port(), "GET /metricsx HTTP/1.1\r\n\r\n")) == 404);
-    const std::string r = exchange(s.server.port(), "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    const std::string r =
+        exchange(s.server.port(), "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
     CHECK(statusOf(r) == 405);
     CHECK(r.find("Allow: GET, HEAD\r\n") != std::string::npos);
     CHECK(s.renders == 0);
@@ -105,9 +111,10 @@ TEST_CASE("another path is 404 and another method 405 with Allow, without render
 
 TEST_CASE("malformed requests get 400, other HTTP versions 505, and the server keeps serving") {
     Served s;
-    for (const char* bad : {"GARBAGE\r\n\r\n", "GET /metrics\r\n\r\n", "GET  /metrics HTTP/1.1\r\n\r\n",
-                            "GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n",
-                            "GET /metrics FTP/1.0\r\n\r\n", "G(T /metrics HTTP/1.1\r\n\r\n"}) {
+    for (const char* bad :
+         {"GARBAGE\r\n\r\n", "GET /metrics\r\n\r\n", "GET  /metrics HTTP/1.1\r\n\r\n",
+          "GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n", "GET /metrics FTP/1.0\r\n\r\n",
+          "G(T /metrics HTTP/1.1\r\n\r\n"}) {
         CAPTURE(bad);
         CHECK(statusOf(exchange(s.server.port(), bad)) == 400);
     }
@@ -125,7 +132,9 @@ TEST_CASE("an oversized request head is refused with 431 before it is read whole
     CHECK(statusOf(exchange(s.server.port(), "GET /metrics HTTP/1.1\r\n\r\n")) == 200);
 }
 
-TEST_CASE("a client that sends half a request is cut off after the timeout and others are served after it") {
+TEST_CASE(
+    "a client that sends half a request is cut off after the timeout and others are served after "
+    "it") {
     MetricsHttpServer::Options o;
     o.request_timeout_ms = 200;
     Served s(o);
@@ -176,8 +185,10 @@ TEST_CASE("more idle connections than slots do not keep a scrape out") {
 
 TEST_CASE("the request head parser finds the request line and needs the blank line") {
     HttpRequestHead h;
-    CHECK(parseHttpRequestHead("GET /metrics HTTP/1.1\r\nHost: a\r\n", 8192, &h) == HttpHeadStatus::incomplete);
-    CHECK(parseHttpRequestHead("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 8192, &h) == HttpHeadStatus::complete);
+    CHECK(parseHttpRequestHead("GET /metrics HTTP/1.1\r\nHost: a\r\n", 8192, &h) ==
+          HttpHeadStatus::incomplete);
+    CHECK(parseHttpRequestHead("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 8192, &h) ==
+          HttpHeadStatus::complete);
     CHECK(h.method == "GET");
     CHECK(h.target == "/metrics");
     CHECK(h.version == "HTTP/1.1");
@@ -191,8 +202,10 @@ TEST_CASE("the request head parser finds the request line and needs the blank li
 TEST_CASE("start fails clearly on an address that is not IP:PORT or cannot be bound") {
     MetricsHttpServer a;
     std::string error;
-    CHECK_FALSE(a.start("localhost", [] { return std::string(); }, &error));
+    CHECK_FALSE(a.start(
+        "localhost", [] { return std::string(); }, &error));
     CHECK(error.find("IP:PORT") != std::string::npos);
-    CHECK_FALSE(a.start("203.0.113.77:9464", [] { return std::string(); }, &error));
+    CHECK_FALSE(a.start(
+        "203.0.113.77:9464", [] { return std::string(); }, &error));
     CHECK(error.find("metrics-listen") != std::string::npos);
 }

@@ -38,7 +38,8 @@ TEST_CASE("label values and help text are escaped; invalid name characters becom
     CHECK(PrometheusText::sanitizeName("9lives") == "_9lives");
 }
 
-TEST_CASE("floating values keep their precision and special values are spelled as the format wants") {
+TEST_CASE(
+    "floating values keep their precision and special values are spelled as the format wants") {
     PrometheusText p;
     p.sample("tandem_lag_seconds", MetricType::gauge, {}, 0.25);
     p.sample("tandem_lag_seconds", MetricType::gauge, {{"peer", "2"}}, 1.0 / 0.0);

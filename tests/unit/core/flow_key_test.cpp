@@ -123,7 +123,8 @@ TEST_CASE("addresses order as 128-bit numbers, whichever half they differ in") {
 }
 
 TEST_CASE("the key built with its hash carries the flow hash of its bytes") {
-    const char* addrs[] = {"10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8:1::7", "::ffff:1.2.3.4"};
+    const char* addrs[] = {"10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8:1::7",
+                           "::ffff:1.2.3.4"};
     for (const char* a : addrs) {
         for (const char* b : addrs) {
             for (uint32_t ctx : {0u, 7u, 0xfedcba98u}) {
@@ -154,7 +155,9 @@ TEST_CASE("flows spread evenly over workers, and over each worker's whole table"
         FlowKey k = makeFlowKey(tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80));
         const uint32_t w = workerOf(k, kWorkers);
         REQUIRE(w < kWorkers);
-        CHECK(w == workerOf(makeFlowKey(reversed(tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80))), kWorkers));
+        CHECK(w == workerOf(makeFlowKey(reversed(
+                                tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80))),
+                            kWorkers));
         ++per_worker[w];
         ++buckets_used[w][reduceHash(flowHash(k), kBuckets)];
     }

@@ -76,7 +76,8 @@ DataplaneStatus dataplane() {
 
 }  // namespace
 
-TEST_CASE("a standalone node's page has its counters, drop reasons as labels and sessions by owner") {
+TEST_CASE(
+    "a standalone node's page has its counters, drop reasons as labels and sessions by owner") {
     const Config cfg = config();
     const DataplaneStatus st = dataplane();
     MetricsSources src;
@@ -162,7 +163,8 @@ TEST_CASE("a pair member's page has its state, each peer's state and the replica
     CHECK(page.find("# HELP tandem_ha_transport_tx_messages_total Messages sent.") !=
           std::string::npos);
     // What authenticates the node's HA traffic, from its config.
-    CHECK(s["tandem_ha_authenticated{link=\"control\"}"] == (cfg.ha.secret_key.empty() ? "0" : "1"));
+    CHECK(s["tandem_ha_authenticated{link=\"control\"}"] ==
+          (cfg.ha.secret_key.empty() ? "0" : "1"));
     CHECK(s["tandem_ha_authenticated{link=\"peer\"}"] == (cfg.ha.peer_link_auth ? "1" : "0"));
     Config open_cfg = cfg;
     open_cfg.ha.secret_key.clear();

@@ -56,7 +56,9 @@ TrafficLogRecord rec(uint64_t id, TrafficLogEvent ev = TrafficLogEvent::start) {
     return r;
 }
 
-TrafficLogNames names() { return TrafficLogNames("fw1", 1, {"r"}, {"z"}); }
+TrafficLogNames names() {
+    return TrafficLogNames("fw1", 1, {"r"}, {"z"});
+}
 
 // A started logger on one ring, writing to traffic.log in a fresh directory.
 struct Running {
@@ -95,7 +97,8 @@ TEST_CASE("a file moved away (logrotate) is followed by a new file at the config
     REQUIRE(waitForLines(file, 1));
     fs::rename(file, dir.path / "traffic.log.1");
     // The logger notices within about a second, even with nothing to write.
-    for (int i = 0; i < 300 && !fs::exists(file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 300 && !fs::exists(file); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(fs::exists(file));
     REQUIRE(ring.push(rec(2)));
     CHECK(waitForLines(file, 1, "\"session_id\":2"));

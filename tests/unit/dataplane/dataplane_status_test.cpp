@@ -22,10 +22,15 @@ TEST_CASE("a port's JSON has every field of the table, as the table types it") {
         REQUIRE_MESSAGE(j.contains(std::string(f.path)), f.path);
         const nlohmann::json& v = j[std::string(f.path)];
         switch (f.type) {
-            case status::FieldType::integer: CHECK_MESSAGE(v.is_number_unsigned(), f.path); break;
+            case status::FieldType::integer:
+                CHECK_MESSAGE(v.is_number_unsigned(), f.path);
+                break;
             case status::FieldType::text:
-            case status::FieldType::up_down: CHECK_MESSAGE(v.is_string(), f.path); break;
-            default: FAIL("a port field of an unexpected type: ", f.path);
+            case status::FieldType::up_down:
+                CHECK_MESSAGE(v.is_string(), f.path);
+                break;
+            default:
+                FAIL("a port field of an unexpected type: ", f.path);
         }
     }
     CHECK(j["role"] == "peer-link");

@@ -80,7 +80,8 @@ TEST_CASE("held fragments are offered again only when a first fragment was decid
     CHECK(hold.held() == 1);
     CHECK(hold.retry(1, take_12) == 0);  // the same count again: not offered again
     std::vector<uintptr_t> dropped;
-    CHECK(hold.expire(100 + Hold::kHoldMs, [&](const Hold::Held& h) { dropped.push_back(h.frame); }) == 1);
+    CHECK(hold.expire(100 + Hold::kHoldMs,
+                      [&](const Hold::Held& h) { dropped.push_back(h.frame); }) == 1);
     CHECK(dropped == std::vector<uintptr_t>{11});
     CHECK(hold.held() == 0);
 }

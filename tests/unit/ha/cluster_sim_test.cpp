@@ -32,7 +32,9 @@ using test::FrameBuilder;
 
 // TANDEM_SIM_DEBUG=1: every dropped packet, and the route and the records of
 // every flow a check fails for, are printed.
-bool debug() { return getenv("TANDEM_SIM_DEBUG") != nullptr; }
+bool debug() {
+    return getenv("TANDEM_SIM_DEBUG") != nullptr;
+}
 
 constexpr uint16_t kOutside = 0, kInside = 1;
 
@@ -66,12 +68,18 @@ struct SimFlow {
     std::vector<uint8_t> fromClient(uint8_t flags, size_t payload = 0) const {
         if (udp) return FrameBuilder::udp(client, sport, kServer, 53).payload(payload).build();
         return FrameBuilder::tcp(client, sport, kServer, 80, flags)
-            .seq(cseq).ack(flags & kTcpAck ? sseq : 0).payload(payload).build();
+            .seq(cseq)
+            .ack(flags & kTcpAck ? sseq : 0)
+            .payload(payload)
+            .build();
     }
     std::vector<uint8_t> fromServer(uint8_t flags, size_t payload = 0) const {
         if (udp) return FrameBuilder::udp(kServer, 53, client, sport).payload(payload).build();
         return FrameBuilder::tcp(kServer, 80, client, sport, flags)
-            .seq(sseq).ack(cseq).payload(payload).build();
+            .seq(sseq)
+            .ack(cseq)
+            .payload(payload)
+            .build();
     }
 };
 
@@ -92,16 +100,17 @@ struct SimNode {
 // Where one packet ended.
 struct Outcome {
     bool delivered = false;
-    NodeId at = kNoNode;     // the node that sent it on (forward) or parked it
-    uint32_t hops = 0;       // peer-link hops it took
-    std::string route;       // the nodes it crossed, and why it left each
+    NodeId at = kNoNode;  // the node that sent it on (forward) or parked it
+    uint32_t hops = 0;    // peer-link hops it took
+    std::string route;    // the nodes it crossed, and why it left each
     bool parked = false;
     PipelineCounter drop = PipelineCounter::rx_packets;  // unused unless dropped
 };
 
 class SimCluster {
-public:
-    explicit SimCluster(NodeId n, uint64_t seed = 7) : net_(clock_), rng_(seed), policy_(simPolicy()) {
+  public:
+    explicit SimCluster(NodeId n, uint64_t seed = 7)
+        : net_(clock_), rng_(seed), policy_(simPolicy()) {
         setLogLevel("ha", LogLevel::error);
         for (NodeId i = 1; i <= n; ++i) ids_.push_back(i);
         for (NodeId i : ids_) {
@@ -138,8 +147,9 @@ public:
         HaAgentOptions o;
         o.status_interval_ms = 1000;
         o.incarnation = (uint64_t(id) << 32) + ++incarnations_;
-        n.agent = std::make_unique<HaAgent>(n.config, clock_, *n.transport,
-                                            std::vector<WorkerChannel*>{n.channel.get()}, n.view, o);
+        n.agent =
+            std::make_unique<HaAgent>(n.config, clock_, *n.transport,
+                                      std::vector<WorkerChannel*>{n.channel.get()}, n.view, o);
         n.up = true;
     }
 
@@ -181,7 +191,9 @@ public:
                         to.channel->to_agent.push(ev);
                         break;
                     }
-                    default: n.pipe->apply(cmd, now); break;
+                    default:
+                        n.pipe->apply(cmd, now);
+                        break;
                 }
             }
             while (n.pipe->runJobs(now, 4096)) {
@@ -248,8 +260,10 @@ public:
                     o.at = at;
                     n.parked[v.token] = flow;
                     return o;
-                case VerdictKind::local: return o;  // GENEVE health checks: not here
-                case VerdictKind::hold: return o;   // no fragments in the simulation
+                case VerdictKind::local:
+                    return o;  // GENEVE health checks: not here
+                case VerdictKind::hold:
+                    return o;  // no fragments in the simulation
                 case VerdictKind::drop:
                     if (debug()) {
                         std::printf("drop at node %u (ingress %s, from %u, reason %u) hops %u:",
@@ -258,8 +272,11 @@ public:
                         for (size_t k = 0; k < kPipelineCounterCount; ++k) {
                             const uint64_t now_v = n.pipe->counters().get(PipelineCounter(k));
                             const uint64_t key = uint64_t(at) << 32 | k;
-                            if (now_v != last_[key] && std::string(kPipelineCounterInfo[k].name).find("drop") != std::string::npos)
-                                std::printf(" %s", std::string(kPipelineCounterInfo[k].name).c_str());
+                            if (now_v != last_[key] &&
+                                std::string(kPipelineCounterInfo[k].name).find("drop") !=
+                                    std::string::npos)
+                                std::printf(" %s",
+                                            std::string(kPipelineCounterInfo[k].name).c_str());
                             last_[key] = now_v;
                         }
                         std::printf("\n");
@@ -286,11 +303,13 @@ public:
 
     // Until flow `flow`'s parked first packet is released (true) or `max_ms`.
     bool waitReleased(uint32_t flow, uint32_t max_ms) {
-        return runUntil([&] {
-            for (uint32_t f : released_)
-                if (f == flow) return true;
-            return false;
-        }, max_ms);
+        return runUntil(
+            [&] {
+                for (uint32_t f : released_)
+                    if (f == flow) return true;
+                return false;
+            },
+            max_ms);
     }
 
     uint64_t recordsTx() const {
@@ -334,13 +353,14 @@ public:
             const uint32_t i = n.table->find(key, flowHash(key));
             if (i == SessionTable::kNoEntry) continue;
             const Session& s = n.table->at(i);
-            std::printf("  node %u: owner %u backup %u origin %u version %u flags %x expires in %d ms\n",
-                        id, s.owner, s.backup_owner, s.origin_owner, s.version, s.flags,
-                        int(s.expires_ms - nowMs()));
+            std::printf(
+                "  node %u: owner %u backup %u origin %u version %u flags %x expires in %d ms\n",
+                id, s.owner, s.backup_owner, s.origin_owner, s.version, s.flags,
+                int(s.expires_ms - nowMs()));
         }
     }
 
-private:
+  private:
     SimulatedClock clock_;
     FakeNetwork net_;
     std::mt19937_64 rng_;
@@ -404,7 +424,8 @@ int exchange(SimCluster& c, SimFlow& f) {
     Outcome q = c.send(path(c, f.client_side), f.fromClient(kTcpAck | kTcpPsh, 100), kInside, f.id);
     ok += q.delivered && q.hops <= 2;
     if (!f.udp) f.cseq += 100;
-    Outcome r = c.send(path(c, f.server_side), f.fromServer(kTcpAck | kTcpPsh, 100), kOutside, f.id);
+    Outcome r =
+        c.send(path(c, f.server_side), f.fromServer(kTcpAck | kTcpPsh, 100), kOutside, f.id);
     ok += r.delivered && r.hops <= 2;
     if (debug() && !(q.delivered && r.delivered && q.hops <= 2 && r.hops <= 2)) {
         std::printf("routes: %s | %s\n", q.route.c_str(), r.route.c_str());
@@ -448,8 +469,9 @@ void checkHoldings(SimCluster& c, const std::vector<SimFlow>& flows, const char*
 }  // namespace
 
 TEST_CASE("what a new session costs the cluster does not grow with its size") {
-    std::printf("members  replication records / new session  peer-link frames / new session  "
-                "owner-cache hits (next 2 packets)\n");
+    std::printf(
+        "members  replication records / new session  peer-link frames / new session  "
+        "owner-cache hits (next 2 packets)\n");
     double records_at_3 = 0, frames_at_3 = 0;
     for (const NodeId n : {NodeId(2), NodeId(3), NodeId(4), NodeId(8), NodeId(16)}) {
         CAPTURE(n);
@@ -484,7 +506,8 @@ TEST_CASE("what a new session costs the cluster does not grow with its size") {
         // did); a UDP flow's first datagram also asks the director (two).
         size_t udp = 0;
         for (const SimFlow& f : flows) udp += f.udp;
-        CHECK(frames <= (3.0 * double(flows.size() - udp) + 5.0 * double(udp)) / double(flows.size()));
+        CHECK(frames <=
+              (3.0 * double(flows.size() - udp) + 5.0 * double(udp)) / double(flows.size()));
         if (n > 3) CHECK(records <= records_at_3 * 1.1);  // flat: one copy per change
     }
     CHECK(frames_at_3 > 0);

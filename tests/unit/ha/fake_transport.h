@@ -28,7 +28,7 @@ class FakeNetwork;
 
 /// One node's end of a FakeNetwork. Owned by the network.
 class FakeTransport final : public HaTransport {
-public:
+  public:
     bool send(NodeId peer, HaChannel channel, std::string_view bytes) override;
     bool poll(TransportEvent* out) override;
     void wait(uint64_t) override {}
@@ -39,7 +39,7 @@ public:
     /// Messages waiting for this node (delivered or not yet due).
     size_t queued() const;
 
-private:
+  private:
     friend class FakeNetwork;
     FakeTransport(FakeNetwork* net, NodeId node, bool authenticates)
         : net_(net), node_(node), authenticates_(authenticates) {}
@@ -51,14 +51,14 @@ private:
 
 /// How one direction of a link misbehaves.
 struct FakeLinkRules {
-    double drop = 0;           ///< probability a message is lost
-    double duplicate = 0;      ///< probability a message is delivered twice
-    uint64_t delay_us = 0;     ///< fixed latency
-    uint64_t jitter_us = 0;    ///< extra random latency (reorders messages)
+    double drop = 0;         ///< probability a message is lost
+    double duplicate = 0;    ///< probability a message is delivered twice
+    uint64_t delay_us = 0;   ///< fixed latency
+    uint64_t jitter_us = 0;  ///< extra random latency (reorders messages)
 };
 
 class FakeNetwork {
-public:
+  public:
     explicit FakeNetwork(const Clock& clock, uint64_t seed = 1);
     ~FakeNetwork();
 
@@ -89,7 +89,7 @@ public:
     uint64_t dropped() const { return dropped_; }
     uint64_t bytes() const { return bytes_; }
 
-private:
+  private:
     friend class FakeTransport;
     struct InFlight {
         uint64_t due_us;

@@ -87,7 +87,8 @@ TEST_CASE("a filter drops chosen messages and inject delivers forged ones") {
     FakeNetwork net(clock);
     FakeTransport& a = net.attach(1);
     FakeTransport& b = net.attach(2, false);
-    net.setFilter([](NodeId, NodeId, HaChannel, std::string_view bytes) { return bytes == "drop"; });
+    net.setFilter(
+        [](NodeId, NodeId, HaChannel, std::string_view bytes) { return bytes == "drop"; });
     a.send(2, HaChannel::sync, "drop");
     a.send(2, HaChannel::sync, "keep");
     TransportEvent forged;

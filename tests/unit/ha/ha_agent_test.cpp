@@ -21,13 +21,15 @@ using test::ClusterOptions;
 using test::makeSession;
 using test::TestCluster;
 
-uint64_t counter(TestCluster& c, NodeId id, HaCounter k) { return c.node(id).agent->counters().get(k); }
+uint64_t counter(TestCluster& c, NodeId id, HaCounter k) {
+    return c.node(id).agent->counters().get(k);
+}
 
 void pairUp(TestCluster& c) {
     c.startAll();
-    REQUIRE(c.runUntil([&] {
-        return canOwnSessions(c.node(1).state()) && canOwnSessions(c.node(2).state());
-    }, 3000));
+    REQUIRE(c.runUntil(
+        [&] { return canOwnSessions(c.node(1).state()) && canOwnSessions(c.node(2).state()); },
+        3000));
 }
 
 TransportEvent forged(NodeId claimed, NodeId authenticated, const HaEnvelope& e, const HaBody& b) {
@@ -116,7 +118,8 @@ size_t occurrences(const std::string& text, const std::string& what) {
     return n;
 }
 
-TEST_CASE("a peer that keeps claiming another node's id is logged once per interval, counted always") {
+TEST_CASE(
+    "a peer that keeps claiming another node's id is logged once per interval, counted always") {
     TestCluster c({1, 2, 3});
     c.startAll();
     REQUIRE(c.runUntil([&] { return canOwnSessions(c.node(1).state()); }, 3000));
@@ -212,7 +215,8 @@ TEST_CASE("operator commands answer at once and take effect at the next step") {
     // A resync asks the peer for a bulk sync, which it then starts.
     const uint64_t asked = counter(c, 1, HaCounter::resync_requests_tx);
     const uint64_t bulks = counter(c, 2, HaCounter::bulk_started);
-    CHECK(c.node(1).agent->requestResync().message == "asking every live peer for a full bulk sync");
+    CHECK(c.node(1).agent->requestResync().message ==
+          "asking every live peer for a full bulk sync");
     CHECK(counter(c, 1, HaCounter::resync_requests_tx) == asked);  // not yet
     c.stepAll();
     CHECK(counter(c, 1, HaCounter::resync_requests_tx) == asked + 1);
@@ -239,7 +243,8 @@ TEST_CASE("the agent thread runs step on its own and stops cleanly") {
     HaAgent agent(test::makeConfig(1, {1}), clock, t, {&w}, cell);
     agent.start();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (agent.state() != NodeState::active_primary && std::chrono::steady_clock::now() < deadline)
+    while (agent.state() != NodeState::active_primary &&
+           std::chrono::steady_clock::now() < deadline)
         std::this_thread::yield();
     agent.stop();
     agent.stop();

@@ -99,13 +99,23 @@ TEST_CASE("each field reads as its table says") {
             const nlohmann::json* v = at(obj, f.path);
             REQUIRE_MESSAGE(v != nullptr, f.path);
             switch (f.type) {
-                case status::FieldType::boolean: CHECK_MESSAGE(v->is_boolean(), f.path); break;
-                case status::FieldType::integer: CHECK_MESSAGE(v->is_number_integer(), f.path); break;
-                case status::FieldType::number: CHECK_MESSAGE(v->is_number(), f.path); break;
+                case status::FieldType::boolean:
+                    CHECK_MESSAGE(v->is_boolean(), f.path);
+                    break;
+                case status::FieldType::integer:
+                    CHECK_MESSAGE(v->is_number_integer(), f.path);
+                    break;
+                case status::FieldType::number:
+                    CHECK_MESSAGE(v->is_number(), f.path);
+                    break;
                 case status::FieldType::text:
                 case status::FieldType::up_down:
-                case status::FieldType::node_state: CHECK_MESSAGE(v->is_string(), f.path); break;
-                case status::FieldType::node_list: CHECK_MESSAGE(v->is_array(), f.path); break;
+                case status::FieldType::node_state:
+                    CHECK_MESSAGE(v->is_string(), f.path);
+                    break;
+                case status::FieldType::node_list:
+                    CHECK_MESSAGE(v->is_array(), f.path);
+                    break;
             }
         }
     }

@@ -139,7 +139,9 @@ void FakeWorker::service(uint32_t now_ms) {
                 table.erase(cmd.session.key());
                 ++applied_erases;
                 break;
-            case AgentCommandKind::release_deferred: released.push_back(cmd.token); break;
+            case AgentCommandKind::release_deferred:
+                released.push_back(cmd.token);
+                break;
             case AgentCommandKind::bulk_scan: {
                 Scan sc{cmd.peer, cmd.bulk_id, {}, 0};
                 for (const auto& [key, s] : table)
@@ -163,8 +165,11 @@ void FakeWorker::service(uint32_t now_ms) {
                 }
                 break;
             }
-            case AgentCommandKind::rebalance: ++rebalances; break;
-            case AgentCommandKind::reevaluate_policy: break;  // the dataplane's own
+            case AgentCommandKind::rebalance:
+                ++rebalances;
+                break;
+            case AgentCommandKind::reevaluate_policy:
+                break;  // the dataplane's own
             case AgentCommandKind::member_left: {
                 // As the pipeline does when this node is the backup owner
                 // (pipeline_cluster_test covers the election details).
@@ -193,7 +198,9 @@ void FakeWorker::service(uint32_t now_ms) {
                 if (peer_link) peer_link(cmd.peer, ev);
                 break;
             }
-            case AgentCommandKind::clear_sessions: table.clear(); break;
+            case AgentCommandKind::clear_sessions:
+                table.clear();
+                break;
         }
     }
     continueScans();

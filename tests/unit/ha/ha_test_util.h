@@ -37,7 +37,7 @@ struct FlowKeyHash {
 };
 
 class FakeWorker {
-public:
+  public:
     using PeerLink = std::function<void(NodeId to, const WorkerEvent& ev)>;
 
     FakeWorker(NodeId self, uint16_t index, size_t ring_events, size_t ring_commands)
@@ -51,7 +51,7 @@ public:
     uint32_t rebalances = 0;          ///< rebalance commands received
     uint64_t applied_upserts = 0, applied_erases = 0;
     PeerLink peer_link;
-    bool paused = false;             ///< a stalled worker: takes no commands
+    bool paused = false;  ///< a stalled worker: takes no commands
 
     /// Creates (or changes) a session this worker owns and reports it.
     void upsert(const Session& s, uint32_t defer_token = 0);
@@ -63,7 +63,7 @@ public:
     /// Events waiting for the agent that could not be pushed yet.
     size_t backlog() const { return out_.size(); }
 
-private:
+  private:
     void emit(const WorkerEvent& ev);
     void flush();
     void continueScans();
@@ -114,7 +114,7 @@ struct ClusterOptions {
 };
 
 class TestCluster {
-public:
+  public:
     TestCluster(const std::vector<NodeId>& ids, ClusterOptions options = {});
     ~TestCluster();
 
@@ -136,7 +136,7 @@ public:
     /// One step of every live node at the current time.
     void stepAll();
 
-private:
+  private:
     ClusterOptions options_;
     std::vector<NodeId> ids_;
     std::map<NodeId, std::unique_ptr<TestNode>> nodes_;

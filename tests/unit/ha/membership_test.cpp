@@ -14,15 +14,19 @@ namespace {
 using test::ClusterOptions;
 using test::TestCluster;
 
-uint64_t counter(TestCluster& c, NodeId id, HaCounter k) { return c.node(id).agent->counters().get(k); }
+uint64_t counter(TestCluster& c, NodeId id, HaCounter k) {
+    return c.node(id).agent->counters().get(k);
+}
 
-bool active(NodeState s) { return canOwnSessions(s); }
+bool active(NodeState s) {
+    return canOwnSessions(s);
+}
 
 TEST_CASE("two nodes pair and the better priority becomes active-primary") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); },
-                       2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
     c.run(100);
     CHECK(c.node(1).state() == NodeState::active_primary);
     CHECK(c.node(2).state() == NodeState::active_secondary);
@@ -45,10 +49,12 @@ TEST_CASE("a node passes through tentative before it becomes active with a peer"
     TestCluster c({1, 2});
     c.startAll();
     bool saw_tentative = false;
-    REQUIRE(c.runUntil([&] {
-        saw_tentative |= c.node(2).state() == NodeState::tentative;
-        return active(c.node(2).state());
-    }, 2000));
+    REQUIRE(c.runUntil(
+        [&] {
+            saw_tentative |= c.node(2).state() == NodeState::tentative;
+            return active(c.node(2).state());
+        },
+        2000));
     CHECK(saw_tentative);
 }
 
@@ -69,7 +75,8 @@ TEST_CASE("a lone node becomes active after the startup wait and says why") {
 TEST_CASE("a peer that falls silent is declared dead within the hold time and the view drops it") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
     c.run(50);
     c.crash(1);
     const uint64_t crashed_us = c.clock.nowUs();
@@ -90,7 +97,8 @@ TEST_CASE("a peer whose process ended is declared dead before the hold time") {
     // enough, not the hold time (100 ms).
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
     c.run(50);
     c.crash(1);
     const uint64_t crashed_us = c.clock.nowUs();
@@ -109,7 +117,8 @@ TEST_CASE("a peer whose process ended is declared dead before the hold time") {
 TEST_CASE("a closed HA connection alone, or silence alone, is no early death") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
     // The connection closes but the peer lives: its heartbeats go on.
     TransportEvent closed;
     closed.kind = TransportEventKind::disconnected;
@@ -130,7 +139,8 @@ TEST_CASE("a closed HA connection alone, or silence alone, is no early death") {
 TEST_CASE("losing only the control link keeps the peer alive and shows the loss") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
     c.net.partition(1, 2, true);
     c.run(500);
     CHECK(c.node(2).clusterView().isReachable(1));
@@ -149,7 +159,8 @@ TEST_CASE("losing only the control link keeps the peer alive and shows the loss"
 TEST_CASE("losing only the peer link keeps the peer alive and shows the loss") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
     c.cutPeerLink(1, 2, true);
     c.run(500);
     const HaStatus s = c.node(1).agent->status();
@@ -163,7 +174,8 @@ TEST_CASE("losing only the peer link keeps the peer alive and shows the loss") {
 TEST_CASE("losing both paths makes the peer dead") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
     c.net.partition(1, 2, true);
     c.cutPeerLink(1, 2, true);
     c.run(150);
@@ -183,8 +195,9 @@ TEST_CASE("losing both paths makes the peer dead") {
 TEST_CASE("without preempt a returning better node does not take the primary role back") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return c.node(1).state() == NodeState::active_primary &&
-                                    active(c.node(2).state()); }, 2000));
+    REQUIRE(c.runUntil(
+        [&] { return c.node(1).state() == NodeState::active_primary && active(c.node(2).state()); },
+        2000));
     c.crash(1);
     c.run(200);
     REQUIRE(c.node(2).state() == NodeState::active_primary);
@@ -201,8 +214,9 @@ TEST_CASE("with preempt a returning better node takes the primary role back") {
     o.tweak = [](Config& cfg) { cfg.ha.preempt = true; };
     TestCluster c({1, 2}, o);
     c.startAll();
-    REQUIRE(c.runUntil([&] { return c.node(1).state() == NodeState::active_primary &&
-                                    active(c.node(2).state()); }, 2000));
+    REQUIRE(c.runUntil(
+        [&] { return c.node(1).state() == NodeState::active_primary && active(c.node(2).state()); },
+        2000));
     c.crash(1);
     c.run(200);
     REQUIRE(c.node(2).state() == NodeState::active_primary);
@@ -219,7 +233,8 @@ TEST_CASE("equal priorities elect the lower node id") {
     o.tweak = [](Config& cfg) { cfg.ha.priority = 50; };
     TestCluster d({1, 2}, o);
     d.startAll();
-    REQUIRE(d.runUntil([&] { return active(d.node(1).state()) && active(d.node(2).state()); }, 2000));
+    REQUIRE(
+        d.runUntil([&] { return active(d.node(1).state()) && active(d.node(2).state()); }, 2000));
     d.run(100);
     CHECK(d.node(1).state() == NodeState::active_primary);
     CHECK(d.node(2).state() == NodeState::active_secondary);
@@ -228,7 +243,8 @@ TEST_CASE("equal priorities elect the lower node id") {
 TEST_CASE("suspend takes the node out of the owners and functional brings it back") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
     CHECK(c.node(1).agent->suspend().ok);
     c.run(60);
     CHECK(c.node(1).state() == NodeState::suspended);
@@ -248,7 +264,8 @@ TEST_CASE("suspend takes the node out of the owners and functional brings it bac
 TEST_CASE("a data link down makes the node non-functional until it is back") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
     c.node(2).agent->setLinkState(false, "port outside: link down");
     c.run(60);
     CHECK(c.node(2).state() == NodeState::non_functional);
@@ -317,10 +334,12 @@ TEST_CASE("peers with different policies pair, are shown as such, and agree agai
     };
     TestCluster c({1, 2}, o);
     c.startAll();
-    REQUIRE(c.runUntil([&] {
-        const HaStatus s = c.node(1).agent->status();
-        return s.peers.size() == 1 && s.peers[0].alive && s.peers[0].policy_hash != 0;
-    }, 2000));
+    REQUIRE(c.runUntil(
+        [&] {
+            const HaStatus s = c.node(1).agent->status();
+            return s.peers.size() == 1 && s.peers[0].alive && s.peers[0].policy_hash != 0;
+        },
+        2000));
     HaStatus s = c.node(1).agent->status();
     CHECK(s.peers[0].paired);
     CHECK(s.peers[0].refused.empty());
@@ -331,10 +350,12 @@ TEST_CASE("peers with different policies pair, are shown as such, and agree agai
 
     // Node 1 reloads the same rules: the heartbeats carry it, both agree.
     c.node(1).agent->setPolicy(policyHash({web, dns}), 2);
-    REQUIRE(c.runUntil([&] {
-        return c.node(2).agent->status().peers[0].policy_matches &&
-               c.node(1).agent->status().peers[0].policy_matches;
-    }, 1000));
+    REQUIRE(c.runUntil(
+        [&] {
+            return c.node(2).agent->status().peers[0].policy_matches &&
+                   c.node(1).agent->status().peers[0].policy_matches;
+        },
+        1000));
     CHECK(c.node(2).agent->status().peers[0].policy_hash == policyHash({web, dns}));
     CHECK(counter(c, 1, HaCounter::policy_mismatch) == 1);
     CHECK(counter(c, 2, HaCounter::policy_mismatch) == 1);
@@ -343,9 +364,12 @@ TEST_CASE("peers with different policies pair, are shown as such, and agree agai
 TEST_CASE("three nodes form a cluster of active members with one primary") {
     TestCluster c({1, 2, 3});
     c.startAll();
-    REQUIRE(c.runUntil([&] {
-        return active(c.node(1).state()) && active(c.node(2).state()) && active(c.node(3).state());
-    }, 3000));
+    REQUIRE(c.runUntil(
+        [&] {
+            return active(c.node(1).state()) && active(c.node(2).state()) &&
+                   active(c.node(3).state());
+        },
+        3000));
     c.run(200);
     int primaries = 0;
     for (NodeId n : {1, 2, 3}) {
@@ -365,7 +389,8 @@ TEST_CASE("three nodes form a cluster of active members with one primary") {
 TEST_CASE("a restarted peer is detected by its new incarnation") {
     TestCluster c({1, 2});
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 2000));
     c.crash(2);
     c.run(30);  // back before the hold time passed
     c.start(2);

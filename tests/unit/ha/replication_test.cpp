@@ -20,14 +20,18 @@ using test::ClusterOptions;
 using test::makeSession;
 using test::TestCluster;
 
-uint64_t counter(TestCluster& c, NodeId id, HaCounter k) { return c.node(id).agent->counters().get(k); }
+uint64_t counter(TestCluster& c, NodeId id, HaCounter k) {
+    return c.node(id).agent->counters().get(k);
+}
 
-bool active(NodeState s) { return canOwnSessions(s); }
+bool active(NodeState s) {
+    return canOwnSessions(s);
+}
 
 void pairUp(TestCluster& c) {
     c.startAll();
-    REQUIRE(c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); },
-                       3000));
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(1).state()) && active(c.node(2).state()); }, 3000));
 }
 
 HaMessageType typeOf(std::string_view bytes) {
@@ -116,8 +120,7 @@ TEST_CASE("records go to the worker that owns the flow") {
     REQUIRE(c.node(2).sessions() == 400);
     for (size_t w = 0; w < 4; ++w) {
         CHECK(c.node(2).worker(w).table.size() > 50);
-        for (const auto& [key, s] : c.node(2).worker(w).table)
-            CHECK(workerOf(key, 4) == w);
+        for (const auto& [key, s] : c.node(2).worker(w).table) CHECK(workerOf(key, 4) == w);
     }
 }
 
@@ -141,13 +144,17 @@ TEST_CASE("an acknowledgement releases the deferred first packet to the worker t
     CHECK(c.node(2).find(makeSession(1, 1, 2, 0).key()));
 }
 
-TEST_CASE("in a cluster a session goes to its backup owner only, and its deferred packet waits "
-          "for that node's acknowledgement") {
+TEST_CASE(
+    "in a cluster a session goes to its backup owner only, and its deferred packet waits "
+    "for that node's acknowledgement") {
     TestCluster c({1, 2, 3});
     c.startAll();
-    REQUIRE(c.runUntil([&] {
-        return active(c.node(1).state()) && active(c.node(2).state()) && active(c.node(3).state());
-    }, 3000));
+    REQUIRE(c.runUntil(
+        [&] {
+            return active(c.node(1).state()) && active(c.node(2).state()) &&
+                   active(c.node(3).state());
+        },
+        3000));
     c.run(50);
     const uint64_t records_before = counter(c, 1, HaCounter::records_tx);
     c.net.setRules(1, 3, {0, 0, 3000, 0});  // node 3 answers only after 3 ms
@@ -169,11 +176,13 @@ TEST_CASE("records per new session do not grow with the cluster: one to the back
         for (NodeId i = 1; i <= n; ++i) ids.push_back(i);
         TestCluster c(ids);
         c.startAll();
-        REQUIRE(c.runUntil([&] {
-            for (NodeId i : ids)
-                if (!active(c.node(i).state())) return false;
-            return true;
-        }, 5000));
+        REQUIRE(c.runUntil(
+            [&] {
+                for (NodeId i : ids)
+                    if (!active(c.node(i).state())) return false;
+                return true;
+            },
+            5000));
         c.run(50);
         const uint64_t before = counter(c, 1, HaCounter::records_tx);
         const uint16_t owners = uint16_t((1u << n) - 1);
@@ -193,9 +202,12 @@ TEST_CASE("records per new session do not grow with the cluster: one to the back
 TEST_CASE("a release tells the old backup owner alone to drop its copy") {
     TestCluster c({1, 2, 3});
     c.startAll();
-    REQUIRE(c.runUntil([&] {
-        return active(c.node(1).state()) && active(c.node(2).state()) && active(c.node(3).state());
-    }, 3000));
+    REQUIRE(c.runUntil(
+        [&] {
+            return active(c.node(1).state()) && active(c.node(2).state()) &&
+                   active(c.node(3).state());
+        },
+        3000));
     c.run(50);
     Session s = makeSession(7, 1, 2, c.clock.nowMs());
     c.node(1).worker().upsert(s);
@@ -222,8 +234,7 @@ TEST_CASE("the replica is in the worker's ring before the acknowledgement leaves
     c.net.setFilter([&](NodeId from, NodeId, HaChannel, std::string_view bytes) {
         if (from == 2 && typeOf(bytes) == HaMessageType::ack) {
             checked = true;
-            in_ring &= c.node(2).worker().channel.to_worker.size() > 0 ||
-                       c.node(2).sessions() > 0;
+            in_ring &= c.node(2).worker().channel.to_worker.size() > 0 || c.node(2).sessions() > 0;
         }
         return false;
     });
@@ -241,9 +252,9 @@ TEST_CASE("a long burst is acknowledged every few messages, not once when it is 
     std::vector<uint64_t> acked;  // seq of each ack node 2 sends, in order
     c.net.setFilter([&](NodeId from, NodeId, HaChannel, std::string_view bytes) {
         HaMessage m;
-        if (from == 2 && decodeHaMessage(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                         bytes.size(), HaDecodeExpect{7, 1}, &m) ==
-                             HaDecodeResult::ok &&
+        if (from == 2 &&
+            decodeHaMessage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                            HaDecodeExpect{7, 1}, &m) == HaDecodeResult::ok &&
             std::holds_alternative<HaAck>(m.body))
             acked.push_back(std::get<HaAck>(m.body).seq);
         return false;
@@ -473,13 +484,15 @@ TEST_CASE("a restarted peer receives a full bulk sync and stays tentative until 
     // A slow sync link keeps the bulk sync running for a while.
     c.net.setRules(1, 2, {0, 0, 2000, 0});
     bool saw_progress = false;
-    REQUIRE(c.runUntil([&] {
-        const HaStatus s = c.node(2).agent->status();
-        if (s.local.state == NodeState::tentative && !s.sync.empty() &&
-            s.sync[0].bulk_in_received > 0 && s.sync[0].bulk_in_received < 3000)
-            saw_progress = true;
-        return active(s.local.state);
-    }, 3000));
+    REQUIRE(c.runUntil(
+        [&] {
+            const HaStatus s = c.node(2).agent->status();
+            if (s.local.state == NodeState::tentative && !s.sync.empty() &&
+                s.sync[0].bulk_in_received > 0 && s.sync[0].bulk_in_received < 3000)
+                saw_progress = true;
+            return active(s.local.state);
+        },
+        3000));
     c.stepAll();  // the worker applies what the agent pushed last
     CHECK(saw_progress);
     CHECK(c.node(2).sessions() == 3000);
@@ -578,7 +591,8 @@ TEST_CASE("a peer that restarts within the hold time gets back its sessions, idl
     }
 }
 
-TEST_CASE("a returning node that went active alone gets its sessions back only once it holds them") {
+TEST_CASE(
+    "a returning node that went active alone gets its sessions back only once it holds them") {
     TestCluster c({1, 2});
     pairUp(c);
     c.run(100);
@@ -602,12 +616,14 @@ TEST_CASE("a returning node that went active alone gets its sessions back only o
     c.net.partition(1, 2, false);
     c.cutPeerLink(1, 2, false);
     uint64_t bulk_at_revert = 0;
-    REQUIRE(c.runUntil([&] {
-        if (counter(c, 2, HaCounter::revert_transfers) == 0) return false;
-        const HaStatus st = c.node(1).agent->status();
-        bulk_at_revert = st.sync.empty() ? 0 : st.sync[0].bulk_in_received;
-        return true;
-    }, 5000));
+    REQUIRE(c.runUntil(
+        [&] {
+            if (counter(c, 2, HaCounter::revert_transfers) == 0) return false;
+            const HaStatus st = c.node(1).agent->status();
+            bulk_at_revert = st.sync.empty() ? 0 : st.sync[0].bulk_in_received;
+            return true;
+        },
+        5000));
     CHECK(bulk_at_revert == 200);  // node 1's agent had every session of node 2's bulk
     c.stepAll();                   // and its worker applies what the agent pushed
     CHECK(c.node(1).sessions() == 200);
@@ -622,7 +638,8 @@ TEST_CASE("without revert a returning node does not get its sessions back") {
     TestCluster c({1, 2}, o);
     pairUp(c);
     c.run(100);
-    for (uint32_t i = 0; i < 50; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, c.clock.nowMs()));
+    for (uint32_t i = 0; i < 50; ++i)
+        c.node(1).worker().upsert(makeSession(i, 1, 2, c.clock.nowMs()));
     c.run(20);
     c.crash(1);
     c.run(200);
@@ -638,7 +655,8 @@ TEST_CASE("suspend hands the node's sessions to the peer and functional lets rev
     TestCluster c({1, 2});
     pairUp(c);
     c.run(100);
-    for (uint32_t i = 0; i < 100; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, c.clock.nowMs()));
+    for (uint32_t i = 0; i < 100; ++i)
+        c.node(1).worker().upsert(makeSession(i, 1, 2, c.clock.nowMs()));
     c.run(20);
     c.node(1).agent->suspend();
     c.run(20);
@@ -657,7 +675,8 @@ TEST_CASE("suspend hands the node's sessions to the peer and functional lets rev
 TEST_CASE("an operator resync sends the peer's sessions again") {
     TestCluster c({1, 2});
     pairUp(c);
-    for (uint32_t i = 0; i < 100; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, c.clock.nowMs()));
+    for (uint32_t i = 0; i < 100; ++i)
+        c.node(1).worker().upsert(makeSession(i, 1, 2, c.clock.nowMs()));
     c.run(10);
     c.node(2).worker().table.clear();
     c.node(2).agent->requestResync();
@@ -688,9 +707,10 @@ TEST_CASE("two agents exchange a bulk sync of 100k sessions") {
     const HaStatus s = c.node(2).agent->status();
     CHECK(s.sync[0].bulk_in_received == n);
     CHECK(s.sync[0].bulk_in_expected == n);
-    std::printf("bulk sync of %u sessions over the fake transport: %.0f ms simulated, %.2f s wall, "
-                "%.0f records/s wall\n",
-                n, double(c.clock.nowUs() - sim0) / 1000, wall_s, n / wall_s);
+    std::printf(
+        "bulk sync of %u sessions over the fake transport: %.0f ms simulated, %.2f s wall, "
+        "%.0f records/s wall\n",
+        n, double(c.clock.nowUs() - sim0) / 1000, wall_s, n / wall_s);
 }
 
 }  // namespace

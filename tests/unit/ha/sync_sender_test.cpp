@@ -18,10 +18,13 @@ void fill(SyncSender& s, int n, bool bulk = false) {
 
 size_t pump(SyncSender& s, uint64_t now, size_t inflight, std::vector<uint64_t>* sent,
             uint64_t* resent) {
-    return s.pump(now, inflight, [&](const OutMessage& m) {
-        sent->push_back(m.seq);
-        return true;
-    }, resent);
+    return s.pump(
+        now, inflight,
+        [&](const OutMessage& m) {
+            sent->push_back(m.seq);
+            return true;
+        },
+        resent);
 }
 
 TEST_CASE("a new stream numbers messages from one and keeps them until acknowledged") {
@@ -37,8 +40,8 @@ TEST_CASE("a new stream numbers messages from one and keeps them until acknowled
     CHECK(acked_tokens == std::vector<uint64_t>{1, 2, 3});
     CHECK(s.ackedSeq() == 3);
     CHECK(s.windowMessages() == 2);
-    CHECK(s.ack(2, [](const OutMessage&) {}) == 0);   // old
-    CHECK(s.ack(9, [](const OutMessage&) {}) == 0);   // never sent
+    CHECK(s.ack(2, [](const OutMessage&) {}) == 0);  // old
+    CHECK(s.ack(9, [](const OutMessage&) {}) == 0);  // never sent
 }
 
 TEST_CASE("no more than the in-flight limit is on the wire unacknowledged") {
@@ -61,7 +64,8 @@ TEST_CASE("a refused send stops the pump and is tried again later") {
     fill(s, 3);
     uint64_t resent = 0;
     int calls = 0;
-    CHECK(s.pump(0, 10, [&](const OutMessage&) { return ++calls < 2; }, &resent) == 1);
+    CHECK(s.pump(
+              0, 10, [&](const OutMessage&) { return ++calls < 2; }, &resent) == 1);
     std::vector<uint64_t> sent;
     CHECK(pump(s, 1, 10, &sent, &resent) == 2);
     CHECK(sent == std::vector<uint64_t>{2, 3});

@@ -25,8 +25,8 @@
 
 #include "core/log.h"
 #include "ha/curve_keypair.h"
-#include "ha/preflight.h"
 #include "ha/ha_agent.h"
+#include "ha/preflight.h"
 #include "ha_test_util.h"
 
 namespace tandem {
@@ -42,7 +42,9 @@ int basePort() {
     return base;
 }
 
-std::string endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+std::string endpoint(int port) {
+    return "tcp://127.0.0.1:" + std::to_string(port);
+}
 
 struct Keys {
     CurveKeypair k[4];
@@ -149,11 +151,15 @@ TEST_CASE("two agents pair over ZeroMQ with CURVE keys and an unknown key is ref
     };
     // Which node is primary depends on who finished its handshakes first
     // (no preempt): one of each is what matters.
-    REQUIRE(pollUntil(step, [&] {
-        const NodeState s1 = a1.state(), s2 = a2.state();
-        return intruder_refused && canOwnSessions(s1) && canOwnSessions(s2) && s1 != s2 &&
-               v1.load().owners == (nodeBit(1) | nodeBit(2)) && v1.load().primary == v2.load().primary;
-    }, 15));
+    REQUIRE(pollUntil(
+        step,
+        [&] {
+            const NodeState s1 = a1.state(), s2 = a2.state();
+            return intruder_refused && canOwnSessions(s1) && canOwnSessions(s2) && s1 != s2 &&
+                   v1.load().owners == (nodeBit(1) | nodeBit(2)) &&
+                   v1.load().primary == v2.load().primary;
+        },
+        15));
     CHECK(t1->counter(ZmqTransportCounter::zap_rejected_unknown_key) > 0);
     CHECK(t1->counter(ZmqTransportCounter::zap_accepted) >= 2);
     CHECK(t1->counter(ZmqTransportCounter::rx_messages) > 0);
@@ -197,7 +203,8 @@ TEST_CASE("a peer whose key proves another node id is refused by the agent") {
         }
         t1->wait(kWaitMs);
     };
-    REQUIRE(pollUntil(step, [&] { return a1.counters().get(HaCounter::auth_id_mismatch) > 0; }, 15));
+    REQUIRE(pollUntil(
+        step, [&] { return a1.counters().get(HaCounter::auth_id_mismatch) > 0; }, 15));
     CHECK_FALSE(a1.status().peers[0].paired);
     CHECK(a1.counters().get(HaCounter::hello_rx) == 0);
 }
@@ -223,8 +230,8 @@ TEST_CASE("a bulk sync crosses ZeroMQ loopback") {
         t1->wait(kWaitMs);
     };
     // Alone, a node waits max(hold time, 1 s) for peers before it owns.
-    REQUIRE(pollUntil(step1, [&] { return a1.state() == NodeState::active_primary; },
-                      5 + kHoldMs / 1000.0));
+    REQUIRE(pollUntil(
+        step1, [&] { return a1.state() == NodeState::active_primary; }, 5 + kHoldMs / 1000.0));
     HaAgent a2(c2, clock, *t2, {&w2.channel}, v2);
     const auto t0 = Steady::now();
     auto step = [&] {
@@ -233,7 +240,8 @@ TEST_CASE("a bulk sync crosses ZeroMQ loopback") {
         a1.step();
         a2.step();
     };
-    REQUIRE(pollUntil(step, [&] { return canOwnSessions(a2.state()); }, 30));
+    REQUIRE(pollUntil(
+        step, [&] { return canOwnSessions(a2.state()); }, 30));
     step();
     const double s = std::chrono::duration<double>(Steady::now() - t0).count();
     // Active because the bulk sync completed, not because it gave up on a1.
@@ -357,9 +365,13 @@ TEST_CASE("over CURVE the largest HA message passes and one byte more never arri
         }
         t1->wait(20000);
     };
-    auto pumpFor = [&](double seconds) { pollUntil(pump, [] { return false; }, seconds); };
+    auto pumpFor = [&](double seconds) {
+        pollUntil(
+            pump, [] { return false; }, seconds);
+    };
     auto sendWhenConnected = [&](const std::string& bytes) {
-        REQUIRE(pollUntil(pump, [&] { return t2->send(1, HaChannel::sync, bytes); }, 10));
+        REQUIRE(pollUntil(
+            pump, [&] { return t2->send(1, HaChannel::sync, bytes); }, 10));
     };
     const std::string largest(kMaxHaMessageBytes, 'b');
     sendWhenConnected(largest);

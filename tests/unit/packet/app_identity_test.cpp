@@ -21,21 +21,32 @@ using Bytes = std::vector<uint8_t>;
 // server_hostname="www.example.com": one 512-byte record, TLS 1.3 with
 // key shares, padded.
 const char* kOpenSslHello =
-    "1603010200010001fc030309706245f7942585d59361350dc0ca06d64c18431bb347c3138ed42f06579bcf20ff2ade71"
-    "a2681670c217e1a6a9f3239519396d4dd16537e7ebf8ec0b4caf7c06003e130213031301c02cc030009fcca9cca8ccaa"
-    "c02bc02f009ec024c028006bc023c0270067c00ac0140039c009c0130033009d009c003d003c0035002f00ff01000175"
-    "00000014001200000f7777772e6578616d706c652e636f6d000b000403000102000a00160014001d0017001e00190018"
-    "01000101010201030104002300000016000000170000000d002a0028040305030603080708080809080a080b08040805"
-    "0806040105010601030303010302040205020602002b0009080304030303020301002d00020101003300260024001d00"
-    "20c05cc1768ff0a9b183029ab74a3b353183e5ad45d337072b94335fa59e232533001500c00000000000000000000000"
-    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "1603010200010001fc030309706245f7942585d59361350dc0ca06d64c18431bb347c3138ed42f06579bcf20ff2ade"
+    "71"
+    "a2681670c217e1a6a9f3239519396d4dd16537e7ebf8ec0b4caf7c06003e130213031301c02cc030009fcca9cca8cc"
+    "aa"
+    "c02bc02f009ec024c028006bc023c0270067c00ac0140039c009c0130033009d009c003d003c0035002f00ff010001"
+    "75"
+    "00000014001200000f7777772e6578616d706c652e636f6d000b000403000102000a00160014001d0017001e001900"
+    "18"
+    "01000101010201030104002300000016000000170000000d002a0028040305030603080708080809080a080b080408"
+    "05"
+    "0806040105010601030303010302040205020602002b0009080304030303020301002d00020101003300260024001d"
+    "00"
+    "20c05cc1768ff0a9b183029ab74a3b353183e5ad45d337072b94335fa59e232533001500c000000000000000000000"
+    "00"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00"
     "00000000000000000000000000000000000000000000000000000000000000000000000000";
 
 Bytes fromHex(const std::string& h) {
     Bytes b;
-    for (size_t i = 0; i + 1 < h.size(); i += 2) b.push_back(uint8_t(std::stoi(h.substr(i, 2), nullptr, 16)));
+    for (size_t i = 0; i + 1 < h.size(); i += 2)
+        b.push_back(uint8_t(std::stoi(h.substr(i, 2), nullptr, 16)));
     return b;
 }
 
@@ -70,13 +81,13 @@ Bytes clientHello(const std::vector<std::pair<uint8_t, std::string>>& names, boo
     if (grease) extension(0x3a3a, {0});
     extension(0x002b, {2, 3, 4});  // supported_versions
     Bytes body = {3, 3};
-    body.insert(body.end(), 32, 0x42);               // random
+    body.insert(body.end(), 32, 0x42);  // random
     body.push_back(32);
-    body.insert(body.end(), 32, 0x17);               // session id
+    body.insert(body.end(), 32, 0x17);  // session id
     put16(body, 6);
     body.insert(body.end(), {0x1a, 0x1a, 0x13, 0x01, 0x13, 0x02});  // GREASE + two suites
     body.push_back(1);
-    body.push_back(0);                               // compression: null
+    body.push_back(0);  // compression: null
     put16(body, ext.size());
     body.insert(body.end(), ext.begin(), ext.end());
     Bytes hs(4 + body.size());
@@ -221,7 +232,8 @@ TEST_CASE("a ClientHello longer than the bound is given up on") {
 TEST_CASE("HTTP/1.x Host, in pieces, with a port, and heads without one") {
     auto host = [](const std::string& s, AppParse* r = nullptr) {
         AppName n;
-        const AppParse got = parseHttpHost(reinterpret_cast<const uint8_t*>(s.data()), s.size(), &n);
+        const AppParse got =
+            parseHttpHost(reinterpret_cast<const uint8_t*>(s.data()), s.size(), &n);
         if (r) *r = got;
         return got == AppParse::found ? std::string(n.view()) : "";
     };

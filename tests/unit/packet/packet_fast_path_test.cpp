@@ -89,7 +89,9 @@ ParseResult compareOn(const std::vector<uint8_t>& f, size_t len, const ParseOpti
     return rf;
 }
 
-void put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8), p[1] = uint8_t(v); }
+void put16(uint8_t* p, uint16_t v) {
+    p[0] = uint8_t(v >> 8), p[1] = uint8_t(v);
+}
 
 // Ethernet + IPv4 (IHL 5) + TCP (data offset 5) or UDP, with `payload` bytes.
 std::vector<uint8_t> frame(uint8_t proto, uint16_t dport, size_t payload) {

@@ -32,8 +32,12 @@ HealthCheckSettings settings(HealthCheckProtocol p) {
     return s;
 }
 
-uint16_t get16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t get32(const uint8_t* p) { return uint32_t(get16(p)) << 16 | get16(p + 2); }
+uint16_t get16(const uint8_t* p) {
+    return uint16_t(p[0] << 8 | p[1]);
+}
+uint32_t get32(const uint8_t* p) {
+    return uint32_t(get16(p)) << 16 | get16(p + 2);
+}
 
 uint16_t checksum(const uint8_t* p, size_t n, uint32_t sum = 0) {
     for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
@@ -50,7 +54,10 @@ struct Segment {
 
     Segment(uint8_t flags, uint32_t seq, uint32_t ack, const std::string& payload = "") {
         auto f = FrameBuilder::tcp(kChecker, 41000, kNode, 80, flags)
-                     .seq(seq).ack(ack).payload(payload.size()).build();
+                     .seq(seq)
+                     .ack(ack)
+                     .payload(payload.size())
+                     .build();
         std::memcpy(f.data() + f.size() - payload.size(), payload.data(), payload.size());
         len = f.size();
         buf = f;
@@ -133,8 +140,8 @@ TEST_CASE("an HTTP health check gets 200 while healthy, 503 while not, 404 and 4
         const char* status;
     };
     const Row rows[] = {
-        {"GET /healthz HTTP/1.1\r\nHost: 10.9.0.2\r\nUser-Agent: ELB-HealthChecker/2.0\r\n\r\n", true,
-         "HTTP/1.1 200 OK\r\n"},
+        {"GET /healthz HTTP/1.1\r\nHost: 10.9.0.2\r\nUser-Agent: ELB-HealthChecker/2.0\r\n\r\n",
+         true, "HTTP/1.1 200 OK\r\n"},
         {"GET /healthz HTTP/1.1\r\n\r\n", false, "HTTP/1.1 503 Service Unavailable\r\n"},
         {"GET /healthz?probe=1 HTTP/1.0\r\n\r\n", true, "HTTP/1.1 200 OK\r\n"},
         {"GET / HTTP/1.1\r\n\r\n", true, "HTTP/1.1 404 Not Found\r\n"},
@@ -177,24 +184,30 @@ TEST_CASE("segments that are no part of a check get no reply and are counted") {
     const auto tcp = settings(HealthCheckProtocol::tcp);
     // A request on a connection the node never accepted (wrong ack).
     Segment stray(kTcpAck | kTcpPsh, 10, 12345, "GET /healthz HTTP/1.1\r\n\r\n");
-    CHECK(healthCheckReply(stray.buf.data(), stray.len, stray.buf.size(), stray.info, true, http, c) == 0);
+    CHECK(healthCheckReply(stray.buf.data(), stray.len, stray.buf.size(), stray.info, true, http,
+                           c) == 0);
     // Data to a TCP check.
     Segment syn(kTcpSyn, 1, 0);
     Segment data(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1, "hello");
-    CHECK(healthCheckReply(data.buf.data(), data.len, data.buf.size(), data.info, true, tcp, c) == 0);
+    CHECK(healthCheckReply(data.buf.data(), data.len, data.buf.size(), data.info, true, tcp, c) ==
+          0);
     // No ACK, or SYN with ACK.
     Segment bare(0, 1, 0);
-    CHECK(healthCheckReply(bare.buf.data(), bare.len, bare.buf.size(), bare.info, true, tcp, c) == 0);
+    CHECK(healthCheckReply(bare.buf.data(), bare.len, bare.buf.size(), bare.info, true, tcp, c) ==
+          0);
     Segment synack(kTcpSyn | kTcpAck, 1, 1);
-    CHECK(healthCheckReply(synack.buf.data(), synack.len, synack.buf.size(), synack.info, true, tcp, c) == 0);
+    CHECK(healthCheckReply(synack.buf.data(), synack.len, synack.buf.size(), synack.info, true, tcp,
+                           c) == 0);
     CHECK(c.get(HealthCheckCounter::health_check_garbage) == 4);
     // A FIN of no check this node accepted, a payload that is no HTTP request.
     Segment fin(kTcpFin | kTcpAck, 77, 0x5eed);
     CHECK(healthCheckReply(fin.buf.data(), fin.len, fin.buf.size(), fin.info, true, tcp, c) == 0);
     Segment tls(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1, "\x16\x03\x01\x02\x00");
     CHECK(healthCheckReply(tls.buf.data(), tls.len, tls.buf.size(), tls.info, true, http, c) == 0);
-    Segment words(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1, "NOT HTTP AT ALL\r\n");
-    CHECK(healthCheckReply(words.buf.data(), words.len, words.buf.size(), words.info, true, http, c) == 0);
+    Segment words(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1,
+                  "NOT HTTP AT ALL\r\n");
+    CHECK(healthCheckReply(words.buf.data(), words.len, words.buf.size(), words.info, true, http,
+                           c) == 0);
     Segment ack(kTcpAck, 77, 0x5eed);  // a bare ACK of no check either
     CHECK(healthCheckReply(ack.buf.data(), ack.len, ack.buf.size(), ack.info, true, tcp, c) == 0);
     CHECK(c.get(HealthCheckCounter::health_check_garbage) == 8);
@@ -203,12 +216,14 @@ TEST_CASE("segments that are no part of a check get no reply and are counted") {
     CHECK(healthCheckReply(rst.buf.data(), rst.len, rst.buf.size(), rst.info, true, tcp, c) == 0);
     CHECK(c.get(HealthCheckCounter::health_check_ignored) == 1);
     // A buffer too small for the reply: nothing is written past it.
-    Segment syn2(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1, "GET /healthz HTTP/1.1\r\n\r\n");
+    Segment syn2(kTcpAck | kTcpPsh, 2, healthCheckIsn(syn.info, 0x1234) + 1,
+                 "GET /healthz HTTP/1.1\r\n\r\n");
     CHECK(healthCheckReply(syn2.buf.data(), syn2.len, syn2.len, syn2.info, true, http, c) == 0);
 }
 
-TEST_CASE("in GENEVE mode a segment to the health-check port is the node's, anything else "
-          "not GENEVE is dropped") {
+TEST_CASE(
+    "in GENEVE mode a segment to the health-check port is the node's, anything else "
+    "not GENEVE is dropped") {
     PipelineSettings ps;
     ps.geneve = true;
     ps.parse.geneve_port = 6081;

@@ -97,10 +97,25 @@ void replicate(Member& from, Member& to, uint32_t now = 1000) {
     }
 }
 
-auto syn() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpSyn).seq(100).build(); }
-auto synAck() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck).seq(500).ack(101).build(); }
-auto ack() { return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).build(); }
-auto reply() { return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck).seq(501).ack(101).payload(100).build(); }
+auto syn() {
+    return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpSyn).seq(100).build();
+}
+auto synAck() {
+    return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck)
+        .seq(500)
+        .ack(101)
+        .build();
+}
+auto ack() {
+    return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).build();
+}
+auto reply() {
+    return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck)
+        .seq(501)
+        .ack(101)
+        .payload(100)
+        .build();
+}
 
 struct Pair {
     Member a{1}, b{2};
@@ -246,10 +261,12 @@ TEST_CASE("ownership handed back by a transfer job moves every matching session"
     CHECK(p.b.count(PipelineCounter::sessions_given) == 100);
     replicate(p.b, p.a, 2000);
     uint32_t owned_by_1 = 0;
-    p.a.table.scan(0, p.a.table.capacity(), [&](uint32_t, const Session& s) { owned_by_1 += s.owner == 1; });
+    p.a.table.scan(0, p.a.table.capacity(),
+                   [&](uint32_t, const Session& s) { owned_by_1 += s.owner == 1; });
     CHECK(owned_by_1 == 100);
     // Traffic now reaching node 2 goes to node 1.
-    CHECK(p.b.send(FrameBuilder::udp(kServer, 53, kClient, 1000).build(), kOutside).kind == VerdictKind::to_peer);
+    CHECK(p.b.send(FrameBuilder::udp(kServer, 53, kClient, 1000).build(), kOutside).kind ==
+          VerdictKind::to_peer);
 }
 
 TEST_CASE("a replica lives while its owner does, and goes when the owner is gone") {
@@ -398,7 +415,8 @@ TEST_CASE("a forwarded packet of a session neither node owns is a loop, not a ha
     CHECK(b.count(PipelineCounter::stand_in_packets) == 0);
 }
 
-TEST_CASE("with the sync channel down, a mid-stream packet with no session goes to the one live peer") {
+TEST_CASE(
+    "with the sync channel down, a mid-stream packet with no session goes to the one live peer") {
     Pair p;
     auto unsynced = [](Member& m) {
         ClusterView v = m.cell.load();
@@ -420,7 +438,8 @@ TEST_CASE("with the sync channel down, a mid-stream packet with no session goes 
     CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
 }
 
-TEST_CASE("with replication working, or no live peer, a mid-stream packet with no session is dropped") {
+TEST_CASE(
+    "with replication working, or no live peer, a mid-stream packet with no session is dropped") {
     Pair p;  // replicating: the peer's sessions would be here
     CHECK(p.b.send(synAck(), kOutside).kind == VerdictKind::drop);
     CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
@@ -443,14 +462,18 @@ TEST_CASE("a session handed to this node accepts ACKs for data its notice does n
     // carries them as a stand-in. Then the notice (a's state at the handover)
     // replaces b's copy: those bytes are not in its windows.
     for (uint32_t seq : {501u, 1501u, 2501u}) {
-        auto data = FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck).seq(seq).ack(101)
-                        .payload(1000).build();
+        auto data = FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck)
+                        .seq(seq)
+                        .ack(101)
+                        .payload(1000)
+                        .build();
         REQUIRE(p.b.send(data, kOutside, 1000, Ingress::peer, 1).kind == VerdictKind::forward);
     }
     replicate(p.a, p.b);
     REQUIRE(p.b.find(syn())->owner == 2);
     // The client acknowledges all of it: b owns the session now and passes it.
-    auto late_ack = FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(3501).build();
+    auto late_ack =
+        FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(3501).build();
     CHECK(p.b.send(late_ack, kInside).kind == VerdictKind::forward);
     CHECK(p.b.count(PipelineCounter::dropped_tcp_out_of_window) == 0);
 }
@@ -543,7 +566,8 @@ TEST_CASE("a bulk scan emits every session and then says it is done") {
     for (int i = 0; i < 100 && (done == 0); ++i) {
         p.a.pipe->runJobs(1000, 128);
         for (auto& ev : p.a.events()) {
-            if (ev.kind == WorkerEventKind::bulk_record && ev.bulk_id == 7 && ev.peer == 2) ++records;
+            if (ev.kind == WorkerEventKind::bulk_record && ev.bulk_id == 7 && ev.peer == 2)
+                ++records;
             if (ev.kind == WorkerEventKind::bulk_done && ev.bulk_id == 7) ++done;
         }
     }
@@ -609,8 +633,9 @@ TEST_CASE("a dead owner's idle sessions are adopted by a scan, without waiting f
     CHECK(p.b.count(PipelineCounter::sessions_rebacked) == 0);
 }
 
-TEST_CASE("in a cluster each of a dead owner's sessions is adopted by its backup owner only, "
-          "and sessions it backed up get another backup once the view says it is gone") {
+TEST_CASE(
+    "in a cluster each of a dead owner's sessions is adopted by its backup owner only, "
+    "and sessions it backed up get another backup once the view says it is gone") {
     Member m1(1), m2(2), m3(3);
     for (Member* m : {&m1, &m2, &m3}) m->setView(0b111, 0b111);
     for (uint16_t i = 0; i < 200; ++i) m1.send(synFrom(uint16_t(41000 + i)), kInside);
@@ -679,8 +704,9 @@ uint16_t sportWithDirector(NodeId want) {
 
 }  // namespace
 
-TEST_CASE("in a cluster a reply at a node without the session goes to the director, "
-          "which passes it to the owner") {
+TEST_CASE(
+    "in a cluster a reply at a node without the session goes to the director, "
+    "which passes it to the owner") {
     // Node 1 owns the flow, node 2 is its director (and backup owner) and
     // holds the replica; node 3 has not heard of it yet (the replica is on
     // its way, or replication is targeted): the SYN-ACK reaches node 3.
@@ -714,19 +740,23 @@ TEST_CASE("in a cluster a reply at a node without the session goes to the direct
     CHECK(t.node(1).find(syn)->state == SessionState::tcp_syn_recv);
 }
 
-TEST_CASE("in a cluster mid-stream segments and ICMP replies and errors with no session go to "
-          "the director; packets that may start a session are decided where they arrive") {
+TEST_CASE(
+    "in a cluster mid-stream segments and ICMP replies and errors with no session go to "
+    "the director; packets that may start a session are decided where they arrive") {
     Trio t;
     const uint16_t sport = sportWithDirector(2);
     auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
     Verdict v = t.node(3).send(ack, kInside);
     CHECK((v.kind == VerdictKind::to_peer && v.peer == 2));
-    auto err = FrameBuilder::icmpError("198.51.100.1", kClient,
-                                       FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build())
-                   .build();
+    auto err =
+        FrameBuilder::icmpError("198.51.100.1", kClient,
+                                FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build())
+            .build();
     v = t.node(3).send(err, kOutside);
     CHECK(v.kind == VerdictKind::to_peer);
-    CHECK(v.peer == directorOf(hashOfFrame(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build()), 0b111));
+    CHECK(v.peer ==
+          directorOf(hashOfFrame(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build()),
+                     0b111));
     CHECK(v.reason == ForwardReason::to_director);
     // An echo reply with no session: to the director of the echo's flow.
     auto reply = FrameBuilder::echo(kServer, kClient, 77, false).build();
@@ -743,7 +773,8 @@ TEST_CASE("in a cluster mid-stream segments and ICMP replies and errors with no 
     CHECK(t.node(3).find(syn)->owner == 3);
 }
 
-TEST_CASE("a director that does not know the flow drops the packet; nobody forwards it a third time") {
+TEST_CASE(
+    "a director that does not know the flow drops the packet; nobody forwards it a third time") {
     Trio t;
     const uint16_t sport = sportWithDirector(2);
     auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
@@ -764,8 +795,9 @@ TEST_CASE("a director that does not know the flow drops the packet; nobody forwa
     CHECK(t.node(3).count(PipelineCounter::dropped_forward_loop) == 1);
 }
 
-TEST_CASE("in a cluster a UDP datagram with no session asks the director: a new flow comes back "
-          "to its first node, a reply goes on to the owner") {
+TEST_CASE(
+    "in a cluster a UDP datagram with no session asks the director: a new flow comes back "
+    "to its first node, a reply goes on to the owner") {
     Trio t;
     // A flow whose director is node 2 (the ports decide the hash).
     uint16_t sport = 0;
@@ -802,9 +834,11 @@ TEST_CASE("in a cluster a UDP datagram with no session asks the director: a new 
 
     // The answer reaches node 3: through the director to node 1.
     v = t.node(3).send(answer, kOutside);
-    CHECK((v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
+    CHECK(
+        (v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
     v = t.node(2).send(answer, kOutside, 1000, Ingress::peer, 3, ForwardReason::to_director);
-    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::via_director));
+    CHECK(
+        (v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::via_director));
     v = t.node(1).send(answer, kOutside, 1000, Ingress::peer, 2, ForwardReason::via_director);
     CHECK((v.kind == VerdictKind::forward && v.port == kInside));
     CHECK(t.node(1).find(query)->state == SessionState::replied);
@@ -824,8 +858,9 @@ TEST_CASE("the director's own UDP flows are decided where they arrive") {
     CHECK(t.node(3).count(PipelineCounter::forwarded_to_director) == 0);
 }
 
-TEST_CASE("a member that joins becomes the backup owner of the flows it now directs: they are "
-          "sent to it, and their old backup owner drops its copy") {
+TEST_CASE(
+    "a member that joins becomes the backup owner of the flows it now directs: they are "
+    "sent to it, and their old backup owner drops its copy") {
     Member m1(1, true);
     m1.setView(0b011, 0b011);  // node 3 not active yet
     for (uint16_t i = 0; i < 300; ++i) m1.send(synFrom(uint16_t(41000 + i)), kInside);
@@ -884,9 +919,8 @@ TEST_CASE("in a cluster a session handed back names the backup owner its new own
     for (uint16_t i = 0; i < 100; ++i) m2.send(synFrom(uint16_t(41000 + i)), kInside);
     (void)m2.events();
     // As if node 2 had adopted them from node 1: node 1 is their origin.
-    m2.table.scan(0, m2.table.capacity(), [&](uint32_t i, const Session&) {
-        m2.table.at(i).origin_owner = 1;
-    });
+    m2.table.scan(0, m2.table.capacity(),
+                  [&](uint32_t i, const Session&) { m2.table.at(i).origin_owner = 1; });
     AgentCommand give;
     give.kind = AgentCommandKind::transfer_owner;
     give.from = 2;
@@ -930,10 +964,12 @@ TEST_CASE("a forwarder that was told the owner sends the flow's next packets str
         return p3.process(f.data(), uint16_t(f.size()), kInside, 1000);
     };
     Verdict v = send3(ack);
-    CHECK((v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
+    CHECK(
+        (v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
     CHECK(p3.counters().get(PipelineCounter::owner_cache_misses) == 1);
     // The director passes it to node 1 and names node 1 to node 3 ...
-    t.node(1).send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(), kInside);
+    t.node(1).send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(),
+                   kInside);
     applyUpserts(t.node(2), t.node(1).events());
     Verdict d = t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::to_director);
     REQUIRE((d.kind == VerdictKind::to_peer && d.peer == 1));
@@ -942,7 +978,8 @@ TEST_CASE("a forwarder that was told the owner sends the flow's next packets str
     // ... which remembers it (the dataplane does this with the owner hint).
     cache.learn(d.flow_hash, d.peer, 1000);
     v = send3(ack);
-    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::owner_elsewhere));
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 &&
+           v.reason == ForwardReason::owner_elsewhere));
     CHECK(p3.counters().get(PipelineCounter::owner_cache_hits) == 1);
     // An owner that may no longer own is not asked: back to the director.
     t.node(3).setView(0b110, 0b110);
@@ -951,8 +988,9 @@ TEST_CASE("a forwarder that was told the owner sends the flow's next packets str
     CHECK(v.reason == ForwardReason::to_director);
 }
 
-TEST_CASE("a node a stale cache names as owner passes the packet to the owner it knows and "
-          "corrects the sender") {
+TEST_CASE(
+    "a node a stale cache names as owner passes the packet to the owner it knows and "
+    "corrects the sender") {
     Trio t;
     const uint16_t sport = sportWithDirector(3);
     auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
@@ -962,18 +1000,25 @@ TEST_CASE("a node a stale cache names as owner passes the packet to the owner it
     auto evs = t.node(1).events();
     evs[0].session.backup_owner = 2;
     applyUpserts(t.node(2), evs);
-    Verdict v = t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::owner_elsewhere);
-    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::via_director));
+    Verdict v =
+        t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::owner_elsewhere);
+    CHECK(
+        (v.kind == VerdictKind::to_peer && v.peer == 1 && v.reason == ForwardReason::via_director));
     CHECK(v.notify == 3);
 }
 
-TEST_CASE("a new connection on the ports of a finished one, opened by another node, replaces it "
-          "everywhere its packets go") {
+TEST_CASE(
+    "a new connection on the ports of a finished one, opened by another node, replaces it "
+    "everywhere its packets go") {
     Trio t;
     const uint16_t sport = sportWithDirector(2);
     auto tcp = [&](bool from_client, uint8_t flags, uint32_t seq, uint32_t ack) {
-        return from_client ? FrameBuilder::tcp(kClient, sport, kServer, 80, flags).seq(seq).ack(ack).build()
-                           : FrameBuilder::tcp(kServer, 80, kClient, sport, flags).seq(seq).ack(ack).build();
+        return from_client
+                   ? FrameBuilder::tcp(kClient, sport, kServer, 80, flags).seq(seq).ack(ack).build()
+                   : FrameBuilder::tcp(kServer, 80, kClient, sport, flags)
+                         .seq(seq)
+                         .ack(ack)
+                         .build();
     };
     // The old connection: owned by node 3, backed up by node 2, reset.
     t.node(3).send(tcp(true, kTcpSyn, 100, 0), kInside);
@@ -1001,7 +1046,8 @@ TEST_CASE("a new connection on the ports of a finished one, opened by another no
     // not dropped, but sent to the director, which passes it to node 1.
     auto synack = tcp(false, kTcpSyn | kTcpAck, 7000, 9001);
     v = t.node(3).send(synack, kOutside);
-    CHECK((v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
+    CHECK(
+        (v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
     v = t.node(2).send(synack, kOutside, 1000, Ingress::peer, 3, ForwardReason::to_director);
     CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
     v = t.node(1).send(synack, kOutside, 1000, Ingress::peer, 2, ForwardReason::via_director);
@@ -1034,8 +1080,12 @@ struct FragmentNet {
         for (int hops = 0; hops < 4; ++hops) {
             switch (v.kind) {
                 case VerdictKind::forward:
-                case VerdictKind::defer: left.push_back({at, v.port}); return;
-                case VerdictKind::hold: held.push_back({at, frame, port, from}); return;
+                case VerdictKind::defer:
+                    left.push_back({at, v.port});
+                    return;
+                case VerdictKind::hold:
+                    held.push_back({at, frame, port, from});
+                    return;
                 case VerdictKind::to_peer: {
                     const NodeId entered = from.node == kNoNode ? at : from.entered;
                     from = PeerOrigin{at, v.reason, entered};
@@ -1044,7 +1094,9 @@ struct FragmentNet {
                     v = t.node(at).send(copy, port, 1000, Ingress::peer, from.node, from.reason);
                     continue;
                 }
-                default: ++dropped; return;
+                default:
+                    ++dropped;
+                    return;
             }
         }
         FAIL("more than four peer-link hops");
@@ -1074,8 +1126,9 @@ struct FragmentNet {
 
 }  // namespace
 
-TEST_CASE("fragments of one datagram that reach different nodes meet at its fragment owner and "
-          "leave where the first fragment leaves, in either order and either direction") {
+TEST_CASE(
+    "fragments of one datagram that reach different nodes meet at its fragment owner and "
+    "leave where the first fragment leaves, in either order and either direction") {
     for (bool v6 : {false, true}) {
         CAPTURE(v6);
         Trio t;
@@ -1098,9 +1151,21 @@ TEST_CASE("fragments of one datagram that reach different nodes meet at its frag
                 const uint16_t in = answer ? kOutside : kInside;
                 const uint16_t ip_id = uint16_t(answer ? 5000 + id : id);
                 std::vector<std::vector<uint8_t>> frags = {
-                    FrameBuilder::udp(src, sp, dst, dp).ipId(ip_id).fragment(0, true).payload(1472).build(),
-                    FrameBuilder::udp(src, sp, dst, dp).ipId(ip_id).fragment(1480, true).payload(1472).build(),
-                    FrameBuilder::udp(src, sp, dst, dp).ipId(ip_id).fragment(2960, false).payload(1000).build(),
+                    FrameBuilder::udp(src, sp, dst, dp)
+                        .ipId(ip_id)
+                        .fragment(0, true)
+                        .payload(1472)
+                        .build(),
+                    FrameBuilder::udp(src, sp, dst, dp)
+                        .ipId(ip_id)
+                        .fragment(1480, true)
+                        .payload(1472)
+                        .build(),
+                    FrameBuilder::udp(src, sp, dst, dp)
+                        .ipId(ip_id)
+                        .fragment(2960, false)
+                        .payload(1000)
+                        .build(),
                 };
                 const size_t before = net.left.size();
                 const int order[2][3] = {{0, 1, 2}, {1, 2, 0}};
@@ -1132,11 +1197,17 @@ TEST_CASE("fragments of one datagram that reach different nodes meet at its frag
     }
 }
 
-TEST_CASE("a later fragment sent on after its first fragment is never sent back where it came "
-          "from, and is dropped when its first fragment is not known") {
+TEST_CASE(
+    "a later fragment sent on after its first fragment is never sent back where it came "
+    "from, and is dropped when its first fragment is not known") {
     Trio t;
-    auto later = FrameBuilder::udp(kClient, 20001, kServer, 53).ipId(7).fragment(1480, false).payload(100).build();
-    Verdict v = t.node(1).send(later, kInside, 1000, Ingress::peer, 2, ForwardReason::fragment_follows);
+    auto later = FrameBuilder::udp(kClient, 20001, kServer, 53)
+                     .ipId(7)
+                     .fragment(1480, false)
+                     .payload(100)
+                     .build();
+    Verdict v =
+        t.node(1).send(later, kInside, 1000, Ingress::peer, 2, ForwardReason::fragment_follows);
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(1).count(PipelineCounter::dropped_fragment_no_head) == 1);
 }

@@ -42,7 +42,8 @@ struct LogNode {
     std::unique_ptr<Pipeline> pipe;
     uint32_t now = 1000;
 
-    explicit LogNode(NodeId n = 1, size_t ring_size = 64, bool clustered = false) : id(n), ring(ring_size) {
+    explicit LogNode(NodeId n = 1, size_t ring_size = 64, bool clustered = false)
+        : id(n), ring(ring_size) {
         PipelineSettings s;
         s.node = n;
         s.port_count = 2;
@@ -69,20 +70,44 @@ struct LogNode {
 };
 
 void handshake(LogNode& n, uint16_t sport) {
-    REQUIRE(n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(), kInside).kind == VerdictKind::forward);
-    REQUIRE(n.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build(), kOutside).kind == VerdictKind::forward);
-    REQUIRE(n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside).kind == VerdictKind::forward);
+    REQUIRE(
+        n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(), kInside)
+            .kind == VerdictKind::forward);
+    REQUIRE(n.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpSyn | kTcpAck)
+                       .seq(500)
+                       .ack(101)
+                       .build(),
+                   kOutside)
+                .kind == VerdictKind::forward);
+    REQUIRE(
+        n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+               kInside)
+            .kind == VerdictKind::forward);
 }
 
 void closeWithFins(LogNode& n, uint16_t sport) {
-    REQUIRE(n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpFin | kTcpAck).seq(101).ack(501).build(), kInside).kind == VerdictKind::forward);
-    REQUIRE(n.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpFin | kTcpAck).seq(501).ack(102).build(), kOutside).kind == VerdictKind::forward);
-    REQUIRE(n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(102).ack(502).build(), kInside).kind == VerdictKind::forward);
+    REQUIRE(n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpFin | kTcpAck)
+                       .seq(101)
+                       .ack(501)
+                       .build(),
+                   kInside)
+                .kind == VerdictKind::forward);
+    REQUIRE(n.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpFin | kTcpAck)
+                       .seq(501)
+                       .ack(102)
+                       .build(),
+                   kOutside)
+                .kind == VerdictKind::forward);
+    REQUIRE(
+        n.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(102).ack(502).build(),
+               kInside)
+            .kind == VerdictKind::forward);
 }
 
 }  // namespace
 
-TEST_CASE("a logged TCP connection gives one start record at the SYN and one end record after its FINs") {
+TEST_CASE(
+    "a logged TCP connection gives one start record at the SYN and one end record after its FINs") {
     LogNode n;
     handshake(n, 40000);
     auto recs = n.records();
@@ -111,7 +136,8 @@ TEST_CASE("a logged TCP connection gives one start record at the SYN and one end
 
 TEST_CASE("sessions of a rule without log give no records") {
     LogNode n;
-    REQUIRE(n.send(FrameBuilder::udp(kClient, 3000, kServer, 53).build(), kInside).kind == VerdictKind::forward);
+    REQUIRE(n.send(FrameBuilder::udp(kClient, 3000, kServer, 53).build(), kInside).kind ==
+            VerdictKind::forward);
     n.ageAll();
     CHECK(n.count(PipelineCounter::sessions_expired) == 1);
     CHECK(n.records().empty());
@@ -119,9 +145,12 @@ TEST_CASE("sessions of a rule without log give no records") {
 
 TEST_CASE("end reasons: idle timeout, reset, operator clear and a reopening SYN") {
     LogNode n;
-    REQUIRE(n.send(FrameBuilder::udp(kClient, 3000, kServer, 514).build(), kInside).kind == VerdictKind::forward);
+    REQUIRE(n.send(FrameBuilder::udp(kClient, 3000, kServer, 514).build(), kInside).kind ==
+            VerdictKind::forward);
     handshake(n, 40001);
-    REQUIRE(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40001, kTcpRst).seq(501).build(), kOutside).kind == VerdictKind::forward);
+    REQUIRE(
+        n.send(FrameBuilder::tcp(kServer, 80, kClient, 40001, kTcpRst).seq(501).build(), kOutside)
+            .kind == VerdictKind::forward);
     CHECK(n.records().size() == 2);
     n.ageAll();
     auto recs = n.records();
@@ -144,9 +173,13 @@ TEST_CASE("end reasons: idle timeout, reset, operator clear and a reopening SYN"
     CHECK(recs[0].reason == TrafficEndReason::cleared);
 
     handshake(n, 40003);
-    REQUIRE(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40003, kTcpRst).seq(501).build(), kOutside).kind == VerdictKind::forward);
+    REQUIRE(
+        n.send(FrameBuilder::tcp(kServer, 80, kClient, 40003, kTcpRst).seq(501).build(), kOutside)
+            .kind == VerdictKind::forward);
     n.records();
-    REQUIRE(n.send(FrameBuilder::tcp(kClient, 40003, kServer, 80, kTcpSyn).seq(7000).build(), kInside).kind == VerdictKind::forward);
+    REQUIRE(
+        n.send(FrameBuilder::tcp(kClient, 40003, kServer, 80, kTcpSyn).seq(7000).build(), kInside)
+            .kind == VerdictKind::forward);
     recs = n.records();
     REQUIRE(recs.size() == 2);
     CHECK(recs[0].event == TrafficLogEvent::end);
@@ -157,7 +190,9 @@ TEST_CASE("end reasons: idle timeout, reset, operator clear and a reopening SYN"
 TEST_CASE("a full traffic log ring is counted, never waited for") {
     LogNode n(1, 2);
     for (uint16_t p = 0; p < 5; ++p) {
-        REQUIRE(n.send(FrameBuilder::udp(kClient, uint16_t(4000 + p), kServer, 514).build(), kInside).kind == VerdictKind::forward);
+        REQUIRE(
+            n.send(FrameBuilder::udp(kClient, uint16_t(4000 + p), kServer, 514).build(), kInside)
+                .kind == VerdictKind::forward);
     }
     CHECK(n.records().size() == 2);
     CHECK(n.count(PipelineCounter::traffic_log_dropped) == 3);
@@ -176,7 +211,8 @@ TEST_CASE("a replica is not logged; a node that adopts a logged session logs its
     other.cell.publish(v);
 
     // Find a client port whose new flow node 1 owns under first-packet mode.
-    REQUIRE(owner.send(FrameBuilder::udp(kClient, 5000, kServer, 514).build(), kInside).kind == VerdictKind::forward);
+    REQUIRE(owner.send(FrameBuilder::udp(kClient, 5000, kServer, 514).build(), kInside).kind ==
+            VerdictKind::forward);
     auto recs = owner.records();
     REQUIRE(recs.size() == 1);
     Session s = recs[0].session;
@@ -197,7 +233,8 @@ TEST_CASE("a replica is not logged; a node that adopts a logged session logs its
     other.pipe->apply(cmd, other.now);
     v.owners = v.reachable = nodeBit(2);
     other.cell.publish(v);
-    REQUIRE(other.send(FrameBuilder::udp(kServer, 514, kClient, 5000).build(), kOutside).kind == VerdictKind::forward);
+    REQUIRE(other.send(FrameBuilder::udp(kServer, 514, kClient, 5000).build(), kOutside).kind ==
+            VerdictKind::forward);
     CHECK(other.count(PipelineCounter::sessions_adopted) == 1);
     CHECK(other.table.ownerCount(2) == 1);
     CHECK(other.table.ownerCount(1) == 0);

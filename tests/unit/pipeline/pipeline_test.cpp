@@ -59,7 +59,8 @@ struct Node {
         REQUIRE_MESSAGE(p, err);
         return p;
     }
-    explicit Node(uint32_t capacity = 1024, bool geneve = false, std::vector<Rule> rules = labRules())
+    explicit Node(uint32_t capacity = 1024, bool geneve = false,
+                  std::vector<Rule> rules = labRules())
         : table(capacity, 0), pipe(settings(geneve), table, policy(std::move(rules))) {}
 
     Verdict send(std::vector<uint8_t> frame, uint16_t port) {
@@ -71,16 +72,29 @@ struct Node {
 bool forwardedTo(const Verdict& v, uint16_t port) {
     return v.kind == VerdictKind::forward && v.port == port;
 }
-bool dropped(const Verdict& v) { return v.kind == VerdictKind::drop; }
+bool dropped(const Verdict& v) {
+    return v.kind == VerdictKind::drop;
+}
 
 const char* kClient = "10.0.1.10";
 const char* kServer = "192.0.2.80";
 
 // Runs a TCP handshake client (inside) -> server (outside) on `port`.
 void handshake(Node& n, uint16_t sport, uint16_t dport = 80) {
-    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, sport, kServer, dport, kTcpSyn).seq(100).build(), kInside), kOutside));
-    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, dport, kClient, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build(), kOutside), kInside));
-    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, sport, kServer, dport, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    REQUIRE(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, sport, kServer, dport, kTcpSyn).seq(100).build(),
+               kInside),
+        kOutside));
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, dport, kClient, sport, kTcpSyn | kTcpAck)
+                                   .seq(500)
+                                   .ack(101)
+                                   .build(),
+                               kOutside),
+                        kInside));
+    REQUIRE(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, sport, kServer, dport, kTcpAck).seq(101).ack(501).build(),
+               kInside),
+        kOutside));
 }
 
 }  // namespace
@@ -102,22 +116,27 @@ TEST_CASE("an allowed TCP connection is forwarded both ways and reaches establis
 
 TEST_CASE("a SYN the policy denies is dropped and counted as denied") {
     Node n;
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 22, kTcpSyn).build(), kInside)));
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 25, kTcpSyn).build(), kInside)));
+    CHECK(
+        dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 22, kTcpSyn).build(), kInside)));
+    CHECK(
+        dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 25, kTcpSyn).build(), kInside)));
     CHECK(n.count(PipelineCounter::dropped_policy) == 2);
     CHECK(n.table.size() == 0);
 }
 
 TEST_CASE("a connection opened from the outside is denied when only inside to outside is allowed") {
     Node n;
-    CHECK(dropped(n.send(FrameBuilder::tcp(kServer, 5555, kClient, 80, kTcpSyn).build(), kOutside)));
+    CHECK(
+        dropped(n.send(FrameBuilder::tcp(kServer, 5555, kClient, 80, kTcpSyn).build(), kOutside)));
     CHECK(n.count(PipelineCounter::dropped_policy) == 1);
 }
 
 TEST_CASE("a mid-stream TCP segment with no session is dropped and counted") {
     Node n;
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(5).ack(9).build(), kInside)));
-    CHECK(dropped(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck).build(), kOutside)));
+    CHECK(dropped(n.send(
+        FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(5).ack(9).build(), kInside)));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpSyn | kTcpAck).build(),
+                         kOutside)));
     CHECK(n.count(PipelineCounter::dropped_no_session) == 2);
     CHECK(n.table.size() == 0);
 }
@@ -125,9 +144,17 @@ TEST_CASE("a mid-stream TCP segment with no session is dropped and counted") {
 TEST_CASE("TCP segments out of state or window are dropped with their own counters") {
     Node n;
     handshake(n, 40001);
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn | kTcpFin).seq(101).build(), kInside)));
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpAck).seq(900000).ack(501).payload(10).build(), kInside)));
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn).seq(7).build(), kInside)));
+    CHECK(dropped(
+        n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn | kTcpFin).seq(101).build(),
+               kInside)));
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpAck)
+                             .seq(900000)
+                             .ack(501)
+                             .payload(10)
+                             .build(),
+                         kInside)));
+    CHECK(dropped(
+        n.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn).seq(7).build(), kInside)));
     CHECK(n.count(PipelineCounter::dropped_tcp_invalid_flags) == 1);
     CHECK(n.count(PipelineCounter::dropped_tcp_out_of_window) == 1);
     CHECK(n.count(PipelineCounter::dropped_tcp_invalid_state) == 1);
@@ -135,8 +162,12 @@ TEST_CASE("TCP segments out of state or window are dropped with their own counte
 
 TEST_CASE("UDP request and reply pass and the session becomes replied") {
     Node n;
-    CHECK(forwardedTo(n.send(FrameBuilder::udp(kClient, 5353, kServer, 53).payload(30).build(), kInside), kOutside));
-    CHECK(forwardedTo(n.send(FrameBuilder::udp(kServer, 53, kClient, 5353).payload(90).build(), kOutside), kInside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::udp(kClient, 5353, kServer, 53).payload(30).build(), kInside),
+        kOutside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::udp(kServer, 53, kClient, 5353).payload(90).build(), kOutside),
+        kInside));
     n.table.scan(0, n.table.capacity(), [](uint32_t, const Session& s) {
         CHECK(s.state == SessionState::replied);
         CHECK(s.bytes[0] == 20 + 8 + 30);
@@ -148,23 +179,33 @@ TEST_CASE("UDP request and reply pass and the session becomes replied") {
 
 TEST_CASE("ICMP echo passes both ways; an echo reply with no request is dropped") {
     Node n;
-    CHECK(forwardedTo(n.send(FrameBuilder::echo(kClient, kServer, 77, true).build(), kInside), kOutside));
-    CHECK(forwardedTo(n.send(FrameBuilder::echo(kServer, kClient, 77, false).build(), kOutside), kInside));
+    CHECK(forwardedTo(n.send(FrameBuilder::echo(kClient, kServer, 77, true).build(), kInside),
+                      kOutside));
+    CHECK(forwardedTo(n.send(FrameBuilder::echo(kServer, kClient, 77, false).build(), kOutside),
+                      kInside));
     CHECK(dropped(n.send(FrameBuilder::echo(kServer, kClient, 78, false).build(), kOutside)));
     CHECK(n.count(PipelineCounter::dropped_no_session) == 1);
-    CHECK(forwardedTo(n.send(FrameBuilder::echo("2001:db8::10", "2001:db8:1::80", 5, true).build(), kInside), kOutside));
-    CHECK(forwardedTo(n.send(FrameBuilder::echo("2001:db8:1::80", "2001:db8::10", 5, false).build(), kOutside), kInside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::echo("2001:db8::10", "2001:db8:1::80", 5, true).build(), kInside),
+        kOutside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::echo("2001:db8:1::80", "2001:db8::10", 5, false).build(), kOutside),
+        kInside));
 }
 
-TEST_CASE("an ICMP error about a live session reaches its sender; one about no session is dropped") {
+TEST_CASE(
+    "an ICMP error about a live session reaches its sender; one about no session is dropped") {
     Node n;
     auto dgram = FrameBuilder::udp(kClient, 6000, kServer, 53).build();
     REQUIRE(forwardedTo(n.send(dgram, kInside), kOutside));
     // A router on the outside says the server is unreachable.
-    CHECK(forwardedTo(n.send(FrameBuilder::icmpError("198.51.100.1", kClient, dgram).build(), kOutside), kInside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::icmpError("198.51.100.1", kClient, dgram).build(), kOutside),
+        kInside));
     CHECK(n.count(PipelineCounter::icmp_errors_forwarded) == 1);
     auto other = FrameBuilder::udp(kClient, 6001, kServer, 53).build();
-    CHECK(dropped(n.send(FrameBuilder::icmpError("198.51.100.1", kClient, other).build(), kOutside)));
+    CHECK(
+        dropped(n.send(FrameBuilder::icmpError("198.51.100.1", kClient, other).build(), kOutside)));
     CHECK(n.count(PipelineCounter::dropped_icmp_error_no_session) == 1);
 }
 
@@ -220,13 +261,24 @@ TEST_CASE("every malformed fixture frame is dropped and counted once, under its 
 
 TEST_CASE("later fragments follow their first fragment's verdict") {
     Node n;
-    auto first = FrameBuilder::udp(kClient, 7000, kServer, 9000).ipId(42).fragment(0, true).payload(40).build();
-    auto second = FrameBuilder::udp(kClient, 7000, kServer, 9000).ipId(42).fragment(48, false).payload(40).build();
+    auto first = FrameBuilder::udp(kClient, 7000, kServer, 9000)
+                     .ipId(42)
+                     .fragment(0, true)
+                     .payload(40)
+                     .build();
+    auto second = FrameBuilder::udp(kClient, 7000, kServer, 9000)
+                      .ipId(42)
+                      .fragment(48, false)
+                      .payload(40)
+                      .build();
     CHECK(forwardedTo(n.send(first, kInside), kOutside));
     CHECK(forwardedTo(n.send(second, kInside), kOutside));
     CHECK(n.count(PipelineCounter::fragments_forwarded) == 1);
     // The same datagram id from another protocol is another datagram.
-    auto other = FrameBuilder::tcp(kClient, 7000, kServer, 9000, kTcpAck).ipId(42).fragment(48, false).build();
+    auto other = FrameBuilder::tcp(kClient, 7000, kServer, 9000, kTcpAck)
+                     .ipId(42)
+                     .fragment(48, false)
+                     .build();
     CHECK(n.send(other, kInside).kind == VerdictKind::hold);
 }
 
@@ -237,7 +289,11 @@ TEST_CASE("a fragment that comes before its first fragment is held, then follows
         const char* client = v6 ? "2001:db8:1::10" : kClient;
         const char* server = v6 ? "2001:db8:2::80" : kServer;
         auto dgram = [&](uint16_t dport, uint16_t id, uint16_t offset, bool more) {
-            return FrameBuilder::udp(client, 7000, server, dport).ipId(id).fragment(offset, more).payload(40).build();
+            return FrameBuilder::udp(client, 7000, server, dport)
+                .ipId(id)
+                .fragment(offset, more)
+                .payload(40)
+                .build();
         };
         auto later = dgram(9000, 42, 48, false);
         Verdict v = n.send(later, kInside);
@@ -245,20 +301,22 @@ TEST_CASE("a fragment that comes before its first fragment is held, then follows
         CHECK(n.count(PipelineCounter::fragments_held) == 1);
         const uint32_t heads = n.pipe.fragmentHeadsDecided();
         // Tried again before the first fragment came: still held, counted once.
-        CHECK(n.pipe.releaseHeldFragment(later.data(), uint16_t(later.size()), kInside, n.now, {}).kind ==
-              VerdictKind::hold);
+        CHECK(n.pipe.releaseHeldFragment(later.data(), uint16_t(later.size()), kInside, n.now, {})
+                  .kind == VerdictKind::hold);
         CHECK(n.count(PipelineCounter::fragments_held) == 1);
         CHECK(forwardedTo(n.send(dgram(9000, 42, 0, true), kInside), kOutside));
         CHECK(n.pipe.fragmentHeadsDecided() != heads);
-        CHECK(forwardedTo(n.pipe.releaseHeldFragment(later.data(), uint16_t(later.size()), kInside, n.now, {}),
-                          kOutside));
+        CHECK(forwardedTo(
+            n.pipe.releaseHeldFragment(later.data(), uint16_t(later.size()), kInside, n.now, {}),
+            kOutside));
         CHECK(n.count(PipelineCounter::fragments_forwarded) == 1);
 
         // A datagram the policy denies: its held fragment is dropped with it.
         auto denied_later = dgram(9999, 43, 48, false);
         CHECK(n.send(denied_later, kOutside).kind == VerdictKind::hold);
         CHECK(dropped(n.send(dgram(9999, 43, 0, true), kOutside)));
-        CHECK(dropped(n.pipe.releaseHeldFragment(denied_later.data(), uint16_t(denied_later.size()), kOutside, n.now, {})));
+        CHECK(dropped(n.pipe.releaseHeldFragment(denied_later.data(), uint16_t(denied_later.size()),
+                                                 kOutside, n.now, {})));
         CHECK(n.count(PipelineCounter::dropped_fragment_denied) == 1);
     }
 }
@@ -271,7 +329,9 @@ TEST_CASE("an idle session expires and its late packets find no session") {
     for (int i = 0; i < 100 && expired == 0; ++i) expired += n.pipe.age(n.now, 1000);
     CHECK(expired == 1);
     CHECK(n.count(PipelineCounter::sessions_expired) == 1);
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40002, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside)));
+    CHECK(dropped(
+        n.send(FrameBuilder::tcp(kClient, 40002, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+               kInside)));
     CHECK(n.count(PipelineCounter::dropped_no_session) == 1);
 }
 
@@ -281,7 +341,11 @@ TEST_CASE("traffic keeps a session alive past its original timeout") {
     for (int minute = 0; minute < 120; ++minute) {  // two hours, one packet a minute
         n.now += 60 * 1000;
         n.pipe.age(n.now, 1000);
-        REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40003, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+        REQUIRE(forwardedTo(
+            n.send(
+                FrameBuilder::tcp(kClient, 40003, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+                kInside),
+            kOutside));
     }
     CHECK(n.count(PipelineCounter::sessions_expired) == 0);
 }
@@ -289,13 +353,23 @@ TEST_CASE("traffic keeps a session alive past its original timeout") {
 TEST_CASE("a new SYN after a reset starts a fresh session judged by the policy") {
     Node n;
     handshake(n, 40004);
-    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpRst).seq(501).build(), kOutside), kInside));
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40004, kServer, 80, kTcpSyn).seq(9000).build(), kInside), kOutside));
+    REQUIRE(forwardedTo(
+        n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpRst).seq(501).build(), kOutside),
+        kInside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, 40004, kServer, 80, kTcpSyn).seq(9000).build(), kInside),
+        kOutside));
     CHECK(n.count(PipelineCounter::sessions_reopened) == 1);
     CHECK(n.table.size() == 1);
     // The same tuple reopened from the outside is a new connection the policy denies.
-    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpRst | kTcpAck).seq(0).ack(9001).build(), kOutside), kInside));
-    CHECK(dropped(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpSyn).seq(1).build(), kOutside)));
+    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpRst | kTcpAck)
+                                   .seq(0)
+                                   .ack(9001)
+                                   .build(),
+                               kOutside),
+                        kInside));
+    CHECK(dropped(
+        n.send(FrameBuilder::tcp(kServer, 80, kClient, 40004, kTcpSyn).seq(1).build(), kOutside)));
     CHECK(n.table.size() == 0);
 }
 
@@ -306,14 +380,23 @@ TEST_CASE("under a SYN flood a table under pressure gives embryonic sessions the
     handshake(n, 40100);
     handshake(n, 40101);
     for (uint16_t p = 0; p < 6; ++p) {
-        REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, uint16_t(50000 + p), kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+        REQUIRE(
+            forwardedTo(n.send(FrameBuilder::tcp(kClient, uint16_t(50000 + p), kServer, 80, kTcpSyn)
+                                   .seq(7)
+                                   .build(),
+                               kInside),
+                        kOutside));
     }
     CHECK(n.table.size() == 8);
     CHECK(n.count(PipelineCounter::embryonic_short_timeouts) == 4);  // created at 4..7 entries
     // Full: a new flow is refused and counted; the established ones go on.
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 50100, kServer, 80, kTcpSyn).seq(7).build(), kInside)));
+    CHECK(dropped(
+        n.send(FrameBuilder::tcp(kClient, 50100, kServer, 80, kTcpSyn).seq(7).build(), kInside)));
     CHECK(n.count(PipelineCounter::dropped_table_full) == 1);
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+               kInside),
+        kOutside));
     // After the short timeout (5 s) the embryonic sessions made under
     // pressure are gone and a new connection gets in; the two embryonic
     // sessions made before the pressure keep the syn-sent timeout (30 s).
@@ -321,19 +404,32 @@ TEST_CASE("under a SYN flood a table under pressure gives embryonic sessions the
     n.pipe.age(n.now, 1000);
     CHECK(n.table.size() == 4);
     CHECK(n.count(PipelineCounter::sessions_expired) == 4);
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 50101, kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40101, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, 50101, kServer, 80, kTcpSyn).seq(7).build(), kInside),
+        kOutside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, 40101, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+               kInside),
+        kOutside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+               kInside),
+        kOutside));
     // An established session is never shortened, whatever the pressure.
     n.now += 60 * 1000;
     n.pipe.age(n.now, 1000);
     CHECK(n.table.size() == 2);
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
+    CHECK(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, 40100, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+               kInside),
+        kOutside));
 }
 
 TEST_CASE("without pressure an embryonic session keeps the syn-sent timeout") {
     Node n(8);
-    REQUIRE(forwardedTo(n.send(FrameBuilder::tcp(kClient, 50000, kServer, 80, kTcpSyn).seq(7).build(), kInside), kOutside));
+    REQUIRE(forwardedTo(
+        n.send(FrameBuilder::tcp(kClient, 50000, kServer, 80, kTcpSyn).seq(7).build(), kInside),
+        kOutside));
     CHECK(n.count(PipelineCounter::embryonic_short_timeouts) == 0);
     n.now += 6000;
     n.pipe.age(n.now, 1000);
@@ -346,7 +442,9 @@ TEST_CASE("without pressure an embryonic session keeps the syn-sent timeout") {
 TEST_CASE("a full session table refuses new sessions and counts them") {
     Node n(4);
     for (uint16_t p = 0; p < 4; ++p) {
-        REQUIRE(forwardedTo(n.send(FrameBuilder::udp(kClient, uint16_t(1000 + p), kServer, 53).build(), kInside), kOutside));
+        REQUIRE(forwardedTo(
+            n.send(FrameBuilder::udp(kClient, uint16_t(1000 + p), kServer, 53).build(), kInside),
+            kOutside));
     }
     CHECK(dropped(n.send(FrameBuilder::udp(kClient, 2000, kServer, 53).build(), kInside)));
     CHECK(n.count(PipelineCounter::dropped_table_full) == 1);
@@ -384,10 +482,28 @@ std::vector<uint8_t> gwlbFrame(const std::vector<uint8_t>& inner_frame) {
     std::vector<uint8_t> f = {0x02, 0, 0, 0, 0, 0x0a, 0x02, 0, 0, 0, 0, 0x0b, 0x08, 0x00};
     const uint16_t udp_len = uint16_t(8 + gen.size() + inner.size());
     const uint16_t ip_len = uint16_t(20 + udp_len);
-    std::vector<uint8_t> ip = {0x45, 0, uint8_t(ip_len >> 8), uint8_t(ip_len), 0, 1, 0, 0, 64, 17, 0, 0,
-                               10, 9, 0, 1,    // GWLB
-                               10, 9, 0, 2};   // this node
-    std::vector<uint8_t> udp = {0xc3, 0x50, 0x17, 0xc1, uint8_t(udp_len >> 8), uint8_t(udp_len), 0, 0};
+    std::vector<uint8_t> ip = {0x45,
+                               0,
+                               uint8_t(ip_len >> 8),
+                               uint8_t(ip_len),
+                               0,
+                               1,
+                               0,
+                               0,
+                               64,
+                               17,
+                               0,
+                               0,
+                               10,
+                               9,
+                               0,
+                               1,  // GWLB
+                               10,
+                               9,
+                               0,
+                               2};  // this node
+    std::vector<uint8_t> udp = {0xc3, 0x50, 0x17, 0xc1, uint8_t(udp_len >> 8), uint8_t(udp_len),
+                                0,    0};
     f.insert(f.end(), ip.begin(), ip.end());
     f.insert(f.end(), udp.begin(), udp.end());
     f.insert(f.end(), gen.begin(), gen.end());
@@ -452,7 +568,8 @@ TEST_CASE("frames of one flow far apart in a long burst share one session and ar
     Node n;
     std::vector<std::vector<uint8_t>> f;
     for (int round = 0; round < 2; ++round) {
-        for (int i = 0; i < 20; ++i) f.push_back(FrameBuilder::udp(kClient, uint16_t(3000 + i), kServer, 53).build());
+        for (int i = 0; i < 20; ++i)
+            f.push_back(FrameBuilder::udp(kClient, uint16_t(3000 + i), kServer, 53).build());
     }
     uint8_t* frames[40];
     uint16_t lens[40];
@@ -464,7 +581,8 @@ TEST_CASE("frames of one flow far apart in a long burst share one session and ar
     CHECK(n.count(PipelineCounter::sessions_created) == 20);
     CHECK(n.count(PipelineCounter::rx_packets) == 40);
     CHECK(n.count(PipelineCounter::forwarded) == 40);
-    n.table.scan(0, n.table.capacity(), [](uint32_t, const Session& s) { CHECK(s.packets[0] == 2); });
+    n.table.scan(0, n.table.capacity(),
+                 [](uint32_t, const Session& s) { CHECK(s.packets[0] == 2); });
 }
 
 TEST_CASE("in GENEVE mode a whole handshake inside one burst reaches established") {
@@ -474,13 +592,25 @@ TEST_CASE("in GENEVE mode a whole handshake inside one burst reaches established
     Node n(1024, true, {*parseRule("allow proto tcp dport 80", &err)});
     std::vector<std::vector<uint8_t>> f;
     for (int i = 0; i < 10; ++i)
-        f.push_back(gwlbFrame(FrameBuilder::tcp(kClient, uint16_t(42000 + i), kServer, 80, kTcpSyn).seq(100).build()));
+        f.push_back(gwlbFrame(FrameBuilder::tcp(kClient, uint16_t(42000 + i), kServer, 80, kTcpSyn)
+                                  .seq(100)
+                                  .build()));
     for (int i = 0; i < 10; ++i)
-        f.push_back(gwlbFrame(FrameBuilder::tcp(kServer, 80, kClient, uint16_t(42000 + i), kTcpSyn | kTcpAck).seq(500).ack(101).build()));
+        f.push_back(gwlbFrame(
+            FrameBuilder::tcp(kServer, 80, kClient, uint16_t(42000 + i), kTcpSyn | kTcpAck)
+                .seq(500)
+                .ack(101)
+                .build()));
     for (int i = 0; i < 10; ++i)
-        f.push_back(gwlbFrame(FrameBuilder::tcp(kClient, uint16_t(42000 + i), kServer, 80, kTcpAck).seq(101).ack(501).build()));
+        f.push_back(gwlbFrame(FrameBuilder::tcp(kClient, uint16_t(42000 + i), kServer, 80, kTcpAck)
+                                  .seq(101)
+                                  .ack(501)
+                                  .build()));
     for (int i = 0; i < 10; ++i)
-        f.push_back(gwlbFrame(FrameBuilder::tcp(kServer, 80, kClient, uint16_t(42000 + i), kTcpAck).seq(501).ack(101).build()));
+        f.push_back(gwlbFrame(FrameBuilder::tcp(kServer, 80, kClient, uint16_t(42000 + i), kTcpAck)
+                                  .seq(501)
+                                  .ack(101)
+                                  .build()));
     uint8_t* frames[40];
     uint16_t lens[40];
     for (int i = 0; i < 40; ++i) frames[i] = f[i].data(), lens[i] = uint16_t(f[i].size());
@@ -504,7 +634,8 @@ struct Workers {
     static constexpr uint32_t kCount = 4;
     std::vector<std::unique_ptr<Node>> w;
     explicit Workers(bool geneve = false, std::vector<Rule> rules = labRules()) {
-        for (uint32_t i = 0; i < kCount; ++i) w.push_back(std::make_unique<Node>(1024, geneve, rules));
+        for (uint32_t i = 0; i < kCount; ++i)
+            w.push_back(std::make_unique<Node>(1024, geneve, rules));
     }
     uint32_t steer(const std::vector<uint8_t>& f, uint32_t here = 99) const {
         // Worker 0 receives everything (as if all frames came in on its queue).
@@ -525,10 +656,28 @@ TEST_CASE("workerFor sends every packet of a flow to the worker that holds its s
     // spread over every worker (the worker follows the whole flow hash).
     for (uint32_t c = 0; c < 64; ++c) {
         const uint16_t sport = uint16_t(40000 + c);
-        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(), kInside), kOutside));
-        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpSyn | kTcpAck).seq(500).ack(101).build(), kOutside), kInside));
-        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build(), kInside), kOutside));
-        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpAck).seq(501).ack(101).payload(10).build(), kOutside), kInside));
+        CHECK(forwardedTo(
+            ws.send(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build(),
+                    kInside),
+            kOutside));
+        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpSyn | kTcpAck)
+                                      .seq(500)
+                                      .ack(101)
+                                      .build(),
+                                  kOutside),
+                          kInside));
+        CHECK(forwardedTo(
+            ws.send(
+                FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build(),
+                kInside),
+            kOutside));
+        CHECK(forwardedTo(ws.send(FrameBuilder::tcp(kServer, 80, kClient, sport, kTcpAck)
+                                      .seq(501)
+                                      .ack(101)
+                                      .payload(10)
+                                      .build(),
+                                  kOutside),
+                          kInside));
         used.insert(ws.steer(FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build()));
     }
     CHECK(used.size() == Workers::kCount);
@@ -557,8 +706,16 @@ TEST_CASE("workerFor places ICMP errors and port-less fragments with their flow"
         auto err = FrameBuilder::icmpError("198.51.100.1", client, dgram).build();
         CHECK(ws.steer(err) == ws.steer(dgram));
         CHECK(forwardedTo(ws.send(err, kOutside), kInside));
-        auto first = FrameBuilder::udp(client, 7000, kServer, 9000).ipId(uint16_t(42 + c)).fragment(0, true).payload(40).build();
-        auto second = FrameBuilder::udp(client, 7000, kServer, 9000).ipId(uint16_t(42 + c)).fragment(48, false).payload(40).build();
+        auto first = FrameBuilder::udp(client, 7000, kServer, 9000)
+                         .ipId(uint16_t(42 + c))
+                         .fragment(0, true)
+                         .payload(40)
+                         .build();
+        auto second = FrameBuilder::udp(client, 7000, kServer, 9000)
+                          .ipId(uint16_t(42 + c))
+                          .fragment(48, false)
+                          .payload(40)
+                          .build();
         // Before its first fragment was seen, a later one has no worker of its own.
         CHECK(ws.steer(second, 99) == 99);
         CHECK(forwardedTo(ws.send(first, kInside), kOutside));
@@ -574,14 +731,19 @@ TEST_CASE("workerFor places ICMP errors and port-less fragments with their flow"
     CHECK(fragments == 16);
 }
 
-TEST_CASE("workerFor keys a GENEVE frame by its inner flow; frames of no flow stay where they are") {
+TEST_CASE(
+    "workerFor keys a GENEVE frame by its inner flow; frames of no flow stay where they are") {
     RuleError err;
     Workers ws(true, {*parseRule("allow proto tcp dport 80", &err)});
     std::set<uint32_t> used;
     for (uint32_t c = 0; c < 32; ++c) {
         const std::string client = "10.0.2." + std::to_string(10 + c);
-        auto syn = gwlbFrame(FrameBuilder::tcp(client, 41000, kServer, 80, kTcpSyn).seq(100).build());
-        auto synack = gwlbFrame(FrameBuilder::tcp(kServer, 80, client, 41000, kTcpSyn | kTcpAck).seq(500).ack(101).build());
+        auto syn =
+            gwlbFrame(FrameBuilder::tcp(client, 41000, kServer, 80, kTcpSyn).seq(100).build());
+        auto synack = gwlbFrame(FrameBuilder::tcp(kServer, 80, client, 41000, kTcpSyn | kTcpAck)
+                                    .seq(500)
+                                    .ack(101)
+                                    .build());
         CHECK(ws.steer(syn) == ws.steer(synack));
         used.insert(ws.steer(syn));
         CHECK(forwardedTo(ws.send(syn, 0), 0));
@@ -642,8 +804,10 @@ TEST_CASE("a policy reload ends the sessions the new policy denies and re-number
                      })),
                      true);
     // Frames see the new policy at once: a new 443 flow is denied.
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40002, kServer, 443, kTcpSyn).build(), kInside)));
-    while (n.pipe.runJobs(n.now, 1)) {}
+    CHECK(
+        dropped(n.send(FrameBuilder::tcp(kClient, 40002, kServer, 443, kTcpSyn).build(), kInside)));
+    while (n.pipe.runJobs(n.now, 1)) {
+    }
     CHECK(n.count(PipelineCounter::sessions_ended_by_policy) == 2);  // the 443 and the dns one
     CHECK(n.count(PipelineCounter::sessions_rule_changed) == 1);
     REQUIRE(n.table.size() == 1);
@@ -653,32 +817,50 @@ TEST_CASE("a policy reload ends the sessions the new policy denies and re-number
     CHECK((web->flags & kSessionLog) != 0);
     CHECK(sessionOf(n, 40001, 443) == nullptr);
     // The kept connection carries on; the ended one's next segment finds nothing.
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).payload(10).build(),
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck)
+                                 .seq(101)
+                                 .ack(501)
+                                 .payload(10)
+                                 .build(),
                              kInside),
                       kOutside));
-    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 443, kTcpAck).seq(101).ack(501).payload(10).build(),
+    CHECK(dropped(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 443, kTcpAck)
+                             .seq(101)
+                             .ack(501)
+                             .payload(10)
+                             .build(),
                          kInside)));
 }
 
-TEST_CASE("with re-evaluate off a reload keeps every session; denied ones under an earlier policy's rule") {
+TEST_CASE(
+    "with re-evaluate off a reload keeps every session; denied ones under an earlier policy's "
+    "rule") {
     Node n;
     handshake(n, 40000, 80);
     handshake(n, 40001, 443);
-    n.pipe.setPolicy(Node::policy(rulesFrom({"allow name web from inside to outside proto tcp dport 80"})),
-                     false);
-    while (n.pipe.runJobs(n.now, 1)) {}
+    n.pipe.setPolicy(
+        Node::policy(rulesFrom({"allow name web from inside to outside proto tcp dport 80"})),
+        false);
+    while (n.pipe.runJobs(n.now, 1)) {
+    }
     CHECK(n.count(PipelineCounter::sessions_ended_by_policy) == 0);
     CHECK(n.count(PipelineCounter::sessions_rule_retired) == 1);
     CHECK(n.table.size() == 2);
     CHECK(sessionOf(n, 40000, 80)->rule == 0);
     CHECK(sessionOf(n, 40001, 443)->rule == kRuleOfEarlierPolicy);
-    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 443, kTcpAck).seq(101).ack(501).payload(10).build(),
+    CHECK(forwardedTo(n.send(FrameBuilder::tcp(kClient, 40001, kServer, 443, kTcpAck)
+                                 .seq(101)
+                                 .ack(501)
+                                 .payload(10)
+                                 .build(),
                              kInside),
                       kOutside));
     // A second reload with the same policy changes nothing more.
-    n.pipe.setPolicy(Node::policy(rulesFrom({"allow name web from inside to outside proto tcp dport 80"})),
-                     false);
-    while (n.pipe.runJobs(n.now, 1)) {}
+    n.pipe.setPolicy(
+        Node::policy(rulesFrom({"allow name web from inside to outside proto tcp dport 80"})),
+        false);
+    while (n.pipe.runJobs(n.now, 1)) {
+    }
     CHECK(n.count(PipelineCounter::sessions_rule_retired) == 1);
     CHECK(n.count(PipelineCounter::sessions_rule_changed) == 1);  // from the first reload only
 }

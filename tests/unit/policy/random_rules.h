@@ -19,7 +19,7 @@ inline const std::vector<std::string>& testZones() {
 }
 
 class RuleGen {
-public:
+  public:
     explicit RuleGen(uint64_t seed) : rng_(seed) {}
 
     std::mt19937_64& rng() { return rng_; }
@@ -245,7 +245,7 @@ public:
         return q;
     }
 
-private:
+  private:
     std::mt19937_64 rng_;
 };
 

@@ -53,7 +53,9 @@ Session sampleSession(uint32_t i, uint32_t now_ms) {
     return s;
 }
 
-NatBinding sampleNat() { return NatBinding{0x0b000001, 40000, 1, 0}; }
+NatBinding sampleNat() {
+    return NatBinding{0x0b000001, 40000, 1, 0};
+}
 
 template <typename T>
 T roundTrip(const T& body) {
@@ -141,7 +143,9 @@ void packUpsert(Pk& pk, unsigned fields, int bad = -1, int64_t bad_value = 0,
             continue;
         }
         switch (i) {
-            case 0: pk.pack(1); break;
+            case 0:
+                pk.pack(1);
+                break;
             case 1:
                 if (key) {
                     pk.pack_bin(sizeof(FlowKey));
@@ -150,15 +154,20 @@ void packUpsert(Pk& pk, unsigned fields, int bad = -1, int64_t bad_value = 0,
                     packKeyBin(pk);
                 }
                 break;
-            case 3: pk.pack(uint8_t(SessionState::tcp_established)); break;
-            case 5: pk.pack(1); break;
+            case 3:
+                pk.pack(uint8_t(SessionState::tcp_established));
+                break;
+            case 5:
+                pk.pack(1);
+                break;
             case 10: {
                 char w[kHaWindowBytes] = {};
                 pk.pack_bin(sizeof w);
                 pk.pack_bin_body(w, sizeof w);
                 break;
             }
-            default: pk.pack(0);
+            default:
+                pk.pack(0);
         }
     }
 }
@@ -316,7 +325,8 @@ TEST_CASE("records encoded once into a buffer give the same batch as a record li
     b.seq = 2;
     HaRecordBuffer buf;
     for (uint32_t i = 0; i < 300; ++i) {
-        b.records.push_back(makeHaRecord(HaRecordOp::upsert, sampleSession(i, now), sampleNat(), now));
+        b.records.push_back(
+            makeHaRecord(HaRecordOp::upsert, sampleSession(i, now), sampleNat(), now));
         buf.add(HaRecordOp::upsert, sampleSession(i, now), sampleNat(), now);
     }
     CHECK(buf.count() == 300);
@@ -704,7 +714,9 @@ TEST_CASE("random corruption of a valid batch never crashes the decoder") {
 }
 
 // What a decoded message says, as bytes: two decodings agree when these do.
-std::string reencoded(const HaMessage& m) { return encodeHaMessage(m.envelope, m.body); }
+std::string reencoded(const HaMessage& m) {
+    return encodeHaMessage(m.envelope, m.body);
+}
 
 bool readInPlace(const std::string& bytes, HaMessage* m) {
     return ha_wire::decodeSessionBatchDirect(reinterpret_cast<const uint8_t*>(bytes.data()),
@@ -729,16 +741,17 @@ HaSessionBatch mixedBatch(uint32_t n, uint32_t now) {
         if (i % 7 == 2) {
             uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8}, z[16] = {0x20, 0x01, 0x0d, 0xb8, 1};
             z[15] = uint8_t(i);
-            s.setKey(makeFlowKey(FlowTuple{IpAddr::fromV6Bytes(a), IpAddr::fromV6Bytes(z), 1,
-                                           2, kProtoUdp, AddrFamily::v6, 0}));
+            s.setKey(makeFlowKey(FlowTuple{IpAddr::fromV6Bytes(a), IpAddr::fromV6Bytes(z), 1, 2,
+                                           kProtoUdp, AddrFamily::v6, 0}));
         }
-        b.records.push_back(makeHaRecord(i % 3 == 2 ? HaRecordOp::erase : HaRecordOp::upsert, s,
-                                         now));
+        b.records.push_back(
+            makeHaRecord(i % 3 == 2 ? HaRecordOp::erase : HaRecordOp::upsert, s, now));
     }
     return b;
 }
 
-TEST_CASE("a batch as this build writes it is read in place, the same as the generic decoder reads it") {
+TEST_CASE(
+    "a batch as this build writes it is read in place, the same as the generic decoder reads it") {
     const std::string bytes = encodeHaMessage(envelope(), mixedBatch(300, 123456));
     HaMessage direct, generic;
     REQUIRE(readInPlace(bytes, &direct));
@@ -855,7 +868,8 @@ TEST_CASE("other valid layouts of a batch are left to the generic decoder") {
     CHECK_FALSE(readInPlace(encodeHaMessage(envelope(), HaAck{1, 2}), &m));
 }
 
-TEST_CASE("the in-place reader accepts nothing the generic decoder refuses, and reads it the same") {
+TEST_CASE(
+    "the in-place reader accepts nothing the generic decoder refuses, and reads it the same") {
     const std::string good = encodeHaMessage(envelope(), mixedBatch(12, 5000));
     std::mt19937 rng(777);
     size_t direct_ok = 0, direct_refused = 0;
@@ -902,7 +916,9 @@ TEST_CASE("decode result names are unique and printable") {
 
 namespace tandem {
 
-TEST_CASE("a record carries its ingress port; a record of an older sender (19 fields) reads as not known") {
+TEST_CASE(
+    "a record carries its ingress port; a record of an older sender (19 fields) reads as not "
+    "known") {
     HaSessionBatch batch;
     batch.stream = 5;
     batch.seq = 1;

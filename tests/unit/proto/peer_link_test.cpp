@@ -104,10 +104,18 @@ TEST_CASE("raw frames that are not right are refused with their reason") {
     const uint16_t n = uint16_t(inner.size());
     const std::vector<FrameRow> rows = {
         {"shorter than the headers",
-         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f.resize(29); return f; },
+         [&] {
+             auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner);
+             f.resize(29);
+             return f;
+         },
          PeerLinkResult::truncated},
         {"another EtherType",
-         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[13] = 0xb6; return f; },
+         [&] {
+             auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner);
+             f[13] = 0xb6;
+             return f;
+         },
          PeerLinkResult::bad_ethertype},
         {"a payload length past the frame",
          [&] { return rawFrame(header(PeerLinkType::forwarded_frame, uint16_t(n + 1)), inner); },
@@ -122,10 +130,18 @@ TEST_CASE("raw frames that are not right are refused with their reason") {
          [&] { return rawFrame(header(PeerLinkType::egress_frame, 13), inner); },
          PeerLinkResult::bad_length},
         {"type 0, below the known types",
-         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[15] = 0; return f; },
+         [&] {
+             auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner);
+             f[15] = 0;
+             return f;
+         },
          PeerLinkResult::bad_type},
         {"type 5, above the known types",
-         [&] { auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner); f[15] = 5; return f; },
+         [&] {
+             auto f = rawFrame(header(PeerLinkType::forwarded_frame, n), inner);
+             f[15] = 5;
+             return f;
+         },
          PeerLinkResult::bad_type},
         {"an owner hint shorter than an owner hint",
          [&] { return rawFrame(header(PeerLinkType::owner_hint, 15), inner); },
@@ -204,8 +220,12 @@ std::vector<uint8_t> udpFrame(const PeerLinkHeader& h, const std::vector<uint8_t
     return f;
 }
 
-uint16_t be16(const std::vector<uint8_t>& f, size_t at) { return uint16_t(f[at] << 8 | f[at + 1]); }
-void setBe16(std::vector<uint8_t>& f, size_t at, uint16_t v) { f[at] = uint8_t(v >> 8), f[at + 1] = uint8_t(v); }
+uint16_t be16(const std::vector<uint8_t>& f, size_t at) {
+    return uint16_t(f[at] << 8 | f[at + 1]);
+}
+void setBe16(std::vector<uint8_t>& f, size_t at, uint16_t v) {
+    f[at] = uint8_t(v >> 8), f[at + 1] = uint8_t(v);
+}
 
 // Recomputes the IPv4 header checksum after a test changed the header.
 void fixIpChecksum(std::vector<uint8_t>& f) {
@@ -241,10 +261,10 @@ TEST_CASE("a udp forwarded frame is Ethernet, IPv4, UDP, the header and the inne
     CHECK(f[22] == 64);
     CHECK(f[23] == 17);
     CHECK(onesComplementSum(f.data() + 14, 20) == 0xffff);  // checksum filled
-    CHECK(be16(f, 34) == kPort);              // source port: the sender's listen port
+    CHECK(be16(f, 34) == kPort);                            // source port: the sender's listen port
     CHECK(be16(f, 36) == kPort);
     CHECK(be16(f, 38) == 8 + 16 + 100);
-    CHECK(be16(f, 40) == 0);                  // no UDP checksum
+    CHECK(be16(f, 40) == 0);  // no UDP checksum
     PeerLinkHeader h;
     REQUIRE(decodePeerLinkUdpFrame(f.data(), f.size(), local(), &h) == PeerLinkResult::ok);
     CHECK(h.from == kPeer);
@@ -277,58 +297,153 @@ TEST_CASE("udp peer-link frames that are not right are refused with their reason
     const uint16_t n = uint16_t(inner.size());
     auto good = [&] { return udpFrame(header(PeerLinkType::forwarded_frame, n), inner); };
     const std::vector<FrameRow> rows = {
-        {"shorter than Ethernet", [&] { auto f = good(); f.resize(13); return f; },
+        {"shorter than Ethernet",
+         [&] {
+             auto f = good();
+             f.resize(13);
+             return f;
+         },
          PeerLinkResult::truncated},
-        {"IPv6", [&] { auto f = good(); setBe16(f, 12, 0x86dd); return f; },
+        {"IPv6",
+         [&] {
+             auto f = good();
+             setBe16(f, 12, 0x86dd);
+             return f;
+         },
          PeerLinkResult::bad_ethertype},
-        {"the raw EtherType", [&] { auto f = good(); setBe16(f, 12, kPeerLinkEtherType); return f; },
+        {"the raw EtherType",
+         [&] {
+             auto f = good();
+             setBe16(f, 12, kPeerLinkEtherType);
+             return f;
+         },
          PeerLinkResult::bad_ethertype},
-        {"cut inside the UDP header", [&] { auto f = good(); f.resize(40); return f; },
+        {"cut inside the UDP header",
+         [&] {
+             auto f = good();
+             f.resize(40);
+             return f;
+         },
          PeerLinkResult::truncated},
-        {"IPv4 with options", [&] { auto f = good(); f[14] = 0x46; fixIpChecksum(f); return f; },
+        {"IPv4 with options",
+         [&] {
+             auto f = good();
+             f[14] = 0x46;
+             fixIpChecksum(f);
+             return f;
+         },
          PeerLinkResult::bad_ip_header},
         {"IP version 6 in an IPv4 frame",
-         [&] { auto f = good(); f[14] = 0x65; fixIpChecksum(f); return f; },
+         [&] {
+             auto f = good();
+             f[14] = 0x65;
+             fixIpChecksum(f);
+             return f;
+         },
          PeerLinkResult::bad_ip_header},
         {"an IPv4 length past the frame",
-         [&] { auto f = good(); setBe16(f, 16, uint16_t(be16(f, 16) + 1)); fixIpChecksum(f); return f; },
+         [&] {
+             auto f = good();
+             setBe16(f, 16, uint16_t(be16(f, 16) + 1));
+             fixIpChecksum(f);
+             return f;
+         },
          PeerLinkResult::bad_ip_header},
         {"an IPv4 length shorter than IPv4 + UDP",
-         [&] { auto f = good(); setBe16(f, 16, 27); fixIpChecksum(f); return f; },
+         [&] {
+             auto f = good();
+             setBe16(f, 16, 27);
+             fixIpChecksum(f);
+             return f;
+         },
          PeerLinkResult::bad_ip_header},
         {"a first fragment (more fragments set)",
-         [&] { auto f = good(); setBe16(f, 20, 0x2000); fixIpChecksum(f); return f; },
+         [&] {
+             auto f = good();
+             setBe16(f, 20, 0x2000);
+             fixIpChecksum(f);
+             return f;
+         },
          PeerLinkResult::ip_fragment},
         {"a later fragment (offset set)",
-         [&] { auto f = good(); setBe16(f, 20, 0x0010); fixIpChecksum(f); return f; },
+         [&] {
+             auto f = good();
+             setBe16(f, 20, 0x0010);
+             fixIpChecksum(f);
+             return f;
+         },
          PeerLinkResult::ip_fragment},
-        {"a wrong IPv4 checksum", [&] { auto f = good(); f[25] ^= 1; return f; },
+        {"a wrong IPv4 checksum",
+         [&] {
+             auto f = good();
+             f[25] ^= 1;
+             return f;
+         },
          PeerLinkResult::bad_ip_checksum},
-        {"TCP", [&] { auto f = good(); f[23] = 6; fixIpChecksum(f); return f; },
+        {"TCP",
+         [&] {
+             auto f = good();
+             f[23] = 6;
+             fixIpChecksum(f);
+             return f;
+         },
          PeerLinkResult::not_udp},
         {"to another address",
-         [&] { auto r = routeToSelf(); r.dst.ip = kSelfIp + 5; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
+         [&] {
+             auto r = routeToSelf();
+             r.dst.ip = kSelfIp + 5;
+             return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r);
+         },
          PeerLinkResult::not_our_address},
         {"to another port",
-         [&] { auto r = routeToSelf(); r.dst.port = 4789; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
+         [&] {
+             auto r = routeToSelf();
+             r.dst.port = 4789;
+             return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r);
+         },
          PeerLinkResult::not_our_address},
         {"a UDP length longer than the IPv4 payload",
-         [&] { auto f = good(); setBe16(f, 38, uint16_t(be16(f, 38) + 1)); return f; },
+         [&] {
+             auto f = good();
+             setBe16(f, 38, uint16_t(be16(f, 38) + 1));
+             return f;
+         },
          PeerLinkResult::bad_udp_length},
         {"a UDP length shorter than the IPv4 payload",
-         [&] { auto f = good(); setBe16(f, 38, uint16_t(be16(f, 38) - 1)); return f; },
+         [&] {
+             auto f = good();
+             setBe16(f, 38, uint16_t(be16(f, 38) - 1));
+             return f;
+         },
          PeerLinkResult::bad_udp_length},
         {"a wrong UDP checksum",
-         [&] { auto f = good(); fillUdpChecksum(f); f.back() ^= 0x40; return f; },
+         [&] {
+             auto f = good();
+             fillUdpChecksum(f);
+             f.back() ^= 0x40;
+             return f;
+         },
          PeerLinkResult::bad_udp_checksum},
         {"from an address that is no peer's",
-         [&] { auto r = routeToSelf(); r.src.ip = 0x0a080063; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
+         [&] {
+             auto r = routeToSelf();
+             r.src.ip = 0x0a080063;
+             return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r);
+         },
          PeerLinkResult::unknown_source},
         {"from a peer's address but another port",
-         [&] { auto r = routeToSelf(); r.src.port = 4791; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
+         [&] {
+             auto r = routeToSelf();
+             r.src.port = 4791;
+             return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r);
+         },
          PeerLinkResult::unknown_source},
         {"from this node's own address",
-         [&] { auto r = routeToSelf(); r.src.ip = kSelfIp; return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r); },
+         [&] {
+             auto r = routeToSelf();
+             r.src.ip = kSelfIp;
+             return udpFrame(header(PeerLinkType::forwarded_frame, n), inner, r);
+         },
          PeerLinkResult::unknown_source},
         {"a UDP payload shorter than the peer-link header",
          [&] {
@@ -380,7 +495,8 @@ TEST_CASE("no prefix of a udp peer-link frame is accepted or read past") {
     REQUIRE(decodePeerLinkUdpFrame(f.data(), f.size(), local(), &h) == PeerLinkResult::ok);
     for (size_t len = 0; len < f.size(); ++len) {
         CAPTURE(len);
-        std::vector<uint8_t> cut(f.begin(), f.begin() + long(len));  // exact size: ASan sees overreads
+        std::vector<uint8_t> cut(f.begin(),
+                                 f.begin() + long(len));  // exact size: ASan sees overreads
         // Shorter than Ethernet + IPv4 + UDP: truncated; longer, the IPv4
         // total length runs past the end of the frame.
         const PeerLinkResult expect = len < kPeerLinkUdpHeadersSize ? PeerLinkResult::truncated
@@ -397,7 +513,8 @@ TEST_CASE("no prefix of a raw peer-link frame is accepted or read past") {
             PeerLinkResult::ok);
     for (size_t len = 0; len < f.size(); ++len) {
         CAPTURE(len);
-        std::vector<uint8_t> cut(f.begin(), f.begin() + long(len));  // exact size: ASan sees overreads
+        std::vector<uint8_t> cut(f.begin(),
+                                 f.begin() + long(len));  // exact size: ASan sees overreads
         // Shorter than Ethernet + the header: truncated; longer, the payload
         // length runs past the end of the frame.
         const PeerLinkResult expect =
@@ -481,13 +598,13 @@ TEST_CASE("ARP frames that are not IPv4 over Ethernet requests or replies are re
     const std::array<uint8_t, 6> mine = {0x02, 0, 0, 0, 0, 0x01};
     struct Row {
         const char* what;
-        size_t at;     // byte to change (or the length to cut to, for "short")
+        size_t at;  // byte to change (or the length to cut to, for "short")
         uint8_t value;
     };
     const Row rows[] = {
-        {"another EtherType", 13, 0x00},  {"hardware type 6", 15, 6},
-        {"protocol IPv6", 16, 0x86},      {"hardware length 8", 18, 8},
-        {"protocol length 16", 19, 16},   {"operation 3 (RARP)", 21, 3},
+        {"another EtherType", 13, 0x00}, {"hardware type 6", 15, 6},
+        {"protocol IPv6", 16, 0x86},     {"hardware length 8", 18, 8},
+        {"protocol length 16", 19, 16},  {"operation 3 (RARP)", 21, 3},
         {"operation 0", 21, 0},
     };
     for (const auto& row : rows) {
@@ -519,7 +636,8 @@ TEST_CASE("only a neighbour's reply to this node's own outstanding request teach
     // Not asked lately: an unsolicited reply.
     CHECK_FALSE(arpTeachesNeighbour(reply, peer_ip, own_ip, own, false));
     // The peer's own request for this node: anyone could send it.
-    CHECK_FALSE(arpTeachesNeighbour(arpRequest(theirs, peer_ip, own_ip), peer_ip, own_ip, own, true));
+    CHECK_FALSE(
+        arpTeachesNeighbour(arpRequest(theirs, peer_ip, own_ip), peer_ip, own_ip, own, true));
     // A reply to someone else's request, or from another address.
     ArpMessage other = reply;
     other.target_mac = {0x02, 0, 0, 0, 0, 0x09};

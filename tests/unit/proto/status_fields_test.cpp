@@ -16,13 +16,20 @@ namespace {
 
 const char* typeWord(FieldType t) {
     switch (t) {
-        case FieldType::boolean: return "boolean";
-        case FieldType::integer: return "integer";
-        case FieldType::number: return "number";
-        case FieldType::text: return "string";
-        case FieldType::node_state: return "state";
-        case FieldType::node_list: return "node ids";
-        case FieldType::up_down: return "up/down";
+        case FieldType::boolean:
+            return "boolean";
+        case FieldType::integer:
+            return "integer";
+        case FieldType::number:
+            return "number";
+        case FieldType::text:
+            return "string";
+        case FieldType::node_state:
+            return "state";
+        case FieldType::node_list:
+            return "node ids";
+        case FieldType::up_down:
+            return "up/down";
     }
     return "?";
 }

@@ -144,7 +144,9 @@ TEST_CASE("flows whose hashes share the bucket signature and home bucket are tol
     // there and in the home bucket make the lookup's candidate step pick the
     // wrong entry for one of them, and the key compare must recover. With a
     // capacity of 2 the table has 2 buckets, chosen by the hash's bit 31.
-    auto slotBits = [](uint64_t h) { return uint32_t(uint16_t(h >> 32)) << 1 | uint32_t(h >> 31 & 1); };
+    auto slotBits = [](uint64_t h) {
+        return uint32_t(uint16_t(h >> 32)) << 1 | uint32_t(h >> 31 & 1);
+    };
     std::vector<int> first(1u << 17, -1);
     FlowKey k1{}, k2{};
     bool found = false;

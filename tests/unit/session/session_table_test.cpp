@@ -223,7 +223,8 @@ TEST_CASE("scan visits every live session exactly once in bounded steps") {
     for (uint32_t n = 0; n < 300; ++n) insertFlow(table, n, 1000);
     table.erase(findFlow(table, tuple(10)));
     uint32_t seen = 0, from = 0;
-    while (from < table.capacity()) from = table.scan(from, 64, [&](uint32_t, const Session&) { ++seen; });
+    while (from < table.capacity())
+        from = table.scan(from, 64, [&](uint32_t, const Session&) { ++seen; });
     CHECK(seen == 299);
 }
 

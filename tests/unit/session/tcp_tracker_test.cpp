@@ -33,7 +33,8 @@ struct Conn {
         cfg.window_check = window_check;
         tcpStart(s, seg(kTcpSyn, 1000, 0, 0, 65535, wscale));
         REQUIRE(s.state == SessionState::tcp_syn_sent);
-        REQUIRE(track(R, seg(kTcpSyn | kTcpAck, 5000, 1001, 0, 65535, wscale)) == TcpVerdict::accept);
+        REQUIRE(track(R, seg(kTcpSyn | kTcpAck, 5000, 1001, 0, 65535, wscale)) ==
+                TcpVerdict::accept);
         REQUIRE(s.state == SessionState::tcp_syn_recv);
         REQUIRE(track(O, seg(kTcpAck, 1001, 5001)) == TcpVerdict::accept);
         REQUIRE(s.state == SessionState::tcp_established);
@@ -149,7 +150,8 @@ TEST_CASE("data beyond the receiver's window is out of window when checking") {
     // The server advertised 65535 bytes; a segment starting past that is not plausible.
     CHECK(conn.track(O, seg(kTcpAck, conn.c + 200000, conn.v, 100)) == TcpVerdict::out_of_window);
     CHECK(conn.track(O, seg(kTcpAck, conn.c - 200000, conn.v, 100)) == TcpVerdict::out_of_window);
-    CHECK(conn.track(O, seg(kTcpAck, conn.c, conn.v + 100000)) == TcpVerdict::out_of_window);  // acks unsent data
+    CHECK(conn.track(O, seg(kTcpAck, conn.c, conn.v + 100000)) ==
+          TcpVerdict::out_of_window);  // acks unsent data
     Conn lax(false);
     CHECK(lax.track(O, seg(kTcpAck, lax.c + 200000, lax.v, 100)) == TcpVerdict::accept);
 }
@@ -157,8 +159,9 @@ TEST_CASE("data beyond the receiver's window is out of window when checking") {
 TEST_CASE("retransmissions and keep-alives inside the window pass") {
     Conn conn;
     REQUIRE(conn.clientSends(1000) == TcpVerdict::accept);
-    CHECK(conn.track(O, seg(kTcpAck, conn.c - 1000, conn.v, 1000)) == TcpVerdict::accept);  // retransmit
-    CHECK(conn.track(O, seg(kTcpAck, conn.c - 1, conn.v, 0)) == TcpVerdict::accept);        // keep-alive
+    CHECK(conn.track(O, seg(kTcpAck, conn.c - 1000, conn.v, 1000)) ==
+          TcpVerdict::accept);                                                        // retransmit
+    CHECK(conn.track(O, seg(kTcpAck, conn.c - 1, conn.v, 0)) == TcpVerdict::accept);  // keep-alive
 }
 
 TEST_CASE("window scaling lets a sender fill a window larger than 64 KiB") {
@@ -282,8 +285,13 @@ TEST_CASE("the shortcut for established ACKs decides and updates exactly as the 
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         return uint32_t(rng % n);
     };
-    const uint8_t flag_choices[] = {kTcpAck, kTcpAck | kTcpPsh, kTcpAck | kTcpUrg | kTcpEce,
-                                    kTcpAck | kTcpFin, kTcpAck | kTcpRst, kTcpSyn | kTcpAck, 0};
+    const uint8_t flag_choices[] = {kTcpAck,
+                                    kTcpAck | kTcpPsh,
+                                    kTcpAck | kTcpUrg | kTcpEce,
+                                    kTcpAck | kTcpFin,
+                                    kTcpAck | kTcpRst,
+                                    kTcpSyn | kTcpAck,
+                                    0};
     const int32_t offsets[] = {0, 1, 100, 1460, 65535, 70000, -1, -100, -65535, -70000, 1 << 30};
     int shortcut_accepted = 0, shortcut_rejected = 0, accepted = 0, rejected = 0;
     for (int conn_no = 0; conn_no < 40; ++conn_no) {
