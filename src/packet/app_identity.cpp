@@ -202,7 +202,7 @@ AppParse parseTlsSni(const uint8_t* data, size_t len, AppName* out) {
         std::memcpy(hs + hs_len, rec + kTlsRecordHeader, avail);
         hs_len += avail;
         // Decided by the first handshake byte, whatever follows it.
-        if (hs[0] != kTlsClientHello) return AppParse::not_this;
+        if (hs_len > 0 && hs[0] != kTlsClientHello) return AppParse::not_this;
         if (avail < rlen) break;
         pos += kTlsRecordHeader + rlen;
         if (hs_len >= 4 && hs_len >= 4 + (size_t(hs[1]) << 16 | size_t(hs[2]) << 8 | hs[3]))
