@@ -399,16 +399,23 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             return decideNew(s, in_port, out_port, now_ms, ingress);
         }
         const TcpVerdict tv = tcpTrack(sess, dir, tcp, settings_.tcp);
-        if (tv != TcpVerdict::accept && settings_.directors && ingress == Ingress::port &&
+        const bool from_cache =
+            ingress == Ingress::peer && reason_ == ForwardReason::owner_elsewhere;
+        if (tv != TcpVerdict::accept && settings_.directors &&
+            (ingress == Ingress::port || from_cache) &&
             (sess.state == SessionState::tcp_time_wait || sess.state == SessionState::tcp_close)) {
             // A finished connection's record, and a packet that does not fit
             // it: most likely a newer connection on the same ports that
             // another node opened (its SYN went elsewhere). Its director
-            // knows; a stray segment of the old one is dropped there.
+            // knows; a stray segment of the old one is dropped there. A
+            // forwarder whose owner cache still names this node for the old
+            // connection is told to ask the director from now on.
             const NodeId d = directorOf(s.hash, view_.owners);
             if (d != kNoNode && d != view_.self) {
-                return toPeer(d, ForwardReason::to_director, s.hash,
-                              PipelineCounter::forwarded_to_director);
+                Verdict v = toPeer(d, ForwardReason::to_director, s.hash,
+                                   PipelineCounter::forwarded_to_director);
+                if (from_cache) v.notify = sender_;
+                return v;
             }
         }
         switch (tv) {

@@ -1052,6 +1052,16 @@ TEST_CASE(
     CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
     v = t.node(1).send(synack, kOutside, 1000, Ingress::peer, 2, ForwardReason::via_director);
     CHECK((v.kind == VerdictKind::forward && v.port == kInside));
+
+    // The same SYN-ACK sent to node 3 by a forwarder whose owner cache still
+    // names node 3 for the old connection (node 1 stands in for it here):
+    // not dropped either, but passed to the director, and the forwarder is
+    // told to send the flow's next packets there.
+    v = t.node(3).send(synack, kOutside, 1000, Ingress::peer, 1, ForwardReason::owner_elsewhere);
+    CHECK(
+        (v.kind == VerdictKind::to_peer && v.peer == 2 && v.reason == ForwardReason::to_director));
+    CHECK(v.notify == 1);
+    CHECK(t.node(3).count(PipelineCounter::dropped_tcp_out_of_window) == 0);
 }
 
 namespace {
