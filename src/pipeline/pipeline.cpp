@@ -10,13 +10,6 @@
 namespace tandem {
 namespace {
 
-// A drop: its reason counted, no egress port (inlined: the same
-// instructions as spelling it out at each drop).
-inline Verdict drop(PipelineCounters& counters, PipelineCounter reason) {
-    counters.inc(reason);
-    return {VerdictKind::drop, kNoPort};
-}
-
 // ICMPv6 messages a link needs to work at all (neighbour discovery, MLD):
 // passed like ARP, without a session.
 bool isLinkLocalIcmpV6(uint8_t type) {
@@ -33,20 +26,8 @@ bool isIcmpReply(const PacketInfo& info) {
 }
 
 PolicyQuery policyQuery(const PacketInfo& info, uint16_t from_zone, uint16_t to_zone) {
-    PolicyQuery q;
-    q.from_zone = from_zone;
-    q.to_zone = to_zone;
-    q.family = info.family;
-    q.src = info.src;
-    q.dst = info.dst;
-    q.proto = info.proto;
-    if (info.proto == kProtoTcp || info.proto == kProtoUdp) {
-        q.sport = info.sport;
-        q.dport = info.dport;
-    } else if (info.proto == kProtoIcmp || info.proto == kProtoIcmpV6) {
-        q.icmp_type = info.icmp_type;
-    }
-    return q;
+    return flowPolicyQuery(from_zone, to_zone, info.family, info.src, info.dst, info.proto,
+                           info.sport, info.dport, info.icmp_type);
 }
 
 // GENEVE turnaround: the frame goes back to the load balancer that sent it,
@@ -126,6 +107,7 @@ Verdict Pipeline::forwardFrom(uint16_t in_port) {
 
 void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port) {
     s.kind = kDecided;
+    s.frame = frame;
     s.parse = parseFrame(frame, len, settings_.parse, s.info);
     if (s.parse != ParseResult::ok) {
         if (s.parse == ParseResult::non_ip) {
@@ -398,6 +380,8 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
             counters_.inc(PipelineCounter::sessions_reopened);
             return decideNew(s, in_port, out_port, now_ms, ingress);
         }
+        if (sess.flags & kSessionAppDenied) [[unlikely]]
+            return dropAppDenied(index, now_ms);
         const TcpVerdict tv = tcpTrack(sess, dir, tcp, settings_.tcp);
         const bool from_cache =
             ingress == Ingress::peer && reason_ == ForwardReason::owner_elsewhere;
@@ -427,6 +411,11 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
                 return drop(counters_, PipelineCounter::dropped_tcp_invalid_state);
             case TcpVerdict::out_of_window:
                 return drop(counters_, PipelineCounter::dropped_tcp_out_of_window);
+        }
+        if ((sess.flags & kSessionAppPending) && dir == Direction::original && tcp.payload_len &&
+            !stand_in) [[unlikely]] {
+            if (!readApp(s, index, now_ms))
+                return drop(counters_, PipelineCounter::dropped_app_denied);
         }
     } else if (dir == Direction::reply && sess.state == SessionState::open) {
         sess.state = SessionState::replied;
@@ -532,6 +521,7 @@ void Pipeline::noteFirstFragment(const PacketInfo& info, const Verdict& v, uint3
 Verdict Pipeline::releaseHeldFragment(uint8_t* frame, uint16_t len, uint16_t in_port,
                                       uint32_t now_ms, const PeerOrigin& from) {
     Slot& s = slots_[0];  // between bursts: free
+    s.frame = frame;
     if (parseFrame(frame, len, settings_.parse, s.info) != ParseResult::ok || !s.info.is_fragment ||
         s.info.has_l4 || in_port >= settings_.port_count) {
         return drop(counters_, PipelineCounter::dropped_malformed);
@@ -638,8 +628,15 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     if (isIcmpReply(info)) {
         return drop(counters_, PipelineCounter::dropped_no_session);
     }
-    const PolicyVerdict pv = policy_->match(
-        policyQuery(info, settings_.ports[in_port].zone, settings_.ports[out_port].zone));
+    const PolicyQuery q =
+        policyQuery(info, settings_.ports[in_port].zone, settings_.ports[out_port].zone);
+    PolicyVerdict pv = policy_->match(q);
+    AppRead app;
+    if (pv.app) [[unlikely]] {
+        pv = firstPacketApp(s, q, &app);
+        if (pv.action != RuleAction::allow && app.status == AppStatus::identified)
+            return drop(counters_, PipelineCounter::dropped_app_denied);
+    }
     if (pv.action != RuleAction::allow) {
         return drop(counters_, PipelineCounter::dropped_policy);
     }
@@ -678,6 +675,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
             break;
     }
     counters_.inc(PipelineCounter::sessions_created);
+    if (app.status != AppStatus::none) startApp(index, s, app);
     if (idle_ms < sessionTimeoutMs(init, settings_.timeouts)) {
         counters_.inc(PipelineCounter::embryonic_short_timeouts);
     }

@@ -130,6 +130,13 @@ struct PeerOrigin {
 using PipelineCounters = CounterBlock<PipelineCounter, kPipelineCounterCount>;
 using ParseCounters = CounterBlock<ParseResult, kParseResultCount>;
 
+/// A drop: its reason counted, no egress port (inlined: the same
+/// instructions as spelling it out at each drop).
+inline Verdict drop(PipelineCounters& counters, PipelineCounter reason) {
+    counters.inc(reason);
+    return {VerdictKind::drop, kNoPort};
+}
+
 class Pipeline {
   public:
     static constexpr uint32_t kMaxBurst = 64;
@@ -224,7 +231,8 @@ class Pipeline {
         uint32_t candidate;  // SessionTable::candidate() of the lookup kinds
         bool src_is_lo;
         ParseResult parse;
-        uint8_t kind;  // Kind below
+        uint8_t kind;          // Kind below
+        const uint8_t* frame;  // the frame `info` describes
     };
     enum Kind : uint8_t { kDecided, kLookup, kIcmpError, kFragment };
 
@@ -281,6 +289,35 @@ class Pipeline {
     /// session here must go there (settings_.directors); else kNoNode.
     NodeId directorToAsk(const Slot& s, Ingress ingress) const;
     uint32_t contextOf(const PacketInfo& info) const;
+
+    // Application identity (pipeline_app.cpp).
+    // A pending session's client payload segments read at most.
+    static constexpr uint8_t kMaxAppSegments = 8;
+    struct AppRead {
+        AppStatus status = AppStatus::none;
+        AppProtocol which = AppProtocol::none;
+        AppName name;
+    };
+    /// The decision on a new flow whose first matching rule names an
+    /// application: for a TCP SYN that rule's (the session waits for its
+    /// first payload, read->status pending); otherwise decided now, from a
+    /// UDP datagram's DNS name or without a name.
+    PolicyVerdict firstPacketApp(const Slot& s, const PolicyQuery& q, AppRead* read);
+    void startApp(uint32_t index, const Slot& s, const AppRead& read);
+    /// A pending session's client payload segment: false when the session
+    /// is now denied (the segment is dropped).
+    bool readApp(const Slot& s, uint32_t index, uint32_t now_ms);
+    bool decideApp(uint32_t index, AppProtocol which, AppStatus status, const AppName& name,
+                   uint32_t now_ms);
+    void countAppOutcome(AppParse r, AppProtocol which);
+    Verdict dropAppDenied(uint32_t index, uint32_t now_ms);
+    /// The policy's verdict on a live session now: by its application when
+    /// read (or never to be), by its rule's tuple while pending.
+    PolicyVerdict verdictNow(uint32_t index, const PolicyQuery& q) const;
+    /// What the policy sees of the session's first packet (its zones from
+    /// the port it entered the cluster by); false when that port is not
+    /// known here.
+    bool sessionPolicyQuery(const Session& s, PolicyQuery* q) const;
 
     // Cluster side (pipeline_ha.cpp).
     void adopt(uint32_t index, uint64_t hash, uint16_t owners);

@@ -9,30 +9,21 @@ namespace {
 
 constexpr uint8_t kIcmpEchoRequest = 8, kIcmpV6EchoRequest = 128;
 
-// What the policy would see of the session's first packet now. Sessions of
-// ICMP are echo exchanges (errors belong to the flows they are about), so
-// their first packet was an echo request.
-PolicyQuery sessionQuery(const Session& s, uint16_t from_zone, uint16_t to_zone) {
-    const SessionEndpoints e = endpointsOf(s);
-    PolicyQuery q;
-    q.from_zone = from_zone;
-    q.to_zone = to_zone;
-    q.family = s.key_family;
-    q.src = e.src;
-    q.dst = e.dst;
-    q.proto = s.key_proto;
-    if (s.key_proto == kProtoTcp || s.key_proto == kProtoUdp) {
-        q.sport = e.sport;
-        q.dport = e.dport;
-    } else if (s.key_proto == kProtoIcmp) {
-        q.icmp_type = kIcmpEchoRequest;
-    } else if (s.key_proto == kProtoIcmpV6) {
-        q.icmp_type = kIcmpV6EchoRequest;
-    }
-    return q;
-}
-
 }  // namespace
+
+// Sessions of ICMP are echo exchanges (errors belong to the flows they are
+// about), so their first packet was an echo request.
+bool Pipeline::sessionPolicyQuery(const Session& s, PolicyQuery* q) const {
+    if (s.ingress_port >= settings_.port_count) return false;
+    const PipelinePort& in = settings_.ports[s.ingress_port];
+    const uint16_t to_zone =
+        in.egress < settings_.port_count ? settings_.ports[in.egress].zone : in.zone;
+    const SessionEndpoints e = endpointsOf(s);
+    const uint8_t icmp_type = s.key_proto == kProtoIcmpV6 ? kIcmpV6EchoRequest : kIcmpEchoRequest;
+    *q = flowPolicyQuery(in.zone, to_zone, s.key_family, e.src, e.dst, s.key_proto, e.sport,
+                         e.dport, icmp_type);
+    return true;
+}
 
 void Pipeline::setPolicy(std::shared_ptr<const Policy> policy, bool end_denied) {
     policy_ = std::move(policy);
@@ -59,14 +50,19 @@ void Pipeline::setPolicy(std::shared_ptr<const Policy> policy, bool end_denied) 
 bool Pipeline::stepReevaluate(uint32_t index, bool end_denied, uint32_t now_ms) {
     Session& s = table_.at(index);
     if (s.owner != view_.self) return true;  // its owner re-evaluates it
-    if (s.ingress_port >= settings_.port_count) {
+    PolicyQuery q;
+    if (!sessionPolicyQuery(s, &q)) {
         counters_.inc(PipelineCounter::sessions_not_reevaluated);
         return true;
     }
-    const PipelinePort& in = settings_.ports[s.ingress_port];
-    const uint16_t to_zone =
-        in.egress < settings_.port_count ? settings_.ports[in.egress].zone : in.zone;
-    const PolicyVerdict pv = policy_->match(sessionQuery(s, in.zone, to_zone));
+    PolicyVerdict pv = verdictNow(index, q);
+    if (table_.app(index).status == AppStatus::pending && pv.app) {
+        pv.action = RuleAction::allow;  // still decided by its first payload
+    } else if (s.flags & kSessionAppPending) {
+        // The rules that waited for its first payload are gone: decided now.
+        s.flags &= uint8_t(~kSessionAppPending);
+        table_.setApp(index, AppProtocol::none, AppStatus::none, {});
+    }
     const bool room = !settings_.events || settings_.events->freeSlots() >= 1;
     if (pv.action == RuleAction::allow) {
         const uint8_t flags =

@@ -182,7 +182,8 @@ std::shared_ptr<const Policy> Policy::compile(const std::vector<Rule>& rules,
     for (size_t i = 0; i < n; ++i) {
         const Rule& rule = impl->rules[i];
         const uint32_t r = uint32_t(i);
-        impl->verdicts[i] = PolicyVerdict{rule.action, rule.log, r};
+        impl->verdicts[i] =
+            PolicyVerdict{rule.action, rule.log, r, rule.app.proto != AppProtocol::none};
         addZones(&from, rule.from_zones, r);
         addZones(&to, rule.to_zones, r);
         addCidrs(&src4, &src6, rule.src, r);
@@ -218,7 +219,8 @@ std::shared_ptr<const Policy> Policy::compile(const std::vector<Rule>& rules,
     return policy;
 }
 
-PolicyVerdict Policy::match(const PolicyQuery& q) const noexcept {
+template <typename Accept>
+PolicyVerdict Policy::firstMatch(const PolicyQuery& q, Accept accept) const noexcept {
     const Impl& m = *impl_;
     const size_t words = m.pool.words();
     if (words == 0) return PolicyVerdict{};
@@ -251,9 +253,33 @@ PolicyVerdict Policy::match(const PolicyQuery& q) const noexcept {
     for (size_t w = 0; w < words; ++w) {
         uint64_t acc = bits[0][w];
         for (size_t d = 1; d < kDims; ++d) acc &= bits[d][w];
-        if (acc != 0) return m.verdicts[w * 64 + size_t(std::countr_zero(acc))];
+        for (; acc != 0; acc &= acc - 1) {
+            const size_t i = w * 64 + size_t(std::countr_zero(acc));
+            if (accept(i)) return m.verdicts[i];
+        }
     }
     return PolicyVerdict{};
+}
+
+PolicyVerdict Policy::match(const PolicyQuery& q) const noexcept {
+    return firstMatch(q, [](size_t) { return true; });
+}
+
+PolicyVerdict Policy::matchApp(const PolicyQuery& q, AppProtocol app,
+                               std::string_view name) const noexcept {
+    const Impl& m = *impl_;
+    return firstMatch(q, [&](size_t i) {
+        const AppMatch& want = m.rules[i].app;
+        if (want.proto == AppProtocol::none) return true;
+        if (want.proto != app) return false;
+        return std::any_of(want.names.begin(), want.names.end(),
+                           [&](const std::string& p) { return appNameMatches(p, name); });
+    });
+}
+
+bool Policy::hasAppRules() const {
+    return std::any_of(impl_->rules.begin(), impl_->rules.end(),
+                       [](const Rule& r) { return r.app.proto != AppProtocol::none; });
 }
 
 size_t Policy::ruleCount() const {

@@ -15,8 +15,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/flow_key.h"
 #include "core/ip_addr.h"
 #include "policy/rule.h"
 
@@ -35,11 +37,36 @@ struct PolicyQuery {
     int16_t icmp_type = -1;  ///< ICMP/ICMPv6 only, -1 otherwise
 };
 
+/// The query for a flow's first packet: ports count for TCP and UDP only,
+/// the ICMP type for ICMP and ICMPv6 only.
+inline PolicyQuery flowPolicyQuery(uint16_t from_zone, uint16_t to_zone, AddrFamily family,
+                                   const IpAddr& src, const IpAddr& dst, uint8_t proto,
+                                   uint16_t sport, uint16_t dport, uint8_t icmp_type) {
+    PolicyQuery q;
+    q.from_zone = from_zone;
+    q.to_zone = to_zone;
+    q.family = family;
+    q.src = src;
+    q.dst = dst;
+    q.proto = proto;
+    if (proto == kProtoTcp || proto == kProtoUdp) {
+        q.sport = sport;
+        q.dport = dport;
+    } else if (proto == kProtoIcmp || proto == kProtoIcmpV6) {
+        q.icmp_type = icmp_type;
+    }
+    return q;
+}
+
 struct PolicyVerdict {
     RuleAction action = RuleAction::deny;
     bool log = false;
     /// Index of the matching rule in the compiled list, or kDefaultRule.
     uint32_t rule = kDefaultRule;
+    /// The rule names an application (`app ...`): its action applies only
+    /// if the session's application matches, which its first payload tells.
+    /// From match(), the decision waits for that (matchApp()).
+    bool app = false;
     static constexpr uint32_t kDefaultRule = UINT32_MAX;
 };
 
@@ -72,6 +99,18 @@ class Policy {
     /// throws.
     PolicyVerdict match(const PolicyQuery& q) const noexcept;
 
+    /// The decision once a session's application is known: the first rule
+    /// that matches `q` and either names no application or names `app` with
+    /// a pattern that matches `name` (canonical, app_identity.h). `app` none
+    /// (not identified: not that protocol, no name, gave up) passes over
+    /// every rule that names an application. Any thread; never allocates,
+    /// locks or throws; once per session (it walks the matching rules).
+    PolicyVerdict matchApp(const PolicyQuery& q, AppProtocol app,
+                           std::string_view name) const noexcept;
+
+    /// Whether any rule names an application. Any thread.
+    bool hasAppRules() const;
+
     /// Number of compiled rules. Any thread.
     size_t ruleCount() const;
     /// The compiled rule at `index` (< ruleCount(), else std::out_of_range),
@@ -84,6 +123,8 @@ class Policy {
 
   private:
     Policy();
+    template <typename Accept>
+    PolicyVerdict firstMatch(const PolicyQuery& q, Accept accept) const noexcept;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -16,7 +16,7 @@ struct Token {
     unsigned column = 0;  // 1-based
 };
 
-enum class Field { name, from, to, src, dst, proto, sport, dport, icmp_type, log };
+enum class Field { name, from, to, src, dst, proto, sport, dport, icmp_type, app, log };
 
 // The keyword table: one entry per keyword, with what its value must look like
 // (used verbatim in "expected ... after 'KEYWORD'" messages).
@@ -26,7 +26,7 @@ struct Keyword {
     std::string_view expected;  // empty: the keyword takes no value
 };
 
-constexpr std::array<Keyword, 10> kKeywords{{
+constexpr std::array<Keyword, 11> kKeywords{{
     {"name", Field::name, "a rule name"},
     {"from", Field::from, "a zone name or a comma-separated list of zones"},
     {"to", Field::to, "a zone name or a comma-separated list of zones"},
@@ -36,6 +36,7 @@ constexpr std::array<Keyword, 10> kKeywords{{
     {"sport", Field::sport, "a port or port range like 1024-65535"},
     {"dport", Field::dport, "a port or port range like 1024-65535"},
     {"icmp-type", Field::icmp_type, "an ICMP type 0..255"},
+    {"app", Field::app, "an application protocol (tls, http or dns)"},
     {"log", Field::log, ""},
 }};
 
@@ -205,9 +206,9 @@ class RuleParser {
             return fail(action.column, "expected 'allow' or 'deny' to start the rule, found " +
                                            quoted(action.text));
         }
-        size_t i = 1;
-        while (i < words_.size()) {
-            const Token& word = words_[i++];
+        next_ = 1;
+        while (next_ < words_.size()) {
+            const Token& word = words_[next_++];
             const Keyword* k = findKeyword(word.text);
             if (!k) {
                 if (word.text == "allow" || word.text == "deny") {
@@ -217,7 +218,7 @@ class RuleParser {
                 }
                 return fail(word.column,
                             "expected a keyword (name, from, to, src, dst, proto, sport, dport, "
-                            "icmp-type or log), found " +
+                            "icmp-type, app or log), found " +
                                 quoted(word.text));
             }
             Seen& seen = seen_[size_t(k->field)];
@@ -232,18 +233,18 @@ class RuleParser {
                 rule_.log = true;
                 continue;
             }
-            if (i == words_.size()) {
+            if (next_ == words_.size()) {
                 return fail(endColumn(), "expected " + std::string(k->expected) + " after " +
                                              quoted(k->word) + ", found the end of the rule");
             }
-            const Token& value = words_[i++];
+            const Token& value = words_[next_++];
             seen.value = value;
             if (const Keyword* other = findKeyword(value.text)) {
                 return fail(value.column, "expected " + std::string(k->expected) + " after " +
                                               quoted(k->word) + ", found the keyword " +
                                               quoted(other->word));
             }
-            if (value.text == "any" && k->field != Field::name) {
+            if (value.text == "any" && k->field != Field::name && k->field != Field::app) {
                 seen.is_any = true;  // same as leaving the field out
                 continue;
             }
@@ -274,6 +275,8 @@ class RuleParser {
                 return parsePorts(k, value, &rule_.dport);
             case Field::icmp_type:
                 return parseIcmpTypes(k, value);
+            case Field::app:
+                return parseApp(k, value);
             case Field::log:
                 return true;
         }
@@ -350,6 +353,53 @@ class RuleParser {
         return true;
     }
 
+    // `app PROTOCOL SELECTOR NAMES`: the selector word names what is matched
+    // (tls sni, http host, dns name) and is followed by the list of names.
+    bool parseApp(const Keyword& k, const Token& value) {
+        struct AppWords {
+            std::string_view proto, selector;
+            AppProtocol id;
+        };
+        static constexpr AppWords kApps[] = {{"tls", "sni", AppProtocol::tls},
+                                             {"http", "host", AppProtocol::http},
+                                             {"dns", "name", AppProtocol::dns}};
+        const AppWords* app = nullptr;
+        for (const AppWords& a : kApps)
+            if (a.proto == value.text) app = &a;
+        if (!app) return failExpected(k, value);
+        const std::string after = "'app " + std::string(app->proto) + "'";
+        if (next_ == words_.size() || words_[next_].text != app->selector) {
+            const unsigned col = next_ == words_.size() ? endColumn() : words_[next_].column;
+            return fail(col, "expected '" + std::string(app->selector) + "' after " + after +
+                                 ", found " +
+                                 (next_ == words_.size() ? std::string("the end of the rule")
+                                                         : quoted(words_[next_].text)));
+        }
+        ++next_;
+        const std::string expected = "a name or *.suffix, or a comma-separated list of them";
+        if (next_ == words_.size()) {
+            return fail(endColumn(), "expected " + expected + " after " + after + " " +
+                                         std::string(app->selector) +
+                                         ", found the end of the rule");
+        }
+        const Token& list = words_[next_++];
+        for (const Token& item : splitList(list)) {
+            std::string_view name = item.text;
+            const bool wildcard = name.size() > 2 && name.substr(0, 2) == "*.";
+            if (wildcard) name.remove_prefix(2);
+            AppName canonical;
+            if (!canonicalAppName(name, &canonical) || name.back() == '.') {
+                return fail(item.column, "expected " + expected + " after " + after + " " +
+                                             std::string(app->selector) + ", found " +
+                                             (item.text.empty() ? std::string("an empty list item")
+                                                                : quoted(item.text)));
+            }
+            rule_.app.names.push_back((wildcard ? "*." : "") + std::string(canonical.view()));
+        }
+        rule_.app.proto = app->id;
+        return true;
+    }
+
     // Checks that need the whole rule. Of several problems, the leftmost one
     // is reported, as a reader would meet it.
     bool validate() {
@@ -378,6 +428,19 @@ class RuleParser {
             consider(icmp.keyword.column,
                      "'icmp-type' needs 'proto icmp' or 'proto icmpv6'" + proto_now);
         }
+        const Seen& app = seen_[size_t(Field::app)];
+        if (app.present) {
+            // TLS and HTTP run over TCP, DNS queries over UDP here: the rule
+            // matches only that protocol, said or not.
+            const uint8_t need = rule_.app.proto == AppProtocol::dns ? kProtoUdp : kProtoTcp;
+            if (!proto.present || proto.is_any) {
+                rule_.proto = need;
+            } else if (rule_.proto != need) {
+                consider(app.keyword.column,
+                         "'app " + std::string(app.value.text) + "' needs 'proto " +
+                             (need == kProtoUdp ? "udp" : "tcp") + "'" + proto_now);
+            }
+        }
         auto hasFamily = [](const std::vector<Cidr>& list, AddrFamily f) {
             return list.empty() || std::any_of(list.begin(), list.end(),
                                                [f](const Cidr& c) { return c.family == f; });
@@ -400,6 +463,7 @@ class RuleParser {
 
     std::string_view text_;
     std::vector<Token> words_;
+    size_t next_ = 1;  // the next word parseAll() reads
     std::array<Seen, kKeywords.size()> seen_{};
     Rule rule_;
     RuleError error_;
@@ -472,6 +536,14 @@ std::string formatRule(const Rule& rule) {
     appendList(&out, "sport", rule.sport, formatPorts);
     appendList(&out, "dport", rule.dport, formatPorts);
     appendList(&out, "icmp-type", rule.icmp_types, [](uint8_t t) { return std::to_string(t); });
+    if (rule.app.proto != AppProtocol::none) {
+        out += " app ";
+        out += appProtocolName(rule.app.proto);
+        const char* selector = rule.app.proto == AppProtocol::tls    ? "sni"
+                               : rule.app.proto == AppProtocol::http ? "host"
+                                                                     : "name";
+        appendList(&out, selector, rule.app.names, [](const std::string& n) { return n; });
+    }
     if (rule.log) out += " log";
     return out;
 }

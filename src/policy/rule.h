@@ -5,9 +5,19 @@
 //
 //   allow|deny [name NAME] [from ZONE[,ZONE..]] [to ZONE[,..]]
 //        [src CIDR[,CIDR..]] [dst CIDR[,..]] [proto tcp|udp|icmp|icmpv6|any|NUMBER]
-//        [sport PORT|LO-HI[,..]] [dport PORT|LO-HI[,..]] [icmp-type N[,N..]] [log]
+//        [sport PORT|LO-HI[,..]] [dport PORT|LO-HI[,..]] [icmp-type N[,N..]]
+//        [app tls sni NAME[,..] | app http host NAME[,..] | app dns name NAME[,..]] [log]
 //
 // e.g. `allow name web from inside to outside proto tcp dport 80,443 log`.
+//
+// `app` matches the application a session's first payload names (see
+// packet/app_identity.h): the TLS ClientHello's server name, the HTTP/1.x
+// Host header, the DNS query name. A NAME is a host name (matched without
+// regard to case, a trailing dot ignored) or `*.SUFFIX`, which matches any
+// name ending in `.SUFFIX` (one or more labels before it, not SUFFIX
+// itself). `app tls` and `app http` imply `proto tcp`, `app dns` implies
+// `proto udp`; another proto is an error. Such a rule is decided once the
+// application is known (Policy::matchApp).
 // Words are separated by whitespace; list items by commas, with no spaces
 // inside a list. Each keyword may appear at most once. Keywords are lower case
 // and reserved: they cannot be used as a rule or zone name, and neither can
@@ -34,6 +44,7 @@
 #include <vector>
 
 #include "core/ip_addr.h"
+#include "packet/app_identity.h"
 
 namespace tandem {
 
@@ -65,6 +76,15 @@ struct PortRange {
     bool operator==(const PortRange&) const = default;
 };
 
+/// The application a rule matches: none, or a protocol and the names (each
+/// canonical, or "*." and a canonical suffix).
+struct AppMatch {
+    AppProtocol proto = AppProtocol::none;
+    std::vector<std::string> names;
+
+    bool operator==(const AppMatch&) const = default;
+};
+
 struct Rule {
     /// Empty when the text has no `name`; Policy::compile() then names the
     /// rule "rule-<position>", position counted from 1.
@@ -79,6 +99,7 @@ struct Rule {
     std::vector<PortRange> sport;         ///< empty = any
     std::vector<PortRange> dport;         ///< empty = any
     std::vector<uint8_t> icmp_types;      ///< empty = any
+    AppMatch app;                         ///< proto none = any application
 
     bool operator==(const Rule&) const = default;
 };

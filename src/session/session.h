@@ -39,6 +39,8 @@ enum SessionFlag : uint8_t {
     kSessionPickedUp = 1u << 2,       ///< TCP picked up mid-stream (window unknown)
     kSessionLog = 1u << 3,            ///< the matching rule asked for traffic logs
     kSessionSeenReply = 1u << 4,      ///< a packet in the reply direction was seen
+    kSessionAppPending = 1u << 5,     ///< an app rule waits for the first payload (SessionApp)
+    kSessionAppDenied = 1u << 6,      ///< an app rule denied it: its packets are dropped
 };
 
 /// Direction of a packet relative to its session.

@@ -1,5 +1,6 @@
 #include "session/session_table.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -37,6 +38,17 @@ T* allocateAligned(size_t count) {
     return static_cast<T*>(p);
 }
 
+// Application names: distinct names live at once, up to 1 per 64 sessions
+// (most sessions name the same few services). Stream buffers: for the
+// ClientHellos in flight over several segments at one time, a few hundred
+// at most per worker.
+uint32_t appNameSlotsFor(uint32_t capacity) {
+    return std::max<uint32_t>(256, capacity / 64);
+}
+uint32_t appStreamBuffersFor(uint32_t capacity) {
+    return 16 + capacity / 4096;
+}
+
 }  // namespace
 
 SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
@@ -46,6 +58,9 @@ SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
       links_(allocateAligned<TimerLink>(capacity_)),
       hashes_(allocateAligned<uint64_t>(capacity_)),
       nat_(allocateAligned<NatBinding>(capacity_)),
+      app_(allocateAligned<SessionApp>(capacity_)),
+      app_names_(appNameSlotsFor(capacity_)),
+      app_streams_(appStreamBuffersFor(capacity_)),
       buckets_(allocateAligned<Bucket>(nbuckets_)),
       free_(new uint32_t[capacity_]),
       free_top_(capacity_),
@@ -56,6 +71,7 @@ SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
         links_[i] = TimerLink{kNoEntry, kNoEntry, kNotLinked};
         hashes_[i] = 0;
         nat_[i] = NatBinding{};
+        app_[i] = SessionApp{};
     }
     for (uint32_t b = 0; b < nbuckets_; ++b) {
         Bucket& bk = buckets_[b];
@@ -68,10 +84,12 @@ SessionTable::SessionTable(uint32_t capacity, uint32_t now_ms)
 }
 
 size_t SessionTable::memoryBytes() const {
-    return size_t(capacity_) *
-               (sizeof(Session) + sizeof(TimerLink) + sizeof(uint64_t) + sizeof(NatBinding)) +
+    return size_t(capacity_) * (sizeof(Session) + sizeof(TimerLink) + sizeof(uint64_t) +
+                                sizeof(NatBinding) + sizeof(SessionApp)) +
            size_t(nbuckets_) * sizeof(Bucket) + size_t(capacity_) * sizeof(uint32_t) +
-           kWheelSlots * sizeof(uint32_t);
+           kWheelSlots * sizeof(uint32_t) +
+           size_t(app_names_.capacity()) * AppNameStore::kBytesPerSlot +
+           size_t(app_streams_.capacity()) * (kMaxAppPrefix + kMaxAppPrefix / 8 + sizeof(uint32_t));
 }
 
 uint32_t SessionTable::find(const FlowKey& key, uint64_t hash) const {
@@ -159,6 +177,7 @@ SessionTable::InsertResult SessionTable::place(const FlowKey& key, uint64_t hash
     const uint32_t i = free_[--free_top_];
     hashes_[i] = hash;
     nat_[i] = NatBinding{};
+    app_[i] = SessionApp{};
     buckets_[b].sig[slot] = signatureOf(hash);
     buckets_[b].idx[slot] = i;
     *index = i;
@@ -169,6 +188,20 @@ void SessionTable::finishInsert(uint32_t index) {
     wheelLink(index);
     size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     countOwner(entries_[index].owner, +1);
+}
+
+bool SessionTable::setApp(uint32_t index, AppProtocol proto, AppStatus status,
+                          std::string_view name) {
+    SessionApp& app = app_[index];
+    const uint32_t old = app.nameId();
+    if (app.status == AppStatus::pending) app_streams_.release(app.stream);
+    const uint32_t id = name.empty() ? 0 : app_names_.add(name);
+    app_names_.release(old);  // after add(): the same name keeps its slot
+    app = SessionApp{};
+    app.proto = proto;
+    app.status = status;
+    app.word = id;
+    return name.empty() || id != 0;
 }
 
 void SessionTable::erase(uint32_t index) {
@@ -193,6 +226,10 @@ void SessionTable::erase(uint32_t index) {
         b = nextBucket(b);
     }
     if (links_[index].slot != kNotLinked) wheelUnlink(index);
+    SessionApp& app = app_[index];
+    app_names_.release(app.nameId());
+    if (app.status == AppStatus::pending) app_streams_.release(app.stream);
+    app = SessionApp{};
     s.state = SessionState::none;
     countOwner(s.owner, -1);
     free_[free_top_++] = index;

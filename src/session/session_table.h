@@ -44,6 +44,7 @@
 
 #include "core/flow_key.h"
 #include "session/session.h"
+#include "session/session_app.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -161,6 +162,20 @@ class SessionTable {
     /// The NAT binding of the live entry at `index` (kind 0 when none).
     NatBinding& nat(uint32_t index) { return nat_[index]; }
     const NatBinding& nat(uint32_t index) const { return nat_[index]; }
+    /// The application identity of the live entry at `index` (status none
+    /// when no rule asked for it). Its name and stream buffer live in the
+    /// stores below and are freed with the entry.
+    SessionApp& app(uint32_t index) { return app_[index]; }
+    const SessionApp& app(uint32_t index) const { return app_[index]; }
+    /// The application name of the live entry at `index` ("" when none).
+    std::string_view appName(uint32_t index) const { return app_names_.get(app_[index].nameId()); }
+    /// Gives the entry at `index` the application `proto` named `name` in
+    /// `status` (not pending), replacing what it had and freeing its stream
+    /// buffer; false when the name store is full (the entry then has proto
+    /// and no name).
+    bool setApp(uint32_t index, AppProtocol proto, AppStatus status, std::string_view name);
+    AppStreamBuffers& appStreams() { return app_streams_; }
+    const AppNameStore& appNames() const { return app_names_; }
     /// True when `index` holds a live session.
     bool inUse(uint32_t index) const {
         return index < capacity_ && entries_[index].state != SessionState::none;
@@ -267,6 +282,9 @@ class SessionTable {
     AlignedArray<TimerLink> links_;
     AlignedArray<uint64_t> hashes_;  ///< flowHash of each live entry's key (erase finds its bucket)
     AlignedArray<NatBinding> nat_;
+    AlignedArray<SessionApp> app_;
+    AppNameStore app_names_;
+    AppStreamBuffers app_streams_;
     AlignedArray<Bucket> buckets_;
     std::unique_ptr<uint32_t[]> free_;  ///< stack of free entry indices
     uint32_t free_top_;

@@ -236,7 +236,7 @@ TEST_CASE("rule text errors give the column of the offending word and what was e
          "'dport' appears twice (first at column 17); give every value in one comma-separated "
          "list"},
         {"allow prot tcp", 7,
-         "expected a keyword (name, from, to, src, dst, proto, sport, dport, icmp-type or "
+         "expected a keyword (name, from, to, src, dst, proto, sport, dport, icmp-type, app or "
          "log), found 'prot'"},
         {"allow  deny", 8,
          "expected a keyword, found a second action 'deny'; 'allow' or 'deny' comes once, "
