@@ -179,7 +179,22 @@ AppParse parseTlsSni(const uint8_t* data, size_t len, AppName* out) {
     if (len == 0) return AppParse::need_more;
     if (data[0] != kTlsHandshake) return AppParse::not_this;
     if (len > kMaxAppPrefix) len = kMaxAppPrefix;
-    // The handshake bytes of the records that are here, in one buffer.
+    // The usual case, read where it lies: one record that holds the whole
+    // ClientHello (or the part of it that is here, when nothing follows).
+    if (len > kTlsRecordHeader + 4 && data[1] == 3 && data[kTlsRecordHeader] == kTlsClientHello) {
+        const size_t rlen = be16(data + 3);
+        const uint8_t* hs = data + kTlsRecordHeader;
+        const size_t body_len = size_t(hs[1]) << 16 | size_t(hs[2]) << 8 | hs[3];
+        const size_t here = len - kTlsRecordHeader;
+        if (rlen >= 4 + body_len && rlen <= kTlsMaxRecord) {
+            const bool complete = here >= 4 + body_len;
+            const AppParse r =
+                clientHelloSni(hs + 4, complete ? body_len : here - 4, complete, out);
+            if (r != AppParse::need_more || len < kMaxAppPrefix) return r;
+            return AppParse::malformed;  // more bytes cannot help
+        }
+    }
+    // Several records: their handshake bytes gathered in one buffer.
     uint8_t hs[kMaxAppPrefix];
     size_t hs_len = 0;
     size_t pos = 0;

@@ -222,6 +222,10 @@ class Pipeline {
     const PipelineSettings& settings() const { return settings_; }
     const Policy& policy() const { return *policy_; }
 
+    /// A session an app rule waits for is decided after at most this many
+    /// of its client's payload segments (or kMaxAppPrefix stream bytes).
+    static constexpr uint8_t kMaxAppSegments = 8;
+
   private:
     // Everything the first stage learns about one frame.
     struct Slot {
@@ -291,8 +295,6 @@ class Pipeline {
     uint32_t contextOf(const PacketInfo& info) const;
 
     // Application identity (pipeline_app.cpp).
-    // A pending session's client payload segments read at most.
-    static constexpr uint8_t kMaxAppSegments = 8;
     struct AppRead {
         AppStatus status = AppStatus::none;
         AppProtocol which = AppProtocol::none;

@@ -3,6 +3,8 @@
 // truncation, corruption), HTTP Host, DNS query names, name matching.
 #include "packet/app_identity.h"
 
+#include "fixtures/tls_hello.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,6 +14,9 @@
 #include <vector>
 
 using namespace tandem;
+using tandem::test::clientHello;
+using tandem::test::put16;
+using tandem::test::records;
 
 namespace {
 
@@ -48,66 +53,6 @@ Bytes fromHex(const std::string& h) {
     for (size_t i = 0; i + 1 < h.size(); i += 2)
         b.push_back(uint8_t(std::stoi(h.substr(i, 2), nullptr, 16)));
     return b;
-}
-
-void put16(Bytes& b, size_t v) {
-    b.push_back(uint8_t(v >> 8));
-    b.push_back(uint8_t(v));
-}
-
-// A ClientHello built here: GREASE and unknown extensions around the
-// server_name, as browsers send them; `names` in one server_name list.
-Bytes clientHello(const std::vector<std::pair<uint8_t, std::string>>& names, bool grease = true) {
-    Bytes ext;
-    auto extension = [&](uint16_t type, const Bytes& data) {
-        put16(ext, type);
-        put16(ext, data.size());
-        ext.insert(ext.end(), data.begin(), data.end());
-    };
-    if (grease) extension(0x0a0a, {});
-    extension(0xff01, {0});  // renegotiation_info
-    if (!names.empty()) {
-        Bytes list;
-        for (const auto& [type, n] : names) {
-            list.push_back(type);
-            put16(list, n.size());
-            list.insert(list.end(), n.begin(), n.end());
-        }
-        Bytes sn;
-        put16(sn, list.size());
-        sn.insert(sn.end(), list.begin(), list.end());
-        extension(0x0000, sn);
-    }
-    if (grease) extension(0x3a3a, {0});
-    extension(0x002b, {2, 3, 4});  // supported_versions
-    Bytes body = {3, 3};
-    body.insert(body.end(), 32, 0x42);  // random
-    body.push_back(32);
-    body.insert(body.end(), 32, 0x17);  // session id
-    put16(body, 6);
-    body.insert(body.end(), {0x1a, 0x1a, 0x13, 0x01, 0x13, 0x02});  // GREASE + two suites
-    body.push_back(1);
-    body.push_back(0);  // compression: null
-    put16(body, ext.size());
-    body.insert(body.end(), ext.begin(), ext.end());
-    Bytes hs(4 + body.size());
-    hs[0] = 1;  // ClientHello, its length in 3 bytes
-    hs[2] = uint8_t(body.size() >> 8);
-    hs[3] = uint8_t(body.size());
-    std::copy(body.begin(), body.end(), hs.begin() + 4);
-    return hs;
-}
-
-// The handshake message in TLS records of at most `chunk` bytes each.
-Bytes records(const Bytes& hs, size_t chunk) {
-    Bytes out;
-    for (size_t at = 0; at < hs.size(); at += chunk) {
-        const size_t n = std::min(chunk, hs.size() - at);
-        out.insert(out.end(), {22, 3, 1});
-        put16(out, n);
-        out.insert(out.end(), hs.begin() + long(at), hs.begin() + long(at + n));
-    }
-    return out;
 }
 
 std::string sni(const Bytes& stream, AppParse* r = nullptr) {

@@ -380,4 +380,34 @@ TEST_CASE("many threads can match against one policy at once") {
     CHECK(mismatches.load() == 0);
 }
 
+TEST_CASE("a rule that names an application waits for it; matchApp decides by the name") {
+    const auto rules = parseAll({
+        "allow name good from inside to outside app tls sni good.example,*.cdn.example",
+        "deny name bad from inside to outside app tls sni bad.example",
+        "allow name web from inside to outside app http host www.example",
+        "allow name any-tcp from inside to outside proto tcp dport 443",
+    });
+    auto policy = compileOk(rules, {"inside", "outside"});
+    CHECK(policy->hasAppRules());
+    const PolicyQuery q = packet(kInside, kOutside, "10.0.0.1", "192.0.2.1", kTcp, 40000, 443);
+    const PolicyVerdict first = policy->match(q);
+    CHECK(first.rule == 0);
+    CHECK(first.app);
+    auto byName = [&](AppProtocol p, const char* name) {
+        return policy->matchApp(q, p, name).rule;
+    };
+    CHECK(byName(AppProtocol::tls, "good.example") == 0);
+    CHECK(byName(AppProtocol::tls, "a.b.cdn.example") == 0);
+    CHECK(byName(AppProtocol::tls, "cdn.example") == 3);  // *.suffix needs a label before it
+    CHECK(byName(AppProtocol::tls, "bad.example") == 1);
+    CHECK(policy->matchApp(q, AppProtocol::tls, "bad.example").action == RuleAction::deny);
+    CHECK(byName(AppProtocol::http, "good.example") == 3);  // the name under another protocol
+    CHECK(byName(AppProtocol::http, "www.example") == 2);
+    CHECK(byName(AppProtocol::none, "") == 3);  // not identified: app rules pass it over
+    // UDP never matches the TCP-only app rules.
+    const PolicyQuery u = packet(kInside, kOutside, "10.0.0.1", "192.0.2.1", kUdp, 40000, 443);
+    CHECK(policy->match(u).rule == kNone);
+    CHECK(!compileOk(parseAll({"allow proto tcp"}), {})->hasAppRules());
+}
+
 }  // namespace tandem

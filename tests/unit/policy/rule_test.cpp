@@ -261,4 +261,45 @@ TEST_CASE("parseRule accepts a null error pointer") {
     CHECK(parseRule("allow", nullptr).has_value());
 }
 
+TEST_CASE("app clauses: protocol, selector, names; the transport they imply; their errors") {
+    RuleError err;
+    auto r = parseRule("allow app tls sni Good.Example.,*.cdn.example log", &err);
+    REQUIRE(r);
+    CHECK(r->app.proto == AppProtocol::tls);
+    CHECK(r->app.names == std::vector<std::string>{"good.example", "*.cdn.example"});
+    CHECK(r->proto == kProtoTcp);  // implied
+    CHECK(formatRule(*r) == "allow proto tcp app tls sni good.example,*.cdn.example log");
+    CHECK(parseRule(formatRule(*r), nullptr) == r);
+    auto d = parseRule("deny proto udp dport 53 app dns name *.tracker.example", &err);
+    REQUIRE(d);
+    CHECK(d->app.proto == AppProtocol::dns);
+    CHECK(parseRule("allow app http host www.example", &err)->proto == kProtoTcp);
+
+    struct Bad {
+        const char* text;
+        unsigned column;
+        const char* message;
+    };
+    const Bad bad[] = {
+        {"allow app ftp sni x", 11,
+         "expected an application protocol (tls, http or dns) after 'app', found 'ftp'"},
+        {"allow app tls host x", 15, "expected 'sni' after 'app tls', found 'host'"},
+        {"allow app tls sni", 18,
+         "expected a name or *.suffix, or a comma-separated list of them after 'app tls' sni, "
+         "found the end of the rule"},
+        {"allow app tls sni a..b", 19,
+         "expected a name or *.suffix, or a comma-separated list of them after 'app tls' sni, "
+         "found 'a..b'"},
+        {"allow proto udp app tls sni a", 17, "'app tls' needs 'proto tcp', not 'proto udp'"},
+        {"allow app dns name a app tls sni b", 22,
+         "'app' appears twice (first at column 7); give every value in one comma-separated list"},
+    };
+    for (const Bad& b : bad) {
+        CAPTURE(b.text);
+        CHECK(!parseRule(b.text, &err));
+        CHECK(err.column == b.column);
+        CHECK(err.message == b.message);
+    }
+}
+
 }  // namespace tandem
