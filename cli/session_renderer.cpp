@@ -89,6 +89,15 @@ std::optional<std::string> renderSessionDetail(const nlohmann::json& s) {
     };
     add("state", "state", field(s, "state") ? scalarText(s["state"]) : "");
     add("rule", "rule", field(s, "rule") ? scalarText(s["rule"]) : "");
+    if (field(s, "app_status")) {
+        // "tls www.example.com (identified)", "(pending)", "... denied".
+        std::string app = field(s, "app") ? scalarText(s["app"]) : "";
+        if (field(s, "app_name")) app += (app.empty() ? "" : " ") + scalarText(s["app_name"]);
+        app += (app.empty() ? "(" : " (") + scalarText(s["app_status"]) + ")";
+        if (field(s, "app_denied")) app += ", denied";
+        pairs.emplace_back("app", app);
+        shown.insert({"app", "app_name", "app_status", "app_denied"});
+    }
     for (const char* k : {"owner", "backup_owner", "director", "origin_owner"}) {
         add(k, labelOf(k), field(s, k) ? scalarText(s[k]) : "");
     }

@@ -122,6 +122,8 @@ struct SessionSnapshot {
     uint64_t id = 0;  ///< stable while the session lives: worker * capacity + index
     Session session;
     int64_t expires_in_ms = 0;  ///< negative: due, awaiting the aging pass
+    SessionApp app;             ///< its application identity (status none: not asked)
+    AppName app_name;           ///< the name read, when identified
 };
 
 /// What the control commands ask of the dataplane (control_commands.h):

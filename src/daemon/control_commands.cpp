@@ -110,6 +110,14 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Policy& policy, ui
     } else if (s.rule == kRuleOfEarlierPolicy) {
         j["rule"] = kEarlierPolicyRuleName;
     }
+    if (snap.app.status != AppStatus::none) {
+        // What its first payload named, when a rule that names applications
+        // asked (docs/config.md, "Application rules").
+        j["app_status"] = appStatusName(snap.app.status);
+        if (snap.app.proto != AppProtocol::none) j["app"] = appProtocolName(snap.app.proto);
+        if (snap.app_name.len) j["app_name"] = std::string(snap.app_name.view());
+        if (s.flags & kSessionAppDenied) j["app_denied"] = true;
+    }
     return j;
 }
 

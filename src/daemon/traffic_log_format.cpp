@@ -93,6 +93,18 @@ void appendTrafficLogLine(const TrafficLogRecord& r, const TrafficLogNames& name
     *out += ",\"state\":\"";
     *out += sessionStateName(s.state);
     *out += '"';
+    if (r.app.status != AppStatus::none) {
+        *out += ",\"app_status\":\"";
+        *out += appStatusName(r.app.status);
+        *out += '"';
+        if (r.app.proto != AppProtocol::none) {
+            *out += ",\"app\":\"";
+            *out += appProtocolName(r.app.proto);
+            *out += '"';
+        }
+        if (r.app_name.len) *out += ",\"app_name\":" + jsonQuote(std::string(r.app_name.view()));
+        if (s.flags & kSessionAppDenied) *out += ",\"app_denied\":true";
+    }
     if (r.event == TrafficLogEvent::end) {
         // Session::created_s is the creating node's ms clock / 1000 (carried
         // across nodes as an age), so durations have one-second resolution.

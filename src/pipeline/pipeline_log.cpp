@@ -1,5 +1,7 @@
 // The traffic log side of the pipeline: one fixed-size record per start or
 // end of a logged session, pushed on the worker's ring to the logger thread.
+#include <cstring>
+
 #include "pipeline/pipeline.h"
 
 namespace tandem {
@@ -19,6 +21,12 @@ void Pipeline::pushTrafficLog(TrafficLogEvent event, TrafficEndReason reason, ui
         if (in.egress < settings_.port_count) r.to_zone = settings_.ports[in.egress].zone;
     }
     r.session = s;
+    r.app = table_.app(index);
+    if (r.app.status == AppStatus::identified) {
+        const std::string_view name = table_.appName(index);
+        std::memcpy(r.app_name.text, name.data(), name.size());
+        r.app_name.len = uint8_t(name.size());
+    }
     if (!settings_.traffic_log->push(r)) counters_.inc(PipelineCounter::traffic_log_dropped);
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/spsc_ring.h"
 #include "session/session.h"
+#include "session/session_app.h"
 
 namespace tandem {
 
@@ -66,6 +67,8 @@ struct TrafficLogRecord {
     uint32_t now_ms = 0;                ///< monotonicMs() of the event
     uint64_t session_id = 0;            ///< as `show session id N`
     Session session;                    ///< counters and state at the event
+    SessionApp app;                     ///< application identity (status none: not asked)
+    AppName app_name;                   ///< the name read, when identified
 };
 
 using TrafficLogRing = SpscRing<TrafficLogRecord>;

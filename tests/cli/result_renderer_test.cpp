@@ -126,6 +126,23 @@ TEST_CASE("one session prints in detail") {
           "no such session\n");
 }
 
+TEST_CASE("a session's application prints on one line after its rule") {
+    json one = sampleSessions()["sessions"][0];
+    one["app_status"] = "identified";
+    one["app"] = "tls";
+    one["app_name"] = "www.example.com";
+    one["app_denied"] = true;
+    std::string text = renderResult("show session id", json::object(), json{{"session", one}});
+    CHECK(text.find("  rule:          web\n"
+                    "  app:           tls www.example.com (identified), denied\n") !=
+          std::string::npos);
+    CHECK(text.find("app name") == std::string::npos);  // not again as a field of its own
+    json pending = sampleSessions()["sessions"][0];
+    pending["app_status"] = "pending";
+    text = renderResult("show session id", json::object(), json{{"session", pending}});
+    CHECK(text.find("  app:           (pending)\n") != std::string::npos);
+}
+
 TEST_CASE("HA state prints as key/value blocks for the node, its peers and the settings") {
     // In the order of src/proto/ha_status_fields.h; sync and counters are
     // left to their own commands.

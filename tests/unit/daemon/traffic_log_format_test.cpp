@@ -94,3 +94,26 @@ TEST_CASE("JSON strings escape quotes, backslashes and control characters") {
     CHECK(jsonQuote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
     CHECK(formatUtcTime(0) == "1970-01-01T00:00:00.000Z");
 }
+
+TEST_CASE("a session an app rule asked about carries its application, and whether it was cut") {
+    TrafficLogRecord r = record(TrafficLogEvent::end);
+    CHECK_FALSE(lineOf(r).contains("app_status"));  // no app rule asked
+    r.app.status = AppStatus::identified;
+    r.app.proto = AppProtocol::tls;
+    const std::string name = "www.example.com";
+    std::copy(name.begin(), name.end(), r.app_name.text);
+    r.app_name.len = uint8_t(name.size());
+    r.session.flags |= kSessionAppDenied;
+    auto j = lineOf(r);
+    CHECK(j["app_status"] == "identified");
+    CHECK(j["app"] == "tls");
+    CHECK(j["app_name"] == "www.example.com");
+    CHECK(j["app_denied"] == true);
+    TrafficLogRecord p = record(TrafficLogEvent::start);
+    p.app.status = AppStatus::pending;
+    j = lineOf(p);
+    CHECK(j["app_status"] == "pending");
+    CHECK_FALSE(j.contains("app"));
+    CHECK_FALSE(j.contains("app_name"));
+    CHECK_FALSE(j.contains("app_denied"));
+}
