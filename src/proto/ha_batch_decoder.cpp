@@ -92,6 +92,12 @@ class Cursor {
 
     // A bin of exactly `len` bytes; *out points into the message.
     bool bin(size_t len, const uint8_t** out) {
+        size_t n;
+        return binUpTo(len, out, &n) && n == len;
+    }
+
+    // A bin of at most `max` bytes: its length in *len.
+    bool binUpTo(size_t max, const uint8_t** out, size_t* len) {
         if (p_ >= end_) return false;
         size_t n, head;
         switch (*p_) {
@@ -110,8 +116,9 @@ class Cursor {
         if (size_t(end_ - p_) < head) return false;
         n = 0;
         for (size_t i = 1; i < head; ++i) n = n << 8 | p_[i];
-        if (n != len || size_t(end_ - p_) - head < n) return false;
+        if (n > max || size_t(end_ - p_) - head < n) return false;
         *out = p_ + head;
+        *len = n;
         p_ += head + n;
         return true;
     }
@@ -168,6 +175,21 @@ uint32_t le32(const uint8_t* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 
+// Fields 20..23 (ha_session_record.h).
+bool appIdentity(Cursor& c, AppIdentity* out) {
+    uint8_t status, proto;
+    const uint8_t* name;
+    size_t len;
+    if (!c.uintAs(kMaxAppStatus, &status) || !c.uintAs(kMaxAppProtocol, &proto) ||
+        !c.uintAs(UINT32_MAX, &out->app.word) || !c.binUpTo(kMaxAppName, &name, &len))
+        return false;
+    out->app.status = AppStatus(status);
+    out->app.proto = AppProtocol(proto);
+    std::memcpy(out->name.text, name, len);
+    out->name.len = uint8_t(len);
+    return true;
+}
+
 bool record(Cursor& c, HaSessionRecord* out) {
     uint32_t n;
     if (!c.array(&n)) return false;
@@ -207,7 +229,7 @@ bool record(Cursor& c, HaSessionRecord* out) {
            c.uint(UINT64_MAX, &s.bytes[0]) && c.uint(UINT64_MAX, &s.bytes[1]) &&
            c.uintAs(UINT32_MAX, &out->nat.addr) && c.uintAs(UINT16_MAX, &out->nat.port) &&
            c.uintAs(2, &out->nat.kind) && c.uintAs(UINT32_MAX, &out->age_s) &&
-           c.uintAs(UINT8_MAX, &s.ingress_port);
+           c.uintAs(UINT8_MAX, &s.ingress_port) && appIdentity(c, &out->app);
 }
 
 }  // namespace

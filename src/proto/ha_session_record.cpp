@@ -121,7 +121,7 @@ class RecordWriter {
 static_assert(sizeof(FlowKey) < 256 && kHaWindowBytes < 256);  // bin8
 
 size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, const NatBinding& nat,
-                   int64_t remaining_ms, uint32_t age_s) {
+                   const AppIdentity& app, int64_t remaining_ms, uint32_t age_s) {
     RecordWriter w(out);
     const FlowKey key = s.key();
     if (op == HaRecordOp::erase) {
@@ -155,6 +155,12 @@ size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, const NatBindi
     w.uint(nat.kind);
     w.uint(age_s);
     w.uint(s.ingress_port);
+    const bool pending = app.app.status == AppStatus::pending;
+    const bool named = app.app.status == AppStatus::identified;
+    w.uint(uint8_t(app.app.status));
+    w.uint(uint8_t(app.app.proto));
+    w.uint(pending ? app.app.word : 0u);
+    w.bin(app.name.text, named ? app.name.len : 0);
     return w.size();
 }
 
@@ -221,6 +227,19 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
         return recordError(r);
     if (n > 19 && (r = readUintAs(f[19], UINT8_MAX, &s.ingress_port)) != HaDecodeResult::ok)
         return recordError(r);
+    if (n > 23) {
+        uint8_t status = 0, proto = 0;
+        if ((r = readUintAs(f[20], kMaxAppStatus, &status)) != HaDecodeResult::ok ||
+            (r = readUintAs(f[21], kMaxAppProtocol, &proto)) != HaDecodeResult::ok ||
+            (r = readUintAs(f[22], UINT32_MAX, &out->app.app.word)) != HaDecodeResult::ok)
+            return recordError(r);
+        if (f[23].type != msgpack::type::BIN || f[23].via.bin.size > kMaxAppName)
+            return HaDecodeResult::bad_record;
+        out->app.app.status = AppStatus(status);
+        out->app.app.proto = AppProtocol(proto);
+        std::memcpy(out->app.name.text, f[23].via.bin.ptr, f[23].via.bin.size);
+        out->app.name.len = uint8_t(f[23].via.bin.size);
+    }
     return HaDecodeResult::ok;
 }
 
@@ -233,6 +252,17 @@ bool haRecordValid(const HaSessionRecord& r) {
     const int order = std::memcmp(k.lo.b.data(), k.hi.b.data(), k.lo.b.size());
     if (order > 0 || (order == 0 && k.lo_port > k.hi_port)) return false;
     if (r.op == HaRecordOp::erase) return true;
+    // A name comes with an identified session only, canonical as the
+    // readers give it (it is shown, logged and matched against rules).
+    const AppIdentity& a = r.app;
+    if (a.app.status == AppStatus::identified) {
+        AppName canonical;
+        if (a.app.proto == AppProtocol::none || !canonicalAppName(a.name.view(), &canonical) ||
+            canonical.view() != a.name.view())
+            return false;
+    } else if (a.name.len != 0) {
+        return false;
+    }
     return s.state != SessionState::none && s.win[0].wscale <= kMaxTcpWindowScale &&
            s.win[1].wscale <= kMaxTcpWindowScale;
 }
@@ -261,15 +291,16 @@ Session haRecordToSession(const HaSessionRecord& r, uint32_t now_ms) {
 void HaRecordBuffer::add(const HaSessionRecord& r) {
     uint8_t buf[kMaxHaRecordBytes];
     bytes_.append(reinterpret_cast<const char*>(buf),
-                  writeRecord(buf, r.op, r.session, r.nat, r.remaining_ms, r.age_s));
+                  writeRecord(buf, r.op, r.session, r.nat, r.app, r.remaining_ms, r.age_s));
     ++count_;
 }
 
-void HaRecordBuffer::add(HaRecordOp op, const Session& s, const NatBinding& nat, uint32_t now_ms) {
+void HaRecordBuffer::add(HaRecordOp op, const Session& s, const NatBinding& nat, uint32_t now_ms,
+                         const AppIdentity& app) {
     uint8_t buf[kMaxHaRecordBytes];
     bytes_.append(
         reinterpret_cast<const char*>(buf),
-        writeRecord(buf, op, s, nat, remainingMs(s, now_ms), now_ms / 1000 - s.created_s));
+        writeRecord(buf, op, s, nat, app, remainingMs(s, now_ms), now_ms / 1000 - s.created_s));
     ++count_;
 }
 

@@ -17,6 +17,12 @@
 //     the cluster by (255 = not known; port indices are the same on every
 //     node, as the peer link's header assumes). Senders before it wrote 19
 //     fields: their records read as "not known".
+//  20 application status (AppStatus: 0 none, 1 pending, 2 identified,
+//     3 unidentified)            21 application protocol (AppProtocol 0..3)
+//  22 pending: the sequence number of the client's first payload byte (the
+//     new owner reads the first payload from there); else 0
+//  23 application name (bin, 0..253 bytes, canonical; empty unless
+//     identified). Senders before these wrote 20 fields: no application.
 // An erase carries fields 0..2 and may add 3 = owner; an upsert carries at
 // least 0..18. Fields
 // after the last known one are ignored (a newer sender may append more).
@@ -31,13 +37,14 @@
 #include <string>
 
 #include "session/session.h"
+#include "session/session_app.h"
 
 namespace tandem {
 
 enum class HaRecordOp : uint8_t { upsert = 1, erase = 2 };
 
 /// Fields per record this build writes; readers accept more.
-inline constexpr unsigned kHaRecordFields = 20;
+inline constexpr unsigned kHaRecordFields = 24;
 /// Fewest fields an upsert / an erase must have.
 inline constexpr unsigned kHaUpsertMinFields = 19;
 inline constexpr unsigned kHaEraseMinFields = 3;
@@ -52,9 +59,12 @@ inline constexpr size_t kMaxHaRecordBytes =
     + 5 * 9                  // 9 remaining ms (int64), 11..14 counters (uint64)
     + 4 * 5                  // 2 version, 8 rule, 15 NAT address, 18 age (uint32)
     + 1 * 3                  // 16 NAT port (uint16)
-    + 8 * 2;                 // 0 op, 3 state, 4 flags, 5..7 owners, 17 NAT kind,
-                             // 19 ingress port (uint8)
-static_assert(kHaRecordFields == 2 + 5 + 4 + 1 + 8, "kMaxHaRecordBytes counts every field");
+    + 9 * 2                  // 0 op, 3 state, 4 flags, 5..7 owners, 17 NAT kind,
+                             // 19 ingress port, 21 app protocol (uint8)
+    // 20, 22, 23: a seq only when pending, a name only when identified, so
+    // the widest is an identified record: status 2, seq 0, the longest name.
+    + 1 + 1 + (2 + kMaxAppName);
+static_assert(kHaRecordFields == 2 + 5 + 4 + 1 + 9 + 3, "kMaxHaRecordBytes counts every field");
 
 struct HaSessionRecord {
     HaRecordOp op = HaRecordOp::upsert;
@@ -62,6 +72,7 @@ struct HaSessionRecord {
     /// expires_ms and created_s are not carried (see below).
     Session session;
     NatBinding nat;
+    AppIdentity app;           ///< application identity (status none: not asked)
     int64_t remaining_ms = 0;  ///< expiry relative to the sender's clock when sent
     uint32_t age_s = 0;        ///< seconds since creation when sent
 };
@@ -95,7 +106,8 @@ class HaRecordBuffer {
     /// Appends one encoded record.
     void add(const HaSessionRecord& r);
     /// Appends the record of table session `s` (makeHaRecord + add, no copy).
-    void add(HaRecordOp op, const Session& s, const NatBinding& nat, uint32_t now_ms);
+    void add(HaRecordOp op, const Session& s, const NatBinding& nat, uint32_t now_ms,
+             const AppIdentity& app = {});
     uint32_t count() const { return count_; }
     const std::string& bytes() const { return bytes_; }
     bool empty() const { return count_ == 0; }

@@ -46,6 +46,14 @@ struct SessionApp {
 };
 static_assert(sizeof(SessionApp) == 12);
 
+/// A session's application identity as it travels off its table (events to
+/// the HA agent, replicas, records on the wire): the stream buffer stays
+/// behind (app.stream is 0).
+struct AppIdentity {
+    SessionApp app;
+    AppName name;  ///< when app.status is identified
+};
+
 /// Names of identified sessions, each kept once however many sessions name
 /// it (most name the same few services): add() on identification takes a
 /// reference, release() gives it back, and the last one frees the slot.

@@ -204,6 +204,26 @@ bool SessionTable::setApp(uint32_t index, AppProtocol proto, AppStatus status,
     return name.empty() || id != 0;
 }
 
+AppIdentity SessionTable::appIdentity(uint32_t index) const {
+    AppIdentity id;
+    id.app = app_[index];
+    id.app.stream = 0;
+    const std::string_view name = appName(index);
+    std::memcpy(id.name.text, name.data(), name.size());
+    id.name.len = uint8_t(name.size());
+    return id;
+}
+
+bool SessionTable::setAppIdentity(uint32_t index, const AppIdentity& id) {
+    if (id.app.status != AppStatus::pending)
+        return setApp(index, id.app.proto, id.app.status, id.name.view());
+    setApp(index, AppProtocol::none, AppStatus::none, {});
+    SessionApp& app = app_[index];
+    app.status = AppStatus::pending;
+    app.word = id.app.word;  // the base sequence number
+    return true;
+}
+
 void SessionTable::erase(uint32_t index) {
     Session& s = entries_[index];
     const uint64_t hash = hashes_[index];

@@ -174,6 +174,12 @@ class SessionTable {
     /// buffer; false when the name store is full (the entry then has proto
     /// and no name).
     bool setApp(uint32_t index, AppProtocol proto, AppStatus status, std::string_view name);
+    /// The identity of the entry at `index` as it travels (AppIdentity).
+    AppIdentity appIdentity(uint32_t index) const;
+    /// Installs `id` on the entry at `index` (a replica, a handover):
+    /// pending with its base sequence number, or the protocol and name;
+    /// false when the name store is full.
+    bool setAppIdentity(uint32_t index, const AppIdentity& id);
     AppStreamBuffers& appStreams() { return app_streams_; }
     const AppNameStore& appNames() const { return app_names_; }
     /// True when `index` holds a live session.

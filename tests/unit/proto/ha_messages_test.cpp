@@ -166,6 +166,9 @@ void packUpsert(Pk& pk, unsigned fields, int bad = -1, int64_t bad_value = 0,
                 pk.pack_bin_body(w, sizeof w);
                 break;
             }
+            case 23:
+                pk.pack_bin(0);  // no application name
+                break;
             default:
                 pk.pack(0);
         }
@@ -410,6 +413,10 @@ TEST_CASE("the size limit is the largest legal message, and that message decodes
     widest.remaining_ms = INT64_MIN;
     widest.nat = NatBinding{UINT32_MAX, UINT16_MAX, 255, 0};
     widest.age_s = UINT32_MAX;
+    widest.app.app.status = AppStatus::identified;  // the one status that carries a name
+    widest.app.app.proto = AppProtocol(255);
+    widest.app.name.len = uint8_t(kMaxAppName);
+    std::fill_n(widest.app.name.text, kMaxAppName, 'a');
     HaRecordBuffer one;
     one.add(widest);
     CHECK(one.bytes().size() == kMaxHaRecordBytes);
@@ -427,14 +434,19 @@ TEST_CASE("the size limit is the largest legal message, and that message decodes
     r.remaining_ms = INT64_MIN;
     r.nat = NatBinding{UINT32_MAX, UINT16_MAX, 2, 0};
     r.age_s = UINT32_MAX;
+    r.app.app.status = AppStatus::identified;
+    r.app.app.proto = AppProtocol::tls;
+    r.app.name.len = uint8_t(kMaxAppName);
+    std::fill_n(r.app.name.text, kMaxAppName, 'a');
     b.records.assign(kMaxHaRecordsPerBatch, r);
     HaEnvelope e = envelope();
     e.cluster_id = UINT32_MAX;
     const std::string bytes = encodeHaMessage(e, b);
     CHECK(bytes.size() <= kMaxHaMessageBytes);
     // Only the narrower legal values are left between them: op, state,
-    // owners and NAT kind in each record, the envelope's version, type and nodes.
-    CHECK(bytes.size() == kMaxHaMessageBytes - kMaxHaRecordsPerBatch * 6 - (4 + 3));
+    // owners, NAT kind and app protocol in each record, the envelope's
+    // version, type and nodes.
+    CHECK(bytes.size() == kMaxHaMessageBytes - kMaxHaRecordsPerBatch * 7 - (4 + 3));
     HaMessage m;
     REQUIRE(decodeHaMessage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
                             HaDecodeExpect{UINT32_MAX, 2}, &m) == HaDecodeResult::ok);
@@ -516,6 +528,12 @@ std::string referenceRecord(const HaSessionRecord& r) {
     pk.pack_uint8(r.nat.kind);
     pk.pack_uint32(r.age_s);
     pk.pack_uint8(s.ingress_port);
+    pk.pack_uint8(uint8_t(r.app.app.status));
+    pk.pack_uint8(uint8_t(r.app.app.proto));
+    pk.pack_uint32(r.app.app.status == AppStatus::pending ? r.app.app.word : 0);
+    const uint8_t name_len = r.app.app.status == AppStatus::identified ? r.app.name.len : 0;
+    pk.pack_bin(name_len);
+    pk.pack_bin_body(r.app.name.text, name_len);
     return std::string(b.data(), b.size());
 }
 
@@ -537,6 +555,11 @@ TEST_CASE("records are written byte for byte as msgpack-c packs them, at every i
         r.nat.port = uint16_t(rng());
         s.win[0].max_win = uint32_t(rng());
         r.age_s = uint32_t(rng() >> (rng() % 64));
+        r.app.app.status = AppStatus(rng() % (kMaxAppStatus + 1));
+        r.app.app.proto = AppProtocol(rng() % (kMaxAppProtocol + 1));
+        r.app.app.word = uint32_t(rng() >> (rng() % 64));
+        r.app.name.len = uint8_t(rng() % (kMaxAppName + 1));
+        std::fill_n(r.app.name.text, r.app.name.len, 'n');
         HaRecordBuffer buf;
         buf.add(r);
         REQUIRE(buf.bytes() == referenceRecord(r));
@@ -975,6 +998,42 @@ TEST_CASE(
     REQUIRE(b.records.size() == 1);
     CHECK(b.records[0].session.ingress_port == kUnknownPort);
     CHECK(b.records[0].session.rule == s.rule);
+}
+
+TEST_CASE("a record carries its application identity through both readers; a bad name is refused") {
+    HaSessionBatch batch;
+    batch.stream = 5;
+    batch.seq = 1;
+    HaSessionRecord named = makeHaRecord(HaRecordOp::upsert, sampleSession(0, 1000), 1000);
+    named.app.app.status = AppStatus::identified;
+    named.app.app.proto = AppProtocol::tls;
+    const std::string name = "www.example.com";
+    std::copy(name.begin(), name.end(), named.app.name.text);
+    named.app.name.len = uint8_t(name.size());
+    HaSessionRecord pending = makeHaRecord(HaRecordOp::upsert, sampleSession(1, 1000), 1000);
+    pending.app.app.status = AppStatus::pending;
+    pending.app.app.word = 0xfedcba98;  // the client's first payload byte
+    HaSessionRecord upper = named;      // not canonical: refused
+    upper.session = sampleSession(2, 1000);
+    upper.app.name.text[0] = 'W';
+    batch.records = {named, pending, upper};
+    const std::string bytes = encodeHaMessage(envelope(), batch);
+    HaMessage direct, generic;
+    REQUIRE(ha_wire::decodeSessionBatchDirect(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                              bytes.size(), kExpect, &direct));
+    REQUIRE(ha_wire::decodeHaMessageGeneric(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            bytes.size(), kExpect, &generic) == HaDecodeResult::ok);
+    for (const HaMessage* m : {&direct, &generic}) {
+        const auto& b = std::get<HaSessionBatch>(m->body);
+        REQUIRE(b.records.size() == 2);
+        CHECK(b.rejected == 1);
+        CHECK(b.records[0].app.app.status == AppStatus::identified);
+        CHECK(b.records[0].app.app.proto == AppProtocol::tls);
+        CHECK(b.records[0].app.name.view() == "www.example.com");
+        CHECK(b.records[1].app.app.status == AppStatus::pending);
+        CHECK(b.records[1].app.app.word == 0xfedcba98);
+        CHECK(b.records[1].app.name.len == 0);
+    }
 }
 
 }  // namespace tandem
