@@ -318,7 +318,7 @@ void Replication::onWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
     for (Peer& p : peers_) {
         if (!(targets & nodeBit(p.id))) continue;
         if (p.live.empty()) p.live_first_us = now_us;
-        p.live.add(op, ev.session, ev.nat, tableMs(now_us));
+        p.live.add(op, ev.session, ev.nat, tableMs(now_us), ev.app);
         if (p.live.count() >= options_.batch_records) flushLive(p, now_us);
     }
 }
@@ -332,7 +332,7 @@ void Replication::onBulkEvent(const WorkerEvent& ev, uint64_t now_us) {
     }
     BulkOut& b = p->bulk_out;
     if (ev.kind == WorkerEventKind::bulk_record) {
-        b.buffer.add(HaRecordOp::upsert, ev.session, ev.nat, tableMs(now_us));
+        b.buffer.add(HaRecordOp::upsert, ev.session, ev.nat, tableMs(now_us), ev.app);
         if (b.buffer.count() >= options_.batch_records) {
             flushBulk(*p);
             checkWindow(*p, now_us);
@@ -507,6 +507,7 @@ bool Replication::applyBatch(Peer& p, Inbound& in, uint64_t now_us) {
         cmd.peer = p.id;
         cmd.session = haRecordToSession(rec, now_ms);
         cmd.nat = rec.nat;
+        cmd.app = rec.app;
         if (rec.op == HaRecordOp::upsert) cmd.session.flags |= kSessionReplicated;
         const size_t w = workerOf(cmd.session.key(), uint32_t(workers_.size()));
         if (!backlog_[w].empty() || !workers_[w]->to_worker.push(cmd)) {

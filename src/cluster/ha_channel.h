@@ -13,6 +13,7 @@
 #include "core/node_id.h"
 #include "core/spsc_ring.h"
 #include "session/session.h"
+#include "session/session_app.h"
 
 namespace tandem {
 
@@ -37,6 +38,7 @@ struct WorkerEvent {
     uint8_t peer_state = 0;      ///< peer_link_heartbeat: the sender's NodeState
     Session session;             ///< upsert / erase / bulk_record
     NatBinding nat;              ///< the session's NAT binding (kept beside it by the table)
+    AppIdentity app;             ///< upsert / bulk_record: its application identity
 };
 
 enum class AgentCommandKind : uint8_t {
@@ -76,6 +78,7 @@ struct AgentCommand {
     uint8_t self_state = 0;  ///< send_peer_link_heartbeat: this node's NodeState
     Session session;         ///< apply_*: expires_ms already on this node's clock
     NatBinding nat;          ///< apply_upsert: the session's NAT binding
+    AppIdentity app;         ///< apply_upsert: its application identity
 };
 
 using WorkerEventRing = SpscRing<WorkerEvent>;

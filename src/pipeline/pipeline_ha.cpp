@@ -15,6 +15,7 @@ void Pipeline::emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms, NodeI
     ev.now_ms = now_ms;
     ev.session = table_.at(index);
     ev.nat = table_.nat(index);
+    if (kind != WorkerEventKind::erase) ev.app = table_.appIdentity(index);
     if (!settings_.events->push(ev)) counters_.inc(PipelineCounter::events_dropped);
 }
 
@@ -26,6 +27,7 @@ bool Pipeline::emitDeferred(uint32_t index, uint32_t now_ms, uint32_t token) {
     ev.defer_token = token;
     ev.session = table_.at(index);
     ev.nat = table_.nat(index);
+    ev.app = table_.appIdentity(index);
     if (settings_.events->push(ev)) return true;
     counters_.inc(PipelineCounter::events_dropped);
     return false;
@@ -95,7 +97,7 @@ bool replacesFinished(const Session& cur, const Session& incoming) {
 
 }  // namespace
 
-void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
+void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app) {
     const FlowKey key = incoming.key();
     const uint64_t hash = flowHash(key);
     uint32_t index = table_.find(key, hash);
@@ -136,6 +138,7 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
             return;
         }
         table_.nat(installed) = nat;
+        if (!table_.setAppIdentity(installed, app)) counters_.inc(PipelineCounter::app_names_full);
         counters_.inc(PipelineCounter::replicas_installed);
         return;
     }
@@ -160,6 +163,7 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat) {
     table_.setOwner(index, incoming.owner);  // keeps the per-owner counts exact
     if (cur.ingress_port == kUnknownPort) cur.ingress_port = port_before;  // an older sender
     table_.nat(index) = nat;
+    if (!table_.setAppIdentity(index, app)) counters_.inc(PipelineCounter::app_names_full);
     if (was_mine) {
         // Counters are the owner's: keep what this node counted.
         cur.packets[0] = packets[0], cur.packets[1] = packets[1];
@@ -194,7 +198,7 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
     if (settings_.view) view_ = settings_.view->load();
     switch (cmd.kind) {
         case AgentCommandKind::apply_upsert:
-            applyUpsert(cmd.session, cmd.nat);
+            applyUpsert(cmd.session, cmd.nat, cmd.app);
             return;
         case AgentCommandKind::apply_erase:
             applyErase(cmd.session);
@@ -247,6 +251,7 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                 ev.now_ms = now_ms;
                 ev.session = s;
                 ev.nat = table_.nat(i);
+                ev.app = table_.appIdentity(i);
                 settings_.events->push(ev);
                 break;
             }

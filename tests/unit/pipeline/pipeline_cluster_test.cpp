@@ -6,6 +6,7 @@
 
 #include "cluster/election.h"
 #include "fixtures/frame_builder.h"
+#include "fixtures/tls_hello.h"
 #include "pipeline/pipeline.h"
 
 using namespace tandem;
@@ -34,7 +35,9 @@ struct Member {
     SessionTable table{1024, 0};
     std::unique_ptr<Pipeline> pipe;
 
-    explicit Member(NodeId n, bool directors = false) : id(n) {
+    explicit Member(NodeId n, bool directors = false,
+                    std::shared_ptr<const Policy> policy = nullptr)
+        : id(n) {
         PipelineSettings s;
         s.node = n;
         s.directors = directors;
@@ -43,7 +46,7 @@ struct Member {
         s.ports[1] = {1, 0};
         s.view = &cell;
         s.events = &channel.to_agent;
-        pipe = std::make_unique<Pipeline>(s, table, webPolicy());
+        pipe = std::make_unique<Pipeline>(s, table, policy ? policy : webPolicy());
     }
     void setView(uint16_t owners, uint16_t reachable, NodeState state = NodeState::active,
                  bool primary_owns = false, NodeId primary = 1) {
@@ -86,6 +89,7 @@ void replicate(Member& from, Member& to, uint32_t now = 1000) {
         AgentCommand cmd;
         cmd.session = ev.session;
         cmd.nat = ev.nat;
+        cmd.app = ev.app;
         if (ev.kind == WorkerEventKind::upsert || ev.kind == WorkerEventKind::bulk_record) {
             cmd.kind = AgentCommandKind::apply_upsert;
         } else if (ev.kind == WorkerEventKind::erase) {
@@ -597,6 +601,7 @@ void applyUpserts(Member& to, const std::vector<WorkerEvent>& events) {
         cmd.kind = AgentCommandKind::apply_upsert;
         cmd.session = ev.session;
         cmd.nat = ev.nat;
+        cmd.app = ev.app;
         to.pipe->apply(cmd, 1000);
     }
 }
@@ -1220,4 +1225,101 @@ TEST_CASE(
         t.node(1).send(later, kInside, 1000, Ingress::peer, 2, ForwardReason::fragment_follows);
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(1).count(PipelineCounter::dropped_fragment_no_head) == 1);
+}
+
+namespace {
+
+std::shared_ptr<const Policy> appPolicy(const std::vector<const char*>& texts) {
+    std::vector<Rule> rules;
+    for (const char* t : texts) {
+        RuleError err;
+        auto r = parseRule(t, &err);
+        REQUIRE(r);
+        rules.push_back(*r);
+    }
+    std::string error;
+    auto p = Policy::compile(rules, {"outside", "inside"}, &error);
+    REQUIRE(p);
+    return p;
+}
+
+const std::vector<const char*> kAppRules = {
+    "allow name tls-ok from inside to outside app tls sni *.example",
+    "allow name web from inside to outside proto tcp dport 80",
+};
+
+std::vector<uint8_t> helloSegment(const std::string& name) {
+    const auto hello = tandem::test::records(tandem::test::clientHello({{0, name}}), 16384);
+    return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck | kTcpPsh)
+        .seq(101)
+        .ack(501)
+        .data(hello)
+        .build();
+}
+
+struct AppPair {
+    Member a{1, false, appPolicy(kAppRules)}, b{2, false, appPolicy(kAppRules)};
+    AppPair() {
+        a.setView(0b11, 0b11);
+        b.setView(0b11, 0b11);
+    }
+    uint32_t indexOn(Member& m) {
+        PacketInfo info;
+        auto f = syn();
+        REQUIRE(parseFrame(f.data(), f.size(), {}, info) == ParseResult::ok);
+        const FlowKey k = makeFlowKey(info.tuple(0));
+        const uint32_t i = m.table.find(k, flowHash(k));
+        REQUIRE(i != SessionTable::kNoEntry);
+        return i;
+    }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "an identified session's name and decision travel with its replica and survive failover") {
+    AppPair p;
+    p.a.send(syn(), kInside);
+    p.a.send(synAck(), kOutside);
+    p.a.send(ack(), kInside);
+    CHECK(p.a.send(helloSegment("www.example"), kInside).kind == VerdictKind::forward);
+    replicate(p.a, p.b);
+    const uint32_t ib = p.indexOn(p.b);
+    CHECK(p.b.table.app(ib).status == AppStatus::identified);
+    CHECK(p.b.table.appName(ib) == "www.example");
+    CHECK(p.b.pipe->policy().rule(p.b.table.at(ib).rule).name == "tls-ok");
+
+    // Node 1 dies: node 2 takes the session over with its application.
+    p.b.setView(0b10, 0b10);
+    CHECK(p.b.send(reply(), kOutside).kind == VerdictKind::forward);
+    CHECK(p.b.table.at(ib).owner == 2);
+    CHECK(p.b.table.appName(ib) == "www.example");
+
+    // A reload that no longer allows the name ends exactly that session.
+    p.b.pipe->setPolicy(appPolicy({"deny name no-tls from inside to outside app tls sni "
+                                   "www.example",
+                                   "allow name web from inside to outside proto tcp dport 80"}),
+                        true);
+    while (p.b.pipe->runJobs(2000, 64)) {
+    }
+    CHECK(p.b.count(PipelineCounter::sessions_ended_by_policy) == 1);
+    CHECK(p.b.table.size() == 0);
+}
+
+TEST_CASE("a session whose owner dies before its ClientHello is identified by the new owner") {
+    AppPair p;
+    p.a.send(syn(), kInside);
+    p.a.send(synAck(), kOutside);
+    p.a.send(ack(), kInside);
+    replicate(p.a, p.b);
+    const uint32_t ib = p.indexOn(p.b);
+    CHECK(p.b.table.app(ib).status == AppStatus::pending);
+    CHECK((p.b.table.at(ib).flags & kSessionAppPending) != 0);
+
+    p.b.setView(0b10, 0b10);
+    CHECK(p.b.send(helloSegment("www.example"), kInside).kind == VerdictKind::forward);
+    CHECK(p.b.table.at(ib).owner == 2);
+    CHECK(p.b.table.app(ib).status == AppStatus::identified);
+    CHECK(p.b.table.appName(ib) == "www.example");
+    CHECK(p.b.count(PipelineCounter::app_identified_tls) == 1);
 }
