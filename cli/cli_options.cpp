@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "cmdline/parsed_arguments.h"
 #include "proto/control_protocol.h"
 
 #ifndef TANDEM_VERSION
@@ -39,20 +40,10 @@ po::options_description visibleOptions() {
 
 std::optional<CliOptions> parseCliOptions(int argc, const char* const* argv, const char* env_socket,
                                           std::string* error) {
-    po::options_description all = visibleOptions();
-    all.add_options()("words", po::value<std::vector<std::string>>());
-    po::positional_options_description positional;
-    positional.add("words", -1);
-
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
-                  vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        *error = std::string(e.what()) + " (see --help)";
-        return std::nullopt;
-    }
+    const std::optional<po::variables_map> parsed =
+        parseArguments(argc, argv, visibleOptions(), "words", error);
+    if (!parsed) return std::nullopt;
+    const po::variables_map& vm = *parsed;
 
     CliOptions o;
     if (vm.count("help")) {

@@ -420,7 +420,7 @@ void Dataplane::stop() {
     }
     for (auto& ring : d.handoff) {
         Handoff h;
-        while (ring->pop(&h)) rte_pktmbuf_free(h.mbuf);
+        while (ring->pop(&h)) rte_pktmbuf_free(h.frame);
     }
     if (d.ports_started) {
         for (uint16_t id : d.port_ids) {

@@ -12,8 +12,13 @@
 #include <vector>
 
 #include "core/spsc_ring.h"
+#include "dataplane/burst.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/handoff.h"
 #include "dataplane/held_frames.h"
+#include "dataplane/peer_link_demux.h"
+#include "dataplane/port_neighbours.h"
+#include "dataplane/verdict_dispatch.h"
 #include "dataplane/worker_counters.h"
 #include "proto/peer_link.h"
 #include "proto/peer_link_receive.h"
@@ -42,6 +47,10 @@ struct PeerLinkNeighbours {
 /// replicated, and fragments held for their first fragment (held_frames.h).
 using ParkingLot = ParkingLotOf<rte_mbuf*>;
 using FragmentHold = FragmentHoldOf<rte_mbuf*>;
+/// Received frames on their way through the pipeline (burst.h).
+using Burst = BurstOf<rte_mbuf*>;
+/// A peer-link receive burst sorted by port (peer_link_demux.h).
+using PeerLinkDemux = PeerLinkDemuxOf<rte_mbuf*>;
 
 /// A control thread's request to a worker (show / clear sessions), served
 /// between bursts in bounded steps. The requester fills it and sets state to
@@ -71,12 +80,9 @@ struct PolicyMailbox {
 
 /// A frame one worker received that another must process: the worker that
 /// holds its flow (Pipeline::workerFor). One SPSC ring per (from, to) pair
-/// of workers; the receiving worker polls its rings like another port.
-struct Handoff {
-    rte_mbuf* mbuf = nullptr;
-    uint16_t port = 0;  ///< data port it entered this node (or the cluster) by
-    PeerOrigin sender;  ///< node kNoNode: from a data port; else the peer that forwarded it
-};
+/// of workers; the receiving worker polls its rings like another port
+/// (handoff.h).
+using Handoff = HandoffOf<rte_mbuf*>;
 using HandoffRing = SpscRing<Handoff>;
 
 struct Worker {
@@ -99,26 +105,6 @@ struct Worker {
     uint32_t heartbeat_seq = 0;
     SessionMailbox mailbox;
     PolicyMailbox policy_box;
-};
-
-/// The neighbour seen on each data port (source MAC of its latest unicast
-/// frame, learned by whichever worker received it): frames a peer forwarded
-/// here are re-addressed to this node's own segments with it (readdress()).
-/// One word per port, MAC in the low 48 bits and kKnown once learned.
-struct PortNeighbours {
-    static constexpr uint64_t kKnown = uint64_t(1) << 48;
-    std::array<std::atomic<uint64_t>, kMaxPorts> mac{};
-    void learn(uint16_t port, const uint8_t* src) {
-        uint64_t v = kKnown;
-        std::memcpy(&v, src, 6);  // little-endian: the low 48 bits
-        if (mac[port].load(std::memory_order_relaxed) != v)
-            mac[port].store(v, std::memory_order_relaxed);
-    }
-    bool known(uint16_t port) const { return mac[port].load(std::memory_order_relaxed) & kKnown; }
-    void copy(uint16_t port, uint8_t* dst) const {
-        const uint64_t v = mac[port].load(std::memory_order_relaxed);
-        std::memcpy(dst, &v, 6);
-    }
 };
 
 struct Dataplane::Impl {
@@ -161,24 +147,18 @@ struct Dataplane::Impl {
     void transmit(Worker& w, uint16_t port_id, rte_mbuf** pkts, uint16_t n, bool peer_link);
     void drainCommands(Worker& w, uint32_t now);
     bool pollPeerLink(Worker& w, uint32_t now);  ///< true when frames arrived
-    /// `senders` is null for frames from the data ports, else the node that
-    /// forwarded each frame over the peer link (and why).
-    void handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts, uint16_t n,
-                        uint16_t in_port, uint32_t now, const PeerOrigin* senders = nullptr);
-    void readdress(rte_mbuf* m, uint16_t in_port, uint16_t out_port);
-    /// Passes the frames of a burst that belong to other workers to them and
-    /// compacts the rest (with their senders, when given) in place; returns
-    /// how many stay. Frames a full ring cannot take are freed and counted.
-    uint16_t handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
-                     PeerOrigin* senders, uint16_t n, uint16_t port, uint32_t now);
+    /// Carries out the verdicts of the frames of `b` (verdict_dispatch.h)
+    /// and sends what leaves: data ports, then the peer link.
+    void handleVerdicts(Worker& w, const Burst& b, const Verdict* verdicts, uint32_t now);
+    /// Passes the frames of `b` that belong to other workers to them and
+    /// keeps the rest in `b` (handoff.h). Frames a full ring cannot take are
+    /// freed and counted.
+    void handOff(Worker& w, Burst& b, uint32_t now);
     /// Processes the frames other workers passed here; true when there were any.
     bool pollHandoffs(Worker& w, uint32_t now);
-    /// Runs frames that entered on `port` through the pipeline and out:
-    /// from the port itself (`senders` null), or forwarded over the peer link
-    /// by senders[i] (one pipeline call per run of frames from one node for
-    /// one reason).
-    void processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens, uint16_t n,
-                       uint16_t port, const PeerOrigin* senders, uint32_t now);
+    /// Runs the frames of `b` through the pipeline and out (one pipeline
+    /// call per run of frames from one sender: Burst::forEachSenderRun).
+    void processFrames(Worker& w, const Burst& b, uint32_t now);
     bool encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, NodeId to, NodeId entered,
                      ForwardReason reason, uint16_t port, uint32_t hint);
     // peer_link_io.cpp: the outer headers of both transports, ARP (udp)
@@ -192,6 +172,12 @@ struct Dataplane::Impl {
     bool takePeerLinkArp(Worker& w, rte_mbuf* m, uint32_t now);
     void resolvePeerLinkNeighbours(Worker& w, uint32_t now);
     unsigned neighbourSlot(NodeId peer) const;
+    /// Sends a message of the peer link's own (heartbeat, owner hint) to
+    /// node `to`: `len` bytes of `payload` in a fresh mbuf behind the
+    /// headers, counted as `sent` once it leaves. Nothing when `to` has no
+    /// peer-link address or no mbuf is free.
+    void sendPeerLinkMessage(Worker& w, PeerLinkType type, NodeId to, uint32_t hint,
+                             const uint8_t* payload, uint16_t len, WorkerCounter sent);
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
     /// Turns a health-check segment (VerdictKind::local) into its reply, in
     /// place; false when it gets none (the caller frees it).
@@ -202,10 +188,6 @@ struct Dataplane::Impl {
     /// Tells node `to` on the peer link that `owner` owns the flow of `flow_hash`.
     void sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner);
     void park(Worker& w, rte_mbuf* m, const Verdict& v, uint32_t now, NodeId egress_via = kNoNode);
-    /// The node a forwarded frame entered the cluster by.
-    static NodeId enteredBy(const PeerOrigin& o) {
-        return o.entered != kNoNode ? o.entered : o.node;
-    }
     void release(Worker& w, uint32_t token);
     /// Keeps a fragment the pipeline answered `hold` for; false when the
     /// hold is full (the caller frees it).

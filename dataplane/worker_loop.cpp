@@ -66,28 +66,38 @@ bool Dataplane::Impl::encapsulate(Worker& w, rte_mbuf* m, PeerLinkType type, Nod
     return prependPeerLinkHeaders(w, m, h);
 }
 
-void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state) {
+void Dataplane::Impl::sendPeerLinkMessage(Worker& w, PeerLinkType type, NodeId to, uint32_t hint,
+                                          const uint8_t* payload, uint16_t len,
+                                          WorkerCounter sent) {
     const PeerLinkSpec& pl = spec.peer_link;
-    if (!pl.enabled || !(pl.known_peers & nodeBit(peer))) return;
+    if (!pl.enabled || !(pl.known_peers & nodeBit(to))) return;
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (!m) return;
-    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kPeerLinkHeartbeatSize));
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, len));
     PeerLinkHeader h;
-    h.type = PeerLinkType::heartbeat;
+    h.type = type;
     h.cluster_id = pl.cluster_id;
     h.from = spec.pipeline.node;
-    h.to = peer;
-    h.payload_len = kPeerLinkHeartbeatSize;
-    PeerLinkHeartbeat hb;
-    hb.seq = seq;
-    hb.state = state;
-    if (p) encodePeerLinkHeartbeat(hb, p);
+    h.to = to;
+    h.session_hint = hint;
+    h.payload_len = len;
+    if (p) std::memcpy(p, payload, len);
     if (!p || !prependPeerLinkHeaders(w, m, h)) {
         rte_pktmbuf_free(m);
         return;
     }
-    w.counters.inc(WorkerCounter::heartbeats_sent);
+    w.counters.inc(sent);
     transmit(w, peer_port_id, &m, 1, true);
+}
+
+void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state) {
+    PeerLinkHeartbeat hb;
+    hb.seq = seq;
+    hb.state = state;
+    uint8_t payload[kPeerLinkHeartbeatSize];
+    encodePeerLinkHeartbeat(hb, payload);
+    sendPeerLinkMessage(w, PeerLinkType::heartbeat, peer, 0, payload, kPeerLinkHeartbeatSize,
+                        WorkerCounter::heartbeats_sent);
 }
 
 bool Dataplane::Impl::answerHealthCheck(Worker& w, rte_mbuf* m) {
@@ -110,25 +120,10 @@ bool Dataplane::Impl::answerHealthCheck(Worker& w, rte_mbuf* m) {
 }
 
 void Dataplane::Impl::sendOwnerHint(Worker& w, NodeId to, uint64_t flow_hash, NodeId owner) {
-    const PeerLinkSpec& pl = spec.peer_link;
-    if (!pl.enabled || !(pl.known_peers & nodeBit(to))) return;
-    rte_mbuf* m = rte_pktmbuf_alloc(pool);
-    if (!m) return;
-    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kPeerLinkOwnerHintSize));
-    PeerLinkHeader h;
-    h.type = PeerLinkType::owner_hint;
-    h.cluster_id = pl.cluster_id;
-    h.from = spec.pipeline.node;
-    h.to = to;
-    h.session_hint = uint32_t(flow_hash);
-    h.payload_len = kPeerLinkOwnerHintSize;
-    if (p) encodePeerLinkOwnerHint(PeerLinkOwnerHint{flow_hash, owner}, p);
-    if (!p || !prependPeerLinkHeaders(w, m, h)) {
-        rte_pktmbuf_free(m);
-        return;
-    }
-    w.counters.inc(WorkerCounter::owner_hints_sent);
-    transmit(w, peer_port_id, &m, 1, true);
+    uint8_t payload[kPeerLinkOwnerHintSize];
+    encodePeerLinkOwnerHint(PeerLinkOwnerHint{flow_hash, owner}, payload);
+    sendPeerLinkMessage(w, PeerLinkType::owner_hint, to, uint32_t(flow_hash), payload,
+                        kPeerLinkOwnerHintSize, WorkerCounter::owner_hints_sent);
 }
 
 void Dataplane::Impl::sendParked(Worker& w, const ParkingLot::Parked& p) {
@@ -180,13 +175,15 @@ bool Dataplane::Impl::holdFragment(Worker& w, rte_mbuf* m, uint16_t port, const 
 
 void Dataplane::Impl::releaseHeldFragments(Worker& w, uint32_t now) {
     w.fragment_hold.retry(w.pipeline->fragmentHeadsDecided(), [&](const FragmentHold::Held& h) {
-        Verdict v =
-            w.pipeline->releaseHeldFragment(rte_pktmbuf_mtod(h.frame, uint8_t*),
-                                            rte_pktmbuf_data_len(h.frame), h.port, now, h.from);
+        uint8_t* data = rte_pktmbuf_mtod(h.frame, uint8_t*);
+        const uint16_t len = rte_pktmbuf_data_len(h.frame);
+        Verdict v = w.pipeline->releaseHeldFragment(data, len, h.port, now, h.from);
         if (v.kind == VerdictKind::hold) return false;
-        rte_mbuf* m = h.frame;
         w.counters.inc(WorkerCounter::fragments_released);
-        handleVerdicts(w, &m, &v, 1, h.port, now, h.from.node != kNoNode ? &h.from : nullptr);
+        Burst one;
+        one.reset(h.port, h.from.node != kNoNode);
+        one.push(h.frame, data, len, h.from);
+        handleVerdicts(w, one, &v, now);
         return true;
     });
 }
@@ -217,61 +214,37 @@ void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
     }
 }
 
-// A frame another node forwarded carries the Ethernet addresses of that
-// node's segments. Leaving this node it must look as if it had crossed this
-// node's own wire: from the neighbour on the side it entered, to the
-// neighbour on the side it leaves (inline deployments between two routers).
-void Dataplane::Impl::readdress(rte_mbuf* m, uint16_t in_port, uint16_t out_port) {
-    if (!port_neighbours.known(out_port)) return;
-    auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
-    port_neighbours.copy(out_port, eth);
-    if (port_neighbours.known(in_port)) port_neighbours.copy(in_port, eth + 6);
-}
-
-uint16_t Dataplane::Impl::handOff(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
-                                  PeerOrigin* senders, uint16_t n, uint16_t port, uint32_t now) {
+void Dataplane::Impl::handOff(Worker& w, Burst& b, uint32_t now) {
     const uint32_t nworkers = uint32_t(workers.size());
-    if (nworkers <= 1) return n;
-    uint16_t kept = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-        const uint32_t to = w.pipeline->workerFor(frames[i], lens[i], nworkers, w.index, now);
-        if (to == w.index) {
-            pkts[kept] = pkts[i], frames[kept] = frames[i], lens[kept] = lens[i];
-            if (senders) senders[kept] = senders[i];
-            ++kept;
-            continue;
-        }
-        Handoff h;
-        h.mbuf = pkts[i];
-        h.port = port;
-        h.sender = senders ? senders[i] : PeerOrigin{};
-        if (handoffRing(w.index, to).push(h)) {
-            w.counters.inc(WorkerCounter::handoff_out);
-        } else {
-            w.counters.inc(WorkerCounter::handoff_dropped);
-            rte_pktmbuf_free(pkts[i]);
-        }
-    }
-    return kept;
+    if (nworkers <= 1) return;
+    splitForWorkers(
+        b, w.index,
+        [&](const uint8_t* frame, uint16_t len) {
+            return w.pipeline->workerFor(frame, len, nworkers, w.index, now);
+        },
+        [&](uint32_t to, const Handoff& h) {
+            if (handoffRing(w.index, to).push(h)) {
+                w.counters.inc(WorkerCounter::handoff_out);
+            } else {
+                w.counters.inc(WorkerCounter::handoff_dropped);
+                rte_pktmbuf_free(h.frame);
+            }
+        });
 }
 
-void Dataplane::Impl::processFrames(Worker& w, rte_mbuf** pkts, uint8_t** frames, uint16_t* lens,
-                                    uint16_t n, uint16_t port, const PeerOrigin* senders,
-                                    uint32_t now) {
-    if (n == 0) return;
+void Dataplane::Impl::processFrames(Worker& w, const Burst& b, uint32_t now) {
+    if (b.n == 0) return;
     Verdict verdicts[Pipeline::kMaxBurst];
-    if (!senders) {
-        w.pipeline->processBurst(frames, lens, n, port, now, verdicts);
-    } else {
-        for (uint16_t a = 0; a < n;) {
-            uint16_t b = a + 1;
-            while (b < n && senders[b] == senders[a]) ++b;
-            w.pipeline->processBurst(frames + a, lens + a, b - a, port, now, verdicts + a,
-                                     Ingress::peer, senders[a].node, senders[a].reason);
-            a = b;
+    b.forEachSenderRun([&](uint16_t first, uint16_t n, const PeerOrigin& sender) {
+        if (sender.node == kNoNode) {
+            w.pipeline->processBurst(b.data + first, b.lens + first, n, b.port, now,
+                                     verdicts + first);
+        } else {
+            w.pipeline->processBurst(b.data + first, b.lens + first, n, b.port, now,
+                                     verdicts + first, Ingress::peer, sender.node, sender.reason);
         }
-    }
-    handleVerdicts(w, pkts, verdicts, n, port, now, senders);
+    });
+    handleVerdicts(w, b, verdicts, now);
     releaseHeldFragments(w, now);
 }
 
@@ -279,121 +252,68 @@ bool Dataplane::Impl::pollHandoffs(Worker& w, uint32_t now) {
     const unsigned nworkers = unsigned(workers.size());
     if (nworkers <= 1) return false;
     bool any = false;
-    rte_mbuf* pkts[Pipeline::kMaxBurst];
-    uint8_t* frames[Pipeline::kMaxBurst];
-    uint16_t lens[Pipeline::kMaxBurst];
-    PeerOrigin senders[Pipeline::kMaxBurst];
+    Burst b;
     for (unsigned from = 0; from < nworkers; ++from) {
         if (from == w.index) continue;
         HandoffRing& ring = handoffRing(from, w.index);
-        Handoff h;
-        uint16_t n = 0;
-        uint16_t port = 0;
-        bool peer = false;
-        // Runs of frames that entered by one port, the same way (a data port
-        // or the peer link), keep the order the other worker received them in.
-        auto flush = [&] {
-            if (n == 0) return;
-            processFrames(w, pkts, frames, lens, n, port, peer ? senders : nullptr, now);
-            n = 0;
-        };
-        for (uint32_t taken = 0; taken < Pipeline::kMaxBurst && ring.pop(&h); ++taken) {
-            if (!any) {
-                // As for a port's burst: replicas before the packets they let loose.
-                drainCommands(w, now);
-                any = true;
-            }
-            const bool from_peer = h.sender.node != kNoNode;
-            if (n > 0 && (h.port != port || from_peer != peer)) flush();
-            port = h.port;
-            peer = from_peer;
-            pkts[n] = h.mbuf;
-            frames[n] = rte_pktmbuf_mtod(h.mbuf, uint8_t*);
-            lens[n] = rte_pktmbuf_data_len(h.mbuf);
-            senders[n] = h.sender;
-            ++n;
-            w.counters.inc(WorkerCounter::handoff_in);
-        }
-        flush();
+        const uint32_t taken = takeHandoffs(
+            b, Pipeline::kMaxBurst,
+            [&](Handoff* h) {
+                if (!ring.pop(h)) return false;
+                if (!any) {
+                    // As for a port's burst: replicas before the packets they let loose.
+                    drainCommands(w, now);
+                    any = true;
+                }
+                return true;
+            },
+            [](rte_mbuf* m) {
+                return FrameBytes{rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m)};
+            },
+            [&](const Burst& run) { processFrames(w, run, now); });
+        w.counters.add(WorkerCounter::handoff_in, taken);
     }
     return any;
 }
 
-void Dataplane::Impl::handleVerdicts(Worker& w, rte_mbuf** pkts, const Verdict* verdicts,
-                                     uint16_t n, uint16_t in_port, uint32_t now,
-                                     const PeerOrigin* senders) {
-    const bool from_peer = senders != nullptr;
-    const bool geneve = spec.pipeline.geneve;
-    const uint16_t nports = uint16_t(port_ids.size());
-    rte_mbuf* out[kMaxPorts][Pipeline::kMaxBurst];
-    uint16_t out_n[kMaxPorts] = {};
-    rte_mbuf* peer_out[Pipeline::kMaxBurst];
-    uint16_t peer_n = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-        const Verdict& v = verdicts[i];
-        // A forwarded frame that entered the cluster by another node (not
-        // one its flow's director handed back to this node, which it entered).
-        const NodeId entered = from_peer ? enteredBy(senders[i]) : spec.pipeline.node;
-        const bool entered_elsewhere = entered != spec.pipeline.node;
-        switch (v.kind) {
-            case VerdictKind::forward:
-                if (v.port >= nports) break;
-                if (entered_elsewhere && (geneve || !port_neighbours.known(v.port))) {
-                    // GENEVE: the load balancer sent the frame to the node
-                    // it entered by and takes it back from there only (its
-                    // outer addresses are that node's, turned around).
-                    // Inline: no neighbour learned on the egress segment yet
-                    // (a node that just returned and carries no traffic of
-                    // its own). Either way the node the frame entered by
-                    // sends the processed frame out of its own port.
-                    if (encapsulate(w, pkts[i], PeerLinkType::egress_frame, entered, kNoNode,
-                                    ForwardReason::egress_via_peer, v.port,
-                                    uint32_t(v.flow_hash))) {
-                        w.counters.inc(WorkerCounter::egress_via_peer);
-                        peer_out[peer_n++] = pkts[i];
-                        if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
-                        continue;
-                    }
-                    break;
-                }
-                if (from_peer) readdress(pkts[i], in_port, v.port);
-                out[v.port][out_n[v.port]++] = pkts[i];
-                if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
-                continue;
-            case VerdictKind::to_peer:
-                if (encapsulate(w, pkts[i], PeerLinkType::forwarded_frame, v.peer, entered,
-                                v.reason, in_port, uint32_t(v.flow_hash))) {
-                    peer_out[peer_n++] = pkts[i];
-                    if (v.notify != kNoNode) sendOwnerHint(w, v.notify, v.flow_hash, v.peer);
-                    continue;
-                }
-                break;
-            case VerdictKind::defer:
-                if (v.port < nports) {
-                    if (from_peer && !geneve) readdress(pkts[i], in_port, v.port);
-                    park(w, pkts[i], v, now, entered_elsewhere && geneve ? entered : kNoNode);
-                    continue;
-                }
-                break;
-            case VerdictKind::local:
-                if (!from_peer && v.port < nports && answerHealthCheck(w, pkts[i])) {
-                    out[v.port][out_n[v.port]++] = pkts[i];
-                    continue;
-                }
-                break;
-            case VerdictKind::hold:
-                if (holdFragment(w, pkts[i], in_port, from_peer ? senders[i] : PeerOrigin{}, now))
-                    continue;
-                break;
-            case VerdictKind::drop:
-                break;
-        }
-        rte_pktmbuf_free(pkts[i]);
+namespace {
+
+/// What verdict dispatch asks of the worker, on mbufs (verdict_dispatch.h).
+struct WorkerDispatchIo {
+    Dataplane::Impl& dp;
+    Worker& w;
+    uint32_t now;
+    bool encapsulate(rte_mbuf* m, PeerLinkType type, NodeId to, NodeId entered,
+                     ForwardReason reason, uint16_t port, uint32_t hint) {
+        return dp.encapsulate(w, m, type, to, entered, reason, port, hint);
     }
-    for (uint16_t e = 0; e < nports; ++e) {
-        if (out_n[e]) transmit(w, port_ids[e], out[e], out_n[e], false);
+    bool answerHealthCheck(rte_mbuf* m) { return dp.answerHealthCheck(w, m); }
+    void park(rte_mbuf* m, const Verdict& v, NodeId egress_via) {
+        dp.park(w, m, v, now, egress_via);
     }
-    if (peer_n) transmit(w, peer_port_id, peer_out, peer_n, true);
+    bool hold(rte_mbuf* m, uint16_t port, const PeerOrigin& from) {
+        return dp.holdFragment(w, m, port, from, now);
+    }
+    void ownerHint(NodeId to, uint64_t flow_hash, NodeId owner) {
+        dp.sendOwnerHint(w, to, flow_hash, owner);
+    }
+    void free(rte_mbuf* m) { rte_pktmbuf_free(m); }
+};
+
+}  // namespace
+
+void Dataplane::Impl::handleVerdicts(Worker& w, const Burst& b, const Verdict* verdicts,
+                                     uint32_t now) {
+    const DispatchSettings settings{spec.pipeline.node, spec.pipeline.geneve,
+                                    uint16_t(port_ids.size())};
+    WorkerDispatchIo io{*this, w, now};
+    TxListsOf<rte_mbuf*> tx;
+    const DispatchCounts c = dispatchVerdicts(b, verdicts, settings, port_neighbours, io, tx);
+    if (c.egress_via_peer) w.counters.add(WorkerCounter::egress_via_peer, c.egress_via_peer);
+    for (uint16_t e = 0; e < settings.nports; ++e) {
+        if (tx.port_n[e]) transmit(w, port_ids[e], tx.port[e], tx.port_n[e], false);
+    }
+    if (tx.peer_n) transmit(w, peer_port_id, tx.peer, tx.peer_n, true);
 }
 
 bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
@@ -402,84 +322,69 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
     if (n == 0) return false;
     drainCommands(w, now);  // as for data ports: replicas before the packets they let loose
     const size_t overhead = peerLinkOverhead();
-    // Forwarded frames are grouped by the port they entered the cluster on.
-    rte_mbuf* group[kMaxPorts][Pipeline::kMaxBurst];
-    PeerOrigin sender[kMaxPorts][Pipeline::kMaxBurst];
-    uint16_t group_n[kMaxPorts] = {};
-    rte_mbuf* egress[kMaxPorts][Pipeline::kMaxBurst];
-    uint16_t egress_n[kMaxPorts] = {};
+    const uint16_t nports = uint16_t(port_ids.size());
+    PeerLinkDemux demux(nports);
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = rx[i];
         if (m->nb_segs == 1 && takePeerLinkArp(w, m, now)) continue;
         PeerLinkHeader h;
         const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
-        PeerLinkResult r = m->nb_segs == 1
-                               ? decodePeerLinkReceived(w, data, rte_pktmbuf_data_len(m), &h)
-                               : PeerLinkResult::bad_length;
-        if (r == PeerLinkResult::ok && h.type != PeerLinkType::heartbeat &&
-            h.ingress_port >= port_ids.size()) {
-            r = PeerLinkResult::bad_length;  // names a port this node does not have
-        }
+        const PeerLinkResult r = PeerLinkDemux::admit(
+            m->nb_segs == 1 ? decodePeerLinkReceived(w, data, rte_pktmbuf_data_len(m), &h)
+                            : PeerLinkResult::bad_length,
+            h, nports);
         w.peer_link_counters.inc(r);
         if (r != PeerLinkResult::ok) {
             rte_pktmbuf_free(m);
             continue;
         }
-        if (h.type == PeerLinkType::owner_hint) {
-            PeerLinkOwnerHint hint;
-            if (decodePeerLinkOwnerHint(data + overhead, h.payload_len, &hint) && owner_cache) {
-                owner_cache->learn(hint.flow_hash, hint.owner, now);
-                w.counters.inc(WorkerCounter::owner_hints_received);
-            } else {
-                w.counters.inc(WorkerCounter::owner_hints_bad);
+        switch (PeerLinkDemux::routeOf(h)) {
+            case PeerLinkDemux::Route::owner_hint: {
+                PeerLinkOwnerHint hint;
+                if (decodePeerLinkOwnerHint(data + overhead, h.payload_len, &hint) && owner_cache) {
+                    owner_cache->learn(hint.flow_hash, hint.owner, now);
+                    w.counters.inc(WorkerCounter::owner_hints_received);
+                } else {
+                    w.counters.inc(WorkerCounter::owner_hints_bad);
+                }
+                rte_pktmbuf_free(m);
+                continue;
             }
-            rte_pktmbuf_free(m);
-            continue;
-        }
-        if (h.type == PeerLinkType::heartbeat) {
-            PeerLinkHeartbeat hb;
-            decodePeerLinkHeartbeat(data + overhead, h.payload_len, &hb);
-            w.counters.inc(WorkerCounter::heartbeats_received);
-            if (w.channel) {
-                WorkerEvent ev;
-                ev.kind = WorkerEventKind::peer_link_heartbeat;
-                ev.peer = h.from;
-                ev.worker = uint16_t(w.index);
-                ev.now_ms = now;
-                ev.heartbeat_seq = hb.seq;
-                ev.peer_state = hb.state;
-                if (!w.channel->to_agent.push(ev)) w.counters.inc(WorkerCounter::events_lost);
+            case PeerLinkDemux::Route::heartbeat: {
+                PeerLinkHeartbeat hb;
+                decodePeerLinkHeartbeat(data + overhead, h.payload_len, &hb);
+                w.counters.inc(WorkerCounter::heartbeats_received);
+                if (w.channel) {
+                    WorkerEvent ev;
+                    ev.kind = WorkerEventKind::peer_link_heartbeat;
+                    ev.peer = h.from;
+                    ev.worker = uint16_t(w.index);
+                    ev.now_ms = now;
+                    ev.heartbeat_seq = hb.seq;
+                    ev.peer_state = hb.state;
+                    if (!w.channel->to_agent.push(ev)) w.counters.inc(WorkerCounter::events_lost);
+                }
+                rte_pktmbuf_free(m);
+                continue;
             }
-            rte_pktmbuf_free(m);
-            continue;
+            case PeerLinkDemux::Route::data:
+                break;
         }
         rte_pktmbuf_adj(m, uint16_t(overhead));
         rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - h.payload_len));
-        if (h.type == PeerLinkType::egress_frame) {
-            // Already processed by its owner: out as it is.
-            egress[h.ingress_port][egress_n[h.ingress_port]++] = m;
-            continue;
-        }
-        sender[h.ingress_port][group_n[h.ingress_port]] =
-            PeerOrigin{h.from, h.reason, h.origin != kNoNode ? h.origin : h.from};
-        group[h.ingress_port][group_n[h.ingress_port]++] = m;
+        demux.add(m, rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), h);
     }
-    for (uint16_t p = 0; p < port_ids.size(); ++p) {
-        if (egress_n[p] == 0) continue;
-        w.counters.add(WorkerCounter::egress_for_peer, egress_n[p]);
-        transmit(w, port_ids[p], egress[p], egress_n[p], false);
+    for (uint16_t p = 0; p < nports; ++p) {
+        const uint16_t k = demux.egressCount(p);
+        if (k == 0) continue;
+        w.counters.add(WorkerCounter::egress_for_peer, k);
+        transmit(w, port_ids[p], demux.egress(p), k, false);
     }
-    uint8_t* frames[Pipeline::kMaxBurst];
-    uint16_t lens[Pipeline::kMaxBurst];
-    for (uint16_t p = 0; p < port_ids.size(); ++p) {
-        uint16_t m = group_n[p];
-        if (m == 0) continue;
-        for (uint16_t i = 0; i < m; ++i) {
-            frames[i] = rte_pktmbuf_mtod(group[p][i], uint8_t*);
-            lens[i] = rte_pktmbuf_data_len(group[p][i]);
-        }
-        m = handOff(w, group[p], frames, lens, sender[p], m, p, now);
-        processFrames(w, group[p], frames, lens, m, p, sender[p], now);
+    for (uint16_t p = 0; p < nports; ++p) {
+        Burst& b = demux.forwarded(p);
+        if (b.n == 0) continue;
+        handOff(w, b, now);
+        processFrames(w, b, now);
     }
     return true;
 }
@@ -534,8 +439,7 @@ void Dataplane::Impl::loop(Worker& w) {
     const uint16_t nports = uint16_t(port_ids.size());
     const uint16_t burst = std::min<uint16_t>(spec.burst, Pipeline::kMaxBurst);
     rte_mbuf* rx[Pipeline::kMaxBurst];
-    uint8_t* frames[Pipeline::kMaxBurst];
-    uint16_t lens[Pipeline::kMaxBurst];
+    Burst b;
     uint32_t last_traffic_ms = monotonicMs();
     long sleep_ns = kMinSleepNs;
 
@@ -556,7 +460,7 @@ void Dataplane::Impl::loop(Worker& w) {
             // in this burst even if the ring was empty at the top of the loop.
             drainCommands(w, now);
             w.counters.inc(WorkerCounter::rx_bursts);
-            uint16_t m = 0;
+            b.reset(p, false);
             const uint8_t* own_mac = port_macs[p].addr_bytes;
             for (uint16_t i = 0; i < n; ++i) {
                 if (rx[i]->nb_segs != 1) {
@@ -573,18 +477,15 @@ void Dataplane::Impl::loop(Worker& w) {
                     rte_pktmbuf_free(rx[i]);
                     continue;
                 }
-                rx[m] = rx[i];
-                frames[m] = rte_pktmbuf_mtod(rx[i], uint8_t*);
-                lens[m] = rte_pktmbuf_data_len(rx[i]);
-                ++m;
+                b.push(rx[i], rte_pktmbuf_mtod(rx[i], uint8_t*), rte_pktmbuf_data_len(rx[i]));
             }
-            if (m > 0) {
+            if (b.n > 0) {
                 // Learn this port's neighbour from a unicast source address.
-                const uint8_t* src = frames[m - 1] + 6;
+                const uint8_t* src = b.data[b.n - 1] + 6;
                 if (!(src[0] & 1)) port_neighbours.learn(p, src);
             }
-            m = handOff(w, rx, frames, lens, nullptr, m, p, now);
-            processFrames(w, rx, frames, lens, m, p, nullptr, now);
+            handOff(w, b, now);
+            processFrames(w, b, now);
         }
         busy |= pollHandoffs(w, now);
         if (spec.peer_link.enabled) {

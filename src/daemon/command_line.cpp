@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "cmdline/parsed_arguments.h"
+
 #ifndef TANDEM_VERSION
 #define TANDEM_VERSION "unknown"
 #endif
@@ -29,22 +31,12 @@ po::options_description visibleOptions() {
 }  // namespace
 
 std::optional<CommandLine> parseCommandLine(int argc, const char* const* argv, std::string* error) {
-    po::options_description all = visibleOptions();
     // `--check-config FILE` with a blank: Program_options leaves FILE as a
     // positional argument, taken here as the file to check.
-    all.add_options()("positional", po::value<std::vector<std::string>>());
-    po::positional_options_description positional;
-    positional.add("positional", -1);
-
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
-                  vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        *error = std::string(e.what()) + " (see --help)";
-        return std::nullopt;
-    }
+    const std::optional<po::variables_map> parsed =
+        parseArguments(argc, argv, visibleOptions(), "positional", error);
+    if (!parsed) return std::nullopt;
+    const po::variables_map& vm = *parsed;
 
     CommandLine cl;
     std::vector<std::string> extra;

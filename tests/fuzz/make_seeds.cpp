@@ -12,6 +12,7 @@
 
 #include "cluster/cluster_view.h"
 #include "fixtures/frame_builder.h"
+#include "fixtures/sessions.h"
 #include "proto/arp.h"
 #include "proto/control_command.h"
 #include "proto/ha_messages.h"
@@ -164,26 +165,6 @@ void peerLinkSeeds() {
     }
 }
 
-Session sampleSession(uint32_t i) {
-    FlowTuple t;
-    t.src = IpAddr::fromV4(0x0a000100 + i);
-    t.dst = IpAddr::fromV4(0xc0000250);
-    t.sport = uint16_t(40000 + i);
-    t.dport = 443;
-    t.proto = kProtoTcp;
-    t.family = AddrFamily::v4;
-    Session s;
-    s.setKey(makeFlowKey(t));
-    s.state = SessionState::tcp_established;
-    s.owner = 2;
-    s.backup_owner = 1;
-    s.origin_owner = 2;
-    s.version = 3;
-    s.expires_ms = 60000;
-    s.win[0].wscale = 7;
-    return s;
-}
-
 void haSeeds() {
     HaEnvelope env;
     env.cluster_id = 7;
@@ -202,8 +183,10 @@ void haSeeds() {
     batch.stream = 77;
     batch.seq = 1;
     for (uint32_t i = 0; i < 4; ++i) {
+        Session s = test::makeSession(i, 2, 1, 0);
+        s.win[0].wscale = 7;  // a window field that is not zero
         batch.records.push_back(
-            makeHaRecord(i == 3 ? HaRecordOp::erase : HaRecordOp::upsert, sampleSession(i), 1000));
+            makeHaRecord(i == 3 ? HaRecordOp::erase : HaRecordOp::upsert, s, 1000));
     }
     HaSessionBatch bulk = batch;
     bulk.bulk = true;

@@ -28,27 +28,6 @@ Config makeConfig(NodeId self, const std::vector<NodeId>& all) {
     return c;
 }
 
-Session makeSession(uint32_t i, NodeId owner, NodeId backup, uint32_t now_ms) {
-    FlowTuple t;
-    t.src = IpAddr::fromV4(0x0a000000 + (i >> 16));
-    t.dst = IpAddr::fromV4(0xc0a80000 + (i & 0xffff));
-    t.sport = uint16_t(1024 + (i % 50000));
-    t.dport = 443;
-    t.proto = kProtoTcp;
-    t.family = AddrFamily::v4;
-    Session s;
-    s.setKey(makeFlowKey(t));
-    s.state = SessionState::tcp_established;
-    s.owner = owner;
-    s.backup_owner = backup;
-    s.origin_owner = owner;
-    s.version = 1;
-    s.expires_ms = now_ms + 60000;
-    s.created_s = now_ms / 1000;
-    s.packets[0] = i;
-    return s;
-}
-
 // ---- FakeWorker ------------------------------------------------------------------------
 
 void FakeWorker::emit(const WorkerEvent& ev) {

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "fake_transport.h"
+#include "fixtures/sessions.h"  // makeSession
 #include "ha/ha_agent.h"
 
 namespace tandem::test {
@@ -28,9 +29,6 @@ namespace tandem::test {
 /// A config for node `self` in a cluster of `all` nodes: fast timers
 /// (25 ms heartbeats, 100 ms hold), priority 10 × id (node 1 is best).
 Config makeConfig(NodeId self, const std::vector<NodeId>& all);
-
-/// The session of test flow `i` owned by `owner` (unique 5-tuple per i).
-Session makeSession(uint32_t i, NodeId owner, NodeId backup, uint32_t now_ms);
 
 struct FlowKeyHash {
     size_t operator()(const FlowKey& k) const { return size_t(flowHash(k)); }
