@@ -404,34 +404,12 @@ class ClusterLab(PairLab):
         return self.tool("crt", ["icmp-echo", "--dst", seg(int(letter))[1], "--count", str(count),
                                  "--timeout", "1.0", "--interval", "0.01"], timeout=timeout)
 
-    def wait_ha_ready(self, deadline: Deadline | None = None, timeout: float | None = None,
-                      nodes: tuple | None = None) -> dict[str, dict | None]:
-        """Waits until every live node (or those in `nodes`) reports an
-        active state and sees every other live node alive and active."""
-        timeout = timeout or self.opts.ha_timeout
-        if deadline is not None:
-            timeout = deadline.cap(timeout)
-        slots = nodes or tuple(self.live())
-        end = time.monotonic() + timeout
-        states: dict[str, dict | None] = {}
-        while True:
-            self.check_node()
-            done = True
-            for s in slots:
-                st = self.ha_state(s)
-                states[s.letter] = st
-                if st is None:
-                    # the Linux kind has no HA state; tandemd must answer
-                    done = done and not self.ha_supported
-                elif not self.ha_sees_all(st, s.node_id):
-                    done = False
-            if done:
-                return states
-            if time.monotonic() > end:
-                raise NodeFailed("HA did not become ready within "
-                                 f"{timeout:.0f} s: " + "; ".join(
-                                     f"node{k}: {ha_summary(v)}" for k, v in states.items()))
-            time.sleep(0.05)
+    def ha_slots(self) -> tuple:
+        return tuple(self.live())
+
+    def ha_ok(self, s: ClusterSlot, st: dict) -> bool:
+        """Active, and sees every other live node alive and active."""
+        return self.ha_sees_all(st, s.node_id)
 
     def ha_sees_all(self, st: dict, self_id: int) -> bool:
         """Active, and every other node the lab runs is alive and active in

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from geneve_lab import emulator_request, start_emulator
 from lab import (ControlError, InlineLab, LabError, LabTimeout, Namespace, NodeFailed,
                  add_veth, link_mac, link_stats, run)
-from nodes import TandemdNode, ha_config, tandemd_config
+from nodes import TandemdNode, ha_config, keep_previous_log, tandemd_config
 from labkit.ha import ha_peers, ha_ready, ha_summary
 from labkit.topology import (add_bridge, curve_keys, keep_peer_link_from_kernel, prepare,
                              real_frames_up, tune_endpoints)
@@ -197,13 +197,7 @@ class ClusterTandemdNode(TandemdNode):
             self.lab.health.tandemd_section(slot.ip)
 
     def start(self, slot: ClusterSlot) -> None:
-        # a restart keeps the log of the run before (tandemd.log.1, ...)
-        log = os.path.join(slot.workdir, "tandemd.log")
-        if os.path.exists(log):
-            n = 1
-            while os.path.exists(f"{log}.{n}"):
-                n += 1
-            os.rename(log, f"{log}.{n}")
+        keep_previous_log(os.path.join(slot.workdir, "tandemd.log"))
         super().start(slot)
 
     def kill(self) -> None:

@@ -62,7 +62,8 @@ from lab import (ControlError, Deadline, InlineLab, LabError, LabSkip, LabTimeou
                  NodeFailed, add_veth, cleanup, link_info, link_mac, link_stats, run)
 from skip_policy import skip_exit  # noqa: E402
 from metrics_client import METRICS_CONFIG
-from nodes import KernelBridgeNode, Rule, TandemdNode, ha_config, tandemd_config
+from nodes import (KernelBridgeNode, Rule, TandemdNode, ha_config, keep_previous_log,
+                   tandemd_config)
 from outage_probe import (DETECTION_MARGIN_MS, add_probe_args, detection_bound_ms,
                           start_probe)
 from session_tables import LIVE_STATES, ownership
@@ -230,13 +231,7 @@ class PairTandemdNode(TandemdNode):
         self.slot = slot
         if self.opts.metrics:
             slot.node_ns.run(["ip", "link", "set", "lo", "up"])
-        # a restart keeps the log of the run before (tandemd.log.1, ...)
-        log = os.path.join(slot.workdir, "tandemd.log")
-        if os.path.exists(log):
-            n = 1
-            while os.path.exists(f"{log}.{n}"):
-                n += 1
-            os.rename(log, f"{log}.{n}")
+        keep_previous_log(os.path.join(slot.workdir, "tandemd.log"))
         super().start(slot)
 
     def kill(self) -> None:
@@ -795,12 +790,13 @@ class PairLab(InlineLab):
 
     def wait_ha_ready(self, deadline: Deadline | None = None, timeout: float | None = None,
                       nodes: tuple | None = None) -> dict[str, dict | None]:
-        """Waits until every live node reports an active state and sees its
-        peer alive (when it reports peers). Returns the last states."""
+        """Waits until every live node (or those in `nodes`) reports an
+        active state and sees its peers as `ha_ok` asks. Returns the last
+        states; NodeFailed when the time is up."""
         timeout = timeout or self.opts.ha_timeout
         if deadline is not None:
             timeout = deadline.cap(timeout)
-        slots = nodes or tuple(s for s in self.slots if not s.dead)
+        slots = nodes or self.ha_slots()
         end = time.monotonic() + timeout
         states: dict[str, dict | None] = {}
         while True:
@@ -812,8 +808,7 @@ class PairLab(InlineLab):
                 if st is None:
                     # the Linux kinds have no HA state; tandemd must answer
                     done = done and not self.ha_supported
-                    continue
-                if not ha_ready(st, expect_peer=not s.other.dead):
+                elif not self.ha_ok(s, st):
                     done = False
             if done:
                 return states
@@ -823,6 +818,15 @@ class PairLab(InlineLab):
                                      f"{self.slot(k).label}: {ha_summary(v)}"
                                      for k, v in states.items()))
             time.sleep(0.05)
+
+    def ha_slots(self) -> tuple:
+        """The nodes wait_ha_ready waits for by default: those not killed."""
+        return tuple(s for s in self.slots if not s.dead)
+
+    def ha_ok(self, s: NodeSlot, st: dict) -> bool:
+        """Node s's HA state `st` is ready: active, and its peer alive and
+        active unless the peer was killed."""
+        return ha_ready(st, expect_peer=not s.other.dead)
 
     def sessions(self, s: NodeSlot, port: int | None = None,
                  live_only: bool = True) -> dict | None:

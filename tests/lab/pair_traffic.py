@@ -1373,16 +1373,15 @@ def cmd_idle_conns(a) -> int:
 # --- registration ---------------------------------------------------------------------------------
 
 
-def add_commands(sub) -> None:
-    import syn_flood
-    syn_flood.add_command(sub)
-
+def _parser_stream_serve(sub) -> None:
     p = sub.add_parser("stream-serve", help="echo-as-it-arrives and bulk source ports (epoll)")
     p.add_argument("--bind", default="0.0.0.0")
     p.add_argument("--echo", default="")
     p.add_argument("--source", default="")
     p.set_defaults(fn=cmd_stream_serve)
 
+
+def _parser_rr_long(sub) -> None:
     p = sub.add_parser("rr-long", help="long-lived request/response connections + bulk")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -1406,6 +1405,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=3)
     p.set_defaults(fn=cmd_rr_long)
 
+
+def _parser_udp_probe(sub) -> None:
     p = sub.add_parser("udp-probe", help="UDP flows echoed every interval: the firewall's "
                                          "outage over each event mark")
     p.add_argument("--dst", required=True)
@@ -1419,6 +1420,8 @@ def add_commands(sub) -> None:
                    help="seconds after each mark in which silences are measured")
     p.set_defaults(fn=cmd_udp_probe)
 
+
+def _parser_idle_conns(sub) -> None:
     p = sub.add_parser("idle-conns", help="connections idle until SIGUSR2, then used once")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -1432,12 +1435,16 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=11)
     p.set_defaults(fn=cmd_idle_conns)
 
+
+def _parser_syn_map(sub) -> None:
     p = sub.add_parser("syn-map", help="which interface each SYN / SYN-ACK crossed")
     p.add_argument("--iface", action="append", required=True)
     p.add_argument("--port", type=int, action="append", required=True, help="server port")
     p.add_argument("--seconds", type=float, default=60.0, help="upper bound")
     p.set_defaults(fn=cmd_syn_map)
 
+
+def _parser_ha_garbage(sub) -> None:
     p = sub.add_parser("ha-garbage", help="garbage and unknown CURVE keys to an HA port")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -1449,6 +1456,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=5)
     p.set_defaults(fn=cmd_ha_garbage)
 
+
+def _parser_peer_frame(sub) -> None:
     p = sub.add_parser("peer-frame", help="peer-link frames from a node, captured (hex)")
     p.add_argument("--iface", required=True)
     p.add_argument("--from-node", type=int, default=2)
@@ -1459,6 +1468,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seconds", type=float, default=5.0)
     p.set_defaults(fn=cmd_peer_frame)
 
+
+def _parser_peer_replay(sub) -> None:
     p = sub.add_parser("peer-replay", help="captured peer-link frames sent again, in a loop")
     p.add_argument("--iface", required=True)
     p.add_argument("--frames-file", required=True, help="hex frames, one per line")
@@ -1466,6 +1477,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seconds", type=float, default=5.0)
     p.set_defaults(fn=cmd_peer_replay)
 
+
+def _parser_peer_garbage(sub) -> None:
     p = sub.add_parser("peer-garbage", help="malformed peer-link frames (EtherType 0x88B5, or "
                                             "IPv4/UDP with --udp-dst)")
     p.add_argument("--iface", required=True)
@@ -1494,3 +1507,17 @@ def add_commands(sub) -> None:
     p.add_argument("--interval", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=9)
     p.set_defaults(fn=cmd_peer_garbage)
+
+
+def add_commands(sub) -> None:
+    import syn_flood
+    syn_flood.add_command(sub)
+    _parser_stream_serve(sub)
+    _parser_rr_long(sub)
+    _parser_udp_probe(sub)
+    _parser_idle_conns(sub)
+    _parser_syn_map(sub)
+    _parser_ha_garbage(sub)
+    _parser_peer_frame(sub)
+    _parser_peer_replay(sub)
+    _parser_peer_garbage(sub)

@@ -16,8 +16,9 @@ node, a pair, N nodes, nodes behind the load balancer emulator).
 - `ha`: reading `show high-availability state`.
 
 The topologies themselves are `lab.py` (namespaces, processes, the
-single-node lab), `pair.py`, `cluster.py`, `geneve_lab.py` and
-`geneve_cluster.py`; nodes are `nodes.py`; traffic is what `traffic.py`
-and its command modules run inside the namespaces, started through
-`labkit.traffic` (`storm`, long-lived, idle connections).
+single-node lab), `pair.py` (with the scenario steps the multi-node tests
+share: storms, long-lived and idle connections, failover and revert),
+`cluster.py`, `geneve_lab.py` and `geneve_cluster.py`; nodes are
+`nodes.py`; traffic is what `traffic.py` and its command modules run
+inside the namespaces (README.md, "Layout").
 """
