@@ -32,8 +32,9 @@ from lab import (Deadline, LabError, LabInterrupted, LabSkip, arm_watchdog,  # n
                  install_signal_handlers, require_lab_environment)
 from skip_policy import skip_exit  # noqa: E402
 from outage_probe import check_probe  # noqa: E402
-from pair import (PairLab, PairOptions, Section, add_longlived_args, failover_phase,  # noqa: E402
-                  revert_phase, start_servers, stop_rr, storm)
+from pair import (PairLab, PairOptions, add_longlived_args, failover_phase, revert_phase,  # noqa: E402
+                  start_servers, stop_rr, storm)
+from labkit.checks import Section  # noqa: E402
 
 
 def measure(kind: str, args, deadline: Deadline) -> dict:

@@ -41,26 +41,28 @@ import argparse
 import json
 import os
 import time
-import traceback
 from dataclasses import dataclass
 
-from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip,
-                 Namespace, NodeFailed, add_veth, arm_watchdog, cleanup_stale,
-                 install_signal_handlers, link_mac, make_workdir, require_lab_environment,
-                 set_offloads)
+from lab import Deadline, InlineLab, LabError, LabSkip, Namespace, NodeFailed, add_veth, link_mac
 from skip_policy import skip_exit  # noqa: E402
 from metrics_client import METRICS_CONFIG
-from nodes import TandemdNode, ha_config, tandemd_config
+from nodes import ha_config, tandemd_config
 from outage_probe import (DETECTION_MARGIN_MS, add_probe_args, check_probe, detection_bound_ms,
                           start_probe)
 from session_tables import disagreements, owners, ownership, tables_agree
-from pair import (ACTIVE_STATES, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
+from pair import (BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
                   HA_PORT, IDLE_PORT, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP,
                   UDP_ECHO, LINUX_KINDS, SERVER_NET, PairBridgeNode, PairLab, PairOptions,
-                  PairTandemdNode, Report,
-                  Section, _save_artifacts, _wait_bridge_forwarding, counter_line, delta,
-                  ha_local_state, ha_peers, ha_summary, hold, report_rr, rr_stats, start_idle,
-                  start_rr, start_servers)
+                  PairTandemdNode, _wait_bridge_forwarding, hold, report_rr, rr_stats,
+                  start_idle, start_rr, start_servers)
+from labkit.checks import Report, Section
+from labkit.ha import ACTIVE_STATES, ha_local_state, ha_peers, ha_summary
+from labkit.options import (add_ha_args, add_longlived_args as add_traffic_args, add_run_args,
+                            add_tandemd_arg, ha_options)
+from labkit.report import counter_line, delta
+from labkit.runner import LabRun, finish_report, preflight, run_variants
+from labkit.topology import (add_bridge, curve_keys, keep_peer_link_from_kernel, no_rp_filter,
+                             prepare, real_frames_up, tune_endpoints, tune_routers)
 
 MAX_NODES = 4                    # 2 CPUs: more would only measure the scheduler
 NODE_KINDS = ("tandemd", "kernel")
@@ -227,15 +229,7 @@ class ClusterLab(PairLab):
         return fixed[where] if where in fixed else self.slot(where).node_ns
 
     def build(self) -> None:
-        cleanup_stale()
-        self.workdir = make_workdir(self.prefix)
-        self.marks_path = os.path.join(self.workdir, "marks.jsonl")
-        open(self.marks_path, "w").close()
-        for s in self._slots:
-            s.workdir = os.path.join(self.workdir, s.label)
-            os.makedirs(s.workdir)
-        for ns in self.namespaces():
-            ns.create()
+        prepare(self, self._slots)
         links = [(self.client, self.client_if, self.crt, self.crt_client_if),
                  (self.srt, self.srt_server_if, self.server, self.server_if)]
         for s in self._slots:
@@ -245,27 +239,37 @@ class ClusterLab(PairLab):
                       (s.node_ns, s.ha_if, self.sw, s.sw_ha_if)]
         for ns_a, if_a, ns_b, if_b in links:
             add_veth(ns_a, if_a, ns_b, if_b)
-        # routers: forwarding, no reverse-path filter (asymmetric on purpose),
-        # no redirects, L4 multipath hash; a different hash seed per router
-        # so that the two directions of a flow choose their nodes
-        # independently (pair.py explains the seeds and txrehash)
-        for r in (self.crt, self.srt):
-            for key, value in (("net.ipv4.ip_forward", "1"),
-                               ("net.ipv4.conf.all.rp_filter", "0"),
-                               ("net.ipv4.conf.default.rp_filter", "0"),
-                               ("net.ipv4.conf.all.send_redirects", "0"),
-                               ("net.ipv4.conf.default.send_redirects", "0"),
-                               ("net.ipv4.fib_multipath_hash_policy", "1"),
-                               ("net.ipv4.icmp_ratelimit", "0")):
-                r.sysctl(key, value)
-        self.crt.sysctl("net.ipv4.fib_multipath_hash_seed", "2576980377", required=False)
-        self.srt.sysctl("net.ipv4.fib_multipath_hash_seed", "1431655765", required=False)
-        for ns in (self.client, self.server):
-            ns.sysctl("net.ipv4.icmp_ratelimit", "0", required=False)
-            ns.sysctl("net.core.txrehash", "0", required=False)
-        self.client.sysctl("net.ipv4.ip_local_port_range", "10000 65000")
-        self.server.sysctl("net.core.somaxconn", "4096", required=False)
-        self.server.sysctl("net.ipv4.tcp_max_syn_backlog", "4096", required=False)
+        tune_routers(self.crt, self.srt)
+        tune_endpoints(self.client, self.server)
+        self._addresses()
+        self._switch()
+        real_frames_up(self._all_ifaces())
+        for br in (self.br_peer, self.br_ha):
+            self.sw.run(["ip", "link", "set", br, "up"])
+        no_rp_filter(self.crt, [self.crt_client_if] + [s.crt_if for s in self._slots])
+        no_rp_filter(self.srt, [self.srt_server_if] + [s.srt_if for s in self._slots])
+        self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
+        self.server.run(["ip", "route", "add", "default", "via", SERVER_GW])
+        self._static_entries()
+        if self.opts.node == "tandemd" and self.opts.curve:
+            curve_keys(self._slots)
+        self._wait_links_up(5.0)
+        for br in (self.br_peer,) + (() if self.opts.impair_links else (self.br_ha,)):
+            _wait_bridge_forwarding(self.sw, br, len(self._slots))
+        if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
+            for s in self._slots:
+                keep_peer_link_from_kernel(s.node_ns, s.peer_if)
+        self.set_routes(fwd=self.ids, rev=self.ids)
+        if self.opts.impair_links:
+            from link_impairer import ImpairedLinks
+            self.impaired = ImpairedLinks(self, [f"ha:{s.sw_ha_if}" for s in self._slots])
+        self.log(f"cluster lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} "
+                 f"-- {{{' | '.join(s.node_ns.name for s in self._slots)}}} -- {self.srt.name} "
+                 f"-- {self.server.name} {SERVER_IP}; peer link bridge {self.br_peer} (MTU 9000, "
+                 f"{self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'}), HA bridge "
+                 f"{self.br_ha} 10.9.0.1-{len(self._slots)}, in {self.sw.name}")
+
+    def _addresses(self) -> None:
         addrs = [(self.client, self.client_if, f"{CLIENT_IP}/24"),
                  (self.crt, self.crt_client_if, f"{CLIENT_GW}/24"),
                  (self.srt, self.srt_server_if, f"{SERVER_GW}/24"),
@@ -276,67 +280,31 @@ class ClusterLab(PairLab):
                       (s.node_ns, s.ha_if, f"{ha_ip(s.node_id)}/24")]
         for ns, iface, cidr in addrs:
             ns.run(["ip", "addr", "add", cidr, "dev", iface])
-        # the shared segments: one bridge each in the sw namespace
-        for br, mtu in ((self.br_peer, "9000"), (self.br_ha, "1500")):
-            self.sw.run(["ip", "link", "add", br, "type", "bridge", "stp_state", "0",
-                         "forward_delay", "0", "mcast_snooping", "0"])
-            self.sw.run(["ip", "link", "set", br, "mtu", mtu])
+
+    def _switch(self) -> None:
+        """The shared segments: one bridge each in the sw namespace, every
+        node's peer and HA port on them (the HA ports on the impairing
+        relay instead when the HA link is impaired)."""
+        add_bridge(self.sw, self.br_peer, mtu="9000")
+        add_bridge(self.sw, self.br_ha, mtu="1500")
         for s in self._slots:
             s.node_ns.run(["ip", "link", "set", s.peer_if, "mtu", "9000"])
             self.sw.run(["ip", "link", "set", s.sw_peer_if, "mtu", "9000"])
             self.sw.run(["ip", "link", "set", s.sw_peer_if, "master", self.br_peer])
             if not self.opts.impair_links:
                 self.sw.run(["ip", "link", "set", s.sw_ha_if, "master", self.br_ha])
-        # Offloads off on every veth (as in the pair): the nodes' af_packet
-        # ports see and send real frames, the endpoints real checksums.
-        for ns, iface in self._all_ifaces():
-            set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
-            ns.run(["ip", "link", "set", iface, "up"])
-        for br in (self.br_peer, self.br_ha):
-            self.sw.run(["ip", "link", "set", br, "up"])
-        for r, ifaces in ((self.crt, [self.crt_client_if] + [s.crt_if for s in self._slots]),
-                          (self.srt, [self.srt_server_if] + [s.srt_if for s in self._slots])):
-            for iface in ifaces:
-                r.sysctl(f"net.ipv4.conf.{iface}.rp_filter", "0")
-        self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
-        self.server.run(["ip", "route", "add", "default", "via", SERVER_GW])
+
+    def _static_entries(self) -> None:
+        """Static bridge entries: a frame to a node's MAC goes to that node's
+        port only, from the first frame on (never flooded to the others)."""
         for s in self._slots:
             s.peer_mac = link_mac(s.node_ns, s.peer_if)
             s.ha_mac = link_mac(s.node_ns, s.ha_if)
-            # static entries: a frame to a node's MAC goes to that node's
-            # port only, from the first frame on (never flooded to the others)
             self.sw.run(["bridge", "fdb", "replace", s.peer_mac, "dev", s.sw_peer_if,
                          "master", "static"])
             if not self.opts.impair_links:
                 self.sw.run(["bridge", "fdb", "replace", s.ha_mac, "dev", s.sw_ha_if,
                              "master", "static"])
-        if self.opts.node == "tandemd" and self.opts.curve:
-            import zmq
-            for s in self._slots:
-                pub, sec = zmq.curve_keypair()
-                s.public_key, s.secret_key = pub.decode(), sec.decode()
-        self._wait_links_up(5.0)
-        for br in (self.br_peer,) + (() if self.opts.impair_links else (self.br_ha,)):
-            _wait_bridge_forwarding(self.sw, br, len(self._slots))
-        if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
-            # as in the pair: the kernel of a node never sees the peer link
-            for s in self._slots:
-                s.node_ns.run(["nft", "-f", "-"], input=(
-                    "table netdev tandem_lab_peer_link {\n"
-                    "    chain ingress {\n"
-                    f"        type filter hook ingress device {s.peer_if} priority 0;"
-                    " policy drop;\n"
-                    "    }\n"
-                    "}\n"))
-        self.set_routes(fwd=self.ids, rev=self.ids)
-        if self.opts.impair_links:
-            from link_impairer import ImpairedLinks
-            self.impaired = ImpairedLinks(self, [f"ha:{s.sw_ha_if}" for s in self._slots])
-        self.log(f"cluster lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} "
-                 f"-- {{{' | '.join(s.node_ns.name for s in self._slots)}}} -- {self.srt.name} "
-                 f"-- {self.server.name} {SERVER_IP}; peer link bridge {self.br_peer} (MTU 9000, "
-                 f"{self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'}), HA bridge "
-                 f"{self.br_ha} 10.9.0.1-{len(self._slots)}, in {self.sw.name}")
 
     def _all_ifaces(self):
         out = [(self.client, self.client_if), (self.server, self.server_if),
@@ -436,34 +404,12 @@ class ClusterLab(PairLab):
         return self.tool("crt", ["icmp-echo", "--dst", seg(int(letter))[1], "--count", str(count),
                                  "--timeout", "1.0", "--interval", "0.01"], timeout=timeout)
 
-    def wait_ha_ready(self, deadline: Deadline | None = None, timeout: float | None = None,
-                      nodes: tuple | None = None) -> dict[str, dict | None]:
-        """Waits until every live node (or those in `nodes`) reports an
-        active state and sees every other live node alive and active."""
-        timeout = timeout or self.opts.ha_timeout
-        if deadline is not None:
-            timeout = deadline.cap(timeout)
-        slots = nodes or tuple(self.live())
-        end = time.monotonic() + timeout
-        states: dict[str, dict | None] = {}
-        while True:
-            self.check_node()
-            done = True
-            for s in slots:
-                st = self.ha_state(s)
-                states[s.letter] = st
-                if st is None:
-                    # the Linux kind has no HA state; tandemd must answer
-                    done = done and not self.ha_supported
-                elif not self.ha_sees_all(st, s.node_id):
-                    done = False
-            if done:
-                return states
-            if time.monotonic() > end:
-                raise NodeFailed("HA did not become ready within "
-                                 f"{timeout:.0f} s: " + "; ".join(
-                                     f"node{k}: {ha_summary(v)}" for k, v in states.items()))
-            time.sleep(0.05)
+    def ha_slots(self) -> tuple:
+        return tuple(self.live())
+
+    def ha_ok(self, s: ClusterSlot, st: dict) -> bool:
+        """Active, and sees every other live node alive and active."""
+        return self.ha_sees_all(st, s.node_id)
 
     def ha_sees_all(self, st: dict, self_id: int) -> bool:
         """Active, and every other node the lab runs is alive and active in
@@ -664,32 +610,39 @@ def cluster_args(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--nodes", type=int, choices=(3, 4), default=3, help="cluster size")
     ap.add_argument("--node", choices=NODE_KINDS, default="tandemd",
                     help="tandemd; kernel (stateless bridges: the harness's reference)")
-    ap.add_argument("--tandemd", default=None,
-                    help="tandemd binary (default: $TANDEMD, else build/release/src/daemon/tandemd)")
-    ap.add_argument("--cli", default=None,
-                    help="the tandem CLI (default build/release/cli/tandem if built)")
-    ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet")
-    ap.add_argument("--peer-link", choices=("raw", "udp"), default="raw")
-    ap.add_argument("--revert", choices=("true", "false"), default="true")
-    ap.add_argument("--no-curve", action="store_true")
-    ap.add_argument("--heartbeat-ms", type=int, default=20)
-    ap.add_argument("--hold-ms", type=int, default=100)
-    ap.add_argument("--cluster-id", type=int, default=7)
-    ap.add_argument("--deadline", type=float, default=170.0, help="overall limit in seconds")
-    ap.add_argument("--json", metavar="FILE", help="write the counted outcomes here")
-    ap.add_argument("--artifacts", metavar="DIR",
-                    help="copy the nodes' configs and logs here before cleaning up")
+    add_tandemd_arg(ap)
+    add_ha_args(ap, cli_help="the tandem CLI (default build/release/cli/tandem if built)")
+    add_run_args(ap, deadline=170.0)
     return ap
 
 
 def options_from(args, **over) -> ClusterOptions:
-    o = ClusterOptions(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
-                       peer_link=args.peer_link, revert=args.revert == "true",
-                       curve=not args.no_curve, heartbeat_ms=args.heartbeat_ms,
-                       hold_ms=args.hold_ms, cluster_id=args.cluster_id, nodes=args.nodes)
+    o = ClusterOptions(**ha_options(args), nodes=args.nodes)
     for k, v in over.items():
         setattr(o, k, v)
     return o
+
+
+def cluster_up(lab: ClusterLab, report: Report, deadline: Deadline, tag: str) -> None:
+    """Starts the server services and every node, waits until every node
+    is active and sees all the others; with tandemd, the "cluster up"
+    section and the CLI's view."""
+    start_servers(lab)
+    for s in lab.slots:
+        lab.start_node(s)
+    t0 = time.monotonic()
+    lab.wait_ha_ready(deadline)
+    lab.prewarm()
+    if lab.opts.node != "tandemd":
+        return
+    n = len(lab.slots)
+    sec = report.section(f"cluster up ({n} nodes{', ' + tag if tag else ''})")
+    states = show_ha(lab, sec, "HA")
+    sec.check(f"every node active and sees the {n - 1} others alive "
+              f"and active ({time.monotonic() - t0:.1f} s)",
+              all(states.get(s.letter) is not None and
+                  lab.ha_sees_all(states[s.letter], s.node_id) for s in lab.slots))
+    cli_check(lab, sec)
 
 
 def cluster_main(description: str, body, argv=None, configure=None, variants=None) -> int:
@@ -704,117 +657,27 @@ def cluster_main(description: str, body, argv=None, configure=None, variants=Non
         configure(ap)
     args = ap.parse_args(argv)
     try:
-        require_lab_environment(("ip", "ethtool", "bridge", "nft"))
-        if args.node == "tandemd":
-            binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
-            if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-                raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
+        args.tandemd = preflight(("ip", "ethtool", "bridge", "nft"), args.tandemd,
+                                 need_tandemd=args.node == "tandemd")
     except LabSkip as e:
         return skip_exit(e)
-    install_signal_handlers()
-    arm_watchdog(args.deadline + 20)
-    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
-    started = time.monotonic()
+    lab_run = LabRun(args.deadline)
     report = Report(args.node)
-    error = None
-    node_failures: list[str] = []
-    vs = variants(args) if callable(variants) else (variants or [{}])
     print(f"{description}\nnode: {args.node} x {args.nodes}"
           + (f", peer link {args.peer_link}" if args.node == "tandemd" else ""), flush=True)
-    try:
-        for over in vs:
-            opts = options_from(args, **over)
-            tag = ", ".join(f"{k} {v}" for k, v in over.items())
-            if tag:
-                print(f"\n#### variant: {tag}", flush=True)
-            with ClusterLab(opts) as lab:
-                try:
-                    start_servers(lab)
-                    for s in lab.slots:
-                        lab.start_node(s)
-                    t0 = time.monotonic()
-                    lab.wait_ha_ready(deadline)
-                    lab.prewarm()
-                    if args.node == "tandemd":
-                        sec = report.section(f"cluster up ({args.nodes} nodes"
-                                             f"{', ' + tag if tag else ''})")
-                        states = show_ha(lab, sec, "HA")
-                        sec.check(f"every node active and sees the {args.nodes - 1} others alive "
-                                  f"and active ({time.monotonic() - t0:.1f} s)",
-                                  all(states.get(s.letter) is not None and
-                                      lab.ha_sees_all(states[s.letter], s.node_id)
-                                      for s in lab.slots))
-                        cli_check(lab, sec)
-                    try:
-                        body(lab, args, report, deadline, variant=over)
-                    except NodeFailed as e:
-                        msg = str(e)
-                        print(f"\nNODE FAILED{' (' + tag + ')' if tag else ''}: {msg}")
-                        node_failures.append(f"{tag + ': ' if tag else ''}{msg.splitlines()[0]}")
-                    for s in lab.live():
-                        s.node.check_alive()
-                    final = report.section(f"shutdown{' (' + tag + ')' if tag else ''}")
-                    for k, r in lab.stop_nodes().items():
-                        code = r.get("exit_code")
-                        if code is None:
-                            continue
-                        final.check(f"node{k} stopped cleanly on SIGTERM (exit {code})",
-                                    code == 0)
-                        if code != 0 and r.get("log_tail"):
-                            print(f"node{k} log ends:\n{r['log_tail']}")
-                finally:
-                    if args.artifacts:
-                        _save_artifacts(lab, args.artifacts, tag)
-    except LabSkip as e:
-        return skip_exit(e)
-    except NodeFailed as e:
-        node_failures.append(str(e).splitlines()[0])
-        print(f"\nNODE FAILED: {e}")
-    except LabInterrupted as e:
-        error = f"interrupted by {e}"
-    except LabError as e:
-        error = f"{type(e).__name__}: {e}"
-        if os.environ.get("LAB_DEBUG"):
-            traceback.print_exc()
-    finally:
-        arm_watchdog(0)
-
-    failed = report.failed() + [f"node: {f}" for f in node_failures]
-    print("\n" + "-" * 72)
-    report.print_summary()
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"node": args.node, "nodes": args.nodes, "peer_link": args.peer_link,
-                       "error": error, "node_failures": node_failures,
-                       "sections": report.sections_json()}, f, indent=2, default=str)
-    total = time.monotonic() - started
-    if error:
-        print(f"ERROR {error}")
-        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
-        return 2
-    if failed:
-        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {report.n_checks()} checks "
-              f"run, {args.nodes} x {args.node}, {total:.1f} s")
-        for f in failed:
-            print(f"  - {f}")
-        return 1
-    print(f"RESULT: PASS ({report.n_checks()} checks, {args.nodes} x {args.node}, {total:.1f} s)")
-    return 0
+    run_variants(lab_run, args, report, body, variants,
+                 lambda over: ClusterLab(options_from(args, **over)), cluster_up)
+    if lab_run.skip_code is not None:
+        return lab_run.skip_code
+    return finish_report(lab_run, report, f"{args.nodes} x {args.node}", args.json,
+                         {"node": args.node, "nodes": args.nodes, "peer_link": args.peer_link})
 
 
 # --- failover and revert ------------------------------------------------------------------------
 
 
 def add_longlived_args(ap) -> None:
-    ap.add_argument("--conns", type=int, default=200, help="long-lived request/response connections")
-    ap.add_argument("--interval-ms", type=float, default=10.0)
-    ap.add_argument("--bulk-mbit", type=float, default=100.0)
-    ap.add_argument("--steady", type=float, default=1.5,
-                    help="seconds of traffic before the first kill")
-    ap.add_argument("--target-ms", type=float, default=300.0,
-                    help="largest gap between responses allowed after an event")
-    ap.add_argument("--idle", type=int, default=100,
-                    help="connections idle across the events (0: none)")
+    add_traffic_args(ap, steady_help="seconds of traffic before the first kill")
     ap.add_argument("--after", type=float, default=4.0,
                     help="seconds of traffic after each event")
     add_probe_args(ap)

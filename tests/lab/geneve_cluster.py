@@ -50,9 +50,11 @@ from dataclasses import dataclass
 
 from geneve_lab import emulator_request, start_emulator
 from lab import (ControlError, InlineLab, LabError, LabTimeout, Namespace, NodeFailed,
-                 add_veth, cleanup_stale, link_mac, link_stats, make_workdir, run, set_offloads)
-from nodes import TandemdNode, ha_config, tandemd_config
-from pair import ha_peers, ha_ready, ha_summary
+                 add_veth, link_mac, link_stats, run)
+from nodes import TandemdNode, ha_config, keep_previous_log, tandemd_config
+from labkit.ha import ha_peers, ha_ready, ha_summary
+from labkit.topology import (add_bridge, curve_keys, keep_peer_link_from_kernel, prepare,
+                             real_frames_up, tune_endpoints)
 
 CLIENT_IP, CLIENT_GW = "10.1.0.2", "10.1.0.1"
 SERVER_IP, SERVER_GW = "10.3.0.2", "10.3.0.1"
@@ -195,13 +197,7 @@ class ClusterTandemdNode(TandemdNode):
             self.lab.health.tandemd_section(slot.ip)
 
     def start(self, slot: ClusterSlot) -> None:
-        # a restart keeps the log of the run before (tandemd.log.1, ...)
-        log = os.path.join(slot.workdir, "tandemd.log")
-        if os.path.exists(log):
-            n = 1
-            while os.path.exists(f"{log}.{n}"):
-                n += 1
-            os.rename(log, f"{log}.{n}")
+        keep_previous_log(os.path.join(slot.workdir, "tandemd.log"))
         super().start(slot)
 
     def kill(self) -> None:
@@ -265,16 +261,39 @@ class GeneveClusterLab(InlineLab):
         return [f"10.1.0.{2 + i}" for i in range(self.client_addresses)]
 
     def build(self) -> None:
-        cleanup_stale()
-        self.workdir = make_workdir(self.prefix)
-        self.marks_path = os.path.join(self.workdir, "marks.jsonl")
-        open(self.marks_path, "w").close()
-        for s in self.slots:
-            s.workdir = os.path.join(self.workdir, s.label)
-            os.makedirs(s.workdir)
-        for ns in self.namespaces():
-            ns.create()
+        prepare(self, self.slots)
         tandemd = self.kind == "tandemd"
+        self._links(tandemd)
+        for name in self.br.values():
+            add_bridge(self.sw, name)
+        self._addresses(tandemd)
+        # MTU: room for GENEVE around a full-size packet, jumbo peer link
+        for ns, iface in [(self.gw, self.gw_data_if), (self.sw, self.sw_gw_if)] + \
+                [(s.node_ns, s.data_if) for s in self.slots] + \
+                [(self.sw, s.sw_data_if) for s in self.slots] + \
+                ([(s.node_ns, s.peer_if) for s in self.slots] +
+                 [(self.sw, s.sw_peer_if) for s in self.slots] if tandemd else []):
+            ns.run(["ip", "link", "set", iface, "mtu", "9000"])
+        real_frames_up(self._all_ifaces())
+        gw_mac = self._switch_ports(tandemd)
+        self._neighbours(tandemd, gw_mac)
+        for ns, via in ((self.client, CLIENT_GW), (self.server, SERVER_GW)):
+            ns.run(["ip", "route", "add", "default", "via", via])
+        if tandemd:
+            if self.opts.get("curve", True):
+                curve_keys(self.slots)
+            for s in self.slots:
+                keep_peer_link_from_kernel(s.node_ns, s.peer_if)
+        self._wait_links_up(5.0)
+        self.log(f"geneve cluster lab {self.prefix}: {self.client.name} "
+                 f"{','.join(self.client_ips())} -- {self.gw.name} (gwlb-emulator, {GW_DATA_IP}) "
+                 f"-- {self.server.name} {SERVER_IP}; {len(self.slots)} {self.kind} targets "
+                 f"{', '.join(s.ip for s in self.slots)} on {self.sw.name}"
+                 + (f"; peer link udp {', '.join(peer_link_ip(s.node_id) for s in self.slots)}"
+                    f":{PEER_LINK_PORT}; HA {', '.join(ha_ip(s.node_id) for s in self.slots)}"
+                    if tandemd else ""))
+
+    def _links(self, tandemd: bool) -> None:
         add_veth(self.client, self.client_if, self.gw, self.gw_client_if)
         add_veth(self.server, self.server_if, self.gw, self.gw_server_if)
         add_veth(self.gw, self.gw_data_if, self.sw, self.sw_gw_if)
@@ -283,20 +302,16 @@ class GeneveClusterLab(InlineLab):
             if tandemd:
                 add_veth(s.node_ns, s.peer_if, self.sw, s.sw_peer_if)
                 add_veth(s.node_ns, s.ha_if, self.sw, s.sw_ha_if)
-        for name in self.br.values():
-            self.sw.run(["ip", "link", "add", name, "type", "bridge", "stp_state", "0",
-                         "forward_delay", "0", "mcast_snooping", "0"])
-        # addresses and routes of the endpoints and the gateway
-        for i, ip in enumerate(self.client_ips()):
+
+    def _addresses(self, tandemd: bool) -> None:
+        """The endpoints' and the gateway's addresses (the gateway does not
+        forward by itself); the nodes' HA addresses, or a Linux target's
+        data address."""
+        for ip in self.client_ips():
             self.client.run(["ip", "addr", "add", f"{ip}/24", "dev", self.client_if])
         self.server.run(["ip", "addr", "add", f"{SERVER_IP}/24", "dev", self.server_if])
-        for ns, via in ((self.client, CLIENT_GW), (self.server, SERVER_GW)):
-            ns.sysctl("net.ipv4.icmp_ratelimit", "0", required=False)
-            # a retransmitted SYN keeps its flow hash (counted, never re-steered)
-            ns.sysctl("net.core.txrehash", "0", required=False)
-        self.client.sysctl("net.ipv4.ip_local_port_range", "10000 65000")
-        self.server.sysctl("net.core.somaxconn", "4096", required=False)
-        self.server.sysctl("net.ipv4.tcp_max_syn_backlog", "4096", required=False)
+        # a retransmitted SYN keeps its flow hash (counted, never re-steered)
+        tune_endpoints(self.client, self.server)
         for iface, cidr in ((self.gw_client_if, f"{CLIENT_GW}/24"),
                             (self.gw_server_if, f"{SERVER_GW}/24"),
                             (self.gw_data_if, f"{GW_DATA_IP}/24")):
@@ -307,17 +322,10 @@ class GeneveClusterLab(InlineLab):
                 s.node_ns.run(["ip", "addr", "add", f"{ha_ip(s.node_id)}/24", "dev", s.ha_if])
             else:
                 s.node_ns.run(["ip", "addr", "add", f"{s.ip}/24", "dev", s.data_if])
-        # MTU: room for GENEVE around a full-size packet, jumbo peer link
-        for ns, iface in [(self.gw, self.gw_data_if), (self.sw, self.sw_gw_if)] + \
-                [(s.node_ns, s.data_if) for s in self.slots] + \
-                [(self.sw, s.sw_data_if) for s in self.slots] + \
-                ([(s.node_ns, s.peer_if) for s in self.slots] +
-                 [(self.sw, s.sw_peer_if) for s in self.slots] if tandemd else []):
-            ns.run(["ip", "link", "set", iface, "mtu", "9000"])
-        for ns, iface in self._all_ifaces():
-            set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
-            ns.run(["ip", "link", "set", iface, "up"])
-        # bridge ports, static forwarding entries, no unknown-unicast flooding
+
+    def _switch_ports(self, tandemd: bool) -> str:
+        """Bridge ports, static forwarding entries, no unknown-unicast
+        flooding, the source check. Returns the gateway's data MAC."""
         ports = [(self.sw_gw_if, "data")]
         for s in self.slots:
             ports.append((s.sw_data_if, "data"))
@@ -339,7 +347,10 @@ class GeneveClusterLab(InlineLab):
             self.sw.run(["bridge", "fdb", "replace", mac, "dev", iface, "master", "static"])
             self.sw.run(["bridge", "link", "set", "dev", iface, "flood", "off"])
         self._source_check(statics)
-        # neighbours: static everywhere the emulator and the endpoints look
+        return gw_mac
+
+    def _neighbours(self, tandemd: bool, gw_mac: str) -> None:
+        """Static neighbours everywhere the emulator and the endpoints look."""
         gc_mac = link_mac(self.gw, self.gw_client_if)
         gs_mac = link_mac(self.gw, self.gw_server_if)
         self.client_mac = link_mac(self.client, self.client_if)
@@ -353,29 +364,6 @@ class GeneveClusterLab(InlineLab):
             neigh += [(s.node_ns, GW_DATA_IP, gw_mac, s.data_if) for s in self.slots]
         for ns, ip, mac, dev in neigh:
             ns.run(["ip", "neigh", "replace", ip, "lladdr", mac, "dev", dev, "nud", "permanent"])
-        for ns, via in ((self.client, CLIENT_GW), (self.server, SERVER_GW)):
-            ns.run(["ip", "route", "add", "default", "via", via])
-        if tandemd:
-            import zmq
-            for s in self.slots:
-                if self.opts.get("curve", True):
-                    pub, sec = zmq.curve_keypair()
-                    s.public_key, s.secret_key = pub.decode(), sec.decode()
-                s.node_ns.run(["nft", "-f", "-"], input=(
-                    "table netdev tandem_lab_peer_link {\n"
-                    "    chain ingress {\n"
-                    f"        type filter hook ingress device {s.peer_if} priority 0;"
-                    " policy drop;\n"
-                    "    }\n"
-                    "}\n"))
-        self._wait_links_up(5.0)
-        self.log(f"geneve cluster lab {self.prefix}: {self.client.name} "
-                 f"{','.join(self.client_ips())} -- {self.gw.name} (gwlb-emulator, {GW_DATA_IP}) "
-                 f"-- {self.server.name} {SERVER_IP}; {len(self.slots)} {self.kind} targets "
-                 f"{', '.join(s.ip for s in self.slots)} on {self.sw.name}"
-                 + (f"; peer link udp {', '.join(peer_link_ip(s.node_id) for s in self.slots)}"
-                    f":{PEER_LINK_PORT}; HA {', '.join(ha_ip(s.node_id) for s in self.slots)}"
-                    if tandemd else ""))
 
     SOURCE_TABLE = "tandem_lab_source_check"
 

@@ -33,7 +33,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from skip_policy import skip_exit
 
 PYTHON = "/usr/bin/python3"
 HERE = Path(__file__).resolve().parent
@@ -869,24 +868,3 @@ if __name__ == "__main__":
         print(f"lab: {len(got)} stale object(s) removed")
     else:
         ap.print_help()
-
-
-def run_lab(args, run, deadline: float) -> int:
-    """The exit code of one standalone lab script: skips when the machine
-    cannot run labs (77), arms the watchdog, runs `run(args)` (0 passed, 1 a
-    check failed) and turns a lab that could not run into 2."""
-    try:
-        require_lab_environment()
-    except LabSkip as e:
-        return skip_exit(e)
-    arm_watchdog(deadline)
-    try:
-        return run(args)
-    except LabSkip as e:
-        return skip_exit(e)
-    except (LabError, LabInterrupted, OSError, KeyError, ValueError) as e:
-        if os.environ.get("LAB_DEBUG"):
-            import traceback
-            traceback.print_exc()
-        print(f"RESULT: ERROR (lab could not run): {e}")
-        return 2

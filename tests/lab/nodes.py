@@ -199,6 +199,16 @@ def ha_config(*, peers: list[dict], listen: str, owner: str = "first-packet",
     return out
 
 
+def keep_previous_log(log: str) -> None:
+    """Before a restart: moves the log of the run before to the first free
+    `log`.N (tandemd.log.1, ...), so that each run keeps its own."""
+    if os.path.exists(log):
+        n = 1
+        while os.path.exists(f"{log}.{n}"):
+            n += 1
+        os.rename(log, f"{log}.{n}")
+
+
 class TandemdNode:
     """tandemd in the node namespace: `ip netns exec NS TANDEMD --config FILE`.
 

@@ -56,21 +56,24 @@ import shutil
 import signal
 import subprocess
 import time
-import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from lab import (ControlError, Deadline,
-                 InlineLab, LabError, LabInterrupted, LabSkip, LabTimeout, Namespace, NodeFailed,
-                 add_veth, arm_watchdog, cleanup, cleanup_stale, install_signal_handlers,
-                 link_info, link_mac, link_stats, make_workdir, require_lab_environment, run,
-                 set_offloads)
+from lab import (ControlError, Deadline, InlineLab, LabError, LabSkip, LabTimeout, Namespace,
+                 NodeFailed, add_veth, cleanup, link_info, link_mac, link_stats, run)
 from skip_policy import skip_exit  # noqa: E402
 from metrics_client import METRICS_CONFIG
-from nodes import KernelBridgeNode, Rule, TandemdNode, ha_config, tandemd_config
-from checks import Check
+from nodes import (KernelBridgeNode, Rule, TandemdNode, ha_config, keep_previous_log,
+                   tandemd_config)
 from outage_probe import (DETECTION_MARGIN_MS, add_probe_args, detection_bound_ms,
                           start_probe)
 from session_tables import LIVE_STATES, ownership
+from labkit.checks import Report, Section
+from labkit.ha import ha_peers, ha_ready, ha_summary
+from labkit.options import add_ha_args, add_longlived_args as add_traffic_args, add_run_args, add_tandemd_arg, ha_options
+from labkit.report import counter_line, delta
+from labkit.runner import LabRun, finish_report, preflight, run_variants
+from labkit.topology import (curve_keys, keep_peer_link_from_kernel, no_rp_filter, prepare,
+                             real_frames_up, tune_endpoints, tune_routers)
 
 # --- addressing and ports ----------------------------------------------------------------------
 
@@ -106,7 +109,6 @@ PAIR_POLICY = (
     Rule("icmp", icmp_types=(8,), name="ping"),
 )
 
-ACTIVE_STATES = ("active-primary", "active-secondary", "active")
 NODE_KINDS = ("tandemd", "kernel", "kernel-ct")
 # The node kinds that run Linux in place of tandemd (the harness's references):
 # they have no HA agent, no session table and no tandemd counters. A check of
@@ -229,13 +231,7 @@ class PairTandemdNode(TandemdNode):
         self.slot = slot
         if self.opts.metrics:
             slot.node_ns.run(["ip", "link", "set", "lo", "up"])
-        # a restart keeps the log of the run before (tandemd.log.1, ...)
-        log = os.path.join(slot.workdir, "tandemd.log")
-        if os.path.exists(log):
-            n = 1
-            while os.path.exists(f"{log}.{n}"):
-                n += 1
-            os.rename(log, f"{log}.{n}")
+        keep_previous_log(os.path.join(slot.workdir, "tandemd.log"))
         super().start(slot)
 
     def kill(self) -> None:
@@ -488,15 +484,41 @@ class PairLab(InlineLab):
                 "a": self.a.node_ns, "b": self.b.node_ns, "sw": self.sw}[where]
 
     def build(self) -> None:
-        cleanup_stale()
-        self.workdir = make_workdir(self.prefix)
-        self.marks_path = os.path.join(self.workdir, "marks.jsonl")
-        open(self.marks_path, "w").close()
+        prepare(self, self.slots)
+        for ns_a, if_a, ns_b, if_b in self._links():
+            add_veth(ns_a, if_a, ns_b, if_b)
+        tune_routers(self.crt, self.srt, (self.plr,) if self.plr else ())
+        tune_endpoints(self.client, self.server)
+        self._addresses()
+        real_frames_up(self._all_ifaces())
+        for r, ifaces in (((self.crt, self.crt_if), (self.srt, self.srt_if))
+                          + (((self.plr, self.plr_if),) if self.plr else ())):
+            no_rp_filter(r, ifaces.values())
+        self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
+        self.server.run(["ip", "route", "add", "default", "via", SERVER_GW])
         for s in self.slots:
-            s.workdir = os.path.join(self.workdir, s.label)
-            os.makedirs(s.workdir)
-        for ns in self.namespaces():
-            ns.create()
+            s.peer_mac = link_mac(s.node_ns, s.peer_if)
+        if self.opts.node == "tandemd" and self.opts.curve:
+            curve_keys(self.slots)
+        self._wait_links_up(5.0)
+        if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
+            for s in self.slots:
+                keep_peer_link_from_kernel(s.node_ns, s.peer_if)
+        self._split_marks()
+        self.set_routes("ecmp")
+        if self.sw:
+            from link_impairer import ImpairedLinks
+            self.impaired = ImpairedLinks(self, [f"{k[:-1]}:{i}" for k, i in self.sw_if.items()])
+        self.log(f"pair lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} -- "
+                 f"{{{self.a.node_ns.name} | {self.b.node_ns.name}}} -- {self.srt.name} -- "
+                 f"{self.server.name} {SERVER_IP}; peer link {self.a.peer_if}<->{self.b.peer_if}"
+                 f" (MTU 9000, {self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'}"
+                 f"{', via ' + self.plr.name if self.plr else ''})"
+                 f", HA {HA_IP['a']}<->{HA_IP['b']}")
+
+    def _links(self) -> list[tuple[Namespace, str, Namespace, str]]:
+        """Every veth: the data paths, then the HA and peer links (to each
+        other, or through the impairing relay or the peer-link router)."""
         A, B = self.a, self.b
         links = [
             (self.client, self.client_if, self.crt, self.crt_if["client"]),
@@ -518,41 +540,11 @@ class PairLab(InlineLab):
                       for s in self.slots]
         else:
             links.append((A.node_ns, A.peer_if, B.node_ns, B.peer_if))
-        for ns_a, if_a, ns_b, if_b in links:
-            add_veth(ns_a, if_a, ns_b, if_b)
-        # routers: forwarding, no reverse-path filter (asymmetric on purpose),
-        # no redirects, L4 multipath hash
-        for r in (self.crt, self.srt) + ((self.plr,) if self.plr else ()):
-            for key, value in (("net.ipv4.ip_forward", "1"),
-                               ("net.ipv4.conf.all.rp_filter", "0"),
-                               ("net.ipv4.conf.default.rp_filter", "0"),
-                               ("net.ipv4.conf.all.send_redirects", "0"),
-                               ("net.ipv4.conf.default.send_redirects", "0"),
-                               ("net.ipv4.fib_multipath_hash_policy", "1"),
-                               ("net.ipv4.icmp_ratelimit", "0")):
-                r.sysctl(key, value)
-        # Linux's L4 multipath hash of headers is direction-independent (it
-        # orders addresses and ports): with one seed, both routers would send
-        # both directions of a flow through the same node. Different seeds
-        # keep the routers' choices independent for packets hashed by
-        # headers (most carry their socket's hash, see txrehash below).
-        self.crt.sysctl("net.ipv4.fib_multipath_hash_seed", "2576980377", required=False)
-        self.srt.sysctl("net.ipv4.fib_multipath_hash_seed", "1431655765", required=False)
-        for ns in (self.client, self.server):
-            ns.sysctl("net.ipv4.icmp_ratelimit", "0", required=False)
-        # A router's multipath hash uses a packet's L4 hash when the skb
-        # carries one, and packets from a local socket carry the socket's
-        # random tx hash across the veth. TCP re-rolls that hash on every
-        # retransmission timeout (net.core.txrehash), which would move a
-        # retransmitted SYN, SYN-ACK or segment to the other node, unlike a
-        # router hashing headers. Off: each direction of a connection keeps
-        # its node (chosen independently per direction, like ECMP with two
-        # different router hash seeds).
-        for ns in (self.client, self.server):
-            ns.sysctl("net.core.txrehash", "0", required=False)
-        self.client.sysctl("net.ipv4.ip_local_port_range", "10000 65000")
-        self.server.sysctl("net.core.somaxconn", "4096", required=False)
-        self.server.sysctl("net.ipv4.tcp_max_syn_backlog", "4096", required=False)
+        return links
+
+    def _addresses(self) -> None:
+        """The endpoints', routers' and HA addresses; MTU 9000 on the peer
+        link."""
         addrs = [
             (self.client, self.client_if, f"{CLIENT_IP}/24"),
             (self.crt, self.crt_if["client"], f"{CLIENT_GW}/24"),
@@ -562,8 +554,8 @@ class PairLab(InlineLab):
             (self.srt, self.srt_if["b"], f"{SEG['b'][1]}/24"),
             (self.srt, self.srt_if["server"], f"{SERVER_GW}/24"),
             (self.server, self.server_if, f"{SERVER_IP}/24"),
-            (A.node_ns, A.ha_if, f"{HA_IP['a']}/24"),
-            (B.node_ns, B.ha_if, f"{HA_IP['b']}/24"),
+            (self.a.node_ns, self.a.ha_if, f"{HA_IP['a']}/24"),
+            (self.b.node_ns, self.b.ha_if, f"{HA_IP['b']}/24"),
         ]
         if self.plr:
             addrs += [(self.plr, self.plr_if[x], f"{PEER_LINK_GATEWAY[x]}/24") for x in "ab"]
@@ -575,43 +567,11 @@ class PairLab(InlineLab):
                 self.plr.run(["ip", "link", "set", self.plr_if[s.letter], "mtu", "9000"])
             if "peer" in self.opts.impair_links:
                 self.sw.run(["ip", "link", "set", self.sw_if["peer" + s.letter], "mtu", "9000"])
-        # Offloads off on every veth: the nodes' af_packet ports must see and
-        # send real frames (no GSO/GRO aggregates, no CHECKSUM_PARTIAL), and
-        # the endpoints and routers must send frames with real checksums.
-        for ns, iface in self._all_ifaces():
-            set_offloads(ns, iface, tx=False, rx=False, tso=False, gso=False, gro=False)
-            ns.run(["ip", "link", "set", iface, "up"])
-        for r, ifaces in (((self.crt, self.crt_if), (self.srt, self.srt_if))
-                          + (((self.plr, self.plr_if),) if self.plr else ())):
-            for iface in ifaces.values():
-                r.sysctl(f"net.ipv4.conf.{iface}.rp_filter", "0")
-        self.client.run(["ip", "route", "add", "default", "via", CLIENT_GW])
-        self.server.run(["ip", "route", "add", "default", "via", SERVER_GW])
-        for s in self.slots:
-            s.peer_mac = link_mac(s.node_ns, s.peer_if)
-        if self.opts.node == "tandemd" and self.opts.curve:
-            import zmq
-            for s in self.slots:
-                pub, sec = zmq.curve_keypair()
-                s.public_key, s.secret_key = pub.decode(), sec.decode()
-        self._wait_links_up(5.0)
-        if self.opts.node == "tandemd" and self.opts.peer_link == "udp":
-            # On a real port DPDK owns the NIC and the kernel never sees the
-            # peer link. Here af_packet hands tandemd its copy first; after
-            # that the node's kernel would run every datagram up its IPv4
-            # stack only to drop it (it has no address there): drop at
-            # ingress instead, as a 0x88B5 frame is dropped at once.
-            for s in self.slots:
-                s.node_ns.run(["nft", "-f", "-"], input=(
-                    "table netdev tandem_lab_peer_link {\n"
-                    "    chain ingress {\n"
-                    f"        type filter hook ingress device {s.peer_if} priority 0;"
-                    " policy drop;\n"
-                    "    }\n"
-                    "}\n"))
-        # the split modes: connections by a bit of the client port (Linux
-        # hands out consecutive even ports to connect(), so bit 1 alternates);
-        # nftables marks them, a rule sends marked packets to table 101
+
+    def _split_marks(self) -> None:
+        """The split modes: connections by a bit of the client port (Linux
+        hands out consecutive even ports to connect(), so bit 1 alternates);
+        nftables marks them, a rule sends marked packets to table 101."""
         for r, match in ((self.crt, "tcp sport"), (self.srt, "tcp dport")):
             r.run(["nft", "-f", "-"], input=(
                 "table ip tandem_lab_split {\n"
@@ -621,16 +581,6 @@ class PairLab(InlineLab):
                 "    }\n"
                 "}\n"))
             r.run(["ip", "rule", "add", "pref", "100", "fwmark", "0x101", "lookup", "101"])
-        self.set_routes("ecmp")
-        if self.sw:
-            from link_impairer import ImpairedLinks
-            self.impaired = ImpairedLinks(self, [f"{k[:-1]}:{i}" for k, i in self.sw_if.items()])
-        self.log(f"pair lab {self.prefix}: {self.client.name} {CLIENT_IP} -- {self.crt.name} -- "
-                 f"{{{self.a.node_ns.name} | {self.b.node_ns.name}}} -- {self.srt.name} -- "
-                 f"{self.server.name} {SERVER_IP}; peer link {self.a.peer_if}<->{self.b.peer_if}"
-                 f" (MTU 9000, {self.opts.peer_link if self.opts.node == 'tandemd' else 'n/a'}"
-                 f"{', via ' + self.plr.name if self.plr else ''})"
-                 f", HA {HA_IP['a']}<->{HA_IP['b']}")
 
     def _all_ifaces(self):
         out = [(self.client, self.client_if), (self.server, self.server_if)]
@@ -840,12 +790,13 @@ class PairLab(InlineLab):
 
     def wait_ha_ready(self, deadline: Deadline | None = None, timeout: float | None = None,
                       nodes: tuple | None = None) -> dict[str, dict | None]:
-        """Waits until every live node reports an active state and sees its
-        peer alive (when it reports peers). Returns the last states."""
+        """Waits until every live node (or those in `nodes`) reports an
+        active state and sees its peers as `ha_ok` asks. Returns the last
+        states; NodeFailed when the time is up."""
         timeout = timeout or self.opts.ha_timeout
         if deadline is not None:
             timeout = deadline.cap(timeout)
-        slots = nodes or tuple(s for s in self.slots if not s.dead)
+        slots = nodes or self.ha_slots()
         end = time.monotonic() + timeout
         states: dict[str, dict | None] = {}
         while True:
@@ -857,8 +808,7 @@ class PairLab(InlineLab):
                 if st is None:
                     # the Linux kinds have no HA state; tandemd must answer
                     done = done and not self.ha_supported
-                    continue
-                if not ha_ready(st, expect_peer=not s.other.dead):
+                elif not self.ha_ok(s, st):
                     done = False
             if done:
                 return states
@@ -868,6 +818,15 @@ class PairLab(InlineLab):
                                      f"{self.slot(k).label}: {ha_summary(v)}"
                                      for k, v in states.items()))
             time.sleep(0.05)
+
+    def ha_slots(self) -> tuple:
+        """The nodes wait_ha_ready waits for by default: those not killed."""
+        return tuple(s for s in self.slots if not s.dead)
+
+    def ha_ok(self, s: NodeSlot, st: dict) -> bool:
+        """Node s's HA state `st` is ready: active, and its peer alive and
+        active unless the peer was killed."""
+        return ha_ready(st, expect_peer=not s.other.dead)
 
     def sessions(self, s: NodeSlot, port: int | None = None,
                  live_only: bool = True) -> dict | None:
@@ -1003,128 +962,6 @@ class PairLab(InlineLab):
 
 
 # --- HA state helpers -----------------------------------------------------------------------------
-
-
-def ha_local_state(st: dict | None) -> str | None:
-    if not isinstance(st, dict):
-        return None
-    local = st.get("local")
-    return local.get("state") if isinstance(local, dict) else None
-
-
-def ha_peers(st: dict | None) -> list[dict]:
-    if not isinstance(st, dict) or not isinstance(st.get("peers"), list):
-        return []
-    return [p for p in st["peers"] if isinstance(p, dict)]
-
-
-def ha_ready(st: dict, expect_peer: bool = True) -> bool:
-    """This node is active and, with `expect_peer`, lists its peers, every one
-    alive and active (a field a node does not report is not taken as yes)."""
-    if ha_local_state(st) not in ACTIVE_STATES:
-        return False
-    if expect_peer:
-        peers = ha_peers(st)
-        if not peers:
-            return False
-        for p in peers:
-            if p.get("alive") is not True or p.get("state") not in ACTIVE_STATES:
-                return False
-    return True
-
-
-def ha_summary(st: dict | None) -> str:
-    if st is None:
-        return "n/a"
-    parts = [f"state {ha_local_state(st)}"]
-    for p in ha_peers(st):
-        fields = [f"{k} {p[k]}" for k in ("state", "alive", "control_link", "peer_link")
-                  if k in p]
-        parts.append(f"peer {p.get('id', '?')}: " + ", ".join(fields))
-    return "; ".join(parts)
-
-
-# --- results -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Section:
-    title: str
-    node_kind: str = "tandemd"
-    lines: list[str] = field(default_factory=list)
-    checks: list[Check] = field(default_factory=list)
-    data: dict = field(default_factory=dict)
-
-    def line(self, text: str) -> None:
-        self.lines.append(text)
-        print(f"   {text}", flush=True)
-
-    def check(self, text: str, ok: bool | None, optional_for: tuple[str, ...] = ()) -> bool | None:
-        """Records a check. `ok` None fails, unless this run's node kind is
-        one of `optional_for` (the kinds that cannot show what it reads)."""
-        c = Check(text, ok, optional=self.node_kind in optional_for)
-        self.checks.append(c)
-        print(f"   {c.mark}  {c.shown}", flush=True)
-        return ok
-
-
-class Report:
-    def __init__(self, node_kind: str = "tandemd") -> None:
-        self.node_kind = node_kind
-        self.sections: list[Section] = []
-
-    def section(self, title: str) -> Section:
-        s = Section(title, self.node_kind)
-        self.sections.append(s)
-        print(f"\n== {title}", flush=True)
-        return s
-
-    def failed(self) -> list[str]:
-        return [f"{s.title}: {c.shown}" for s in self.sections for c in s.checks if c.failed]
-
-    def n_checks(self) -> int:
-        return sum(len(s.checks) for s in self.sections)
-
-    def n_skipped(self) -> int:
-        return sum(1 for s in self.sections for c in s.checks if c.skipped)
-
-    def print_summary(self) -> None:
-        """One line per section, then the optional checks this node kind skipped."""
-        for s in self.sections:
-            bad = sum(1 for c in s.checks if c.failed)
-            print(f"{'FAIL' if bad else 'PASS'}  {s.title}: "
-                  f"{sum(1 for c in s.checks if c.ok)} passed, {bad} failed"
-                  + (f", {sum(1 for c in s.checks if c.skipped)} optional skipped"
-                     if any(c.skipped for c in s.checks) else ""))
-        print(f"optional checks skipped (node kind {self.node_kind}): {self.n_skipped()}")
-
-    def sections_json(self) -> list[dict]:
-        return [{"title": s.title, "lines": s.lines, "data": s.data,
-                 "checks": [{"text": c.text, "ok": c.ok, "optional": c.optional}
-                            for c in s.checks]}
-                for s in self.sections]
-
-
-def delta(after: dict | None, before: dict | None) -> dict:
-    if not after or not before:
-        return {}
-    return {k: v - before.get(k, 0) for k, v in after.items()
-            if isinstance(v, int) and v - before.get(k, 0)}
-
-
-_NOISE = ("io.idle_sleeps", "io.rx_bursts", "io.polls")
-
-
-def counter_line(d: dict, keys: tuple[str, ...] | None = None, limit: int = 40) -> str:
-    """Counters that moved: the dataplane's first (drops and forwarding
-    decisions), then the groups (ha., io., peer_link., ...)."""
-    items = [(k, v) for k, v in sorted(d.items(), key=lambda kv: ("." in kv[0], kv[0]))
-             if v and k not in _NOISE and not k.endswith("bytes") and
-             (keys is None or any(k == x or k.endswith("." + x) or k.startswith(x) for x in keys))]
-    if not items:
-        return "(no counter moved)"
-    return "  ".join(f"{k} {v:+d}" for k, v in items[:limit]) + \
-        (f"  (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
 # --- shared scenario pieces -------------------------------------------------------------------
@@ -1381,17 +1218,6 @@ def owned_by(own: dict, node_id: int) -> int | None:
     return None
 
 
-def wait_until(fn, timeout: float, interval: float = 0.05):
-    """Polls fn() until it returns something truthy; returns it, or the last
-    value after `timeout`."""
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(interval)
-
-
 # --- runner -----------------------------------------------------------------------------------
 
 
@@ -1400,160 +1226,64 @@ def common_args(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--node", choices=NODE_KINDS, default="tandemd",
                     help="tandemd; kernel (stateless bridges: everything passes); kernel-ct "
                          "(two unsynchronised conntrack firewalls: must fail)")
-    ap.add_argument("--tandemd", default=None,
-                    help="tandemd binary (default: $TANDEMD, else build/release/src/daemon/tandemd)")
-    ap.add_argument("--cli", default=None, help="the tandem CLI (default build/release/cli/tandem "
-                                                "if built, else the control socket directly)")
-    ap.add_argument("--owner", choices=("first-packet", "primary"), default="first-packet",
-                    help="[ha] session-owner")
-    ap.add_argument("--peer-link", choices=("raw", "udp"), default="raw",
-                    help="[ha] peer-link transport (tandemd)")
+    add_tandemd_arg(ap)
+    add_ha_args(ap, cli_help="the tandem CLI (default build/release/cli/tandem "
+                             "if built, else the control socket directly)")
     ap.add_argument("--peer-link-gateway", action="store_true",
                     help="udp peer link: the nodes in two subnets behind a router namespace "
                          "([ha] peer-link-gateway)")
-    ap.add_argument("--revert", choices=("true", "false"), default="true", help="[ha] revert")
-    ap.add_argument("--no-curve", action="store_true", help="no CURVE keys in the configs")
-    ap.add_argument("--heartbeat-ms", type=int, default=20)
-    ap.add_argument("--hold-ms", type=int, default=100)
-    ap.add_argument("--cluster-id", type=int, default=7)
     ap.add_argument("--workers", type=int, default=1, help="tandemd workers per node")
-    ap.add_argument("--deadline", type=float, default=170.0, help="overall limit in seconds")
-    ap.add_argument("--json", metavar="FILE", help="write the counted outcomes here")
-    ap.add_argument("--artifacts", metavar="DIR",
-                    help="copy the nodes' configs and logs here before cleaning up")
+    add_run_args(ap, deadline=170.0)
     return ap
 
 
 def options_from(args, **over) -> PairOptions:
-    o = PairOptions(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
-                    peer_link=args.peer_link, peer_link_routed=args.peer_link_gateway,
-                    revert=args.revert == "true", curve=not args.no_curve,
-                    heartbeat_ms=args.heartbeat_ms, hold_ms=args.hold_ms,
-                    cluster_id=args.cluster_id, workers=args.workers)
+    o = PairOptions(**ha_options(args), peer_link_routed=args.peer_link_gateway,
+                    workers=args.workers)
     for k, v in over.items():
         setattr(o, k, v)
     return o
+
+
+def pair_up(lab: PairLab, report: Report, deadline: Deadline, tag: str) -> None:
+    """Starts the server services and both nodes; with tandemd, the "pair
+    up" section: both nodes active and seeing each other."""
+    start_servers(lab)
+    lab.start_nodes(deadline)
+    if lab.opts.node != "tandemd":
+        return
+    sec = report.section(f"pair up{' (' + tag + ')' if tag else ''}")
+    states = show_ha(lab, sec, "HA")
+    sec.check("both nodes report an active state and see each other alive and active",
+              all(states.get(s.letter) is not None and
+                  ha_ready(states[s.letter], expect_peer=True) for s in lab.slots))
 
 
 def pair_main(description: str, body, argv=None, configure=None, variants=None) -> int:
     """Parses the options, then for each variant (a dict of PairOptions
     overrides, default one: none; its "label", if any, names it in the
     output) builds a pair lab, starts the server services and both nodes,
-    waits for HA, and runs body(lab, args, report, deadline). Prints the counted outcomes; exit 0 passed, 1 a check failed
-    or a node failed, 2 the lab could not run, 77 skipped."""
+    waits for HA, and runs body(lab, args, report, deadline, variant).
+    Prints the counted outcomes; exit 0 passed, 1 a check failed or a node
+    failed, 2 the lab could not run, 77 skipped."""
     ap = common_args(description)
     if configure:
         configure(ap)
     args = ap.parse_args(argv)
     try:
         tools = ("ip", "ethtool") + (("nft", "conntrack") if args.node == "kernel-ct" else ())
-        require_lab_environment(tools)
-        if args.node == "tandemd":
-            binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
-            if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-                raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
+        args.tandemd = preflight(tools, args.tandemd, need_tandemd=args.node == "tandemd")
     except LabSkip as e:
         return skip_exit(e)
-    install_signal_handlers()
-    arm_watchdog(args.deadline + 20)
-    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
-    started = time.monotonic()
+    lab_run = LabRun(args.deadline)
     report = Report(args.node)
-    error = None
-    node_failures: list[str] = []
-    vs = variants(args) if callable(variants) else (variants or [{}])
     print(f"{description}\nnode: {args.node}"
           + (f", peer link {args.peer_link}" if args.node == "tandemd" else ""), flush=True)
-    try:
-        for over in vs:
-            # "label": the variant's name as printed (default: its overrides)
-            opts = options_from(args, **{k: v for k, v in over.items() if k != "label"})
-            tag = over.get("label", ", ".join(f"{k} {v}" for k, v in over.items()))
-            if tag:
-                print(f"\n#### variant: {tag}", flush=True)
-            with PairLab(opts) as lab:
-                try:
-                    start_servers(lab)
-                    lab.start_nodes(deadline)
-                    if args.node == "tandemd":
-                        sec = report.section(f"pair up{' (' + tag + ')' if tag else ''}")
-                        states = show_ha(lab, sec, "HA")
-                        sec.check("both nodes report an active state and see each other "
-                                  "alive and active",
-                                  all(states.get(s.letter) is not None and
-                                      ha_ready(states[s.letter], expect_peer=True)
-                                      for s in lab.slots))
-                    try:
-                        body(lab, args, report, deadline, variant=over)
-                    except NodeFailed as e:
-                        # a verdict on the nodes: record it, stop them, and go
-                        # on with the next variant
-                        msg = str(e)
-                        print(f"\nNODE FAILED{' (' + tag + ')' if tag else ''}: {msg}")
-                        node_failures.append(f"{tag + ': ' if tag else ''}{msg.splitlines()[0]}")
-                    for s in lab.slots:
-                        if s.node is not None and not s.dead:
-                            s.node.check_alive()
-                    final = report.section(f"shutdown{' (' + tag + ')' if tag else ''}")
-                    stopped = lab.stop_nodes()
-                    for k, r in stopped.items():
-                        code = r.get("exit_code")
-                        if code is None:
-                            continue
-                        final.check(f"node{k.upper()} stopped cleanly on SIGTERM (exit {code})",
-                                    code == 0)
-                        if code != 0 and r.get("log_tail"):
-                            print(f"node{k.upper()} log ends:\n{r['log_tail']}")
-                finally:
-                    if args.artifacts:
-                        _save_artifacts(lab, args.artifacts, tag)
-    except LabSkip as e:
-        return skip_exit(e)
-    except NodeFailed as e:
-        node_failures.append(str(e).splitlines()[0])
-        print(f"\nNODE FAILED: {e}")
-    except LabInterrupted as e:
-        error = f"interrupted by {e}"
-    except LabError as e:
-        error = f"{type(e).__name__}: {e}"
-        if os.environ.get("LAB_DEBUG"):
-            traceback.print_exc()
-    finally:
-        arm_watchdog(0)
-
-    failed = report.failed() + [f"node: {f}" for f in node_failures]
-    print("\n" + "-" * 72)
-    report.print_summary()
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"node": args.node, "error": error, "node_failures": node_failures,
-                       "sections": report.sections_json()}, f, indent=2, default=str)
-    total = time.monotonic() - started
-    if error:
-        print(f"ERROR {error}")
-        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
-        return 2
-    if failed:
-        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {report.n_checks()} checks "
-              f"run, node {args.node}, {total:.1f} s")
-        for f in failed:
-            print(f"  - {f}")
-        return 1
-    print(f"RESULT: PASS ({report.n_checks()} checks, node {args.node}, {total:.1f} s)")
-    return 0
-
-
-def _save_artifacts(lab: PairLab, target: str, tag: str) -> None:
-    sub = os.path.join(target, tag.replace(" ", "-").replace(",", "")) if tag else target
-    os.makedirs(sub, exist_ok=True)
-    for root, _, files in os.walk(lab.workdir):
-        for name in files:
-            src = os.path.join(root, name)
-            rel = os.path.relpath(src, lab.workdir).replace(os.sep, "_")
-            try:
-                shutil.copy2(src, os.path.join(sub, rel))
-            except OSError:
-                pass
+    run_variants(lab_run, args, report, body, variants,
+                 lambda over: PairLab(options_from(args, **over)), pair_up)
+    if lab_run.skip_code is not None:
+        return lab_run.skip_code
+    return finish_report(lab_run, report, f"node {args.node}", args.json, {"node": args.node})
 
 
 # --- failover and revert (scenarios 3 and 4) ------------------------------------------------------
@@ -1561,17 +1291,7 @@ def _save_artifacts(lab: PairLab, target: str, tag: str) -> None:
 
 def add_longlived_args(ap) -> None:
     add_probe_args(ap)
-    ap.add_argument("--conns", type=int, default=200, help="long-lived request/response connections")
-    ap.add_argument("--interval-ms", type=float, default=10.0, help="request interval per connection")
-    ap.add_argument("--bulk-mbit", type=float, default=100.0,
-                    help="rate of the bulk download stream in Mbit/s (0: as fast as it goes)")
-    ap.add_argument("--steady", type=float, default=1.5,
-                    help="seconds of traffic before the first event (the baseline)")
-    ap.add_argument("--target-ms", type=float, default=300.0,
-                    help="largest gap between responses allowed after an event")
-    ap.add_argument("--idle", type=int, default=100,
-                    help="connections idle across the events (answer once at the start, then "
-                         "nothing until the end; 0: none)")
+    add_traffic_args(ap, steady_help="seconds of traffic before the first event (the baseline)")
     ap.add_argument("--spread", choices=("ecmp", "split", "split-asymmetric"), default="ecmp",
                     help="how connections spread over the nodes: ecmp (each direction picks a "
                          "node independently), split (half the connections by client port, "

@@ -78,15 +78,7 @@ def cmd_stream_serve(a) -> int:
             stats[str(p)] = {"kind": kind, "accepted": 0, "active": 0, "closed_clean": 0,
                              "reset": 0, "errors": 0, "bytes_in": 0, "bytes_out": 0}
     conns: dict[int, _Conn] = {}
-    rfd, wfd = os.pipe()
-    os.set_blocking(rfd, False)
-    os.set_blocking(wfd, False)
-    signal.set_wakeup_fd(wfd)
-    flags = {"stop": False, "stats": False}
-    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGUSR1, lambda *_: flags.__setitem__("stats", True))
-    ep.register(rfd, select.EPOLLIN)
+    rfd, flags = signal_flags(ep, stats=signal.SIGUSR1)
 
     def snapshot(event):
         return {"event": event, "ports": stats, "pid": os.getpid()}
@@ -297,6 +289,23 @@ class _Bulk:
         self.closed = ""
 
 
+def signal_flags(ep, **extra: int) -> tuple[int, dict[str, bool]]:
+    """Flags set by signals, and a wake-up pipe registered with `ep` so
+    that a signal ends its poll: "stop" on SIGTERM and SIGINT, and each
+    name in `extra` on its signal. Returns (the pipe's read end, flags)."""
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    flags = {"stop": False, **{name: False for name in extra}}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    for name, sig in extra.items():
+        signal.signal(sig, lambda *_, n=name: flags.__setitem__(n, True))
+    ep.register(rfd, select.EPOLLIN)
+    return rfd, flags
+
+
 def drain_wakeup(fd: int) -> None:
     """Empties the signal wake-up pipe (signal.set_wakeup_fd) after a poll."""
     try:
@@ -373,93 +382,92 @@ def bulk_gap_from(b: _Bulk, t_mark: float, window: float, t_end: float) -> float
     return best
 
 
-def cmd_rr_long(a) -> int:
-    ep = select.epoll()
-    rng = random.Random(a.seed)
-    rrs = [_RR(i) for i in range(a.conns)]
-    bulks = [_Bulk(i) for i in range(a.bulk_conns if a.bulk_port else 0)]
-    by_fd: dict[int, object] = {}
-    counts = {"connect_failed": 0}
-    connect_errors: dict[str, int] = {}
-    started = time.monotonic()
-    hard_end = started + a.max_seconds
-    gap_threshold = a.bulk_gap_ms / 1000.0
+class _RrLong:
+    """rr-long's state: the connections, the epoll set, the counts. One
+    thread; `run()` drives it and emits the JSON lines."""
 
-    rfd, wfd = os.pipe()
-    os.set_blocking(rfd, False)
-    os.set_blocking(wfd, False)
-    signal.set_wakeup_fd(wfd)
-    flags = {"stop": False, "stats": False}
-    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGUSR1, lambda *_: flags.__setitem__("stats", True))
-    ep.register(rfd, select.EPOLLIN)
+    def __init__(self, a) -> None:
+        self.a = a
+        self.ep = select.epoll()
+        self.rng = random.Random(a.seed)
+        self.rrs = [_RR(i) for i in range(a.conns)]
+        self.bulks = [_Bulk(i) for i in range(a.bulk_conns if a.bulk_port else 0)]
+        self.by_fd: dict[int, object] = {}
+        self.connect_failed = 0
+        self.connect_errors: dict[str, int] = {}
+        self.started = time.monotonic()
+        self.hard_end = self.started + a.max_seconds
+        self.gap_threshold = a.bulk_gap_ms / 1000.0
+        self.rfd, self.flags = signal_flags(self.ep, stats=signal.SIGUSR1)
+        self.due: list[tuple[float, int]] = []     # (time, connection) of the next requests
+        self.ready_sent = False
+        self.stop_at: float | None = None
 
-    def open_conn(c, port: int) -> None:
+    def open_conn(self, c, port: int) -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            s.connect((a.dst, port))
+            s.connect((self.a.dst, port))
         except BlockingIOError:
             pass
         c.sock = s
         c.sport = s.getsockname()[1]
-        by_fd[s.fileno()] = c
-        ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLIN)
+        self.by_fd[s.fileno()] = c
+        self.ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLIN)
 
-    def fail(c, reason: str, now: float) -> None:
+    def fail(self, c, reason: str, now: float) -> None:
         if c.state in ("broken", "done"):
             return
         if c.state == "connecting":
-            counts["connect_failed"] += 1
-            connect_errors[reason] = connect_errors.get(reason, 0) + 1
+            self.connect_failed += 1
+            self.connect_errors[reason] = self.connect_errors.get(reason, 0) + 1
         c.state = "broken"
         c.error, c.error_t = reason, now
         try:
-            ep.unregister(c.sock.fileno())
+            self.ep.unregister(c.sock.fileno())
         except (OSError, ValueError):
             pass
-        by_fd.pop(c.sock.fileno(), None)
+        self.by_fd.pop(c.sock.fileno(), None)
         c.sock.close()
 
-    def send_request(c: _RR, now: float) -> None:
+    def send_request(self, c: _RR, now: float) -> None:
         c.seq += 1
         head = struct.pack("!IQ", c.idx, c.seq)
-        c.req = head + rng.randbytes(max(0, a.size - len(head)))
+        c.req = head + self.rng.randbytes(max(0, self.a.size - len(head)))
         try:
             n = c.sock.send(c.req)
         except (BlockingIOError, InterruptedError):
             n = 0
         except ConnectionResetError:
-            fail(c, "reset", now)
+            self.fail(c, "reset", now)
             return
         except OSError as e:
-            fail(c, errno_name(e), now)
+            self.fail(c, errno_name(e), now)
             return
         if n != len(c.req):
             # a 64-byte request that does not fit the socket buffer: the
             # connection is stuck far beyond anything this test tolerates
-            fail(c, "send_blocked", now)
+            self.fail(c, "send_blocked", now)
             return
         c.requests += 1
         c.sent_at = now
         c.state = "waiting"
         c.buf.clear()
 
-    def connected(c, ev: int, now: float) -> bool:
+    def connected(self, c, ev: int, now: float) -> bool:
         """A connecting socket's outcome: True once connected (now waiting
         for input), False while pending or failed (counted)."""
         err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
-            fail(c, errno.errorcode.get(err, str(err)), now)
+            self.fail(c, errno.errorcode.get(err, str(err)), now)
             return False
         if not ev & select.EPOLLOUT:
             return False
-        ep.modify(c.sock.fileno(), select.EPOLLIN)
+        self.ep.modify(c.sock.fileno(), select.EPOLLIN)
         return True
 
-    def receive(c, size: int, now: float) -> bytes | None:
+    def receive(self, c, size: int, now: float) -> bytes | None:
         """Up to `size` bytes, b"" at end of stream, None when nothing is
         there or the connection broke (counted); a clean end of stream
         after closing marks the connection done."""
@@ -468,28 +476,28 @@ def cmd_rr_long(a) -> int:
         except BlockingIOError:
             return None
         except ConnectionResetError:
-            fail(c, "reset", now)
+            self.fail(c, "reset", now)
             return None
         except OSError as e:
-            fail(c, errno_name(e), now)
+            self.fail(c, errno_name(e), now)
             return None
         if not data:
             if c.state == "closing":
                 c.state, c.closed = "done", "clean"
-                ep.unregister(c.sock.fileno())
-                by_fd.pop(c.sock.fileno(), None)
+                self.ep.unregister(c.sock.fileno())
+                self.by_fd.pop(c.sock.fileno(), None)
                 c.sock.close()
             else:
-                fail(c, "eof", now)
+                self.fail(c, "eof", now)
         return data
 
-    def on_rr(c: _RR, ev: int, now: float) -> None:
+    def on_rr(self, c: _RR, ev: int, now: float) -> None:
         if c.state == "connecting":
-            if connected(c, ev, now):
+            if self.connected(c, ev, now):
                 c.state = "idle"
-                send_request(c, now)
+                self.send_request(c, now)
             return
-        data = receive(c, 65536, now)
+        data = self.receive(c, 65536, now)
         if not data:
             return
         if c.state != "waiting":
@@ -500,21 +508,21 @@ def cmd_rr_long(a) -> int:
             return
         if bytes(c.buf) != c.req:
             c.mismatch += 1
-            fail(c, "mismatch", now)
+            self.fail(c, "mismatch", now)
             return
         c.responses += 1
         c.times.append(now)
         c.state = "idle"
-        c.next_due = max(now, c.sent_at + a.interval)
+        c.next_due = max(now, c.sent_at + self.a.interval)
 
-    def on_bulk(b: _Bulk, ev: int, now: float) -> None:
+    def on_bulk(self, b: _Bulk, ev: int, now: float) -> None:
         if b.state == "connecting":
-            if connected(b, ev, now):
-                b.sock.send(struct.pack("!Q", a.bulk_rate))
+            if self.connected(b, ev, now):
+                b.sock.send(struct.pack("!Q", self.a.bulk_rate))
                 b.state = "running"
             return
         while True:
-            data = receive(b, 262144, now)
+            data = self.receive(b, 262144, now)
             if not data:
                 return
             off = b.bytes % PATTERN_PERIOD
@@ -525,7 +533,7 @@ def cmd_rr_long(a) -> int:
                 g = now - b.last_rx
                 if g > b.max_gap:
                     b.max_gap = g
-                if g > gap_threshold and len(b.gaps) < 1000:
+                if g > self.gap_threshold and len(b.gaps) < 1000:
                     b.gaps.append((b.last_rx, now))
             else:
                 b.first_rx = now
@@ -533,7 +541,8 @@ def cmd_rr_long(a) -> int:
             if len(data) < 262144:
                 return
 
-    def stats(event: str, now: float) -> dict:
+    def stats(self, event: str, now: float) -> dict:
+        rrs = self.rrs
         live = [c for c in rrs if c.state in ("idle", "waiting")]
         last = [c.times[-1] if len(c.times) else 0.0 for c in live]
         return {"event": event, "t": now, "connected": sum(1 for c in rrs if len(c.times)),
@@ -541,148 +550,174 @@ def cmd_rr_long(a) -> int:
                 "responses": sum(c.responses for c in rrs),
                 "oldest_last_response": min(last) if last else 0.0,
                 "bulk": [{"bytes": b.bytes, "last_rx": b.last_rx, "state": b.state}
-                         for b in bulks]}
+                         for b in self.bulks]}
 
-    due: list[tuple[float, int]] = []
-    for c in rrs:
-        open_conn(c, a.port)
-    for b in bulks:
-        open_conn(b, a.bulk_port)
+    def scan(self, now: float) -> bool:
+        """Every 50 ms (and while stopping): timeouts, readiness, closing.
+        True when the run is over (every connection closed or broken, or
+        the stop timeout passed)."""
+        a = self.a
+        for c in self.rrs:
+            if c.state == "waiting" and now - c.sent_at > a.io_timeout:
+                self.fail(c, "timeout", now)
+            elif c.state == "connecting" and now - self.started > a.connect_timeout:
+                self.fail(c, "connect_timeout", now)
+        for b in self.bulks:
+            if b.state == "running" and b.last_rx and now - b.last_rx > a.io_timeout:
+                self.fail(b, "timeout", now)
+            elif b.state == "connecting" and now - self.started > a.connect_timeout:
+                self.fail(b, "connect_timeout", now)
+        if not self.ready_sent and all(len(c.times) or c.state == "broken" for c in self.rrs) \
+                and all(b.bytes or b.state == "broken" for b in self.bulks):
+            self.ready_sent = True
+            emit({**self.stats("ready", now), "sports": [c.sport for c in self.rrs],
+                  "bulk_sports": [b.sport for b in self.bulks],
+                  "connect_failed": self.connect_failed})
+        if self.stop_at is None:
+            return False
+        # no new requests; close each connection once it is idle
+        for c in self.rrs + self.bulks:
+            if c.state in ("idle", "running"):
+                try:
+                    c.sock.shutdown(socket.SHUT_WR)
+                except OSError as e:
+                    self.fail(c, errno_name(e), now)
+                    continue
+                c.state = "closing"
+        return all(c.state in ("done", "broken") for c in self.rrs + self.bulks) or \
+            now - self.stop_at > a.stop_timeout
 
-    ready_sent = False
-    stop_at = None
-    next_scan = 0.0
-    while True:
-        now = time.monotonic()
-        if (flags["stop"] or now > hard_end) and stop_at is None:
-            stop_at = now
-        if now >= next_scan or stop_at is not None:
-            # every 50 ms (and while stopping): timeouts, readiness, closing
-            next_scan = now + 0.05
-            for c in rrs:
-                if c.state == "waiting" and now - c.sent_at > a.io_timeout:
-                    fail(c, "timeout", now)
-                elif c.state == "connecting" and now - started > a.connect_timeout:
-                    fail(c, "connect_timeout", now)
-            for b in bulks:
-                if b.state == "running" and b.last_rx and now - b.last_rx > a.io_timeout:
-                    fail(b, "timeout", now)
-                elif b.state == "connecting" and now - started > a.connect_timeout:
-                    fail(b, "connect_timeout", now)
-            if not ready_sent and all(len(c.times) or c.state == "broken" for c in rrs) and \
-                    all(b.bytes or b.state == "broken" for b in bulks):
-                ready_sent = True
-                emit({**stats("ready", now), "sports": [c.sport for c in rrs],
-                      "bulk_sports": [b.sport for b in bulks],
-                      "connect_failed": counts["connect_failed"]})
-            if stop_at is not None:
-                # no new requests; close each connection once it is idle
-                for c in rrs + bulks:
-                    if c.state in ("idle", "running"):
-                        try:
-                            c.sock.shutdown(socket.SHUT_WR)
-                        except OSError as e:
-                            fail(c, errno_name(e), now)
-                            continue
-                        c.state = "closing"
-                if all(c.state in ("done", "broken") for c in rrs + bulks) or \
-                        now - stop_at > a.stop_timeout:
-                    break
-        if stop_at is None:
-            while due and due[0][0] <= now:
-                _, i = heapq.heappop(due)
-                c = rrs[i]
-                if c.state == "idle":
-                    send_request(c, now)
-        if flags["stats"]:
-            flags["stats"] = False
-            emit(stats("stats", now))
+    def poll(self, now: float, next_scan: float) -> None:
+        """Waits for socket events until the next scan or the next request
+        due, and handles them."""
         timeout = min(0.05, max(0.0, next_scan - now))
-        if due and stop_at is None:
-            timeout = max(0.0, min(timeout, due[0][0] - now))
+        if self.due and self.stop_at is None:
+            timeout = max(0.0, min(timeout, self.due[0][0] - now))
         try:
-            events = ep.poll(timeout)
+            events = self.ep.poll(timeout)
         except InterruptedError:
             events = []
         now = time.monotonic()
         for fd, ev in events:
-            if fd == rfd:
-                drain_wakeup(rfd)
+            if fd == self.rfd:
+                drain_wakeup(self.rfd)
                 continue
-            c = by_fd.get(fd)
+            c = self.by_fd.get(fd)
             if c is None:
                 continue
             if isinstance(c, _RR):
                 was = c.state
-                on_rr(c, ev, now)
-                if was == "waiting" and c.state == "idle" and stop_at is None:
-                    heapq.heappush(due, (c.next_due, c.idx))
+                self.on_rr(c, ev, now)
+                if was == "waiting" and c.state == "idle" and self.stop_at is None:
+                    heapq.heappush(self.due, (c.next_due, c.idx))
             else:
-                on_bulk(c, ev, now)
-    t_end = time.monotonic()
-    for c in rrs + bulks:
-        if c.state not in ("done", "broken"):
-            c.closed = f"unfinished ({c.state})"
-            c.sock.close()
+                self.on_bulk(c, ev, now)
 
-    # --- results -------------------------------------------------------------------------------
-    marks = read_marks(a.marks)
-    broken_reasons: dict[str, int] = {}
-    for c in rrs:
-        if c.state == "broken":
-            broken_reasons[c.error] = broken_reasons.get(c.error, 0) + 1
-    first_mark = min((m["t"] for m in marks if m["t"] > started + 0.5), default=stop_at or t_end)
-    steady = []
-    for c in rrs:
-        if len(c.times) >= 2:
-            steady.append(max_gap_between(c.times, c.times[0] + 0.2, first_mark))
-    steady.sort()
-    events = []
-    for m in marks:
+    def run(self) -> float:
+        """Connects, exchanges until told to stop (SIGTERM) or the hard end,
+        closes. Returns the time it ended."""
+        for c in self.rrs:
+            self.open_conn(c, self.a.port)
+        for b in self.bulks:
+            self.open_conn(b, self.a.bulk_port)
+        next_scan = 0.0
+        while True:
+            now = time.monotonic()
+            if (self.flags["stop"] or now > self.hard_end) and self.stop_at is None:
+                self.stop_at = now
+            if now >= next_scan or self.stop_at is not None:
+                next_scan = now + 0.05
+                if self.scan(now):
+                    break
+            if self.stop_at is None:
+                while self.due and self.due[0][0] <= now:
+                    _, i = heapq.heappop(self.due)
+                    c = self.rrs[i]
+                    if c.state == "idle":
+                        self.send_request(c, now)
+            if self.flags["stats"]:
+                self.flags["stats"] = False
+                emit(self.stats("stats", now))
+            self.poll(now, next_scan)
+        t_end = time.monotonic()
+        for c in self.rrs + self.bulks:
+            if c.state not in ("done", "broken"):
+                c.closed = f"unfinished ({c.state})"
+                c.sock.close()
+        return t_end
+
+    def mark_gaps(self, m: dict, t_end: float) -> dict:
+        """The largest gap of every connection from the event mark `m`
+        within its window: max, p99, p50, how many over the target, the
+        five worst, the bulk streams' gaps."""
         t_mark = m["t"]
-        window = m.get("window", a.window)
+        window = m.get("window", self.a.window)
         per = []
-        for c in rrs:
+        for c in self.rrs:
             g, g_end = gap_from(c.times, t_mark, window, c.error_t if c.state == "broken"
-                                else stop_at or t_end)
+                                else self.stop_at or t_end)
             per.append((g, c.idx, c.sport, g_end))
         per.sort(reverse=True)
         gaps = sorted(p[0] for p in per)
-        bulk = [bulk_gap_from(b, t_mark, window, stop_at or t_end) for b in bulks]
-        events.append({
+        bulk = [bulk_gap_from(b, t_mark, window, self.stop_at or t_end) for b in self.bulks]
+        return {
             "name": m.get("name", "?"), "t": t_mark, "window_s": window,
             "gap_ms": {"max": ms(gaps[-1] if gaps else None), "p99": ms(percentile(gaps, 0.99)),
                        "p50": ms(percentile(gaps, 0.50))},
-            "over_target": sum(1 for g in gaps if g * 1000 > a.target_ms),
+            "over_target": sum(1 for g in gaps if g * 1000 > self.a.target_ms),
             "worst": [{"conn": p[1], "sport": p[2], "gap_ms": ms(p[0]),
                        "resumed_after_ms": None if p[3] == float("inf") else ms(p[3] - t_mark)}
                       for p in per[:5]],
-            "bulk_gap_ms": [ms(x) for x in bulk]})
-    result = {
-        "event": "stopped", "tool": "rr-long", "dst": a.dst, "port": a.port, "conns": a.conns,
-        "interval_ms": a.interval * 1000, "size": a.size,
-        "connected": sum(1 for c in rrs if len(c.times)), "connect_failed": counts["connect_failed"],
-        "connect_errors": connect_errors,
-        "requests": sum(c.requests for c in rrs), "responses": sum(c.responses for c in rrs),
-        "mismatch": sum(c.mismatch for c in rrs),
-        "broken": sum(1 for c in rrs if c.state == "broken"),
-        "closed_clean": sum(1 for c in rrs if c.closed == "clean"),
-        "broken_reasons": broken_reasons,
-        "broken_detail": [{"conn": c.idx if isinstance(c, _RR) else f"bulk{c.idx}",
-                           "sport": c.sport, "reason": c.error, "t": c.error_t,
-                           "responses": c.responses if isinstance(c, _RR) else c.bytes}
-                          for c in rrs + bulks if c.state == "broken"][:20],
-        "unfinished": sum(1 for c in rrs + bulks if c.closed.startswith("unfinished")),
-        "steady_gap_ms": {"max": ms(steady[-1] if steady else None),
-                          "p99": ms(percentile(steady, 0.99)),
-                          "p50": ms(percentile(steady, 0.50))},
-        "bulk": [{"sport": b.sport, "bytes": b.bytes, "bad_chunks": b.bad, "state": b.state,
-                  "closed": b.closed, "error": b.error, "max_gap_ms": ms(b.max_gap),
-                  "mbit_s": round(b.bytes * 8 / 1e6 / max(1e-3, (b.last_rx - b.first_rx)), 1)
-                  if b.first_rx else 0.0} for b in bulks],
-        "marks": events, "target_ms": a.target_ms,
-        "started": started, "stop_at": stop_at, "elapsed_s": round(t_end - started, 3)}
-    emit(result)
+            "bulk_gap_ms": [ms(x) for x in bulk]}
+
+    def steady_gaps(self, marks: list[dict], t_end: float) -> list[float]:
+        """Each connection's largest gap before the first event (sorted)."""
+        first_mark = min((m["t"] for m in marks if m["t"] > self.started + 0.5),
+                         default=self.stop_at or t_end)
+        return sorted(max_gap_between(c.times, c.times[0] + 0.2, first_mark)
+                      for c in self.rrs if len(c.times) >= 2)
+
+    def result(self, t_end: float) -> dict:
+        """The "stopped" line: counts, broken connections and why, the
+        steady gaps, the bulk streams, the gaps after every event mark."""
+        a, rrs, bulks = self.a, self.rrs, self.bulks
+        marks = read_marks(a.marks)
+        broken_reasons: dict[str, int] = {}
+        for c in rrs:
+            if c.state == "broken":
+                broken_reasons[c.error] = broken_reasons.get(c.error, 0) + 1
+        steady = self.steady_gaps(marks, t_end)
+        return {
+            "event": "stopped", "tool": "rr-long", "dst": a.dst, "port": a.port, "conns": a.conns,
+            "interval_ms": a.interval * 1000, "size": a.size,
+            "connected": sum(1 for c in rrs if len(c.times)),
+            "connect_failed": self.connect_failed, "connect_errors": self.connect_errors,
+            "requests": sum(c.requests for c in rrs), "responses": sum(c.responses for c in rrs),
+            "mismatch": sum(c.mismatch for c in rrs),
+            "broken": sum(1 for c in rrs if c.state == "broken"),
+            "closed_clean": sum(1 for c in rrs if c.closed == "clean"),
+            "broken_reasons": broken_reasons,
+            "broken_detail": [{"conn": c.idx if isinstance(c, _RR) else f"bulk{c.idx}",
+                               "sport": c.sport, "reason": c.error, "t": c.error_t,
+                               "responses": c.responses if isinstance(c, _RR) else c.bytes}
+                              for c in rrs + bulks if c.state == "broken"][:20],
+            "unfinished": sum(1 for c in rrs + bulks if c.closed.startswith("unfinished")),
+            "steady_gap_ms": {"max": ms(steady[-1] if steady else None),
+                              "p99": ms(percentile(steady, 0.99)),
+                              "p50": ms(percentile(steady, 0.50))},
+            "bulk": [{"sport": b.sport, "bytes": b.bytes, "bad_chunks": b.bad, "state": b.state,
+                      "closed": b.closed, "error": b.error, "max_gap_ms": ms(b.max_gap),
+                      "mbit_s": round(b.bytes * 8 / 1e6 / max(1e-3, (b.last_rx - b.first_rx)), 1)
+                      if b.first_rx else 0.0} for b in bulks],
+            "marks": [self.mark_gaps(m, t_end) for m in marks], "target_ms": a.target_ms,
+            "started": self.started, "stop_at": self.stop_at,
+            "elapsed_s": round(t_end - self.started, 3)}
+
+
+def cmd_rr_long(a) -> int:
+    rr = _RrLong(a)
+    t_end = rr.run()
+    emit(rr.result(t_end))
     return 0
 
 
@@ -1134,14 +1169,7 @@ def cmd_udp_probe(a) -> int:
     any flow (gap_from, as rr-long), the flows that never answered again,
     and datagrams sent / echoed."""
     sel = select.epoll()
-    rfd, wfd = os.pipe()
-    os.set_blocking(rfd, False)
-    os.set_blocking(wfd, False)
-    signal.set_wakeup_fd(wfd)
-    flags = {"stop": False}
-    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
-    sel.register(rfd, select.EPOLLIN)
+    rfd, flags = signal_flags(sel)
     flows = []
     by_fd = {}
     for i in range(a.flows):
@@ -1217,15 +1245,7 @@ def cmd_idle_conns(a) -> int:
     rng = random.Random(a.seed)
     sel = select.epoll()
     conns = []  # dicts: sock, sport, state, expect, got, error
-    rfd, wfd = os.pipe()
-    os.set_blocking(rfd, False)
-    os.set_blocking(wfd, False)
-    signal.set_wakeup_fd(wfd)
-    flags = {"stop": False, "use": False}
-    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGUSR2, lambda *_: flags.__setitem__("use", True))
-    sel.register(rfd, select.EPOLLIN)
+    rfd, flags = signal_flags(sel, use=signal.SIGUSR2)
     by_fd = {}
 
     def request(c) -> None:
@@ -1353,16 +1373,15 @@ def cmd_idle_conns(a) -> int:
 # --- registration ---------------------------------------------------------------------------------
 
 
-def add_commands(sub) -> None:
-    import syn_flood
-    syn_flood.add_command(sub)
-
+def _parser_stream_serve(sub) -> None:
     p = sub.add_parser("stream-serve", help="echo-as-it-arrives and bulk source ports (epoll)")
     p.add_argument("--bind", default="0.0.0.0")
     p.add_argument("--echo", default="")
     p.add_argument("--source", default="")
     p.set_defaults(fn=cmd_stream_serve)
 
+
+def _parser_rr_long(sub) -> None:
     p = sub.add_parser("rr-long", help="long-lived request/response connections + bulk")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -1386,6 +1405,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=3)
     p.set_defaults(fn=cmd_rr_long)
 
+
+def _parser_udp_probe(sub) -> None:
     p = sub.add_parser("udp-probe", help="UDP flows echoed every interval: the firewall's "
                                          "outage over each event mark")
     p.add_argument("--dst", required=True)
@@ -1399,6 +1420,8 @@ def add_commands(sub) -> None:
                    help="seconds after each mark in which silences are measured")
     p.set_defaults(fn=cmd_udp_probe)
 
+
+def _parser_idle_conns(sub) -> None:
     p = sub.add_parser("idle-conns", help="connections idle until SIGUSR2, then used once")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -1412,12 +1435,16 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=11)
     p.set_defaults(fn=cmd_idle_conns)
 
+
+def _parser_syn_map(sub) -> None:
     p = sub.add_parser("syn-map", help="which interface each SYN / SYN-ACK crossed")
     p.add_argument("--iface", action="append", required=True)
     p.add_argument("--port", type=int, action="append", required=True, help="server port")
     p.add_argument("--seconds", type=float, default=60.0, help="upper bound")
     p.set_defaults(fn=cmd_syn_map)
 
+
+def _parser_ha_garbage(sub) -> None:
     p = sub.add_parser("ha-garbage", help="garbage and unknown CURVE keys to an HA port")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -1429,6 +1456,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=5)
     p.set_defaults(fn=cmd_ha_garbage)
 
+
+def _parser_peer_frame(sub) -> None:
     p = sub.add_parser("peer-frame", help="peer-link frames from a node, captured (hex)")
     p.add_argument("--iface", required=True)
     p.add_argument("--from-node", type=int, default=2)
@@ -1439,6 +1468,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seconds", type=float, default=5.0)
     p.set_defaults(fn=cmd_peer_frame)
 
+
+def _parser_peer_replay(sub) -> None:
     p = sub.add_parser("peer-replay", help="captured peer-link frames sent again, in a loop")
     p.add_argument("--iface", required=True)
     p.add_argument("--frames-file", required=True, help="hex frames, one per line")
@@ -1446,6 +1477,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seconds", type=float, default=5.0)
     p.set_defaults(fn=cmd_peer_replay)
 
+
+def _parser_peer_garbage(sub) -> None:
     p = sub.add_parser("peer-garbage", help="malformed peer-link frames (EtherType 0x88B5, or "
                                             "IPv4/UDP with --udp-dst)")
     p.add_argument("--iface", required=True)
@@ -1474,3 +1507,17 @@ def add_commands(sub) -> None:
     p.add_argument("--interval", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=9)
     p.set_defaults(fn=cmd_peer_garbage)
+
+
+def add_commands(sub) -> None:
+    import syn_flood
+    syn_flood.add_command(sub)
+    _parser_stream_serve(sub)
+    _parser_rr_long(sub)
+    _parser_udp_probe(sub)
+    _parser_idle_conns(sub)
+    _parser_syn_map(sub)
+    _parser_ha_garbage(sub)
+    _parser_peer_frame(sub)
+    _parser_peer_replay(sub)
+    _parser_peer_garbage(sub)

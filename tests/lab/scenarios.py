@@ -24,20 +24,18 @@ Exit codes: 0 passed, 1 a check failed, 2 the lab could not run, 77 skipped.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import shutil
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 
-from lab import (Deadline, InlineLab, LabError, LabInterrupted, LabSkip, NodeFailed,
-                 arm_watchdog, install_signal_handlers, require_lab_environment)
+from lab import Deadline, InlineLab, LabSkip
 from skip_policy import skip_exit  # noqa: E402
 from nodes import NODE_KINDS, Rule, make_node
-from checks import Check
+from labkit.checks import Check
+from labkit.options import add_run_args, add_tandemd_arg
+from labkit.report import save_artifacts
+from labkit.runner import LabRun, preflight
 
 # Ports the lab policy allows or denies; the server listens on all of them
 # (a denied connection must fail because of the node, not for lack of a
@@ -531,15 +529,12 @@ def common_args(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--node", choices=NODE_KINDS, default="tandemd",
                     help="what runs in the node namespace: tandemd, kernel (bridge + nftables "
                          "ct rules from the same policy), bridge (no filtering: tests must fail)")
-    ap.add_argument("--tandemd", default=None,
-                    help="tandemd binary (default: $TANDEMD, else build/release/src/daemon/tandemd)")
+    add_tandemd_arg(ap)
     ap.add_argument("--workers", type=int, default=1,
                     help="tandemd workers (more than one: frames are handed between them, "
                          "and the run checks that both directions met one worker)")
-    ap.add_argument("--deadline", type=float, default=150.0, help="overall limit in seconds")
-    ap.add_argument("--json", metavar="FILE", help="write the counted outcomes here")
-    ap.add_argument("--artifacts", metavar="DIR",
-                    help="copy the lab's configs and logs here before cleaning up")
+    add_run_args(ap, deadline=150.0,
+                 artifacts="copy the lab's configs and logs here before cleaning up")
     return ap
 
 
@@ -564,6 +559,39 @@ def worker_checks(node, workers: int) -> list[Check]:
     ]
 
 
+def run_all(lab: InlineLab, node, args, scenarios: list[Scenario], deadline: Deadline,
+            started: float, final=None) -> tuple[list[Result], list[Check]]:
+    """Runs the scenarios on the lab's node (the services started), then
+    the checks over the whole run (since `started`, a monotonic time): the
+    counters against the sums, the workers, `final(lab, node)`, the node's
+    exit code on SIGTERM (last). Returns the scenarios' results and the
+    final checks."""
+    lab.set_node(node)
+    lab.start_service("server", "server", SERVER_SERVICE)
+    lab.start_service("client", "client", CLIENT_SERVICE)
+    base = lab.snapshot()
+    results = [run_scenario(lab, sc, deadline, args.node) for sc in scenarios]
+    final_checks: list[Check] = []
+    if len(results) > 1:
+        expects, allowed = total_expects(results)
+        checks, deltas = counter_checks(base, lab.snapshot(), expects, allowed, args.node)
+        whole = Result("whole run", f"{len(results)} scenarios, node counters since start",
+                       Outcome({}, "counters over the whole run", [], expects, allowed),
+                       checks, deltas, deltas.get("frames_sent", 0), time.monotonic() - started)
+        print_result(whole)
+        final_checks += checks
+    if args.node == "tandemd" and args.workers > 1:
+        final_checks += worker_checks(node, args.workers)
+    if final:
+        final_checks += final(lab, node)
+    stopped = lab.stop_node()
+    code = stopped.get("exit_code")
+    final_checks.append(Check(f"node stopped cleanly on SIGTERM (exit code {code})", code == 0))
+    if code != 0 and stopped.get("log_tail"):
+        print(f"node log ends:\n{stopped['log_tail']}")
+    return results, final_checks
+
+
 def main(description: str, build, argv=None, configure=None, lab_class=InlineLab,
          policy=LAB_POLICY, mode: str = "inline", final=None) -> int:
     """Parses the common options (plus `configure(parser)`), builds the lab
@@ -576,73 +604,34 @@ def main(description: str, build, argv=None, configure=None, lab_class=InlineLab
     args = ap.parse_args(argv)
     scenarios = build(args)
     try:
-        tools = ("ip", "ethtool") + (("nft", "conntrack") if args.node == "kernel" else ())
-        require_lab_environment(tools)
+        preflight(("ip", "ethtool") + (("nft", "conntrack") if args.node == "kernel" else ()))
     except LabSkip as e:
         return skip_exit(e)
-
-    install_signal_handlers()
-    arm_watchdog(args.deadline + 20)  # last resort; the Deadline below is checked first
-    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
-    started = time.monotonic()
+    lab_run = LabRun(args.deadline)
     results: list[Result] = []
     final_checks: list[Check] = []
-    error = None
-    node_failure = None
     node = None
     print(f"{description}\nnode: {args.node}", flush=True)
-    try:
+    with lab_run.guard():
         with lab_class() as lab:
             node = make_node(args.node, policy, args.tandemd, args.workers, mode)
             try:
-                lab.set_node(node)
-                lab.start_service("server", "server", SERVER_SERVICE)
-                lab.start_service("client", "client", CLIENT_SERVICE)
-                base = lab.snapshot()
-                for sc in scenarios:
-                    results.append(run_scenario(lab, sc, deadline, args.node))
-                if len(results) > 1:
-                    expects, allowed = total_expects(results)
-                    checks, deltas = counter_checks(base, lab.snapshot(), expects, allowed,
-                                                    args.node)
-                    whole = Result("whole run", f"{len(results)} scenarios, node counters since "
-                                   f"start", Outcome({}, "counters over the whole run", [],
-                                                     expects, allowed),
-                                   checks, deltas, deltas.get("frames_sent", 0),
-                                   time.monotonic() - started)
-                    print_result(whole)
-                    final_checks += checks
-                if args.node == "tandemd" and args.workers > 1:
-                    final_checks += worker_checks(node, args.workers)
-                if final:
-                    final_checks += final(lab, node)
-                stopped = lab.stop_node()
-                code = stopped.get("exit_code")
-                final_checks.append(Check(f"node stopped cleanly on SIGTERM (exit code {code})",
-                                          code == 0))
-                if code != 0 and stopped.get("log_tail"):
-                    print(f"node log ends:\n{stopped['log_tail']}")
+                results, final_checks = run_all(lab, node, args, scenarios, lab_run.deadline,
+                                                lab_run.started, final)
             finally:
                 if args.artifacts:
-                    _save_artifacts(lab, node, args.artifacts)
-    except LabSkip as e:
-        return skip_exit(e)
-    except NodeFailed as e:
-        node_failure = str(e)
-    except LabInterrupted as e:
-        error = f"interrupted by {e}"
-    except LabError as e:
-        error = f"{type(e).__name__}: {e}"
-        if os.environ.get("LAB_DEBUG"):
-            traceback.print_exc()
-    finally:
-        arm_watchdog(0)
+                    save_artifacts(lab.workdir, args.artifacts)
+    if lab_run.skip_code is not None:
+        return lab_run.skip_code
+    return _finish(lab_run, args, node, results, final_checks)
 
+
+def _finish(lab_run: LabRun, args, node, results: list[Result], final_checks: list[Check]) -> int:
+    """The last check (the node's exit), one line per scenario, the
+    optional checks skipped, then the RESULT line."""
     failed = [f"{r.name}: {c.shown}" for r in results for c in r.checks if c.failed]
     failed += [f"node: {c.shown}" for c in final_checks if c.failed]
-    if node_failure:
-        print(f"\nNODE FAILED: {node_failure}")
-        failed.append(f"node: {node_failure.splitlines()[0]}")
+    failed += [f"node: {f}" for f in lab_run.node_failures]
     for c in final_checks[-1:]:
         print(f"\n   {c.mark}  {c.shown}")
     print("\n" + "-" * 72)
@@ -651,44 +640,13 @@ def main(description: str, build, argv=None, configure=None, lab_class=InlineLab
     skipped = sum(1 for r in results for c in r.checks if c.skipped) + \
         sum(1 for c in final_checks if c.skipped)
     print(f"optional checks skipped (node kind {args.node}): {skipped}")
-    if error:
-        print(f"ERROR {error}")
-        if node is not None and getattr(node, "log_path", ""):
-            print(f"(tandemd log was {node.log_path}; use --artifacts DIR to keep it)")
-    if args.json:
-        _write_json(args.json, args, results, final_checks, error)
-    total = time.monotonic() - started
+    hint = (f"(tandemd log was {node.log_path}; use --artifacts DIR to keep it)"
+            if node is not None and getattr(node, "log_path", "") else "")
+    data = {"node": args.node,
+            "scenarios": [{"name": r.name, "title": r.title, "ok": r.ok,
+                           "counts": r.outcome.counts, "node_deltas": r.deltas,
+                           "checks": [c.as_json() for c in r.checks]} for r in results],
+            "final_checks": [c.as_json() for c in final_checks]}
     n_checks = sum(len(r.checks) for r in results) + len(final_checks)
-    if error:
-        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
-        return 2
-    if failed:
-        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {n_checks} checks run, "
-              f"node {args.node}, {total:.1f} s")
-        for f in failed:
-            print(f"  - {f}")
-        return 1
-    print(f"RESULT: PASS ({n_checks} checks, node {args.node}, {total:.1f} s)")
-    return 0
-
-
-def _save_artifacts(lab: InlineLab, node, target: str) -> None:
-    os.makedirs(target, exist_ok=True)
-    if lab.workdir and os.path.isdir(lab.workdir):
-        for name in os.listdir(lab.workdir):
-            src = os.path.join(lab.workdir, name)
-            if os.path.isfile(src):
-                shutil.copy2(src, os.path.join(target, name))
-
-
-def _write_json(path: str, args, results, final_checks, error) -> None:
-    data = {"node": args.node, "error": error,
-            "scenarios": [{"name": r.name, "title": r.title, "ok": r.ok, "counts": r.outcome.counts,
-                           "node_deltas": r.deltas,
-                           "checks": [{"text": c.text, "ok": c.ok, "optional": c.optional}
-                                      for c in r.checks]}
-                          for r in results],
-            "final_checks": [{"text": c.text, "ok": c.ok, "optional": c.optional}
-                             for c in final_checks]}
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
+    return lab_run.finish(failed, n_checks, f"node {args.node}", json_path=args.json,
+                          json_data=data, sort_keys=True, error_hint=hint)

@@ -31,7 +31,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import cluster_main, spread_check  # noqa: E402
 from lab import ControlError, LabTimeout, NodeFailed  # noqa: E402
-from pair import LINUX_KINDS, SERVER_IP, TCP_ECHO, UDP_ECHO, delta, storm  # noqa: E402
+from pair import LINUX_KINDS, SERVER_IP, TCP_ECHO, UDP_ECHO, storm  # noqa: E402
+from labkit.report import delta  # noqa: E402
 
 # the counters the scenario prints for each node (dataplane names)
 SHOWN = ("forwarded", "forwarded_to_peer", "forwarded_new_to_peer", "forwarded_to_director",

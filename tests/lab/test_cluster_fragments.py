@@ -30,7 +30,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import cluster_main, spread_check  # noqa: E402
 from lab import NodeFailed  # noqa: E402
-from pair import SERVER_IP, UDP_ECHO, delta  # noqa: E402
+from pair import SERVER_IP, UDP_ECHO  # noqa: E402
+from labkit.report import delta  # noqa: E402
 from test_cluster_ecmp import TCP_DROPS, drop_check, wait_quiet  # noqa: E402
 
 FRAGMENT_HOLD_FAILURES = ("io.fragments_hold_expired", "io.fragments_hold_full")

@@ -26,8 +26,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import (add_longlived_args, failover_phase, owners, report_gaps,  # noqa: E402
                      settle_ownership, show_ha, show_ownership)
 from cluster import cluster_main  # noqa: E402
-from pair import (IDLE_PORT, LINUX_KINDS, RR_PORT, counter_line, delta, ha_summary, hold,  # noqa: E402
-                  stop_idle, stop_rr, use_idle, wait_rr_recovered)
+from pair import (IDLE_PORT, LINUX_KINDS, RR_PORT, hold, stop_idle, stop_rr, use_idle,  # noqa: E402
+                  wait_rr_recovered)
+from labkit.ha import ha_summary  # noqa: E402
+from labkit.report import counter_line, delta  # noqa: E402
 
 
 def configure(ap):

@@ -16,7 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from geneve_lab import GeneveLab, geneve_policy  # noqa: E402
-from scenarios import LAB_POLICY, Check, main  # noqa: E402
+from scenarios import LAB_POLICY, main  # noqa: E402
+from labkit.checks import Check  # noqa: E402
 from test_inline_all import build, configure  # noqa: E402  (the same scenarios)
 
 

@@ -33,12 +33,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from geneve_cluster import (GeneveClusterLab, HealthSettings, target_flows,  # noqa: E402
                             totals_delta)
 from geneve_lab import geneve_policy  # noqa: E402
-from lab import (Deadline, LabError, LabInterrupted, LabSkip, NodeFailed,  # noqa: E402
-                 arm_watchdog, install_signal_handlers, require_lab_environment, run)
+from lab import Deadline, LabSkip, run  # noqa: E402
 from skip_policy import skip_exit  # noqa: E402
-from nodes import TandemdNode  # noqa: E402
-from pair import (PAIR_POLICY, SERVER_SERVICES, Report, counter_line, delta,  # noqa: E402
-                  ha_peers, ha_ready, ha_summary, storm)
+from pair import PAIR_POLICY, SERVER_SERVICES, storm  # noqa: E402
+from labkit.checks import Report  # noqa: E402
+from labkit.ha import ha_peers, ha_ready, ha_summary  # noqa: E402
+from labkit.report import counter_line, delta, save_artifacts  # noqa: E402
+from labkit.runner import LabRun, check_stopped, preflight  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -233,83 +234,51 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
     return figures
 
 
+def run_cluster(lab: GeneveClusterLab, args, report: Report, deadline) -> dict:
+    """The body, then the "shutdown" section: the emulator's totals over the
+    whole run, no frame with a foreign source MAC, every node exits 0 on
+    SIGTERM. Returns the body's figures."""
+    figures = body(lab, args, report, deadline)
+    sec = report.section("shutdown")
+    final = lab.stop_gwlb()
+    tot = final.get("totals", {})
+    sec.line(f"emulator over the whole run: {json.dumps(tot, sort_keys=True)}")
+    sec.check(f"emulator: no option mismatch or bad return over the whole run "
+              f"(bad_return {tot.get('bad_return')})", tot.get("bad_return") == 0)
+    foreign = lab.foreign_source_frames()
+    sec.check(f"every frame a station sent carried its own source MAC (the switch "
+              f"drops the others, as a VPC does: "
+              f"{lab.foreign_source_text(foreign)})", sum(foreign.values()) == 0)
+    check_stopped(sec, lab.stop_nodes(), skip_unknown=False)
+    return figures
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        require_lab_environment(("ip", "ethtool", "nft", "bridge"))
-        binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
-        if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-            raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
-        args.tandemd = binary
+        args.tandemd = preflight(("ip", "ethtool", "nft", "bridge"), args.tandemd,
+                                 need_tandemd=True)
     except LabSkip as e:
         return skip_exit(e)
     if not 2 <= args.nodes <= 8:
         print("--nodes must be 2..8")
         return 2
-    install_signal_handlers()
-    arm_watchdog(args.deadline + 20)
-    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
-    started = time.monotonic()
+    lab_run = LabRun(args.deadline)
     report = Report()
-    error = None
-    node_failure = None
     figures: dict = {}
     print(f"GENEVE cluster of {args.nodes} behind the GWLB emulator: tandemd {args.tandemd}; "
           f"{HealthSettings(protocol=args.health_check).describe()}", flush=True)
-    try:
+    with lab_run.guard():
         opts = {"owner": args.owner, "heartbeat_ms": args.heartbeat_ms, "hold_ms": args.hold_ms,
                 "curve": not args.no_curve, "health": HealthSettings(protocol=args.health_check)}
         with GeneveClusterLab(args.nodes, "tandemd", opts) as lab:
             try:
-                figures = body(lab, args, report, deadline)
-                sec = report.section("shutdown")
-                final = lab.stop_gwlb()
-                tot = final.get("totals", {})
-                sec.line(f"emulator over the whole run: {json.dumps(tot, sort_keys=True)}")
-                sec.check(f"emulator: no option mismatch or bad return over the whole run "
-                          f"(bad_return {tot.get('bad_return')})", tot.get("bad_return") == 0)
-                foreign = lab.foreign_source_frames()
-                sec.check(f"every frame a station sent carried its own source MAC (the switch "
-                          f"drops the others, as a VPC does: "
-                          f"{lab.foreign_source_text(foreign)})", sum(foreign.values()) == 0)
-                for k, r in lab.stop_nodes().items():
-                    code = r.get("exit_code")
-                    sec.check(f"node{k} stopped cleanly on SIGTERM (exit {code})", code == 0)
-                    if code != 0 and r.get("log_tail"):
-                        print(f"node{k} log ends:\n{r['log_tail']}")
-            except NodeFailed as e:
-                node_failure = str(e)
+                figures = run_cluster(lab, args, report, lab_run.deadline)
             finally:
                 if args.artifacts:
-                    os.makedirs(args.artifacts, exist_ok=True)
-                    for root, _, files in os.walk(lab.workdir):
-                        for name in files:
-                            src = os.path.join(root, name)
-                            rel = os.path.relpath(src, lab.workdir).replace(os.sep, "_")
-                            try:
-                                with open(src, "rb") as fi, \
-                                        open(os.path.join(args.artifacts, rel), "wb") as fo:
-                                    fo.write(fi.read())
-                            except OSError:
-                                pass
-    except LabSkip as e:
-        return skip_exit(e)
-    except NodeFailed as e:
-        node_failure = str(e)
-    except LabInterrupted as e:
-        error = f"interrupted by {e}"
-    except LabError as e:
-        error = f"{type(e).__name__}: {e}"
-        if os.environ.get("LAB_DEBUG"):
-            import traceback
-            traceback.print_exc()
-    finally:
-        arm_watchdog(0)
-
-    failed = report.failed()
-    if node_failure:
-        print(f"\nNODE FAILED: {node_failure}")
-        failed.append(f"node: {node_failure.splitlines()[0]}")
+                    save_artifacts(lab.workdir, args.artifacts)
+    if lab_run.skip_code is not None:
+        return lab_run.skip_code
     print("\n" + "-" * 72)
     report.print_summary()
     if figures.get("single") and figures.get("cluster"):
@@ -320,23 +289,10 @@ def main(argv=None) -> int:
               f"SYN retrans {c['syn_retrans']}, SYN-ACK retrans {c['synack_retrans']}, "
               f"connect p99 {c['connect_ms']['p99']} ms; ratio {figures['ratio']}; "
               f"flows by target {figures['flows_by_target']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"error": error, "node_failure": node_failure, "figures": figures,
-                       "sections": report.sections_json()}, f, indent=2, default=str)
-    total = time.monotonic() - started
-    if error:
-        print(f"ERROR {error}")
-        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
-        return 2
-    if failed:
-        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {report.n_checks()} checks "
-              f"run, {total:.1f} s")
-        for f in failed:
-            print(f"  - {f}")
-        return 1
-    print(f"RESULT: PASS ({report.n_checks()} checks, {args.nodes} nodes, {total:.1f} s)")
-    return 0
+    failed = report.failed() + [f"node: {f}" for f in lab_run.node_failures]
+    return lab_run.finish(failed, report.n_checks(), f"{args.nodes} nodes", json_path=args.json,
+                          json_data={"node_failure": "\n".join(lab_run.failure_messages) or None,
+                                     "figures": figures, "sections": report.sections_json()})
 
 
 if __name__ == "__main__":

@@ -56,19 +56,18 @@ import os
 import signal
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from geneve_cluster import GeneveClusterLab, HealthSettings  # noqa: E402
 from geneve_lab import geneve_policy  # noqa: E402
-from lab import (Deadline, LabError, LabInterrupted, LabSkip, NodeFailed,  # noqa: E402
-                 arm_watchdog, install_signal_handlers, require_lab_environment)
+from lab import LabSkip, NodeFailed  # noqa: E402
 from skip_policy import skip_exit  # noqa: E402
-from nodes import TandemdNode  # noqa: E402
-from pair import (ACTIVE_STATES, BULK_PORT, IDLE_PORT, PAIR_POLICY, RR_PORT,  # noqa: E402
-                  SERVER_IP, SERVER_SERVICES, Report, counter_line, delta, ha_local_state,
-                  ha_peers, ha_summary, hold, report_rr, start_idle, stop_rr, storm, use_idle,
-                  wait_until)
+from pair import (BULK_PORT, IDLE_PORT, PAIR_POLICY, RR_PORT, SERVER_IP,  # noqa: E402
+                  SERVER_SERVICES, hold, report_rr, start_idle, stop_rr, storm, use_idle)
+from labkit.checks import Report  # noqa: E402
+from labkit.ha import ACTIVE_STATES, ha_local_state, ha_peers, ha_summary, wait_until  # noqa: E402
+from labkit.report import counter_line, delta, save_artifacts  # noqa: E402
+from labkit.runner import LabRun, check_stopped, preflight  # noqa: E402
 
 SCENARIOS = ("kill", "rejoin", "suspend", "upgrade", "protocol")
 HEALTH_KEYS = ("health_checks_healthy", "health_checks_unhealthy", "health_checks_other",
@@ -750,26 +749,12 @@ def run_variant(args, report, deadline, variant: dict) -> dict:
             sec.check(f"every frame a station sent carried its own source MAC (dropped by the "
                       f"switch otherwise, as a VPC does: {lab.foreign_source_text(foreign)})",
                       sum(foreign.values()) == 0)
-            for k, r in lab.stop_nodes().items():
-                code = r.get("exit_code")
-                sec.check(f"node{k} stopped cleanly on SIGTERM (exit {code})", code == 0)
-                if code != 0 and r.get("log_tail"):
-                    print(f"node{k} log ends:\n{r['log_tail']}")
+            check_stopped(sec, lab.stop_nodes(), skip_unknown=False)
             return figures
         finally:
             if args.artifacts:
                 tag = f"{args.scenario}-{variant['failover']}-{variant['health']}"
-                dst = os.path.join(args.artifacts, tag)
-                os.makedirs(dst, exist_ok=True)
-                for root, _, files in os.walk(lab.workdir):
-                    for name in files:
-                        src = os.path.join(root, name)
-                        rel = os.path.relpath(src, lab.workdir).replace(os.sep, "_")
-                        try:
-                            with open(src, "rb") as fi, open(os.path.join(dst, rel), "wb") as fo:
-                                fo.write(fi.read())
-                        except OSError:
-                            pass
+                dst = save_artifacts(lab.workdir, args.artifacts, tag)
                 proc = lab._services.get("gwlb")
                 text = proc.stderr_text() if proc is not None else getattr(lab, "gwlb_log", "")
                 with open(os.path.join(dst, "gwlb-emulator.log"), "w") as f:
@@ -779,35 +764,26 @@ def run_variant(args, report, deadline, variant: dict) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        require_lab_environment(("ip", "ethtool", "nft", "bridge"))
-        binary = args.tandemd or os.environ.get("TANDEMD") or TandemdNode([]).binary
-        if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-            raise LabSkip(f"tandemd not found at {binary} (build it, or pass --tandemd)")
-        args.tandemd = binary
+        args.tandemd = preflight(("ip", "ethtool", "nft", "bridge"), args.tandemd,
+                                 need_tandemd=True)
     except LabSkip as e:
         return skip_exit(e)
-    install_signal_handlers()
-    arm_watchdog(args.deadline + 20)
-    deadline = Deadline(args.deadline, f"the {args.deadline:.0f} s test deadline")
-    started = time.monotonic()
+    lab_run = LabRun(args.deadline)
     report = Report()
-    error = None
-    node_failures: list[str] = []
     figures: dict = {}
     variants = ([{"failover": f, "health": args.protocols[0]} for f in args.failovers]
                 if args.scenario == "kill" else
                 [{"failover": args.failovers[0], "health": p} for p in args.protocols])
     print(f"GENEVE cluster of 3 behind the GWLB emulator, scenario {args.scenario}: tandemd "
           f"{args.tandemd}; {health_settings(args, args.protocols[0]).describe()}", flush=True)
-    try:
+    with lab_run.guard():
         for v in variants:
             tag = f"{v['failover']}, {v['health']}"
             print(f"\n#### variant: {tag}", flush=True)
             try:
-                figures[tag] = run_variant(args, report, deadline, v)
+                figures[tag] = run_variant(args, report, lab_run.deadline, v)
             except NodeFailed as e:
-                print(f"\nNODE FAILED ({tag}): {e}")
-                node_failures.append(f"{tag}: {str(e).splitlines()[0]}")
+                lab_run.node_failed(e, tag)
         if args.scenario == "kill" and len(figures) == 2:
             sec = report.section("rebalance vs no_rebalance")
             rb = figures.get("rebalance, " + args.protocols[0], {})
@@ -815,39 +791,17 @@ def main(argv=None) -> int:
             sec.check(f"long-lived connections broken: rebalance {rb.get('broken')}, "
                       f"no_rebalance {nr.get('broken')} (0 with rebalance, > 0 without)",
                       rb.get("broken") == 0 and (nr.get("broken") or 0) > 0)
-    except LabSkip as e:
-        return skip_exit(e)
-    except LabInterrupted as e:
-        error = f"interrupted by {e}"
-    except LabError as e:
-        error = f"{type(e).__name__}: {e}"
-        if os.environ.get("LAB_DEBUG"):
-            traceback.print_exc()
-    finally:
-        arm_watchdog(0)
-
-    failed = report.failed() + [f"node: {f}" for f in node_failures]
+    if lab_run.skip_code is not None:
+        return lab_run.skip_code
     print("\n" + "-" * 72)
     report.print_summary()
     print(f"FIGURES: {json.dumps(figures, default=str, sort_keys=True)}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"scenario": args.scenario, "error": error, "node_failures": node_failures,
-                       "figures": figures,
-                       "sections": report.sections_json()}, f, indent=2, default=str)
-    total = time.monotonic() - started
-    if error:
-        print(f"ERROR {error}")
-        print(f"RESULT: ERROR (lab could not run) after {total:.1f} s")
-        return 2
-    if failed:
-        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {report.n_checks()} checks "
-              f"run, {total:.1f} s")
-        for f in failed:
-            print(f"  - {f}")
-        return 1
-    print(f"RESULT: PASS ({report.n_checks()} checks, scenario {args.scenario}, {total:.1f} s)")
-    return 0
+    failed = report.failed() + [f"node: {f}" for f in lab_run.node_failures]
+    return lab_run.finish(failed, report.n_checks(), f"scenario {args.scenario}",
+                          json_path=args.json,
+                          json_data={"scenario": args.scenario,
+                                     "node_failures": lab_run.node_failures,
+                                     "figures": figures, "sections": report.sections_json()})
 
 
 if __name__ == "__main__":

@@ -38,10 +38,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from geneve_cluster import GeneveClusterLab, SERVER_IP  # noqa: E402
-from lab import (GWLB_EMULATOR, LabError, LabInterrupted, LabSkip, PYTHON,  # noqa: E402
-                 arm_watchdog, install_signal_handlers, require_lab_environment)
+from lab import GWLB_EMULATOR, LabSkip, PYTHON  # noqa: E402
 from skip_policy import skip_exit  # noqa: E402
-from pair import Report  # noqa: E402
+from labkit.checks import Report  # noqa: E402
+from labkit.runner import LabRun, preflight  # noqa: E402
 
 TCP_ECHO, UDP_ECHO = 5001, 5353
 HC_PORT = 80
@@ -383,16 +383,13 @@ def main(argv=None) -> int:
     ap.add_argument("--scenarios", default="health,stickiness,failover")
     args = ap.parse_args(argv)
     try:
-        require_lab_environment(("ip", "ethtool", "bridge"))
+        preflight(("ip", "ethtool", "bridge"))
     except LabSkip as e:
         return skip_exit(e)
-    install_signal_handlers()
-    arm_watchdog(args.deadline)
+    lab_run = LabRun(args.deadline, watchdog_s=args.deadline)
     report = Report()
-    error = None
-    started = time.monotonic()
     want = set(args.scenarios.split(","))
-    try:
+    with lab_run.guard(errors=(KeyError, ValueError, OSError)):
         with GeneveClusterLab(3, "linux", client_addresses=8) as lab:
             lab.start_service("server", "server", ["serve", "--tcp", str(TCP_ECHO),
                                                    "--udp", str(UDP_ECHO)])
@@ -404,29 +401,12 @@ def main(argv=None) -> int:
                 for mode in ("no_rebalance", "rebalance"):
                     scenario_failover(lab, report, mode)
             stop(lab, "gwlb")
-    except LabInterrupted as e:
-        error = f"interrupted by {e}"
-    except (LabError, KeyError, ValueError, OSError) as e:
-        error = f"{type(e).__name__}: {e}"
-        if os.environ.get("LAB_DEBUG"):
-            import traceback
-            traceback.print_exc()
-    finally:
-        arm_watchdog(0)
+    if lab_run.skip_code is not None:
+        return lab_run.skip_code
     print("\n" + "-" * 72)
     report.print_summary()
-    total = time.monotonic() - started
-    if error:
-        print(f"ERROR {error}\nRESULT: ERROR (lab could not run) after {total:.1f} s")
-        return 2
-    failed = report.failed()
-    if failed:
-        print(f"RESULT: FAIL (checks failed): {len(failed)} failed, {total:.1f} s")
-        for f in failed:
-            print(f"  - {f}")
-        return 1
-    print(f"RESULT: PASS ({report.n_checks()} checks, {total:.1f} s)")
-    return 0
+    failed = report.failed() + [f"node: {f}" for f in lab_run.node_failures]
+    return lab_run.finish(failed, report.n_checks())
 
 
 if __name__ == "__main__":

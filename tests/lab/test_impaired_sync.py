@@ -58,9 +58,10 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from link_impairer import counts_delta  # noqa: E402
-from pair import (IDLE_PORT, RR_PORT, SERVER_IP, counter_line, delta, ha_local_state,  # noqa: E402
-                  ha_peers, pair_main, report_rr, start_idle, start_rr, stop_idle, stop_rr,
-                  storm, use_idle)
+from pair import (IDLE_PORT, RR_PORT, SERVER_IP, pair_main, report_rr, start_idle, start_rr,  # noqa: E402
+                  stop_idle, stop_rr, storm, use_idle)
+from labkit.ha import ha_local_state, ha_peers  # noqa: E402
+from labkit.report import counter_line, delta  # noqa: E402
 from session_tables import disagreements, ownership, readable  # noqa: E402
 
 

@@ -29,8 +29,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import InlineLab, LabError, link_info, run_lab  # noqa: E402
-from checks import Checklist  # noqa: E402
+from lab import InlineLab, LabError, link_info  # noqa: E402
+from labkit.checks import Checklist  # noqa: E402
+from labkit.runner import run_standalone  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
 MTU = 9000
@@ -116,7 +117,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--deadline", type=float, default=120.0)
     a = ap.parse_args()
-    return run_lab(a, run, a.deadline)
+    return run_standalone(a, run, a.deadline)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,8 +41,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import metrics_client  # noqa: E402
-from checks import Checklist  # noqa: E402
-from lab import REPO, InlineLab, LabError, run_lab  # noqa: E402
+from labkit.checks import Checklist  # noqa: E402
+from labkit.runner import run_standalone  # noqa: E402
+from lab import REPO, InlineLab, LabError  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
 LOGGED, PLAIN, UDP = 5001, 8080, 5353
@@ -250,7 +251,7 @@ def main() -> int:
     ap.add_argument("--unlogged", type=int, default=25)
     ap.add_argument("--deadline", type=float, default=150.0)
     a = ap.parse_args()
-    return run_lab(a, run, a.deadline)
+    return run_standalone(a, run, a.deadline)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,9 +23,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pair import (LINUX_KINDS, RR_PORT, add_longlived_args, counter_line, delta,  # noqa: E402
-                  ha_local_state, ha_peers, hold, pair_main, report_rr, show_ha,
-                  show_ownership, start_longlived, stop_rr, storm, wait_until)
+from pair import (LINUX_KINDS, RR_PORT, add_longlived_args, hold, pair_main, report_rr, show_ha,  # noqa: E402
+                  show_ownership, start_longlived, stop_rr, storm)
+from labkit.ha import ha_local_state, ha_peers, wait_until  # noqa: E402
+from labkit.report import counter_line, delta  # noqa: E402
 from session_tables import disagreements, ownership, readable  # noqa: E402
 
 

@@ -22,8 +22,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import LabError  # noqa: E402
-from pair import (PEER_LINK_PORT, delta, ha_local_state, ha_peers, pair_main,  # noqa: E402
-                  peer_link_ip, show_ha)
+from pair import PEER_LINK_PORT, pair_main, peer_link_ip, show_ha  # noqa: E402
+from labkit.ha import ha_local_state, ha_peers  # noqa: E402
+from labkit.report import delta  # noqa: E402
 
 
 def configure(ap):

@@ -44,9 +44,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import ControlError, LabError, LabTimeout, link_mac  # noqa: E402
-from pair import (HA_IP, HA_PORT, LINUX_KINDS, PEER_LINK_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, counter_line,  # noqa: E402
-                  delta, ha_peers, hold, pair_main, peer_link_ip, report_rr, show_ha,
+from pair import (HA_IP, HA_PORT, LINUX_KINDS, PEER_LINK_PORT, SERVER_IP, TCP_ECHO,  # noqa: E402
+                  add_longlived_args, hold, pair_main, peer_link_ip, report_rr, show_ha,
                   start_longlived, stop_rr)
+from labkit.ha import ha_peers  # noqa: E402
+from labkit.report import counter_line, delta  # noqa: E402
 
 SPOOFED_SRC = "10.1.0.99"
 

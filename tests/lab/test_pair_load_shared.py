@@ -21,8 +21,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pair import (LINUX_KINDS, RR_PORT, TCP_ECHO, ha_ready, ha_summary, pair_main,  # noqa: E402
-                  report_rr, spread_check, start_rr, stop_rr, storm)
+from pair import (LINUX_KINDS, RR_PORT, TCP_ECHO, pair_main, report_rr, spread_check, start_rr,  # noqa: E402
+                  stop_rr, storm)
+from labkit.ha import ha_ready, ha_summary  # noqa: E402
 from session_tables import disagreements, owners, ownership, readable  # noqa: E402
 
 

@@ -39,9 +39,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import PYTHON, TRAFFIC, LabError  # noqa: E402
-from pair import (RR_PORT, IDLE_PORT, SERVER_IP, TCP_ECHO, add_longlived_args,  # noqa: E402
-                  counter_line, delta, ha_peers, pair_main, report_rr, start_idle,
-                  start_longlived, stop_idle, stop_rr, storm, use_idle)
+from pair import (RR_PORT, IDLE_PORT, SERVER_IP, TCP_ECHO, add_longlived_args, pair_main,  # noqa: E402
+                  report_rr, start_idle, start_longlived, stop_idle, stop_rr, storm, use_idle)
+from labkit.ha import ha_peers  # noqa: E402
+from labkit.report import counter_line, delta  # noqa: E402
 from session_tables import ownership, same_on_every_node, sessions_of  # noqa: E402
 
 FLOOD_NET = "10.200.0.0/16"

@@ -28,9 +28,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nodes import Rule  # noqa: E402
-from pair import (BULK_PORT, IDLE_PORT, LINUX_KINDS, RR_PORT, TCP_ECHO,  # noqa: E402
-                  UDP_ECHO, add_longlived_args, failover_phase, pair_main, report_rr, stop_rr,
-                  wait_until)
+from pair import (BULK_PORT, IDLE_PORT, LINUX_KINDS, RR_PORT, TCP_ECHO, UDP_ECHO,  # noqa: E402
+                  add_longlived_args, failover_phase, pair_main, report_rr, stop_rr)
+from labkit.ha import wait_until  # noqa: E402
 from session_tables import describe, owned_by_node  # noqa: E402
 
 DENY_IDLE = (

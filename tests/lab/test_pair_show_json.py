@@ -37,8 +37,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_client import scrape  # noqa: E402
-from pair import (ACTIVE_STATES, CLIENT_IP, LINUX_KINDS, NODE_ID, RR_PORT, SERVER_IP,  # noqa: E402
-                  add_longlived_args, hold, pair_main, start_longlived, stop_rr, wait_until)
+from pair import (CLIENT_IP, LINUX_KINDS, NODE_ID, RR_PORT, SERVER_IP, add_longlived_args, hold,  # noqa: E402
+                  pair_main, start_longlived, stop_rr)
+from labkit.ha import ACTIVE_STATES, wait_until  # noqa: E402
 
 
 def configure(ap):

@@ -52,9 +52,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import LabError  # noqa: E402
-from pair import (IDLE_PORT, RR_PORT, SERVER_IP, counter_line, delta, ha_ready,  # noqa: E402
-                  ha_summary, pair_main, report_rr, start_idle, stop_idle, stop_rr, storm,
-                  use_idle)
+from pair import (IDLE_PORT, RR_PORT, SERVER_IP, pair_main, report_rr, start_idle, stop_idle,  # noqa: E402
+                  stop_rr, storm, use_idle)
+from labkit.ha import ha_ready, ha_summary  # noqa: E402
+from labkit.report import counter_line, delta  # noqa: E402
 from session_tables import ownership, same_on_every_node, sessions_of  # noqa: E402
 
 # Short timeouts, so that the tables empty within seconds of the traffic's

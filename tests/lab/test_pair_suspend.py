@@ -21,9 +21,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pair import (ACTIVE_STATES, LINUX_KINDS, RR_PORT, add_longlived_args, counter_line, delta, ha_local_state,  # noqa: E402
-                  hold, owned_by, pair_main, report_rr, show_ha, show_ownership,
-                  start_longlived, stop_rr, storm, wait_until)
+from pair import (LINUX_KINDS, RR_PORT, add_longlived_args, hold, owned_by, pair_main, report_rr,  # noqa: E402
+                  show_ha, show_ownership, start_longlived, stop_rr, storm)
+from labkit.ha import ACTIVE_STATES, ha_local_state, wait_until  # noqa: E402
+from labkit.report import counter_line, delta  # noqa: E402
 from session_tables import describe, named_owner, owned_by_node, ownership, sessions_of  # noqa: E402
 
 

@@ -38,8 +38,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import ControlError, InlineLab, run_lab  # noqa: E402
-from checks import Checklist  # noqa: E402
+from lab import ControlError, InlineLab  # noqa: E402
+from labkit.checks import Checklist  # noqa: E402
+from labkit.runner import run_standalone  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
 KEEP_PORT, IDLE_PORT, LATER_PORT, RETIRED_PORT = 5101, 5103, 5104, 5105
@@ -258,7 +259,7 @@ def main() -> int:
     ap.add_argument("--retired", type=int, default=1000)
     ap.add_argument("--deadline", type=float, default=240.0)
     a = ap.parse_args()
-    return run_lab(a, run, a.deadline)
+    return run_standalone(a, run, a.deadline)
 
 
 if __name__ == "__main__":

@@ -451,11 +451,7 @@ def cmd_capture(a) -> int:
 # --- command line -----------------------------------------------------------------------
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-
+def _parser_serve(sub) -> None:
     p = sub.add_parser("serve")
     p.add_argument("--bind", default="0.0.0.0")
     p.add_argument("--tcp", default="")
@@ -463,6 +459,8 @@ def main(argv=None) -> int:
     p.add_argument("--io-timeout", type=float, default=10.0)
     p.set_defaults(fn=cmd_serve)
 
+
+def _parser_tcp_storm(sub) -> None:
     p = sub.add_parser("tcp-storm")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -479,6 +477,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(fn=cmd_tcp_storm)
 
+
+def _parser_udp(sub) -> None:
     p = sub.add_parser("udp")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -490,6 +490,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(fn=cmd_udp)
 
+
+def _parser_icmp_echo(sub) -> None:
     p = sub.add_parser("icmp-echo")
     p.add_argument("--dst", required=True)
     p.add_argument("--count", type=int, default=10)
@@ -498,6 +500,8 @@ def main(argv=None) -> int:
     p.add_argument("--interval", type=float, default=0.01)
     p.set_defaults(fn=cmd_icmp_echo)
 
+
+def _parser_bare_ack(sub) -> None:
     p = sub.add_parser("bare-ack")
     p.add_argument("--iface", required=True)
     p.add_argument("--src", required=True)
@@ -513,6 +517,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(fn=cmd_bare_ack)
 
+
+def _parser_capture(sub) -> None:
     p = sub.add_parser("capture")
     p.add_argument("--iface", required=True)
     p.add_argument("--src")
@@ -522,6 +528,17 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="upper bound on the capture")
     p.set_defaults(fn=cmd_capture)
 
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    _parser_serve(sub)
+    _parser_tcp_storm(sub)
+    _parser_udp(sub)
+    _parser_icmp_echo(sub)
+    _parser_bare_ack(sub)
+    _parser_capture(sub)
     # the pair lab's tools (stream-serve, rr-long, ha-garbage, peer-garbage)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:

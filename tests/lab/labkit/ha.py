@@ -1,0 +1,57 @@
+"""Reading a node's `show high-availability state` (as its JSON result):
+the local state, the peers as the node sees them, whether it is ready."""
+from __future__ import annotations
+
+import time
+
+ACTIVE_STATES = ("active-primary", "active-secondary", "active")
+
+
+def ha_local_state(st: dict | None) -> str | None:
+    if not isinstance(st, dict):
+        return None
+    local = st.get("local")
+    return local.get("state") if isinstance(local, dict) else None
+
+
+def ha_peers(st: dict | None) -> list[dict]:
+    if not isinstance(st, dict) or not isinstance(st.get("peers"), list):
+        return []
+    return [p for p in st["peers"] if isinstance(p, dict)]
+
+
+def ha_ready(st: dict, expect_peer: bool = True) -> bool:
+    """This node is active and, with `expect_peer`, lists its peers, every one
+    alive and active (a field a node does not report is not taken as yes)."""
+    if ha_local_state(st) not in ACTIVE_STATES:
+        return False
+    if expect_peer:
+        peers = ha_peers(st)
+        if not peers:
+            return False
+        for p in peers:
+            if p.get("alive") is not True or p.get("state") not in ACTIVE_STATES:
+                return False
+    return True
+
+
+def ha_summary(st: dict | None) -> str:
+    if st is None:
+        return "n/a"
+    parts = [f"state {ha_local_state(st)}"]
+    for p in ha_peers(st):
+        fields = [f"{k} {p[k]}" for k in ("state", "alive", "control_link", "peer_link")
+                  if k in p]
+        parts.append(f"peer {p.get('id', '?')}: " + ", ".join(fields))
+    return "; ".join(parts)
+
+
+def wait_until(fn, timeout: float, interval: float = 0.05):
+    """Polls fn() until it returns something truthy; returns it, or the last
+    value after `timeout`."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(interval)
