@@ -43,11 +43,15 @@ std::shared_ptr<const Policy> compile(std::initializer_list<const char*> texts) 
     return compiled;
 }
 
-// The policy a node starts with, and the one a reload brings (443 and DNS
+// The policy a node starts with (application rules first: TCP from inside
+// waits for its first payload), and the one a reload brings (443 and DNS
 // denied now, web logged).
 std::shared_ptr<const Policy> policy(bool reloaded = false) {
     static const std::shared_ptr<const Policy> first =
-        compile({"allow from inside to outside proto tcp dport 80,443",
+        compile({"allow from inside to outside app tls sni *.example",
+                 "deny from inside to outside app http host bad.example",
+                 "deny from inside to outside app dns name *.bad.example",
+                 "allow from inside to outside proto tcp dport 80,443",
                  "allow from inside to outside proto udp dport 53",
                  "allow from inside to outside proto icmp",
                  "allow from outside to inside dst 10.0.1.0/24 proto tcp dport 22",
@@ -64,7 +68,7 @@ NodeId nodeFrom(fuzz::FuzzInput& in) {
 }
 
 // A session built from a frame in the input, as a peer would replicate it.
-bool replicaFrom(fuzz::FuzzInput& in, uint32_t now, Session* out) {
+bool replicaFrom(fuzz::FuzzInput& in, uint32_t now, Session* out, AppIdentity* app) {
     const std::string_view f = in.chunk(256);
     PacketInfo info;
     if (parseFrame(reinterpret_cast<const uint8_t*>(f.data()), f.size(), {}, info) !=
@@ -90,9 +94,20 @@ bool replicaFrom(fuzz::FuzzInput& in, uint32_t now, Session* out) {
         w.flags = in.take<uint8_t>() & 0x0f;
     }
     // What a receiver does with a record: validate it, then convert it.
-    const HaSessionRecord rec = makeHaRecord(HaRecordOp::upsert, s, now);
+    HaSessionRecord rec = makeHaRecord(HaRecordOp::upsert, s, now);
+    rec.app.app.status = AppStatus(in.choose(kMaxAppStatus + 1));
+    rec.app.app.proto = AppProtocol(in.choose(kMaxAppProtocol + 1));
+    rec.app.app.word = in.take<uint32_t>();
+    if (rec.app.app.status == AppStatus::identified) {
+        static constexpr std::string_view kNames[] = {"www.example", "a.cdn.example",
+                                                      "bad.example"};
+        const std::string_view name = kNames[in.choose(3)];
+        std::copy(name.begin(), name.end(), rec.app.name.text);
+        rec.app.name.len = uint8_t(name.size());
+    }
     if (!haRecordValid(rec)) return false;
     *out = haRecordToSession(rec, now);
+    *app = rec.app;
     return true;
 }
 
@@ -178,7 +193,7 @@ struct Node {
         switch (in.choose(8)) {
             case 0:
             case 1:
-                if (!replicaFrom(in, now, &cmd.session)) return;
+                if (!replicaFrom(in, now, &cmd.session, &cmd.app)) return;
                 cmd.kind = cmd.session.state == SessionState::none || in.take<uint8_t>() & 1
                                ? AgentCommandKind::apply_erase
                                : AgentCommandKind::apply_upsert;

@@ -47,6 +47,7 @@ class Rule:
     action: str = "allow"
     log: bool = False                # sessions go to the traffic log
     dst: str = ""                    # destination address or CIDR ("": any)
+    app: str = ""                    # an application clause, e.g. "tls sni a.example" (tandemd)
 
     def tandemd(self) -> str:
         parts = [self.action]
@@ -63,6 +64,8 @@ class Rule:
             parts += ["dport", ",".join(str(p) for p in self.dports)]
         if self.icmp_types:
             parts += ["icmp-type", ",".join(str(t) for t in self.icmp_types)]
+        if self.app:
+            parts += ["app", self.app]
         if self.log:
             parts.append("log")
         return " ".join(parts)

@@ -553,6 +553,8 @@ def main(argv=None) -> int:
     health_traffic.add_commands(sub)
     import link_impairer  # the impaired sync link labs: netem's impairments in a relay
     link_impairer.add_commands(sub)
+    import app_traffic  # the application identity labs: TLS, HTTP and DNS
+    app_traffic.add_commands(sub)
 
     a = ap.parse_args(argv)
     return a.fn(a)

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""Application identity through one inline tandemd: rules that name the TLS
+server name, the HTTP Host and the DNS query name, on real TLS (Python's
+ssl, certificates of a CA the test makes), HTTP and DNS traffic.
+
+The policy (nothing else is allowed to these ports):
+  allow tls-good   tcp/8443 app tls sni good.test,*.cdn.test  (log)
+  deny  tls-bad    tcp/8443 app tls sni bad.test
+  allow web        tcp/8080 app http host www.good.test
+  deny  dns-bad    udp/53   app dns name *.bad.test
+  allow dns        udp/53
+
+1. TLS: every connection asking for good.test or img.cdn.test completes its
+   handshake and echoes; every one asking for bad.test is cut at its
+   ClientHello (the server never sees it) and so is one asking for a name
+   no rule allows (other.test: the default deny). tandemd counts one
+   identified TLS session per connection and one denial per cut one.
+2. `show session` names a running good.test session's application, its
+   rule, and a cut one's denial; the traffic log's end lines of the logged
+   rule carry the name (the sessions are cleared to end them now).
+3. HTTP: requests for www.good.test are answered, requests naming another
+   Host are cut (the server sees none of them).
+4. DNS: queries for a name under bad.test are dropped, others answered.
+
+Without application identity (a daemon that ignores the app clauses, or
+matches the first rule alone) the bad.test and other.test connections
+complete, which fails step 1.
+
+    /usr/bin/python3 tests/lab/test_app_identity.py [--tandemd PATH] [--count N]
+
+Exit codes: 0 passed, 1 a check failed, 2 the lab could not run, 77 skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lab import InlineLab  # noqa: E402
+from labkit.checks import Checklist  # noqa: E402
+from labkit.runner import run_standalone  # noqa: E402
+from nodes import Rule, TandemdNode  # noqa: E402
+
+TLS_PORT, HTTP_PORT, DNS_PORT = 8443, 8080, 53
+POLICY = (
+    Rule("tcp", (TLS_PORT,), name="tls-good", app="tls sni good.test,*.cdn.test", log=True),
+    Rule("tcp", (TLS_PORT,), name="tls-bad", action="deny", app="tls sni bad.test"),
+    Rule("tcp", (HTTP_PORT,), name="web", app="http host www.good.test"),
+    Rule("udp", (DNS_PORT,), name="dns-bad", action="deny", app="dns name *.bad.test"),
+    Rule("udp", (DNS_PORT,), name="dns"),
+)
+
+
+def run(args) -> int:
+    checks = Checklist()
+    check = checks.check
+
+    with InlineLab() as lab:
+        server = lab.addr.server_ip
+        lab.tool("server", ["make-certs", "--dir", lab.workdir,
+                            "--names", "good.test,img.cdn.test,bad.test,other.test"], timeout=30)
+        ca = os.path.join(lab.workdir, "ca.pem")
+        lab.start_service("apps", "server", [
+            "app-serve", "--tls-port", str(TLS_PORT), "--http-port", str(HTTP_PORT),
+            "--dns-port", str(DNS_PORT), "--cert", os.path.join(lab.workdir, "server.pem"),
+            "--key", os.path.join(lab.workdir, "server.key")])
+        log_path = os.path.join(lab.workdir, "traffic.log")
+        node = TandemdNode(POLICY, binary=args.tandemd,
+                           control_extra=f"traffic-log = {log_path}\n")
+        lab.set_node(node)
+        n = args.count
+        c0 = node.counters()
+
+        # 1. TLS by server name.
+        def tls(name: str) -> dict:
+            r = lab.tool("client", ["tls-connect", "--dst", server, "--port", str(TLS_PORT),
+                                    "--name", name, "--ca", ca, "--count", str(n),
+                                    "--timeout", str(args.timeout)], timeout=60 + n * 5)
+            print(f"tls {name}: {json.dumps(r, sort_keys=True)}")
+            return r
+
+        for name in ("good.test", "img.cdn.test"):
+            r = tls(name)
+            check(f"TLS to {name}: {r['ok']}/{n} handshakes completed and echoed", r["ok"] == n)
+        for name in ("bad.test", "other.test"):
+            r = tls(name)
+            check(f"TLS to {name}: cut at the ClientHello, {r['ok']}/{n} completed "
+                  f"({r.get('timeout', 0)} timed out)", r["ok"] == 0 and r.get("timeout", 0) == n)
+        c1 = node.counters()
+
+        def delta(key: str) -> int:
+            return c1.get(key, 0) - c0.get(key, 0)
+
+        check(f"tandemd identified every TLS session: app_identified_tls +"
+              f"{delta('app_identified_tls')} == {4 * n}", delta("app_identified_tls") == 4 * n)
+        check(f"... and denied the cut ones: sessions_denied_by_app +"
+              f"{delta('sessions_denied_by_app')} == {2 * n}",
+              delta("sessions_denied_by_app") == 2 * n)
+
+        # 2. What show session and the traffic log say.
+        hold = lab.start_service("hold", "client", [
+            "tls-hold", "--dst", server, "--port", str(TLS_PORT), "--name", "good.test",
+            "--ca", ca], timeout=15.0)
+        check(f"a held TLS connection to good.test echoed ({hold})", hold.get("echoed") is True)
+        try:
+            shown = [s for s in node.sessions() if s.get("dport") == TLS_PORT
+                     and s.get("state") == "established"]
+            good = [s for s in shown if s.get("app_name") == "good.test"]
+            check(f"show session: the open connection's application is tls good.test under "
+                  f"rule tls-good ({good[:1]})",
+                  len(good) == 1 and good[0].get("app") == "tls"
+                  and good[0].get("app_status") == "identified"
+                  and good[0].get("rule") == "tls-good")
+            denied = [s for s in node.sessions() if s.get("app_denied")]
+            check(f"show session: the cut connections are listed as denied by their rule "
+                  f"({len(denied)} listed, rules {sorted({str(s.get('rule')) for s in denied})})",
+                  denied != [] and {s.get("rule") for s in denied} <= {"tls-bad", None}
+                  and all(s.get("app_name") in ("bad.test", "other.test") for s in denied))
+        finally:
+            lab.stop_service("hold", timeout=10.0)
+        # Sessions end (and are logged) after time-wait; clearing ends them now.
+        node.control.request("clear session all", timeout=5.0)
+        end = time.monotonic() + 10
+        names: dict = {}
+        while time.monotonic() < end:
+            names = {}
+            if os.path.exists(log_path):
+                for line in open(log_path):
+                    rec = json.loads(line)
+                    if rec.get("event") == "end" and rec.get("rule") == "tls-good":
+                        names[rec.get("app_name")] = names.get(rec.get("app_name"), 0) + 1
+            if sum(names.values()) >= 2 * n:
+                break
+            time.sleep(0.5)
+        check(f"the traffic log's end lines name each logged session's application {names}",
+              names.get("good.test", 0) >= n and names.get("img.cdn.test", 0) >= n)
+
+        # 3. HTTP by Host.
+        def http(host: str) -> dict:
+            r = lab.tool("client", ["http-get", "--dst", server, "--port", str(HTTP_PORT),
+                                    "--host", host, "--count", str(n),
+                                    "--timeout", str(args.timeout)], timeout=60 + n * 5)
+            print(f"http {host}: {json.dumps(r, sort_keys=True)}")
+            return r
+
+        r = http("www.good.test")
+        check(f"HTTP Host www.good.test: {r['ok']}/{n} answered", r["ok"] == n)
+        r = http("www.other.test")
+        check(f"HTTP Host www.other.test: cut, {r['ok']}/{n} answered", r["ok"] == 0)
+
+        # 4. DNS by query name.
+        def dns(name: str) -> dict:
+            r = lab.tool("client", ["dns-query", "--dst", server, "--port", str(DNS_PORT),
+                                    "--name", name, "--count", str(n), "--timeout", "0.5"],
+                         timeout=60 + n)
+            print(f"dns {name}: {json.dumps(r, sort_keys=True)}")
+            return r
+
+        r = dns("ads.bad.test")
+        check(f"DNS ads.bad.test: dropped, {r['answered']}/{n} answered", r["answered"] == 0)
+        r = dns("www.good.test")
+        check(f"DNS www.good.test: {r['answered']}/{n} answered", r["answered"] == n)
+
+        served = lab.stop_service("apps", timeout=10.0)
+        print(f"served: {json.dumps(served, sort_keys=True)}")
+        tls_names = served.get("tls_names", {})
+        check(f"the TLS server saw only the allowed names ({tls_names})",
+              set(tls_names) <= {"good.test", "img.cdn.test"}
+              and tls_names.get("good.test", 0) >= n)
+        hosts = served.get("http_hosts", {})
+        check(f"the HTTP server saw only the allowed Host ({hosts})",
+              set(hosts) == {"www.good.test"})
+        dns_names = served.get("dns_names", {})
+        check(f"the DNS server saw no query under bad.test ({dns_names})",
+              not any(k.endswith("bad.test") for k in dns_names))
+        stopped = lab.stop_node()
+        check(f"tandemd stopped cleanly (exit {stopped.get('exit_code')})",
+              stopped.get("exit_code") == 0)
+    return checks.result()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tandemd", default=os.environ.get("TANDEMD"))
+    ap.add_argument("--count", type=int, default=10, help="connections / queries per name")
+    ap.add_argument("--timeout", type=float, default=1.5,
+                    help="seconds a client waits before it counts a connection as cut")
+    ap.add_argument("--deadline", type=float, default=240.0)
+    a = ap.parse_args()
+    return run_standalone(a, run, a.deadline)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
