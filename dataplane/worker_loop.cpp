@@ -413,9 +413,7 @@ bool Dataplane::Impl::serveMailbox(Worker& w, uint32_t now) {
             snap.session = s;
             snap.expires_in_ms = int32_t(s.expires_ms - now);
             snap.app = table.app(i);
-            const std::string_view name = table.appName(i);
-            std::memcpy(snap.app_name.text, name.data(), name.size());
-            snap.app_name.len = uint8_t(name.size());
+            snap.app_name.assign(table.appName(i));
         }
     };
     if (mb.index) {

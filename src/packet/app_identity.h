@@ -42,6 +42,11 @@ struct AppName {
     char text[kMaxAppName] = {};
     uint8_t len = 0;
     std::string_view view() const { return {text, len}; }
+    /// Copies `name` (its first kMaxAppName bytes).
+    void assign(std::string_view name) {
+        len = uint8_t(name.size() < kMaxAppName ? name.size() : kMaxAppName);
+        for (uint8_t i = 0; i < len; ++i) text[i] = name[i];
+    }
 };
 
 enum class AppParse : uint8_t {

@@ -1,7 +1,5 @@
 // The traffic log side of the pipeline: one fixed-size record per start or
 // end of a logged session, pushed on the worker's ring to the logger thread.
-#include <cstring>
-
 #include "pipeline/pipeline.h"
 
 namespace tandem {
@@ -23,9 +21,7 @@ void Pipeline::pushTrafficLog(TrafficLogEvent event, TrafficEndReason reason, ui
     r.session = s;
     r.app = table_.app(index);
     if (r.app.status == AppStatus::identified) {
-        const std::string_view name = table_.appName(index);
-        std::memcpy(r.app_name.text, name.data(), name.size());
-        r.app_name.len = uint8_t(name.size());
+        r.app_name.assign(table_.appName(index));
     }
     if (!settings_.traffic_log->push(r)) counters_.inc(PipelineCounter::traffic_log_dropped);
 }

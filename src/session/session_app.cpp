@@ -48,8 +48,7 @@ uint32_t AppNameStore::add(std::string_view name) {
     if (free_top_ == 0) return 0;
     const uint32_t id = free_[--free_top_];
     Slot& s = slots_[id - 1];
-    std::memcpy(s.name.text, name.data(), name.size());
-    s.name.len = uint8_t(name.size());
+    s.name.assign(name);
     s.refs = 1;
     s.next = head;
     head = id;

@@ -208,9 +208,7 @@ AppIdentity SessionTable::appIdentity(uint32_t index) const {
     AppIdentity id;
     id.app = app_[index];
     id.app.stream = 0;
-    const std::string_view name = appName(index);
-    std::memcpy(id.name.text, name.data(), name.size());
-    id.name.len = uint8_t(name.size());
+    id.name.assign(appName(index));
     return id;
 }
 
