@@ -5,6 +5,8 @@ requests with a chosen Host, DNS queries for a chosen name.
     app-serve    TLS echo, HTTP and DNS listeners in one process
     tls-connect  N TLS connections asking for one server name, each echoing
     tls-hold     one TLS connection, held open until SIGTERM
+    tls-long     long-lived TLS connections over several names, live/broken per name
+    tls-late     TCP connections now, their TLS handshakes on a signal
     http-get     N HTTP requests naming one Host
     dns-query    N DNS queries for one name
     make-certs   a CA and a server certificate for the given names (files)
@@ -103,10 +105,10 @@ def tls_server(port: int, cert: str, key: str, served: Served) -> socketserver.B
                 with ctx.wrap_socket(self.request, server_side=True) as tls:
                     data = tls.recv(4096)
                     served.add("tls", getattr(tls, "lab_sni", ""))
-                    tls.sendall(data)
-                    if data == b"hold\n":
-                        tls.settimeout(None)
-                        tls.recv(1)  # until the client closes
+                    tls.settimeout(None)  # long-lived clients come back when they like
+                    while data:  # echo until the client closes
+                        tls.sendall(data)
+                        data = tls.recv(4096)
             except (OSError, ssl.SSLError):
                 pass
 
@@ -174,8 +176,11 @@ def _threaded(base, port: int, handler) -> socketserver.BaseServer:
 
 def cmd_app_serve(a) -> int:
     served = Served()
-    servers = [tls_server(a.tls_port, a.cert, a.key, served), http_server(a.http_port, served),
-               dns_server(a.dns_port, served)]
+    servers = [tls_server(a.tls_port, a.cert, a.key, served)]
+    if a.http_port:
+        servers.append(http_server(a.http_port, served))
+    if a.dns_port:
+        servers.append(dns_server(a.dns_port, served))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     emit({"event": "ready", "tls": a.tls_port, "http": a.http_port, "dns": a.dns_port})
@@ -241,6 +246,121 @@ def cmd_tls_hold(a) -> int:
     return 0
 
 
+class LongLived:
+    """One long-lived TLS connection: a request every `interval`, its echo
+    within `io_timeout`, until stopped; the first failure breaks it."""
+
+    def __init__(self, a, name: str, ctx: ssl.SSLContext, stop: threading.Event) -> None:
+        self.a, self.name, self.ctx, self.stop = a, name, ctx, stop
+        self.tls = None
+        self.broken = ""
+        self.answered = 0
+
+    def connect(self) -> bool:
+        try:
+            raw = socket.create_connection((self.a.dst, self.a.port), timeout=self.a.io_timeout)
+            raw.settimeout(self.a.io_timeout)
+            self.tls = self.ctx.wrap_socket(raw, server_hostname=self.name)
+            return self.exchange()
+        except (OSError, ssl.SSLError) as e:
+            self.broken = type(e).__name__
+            return False
+
+    def exchange(self) -> bool:
+        msg = f"{self.name} {self.answered}\n".encode()
+        try:
+            self.tls.sendall(msg)
+            back = b""
+            while len(back) < len(msg):
+                chunk = self.tls.recv(4096)
+                if not chunk:
+                    raise ConnectionResetError("closed")
+                back += chunk
+            if back != msg:
+                self.broken = "mismatch"
+                return False
+            self.answered += 1
+            return True
+        except (OSError, ssl.SSLError) as e:
+            self.broken = type(e).__name__
+            return False
+
+    def run(self) -> None:
+        while not self.stop.wait(self.a.interval):
+            if not self.exchange():
+                return
+
+
+def _tally(conns: list) -> dict:
+    live: dict = {}
+    broken: dict = {}
+    for c in conns:
+        d = broken if c.broken else live
+        d[c.name] = d.get(c.name, 0) + 1
+    return {"live": live, "broken": broken,
+            "reasons": sorted({c.broken for c in conns if c.broken})}
+
+
+def cmd_tls_long(a) -> int:
+    """--conns connections over the names of --names in turn, each asking a
+    request every --interval. Ready once every one has answered; a stats line
+    on SIGUSR1 and the final one on SIGTERM: live and broken per name."""
+    ctx = ssl.create_default_context(cafile=a.ca)
+    stop = threading.Event()
+    names = a.names.split(",")
+    conns = [LongLived(a, names[i % len(names)], ctx, stop) for i in range(a.conns)]
+    for c in conns:
+        c.connect()
+    threads = [threading.Thread(target=c.run, daemon=True) for c in conns if not c.broken]
+    for t in threads:
+        t.start()
+    wake = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), wake.set()))
+    signal.signal(signal.SIGUSR1, lambda *_: wake.set())
+    emit({"event": "ready", **_tally(conns)})
+    while not stop.is_set():
+        wake.wait()
+        wake.clear()
+        if not stop.is_set():
+            emit({"event": "stats", **_tally(conns)})
+    for t in threads:
+        t.join(timeout=a.io_timeout + 1)
+    emit({"event": "stopped", "tool": "tls-long", **_tally(conns)})
+    return 0
+
+
+def cmd_tls_late(a) -> int:
+    """--conns TCP connections opened now, their TLS handshakes (asking for
+    --name) and one echo each only on SIGUSR2: sessions whose first payload
+    comes later. Prints ready, then the handshakes' outcome."""
+    ctx = ssl.create_default_context(cafile=a.ca)
+    raws = [socket.create_connection((a.dst, a.port), timeout=a.io_timeout)
+            for _ in range(a.conns)]
+    go, stop = threading.Event(), threading.Event()
+    signal.signal(signal.SIGUSR2, lambda *_: go.set())
+    signal.signal(signal.SIGTERM, lambda *_: (go.set(), stop.set()))
+    emit({"event": "ready", "connected": len(raws)})
+    go.wait()
+    ok = 0
+    reasons: dict = {}
+    held = []
+    for raw in raws:
+        try:
+            raw.settimeout(a.io_timeout)
+            tls = ctx.wrap_socket(raw, server_hostname=a.name)
+            held.append(tls)  # open until SIGTERM, for the tables to show
+            tls.sendall(b"late\n")
+            ok += tls.recv(16) == b"late\n"
+        except (OSError, ssl.SSLError) as e:
+            reasons[type(e).__name__] = reasons.get(type(e).__name__, 0) + 1
+    emit({"event": "done", "tool": "tls-late", "ok": ok, "conns": len(raws), "failed": reasons})
+    stop.wait()
+    for tls in held:
+        tls.close()
+    emit({"event": "stopped", "tool": "tls-late"})
+    return 0
+
+
 def cmd_http_get(a) -> int:
     counts: dict = {"attempted": 0, "ok": 0}
     for _ in range(a.count):
@@ -296,8 +416,8 @@ def add_commands(sub) -> None:
     p.set_defaults(fn=cmd_make_certs)
     p = sub.add_parser("app-serve")
     p.add_argument("--tls-port", type=int, required=True)
-    p.add_argument("--http-port", type=int, required=True)
-    p.add_argument("--dns-port", type=int, default=53)
+    p.add_argument("--http-port", type=int, default=0, help="0: no HTTP listener")
+    p.add_argument("--dns-port", type=int, default=0, help="0: no DNS listener")
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.set_defaults(fn=cmd_app_serve)
@@ -309,6 +429,23 @@ def add_commands(sub) -> None:
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--timeout", type=float, default=2.0)
     p.set_defaults(fn=cmd_tls_connect)
+    p = sub.add_parser("tls-long")
+    p.add_argument("--dst", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--names", required=True, help="comma-separated; connections take them in turn")
+    p.add_argument("--ca", required=True)
+    p.add_argument("--conns", type=int, default=100)
+    p.add_argument("--interval", type=float, default=1.0)
+    p.add_argument("--io-timeout", type=float, default=10.0)
+    p.set_defaults(fn=cmd_tls_long)
+    p = sub.add_parser("tls-late")
+    p.add_argument("--dst", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--ca", required=True)
+    p.add_argument("--conns", type=int, default=10)
+    p.add_argument("--io-timeout", type=float, default=10.0)
+    p.set_defaults(fn=cmd_tls_late)
     p = sub.add_parser("tls-hold")
     p.add_argument("--dst", required=True)
     p.add_argument("--port", type=int, required=True)
