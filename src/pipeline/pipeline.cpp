@@ -633,7 +633,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     PolicyVerdict pv = policy_->match(q);
     AppRead app;
     if (pv.app) [[unlikely]] {
-        pv = firstPacketApp(s, q, &app);
+        pv = firstPacketApp(s, q, pv, &app);
         if (pv.action != RuleAction::allow && app.status == AppStatus::identified)
             return drop(counters_, PipelineCounter::dropped_app_denied);
     }

@@ -304,7 +304,9 @@ class Pipeline {
     /// application: for a TCP SYN that rule's (the session waits for its
     /// first payload, read->status pending); otherwise decided now, from a
     /// UDP datagram's DNS name or without a name.
-    PolicyVerdict firstPacketApp(const Slot& s, const PolicyQuery& q, AppRead* read);
+    /// `first`: match()'s verdict, whose rule names an application.
+    PolicyVerdict firstPacketApp(const Slot& s, const PolicyQuery& q, const PolicyVerdict& first,
+                                 AppRead* read);
     void startApp(uint32_t index, const Slot& s, const AppRead& read);
     /// A pending session's client payload segment: false when the session
     /// is now denied (the segment is dropped).

@@ -40,14 +40,15 @@ const uint8_t* l4Payload(const uint8_t* frame, const PacketInfo& info, uint16_t 
 
 }  // namespace
 
-PolicyVerdict Pipeline::firstPacketApp(const Slot& s, const PolicyQuery& q, AppRead* read) {
+PolicyVerdict Pipeline::firstPacketApp(const Slot& s, const PolicyQuery& q,
+                                       const PolicyVerdict& first, AppRead* read) {
     const PacketInfo& info = s.info;
     read->which = AppProtocol::none;
     if (info.proto == kProtoTcp && classifyTcp(info.tcp.flags) == TcpEvent::syn) {
         // Its first payload comes later: the session opens, and the rule
         // that names the application decides nothing until then.
         read->status = AppStatus::pending;
-        PolicyVerdict v = policy_->match(q);
+        PolicyVerdict v = first;
         v.action = RuleAction::allow;
         return v;
     }

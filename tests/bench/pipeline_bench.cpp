@@ -1,6 +1,6 @@
 // pipeline_bench: the whole per-packet path of one worker, fed from memory.
 //
-//   pipeline_bench [--flows N] [--seconds S]
+//   pipeline_bench [--flows N] [--seconds S] [--app-rules]
 //
 // Prints, per CPU-second of the benchmark thread:
 //   - established: 64-byte TCP ACK frames of N established flows (every
@@ -9,6 +9,10 @@
 //     session lookup, TCP state and window tracking, counters, timer refresh,
 //     verdict;
 //   - new sessions: SYNs of distinct flows through policy and session creation;
+//   - first payload: each flow's first client segment, a TLS ClientHello
+//     (with --app-rules the policy's first rule names TLS servers, so this
+//     is where each session is identified and decided again; without, it is
+//     a data segment like any other);
 //   - workerFor: what a worker of a multi-worker node adds per received frame
 //     to find the worker that owns its flow.
 // No NIC or driver is involved: this is the ceiling the dataplane adds I/O to.
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "fixtures/frame_builder.h"
+#include "fixtures/tls_hello.h"
 #include "pipeline/pipeline.h"
 
 using namespace tandem;
@@ -39,11 +44,15 @@ std::string clientAddr(uint32_t n) {
            std::to_string(n & 0xff);
 }
 
-std::shared_ptr<const Policy> policy() {
+std::shared_ptr<const Policy> policy(bool app_rules) {
     RuleError err;
     std::string error;
-    return Policy::compile({*parseRule("allow from inside to outside proto tcp dport 80", &err)},
-                           {"outside", "inside"}, &error);
+    std::vector<Rule> rules;
+    if (app_rules)
+        rules.push_back(*parseRule(
+            "allow from inside to outside app tls sni *.example.com,other.example", &err));
+    rules.push_back(*parseRule("allow from inside to outside proto tcp dport 80", &err));
+    return Policy::compile(rules, {"outside", "inside"}, &error);
 }
 
 PipelineSettings settings() {
@@ -75,15 +84,19 @@ void run(std::vector<std::vector<uint8_t>>& frames, std::vector<uint16_t>& ports
 int main(int argc, char** argv) {
     uint32_t flows = 1000000;
     double seconds = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    bool app_rules = false;
+    for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--flows")
-            flows = uint32_t(std::atoi(argv[i + 1]));
-        else if (a == "--seconds")
-            seconds = std::atof(argv[i + 1]);
+        if (a == "--app-rules") {
+            app_rules = true;
+        } else if (i + 1 < argc && a == "--flows") {
+            flows = uint32_t(std::atoi(argv[++i]));
+        } else if (i + 1 < argc && a == "--seconds") {
+            seconds = std::atof(argv[++i]);
+        }
     }
     SessionTable table(flows + 1024, 0);
-    Pipeline pipe(settings(), table, policy());
+    Pipeline pipe(settings(), table, policy(app_rules));
 
     // New sessions: one SYN per flow, inside -> outside, in bursts of 32.
     std::vector<std::vector<uint8_t>> syns, acks;
@@ -122,6 +135,25 @@ int main(int argc, char** argv) {
         hs_ports.push_back(1);
     }
     run(hs, hs_ports, pipe, 1000);
+    // Each flow's first payload: a ClientHello, in flow order.
+    hs.clear();
+    hs_ports.clear();
+    const std::vector<uint8_t> hello =
+        tandem::test::records(tandem::test::clientHello({{0, "www.example.com"}}), 16384);
+    for (uint32_t n = 0; n < flows; ++n) {
+        const std::string c = clientAddr(n / 60000), s = "192.0.2.80";
+        const uint16_t sport = uint16_t(1024 + n % 60000);
+        hs.push_back(FrameBuilder::tcp(c, sport, s, 80, kTcpAck | kTcpPsh)
+                         .seq(101)
+                         .ack(501)
+                         .data(hello)
+                         .build());
+        hs_ports.push_back(1);
+    }
+    c0 = cpuSeconds();
+    run(hs, hs_ports, pipe, 1000);
+    const double hello_rate = flows / (cpuSeconds() - c0);
+    hs.clear();
     // Established frames, grouped in bursts of 32 per direction, flows random.
     std::mt19937 rng(7);
     const uint32_t nframes = std::min<uint32_t>(flows, 1u << 21) / 32 * 32;
@@ -178,8 +210,12 @@ int main(int argc, char** argv) {
     } while (cpuSeconds() - c0 < 1.0);
     const double steer_hot_rate = steered_hot / (cpuSeconds() - c0);
     const uint64_t fwd = pipe.counters().get(PipelineCounter::forwarded);
-    std::printf("pipeline_bench: %u flows, one thread, rates per CPU-second\n", flows);
+    std::printf("pipeline_bench: %u flows, one thread, rates per CPU-second%s\n", flows,
+                app_rules ? ", app rules (TLS server names) first in the policy" : "");
     std::printf("  new sessions/s          %8.2f M\n", new_rate / 1e6);
+    std::printf("  first payload pkts/s    %8.2f M (%.0f ns each; identified %llu)\n",
+                hello_rate / 1e6, 1e9 / hello_rate,
+                (unsigned long long)pipe.counters().get(PipelineCounter::app_identified_tls));
     std::printf("  established packets/s   %8.2f M\n", est_rate / 1e6);
     std::printf(
         "  workerFor (2 workers)   %8.2f M frames/s, %.1f ns each (frames from memory), "
