@@ -267,3 +267,27 @@ TEST_CASE("names are kept once however many sessions name them, and freed with t
     CHECK(names.add("f.example") == 0);  // full: told, nothing overwritten
     CHECK(names.get(b) == "b.example");
 }
+
+TEST_CASE("over IPv6 the same: the ClientHello's name decides the session") {
+    Node n;
+    const char* c6 = "2001:db8:1::10";
+    const char* s6 = "2001:db8:2::80";
+    auto seg = [&](bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, Bytes data = {}) {
+        auto b = from_client ? FrameBuilder::tcp(c6, 40000, s6, 443, flags)
+                             : FrameBuilder::tcp(s6, 443, c6, 40000, flags);
+        b.seq(seq).ack(ack);
+        if (!data.empty()) b.data(std::move(data));
+        return b.build();
+    };
+    REQUIRE(n.send(seg(true, kTcpSyn, kIsn, 0), kInside).kind == VerdictKind::forward);
+    REQUIRE(n.send(seg(false, kTcpSyn | kTcpAck, kServerIsn, kIsn + 1), kOutside).kind ==
+            VerdictKind::forward);
+    REQUIRE(n.send(seg(true, kTcpAck, kIsn + 1, kServerIsn + 1), kInside).kind ==
+            VerdictKind::forward);
+    const Bytes bad = tlsStream("bad.example");
+    CHECK(n.send(seg(true, kTcpAck | kTcpPsh, kIsn + 1, kServerIsn + 1, bad), kInside).kind ==
+          VerdictKind::drop);
+    const uint32_t i = n.only();
+    CHECK(n.table.appName(i) == "bad.example");
+    CHECK((n.table.at(i).flags & kSessionAppDenied) != 0);
+}
