@@ -170,7 +170,9 @@ def body(lab, args, report, deadline, variant=None):
     ended = counter(lab, b, "sessions_ended_by_policy") - ended0
     sec.check(f"{b.label} ended exactly the later.test sessions: +{ended} == {args.conns - half}",
               ended == args.conns - half)
-    time.sleep(12.0)  # every later.test connection's next request times out
+    # Each later.test connection breaks when its next request times out.
+    wait_until(lambda: stats(lab, "long")["broken"] == {"later.test": args.conns - half}, 30.0,
+               0.5)
     lab.stop_service("late", timeout=10.0)
     final = lab.stop_service("long", timeout=30.0)
     sec.check(f"every keep.test connection lived to the end, every later.test one stopped "
