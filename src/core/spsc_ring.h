@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <type_traits>
 
 namespace tandem {
@@ -28,7 +29,12 @@ class SpscRing {
         size_t c = 2;
         while (c < capacity) c <<= 1;
         mask_ = c - 1;
-        slots_ = std::make_unique<T[]>(c);
+        // Storage only: a record is written by push() before pop() reads
+        // it (records are trivially copyable), so the slots are not
+        // initialised here, and a large ring's pages are touched only as
+        // it fills (not all at once when a node starts).
+        slots_.reset(
+            static_cast<T*>(::operator new[](c * sizeof(T), std::align_val_t(alignof(T)))));
     }
 
     size_t capacity() const { return mask_ + 1; }
@@ -40,7 +46,7 @@ class SpscRing {
             tail_cache_ = tail_.load(std::memory_order_acquire);
             if (head - tail_cache_ > mask_) return false;
         }
-        slots_[head & mask_] = v;
+        slots_.get()[head & mask_] = v;
         head_.store(head + 1, std::memory_order_release);
         return true;
     }
@@ -52,7 +58,7 @@ class SpscRing {
             head_cache_ = head_.load(std::memory_order_acquire);
             if (tail == head_cache_) return false;
         }
-        *out = slots_[tail & mask_];
+        *out = slots_.get()[tail & mask_];
         tail_.store(tail + 1, std::memory_order_release);
         return true;
     }
@@ -70,7 +76,10 @@ class SpscRing {
     alignas(64) std::atomic<size_t> tail_{0};  // written by the consumer
     size_t head_cache_ = 0;                    // consumer's view of head_
     alignas(64) size_t mask_ = 0;
-    std::unique_ptr<T[]> slots_;
+    struct FreeSlots {
+        void operator()(T* p) const { ::operator delete[](p, std::align_val_t(alignof(T))); }
+    };
+    std::unique_ptr<T, FreeSlots> slots_;
 };
 
 }  // namespace tandem

@@ -50,7 +50,7 @@ from nodes import ha_config, tandemd_config
 from outage_probe import (DETECTION_MARGIN_MS, add_probe_args, check_probe, detection_bound_ms,
                           start_probe)
 from session_tables import disagreements, owners, ownership, tables_agree
-from pair import (BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
+from pair import (BULK_EXTRA_MS, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
                   HA_PORT, IDLE_PORT, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP,
                   UDP_ECHO, LINUX_KINDS, SERVER_NET, PairBridgeNode, PairLab, PairOptions,
                   PairTandemdNode, _wait_bridge_forwarding, hold, report_rr, rr_stats,
@@ -681,7 +681,7 @@ def add_longlived_args(ap) -> None:
     ap.add_argument("--after", type=float, default=4.0,
                     help="seconds of traffic after each event")
     add_probe_args(ap)
-    ap.add_argument("--bulk-extra-ms", type=float, default=200.0,
+    ap.add_argument("--bulk-extra-ms", type=float, default=BULK_EXTRA_MS,
                     help="the bulk stream's gap may exceed --target-ms by this: a segment "
                          "lost in the outage waits for the sender's retransmission timer "
                          "(200 ms at least in Linux), and a retransmission lost too doubles it")

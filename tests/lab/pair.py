@@ -1122,12 +1122,18 @@ def stop_rr(lab: PairLab, name: str = "rr") -> dict:
     return final
 
 
+# A bulk stream keeps segments in flight: those lost in an outage are sent
+# again when the sender's retransmission timer fires (Linux's minimum RTO is
+# 200 ms), so its gap may exceed the request/response gap by that much.
+BULK_EXTRA_MS = 200.0
+
+
 def report_rr(sec: Section, r: dict, label: str = "long-lived", marks: tuple[str, ...] = (),
               target_ms: float | None = 300.0, bulk_target_ms: float | None = None) -> None:
     """Prints rr-long's counted outcome and checks: every connection alive
     to the end and closed cleanly, no mismatch, bulk intact; for each event
     mark in `marks`, the largest gap measured from it (the bulk streams'
-    against `bulk_target_ms`, default `target_ms`)."""
+    against `bulk_target_ms`, default `target_ms` + BULK_EXTRA_MS)."""
     n = r["conns"]
     sec.line(f"{label}: connections {n}, connected {r['connected']}, broken {r['broken']} "
              f"{r['broken_reasons'] or ''}, stalled at the end {r['unfinished']}, closed cleanly "
@@ -1167,7 +1173,7 @@ def report_rr(sec: Section, r: dict, label: str = "long-lived", marks: tuple[str
                  f"{m['bulk_gap_ms']} ms; worst: {worst}")
         if target_ms is not None:
             bulk_max = max([x for x in m["bulk_gap_ms"] if x is not None], default=0.0)
-            bulk_target = target_ms if bulk_target_ms is None else bulk_target_ms
+            bulk_target = target_ms + BULK_EXTRA_MS if bulk_target_ms is None else bulk_target_ms
             sec.check(f"{label}: '{name}': max gap {g['max']} ms (p99 {g['p99']} ms) <= "
                       f"{target_ms:g} ms, bulk {bulk_max} ms <= {bulk_target:g} ms",
                       g["max"] is not None and g["max"] <= target_ms and
