@@ -117,20 +117,53 @@ inline FramePlan planVerdict(const Verdict& v, const PeerOrigin& origin, const D
 }
 
 /// The frames of one dispatch that leave by a port: one list per data port
-/// and one for the peer link, sent by the caller after the burst.
+/// and one for the peer link, sent by the caller after the burst. A port
+/// may take every frame of the burst and a reset for each.
 template <typename Frame>
 struct TxListsOf {
     static constexpr uint16_t kMax = BurstOf<Frame>::kMax;
     uint16_t port_n[kMaxPorts] = {};
     uint16_t peer_n = 0;
-    Frame port[kMaxPorts][kMax];
+    Frame port[kMaxPorts][2 * kMax];
     Frame peer[kMax];
 };
 
 /// What a dispatch counted (the caller adds it to its counters).
 struct DispatchCounts {
     uint16_t egress_via_peer = 0;  ///< frames returned to the node they entered by
+    uint16_t resets_sent = 0;      ///< generated resets on their way to a sender
+    uint16_t resets_unsent = 0;    ///< generated resets this node could not send
 };
+
+/// Whether a reset back to the sender of a frame that reached this node as
+/// `origin` can leave by the port the frame came in by: always for a frame
+/// of this node's own port; for one forwarded here (inline mode) once that
+/// port's neighbour is known, to address it with. In GENEVE mode the load
+/// balancer takes back only the frames it sent.
+inline bool resetCanLeave(const PeerOrigin& origin, const DispatchSettings& s, uint16_t port,
+                          const PortNeighbours& neighbours) {
+    if (port >= s.nports) return false;
+    if (origin.node == kNoNode) return true;
+    if (s.geneve) return false;
+    return enteredBy(origin, s.self) == s.self || neighbours.known(port);
+}
+
+/// A verdict's reset (dispatchVerdicts).
+template <typename Frame, typename Io>
+void sendReset(uint8_t reset, const PeerOrigin& origin, uint16_t port, const DispatchSettings& s,
+               const PortNeighbours& neighbours, Io& io, TxListsOf<Frame>& tx,
+               DispatchCounts& counts) {
+    uint8_t* data = nullptr;
+    const Frame g =
+        resetCanLeave(origin, s, port, neighbours) ? io.generated(reset, &data) : Frame{};
+    if (!g) {
+        ++counts.resets_unsent;
+        return;
+    }
+    if (origin.node != kNoNode && neighbours.known(port)) neighbours.copy(port, data);
+    tx.port[port][tx.port_n[port]++] = g;
+    ++counts.resets_sent;
+}
 
 /// Carries out planVerdict() for each frame of `b` (verdicts[i] is frame
 /// i's), in order. Frames to send are appended to `tx` (the caller sends
@@ -143,8 +176,12 @@ struct DispatchCounts {
 ///   void park(Frame, const Verdict&, NodeId egress_via);
 ///   bool hold(Frame, uint16_t port, const PeerOrigin& from)  false: full;
 ///   void ownerHint(NodeId to, uint64_t flow_hash, NodeId owner);
-///   void free(Frame).
-/// Every frame ends in exactly one of: tx, park, hold, free.
+///   void free(Frame);
+///   Frame generated(uint8_t reset, uint8_t** data)  a new frame holding the
+///       pipeline's generated(reset), its bytes at *data; null: no buffer.
+/// Every frame ends in exactly one of: tx, park, hold, free. A verdict's
+/// reset goes back out of the burst's port (resetCanLeave), addressed to
+/// that port's neighbour when the frame was forwarded here.
 template <typename Frame, typename Io>
 DispatchCounts dispatchVerdicts(const BurstOf<Frame>& b, const Verdict* verdicts,
                                 const DispatchSettings& s, const PortNeighbours& neighbours, Io& io,
@@ -189,6 +226,8 @@ DispatchCounts dispatchVerdicts(const BurstOf<Frame>& b, const Verdict* verdicts
             case FrameAction::drop:
                 break;
         }
+        if (v.reset) [[unlikely]]
+            sendReset(v.reset, b.origin(i), b.port, s, neighbours, io, tx, counts);
         if (!sent) {
             io.free(f);
             continue;

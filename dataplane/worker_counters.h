@@ -40,7 +40,10 @@ namespace tandem {
     X(handoff_in, "frames another worker passed here")                                           \
     X(handoff_dropped, "frames for another worker whose ring was full, freed")                   \
     X(commands_applied, "commands from the HA agent applied")                                    \
-    X(events_lost, "events for the HA agent lost because its ring was full")
+    X(events_lost, "events for the HA agent lost because its ring was full")                     \
+    X(tcp_resets_sent, "TCP resets of reset rules sent back to a sender")                        \
+    X(tcp_resets_unsent,                                                                         \
+      "TCP resets of reset rules not sent: no buffer, or the sender's neighbour not known here")
 
 TANDEM_COUNTER_ENUM(WorkerCounter, TANDEM_WORKER_COUNTERS)
 

@@ -298,6 +298,14 @@ struct WorkerDispatchIo {
         dp.sendOwnerHint(w, to, flow_hash, owner);
     }
     void free(rte_mbuf* m) { rte_pktmbuf_free(m); }
+    rte_mbuf* generated(uint8_t reset, uint8_t** data) {
+        const GeneratedFrame& g = w.pipeline->generated(reset);
+        rte_mbuf* m = rte_pktmbuf_alloc(dp.pool);
+        if (!m) return nullptr;
+        *data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, g.len));
+        std::memcpy(*data, g.bytes.data(), g.len);
+        return m;
+    }
 };
 
 }  // namespace
@@ -310,6 +318,8 @@ void Dataplane::Impl::handleVerdicts(Worker& w, const Burst& b, const Verdict* v
     TxListsOf<rte_mbuf*> tx;
     const DispatchCounts c = dispatchVerdicts(b, verdicts, settings, port_neighbours, io, tx);
     if (c.egress_via_peer) w.counters.add(WorkerCounter::egress_via_peer, c.egress_via_peer);
+    if (c.resets_sent) w.counters.add(WorkerCounter::tcp_resets_sent, c.resets_sent);
+    if (c.resets_unsent) w.counters.add(WorkerCounter::tcp_resets_unsent, c.resets_unsent);
     for (uint16_t e = 0; e < settings.nports; ++e) {
         if (tx.port_n[e]) transmit(w, port_ids[e], tx.port[e], tx.port_n[e], false);
     }

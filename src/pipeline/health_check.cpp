@@ -3,27 +3,13 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/checksum.h"
+
 namespace tandem {
 namespace {
 
-void put16(uint8_t* p, uint16_t v) {
-    p[0] = uint8_t(v >> 8);
-    p[1] = uint8_t(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-    put16(p, uint16_t(v >> 16));
-    put16(p + 2, uint16_t(v));
-}
-
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
-    for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
-    if (n & 1) sum += uint32_t(p[n - 1]) << 8;
-    return sum;
-}
-uint16_t fold(uint32_t sum) {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return uint16_t(~sum);
-}
+using wire::put16;
+using wire::put32;
 
 uint64_t mix(uint64_t x) {
     x ^= x >> 31;
@@ -164,7 +150,7 @@ size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo
     put16(ip + 10, 0);
     std::memcpy(ip + 12, src, 4);
     std::memcpy(ip + 16, dst, 4);
-    put16(ip + 10, fold(sum16(ip, 20)));
+    put16(ip + 10, checksumOf(onesComplementSum(ip, 20)));
     put16(t, sport);
     put16(t + 2, dport);
     put32(t + 4, seq);
@@ -180,7 +166,8 @@ size_t healthCheckReply(uint8_t* frame, size_t len, size_t cap, const PacketInfo
     pseudo[8] = 0;
     pseudo[9] = kProtoTcp;
     put16(pseudo + 10, uint16_t(20 + body.size()));
-    put16(t + 16, fold(sum16(t, 20 + body.size(), sum16(pseudo, 12))));
+    put16(t + 16,
+          checksumOf(onesComplementSum(t, 20 + body.size(), onesComplementSum(pseudo, 12))));
     return reply_len;
 }
 

@@ -414,8 +414,14 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         }
         if ((sess.flags & kSessionAppPending) && dir == Direction::original && tcp.payload_len &&
             !stand_in) [[unlikely]] {
-            if (!readApp(s, index, now_ms))
-                return drop(counters_, PipelineCounter::dropped_app_denied);
+            switch (readApp(s, index, now_ms)) {
+                case AppOutcome::pass:
+                    break;
+                case AppOutcome::deny:
+                    return drop(counters_, PipelineCounter::dropped_app_denied);
+                case AppOutcome::reset:
+                    return resetBothEnds(s, in_port);
+            }
         }
     } else if (dir == Direction::reply && sess.state == SessionState::open) {
         sess.state = SessionState::replied;
@@ -634,11 +640,13 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     AppRead app;
     if (pv.app) [[unlikely]] {
         pv = firstPacketApp(s, q, pv, &app);
-        if (pv.action != RuleAction::allow && app.status == AppStatus::identified)
-            return drop(counters_, PipelineCounter::dropped_app_denied);
     }
     if (pv.action != RuleAction::allow) {
-        return drop(counters_, PipelineCounter::dropped_policy);
+        Verdict v = drop(counters_, app.status == AppStatus::identified
+                                        ? PipelineCounter::dropped_app_denied
+                                        : PipelineCounter::dropped_policy);
+        if (pv.reset) v.reset = resetToSender(s);
+        return v;
     }
 
     // The initial state decides the initial timeout, so set it up first.

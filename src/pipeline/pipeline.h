@@ -41,6 +41,7 @@
 #include "core/counters.h"
 #include "core/node_id.h"
 #include "packet/packet_parser.h"
+#include "packet/tcp_reset.h"
 #include "pipeline/fragment_cache.h"
 #include "pipeline/health_check.h"
 #include "pipeline/pipeline_counters.h"
@@ -108,8 +109,20 @@ struct Verdict {
     /// to_peer: also tell this node that `peer` owns the flow; forward: that
     /// `peer` (this node) does.
     NodeId notify = kNoNode;
+    /// A deny rule's `reset`: 0, or Pipeline::generated(reset) is a TCP
+    /// reset to send back out of the port this frame came in by (whatever
+    /// becomes of the frame itself).
+    uint8_t reset = 0;
     uint32_t token = 0;      ///< defer: release token
     uint64_t flow_hash = 0;  ///< to_peer: the flow's hash (its low half is the header's hint)
+};
+
+static_assert(sizeof(Verdict) == 24, "a verdict per frame: keep it in its padding");
+
+/// A frame the pipeline wrote itself: a TCP reset (packet/tcp_reset.h).
+struct GeneratedFrame {
+    uint16_t len = 0;
+    std::array<uint8_t, kMaxResetFrame> bytes;
 };
 
 /// Where a burst came from.
@@ -213,6 +226,11 @@ class Pipeline {
     /// worker never frees it).
     void setPolicy(std::shared_ptr<const Policy> policy, bool end_denied);
 
+    /// The frame a verdict's `reset` names. Valid until kMaxBurst more
+    /// frames have been written, so for the burst it came from (a worker
+    /// sends them before it processes its next burst).
+    const GeneratedFrame& generated(uint8_t reset) const { return generated_[reset - 1u]; }
+
     /// The policy frames are matched against now.
     const std::shared_ptr<const Policy>& policyPtr() const { return policy_; }
 
@@ -235,8 +253,8 @@ class Pipeline {
         uint32_t candidate;  // SessionTable::candidate() of the lookup kinds
         bool src_is_lo;
         ParseResult parse;
-        uint8_t kind;          // Kind below
-        const uint8_t* frame;  // the frame `info` describes
+        uint8_t kind;    // Kind below
+        uint8_t* frame;  // the frame `info` describes
     };
     enum Kind : uint8_t { kDecided, kLookup, kIcmpError, kFragment };
 
@@ -308,11 +326,21 @@ class Pipeline {
     PolicyVerdict firstPacketApp(const Slot& s, const PolicyQuery& q, const PolicyVerdict& first,
                                  AppRead* read);
     void startApp(uint32_t index, const Slot& s, const AppRead& read);
-    /// A pending session's client payload segment: false when the session
-    /// is now denied (the segment is dropped).
-    bool readApp(const Slot& s, uint32_t index, uint32_t now_ms);
-    bool decideApp(uint32_t index, AppProtocol which, AppStatus status, const AppName& name,
-                   uint32_t now_ms);
+    /// What becomes of a pending session's client payload segment.
+    enum class AppOutcome : uint8_t {
+        pass,   ///< allowed, or still to be read
+        deny,   ///< the session is now denied: the segment is dropped
+        reset,  ///< denied by a `reset` rule: the segment resets both ends
+    };
+    AppOutcome readApp(const Slot& s, uint32_t index, uint32_t now_ms);
+    AppOutcome decideApp(uint32_t index, AppProtocol which, AppStatus status, const AppName& name,
+                         uint32_t now_ms);
+    /// A segment a `reset` rule denies once its session is open: it goes
+    /// on to its receiver as a reset, and one goes back to its sender.
+    Verdict resetBothEnds(const Slot& s, uint16_t in_port);
+    /// A reset back to the sender of the TCP segment in `s`, written to
+    /// generated_: the verdict's `reset`, 0 when none can be written.
+    uint8_t resetToSender(const Slot& s);
     void countAppOutcome(AppParse r, AppProtocol which);
     Verdict dropAppDenied(uint32_t index, uint32_t now_ms);
     /// The policy's verdict on a live session now: by its application when
@@ -369,6 +397,8 @@ class Pipeline {
     Job jobs_[kMaxJobs];
     Slot slots_[kMaxBurst];
     uint8_t* frames_[kMaxBurst];
+    std::array<GeneratedFrame, kMaxBurst> generated_;  // resets to senders, a ring
+    uint32_t generated_next_ = 0;
 };
 
 }  // namespace tandem

@@ -100,7 +100,7 @@ void Pipeline::startApp(uint32_t index, const Slot& s, const AppRead& read) {
         counters_.inc(PipelineCounter::app_names_full);
 }
 
-bool Pipeline::readApp(const Slot& s, uint32_t index, uint32_t now_ms) {
+Pipeline::AppOutcome Pipeline::readApp(const Slot& s, uint32_t index, uint32_t now_ms) {
     SessionApp& app = table_.app(index);
     const TcpInfo& tcp = s.info.tcp;
     const uint8_t* payload = l4Payload(s.frame, s.info, tcp.payload_len);
@@ -129,15 +129,15 @@ bool Pipeline::readApp(const Slot& s, uint32_t index, uint32_t now_ms) {
         }
     }
     if (r == AppParse::need_more && app.packets < kMaxAppSegments && have < kMaxAppPrefix)
-        return true;  // pass it on and read the next one
+        return AppOutcome::pass;  // pass it on and read the next one
     countAppOutcome(r, which);
     return decideApp(index, which,
                      r == AppParse::found ? AppStatus::identified : AppStatus::unidentified, name,
                      now_ms);
 }
 
-bool Pipeline::decideApp(uint32_t index, AppProtocol which, AppStatus status, const AppName& name,
-                         uint32_t now_ms) {
+Pipeline::AppOutcome Pipeline::decideApp(uint32_t index, AppProtocol which, AppStatus status,
+                                         const AppName& name, uint32_t now_ms) {
     Session& sess = table_.at(index);
     if (!table_.setApp(index, which, status, name.view()))
         counters_.inc(PipelineCounter::app_names_full);
@@ -151,7 +151,7 @@ bool Pipeline::decideApp(uint32_t index, AppProtocol which, AppStatus status, co
     ++sess.version;
     if (pv.action == RuleAction::allow) {
         emit(WorkerEventKind::upsert, index, now_ms);
-        return true;
+        return AppOutcome::pass;
     }
     // Denied: this packet and every later one of the connection are
     // dropped; the record stays (as closed, for the short closed timeout
@@ -162,7 +162,25 @@ bool Pipeline::decideApp(uint32_t index, AppProtocol which, AppStatus status, co
     const uint32_t expires = now_ms + idleTimeoutMs(sess);
     table_.expireEarlier(index, expires);
     emit(WorkerEventKind::upsert, index, now_ms);
-    return false;
+    return pv.reset ? AppOutcome::reset : AppOutcome::deny;
+}
+
+Verdict Pipeline::resetBothEnds(const Slot& s, uint16_t in_port) {
+    turnIntoReset(s.frame, s.info);
+    counters_.inc(PipelineCounter::tcp_resets_to_receiver);
+    Verdict v = forwardFrom(in_port);
+    v.reset = resetToSender(s);
+    return v;
+}
+
+uint8_t Pipeline::resetToSender(const Slot& s) {
+    const uint32_t slot = generated_next_;
+    GeneratedFrame& g = generated_[slot];
+    g.len = uint16_t(buildReverseReset(s.frame, s.info, g.bytes.data(), g.bytes.size()));
+    if (g.len == 0) return 0;  // not one to answer (a tunnel: the load balancer's)
+    generated_next_ = (slot + 1) % generated_.size();
+    counters_.inc(PipelineCounter::tcp_resets_to_sender);
+    return uint8_t(slot + 1);
 }
 
 Verdict Pipeline::dropAppDenied(uint32_t index, uint32_t now_ms) {

@@ -96,6 +96,10 @@ namespace tandem {
     X(app_streams_full, "split first payloads not read: every stream buffer was in use")           \
     X(sessions_denied_by_app, "sessions an app rule denied once their application was known")      \
     X(dropped_app_denied, "packets of sessions an app rule denied (the one that told, and after)") \
+    X(tcp_resets_to_sender,                                                                        \
+      "TCP resets written back to the sender of a segment a reset rule denied")                    \
+    X(tcp_resets_to_receiver,                                                                      \
+      "segments a reset rule denied in an open connection, sent on to their receiver as resets")   \
     X(traffic_log_dropped, "traffic log records lost because the ring to the logger was full")
 
 TANDEM_COUNTER_ENUM(PipelineCounter, TANDEM_PIPELINE_COUNTERS)

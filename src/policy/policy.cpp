@@ -182,8 +182,8 @@ std::shared_ptr<const Policy> Policy::compile(const std::vector<Rule>& rules,
     for (size_t i = 0; i < n; ++i) {
         const Rule& rule = impl->rules[i];
         const uint32_t r = uint32_t(i);
-        impl->verdicts[i] =
-            PolicyVerdict{rule.action, rule.log, r, rule.app.proto != AppProtocol::none};
+        impl->verdicts[i] = PolicyVerdict{rule.action, rule.log, r,
+                                          rule.app.proto != AppProtocol::none, rule.reset};
         addZones(&from, rule.from_zones, r);
         addZones(&to, rule.to_zones, r);
         addCidrs(&src4, &src6, rule.src, r);

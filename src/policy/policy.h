@@ -67,6 +67,8 @@ struct PolicyVerdict {
     /// if the session's application matches, which its first payload tells.
     /// From match(), the decision waits for that (matchApp()).
     bool app = false;
+    /// A deny rule's `reset`: the TCP connection it denies is reset.
+    bool reset = false;
     static constexpr uint32_t kDefaultRule = UINT32_MAX;
 };
 

@@ -16,7 +16,7 @@ struct Token {
     unsigned column = 0;  // 1-based
 };
 
-enum class Field { name, from, to, src, dst, proto, sport, dport, icmp_type, app, log };
+enum class Field { name, from, to, src, dst, proto, sport, dport, icmp_type, app, reset, log };
 
 // The keyword table: one entry per keyword, with what its value must look like
 // (used verbatim in "expected ... after 'KEYWORD'" messages).
@@ -26,7 +26,7 @@ struct Keyword {
     std::string_view expected;  // empty: the keyword takes no value
 };
 
-constexpr std::array<Keyword, 11> kKeywords{{
+constexpr std::array<Keyword, 12> kKeywords{{
     {"name", Field::name, "a rule name"},
     {"from", Field::from, "a zone name or a comma-separated list of zones"},
     {"to", Field::to, "a zone name or a comma-separated list of zones"},
@@ -37,6 +37,7 @@ constexpr std::array<Keyword, 11> kKeywords{{
     {"dport", Field::dport, "a port or port range like 1024-65535"},
     {"icmp-type", Field::icmp_type, "an ICMP type 0..255"},
     {"app", Field::app, "an application protocol (tls, http or dns)"},
+    {"reset", Field::reset, ""},
     {"log", Field::log, ""},
 }};
 
@@ -218,7 +219,7 @@ class RuleParser {
                 }
                 return fail(word.column,
                             "expected a keyword (name, from, to, src, dst, proto, sport, dport, "
-                            "icmp-type, app or log), found " +
+                            "icmp-type, app, reset or log), found " +
                                 quoted(word.text));
             }
             Seen& seen = seen_[size_t(k->field)];
@@ -230,7 +231,7 @@ class RuleParser {
             seen.present = true;
             seen.keyword = word;
             if (k->expected.empty()) {
-                rule_.log = true;
+                (k->field == Field::reset ? rule_.reset : rule_.log) = true;
                 continue;
             }
             if (next_ == words_.size()) {
@@ -277,6 +278,7 @@ class RuleParser {
                 return parseIcmpTypes(k, value);
             case Field::app:
                 return parseApp(k, value);
+            case Field::reset:
             case Field::log:
                 return true;
         }
@@ -441,6 +443,14 @@ class RuleParser {
                              (need == kProtoUdp ? "udp" : "tcp") + "'" + proto_now);
             }
         }
+        const Seen& reset = seen_[size_t(Field::reset)];
+        if (reset.present && rule_.action != RuleAction::deny) {
+            consider(reset.keyword.column, "'reset' is for deny rules: it resets what they deny");
+        } else if (reset.present && rule_.proto && rule_.proto != kProtoTcp) {
+            consider(
+                reset.keyword.column,
+                "'reset' resets TCP connections: it needs 'proto tcp' or no proto" + proto_now);
+        }
         auto hasFamily = [](const std::vector<Cidr>& list, AddrFamily f) {
             return list.empty() || std::any_of(list.begin(), list.end(),
                                                [f](const Cidr& c) { return c.family == f; });
@@ -544,6 +554,7 @@ std::string formatRule(const Rule& rule) {
                                                                      : "name";
         appendList(&out, selector, rule.app.names, [](const std::string& n) { return n; });
     }
+    if (rule.reset) out += " reset";
     if (rule.log) out += " log";
     return out;
 }

@@ -6,7 +6,8 @@
 //   allow|deny [name NAME] [from ZONE[,ZONE..]] [to ZONE[,..]]
 //        [src CIDR[,CIDR..]] [dst CIDR[,..]] [proto tcp|udp|icmp|icmpv6|any|NUMBER]
 //        [sport PORT|LO-HI[,..]] [dport PORT|LO-HI[,..]] [icmp-type N[,N..]]
-//        [app tls sni NAME[,..] | app http host NAME[,..] | app dns name NAME[,..]] [log]
+//        [app tls sni NAME[,..] | app http host NAME[,..] | app dns name NAME[,..]]
+//        [reset] [log]
 //
 // e.g. `allow name web from inside to outside proto tcp dport 80,443 log`.
 //
@@ -18,6 +19,11 @@
 // itself). `app tls` and `app http` imply `proto tcp`, `app dns` implies
 // `proto udp`; another proto is an error. Such a rule is decided once the
 // application is known (Policy::matchApp).
+//
+// `reset` (deny rules, TCP): a connection the rule denies is reset rather
+// than left to time out. Its sender gets a RST for the segment that was
+// denied; when an `app` rule denies a connection that is already open, its
+// other end gets one too (pipeline: Verdict::reset).
 // Words are separated by whitespace; list items by commas, with no spaces
 // inside a list. Each keyword may appear at most once. Keywords are lower case
 // and reserved: they cannot be used as a rule or zone name, and neither can
@@ -91,6 +97,7 @@ struct Rule {
     std::string name;
     RuleAction action = RuleAction::deny;
     bool log = false;
+    bool reset = false;                   ///< deny: TCP connections it denies are reset
     std::vector<std::string> from_zones;  ///< empty = any
     std::vector<std::string> to_zones;    ///< empty = any
     std::vector<Cidr> src;                ///< empty = any

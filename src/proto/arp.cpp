@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "proto/wire_bytes.h"
+#include "core/wire_bytes.h"
 
 namespace tandem {
 namespace {

@@ -1,6 +1,6 @@
 #include "proto/peer_link.h"
 
-#include "proto/wire_bytes.h"
+#include "core/wire_bytes.h"
 
 namespace tandem {
 

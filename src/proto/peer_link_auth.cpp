@@ -4,8 +4,8 @@
 
 #include <cstring>
 
+#include "core/wire_bytes.h"
 #include "proto/peer_link.h"
-#include "proto/wire_bytes.h"
 
 namespace tandem {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "proto/wire_bytes.h"
+#include "core/wire_bytes.h"
 
 namespace tandem {
 namespace {
@@ -21,14 +21,6 @@ NodeId nodeOfAddress(const PeerLinkUdpLocal& local, uint32_t ip) {
 }
 
 }  // namespace
-
-uint16_t onesComplementSum(const uint8_t* p, size_t len, uint32_t sum) {
-    size_t i = 0;
-    for (; i + 1 < len; i += 2) sum += get16(p + i);
-    if (i < len) sum += uint32_t(p[i]) << 8;
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return uint16_t(sum);
-}
 
 uint16_t udpChecksumSum(uint32_t src, uint32_t dst, const uint8_t* udp, size_t udp_len) {
     uint32_t pseudo =

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/checksum.h"
 #include "proto/peer_link.h"
 
 namespace tandem {
@@ -80,11 +81,6 @@ void encodePeerLinkUdpFrame(const PeerLinkUdpRoute& route, const PeerLinkHeader&
 /// that failed; *h is then partly filled at most.
 PeerLinkResult decodePeerLinkUdpFrame(const uint8_t* frame, size_t len,
                                       const PeerLinkUdpLocal& local, PeerLinkHeader* h);
-
-/// The 16-bit ones'-complement sum of `len` bytes (RFC 1071) added to
-/// `sum`, folded, not inverted. An IPv4 header is valid when the sum over
-/// its 20 bytes is 0xffff.
-uint16_t onesComplementSum(const uint8_t* p, size_t len, uint32_t sum = 0);
 
 /// The UDP checksum (RFC 768) of a datagram of `udp_len` bytes at `udp`
 /// between `src` and `dst` (host order), with the checksum field taken as

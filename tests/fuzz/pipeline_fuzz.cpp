@@ -5,7 +5,8 @@
 // views, the HA agent's table-wide commands, policy reloads, aging and the
 // passing of time.
 // Properties, after every step: each verdict names a port, peer or token
-// that exists; the table never holds more than its capacity, and its
+// that exists, and a reset it writes is a TCP RST|ACK that parses; the
+// table never holds more than its capacity, and its
 // per-owner counts add up to its size; the events it reports name a live
 // session of this node.
 #include <array>
@@ -49,13 +50,13 @@ std::shared_ptr<const Policy> compile(std::initializer_list<const char*> texts) 
 std::shared_ptr<const Policy> policy(bool reloaded = false) {
     static const std::shared_ptr<const Policy> first =
         compile({"allow from inside to outside app tls sni *.example",
-                 "deny from inside to outside app http host bad.example",
+                 "deny from inside to outside app http host bad.example reset",
                  "deny from inside to outside app dns name *.bad.example",
                  "allow from inside to outside proto tcp dport 80,443",
                  "allow from inside to outside proto udp dport 53",
                  "allow from inside to outside proto icmp",
                  "allow from outside to inside dst 10.0.1.0/24 proto tcp dport 22",
-                 "deny from outside log"});
+                 "deny from outside reset log"});
     static const std::shared_ptr<const Policy> second =
         compile({"deny from inside to outside proto tcp dport 443",
                  "allow from inside to outside proto tcp dport 80 log",
@@ -156,6 +157,13 @@ struct Node {
             FUZZ_CHECK(v.peer >= 1 && v.peer <= kMaxNodes && v.peer != kSelf);
         }
         if (v.kind == VerdictKind::defer) FUZZ_CHECK(v.token != 0);
+        if (v.reset) {
+            const GeneratedFrame& g = pipe->generated(v.reset);
+            PacketInfo info;
+            FUZZ_CHECK(g.len > 0 && g.len <= g.bytes.size());
+            FUZZ_CHECK(parseFrame(g.bytes.data(), g.len, {}, info) == ParseResult::ok);
+            FUZZ_CHECK(info.proto == kProtoTcp && info.tcp.flags == (kTcpRst | kTcpAck));
+        }
     }
 
     void checkTable() {

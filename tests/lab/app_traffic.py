@@ -83,7 +83,12 @@ class Served:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.counts = {"tls": 0, "tls_names": {}, "http": 0, "http_hosts": {}, "dns": 0,
-                       "dns_names": {}}
+                       "dns_names": {}, "tls_reset": 0}
+
+    def reset(self) -> None:
+        """A TLS handshake the client's side reset (a `reset` rule's RST)."""
+        with self.lock:
+            self.counts["tls_reset"] += 1
 
     def add(self, kind: str, name: str) -> None:
         with self.lock:
@@ -109,6 +114,8 @@ def tls_server(port: int, cert: str, key: str, served: Served) -> socketserver.B
                     while data:  # echo until the client closes
                         tls.sendall(data)
                         data = tls.recv(4096)
+            except ConnectionResetError:
+                served.reset()
             except (OSError, ssl.SSLError):
                 pass
 
@@ -202,11 +209,13 @@ def _outcome(counts: dict, key: str) -> None:
 def cmd_tls_connect(a) -> int:
     """Connections one after the other: handshake asking for --name, send a
     line, read it back. `ok` counts echoed ones; a cut connection ends in
-    `timeout` (the ClientHello was dropped) or `reset`."""
+    `timeout` (the ClientHello was dropped) or `reset`. `slowest_s`: the
+    longest any connection took to end, however it ended."""
     ctx = ssl.create_default_context(cafile=a.ca)
-    counts: dict = {"attempted": 0, "ok": 0}
+    counts: dict = {"attempted": 0, "ok": 0, "slowest_s": 0.0}
     for i in range(a.count):
         counts["attempted"] += 1
+        started = time.monotonic()
         try:
             with socket.create_connection((a.dst, a.port), timeout=a.timeout) as raw:
                 raw.settimeout(a.timeout)
@@ -226,6 +235,7 @@ def cmd_tls_connect(a) -> int:
             _outcome(counts, "reset")
         except (OSError, ssl.SSLError) as e:
             _outcome(counts, type(e).__name__)
+        counts["slowest_s"] = round(max(counts["slowest_s"], time.monotonic() - started), 3)
     emit({"tool": "tls-connect", "name": a.name, **counts})
     return 0
 

@@ -48,6 +48,7 @@ class Rule:
     log: bool = False                # sessions go to the traffic log
     dst: str = ""                    # destination address or CIDR ("": any)
     app: str = ""                    # an application clause, e.g. "tls sni a.example" (tandemd)
+    reset: bool = False              # deny: reset the TCP connections it denies (tandemd)
 
     def tandemd(self) -> str:
         parts = [self.action]
@@ -66,6 +67,8 @@ class Rule:
             parts += ["icmp-type", ",".join(str(t) for t in self.icmp_types)]
         if self.app:
             parts += ["app", self.app]
+        if self.reset:
+            parts.append("reset")
         if self.log:
             parts.append("log")
         return " ".join(parts)

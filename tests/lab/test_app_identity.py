@@ -6,6 +6,8 @@ ssl, certificates of a CA the test makes), HTTP and DNS traffic.
 The policy (nothing else is allowed to these ports):
   allow tls-good   tcp/8443 app tls sni good.test,*.cdn.test  (log)
   deny  tls-bad    tcp/8443 app tls sni bad.test
+  deny  tls-reset  tcp/8443 app tls sni reset.test  reset
+  deny  refused    tcp/8444  reset
   allow web        tcp/8080 app http host www.good.test
   deny  dns-bad    udp/53   app dns name *.bad.test
   allow dns        udp/53
@@ -15,6 +17,12 @@ The policy (nothing else is allowed to these ports):
    ClientHello (the server never sees it) and so is one asking for a name
    no rule allows (other.test: the default deny). tandemd counts one
    identified TLS session per connection and one denial per cut one.
+   Every connection asking for reset.test is reset at its ClientHello: the
+   client gets a reset at once (no timeout), and so does the server's side
+   of the connection (its handshake ends with ECONNRESET, once per
+   connection: the cut connections of the rules without `reset` never
+   reach it). A connection to tcp/8444 is refused at once (a reset for
+   its SYN).
 2. `show session` names a running good.test session's application, its
    rule, and a cut one's denial; the traffic log's end lines of the logged
    rule carry the name (the sessions are cleared to end them now).
@@ -44,10 +52,13 @@ from labkit.checks import Checklist  # noqa: E402
 from labkit.runner import run_standalone  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
-TLS_PORT, HTTP_PORT, DNS_PORT = 8443, 8080, 53
+TLS_PORT, HTTP_PORT, DNS_PORT, REFUSED_PORT = 8443, 8080, 53, 8444
 POLICY = (
     Rule("tcp", (TLS_PORT,), name="tls-good", app="tls sni good.test,*.cdn.test", log=True),
     Rule("tcp", (TLS_PORT,), name="tls-bad", action="deny", app="tls sni bad.test"),
+    Rule("tcp", (TLS_PORT,), name="tls-reset", action="deny", app="tls sni reset.test",
+         reset=True),
+    Rule("tcp", (REFUSED_PORT,), name="refused", action="deny", reset=True),
     Rule("tcp", (HTTP_PORT,), name="web", app="http host www.good.test"),
     Rule("udp", (DNS_PORT,), name="dns-bad", action="deny", app="dns name *.bad.test"),
     Rule("udp", (DNS_PORT,), name="dns"),
@@ -61,7 +72,7 @@ def run(args) -> int:
     with InlineLab() as lab:
         server = lab.addr.server_ip
         lab.tool("server", ["make-certs", "--dir", lab.workdir,
-                            "--names", "good.test,img.cdn.test,bad.test,other.test"], timeout=30)
+                            "--names", "good.test,img.cdn.test,bad.test,other.test,reset.test"], timeout=30)
         ca = os.path.join(lab.workdir, "ca.pem")
         lab.start_service("apps", "server", [
             "app-serve", "--tls-port", str(TLS_PORT), "--http-port", str(HTTP_PORT),
@@ -75,8 +86,8 @@ def run(args) -> int:
         c0 = node.counters()
 
         # 1. TLS by server name.
-        def tls(name: str) -> dict:
-            r = lab.tool("client", ["tls-connect", "--dst", server, "--port", str(TLS_PORT),
+        def tls(name: str, port: int = TLS_PORT) -> dict:
+            r = lab.tool("client", ["tls-connect", "--dst", server, "--port", str(port),
                                     "--name", name, "--ca", ca, "--count", str(n),
                                     "--timeout", str(args.timeout)], timeout=60 + n * 5)
             print(f"tls {name}: {json.dumps(r, sort_keys=True)}")
@@ -89,16 +100,30 @@ def run(args) -> int:
             r = tls(name)
             check(f"TLS to {name}: cut at the ClientHello, {r['ok']}/{n} completed "
                   f"({r.get('timeout', 0)} timed out)", r["ok"] == 0 and r.get("timeout", 0) == n)
+        r = tls("reset.test")
+        check(f"TLS to reset.test: reset at the ClientHello, {r.get('reset', 0)}/{n} reset, "
+              f"the slowest ended after {r['slowest_s']} s (a timeout takes {args.timeout} s)",
+              r["ok"] == 0 and r.get("reset", 0) == n and r["slowest_s"] < args.timeout / 2)
+        r = tls("good.test", REFUSED_PORT)
+        refused = r.get("ConnectionRefusedError", 0)
+        check(f"TCP to port {REFUSED_PORT}: refused at once, {refused}/{n} refused, the slowest "
+              f"after {r['slowest_s']} s", refused == n and r["slowest_s"] < args.timeout / 2)
         c1 = node.counters()
 
         def delta(key: str) -> int:
             return c1.get(key, 0) - c0.get(key, 0)
 
         check(f"tandemd identified every TLS session: app_identified_tls +"
-              f"{delta('app_identified_tls')} == {4 * n}", delta("app_identified_tls") == 4 * n)
+              f"{delta('app_identified_tls')} == {5 * n}", delta("app_identified_tls") == 5 * n)
         check(f"... and denied the cut ones: sessions_denied_by_app +"
-              f"{delta('sessions_denied_by_app')} == {2 * n}",
-              delta("sessions_denied_by_app") == 2 * n)
+              f"{delta('sessions_denied_by_app')} == {3 * n}",
+              delta("sessions_denied_by_app") == 3 * n)
+        resets = {k: delta(k) for k in ("tcp_resets_to_sender", "tcp_resets_to_receiver",
+                                        "io.tcp_resets_sent", "io.tcp_resets_unsent")}
+        check(f"... and reset the reset.test ones, both ends, and refused the SYNs, each "
+              f"once: {resets}",
+              resets == {"tcp_resets_to_sender": 2 * n, "tcp_resets_to_receiver": n,
+                         "io.tcp_resets_sent": 2 * n, "io.tcp_resets_unsent": 0})
 
         # 2. What show session and the traffic log say.
         hold = lab.start_service("hold", "client", [
@@ -117,8 +142,10 @@ def run(args) -> int:
             denied = [s for s in node.sessions() if s.get("app_denied")]
             check(f"show session: the cut connections are listed as denied by their rule "
                   f"({len(denied)} listed, rules {sorted({str(s.get('rule')) for s in denied})})",
-                  denied != [] and {s.get("rule") for s in denied} <= {"tls-bad", None}
-                  and all(s.get("app_name") in ("bad.test", "other.test") for s in denied))
+                  denied != []
+                  and {s.get("rule") for s in denied} <= {"tls-bad", "tls-reset", None}
+                  and all(s.get("app_name") in ("bad.test", "other.test", "reset.test")
+                          for s in denied))
         finally:
             lab.stop_service("hold", timeout=10.0)
         # Sessions end (and are logged) after time-wait; clearing ends them now.
@@ -166,6 +193,9 @@ def run(args) -> int:
 
         served = lab.stop_service("apps", timeout=10.0)
         print(f"served: {json.dumps(served, sort_keys=True)}")
+        check(f"the TLS server's side was reset once per reset.test connection, and never "
+              f"otherwise ({served.get('tls_reset')} resets, {n} expected)",
+              served.get("tls_reset") == n)
         tls_names = served.get("tls_names", {})
         check(f"the TLS server saw only the allowed names ({tls_names})",
               set(tls_names) <= {"good.test", "img.cdn.test"}

@@ -120,6 +120,15 @@ struct RecordingIo {
         log.push_back("hint to " + std::to_string(to) + " owner " + std::to_string(owner));
     }
     void free(uintptr_t f) { log.push_back("free " + std::to_string(f)); }
+    // Generated frames are 100 + the reset's number, their bytes here.
+    bool buffers = true;
+    uint8_t generated_bytes[4][14] = {};
+    uintptr_t generated(uint8_t reset, uint8_t** data) {
+        log.push_back("generated " + std::to_string(reset));
+        if (!buffers) return 0;
+        *data = generated_bytes[reset % 4];
+        return 100 + reset;
+    }
 };
 
 using Burst = BurstOf<uintptr_t>;
@@ -256,4 +265,88 @@ TEST_CASE("a forwarded frame sent out of a port leaves with this node's neighbou
     CHECK(io.log.empty());
     CHECK(frame[5] == 2);   // to port 1's neighbour
     CHECK(frame[11] == 1);  // from port 0's
+}
+
+TEST_CASE("a verdict's reset goes back out of the port its frame came in by") {
+    uint8_t bytes[3][14] = {};
+    Burst b;
+    b.reset(0, false);
+    for (uintptr_t i = 0; i < 3; ++i) b.push(40 + i, bytes[i], 60);
+    Verdict v[] = {
+        verdict(VerdictKind::drop),        // a SYN a reset rule denies: dropped, reset back
+        verdict(VerdictKind::forward, 1),  // a denied segment on as a reset, one back
+        verdict(VerdictKind::forward, 1),  // no reset
+    };
+    v[0].reset = 1;
+    v[1].reset = 2;
+    PortNeighbours nb;
+    RecordingIo io;
+    Tx tx;
+    const DispatchCounts c = dispatchVerdicts(b, v, DispatchSettings{kSelf, false, 2}, nb, io, tx);
+    CHECK(c.resets_sent == 2);
+    CHECK(c.resets_unsent == 0);
+    REQUIRE(tx.port_n[0] == 2);
+    CHECK(tx.port[0][0] == 101);
+    CHECK(tx.port[0][1] == 102);
+    REQUIRE(tx.port_n[1] == 2);
+    CHECK(tx.port[1][0] == 41);
+    CHECK(tx.port[1][1] == 42);
+    CHECK(io.log == std::vector<std::string>{"generated 1", "free 40", "generated 2"});
+
+    // No buffer for it: counted, and the frames go their way.
+    RecordingIo empty;
+    empty.buffers = false;
+    Tx tx2;
+    const DispatchCounts c2 =
+        dispatchVerdicts(b, v, DispatchSettings{kSelf, false, 2}, nb, empty, tx2);
+    CHECK(c2.resets_sent == 0);
+    CHECK(c2.resets_unsent == 2);
+    CHECK(tx2.port_n[0] == 0);
+    CHECK(tx2.port_n[1] == 2);
+}
+
+TEST_CASE("a reset for a forwarded frame leaves by this node only where it can be addressed") {
+    uint8_t frame[14] = {};
+    Burst b;
+    b.reset(0, true);
+    b.push(50, frame, 60, kFromTwo);
+    Verdict v = verdict(VerdictKind::drop);
+    v.reset = 1;
+    const DispatchSettings inline_mode{kSelf, false, 2}, geneve{kSelf, true, 2};
+
+    // Port 0's neighbour not learned: no address to send it to.
+    PortNeighbours nb;
+    RecordingIo io;
+    Tx tx;
+    DispatchCounts c = dispatchVerdicts(b, &v, inline_mode, nb, io, tx);
+    CHECK(c.resets_unsent == 1);
+    CHECK(tx.port_n[0] == 0);
+
+    // Learned: sent to it.
+    const uint8_t mac[6] = {2, 0, 0, 0, 0, 7};
+    nb.learn(0, mac);
+    RecordingIo io2;
+    Tx tx2;
+    c = dispatchVerdicts(b, &v, inline_mode, nb, io2, tx2);
+    CHECK(c.resets_sent == 1);
+    REQUIRE(tx2.port_n[0] == 1);
+    CHECK(io2.generated_bytes[1][5] == 7);
+
+    // GENEVE: never (the load balancer takes back only what it sent).
+    RecordingIo io3;
+    Tx tx3;
+    c = dispatchVerdicts(b, &v, geneve, nb, io3, tx3);
+    CHECK(c.resets_unsent == 1);
+    CHECK(tx3.port_n[0] == 0);
+
+    // From this node's own port: always.
+    Burst own;
+    own.reset(0, false);
+    own.push(51, frame, 60);
+    PortNeighbours none;
+    RecordingIo io4;
+    Tx tx4;
+    c = dispatchVerdicts(own, &v, geneve, none, io4, tx4);
+    CHECK(c.resets_sent == 1);
+    CHECK(tx4.port_n[0] == 1);
 }

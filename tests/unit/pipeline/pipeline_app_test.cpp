@@ -149,6 +149,76 @@ TEST_CASE("a denied name is cut at its ClientHello: that segment and every later
     CHECK(n.table.app(n.only()).status == AppStatus::pending);
 }
 
+TEST_CASE("a reset rule's denied ClientHello resets both ends; without reset, neither") {
+    std::vector<std::string> rules = kRules;
+    rules[1] += " reset";  // bad-tls
+    Node n(rules);
+    handshake(n);
+    const Bytes stream = tlsStream("bad.example");
+    Bytes seg = tcp(true, kTcpAck | kTcpPsh, kIsn + 1, kServerIsn + 1, stream);
+    const Verdict v = n.pipe->process(seg.data(), uint16_t(seg.size()), kInside, n.now);
+    // On to the server, as a reset it takes: its sequence number is the one expected.
+    CHECK(v.kind == VerdictKind::forward);
+    CHECK(v.port == kOutside);
+    PacketInfo on;
+    REQUIRE(parseFrame(seg.data(), seg.size(), {}, on) == ParseResult::ok);
+    CHECK(on.tcp.flags == (kTcpRst | kTcpAck));
+    CHECK(on.tcp.seq == kIsn + 1);
+    // Back to the client: a reset at the sequence number it expects.
+    REQUIRE(v.reset != 0);
+    const GeneratedFrame& g = n.pipe->generated(v.reset);
+    PacketInfo back;
+    REQUIRE(parseFrame(g.bytes.data(), g.len, {}, back) == ParseResult::ok);
+    CHECK(back.src == *parseIpAddr(kServer));
+    CHECK(back.dst == *parseIpAddr(kClient));
+    CHECK(back.tcp.flags == (kTcpRst | kTcpAck));
+    CHECK(back.tcp.seq == kServerIsn + 1);
+    CHECK(back.tcp.ack == kIsn + 1 + stream.size());
+    CHECK(n.count(PipelineCounter::tcp_resets_to_receiver) == 1);
+    CHECK(n.count(PipelineCounter::tcp_resets_to_sender) == 1);
+    CHECK(n.count(PipelineCounter::sessions_denied_by_app) == 1);
+    // Later segments are dropped, not reset again.
+    const Verdict again = clientData(n, stream, 0, stream.size());
+    CHECK(again.kind == VerdictKind::drop);
+    CHECK(again.reset == 0);
+
+    // The same rule without reset: dropped, nothing written.
+    Node quiet;
+    handshake(quiet);
+    const Verdict d = clientData(quiet, stream, 0, stream.size());
+    CHECK(d.kind == VerdictKind::drop);
+    CHECK(d.reset == 0);
+    CHECK(quiet.count(PipelineCounter::tcp_resets_to_sender) == 0);
+}
+
+TEST_CASE("a SYN a reset rule denies is answered with a reset; other protocols are not") {
+    Node n({"deny name no-ssh from inside to outside dport 22 proto tcp reset",
+            "deny name no-udp from inside to outside reset", "allow from inside to outside"});
+    Bytes syn = FrameBuilder::tcp(kClient, 40001, kServer, 22, kTcpSyn).seq(kIsn).build();
+    const Verdict v = n.send(syn, kInside);
+    CHECK(v.kind == VerdictKind::drop);
+    CHECK(n.count(PipelineCounter::dropped_policy) == 1);
+    REQUIRE(v.reset != 0);
+    const GeneratedFrame& g = n.pipe->generated(v.reset);
+    PacketInfo back;
+    REQUIRE(parseFrame(g.bytes.data(), g.len, {}, back) == ParseResult::ok);
+    CHECK(back.sport == 22);
+    CHECK(back.dport == 40001);
+    CHECK(back.tcp.flags == (kTcpRst | kTcpAck));
+    CHECK(back.tcp.ack == kIsn + 1);
+    // A UDP datagram a reset rule denies is only dropped.
+    const Verdict u =
+        n.send(FrameBuilder::udp(kClient, 5000, kServer, 5001).payload(10).build(), kInside);
+    CHECK(u.kind == VerdictKind::drop);
+    CHECK(u.reset == 0);
+    CHECK(n.count(PipelineCounter::tcp_resets_to_sender) == 1);
+    // Nor is a reset answered with one.
+    const Verdict r =
+        n.send(FrameBuilder::tcp(kClient, 40002, kServer, 22, kTcpRst).build(), kInside);
+    CHECK(r.reset == 0);
+    CHECK(n.table.size() == 0);
+}
+
 TEST_CASE("a ClientHello over several segments, out of order and repeated, gives its name") {
     const Bytes hello = tlsStream("img.cdn.example", 40);  // TLS record fragmentation too
     REQUIRE(hello.size() > 120);

@@ -138,6 +138,7 @@ class RuleGen {
         if ((r.proto == 1 || r.proto == 58) && chance(60)) {
             for (unsigned i = 0, n = 1 + below(3); i < n; ++i) r.icmp_types.push_back(icmpType());
         }
+        if (r.action == RuleAction::deny && (!r.proto || r.proto == 6)) r.reset = chance(30);
         return r;
     }
 

@@ -148,6 +148,8 @@ TEST_CASE("formatRule prints the canonical form and it parses back to the same r
         {"allow icmp-type 8 proto icmp", "allow proto icmp icmp-type 8"},
         {"allow proto 132 to outside from inside", "allow from inside to outside proto 132"},
         {"allow src any proto any", "allow"},
+        {"deny log reset dport 22 proto tcp", "deny proto tcp dport 22 reset log"},
+        {"deny reset app tls sni bad.example", "deny proto tcp app tls sni bad.example reset"},
     };
     for (const Case& c : cases) {
         INFO("text: ", std::string(c.text));
@@ -236,8 +238,14 @@ TEST_CASE("rule text errors give the column of the offending word and what was e
          "'dport' appears twice (first at column 17); give every value in one comma-separated "
          "list"},
         {"allow prot tcp", 7,
-         "expected a keyword (name, from, to, src, dst, proto, sport, dport, icmp-type, app or "
-         "log), found 'prot'"},
+         "expected a keyword (name, from, to, src, dst, proto, sport, dport, icmp-type, app, "
+         "reset or log), found 'prot'"},
+        {"allow proto tcp reset", 17, "'reset' is for deny rules: it resets what they deny"},
+        {"deny proto udp reset", 16,
+         "'reset' resets TCP connections: it needs 'proto tcp' or no proto, not 'proto udp'"},
+        {"deny reset dport 22 reset", 21,
+         "'reset' appears twice (first at column 6); give every value in one comma-separated "
+         "list"},
         {"allow  deny", 8,
          "expected a keyword, found a second action 'deny'; 'allow' or 'deny' comes once, "
          "first"},

@@ -1,5 +1,5 @@
-// Big-endian loads and stores for the packed wire formats of src/proto
-// (peer link, ARP). Callers check lengths first; these never do.
+// Big-endian loads and stores for packed wire formats (peer link, ARP,
+// generated packets). Callers check lengths first; these never do.
 #pragma once
 
 #include <cstdint>
