@@ -122,6 +122,7 @@ CommandNode show() {
                                   .help = "include the counters that are zero",
                                   .flag_key = "all"}}}),
             command(CommandId::show_interfaces),
+            command(CommandId::show_application),
             command(CommandId::show_config),
             command(CommandId::show_version),
         }};

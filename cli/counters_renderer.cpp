@@ -9,6 +9,7 @@
 #include "cli/result_renderer.h"
 #include "cli/text_table.h"
 #include "core/text.h"
+#include "proto/app_status_fields.h"
 #include "proto/port_status_fields.h"
 
 namespace tandem::cli {
@@ -122,6 +123,19 @@ std::optional<std::string> renderCounters(const nlohmann::json& result,
     return out;
 }
 
+namespace {
+
+// A status field's column: its path in capitals, '-' for '_', a unit
+// suffix (_mbps) dropped; numbers to the right.
+TextTable::Column columnOf(const status::FieldDef& f) {
+    std::string header(f.path.ends_with("_mbps") ? f.path.substr(0, f.path.size() - 5) : f.path);
+    for (char& c : header) c = c == '_' ? '-' : char(std::toupper(static_cast<unsigned char>(c)));
+    return {header, f.type == status::FieldType::integer ? TextTable::Align::right
+                                                         : TextTable::Align::left};
+}
+
+}  // namespace
+
 std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
     const nlohmann::json* ports = field(result, "interfaces");
     if (ports == nullptr || !ports->is_array()) return std::nullopt;
@@ -136,15 +150,7 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
     }
     auto tableOf = [](const std::vector<const FieldDef*>& fields) {
         std::vector<TextTable::Column> columns = {{"NAME"}};
-        for (const FieldDef* f : fields) {
-            std::string header(f->path.ends_with("_mbps") ? f->path.substr(0, f->path.size() - 5)
-                                                          : f->path);
-            for (char& c : header)
-                c = c == '_' ? '-' : char(std::toupper(static_cast<unsigned char>(c)));
-            columns.push_back({header, f->type == status::FieldType::integer
-                                           ? TextTable::Align::right
-                                           : TextTable::Align::left});
-        }
+        for (const FieldDef* f : fields) columns.push_back(columnOf(*f));
         return TextTable(columns);
     };
     auto rowOf = [](const nlohmann::json& p, const std::vector<const FieldDef*>& fields) {
@@ -169,6 +175,31 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
         traffic.addRow(rowOf(p, traffic_fields));
     }
     return links.render() + "\n" + traffic.render();
+}
+
+std::optional<std::string> renderApplications(const nlohmann::json& result) {
+    const nlohmann::json* apps = field(result, "applications");
+    if (apps == nullptr || !apps->is_array()) return std::nullopt;
+    if (apps->empty()) return "no session this node owns has had its application read\n";
+    // The fields of src/proto/app_status_fields.h, in its order.
+    std::vector<TextTable::Column> columns;
+    for (const status::FieldDef& f : status::kAppFields) columns.push_back(columnOf(f));
+    TextTable table(columns);
+    for (const auto& a : *apps) {
+        if (!a.is_object()) return std::nullopt;
+        std::vector<std::string> row;
+        for (const status::FieldDef& f : status::kAppFields) {
+            const std::string key(f.path);
+            if (f.type == status::FieldType::integer) {
+                row.push_back(uintText(a, key.c_str()));
+            } else {
+                const std::string v = stringField(a, key.c_str()).value_or("");
+                row.push_back(v.empty() ? "-" : v);
+            }
+        }
+        table.addRow(row);
+    }
+    return table.render();
 }
 
 }  // namespace tandem::cli

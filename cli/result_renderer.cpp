@@ -58,6 +58,8 @@ std::optional<std::string> renderCommand(control::CommandId id, const nlohmann::
             return renderCounters(r, args);
         case show_interfaces:
             return renderInterfaces(r);
+        case show_application:
+            return renderApplications(r);
         case show_config:
             return renderConfig(r);
         case show_version:

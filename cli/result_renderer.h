@@ -29,6 +29,9 @@ std::string renderGeneric(const nlohmann::json& result);
 std::optional<std::string> renderCounters(const nlohmann::json& result, const nlohmann::json& args);
 /// show interfaces: a table of ports, then one of their traffic counters.
 std::optional<std::string> renderInterfaces(const nlohmann::json& result);
+/// `show application`: one row per application, the fields of
+/// src/proto/app_status_fields.h as columns.
+std::optional<std::string> renderApplications(const nlohmann::json& result);
 /// show config: the file, then the summary one clause per line.
 std::optional<std::string> renderConfig(const nlohmann::json& result);
 /// show version.

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -317,6 +318,7 @@ bool Dataplane::Impl::launchWorkers(std::string* error) {
         settings.traffic_log = i < spec.traffic_logs.size() ? spec.traffic_logs[i] : nullptr;
         w->table = std::make_unique<SessionTable>(per_worker, now);
         w->pipeline = std::make_unique<Pipeline>(settings, *w->table, spec.policy);
+        w->app_tally = std::make_unique<AppUsageTally>(*w->table);
         workers.push_back(std::move(w));
     }
     for (auto& w : workers) {
@@ -436,6 +438,25 @@ void Dataplane::stop() {
     TLOG_INFO(kLog, "stopped");
 }
 
+bool Dataplane::Impl::askWorker(Worker& w, uint64_t deadline_us) const {
+    SessionMailbox& mb = w.mailbox;
+    mb.n = 0;
+    mb.matched = 0;
+    mb.cursor = 0;
+    mb.state.store(SessionMailbox::kRequested, std::memory_order_release);
+    bool done = true;
+    while (mb.state.load(std::memory_order_acquire) != SessionMailbox::kDone) {
+        if (done && monotonicUs() > deadline_us) done = false;
+        // Past the deadline the worker may still be writing into the
+        // requester's buffer: wait for it to finish before the buffer can go
+        // (it always finishes).
+        timespec ts{0, done ? 200000 : 1000000};
+        nanosleep(&ts, nullptr);
+    }
+    mb.state.store(SessionMailbox::kIdle, std::memory_order_relaxed);
+    return done;
+}
+
 bool Dataplane::Impl::request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id,
                               size_t max, uint32_t timeout_ms, std::vector<SessionSnapshot>* out,
                               uint64_t* matched) const {
@@ -449,34 +470,46 @@ bool Dataplane::Impl::request(bool clear, const SessionFilter& filter, std::opti
         const uint32_t cap = w.table->capacity();
         if (id && (*id / cap != w.index)) continue;
         SessionMailbox& mb = w.mailbox;
-        mb.clear = clear;
+        mb.kind = clear ? SessionMailbox::Kind::clear : SessionMailbox::Kind::show;
         mb.filter = filter;
         mb.index = id ? std::optional<uint32_t>(uint32_t(*id % cap)) : std::nullopt;
         mb.out = out ? out->data() + used : nullptr;
         mb.cap = out ? max - used : 0;
-        mb.n = 0;
-        mb.matched = 0;
-        mb.cursor = 0;
-        mb.state.store(SessionMailbox::kRequested, std::memory_order_release);
-        while (mb.state.load(std::memory_order_acquire) != SessionMailbox::kDone) {
-            if (monotonicUs() > deadline) {
-                // The worker may still be writing into *out: wait for it to
-                // finish before the buffer can go (it always finishes).
-                while (mb.state.load(std::memory_order_acquire) != SessionMailbox::kDone) {
-                    timespec ts{0, 1000000};
-                    nanosleep(&ts, nullptr);
-                }
-                mb.state.store(SessionMailbox::kIdle, std::memory_order_relaxed);
-                return false;
-            }
-            timespec ts{0, 200000};
-            nanosleep(&ts, nullptr);
-        }
+        if (!askWorker(w, deadline)) return false;
         used += mb.n;
         *matched += mb.matched;
-        mb.state.store(SessionMailbox::kIdle, std::memory_order_relaxed);
     }
     if (out) out->resize(used);
+    return true;
+}
+
+bool Dataplane::applications(uint32_t timeout_ms, std::vector<AppUsage>* out) const {
+    std::lock_guard lock(impl_->mailbox_mu);
+    out->clear();
+    std::vector<AppUsage> part(AppUsageTally::kMaxTop);
+    const uint64_t deadline = monotonicUs() + uint64_t(timeout_ms) * 1000;
+    for (auto& wp : impl_->workers) {
+        SessionMailbox& mb = wp->mailbox;
+        mb.kind = SessionMailbox::Kind::applications;
+        mb.apps = part.data();
+        mb.cap = part.size();
+        if (!impl_->askWorker(*wp, deadline)) return false;
+        for (size_t i = 0; i < mb.n; ++i) {
+            const AppUsage& u = part[i];
+            auto same = [&](const AppUsage& o) {
+                return o.proto == u.proto && o.name.view() == u.name.view();
+            };
+            auto it = std::find_if(out->begin(), out->end(), same);
+            if (it == out->end()) {
+                out->push_back(u);
+            } else {
+                it->sessions += u.sessions;
+                it->denied += u.denied;
+            }
+        }
+    }
+    std::stable_sort(out->begin(), out->end(),
+                     [](const AppUsage& a, const AppUsage& b) { return a.sessions > b.sessions; });
     return true;
 }
 

@@ -28,6 +28,7 @@
 
 #include "pipeline/pipeline.h"
 #include "proto/peer_link_udp.h"
+#include "session/app_usage.h"
 #include "session/session_filter.h"
 
 namespace tandem {
@@ -149,6 +150,12 @@ class DataplaneQueries {
     virtual bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id,
                                uint32_t timeout_ms, uint64_t* cleared) = 0;
 
+    /// The sessions this node owns by application (AppUsage), summed over
+    /// the workers, most sessions first: each worker's kMaxTop most used
+    /// applications (so a name spread thinly over many workers may be
+    /// missing). False when the tables did not answer within `timeout_ms`.
+    virtual bool applications(uint32_t timeout_ms, std::vector<AppUsage>* out) const = 0;
+
     /// The policy the workers match against (the last reload's); it names
     /// the rules that Session::rule indexes.
     virtual std::shared_ptr<const Policy> policy() const = 0;
@@ -190,6 +197,8 @@ class Dataplane final : public DataplaneQueries {
 
     bool clearSessions(const SessionFilter& filter, std::optional<uint64_t> id, uint32_t timeout_ms,
                        uint64_t* cleared) override;
+
+    bool applications(uint32_t timeout_ms, std::vector<AppUsage>* out) const override;
 
     std::shared_ptr<const Policy> policy() const override;
 

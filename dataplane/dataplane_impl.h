@@ -52,16 +52,19 @@ using Burst = BurstOf<rte_mbuf*>;
 /// A peer-link receive burst sorted by port (peer_link_demux.h).
 using PeerLinkDemux = PeerLinkDemuxOf<rte_mbuf*>;
 
-/// A control thread's request to a worker (show / clear sessions), served
-/// between bursts in bounded steps. The requester fills it and sets state to
-/// kRequested; the worker sets kDone (release) when finished.
+/// A control thread's request to a worker (show / clear sessions, the
+/// applications of its sessions), served between bursts in bounded steps.
+/// The requester fills it and sets state to kRequested; the worker sets
+/// kDone (release) when finished.
 struct SessionMailbox {
     static constexpr int kIdle = 0, kRequested = 1, kDone = 2;
+    enum class Kind : uint8_t { show, clear, applications };
     std::atomic<int> state{kIdle};
-    bool clear = false;
+    Kind kind = Kind::show;
     SessionFilter filter;
     std::optional<uint32_t> index;   // a single entry
-    SessionSnapshot* out = nullptr;  // capacity `cap`, owned by the requester
+    SessionSnapshot* out = nullptr;  // show: capacity `cap`, owned by the requester
+    AppUsage* apps = nullptr;        // applications: capacity `cap`, owned by the requester
     size_t cap = 0;
     size_t n = 0;
     uint64_t matched = 0;
@@ -91,7 +94,8 @@ struct Worker {
     uint16_t queue = 0;
     std::unique_ptr<SessionTable> table;
     std::unique_ptr<Pipeline> pipeline;
-    WorkerChannel* channel = nullptr;  // null when standalone
+    std::unique_ptr<AppUsageTally> app_tally;  // `show application`: a walk of `table`
+    WorkerChannel* channel = nullptr;          // null when standalone
     WorkerCounters counters;
     PeerLinkCounters peer_link_counters;
     PeerLinkArpCounters peer_link_arp_counters;
@@ -200,6 +204,10 @@ struct Dataplane::Impl {
     void servePolicy(Worker& w);
     bool request(bool clear, const SessionFilter& filter, std::optional<uint64_t> id, size_t max,
                  uint32_t timeout_ms, std::vector<SessionSnapshot>* out, uint64_t* matched) const;
+    /// Hands w's filled mailbox to it and waits until it is done or
+    /// `deadline_us` passes (false; the worker is still let finish first,
+    /// as it may be writing into the requester's buffer). mailbox_mu held.
+    bool askWorker(Worker& w, uint64_t deadline_us) const;
     mutable std::mutex mailbox_mu;         // one control request at a time
     mutable std::mutex policy_mu;          // guards `policy`; one reload at a time
     std::shared_ptr<const Policy> policy;  // what the workers match against (the last reload's)

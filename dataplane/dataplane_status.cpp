@@ -47,4 +47,23 @@ nlohmann::json portStatusJson(const PortStatus& p) {
     return status::objectJson<status::PortField>(status::kPortFields, p, portStatusValue);
 }
 
+nlohmann::json appUsageValue(status::AppField f, const AppUsage& a) {
+    using enum status::AppField;
+    switch (f) {
+        case protocol:
+            return appProtocolName(a.proto);
+        case name:
+            return std::string(a.name.view());
+        case sessions:
+            return a.sessions;
+        case denied:
+            return a.denied;
+    }
+    std::abort();  // a value outside the enum: cannot happen
+}
+
+nlohmann::json appUsageJson(const AppUsage& a) {
+    return status::objectJson<status::AppField>(status::kAppFields, a, appUsageValue);
+}
+
 }  // namespace tandem

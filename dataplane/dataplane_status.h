@@ -1,5 +1,6 @@
 // The dataplane's status snapshot (dataplane.h) as the control protocol
-// reads it: one getter per field of src/proto/port_status_fields.h. No DPDK;
+// reads it: one getter per field of src/proto/port_status_fields.h and
+// src/proto/app_status_fields.h. No DPDK;
 // part of tandem_dataplane_api, for the control handlers and /metrics.
 //
 // Thread-safety: pure functions; any thread.
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataplane/dataplane.h"
+#include "proto/app_status_fields.h"
 #include "proto/port_status_fields.h"
 
 namespace tandem {
@@ -17,5 +19,11 @@ nlohmann::json portStatusValue(status::PortField field, const PortStatus& port);
 
 /// One object of `show interfaces`: every field of port_status_fields.h.
 nlohmann::json portStatusJson(const PortStatus& port);
+
+/// The value of one field of app_status_fields.h.
+nlohmann::json appUsageValue(status::AppField field, const AppUsage& app);
+
+/// One object of `show application`: every field of app_status_fields.h.
+nlohmann::json appUsageJson(const AppUsage& app);
 
 }  // namespace tandem

@@ -411,11 +411,19 @@ void Dataplane::Impl::servePolicy(Worker& w) {
 bool Dataplane::Impl::serveMailbox(Worker& w, uint32_t now) {
     SessionMailbox& mb = w.mailbox;
     if (mb.state.load(std::memory_order_acquire) != SessionMailbox::kRequested) return false;
+    if (mb.kind == SessionMailbox::Kind::applications) {
+        if (mb.cursor++ == 0) w.app_tally->start(spec.pipeline.node);
+        if (w.app_tally->step(kJobBudget)) {
+            mb.n = w.app_tally->top(mb.apps, mb.cap);
+            mb.state.store(SessionMailbox::kDone, std::memory_order_release);
+        }
+        return true;
+    }
     SessionTable& table = *w.table;
     auto take = [&](uint32_t i) {
         const Session& s = table.at(i);
         ++mb.matched;
-        if (mb.clear) {
+        if (mb.kind == SessionMailbox::Kind::clear) {
             w.pipeline->removeSession(i, now);
         } else if (mb.n < mb.cap) {
             SessionSnapshot& snap = mb.out[mb.n++];

@@ -173,6 +173,16 @@ nlohmann::json showInterfaces(const Context& c) {
     return nlohmann::json{{"interfaces", ports}};
 }
 
+nlohmann::json showApplications(const Context& c) {
+    std::vector<AppUsage> apps;
+    if (!c.dp.applications(kSnapshotTimeoutMs, &apps)) {
+        throw ControlError("the dataplane did not answer in time");
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const AppUsage& a : apps) list.push_back(appUsageJson(a));
+    return nlohmann::json{{"applications", list}};
+}
+
 nlohmann::json showSessions(const Context& c, const SessionFilter& f, std::optional<uint64_t> id) {
     std::vector<SessionSnapshot> snaps;
     bool truncated = false;
@@ -329,6 +339,8 @@ nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::j
             return showCounters(c, args);
         case show_interfaces:
             return showInterfaces(c);
+        case show_application:
+            return showApplications(c);
         case show_config: {
             const PolicyStatus p = c.reloader.status();
             return nlohmann::json{{"file", c.cfg.path},

@@ -25,8 +25,9 @@ namespace tandem {
 namespace {
 
 constexpr const char* kLog = "tandemd";
-constexpr long kLinkPollMs = 100;          // data-link checks while waiting for a signal
-constexpr size_t kTrafficLogRing = 16384;  // records per worker (~3 MiB)
+constexpr long kLinkPollMs = 100;                   // data-link checks while waiting for a signal
+constexpr size_t kTrafficLogRing = 16384;           // records per worker (~3 MiB)
+constexpr uint32_t kMetricsTablesTimeoutMs = 2000;  // a scrape waits this long for the tables
 
 // An IPv4 address and port of the config as the peer link's UDP endpoint;
 // false for IPv6 (the loader refuses it for a udp peer link).
@@ -267,6 +268,8 @@ int runDaemon(const Config& cfg) {
             if (traffic_logger) log_stats = traffic_logger->stats();
             const MetricsHttpStats http = metrics.stats();
             const PolicyStatus policy = reloader.status();
+            std::vector<AppUsage> apps;
+            const bool apps_ok = dataplane->applications(kMetricsTablesTimeoutMs, &apps);
             MetricsSources src;
             src.config = &cfg;
             src.dataplane = &dp;
@@ -274,6 +277,7 @@ int runDaemon(const Config& cfg) {
             src.traffic_log = log_stats ? &*log_stats : nullptr;
             src.http = &http;
             src.policy = &policy;
+            src.applications = apps_ok ? &apps : nullptr;
             return renderMetricsPage(src);
         };
         if (!metrics.start(cfg.control.metrics_listen, render, &error)) {

@@ -115,6 +115,14 @@ void dataplaneMetrics(PrometheusText& p, const DataplaneStatus& st, const Config
                                     });
 }
 
+void applicationMetrics(PrometheusText& p, const std::vector<AppUsage>& apps) {
+    fieldMetrics<status::AppField>(p, status::kAppFields, apps, appUsageValue,
+                                   [](const AppUsage& a) {
+                                       return MetricLabels{{"protocol", appProtocolName(a.proto)},
+                                                           {"name", std::string(a.name.view())}};
+                                   });
+}
+
 void haMetrics(PrometheusText& p, const HaStatus& ha) {
     const std::vector<HaStatus> self = {ha};
     fieldMetrics<status::HaLocalField>(p, status::kHaLocalFields, self, haLocalValue,
@@ -175,6 +183,7 @@ std::string renderMetricsPage(const MetricsSources& src) {
         p.sample(ready.metric, MT::gauge, {}, uint64_t(1));
     }
     if (src.dataplane) dataplaneMetrics(p, *src.dataplane, cfg);
+    if (src.applications) applicationMetrics(p, *src.applications);
     if (src.traffic_log) {
         const TrafficLoggerStats& t = *src.traffic_log;
         p.family("tandem_traffic_log_records_total", MT::counter,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "control/metrics_http_server.h"
@@ -24,6 +25,9 @@ struct MetricsSources {
     const TrafficLoggerStats* traffic_log = nullptr;  ///< null: no traffic log
     const MetricsHttpStats* http = nullptr;
     const PolicyStatus* policy = nullptr;  ///< the policy in force and its reloads
+    /// The applications of this node's sessions (show application); null:
+    /// the tables did not answer in time (no samples).
+    const std::vector<AppUsage>* applications = nullptr;
 };
 
 /// The exposition text (format 0.0.4) for `sources`.

@@ -33,6 +33,7 @@ enum class CommandId : uint8_t {
     show_session_flow,
     show_counters,
     show_interfaces,
+    show_application,
     show_config,
     show_version,
     request_ha_suspend,

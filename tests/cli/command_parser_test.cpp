@@ -58,8 +58,8 @@ TEST_CASE("an empty line is neither a command nor an error") {
 
 TEST_CASE("an unknown word says after what and lists what was expected") {
     CHECK(errorOf("show foo") ==
-          "unknown word 'foo' after 'show'; expected one of: cluster, config, counters, "
-          "high-availability, interfaces, session, version");
+          "unknown word 'foo' after 'show'; expected one of: application, cluster, config, "
+          "counters, high-availability, interfaces, session, version");
     CHECK(errorOf("foo") ==
           "unknown command 'foo'; expected one of: clear, debug, exit, help, quit, request, show");
     CHECK(parser().parse("show foo").error->column == 5);
@@ -215,9 +215,9 @@ TEST_CASE("completion asks the provider for session ids and node names") {
 TEST_CASE("help lists the next words with one line each") {
     HelpResult h = parser().help("show ");
     REQUIRE_FALSE(h.error);
-    CHECK(helpWords("show ") == Words{"cluster", "config", "counters", "high-availability",
-                                      "interfaces", "session", "version"});
-    CHECK(h.items[4].help == "the data ports and the peer link: link, speed and traffic counters");
+    CHECK(helpWords("show ") == Words{"application", "cluster", "config", "counters",
+                                      "high-availability", "interfaces", "session", "version"});
+    CHECK(h.items[5].help == "the data ports and the peer link: link, speed and traffic counters");
     CHECK(helpWords("sh") == Words{"show"});
     CHECK(helpWords("show version ") == Words{"<cr>"});
     CHECK(helpWords("show session id ") == Words{"<ID>"});

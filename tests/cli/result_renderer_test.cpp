@@ -84,6 +84,20 @@ TEST_CASE("interfaces print as two tables naming every port, in the order of the
           "          -\n");
 }
 
+TEST_CASE("applications print as one table, most used first as tandemd sent them") {
+    json r = json::parse(R"({"applications": [
+      {"protocol": "tls", "name": "www.example.com", "sessions": 1200, "denied": 0},
+      {"protocol": "dns", "name": "ads.tracker.example", "sessions": 3, "denied": 3},
+      {"protocol": "", "name": "", "sessions": 2, "denied": 0}]})");
+    CHECK(renderResult("show application", json::object(), r) ==
+          "PROTOCOL  NAME                 SESSIONS  DENIED\n"
+          "tls       www.example.com          1200       0\n"
+          "dns       ads.tracker.example         3       3\n"
+          "-         -                           2       0\n");
+    CHECK(renderResult("show application", json::object(), json{{"applications", json::array()}}) ==
+          "no session this node owns has had its application read\n");
+}
+
 TEST_CASE("sessions print as a table with endpoints, directions and a count") {
     std::string text = renderResult("show session all", json::object(), sampleSessions());
     CHECK(

@@ -121,6 +121,16 @@ class OneWorker final : public DataplaneQueries {
         return true;
     }
 
+    bool applications(uint32_t, std::vector<AppUsage>* out) const override {
+        AppUsageTally tally(table_);
+        tally.start(pipe_->settings().node);
+        while (!tally.step(4096)) {
+        }
+        out->assign(AppUsageTally::kMaxTop, AppUsage());
+        out->resize(tally.top(out->data(), out->size()));
+        return true;
+    }
+
     // Clearing would change what later inputs see; answer as if done.
     bool clearSessions(const SessionFilter&, std::optional<uint64_t>, uint32_t,
                        uint64_t* cleared) override {

@@ -29,6 +29,8 @@ The policy (nothing else is allowed to these ports):
 3. HTTP: requests for www.good.test are answered, requests naming another
    Host are cut (the server sees none of them).
 4. DNS: queries for a name under bad.test are dropped, others answered.
+`show application` and /metrics count the reset.test sessions, all denied,
+and good.test ones, none denied.
 
 Without application identity (a daemon that ignores the app clauses, or
 matches the first rule alone) the bad.test and other.test connections
@@ -48,6 +50,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import InlineLab  # noqa: E402
+import metrics_client  # noqa: E402
 from labkit.checks import Checklist  # noqa: E402
 from labkit.runner import run_standalone  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
@@ -80,7 +83,8 @@ def run(args) -> int:
             "--key", os.path.join(lab.workdir, "server.key")])
         log_path = os.path.join(lab.workdir, "traffic.log")
         node = TandemdNode(POLICY, binary=args.tandemd,
-                           control_extra=f"traffic-log = {log_path}\n")
+                           control_extra=f"traffic-log = {log_path}\n"
+                           + metrics_client.METRICS_CONFIG)
         lab.set_node(node)
         n = args.count
         c0 = node.counters()
@@ -124,6 +128,21 @@ def run(args) -> int:
               f"once: {resets}",
               resets == {"tcp_resets_to_sender": 2 * n, "tcp_resets_to_receiver": n,
                          "io.tcp_resets_sent": 2 * n, "io.tcp_resets_unsent": 0})
+
+        # What the node says of its sessions' applications.
+        apps = node.control.request("show application", timeout=10.0).get("applications", [])
+        by_app = {(a.get("protocol"), a.get("name")): a for a in apps}
+        reset_app = by_app.get(("tls", "reset.test"), {})
+        good_app = by_app.get(("tls", "good.test"), {})
+        check(f"show application: tls reset.test on {n} sessions, all denied ({reset_app}); "
+              f"tls good.test on some, none denied ({good_app})",
+              reset_app.get("sessions") == n and reset_app.get("denied") == n
+              and good_app.get("sessions", 0) >= 1 and good_app.get("denied") == 0)
+        samples = metrics_client.scrape(lab.node_ns)[1]
+        denied_sample = [v for k, v in samples.items()
+                         if k.startswith("tandem_app_sessions_denied{") and '"reset.test"' in k]
+        check(f"/metrics: tandem_app_sessions_denied for reset.test is {denied_sample}",
+              denied_sample == [n])
 
         # 2. What show session and the traffic log say.
         hold = lab.start_service("hold", "client", [

@@ -143,6 +143,11 @@ def body(lab, args, report, deadline, variant=None):
     after = {(s["sport"], s.get("app_name")) for s in tb}
     sec.check(f"{b.label} owns every session after the kill, with the same names "
               f"({by_name(tb)}; {len(before ^ after)} differ)", taken and before == after)
+    c = lab.control(b)
+    apps = c.request("show application", timeout=5.0).get("applications", []) if c else []
+    counted = {x.get("name"): x.get("sessions") for x in apps if x.get("protocol") == "tls"}
+    sec.check(f"{b.label}'s show application counts every taken-over session by its name "
+              f"({counted})", counted == {"keep.test": half, "later.test": args.conns - half})
     time.sleep(3.0)  # a few requests of every connection through B alone
     st = stats(lab, "long")
     sec.check(f"every long connection answered through the failover (live {st['live']}, "

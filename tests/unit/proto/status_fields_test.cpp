@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "proto/app_status_fields.h"
 #include "proto/ha_status_fields.h"
 #include "proto/port_status_fields.h"
 
@@ -46,7 +47,8 @@ std::string readDoc() {
     return text.str();
 }
 
-const std::span<const StatusObject> kAnswers[] = {kHaStateObjects, kInterfacesObjects};
+const std::span<const StatusObject> kAnswers[] = {kHaStateObjects, kInterfacesObjects,
+                                                  kApplicationsObjects};
 
 }  // namespace
 
