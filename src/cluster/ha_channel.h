@@ -8,6 +8,7 @@
 // shared by both threads; on the wire they travel as "remaining ms".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/node_id.h"
@@ -80,6 +81,20 @@ struct AgentCommand {
     NatBinding nat;          ///< apply_upsert: the session's NAT binding
     AppIdentity app;         ///< apply_upsert: its application identity
 };
+
+// Through the rings each record is copied up to the end of its
+// application name (`app` is the last member): most sessions name none, and
+// a 512-byte copy each way costs replication a fifth of its rate.
+static_assert(sizeof(WorkerEvent) - offsetof(WorkerEvent, app) - sizeof(AppIdentity) <
+              alignof(WorkerEvent));
+static_assert(sizeof(AgentCommand) - offsetof(AgentCommand, app) - sizeof(AppIdentity) <
+              alignof(AgentCommand));
+inline size_t ringBytes(const WorkerEvent& e) {
+    return offsetof(WorkerEvent, app) + usedBytes(e.app);
+}
+inline size_t ringBytes(const AgentCommand& c) {
+    return offsetof(AgentCommand, app) + usedBytes(c.app);
+}
 
 using WorkerEventRing = SpscRing<WorkerEvent>;
 using AgentCommandRing = SpscRing<AgentCommand>;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -46,7 +47,7 @@ class SpscRing {
             tail_cache_ = tail_.load(std::memory_order_acquire);
             if (head - tail_cache_ > mask_) return false;
         }
-        slots_.get()[head & mask_] = v;
+        copy(&slots_.get()[head & mask_], v);
         head_.store(head + 1, std::memory_order_release);
         return true;
     }
@@ -58,7 +59,7 @@ class SpscRing {
             head_cache_ = head_.load(std::memory_order_acquire);
             if (tail == head_cache_) return false;
         }
-        *out = slots_.get()[tail & mask_];
+        copy(out, slots_.get()[tail & mask_]);
         tail_.store(tail + 1, std::memory_order_release);
         return true;
     }
@@ -71,6 +72,17 @@ class SpscRing {
     size_t freeSlots() const { return capacity() - size(); }
 
   private:
+    // A record type may say how much of a record is in use (a free function
+    // ringBytes(const T&), found by argument lookup): only that much is
+    // copied in and out. Otherwise all of it.
+    static void copy(T* dst, const T& src) {
+        if constexpr (requires { ringBytes(src); }) {
+            std::memcpy(static_cast<void*>(dst), &src, ringBytes(src));
+        } else {
+            *dst = src;
+        }
+    }
+
     alignas(64) std::atomic<size_t> head_{0};  // written by the producer
     size_t tail_cache_ = 0;                    // producer's view of tail_
     alignas(64) std::atomic<size_t> tail_{0};  // written by the consumer

@@ -38,9 +38,11 @@ inline constexpr size_t kMaxAppName = 253;
 inline constexpr size_t kMaxAppPrefix = 4096;
 
 /// A name as the readers give it (canonical form above).
+/// `len` comes first and `text` is left unset beyond it, so that copies of
+/// records holding a name can stop at its end (session_app.h usedBytes()).
 struct AppName {
-    char text[kMaxAppName] = {};
     uint8_t len = 0;
+    char text[kMaxAppName];
     std::string_view view() const { return {text, len}; }
     /// Copies `name` (its first kMaxAppName bytes).
     void assign(std::string_view name) {

@@ -34,8 +34,15 @@ AppParse readTcpApp(const uint8_t* data, size_t len, AppName* name, AppProtocol*
     return AppParse::not_this;
 }
 
+// The last `payload_len` bytes of the IP datagram: its L4 payload.
 const uint8_t* l4Payload(const uint8_t* frame, const PacketInfo& info, uint16_t payload_len) {
     return frame + info.l3_offset + info.ip_total_len - payload_len;
+}
+
+// A UDP datagram's payload length: the IP datagram less its IP and UDP headers.
+uint16_t udpPayloadLength(const PacketInfo& info) {
+    constexpr uint16_t kUdpHeader = 8;
+    return uint16_t(info.ip_total_len - (info.l4_offset - info.l3_offset) - kUdpHeader);
 }
 
 }  // namespace
@@ -55,7 +62,7 @@ PolicyVerdict Pipeline::firstPacketApp(const Slot& s, const PolicyQuery& q,
     read->status = AppStatus::unidentified;
     if (info.proto == kProtoUdp) {
         // A datagram is whole: a DNS query names itself now or never.
-        const uint16_t len = uint16_t(info.ip_total_len - (info.l4_offset - info.l3_offset) - 8);
+        const uint16_t len = udpPayloadLength(info);
         const AppParse r = parseDnsQueryName(l4Payload(s.frame, info, len), len, &read->name);
         if (r == AppParse::found) {
             read->which = AppProtocol::dns;

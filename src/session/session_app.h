@@ -12,6 +12,7 @@
 // Thread-safety: the owning worker's thread only, like the table.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -53,6 +54,13 @@ struct AppIdentity {
     SessionApp app;
     AppName name;  ///< when app.status is identified
 };
+
+/// The bytes of `id` that carry something: all but the unused tail of its
+/// name. Records that end with an AppIdentity are copied this far through
+/// the worker rings (core/spsc_ring.h ringBytes).
+inline size_t usedBytes(const AppIdentity& id) {
+    return offsetof(AppIdentity, name) + offsetof(AppName, text) + id.name.len;
+}
 
 /// Names of identified sessions, each kept once however many sessions name
 /// it (most name the same few services): add() on identification takes a

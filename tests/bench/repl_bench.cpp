@@ -231,7 +231,10 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
     }
     const uint32_t n = opt.sessions, paced = opt.paced;
     Node a(1, base_port, curve ? keys : nullptr, n + 1024, opt.batch);
-    Node b(2, base_port, curve ? keys : nullptr, 2 * n + paced + 1024, opt.batch);
+    // Node 2 holds every session as a replica: a table keeps 1/16 of its
+    // room for its own sessions (replicas_dropped_peer_limit), so more room.
+    const uint32_t replicas = 2 * n + paced;
+    Node b(2, base_port, curve ? keys : nullptr, replicas + replicas / 15 + 1024, opt.batch);
 
     std::atomic<int> phase{int(Phase::pairing)};
     std::atomic<bool> stop{false};

@@ -751,6 +751,12 @@ HaDecodeResult decodeGeneric(const std::string& bytes, HaMessage* m) {
                                            bytes.size(), kExpect, m);
 }
 
+// Both decoders of a session batch, each required to take it.
+void decodeBoth(const std::string& bytes, HaMessage* direct, HaMessage* generic) {
+    REQUIRE(readInPlace(bytes, direct));
+    REQUIRE(decodeGeneric(bytes, generic) == HaDecodeResult::ok);
+}
+
 HaSessionBatch mixedBatch(uint32_t n, uint32_t now) {
     HaSessionBatch b;
     b.stream = 0x1234567890ull;
@@ -950,10 +956,7 @@ TEST_CASE(
     batch.records.push_back(makeHaRecord(HaRecordOp::upsert, s, 1000));
     const std::string bytes = encodeHaMessage(envelope(), batch);
     HaMessage direct, generic;
-    REQUIRE(ha_wire::decodeSessionBatchDirect(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                              bytes.size(), kExpect, &direct));
-    REQUIRE(ha_wire::decodeHaMessageGeneric(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            bytes.size(), kExpect, &generic) == HaDecodeResult::ok);
+    decodeBoth(bytes, &direct, &generic);
     for (const HaMessage* m : {&direct, &generic}) {
         const auto& b = std::get<HaSessionBatch>(m->body);
         REQUIRE(b.records.size() == 1);
@@ -1019,10 +1022,7 @@ TEST_CASE("a record carries its application identity through both readers; a bad
     batch.records = {named, pending, upper};
     const std::string bytes = encodeHaMessage(envelope(), batch);
     HaMessage direct, generic;
-    REQUIRE(ha_wire::decodeSessionBatchDirect(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                              bytes.size(), kExpect, &direct));
-    REQUIRE(ha_wire::decodeHaMessageGeneric(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            bytes.size(), kExpect, &generic) == HaDecodeResult::ok);
+    decodeBoth(bytes, &direct, &generic);
     for (const HaMessage* m : {&direct, &generic}) {
         const auto& b = std::get<HaSessionBatch>(m->body);
         REQUIRE(b.records.size() == 2);
