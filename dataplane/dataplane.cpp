@@ -250,9 +250,13 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
 bool Dataplane::Impl::openPorts(std::string* error) {
     const unsigned nq = spec.workers;
     const unsigned nports = unsigned(spec.ports.size()) + (spec.peer_link.enabled ? 1 : 0);
-    const unsigned mbufs = std::max<unsigned>(
+    // What the ports' rings, the workers' caches, parking and hand-off
+    // rings can hold at once; more when [dataplane] packet-buffers says so
+    // (a driver that keeps frames of its own, as net_pcap's infinite_rx).
+    const unsigned needed = std::max<unsigned>(
         8191, nports * nq * (kRxDesc + kTxDesc) + nq * (kMbufCache * 2 + ParkingLot::kSlots) +
                   (nq > 1 ? nq * nq * unsigned(kHandoffRingSize) : 0) + 1024);
+    const unsigned mbufs = std::max<unsigned>(needed, spec.packet_buffers);
     pool = rte_pktmbuf_pool_create("tandem_mbufs", mbufs, kMbufCache, 0, kMbufDataRoom,
                                    int(rte_socket_id()));
     if (!pool) {

@@ -71,6 +71,8 @@ struct DataplaneSpec {
     bool busy_poll = false;  ///< never sleep when idle (production)
     uint16_t burst = 32;
     uint32_t session_capacity = 1u << 20;  ///< whole node; split across workers
+    /// The packet buffer pool, at least (0: what ports, queues and rings need).
+    uint32_t packet_buffers = 0;
     PipelineSettings pipeline;             ///< ports/port_count are filled from `ports`
     std::shared_ptr<const Policy> policy;
     PeerLinkSpec peer_link;

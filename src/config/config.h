@@ -80,6 +80,9 @@ struct DataplaneConfig {
     bool busy_poll = false;                ///< true: never sleep when idle
     uint16_t geneve_port = 6081;           ///< UDP port of GENEVE (geneve mode)
     uint16_t burst_size = 32;              ///< packets per RX burst, 1..256
+    /// The packet buffer pool, at least; 0: what the ports, queues and
+    /// rings need (the dataplane never takes fewer than that).
+    uint32_t packet_buffers = 0;
     std::vector<PortConfig> ports;
 };
 

@@ -127,6 +127,11 @@ constexpr Keyword kDataplaneKeywords[] = {
      [](LoadContext& c, const IniEntry& e) {
          return setUnsigned(c, e, c.cfg.dataplane.burst_size, 1, 256, "a burst size");
      }},
+    {"packet-buffers",
+     [](LoadContext& c, const IniEntry& e) {
+         return setUnsigned(c, e, c.cfg.dataplane.packet_buffers, 0, 67108864,
+                            "a packet buffer count");
+     }},
 };
 
 // --- [port.NAME] -------------------------------------------------------------

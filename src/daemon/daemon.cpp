@@ -100,6 +100,7 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     spec->workers = cfg.dataplane.workers;
     spec->busy_poll = cfg.dataplane.busy_poll;
     spec->burst = cfg.dataplane.burst_size;
+    spec->packet_buffers = cfg.dataplane.packet_buffers;
     spec->session_capacity = cfg.dataplane.session_capacity;
     spec->policy = std::move(policy);
     PipelineSettings& ps = spec->pipeline;

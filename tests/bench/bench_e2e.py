@@ -21,12 +21,19 @@ Traffic: TCP segments of established connections (tandemd picks them up
 mid-stream, `[tcp] pickup = true`, so every flow is a session from its
 first segment on), 64-byte frames or an IMIX (7 x 64, 4 x 576, 1 x 1500).
 
-The captures stay in packet buffers for the whole run, so the flow count
-is bounded by the buffer pool (tandemd sizes its pool from its ports and
-queues: a few thousand frames per port).
+The captures stay in packet buffers for the whole run: both programs get
+a pool that holds them besides their own needs (tandemd: `[dataplane]
+packet-buffers`), and the EAL the memory for it.
+
+--workers N: tandemd with N workers and testpmd with N forwarding cores,
+each port with N queues (one capture file per queue, flow i in queue
+i mod N). Which queue a flow arrives on has nothing to do with tandemd's
+own choice of worker, so about (N-1)/N of the frames are handed from the
+worker that received them to the one that holds their flow: the figure
+is "with the hand-off".
 
     /usr/bin/python3 tests/bench/bench_e2e.py [--tandemd PATH] [--flows N]
-        [--size 64|imix] [--rounds N] [--seconds S]
+        [--size 64|imix] [--workers N] [--rounds N] [--seconds S]
 """
 from __future__ import annotations
 
@@ -47,7 +54,27 @@ sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 from lab import ControlClient, flatten_counters  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
-EAL = "--no-huge --no-pci -m 1024 --no-shconf --no-telemetry -l 0-1"
+EAL_BASE = "--no-huge --no-pci --no-shconf --no-telemetry"
+TANDEMD_BUFFER_KIB = 9.6   # tandemd's packet buffers hold a 9216-byte frame
+TESTPMD_BUFFER_KIB = 2.4   # testpmd's default (2176 bytes of data room)
+
+
+def eal(workers: int, buffers: int, buffer_kib: float) -> str:
+    """EAL arguments: lcore 0 for the main thread, 1..workers forwarding,
+    memory for `buffers` packet buffers and 512 MiB besides."""
+    mib = int(buffers * buffer_kib / 1024) + 512
+    cpus = os.cpu_count() or 1
+    if workers + 1 <= cpus:
+        return f"{EAL_BASE} -m {mib} -l 0-{workers}"
+    # More lcores than CPUs: forwarding lcore k on CPU k mod cpus (the main
+    # thread, which mostly sleeps, shares CPU 0).
+    lcores = ",".join(f"{k}@{k % cpus}" for k in range(workers + 1))
+    return f"{EAL_BASE} -m {mib} --lcores {lcores}"
+
+
+def capture_buffers(flows: int) -> int:
+    """Packet buffers the captures occupy (both ports), with room to work."""
+    return 2 * flows + 32768
 IMIX = (64,) * 7 + (576,) * 4 + (1500,)
 
 
@@ -81,33 +108,44 @@ def write_pcap(path: str, frames: list[bytes]) -> None:
             f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
 
 
-def make_captures(workdir: str, flows: int, size: str) -> tuple[str, str]:
+def make_captures(workdir: str, flows: int, size: str,
+                  queues: int) -> tuple[list[str], list[str]]:
+    """Per port, one capture file per queue (flow i in queue i mod queues)."""
     sizes = IMIX if size == "imix" else (64,)
-    inside, outside = [], []
+    inside: list[list[bytes]] = [[] for _ in range(queues)]
+    outside: list[list[bytes]] = [[] for _ in range(queues)]
     for i in range(flows):
         client = 0x0A010000 + (i >> 8) * 256 + (i & 0xFF) + 1   # 10.1.x.y
         server = 0x0A020001 + (i % 16)                           # 10.2.0.1..16
         sport, dport = 10000 + (i % 50000), 443
         sz = sizes[i % len(sizes)]
-        inside.append(tcp_frame(client, server, sport, dport, 1000, 5000, sz))
-        outside.append(tcp_frame(server, client, dport, sport, 5000, 1000 + 64, sz))
-    a, b = os.path.join(workdir, "inside.pcap"), os.path.join(workdir, "outside.pcap")
-    write_pcap(a, inside)
-    write_pcap(b, outside)
-    return a, b
+        inside[i % queues].append(tcp_frame(client, server, sport, dport, 1000, 5000, sz))
+        outside[i % queues].append(tcp_frame(server, client, dport, sport, 5000, 1000 + 64, sz))
+    files: tuple[list[str], list[str]] = ([], [])
+    for side, frames in (("inside", inside), ("outside", outside)):
+        for q, fr in enumerate(frames):
+            path = os.path.join(workdir, f"{side}{q}.pcap")
+            write_pcap(path, fr)
+            files[0 if side == "inside" else 1].append(path)
+    return files
 
 
-def vdevs(inside: str, outside: str) -> list[str]:
-    return [f"net_pcap0,rx_pcap={inside},infinite_rx=1",
-            f"net_pcap1,rx_pcap={outside},infinite_rx=1"]
+def vdevs(inside: list[str], outside: list[str]) -> list[str]:
+    def one(n: int, files: list[str]) -> str:
+        return f"net_pcap{n}," + ",".join(f"rx_pcap={f}" for f in files) + ",infinite_rx=1"
+    return [one(0, inside), one(1, outside)]
 
 
-def run_testpmd(inside: str, outside: str, warmup: float, seconds: float) -> float:
-    argv = ["dpdk-testpmd", *EAL.split()]
+def run_testpmd(inside: list[str], outside: list[str], flows: int, warmup: float,
+                seconds: float) -> float:
+    workers = len(inside)
+    buffers = capture_buffers(flows)
+    argv = ["dpdk-testpmd", *eal(workers, buffers, TESTPMD_BUFFER_KIB).split()]
     for v in vdevs(inside, outside):
         argv += ["--vdev", v]
-    argv += ["--", "--forward-mode=io", "--stats-period", "1", "--total-num-mbufs=32768",
-             "--nb-cores=1"]
+    argv += ["--", "--forward-mode=io", "--stats-period", "1",
+             f"--total-num-mbufs={buffers}", f"--nb-cores={workers}", f"--rxq={workers}",
+             f"--txq={workers}"]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         out, _ = p.communicate(timeout=warmup + seconds + 3)
@@ -124,13 +162,18 @@ def run_testpmd(inside: str, outside: str, warmup: float, seconds: float) -> flo
     return statistics.median(samples)
 
 
-def tandemd_config(workdir: str, inside: str, outside: str, flows: int) -> tuple[str, str]:
+def tandemd_config(workdir: str, inside: list[str], outside: list[str],
+                   flows: int) -> tuple[str, str]:
     sock = os.path.join(workdir, "tandemd.sock")
     path = os.path.join(workdir, "tandemd.conf")
+    workers = len(inside)
+    buffers = capture_buffers(flows)
     with open(path, "w") as f:
         f.write("[node]\nid = 1\nname = bench\n\n"
-                f"[dataplane]\nmode = inline\neal-args = {EAL}\nworkers = 1\n"
-                f"session-capacity = {max(65536, 4 * flows)}\nbusy-poll = true\n\n"
+                f"[dataplane]\nmode = inline\n"
+                f"eal-args = {eal(workers, buffers, TANDEMD_BUFFER_KIB)}\nworkers = {workers}\n"
+                f"session-capacity = {max(65536, 4 * flows)}\nbusy-poll = true\n"
+                f"packet-buffers = {buffers}\n\n"
                 f"[port.inside]\ndevice = {vdevs(inside, outside)[0]}\nzone = inside\n\n"
                 f"[port.outside]\ndevice = {vdevs(inside, outside)[1]}\nzone = outside\n\n"
                 "[tcp]\npickup = true\n\n"
@@ -139,14 +182,14 @@ def tandemd_config(workdir: str, inside: str, outside: str, flows: int) -> tuple
     return path, sock
 
 
-def run_tandemd(binary: str, workdir: str, inside: str, outside: str, flows: int,
+def run_tandemd(binary: str, workdir: str, inside: list[str], outside: list[str], flows: int,
                 warmup: float, seconds: float) -> tuple[float, dict]:
     conf, sock = tandemd_config(workdir, inside, outside, flows)
     log = open(os.path.join(workdir, "tandemd.log"), "w")
     p = subprocess.Popen([binary, "--config", conf], stdout=log, stderr=subprocess.STDOUT)
     try:
         client = ControlClient(sock)
-        end = time.monotonic() + 20
+        end = time.monotonic() + 60  # a large capture takes a while to load
         while True:
             if p.poll() is not None:
                 raise RuntimeError("tandemd exited: " + open(log.name).read()[-2000:])
@@ -178,6 +221,7 @@ def main() -> int:
                     os.path.join(REPO, "build", "release", "src", "daemon", "tandemd"))
     ap.add_argument("--flows", type=int, default=1000)
     ap.add_argument("--size", choices=("64", "imix"), default="64")
+    ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--seconds", type=float, default=4.0)
@@ -187,10 +231,10 @@ def main() -> int:
         return 2
     workdir = tempfile.mkdtemp(prefix="tandem-bench-e2e-")
     try:
-        inside, outside = make_captures(workdir, a.flows, a.size)
+        inside, outside = make_captures(workdir, a.flows, a.size, a.workers)
         ref, ours, last = [], [], {}
         for r in range(a.rounds):
-            ref.append(run_testpmd(inside, outside, a.warmup, a.seconds))
+            ref.append(run_testpmd(inside, outside, a.flows, a.warmup, a.seconds))
             rate, last = run_tandemd(a.tandemd, workdir, inside, outside, a.flows, a.warmup,
                                      a.seconds)
             ours.append(rate)
@@ -198,11 +242,14 @@ def main() -> int:
                   f"{ours[-1] / 1e6:.2f} Mpps", flush=True)
         drops = {k: v for k, v in last.items() if k.startswith("dropped_") or "malformed" in k}
         m_ref, m_ours = statistics.median(ref), statistics.median(ours)
-        print(f"flows {a.flows}, frames {a.size} B, one forwarding core, {a.rounds} rounds "
-              f"(alternating), medians:")
+        print(f"flows {a.flows}, frames {a.size} B, {a.workers} forwarding core(s), "
+              f"{a.rounds} rounds (alternating), medians:")
         print(f"  testpmd io-forward  {m_ref / 1e6:8.2f} Mpps")
         print(f"  tandemd             {m_ours / 1e6:8.2f} Mpps  = {100 * m_ours / m_ref:.0f} % "
               f"of testpmd")
+        handed = last.get("io.handoff_out", 0)
+        print(f"  frames handed to another worker in the last round: {handed} "
+              f"({100 * handed / max(1, last.get('forwarded', 0)):.0f} % of those forwarded)")
         print(f"  tandemd drops in the last round: {drops or 'none'}; sessions created "
               f"{last.get('sessions_created', 0)} (picked up at the first loop, before the "
               f"measured window)")
