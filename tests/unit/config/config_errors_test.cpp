@@ -100,6 +100,8 @@ std::vector<ErrorCase> errorCases() {
          "12: [dataplane] busy-poll = maybe: expected true or false"},
         {"a burst size of 0", minimalWith("[dataplane]\nburst-size = 0\n"),
          "12: expected a burst size 1..256"},
+        {"too many packet buffers", minimalWith("[dataplane]\npacket-buffers = 67108865\n"),
+         "12: expected a packet buffer count 0..67108864"},
         {"a device with blanks", replaced(kMinimal, "net_null0", "net null0"),
          "4: [port.a] device = net null0: expected DPDK device arguments without blanks"},
         {"a zone name with odd characters", replaced(kMinimal, "zone = in", "zone = in side"),

@@ -154,6 +154,7 @@ TEST_CASE("every key of every section is read into the config") {
         "[node]\nid = 3\nname = fw-c.example\ncluster-id = 65535\n"
         "[dataplane]\nmode = geneve\neal-args = -l 0-3  -n 4\t--no-pci\nworkers = 3\n"
         "session-capacity = 268435456\nbusy-poll = yes\ngeneve-port = 6082\nburst-size = 256\n"
+        "packet-buffers = 2000000\n"
         "[port.data]\ndevice = net_af_packet0,iface=veth0,framecnt=4096\nzone = gwlb\n"
         "[port.peer]\ndevice = net_af_packet1,iface=veth1\n"
         "[peer.16]\nname = far\nha-address = tcp://[2001:db8::16]:7400\n"
@@ -180,6 +181,7 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.dataplane.busy_poll);
     CHECK(c.dataplane.geneve_port == 6082);
     CHECK(c.dataplane.burst_size == 256);
+    CHECK(c.dataplane.packet_buffers == 2000000);
     REQUIRE(c.dataplane.ports.size() == 2);
     CHECK(c.dataplane.ports[0].device == "net_af_packet0,iface=veth0,framecnt=4096");
     CHECK_FALSE(c.dataplane.ports[0].peer_link);
