@@ -419,6 +419,27 @@ def cmd_dns_query(a) -> int:
     return 0
 
 
+def _client(sub, command: str, fn, tls_name: str = "", port: int = 0):
+    """A client command's parser with where it connects (--dst, --port;
+    `port` its default, 0: required) and, for TLS, the server name(s) it
+    asks for (`tls_name`: --name or --names) and the CA it trusts."""
+    p = sub.add_parser(command)
+    p.add_argument("--dst", required=True)
+    if port:
+        p.add_argument("--port", type=int, default=port)
+    else:
+        p.add_argument("--port", type=int, required=True)
+    if tls_name == "--names":
+        p.add_argument("--names", required=True,
+                       help="comma-separated; connections take them in turn")
+    elif tls_name:
+        p.add_argument(tls_name, required=True)
+    if tls_name:
+        p.add_argument("--ca", required=True)
+    p.set_defaults(fn=fn)
+    return p
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("make-certs")
     p.add_argument("--dir", required=True)
@@ -431,48 +452,22 @@ def add_commands(sub) -> None:
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.set_defaults(fn=cmd_app_serve)
-    p = sub.add_parser("tls-connect")
-    p.add_argument("--dst", required=True)
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--ca", required=True)
+    p = _client(sub, "tls-connect", cmd_tls_connect, tls_name="--name")
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--timeout", type=float, default=2.0)
-    p.set_defaults(fn=cmd_tls_connect)
-    p = sub.add_parser("tls-long")
-    p.add_argument("--dst", required=True)
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--names", required=True, help="comma-separated; connections take them in turn")
-    p.add_argument("--ca", required=True)
+    p = _client(sub, "tls-long", cmd_tls_long, tls_name="--names")
     p.add_argument("--conns", type=int, default=100)
     p.add_argument("--interval", type=float, default=1.0)
     p.add_argument("--io-timeout", type=float, default=10.0)
-    p.set_defaults(fn=cmd_tls_long)
-    p = sub.add_parser("tls-late")
-    p.add_argument("--dst", required=True)
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--ca", required=True)
+    p = _client(sub, "tls-late", cmd_tls_late, tls_name="--name")
     p.add_argument("--conns", type=int, default=10)
     p.add_argument("--io-timeout", type=float, default=10.0)
-    p.set_defaults(fn=cmd_tls_late)
-    p = sub.add_parser("tls-hold")
-    p.add_argument("--dst", required=True)
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--ca", required=True)
-    p.set_defaults(fn=cmd_tls_hold)
-    p = sub.add_parser("http-get")
-    p.add_argument("--dst", required=True)
-    p.add_argument("--port", type=int, required=True)
+    _client(sub, "tls-hold", cmd_tls_hold, tls_name="--name")
+    p = _client(sub, "http-get", cmd_http_get)
     p.add_argument("--host", required=True)
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--timeout", type=float, default=2.0)
-    p.set_defaults(fn=cmd_http_get)
-    p = sub.add_parser("dns-query")
-    p.add_argument("--dst", required=True)
-    p.add_argument("--port", type=int, default=53)
+    p = _client(sub, "dns-query", cmd_dns_query, port=53)
     p.add_argument("--name", required=True)
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--timeout", type=float, default=1.0)
-    p.set_defaults(fn=cmd_dns_query)
