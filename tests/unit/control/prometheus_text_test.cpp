@@ -27,7 +27,7 @@ TEST_CASE("a family declared but never sampled is left out") {
     CHECK(p.render().empty());
 }
 
-TEST_CASE("label values and help text are escaped; invalid name characters become underscores") {
+TEST_CASE("label values and help text are escaped - invalid name characters become underscores") {
     PrometheusText p;
     p.family("tandem-x.y", MetricType::gauge, "a \\ b\nc");
     p.sample("tandem-x.y", MetricType::gauge, {{"na-me", "q\"b\\s\nn"}}, uint64_t(1));

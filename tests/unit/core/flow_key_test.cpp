@@ -87,7 +87,7 @@ TEST_CASE("reduceHash stays inside the range") {
     }
 }
 
-TEST_CASE("fragments of one datagram share a fragment hash; other datagrams differ") {
+TEST_CASE("fragments of one datagram share a fragment hash - other datagrams differ") {
     IpAddr a = IpAddr::fromV4(0x0a000001), b = IpAddr::fromV4(0x0a000002);
     CHECK(fragmentHash(a, b, 17, 77) == fragmentHash(a, b, 17, 77));
     CHECK(fragmentHash(a, b, 17, 77) != fragmentHash(a, b, 17, 78));

@@ -36,7 +36,7 @@ std::vector<uintptr_t> framesOf(const Burst& b) {
 
 }  // namespace
 
-TEST_CASE("a burst from a data port is one run; from the peer link, one run per sender") {
+TEST_CASE("a burst from a data port is one run - from the peer link, one run per sender") {
     Burst b;
     Frames f;
     f.fill(b, {0, 0, 0});
@@ -63,7 +63,7 @@ TEST_CASE("a burst from a data port is one run; from the peer link, one run per 
     CHECK(b.origin(3) == c);
 }
 
-TEST_CASE("frames of this worker stay in order; the others leave grouped by worker") {
+TEST_CASE("frames of this worker stay in order - the others leave grouped by worker") {
     Burst b;
     Frames f;
     f.fill(b, {0, 2, 1, 0, 2, 2, 1, 0}, 3);

@@ -45,7 +45,7 @@ TEST_CASE("a frame that names a port this node does not have is refused, a heart
                        nports) == PeerLinkResult::wrong_cluster);
 }
 
-TEST_CASE("owner hints and heartbeats are control; forwarded and egress frames are data") {
+TEST_CASE("owner hints and heartbeats are control - forwarded and egress frames are data") {
     CHECK(Demux::routeOf(header(PeerLinkType::owner_hint, 2, 0)) == Demux::Route::owner_hint);
     CHECK(Demux::routeOf(header(PeerLinkType::heartbeat, 2, 0)) == Demux::Route::heartbeat);
     CHECK(Demux::routeOf(header(PeerLinkType::forwarded_frame, 2, 0)) == Demux::Route::data);

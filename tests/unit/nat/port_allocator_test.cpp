@@ -85,7 +85,7 @@ TEST_CASE("a rebuilt allocator never hands out a port a session holds") {
     CHECK(got.count({first.addr, uint16_t(first.port + 73)}) == 0);
 }
 
-TEST_CASE("blocks kept keep their ports; blocks lent add room; blocks returned leave") {
+TEST_CASE("blocks kept keep their ports - blocks lent add room - blocks returned leave") {
     const PortBlockMap map(NatPoolSpec{kFirst, kFirst, 1024, 65535, 64}, 0b1);
     NatPortAllocator a(map);
     a.setBlocks({1, 2});

@@ -149,7 +149,7 @@ TEST_CASE("a denied name is cut at its ClientHello: that segment and every later
     CHECK(n.table.app(n.only()).status == AppStatus::pending);
 }
 
-TEST_CASE("a reset rule's denied ClientHello resets both ends; without reset, neither") {
+TEST_CASE("a reset rule's denied ClientHello resets both ends - without reset, neither") {
     std::vector<std::string> rules = kRules;
     rules[1] += " reset";  // bad-tls
     Node n(rules);
@@ -191,7 +191,7 @@ TEST_CASE("a reset rule's denied ClientHello resets both ends; without reset, ne
     CHECK(quiet.count(PipelineCounter::tcp_resets_to_sender) == 0);
 }
 
-TEST_CASE("a SYN a reset rule denies is answered with a reset; other protocols are not") {
+TEST_CASE("a SYN a reset rule denies is answered with a reset - other protocols are not") {
     Node n({"deny name no-ssh from inside to outside dport 22 proto tcp reset",
             "deny name no-udp from inside to outside reset", "allow from inside to outside"});
     Bytes syn = FrameBuilder::tcp(kClient, 40001, kServer, 22, kTcpSyn).seq(kIsn).build();

@@ -747,7 +747,7 @@ TEST_CASE(
 
 TEST_CASE(
     "in a cluster mid-stream segments and ICMP replies and errors with no session go to "
-    "the director; packets that may start a session are decided where they arrive") {
+    "the director - packets that may start a session are decided where they arrive") {
     Trio t;
     const uint16_t sport = sportWithDirector(2);
     auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
@@ -779,7 +779,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a director that does not know the flow drops the packet; nobody forwards it a third time") {
+    "a director that does not know the flow drops the packet - nobody forwards it a third time") {
     Trio t;
     const uint16_t sport = sportWithDirector(2);
     auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();

@@ -199,7 +199,7 @@ TEST_CASE("a full traffic log ring is counted, never waited for") {
     CHECK(n.count(PipelineCounter::sessions_created) == 5);
 }
 
-TEST_CASE("a replica is not logged; a node that adopts a logged session logs its end") {
+TEST_CASE("a replica is not logged - a node that adopts a logged session logs its end") {
     LogNode owner(1, 64, true), other(2, 64, true);
     ClusterView v;
     v.owners = v.reachable = nodeBit(1) | nodeBit(2);

@@ -177,7 +177,7 @@ TEST_CASE("UDP request and reply pass and the session becomes replied") {
     CHECK(dropped(n.send(FrameBuilder::udp(kServer, 53, kClient, 5354).build(), kOutside)));
 }
 
-TEST_CASE("ICMP echo passes both ways; an echo reply with no request is dropped") {
+TEST_CASE("ICMP echo passes both ways - an echo reply with no request is dropped") {
     Node n;
     CHECK(forwardedTo(n.send(FrameBuilder::echo(kClient, kServer, 77, true).build(), kInside),
                       kOutside));
@@ -194,7 +194,7 @@ TEST_CASE("ICMP echo passes both ways; an echo reply with no request is dropped"
 }
 
 TEST_CASE(
-    "an ICMP error about a live session reaches its sender; one about no session is dropped") {
+    "an ICMP error about a live session reaches its sender - one about no session is dropped") {
     Node n;
     auto dgram = FrameBuilder::udp(kClient, 6000, kServer, 53).build();
     REQUIRE(forwardedTo(n.send(dgram, kInside), kOutside));
@@ -732,7 +732,7 @@ TEST_CASE("workerFor places ICMP errors and port-less fragments with their flow"
 }
 
 TEST_CASE(
-    "workerFor keys a GENEVE frame by its inner flow; frames of no flow stay where they are") {
+    "workerFor keys a GENEVE frame by its inner flow - frames of no flow stay where they are") {
     RuleError err;
     Workers ws(true, {*parseRule("allow proto tcp dport 80", &err)});
     std::set<uint32_t> used;
@@ -833,7 +833,7 @@ TEST_CASE("a policy reload ends the sessions the new policy denies and re-number
 }
 
 TEST_CASE(
-    "with re-evaluate off a reload keeps every session; denied ones under an earlier policy's "
+    "with re-evaluate off a reload keeps every session - denied ones under an earlier policy's "
     "rule") {
     Node n;
     handshake(n, 40000, 80);

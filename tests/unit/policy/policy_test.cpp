@@ -380,7 +380,7 @@ TEST_CASE("many threads can match against one policy at once") {
     CHECK(mismatches.load() == 0);
 }
 
-TEST_CASE("a rule that names an application waits for it; matchApp decides by the name") {
+TEST_CASE("a rule that names an application waits for it - matchApp decides by the name") {
     const auto rules = parseAll({
         "allow name good from inside to outside app tls sni good.example,*.cdn.example",
         "deny name bad from inside to outside app tls sni bad.example",

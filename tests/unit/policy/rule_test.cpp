@@ -269,7 +269,7 @@ TEST_CASE("parseRule accepts a null error pointer") {
     CHECK(parseRule("allow", nullptr).has_value());
 }
 
-TEST_CASE("app clauses: protocol, selector, names; the transport they imply; their errors") {
+TEST_CASE("app clauses: protocol, selector, names - the transport they imply - their errors") {
     RuleError err;
     auto r = parseRule("allow app tls sni Good.Example.,*.cdn.example log", &err);
     REQUIRE(r);

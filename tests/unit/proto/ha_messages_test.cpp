@@ -946,7 +946,7 @@ TEST_CASE("decode result names are unique and printable") {
 namespace tandem {
 
 TEST_CASE(
-    "a record carries its ingress port; a record of an older sender (19 fields) reads as not "
+    "a record carries its ingress port - a record of an older sender (19 fields) reads as not "
     "known") {
     HaSessionBatch batch;
     batch.stream = 5;
@@ -1003,7 +1003,8 @@ TEST_CASE(
     CHECK(b.records[0].session.rule == s.rule);
 }
 
-TEST_CASE("a record carries its application identity through both readers; a bad name is refused") {
+TEST_CASE(
+    "a record carries its application identity through both readers - a bad name is refused") {
     HaSessionBatch batch;
     batch.stream = 5;
     batch.seq = 1;

@@ -41,7 +41,7 @@ std::vector<uint8_t> frameBody(size_t payload_len, NodeId from = 2, NodeId to = 
 
 }  // namespace
 
-TEST_CASE("both nodes of a pair derive the same peer-link key; other pairs and clusters differ") {
+TEST_CASE("both nodes of a pair derive the same peer-link key - other pairs and clusters differ") {
     Keypair a, b, c;
     PeerLinkKey ab, ba, ac, ab_other_cluster, ab_swapped_ids;
     REQUIRE(derivePeerLinkKey(a.sec.data(), b.pub.data(), 7, 1, 2, &ab));
