@@ -1,6 +1,6 @@
-// Small text helpers shared by every layer: reading unsigned numbers, joining
-// words. One of each, here, so the config loader, the daemon's control
-// handlers and the shell accept and word things alike.
+// Small text helpers shared by every layer: reading unsigned numbers,
+// splitting a line into words with their columns, joining words. One of each, here, so the config
+// loader, the daemon's control handlers and the shell accept and word things alike.
 //
 // Thread-safety: pure functions; any thread.
 #pragma once
@@ -18,6 +18,16 @@ namespace tandem {
 /// blanks, no base prefix); nullopt for anything else, an overflow included.
 std::optional<uint64_t> parseUnsigned(std::string_view text, uint64_t lo = 0,
                                       uint64_t hi = std::numeric_limits<uint64_t>::max());
+
+/// One word of a line of text and where it starts.
+struct TextWord {
+    std::string_view text;
+    unsigned column = 0;  ///< 1-based, in bytes
+};
+
+/// The words of `text`, split at blanks (space, tab, CR, LF, VT, FF), each
+/// with its column: what error messages point at.
+std::vector<TextWord> splitWords(std::string_view text);
 
 /// `words` joined with `separator` ("a, b, c").
 std::string joinWords(const std::vector<std::string>& words, std::string_view separator = ", ");

@@ -11,10 +11,7 @@ namespace tandem {
 namespace {
 
 // One whitespace-separated word, or one comma-separated item of a list word.
-struct Token {
-    std::string_view text;
-    unsigned column = 0;  // 1-based
-};
+using Token = TextWord;
 
 enum class Field { name, from, to, src, dst, proto, sport, dport, icmp_type, app, reset, log };
 
@@ -46,25 +43,6 @@ const Keyword* findKeyword(std::string_view word) {
         if (k.word == word) return &k;
     }
     return nullptr;
-}
-
-bool isSpace(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-std::vector<Token> splitWords(std::string_view text) {
-    std::vector<Token> words;
-    size_t i = 0;
-    while (i < text.size()) {
-        if (isSpace(text[i])) {
-            ++i;
-            continue;
-        }
-        size_t start = i;
-        while (i < text.size() && !isSpace(text[i])) ++i;
-        words.push_back({text.substr(start, i - start), unsigned(start + 1)});
-    }
-    return words;
 }
 
 // Splits "a,b,c" keeping each item's column; empty items are kept so that the
@@ -390,7 +368,7 @@ class RuleParser {
             const bool wildcard = name.size() > 2 && name.substr(0, 2) == "*.";
             if (wildcard) name.remove_prefix(2);
             AppName canonical;
-            if (!canonicalAppName(name, &canonical) || name.back() == '.') {
+            if (!canonicalAppName(name, &canonical)) {
                 return fail(item.column, "expected " + expected + " after " + after + " " +
                                              std::string(app->selector) + ", found " +
                                              (item.text.empty() ? std::string("an empty list item")
