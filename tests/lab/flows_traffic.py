@@ -25,8 +25,8 @@ def emit(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def cmd_flows(a) -> int:
-    srcs = [s for s in a.src.split(",") if s]
+def open_udp_flows(a, srcs: list[str]) -> list[dict]:
+    """--udp-per-src connected UDP sockets from each source address."""
     udp = []
     for src in srcs:
         for i in range(a.udp_per_src):
@@ -36,37 +36,50 @@ def cmd_flows(a) -> int:
             s.setblocking(False)
             udp.append({"sock": s, "src": src, "sport": s.getsockname()[1], "sent": 0,
                         "replies": 0, "proto": "udp"})
-    tcp = []
-    for src in srcs:
-        for _ in range(a.tcp_per_src):
-            rec = {"src": src, "sport": 0, "sent": 1, "replies": 0, "proto": "tcp", "error": ""}
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind((src, 0))
-                rec["sport"] = s.getsockname()[1]
-                s.settimeout(a.timeout)
-                s.connect((a.dst, a.tcp_port))
-                payload = f"{src}:{rec['sport']}".encode()
-                s.sendall(payload)
-                s.shutdown(socket.SHUT_WR)
-                got = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    got += chunk
-                rec["replies"] = int(got == payload)
-            except OSError as e:
-                rec["error"] = type(e).__name__
-            finally:
-                s.close()
-            tcp.append(rec)
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    emit({"event": "ready", "udp_flows": len(udp), "tcp_flows": len(tcp)})
-    by_fd = {f["sock"].fileno(): f for f in udp}
-    started = time.monotonic()
-    end = started + a.duration if a.duration else None
+    return udp
+
+
+def tcp_echo(a, src: str) -> dict:
+    """One TCP connection from `src`: one request, its echo checked."""
+    rec = {"src": src, "sport": 0, "sent": 1, "replies": 0, "proto": "tcp", "error": ""}
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((src, 0))
+        rec["sport"] = s.getsockname()[1]
+        s.settimeout(a.timeout)
+        s.connect((a.dst, a.tcp_port))
+        payload = f"{src}:{rec['sport']}".encode()
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        rec["replies"] = int(got == payload)
+    except OSError as e:
+        rec["error"] = type(e).__name__
+    finally:
+        s.close()
+    return rec
+
+
+def take_replies(by_fd: dict, ready: list) -> None:
+    """Counts every reply waiting on the ready UDP sockets."""
+    for fd in ready:
+        f = by_fd[fd]
+        try:
+            while True:
+                f["sock"].recv(2048)
+                f["replies"] += 1
+        except (BlockingIOError, ConnectionRefusedError):
+            pass
+
+
+def udp_rounds(a, udp: list[dict], by_fd: dict, stop: dict, end: float | None) -> int:
+    """A request on every UDP flow per round (--rounds of them, or each
+    --interval until `end` or SIGTERM); returns the rounds sent."""
     rounds = 0
     while not stop["now"]:
         if end is None and rounds >= a.rounds:
@@ -91,28 +104,28 @@ def cmd_flows(a) -> int:
                 ready, _, _ = select.select(list(by_fd), [], [], left)
             except InterruptedError:
                 continue
-            for fd in ready:
-                f = by_fd[fd]
-                try:
-                    while True:
-                        f["sock"].recv(2048)
-                        f["replies"] += 1
-                except (BlockingIOError, ConnectionRefusedError):
-                    pass
+            take_replies(by_fd, ready)
             if end is None and all(f["replies"] >= f["sent"] for f in udp):
                 break
+    return rounds
+
+
+def cmd_flows(a) -> int:
+    srcs = [s for s in a.src.split(",") if s]
+    udp = open_udp_flows(a, srcs)
+    tcp = [tcp_echo(a, src) for src in srcs for _ in range(a.tcp_per_src)]
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    emit({"event": "ready", "udp_flows": len(udp), "tcp_flows": len(tcp)})
+    by_fd = {f["sock"].fileno(): f for f in udp}
+    started = time.monotonic()
+    end = started + a.duration if a.duration else None
+    rounds = udp_rounds(a, udp, by_fd, stop, end)
     # late replies of the last round
     t_end = time.monotonic() + a.timeout
     while time.monotonic() < t_end and any(f["replies"] < f["sent"] for f in udp):
         ready, _, _ = select.select(list(by_fd), [], [], 0.05)
-        for fd in ready:
-            f = by_fd[fd]
-            try:
-                while True:
-                    f["sock"].recv(2048)
-                    f["replies"] += 1
-            except (BlockingIOError, ConnectionRefusedError):
-                pass
+        take_replies(by_fd, ready)
     flows = [{k: v for k, v in f.items() if k != "sock"} for f in udp] + tcp
     for f in udp:
         f["sock"].close()

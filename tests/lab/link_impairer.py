@@ -68,69 +68,94 @@ def _impairment_of(settings: dict) -> dict:
             "outages": [(float(a), float(b)) for a, b in s.get("outages", [])]}
 
 
-def cmd_impair_relay(a) -> int:
-    rng = random.Random(a.seed)
-    ports = []    # (group, iface, socket)
-    groups: dict[str, _Group] = {}
-    for spec in a.port:
+class _Relay:
+    """impair-relay's ports, groups, signal flags and the frames it holds back."""
+
+    def __init__(self, a) -> None:
+        self.a = a
+        self.rng = random.Random(a.seed)
+        self.ports = []    # (group, iface, socket)
+        self.groups: dict[str, _Group] = {}
+        for spec in a.port:
+            self.open_port(spec)
+        self.rfd = self.install_signals()
+        self.ep = select.epoll()
+        self.ep.register(self.rfd, select.EPOLLIN)
+        self.by_fd = {}
+        for i, (_g, _iface, s) in enumerate(self.ports):
+            self.ep.register(s.fileno(), select.EPOLLIN)
+            self.by_fd[s.fileno()] = i
+        self.reload()
+        self.due: list = []        # (send time, arrival seq, out port, frame)
+        self.last_sent = {}        # out port -> highest arrival seq sent (reordering seen)
+        self.seq = 0
+
+    def open_port(self, spec: str) -> None:
+        """A raw socket on GROUP:IFACE."""
         gname, _, iface = spec.partition(":")
-        g = groups.setdefault(gname, _Group(gname))
+        g = self.groups.setdefault(gname, _Group(gname))
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         s.bind((iface, 0))
         s.setblocking(False)
-        ports.append((g, iface, s))
-    rfd, wfd = os.pipe()
-    os.set_blocking(rfd, False)
-    os.set_blocking(wfd, False)
-    signal.set_wakeup_fd(wfd)
-    flags = {"stop": False, "stats": False, "reload": False}
-    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
-    signal.signal(signal.SIGUSR1, lambda *_: flags.__setitem__("stats", True))
-    signal.signal(signal.SIGHUP, lambda *_: flags.__setitem__("reload", True))
-    ep = select.epoll()
-    ep.register(rfd, select.EPOLLIN)
-    by_fd = {}
-    for i, (_g, _iface, s) in enumerate(ports):
-        ep.register(s.fileno(), select.EPOLLIN)
-        by_fd[s.fileno()] = i
+        self.ports.append((g, iface, s))
 
-    def reload() -> None:
+    def install_signals(self) -> int:
+        """Flags set by SIGTERM/SIGINT (stop), SIGUSR1 (stats) and SIGHUP
+        (reload); returns the read end of the signal wake-up pipe."""
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
+        signal.set_wakeup_fd(wfd)
+        flags = {"stop": False, "stats": False, "reload": False}
+        signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+        signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+        signal.signal(signal.SIGUSR1, lambda *_: flags.__setitem__("stats", True))
+        signal.signal(signal.SIGHUP, lambda *_: flags.__setitem__("reload", True))
+        self.flags = flags
+        return rfd
+
+    def reload(self) -> None:
+        """Reads each group's settings from the control file."""
         try:
-            with open(a.control) as f:
+            with open(self.a.control) as f:
                 conf = json.load(f)
         except (OSError, ValueError):
             conf = {}
-        for g in groups.values():
+        for g in self.groups.values():
             g.settings = _impairment_of(conf.get(g.name))
 
-    reload()
-    due: list = []        # (send time, arrival seq, out port, frame)
-    last_sent = {}        # out port -> highest arrival seq sent (reordering seen)
-    seq = 0
-    end = time.monotonic() + a.max_seconds
+    def stats(self, event: str) -> dict:
+        return {"event": event, "t": time.monotonic(), "pending": len(self.due),
+                "groups": {g.name: dict(g.counts, settings=g.settings)
+                           for g in self.groups.values()}}
 
-    def stats(event: str) -> dict:
-        return {"event": event, "t": time.monotonic(), "pending": len(due),
-                "groups": {g.name: dict(g.counts, settings=g.settings) for g in groups.values()}}
-
-    def send(out: int, aseq: int, frame: bytes) -> None:
-        g, _iface, s = ports[out]
+    def send(self, out: int, aseq: int, frame: bytes) -> None:
+        g, _iface, s = self.ports[out]
         try:
             s.send(frame)
         except OSError:
             return   # a full queue drops, as a real link would
         g.counts["forwarded"] += 1
-        if aseq < last_sent.get(out, -1):
+        if aseq < self.last_sent.get(out, -1):
             g.counts["reordered"] += 1
         else:
-            last_sent[out] = aseq
+            self.last_sent[out] = aseq
 
-    def take(i: int, frame: bytes, now: float) -> None:
-        nonlocal seq
-        g = ports[i][0]
+    def outputs(self, g: _Group, i: int, frame: bytes) -> list[int]:
+        """The ports a frame from port i goes out of: where its destination
+        MAC was seen, else every other port of its group (flooded)."""
+        dst = g.macs.get(frame[0:6]) if len(frame) >= 6 and not frame[0] & 1 else None
+        if dst is not None and dst != i:
+            return [dst]
+        g.counts["flooded"] += 1
+        return [j for j, p in enumerate(self.ports) if p[0] is g and j != i]
+
+    def take(self, i: int, frame: bytes, now: float) -> None:
+        """A frame that arrived on port i: dropped, or sent or held (once or twice)."""
+        rng = self.rng
+        g = self.ports[i][0]
         st = g.settings
         g.counts["frames"] += 1
         if len(frame) >= 12:
@@ -141,17 +166,12 @@ def cmd_impair_relay(a) -> int:
         if st["loss"] and rng.random() < st["loss"]:
             g.counts["lost"] += 1
             return
-        dst = g.macs.get(frame[0:6]) if len(frame) >= 6 and not frame[0] & 1 else None
-        if dst is not None and dst != i:
-            outs = [dst]
-        else:
-            outs = [j for j, p in enumerate(ports) if p[0] is g and j != i]
-            g.counts["flooded"] += 1
+        outs = self.outputs(g, i, frame)
         copies = 2 if st["duplicate"] and rng.random() < st["duplicate"] else 1
         if copies == 2:
             g.counts["duplicated"] += 1
         for _ in range(copies):
-            seq += 1
+            self.seq += 1
             delay = st["delay_ms"]
             if delay and st["jitter_ms"]:
                 delay += rng.uniform(-st["jitter_ms"], st["jitter_ms"])
@@ -160,47 +180,69 @@ def cmd_impair_relay(a) -> int:
             for out in outs:
                 if delay > 0:
                     g.counts["delayed"] += 1
-                    heapq.heappush(due, (now + delay / 1000.0, seq, out, frame))
+                    heapq.heappush(self.due, (now + delay / 1000.0, self.seq, out, frame))
                 else:
-                    send(out, seq, frame)
+                    self.send(out, self.seq, frame)
 
-    emit({"event": "ready", "ports": [f"{g.name}:{iface}" for g, iface, _s in ports]})
-    while not flags["stop"] and time.monotonic() < end:
-        now = time.monotonic()
+    def send_due(self, now: float) -> None:
+        """Sends every held frame whose time has come."""
+        due = self.due
         while due and due[0][0] <= now:
             _t, aseq, out, frame = heapq.heappop(due)
-            send(out, aseq, frame)
-        wait = max(0.0, min(0.2, due[0][0] - now)) if due else 0.2
-        for fd, _ev in ep.poll(wait):
-            if fd == rfd:
-                try:
-                    while os.read(rfd, 512):
-                        pass
-                except BlockingIOError:
-                    pass
-                continue
-            i = by_fd[fd]
-            s = ports[i][2]
-            for _ in range(64):
-                try:
-                    frame, addr = s.recvfrom(65535)
-                except BlockingIOError:
-                    break
-                if addr[2] == PACKET_OUTGOING:
-                    continue   # what this relay (or the kernel) sent on the port
-                take(i, frame, time.monotonic())
+            self.send(out, aseq, frame)
+
+    def receive(self, fd: int) -> None:
+        """Takes up to 64 frames that arrived on port socket fd."""
+        i = self.by_fd[fd]
+        s = self.ports[i][2]
+        for _ in range(64):
+            try:
+                frame, addr = s.recvfrom(65535)
+            except BlockingIOError:
+                break
+            if addr[2] == PACKET_OUTGOING:
+                continue   # what this relay (or the kernel) sent on the port
+            self.take(i, frame, time.monotonic())
+
+    def on_flags(self) -> None:
+        """Answers SIGHUP (settings re-read) and SIGUSR1 (the counts)."""
+        flags = self.flags
         if flags["reload"]:
             flags["reload"] = False
-            reload()
+            self.reload()
             emit({"event": "applied", "t": time.monotonic(),
-                  "groups": {g.name: g.settings for g in groups.values()}})
+                  "groups": {g.name: g.settings for g in self.groups.values()}})
         if flags["stats"]:
             flags["stats"] = False
-            emit(stats("stats"))
-    while due:   # what is in flight still arrives
-        _t, aseq, out, frame = heapq.heappop(due)
-        send(out, aseq, frame)
-    emit(stats("stopped"))
+            emit(self.stats("stats"))
+
+    def relay(self) -> None:
+        """Runs until SIGTERM or --max-seconds, then sends what is in flight."""
+        end = time.monotonic() + self.a.max_seconds
+        while not self.flags["stop"] and time.monotonic() < end:
+            now = time.monotonic()
+            self.send_due(now)
+            wait = max(0.0, min(0.2, self.due[0][0] - now)) if self.due else 0.2
+            for fd, _ev in self.ep.poll(wait):
+                if fd == self.rfd:
+                    try:
+                        while os.read(self.rfd, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                self.receive(fd)
+            self.on_flags()
+        while self.due:   # what is in flight still arrives
+            _t, aseq, out, frame = heapq.heappop(self.due)
+            self.send(out, aseq, frame)
+
+
+def cmd_impair_relay(a) -> int:
+    relay = _Relay(a)
+    emit({"event": "ready", "ports": [f"{g.name}:{iface}" for g, iface, _s in relay.ports]})
+    relay.relay()
+    emit(relay.stats("stopped"))
     return 0
 
 

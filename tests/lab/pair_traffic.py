@@ -62,46 +62,51 @@ class _Conn:
         self.want_out = False
 
 
-def cmd_stream_serve(a) -> int:
-    ep = select.epoll()
-    listeners = {}
-    stats = {}
-    for kind, text in (("echo", a.echo), ("source", a.source)):
-        for p in ports(text):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((a.bind, p))
-            s.listen(4096)
-            s.setblocking(False)
-            ep.register(s.fileno(), select.EPOLLIN)
-            listeners[s.fileno()] = (s, kind, p)
-            stats[str(p)] = {"kind": kind, "accepted": 0, "active": 0, "closed_clean": 0,
-                             "reset": 0, "errors": 0, "bytes_in": 0, "bytes_out": 0}
-    conns: dict[int, _Conn] = {}
-    rfd, flags = signal_flags(ep, stats=signal.SIGUSR1)
+class _StreamServer:
+    """The epoll loop of stream-serve: its listeners, connections and per-port counts."""
 
-    def snapshot(event):
-        return {"event": event, "ports": stats, "pid": os.getpid()}
+    def __init__(self, a) -> None:
+        self.ep = select.epoll()
+        self.listeners = {}
+        self.stats = {}
+        for kind, text in (("echo", a.echo), ("source", a.source)):
+            for p in ports(text):
+                self.listen(a.bind, p, kind)
+        self.conns: dict[int, _Conn] = {}
 
-    def close(c: _Conn, outcome: str) -> None:
-        st = stats[str(c.port)]
+    def listen(self, bind: str, p: int, kind: str) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((bind, p))
+        s.listen(4096)
+        s.setblocking(False)
+        self.ep.register(s.fileno(), select.EPOLLIN)
+        self.listeners[s.fileno()] = (s, kind, p)
+        self.stats[str(p)] = {"kind": kind, "accepted": 0, "active": 0, "closed_clean": 0,
+                              "reset": 0, "errors": 0, "bytes_in": 0, "bytes_out": 0}
+
+    def snapshot(self, event):
+        return {"event": event, "ports": self.stats, "pid": os.getpid()}
+
+    def close(self, c: _Conn, outcome: str) -> None:
+        st = self.stats[str(c.port)]
         st["active"] -= 1
         st[outcome] += 1
         try:
-            ep.unregister(c.sock.fileno())
+            self.ep.unregister(c.sock.fileno())
         except (OSError, ValueError):
             pass
-        conns.pop(c.sock.fileno(), None)
+        self.conns.pop(c.sock.fileno(), None)
         c.sock.close()
 
-    def set_out(c: _Conn, on: bool) -> None:
+    def set_out(self, c: _Conn, on: bool) -> None:
         if c.want_out != on:
             c.want_out = on
-            ep.modify(c.sock.fileno(), select.EPOLLIN | (select.EPOLLOUT if on else 0))
+            self.ep.modify(c.sock.fileno(), select.EPOLLIN | (select.EPOLLOUT if on else 0))
 
-    def flush(c: _Conn) -> bool:
+    def flush(self, c: _Conn) -> bool:
         """Sends what is queued; False when the connection is gone."""
-        st = stats[str(c.port)]
+        st = self.stats[str(c.port)]
         try:
             while c.out:
                 n = c.sock.send(c.out)
@@ -110,15 +115,15 @@ def cmd_stream_serve(a) -> int:
         except BlockingIOError:
             pass
         except ConnectionResetError:
-            close(c, "reset")
+            self.close(c, "reset")
             return False
         except OSError:
-            close(c, "errors")
+            self.close(c, "errors")
             return False
         return True
 
-    def pump_source(c: _Conn, now: float) -> bool:
-        st = stats[str(c.port)]
+    def pump_source(self, c: _Conn, now: float) -> bool:
+        st = self.stats[str(c.port)]
         if c.rate:
             budget = int(c.rate * (now - c.t0)) - c.sent
             if budget > 4 * CHUNK:
@@ -136,111 +141,133 @@ def cmd_stream_serve(a) -> int:
                 c.sent += n
                 st["bytes_out"] += n
                 budget -= n
-            set_out(c, not c.rate)
+            self.set_out(c, not c.rate)
         except BlockingIOError:
-            set_out(c, True)
+            self.set_out(c, True)
         except ConnectionResetError:
-            close(c, "reset")
+            self.close(c, "reset")
             return False
         except OSError:
-            close(c, "errors")
+            self.close(c, "errors")
             return False
         return True
 
-    def on_readable(c: _Conn) -> None:
-        st = stats[str(c.port)]
+    def finish_eof(self, c: _Conn) -> None:
+        """The client half-closed: finish and close our side."""
+        c.eof = True
+        if c.kind == "echo" and not self.flush(c):
+            return
+        if c.out:
+            self.set_out(c, True)
+            return
+        try:
+            c.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self.close(c, "closed_clean")
+
+    def on_readable(self, c: _Conn) -> None:
+        st = self.stats[str(c.port)]
         try:
             data = c.sock.recv(CHUNK)
         except BlockingIOError:
             return
         except ConnectionResetError:
-            close(c, "reset")
+            self.close(c, "reset")
             return
         except OSError:
-            close(c, "errors")
+            self.close(c, "errors")
             return
         if not data:
-            # the client half-closed: finish and close our side
-            c.eof = True
-            if c.kind == "echo" and not flush(c):
-                return
-            if c.out:
-                set_out(c, True)
-                return
-            try:
-                c.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            close(c, "closed_clean")
+            self.finish_eof(c)
             return
         st["bytes_in"] += len(data)
         if c.kind == "echo":
             c.out += data
-            if flush(c) and c.out:
-                set_out(c, True)
+            if self.flush(c) and c.out:
+                self.set_out(c, True)
         elif c.rate is None:
             c.header += data
             if len(c.header) >= 8:
                 c.rate = struct.unpack("!Q", c.header[:8])[0]
                 c.t0 = time.monotonic()
-                pump_source(c, c.t0)
+                self.pump_source(c, c.t0)
 
-    emit({"event": "ready", "echo": ports(a.echo), "source": ports(a.source), "pid": os.getpid()})
-    while not flags["stop"]:
-        sources = [c for c in conns.values() if c.kind == "source" and c.rate]
-        timeout = 0.005 if sources else 0.5
-        try:
-            events = ep.poll(timeout)
-        except InterruptedError:
-            events = []
-        for fd, ev in events:
-            if fd == rfd:
-                drain_wakeup(rfd)
-                continue
-            if fd in listeners:
-                ls, kind, p = listeners[fd]
-                while True:
+    def on_writable(self, c: _Conn) -> None:
+        if c.kind == "echo" or c.eof:
+            if self.flush(c) and not c.out:
+                self.set_out(c, False)
+                if c.eof:
                     try:
-                        s, _ = ls.accept()
-                    except BlockingIOError:
-                        break
-                    s.setblocking(False)
-                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    c = _Conn(s, kind, p)
-                    conns[s.fileno()] = c
-                    ep.register(s.fileno(), select.EPOLLIN)
-                    stats[str(p)]["accepted"] += 1
-                    stats[str(p)]["active"] += 1
-                continue
-            c = conns.get(fd)
-            if c is None:
-                continue
-            if ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
-                on_readable(c)
-                if fd not in conns:
+                        c.sock.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    self.close(c, "closed_clean")
+        elif c.rate is not None:
+            self.pump_source(c, time.monotonic())
+
+    def accept_all(self, fd: int) -> None:
+        """Accepts every connection waiting on listener fd."""
+        ls, kind, p = self.listeners[fd]
+        while True:
+            try:
+                s, _ = ls.accept()
+            except BlockingIOError:
+                break
+            s.setblocking(False)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            c = _Conn(s, kind, p)
+            self.conns[s.fileno()] = c
+            self.ep.register(s.fileno(), select.EPOLLIN)
+            self.stats[str(p)]["accepted"] += 1
+            self.stats[str(p)]["active"] += 1
+
+    def handle(self, fd: int, ev: int) -> None:
+        """One epoll event of a listener or a connection."""
+        if fd in self.listeners:
+            self.accept_all(fd)
+            return
+        c = self.conns.get(fd)
+        if c is None:
+            return
+        if ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+            self.on_readable(c)
+            if fd not in self.conns:
+                return
+        if ev & select.EPOLLOUT:
+            self.on_writable(c)
+
+    def serve(self, rfd: int, flags: dict) -> None:
+        """Runs until flags["stop"]; emits a stats snapshot on each SIGUSR1."""
+        while not flags["stop"]:
+            sources = [c for c in self.conns.values() if c.kind == "source" and c.rate]
+            timeout = 0.005 if sources else 0.5
+            try:
+                events = self.ep.poll(timeout)
+            except InterruptedError:
+                events = []
+            for fd, ev in events:
+                if fd == rfd:
+                    drain_wakeup(rfd)
                     continue
-            if ev & select.EPOLLOUT:
-                if c.kind == "echo" or c.eof:
-                    if flush(c) and not c.out:
-                        set_out(c, False)
-                        if c.eof:
-                            try:
-                                c.sock.shutdown(socket.SHUT_WR)
-                            except OSError:
-                                pass
-                            close(c, "closed_clean")
-                elif c.rate is not None:
-                    pump_source(c, time.monotonic())
-        now = time.monotonic()
-        for c in sources:
-            if not c.eof and conns.get(c.sock.fileno()) is c:
-                pump_source(c, now)
-        if flags["stats"]:
-            flags["stats"] = False
-            emit(snapshot("stats"))
-    for c in list(conns.values()):
+                self.handle(fd, ev)
+            now = time.monotonic()
+            for c in sources:
+                if not c.eof and self.conns.get(c.sock.fileno()) is c:
+                    self.pump_source(c, now)
+            if flags["stats"]:
+                flags["stats"] = False
+                emit(self.snapshot("stats"))
+
+
+def cmd_stream_serve(a) -> int:
+    server = _StreamServer(a)
+    rfd, flags = signal_flags(server.ep, stats=signal.SIGUSR1)
+    emit({"event": "ready", "echo": ports(a.echo), "source": ports(a.source), "pid": os.getpid()})
+    server.serve(rfd, flags)
+    for c in list(server.conns.values()):
         c.sock.close()
-    emit(snapshot("stopped"))
+    emit(server.snapshot("stopped"))
     return 0
 
 
@@ -1234,6 +1261,155 @@ def cmd_udp_probe(a) -> int:
     return 0
 
 
+class _IdleConns:
+    """idle-conns' connections (dicts: sock, sport, state, expect, got, error)
+    and the epoll set they are polled in."""
+
+    def __init__(self, a) -> None:
+        self.a = a
+        self.rng = random.Random(a.seed)
+        self.sel = select.epoll()
+        self.conns = []
+        self.rfd, self.flags = signal_flags(self.sel, use=signal.SIGUSR2)
+        self.by_fd = {}
+
+    def request(self, c) -> None:
+        c["expect"] = bytes(self.rng.getrandbits(8) for _ in range(self.a.size))
+        c["got"] = b""
+        c["state"] = "waiting"
+        c["sock"].sendall(c["expect"])
+
+    def fail(self, c, why: str) -> None:
+        c["state"] = "broken"
+        c["error"] = why
+        try:
+            self.sel.unregister(c["sock"].fileno())
+        except (OSError, ValueError):
+            pass
+        c["sock"].close()
+
+    def open_all(self) -> None:
+        """Starts --conns non-blocking connects to --dst:--port."""
+        for _ in range(self.a.conns):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                s.connect((self.a.dst, self.a.port))
+            except BlockingIOError:
+                pass
+            c = {"sock": s, "sport": s.getsockname()[1], "state": "connecting", "expect": b"",
+                 "got": b""}
+            self.conns.append(c)
+            self.by_fd[s.fileno()] = c
+            self.sel.register(s.fileno(), select.EPOLLOUT)
+
+    def on_event(self, fd: int) -> None:
+        """One connection's event: connected (then its first request), data or EOF."""
+        c = self.by_fd.get(fd)
+        if c is None or c["state"] == "broken":
+            return
+        try:
+            if c["state"] == "connecting":
+                err = c["sock"].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    self.fail(c, errno.errorcode.get(err, str(err)))
+                    return
+                self.sel.modify(fd, select.EPOLLIN)
+                self.request(c)
+                return
+            data = c["sock"].recv(65536)
+        except OSError as e:
+            self.fail(c, errno_name(e))
+            return
+        if not data:
+            if c["state"] == "closing":
+                c["state"] = "closed"
+                self.sel.unregister(fd)
+                c["sock"].close()
+            else:
+                self.fail(c, "eof")
+            return
+        c["got"] += data
+        if c["state"] == "waiting" and len(c["got"]) >= len(c["expect"]):
+            c["state"] = "idle" if c["got"] == c["expect"] else "mismatch"
+
+    def wait_round(self, timeout: float, done) -> None:
+        """Polls until done(c) for every connection or `timeout`; then fails
+        each one not done (and not already broken) as "timeout"."""
+        end = time.monotonic() + timeout
+        while not all(done(c) for c in self.conns):
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            for fd, ev in self.sel.poll(min(left, 0.1)):
+                if fd == self.rfd:
+                    try:
+                        os.read(self.rfd, 64)
+                    except BlockingIOError:
+                        pass
+                    continue
+                self.on_event(fd)
+        for c in self.conns:
+            if not done(c) and c["state"] not in ("broken", "mismatch"):
+                self.fail(c, "timeout")
+
+    def counts(self, event: str, **extra) -> dict:
+        reasons: dict[str, int] = {}
+        for c in self.conns:
+            if c["state"] in ("broken", "mismatch"):
+                why = c.get("error") or c["state"]
+                reasons[why] = reasons.get(why, 0) + 1
+        return {"event": event, "conns": len(self.conns),
+                "live": sum(1 for c in self.conns if c["state"] in ("idle", "closed")),
+                "broken": sum(reasons.values()), "broken_reasons": reasons, **extra}
+
+    def use_round(self, rounds: int) -> None:
+        """One request on every idle connection; emits how many were answered."""
+        t0 = time.monotonic()
+        for c in self.conns:
+            if c["state"] == "idle":
+                try:
+                    self.request(c)
+                except OSError as e:
+                    self.fail(c, errno_name(e))
+        self.wait_round(self.a.io_timeout, lambda c: c["state"] != "waiting")
+        emit({**self.counts("used", round=rounds),
+              "answered": sum(1 for c in self.conns if c["state"] == "idle"),
+              "elapsed_ms": ms(time.monotonic() - t0)})
+
+    def idle_until_stopped(self) -> None:
+        """Sleeps until SIGTERM or --max-seconds, running a round on each SIGUSR2."""
+        flags = self.flags
+        rounds = 0
+        hard_end = time.monotonic() + self.a.max_seconds
+        while not flags["stop"] and time.monotonic() < hard_end:
+            if flags["use"]:
+                flags["use"] = False
+                rounds += 1
+                self.use_round(rounds)
+                continue
+            try:
+                self.sel.poll(0.2)
+            except InterruptedError:
+                pass
+            try:
+                os.read(self.rfd, 64)
+            except BlockingIOError:
+                pass
+
+    def close_all(self) -> None:
+        """FIN on every idle connection, then waits for the server's FIN."""
+        for c in self.conns:
+            if c["state"] == "idle":
+                try:
+                    c["sock"].shutdown(socket.SHUT_WR)
+                    c["state"] = "closing"
+                except OSError as e:
+                    self.fail(c, errno_name(e))
+        self.wait_round(self.a.stop_timeout, lambda c: c["state"] != "closing")
+
+
 def cmd_idle_conns(a) -> int:
     """Idle connections (an SSH session, a database pool): each does one
     request/response, then nothing, so a firewall sees no packet of them
@@ -1242,131 +1418,14 @@ def cmd_idle_conns(a) -> int:
     bytes within --io-timeout (a TCP retransmission or two fits; a
     connection the cluster lost is reset or never answered). SIGTERM closes
     each live connection (FIN both ways) and reports the clean closes."""
-    rng = random.Random(a.seed)
-    sel = select.epoll()
-    conns = []  # dicts: sock, sport, state, expect, got, error
-    rfd, flags = signal_flags(sel, use=signal.SIGUSR2)
-    by_fd = {}
-
-    def request(c) -> None:
-        c["expect"] = bytes(rng.getrandbits(8) for _ in range(a.size))
-        c["got"] = b""
-        c["state"] = "waiting"
-        c["sock"].sendall(c["expect"])
-
-    def fail(c, why: str) -> None:
-        c["state"] = "broken"
-        c["error"] = why
-        try:
-            sel.unregister(c["sock"].fileno())
-        except (OSError, ValueError):
-            pass
-        c["sock"].close()
-
-    def wait_round(timeout: float, done) -> None:
-        end = time.monotonic() + timeout
-        while not all(done(c) for c in conns):
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            for fd, ev in sel.poll(min(left, 0.1)):
-                if fd == rfd:
-                    try:
-                        os.read(rfd, 64)
-                    except BlockingIOError:
-                        pass
-                    continue
-                c = by_fd.get(fd)
-                if c is None or c["state"] == "broken":
-                    continue
-                try:
-                    if c["state"] == "connecting":
-                        err = c["sock"].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                        if err:
-                            fail(c, errno.errorcode.get(err, str(err)))
-                            continue
-                        sel.modify(fd, select.EPOLLIN)
-                        request(c)
-                        continue
-                    data = c["sock"].recv(65536)
-                except OSError as e:
-                    fail(c, errno_name(e))
-                    continue
-                if not data:
-                    if c["state"] == "closing":
-                        c["state"] = "closed"
-                        sel.unregister(fd)
-                        c["sock"].close()
-                    else:
-                        fail(c, "eof")
-                    continue
-                c["got"] += data
-                if c["state"] == "waiting" and len(c["got"]) >= len(c["expect"]):
-                    c["state"] = "idle" if c["got"] == c["expect"] else "mismatch"
-        for c in conns:
-            if not done(c) and c["state"] not in ("broken", "mismatch"):
-                fail(c, "timeout")
-
-    def counts(event: str, **extra) -> dict:
-        reasons: dict[str, int] = {}
-        for c in conns:
-            if c["state"] in ("broken", "mismatch"):
-                why = c.get("error") or c["state"]
-                reasons[why] = reasons.get(why, 0) + 1
-        return {"event": event, "conns": len(conns),
-                "live": sum(1 for c in conns if c["state"] in ("idle", "closed")),
-                "broken": sum(reasons.values()), "broken_reasons": reasons, **extra}
-
-    for _ in range(a.conns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            s.connect((a.dst, a.port))
-        except BlockingIOError:
-            pass
-        c = {"sock": s, "sport": s.getsockname()[1], "state": "connecting", "expect": b"",
-             "got": b""}
-        conns.append(c)
-        by_fd[s.fileno()] = c
-        sel.register(s.fileno(), select.EPOLLOUT)
-    wait_round(a.connect_timeout, lambda c: c["state"] in ("idle", "broken", "mismatch"))
-    emit({**counts("ready"), "sports": [c["sport"] for c in conns]})
-    rounds = 0
-    hard_end = time.monotonic() + a.max_seconds
-    while not flags["stop"] and time.monotonic() < hard_end:
-        if flags["use"]:
-            flags["use"] = False
-            rounds += 1
-            t0 = time.monotonic()
-            for c in conns:
-                if c["state"] == "idle":
-                    try:
-                        request(c)
-                    except OSError as e:
-                        fail(c, errno_name(e))
-            wait_round(a.io_timeout, lambda c: c["state"] != "waiting")
-            emit({**counts("used", round=rounds),
-                  "answered": sum(1 for c in conns if c["state"] == "idle"),
-                  "elapsed_ms": ms(time.monotonic() - t0)})
-            continue
-        try:
-            sel.poll(0.2)
-        except InterruptedError:
-            pass
-        try:
-            os.read(rfd, 64)
-        except BlockingIOError:
-            pass
-    for c in conns:
-        if c["state"] == "idle":
-            try:
-                c["sock"].shutdown(socket.SHUT_WR)
-                c["state"] = "closing"
-            except OSError as e:
-                fail(c, errno_name(e))
-    wait_round(a.stop_timeout, lambda c: c["state"] != "closing")
-    emit({**counts("stopped"), "closed_clean": sum(1 for c in conns if c["state"] == "closed")})
+    idle = _IdleConns(a)
+    idle.open_all()
+    idle.wait_round(a.connect_timeout, lambda c: c["state"] in ("idle", "broken", "mismatch"))
+    emit({**idle.counts("ready"), "sports": [c["sport"] for c in idle.conns]})
+    idle.idle_until_stopped()
+    idle.close_all()
+    emit({**idle.counts("stopped"),
+          "closed_clean": sum(1 for c in idle.conns if c["state"] == "closed")})
     return 0
 
 

@@ -247,16 +247,9 @@ def stuck_handshakes(lab, sec, label, limit=6):
         sec.line(f"{label}: sport {sport}: {'; '.join(recs) or 'no record'}")
 
 
-def body(lab, args, report, deadline, variant=None):
-    n = args.nodes
-    all_nodes = lab.ids
-    sec = report.section(f"single path vs ECMP over {n} nodes: {args.connections} connections "
-                         f"each, {args.concurrency} concurrent (owner {args.owner}, peer link "
-                         f"{args.peer_link})")
-    lab.set_routes(fwd=[1], rev=[1])
-    storm(lab, sec, "warm-up (node 1)", 200, args.concurrency, deadline, check=False, seed=99)
-    phases = (("single", [1], "single path (node 1 both ways)"),
-              ("ecmp", all_nodes, f"ECMP (nodes {'+'.join(map(str, all_nodes))} both ways)"))
+def run_rounds(lab, args, sec, deadline, phases) -> tuple[dict, dict]:
+    """The storms, each path in turn for --rounds rounds; returns each
+    path's combined result and its CPU snapshots (before, after) per round."""
     rounds = max(1, args.rounds)
     per = args.connections // rounds
     chunks = {key: [] for key, _n, _l in phases}
@@ -276,24 +269,35 @@ def body(lab, args, report, deadline, variant=None):
             chunks[key].append(r)
             if r_failed(r):
                 stuck_handshakes(lab, sec, tag)
-    results = {key: combine(chunks[key]) for key in chunks}
-    for key, _nodes, label in phases:
-        r = results[key]
-        if rounds > 1:
-            sec.line(f"{label}, all rounds: connections {r['attempted']}, completed "
-                     f"{r['completed']}, failed {r['attempted'] - r['completed']} "
-                     f"{r['failures'] or ''}; setup rate {r['rate']} conn/s ({r['elapsed_s']} s); "
-                     f"connect p50 {r['connect_ms']['p50']} ms, p99 {r['connect_ms']['p99']} ms "
-                     f"(mean of the rounds'), max {r['connect_ms']['max']} ms; retransmitted "
-                     f"SYNs {r['syn_retrans']}, SYN-ACKs {r['synack_retrans']}")
-        cpu_line(sec, label, cpu[key][0][0], cpu[key][0][1], extra=cpu[key][1:])
-        io_line(sec, label, r["node_deltas"])
-        sec.check(f"{label}: {r['completed']}/{per * rounds} connections completed, echo "
-                  f"verified, none failed {r['failures'] or ''}".rstrip(),
-                  r["completed"] == per * rounds and not r["failures"]
-                  and r["bytes_verified"] == r["bytes_sent"])
-        sec.check(f"{label}: retransmitted SYNs {r['syn_retrans']} + SYN-ACKs "
-                  f"{r['synack_retrans']} == 0", r["syn_retrans"] + r["synack_retrans"] == 0)
+    return {key: combine(chunks[key]) for key in chunks}, cpu
+
+
+def check_path(lab, args, sec, label: str, r: dict, cpu: list) -> None:
+    """One path's storms: every connection completed and verified, no SYN or
+    SYN-ACK retransmitted."""
+    rounds = max(1, args.rounds)
+    per = args.connections // rounds
+    if rounds > 1:
+        sec.line(f"{label}, all rounds: connections {r['attempted']}, completed "
+                 f"{r['completed']}, failed {r['attempted'] - r['completed']} "
+                 f"{r['failures'] or ''}; setup rate {r['rate']} conn/s ({r['elapsed_s']} s); "
+                 f"connect p50 {r['connect_ms']['p50']} ms, p99 {r['connect_ms']['p99']} ms "
+                 f"(mean of the rounds'), max {r['connect_ms']['max']} ms; retransmitted "
+                 f"SYNs {r['syn_retrans']}, SYN-ACKs {r['synack_retrans']}")
+    cpu_line(sec, label, cpu[0][0], cpu[0][1], extra=cpu[1:])
+    io_line(sec, label, r["node_deltas"])
+    sec.check(f"{label}: {r['completed']}/{per * rounds} connections completed, echo "
+              f"verified, none failed {r['failures'] or ''}".rstrip(),
+              r["completed"] == per * rounds and not r["failures"]
+              and r["bytes_verified"] == r["bytes_sent"])
+    sec.check(f"{label}: retransmitted SYNs {r['syn_retrans']} + SYN-ACKs "
+              f"{r['synack_retrans']} == 0", r["syn_retrans"] + r["synack_retrans"] == 0)
+
+
+def check_ecmp_vs_single(lab, args, sec, results: dict) -> None:
+    """ECMP against the single path: spread over every node, setup rate and
+    connect p99, no drop, replies passed on to their owner."""
+    all_nodes = lab.ids
     s, e = results["single"], results["ecmp"]
     node_counter_lines(lab, sec, "ECMP", e["node_deltas"])
     peer_link_lines(lab, sec, "ECMP", e["frames"], e["node_deltas"])
@@ -320,20 +324,44 @@ def body(lab, args, report, deadline, variant=None):
         fwd = sum((d or {}).get("forwarded_to_peer", 0) for d in e["node_deltas"].values())
         sec.check(f"ECMP: replies reached other nodes than the owner and were passed on "
                   f"(forwarded_to_peer {fwd} in all)", fwd > 0)
+
+
+def tcp_single_vs_ecmp(lab, args, report, deadline) -> None:
+    """Section 1: the same storm over a single path and over ECMP."""
+    n = args.nodes
+    all_nodes = lab.ids
+    sec = report.section(f"single path vs ECMP over {n} nodes: {args.connections} connections "
+                         f"each, {args.concurrency} concurrent (owner {args.owner}, peer link "
+                         f"{args.peer_link})")
+    lab.set_routes(fwd=[1], rev=[1])
+    storm(lab, sec, "warm-up (node 1)", 200, args.concurrency, deadline, check=False, seed=99)
+    phases = (("single", [1], "single path (node 1 both ways)"),
+              ("ecmp", all_nodes, f"ECMP (nodes {'+'.join(map(str, all_nodes))} both ways)"))
+    results, cpu = run_rounds(lab, args, sec, deadline, phases)
+    for key, _nodes, label in phases:
+        check_path(lab, args, sec, label, results[key], cpu[key])
+    check_ecmp_vs_single(lab, args, sec, results)
     sec.data = {k: {x: v[x] for x in ("attempted", "completed", "reset", "timed_out", "rate",
                                       "connect_ms", "syn_retrans", "synack_retrans",
                                       "slow_connects", "elapsed_s", "frames", "node_deltas")}
                 for k, v in results.items()}
 
-    sec2 = report.section(f"UDP and ICMP over ECMP ({n} nodes)")
-    lab.set_routes(fwd=all_nodes, rev=all_nodes)
+
+def frames_and_counters(lab) -> tuple[dict, dict]:
+    """Every node's frame counts and counters, to take deltas of."""
+    return lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+
+
+def udp_over_ecmp(lab, args, sec2, deadline) -> tuple[dict, dict]:
+    """UDP request/response over ECMP: every request answered, spread, no drop."""
+    all_nodes = lab.ids
     wait_quiet(lab)
-    f0, c0 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    f0, c0 = frames_and_counters(lab)
     u = lab.tool("client", ["udp", "--dst", SERVER_IP, "--port", str(UDP_ECHO), "--flows",
                             str(args.udp_flows), "--requests", str(args.udp_requests),
                             "--timeout", "1.0", "--seed", "5"],
                  timeout=deadline.cap(args.udp_requests * 1.0 + 20))
-    f1, c1 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    f1, c1 = frames_and_counters(lab)
     uf = {k: delta(v, f0[k]) for k, v in f1.items()}
     ud = {k: delta(c1[k], c0[k]) for k in c1}
     sec2.line(f"UDP: {u['flows']} flows, {u['sent']} requests, {u['replies']} answered, "
@@ -345,9 +373,13 @@ def body(lab, args, report, deadline, variant=None):
                u["replies"] == u["sent"] == args.udp_requests)
     spread_check(lab, sec2, uf, all_nodes, "UDP")
     drop_check(lab, sec2, "UDP", ud, allowed=TCP_DROPS)
+    return u, uf
 
+
+def icmp_over_ecmp(lab, args, sec2, deadline) -> tuple[dict, dict]:
+    """ICMP echo over ECMP: every echo answered, no drop; which nodes it crossed."""
     wait_quiet(lab)
-    f0, c0 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    f0, c0 = frames_and_counters(lab)
     sent = replies = 0
     for ident in range(args.icmp_idents):
         r = lab.tool("client", ["icmp-echo", "--dst", SERVER_IP, "--count", str(args.icmp_count),
@@ -356,7 +388,7 @@ def body(lab, args, report, deadline, variant=None):
                      timeout=deadline.cap(args.icmp_count * 1.1 + 10))
         sent += r["sent"]
         replies += r["replies"]
-    f1, c1 = lab.node_frames(), {sl.letter: lab.counters(sl) for sl in lab.slots}
+    f1, c1 = frames_and_counters(lab)
     icf = {k: delta(v, f0[k]) for k, v in f1.items()}
     icd = {k: delta(c1[k], c0[k]) for k in c1}
     sec2.line(f"ICMP: {args.icmp_idents} identifiers, {sent} echo requests, {replies} replies")
@@ -369,8 +401,16 @@ def body(lab, args, report, deadline, variant=None):
     via_srt = {k for k, v in icf.items() if v.get("from_srt", 0)}
     sec2.line(f"ICMP: requests crossed node(s) {'+'.join(sorted(via_crt)) or '-'}, replies "
               f"node(s) {'+'.join(sorted(via_srt)) or '-'}")
-    sec2.data = {"udp": u, "udp_frames": uf, "icmp": {"sent": sent, "replies": replies},
-                 "icmp_frames": icf}
+    return {"sent": sent, "replies": replies}, icf
+
+
+def body(lab, args, report, deadline, variant=None):
+    tcp_single_vs_ecmp(lab, args, report, deadline)
+    sec2 = report.section(f"UDP and ICMP over ECMP ({args.nodes} nodes)")
+    lab.set_routes(fwd=lab.ids, rev=lab.ids)
+    u, uf = udp_over_ecmp(lab, args, sec2, deadline)
+    icmp, icf = icmp_over_ecmp(lab, args, sec2, deadline)
+    sec2.data = {"udp": u, "udp_frames": uf, "icmp": icmp, "icmp_frames": icf}
     lab.check_node()
 
 

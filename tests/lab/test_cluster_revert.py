@@ -44,14 +44,9 @@ def variants(args):
     return [{"revert": m.strip() == "true"} for m in args.revert_modes.split(",") if m.strip()]
 
 
-def body(lab, args, report, deadline, variant=None):
-    revert = lab.opts.revert
-    tag = f"revert {'on' if revert else 'off'}" if lab.opts.node == "tandemd" else "revert n/a"
-    ids = lab.ids
-    sec = report.section(f"revert ({tag}, {args.nodes} nodes, peer link {args.peer_link}): kill "
-                         f"the busiest node, restart it, paths back")
-    fo = failover_phase(lab, args, sec, deadline, ids, after=args.after)
-    victim = fo["killed"][0]
+def restart_victim(lab, args, sec, deadline, victim) -> dict:
+    """The killed node restarts (paths not back yet): active and seen by
+    every node, its segment passes traffic; returns the ownership then."""
     c_restart = {s.letter: lab.counters(s) for s in lab.live()}
     t_restart = lab.mark("restart", window=args.after)
     lab.restart_node(victim)
@@ -72,6 +67,13 @@ def body(lab, args, report, deadline, variant=None):
             moved = delta(c1, c0) if c0 is not None else {k: v for k, v in c1.items() if v}
             sec.line(f"{s.label} counters from the restart to the paths' return "
                      f"({'since its start' if c0 is None else 'delta'}): {counter_line(moved)}")
+    return own_restarted
+
+
+def paths_back(lab, args, sec, deadline) -> tuple[dict, dict]:
+    """The paths move back over every node; ownership settles. Returns the
+    long-lived and the idle sessions' ownership at the end."""
+    ids = lab.ids
     t_back = lab.mark("path back", window=args.after)
     lab.set_routes(fwd=ids, rev=ids)
     sec.line(f"paths back: {lab.describe_routes()}")
@@ -85,11 +87,14 @@ def body(lab, args, report, deadline, variant=None):
     idle_final = show_ownership(lab, sec, "idle, after revert settled (still no packet)",
                                 port=IDLE_PORT) if args.idle else {}
     show_ha(lab, sec, "at the end")
-    if args.idle:
-        use_idle(lab, sec, "after the kill, the restart and revert")
-        stop_idle(lab, sec)
-    r = stop_rr(lab)
-    report_gaps(lab, args, sec, r, ("kill", "restart", "path back"))
+    return own_final, idle_final
+
+
+def check_revert(lab, args, sec, tag: str, victim, fo: dict, own_restarted: dict,
+                 own_final: dict, idle_final: dict) -> None:
+    """Ownership after the return follows the revert setting, for the
+    long-lived and (with --idle) the idle sessions."""
+    revert = lab.opts.revert
 
     def owned(own):
         o = owners(own)
@@ -124,6 +129,23 @@ def body(lab, args, report, deadline, variant=None):
         else:
             sec.check(f"revert off: {victim.label} took none of the idle sessions back "
                       f"({ifinal} == 0; it owned {ib} before the kill)", ifinal == 0 and ib > 0)
+
+
+def body(lab, args, report, deadline, variant=None):
+    revert = lab.opts.revert
+    tag = f"revert {'on' if revert else 'off'}" if lab.opts.node == "tandemd" else "revert n/a"
+    sec = report.section(f"revert ({tag}, {args.nodes} nodes, peer link {args.peer_link}): kill "
+                         f"the busiest node, restart it, paths back")
+    fo = failover_phase(lab, args, sec, deadline, lab.ids, after=args.after)
+    victim = fo["killed"][0]
+    own_restarted = restart_victim(lab, args, sec, deadline, victim)
+    own_final, idle_final = paths_back(lab, args, sec, deadline)
+    if args.idle:
+        use_idle(lab, sec, "after the kill, the restart and revert")
+        stop_idle(lab, sec)
+    r = stop_rr(lab)
+    report_gaps(lab, args, sec, r, ("kill", "restart", "path back"))
+    check_revert(lab, args, sec, tag, victim, fo, own_restarted, own_final, idle_final)
     sec.data = {"rr": r, "kills": fo["kills"],
                 "own": {"before": fo["own_before"], "after_failover": fo["own_after"],
                         "restarted": own_restarted, "final": own_final}}

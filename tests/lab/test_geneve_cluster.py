@@ -143,15 +143,11 @@ def storm_checks(sec, label: str, r: dict, t: dict) -> None:
               and t.get("delivered") == t.get("returned"))
 
 
-def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dict:
-    policy = geneve_policy(PAIR_POLICY)
+def single_node_phase(lab: GeneveClusterLab, args, report: Report, deadline: Deadline,
+                      policy) -> dict:
+    """Node 1 alone and registered: a warm-up, then the single-node storm and
+    its checks; returns the storm's result."""
     first, others = lab.slots[0], lab.slots[1:]
-    for name, argv in SERVER_SERVICES.items():
-        lab.start_service(name, "server", argv)
-    lab.start_gwlb([first.ip])
-    figures: dict = {"nodes": len(lab.slots)}
-
-    # --- one node -------------------------------------------------------------------
     sec = report.section(f"node 1 alone ({len(others)} configured peers not running)")
     lab.start_node(first, policy, args.tandemd, args.workers)
     st = lab.wait_ha([first], paired=False, timeout=deadline.cap(30.0))
@@ -167,10 +163,13 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
     t, per = emulator_lines(sec, "single node", e0, e1)
     storm_checks(sec, "single node", single, t)
     reconcile(sec, "single node", lab, per, t, c0, {first.letter: lab.counters(first)})
-    figures["single"] = single
+    return single
 
-    # --- the cluster ----------------------------------------------------------------------
-    sec = report.section(f"{len(lab.slots)} nodes, all registered")
+
+def start_cluster(lab: GeneveClusterLab, args, sec, deadline: Deadline, policy) -> None:
+    """Nodes 2..N start; once every node is active and sees every other
+    alive they are registered and healthy; a warm-up storm."""
+    others = lab.slots[1:]
     t0 = time.monotonic()
     for s in others:
         lab.start_node(s, policy, args.tandemd, args.workers)
@@ -188,19 +187,10 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
              f"{took:.1f} s later")
     storm(lab, sec, "cluster warm-up", 200, args.concurrency, deadline, check=False, seed=98,
           budget=min(30.0, deadline.cap(30.0)))
-    e0 = quiet_stats(lab)
-    c0 = {s.letter: lab.counters(s) for s in lab.slots}
-    budget = min(75.0, max(30.0, deadline.remaining() - 25.0))
-    cluster = storm(lab, sec, "cluster", args.connections, args.concurrency, deadline, seed=2,
-                    budget=budget)
-    e1 = quiet_stats(lab)
-    c1 = {s.letter: lab.counters(s) for s in lab.slots}
-    t, per = emulator_lines(sec, "cluster", e0, e1)
-    storm_checks(sec, "cluster", cluster, t)
-    reconcile(sec, "cluster", lab, per, t, c0, c1)
-    flows = {ip: d.get("flows_assigned", 0) for ip, d in per.items()}
-    sec.check(f"cluster: every target got flows ({', '.join(f'{ip} {n}' for ip, n in flows.items())})",
-              len(flows) == len(lab.slots) and all(n > 0 for n in flows.values()))
+
+
+def check_rate(lab: GeneveClusterLab, args, sec, single: dict, cluster: dict) -> float:
+    """The cluster's setup rate against the single node's; returns the ratio."""
     ratio = cluster["rate"] / single["rate"] if single["rate"] else 0.0
     sec.line(f"setup rate: single node {single['rate']} conn/s, cluster {cluster['rate']} conn/s "
              f"= {ratio:.2f}; connect p50 {single['connect_ms']['p50']} / "
@@ -216,6 +206,29 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
     sec.check(f"cluster: setup rate {cluster['rate']} conn/s >= {need:.0%} of the "
               f"single-node rate {single['rate']} conn/s (ratio {ratio:.2f}{why})",
               ratio >= need)
+    return ratio
+
+
+def cluster_phase(lab: GeneveClusterLab, args, report: Report, deadline: Deadline, policy,
+                  single: dict, figures: dict) -> None:
+    """Every node registered: the cluster storm, its checks, the flows per
+    target and the setup rate against the single node's."""
+    sec = report.section(f"{len(lab.slots)} nodes, all registered")
+    start_cluster(lab, args, sec, deadline, policy)
+    e0 = quiet_stats(lab)
+    c0 = {s.letter: lab.counters(s) for s in lab.slots}
+    budget = min(75.0, max(30.0, deadline.remaining() - 25.0))
+    cluster = storm(lab, sec, "cluster", args.connections, args.concurrency, deadline, seed=2,
+                    budget=budget)
+    e1 = quiet_stats(lab)
+    c1 = {s.letter: lab.counters(s) for s in lab.slots}
+    t, per = emulator_lines(sec, "cluster", e0, e1)
+    storm_checks(sec, "cluster", cluster, t)
+    reconcile(sec, "cluster", lab, per, t, c0, c1)
+    flows = {ip: d.get("flows_assigned", 0) for ip, d in per.items()}
+    sec.check(f"cluster: every target got flows ({', '.join(f'{ip} {n}' for ip, n in flows.items())})",
+              len(flows) == len(lab.slots) and all(n > 0 for n in flows.values()))
+    ratio = check_rate(lab, args, sec, single, cluster)
     for s in lab.slots:
         c = c1.get(s.letter)
         if c is not None and c0.get(s.letter) is not None:
@@ -223,7 +236,6 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
             sec.line(f"node{s.letter} during the cluster storm: "
                      f"{counter_line(d, keys=('sessions_created', 'forwarded', 'dropped', 'ha.', 'peer_link.', 'sync.'), limit=14)}")
     figures.update(cluster=cluster, ratio=round(ratio, 3), flows_by_target=flows)
-
     if args.cli and os.path.isfile(args.cli):
         s = lab.slots[-1]
         p = run([args.cli, "--socket", s.node.control.socket_path, "-c",
@@ -231,6 +243,17 @@ def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dic
         sec.line(f"`tandem -c 'show high-availability state'` on node{s.letter}:")
         for line in (p.stdout or p.stderr).strip().splitlines()[:20]:
             sec.line(f"  {line}")
+
+
+def body(lab: GeneveClusterLab, args, report: Report, deadline: Deadline) -> dict:
+    policy = geneve_policy(PAIR_POLICY)
+    for name, argv in SERVER_SERVICES.items():
+        lab.start_service(name, "server", argv)
+    lab.start_gwlb([lab.slots[0].ip])
+    figures: dict = {"nodes": len(lab.slots)}
+    single = single_node_phase(lab, args, report, deadline, policy)
+    figures["single"] = single
+    cluster_phase(lab, args, report, deadline, policy, single, figures)
     return figures
 
 

@@ -583,32 +583,26 @@ def scenario_upgrade(lab, args, report, deadline, variant) -> dict:
     return {"broken": res["rr"]["broken"], "steps": out}
 
 
-def scenario_protocol(lab, args, report, deadline, variant) -> dict:
-    proto = lab.health.protocol
-    sec = report.section(f"health-check protocol {proto}: answers per state, garbage")
-    start_traffic(lab, args, sec, window=4.0)
-    hold(lab, args.steady)
-    a, b = lab.slots[0], lab.slots[1]
-    port = lab.health.port
-    path = lab.health.path
-    views0 = {s.ip: target_view(lab, s) for s in lab.slots}
-    out: dict = {"protocol": proto}
+def health_probe(lab, s, extra, timeout=20.0) -> dict:
+    """`traffic.py health-probe` from the emulator's namespace to node s's health port."""
+    return lab.tool("gw", ["health-probe", "--dst", s.ip, "--port", str(lab.health.port)]
+                    + extra, timeout=timeout)
 
-    def probe(s, extra, timeout=20.0):
-        return lab.tool("gw", ["health-probe", "--dst", s.ip, "--port", str(port)] + extra,
-                        timeout=timeout)
 
-    # healthy (active)
+def probe_active(lab, sec, a) -> list:
+    """Checks by hand of an active node: TCP accepted, or HTTP 200 / 404 / 405;
+    its counters; returns the answers."""
+    proto, path = lab.health.protocol, lab.health.path
     c0 = health_counters(lab.counters(a))
     if proto == "tcp":
-        r = probe(a, ["--tcp", "5"])
+        r = health_probe(lab, a, ["--tcp", "5"])
         sec.line(f"{a.label} active, 5 TCP handshakes by hand: {r['tcp']}")
         sec.check(f"{a.label} active: every handshake accepted",
                   r["tcp"] == ["accepted"] * 5)
         want_h, want_o = 5, 0
     else:
         reqs = [f"GET {path}", f"HEAD {path}", "GET /other", f"POST {path}", f"PUT {path}"]
-        r = probe(a, sum((["--http", q] for q in reqs), []))
+        r = health_probe(lab, a, sum((["--http", q] for q in reqs), []))
         got = [x["status"] for x in r["http"]]
         sec.line(f"{a.label} active, by hand: " + ", ".join(
             f"{q} -> {x['status']}" for q, x in zip(reqs, r["http"])))
@@ -623,18 +617,22 @@ def scenario_protocol(lab, args, report, deadline, variant) -> dict:
               f" == 0, health_checks_other +{d.get('health_checks_other', 0)} == {want_o}",
               d.get("health_checks_healthy", 0) >= want_h and
               not d.get("health_checks_unhealthy") and d.get("health_checks_other", 0) == want_o)
-    out["active"] = r.get("tcp") or [x["status"] for x in r["http"]]
+    return r.get("tcp") or [x["status"] for x in r["http"]]
 
-    # unhealthy (suspended)
+
+def probe_suspended(lab, args, sec, b, deadline) -> list:
+    """Suspends node b; checks by hand: TCP reset, or HTTP 503; its counters;
+    makes it functional again; returns the answers."""
+    proto, path = lab.health.protocol, lab.health.path
     suspend_node(lab, args, sec, b, deadline)
     c0 = health_counters(lab.counters(b))
     if proto == "tcp":
-        r = probe(b, ["--tcp", "5"])
+        r = health_probe(lab, b, ["--tcp", "5"])
         sec.line(f"{b.label} suspended, 5 TCP handshakes by hand: {r['tcp']}")
         sec.check(f"{b.label} suspended: every handshake reset (refused)",
                   r["tcp"] == ["refused"] * 5)
     else:
-        r = probe(b, ["--http", f"GET {path}", "--http", f"GET {path}"])
+        r = health_probe(lab, b, ["--http", f"GET {path}", "--http", f"GET {path}"])
         got = [x["status"] for x in r["http"]]
         sec.line(f"{b.label} suspended, by hand: GET {path} -> {got}")
         sec.check(f"{b.label} suspended: {path} 503 ({got})", got == [503, 503])
@@ -644,10 +642,15 @@ def scenario_protocol(lab, args, report, deadline, variant) -> dict:
     sec.check(f"{b.label}: health_checks_unhealthy +{d.get('health_checks_unhealthy', 0)} >= 2 "
               f"by hand, health_checks_healthy +{d.get('health_checks_healthy', 0)} == 0",
               d.get("health_checks_unhealthy", 0) >= 2 and not d.get("health_checks_healthy"))
-    out["suspended"] = r.get("tcp") or [x["status"] for x in r["http"]]
+    out = r.get("tcp") or [x["status"] for x in r["http"]]
     functional_node(lab, args, sec, b, deadline, mark=False)
+    return out
 
-    # garbage to the active node's health port, and ICMP to its address
+
+def probe_garbage(lab, sec, a) -> dict:
+    """Garbage to the active node's health port and ICMP to its address: no
+    reply, counted as garbage and dropped_not_tunnel; returns the counters moved."""
+    proto, path, port = lab.health.protocol, lab.health.path, lab.health.port
     c0 = health_counters(lab.counters(a))
     seg = 50
     payloads = ["\\x16\\x03\\x01\\x00\\x05hello", "NOT HTTP AT ALL\\r\\n\\r\\n"]
@@ -656,7 +659,7 @@ def scenario_protocol(lab, args, report, deadline, variant) -> dict:
         extra += ["--payload", p]
     if proto == "http":
         extra += ["--http", f"BREW {path}"]
-    r = probe(a, extra)
+    r = health_probe(lab, a, extra)
     ping = lab.tool("gw", ["icmp-echo", "--dst", a.ip, "--count", "5", "--timeout", "0.5"],
                     timeout=15.0)
     time.sleep(0.2)
@@ -688,16 +691,33 @@ def scenario_protocol(lab, args, report, deadline, variant) -> dict:
     sec.check(f"ICMP to the target address unanswered ({ping.get('replies')}) and counted as "
               f"dropped_not_tunnel (+{d.get('dropped_not_tunnel', 0)} >= 5)",
               ping.get("replies") == 0 and d.get("dropped_not_tunnel", 0) >= 5)
-    out["garbage"] = d
-    # the emulator's own checks of the active nodes never failed meanwhile
+    return d
+
+
+def check_emulator_checks(lab, sec, suspended, views0: dict) -> None:
+    """The emulator's own checks of the active nodes never failed meanwhile."""
     views1 = {s.ip: target_view(lab, s) for s in lab.slots}
     for s in lab.slots:
-        if s is b:
+        if s is suspended:
             continue
         f = views1[s.ip].get("checks_failed", 0) - views0[s.ip].get("checks_failed", 0)
         sec.check(f"{s.ip}: none of the emulator's checks failed during the scenario ({f}), "
                   f"state {views1[s.ip].get('state')}, last: {views1[s.ip].get('last_check')}",
                   f == 0 and views1[s.ip].get("state") == "healthy")
+
+
+def scenario_protocol(lab, args, report, deadline, variant) -> dict:
+    proto = lab.health.protocol
+    sec = report.section(f"health-check protocol {proto}: answers per state, garbage")
+    start_traffic(lab, args, sec, window=4.0)
+    hold(lab, args.steady)
+    a, b = lab.slots[0], lab.slots[1]
+    views0 = {s.ip: target_view(lab, s) for s in lab.slots}
+    out: dict = {"protocol": proto}
+    out["active"] = probe_active(lab, sec, a)
+    out["suspended"] = probe_suspended(lab, args, sec, b, deadline)
+    out["garbage"] = probe_garbage(lab, sec, a)
+    check_emulator_checks(lab, sec, b, views0)
     res = finish_traffic(lab, args, sec, (f"suspend {b.label}",), args.planned_target_ms)
     out["broken"] = res["rr"]["broken"]
     return out

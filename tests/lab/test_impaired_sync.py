@@ -222,7 +222,35 @@ def schedule_outages(lab, phase: Phase, args, t0: float) -> list[tuple[float, fl
     return windows
 
 
-def run_phase(lab, args, report, deadline, phase: Phase, index: int, expected: int) -> dict:
+@dataclass
+class PhaseRun:
+    """One phase under way: what it started with and what its steps measured."""
+    lab: object
+    args: object
+    sec: object
+    phase: Phase
+    index: int
+    live: list
+    c0: dict                                    # node id -> counters at the start
+    r0: dict                                    # the relay's counts at the start
+    watch: HaWatch
+    t0: float = 0.0
+    windows: list = field(default_factory=list)
+    st: dict = field(default_factory=dict)      # the storm's result
+    t_clean: float = 0.0
+    seconds: float = 0.0
+    counts: dict = field(default_factory=dict)  # the relay's counts over the phase
+    dead: dict = field(default_factory=dict)    # node id -> peers it saw dead
+    downs: dict = field(default_factory=dict)   # node id -> ha.peer_down over the phase
+
+    @property
+    def rr_name(self) -> str:
+        return f"rr-phase{self.index + 1}"
+
+
+def start_phase(lab, args, report, phase: Phase, index: int) -> PhaseRun:
+    """Opens the phase's section, takes the counters, starts the HA watch and
+    sets the impairment (outages marked on the test's clock)."""
     hold_ms = lab.opts.hold_ms
     what = phase.name if not phase.count else (
         f"{phase.count} x {args.outage_ms:g} ms {phase.name} ({args.outage_every:g} s apart; "
@@ -231,33 +259,44 @@ def run_phase(lab, args, report, deadline, phase: Phase, index: int, expected: i
     live = [s for s in lab.slots if not s.dead]
     c0 = {s.node_id: lab.counters(s) for s in live}
     r0 = lab.impaired.counts()
-    watch = HaWatch(lab)
-    t0 = lab.mark(f"phase {index + 1}", window=args.phase_seconds)
-    windows = schedule_outages(lab, phase, args, t0)
-    for i, (a, _b) in enumerate(windows):
+    pr = PhaseRun(lab, args, sec, phase, index, live, c0, r0, HaWatch(lab))
+    pr.t0 = lab.mark(f"phase {index + 1}", window=args.phase_seconds)
+    pr.windows = schedule_outages(lab, phase, args, pr.t0)
+    for i, (a, _b) in enumerate(pr.windows):
         lab.mark(f"outage {index + 1}.{i + 1}", a, window=2.0)
-    watch.start()
-    # sessions born under the impairment, long-lived ones and a storm
-    rr_name = f"rr-phase{index + 1}"
+    pr.watch.start()
+    return pr
+
+
+def load_phase(pr: PhaseRun, deadline) -> None:
+    """Sessions born under the impairment: long-lived ones and a storm paced
+    over the phase; then waits out the phase and cleans the link."""
+    lab, args, index = pr.lab, pr.args, pr.index
     ready = start_rr(lab, args.conns_per_phase, args.interval_ms / 1000.0, 0, bulk_conns=0,
-                     name=rr_name, window=args.phase_seconds, timeout=30.0, seed=40 + index,
+                     name=pr.rr_name, window=args.phase_seconds, timeout=30.0, seed=40 + index,
                      connect_timeout=10.0)
-    sec.line(f"{rr_name}: {ready['connected']}/{args.conns_per_phase} long-lived connections "
-             f"started under the impairment answering")
+    pr.sec.line(f"{pr.rr_name}: {ready['connected']}/{args.conns_per_phase} long-lived "
+                f"connections started under the impairment answering")
     # paced over the phase, so that they meet every outage
-    span = max(1.0, t0 + args.phase_seconds - 0.5 - time.monotonic())
-    st = storm(lab, sec, "short connections under the impairment", args.connections,
-               args.concurrency, deadline, seed=60 + index, connect_timeout=10.0,
-               budget=max(60.0, args.phase_seconds + 40), rate=args.connections / span)
-    left = t0 + max(args.phase_seconds, (windows[-1][1] - t0 + 0.5) if windows else 0.0) \
+    span = max(1.0, pr.t0 + args.phase_seconds - 0.5 - time.monotonic())
+    pr.st = storm(lab, pr.sec, "short connections under the impairment", args.connections,
+                  args.concurrency, deadline, seed=60 + index, connect_timeout=10.0,
+                  budget=max(60.0, args.phase_seconds + 40), rate=args.connections / span)
+    windows = pr.windows
+    left = pr.t0 + max(args.phase_seconds, (windows[-1][1] - pr.t0 + 0.5) if windows else 0.0) \
         - time.monotonic()
     if left > 0:
         time.sleep(left)
-    watch.stop()
+    pr.watch.stop()
     lab.impaired.clear()
-    t_clean = lab.mark(f"clean {index + 1}", window=2.0)
-    seconds = t_clean - t0
-    counts = counts_delta(lab.impaired.counts(), r0)
+    pr.t_clean = lab.mark(f"clean {index + 1}", window=2.0)
+    pr.seconds = pr.t_clean - pr.t0
+
+
+def check_impairment(pr: PhaseRun) -> None:
+    """The relay's counts over the phase show the impairment happened."""
+    sec, phase = pr.sec, pr.phase
+    pr.counts = counts = counts_delta(pr.lab.impaired.counts(), pr.r0)
     for link, c in counts.items():
         sec.line(f"relay, {link} link: {c['frames']} frames, lost {c['lost']}, in outages "
                  f"{c['outage_dropped']}, delayed {c['delayed']}, reordered {c['reordered']}, "
@@ -277,19 +316,23 @@ def run_phase(lab, args, report, deadline, phase: Phase, index: int, expected: i
     sec.check("the impairment happened: " + ", ".join(f"{k} {v}" for k, v in shown),
               all(v > 0 for _k, v in shown))
 
-    # --- peers alive throughout (or, with --expect-death, declared dead) ---------------------
-    dead = {n: sorted(v, key=str) for n, v in watch.saw_dead.items() if v}
+
+def check_peers_alive(pr: PhaseRun) -> None:
+    """Peers alive throughout (or, with --expect-death, declared dead by every node)."""
+    lab, args, sec, watch = pr.lab, pr.args, pr.sec, pr.watch
+    hold_ms = lab.opts.hold_ms
+    pr.dead = dead = {n: sorted(v, key=str) for n, v in watch.saw_dead.items() if v}
     sec.line("HA polls during the phase: " + "; ".join(
         f"node{n}: {watch.samples[n]} samples ({watch.failed[n]} failed), states "
         f"{sorted(map(str, watch.states[n]))}, control link seen down in {watch.control_down[n]}, "
         f"peers seen dead {dead.get(n, [])}"
         + (f" first after {watch.first_dead[n] * 1000:.0f} ms" if n in watch.first_dead else "")
         for n in watch.samples))
-    sec.check(f"the HA state of every node was polled throughout the {seconds:.1f} s",
-              watch.sampled(seconds))
-    downs = {}
-    for s in live:
-        d = delta(lab.counters(s), c0[s.node_id])
+    sec.check(f"the HA state of every node was polled throughout the {pr.seconds:.1f} s",
+              watch.sampled(pr.seconds))
+    downs = pr.downs
+    for s in pr.live:
+        d = delta(lab.counters(s), pr.c0[s.node_id])
         downs[s.node_id] = d.get("ha.peer_down", 0)
         sec.line(f"{s.label} counters over the phase: " + counter_line(
             d, keys=("ha.", "deferred", "forwarded_", "dropped_", "sessions_", "replicas_")))
@@ -297,30 +340,37 @@ def run_phase(lab, args, report, deadline, phase: Phase, index: int, expected: i
         sec.check(f"an outage longer than the hold time ({args.outage_ms:g} ms > {hold_ms} ms) "
                   f"was declared a death by every node (peers seen dead: {dead or 'none'}; "
                   f"ha.peer_down {downs})",
-                  all(watch.saw_dead[s.node_id] for s in live) and
+                  all(watch.saw_dead[s.node_id] for s in pr.live) and
                   all(v > 0 for v in downs.values()))
     else:
         sec.check(f"no node saw a peer dead (hold time {hold_ms} ms; seen dead: "
                   f"{dead or 'none'}), ha.peer_down +0 on every node ({downs})",
                   not dead and all(v == 0 for v in downs.values()))
 
-    # --- first packets released ---------------------------------------------------------------
+
+def check_setup_and_owners(pr: PhaseRun) -> None:
+    """First packets released (setup latency shown); never two owners of one session."""
+    sec, st, watch = pr.sec, pr.st, pr.watch
     sec.line(f"setup latency under the impairment: connect p50 {st['connect_ms']['p50']} ms, "
              f"p99 {st['connect_ms']['p99']} ms, max {st['connect_ms']['max']} ms; SYNs "
              f"retransmitted {st['syn_retrans']}, SYN-ACKs {st['synack_retrans']}")
     two = (f"{watch.tables_read} readings of the tables during the phase, the most sessions "
            f"one named with two owners: {watch.two_owners_max}")
-    if args.expect_death:
+    if pr.args.expect_death:
         # while they cannot hear each other, each side serves every session
         sec.line(f"during the partition: {two}")
     else:
         sec.check(f"never two owners of one session: {two}",
                   watch.tables_read >= 3 and watch.two_owners_max == 0)
 
-    # --- convergence --------------------------------------------------------------------------
+
+def check_convergence(pr: PhaseRun, deadline, expected: int) -> float:
+    """Once the link is clean (and, with --expect-death, the pair formed
+    again) the tables converge within --settle-timeout; returns after how long."""
+    lab, args, sec = pr.lab, pr.args, pr.sec
     if args.expect_death:
         lab.wait_ha_ready(deadline, timeout=deadline.cap(20.0))
-        sec.line(f"paired again {time.monotonic() - t_clean:.2f} s after the link came back")
+        sec.line(f"paired again {time.monotonic() - pr.t_clean:.2f} s after the link came back")
     end = time.monotonic() + deadline.cap(args.settle_timeout)
     while True:
         own = ownership(lab, RR_PORT)
@@ -328,21 +378,38 @@ def run_phase(lab, args, report, deadline, phase: Phase, index: int, expected: i
         if ok or time.monotonic() > end:
             break
         time.sleep(0.2)
-    t_conv = time.monotonic() - t_clean
+    t_conv = time.monotonic() - pr.t_clean
     sec.check(f"replication converged {t_conv:.2f} s after the link was clean: {text}", ok)
     idle_own = ownership(lab, IDLE_PORT)
     ok_idle, text_idle = converged(lab, idle_own, args.idle)
     sec.check(f"idle connections' sessions converged too: {text_idle}", ok_idle)
-    sec.data = {"phase": phase.name, "seconds": round(seconds, 2), "relay": counts,
-                "connect_ms": st["connect_ms"], "syn_retrans": st["syn_retrans"],
-                "synack_retrans": st["synack_retrans"], "storm_failures": st["failures"],
-                "converged_s": round(t_conv, 2), "dead_seen": {str(k): v for k, v in dead.items()},
-                "peer_down": downs}
-    print(f"FIGURES: phase {phase.name!r}: connect p50 {st['connect_ms']['p50']} ms p99 "
+    return t_conv
+
+
+def report_phase(pr: PhaseRun, t_conv: float) -> None:
+    """The phase's JSON data and its FIGURES line."""
+    st, dead = pr.st, pr.dead
+    pr.sec.data = {"phase": pr.phase.name, "seconds": round(pr.seconds, 2), "relay": pr.counts,
+                   "connect_ms": st["connect_ms"], "syn_retrans": st["syn_retrans"],
+                   "synack_retrans": st["synack_retrans"], "storm_failures": st["failures"],
+                   "converged_s": round(t_conv, 2),
+                   "dead_seen": {str(k): v for k, v in dead.items()}, "peer_down": pr.downs}
+    print(f"FIGURES: phase {pr.phase.name!r}: connect p50 {st['connect_ms']['p50']} ms p99 "
           f"{st['connect_ms']['p99']} ms max {st['connect_ms']['max']} ms, SYN retrans "
           f"{st['syn_retrans']}, SYN-ACK retrans {st['synack_retrans']}; converged "
           f"{t_conv:.2f} s after; peers seen dead {dead or 'none'}", flush=True)
-    return {"rr_name": rr_name, "expected": expected + args.conns_per_phase}
+
+
+def run_phase(lab, args, report, deadline, phase: Phase, index: int, expected: int) -> dict:
+    """One phase: impaired link under load, then its checks (README, "Impaired sync link")."""
+    pr = start_phase(lab, args, report, phase, index)
+    load_phase(pr, deadline)
+    check_impairment(pr)
+    check_peers_alive(pr)
+    check_setup_and_owners(pr)
+    t_conv = check_convergence(pr, deadline, expected)
+    report_phase(pr, t_conv)
+    return {"rr_name": pr.rr_name, "expected": expected + args.conns_per_phase}
 
 
 def body(lab, args, report, deadline, variant=None):

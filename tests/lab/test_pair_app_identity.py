@@ -94,12 +94,9 @@ def stats(lab, name: str) -> dict:
             return r
 
 
-def body(lab, args, report, deadline, variant=None):
-    sec = report.section(f"application identity over a failover: {args.conns} long-lived TLS "
-                         f"connections, {args.late} whose ClientHello comes after it")
-    if lab.opts.node in LINUX_KINDS:
-        sec.check("application identity needs tandemd", None, optional_for=LINUX_KINDS)
-        return
+def start_tls(lab, args, sec) -> None:
+    """Both nodes on the policy that names TLS servers; the server, the
+    long-lived TLS connections and the late ones (no ClientHello yet)."""
     a, b = lab.slot("a"), lab.slot("b")
     for s in (a, b):
         ok, reply = reload_policy(lab, s, APP_POLICY)
@@ -124,8 +121,11 @@ def body(lab, args, report, deadline, variant=None):
     sec.check(f"late: {late['connected']}/{args.late} TCP connections open, no ClientHello yet",
               late["connected"] == args.late)
 
-    # 1. Identified on the owner and on the replica.
-    want = {"keep.test": half, "later.test": args.conns - half, "(pending)": args.late}
+
+def check_identified(lab, sec, want: dict) -> set:
+    """1. Identified on the owner and on the replica; returns A's (client
+    port, name) pairs."""
+    a, b = lab.slot("a"), lab.slot("b")
     settled = wait_until(lambda: by_name(tls_sessions(lab, a)) == want
                          and by_name(tls_sessions(lab, b)) == want, 10.0)
     ta, tb = tls_sessions(lab, a), tls_sessions(lab, b)
@@ -133,9 +133,14 @@ def body(lab, args, report, deadline, variant=None):
     sec.check(f"both tables name every session's application: {a.label} {by_name(ta)}, "
               f"{b.label} {by_name(tb)} (owned by A/B: {owners[1]}/{owners[2]})",
               settled and owners[1] > 0 and owners[2] > 0)
-    before = {(s["sport"], s.get("app_name")) for s in ta}
+    return {(s["sport"], s.get("app_name")) for s in ta}
 
-    # 2. A dies; B takes everything over, names included.
+
+def kill_and_take_over(lab, args, sec, want: dict, before: set) -> None:
+    """2. A dies; B takes everything over, names included, and every long
+    connection goes on answering."""
+    a, b = lab.slot("a"), lab.slot("b")
+    half = args.conns // 2
     lab.kill_node(a)
     taken = wait_until(lambda: all(s.get("owner") == b.node_id for s in tls_sessions(lab, b))
                        and by_name(tls_sessions(lab, b)) == want, 15.0)
@@ -153,7 +158,11 @@ def body(lab, args, report, deadline, variant=None):
     sec.check(f"every long connection answered through the failover (live {st['live']}, "
               f"broken {st['broken']} {st['reasons']})", not st["broken"])
 
-    # 3. The late ClientHellos, to B.
+
+def late_hellos(lab, args, sec) -> None:
+    """3. The late ClientHellos, to B: completed and identified there."""
+    b = lab.slot("b")
+    half = args.conns // 2
     id0 = counter(lab, b, "app_identified_tls")
     lab.service("late").send_signal(signal.SIGUSR2)
     done = lab.service("late").read_json(60.0)
@@ -165,7 +174,11 @@ def body(lab, args, report, deadline, variant=None):
     sec.check(f"{b.label} names the late sessions too ({names})",
               names.get("keep.test") == half + args.late and "(pending)" not in names)
 
-    # 4. B denies later.test: exactly those end.
+
+def deny_later(lab, args, sec) -> None:
+    """4. B denies later.test: exactly those sessions end, keep.test lives on."""
+    b = lab.slot("b")
+    half = args.conns // 2
     ended0 = counter(lab, b, "sessions_ended_by_policy")
     ok, reply = reload_policy(lab, b, DENY_LATER)
     sec.check(f"{b.label} applied the policy that denies later.test",
@@ -184,6 +197,21 @@ def body(lab, args, report, deadline, variant=None):
               f"answering (live {final.get('live')}, broken {final.get('broken')})",
               final.get("live") == {"keep.test": half}
               and final.get("broken") == {"later.test": args.conns - half})
+
+
+def body(lab, args, report, deadline, variant=None):
+    sec = report.section(f"application identity over a failover: {args.conns} long-lived TLS "
+                         f"connections, {args.late} whose ClientHello comes after it")
+    if lab.opts.node in LINUX_KINDS:
+        sec.check("application identity needs tandemd", None, optional_for=LINUX_KINDS)
+        return
+    start_tls(lab, args, sec)
+    half = args.conns // 2
+    want = {"keep.test": half, "later.test": args.conns - half, "(pending)": args.late}
+    before = check_identified(lab, sec, want)
+    kill_and_take_over(lab, args, sec, want, before)
+    late_hellos(lab, args, sec)
+    deny_later(lab, args, sec)
 
 
 if __name__ == "__main__":

@@ -104,16 +104,10 @@ class HaWatch(threading.Thread):
         return out
 
 
-def body(lab, args, report, deadline, variant=None):
-    node = lab.slot(args.cut)
-    sec = report.section(f"control link cut at {node.label} for {args.cut_seconds:g} s under "
-                         f"{args.conns} long-lived connections + bulk (owner {args.owner})")
-    lab.set_routes(args.spread)
-    start_longlived(lab, args, sec, window=args.after)
-    hold(lab, args.steady)
-    show_ha(lab, sec, "before the cut")
-    c0 = {s.letter: lab.counters(s) for s in lab.slots}
-
+def cut_link(lab, args, sec, deadline, node) -> tuple[HaWatch, float, float]:
+    """Cuts node's HA control veth for --cut-seconds while new long-lived
+    connections and a storm start; the HA states are watched throughout.
+    Returns the watch and the times of the cut and the restore."""
     watch = HaWatch(lab)
     t_cut = lab.mark("cut", window=args.cut_seconds)
     node.node_ns.run(["ip", "link", "set", node.ha_if, "down"])
@@ -134,13 +128,19 @@ def body(lab, args, report, deadline, variant=None):
         watch.stop_flag.set()
         watch.join(5)
     sec.line(f"{node.ha_if} set up again after {t_restore - t_cut:.2f} s")
+    return watch, t_cut, t_restore
+
+
+def check_during_cut(lab, sec, watch: HaWatch, seconds: float) -> dict:
+    """What the nodes said during the cut: sampled throughout, no peer
+    declared dead, never two primaries, the control link seen down."""
     w = watch.summary()
     for k in ("a", "b"):
         s = w[k]
         sec.line(f"node{k.upper()} during the cut ({s['samples']} samples): states {s['states']}, "
                  f"peer alive {s['peer_alive']}, control link {s['control_link']}, peer link "
                  f"{s['peer_link']}")
-    sampled = watch.sampled(t_restore - t_cut)
+    sampled = watch.sampled(seconds)
     sec.check(f"the HA state of both nodes was sampled throughout the cut (samples A "
               f"{w['a']['samples']}, B {w['b']['samples']}; failed polls A {watch.errors['a']}, "
               f"B {watch.errors['b']}{'; first: ' + watch.first_error if watch.first_error else ''})",
@@ -157,8 +157,11 @@ def body(lab, args, report, deadline, variant=None):
               f"control link false: A {noticed['a']}, B {noticed['b']})",
               (noticed["a"] > 0 and noticed["b"] > 0) if sampled else None,
               optional_for=LINUX_KINDS)
+    return w
 
-    # --- restored -------------------------------------------------------------------------
+
+def check_link_back(lab, sec, deadline, t_restore: float) -> None:
+    """Both nodes report the control link up again, and the pair is ready."""
     def link_up():
         for s in lab.slots:
             peers = ha_peers(lab.ha_state(s))  # none: no answer, not up
@@ -170,8 +173,10 @@ def body(lab, args, report, deadline, variant=None):
               None if up is None else bool(up), optional_for=LINUX_KINDS)
     lab.wait_ha_ready(deadline)
 
-    # replication caught up: each node's table holds every session the other
-    # owns (those created during the cut included), naming the same owners
+
+def check_tables_agree(lab, args, sec, t_restore: float) -> None:
+    """Replication caught up: each node's table holds every session the other
+    owns (those created during the cut included), naming the same owners."""
     def tables_agree():
         own = ownership(lab, RR_PORT)
         if not readable(own):
@@ -195,6 +200,10 @@ def body(lab, args, report, deadline, variant=None):
                           for k, t in sorted(own.items()))
               + f"; {args.conns} + 50 started), each with the same owner and backup owner "
               "(those created during the cut replicated)", agree, optional_for=LINUX_KINDS)
+
+
+def check_no_peer_down(lab, sec, c0: dict) -> None:
+    """Each node's counters over the cut; ha.peer_down did not move."""
     for s in lab.slots:
         d = delta(lab.counters(s), c0[s.letter])
         if d:
@@ -204,6 +213,22 @@ def body(lab, args, report, deadline, variant=None):
             sec.check(f"{s.label}: ha.peer_down +{d.get('ha.peer_down', 0)} == 0"
                       f"{'' if reported else ' (counter not reported)'}",
                       reported and d.get("ha.peer_down", 0) == 0)
+
+
+def body(lab, args, report, deadline, variant=None):
+    node = lab.slot(args.cut)
+    sec = report.section(f"control link cut at {node.label} for {args.cut_seconds:g} s under "
+                         f"{args.conns} long-lived connections + bulk (owner {args.owner})")
+    lab.set_routes(args.spread)
+    start_longlived(lab, args, sec, window=args.after)
+    hold(lab, args.steady)
+    show_ha(lab, sec, "before the cut")
+    c0 = {s.letter: lab.counters(s) for s in lab.slots}
+    watch, t_cut, t_restore = cut_link(lab, args, sec, deadline, node)
+    w = check_during_cut(lab, sec, watch, t_restore - t_cut)
+    check_link_back(lab, sec, deadline, t_restore)
+    check_tables_agree(lab, args, sec, t_restore)
+    check_no_peer_down(lab, sec, c0)
     r2 = stop_rr(lab, "rr-cut")
     report_rr(sec, r2, label="created during the cut", marks=("restore",),
               target_ms=args.target_ms)

@@ -41,6 +41,7 @@ high-availability state-synchronization`).
 """
 import os
 import sys
+from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import ControlError, LabError, LabTimeout, link_mac  # noqa: E402
@@ -95,55 +96,73 @@ def find(d, *names):
     return sum(hits) if hits else None
 
 
-def body(lab, args, report, deadline, variant=None):
-    target = lab.slot(args.target)
-    attacker = target.other
-    if lab.opts.peer_link_routed:
-        raise LabError("the peer-link garbage is sent on the peer veth to the target's MAC: "
-                       "not with --peer-link-gateway")
-    sec = report.section(f"unauthenticated peer and garbage aimed at {target.label} from "
-                         f"{attacker.label}'s namespace (owner {args.owner}, peer link "
-                         f"{lab.opts.peer_link})")
-    lab.set_routes(args.spread)
-    start_longlived(lab, args, sec, window=args.after + 5)
-    hold(lab, args.steady)
-    c0 = {s.letter: lab.counters(s) for s in lab.slots}
-    y0 = {s.letter: sync_counters(lab, s) for s in lab.slots}
-    lab.mark("garbage", window=args.after + 5)
+@dataclass
+class GarbageRun:
+    """What the steps share: the lab, the node aimed at and the one whose
+    namespace sends, the counters before, and what the tools reported."""
+    lab: object
+    args: object
+    sec: object
+    deadline: object
+    target: object
+    attacker: object
+    c0: dict = field(default_factory=dict)      # letter -> `show counters` before
+    y0: dict = field(default_factory=dict)      # letter -> sync_counters() before
+    ha: dict = field(default_factory=dict)      # ha-garbage's result
+    pl: dict = field(default_factory=dict)      # peer-garbage's result
+    d: dict = field(default_factory=dict)       # letter -> what moved
+
+
+def send_ha_garbage(g: GarbageRun) -> dict:
+    """Raw TCP garbage and ZeroMQ peers with an unknown key or none, to the target's HA port."""
+    lab, target, attacker = g.lab, g.target, g.attacker
+    return lab.tool(attacker.letter, [
+        "ha-garbage", "--dst", HA_IP[target.letter], "--port", str(HA_PORT),
+        # One argument, as a Z85 key may start with '-' (argparse would
+        # take "--server-key -x..." for two options).
+        f"--server-key={target.public_key}", "--cluster-id", str(lab.opts.cluster_id),
+        "--to-node", str(target.node_id), "--as-node", str(attacker.node_id)],
+        timeout=g.deadline.cap(60))
+
+
+def send_peer_garbage(g: GarbageRun) -> dict:
+    """Malformed, foreign and (with CURVE keys) forged and replayed frames on the peer link."""
+    lab, target, attacker, deadline = g.lab, g.target, g.attacker, g.deadline
+    # With CURVE keys the peer link is authenticated: well-formed forged
+    # frames (an egress frame with a SYN for the router behind each data
+    # port, forwarded frames, a heartbeat, a wrong tag) and a replay of
+    # a real frame must each be refused for their reason.
+    auth = []
+    if lab.opts.node == "tandemd" and lab.opts.curve:
+        got = lab.tool(target.letter, [
+            "peer-frame", "--iface", target.peer_if, "--from-node", str(attacker.node_id)] +
+            (["--udp-src", peer_link_ip(lab.opts, attacker.letter), "--udp-port",
+              str(PEER_LINK_PORT)] if lab.opts.peer_link == "udp" else []),
+            timeout=deadline.cap(20))
+        auth = ["--auth", "--replay", got["frame"]]
+    udp = (["--udp-dst", f"{peer_link_ip(lab.opts, target.letter)}:{PEER_LINK_PORT}",
+            "--udp-src", peer_link_ip(lab.opts, attacker.letter)]
+           if lab.opts.node == "tandemd" and lab.opts.peer_link == "udp" else [])
+    return lab.tool(attacker.letter, [
+        "peer-garbage", "--iface", attacker.peer_if, "--src-mac", attacker.peer_mac,
+        "--dst-mac", target.peer_mac, "--cluster-id", str(lab.opts.cluster_id),
+        "--from-node", str(attacker.node_id), "--to-node", str(target.node_id),
+        "--inner-src", SPOOFED_SRC, "--inner-dst", SERVER_IP,
+        "--inner-dport", str(TCP_ECHO), "--count", str(g.args.frames),
+        "--egress-mac", link_mac(lab.srt, lab.srt_if[target.letter])] + udp + auth,
+        timeout=deadline.cap(60))
+
+
+def send_garbage(g: GarbageRun) -> None:
+    """Sends the garbage while the server's side is captured; shows what was
+    sent; checks that no spoofed SYN reached the server."""
+    lab, sec = g.lab, g.sec
     lab.start_service("spoof-capture", "server",
                       ["capture", "--iface", lab.server_if, "--src", SPOOFED_SRC,
                        "--seconds", "60"])
     try:
-        ha = lab.tool(attacker.letter, [
-            "ha-garbage", "--dst", HA_IP[target.letter], "--port", str(HA_PORT),
-            # One argument, as a Z85 key may start with '-' (argparse would
-            # take "--server-key -x..." for two options).
-            f"--server-key={target.public_key}", "--cluster-id", str(lab.opts.cluster_id),
-            "--to-node", str(target.node_id), "--as-node", str(attacker.node_id)],
-            timeout=deadline.cap(60))
-        # With CURVE keys the peer link is authenticated: well-formed forged
-        # frames (an egress frame with a SYN for the router behind each data
-        # port, forwarded frames, a heartbeat, a wrong tag) and a replay of
-        # a real frame must each be refused for their reason.
-        auth = []
-        if lab.opts.node == "tandemd" and lab.opts.curve:
-            got = lab.tool(target.letter, [
-                "peer-frame", "--iface", target.peer_if, "--from-node", str(attacker.node_id)] +
-                (["--udp-src", peer_link_ip(lab.opts, attacker.letter), "--udp-port",
-                  str(PEER_LINK_PORT)] if lab.opts.peer_link == "udp" else []),
-                timeout=deadline.cap(20))
-            auth = ["--auth", "--replay", got["frame"]]
-        udp = (["--udp-dst", f"{peer_link_ip(lab.opts, target.letter)}:{PEER_LINK_PORT}",
-                "--udp-src", peer_link_ip(lab.opts, attacker.letter)]
-               if lab.opts.node == "tandemd" and lab.opts.peer_link == "udp" else [])
-        pl = lab.tool(attacker.letter, [
-            "peer-garbage", "--iface", attacker.peer_if, "--src-mac", attacker.peer_mac,
-            "--dst-mac", target.peer_mac, "--cluster-id", str(lab.opts.cluster_id),
-            "--from-node", str(attacker.node_id), "--to-node", str(target.node_id),
-            "--inner-src", SPOOFED_SRC, "--inner-dst", SERVER_IP,
-            "--inner-dport", str(TCP_ECHO), "--count", str(args.frames),
-            "--egress-mac", link_mac(lab.srt, lab.srt_if[target.letter])] + udp + auth,
-            timeout=deadline.cap(60))
+        g.ha = ha = send_ha_garbage(g)
+        g.pl = pl = send_peer_garbage(g)
         hold(lab, 1.0)
     finally:
         cap = lab.stop_service("spoof-capture")
@@ -162,11 +181,13 @@ def body(lab, args, report, deadline, variant=None):
     sec.check(f"the spoofed SYNs inside peer-link frames never reached the server "
               f"({cap.get('matched')} seen)", cap.get("matched") == 0)
 
-    # --- what the nodes counted -----------------------------------------------------------
-    d = {}
+
+def read_deltas(g: GarbageRun) -> None:
+    """What moved on each node: `show counters` and the HA state's counters."""
+    lab, sec, d = g.lab, g.sec, g.d
     for s in lab.slots:
-        d[s.letter] = delta(lab.counters(s), c0[s.letter])
-        y = delta(sync_counters(lab, s), y0[s.letter])
+        d[s.letter] = delta(lab.counters(s), g.c0[s.letter])
+        y = delta(sync_counters(lab, s), g.y0[s.letter])
         sec.line(f"{s.label} `show counters` moved: {counter_line(d[s.letter], limit=60)}")
         y = {k: v for k, v in y.items() if "last_heard" not in k and "ago_ms" not in k
              and "lag_ms" not in k and "per_s" not in k}
@@ -174,22 +195,33 @@ def body(lab, args, report, deadline, variant=None):
             sec.line(f"{s.label} `show high-availability state` / `state-synchronization` "
                      f"moved: {counter_line(y, limit=60)}")
         d[s.letter].update({f"sync.{k}": v for k, v in y.items()})
-    dt = d[target.letter]
-    tandemd = lab.opts.node == "tandemd"
-    for kind, sent in pl["sent"].items():
-        counter = pl["expected_counter"].get(kind)
+
+
+def check_peer_link_counted(g: GarbageRun) -> None:
+    """Each peer-link rejection counter moved by at least the frames of its kind."""
+    target, dt = g.target, g.d[g.target.letter]
+    tandemd = g.lab.opts.node == "tandemd"
+    for kind, sent in g.pl["sent"].items():
+        counter = g.pl["expected_counter"].get(kind)
         if counter is None:
             continue
-        got = find(dt, counter) if tandemd and c0[target.letter] is not None else None
-        sec.check(f"{target.label} counted peer-link '{kind}' frames: {counter} "
-                  f"+{got if got is not None else 'n/a'} >= {sent}",
-                  (got >= sent) if got is not None else None, optional_for=LINUX_KINDS)
+        got = find(dt, counter) if tandemd and g.c0[target.letter] is not None else None
+        g.sec.check(f"{target.label} counted peer-link '{kind}' frames: {counter} "
+                    f"+{got if got is not None else 'n/a'} >= {sent}",
+                    (got >= sent) if got is not None else None, optional_for=LINUX_KINDS)
+
+
+def check_ha_refused(g: GarbageRun) -> None:
+    """No handshake with an unknown key or without security succeeded, and
+    the target counted what it refused."""
+    lab, sec, dt = g.lab, g.sec, g.d[g.target.letter]
+    tandemd = lab.opts.node == "tandemd"
     rejected = find(dt, "unknown_peer", "auth_id_mismatch", "identity_mismatch",
                     "decode_rejected", "zap_rejected_unknown_key", "zap_rejected_bad_request",
                     "handshakes_failed_auth", "handshakes_failed", "rx_bad_frames",
                     "rx_bad_routing_id", "auth_failed") if tandemd else None
-    curve = [p for p in ha["zmq"] if p["curve"]]
-    null = [p for p in ha["zmq"] if not p["curve"]]
+    curve = [p for p in g.ha["zmq"] if p["curve"]]
+    null = [p for p in g.ha["zmq"] if not p["curve"]]
     if lab.opts.curve and tandemd:
         # The key is unknown: the node's ZAP handler must refuse each
         # handshake (its own counter, not any rejection counter).
@@ -202,30 +234,58 @@ def body(lab, args, report, deadline, variant=None):
         sec.check(f"no security at all: handshake refused "
                   f"({sum(p['handshake_succeeded'] for p in null)} of {len(null)} completed)",
                   not any(p["handshake_succeeded"] for p in null))
-        sec.check(f"{target.label} counted what it refused (ZAP / handshake / decode / "
+        sec.check(f"{g.target.label} counted what it refused (ZAP / handshake / decode / "
                   f"unknown-peer counters +{rejected or 0})", bool(rejected))
     else:
         sec.check("unknown CURVE key refused", None, optional_for=LINUX_KINDS)
-    # the node survived and is still paired
+
+
+def check_still_paired(g: GarbageRun) -> None:
+    """The nodes survived, are still paired, and neither declared the other dead."""
+    lab, sec, target, attacker, d = g.lab, g.sec, g.target, g.attacker, g.d
+    dt = d[target.letter]
     for s in lab.slots:
         s.node.check_alive()
-    states = lab.wait_ha_ready(deadline, timeout=10.0)
+    states = lab.wait_ha_ready(g.deadline, timeout=10.0)
     peers_alive = all(ha_peers(st) and all(p.get("alive") is True for p in ha_peers(st))
                       for st in states.values())
     sec.check(f"{target.label} is up and still paired with {attacker.label}",
               peers_alive if lab.ha_supported else None, optional_for=LINUX_KINDS)
     show_ha(lab, sec, "after the garbage")
-    if tandemd:  # tandemd must report the counter
-        reported = all("ha.peer_down" in (c0[s.letter] or {}) for s in lab.slots)
+    if lab.opts.node == "tandemd":  # tandemd must report the counter
+        reported = all("ha.peer_down" in (g.c0[s.letter] or {}) for s in lab.slots)
         sec.check(f"no peer declared dead (ha.peer_down +{dt.get('ha.peer_down', 0)} on "
                   f"{target.label}, +{d[attacker.letter].get('ha.peer_down', 0)} on "
                   f"{attacker.label}){'' if reported else ' (counter not reported)'}",
                   reported and dt.get("ha.peer_down", 0) == 0 and
                   d[attacker.letter].get("ha.peer_down", 0) == 0)
+
+
+def body(lab, args, report, deadline, variant=None):
+    target = lab.slot(args.target)
+    attacker = target.other
+    if lab.opts.peer_link_routed:
+        raise LabError("the peer-link garbage is sent on the peer veth to the target's MAC: "
+                       "not with --peer-link-gateway")
+    sec = report.section(f"unauthenticated peer and garbage aimed at {target.label} from "
+                         f"{attacker.label}'s namespace (owner {args.owner}, peer link "
+                         f"{lab.opts.peer_link})")
+    lab.set_routes(args.spread)
+    start_longlived(lab, args, sec, window=args.after + 5)
+    hold(lab, args.steady)
+    g = GarbageRun(lab, args, sec, deadline, target, attacker)
+    g.c0 = {s.letter: lab.counters(s) for s in lab.slots}
+    g.y0 = {s.letter: sync_counters(lab, s) for s in lab.slots}
+    lab.mark("garbage", window=args.after + 5)
+    send_garbage(g)
+    read_deltas(g)
+    check_peer_link_counted(g)
+    check_ha_refused(g)
+    check_still_paired(g)
     hold(lab, args.after)
     r = stop_rr(lab)
     report_rr(sec, r, marks=("garbage",), target_ms=args.target_ms)
-    sec.data = {"ha_garbage": ha, "peer_garbage": pl, "deltas": d, "rr": r}
+    sec.data = {"ha_garbage": g.ha, "peer_garbage": g.pl, "deltas": g.d, "rr": r}
 
 
 if __name__ == "__main__":

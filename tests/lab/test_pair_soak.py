@@ -209,14 +209,8 @@ def cycle(lab, args, sec, deadline, n: int, flapper: Flapper, t_end: float) -> d
     return fig
 
 
-def body(lab, args, report, deadline, variant=None):
-    sec = report.section(f"soak: {args.minutes:g} minutes, a node killed and restarted every "
-                         f"minute ({args.victim}), {args.conns} long-lived + {args.idle} idle "
-                         f"connections, {args.short} short ones a minute, HA link flapping "
-                         f"every {args.flap_every_s:g} s")
-    time.sleep(3.0)  # the start's own pings expire (icmp = 2 s)
-    base = {s.label: quiet_state(lab, s) for s in lab.slots}
-    c_start = {s.letter: lab.counters(s) for s in lab.slots}
+def start_soak_traffic(lab, args, sec) -> None:
+    """The long-lived and the idle connections, alive for the whole soak."""
     life = args.minutes * 60 + 120
     ready = lab.start_service("rr", "client", [
         "rr-long", "--dst", SERVER_IP, "--port", str(RR_PORT), "--conns", str(args.conns),
@@ -227,6 +221,10 @@ def body(lab, args, report, deadline, variant=None):
         "idle-conns", "--dst", SERVER_IP, "--port", str(IDLE_PORT), "--conns", str(args.idle),
         "--max-seconds", str(life)], timeout=30.0)
     sec.line(f"idle: {idle['live']}/{args.idle} idle connections answered once, then silent")
+
+
+def run_cycles(lab, args, sec, deadline) -> list[dict]:
+    """One cycle a minute under the flapping HA link; returns each cycle's figures."""
     flapper = Flapper(lab, args.flap_every_s, args.flap_down_s)
     figs = []
     t0 = time.monotonic()
@@ -237,6 +235,12 @@ def body(lab, args, report, deadline, variant=None):
         flapper.close()
     sec.line(f"HA link flaps: {flapper.flaps} (down {args.flap_down_s:g} s every "
              f"{args.flap_every_s:g} s), errors {flapper.errors or 0}")
+    return figs
+
+
+def check_peer_down(lab, args, sec, c_start: dict, kills: int) -> str | None:
+    """The counters over the cycles; the node never killed declared its peer
+    dead once per kill. Returns that node's letter (None: both were killed)."""
     c_end = {s.letter: lab.counters(s) for s in lab.slots}
     for s in lab.slots:
         if c_end[s.letter] and c_start[s.letter]:
@@ -247,13 +251,13 @@ def body(lab, args, report, deadline, variant=None):
         d = delta(c_end[keeper], c_start[keeper])
         label = lab.slot(keeper).label
         sec.check(f"{label} declared its peer dead once per kill and never for a flap "
-                  f"(ha.peer_down {d.get('ha.peer_down', 0)}, kills {len(figs)})",
-                  d.get("ha.peer_down", 0) == len(figs))
-    use_idle(lab, sec, "at the end")
-    stop_idle(lab, sec)
-    report_rr(sec, stop_rr(lab), target_ms=None)
+                  f"(ha.peer_down {d.get('ha.peer_down', 0)}, kills {kills})",
+                  d.get("ha.peer_down", 0) == kills)
+    return keeper
 
-    # Leaks: the node that lived through every cycle.
+
+def check_rss(lab, args, sec, keeper: str | None, figs: list[dict]) -> None:
+    """Leaks: the node that lived through every cycle."""
     if keeper and len(figs) >= 2:
         label = lab.slot(keeper).label
         b = 1 if len(figs) >= 3 else 0   # the baseline cycle (see the top)
@@ -264,7 +268,11 @@ def body(lab, args, report, deadline, variant=None):
                   f"{b + 1} {first} KiB + {tol:.0f} KiB (every cycle: {series})",
                   first is not None and last is not None and last <= first + tol)
 
-    # Cold start of the whole cluster.
+
+def cold_start(lab, args, sec, deadline, base: dict) -> dict:
+    """Cold start of the whole cluster: both nodes killed and started
+    together, short connections, then back to the baseline. Returns the
+    nodes' quiet state at the end."""
     t_cold = time.monotonic()
     for s in lab.slots:
         s.dead = True
@@ -295,6 +303,25 @@ def body(lab, args, report, deadline, variant=None):
               all(v.get("sessions") == 0 for v in end.values()))
     print(f"FIGURES: {{'baseline': {base}, 'end': {end}, 'rss_cold_kib': {rss_cold}, "
           f"'rss_end_kib': {rss_end}}}", flush=True)
+    return end
+
+
+def body(lab, args, report, deadline, variant=None):
+    sec = report.section(f"soak: {args.minutes:g} minutes, a node killed and restarted every "
+                         f"minute ({args.victim}), {args.conns} long-lived + {args.idle} idle "
+                         f"connections, {args.short} short ones a minute, HA link flapping "
+                         f"every {args.flap_every_s:g} s")
+    time.sleep(3.0)  # the start's own pings expire (icmp = 2 s)
+    base = {s.label: quiet_state(lab, s) for s in lab.slots}
+    c_start = {s.letter: lab.counters(s) for s in lab.slots}
+    start_soak_traffic(lab, args, sec)
+    figs = run_cycles(lab, args, sec, deadline)
+    keeper = check_peer_down(lab, args, sec, c_start, len(figs))
+    use_idle(lab, sec, "at the end")
+    stop_idle(lab, sec)
+    report_rr(sec, stop_rr(lab), target_ms=None)
+    check_rss(lab, args, sec, keeper, figs)
+    end = cold_start(lab, args, sec, deadline, base)
     if not figs:
         raise LabError("no cycle ran (--minutes below 1)")
     sec.data = {"cycles": figs, "baseline": base, "end": end}

@@ -13,7 +13,9 @@ node, a pair, N nodes, nodes behind the load balancer emulator).
 - `topology`: the pieces every multi-node topology builds with (routers,
   endpoints, switch bridges, the peer link kept from the node's kernel,
   CURVE keys);
-- `ha`: reading `show high-availability state`.
+- `ha`: reading `show high-availability state`;
+- `services`: a round of work asked of a running traffic service (the idle
+  connections used once).
 
 The topologies themselves are `lab.py` (namespaces, processes, the
 single-node lab), `pair.py` (with the scenario steps the multi-node tests

@@ -124,3 +124,10 @@ class Report:
         return [{"title": s.title, "lines": s.lines, "data": s.data,
                  "checks": [c.as_json() for c in s.checks]}
                 for s in self.sections]
+
+
+def check_node_stopped(check, stopped: dict, what: str = "tandemd") -> bool:
+    """The check that a node stopped by the lab (`lab.stop_node()`'s result)
+    exited 0; `check` is a Checklist's or a Section's."""
+    return check(f"{what} stopped cleanly (exit {stopped.get('exit_code')})",
+                 stopped.get("exit_code") == 0)
