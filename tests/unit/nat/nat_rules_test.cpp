@@ -109,7 +109,7 @@ TEST_CASE("a rule is an action, a policy rule's match, and for snat a pool") {
     }
 }
 
-TEST_CASE("the first rule that matches decides; a session no rule matches is not translated") {
+TEST_CASE("the first rule that matches decides, and a session no rule matches is not translated") {
     NatTextError e;
     std::vector<NatRule> rules;
     for (const char* t : {"no-nat from inside to outside dst 10.9.0.0/16",
