@@ -73,7 +73,7 @@ struct DataplaneSpec {
     uint32_t session_capacity = 1u << 20;  ///< whole node; split across workers
     /// The packet buffer pool, at least (0: what ports, queues and rings need).
     uint32_t packet_buffers = 0;
-    PipelineSettings pipeline;             ///< ports/port_count are filled from `ports`
+    PipelineSettings pipeline;  ///< ports/port_count are filled from `ports`
     std::shared_ptr<const Policy> policy;
     PeerLinkSpec peer_link;
     /// One channel per worker to the HA agent (empty: standalone node).
@@ -127,6 +127,7 @@ struct SessionSnapshot {
     int64_t expires_in_ms = 0;  ///< negative: due, awaiting the aging pass
     SessionApp app;             ///< its application identity (status none: not asked)
     AppName app_name;           ///< the name read, when identified
+    NatBinding nat;             ///< its address translation (kind 0: none)
 };
 
 /// What the control commands ask of the dataplane (control_commands.h):

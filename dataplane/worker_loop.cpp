@@ -432,6 +432,7 @@ bool Dataplane::Impl::serveMailbox(Worker& w, uint32_t now) {
             snap.expires_in_ms = int32_t(s.expires_ms - now);
             snap.app = table.app(i);
             snap.app_name.assign(table.appName(i));
+            snap.nat = table.nat(i);
         }
     };
     if (mb.index) {

@@ -15,6 +15,7 @@
 
 #include "core/ip_addr.h"
 #include "core/node_id.h"
+#include "nat/nat_rules.h"
 #include "pipeline/health_check.h"
 #include "policy/rule.h"
 #include "session/session_timeouts.h"
@@ -142,6 +143,13 @@ struct SessionConfig {
     TcpTrackingConfig tcp;
 };
 
+/// [nat] (docs/nat.md): pools first, then the rules that name them.
+struct NatConfig {
+    std::vector<NatPool> pools;
+    std::vector<NatRule> rules;
+    bool enabled() const { return !rules.empty(); }
+};
+
 struct Config {
     std::string path;  ///< the file it came from
     NodeConfig node;
@@ -158,6 +166,8 @@ struct Config {
     /// [health-check] (GENEVE mode): enabled when the section is present;
     /// `secret` is left 0 (the daemon picks one at start).
     HealthCheckSettings health_check;
+    /// [nat]: pools and translation rules (docs/nat.md); empty: none.
+    NatConfig nat;
 };
 
 struct ConfigError {

@@ -138,6 +138,7 @@ ConfigLoadResult load(const std::string& text, const std::string& name,
     checkRequiredKeys(c);
     validateConfig(c);
     loadPolicy(c);
+    loadNat(c);
 
     ConfigLoadResult result;
     result.errors = c.diag.errors();

@@ -44,6 +44,8 @@ struct LoadContext {
     int current = -1;  ///< section whose keys are being handled
 
     std::vector<RuleSource> inline_rules;  ///< [policy] rule = ..., in order
+    std::vector<RuleSource> nat_pools;     ///< [nat] pool = ..., in order
+    std::vector<RuleSource> nat_rules;     ///< [nat] rule = ..., in order
     struct RulesFile {
         std::string path;   ///< resolved
         unsigned line = 0;  ///< of the rules-file key

@@ -80,19 +80,19 @@ void readRulesFile(LoadContext& c, const LoadContext::RulesFile& f,
     }
 }
 
-void checkZones(LoadContext& c, const LoadedRule& r) {
+void checkZones(LoadContext& c, const Rule& rule, const RuleSource& source) {
     const auto& zones = c.cfg.zones;
     auto check = [&](const std::vector<std::string>& names, std::string_view keyword) {
         for (const auto& z : names) {
             if (std::find(zones.begin(), zones.end(), z) != zones.end()) continue;
-            unsigned column = columnOfToken(r.source->text, keyword, z);
-            ruleError(c, *r.source, column,
+            unsigned column = columnOfToken(source.text, keyword, z);
+            ruleError(c, source, column,
                       "zone '" + z + "' is not the zone of any port; zones: " +
                           (zones.empty() ? std::string("(none)") : joinWords(zones)));
         }
     };
-    check(r.rule.from_zones, "from");
-    check(r.rule.to_zones, "to");
+    check(rule.from_zones, "from");
+    check(rule.to_zones, "to");
 }
 
 }  // namespace
@@ -107,7 +107,7 @@ void loadPolicy(LoadContext& c) {
 
     for (size_t i = 0; i < loaded.size(); ++i) {
         Rule& rule = loaded[i].rule;
-        if (c.zones_complete) checkZones(c, loaded[i]);
+        if (c.zones_complete) checkZones(c, rule, *loaded[i].source);
         if (rule.name.empty()) rule.name = "rule-" + std::to_string(i + 1);
         for (size_t j = 0; j < i; ++j) {
             if (loaded[j].rule.name == rule.name) {
@@ -128,6 +128,50 @@ void loadPolicy(LoadContext& c) {
     if (c.cfg.rules.empty() && !c.diag.hasErrors()) {
         c.warning(c.lineOf("policy", ""),
                   "no rules: every new session will be denied (the policy ends in deny)");
+    }
+}
+
+void loadNat(LoadContext& c) {
+    NatConfig& nat = c.cfg.nat;
+    for (const RuleSource& src : c.nat_pools) {
+        NatTextError err;
+        std::optional<NatPool> pool = parseNatPool(src.text, &err);
+        if (!pool) {
+            ruleError(c, src, err.column, err.message);
+            continue;
+        }
+        for (const NatPool& other : nat.pools) {
+            if (other.name == pool->name) {
+                ruleError(c, src, 1, "pool name '" + pool->name + "' is already used");
+                break;
+            }
+        }
+        nat.pools.push_back(std::move(*pool));
+    }
+    for (const RuleSource& src : c.nat_rules) {
+        NatTextError err;
+        std::optional<NatRule> rule = parseNatRule(src.text, nat.pools, &err);
+        if (!rule) {
+            ruleError(c, src, err.column, err.message);
+            continue;
+        }
+        if (c.zones_complete) checkZones(c, rule->match, src);
+        nat.rules.push_back(std::move(*rule));
+    }
+    if (c.nat_pools.empty() && c.nat_rules.empty()) return;
+    // What the translation does not do yet (docs/nat.md) stops the start
+    // rather than running untranslated.
+    const unsigned line = c.lineOf("nat", "");
+    if (c.cfg.dataplane.mode == DataplaneMode::geneve) {
+        c.error(line,
+                "[nat] cannot be used in geneve mode: the load balancer takes its packets back "
+                "unchanged");
+    } else if (!c.cfg.peers.empty()) {
+        c.error(line,
+                "[nat] works on a standalone node for now (no [peer.ID]): translation in a "
+                "cluster is being built (docs/nat.md)");
+    } else if (c.cfg.dataplane.workers > 1) {
+        c.error(line, "[nat] works with one worker for now ([dataplane] workers = 1)");
     }
 }
 

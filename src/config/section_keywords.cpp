@@ -467,6 +467,27 @@ constexpr Keyword kPolicyKeywords[] = {
      [](LoadContext& c, const IniEntry& e) { return setBool(c, e, c.cfg.policy_reevaluate); }},
 };
 
+// --- [nat] -------------------------------------------------------------------
+
+constexpr Keyword kNatKeywords[] = {
+    {"pool",
+     [](LoadContext& c, const IniEntry& e) {
+         if (e.value.empty())
+             return c.badValue(e, "expected a pool, e.g. public 198.51.100.10-198.51.100.13");
+         c.nat_pools.push_back({e.value, c.file, e.line, e.value_column - 1, e.line});
+         return true;
+     },
+     KeyUse::repeatable},
+    {"rule",
+     [](LoadContext& c, const IniEntry& e) {
+         if (e.value.empty())
+             return c.badValue(e, "expected a rule, e.g. snat from inside to outside pool public");
+         c.nat_rules.push_back({e.value, c.file, e.line, e.value_column - 1, e.line});
+         return true;
+     },
+     KeyUse::repeatable},
+};
+
 bool openPlain(LoadContext&, std::string_view) {
     return true;
 }
@@ -528,6 +549,7 @@ constexpr SectionKind kSectionKinds[] = {
     {"tcp", "", kTcpKeywords, openPlain},
     {"control", "", kControlKeywords, openPlain},
     {"policy", "", kPolicyKeywords, openPlain},
+    {"nat", "", kNatKeywords, openPlain},
     {"health-check", "", kHealthCheckKeywords, openHealthCheck},
 };
 

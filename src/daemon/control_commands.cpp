@@ -118,6 +118,12 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Policy& policy, ui
         if (snap.app_name.len) j["app_name"] = std::string(snap.app_name.view());
         if (s.flags & kSessionAppDenied) j["app_denied"] = true;
     }
+    if (snap.nat.kind == 1) {
+        // Source translation: how it leaves and its replies come (docs/nat.md).
+        j["nat"] = "snat";
+        j["nat_src"] = formatIpAddr(IpAddr::fromV4(snap.nat.addr));
+        j["nat_sport"] = snap.nat.port;
+    }
     return j;
 }
 

@@ -197,6 +197,17 @@ int runDaemon(const Config& cfg) {
         TLOG_ERROR(kLog, "%s: %s", cfg.path.c_str(), error.c_str());
         return 1;
     }
+    // Address translation: outlives the dataplane that reads it.
+    NatSetup nat;
+    if (cfg.nat.enabled()) {
+        nat.pools = cfg.nat.pools;
+        nat.rules = NatRules::compile(cfg.nat.rules, cfg.nat.pools, cfg.zones, &error);
+        if (!nat.rules) {
+            TLOG_ERROR(kLog, "%s: nat: %s", cfg.path.c_str(), error.c_str());
+            return 1;
+        }
+        spec.pipeline.nat = &nat;
+    }
 
     // The HA agent and the workers meet only through these rings and the view.
     MonotonicClock clock;

@@ -86,4 +86,11 @@ class NatRules {
     std::vector<NatDecision> decisions_;  ///< by rule index
 };
 
+/// What a node translates with: its pools (NatDecision::pool indexes them)
+/// and the compiled rules. Built once from the configuration.
+struct NatSetup {
+    std::vector<NatPool> pools;
+    std::shared_ptr<const NatRules> rules;
+};
+
 }  // namespace tandem

@@ -71,6 +71,7 @@ Pipeline::Pipeline(const PipelineSettings& settings, SessionTable& table,
     view_.self = settings_.node;
     view_.owners = view_.reachable = nodeBit(settings_.node);
     view_.self_state = NodeState::active;
+    initNat();
 }
 
 uint32_t Pipeline::idleTimeoutMs(const Session& s) const {
@@ -143,6 +144,8 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
         s.kind = kFragment;
         return;
     }
+    if (!nat_pools_.empty()) [[unlikely]]
+        natReply(s);  // to a translated address: back to the initiator's first
     const uint32_t ctx = contextOf(info);
     if (info.icmp_is_error) [[unlikely]] {
         const FlowTuple& in = info.icmp_error.inner;
@@ -436,6 +439,8 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         emit(WorkerEventKind::upsert, index, now_ms);
     }
     Verdict v = forwardFrom(in_port);
+    if (table_.nat(index).kind != 0 && dir == Direction::original) [[unlikely]]
+        natOriginal(s, index);
     if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
         // Sent here as the flow's director, which owns it too: the sender
         // is told so, as any director tells, and sends the flow's next
@@ -682,6 +687,10 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
         case SessionTable::InsertResult::inserted:
             break;
     }
+    if (settings_.nat && !startNat(index, q, info)) [[unlikely]] {
+        table_.erase(index);
+        return drop(counters_, PipelineCounter::dropped_nat_exhausted);
+    }
     counters_.inc(PipelineCounter::sessions_created);
     if (app.status != AppStatus::none) startApp(index, s, app);
     if (idle_ms < sessionTimeoutMs(init, settings_.timeouts)) {
@@ -689,6 +698,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     }
     logStart(index, now_ms);
     Verdict v = forwardFrom(in_port);
+    if (table_.nat(index).kind != 0) natOriginal(s, index);
     if (view_.replicate && settings_.events && v.kind == VerdictKind::forward) {
         // Hold the first packet until the backup owner has the session: the
         // reply may reach any node, and the one it reaches must know the flow.

@@ -40,6 +40,8 @@
 #include "cluster/owner_cache.h"
 #include "core/counters.h"
 #include "core/node_id.h"
+#include "nat/nat_rules.h"
+#include "nat/port_allocator.h"
 #include "packet/packet_parser.h"
 #include "packet/tcp_reset.h"
 #include "pipeline/fragment_cache.h"
@@ -88,6 +90,10 @@ struct PipelineSettings {
     /// directors: who owns flows this node has no session for, as their
     /// directors told it (shared by the node's workers); null: none kept.
     OwnerCache* owner_cache = nullptr;
+    /// Address translation (docs/nat.md): pools and rules, shared by the
+    /// node's workers and outliving them; null: none. A standalone node
+    /// with one worker only, for now (the configuration refuses more).
+    const NatSetup* nat = nullptr;
 };
 
 enum class VerdictKind : uint8_t {
@@ -351,6 +357,25 @@ class Pipeline {
     /// known here.
     bool sessionPolicyQuery(const Session& s, PolicyQuery* q) const;
 
+    // Address translation (pipeline_nat.cpp).
+    struct NatPoolState {
+        std::unique_ptr<PortBlockMap> map;
+        std::unique_ptr<NatPortAllocator> ports;
+        std::vector<uint32_t> replies;  ///< per address:port, the session's index + 1
+        uint32_t ports_per_addr = 0;
+    };
+    void initNat();
+    NatPoolState* natPoolOf(uint32_t addr);
+    /// A new session's translation, if a rule asks for one: false when its
+    /// pool has no port left (the session is not to be created).
+    bool startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& info);
+    /// A packet of `index` in its original direction: its source translated.
+    void natOriginal(const Slot& s, uint32_t index);
+    /// A packet to a pool address:port: its destination put back to the
+    /// session's initiator (before the lookup, which then finds it).
+    void natReply(Slot& s);
+    static void releaseNat(void* self, uint32_t index, const NatBinding& binding);
+
     // Cluster side (pipeline_ha.cpp).
     void adopt(uint32_t index, uint64_t hash, uint16_t owners);
     void emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms, NodeId peer = kNoNode);
@@ -397,6 +422,7 @@ class Pipeline {
     Job jobs_[kMaxJobs];
     Slot slots_[kMaxBurst];
     uint8_t* frames_[kMaxBurst];
+    std::vector<NatPoolState> nat_pools_;              // by NatDecision::pool
     std::array<GeneratedFrame, kMaxBurst> generated_;  // resets to senders, a ring
     uint32_t generated_next_ = 0;
 };

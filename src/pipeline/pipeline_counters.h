@@ -100,6 +100,11 @@ namespace tandem {
       "TCP resets written back to the sender of a segment a reset rule denied")                    \
     X(tcp_resets_to_receiver,                                                                      \
       "segments a reset rule denied in an open connection, sent on to their receiver as resets")   \
+    X(sessions_translated, "new sessions a snat rule gave a pool address and port")                \
+    X(dropped_nat_exhausted, "first packets dropped: their snat pool had no port left")            \
+    X(nat_replies_translated, "packets to a pool address:port put back to their session's client") \
+    X(nat_no_translation,                                                                          \
+      "packets to a pool address:port that no session holds (or from another end), left as is")    \
     X(traffic_log_dropped, "traffic log records lost because the ring to the logger was full")
 
 TANDEM_COUNTER_ENUM(PipelineCounter, TANDEM_PIPELINE_COUNTERS)

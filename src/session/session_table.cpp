@@ -244,6 +244,10 @@ void SessionTable::erase(uint32_t index) {
         b = nextBucket(b);
     }
     if (links_[index].slot != kNotLinked) wheelUnlink(index);
+    if (nat_[index].kind != 0) {
+        if (nat_release_) nat_release_(nat_release_ctx_, index, nat_[index]);
+        nat_[index] = NatBinding{};
+    }
     SessionApp& app = app_[index];
     app_names_.release(app.nameId());
     if (app.status == AppStatus::pending) app_streams_.release(app.stream);

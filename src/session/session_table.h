@@ -162,6 +162,14 @@ class SessionTable {
     /// The NAT binding of the live entry at `index` (kind 0 when none).
     NatBinding& nat(uint32_t index) { return nat_[index]; }
     const NatBinding& nat(uint32_t index) const { return nat_[index]; }
+    /// Called by erase() for an entry with a NAT binding, before the entry
+    /// goes (its owner gives the translated port back): fn(ctx, index,
+    /// binding). One hook per table; null: none.
+    using NatReleaseFn = void (*)(void* ctx, uint32_t index, const NatBinding& binding);
+    void setNatRelease(NatReleaseFn fn, void* ctx) {
+        nat_release_ = fn;
+        nat_release_ctx_ = ctx;
+    }
     /// The application identity of the live entry at `index` (status none
     /// when no rule asked for it). Its name and stream buffer live in the
     /// stores below and are freed with the entry.
@@ -288,6 +296,8 @@ class SessionTable {
     AlignedArray<TimerLink> links_;
     AlignedArray<uint64_t> hashes_;  ///< flowHash of each live entry's key (erase finds its bucket)
     AlignedArray<NatBinding> nat_;
+    NatReleaseFn nat_release_ = nullptr;
+    void* nat_release_ctx_ = nullptr;
     AlignedArray<SessionApp> app_;
     AppNameStore app_names_;
     AppStreamBuffers app_streams_;

@@ -64,6 +64,22 @@ std::shared_ptr<const Policy> policy(bool reloaded = false) {
     return reloaded ? second : first;
 }
 
+// Source translation (mode bit 4): a small pool, so that it runs out.
+const NatSetup& natSetup() {
+    static const NatSetup setup = [] {
+        NatSetup s;
+        NatTextError e;
+        s.pools = {*parseNatPool("public 198.51.100.10-198.51.100.11 ports 40000-40127", &e)};
+        std::vector<NatRule> rules = {
+            *parseNatRule("no-nat from inside to outside proto udp dport 53", s.pools, &e),
+            *parseNatRule("snat from inside to outside pool public", s.pools, &e)};
+        std::string error;
+        s.rules = NatRules::compile(rules, s.pools, {"outside", "inside"}, &error);
+        return s;
+    }();
+    return setup;
+}
+
 NodeId nodeFrom(fuzz::FuzzInput& in) {
     return NodeId(1 + in.choose(4));
 }
@@ -131,6 +147,7 @@ struct Node {
         s.events = &channel.to_agent;
         s.timeouts.tcp_established_s = 5;
         s.timeouts.udp_replied_s = 2;
+        if (mode & 4) s.nat = &natSetup();
         pipe = std::make_unique<Pipeline>(s, table, policy());
         setView(0x000f, 0x000f, NodeState::active, mode & 2);
     }

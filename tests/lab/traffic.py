@@ -555,6 +555,8 @@ def main(argv=None) -> int:
     link_impairer.add_commands(sub)
     import app_traffic  # the application identity labs: TLS, HTTP and DNS
     app_traffic.add_commands(sub)
+    import nat_traffic  # the address translation lab: sources seen, translations shared
+    nat_traffic.add_commands(sub)
 
     a = ap.parse_args(argv)
     return a.fn(a)

@@ -1,0 +1,169 @@
+// Source translation on one node: a session a snat rule matches leaves with
+// a pool address and port, its replies come back to its client, ports are
+// never shared and go back to the pool when sessions end.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fixtures/frame_builder.h"
+#include "pipeline/pipeline.h"
+
+using namespace tandem;
+using tandem::test::FrameBuilder;
+
+namespace {
+
+constexpr uint16_t kOutside = 0, kInside = 1;
+const char* kServer = "192.0.2.80";
+constexpr uint32_t kPoolAddr = 0xc633640a;  // 198.51.100.10
+
+using Bytes = std::vector<uint8_t>;
+
+NatSetup natSetup(const char* pool_text) {
+    NatTextError e;
+    NatSetup setup;
+    setup.pools = {*parseNatPool(pool_text, &e)};
+    auto r = parseNatRule("snat from inside to outside pool public", setup.pools, &e);
+    REQUIRE(r);
+    std::string error;
+    setup.rules = NatRules::compile({*r}, setup.pools, {"outside", "inside"}, &error);
+    REQUIRE(setup.rules);
+    return setup;
+}
+
+struct Node {
+    NatSetup setup;
+    SessionTable table{4096, 0};
+    std::unique_ptr<Pipeline> pipe;
+    uint32_t now = 1000;
+
+    explicit Node(const char* pool = "public 198.51.100.10 ports 20000-20127")
+        : setup(natSetup(pool)) {
+        PipelineSettings s;
+        s.node = 1;
+        s.port_count = 2;
+        s.ports[kOutside] = {kOutside, kInside};
+        s.ports[kInside] = {kInside, kOutside};
+        s.nat = &setup;
+        RuleError err;
+        std::string error;
+        auto policy = Policy::compile({*parseRule("allow from inside to outside", &err)},
+                                      {"outside", "inside"}, &error);
+        pipe = std::make_unique<Pipeline>(s, table, policy);
+    }
+    Verdict send(Bytes& frame, uint16_t port) {
+        return pipe->process(frame.data(), uint16_t(frame.size()), port, now);
+    }
+    uint64_t count(PipelineCounter c) const { return pipe->counters().get(c); }
+};
+
+PacketInfo parsed(const Bytes& f) {
+    PacketInfo info;
+    REQUIRE(parseFrame(f.data(), f.size(), {}, info) == ParseResult::ok);
+    return info;
+}
+
+Bytes tcp(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
+          uint8_t flags, uint32_t seq, uint32_t ack) {
+    return FrameBuilder::tcp(src, sport, dst, dport, flags).seq(seq).ack(ack).build();
+}
+
+std::string text(uint32_t v4) {
+    return formatIpAddr(IpAddr::fromV4(v4));
+}
+
+}  // namespace
+
+TEST_CASE("a translated connection leaves with a pool address and its replies reach the client") {
+    Node n;
+    Bytes syn = tcp("10.0.1.10", 40000, kServer, 443, kTcpSyn, 100, 0);
+    REQUIRE(n.send(syn, kInside).kind == VerdictKind::forward);
+    const PacketInfo out = parsed(syn);
+    CHECK(out.src == IpAddr::fromV4(kPoolAddr));
+    CHECK(out.sport >= 20000);
+    CHECK(out.sport <= 20127);
+    CHECK(out.dst == *parseIpAddr(kServer));
+    CHECK(n.count(PipelineCounter::sessions_translated) == 1);
+    const uint16_t port = out.sport;
+
+    // The server answers the pool address: the client gets it.
+    Bytes synack = tcp(kServer, 443, text(kPoolAddr), port, kTcpSyn | kTcpAck, 900, 101);
+    REQUIRE(n.send(synack, kOutside).kind == VerdictKind::forward);
+    const PacketInfo back = parsed(synack);
+    CHECK(back.dst == *parseIpAddr("10.0.1.10"));
+    CHECK(back.dport == 40000);
+    CHECK(n.count(PipelineCounter::nat_replies_translated) == 1);
+    CHECK(n.table.size() == 1);  // the reply found the session
+
+    // Established both ways, each packet translated.
+    Bytes ack = tcp("10.0.1.10", 40000, kServer, 443, kTcpAck, 101, 901);
+    REQUIRE(n.send(ack, kInside).kind == VerdictKind::forward);
+    CHECK(parsed(ack).sport == port);
+    Bytes data = tcp(kServer, 443, text(kPoolAddr), port, kTcpAck | kTcpPsh, 901, 101);
+    REQUIRE(n.send(data, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(data).dport == 40000);
+
+    // Another end sending to the same pool port is not the session's.
+    Bytes stray = tcp("203.0.113.9", 443, text(kPoolAddr), port, kTcpAck, 1, 1);
+    CHECK(n.send(stray, kOutside).kind == VerdictKind::drop);
+    CHECK(n.count(PipelineCounter::nat_no_translation) == 1);
+    CHECK(parsed(stray).dst == IpAddr::fromV4(kPoolAddr));  // left as it came
+}
+
+TEST_CASE(
+    "every session gets its own port until the pool runs out, and ports come back as sessions go") {
+    Node n("public 198.51.100.10 ports 20000-20127");  // 128 ports: two blocks of 64
+    std::set<uint16_t> ports;
+    for (uint16_t i = 0; i < 128; ++i) {
+        Bytes syn = tcp("10.0.1." + std::to_string(1 + i % 200), uint16_t(30000 + i), kServer, 80,
+                        kTcpSyn, 1, 0);
+        REQUIRE(n.send(syn, kInside).kind == VerdictKind::forward);
+        CHECK(ports.insert(parsed(syn).sport).second);
+    }
+    CHECK(ports.size() == 128);
+    Bytes one_more = tcp("10.0.2.1", 30000, kServer, 80, kTcpSyn, 1, 0);
+    CHECK(n.send(one_more, kInside).kind == VerdictKind::drop);
+    CHECK(n.count(PipelineCounter::dropped_nat_exhausted) == 1);
+    CHECK(n.table.size() == 128);  // the refused one left nothing behind
+
+    // The sessions time out (embryonic): every port is free again.
+    n.now += 3600 * 1000;
+    while (n.pipe->age(n.now, 4096) > 0) {
+    }
+    CHECK(n.table.size() == 0);
+    for (uint16_t i = 0; i < 128; ++i) {
+        Bytes syn = tcp("10.0.3.1", uint16_t(30000 + i), kServer, 80, kTcpSyn, 1, 0);
+        REQUIRE(n.send(syn, kInside).kind == VerdictKind::forward);
+    }
+    CHECK(n.count(PipelineCounter::dropped_nat_exhausted) == 1);
+}
+
+TEST_CASE("UDP and ICMP echo are translated too, and traffic no rule names is not") {
+    Node n;
+    Bytes q = FrameBuilder::udp("10.0.1.10", 5353, kServer, 53).payload(30).build();
+    REQUIRE(n.send(q, kInside).kind == VerdictKind::forward);
+    const uint16_t port = parsed(q).sport;
+    CHECK(parsed(q).src == IpAddr::fromV4(kPoolAddr));
+    Bytes answer = FrameBuilder::udp(kServer, 53, text(kPoolAddr), port).payload(60).build();
+    REQUIRE(n.send(answer, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(answer).dst == *parseIpAddr("10.0.1.10"));
+    CHECK(parsed(answer).dport == 5353);
+
+    Bytes ping = FrameBuilder::echo("10.0.1.10", kServer, 0x4242, true).build();
+    REQUIRE(n.send(ping, kInside).kind == VerdictKind::forward);
+    const uint16_t id = parsed(ping).sport;
+    CHECK(parsed(ping).src == IpAddr::fromV4(kPoolAddr));
+    Bytes pong = FrameBuilder::echo(kServer, text(kPoolAddr), id, false).build();
+    REQUIRE(n.send(pong, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(pong).dst == *parseIpAddr("10.0.1.10"));
+    CHECK(parsed(pong).sport == 0x4242);
+
+    // IPv6 is never translated.
+    Bytes v6 = FrameBuilder::tcp("2001:db8::10", 40000, "2001:db8:1::80", 443, kTcpSyn).build();
+    REQUIRE(n.send(v6, kInside).kind == VerdictKind::forward);
+    CHECK(parsed(v6).src == *parseIpAddr("2001:db8::10"));
+    CHECK(n.count(PipelineCounter::sessions_translated) == 2);
+}
