@@ -144,7 +144,7 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
         s.kind = kFragment;
         return;
     }
-    if (!nat_pools_.empty()) [[unlikely]]
+    if (settings_.nat) [[unlikely]]
         natReply(s);  // to a translated address: back to the initiator's first
     const uint32_t ctx = contextOf(info);
     if (info.icmp_is_error) [[unlikely]] {
@@ -439,7 +439,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         emit(WorkerEventKind::upsert, index, now_ms);
     }
     Verdict v = forwardFrom(in_port);
-    if (table_.nat(index).kind != 0 && dir == Direction::original) [[unlikely]]
+    if ((sess.flags & kSessionNat) && dir == Direction::original) [[unlikely]]
         natOriginal(s, index);
     if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
         // Sent here as the flow's director, which owns it too: the sender
@@ -698,7 +698,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     }
     logStart(index, now_ms);
     Verdict v = forwardFrom(in_port);
-    if (table_.nat(index).kind != 0) natOriginal(s, index);
+    if (table_.at(index).flags & kSessionNat) natOriginal(s, index);
     if (view_.replicate && settings_.events && v.kind == VerdictKind::forward) {
         // Hold the first packet until the backup owner has the session: the
         // reply may reach any node, and the one it reaches must know the flow.

@@ -52,6 +52,7 @@ bool Pipeline::startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& 
     const std::optional<NatPortRef> got = pool.ports->allocate();
     if (!got) return false;
     table_.nat(index) = NatBinding{got->addr, got->port, kNatSource, 0};
+    table_.at(index).flags |= kSessionNat;
     const NatPoolSpec& spec = pool.map->pool();
     pool.replies[size_t(got->addr - spec.first_addr) * pool.ports_per_addr +
                  (got->port - spec.port_lo)] = index + 1;

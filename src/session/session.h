@@ -41,6 +41,7 @@ enum SessionFlag : uint8_t {
     kSessionSeenReply = 1u << 4,      ///< a packet in the reply direction was seen
     kSessionAppPending = 1u << 5,     ///< an app rule waits for the first payload (SessionApp)
     kSessionAppDenied = 1u << 6,      ///< an app rule denied it: its packets are dropped
+    kSessionNat = 1u << 7,            ///< translated: SessionTable::nat() holds how
 };
 
 /// Direction of a packet relative to its session.
