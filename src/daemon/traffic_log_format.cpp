@@ -105,6 +105,11 @@ void appendTrafficLogLine(const TrafficLogRecord& r, const TrafficLogNames& name
         if (r.app_name.len) *out += ",\"app_name\":" + jsonQuote(std::string(r.app_name.view()));
         if (s.flags & kSessionAppDenied) *out += ",\"app_denied\":true";
     }
+    if (r.nat.kind == 1) {
+        // Source translation: the address and port it left with (docs/nat.md).
+        *out += ",\"nat\":\"snat\",\"nat_src\":\"" + formatIpAddr(IpAddr::fromV4(r.nat.addr)) +
+                "\",\"nat_sport\":" + std::to_string(r.nat.port);
+    }
     if (r.event == TrafficLogEvent::end) {
         // Session::created_s is the creating node's ms clock / 1000 (carried
         // across nodes as an age), so durations have one-second resolution.

@@ -19,6 +19,7 @@ void Pipeline::pushTrafficLog(TrafficLogEvent event, TrafficEndReason reason, ui
         if (in.egress < settings_.port_count) r.to_zone = settings_.ports[in.egress].zone;
     }
     r.session = s;
+    r.nat = table_.nat(index);
     r.app = table_.app(index);
     if (r.app.status == AppStatus::identified) {
         r.app_name.assign(table_.appName(index));

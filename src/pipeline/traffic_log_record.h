@@ -67,6 +67,7 @@ struct TrafficLogRecord {
     uint32_t now_ms = 0;                ///< monotonicMs() of the event
     uint64_t session_id = 0;            ///< as `show session id N`
     Session session;                    ///< counters and state at the event
+    NatBinding nat;                     ///< its address translation (kind 0: none)
     SessionApp app;                     ///< application identity (status none: not asked)
     AppName app_name;                   ///< the name read, when identified
 };

@@ -308,8 +308,8 @@ class Run:
         p = self.tandem_c("-c", "show foo")
         self.check("a bad command exits 2", p.returncode == 2, f"status {p.returncode}")
         self.check("and says what was expected",
-                   "unknown word 'foo' after 'show'; expected one of: cluster, config, counters"
-                   in p.stderr, p.stderr)
+                   "unknown word 'foo' after 'show'; expected one of: application, cluster, "
+                   "config, counters" in p.stderr, p.stderr)
         p = self.tandem_c("-c", "sh co")
         self.check("an ambiguous abbreviation exits 2 naming the choices",
                    p.returncode == 2 and "could be config, counters" in p.stderr, p.stderr)
@@ -385,7 +385,7 @@ class Run:
             t.idle(prompt)
             t.send("show foo\r")
             m = t.expect(r"\n( *)\^\nerror: unknown word 'foo' after 'show'; expected one of: "
-                         r"cluster, config", timeout=5)
+                         r"application, cluster, config", timeout=5)
             self.check("a bad command says what was expected, with a caret under the word",
                        len(m.group(1)) == len(prompt) + len("show "), repr(m.group(0)))
 

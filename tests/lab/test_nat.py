@@ -17,7 +17,8 @@ MAC statically (the node is a bump in the wire and answers no ARP).
    same address:port; tandemd translated each (sessions_translated) and
    put every reply back (nat_replies_translated).
 2. `show session` gives a held connection's translation (nat, nat_src,
-   nat_sport), within the pool.
+   nat_sport), within the pool; the traffic log's start lines give every
+   translated session's.
 3. ICMP echo from the client reaches the server from a pool address and
    the reply comes back.
 4. The tiny pool: 100 connections held open at once to tcp/7001: exactly
@@ -38,6 +39,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import InlineLab  # noqa: E402
@@ -50,7 +52,7 @@ PUBLIC = ("10.77.0.100", "10.77.0.101")
 TINY = "10.77.0.110"
 SOURCES = [f"10.77.0.{11 + i}" for i in range(20)]
 POLICY = (
-    Rule("tcp", (PORT, TINY_PORT), name="out"),
+    Rule("tcp", (PORT, TINY_PORT), name="out", log=True),
     Rule("icmp", icmp_types=(8,), name="ping"),
 )
 NAT = ("[nat]\n"
@@ -106,6 +108,22 @@ def step_show_session(lab, node, check) -> None:
         lab.stop_service("held", timeout=10.0)
 
 
+def check_traffic_log(path: str, check, n: int) -> None:
+    """Every session of step 1 logged its start with its translation."""
+    end = time.monotonic() + 10
+    starts: list = []
+    while time.monotonic() < end:
+        with open(path) if os.path.exists(path) else open(os.devnull) as f:
+            starts = [r for r in map(json.loads, f)
+                      if r.get("event") == "start" and r.get("dport") == PORT]
+        if len(starts) >= n:
+            break
+        time.sleep(0.5)
+    translated = [r for r in starts if r.get("nat") == "snat" and r.get("nat_src") in PUBLIC]
+    check(f"the traffic log's start lines give the translation: {len(translated)} of "
+          f"{len(starts)} ({n} expected)", len(starts) >= n and len(translated) == len(starts))
+
+
 def step_ping(lab, check) -> None:
     r = lab.tool("client", ["icmp-echo", "--dst", lab.addr.server_ip, "--count", "5",
                             "--interval", "0.1"], timeout=30)
@@ -134,9 +152,12 @@ def run(args) -> int:
         lab.start_service("server", "server", ["nat-serve", "--port", str(PORT)])
         lab.start_service("tiny-server", "server", ["nat-serve", "--port", str(TINY_PORT),
                                                      "--hold", "10"])
-        node = TandemdNode(POLICY, binary=args.tandemd, extra_config=NAT)
+        log_path = os.path.join(lab.workdir, "traffic.log")
+        node = TandemdNode(POLICY, binary=args.tandemd, extra_config=NAT,
+                           control_extra=f"traffic-log = {log_path}\n")
         lab.set_node(node)
         step_many(lab, node, check, args.count)
+        check_traffic_log(log_path, check, args.count)
         step_show_session(lab, node, check)
         step_ping(lab, check)
         step_exhaustion(lab, node, check)

@@ -117,3 +117,13 @@ TEST_CASE("a session an app rule asked about carries its application, and whethe
     CHECK_FALSE(j.contains("app_name"));
     CHECK_FALSE(j.contains("app_denied"));
 }
+
+TEST_CASE("a translated session carries the address and port it leaves with") {
+    TrafficLogRecord r = record(TrafficLogEvent::start);
+    CHECK_FALSE(lineOf(r).contains("nat"));
+    r.nat = NatBinding{0xc633640a, 20017, 1, 0};
+    const auto j = lineOf(r);
+    CHECK(j["nat"] == "snat");
+    CHECK(j["nat_src"] == "198.51.100.10");
+    CHECK(j["nat_sport"] == 20017);
+}
