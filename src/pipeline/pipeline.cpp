@@ -423,7 +423,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
                 case AppOutcome::deny:
                     return drop(counters_, PipelineCounter::dropped_app_denied);
                 case AppOutcome::reset:
-                    return resetBothEnds(s, in_port);
+                    return resetBothEnds(s, index, in_port);
             }
         }
     } else if (dir == Direction::reply && sess.state == SessionState::open) {

@@ -343,7 +343,7 @@ class Pipeline {
                          uint32_t now_ms);
     /// A segment a `reset` rule denies once its session is open: it goes
     /// on to its receiver as a reset, and one goes back to its sender.
-    Verdict resetBothEnds(const Slot& s, uint16_t in_port);
+    Verdict resetBothEnds(const Slot& s, uint32_t index, uint16_t in_port);
     /// A reset back to the sender of the TCP segment in `s`, written to
     /// generated_: the verdict's `reset`, 0 when none can be written.
     uint8_t resetToSender(const Slot& s);

@@ -172,11 +172,16 @@ Pipeline::AppOutcome Pipeline::decideApp(uint32_t index, AppProtocol which, AppS
     return pv.reset ? AppOutcome::reset : AppOutcome::deny;
 }
 
-Verdict Pipeline::resetBothEnds(const Slot& s, uint16_t in_port) {
+Verdict Pipeline::resetBothEnds(const Slot& s, uint32_t index, uint16_t in_port) {
+    // The reset back to the client is built from the segment as it came
+    // (the client's own addresses); the one on to the server leaves as the
+    // session's packets do, translated.
+    const uint8_t back = resetToSender(s);
     turnIntoReset(s.frame, s.info);
+    if (table_.at(index).flags & kSessionNat) natOriginal(s, index);
     counters_.inc(PipelineCounter::tcp_resets_to_receiver);
     Verdict v = forwardFrom(in_port);
-    v.reset = resetToSender(s);
+    v.reset = back;
     return v;
 }
 

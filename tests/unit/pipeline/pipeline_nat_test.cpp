@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fixtures/frame_builder.h"
+#include "fixtures/tls_hello.h"
 #include "pipeline/pipeline.h"
 
 using namespace tandem;
@@ -40,7 +41,8 @@ struct Node {
     std::unique_ptr<Pipeline> pipe;
     uint32_t now = 1000;
 
-    explicit Node(const char* pool = "public 198.51.100.10 ports 20000-20127")
+    explicit Node(const char* pool = "public 198.51.100.10 ports 20000-20127",
+                  const std::vector<std::string>& rules = {"allow from inside to outside"})
         : setup(natSetup(pool)) {
         PipelineSettings s;
         s.node = 1;
@@ -50,8 +52,9 @@ struct Node {
         s.nat = &setup;
         RuleError err;
         std::string error;
-        auto policy = Policy::compile({*parseRule("allow from inside to outside", &err)},
-                                      {"outside", "inside"}, &error);
+        std::vector<Rule> parsed;
+        for (const std::string& r : rules) parsed.push_back(*parseRule(r, &err));
+        auto policy = Policy::compile(parsed, {"outside", "inside"}, &error);
         pipe = std::make_unique<Pipeline>(s, table, policy);
     }
     Verdict send(Bytes& frame, uint16_t port) {
@@ -166,4 +169,40 @@ TEST_CASE("UDP and ICMP echo are translated too, and traffic no rule names is no
     REQUIRE(n.send(v6, kInside).kind == VerdictKind::forward);
     CHECK(parsed(v6).src == *parseIpAddr("2001:db8::10"));
     CHECK(n.count(PipelineCounter::sessions_translated) == 2);
+}
+
+TEST_CASE("a reset rule resets a translated connection at both ends, each as it knows it") {
+    Node n("public 198.51.100.10 ports 20000-20127",
+           {"deny from inside to outside app tls sni bad.example reset",
+            "allow from inside to outside"});
+    Bytes syn = tcp("10.0.1.10", 40000, kServer, 443, kTcpSyn, 100, 0);
+    REQUIRE(n.send(syn, kInside).kind == VerdictKind::forward);
+    const uint16_t port = parsed(syn).sport;
+    Bytes synack = tcp(kServer, 443, text(kPoolAddr), port, kTcpSyn | kTcpAck, 900, 101);
+    REQUIRE(n.send(synack, kOutside).kind == VerdictKind::forward);
+    Bytes ack = tcp("10.0.1.10", 40000, kServer, 443, kTcpAck, 101, 901);
+    REQUIRE(n.send(ack, kInside).kind == VerdictKind::forward);
+
+    const test::Bytes hello = test::records(test::clientHello({{0, "bad.example"}}), 16384);
+    Bytes seg = FrameBuilder::tcp("10.0.1.10", 40000, kServer, 443, kTcpAck | kTcpPsh)
+                    .seq(101)
+                    .ack(901)
+                    .data(hello)
+                    .build();
+    const Verdict v = n.send(seg, kInside);
+    REQUIRE(v.kind == VerdictKind::forward);
+    // On to the server: a reset from the translated address:port it knows.
+    const PacketInfo on = parsed(seg);
+    CHECK(on.tcp.flags == (kTcpRst | kTcpAck));
+    CHECK(on.src == IpAddr::fromV4(kPoolAddr));
+    CHECK(on.sport == port);
+    // Back to the client: from the server to the client's own address:port.
+    REQUIRE(v.reset != 0);
+    const GeneratedFrame& g = n.pipe->generated(v.reset);
+    PacketInfo back;
+    REQUIRE(parseFrame(g.bytes.data(), g.len, {}, back) == ParseResult::ok);
+    CHECK(back.src == *parseIpAddr(kServer));
+    CHECK(back.dst == *parseIpAddr("10.0.1.10"));
+    CHECK(back.dport == 40000);
+    CHECK(back.tcp.flags == (kTcpRst | kTcpAck));
 }
