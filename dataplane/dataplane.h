@@ -62,6 +62,13 @@ struct PeerLinkSpec {
     /// (proto/peer_link_auth.h).
     bool auth = false;
     std::array<PeerLinkKey, kMaxNodes + 1> keys{};  ///< auth: the key shared with each peer
+    /// peerLinkHeartbeatMs() with peer-link-detect-ms, else 0: worker 0
+    /// sends the agent's last heartbeat again when the agent sent none for
+    /// this long (a starved agent is not a silent peer link), for at most
+    /// `heartbeat_for_ms` after the agent's last (the hold time: an agent
+    /// that stopped for good is seen as dead).
+    uint32_t heartbeat_ms = 0;
+    uint32_t heartbeat_for_ms = 0;
 };
 
 struct DataplaneSpec {

@@ -107,6 +107,12 @@ struct Worker {
     /// queue: their outer headers do not change).
     std::array<ReplayWindow, kMaxNodes + 1> replay;
     uint32_t heartbeat_seq = 0;
+    /// The agent's last heartbeat command (spec.peer_link.heartbeat_ms):
+    /// to which peers, with which state, when; and when one last went.
+    uint16_t heartbeat_peers = 0;
+    uint8_t heartbeat_state = 0;
+    uint32_t heartbeat_cmd_ms = 0;
+    uint32_t heartbeat_sent_ms = 0;
     SessionMailbox mailbox;
     PolicyMailbox policy_box;
 };
@@ -183,6 +189,9 @@ struct Dataplane::Impl {
     void sendPeerLinkMessage(Worker& w, PeerLinkType type, NodeId to, uint32_t hint,
                              const uint8_t* payload, uint16_t len, WorkerCounter sent);
     void sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_t state);
+    /// spec.peer_link.heartbeat_ms: the agent's last heartbeats again, when
+    /// it sent none for that long.
+    void repeatHeartbeats(Worker& w, uint32_t now);
     /// Turns a health-check segment (VerdictKind::local) into its reply, in
     /// place; false when it gets none (the caller frees it).
     bool answerHealthCheck(Worker& w, rte_mbuf* m);

@@ -100,6 +100,17 @@ void Dataplane::Impl::sendHeartbeat(Worker& w, NodeId peer, uint32_t seq, uint8_
                         WorkerCounter::heartbeats_sent);
 }
 
+void Dataplane::Impl::repeatHeartbeats(Worker& w, uint32_t now) {
+    const uint32_t every = spec.peer_link.heartbeat_ms;
+    if (every == 0 || w.heartbeat_peers == 0 || now - w.heartbeat_sent_ms < every ||
+        now - w.heartbeat_cmd_ms > spec.peer_link.heartbeat_for_ms)
+        return;
+    w.heartbeat_sent_ms = now;
+    for (NodeId peer = 1; peer <= kMaxNodes; ++peer)
+        if (w.heartbeat_peers & nodeBit(peer))
+            sendHeartbeat(w, peer, w.heartbeat_seq, w.heartbeat_state);
+}
+
 bool Dataplane::Impl::answerHealthCheck(Worker& w, rte_mbuf* m) {
     if (m->nb_segs != 1) return false;
     auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
@@ -206,6 +217,10 @@ void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
                 break;
             case AgentCommandKind::send_peer_link_heartbeat:
                 sendHeartbeat(w, cmd.peer, cmd.heartbeat_seq, cmd.self_state);
+                if (isValidNodeId(cmd.peer)) w.heartbeat_peers |= nodeBit(cmd.peer);
+                w.heartbeat_state = cmd.self_state;
+                w.heartbeat_seq = cmd.heartbeat_seq;
+                w.heartbeat_cmd_ms = w.heartbeat_sent_ms = now;
                 break;
             default:
                 w.pipeline->apply(cmd, now);
@@ -364,6 +379,8 @@ bool Dataplane::Impl::pollPeerLink(Worker& w, uint32_t now) {
                 PeerLinkHeartbeat hb;
                 decodePeerLinkHeartbeat(data + overhead, h.payload_len, &hb);
                 w.counters.inc(WorkerCounter::heartbeats_received);
+                if (w.channel && isValidNodeId(h.from))
+                    w.channel->peer_link_heard_ms[h.from].store(now, std::memory_order_relaxed);
                 if (w.channel) {
                     WorkerEvent ev;
                     ev.kind = WorkerEventKind::peer_link_heartbeat;
@@ -462,6 +479,7 @@ void Dataplane::Impl::loop(Worker& w) {
 
     while (!stopping.load(std::memory_order_relaxed)) {
         const uint32_t now = monotonicMs();
+        if (w.channel) w.channel->polled_ms.store(now, std::memory_order_relaxed);
         // Commands first: a replica the agent acknowledged must be in the
         // table before any packet that the acknowledgement let loose.
         drainCommands(w, now);
@@ -506,6 +524,7 @@ void Dataplane::Impl::loop(Worker& w) {
         }
         busy |= pollHandoffs(w, now);
         if (spec.peer_link.enabled) {
+            repeatHeartbeats(w, now);
             busy |= pollPeerLink(w, now);
             resolvePeerLinkNeighbours(w, now);
         }

@@ -20,6 +20,7 @@ MembershipOptions membershipOptions(const Config& c, const HaAgentOptions& o) {
     MembershipOptions m;
     m.heartbeat_interval_us = uint64_t(c.ha.heartbeat_interval_ms) * 1000;
     m.hold_time_us = uint64_t(c.ha.hold_time_ms) * 1000;
+    m.peer_link_detect_us = uint64_t(c.ha.peer_link_detect_ms) * 1000;
     // A restarted node must find its peer (ZeroMQ connect, CURVE handshake,
     // HELLO) before it decides it is alone: never less than a second.
     m.startup_wait_us =
@@ -405,9 +406,32 @@ void HaAgent::revertWhenSynced() {
     }
 }
 
+void HaAgent::readWorkerStamps(uint64_t now_us) {
+    const uint32_t detect_ms = config_.ha.peer_link_detect_ms;
+    if (detect_ms == 0 || workers_.empty()) return;
+    // The stamps are on monotonicMs(), the millisecond view of this clock
+    // (core/clock.h); one written after `now_us` was read counts as now.
+    const uint32_t now_ms = uint32_t(now_us / 1000);
+    auto ageMs = [&](uint32_t stamp) {
+        const uint32_t age = now_ms - stamp;
+        return age > UINT32_MAX / 2 ? 0u : age;
+    };
+    bool polling = true;
+    for (WorkerChannel* w : workers_) {
+        const uint32_t polled = w->polled_ms.load(std::memory_order_relaxed);
+        if (polled == 0 || ageMs(polled) > detect_ms / 2) polling = false;
+        for (const PeerConfig& p : config_.peers) {
+            const uint32_t heard = w->peer_link_heard_ms[p.id].load(std::memory_order_relaxed);
+            if (heard != 0)
+                membership_.onPeerLinkHeard(p.id, now_us - uint64_t(ageMs(heard)) * 1000);
+        }
+    }
+    membership_.setWorkersPolling(polling);
+}
+
 void HaAgent::sendPeerLinkHeartbeats(uint64_t now_us) {
     if (workers_.empty() || now_us < next_peer_link_hb_us_) return;
-    next_peer_link_hb_us_ = now_us + uint64_t(config_.ha.heartbeat_interval_ms) * 1000;
+    next_peer_link_hb_us_ = now_us + uint64_t(peerLinkHeartbeatMs(config_.ha)) * 1000;
     ++peer_link_hb_seq_;
     for (const PeerConfig& p : config_.peers) {
         AgentCommand cmd;
@@ -482,6 +506,7 @@ void HaAgent::snapshot(uint64_t now_us) {
     s.preempt = config_.ha.preempt;
     s.heartbeat_interval_ms = config_.ha.heartbeat_interval_ms;
     s.hold_time_ms = config_.ha.hold_time_ms;
+    s.peer_link_detect_ms = config_.ha.peer_link_detect_ms;
     s.view = published_;
     s.sync = replication_.status(now_us);
     s.pending_defer_tokens = replication_.pendingDeferTokens();
@@ -524,6 +549,7 @@ bool HaAgent::step() {
     uint64_t received = 0, expected = 0;
     replication_.inboundBulkProgress(&received, &expected);
     membership_.setSyncProgress(received, expected);
+    readWorkerStamps(now);
     membership_.tick(now);
     handleMembershipEvents(now);
     revertWhenSynced();

@@ -133,6 +133,8 @@ class HaAgent {
     void revertWhenSynced();
     void notifyPeers(HaOwnershipKind kind, NodeId target);
     void sendPeerLinkHeartbeats(uint64_t now_us);
+    /// peer-link-detect-ms: the workers' stamps (WorkerChannel) into membership.
+    void readWorkerStamps(uint64_t now_us);
     void publishView();
     void snapshot(uint64_t now_us);
     bool configured(NodeId id) const;

@@ -35,6 +35,9 @@ namespace tandem {
     X(peer_down_closed,                                                                            \
       "of those, declared before the hold time: their HA connection closed and nothing was heard " \
       "for two heartbeat intervals")                                                               \
+    X(peer_down_detected,                                                                          \
+      "of those, declared before the hold time by peer-link-detect-ms: the peer link was up and "  \
+      "both paths fell silent for that long")                                                      \
     X(peer_restart, "peers seen with a new incarnation (restarted)")                               \
     X(state_transitions, "state changes of this node")                                             \
     X(views_published, "cluster views published to the workers")                                   \

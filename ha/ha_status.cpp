@@ -176,6 +176,8 @@ nlohmann::json haClusterValue(status::HaClusterField f, const HaStatus& s) {
             return s.heartbeat_interval_ms;
         case hold_time_ms:
             return s.hold_time_ms;
+        case peer_link_detect_ms:
+            return s.peer_link_detect_ms;
         case view_owners:
             return nodeList(s.view.owners);
         case view_reachable:

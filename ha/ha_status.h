@@ -60,6 +60,7 @@ struct HaStatus {
     bool preempt = false;
     uint32_t heartbeat_interval_ms = 0;
     uint32_t hold_time_ms = 0;
+    uint32_t peer_link_detect_ms = 0;
     ClusterView view;  ///< as last published
     std::vector<PeerSyncStatus> sync;
     uint64_t pending_defer_tokens = 0;

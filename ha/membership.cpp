@@ -171,6 +171,11 @@ void Membership::onPeerLinkHeartbeat(NodeId from, NodeState state, uint64_t now_
     }
 }
 
+void Membership::onPeerLinkHeard(NodeId from, uint64_t heard_us) {
+    PeerView* p = find(from);
+    if (p && heard_us > p->last_peer_link_us) p->last_peer_link_us = heard_us;
+}
+
 void Membership::onBulkProgress(NodeId from, uint64_t now_us) {
     if (PeerView* p = find(from)) p->bulk_progress_us = now_us;
 }
@@ -334,23 +339,48 @@ void Membership::updateLiveness(uint64_t now_us) {
     // heartbeat intervals. A cut link, a partition or a paused process
     // closes no connection, and waits out the hold time as before.
     const uint64_t quick_us = 2 * options_.heartbeat_interval_us;
+    // With peer-link-detect-ms, a peer whose peer link was up and that fell
+    // silent on both paths for that long is dead too (a crash or a power
+    // cut closes nothing). Its workers send peer-link heartbeats on their
+    // own, so a starved agent there is no death, and the control link's
+    // heartbeats come at least twice within the detect time, so a cut peer
+    // link is none either.
+    const uint64_t detect_us = options_.peer_link_detect_us;
     auto silentFor = [&](uint64_t last_us, uint64_t us) {
         return !last_us || now_us - last_us > us;
     };
     for (PeerView& p : peers_) {
-        bool control = p.last_control_us && now_us - p.last_control_us <= options_.hold_time_us;
-        bool link = p.last_peer_link_us && now_us - p.last_peer_link_us <= options_.hold_time_us;
+        auto heard = [&](uint64_t last_us) {
+            return last_us > p.dead_early_us && now_us - last_us <= options_.hold_time_us;
+        };
+        bool control = heard(p.last_control_us);
+        bool link = heard(p.last_peer_link_us);
         const bool ended = p.alive && p.connection_closed && (control || link) &&
                            silentFor(p.last_peer_link_us, quick_us) &&
                            silentFor(p.last_control_us, quick_us);
-        if (ended) {
+        const bool vanished = !ended && detect_us && workers_polling_ && p.alive &&
+                              p.peer_link_up && (control || link) &&
+                              silentFor(p.last_peer_link_us, detect_us) &&
+                              silentFor(p.last_control_us, detect_us);
+        if (ended || vanished) {
             control = link = false;
+            p.dead_early_us = now_us;
+        }
+        if (ended) {
             counters_.inc(HaCounter::peer_down_closed);
             TLOG_WARN("ha",
                       "%s: its HA connection closed %s ago and nothing was heard for %s: "
                       "it stopped",
                       nodeText(p).c_str(), msText(now_us - p.connection_closed_us).c_str(),
                       msText(now_us - std::max(p.last_control_us, p.last_peer_link_us)).c_str());
+        } else if (vanished) {
+            counters_.inc(HaCounter::peer_down_detected);
+            TLOG_WARN("ha",
+                      "%s: nothing heard for %s on the peer link or the control link "
+                      "(peer-link-detect-ms %s): it stopped",
+                      nodeText(p).c_str(),
+                      msText(now_us - std::max(p.last_control_us, p.last_peer_link_us)).c_str(),
+                      msText(detect_us).c_str());
         }
         const bool alive = p.paired && (control || link);
         // Say what is known, not what it means: a control link that falls
@@ -393,7 +423,7 @@ void Membership::updateLiveness(uint64_t now_us) {
             if (!p.paired)
                 TLOG_WARN("ha", "%s is no longer a member: %s", nodeText(p).c_str(),
                           p.refused.empty() ? "waiting for its new HELLO" : p.refused.c_str());
-            else if (!ended)
+            else if (!ended && !vanished)
                 TLOG_WARN("ha",
                           "%s dead: nothing heard for %s on the control link or the peer link",
                           nodeText(p).c_str(), msText(options_.hold_time_us).c_str());

@@ -40,6 +40,9 @@ namespace tandem {
 struct MembershipOptions {
     uint64_t heartbeat_interval_us = 100000;
     uint64_t hold_time_us = 400000;
+    /// [ha] peer-link-detect-ms in µs (0 = off): a peer whose peer link was
+    /// up and that is silent on both paths this long is dead.
+    uint64_t peer_link_detect_us = 0;
     /// initial → active alone when no peer paired within this time.
     uint64_t startup_wait_us = 400000;
     /// tentative: a peer's bulk sync that made no progress this long is given up.
@@ -88,6 +91,9 @@ struct PeerView {
     uint64_t heartbeats_rx = 0;
     uint64_t bulk_received = 0;  ///< its inbound bulk sync, as it reports
     uint64_t bulk_expected = 0;
+    /// Declared dead before the hold time then: what was heard before it
+    /// no longer counts (else it would be alive again at the next tick).
+    uint64_t dead_early_us = 0;
     bool connection_closed = false;  ///< its HA connection closed and not reopened since
     uint64_t connection_closed_us = 0;
     uint64_t policy_hash = 0;  ///< its policy (HELLO, then heartbeats); 0 = not known
@@ -125,6 +131,14 @@ class Membership {
     void onHaTraffic(NodeId from, uint64_t now_us);
     /// A peer-link heartbeat relayed by a worker (the second path).
     void onPeerLinkHeartbeat(NodeId from, NodeState state, uint64_t now_us);
+    /// A worker received a peer-link heartbeat from `from` at `heard_us`
+    /// (read from the worker's stamp, not its event ring, which may lag
+    /// behind a burst of session events): the peer link is alive then.
+    void onPeerLinkHeard(NodeId from, uint64_t heard_us);
+    /// Whether this node's own workers polled lately. While they did not,
+    /// a silent peer link may be this node's own delay (heartbeats waiting
+    /// in a queue nobody reads), and the peer-link detect time waits.
+    void setWorkersPolling(bool polling) { workers_polling_ = polling; }
     /// This node's HA connection to `peer` closed (`up` false: the peer's
     /// side closed it, as the kernel does when a process ends) or opened.
     void onConnection(NodeId peer, bool up, uint64_t now_us);
@@ -219,6 +233,7 @@ class Membership {
     uint64_t next_heartbeat_us_ = 0;
     uint64_t heartbeat_seq_ = 0;
     uint64_t sync_received_ = 0, sync_expected_ = 0;
+    bool workers_polling_ = true;
     StateTransition last_transition_;
     std::vector<MembershipEvent> events_;
 };

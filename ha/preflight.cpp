@@ -66,6 +66,7 @@ HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer
     h.preempt = config.ha.preempt;
     h.heartbeat_interval_ms = config.ha.heartbeat_interval_ms;
     h.hold_time_ms = config.ha.hold_time_ms;
+    h.peer_link_detect_ms = config.ha.peer_link_detect_ms;
     h.members_mask = nodeBit(config.node.id);
     for (const PeerConfig& p : config.peers) h.members_mask |= nodeBit(p.id);
     std::string zones;
@@ -80,10 +81,11 @@ HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer
     // Not the policy: it changes with a reload, one node after the other,
     // and a difference is a warning (policyMismatch), not a refusal.
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s|%u|%d|%d|%u|%u|%u|%llx|%u|%u",
+    std::snprintf(buf, sizeof buf, "%s|%u|%d|%d|%u|%u|%u|%llx|%u|%u|%u",
                   majorMinor(h.software_version).c_str(), h.session_owner, h.revert, h.preempt,
                   h.heartbeat_interval_ms, h.hold_time_ms, h.members_mask,
-                  (unsigned long long)h.zones_hash, h.dataplane_mode, h.peer_link_transport);
+                  (unsigned long long)h.zones_hash, h.dataplane_mode, h.peer_link_transport,
+                  h.peer_link_detect_ms);
     h.config_fingerprint = hashText(buf);
     return h;
 }
@@ -107,6 +109,10 @@ std::string preflightMismatch(const HaHello& mine, const HaHello& theirs, NodeId
     if (theirs.hold_time_ms != mine.hold_time_ms)
         return differs("hold-time", num(theirs.hold_time_ms) + " ms",
                        num(mine.hold_time_ms) + " ms", from);
+    // Each side's detect time assumes the other's heartbeat rate.
+    if (theirs.peer_link_detect_ms != mine.peer_link_detect_ms)
+        return differs("peer-link-detect", num(theirs.peer_link_detect_ms) + " ms",
+                       num(mine.peer_link_detect_ms) + " ms", from);
     if (theirs.members_mask != mine.members_mask)
         return differs("the member list", maskText(theirs.members_mask),
                        maskText(mine.members_mask), from);

@@ -8,6 +8,8 @@
 // shared by both threads; on the wire they travel as "remaining ms".
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -105,6 +107,14 @@ struct WorkerChannel {
         : to_agent(events), to_worker(commands) {}
     WorkerEventRing to_agent;
     AgentCommandRing to_worker;
+    // Stamps the worker writes and the agent reads for peer-link-detect-ms
+    // (membership.h), on monotonicMs(); 0 = never. Times only, nothing
+    // behind them to publish: relaxed.
+    /// The worker's last pass through its loop.
+    std::atomic<uint32_t> polled_ms{0};
+    /// By sender: when the worker last received its peer-link heartbeat
+    /// (the event ring also says so, but behind whatever it holds).
+    std::array<std::atomic<uint32_t>, kMaxNodes + 1> peer_link_heard_ms{};
 };
 
 }  // namespace tandem

@@ -104,7 +104,12 @@ struct HaConfig {
     bool preempt = false;
     uint32_t heartbeat_interval_ms = 100;
     uint32_t hold_time_ms = 400;  ///< peer declared dead after this silence; default 4 × interval
-    std::string listen;           ///< ZeroMQ bind endpoint for HA traffic
+    /// Fast death detection on a healthy peer link (0 = off): a peer whose
+    /// peer link was heard and that is silent on both paths this long is
+    /// dead; the workers send peer-link heartbeats every
+    /// peerLinkHeartbeatMs() for it.
+    uint32_t peer_link_detect_ms = 0;
+    std::string listen;  ///< ZeroMQ bind endpoint for HA traffic
     PeerLinkTransport peer_link = PeerLinkTransport::raw;
     std::string peer_link_port;               ///< name of the [port.*] used as peer link
     std::optional<IpPort> peer_link_listen;   ///< udp: this node's IPv4:port
@@ -120,6 +125,15 @@ struct HaConfig {
     /// neither authenticated nor encrypted (a lab). Without it, peers need keys.
     bool insecure = false;
 };
+
+/// How often a node's worker sends a heartbeat to each peer on the peer
+/// link: the heartbeat interval, or a fifth of peer-link-detect-ms when
+/// fast detection is on (at least 2 ms), so that a few lost or late frames
+/// are not a death.
+inline uint32_t peerLinkHeartbeatMs(const HaConfig& ha) {
+    if (ha.peer_link_detect_ms == 0) return ha.heartbeat_interval_ms;
+    return ha.peer_link_detect_ms / 5 < 2 ? 2 : ha.peer_link_detect_ms / 5;
+}
 
 /// What authenticates a node's HA traffic, as its config says: one
 /// definition for the log, `show high-availability state` and /metrics.

@@ -287,6 +287,21 @@ void checkHa(LoadContext& c) {
                     std::to_string(2 * ha.heartbeat_interval_ms) +
                     "), or one late heartbeat declares a live peer dead");
     }
+    if (ha.peer_link_detect_ms != 0 && !c.wasRejected("ha", "heartbeat-interval-ms") &&
+        !c.wasRejected("ha", "hold-time-ms")) {
+        const unsigned line = c.lineOf("ha", "peer-link-detect-ms");
+        const std::string what =
+            "[ha] peer-link-detect-ms = " + std::to_string(ha.peer_link_detect_ms) + ": must be ";
+        if (ha.peer_link_detect_ms < 2 * ha.heartbeat_interval_ms) {
+            c.error(line, what + "at least twice heartbeat-interval-ms (" +
+                              std::to_string(2 * ha.heartbeat_interval_ms) +
+                              "), or a cut peer link declares a live peer dead between two "
+                              "control-link heartbeats");
+        } else if (ha.peer_link_detect_ms >= ha.hold_time_ms) {
+            c.error(line, what + "shorter than hold-time-ms (" + std::to_string(ha.hold_time_ms) +
+                              "), or it detects nothing sooner; 0 turns it off");
+        }
+    }
     if (c.wasRejected("ha", "peer-link")) {
         // raw or udp is unknown: the keys of both are accepted as they are.
     } else if (ha.peer_link == PeerLinkTransport::raw) {

@@ -311,6 +311,11 @@ constexpr Keyword kHaKeywords[] = {
      [](LoadContext& c, const IniEntry& e) {
          return setUnsigned(c, e, c.cfg.ha.hold_time_ms, 20, 600000, "milliseconds");
      }},
+    {"peer-link-detect-ms",
+     [](LoadContext& c, const IniEntry& e) {
+         return setUnsigned(c, e, c.cfg.ha.peer_link_detect_ms, 0, 600000,
+                            "milliseconds (0 = off)");
+     }},
     {"listen",
      [](LoadContext& c, const IniEntry& e) {
          std::string why;

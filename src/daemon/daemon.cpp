@@ -47,6 +47,10 @@ bool buildPeerLinkSpec(const Config& cfg, const PortConfig& port, PeerLinkSpec* 
     pl->device = port.device;
     pl->mtu = port.mtu;
     pl->cluster_id = uint16_t(cfg.node.cluster_id);
+    if (cfg.ha.peer_link_detect_ms != 0) {
+        pl->heartbeat_ms = peerLinkHeartbeatMs(cfg.ha);
+        pl->heartbeat_for_ms = cfg.ha.hold_time_ms;
+    }
     // The loader has parsed and checked every address; these checks only
     // guard against a Config built some other way.
     if (pl->udp) {

@@ -118,7 +118,7 @@ struct HaEnvelope {
 /// 4 peer-link MTU, 5 priority, 6 incarnation, 7 session-owner, 8 revert,
 /// 9 preempt, 10 heartbeat ms, 11 hold ms, 12 configured members mask,
 /// 13 zones hash, 14 rules count, 15 rules hash, 16 dataplane mode,
-/// 17 peer-link transport}. Peers compare these before pairing.
+/// 17 peer-link transport, 18 peer-link detect ms}. Peers compare these before pairing.
 struct HaHello {
     NodeId node = kNoNode;
     std::string name;              ///< printable ASCII, as every other string here
@@ -136,8 +136,9 @@ struct HaHello {
     uint64_t zones_hash = 0;
     uint32_t rules_count = 0;
     uint64_t rules_hash = 0;
-    uint8_t dataplane_mode = 0;       ///< DataplaneMode
-    uint8_t peer_link_transport = 0;  ///< PeerLinkTransport
+    uint8_t dataplane_mode = 0;        ///< DataplaneMode
+    uint8_t peer_link_transport = 0;   ///< PeerLinkTransport
+    uint32_t peer_link_detect_ms = 0;  ///< [ha] peer-link-detect-ms (0 = off)
 };
 
 /// One member as the heartbeat's sender sees it: {0 id, 1 state, 2 alive,

@@ -144,6 +144,8 @@ namespace tandem::status {
     X(heartbeat_interval_ms, "timers.heartbeat_interval_ms", integer,                              \
       "[ha] heartbeat-interval-ms.", "", none, 1)                                                  \
     X(hold_time_ms, "timers.hold_time_ms", integer, "[ha] hold-time-ms.", "", none, 1)             \
+    X(peer_link_detect_ms, "timers.peer_link_detect_ms", integer,                                  \
+      "[ha] peer-link-detect-ms (0: off).", "", none, 1)                                           \
     X(view_owners, "view.owners", node_list,                                                       \
       "The nodes that may own sessions now (active and alive), this one included.", "", none, 1)   \
     X(view_reachable, "view.reachable", node_list,                                                 \

@@ -278,6 +278,14 @@ std::vector<ErrorCase> errorCases() {
         {"a hold time under two heartbeats",
          pairWith("heartbeat-interval-ms = 100\nhold-time-ms = 150\n"),
          "23: [ha] hold-time-ms = 150: must be at least twice heartbeat-interval-ms (200)"},
+        {"a peer-link detect time under two heartbeats",
+         pairWith("heartbeat-interval-ms = 20\nhold-time-ms = 100\npeer-link-detect-ms = 30\n"),
+         "24: [ha] peer-link-detect-ms = 30: must be at least twice heartbeat-interval-ms (40), "
+         "or a cut peer link declares a live peer dead between two control-link heartbeats"},
+        {"a peer-link detect time as long as the hold time",
+         pairWith("heartbeat-interval-ms = 20\nhold-time-ms = 100\npeer-link-detect-ms = 100\n"),
+         "24: [ha] peer-link-detect-ms = 100: must be shorter than hold-time-ms (100), or it "
+         "detects nothing sooner; 0 turns it off"},
         {"both a secret key and a secret key file", pairWith("secret-key-file = /etc/hostname\n"),
          "22: [ha] secret-key and secret-key-file both set"},
         // CURVE all-or-none

@@ -149,6 +149,26 @@ TEST_CASE("defaults are applied to every key that is not set") {
     CHECK(c.rules[0].action == RuleAction::allow);
 }
 
+TEST_CASE("peer-link-detect-ms sets the peer-link heartbeat to a fifth of it") {
+    auto pair = [](const std::string& ha_extra) {
+        return loadOk(
+            "[node]\nid = 1\n[port.d]\ndevice = net_null0\nzone = z\n[port.e]\ndevice = "
+            "net_null2\nzone = y\n[port.p]\ndevice = net_null1\n[peer.2]\nha-address = "
+            "tcp://10.0.0.2:7400\nlink-address = "
+            "02:00:00:00:00:02\n[ha]\nlisten = tcp://*:7400\npeer-link-port = p\ninsecure = "
+            "yes\nheartbeat-interval-ms = 20\nhold-time-ms = 100\n" +
+            ha_extra + "[policy]\nrule = allow\n");
+    };
+    Config off = pair("");
+    CHECK(off.ha.peer_link_detect_ms == 0);
+    CHECK(peerLinkHeartbeatMs(off.ha) == 20);
+    Config on = pair("peer-link-detect-ms = 50\n");
+    CHECK(on.ha.peer_link_detect_ms == 50);
+    CHECK(peerLinkHeartbeatMs(on.ha) == 10);
+    on.ha.peer_link_detect_ms = 8;
+    CHECK(peerLinkHeartbeatMs(on.ha) == 2);
+}
+
 TEST_CASE("every key of every section is read into the config") {
     Config c = loadOk(
         "[node]\nid = 3\nname = fw-c.example\ncluster-id = 65535\n"

@@ -104,6 +104,7 @@ void FakeWorker::continueScans() {
 }
 
 void FakeWorker::service(uint32_t now_ms) {
+    if (!paused) channel.polled_ms.store(now_ms, std::memory_order_relaxed);
     flush();
     AgentCommand cmd;
     while (!paused && channel.to_worker.pop(&cmd)) {

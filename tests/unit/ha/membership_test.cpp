@@ -112,6 +112,108 @@ TEST_CASE("a peer whose process ended is declared dead before the hold time") {
     CHECK(counter(c, 2, HaCounter::peer_down) == 1);
     CHECK(counter(c, 2, HaCounter::peer_down_closed) == 1);
     CHECK(c.node(2).state() == NodeState::active_primary);
+    // Dead it stays: what was heard before the death is not heard again.
+    c.run(500);
+    CHECK_FALSE(c.node(2).clusterView().isReachable(1));
+    CHECK(counter(c, 2, HaCounter::peer_down) == 1);
+    CHECK(counter(c, 2, HaCounter::peer_up) == 1);
+}
+
+// peer-link-detect-ms: a crash or a power cut closes nothing; a peer whose
+// peer link was up and that falls silent on both paths for the detect time
+// is dead then, not after the hold time.
+ClusterOptions fastDetect(uint32_t detect_ms = 60) {
+    ClusterOptions o;
+    o.tweak = [detect_ms](Config& cfg) {
+        cfg.ha.hold_time_ms = 400;
+        cfg.ha.peer_link_detect_ms = detect_ms;
+    };
+    return o;
+}
+
+TEST_CASE("with peer-link-detect-ms a peer silent on both paths is dead within the detect time") {
+    TestCluster c({1, 2}, fastDetect());
+    c.startAll();
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.run(50);
+    c.crash(1);  // no connection closes: a power cut
+    const uint64_t crashed_us = c.clock.nowUs();
+    REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 1000, 250));
+    const uint64_t detect_ms = (c.clock.nowUs() - crashed_us) / 1000;
+    CHECK(detect_ms >= 48);  // the last heartbeat came at most 12 ms before the cut
+    CHECK(detect_ms <= 62);
+    CHECK(counter(c, 2, HaCounter::peer_down) == 1);
+    CHECK(counter(c, 2, HaCounter::peer_down_detected) == 1);
+    CHECK(c.node(2).state() == NodeState::active_primary);
+    CHECK(c.node(2).agent->status().peer_link_detect_ms == 60);
+    c.run(500);
+    CHECK_FALSE(c.node(2).clusterView().isReachable(1));
+    CHECK(counter(c, 2, HaCounter::peer_down) == 1);
+    CHECK(counter(c, 2, HaCounter::peer_up) == 1);
+}
+
+TEST_CASE("without peer-link-detect-ms the same silence waits out the hold time") {
+    ClusterOptions o = fastDetect(0);
+    TestCluster c({1, 2}, o);
+    c.startAll();
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.run(50);
+    c.crash(1);
+    const uint64_t crashed_us = c.clock.nowUs();
+    REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 1000, 250));
+    CHECK((c.clock.nowUs() - crashed_us) / 1000 >= 375);
+    CHECK(counter(c, 2, HaCounter::peer_down_detected) == 0);
+}
+
+TEST_CASE("with peer-link-detect-ms one cut path, or a silence shorter than it, is no death") {
+    TestCluster c({1, 2}, fastDetect());
+    c.startAll();
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    // The peer link cut: the control link's heartbeats (25 ms) keep it alive.
+    c.cutPeerLink(1, 2, true);
+    c.run(600);
+    CHECK(c.node(2).clusterView().isReachable(1));
+    CHECK(c.node(1).clusterView().isReachable(2));
+    c.cutPeerLink(1, 2, false);
+    c.run(100);
+    // The control link cut: the peer link's heartbeats keep it alive.
+    c.net.partition(1, 2, true);
+    c.run(600);
+    CHECK(c.node(2).clusterView().isReachable(1));
+    c.net.partition(1, 2, false);
+    c.run(200);
+    // Both silent for 40 ms (a short pause): still alive.
+    c.net.partition(1, 2, true);
+    c.cutPeerLink(1, 2, true);
+    c.run(40);
+    c.net.partition(1, 2, false);
+    c.cutPeerLink(1, 2, false);
+    c.run(200);
+    CHECK(c.node(2).clusterView().isReachable(1));
+    CHECK(c.node(1).clusterView().isReachable(2));
+    CHECK(counter(c, 1, HaCounter::peer_down) == 0);
+    CHECK(counter(c, 2, HaCounter::peer_down) == 0);
+}
+
+TEST_CASE("with peer-link-detect-ms a node whose own workers stall waits out the hold time") {
+    // Its workers did not poll: the peer's heartbeats may be waiting in a
+    // queue nobody reads, so the silence says nothing about the peer.
+    TestCluster c({1, 2}, fastDetect());
+    c.startAll();
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    c.node(2).worker().paused = true;
+    c.net.partition(1, 2, true);
+    c.cutPeerLink(1, 2, true);
+    const uint64_t cut_us = c.clock.nowUs();
+    REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 1000, 250));
+    CHECK((c.clock.nowUs() - cut_us) / 1000 >= 375);
+    CHECK(counter(c, 2, HaCounter::peer_down_detected) == 0);
+    // Node 1's workers polled: it found node 2 gone within the detect time.
+    CHECK(counter(c, 1, HaCounter::peer_down_detected) == 1);
 }
 
 TEST_CASE("a closed HA connection alone, or silence alone, is no early death") {

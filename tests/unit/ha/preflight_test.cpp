@@ -46,6 +46,10 @@ TEST_CASE("timers, owner election and preempt must match") {
     CHECK(preflightMismatch(hello(1), theirs, 2) ==
           "heartbeat-interval is 50 ms on node 2, 25 ms here");
     theirs = hello(2);
+    theirs.peer_link_detect_ms = 60;
+    CHECK(preflightMismatch(hello(1), theirs, 2) ==
+          "peer-link-detect is 60 ms on node 2, 0 ms here");
+    theirs = hello(2);
     theirs.preempt = true;
     CHECK(preflightMismatch(hello(1), theirs, 2) == "preempt is true on node 2, false here");
     theirs = hello(2);

@@ -195,6 +195,7 @@ TEST_CASE("a hello round-trips with every pre-flight field") {
     h.rules_hash = 77;
     h.dataplane_mode = 1;
     h.peer_link_transport = 1;
+    h.peer_link_detect_ms = 60;
     const HaHello d = roundTrip(h);
     CHECK(d.node == 1);
     CHECK(d.name == "fw-a");
@@ -214,6 +215,7 @@ TEST_CASE("a hello round-trips with every pre-flight field") {
     CHECK(d.rules_hash == 77);
     CHECK(d.dataplane_mode == 1);
     CHECK(d.peer_link_transport == 1);
+    CHECK(d.peer_link_detect_ms == 60);
 }
 
 TEST_CASE("a hello whose name or version is not printable ASCII is refused") {
