@@ -1,5 +1,7 @@
 #include "ha/ha_agent.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <random>
 
@@ -79,6 +81,8 @@ void HaAgent::stop() {
 }
 
 void HaAgent::run() {
+    // Named for ps -T / top -H (and the lab, which starves this thread alone).
+    pthread_setname_np(pthread_self(), "ha-agent");
     unsigned idle = 0;
     while (running_.load(std::memory_order_relaxed)) {
         if (step()) {

@@ -147,7 +147,8 @@ class ClusterTandemdNode(PairTandemdNode):
                     "link_address": self.link_address(p),
                     "public_key": p.public_key if o.curve else ""} for p in slot.others],
             listen=f"tcp://{ha_ip(slot.node_id)}:{HA_PORT}", owner=o.owner, revert=o.revert,
-            heartbeat_ms=o.heartbeat_ms, hold_ms=o.hold_ms, peer_link=o.peer_link,
+            heartbeat_ms=o.heartbeat_ms, hold_ms=o.hold_ms, detect_ms=o.detect_ms,
+            peer_link=o.peer_link,
             peer_link_listen=self.link_address(slot) if o.peer_link == "udp" else "",
             secret_key=slot.secret_key if o.curve else "",
             public_key=slot.public_key if o.curve else "")
@@ -738,12 +739,12 @@ def failover_phase(lab: ClusterLab, args, sec: Section, deadline: Deadline, path
         if lab.opts.node == "tandemd" and lab.ha_supported:
             sec.line(f"{name}: every live node reported {victim.label} dead "
                      f"{'after ' + format(detect * 1000, '.0f') + ' ms' if detect else 'NOT within 5 s'}"
-                     f" (hold time {lab.opts.hold_ms} ms)")
+                     f" (detection time {lab.opts.death_ms} ms)")
             # Polled over every node's control socket between rr-long
             # samples: tens of ms each round on a loaded machine.
-            bound = detection_bound_ms(lab.opts.hold_ms)
-            sec.check(f"{name}: every live node declared {victim.label} dead within the hold "
-                      f"time + {DETECTION_MARGIN_MS} ms (polled) = {bound:g} ms",
+            bound = detection_bound_ms(lab.opts.death_ms)
+            sec.check(f"{name}: every live node declared {victim.label} dead within the "
+                      f"detection time + {DETECTION_MARGIN_MS} ms (polled) = {bound:g} ms",
                       detect is not None and detect * 1000 <= bound)
         sec.line(f"{name}: every long-lived connection answered again "
                  f"{'%.0f ms after the kill' % (rec * 1000) if rec is not None else 'NOT within the wait'}")

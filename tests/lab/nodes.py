@@ -175,7 +175,7 @@ def tandemd_config(lab, policy: Policy, *, node_id: int = 1, workers: int = 1,
 
 
 def ha_config(*, peers: list[dict], listen: str, owner: str = "first-packet",
-              revert: bool = True, heartbeat_ms: int = 20, hold_ms: int = 100,
+              revert: bool = True, heartbeat_ms: int = 20, hold_ms: int = 100, detect_ms: int = 0,
               peer_link: str = "raw", peer_link_port: str = "peer",
               peer_link_listen: str = "", peer_link_gateway: str = "",
               secret_key: str = "", public_key: str = "") -> str:
@@ -195,7 +195,8 @@ def ha_config(*, peers: list[dict], listen: str, owner: str = "first-packet",
             f"revert = {'true' if revert else 'false'}\n"
             f"heartbeat-interval-ms = {heartbeat_ms}\n"
             f"hold-time-ms = {hold_ms}\n"
-            f"listen = {listen}\n"
+            + (f"peer-link-detect-ms = {detect_ms}\n" if detect_ms else "")
+            + f"listen = {listen}\n"
             f"peer-link = {peer_link}\n"
             f"peer-link-port = {peer_link_port}\n"
             + (f"peer-link-listen = {peer_link_listen}\n" if peer_link_listen else "")

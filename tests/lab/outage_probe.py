@@ -7,19 +7,19 @@ The TCP gaps rr-long measures include the endpoints' retransmission timer
 a datagram every interval to an echo service and never send one again, so a
 flow's largest silence after an event mark is how long the firewall could
 not carry it, plus at most one interval. A node's death is noticed after
-the hold time; what follows it (a view published, paths moved) must fit in
-50 ms more.
+the detection time (the hold time, or [ha] peer-link-detect-ms when set);
+what follows it (a view published, paths moved) must fit in 50 ms more.
 
 Detection itself is read by polling `show high-availability state` between
 other samples: on a loaded machine each round takes tens of milliseconds,
-hence its own margin over the hold time.
+hence its own margin over the detection time.
 """
 from __future__ import annotations
 
-# over the hold time: what the firewall may add to it before the flows
+# over the detection time: what the firewall may add to it before the flows
 # pass again (the probe's bound adds one probe interval to this)
 OUTAGE_MARGIN_MS = 50
-# over the hold time: until every polling of the HA state has seen the death
+# over the detection time: until every polling of the HA state has seen the death
 DETECTION_MARGIN_MS = 400
 
 
@@ -30,14 +30,14 @@ def add_probe_args(ap) -> None:
     ap.add_argument("--probe-interval-ms", type=float, default=10.0)
 
 
-def detection_bound_ms(hold_ms: float) -> float:
+def detection_bound_ms(death_ms: float) -> float:
     """The longest a node may take to report its peer dead, as polled."""
-    return hold_ms + DETECTION_MARGIN_MS
+    return death_ms + DETECTION_MARGIN_MS
 
 
-def outage_bound_ms(hold_ms: float, interval_ms: float) -> float:
+def outage_bound_ms(death_ms: float, interval_ms: float) -> float:
     """The longest a probe flow may be silent after an event."""
-    return hold_ms + OUTAGE_MARGIN_MS + interval_ms
+    return death_ms + OUTAGE_MARGIN_MS + interval_ms
 
 
 def start_probe(lab, args, sec, dst: str, port: int, window: float) -> dict | None:
@@ -65,7 +65,7 @@ def check_probe(lab, args, sec, marks: tuple[str, ...]) -> dict | None:
     if p.get("event") != "stopped":
         sec.check("probe: the UDP probe reported its outcome", False)
         return None
-    bound = outage_bound_ms(lab.opts.hold_ms, args.probe_interval_ms)
+    bound = outage_bound_ms(lab.opts.death_ms, args.probe_interval_ms)
     by_name = {m["name"]: m for m in p["marks"]}
     sec.line(f"probe: {p['sent']} datagrams sent, {p['echoed']} echoed over "
              f"{p['elapsed_s']:g} s ({p['flows']} flows)")
@@ -77,7 +77,7 @@ def check_probe(lab, args, sec, marks: tuple[str, ...]) -> dict | None:
         g = m["gap_ms"]
         worst = ", ".join(f"sport {w['sport']} {w['gap_ms']} ms" for w in m["worst"][:3])
         sec.check(f"probe: '{name}': the firewall's outage (largest silence of a UDP flow) "
-                  f"{g['max']} ms (p99 {g['p99']} ms; worst {worst}) <= hold time + "
+                  f"{g['max']} ms (p99 {g['p99']} ms; worst {worst}) <= detection time + "
                   f"{OUTAGE_MARGIN_MS} ms + one interval = {bound:g} ms; flows silent to the "
                   f"end {m['silent_to_the_end']}",
                   g["max"] is not None and g["max"] <= bound and m["silent_to_the_end"] == 0)

@@ -134,6 +134,7 @@ class PairOptions:
     curve: bool = True
     heartbeat_ms: int = 20
     hold_ms: int = 100
+    detect_ms: int = 0        # [ha] peer-link-detect-ms (0: off)
     cluster_id: int = 7
     ha_timeout: float = 20.0
     metrics: bool = False     # serve /metrics on 127.0.0.1 in each node namespace
@@ -144,6 +145,13 @@ class PairOptions:
     # links through the impairing relay in namespace sw (link_impairer.py):
     # "ha" (the HA sync link), "peer" (the raw peer link, pair only)
     impair_links: tuple[str, ...] = ()
+
+    @property
+    def death_ms(self) -> int:
+        """The silence after which a peer that closed nothing (a power cut)
+        is declared dead: the peer-link detect time when set, else the hold
+        time."""
+        return self.detect_ms or self.hold_ms
 
 
 # --- node slots ---------------------------------------------------------------------------------
@@ -206,7 +214,8 @@ class PairTandemdNode(TandemdNode):
                     "link_address": self.link_address(peer),
                     "public_key": peer.public_key if o.curve else ""}],
             listen=f"tcp://{HA_IP[slot.letter]}:{HA_PORT}", owner=o.owner, revert=o.revert,
-            heartbeat_ms=o.heartbeat_ms, hold_ms=o.hold_ms, peer_link=o.peer_link,
+            heartbeat_ms=o.heartbeat_ms, hold_ms=o.hold_ms, detect_ms=o.detect_ms,
+            peer_link=o.peer_link,
             peer_link_listen=self.link_address(slot) if o.peer_link == "udp" else "",
             peer_link_gateway=(PEER_LINK_GATEWAY[slot.letter]
                                if o.peer_link == "udp" and o.peer_link_routed else ""),
@@ -715,16 +724,22 @@ class PairLab(InlineLab):
         node.start(s)
         s.node, s.dead = node, False
 
-    def kill_node(self, s: NodeSlot, move_paths: bool = True) -> float:
+    def kill_node(self, s: NodeSlot, move_paths: bool = True, freeze: bool = False) -> float:
         """SIGKILL (or delete the kernel bridge) and, at once, move its paths
-        to the survivor. Returns the kill time (time.monotonic())."""
+        to the survivor. Returns the kill time (time.monotonic()). freeze:
+        SIGSTOP instead, a power cut as its peer sees it (no socket closes,
+        nothing more is sent); the stopped process is killed at the end."""
         t = time.monotonic()
         s.dead = True
-        s.node.kill()
+        if freeze:
+            s.node.proc.send_signal(signal.SIGSTOP)
+        else:
+            s.node.kill()
         if move_paths:
             self.move_paths_off(s.letter)
         self.paths_moved_after = time.monotonic() - t
-        s.node.reap()
+        if not freeze:
+            s.node.reap()
         return t
 
     def restart_node(self, s: NodeSlot, deadline: Deadline | None = None) -> None:
@@ -1399,10 +1414,13 @@ def measure_detection(lab: PairLab, survivor: NodeSlot, t_kill: float,
 
 
 def failover_phase(lab: PairLab, args, sec: Section, deadline: Deadline,
-                   victim_letter: str = "a", after: float = 5.0) -> dict:
+                   victim_letter: str = "a", after: float = 5.0, freeze: bool = False,
+                   before_kill=None) -> dict:
     """Long-lived connections and a bulk stream over ECMP; SIGKILL one node
-    and at the same moment move its paths to the survivor; traffic goes on
-    for `after` seconds. Leaves rr-long running."""
+    (freeze: SIGSTOP, a power cut) and at the same moment move its paths to
+    the survivor; traffic goes on for `after` seconds. before_kill(victim,
+    survivor), when given, runs after the steady baseline, under the same
+    traffic. Leaves rr-long running."""
     lab.set_routes(args.spread)
     victim, survivor = lab.slot(victim_letter), lab.slot(OTHER[victim_letter])
     start_longlived(lab, args, sec, window=after)
@@ -1413,25 +1431,28 @@ def failover_phase(lab: PairLab, args, sec: Section, deadline: Deadline,
     hold(lab, args.steady)
     spread_check(sec, {k: delta(v, f0[k]) for k, v in lab.node_frames().items()},
                  "before the kill")
+    if before_kill is not None:
+        before_kill(victim, survivor)
     own_before = show_ownership(lab, sec, "before the kill")
     idle_before = show_ownership(lab, sec, "idle, before the kill", port=IDLE_PORT) \
         if args.idle else {}
     tables_before = ownership(lab, RR_PORT)
     idle_tables_before = ownership(lab, IDLE_PORT) if args.idle else {}
     c_before = lab.counters(survivor)
-    t_kill = lab.kill_node(victim)
+    t_kill = lab.kill_node(victim, freeze=freeze)
     lab.mark("kill", t_kill, window=after)
-    sec.line(f"{victim.label} killed (SIGKILL{' = bridge deleted' if lab.opts.node != 'tandemd' else ''}"
+    how = "SIGSTOP: a power cut" if freeze else "SIGKILL"
+    sec.line(f"{victim.label} killed ({how}{' = bridge deleted' if lab.opts.node != 'tandemd' else ''}"
              f"); routes now: {lab.describe_routes()} (both routers confirmed "
              f"{lab.paths_moved_after * 1000:.1f} ms after the kill)")
     detect = measure_detection(lab, survivor, t_kill)
     if lab.control(survivor) is not None and lab.ha_supported:
         sec.line(f"{survivor.label} reported the peer dead "
                  f"{'after ' + format(detect * 1000, '.0f') + ' ms' if detect else 'not within 5 s'}"
-                 f" (hold time {lab.opts.hold_ms} ms)")
+                 f" (detection time {lab.opts.death_ms} ms)")
         # polled over the control socket between other samples
-        bound = detection_bound_ms(lab.opts.hold_ms)
-        sec.check(f"{survivor.label} declared {victim.label} dead within the hold time + "
+        bound = detection_bound_ms(lab.opts.death_ms)
+        sec.check(f"{survivor.label} declared {victim.label} dead within the detection time + "
                   f"{DETECTION_MARGIN_MS} ms (polled) = {bound:g} ms",
                   detect is not None and detect * 1000 <= bound)
     rec = wait_rr_recovered(lab, t_kill, timeout=deadline.cap(after + 10))

@@ -38,12 +38,19 @@ def configure(ap):
     add_longlived_args(ap)
     ap.add_argument("--kill", choices=("a", "b"), default="a", help="the node to kill")
     ap.add_argument("--after", type=float, default=5.0, help="seconds of traffic after the kill")
+    ap.add_argument("--freeze", action="store_true",
+                    help="SIGSTOP the node instead (a power cut: nothing closes); the survivor "
+                         "finds it by the detection time (--detect-ms, else --hold-ms)")
 
 
-def body(lab, args, report, deadline, variant=None):
-    sec = report.section(f"failover: kill node{args.kill.upper()} under {args.conns} long-lived "
+def body(lab, args, report, deadline, variant=None, before_kill=None):
+    how = "freeze (SIGSTOP)" if args.freeze else "kill"
+    sec = report.section(f"failover: {how} node{args.kill.upper()} under {args.conns} long-lived "
                          f"connections + bulk (owner {args.owner})")
-    fo = failover_phase(lab, args, sec, deadline, victim_letter=args.kill, after=args.after)
+    fo = failover_phase(lab, args, sec, deadline, victim_letter=args.kill, after=args.after,
+                        freeze=args.freeze,
+                        before_kill=(lambda v, s: before_kill(lab, args, sec, v, s))
+                        if before_kill else None)
     if args.idle:
         use_idle(lab, sec, "after the failover")
         stop_idle(lab, sec)
@@ -84,6 +91,7 @@ def body(lab, args, report, deadline, variant=None):
                       idle_before is not None and len(idle_victim) > 0 and
                       idle_after == idle_before and len(idle_before) == args.idle)
     sec.data = {"rr": r, "detect_s": fo["detect"], "recovered_s": fo["recovered"]}
+    return sec
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ def add_ha_args(ap: argparse.ArgumentParser, cli_help: str) -> None:
     ap.add_argument("--no-curve", action="store_true", help="no CURVE keys in the configs")
     ap.add_argument("--heartbeat-ms", type=int, default=20)
     ap.add_argument("--hold-ms", type=int, default=100)
+    ap.add_argument("--detect-ms", type=int, default=0,
+                    help="[ha] peer-link-detect-ms (0: off)")
     ap.add_argument("--cluster-id", type=int, default=7)
 
 
@@ -39,7 +41,7 @@ def ha_options(args) -> dict:
     return dict(node=args.node, tandemd=args.tandemd, cli=args.cli, owner=args.owner,
                 peer_link=args.peer_link, revert=args.revert == "true",
                 curve=not args.no_curve, heartbeat_ms=args.heartbeat_ms,
-                hold_ms=args.hold_ms, cluster_id=args.cluster_id)
+                hold_ms=args.hold_ms, detect_ms=args.detect_ms, cluster_id=args.cluster_id)
 
 
 def add_longlived_args(ap: argparse.ArgumentParser, steady_help: str) -> None:
