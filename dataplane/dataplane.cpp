@@ -19,6 +19,7 @@
 #include <cstring>
 #include <random>
 
+#include "config/config.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "dataplane/dataplane_impl.h"
@@ -38,8 +39,6 @@ constexpr uint16_t kTxDesc = 1024;
 constexpr unsigned kMbufCache = 256;
 constexpr unsigned kMaxWorkers = 64;
 constexpr size_t kHandoffRingSize = 1024;  // frames in flight from one worker to another
-// Frames up to 9000 bytes (jumbo peer link) fit one buffer, plus headroom.
-constexpr uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 9216;
 
 // The device name DPDK gives a --vdev port is the devargs up to the first comma.
 std::string deviceName(const std::string& devargs) {
@@ -247,6 +246,18 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     return true;
 }
 
+// The IP MTU a port will have once started: the one set, else the kernel
+// interface's (af_packet), else the device's; 0 = unknown.
+uint16_t expectedMtu(const std::string& device, uint16_t configured) {
+    if (configured != 0) return configured;
+    if (isAfPacket(deviceName(device))) return kernelMtu(device);
+    uint16_t id = 0, mtu = 0;
+    if (rte_eth_dev_get_port_by_name(deviceName(device).c_str(), &id) != 0 ||
+        rte_eth_dev_get_mtu(id, &mtu) != 0)
+        return 0;
+    return mtu;
+}
+
 bool Dataplane::Impl::openPorts(std::string* error) {
     const unsigned nq = spec.workers;
     const unsigned nports = unsigned(spec.ports.size()) + (spec.peer_link.enabled ? 1 : 0);
@@ -257,13 +268,30 @@ bool Dataplane::Impl::openPorts(std::string* error) {
         8191, nports * nq * (kRxDesc + kTxDesc) + nq * (kMbufCache * 2 + ParkingLot::kSlots) +
                   (nq > 1 ? nq * nq * unsigned(kHandoffRingSize) : 0) + 1024);
     const unsigned mbufs = std::max<unsigned>(needed, spec.packet_buffers);
-    pool = rte_pktmbuf_pool_create("tandem_mbufs", mbufs, kMbufCache, 0, kMbufDataRoom,
-                                   int(rte_socket_id()));
+    // Buffers as large as the largest frame a port can receive (the MTU is
+    // set at start and not changed behind tandemd's back; with af_packet a
+    // kernel MTU raised later drops the larger frames): a 1500-byte node's
+    // buffers are a quarter of the size of jumbo ones.
+    uint32_t largest_mtu = 0;
+    for (const auto& p : spec.ports) {
+        const uint16_t m = expectedMtu(p.device, p.mtu);
+        largest_mtu = std::max<uint32_t>(largest_mtu, m ? m : kMaxPortMtu);
+    }
+    if (spec.peer_link.enabled) {
+        const uint16_t m = expectedMtu(spec.peer_link.device, spec.peer_link.mtu);
+        largest_mtu = std::max<uint32_t>(largest_mtu, m ? m : kMaxPortMtu);
+    }
+    const uint32_t room = packetDataRoom(largest_mtu);
+    pool = rte_pktmbuf_pool_create("tandem_mbufs", mbufs, kMbufCache, 0,
+                                   uint16_t(RTE_PKTMBUF_HEADROOM + room), int(rte_socket_id()));
     if (!pool) {
         *error = std::string("cannot create the packet buffer pool (") + std::to_string(mbufs) +
-                 " buffers): " + rte_strerror(rte_errno) + "; raise -m in [dataplane] eal-args";
+                 " buffers of " + std::to_string(room) + " bytes): " + rte_strerror(rte_errno) +
+                 "; raise -m in [dataplane] eal-args";
         return false;
     }
+    TLOG_INFO(kLog, "packet buffers: %u of %u bytes (the largest port MTU is %u)", mbufs, room,
+              largest_mtu);
     for (const auto& p : spec.ports) {
         uint16_t id;
         if (!openPort(p.name, p.device, p.mtu, nq, &id, error)) return false;

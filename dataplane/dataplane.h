@@ -71,6 +71,18 @@ struct PeerLinkSpec {
     uint32_t heartbeat_for_ms = 0;
 };
 
+/// The data room of one packet buffer (beyond DPDK's headroom) for ports
+/// whose largest IP MTU is `largest_mtu`: the frame (MTU + Ethernet header
+/// + two VLAN tags), what the peer link appends in place (its
+/// authentication trailer) and a driver's kept FCS, rounded up to 128
+/// bytes; at least 2048, what DPDK's drivers expect of a buffer. A
+/// 1500-byte MTU gets 2048 bytes, a 9000-byte one 9088.
+constexpr uint32_t packetDataRoom(uint32_t largest_mtu) {
+    const uint32_t frame = largest_mtu + 14 + 8 + 64;
+    const uint32_t rounded = (frame + 127) / 128 * 128;
+    return rounded < 2048 ? 2048 : rounded;
+}
+
 struct DataplaneSpec {
     std::vector<std::string> eal_args;  ///< from [dataplane] eal-args
     std::vector<DataplanePortSpec> ports;

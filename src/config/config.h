@@ -69,8 +69,10 @@ struct PortConfig {
     unsigned line = 0;           ///< where the section starts
 };
 
-/// Largest port MTU: a frame (MTU + Ethernet header + two VLAN tags) must
-/// fit one packet buffer (9216 bytes of data room, dataplane/).
+/// Largest port MTU: a frame (MTU + Ethernet header + two VLAN tags) of
+/// 9216 bytes. Packet buffers are sized from the ports' MTUs
+/// (packetDataRoom(), dataplane/dataplane.h); a port whose MTU cannot be
+/// read counts as this.
 inline constexpr unsigned kMaxPortMtu = 9216 - 14 - 8;
 
 struct DataplaneConfig {

@@ -55,7 +55,7 @@ from lab import ControlClient, flatten_counters  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 EAL_BASE = "--no-huge --no-pci --no-shconf --no-telemetry"
-TANDEMD_BUFFER_KIB = 9.6   # tandemd's packet buffers hold a 9216-byte frame
+TANDEMD_BUFFER_KIB = 2.4   # tandemd's for an MTU of 1500 (net_pcap's): 2048 bytes of data room
 TESTPMD_BUFFER_KIB = 2.4   # testpmd's default (2176 bytes of data room)
 
 

@@ -2,6 +2,9 @@
 // from the field table of src/proto/port_status_fields.h.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "dataplane/dataplane.h"
 #include "dataplane/dataplane_status.h"
 
 namespace tandem {
@@ -40,6 +43,24 @@ TEST_CASE("a port's JSON has every field of the table, as the table types it") {
     p.peer_link = p.link_up = false;
     CHECK(portStatusJson(p)["role"] == "data");
     CHECK(portStatusJson(p)["link"] == "down");
+}
+
+TEST_CASE("packet buffers are sized from the largest port MTU") {
+    CHECK(packetDataRoom(68) == 2048);
+    CHECK(packetDataRoom(1500) == 2048);
+    CHECK(packetDataRoom(1962) == 2048);  // 1962 + 86 = 2048 exactly
+    CHECK(packetDataRoom(1963) == 2176);
+    CHECK(packetDataRoom(9000) == 9088);
+    // The largest MTU: a frame of 9216 bytes with its slack.
+    CHECK(packetDataRoom(9194) == 9344);
+    uint32_t bad = 0;
+    for (uint32_t mtu = 68; mtu <= 9194; ++mtu) {
+        const uint32_t room = packetDataRoom(mtu);
+        // frame, two VLAN tags, trailer and FCS; rounded; no more
+        bad += room % 128 != 0 || room < mtu + 14 + 8 + 64 ||
+               room > std::max<uint32_t>(2048, mtu + 14 + 8 + 64 + 127);
+    }
+    CHECK(bad == 0);
 }
 
 }  // namespace tandem
