@@ -246,6 +246,16 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     return true;
 }
 
+// What the af_packet driver copies into one buffer: its ring's frame
+// (framesz, 2048 by default) less the part of the ring header it does not
+// copy (32 bytes); 0 for other drivers.
+uint32_t afPacketFrame(const std::string& device) {
+    if (!isAfPacket(deviceName(device))) return 0;
+    const unsigned long framesz =
+        std::strtoul(deviceArgValue(device, "framesz").c_str(), nullptr, 0);
+    return uint32_t(framesz ? framesz : 2048) - 32;
+}
+
 // The IP MTU a port will have once started: the one set, else the kernel
 // interface's (af_packet), else the device's; 0 = unknown.
 uint16_t expectedMtu(const std::string& device, uint16_t configured) {
@@ -272,16 +282,15 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     // set at start and not changed behind tandemd's back; with af_packet a
     // kernel MTU raised later drops the larger frames): a 1500-byte node's
     // buffers are a quarter of the size of jumbo ones.
-    uint32_t largest_mtu = 0;
-    for (const auto& p : spec.ports) {
-        const uint16_t m = expectedMtu(p.device, p.mtu);
+    uint32_t largest_mtu = 0, driver_frame = 0;
+    auto account = [&](const std::string& device, uint16_t mtu) {
+        const uint16_t m = expectedMtu(device, mtu);
         largest_mtu = std::max<uint32_t>(largest_mtu, m ? m : kMaxPortMtu);
-    }
-    if (spec.peer_link.enabled) {
-        const uint16_t m = expectedMtu(spec.peer_link.device, spec.peer_link.mtu);
-        largest_mtu = std::max<uint32_t>(largest_mtu, m ? m : kMaxPortMtu);
-    }
-    const uint32_t room = packetDataRoom(largest_mtu);
+        driver_frame = std::max(driver_frame, afPacketFrame(device));
+    };
+    for (const auto& p : spec.ports) account(p.device, p.mtu);
+    if (spec.peer_link.enabled) account(spec.peer_link.device, spec.peer_link.mtu);
+    const uint32_t room = packetDataRoom(largest_mtu, driver_frame);
     pool = rte_pktmbuf_pool_create("tandem_mbufs", mbufs, kMbufCache, 0,
                                    uint16_t(RTE_PKTMBUF_HEADROOM + room), int(rte_socket_id()));
     if (!pool) {

@@ -75,12 +75,15 @@ struct PeerLinkSpec {
 /// whose largest IP MTU is `largest_mtu`: the frame (MTU + Ethernet header
 /// + two VLAN tags), what the peer link appends in place (its
 /// authentication trailer) and a driver's kept FCS, rounded up to 128
-/// bytes; at least 2048, what DPDK's drivers expect of a buffer. A
-/// 1500-byte MTU gets 2048 bytes, a 9000-byte one 9088.
-constexpr uint32_t packetDataRoom(uint32_t largest_mtu) {
+/// bytes; at least 2048, what DPDK's drivers expect of a buffer, and at
+/// least `driver_frame`, a frame a driver copies into one buffer whatever
+/// the MTU (af_packet: its ring's frame). A 1500-byte MTU gets 2048 bytes,
+/// a 9000-byte one 9088.
+constexpr uint32_t packetDataRoom(uint32_t largest_mtu, uint32_t driver_frame = 0) {
     const uint32_t frame = largest_mtu + 14 + 8 + 64;
     const uint32_t rounded = (frame + 127) / 128 * 128;
-    return rounded < 2048 ? 2048 : rounded;
+    const uint32_t room = rounded < 2048 ? 2048 : rounded;
+    return room < driver_frame ? driver_frame : room;
 }
 
 struct DataplaneSpec {

@@ -724,11 +724,14 @@ class PairLab(InlineLab):
         node.start(s)
         s.node, s.dead = node, False
 
-    def kill_node(self, s: NodeSlot, move_paths: bool = True, freeze: bool = False) -> float:
+    def kill_node(self, s: NodeSlot, move_paths: bool = True, freeze: bool = False,
+                  reap: bool = True) -> float:
         """SIGKILL (or delete the kernel bridge) and, at once, move its paths
         to the survivor. Returns the kill time (time.monotonic()). freeze:
         SIGSTOP instead, a power cut as its peer sees it (no socket closes,
-        nothing more is sent); the stopped process is killed at the end."""
+        nothing more is sent); the stopped process is killed at the end.
+        reap=False: the caller reaps (s.node.reap()) once it has measured
+        what follows the kill (the process's exit can take seconds)."""
         t = time.monotonic()
         s.dead = True
         if freeze:
@@ -738,7 +741,7 @@ class PairLab(InlineLab):
         if move_paths:
             self.move_paths_off(s.letter)
         self.paths_moved_after = time.monotonic() - t
-        if not freeze:
+        if reap and not freeze:
             s.node.reap()
         return t
 
@@ -1439,13 +1442,15 @@ def failover_phase(lab: PairLab, args, sec: Section, deadline: Deadline,
     tables_before = ownership(lab, RR_PORT)
     idle_tables_before = ownership(lab, IDLE_PORT) if args.idle else {}
     c_before = lab.counters(survivor)
-    t_kill = lab.kill_node(victim, freeze=freeze)
+    t_kill = lab.kill_node(victim, freeze=freeze, reap=False)
     lab.mark("kill", t_kill, window=after)
     how = "SIGSTOP: a power cut" if freeze else "SIGKILL"
     sec.line(f"{victim.label} killed ({how}{' = bridge deleted' if lab.opts.node != 'tandemd' else ''}"
              f"); routes now: {lab.describe_routes()} (both routers confirmed "
              f"{lab.paths_moved_after * 1000:.1f} ms after the kill)")
     detect = measure_detection(lab, survivor, t_kill)
+    if not freeze:
+        victim.node.reap()
     if lab.control(survivor) is not None and lab.ha_supported:
         sec.line(f"{survivor.label} reported the peer dead "
                  f"{'after ' + format(detect * 1000, '.0f') + ' ms' if detect else 'not within 5 s'}"

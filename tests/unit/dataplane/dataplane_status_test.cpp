@@ -53,6 +53,9 @@ TEST_CASE("packet buffers are sized from the largest port MTU") {
     CHECK(packetDataRoom(9000) == 9088);
     // The largest MTU: a frame of 9216 bytes with its slack.
     CHECK(packetDataRoom(9194) == 9344);
+    // A driver that copies a larger frame whatever the MTU (af_packet's ring).
+    CHECK(packetDataRoom(1500, 9184) == 9184);
+    CHECK(packetDataRoom(9000, 2016) == 9088);
     uint32_t bad = 0;
     for (uint32_t mtu = 68; mtu <= 9194; ++mtu) {
         const uint32_t room = packetDataRoom(mtu);
