@@ -33,7 +33,7 @@ worker that received them to the one that holds their flow: the figure
 is "with the hand-off".
 
     /usr/bin/python3 tests/bench/bench_e2e.py [--tandemd PATH] [--flows N]
-        [--size 64|imix] [--workers N] [--rounds N] [--seconds S]
+        [--size 64|imix] [--workers N] [--rounds N] [--seconds S] [--perf FILE]
 """
 from __future__ import annotations
 
@@ -55,8 +55,11 @@ from lab import ControlClient, flatten_counters  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 EAL_BASE = "--no-huge --no-pci --no-shconf --no-telemetry"
-TANDEMD_BUFFER_KIB = 2.4   # tandemd's for an MTU of 1500 (net_pcap's): 2048 bytes of data room
-TESTPMD_BUFFER_KIB = 2.4   # testpmd's default (2176 bytes of data room)
+# Without hugepages (4 KiB pages) a packet buffer may not cross a page: one
+# buffer of up to 4 KiB a page (tandemd's for an MTU of 1500, net_pcap's, and
+# testpmd's both hold 2048 to 2176 bytes of data).
+TANDEMD_BUFFER_KIB = 4.1
+TESTPMD_BUFFER_KIB = 4.1
 
 
 def eal(workers: int, buffers: int, buffer_kib: float) -> str:
@@ -146,17 +149,31 @@ def run_testpmd(inside: list[str], outside: list[str], flows: int, warmup: float
     argv += ["--", "--forward-mode=io", "--stats-period", "1",
              f"--total-num-mbufs={buffers}", f"--nb-cores={workers}", f"--rxq={workers}",
              f"--txq={workers}"]
+    # Per-second statistics: two ports, each with a Tx-pps line. It loads
+    # the whole capture first (tens of seconds at a million flows): the
+    # window starts at the first second that moved frames.
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, tx, per_second = "", [], []
+    give_up = time.monotonic() + 300
     try:
-        out, _ = p.communicate(timeout=warmup + seconds + 3)
-    except subprocess.TimeoutExpired:
+        for line in p.stdout:
+            out += line
+            m = re.search(r"Tx-pps:\s+(\d+)", line)
+            if m:
+                tx.append(int(m.group(1)))
+                if len(tx) % 2 == 0 and tx[-1] + tx[-2] > 0:
+                    per_second.append(tx[-1] + tx[-2])
+            if len(per_second) >= warmup + seconds or time.monotonic() > give_up:
+                break
+    finally:
         p.send_signal(signal.SIGINT)
-        out, _ = p.communicate(timeout=10)
-    # Per-second statistics: two ports, each with a Tx-pps line.
-    tx = [int(x) for x in re.findall(r"Tx-pps:\s+(\d+)", out)]
-    per_second = [tx[i] + tx[i + 1] for i in range(0, len(tx) - 1, 2)]
+        try:
+            out += p.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
     skip = int(warmup)
-    samples = [r for r in per_second[skip:] if r > 0]
+    samples = per_second[skip:]
     if not samples:
         raise RuntimeError("testpmd reported no rate:\n" + out[-2000:])
     return statistics.median(samples)
@@ -183,13 +200,13 @@ def tandemd_config(workdir: str, inside: list[str], outside: list[str],
 
 
 def run_tandemd(binary: str, workdir: str, inside: list[str], outside: list[str], flows: int,
-                warmup: float, seconds: float) -> tuple[float, dict]:
+                warmup: float, seconds: float, perf: str | None = None) -> tuple[float, dict]:
     conf, sock = tandemd_config(workdir, inside, outside, flows)
     log = open(os.path.join(workdir, "tandemd.log"), "w")
     p = subprocess.Popen([binary, "--config", conf], stdout=log, stderr=subprocess.STDOUT)
     try:
         client = ControlClient(sock)
-        end = time.monotonic() + 60  # a large capture takes a while to load
+        end = time.monotonic() + 300  # a large capture takes a while to load
         while True:
             if p.poll() is not None:
                 raise RuntimeError("tandemd exited: " + open(log.name).read()[-2000:])
@@ -202,7 +219,13 @@ def run_tandemd(binary: str, workdir: str, inside: list[str], outside: list[str]
                 time.sleep(0.1)
         time.sleep(warmup)
         c0, t0 = flatten_counters(client.request("show counters", timeout=3.0)), time.monotonic()
-        time.sleep(seconds)
+        if perf:
+            # The whole process: its worker is the one busy thread.
+            subprocess.run(["perf", "record", "-q", "-o", perf, "-p", str(p.pid), "--",
+                            "sleep", str(seconds)], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        else:
+            time.sleep(seconds)
         c1, t1 = flatten_counters(client.request("show counters", timeout=3.0)), time.monotonic()
         delta = {k: c1.get(k, 0) - c0.get(k, 0) for k in c1 if c1.get(k, 0) != c0.get(k, 0)}
         return delta.get("forwarded", 0) / (t1 - t0), delta
@@ -222,6 +245,9 @@ def main() -> int:
     ap.add_argument("--flows", type=int, default=1000)
     ap.add_argument("--size", choices=("64", "imix"), default="64")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--perf", metavar="FILE",
+                    help="perf record tandemd's last measured window into FILE and print its "
+                         "top symbols (the rate of that round is then perf's too)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--seconds", type=float, default=4.0)
@@ -236,7 +262,7 @@ def main() -> int:
         for r in range(a.rounds):
             ref.append(run_testpmd(inside, outside, a.flows, a.warmup, a.seconds))
             rate, last = run_tandemd(a.tandemd, workdir, inside, outside, a.flows, a.warmup,
-                                     a.seconds)
+                                     a.seconds, a.perf if r == a.rounds - 1 else None)
             ours.append(rate)
             print(f"round {r + 1}: testpmd {ref[-1] / 1e6:.2f} Mpps, tandemd "
                   f"{ours[-1] / 1e6:.2f} Mpps", flush=True)
@@ -253,6 +279,13 @@ def main() -> int:
         print(f"  tandemd drops in the last round: {drops or 'none'}; sessions created "
               f"{last.get('sessions_created', 0)} (picked up at the first loop, before the "
               f"measured window)")
+        if a.perf:
+            report = subprocess.run(["perf", "report", "-i", a.perf, "--stdio", "--sort",
+                                     "dso,symbol", "--percent-limit", "1"],
+                                    capture_output=True, text=True).stdout
+            print("where tandemd's time went (perf, last round):")
+            print("\n".join(line for line in report.splitlines()
+                            if line.strip() and not line.startswith("#")))
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
