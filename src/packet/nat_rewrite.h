@@ -25,4 +25,19 @@ enum class NatEnd : uint8_t { source, destination };
 /// not IPv4 or is tunnelled.
 bool natRewrite(uint8_t* frame, const PacketInfo& info, NatEnd end, uint32_t addr, uint16_t port);
 
+/// Translates an ICMPv4 error (`info.icmp_is_error`) about a translated
+/// flow as the packet it quotes: the quoted packet's `quoted` end gets
+/// `addr` and, for a quoted TCP or UDP packet or ICMP echo, `port`; the
+/// outer packet's opposite end (its destination when the quoted source
+/// changes: the error goes back to the quoted packet's sender) gets `addr`
+/// too when it held the quoted address (a host of the translated end that
+/// answered itself; a router's own address is kept). Checksums follow: the
+/// outer IP header, the quoted IP header, the quoted TCP or UDP checksum
+/// when the quote holds it (an ICMP echo's, which covers its message
+/// only), and the ICMP checksum over all of it. Returns false, changing
+/// nothing, when the packet is no IPv4 ICMP error or quotes no IPv4 header
+/// and 8 bytes beyond it.
+bool natRewriteIcmpError(uint8_t* frame, const PacketInfo& info, NatEnd quoted, uint32_t addr,
+                         uint16_t port);
+
 }  // namespace tandem

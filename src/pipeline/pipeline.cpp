@@ -366,6 +366,8 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
         }
     }
     if (s.kind == kIcmpError) {
+        if (sess.flags & kSessionNat) [[unlikely]]
+            natIcmpErrorOut(s, index);
         counters_.inc(PipelineCounter::icmp_errors_forwarded);
         return forwardFrom(in_port);
     }

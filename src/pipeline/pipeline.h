@@ -374,6 +374,13 @@ class Pipeline {
     /// A packet to a pool address:port: its destination put back to the
     /// session's initiator (before the lookup, which then finds it).
     void natReply(Slot& s);
+    uint32_t* natReplySlot(uint32_t addr, uint16_t port);
+    /// An ICMP error quoting a packet a translated session sent: back to
+    /// its client, the quote as the client sent it (before the lookup).
+    void natIcmpErrorBack(Slot& s);
+    /// An ICMP error about a packet on its way to a translated session's
+    /// client: the quote as its server sent it (after the lookup).
+    void natIcmpErrorOut(Slot& s, uint32_t index);
     static void releaseNat(void* self, uint32_t index, const NatBinding& binding);
 
     // Cluster side (pipeline_ha.cpp).

@@ -105,6 +105,8 @@ namespace tandem {
     X(nat_replies_translated, "packets to a pool address:port put back to their session's client") \
     X(nat_no_translation,                                                                          \
       "packets to a pool address:port that no session holds (or from another end), left as is")    \
+    X(nat_icmp_errors_translated,                                                                  \
+      "ICMP errors about a translated session translated as the packet they quote")                \
     X(traffic_log_dropped, "traffic log records lost because the ring to the logger was full")
 
 TANDEM_COUNTER_ENUM(PipelineCounter, TANDEM_PIPELINE_COUNTERS)

@@ -45,6 +45,17 @@ Pipeline::NatPoolState* Pipeline::natPoolOf(uint32_t addr) {
     return nullptr;
 }
 
+// The reply index's entry for a pool address and port, null when the
+// address is in no pool or the port outside its range.
+uint32_t* Pipeline::natReplySlot(uint32_t addr, uint16_t port) {
+    NatPoolState* pool = natPoolOf(addr);
+    if (!pool) return nullptr;
+    const NatPoolSpec& spec = pool->map->pool();
+    if (port < spec.port_lo || port > spec.port_hi) return nullptr;
+    return &pool->replies[size_t(addr - spec.first_addr) * pool->ports_per_addr +
+                          (port - spec.port_lo)];
+}
+
 bool Pipeline::startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& info) {
     const NatDecision d = settings_.nat->rules->match(q);
     if (d.action != NatAction::snat || !translatable(info)) return true;
@@ -53,9 +64,7 @@ bool Pipeline::startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& 
     if (!got) return false;
     table_.nat(index) = NatBinding{got->addr, got->port, kNatSource, 0};
     table_.at(index).flags |= kSessionNat;
-    const NatPoolSpec& spec = pool.map->pool();
-    pool.replies[size_t(got->addr - spec.first_addr) * pool.ports_per_addr +
-                 (got->port - spec.port_lo)] = index + 1;
+    *natReplySlot(got->addr, got->port) = index + 1;
     counters_.inc(PipelineCounter::sessions_translated);
     return true;
 }
@@ -65,21 +74,58 @@ void Pipeline::natOriginal(const Slot& s, uint32_t index) {
     natRewrite(s.frame, s.info, NatEnd::source, b.addr, b.port);
 }
 
-void Pipeline::natReply(Slot& s) {
+void Pipeline::natIcmpErrorBack(Slot& s) {
     PacketInfo& info = s.info;
-    if (!translatable(info)) return;
-    const uint32_t addr = info.dst.v4();
-    NatPoolState* pool = natPoolOf(addr);
-    if (!pool) return;
-    const NatPoolSpec& spec = pool->map->pool();
-    if (info.dport < spec.port_lo || info.dport > spec.port_hi) return;
-    const uint32_t slot = pool->replies[size_t(addr - spec.first_addr) * pool->ports_per_addr +
-                                        (info.dport - spec.port_lo)];
-    if (slot == 0) {
+    FlowTuple& q = info.icmp_error.inner;
+    if (info.family != AddrFamily::v4 || info.tunnel.kind != TunnelKind::none ||
+        q.family != AddrFamily::v4 ||
+        !(q.proto == kProtoTcp || q.proto == kProtoUdp || q.proto == kProtoIcmp))
+        return;
+    const uint32_t* slot = natReplySlot(q.src.v4(), q.sport);
+    if (!slot) return;
+    if (*slot == 0) {
         counters_.inc(PipelineCounter::nat_no_translation);
         return;
     }
-    const uint32_t index = slot - 1;
+    const Session& sess = table_.at(*slot - 1);
+    const SessionEndpoints e = endpointsOf(sess);
+    // It must quote a packet the session sent to its server.
+    if (sess.key_proto != q.proto || !(q.dst == e.dst) ||
+        (q.proto != kProtoIcmp && q.dport != e.dport) ||
+        !natRewriteIcmpError(s.frame, info, NatEnd::source, e.src.v4(), e.sport)) {
+        counters_.inc(PipelineCounter::nat_no_translation);
+        return;
+    }
+    if (info.dst == q.src) info.dst = e.src;
+    q.src = e.src;
+    q.sport = e.sport;
+    if (q.proto == kProtoIcmp) q.dport = e.sport;  // an echo's identifier is both
+    counters_.inc(PipelineCounter::nat_icmp_errors_translated);
+}
+
+void Pipeline::natIcmpErrorOut(Slot& s, uint32_t index) {
+    const FlowTuple& q = s.info.icmp_error.inner;
+    const SessionEndpoints e = endpointsOf(table_.at(index));
+    // An error about a packet on its way to the client (a reply, put back
+    // to the client's address): it leaves quoting what the server sent.
+    if (!(q.dst == e.src) || (q.proto != kProtoIcmp && q.dport != e.sport)) return;
+    const NatBinding& b = table_.nat(index);
+    if (natRewriteIcmpError(s.frame, s.info, NatEnd::destination, b.addr, b.port))
+        counters_.inc(PipelineCounter::nat_icmp_errors_translated);
+}
+
+void Pipeline::natReply(Slot& s) {
+    PacketInfo& info = s.info;
+    if (info.icmp_is_error) [[unlikely]]
+        return natIcmpErrorBack(s);
+    if (!translatable(info)) return;
+    const uint32_t* slot = natReplySlot(info.dst.v4(), info.dport);
+    if (!slot) return;
+    if (*slot == 0) {
+        counters_.inc(PipelineCounter::nat_no_translation);
+        return;
+    }
+    const uint32_t index = *slot - 1;
     const Session& sess = table_.at(index);
     const SessionEndpoints e = endpointsOf(sess);
     // Only the other end of the translated session is put through.
@@ -97,17 +143,12 @@ void Pipeline::natReply(Slot& s) {
 
 void Pipeline::releaseNat(void* self, uint32_t index, const NatBinding& b) {
     auto* p = static_cast<Pipeline*>(self);
-    NatPoolState* pool = p->natPoolOf(b.addr);
-    if (!pool) return;
-    const NatPoolSpec& spec = pool->map->pool();
-    if (b.port < spec.port_lo || b.port > spec.port_hi) return;
-    uint32_t& slot = pool->replies[size_t(b.addr - spec.first_addr) * pool->ports_per_addr +
-                                   (b.port - spec.port_lo)];
+    uint32_t* slot = p->natReplySlot(b.addr, b.port);
     // Only the session that took the port here gives it back (a replica's
     // binding is its owner's).
-    if (slot != index + 1) return;
-    slot = 0;
-    pool->ports->release(b.addr, b.port);
+    if (!slot || *slot != index + 1) return;
+    *slot = 0;
+    p->natPoolOf(b.addr)->ports->release(b.addr, b.port);
 }
 
 }  // namespace tandem

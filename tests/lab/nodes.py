@@ -313,8 +313,10 @@ class TandemdNode:
                     out[f"ports.{key}"] = out.get(f"ports.{key}", 0) + port[key]
         return out
 
-    def sessions(self) -> list:
-        return self.control.request("show session all", timeout=5.0).get("sessions", [])
+    def sessions(self, **filters) -> list:
+        """`show session all`, filtered as the command is (src=, dport=, state=...)."""
+        return self.control.request("show session all", timeout=5.0,
+                                    **filters).get("sessions", [])
 
     def stop(self, timeout: float = 15.0) -> dict:
         if self.proc is None:

@@ -4,23 +4,25 @@ behind it, a real server in front, counted outcomes.
 
     [nat]
     pool = tiny   10.77.0.110 ports 30000-30063      (one block: 64 ports)
-    pool = public 10.77.0.100-10.77.0.101 ports 20000-29999
+    pool = public 10.77.0.100 ports 1024-65535
     rule = snat from inside to outside proto tcp dport 7001 pool tiny
     rule = snat from inside to outside pool public
 
-The client side has 20 addresses; the server learns the pool addresses'
+The client side has 100 addresses; the server learns the pool addresses'
 MAC statically (the node is a bump in the wire and answers no ARP).
 
-1. --count connections (default 2000, 100 at a time) from the 20 client
-   addresses to tcp/7000: every one is echoed; the server saw only the
-   public pool's addresses, and never two connections at once from the
-   same address:port; tandemd translated each (sessions_translated) and
-   put every reply back (nat_replies_translated).
+1. --count connections (default 10,000, 100 at a time) from the 100
+   client addresses to tcp/7000: every one is echoed; the server saw only
+   the public pool's one address, and never two connections at once from
+   the same address:port; tandemd translated each (sessions_translated)
+   and put every reply back (nat_replies_translated).
 2. `show session` gives a held connection's translation (nat, nat_src,
    nat_sport), within the pool; the traffic log's start lines give every
    translated session's.
 3. ICMP echo from the client reaches the server from a pool address and
-   the reply comes back.
+   the reply comes back. UDP to a closed port of the server (traceroute
+   style): the server's ICMP port unreachable, sent to the pool address,
+   reaches each client socket as ECONNREFUSED (nat_icmp_errors_translated).
 4. The tiny pool: 100 connections held open at once to tcp/7001: exactly
    64 get through, the rest are dropped and counted
    (dropped_nat_exhausted); tandemd keeps running and, once they are
@@ -48,16 +50,18 @@ from labkit.runner import run_standalone  # noqa: E402
 from nodes import Rule, TandemdNode  # noqa: E402
 
 PORT, TINY_PORT = 7000, 7001
-PUBLIC = ("10.77.0.100", "10.77.0.101")
+CLOSED_PORT = 33434   # nothing listens there on the server
+PUBLIC = ("10.77.0.100",)
 TINY = "10.77.0.110"
-SOURCES = [f"10.77.0.{11 + i}" for i in range(20)]
+SOURCES = [f"10.77.0.{150 + i}" for i in range(100)]
 POLICY = (
     Rule("tcp", (PORT, TINY_PORT), name="out", log=True),
     Rule("icmp", icmp_types=(8,), name="ping"),
+    Rule("udp", (CLOSED_PORT,), name="trace"),
 )
 NAT = ("[nat]\n"
        f"pool = tiny {TINY} ports 30000-30063\n"
-       f"pool = public {PUBLIC[0]}-{PUBLIC[1]} ports 20000-29999\n"
+       f"pool = public {PUBLIC[0]} ports 1024-65535\n"
        f"rule = snat from inside to outside proto tcp dport {TINY_PORT} pool tiny\n"
        "rule = snat from inside to outside pool public\n")
 
@@ -98,12 +102,14 @@ def step_show_session(lab, node, check) -> None:
                                          "--port", str(PORT), "--sources", SOURCES[0],
                                          "--count", "1", "--hold", "20"])
     try:
-        shown = [s for s in node.sessions() if s.get("dport") == PORT
+        # Filtered: the table still holds the closed sessions of step 1.
+        shown = [s for s in node.sessions(src=SOURCES[0], dport=PORT, state="established")
+                 if s.get("dport") == PORT
                  and s.get("state") == "established" and s.get("src") == SOURCES[0]]
         nat = [(s.get("nat"), s.get("nat_src"), s.get("nat_sport")) for s in shown]
         check(f"show session: the held connection from {SOURCES[0]} leaves as {nat}",
               len(nat) == 1 and nat[0][0] == "snat" and nat[0][1] in PUBLIC
-              and 20000 <= (nat[0][2] or 0) <= 29999)
+              and 1024 <= (nat[0][2] or 0) <= 65535)
     finally:
         lab.stop_service("held", timeout=10.0)
 
@@ -129,6 +135,19 @@ def step_ping(lab, check) -> None:
                             "--interval", "0.1"], timeout=30)
     check(f"ICMP echo through the translation answered ({r.get('replies')}/5 replies)",
           r.get("replies") == 5)
+
+
+def step_port_unreachable(lab, node, check, flows: int = 20) -> None:
+    c0 = node.counters()
+    r = lab.tool("client", ["udp", "--dst", lab.addr.server_ip, "--port", str(CLOSED_PORT),
+                            "--flows", str(flows), "--requests", str(flows), "--timeout", "2"],
+                 timeout=60)
+    c1 = node.counters()
+    back = c1.get("nat_icmp_errors_translated", 0) - c0.get("nat_icmp_errors_translated", 0)
+    check(f"UDP to a closed port: {r.get('refused')} of {flows} client sockets got the "
+          f"server's port unreachable (ECONNREFUSED; timeouts {r.get('timeouts')}), each error "
+          f"translated back (nat_icmp_errors_translated +{back})",
+          r.get("refused") == flows and back == flows)
 
 
 def step_exhaustion(lab, node, check) -> None:
@@ -160,6 +179,7 @@ def run(args) -> int:
         check_traffic_log(log_path, check, args.count)
         step_show_session(lab, node, check)
         step_ping(lab, check)
+        step_port_unreachable(lab, node, check)
         step_exhaustion(lab, node, check)
         served = lab.stop_service("server", timeout=10.0)
         lab.stop_service("tiny-server", timeout=10.0)
@@ -176,7 +196,7 @@ def run(args) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tandemd", default=os.environ.get("TANDEMD"))
-    ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--deadline", type=float, default=240.0)
     a = ap.parse_args()
     return run_standalone(a, run, a.deadline)

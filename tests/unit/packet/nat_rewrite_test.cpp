@@ -15,6 +15,7 @@ using tandem::test::FrameBuilder;
 namespace {
 
 constexpr uint32_t kPool = 0xc6336407;  // 198.51.100.7
+using Bytes = std::vector<uint8_t>;
 
 uint16_t be16(const uint8_t* p) {
     return uint16_t(p[0] << 8 | p[1]);
@@ -157,5 +158,118 @@ TEST_CASE("IPv6 is not translated") {
     auto f = FrameBuilder::tcp("2001:db8::1", 1, "2001:db8::2", 2, kTcpSyn).build();
     const std::vector<uint8_t> before = f;
     CHECK_FALSE(natRewrite(f.data(), parsed(f), NatEnd::source, kPool, 3));
+    CHECK(f == before);
+}
+
+namespace {
+
+// The original datagram a client sent, and the ICMP error about it after
+// the translation (its server's host answering the translated source).
+struct QuotedCase {
+    Bytes original;    // client -> server, as the client sent it
+    Bytes translated;  // as it left the firewall
+    Bytes error;       // server -> pool address, quoting `translated`
+};
+
+// An ICMP error quoting `quote_bytes` of `translated`'s L4 header (the
+// builder quotes 8; more are appended, as routers quote up to 576 bytes).
+Bytes errorQuoting(const Bytes& translated, size_t quote_bytes) {
+    Bytes e = FrameBuilder::icmpError("192.0.2.80", "198.51.100.7", translated).build();
+    if (quote_bytes > 8) {
+        e.insert(e.end(), translated.begin() + 14 + 20 + 8,
+                 translated.begin() + 14 + 20 + quote_bytes);
+        const uint16_t total = uint16_t(be16(e.data() + 16) + quote_bytes - 8);
+        e[16] = uint8_t(total >> 8), e[17] = uint8_t(total);
+        e[24] = e[25] = 0;
+        const uint16_t c = uint16_t(~fold(sumOf(e.data() + 14, 20)));
+        e[24] = uint8_t(c >> 8), e[25] = uint8_t(c);
+    }
+    fillChecksum(e);
+    return e;
+}
+
+QuotedCase quotedCase(Bytes original, size_t quote_bytes) {
+    fillChecksum(original);
+    QuotedCase q;
+    q.original = original;
+    q.translated = original;
+    REQUIRE(natRewrite(q.translated.data(), parsed(original), NatEnd::source, kPool, 61001));
+    q.error = errorQuoting(q.translated, quote_bytes);
+    return q;
+}
+
+}  // namespace
+
+TEST_CASE("an ICMP error about a translated datagram goes back to its client, quote restored") {
+    struct {
+        const char* name;
+        Bytes original;
+        size_t quote;
+    } cases[] = {
+        {"UDP, 8 bytes quoted (its checksum among them)",
+         FrameBuilder::udp("10.0.1.10", 40000, "192.0.2.80", 33434).payload(32).build(), 8},
+        {"TCP, 8 bytes quoted",
+         FrameBuilder::tcp("10.0.1.10", 40000, "192.0.2.80", 443, kTcpSyn).seq(77).build(), 8},
+        {"TCP, its whole header quoted (its checksum among it)",
+         FrameBuilder::tcp("10.0.1.10", 40000, "192.0.2.80", 443, kTcpSyn).seq(77).build(), 20},
+        {"an ICMP echo", FrameBuilder::echo("10.0.1.10", "192.0.2.80", 0x1234, true).build(), 8},
+    };
+    for (auto& c : cases) {
+        const std::string name = c.name;
+        CAPTURE(name);
+        QuotedCase q = quotedCase(c.original, c.quote);
+        const PacketInfo in = parsed(q.error);
+        REQUIRE(in.icmp_is_error);
+        CHECK(in.icmp_error.inner.src == IpAddr::fromV4(kPool));
+        const uint16_t client_port = c.original[14 + 9] == kProtoIcmp ? 0x1234 : 40000;
+        REQUIRE(natRewriteIcmpError(q.error.data(), in, NatEnd::source, 0x0a00010a, client_port));
+        const PacketInfo out = parsed(q.error);
+        CHECK(out.dst == *parseIpAddr("10.0.1.10"));
+        CHECK(out.src == *parseIpAddr("192.0.2.80"));  // the server's host: not translated
+        CHECK(out.icmp_error.inner.src == *parseIpAddr("10.0.1.10"));
+        CHECK(out.icmp_error.inner.sport == client_port);
+        CHECK(ipHeaderRight(q.error, out));
+        CHECK(l4Sum(q.error, out) == 0xffff);  // the ICMP checksum over the message
+        // The quote is the client's own datagram again, byte for byte
+        // (addresses, ports, the IP and the quoted L4 checksum).
+        const size_t quoted = 20 + c.quote;
+        CHECK(Bytes(q.error.begin() + out.l4_offset + 8,
+                    q.error.begin() + out.l4_offset + 8 + quoted) ==
+              Bytes(q.original.begin() + 14, q.original.begin() + 14 + quoted));
+    }
+}
+
+TEST_CASE("an ICMP error from the translated side about a reply quotes the translated address") {
+    // The server's reply, put back to the client; the client's host answers
+    // it with an error that must leave as if from the pool address.
+    auto reply = FrameBuilder::udp("192.0.2.80", 53, "10.0.1.10", 40000).payload(20).build();
+    fillChecksum(reply);
+    Bytes sent = reply;  // as the server sent it: to the pool address
+    REQUIRE(natRewrite(sent.data(), parsed(reply), NatEnd::destination, kPool, 61001));
+    Bytes e = FrameBuilder::icmpError("10.0.1.10", "192.0.2.80", reply).build();
+    fillChecksum(e);
+    REQUIRE(natRewriteIcmpError(e.data(), parsed(e), NatEnd::destination, kPool, 61001));
+    const PacketInfo out = parsed(e);
+    CHECK(out.src == IpAddr::fromV4(kPool));  // the client's host itself answered
+    CHECK(out.icmp_error.inner.dst == IpAddr::fromV4(kPool));
+    CHECK(out.icmp_error.inner.dport == 61001);
+    CHECK(ipHeaderRight(e, out));
+    CHECK(l4Sum(e, out) == 0xffff);
+    CHECK(Bytes(e.begin() + out.l4_offset + 8, e.end()) ==
+          Bytes(sent.begin() + 14, sent.begin() + 14 + 28));
+    // A router's error keeps the router's own address outside.
+    Bytes r = FrameBuilder::icmpError("10.0.1.1", "192.0.2.80", reply, 11, 0).build();
+    fillChecksum(r);
+    REQUIRE(natRewriteIcmpError(r.data(), parsed(r), NatEnd::destination, kPool, 61001));
+    CHECK(parsed(r).src == *parseIpAddr("10.0.1.1"));
+    CHECK(l4Sum(r, parsed(r)) == 0xffff);
+}
+
+TEST_CASE("an ICMP error rewrite refuses what is no IPv4 ICMP error") {
+    auto f = FrameBuilder::udp("10.0.1.10", 40000, "192.0.2.80", 53).payload(20).build();
+    const Bytes before = f;
+    CHECK_FALSE(natRewriteIcmpError(f.data(), parsed(f), NatEnd::source, kPool, 1));
+    auto echo = FrameBuilder::echo("10.0.1.10", "192.0.2.80", 7, true).build();
+    CHECK_FALSE(natRewriteIcmpError(echo.data(), parsed(echo), NatEnd::source, kPool, 1));
     CHECK(f == before);
 }

@@ -171,6 +171,49 @@ TEST_CASE("UDP and ICMP echo are translated too, and traffic no rule names is no
     CHECK(n.count(PipelineCounter::sessions_translated) == 2);
 }
 
+TEST_CASE("ICMP errors about a translated session are translated as the packets they quote") {
+    Node n;
+    // Traceroute style: UDP to a closed port; the server's host answers the
+    // pool address, and the error reaches the client about its own datagram.
+    Bytes probe = FrameBuilder::udp("10.0.1.10", 40000, kServer, 33434).payload(32).build();
+    const Bytes as_sent = probe;
+    REQUIRE(n.send(probe, kInside).kind == VerdictKind::forward);
+    const uint16_t port = parsed(probe).sport;
+    Bytes unreachable = FrameBuilder::icmpError(kServer, text(kPoolAddr), probe).build();
+    const Verdict v = n.send(unreachable, kOutside);
+    REQUIRE(v.kind == VerdictKind::forward);
+    CHECK(v.port == kInside);
+    const PacketInfo back = parsed(unreachable);
+    CHECK(back.dst == *parseIpAddr("10.0.1.10"));
+    CHECK(back.icmp_error.inner.src == *parseIpAddr("10.0.1.10"));
+    CHECK(back.icmp_error.inner.sport == 40000);
+    CHECK(Bytes(unreachable.begin() + back.l4_offset + 8, unreachable.end()) ==
+          Bytes(as_sent.begin() + 14, as_sent.begin() + 14 + 28));
+    CHECK(n.count(PipelineCounter::nat_icmp_errors_translated) == 1);
+    CHECK(n.count(PipelineCounter::icmp_errors_forwarded) == 1);
+
+    // The other way: the client's host answers the server's reply with an
+    // error, which leaves from the pool address quoting what the server sent.
+    Bytes reply = FrameBuilder::udp(kServer, 33434, text(kPoolAddr), port).payload(8).build();
+    const Bytes reply_sent = reply;
+    REQUIRE(n.send(reply, kOutside).kind == VerdictKind::forward);
+    Bytes refused = FrameBuilder::icmpError("10.0.1.10", kServer, reply).build();
+    REQUIRE(n.send(refused, kInside).kind == VerdictKind::forward);
+    const PacketInfo out = parsed(refused);
+    CHECK(out.src == IpAddr::fromV4(kPoolAddr));
+    CHECK(Bytes(refused.begin() + out.l4_offset + 8, refused.end()) ==
+          Bytes(reply_sent.begin() + 14, reply_sent.begin() + 14 + 28));
+    CHECK(n.count(PipelineCounter::nat_icmp_errors_translated) == 2);
+
+    // About a pool port no session holds: left as is, and dropped (no session).
+    Bytes probe2 = FrameBuilder::udp(text(kPoolAddr), 20100, kServer, 33434).payload(8).build();
+    Bytes stray = FrameBuilder::icmpError(kServer, text(kPoolAddr), probe2).build();
+    CHECK(n.send(stray, kOutside).kind == VerdictKind::drop);
+    CHECK(parsed(stray).dst == IpAddr::fromV4(kPoolAddr));
+    CHECK(n.count(PipelineCounter::nat_no_translation) == 1);
+    CHECK(n.count(PipelineCounter::nat_icmp_errors_translated) == 2);
+}
+
 TEST_CASE("a reset rule resets a translated connection at both ends, each as it knows it") {
     Node n("public 198.51.100.10 ports 20000-20127",
            {"deny from inside to outside app tls sni bad.example reset",
