@@ -156,6 +156,18 @@ void loadNat(LoadContext& c) {
             continue;
         }
         if (c.zones_complete) checkZones(c, rule->match, src);
+        if (rule->action == NatAction::dnat) {
+            // A reply from the target names its rule by address and port.
+            for (const NatRule& o : nat.rules) {
+                if (o.action == NatAction::dnat && o.to_addr == rule->to_addr &&
+                    o.to_port == rule->to_port && o.proto == rule->proto) {
+                    ruleError(c, src, 1,
+                              "dnat to the same address and port as an earlier dnat rule: their "
+                              "replies could not be told apart");
+                    break;
+                }
+            }
+        }
         nat.rules.push_back(std::move(*rule));
     }
     if (c.nat_pools.empty() && c.nat_rules.empty()) return;

@@ -123,6 +123,11 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Policy& policy, ui
         j["nat"] = "snat";
         j["nat_src"] = formatIpAddr(IpAddr::fromV4(snap.nat.addr));
         j["nat_sport"] = snap.nat.port;
+    } else if (snap.nat.kind == 2) {
+        // Destination translation: where its packets go instead.
+        j["nat"] = "dnat";
+        j["nat_dst"] = formatIpAddr(IpAddr::fromV4(snap.nat.addr));
+        j["nat_dport"] = snap.nat.port;
     }
     return j;
 }

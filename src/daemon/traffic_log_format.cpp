@@ -109,6 +109,10 @@ void appendTrafficLogLine(const TrafficLogRecord& r, const TrafficLogNames& name
         // Source translation: the address and port it left with (docs/nat.md).
         *out += ",\"nat\":\"snat\",\"nat_src\":\"" + formatIpAddr(IpAddr::fromV4(r.nat.addr)) +
                 "\",\"nat_sport\":" + std::to_string(r.nat.port);
+    } else if (r.nat.kind == 2) {
+        // Destination translation: where it was sent instead.
+        *out += ",\"nat\":\"dnat\",\"nat_dst\":\"" + formatIpAddr(IpAddr::fromV4(r.nat.addr)) +
+                "\",\"nat_dport\":" + std::to_string(r.nat.port);
     }
     if (r.event == TrafficLogEvent::end) {
         // Session::created_s is the creating node's ms clock / 1000 (carried

@@ -1,5 +1,7 @@
 #include "nat/nat_rules.h"
 
+#include <algorithm>
+
 #include "core/ip_addr.h"
 #include "core/text.h"
 
@@ -128,18 +130,74 @@ std::optional<NatPool> parseNatPool(std::string_view text, NatTextError* error) 
     return pool;
 }
 
+namespace {
+
+struct DnatTarget {
+    uint32_t addr = 0;
+    uint16_t port = 0;
+};
+
+// "ADDR" or "ADDR:PORT", IPv4.
+std::optional<DnatTarget> parseTarget(std::string_view text) {
+    const size_t colon = text.find(':');
+    const auto addr = parseIpAddr(text.substr(0, colon));
+    if (!addr || !addr->isV4Mapped()) return std::nullopt;
+    DnatTarget t{addr->v4(), 0};
+    if (colon != std::string_view::npos) {
+        const auto port = parseUnsigned(text.substr(colon + 1), 1, 65535);
+        if (!port) return std::nullopt;
+        t.port = uint16_t(*port);
+    }
+    return t;
+}
+
+unsigned columnOf(const std::vector<TextWord>& w, std::string_view word, unsigned otherwise) {
+    for (const TextWord& x : w)
+        if (x.text == word) return x.column;
+    return otherwise;
+}
+
+// What a dnat rule's match must say for its replies to be found: the one
+// public address, and for a port forward the protocol and the one port.
+bool checkDnat(const Rule& m, const std::vector<TextWord>& w, const TextWord* target, unsigned end,
+               NatRule* rule, NatTextError* error) {
+    if (m.dst.size() != 1 || m.dst[0].family != AddrFamily::v4 || m.dst[0].prefix != 128) {
+        fail(error, columnOf(w, "dst", end),
+             "a dnat rule needs 'dst ADDR': the one IPv4 address it translates (no prefix, no "
+             "list)");
+        return false;
+    }
+    rule->public_addr = m.dst[0].addr.v4();
+    rule->proto = m.proto.value_or(0);
+    if (rule->to_port != 0) {
+        const bool one_port = m.dport.size() == 1 && m.dport[0].lo == m.dport[0].hi;
+        if ((rule->proto != kProtoTcp && rule->proto != kProtoUdp) || !one_port) {
+            fail(error, (target + 1)->column,
+                 "a port in 'to' needs 'proto tcp' or 'proto udp' and one 'dport': the port it "
+                 "forwards");
+            return false;
+        }
+        rule->public_port = m.dport[0].lo;
+    }
+    return true;
+}
+
+}  // namespace
+
 std::optional<NatRule> parseNatRule(std::string_view text, const std::vector<NatPool>& pools,
                                     NatTextError* error) {
     const std::vector<TextWord> w = splitWords(text);
     const unsigned end = unsigned(text.size() + 1);
     NatRule rule;
-    if (w.empty() || (w[0].text != "snat" && w[0].text != "no-nat")) {
+    if (w.empty() || (w[0].text != "snat" && w[0].text != "dnat" && w[0].text != "no-nat")) {
         fail(error, w.empty() ? 1 : w[0].column,
-             "expected 'snat' or 'no-nat' to start the rule, found " +
+             "expected 'snat', 'dnat' or 'no-nat' to start the rule, found " +
                  (w.empty() ? std::string("an empty rule") : quoted(w[0].text)));
         return std::nullopt;
     }
-    rule.action = w[0].text == "snat" ? NatAction::snat : NatAction::no_nat;
+    rule.action = w[0].text == "snat"   ? NatAction::snat
+                  : w[0].text == "dnat" ? NatAction::dnat
+                                        : NatAction::no_nat;
     // The match is a policy rule's: the same text with the action word and
     // `pool NAME` blanked out (columns kept), read by the policy's parser.
     std::string match(text);
@@ -153,8 +211,11 @@ std::optional<NatRule> parseNatRule(std::string_view text, const std::vector<Nat
             return std::nullopt;
         }
         pool_word = &w[i];
-        if (rule.action == NatAction::no_nat) {
-            fail(error, w[i].column, "'pool' is for snat rules: no-nat translates nothing");
+        if (rule.action != NatAction::snat) {
+            fail(error, w[i].column,
+                 rule.action == NatAction::no_nat
+                     ? "'pool' is for snat rules: no-nat translates nothing"
+                     : "'pool' is for snat rules: dnat translates to its 'to' address");
             return std::nullopt;
         }
         if (i + 1 >= w.size()) {
@@ -184,12 +245,31 @@ std::optional<NatRule> parseNatRule(std::string_view text, const std::vector<Nat
         fail(error, end, "expected 'pool NAME' in an snat rule: the pool it translates to");
         return std::nullopt;
     }
+    // dnat: `to ADDR[:PORT]` (the `to` of a zone is followed by a name).
+    const TextWord* target = nullptr;
+    if (rule.action == NatAction::dnat) {
+        for (size_t i = 1; i + 1 < w.size(); ++i)
+            if (w[i].text == "to" && parseTarget(w[i + 1].text)) target = &w[i];
+        if (!target) {
+            fail(error, end,
+                 "expected 'to ADDR[:PORT]' in a dnat rule: the IPv4 address (and port) it "
+                 "translates to");
+            return std::nullopt;
+        }
+        const TextWord& value = *(target + 1);
+        const auto t = *parseTarget(value.text);
+        rule.to_addr = t.addr, rule.to_port = t.port;
+        const size_t from = target->column - 1, to = value.column - 1 + value.text.size();
+        match.replace(from, to - from, std::string(to - from, ' '));
+    }
     RuleError rule_error;
     std::optional<Rule> m = parseRule(match, &rule_error);
     if (!m) {
         fail(error, rule_error.column, rule_error.message);
         return std::nullopt;
     }
+    if (rule.action == NatAction::dnat && !checkDnat(*m, w, target, end, &rule, error))
+        return std::nullopt;
     for (const TextWord& word : w) {
         if (word.text == "app" || word.text == "reset" || word.text == "log") {
             fail(error, word.column,
@@ -218,11 +298,44 @@ std::shared_ptr<const NatRules> NatRules::compile(const std::vector<NatRule>& ru
         d.rule = uint32_t(i);
         for (uint32_t p = 0; p < pools.size(); ++p)
             if (pools[p].name == rules[i].pool) d.pool = p;
+        d.to_addr = rules[i].to_addr;
+        d.to_port = rules[i].to_port;
         out->decisions_.push_back(d);
+        if (rules[i].action != NatAction::dnat) continue;
+        const Target t{rules[i].to_addr,
+                       rules[i].to_port,
+                       rules[i].proto,
+                       {rules[i].public_addr, rules[i].public_port}};
+        for (const Target& o : out->targets_) {
+            if (o.addr == t.addr && o.port == t.port && o.proto == t.proto) {
+                if (error)
+                    *error = "dnat rule " + std::to_string(i + 1) +
+                             " translates to the same address and port as an earlier one: "
+                             "its replies could not be told apart";
+                return nullptr;
+            }
+        }
+        out->targets_.push_back(t);
     }
+    std::sort(out->targets_.begin(), out->targets_.end(),
+              [](const Target& a, const Target& b) { return a.addr < b.addr; });
     out->classifier_ = Policy::compile(matches, zones, error);
     if (!out->classifier_) return nullptr;
     return out;
+}
+
+std::optional<DnatPublic> NatRules::publicOf(uint8_t proto, uint32_t addr,
+                                             uint16_t port) const noexcept {
+    auto it = std::lower_bound(targets_.begin(), targets_.end(), addr,
+                               [](const Target& t, uint32_t a) { return t.addr < a; });
+    const Target* any_port = nullptr;
+    for (; it != targets_.end() && it->addr == addr; ++it) {
+        if (it->proto != 0 && it->proto != proto) continue;
+        if (it->port == port) return it->to;
+        if (it->port == 0) any_port = &*it;
+    }
+    if (any_port) return any_port->to;
+    return std::nullopt;
 }
 
 NatDecision NatRules::match(const PolicyQuery& q) const noexcept {

@@ -5,8 +5,12 @@
 // translation.
 //
 //   snat   [MATCH...] pool NAME   source addresses to the pool NAME
+//   dnat   MATCH to ADDR[:PORT]   the destination (one IPv4 address, `dst
+//                                 ADDR`) to ADDR, and with PORT (`proto tcp`
+//                                 or `udp`, one `dport`) its port to PORT: a
+//                                 port forward; without it every port (1:1)
 //   no-nat [MATCH...]             left as they are (an exception before
-//                                 broader snat rules)
+//                                 broader rules)
 //
 // MATCH is what follows the action in a policy rule (name, from, to, src,
 // dst, proto, sport, dport, icmp-type; policy/rule.h), without `app`,
@@ -42,12 +46,20 @@ struct NatPool {
     NatPoolSpec spec;
 };
 
-enum class NatAction : uint8_t { no_nat, snat };
+enum class NatAction : uint8_t { no_nat, snat, dnat };
 
 struct NatRule {
     NatAction action = NatAction::snat;
     std::string pool;  ///< snat: the pool's name
     Rule match;        ///< what it matches (its action and flags unused)
+    // dnat: where to (IPv4, host order; port 0: the port is kept), and what
+    // its replies are put back to (the match's `dst`, its one `dport` or 0,
+    // its proto or 0 for any).
+    uint32_t to_addr = 0;
+    uint16_t to_port = 0;
+    uint32_t public_addr = 0;
+    uint16_t public_port = 0;
+    uint8_t proto = 0;
 };
 
 /// A rule- or pool-text error: the 1-based column where the offending word
@@ -66,7 +78,16 @@ std::optional<NatRule> parseNatRule(std::string_view text, const std::vector<Nat
 struct NatDecision {
     NatAction action = NatAction::no_nat;  ///< no rule matched: no_nat
     uint32_t rule = PolicyVerdict::kDefaultRule;
-    uint32_t pool = 0;  ///< snat: index into the pools given to compile()
+    uint32_t pool = 0;     ///< snat: index into the pools given to compile()
+    uint32_t to_addr = 0;  ///< dnat: the new destination
+    uint16_t to_port = 0;  ///< dnat: its port, 0 = the packet's
+};
+
+/// What a packet from a dnat rule's target is put back to: the address
+/// (and port, 0 = the packet's) its client sent to.
+struct DnatPublic {
+    uint32_t addr = 0;
+    uint16_t port = 0;
 };
 
 class NatRules {
@@ -80,10 +101,23 @@ class NatRules {
     /// The first rule that matches `q`. Never allocates, locks or throws.
     NatDecision match(const PolicyQuery& q) const noexcept;
     size_t ruleCount() const { return decisions_.size(); }
+    /// A packet from `addr`:`port` (proto `proto`): when that is a dnat
+    /// rule's target, the public address and port its replies leave from
+    /// (a port forward's own port first, then a 1:1 address). Never
+    /// allocates, locks or throws.
+    std::optional<DnatPublic> publicOf(uint8_t proto, uint32_t addr, uint16_t port) const noexcept;
+    bool hasDnat() const { return !targets_.empty(); }
 
   private:
+    struct Target {
+        uint32_t addr;
+        uint16_t port;  // 0: a 1:1 rule, any port
+        uint8_t proto;  // 0: any
+        DnatPublic to;
+    };
     std::shared_ptr<const Policy> classifier_;
     std::vector<NatDecision> decisions_;  ///< by rule index
+    std::vector<Target> targets_;         ///< sorted by address
 };
 
 /// What a node translates with: its pools (NatDecision::pool indexes them)

@@ -381,6 +381,9 @@ class Pipeline {
     /// An ICMP error about a packet on its way to a translated session's
     /// client: the quote as its server sent it (after the lookup).
     void natIcmpErrorOut(Slot& s, uint32_t index);
+    /// A packet from a dnat rule's target that is a translated session's
+    /// reply: its source put back to the address its client sent to.
+    void natDnatReply(Slot& s);
     static void releaseNat(void* self, uint32_t index, const NatBinding& binding);
 
     // Cluster side (pipeline_ha.cpp).

@@ -13,6 +13,7 @@ namespace tandem {
 namespace {
 
 constexpr uint8_t kNatSource = 1;  // NatBinding::kind
+constexpr uint8_t kNatDestination = 2;
 
 bool translatable(const PacketInfo& info) {
     return info.family == AddrFamily::v4 && info.tunnel.kind == TunnelKind::none &&
@@ -58,7 +59,14 @@ uint32_t* Pipeline::natReplySlot(uint32_t addr, uint16_t port) {
 
 bool Pipeline::startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& info) {
     const NatDecision d = settings_.nat->rules->match(q);
-    if (d.action != NatAction::snat || !translatable(info)) return true;
+    if (d.action == NatAction::no_nat || !translatable(info)) return true;
+    if (d.action == NatAction::dnat) {
+        table_.nat(index) =
+            NatBinding{d.to_addr, d.to_port ? d.to_port : info.dport, kNatDestination, 0};
+        table_.at(index).flags |= kSessionNat;
+        counters_.inc(PipelineCounter::sessions_translated);
+        return true;
+    }
     NatPoolState& pool = nat_pools_[d.pool];
     const std::optional<NatPortRef> got = pool.ports->allocate();
     if (!got) return false;
@@ -71,7 +79,8 @@ bool Pipeline::startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& 
 
 void Pipeline::natOriginal(const Slot& s, uint32_t index) {
     const NatBinding& b = table_.nat(index);
-    natRewrite(s.frame, s.info, NatEnd::source, b.addr, b.port);
+    natRewrite(s.frame, s.info, b.kind == kNatDestination ? NatEnd::destination : NatEnd::source,
+               b.addr, b.port);
 }
 
 void Pipeline::natIcmpErrorBack(Slot& s) {
@@ -104,6 +113,7 @@ void Pipeline::natIcmpErrorBack(Slot& s) {
 }
 
 void Pipeline::natIcmpErrorOut(Slot& s, uint32_t index) {
+    if (table_.nat(index).kind != kNatSource) return;  // dnat: its errors pass as they are
     const FlowTuple& q = s.info.icmp_error.inner;
     const SessionEndpoints e = endpointsOf(table_.at(index));
     // An error about a packet on its way to the client (a reply, put back
@@ -120,7 +130,10 @@ void Pipeline::natReply(Slot& s) {
         return natIcmpErrorBack(s);
     if (!translatable(info)) return;
     const uint32_t* slot = natReplySlot(info.dst.v4(), info.dport);
-    if (!slot) return;
+    if (!slot) {
+        if (settings_.nat->rules->hasDnat()) natDnatReply(s);
+        return;
+    }
     if (*slot == 0) {
         counters_.inc(PipelineCounter::nat_no_translation);
         return;
@@ -141,8 +154,31 @@ void Pipeline::natReply(Slot& s) {
     counters_.inc(PipelineCounter::nat_replies_translated);
 }
 
+void Pipeline::natDnatReply(Slot& s) {
+    PacketInfo& info = s.info;
+    const std::optional<DnatPublic> pub =
+        settings_.nat->rules->publicOf(info.proto, info.src.v4(), info.sport);
+    if (!pub) return;
+    // From a dnat rule's target: a reply only if a session translated to it
+    // this very address and port (else its own traffic, left as it is).
+    const uint16_t port = pub->port ? pub->port : info.sport;
+    FlowKey key;
+    const uint64_t hash = buildFlowKey(IpAddr::fromV4(pub->addr), info.dst, port, info.dport,
+                                       info.proto, info.family, contextOf(info), &key, nullptr);
+    const uint32_t index = table_.find(key, hash);
+    if (index == SessionTable::kNoEntry) return;
+    const NatBinding& b = table_.nat(index);
+    if (b.kind != kNatDestination || b.addr != info.src.v4() || b.port != info.sport) return;
+    natRewrite(s.frame, info, NatEnd::source, pub->addr, port);
+    info.src = IpAddr::fromV4(pub->addr);
+    info.sport = port;
+    if (info.proto == kProtoIcmp) info.dport = port;  // an echo's identifier is both
+    counters_.inc(PipelineCounter::nat_replies_translated);
+}
+
 void Pipeline::releaseNat(void* self, uint32_t index, const NatBinding& b) {
     auto* p = static_cast<Pipeline*>(self);
+    if (b.kind != kNatSource) return;  // a dnat binding holds no pool port
     uint32_t* slot = p->natReplySlot(b.addr, b.port);
     // Only the session that took the port here gives it back (a replica's
     // binding is its owner's).

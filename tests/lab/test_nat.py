@@ -23,7 +23,10 @@ MAC statically (the node is a bump in the wire and answers no ARP).
    the reply comes back. UDP to a closed port of the server (traceroute
    style): the server's ICMP port unreachable, sent to the pool address,
    reaches each client socket as ECONNREFUSED (nat_icmp_errors_translated).
-4. The tiny pool: 100 connections held open at once to tcp/7001: exactly
+4. A port forward (dnat 10.77.0.120:443 to the client's 8443): 200
+   connections from the server's side are echoed by a listener on the
+   client's side, which sees their real source.
+5. The tiny pool: 100 connections held open at once to tcp/7001: exactly
    64 get through, the rest are dropped and counted
    (dropped_nat_exhausted); tandemd keeps running and, once they are
    cleared, the pool's ports serve new connections again.
@@ -51,6 +54,7 @@ from nodes import Rule, TandemdNode  # noqa: E402
 
 PORT, TINY_PORT = 7000, 7001
 CLOSED_PORT = 33434   # nothing listens there on the server
+FORWARD = ("10.77.0.120", 443, 8443)   # dnat: this address and port to the client's 8443
 PUBLIC = ("10.77.0.100",)
 TINY = "10.77.0.110"
 SOURCES = [f"10.77.0.{150 + i}" for i in range(100)]
@@ -58,19 +62,22 @@ POLICY = (
     Rule("tcp", (PORT, TINY_PORT), name="out", log=True),
     Rule("icmp", icmp_types=(8,), name="ping"),
     Rule("udp", (CLOSED_PORT,), name="trace"),
+    Rule("tcp", (FORWARD[1],), from_zone="outside", to_zone="inside", name="forward"),
 )
 NAT = ("[nat]\n"
        f"pool = tiny {TINY} ports 30000-30063\n"
        f"pool = public {PUBLIC[0]} ports 1024-65535\n"
        f"rule = snat from inside to outside proto tcp dport {TINY_PORT} pool tiny\n"
-       "rule = snat from inside to outside pool public\n")
+       "rule = snat from inside to outside pool public\n"
+       f"rule = dnat from outside to inside dst {FORWARD[0]} proto tcp dport {FORWARD[1]} "
+       f"to 10.77.0.1:{FORWARD[2]}\n")
 
 
 def prepare(lab) -> None:
     """The client's extra addresses; the pool addresses' MAC on the server."""
     for src in SOURCES:
         lab.client.run(["ip", "addr", "add", f"{src}/24", "dev", lab.client_if])
-    for pool in (*PUBLIC, TINY):
+    for pool in (*PUBLIC, TINY, FORWARD[0]):
         lab.server.run(["ip", "neigh", "replace", pool, "lladdr", lab.client_mac, "dev",
                         lab.server_if, "nud", "permanent"])
 
@@ -150,6 +157,25 @@ def step_port_unreachable(lab, node, check, flows: int = 20) -> None:
           r.get("refused") == flows and back == flows)
 
 
+def step_port_forward(lab, node, check, n: int = 200) -> None:
+    """Connections from the outside to the forwarded address reach the
+    listener inside, which sees their real source."""
+    lab.start_service("inside-server", "client", ["nat-serve", "--port", str(FORWARD[2])])
+    c0 = node.counters()
+    r = lab.tool("server", ["nat-clients", "--dst", FORWARD[0], "--port", str(FORWARD[1]),
+                            "--sources", lab.addr.server_ip, "--count", str(n),
+                            "--concurrency", "50"], timeout=120)
+    c1 = node.counters()
+    served = lab.stop_service("inside-server", timeout=10.0)
+    translated = c1.get("sessions_translated", 0) - c0.get("sessions_translated", 0)
+    check(f"dnat {FORWARD[0]}:{FORWARD[1]} -> 10.77.0.1:{FORWARD[2]}: {r.get('ok')} of {n} "
+          f"connections from outside echoed by the listener inside (it accepted "
+          f"{served.get('accepted')}, from {sorted(served.get('sources', {}))}; "
+          f"sessions_translated +{translated})",
+          r.get("ok") == n and served.get("echoed") == n and
+          set(served.get("sources", {})) == {lab.addr.server_ip} and translated == n)
+
+
 def step_exhaustion(lab, node, check) -> None:
     c0 = node.counters()
     r = clients(lab, TINY_PORT, 100, 100, hold=3.0)
@@ -180,6 +206,7 @@ def run(args) -> int:
         step_show_session(lab, node, check)
         step_ping(lab, check)
         step_port_unreachable(lab, node, check)
+        step_port_forward(lab, node, check)
         step_exhaustion(lab, node, check)
         served = lab.stop_service("server", timeout=10.0)
         lab.stop_service("tiny-server", timeout=10.0)

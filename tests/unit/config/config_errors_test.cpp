@@ -325,6 +325,14 @@ std::vector<ErrorCase> errorCases() {
         {"a nat rule naming a zone no port has",
          minimalWith("[nat]\npool = p 10.0.0.1\nrule = snat from dmz pool p\n"),
          "13: column 18: zone 'dmz' is not the zone of any port; zones: in, out"},
+        {"two dnat rules to one target",
+         minimalWith("[nat]\nrule = dnat dst 192.0.2.1 to 10.0.0.9\n"
+                     "rule = dnat dst 192.0.2.2 to 10.0.0.9\n"),
+         "13: column 8: dnat to the same address and port as an earlier dnat rule: their replies "
+         "could not be told apart"},
+        {"a dnat rule without its one address",
+         minimalWith("[nat]\nrule = dnat dst 192.0.2.0/24 to 10.0.0.9\n"),
+         "12: column 13: a dnat rule needs 'dst ADDR'"},
         {"nat in geneve mode",
          replaced(minimalWith("[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"), "[port.b]",
                   "[dataplane]\nmode = geneve\n[port.b]"),

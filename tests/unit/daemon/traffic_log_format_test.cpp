@@ -127,3 +127,13 @@ TEST_CASE("a translated session carries the address and port it leaves with") {
     CHECK(j["nat_src"] == "198.51.100.10");
     CHECK(j["nat_sport"] == 20017);
 }
+
+TEST_CASE("a destination-translated session carries the address and port it is sent to") {
+    TrafficLogRecord r = record(TrafficLogEvent::start);
+    r.nat = NatBinding{0x0a000514, 8443, 2, 0};
+    const auto j = lineOf(r);
+    CHECK(j["nat"] == "dnat");
+    CHECK(j["nat_dst"] == "10.0.5.20");
+    CHECK(j["nat_dport"] == 8443);
+    CHECK_FALSE(j.contains("nat_src"));
+}

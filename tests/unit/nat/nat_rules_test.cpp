@@ -85,7 +85,7 @@ TEST_CASE("a rule is an action, a policy rule's match, and for snat a pool") {
 
     const Bad bad[] = {
         {"masquerade pool public", 1,
-         "expected 'snat' or 'no-nat' to start the rule, found 'masquerade'"},
+         "expected 'snat', 'dnat' or 'no-nat' to start the rule, found 'masquerade'"},
         {"snat from inside", 17, "expected 'pool NAME' in an snat rule: the pool it translates to"},
         {"snat pool private", 11,
          "expected the name of a pool after 'pool' (public, guests), found 'private'"},
@@ -147,4 +147,70 @@ TEST_CASE("the first rule that matches decides, and a session no rule matches is
     REQUIRE(bad);
     CHECK_FALSE(NatRules::compile({*bad}, pools(), {"outside", "inside"}, &error));
     CHECK(error.find("unknown zone 'lan'") != std::string::npos);
+}
+
+TEST_CASE("a dnat rule sends one public address (and port) to a target, and knows its replies") {
+    NatTextError e;
+    const auto fwd = parseNatRule(
+        "dnat from outside to inside dst 198.51.100.20 proto tcp dport 443 to 10.0.5.20:8443",
+        pools(), &e);
+    INFO(e.message);
+    REQUIRE(fwd);
+    CHECK(fwd->action == NatAction::dnat);
+    CHECK(fwd->to_addr == 0x0a000514);
+    CHECK(fwd->to_port == 8443);
+    CHECK(fwd->public_addr == 0xc6336414);
+    CHECK(fwd->public_port == 443);
+    CHECK(fwd->match.to_zones == std::vector<std::string>{"inside"});  // the zone's 'to'
+    const auto one = parseNatRule("dnat from outside dst 198.51.100.21 to 10.0.5.21", pools(), &e);
+    REQUIRE(one);
+    CHECK(one->to_port == 0);
+    CHECK(one->proto == 0);
+
+    std::string error;
+    const auto compiled = NatRules::compile({*fwd, *one}, pools(), {"outside", "inside"}, &error);
+    REQUIRE(compiled);
+    NatDecision d = compiled->match(query("192.0.2.9", "198.51.100.20", 443, 0, 1));
+    CHECK(d.action == NatAction::dnat);
+    CHECK(d.to_addr == 0x0a000514);
+    CHECK(d.to_port == 8443);
+    CHECK(compiled->match(query("192.0.2.9", "198.51.100.20", 80, 0, 1)).action ==
+          NatAction::no_nat);
+    CHECK(compiled->match(query("192.0.2.9", "198.51.100.21", 22, 0, 1)).to_port == 0);
+    // Packets from the targets: what their replies are put back to.
+    auto pub = compiled->publicOf(kProtoTcp, 0x0a000514, 8443);
+    REQUIRE(pub);
+    CHECK(pub->addr == 0xc6336414);
+    CHECK(pub->port == 443);
+    CHECK_FALSE(compiled->publicOf(kProtoUdp, 0x0a000514, 8443));  // another protocol
+    CHECK_FALSE(compiled->publicOf(kProtoTcp, 0x0a000514, 22));    // another port
+    pub = compiled->publicOf(kProtoUdp, 0x0a000515, 53);           // 1:1: any port
+    REQUIRE(pub);
+    CHECK(pub->addr == 0xc6336415);
+    CHECK(pub->port == 0);
+    CHECK(compiled->hasDnat());
+
+    const Bad bad[] = {
+        {"dnat from outside dst 198.51.100.20", 36,
+         "expected 'to ADDR[:PORT]' in a dnat rule: the IPv4 address (and port) it translates "
+         "to"},
+        {"dnat from outside to 10.0.5.20", 31,
+         "a dnat rule needs 'dst ADDR': the one IPv4 address it translates (no prefix, no list)"},
+        {"dnat dst 198.51.100.0/24 to 10.0.5.20", 6,
+         "a dnat rule needs 'dst ADDR': the one IPv4 address it translates (no prefix, no list)"},
+        {"dnat dst 198.51.100.20 to 10.0.5.20:8443", 27,
+         "a port in 'to' needs 'proto tcp' or 'proto udp' and one 'dport': the port it "
+         "forwards"},
+        {"dnat dst 198.51.100.20 proto tcp dport 80-81 to 10.0.5.20:8443", 49,
+         "a port in 'to' needs 'proto tcp' or 'proto udp' and one 'dport': the port it "
+         "forwards"},
+        {"dnat dst 198.51.100.20 to 10.0.5.20 pool public", 37,
+         "'pool' is for snat rules: dnat translates to its 'to' address"},
+    };
+    for (const Bad& b : bad) {
+        CAPTURE(b.text);
+        CHECK_FALSE(parseNatRule(b.text, pools(), &e));
+        CHECK(e.column == b.column);
+        CHECK(e.message == b.message);
+    }
 }

@@ -23,14 +23,19 @@ constexpr uint32_t kPoolAddr = 0xc633640a;  // 198.51.100.10
 
 using Bytes = std::vector<uint8_t>;
 
-NatSetup natSetup(const char* pool_text) {
+NatSetup natSetup(const char* pool_text, const std::vector<std::string>& rule_texts) {
     NatTextError e;
     NatSetup setup;
     setup.pools = {*parseNatPool(pool_text, &e)};
-    auto r = parseNatRule("snat from inside to outside pool public", setup.pools, &e);
-    REQUIRE(r);
+    std::vector<NatRule> rules;
+    for (const std::string& t : rule_texts) {
+        auto r = parseNatRule(t, setup.pools, &e);
+        INFO(t << ": " << e.message);
+        REQUIRE(r);
+        rules.push_back(*r);
+    }
     std::string error;
-    setup.rules = NatRules::compile({*r}, setup.pools, {"outside", "inside"}, &error);
+    setup.rules = NatRules::compile(rules, setup.pools, {"outside", "inside"}, &error);
     REQUIRE(setup.rules);
     return setup;
 }
@@ -41,9 +46,11 @@ struct Node {
     std::unique_ptr<Pipeline> pipe;
     uint32_t now = 1000;
 
-    explicit Node(const char* pool = "public 198.51.100.10 ports 20000-20127",
-                  const std::vector<std::string>& rules = {"allow from inside to outside"})
-        : setup(natSetup(pool)) {
+    explicit Node(
+        const char* pool = "public 198.51.100.10 ports 20000-20127",
+        const std::vector<std::string>& rules = {"allow from inside to outside"},
+        const std::vector<std::string>& nat_rules = {"snat from inside to outside pool public"})
+        : setup(natSetup(pool, nat_rules)) {
         PipelineSettings s;
         s.node = 1;
         s.port_count = 2;
@@ -212,6 +219,59 @@ TEST_CASE("ICMP errors about a translated session are translated as the packets 
     CHECK(parsed(stray).dst == IpAddr::fromV4(kPoolAddr));
     CHECK(n.count(PipelineCounter::nat_no_translation) == 1);
     CHECK(n.count(PipelineCounter::nat_icmp_errors_translated) == 2);
+}
+
+TEST_CASE("dnat forwards a public port to a server inside, and its replies leave from it") {
+    Node n("public 198.51.100.10 ports 20000-20127",
+           {"allow from outside to inside", "allow from inside to outside"},
+           {"dnat from outside to inside dst 198.51.100.20 proto tcp dport 443 to 10.0.5.20:8443",
+            "dnat from outside dst 198.51.100.21 to 10.0.5.21"});
+    Bytes syn = tcp("192.0.2.9", 50000, "198.51.100.20", 443, kTcpSyn, 100, 0);
+    Verdict v = n.send(syn, kOutside);
+    REQUIRE(v.kind == VerdictKind::forward);
+    CHECK(v.port == kInside);
+    CHECK(parsed(syn).dst == *parseIpAddr("10.0.5.20"));
+    CHECK(parsed(syn).dport == 8443);
+    CHECK(parsed(syn).src == *parseIpAddr("192.0.2.9"));
+    Bytes synack = tcp("10.0.5.20", 8443, "192.0.2.9", 50000, kTcpSyn | kTcpAck, 900, 101);
+    v = n.send(synack, kInside);
+    REQUIRE(v.kind == VerdictKind::forward);
+    CHECK(parsed(synack).src == *parseIpAddr("198.51.100.20"));
+    CHECK(parsed(synack).sport == 443);
+    Bytes ack = tcp("192.0.2.9", 50000, "198.51.100.20", 443, kTcpAck, 101, 901);
+    REQUIRE(n.send(ack, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(ack).dst == *parseIpAddr("10.0.5.20"));
+    CHECK(n.count(PipelineCounter::sessions_translated) == 1);
+    CHECK(n.count(PipelineCounter::nat_replies_translated) == 1);
+    CHECK(n.table.size() == 1);
+    // The session: by what the client sent, with where it went.
+    for (uint32_t i = 0; i < n.table.capacity(); ++i) {
+        if (!n.table.inUse(i)) continue;
+        CHECK(n.table.nat(i).kind == 2);
+        CHECK(n.table.nat(i).addr == 0x0a000514);
+        CHECK(n.table.nat(i).port == 8443);
+    }
+
+    // The server's own connection from the same address and port: not a
+    // reply of a translated session, left as it is.
+    Bytes own = tcp("10.0.5.20", 8443, "192.0.2.50", 80, kTcpSyn, 5, 0);
+    REQUIRE(n.send(own, kInside).kind == VerdictKind::forward);
+    CHECK(parsed(own).src == *parseIpAddr("10.0.5.20"));
+    CHECK(n.count(PipelineCounter::nat_replies_translated) == 1);
+
+    // 1:1: every port of the address, here a UDP one, and back.
+    Bytes q = FrameBuilder::udp("192.0.2.9", 5000, "198.51.100.21", 53).payload(20).build();
+    REQUIRE(n.send(q, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(q).dst == *parseIpAddr("10.0.5.21"));
+    CHECK(parsed(q).dport == 53);
+    Bytes a = FrameBuilder::udp("10.0.5.21", 53, "192.0.2.9", 5000).payload(40).build();
+    REQUIRE(n.send(a, kInside).kind == VerdictKind::forward);
+    CHECK(parsed(a).src == *parseIpAddr("198.51.100.21"));
+    CHECK(n.count(PipelineCounter::nat_replies_translated) == 2);
+    // A port the forward does not name is not translated.
+    Bytes other = tcp("192.0.2.9", 50001, "198.51.100.20", 22, kTcpSyn, 1, 0);
+    REQUIRE(n.send(other, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(other).dst == *parseIpAddr("198.51.100.20"));
 }
 
 TEST_CASE("a reset rule resets a translated connection at both ends, each as it knows it") {
