@@ -64,7 +64,8 @@ std::shared_ptr<const Policy> policy(bool reloaded = false) {
     return reloaded ? second : first;
 }
 
-// Source translation (mode bit 4): a small pool, so that it runs out.
+// Address translation (mode bit 4): a small pool, so that it runs out, and
+// destination rules both ways (a port forward, a 1:1 address).
 const NatSetup& natSetup() {
     static const NatSetup setup = [] {
         NatSetup s;
@@ -72,6 +73,10 @@ const NatSetup& natSetup() {
         s.pools = {*parseNatPool("public 198.51.100.10-198.51.100.11 ports 40000-40127", &e)};
         std::vector<NatRule> rules = {
             *parseNatRule("no-nat from inside to outside proto udp dport 53", s.pools, &e),
+            *parseNatRule("dnat from outside dst 198.51.100.20 proto tcp dport 443 to "
+                          "10.0.5.20:8443",
+                          s.pools, &e),
+            *parseNatRule("dnat from inside dst 192.0.2.80 to 10.0.5.21", s.pools, &e),
             *parseNatRule("snat from inside to outside pool public", s.pools, &e)};
         std::string error;
         s.rules = NatRules::compile(rules, s.pools, {"outside", "inside"}, &error);
