@@ -22,6 +22,13 @@ bool active(NodeState s) {
     return canOwnSessions(s);
 }
 
+// Starts nodes 1 and 2 of `c` and runs until both are active.
+void startPair(TestCluster& c) {
+    c.startAll();
+    REQUIRE(
+        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+}
+
 TEST_CASE("two nodes pair and the better priority becomes active-primary") {
     TestCluster c({1, 2});
     c.startAll();
@@ -74,9 +81,7 @@ TEST_CASE("a lone node becomes active after the startup wait and says why") {
 
 TEST_CASE("a peer that falls silent is declared dead within the hold time and the view drops it") {
     TestCluster c({1, 2});
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.run(50);
     c.crash(1);
     const uint64_t crashed_us = c.clock.nowUs();
@@ -96,9 +101,7 @@ TEST_CASE("a peer whose process ended is declared dead before the hold time") {
     // and its peer link falls silent: two heartbeat intervals (50 ms) are
     // enough, not the hold time (100 ms).
     TestCluster c({1, 2});
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.run(50);
     c.crash(1);
     const uint64_t crashed_us = c.clock.nowUs();
@@ -133,9 +136,7 @@ ClusterOptions fastDetect(uint32_t detect_ms = 60) {
 
 TEST_CASE("with peer-link-detect-ms a peer silent on both paths is dead within the detect time") {
     TestCluster c({1, 2}, fastDetect());
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.run(50);
     c.crash(1);  // no connection closes: a power cut
     const uint64_t crashed_us = c.clock.nowUs();
@@ -156,9 +157,7 @@ TEST_CASE("with peer-link-detect-ms a peer silent on both paths is dead within t
 TEST_CASE("without peer-link-detect-ms the same silence waits out the hold time") {
     ClusterOptions o = fastDetect(0);
     TestCluster c({1, 2}, o);
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.run(50);
     c.crash(1);
     const uint64_t crashed_us = c.clock.nowUs();
@@ -169,9 +168,7 @@ TEST_CASE("without peer-link-detect-ms the same silence waits out the hold time"
 
 TEST_CASE("with peer-link-detect-ms one cut path, or a silence shorter than it, is no death") {
     TestCluster c({1, 2}, fastDetect());
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     // The peer link cut: the control link's heartbeats (25 ms) keep it alive.
     c.cutPeerLink(1, 2, true);
     c.run(600);
@@ -202,9 +199,7 @@ TEST_CASE("with peer-link-detect-ms a node whose own workers stall waits out the
     // Its workers did not poll: the peer's heartbeats may be waiting in a
     // queue nobody reads, so the silence says nothing about the peer.
     TestCluster c({1, 2}, fastDetect());
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.node(2).worker().paused = true;
     c.net.partition(1, 2, true);
     c.cutPeerLink(1, 2, true);
@@ -218,9 +213,7 @@ TEST_CASE("with peer-link-detect-ms a node whose own workers stall waits out the
 
 TEST_CASE("a closed HA connection alone, or silence alone, is no early death") {
     TestCluster c({1, 2});
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     // The connection closes but the peer lives: its heartbeats go on.
     TransportEvent closed;
     closed.kind = TransportEventKind::disconnected;
@@ -240,9 +233,7 @@ TEST_CASE("a closed HA connection alone, or silence alone, is no early death") {
 
 TEST_CASE("losing only the control link keeps the peer alive and shows the loss") {
     TestCluster c({1, 2});
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.net.partition(1, 2, true);
     c.run(500);
     CHECK(c.node(2).clusterView().isReachable(1));
@@ -260,9 +251,7 @@ TEST_CASE("losing only the control link keeps the peer alive and shows the loss"
 
 TEST_CASE("losing only the peer link keeps the peer alive and shows the loss") {
     TestCluster c({1, 2});
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.cutPeerLink(1, 2, true);
     c.run(500);
     const HaStatus s = c.node(1).agent->status();
@@ -275,9 +264,7 @@ TEST_CASE("losing only the peer link keeps the peer alive and shows the loss") {
 
 TEST_CASE("losing both paths makes the peer dead") {
     TestCluster c({1, 2});
-    c.startAll();
-    REQUIRE(
-        c.runUntil([&] { return active(c.node(2).state()) && active(c.node(1).state()); }, 2000));
+    startPair(c);
     c.net.partition(1, 2, true);
     c.cutPeerLink(1, 2, true);
     c.run(150);
