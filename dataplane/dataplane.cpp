@@ -313,7 +313,7 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     }
     TLOG_INFO(kLog, "packet buffers: %u of %u bytes (the largest port MTU is %u)", mbufs, room,
               largest_mtu);
-    if (!decideSteering(error)) return false;
+    if (!chooseSteering(error)) return false;
     for (const auto& p : spec.ports) {
         uint16_t id;
         if (!openPort(p.name, p.device, p.mtu, nq, &id, error)) return false;
@@ -335,7 +335,7 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     return true;
 }
 
-bool Dataplane::Impl::decideSteering(std::string* error) {
+bool Dataplane::Impl::chooseSteering(std::string* error) {
     // What every port's device offers, the peer link's too: its frames are
     // steered in software whatever the steering (their flow is inside the
     // peer-link encapsulation), but a node's ports are set up alike.
@@ -352,7 +352,7 @@ bool Dataplane::Impl::decideSteering(std::string* error) {
     for (const auto& p : spec.ports) probe(p.name, p.device);
     if (spec.peer_link.enabled) probe(spec.peer_link.name, spec.peer_link.device);
     const SteeringDecision d =
-        tandem::decideSteering(spec.steering, spec.workers, spec.pipeline.geneve, caps);
+        decideSteering(spec.steering, spec.workers, spec.pipeline.geneve, caps);
     if (!d.map) {
         *error = d.message;
         return false;
@@ -501,15 +501,6 @@ const WorkerMap& Dataplane::workerMap() const {
 
 bool Dataplane::launch(std::string* error) {
     return impl_->launchWorkers(error);
-}
-
-std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::string* error) {
-    auto dp = open(spec, error);
-    if (dp && !dp->launch(error)) {
-        dp->stop();
-        return nullptr;
-    }
-    return dp;
 }
 
 void Dataplane::stop() {

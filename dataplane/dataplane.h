@@ -5,9 +5,9 @@
 // bytes to its Pipeline and transmits or frees them by verdict. Everything a
 // packet decides lives in src/pipeline; this layer only moves buffers.
 //
-// Threads: start() and stop() from the daemon's main thread; status() from any
-// control thread (it reads counters, never worker-owned tables). Each worker
-// owns its SessionTable shard and Pipeline outright.
+// Threads: open(), launch() and stop() from the daemon's main thread;
+// status() from any control thread (it reads counters, never worker-owned
+// tables). Each worker owns its SessionTable shard and Pipeline outright.
 //
 // Several workers: each polls its own RX queue of every port and hands
 // every frame whose flow belongs to another worker (Pipeline::workerFor:
@@ -215,9 +215,6 @@ class Dataplane final : public DataplaneQueries {
     /// After open(): creates the session tables and launches the workers.
     /// False with *error on failure (then stop()).
     bool launch(std::string* error);
-
-    /// open() and launch().
-    static std::unique_ptr<Dataplane> start(const DataplaneSpec& spec, std::string* error);
 
     /// Stops the workers (they finish their current burst), then the ports.
     /// Idempotent.

@@ -142,10 +142,10 @@ struct Dataplane::Impl {
         return *handoff[from * workers.size() + to];
     }
     /// Which worker owns each flow: decided before the ports open
-    /// (decideSteering), software again if a device did not take its rss
+    /// (chooseSteering), software again if a device did not take its rss
     /// settings, then fixed before the workers start.
     WorkerMap worker_map;
-    std::string steering_why;  // decideSteering()'s reason, for the log
+    std::string steering_why;  // chooseSteering()'s reason, for the log
     std::atomic<bool> stopping{false};
     bool eal_ready = false;
     bool ports_started = false;
@@ -157,7 +157,7 @@ struct Dataplane::Impl {
     bool openPorts(std::string* error);
     /// Reads what each port's device offers and sets worker_map
     /// (steering_decision.h); false when [dataplane] steering cannot be had.
-    bool decideSteering(std::string* error);
+    bool chooseSteering(std::string* error);
     bool launchWorkers(std::string* error);
 
     // worker_loop.cpp
