@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "dataplane/dataplane_impl.h"
+#include "dataplane/port_rss.h"
 
 namespace tandem {
 namespace {
@@ -158,15 +159,13 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     }
     rte_eth_conf conf;
     std::memset(&conf, 0, sizeof conf);
-    // Several queues: let the device spread flows over them by address where
-    // it can (RSS). Where a flow lands does not matter for correctness: a
-    // worker hands each frame to the worker holding its flow.
-    const uint64_t rss =
-        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
-    if (nq > 1 && rss != 0) {
-        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-        conf.rx_adv_conf.rss_conf.rss_hf = rss;
-    }
+    // Several queues: the device spreads flows over them (RSS). With
+    // software steering where a flow lands does not matter for correctness
+    // (a worker hands each frame to the worker holding its flow); with rss
+    // steering the device is given the symmetric key here and its
+    // redirection table once it runs (programRss).
+    uint8_t rss_key[kRssKeyBytes];
+    configureRss(worker_map, info, nq, rss_key, &conf);
     if (mtu != 0 && !isAfPacket(dev) && (mtu < info.min_mtu || mtu > info.max_mtu)) {
         *error = "port '" + name + "' (" + device + "): mtu " + std::to_string(mtu) +
                  " is outside what the device supports (" + std::to_string(info.min_mtu) + ".." +
@@ -212,6 +211,19 @@ bool Dataplane::Impl::openPort(const std::string& name, const std::string& devic
     if (rc != 0) {
         *error = "port '" + name + "' (" + device + "): cannot start: " + rte_strerror(-rc);
         return false;
+    }
+    if (worker_map.steering() == Steering::rss) {
+        std::string why;
+        if (!programRss(*id, worker_map, &why)) {
+            if (spec.steering == SteeringSetting::rss) {
+                *error = "[dataplane] steering = rss: port '" + name + "' (" + device + "): " + why;
+                return false;
+            }
+            // auto: the ports already set up keep their key and table,
+            // which software steering does not rely on.
+            TLOG_WARN(kLog, "steering: software (port %s: %s)", name.c_str(), why.c_str());
+            worker_map = WorkerMap::software(nq);
+        }
     }
     // A transparent firewall forwards frames addressed to any MAC.
     rte_eth_promiscuous_enable(*id);
@@ -301,6 +313,7 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     }
     TLOG_INFO(kLog, "packet buffers: %u of %u bytes (the largest port MTU is %u)", mbufs, room,
               largest_mtu);
+    if (!chooseSteering(error)) return false;
     for (const auto& p : spec.ports) {
         uint16_t id;
         if (!openPort(p.name, p.device, p.mtu, nq, &id, error)) return false;
@@ -317,6 +330,37 @@ bool Dataplane::Impl::openPorts(std::string* error) {
         rte_eth_macaddr_get(peer_port_id, &peer_port_mac);
     }
     ports_started = true;
+    if (worker_map.steering() == Steering::rss)
+        TLOG_INFO(kLog, "steering: rss (%s)", steering_why.c_str());
+    return true;
+}
+
+bool Dataplane::Impl::chooseSteering(std::string* error) {
+    // What every port's device offers, the peer link's too: its frames are
+    // steered in software whatever the steering (their flow is inside the
+    // peer-link encapsulation), but a node's ports are set up alike.
+    std::vector<PortRssCapability> caps;
+    auto probe = [&](const std::string& name, const std::string& device) {
+        uint16_t id;
+        rte_eth_dev_info info;
+        if (rte_eth_dev_get_port_by_name(deviceName(device).c_str(), &id) != 0 ||
+            rte_eth_dev_info_get(id, &info) != 0) {
+            std::memset(&info, 0, sizeof info);  // openPort() says what is wrong
+        }
+        caps.push_back(rssCapabilityOf(name, device, info));
+    };
+    for (const auto& p : spec.ports) probe(p.name, p.device);
+    if (spec.peer_link.enabled) probe(spec.peer_link.name, spec.peer_link.device);
+    const SteeringDecision d =
+        decideSteering(spec.steering, spec.workers, spec.pipeline.geneve, caps);
+    if (!d.map) {
+        *error = d.message;
+        return false;
+    }
+    worker_map = *d.map;
+    steering_why = d.message;
+    if (worker_map.steering() == Steering::software)
+        TLOG_INFO(kLog, "steering: software (%s)", d.message.c_str());
     return true;
 }
 
@@ -396,7 +440,7 @@ uint32_t randomSalt() {
 
 }  // namespace
 
-std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::string* error) {
+std::unique_ptr<Dataplane> Dataplane::open(const DataplaneSpec& spec, std::string* error) {
     if (spec.ports.empty() || spec.ports.size() > kMaxPorts) {
         *error = "the dataplane needs 1.." + std::to_string(kMaxPorts) + " data ports";
         return nullptr;
@@ -444,11 +488,19 @@ std::unique_ptr<Dataplane> Dataplane::start(const DataplaneSpec& spec, std::stri
                                            .count()));
     std::unique_ptr<Dataplane> dp(new Dataplane(std::move(impl)));
     Impl& d = *dp->impl_;
-    if (!d.initEal(error) || !d.openPorts(error) || !d.launchWorkers(error)) {
+    if (!d.initEal(error) || !d.openPorts(error)) {
         dp->stop();
         return nullptr;
     }
     return dp;
+}
+
+const WorkerMap& Dataplane::workerMap() const {
+    return impl_->worker_map;
+}
+
+bool Dataplane::launch(std::string* error) {
+    return impl_->launchWorkers(error);
 }
 
 void Dataplane::stop() {
@@ -683,8 +735,11 @@ DataplaneStatus Dataplane::status() const {
     st.workers = unsigned(d.workers.size());
     for (size_t i = 0; i < d.port_ids.size(); ++i) {
         st.ports.push_back(portStatus(d.spec.ports[i].name, d.spec.ports[i].device, d.port_ids[i]));
+        st.ports.back().steering = d.worker_map.steering();
     }
     if (d.spec.peer_link.enabled) {
+        // Forwarded frames carry their flow inside the peer-link
+        // encapsulation, which no device hashes: always steered in software.
         st.ports.push_back(
             portStatus(d.spec.peer_link.name, d.spec.peer_link.device, d.peer_port_id));
         st.ports.back().peer_link = true;

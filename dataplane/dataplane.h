@@ -5,18 +5,20 @@
 // bytes to its Pipeline and transmits or frees them by verdict. Everything a
 // packet decides lives in src/pipeline; this layer only moves buffers.
 //
-// Threads: start() and stop() from the daemon's main thread; status() from any
-// control thread (it reads counters, never worker-owned tables). Each worker
-// owns its SessionTable shard and Pipeline outright.
+// Threads: open(), launch() and stop() from the daemon's main thread;
+// status() from any control thread (it reads counters, never worker-owned
+// tables). Each worker owns its SessionTable shard and Pipeline outright.
 //
-// Several workers: each polls its own RX queue of every port (RSS spreads
-// flows where the device can) and hands every frame whose flow belongs to
-// another worker (Pipeline::workerFor: workerOf() of the flow hash; a
-// datagram's later fragments follow its first) to that worker, over an SPSC
-// ring per pair of workers, counted as handoff_out / handoff_in
-// (handoff_dropped when a ring is full). So both directions of a flow, its
-// ICMP errors and its fragments meet one table whatever queue they arrive
-// on; the HA agent routes replicas by the same function (workerOf).
+// Several workers: each polls its own RX queue of every port and hands
+// every frame whose flow belongs to another worker (Pipeline::workerFor:
+// the node's WorkerMap, core/worker_map.h; a datagram's later fragments
+// follow its first) to that worker, over an SPSC ring per pair of workers,
+// counted as handoff_out / handoff_in (handoff_dropped when a ring is
+// full). So both directions of a flow, its ICMP errors and its fragments
+// meet one table whatever queue they arrive on; the HA agent routes
+// replicas by the same map (workerMap()). With rss steering the devices
+// put each TCP and UDP flow on its worker's queue themselves, and a worker
+// keeps such frames without asking workerFor (packet/rss_coverage.h).
 #pragma once
 
 #include <array>
@@ -90,7 +92,8 @@ struct DataplaneSpec {
     std::vector<std::string> eal_args;  ///< from [dataplane] eal-args
     std::vector<DataplanePortSpec> ports;
     unsigned workers = 1;
-    bool busy_poll = false;  ///< never sleep when idle (production)
+    SteeringSetting steering = SteeringSetting::automatic;  ///< [dataplane] steering
+    bool busy_poll = false;                                 ///< never sleep when idle (production)
     uint16_t burst = 32;
     uint32_t session_capacity = 1u << 20;  ///< whole node; split across workers
     /// The packet buffer pool, at least (0: what ports, queues and rings need).
@@ -116,7 +119,8 @@ struct PortStatus {
     bool peer_link = false;  ///< the peer-link port, not a data port
     bool link_up = false;
     uint32_t speed_mbps = 0;
-    uint16_t mtu = 0;  ///< the device's IP MTU as it reports it
+    uint16_t mtu = 0;                        ///< the device's IP MTU as it reports it
+    Steering steering = Steering::software;  ///< the node's (WorkerMap::steering)
     uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
 };
@@ -197,10 +201,20 @@ class DataplaneQueries {
 
 class Dataplane final : public DataplaneQueries {
   public:
-    /// Initialises the EAL, opens and starts every port, creates the session
-    /// tables and launches the workers. On failure returns nullptr and says
-    /// why in *error (the port or EAL problem, in words an operator can act on).
-    static std::unique_ptr<Dataplane> start(const DataplaneSpec& spec, std::string* error);
+    /// Initialises the EAL, decides the steering (spec.steering, from what
+    /// the ports' devices offer) and opens and starts every port; no worker
+    /// runs yet, so nothing is received. On failure returns nullptr and
+    /// says why in *error (the port or EAL problem, in words an operator
+    /// can act on).
+    static std::unique_ptr<Dataplane> open(const DataplaneSpec& spec, std::string* error);
+
+    /// Which worker owns each flow, fixed by open(): the HA agent must route
+    /// replicas by it (ReplicationOptions::worker_map).
+    const WorkerMap& workerMap() const;
+
+    /// After open(): creates the session tables and launches the workers.
+    /// False with *error on failure (then stop()).
+    bool launch(std::string* error);
 
     /// Stops the workers (they finish their current burst), then the ports.
     /// Idempotent.

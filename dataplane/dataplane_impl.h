@@ -141,6 +141,11 @@ struct Dataplane::Impl {
     HandoffRing& handoffRing(unsigned from, unsigned to) {
         return *handoff[from * workers.size() + to];
     }
+    /// Which worker owns each flow: decided before the ports open
+    /// (chooseSteering), software again if a device did not take its rss
+    /// settings, then fixed before the workers start.
+    WorkerMap worker_map;
+    std::string steering_why;  // chooseSteering()'s reason, for the log
     std::atomic<bool> stopping{false};
     bool eal_ready = false;
     bool ports_started = false;
@@ -150,6 +155,9 @@ struct Dataplane::Impl {
     bool openPort(const std::string& name, const std::string& device, uint16_t mtu, unsigned queues,
                   uint16_t* id, std::string* error);
     bool openPorts(std::string* error);
+    /// Reads what each port's device offers and sets worker_map
+    /// (steering_decision.h); false when [dataplane] steering cannot be had.
+    bool chooseSteering(std::string* error);
     bool launchWorkers(std::string* error);
 
     // worker_loop.cpp

@@ -23,6 +23,8 @@ nlohmann::json portStatusValue(status::PortField f, const PortStatus& p) {
             return p.speed_mbps;
         case mtu:
             return p.mtu;
+        case steering:
+            return steeringName(p.steering);
         case rx_packets:
             return p.rx_packets;
         case tx_packets:

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "dataplane/dataplane_impl.h"
+#include "packet/rss_coverage.h"
 
 namespace tandem {
 namespace {
@@ -230,12 +231,15 @@ void Dataplane::Impl::drainCommands(Worker& w, uint32_t now) {
 }
 
 void Dataplane::Impl::handOff(Worker& w, Burst& b, uint32_t now) {
-    const uint32_t nworkers = uint32_t(workers.size());
-    if (nworkers <= 1) return;
+    if (worker_map.workers() <= 1) return;
+    // rss steering: the device put each plain TCP or UDP frame of a data
+    // port on the queue of the worker that owns its flow, this one.
+    const bool device_steered = worker_map.steering() == Steering::rss && !b.from_peer;
     splitForWorkers(
         b, w.index,
         [&](const uint8_t* frame, uint16_t len) {
-            return w.pipeline->workerFor(frame, len, nworkers, w.index, now);
+            if (device_steered && rssCoversFrame(frame, len, spec.pipeline.parse)) return w.index;
+            return w.pipeline->workerFor(frame, len, worker_map, w.index, now);
         },
         [&](uint32_t to, const Handoff& h) {
             if (handoffRing(w.index, to).push(h)) {

@@ -1,5 +1,7 @@
 #include "ha/replication.h"
 
+#include <stdexcept>
+
 #include "cluster/cluster_view.h"
 #include "core/flow_key.h"
 #include "core/log.h"
@@ -32,11 +34,17 @@ Replication::Replication(const ReplicationOptions& options, std::vector<WorkerCh
                          HaOutbox& outbox, HaCounters& counters, uint64_t stream_seed)
     : options_(options),
       workers_(std::move(workers)),
+      worker_map_(options.worker_map.value_or(WorkerMap::software(uint32_t(workers_.size())))),
       backlog_(workers_.size()),
       outbox_(outbox),
       counters_(counters),
       stream_seed_(stream_seed) {
     peers_.reserve(kMaxNodes);  // Peer references stay valid while peers are added
+    if (!workers_.empty() && worker_map_.workers() != workers_.size()) {
+        throw std::invalid_argument("replication: the worker map names " +
+                                    std::to_string(worker_map_.workers()) + " workers, " +
+                                    std::to_string(workers_.size()) + " are given");
+    }
 }
 
 Replication::Peer* Replication::peer(NodeId id) {
@@ -509,7 +517,7 @@ bool Replication::applyBatch(Peer& p, Inbound& in, uint64_t now_us) {
         cmd.nat = rec.nat;
         cmd.app = rec.app;
         if (rec.op == HaRecordOp::upsert) cmd.session.flags |= kSessionReplicated;
-        const size_t w = workerOf(cmd.session.key(), uint32_t(workers_.size()));
+        const size_t w = worker_map_.workerOf(cmd.session.key());
         if (!backlog_[w].empty() || !workers_[w]->to_worker.push(cmd)) {
             counters_.inc(HaCounter::apply_ring_full);
             return false;

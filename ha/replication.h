@@ -18,7 +18,8 @@
 // Receiving. Messages of a peer's stream are taken strictly in order (a gap
 // is NACKed, duplicates re-acknowledged), queued, and applied: each record
 // becomes an apply_upsert / apply_erase pushed to the worker that owns the
-// flow (workerOf(key, workers), core/flow_key.h), with its expiry moved onto this
+// flow (WorkerMap::workerOf, core/worker_map.h: the dataplane's own map, so
+// a replica lands where the flow's packets do), with its expiry moved onto this
 // node's clock. Only then is the message acknowledged, so a packet that the
 // peer sends after our ACK finds the replica in place. A full ring delays
 // applying (counted); nothing blocks.
@@ -36,12 +37,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "cluster/ha_channel.h"
+#include "core/worker_map.h"
 #include "ha/ha_counters.h"
 #include "ha/ha_outbox.h"
 #include "ha/sync_sender.h"
@@ -55,6 +58,11 @@ struct ReplicationOptions {
     /// session stays the same however many members there are. Off: every
     /// live peer gets every record (a pair: the one peer is the backup).
     bool targeted = false;
+    /// Which worker owns each flow, as the dataplane steers it
+    /// (Dataplane::workerMap()): a replica goes to that worker. None:
+    /// software steering over the workers given (a dataplane of that many
+    /// workers with [dataplane] steering = software).
+    std::optional<WorkerMap> worker_map;
     uint32_t batch_records = 256;       ///< records per batch (<= kMaxHaRecordsPerBatch)
     uint64_t flush_interval_us = 1000;  ///< a partial batch waits at most this long
     /// A deferred packet waits at most this long. Releasing unacknowledged
@@ -111,7 +119,9 @@ class Replication {
   public:
     /// `workers` are the daemon's worker channels (may be empty in tests);
     /// `stream_seed` makes stream ids of this run differ from earlier runs
-    /// (the agent's incarnation).
+    /// (the agent's incarnation). Throws std::invalid_argument when
+    /// options.worker_map names another number of workers than `workers`
+    /// holds (a wiring mistake at start-up).
     Replication(const ReplicationOptions& options, std::vector<WorkerChannel*> workers,
                 HaOutbox& outbox, HaCounters& counters, uint64_t stream_seed);
 
@@ -254,6 +264,7 @@ class Replication {
 
     const ReplicationOptions options_;
     std::vector<WorkerChannel*> workers_;
+    WorkerMap worker_map_;  // options_.worker_map, or software over workers_
     std::vector<std::deque<AgentCommand>> backlog_;  // per worker, behind a full ring
     HaOutbox& outbox_;
     HaCounters& counters_;

@@ -15,6 +15,7 @@
 
 #include "core/ip_addr.h"
 #include "core/node_id.h"
+#include "core/worker_map.h"
 #include "nat/nat_rules.h"
 #include "pipeline/health_check.h"
 #include "policy/rule.h"
@@ -83,6 +84,9 @@ struct DataplaneConfig {
     bool busy_poll = false;                ///< true: never sleep when idle
     uint16_t geneve_port = 6081;           ///< UDP port of GENEVE (geneve mode)
     uint16_t burst_size = 32;              ///< packets per RX burst, 1..256
+    /// How frames find their flow's worker (core/worker_map.h): auto picks
+    /// rss where every port's device can, software elsewhere.
+    SteeringSetting steering = SteeringSetting::automatic;
     /// The packet buffer pool, at least; 0: what the ports, queues and
     /// rings need (the dataplane never takes fewer than that).
     uint32_t packet_buffers = 0;

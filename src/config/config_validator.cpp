@@ -97,6 +97,12 @@ void checkPorts(LoadContext& c) {
                   "both inline ports are in zone " + data[1]->zone +
                       ": rules cannot tell the two directions apart");
     }
+    if (!inline_mode && cfg.dataplane.steering == SteeringSetting::rss &&
+        !c.wasRejected("dataplane", "mode")) {
+        c.error(c.lineOf("dataplane", "steering"),
+                "[dataplane] steering = rss cannot be used in geneve mode: devices hash a "
+                "tunnel's outer header, not the flows inside it (use auto or software)");
+    }
     if (inline_mode && c.isSet("dataplane", "geneve-port")) {
         c.warning(c.lineOf("dataplane", "geneve-port"),
                   "[dataplane] geneve-port has no effect in inline mode");

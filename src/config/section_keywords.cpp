@@ -101,6 +101,17 @@ bool dataplaneMode(LoadContext& c, const IniEntry& e) {
     return true;
 }
 
+bool dataplaneSteering(LoadContext& c, const IniEntry& e) {
+    for (SteeringSetting s :
+         {SteeringSetting::automatic, SteeringSetting::rss, SteeringSetting::software}) {
+        if (e.value == steeringSettingName(s)) {
+            c.cfg.dataplane.steering = s;
+            return true;
+        }
+    }
+    return c.badValue(e, "expected auto, rss or software");
+}
+
 constexpr Keyword kDataplaneKeywords[] = {
     {"mode", dataplaneMode},
     {"eal-args",
@@ -132,6 +143,7 @@ constexpr Keyword kDataplaneKeywords[] = {
          return setUnsigned(c, e, c.cfg.dataplane.packet_buffers, 0, 67108864,
                             "a packet buffer count");
      }},
+    {"steering", dataplaneSteering},
 };
 
 // --- [port.NAME] -------------------------------------------------------------

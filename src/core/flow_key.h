@@ -7,10 +7,10 @@
 // tuples that live in different places (a zone pair, a VXLAN VNI, a GWLB
 // endpoint index); it is part of the key and of the hash.
 //
-// flowHash() is the one hash used for table buckets, worker selection,
-// director choice and backup-owner choice, so it must be identical on every
-// node: it is a pure function of the key bytes (no seed, no CPU-specific
-// instruction), and its value is pinned by a test.
+// flowHash() is the one hash used for table buckets, software worker
+// selection (core/worker_map.h), director choice and backup-owner choice, so it must be identical
+// on every node: it is a pure function of the key bytes (no seed, no CPU-specific instruction), and
+// its value is pinned by a test.
 #pragma once
 
 #include <cstddef>
@@ -206,17 +206,6 @@ inline uint64_t fragmentHash(const IpAddr& src, const IpAddr& dst, uint8_t proto
 /// low 32 bits). Used for buckets; n must be > 0.
 inline uint32_t reduceHash(uint64_t hash, uint32_t n) {
     return uint32_t((uint64_t(uint32_t(hash)) * n) >> 32);
-}
-
-/// The worker (of `workers`) that owns the flow whose flowHash is `hash`:
-/// the dataplane hands every frame to it and the HA agent routes replicas
-/// to it. Uses the hash's high half: the low half picks the bucket inside
-/// the worker's table, and reusing it would leave part of every table unused.
-inline uint32_t workerOf(uint64_t hash, uint32_t workers) {
-    return uint32_t(((hash >> 32) * workers) >> 32);
-}
-inline uint32_t workerOf(const FlowKey& k, uint32_t workers) {
-    return workerOf(flowHash(k), workers);
 }
 
 }  // namespace tandem

@@ -54,6 +54,41 @@ inline uint32_t toeplitzHash(const uint8_t* key, const uint8_t* data, size_t len
     return result;
 }
 
+namespace detail {
+// The 32 key bits from bit `bit` on (bit 0: the first byte's top bit).
+constexpr uint32_t keyWindow(const std::array<uint8_t, kRssKeyBytes>& key, unsigned bit) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 5; ++i) v = v << 8 | key[bit / 8 + i];
+    return uint32_t(v >> (8 - bit % 8));
+}
+}  // namespace detail
+
+/// toeplitzHash with kSymmetricRssKey as one lookup per input byte: the key
+/// repeats every 16 bits, so the window an input bit selects depends only
+/// on the bit's place in its byte and on whether the byte's offset is even
+/// or odd. kSymmetricRssTable[offset & 1][byte] is that byte's contribution.
+inline constexpr std::array<std::array<uint32_t, 256>, 2> kSymmetricRssTable = [] {
+    std::array<std::array<uint32_t, 256>, 2> t{};
+    for (unsigned parity = 0; parity < 2; ++parity) {
+        for (unsigned v = 0; v < 256; ++v) {
+            uint32_t h = 0;
+            for (unsigned bit = 0; bit < 8; ++bit) {
+                if (v & (0x80u >> bit)) h ^= detail::keyWindow(kSymmetricRssKey, parity * 8 + bit);
+            }
+            t[parity][v] = h;
+        }
+    }
+    return t;
+}();
+
+/// Equal to toeplitzHash(kSymmetricRssKey.data(), data, len) for len <= 36,
+/// at a table lookup per byte. Allocation-free; any thread.
+inline uint32_t symmetricRssHash(const uint8_t* data, size_t len) {
+    uint32_t h = 0;
+    for (size_t i = 0; i < len; ++i) h ^= kSymmetricRssTable[i & 1][data[i]];
+    return h;
+}
+
 /// The RSS hash of an IPv4 TCP/UDP packet as a device computes it: addresses
 /// and ports in network byte order (here given in host order).
 inline uint32_t rssHashV4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,

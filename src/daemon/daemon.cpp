@@ -102,6 +102,7 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
                         DataplaneSpec* spec, std::string* error) {
     spec->eal_args = cfg.dataplane.eal_args;
     spec->workers = cfg.dataplane.workers;
+    spec->steering = cfg.dataplane.steering;
     spec->busy_poll = cfg.dataplane.busy_poll;
     spec->burst = cfg.dataplane.burst_size;
     spec->packet_buffers = cfg.dataplane.packet_buffers;
@@ -230,9 +231,6 @@ int runDaemon(const Config& cfg) {
             TLOG_ERROR(kLog, "HA transport: %s", error.c_str());
             return 1;
         }
-        HaAgentOptions options;
-        ha = std::make_unique<HaAgent>(cfg, clock, *transport, spec.channels, view, options);
-        ha->start();
     }
 
     // Traffic log: one ring per worker, drained by the logger thread.
@@ -252,10 +250,23 @@ int runDaemon(const Config& cfg) {
         }
     }
 
-    auto dataplane = Dataplane::start(spec, &error);
+    // The ports first: their devices decide which worker owns each flow,
+    // and the HA agent routes replicas by that map from its first one on.
+    auto dataplane = Dataplane::open(spec, &error);
     if (!dataplane) {
         TLOG_ERROR(kLog, "cannot start the dataplane: %s", error.c_str());
+        return 1;
+    }
+    if (cfg.ha.enabled) {
+        HaAgentOptions options;
+        options.replication.worker_map = dataplane->workerMap();
+        ha = std::make_unique<HaAgent>(cfg, clock, *transport, spec.channels, view, options);
+        ha->start();
+    }
+    if (!dataplane->launch(&error)) {
+        TLOG_ERROR(kLog, "cannot start the dataplane: %s", error.c_str());
         if (ha) ha->stop();
+        dataplane->stop();
         return 1;
     }
     // Reloads (command and SIGHUP) rename rules in the traffic log and tell

@@ -161,12 +161,12 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
     table_.prefetchBucket(s.hash);
 }
 
-uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t workers, uint32_t here,
-                             uint32_t now_ms) {
+uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap& map,
+                             uint32_t here, uint32_t now_ms) {
     // A member, not a local: constructing a PacketInfo per frame costs more
     // than parsing into one (parseFrame resets what it fills).
     PacketInfo& info = steer_info_;
-    if (workers <= 1 || parseFrame(frame, len, settings_.parse, info) != ParseResult::ok)
+    if (map.workers() <= 1 || parseFrame(frame, len, settings_.parse, info) != ParseResult::ok)
         return here;
     if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) return here;
     if (info.is_fragment && !info.has_l4) {
@@ -180,7 +180,7 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, uint32_t worker
                                            ctx, &key, nullptr)
                             : buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto,
                                            info.family, ctx, &key, nullptr);
-    const uint32_t to = workerOf(hash, workers);
+    const uint32_t to = map.workerOf(key, hash);
     if (info.first_fragment) fragment_workers_.remember(datagramOf(info), to, now_ms);
     return to;
 }

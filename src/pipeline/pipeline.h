@@ -40,6 +40,7 @@
 #include "cluster/owner_cache.h"
 #include "core/counters.h"
 #include "core/node_id.h"
+#include "core/worker_map.h"
 #include "nat/nat_rules.h"
 #include "nat/port_allocator.h"
 #include "packet/packet_parser.h"
@@ -179,16 +180,17 @@ class Pipeline {
                     Ingress ingress = Ingress::port, NodeId sender = kNoNode,
                     ForwardReason reason = ForwardReason::none);
 
-    /// The worker (of `workers`) that must process `frame`: the one holding
-    /// its flow's session, workerOf() of the flow hash the pipeline looks it
-    /// up by (the inner packet of a tunnel; an ICMP error's embedded header).
+    /// The worker (of `map`'s) that must process `frame`: the one holding
+    /// its flow's session, map.workerOf() of the flow key the pipeline looks
+    /// it up by (the inner packet of a tunnel; an ICMP error's embedded
+    /// header), whichever direction the frame goes.
     /// A datagram's later fragments carry no ports: they go where this
     /// worker sent its first fragment (remembered here for a few seconds;
     /// devices queue all fragments of a datagram together, by addresses).
     /// A frame of no flow (non-IP, malformed, neighbour discovery, a fragment
     /// whose first fragment was not seen here) returns `here`: that worker
     /// passes or drops it. Counts nothing.
-    uint32_t workerFor(const uint8_t* frame, uint16_t len, uint32_t workers, uint32_t here,
+    uint32_t workerFor(const uint8_t* frame, uint16_t len, const WorkerMap& map, uint32_t here,
                        uint32_t now_ms);
 
     /// A frame this pipeline answered `hold` for, tried again: the verdict

@@ -29,6 +29,10 @@ namespace tandem::status {
     X(speed_mbps, "speed_mbps", integer, "The link speed in Mbit/s (0 when unknown).", "", none,   \
       1)                                                                                           \
     X(mtu, "mtu", integer, "The device's IP MTU, as it reports it.", "", none, 1)                  \
+    X(steering, "steering", text,                                                                  \
+      "How frames received here reach their flow's worker: rss (the device's queue, its key and "  \
+      "table programmed by this node) or software (parsed and handed over).",                      \
+      "", none, 1)                                                                                 \
     X(rx_packets, "rx_packets", integer, "Frames the port received (driver count).",               \
       "tandem_port_rx_packets_total", counter, 1)                                                  \
     X(tx_packets, "tx_packets", integer, "Frames the port sent (driver count).",                   \

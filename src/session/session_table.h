@@ -220,7 +220,8 @@ class SessionTable {
     static_assert(sizeof(Bucket) == 64 && offsetof(Bucket, idx) == 20);
 
     // 16 bits of the hash that neither the bucket (the low half's top bits,
-    // reduceHash) nor the worker (the high half's top bits, workerOf) is
+    // reduceHash) nor a software-steered worker (the high half's top bits,
+    // WorkerMap) is
     // chosen by, so they still tell apart the entries of one bucket. A
     // signature matches a wrong entry about once in 6,500 lookups; confirm()
     // compares the key anyway.

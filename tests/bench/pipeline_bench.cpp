@@ -14,7 +14,8 @@
 //     is where each session is identified and decided again; without, it is
 //     a data segment like any other);
 //   - workerFor: what a worker of a multi-worker node adds per received frame
-//     to find the worker that owns its flow.
+//     to find the worker that owns its flow (software steering), and the
+//     header check that replaces it where the device steers (rss steering).
 // No NIC or driver is involved: this is the ceiling the dataplane adds I/O to.
 #include <time.h>
 
@@ -26,6 +27,7 @@
 
 #include "fixtures/frame_builder.h"
 #include "fixtures/tls_hello.h"
+#include "packet/rss_coverage.h"
 #include "pipeline/pipeline.h"
 
 using namespace tandem;
@@ -184,6 +186,7 @@ int main(int argc, char** argv) {
     // With several workers, the receiving worker first asks which worker owns
     // each frame's flow (a second parse and hash): its cost per frame.
     uint64_t steered = 0, to_other = 0;
+    const WorkerMap two = WorkerMap::software(2);
     c0 = cpuSeconds();
     do {
         // Frames just received are in cache in the dataplane; here they are
@@ -191,7 +194,7 @@ int main(int argc, char** argv) {
         // processBurst() does.
         for (size_t i = 0; i < acks.size(); ++i) {
             if (i + 8 < acks.size()) __builtin_prefetch(acks[i + 8].data());
-            to_other += pipe.workerFor(acks[i].data(), uint16_t(acks[i].size()), 2, 0, 2000);
+            to_other += pipe.workerFor(acks[i].data(), uint16_t(acks[i].size()), two, 0, 2000);
         }
         steered += acks.size();
     } while (cpuSeconds() - c0 < 1.0);
@@ -203,12 +206,25 @@ int main(int argc, char** argv) {
     do {
         for (int rep = 0; rep < 1000; ++rep) {
             for (size_t i = 0; i < 32; ++i) {
-                to_other += pipe.workerFor(acks[i].data(), uint16_t(acks[i].size()), 2, 0, 2000);
+                to_other += pipe.workerFor(acks[i].data(), uint16_t(acks[i].size()), two, 0, 2000);
             }
         }
         steered_hot += 32 * 1000;
     } while (cpuSeconds() - c0 < 1.0);
     const double steer_hot_rate = steered_hot / (cpuSeconds() - c0);
+    // rss steering: what a worker asks of the same burst instead (whether
+    // the device's queue is the flow's worker; packet/rss_coverage.h).
+    uint64_t checked = 0, kept = 0;
+    const ParseOptions plain;
+    c0 = cpuSeconds();
+    do {
+        for (int rep = 0; rep < 1000; ++rep) {
+            for (size_t i = 0; i < 32; ++i)
+                kept += rssCoversFrame(acks[i].data(), acks[i].size(), plain);
+        }
+        checked += 32 * 1000;
+    } while (cpuSeconds() - c0 < 1.0);
+    const double rss_check_rate = checked / (cpuSeconds() - c0);
     const uint64_t fwd = pipe.counters().get(PipelineCounter::forwarded);
     std::printf("pipeline_bench: %u flows, one thread, rates per CPU-second%s\n", flows,
                 app_rules ? ", app rules (TLS server names) first in the policy" : "");
@@ -221,6 +237,8 @@ int main(int argc, char** argv) {
         "  workerFor (2 workers)   %8.2f M frames/s, %.1f ns each (frames from memory), "
         "%.1f ns (a burst in cache)\n",
         steer_rate / 1e6, 1e9 / steer_rate, 1e9 / steer_hot_rate);
+    std::printf("  rss steering's check    %8.2f ns a frame (a burst in cache; %s kept)\n",
+                1e9 / rss_check_rate, kept == checked ? "all" : "not all");
     std::printf(
         "  (forwarded %llu, sessions %u, of them established %u, drops %llu)\n",
         (unsigned long long)fwd, table.size(), established,

@@ -66,15 +66,16 @@ TEST_CASE("a counter group keeps only its sections, and says when the daemon has
 TEST_CASE("interfaces print as two tables naming every port, in the order of their field table") {
     json r = json::parse(R"({"interfaces": [
       {"name": "inside", "role": "data", "device": "net_null0,no-rx=1", "port_id": 0,
-       "link": "up", "speed_mbps": 10000, "mtu": 9001, "rx_packets": 5, "tx_packets": 7,
+       "link": "up", "speed_mbps": 10000, "mtu": 9001, "steering": "rss", "rx_packets": 5,
+       "tx_packets": 7,
        "rx_bytes": 300, "tx_bytes": 420, "rx_missed": 0, "rx_errors": 0, "tx_errors": 0,
        "rx_no_mbuf": 0},
       {"name": "peer", "role": "peer-link", "device": "net_null1,no-rx=1", "port_id": 1,
-       "link": "down", "speed_mbps": 2500}]})");
+       "link": "down", "speed_mbps": 2500, "steering": "software"}]})");
     CHECK(renderResult("show interfaces", json::object(), r) ==
-          "NAME    ROLE       DEVICE             PORT-ID  LINK     SPEED   MTU\n"
-          "inside  data       net_null0,no-rx=1        0  up     10 Gb/s  9001\n"
-          "peer    peer-link  net_null1,no-rx=1        1  down  2.5 Gb/s     -\n"
+          "NAME    ROLE       DEVICE             PORT-ID  LINK     SPEED   MTU  STEERING\n"
+          "inside  data       net_null0,no-rx=1        0  up     10 Gb/s  9001  rss\n"
+          "peer    peer-link  net_null1,no-rx=1        1  down  2.5 Gb/s     -  software\n"
           "\n"
           "NAME    RX-PACKETS  TX-PACKETS  RX-BYTES  TX-BYTES  RX-MISSED  RX-NO-MBUF  RX-ERRORS"
           "  TX-ERRORS\n"

@@ -102,6 +102,13 @@ std::vector<ErrorCase> errorCases() {
          "12: expected a burst size 1..256"},
         {"too many packet buffers", minimalWith("[dataplane]\npacket-buffers = 67108865\n"),
          "12: expected a packet buffer count 0..67108864"},
+        {"an unknown steering", minimalWith("[dataplane]\nsteering = hardware\n"),
+         "12: [dataplane] steering = hardware: expected auto, rss or software"},
+        {"rss steering in geneve mode",
+         "[node]\nid = 1\n[dataplane]\nmode = geneve\nsteering = rss\n[port.d]\ndevice = "
+         "net_null0\nzone = z\n[policy]\nrule = allow\n",
+         "5: [dataplane] steering = rss cannot be used in geneve mode: devices hash a tunnel's "
+         "outer header, not the flows inside it (use auto or software)"},
         {"a device with blanks", replaced(kMinimal, "net_null0", "net null0"),
          "4: [port.a] device = net null0: expected DPDK device arguments without blanks"},
         {"a zone name with odd characters", replaced(kMinimal, "zone = in", "zone = in side"),

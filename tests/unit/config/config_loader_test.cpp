@@ -128,6 +128,7 @@ TEST_CASE("defaults are applied to every key that is not set") {
     CHECK_FALSE(c.dataplane.busy_poll);
     CHECK(c.dataplane.geneve_port == 6081);
     CHECK(c.dataplane.burst_size == 32);
+    CHECK(c.dataplane.steering == SteeringSetting::automatic);
     CHECK_FALSE(c.ha.enabled);
     CHECK(c.ha.session_owner == OwnerElection::first_packet);
     CHECK(c.ha.revert);
@@ -174,7 +175,7 @@ TEST_CASE("every key of every section is read into the config") {
         "[node]\nid = 3\nname = fw-c.example\ncluster-id = 65535\n"
         "[dataplane]\nmode = geneve\neal-args = -l 0-3  -n 4\t--no-pci\nworkers = 3\n"
         "session-capacity = 268435456\nbusy-poll = yes\ngeneve-port = 6082\nburst-size = 256\n"
-        "packet-buffers = 2000000\n"
+        "packet-buffers = 2000000\nsteering = software\n"
         "[port.data]\ndevice = net_af_packet0,iface=veth0,framecnt=4096\nzone = gwlb\n"
         "[port.peer]\ndevice = net_af_packet1,iface=veth1\n"
         "[peer.16]\nname = far\nha-address = tcp://[2001:db8::16]:7400\n"
@@ -202,6 +203,7 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.dataplane.geneve_port == 6082);
     CHECK(c.dataplane.burst_size == 256);
     CHECK(c.dataplane.packet_buffers == 2000000);
+    CHECK(c.dataplane.steering == SteeringSetting::software);
     REQUIRE(c.dataplane.ports.size() == 2);
     CHECK(c.dataplane.ports[0].device == "net_af_packet0,iface=veth0,framecnt=4096");
     CHECK_FALSE(c.dataplane.ports[0].peer_link);
@@ -237,6 +239,15 @@ TEST_CASE("every key of every section is read into the config") {
     CHECK(c.control.metrics_listen == "127.0.0.1:9464");
     CHECK(c.control.traffic_log == "/var/log/t.log");
     CHECK(c.control.log_level == "debug");
+}
+
+TEST_CASE("steering reads auto, rss and software") {
+    for (const char* word : {"auto", "rss", "software"}) {
+        CAPTURE(word);
+        const Config c = loadOk(std::string(test::kMinimal) +
+                                "[dataplane]\nworkers = 2\nsteering = " + word + "\n");
+        CHECK(steeringSettingName(c.dataplane.steering) == std::string(word));
+    }
 }
 
 TEST_CASE("a timeout set alone changes its own state's timeout and no other") {

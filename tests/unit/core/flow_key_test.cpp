@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "core/worker_map.h"
+
 using namespace tandem;
 
 namespace {
@@ -148,16 +150,16 @@ TEST_CASE("the key built with its hash carries the flow hash of its bytes") {
 
 TEST_CASE("flows spread evenly over workers, and over each worker's whole table") {
     constexpr uint32_t kWorkers = 4, kBuckets = 1024;
+    const WorkerMap map = WorkerMap::software(kWorkers);
     uint32_t per_worker[kWorkers] = {};
     uint32_t buckets_used[kWorkers][kBuckets] = {};
     // One host pair, many ports: a single busy pair of hosts still uses every worker.
     for (uint32_t i = 0; i < 40000; ++i) {
         FlowKey k = makeFlowKey(tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80));
-        const uint32_t w = workerOf(k, kWorkers);
+        const uint32_t w = map.workerOf(k);
         REQUIRE(w < kWorkers);
-        CHECK(w == workerOf(makeFlowKey(reversed(
-                                tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80))),
-                            kWorkers));
+        CHECK(w == map.workerOf(makeFlowKey(
+                       reversed(tcpTuple(0x0a000001, uint16_t(10000 + i), 0xc0a80001, 80)))));
         ++per_worker[w];
         ++buckets_used[w][reduceHash(flowHash(k), kBuckets)];
     }
@@ -169,6 +171,7 @@ TEST_CASE("flows spread evenly over workers, and over each worker's whole table"
         for (uint32_t c : buckets_used[w]) empty += c == 0;
         CHECK(empty < kBuckets / 100);
     }
-    CHECK(workerOf(~0ULL, 3) == 2);
-    CHECK(workerOf(0xffffffffULL, 3) == 0);
+    // The hash's high half picks the worker.
+    CHECK(WorkerMap::software(3).workerOf(FlowKey{}, ~0ULL) == 2);
+    CHECK(WorkerMap::software(3).workerOf(FlowKey{}, 0xffffffffULL) == 0);
 }

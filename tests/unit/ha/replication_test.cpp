@@ -112,16 +112,39 @@ TEST_CASE("records out of range from a peer are dropped and counted, the rest in
 TEST_CASE("records go to the worker that owns the flow") {
     ClusterOptions o;
     o.workers = 4;
+    // The map the receiving node's dataplane steers by: the flow hash's
+    // (none given), or its devices' (rss: the symmetric Toeplitz hash over
+    // a redirection table).
+    WorkerMap map = WorkerMap::software(4);
+    SUBCASE("software steering") {}
+    SUBCASE("rss steering") {
+        map = WorkerMap::rss(4, 128);
+        o.agent.replication.worker_map = map;
+    }
     TestCluster c({1, 2}, o);
     pairUp(c);
     const uint32_t now = c.clock.nowMs();
-    for (uint32_t i = 0; i < 400; ++i) c.node(1).worker(i % 4).upsert(makeSession(i, 1, 2, now));
+    // Flows that differ in both addresses and the client port: the
+    // symmetric key hashes the XOR of the tuple's 16-bit words, so flows
+    // that differ only where those cancel (makeSession(i) for small i moves
+    // an address and the port alike) would share a worker.
+    for (uint32_t i = 0; i < 400; ++i) {
+        c.node(1).worker(i % 4).upsert(makeSession(i * 65537, 1, 2, now));
+    }
     c.run(10);
     REQUIRE(c.node(2).sessions() == 400);
     for (size_t w = 0; w < 4; ++w) {
         CHECK(c.node(2).worker(w).table.size() > 50);
-        for (const auto& [key, s] : c.node(2).worker(w).table) CHECK(workerOf(key, 4) == w);
+        for (const auto& [key, s] : c.node(2).worker(w).table) CHECK(map.workerOf(key) == w);
     }
+}
+
+TEST_CASE("replication refuses a worker map of another worker count") {
+    ClusterOptions o;
+    o.workers = 2;
+    o.agent.replication.worker_map = WorkerMap::rss(4, 128);
+    TestCluster c({1, 2}, o);
+    CHECK_THROWS_AS(c.start(1), std::invalid_argument);
 }
 
 TEST_CASE("an acknowledgement releases the deferred first packet to the worker that held it") {

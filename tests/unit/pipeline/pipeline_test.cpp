@@ -633,13 +633,16 @@ namespace {
 struct Workers {
     static constexpr uint32_t kCount = 4;
     std::vector<std::unique_ptr<Node>> w;
-    explicit Workers(bool geneve = false, std::vector<Rule> rules = labRules()) {
+    WorkerMap map;
+    explicit Workers(bool geneve = false, std::vector<Rule> rules = labRules(),
+                     WorkerMap m = WorkerMap::software(kCount))
+        : map(m) {
         for (uint32_t i = 0; i < kCount; ++i)
             w.push_back(std::make_unique<Node>(1024, geneve, rules));
     }
     uint32_t steer(const std::vector<uint8_t>& f, uint32_t here = 99) const {
         // Worker 0 receives everything (as if all frames came in on its queue).
-        return w[0]->pipe.workerFor(f.data(), uint16_t(f.size()), kCount, here, w[0]->now);
+        return w[0]->pipe.workerFor(f.data(), uint16_t(f.size()), map, here, w[0]->now);
     }
     Verdict send(std::vector<uint8_t> f, uint16_t port) {
         const uint32_t i = steer(f, 0);
@@ -650,7 +653,13 @@ struct Workers {
 }  // namespace
 
 TEST_CASE("workerFor sends every packet of a flow to the worker that holds its session") {
-    Workers ws;
+    // Both steerings: the flow hash's, and the devices' (a 128-entry table).
+    WorkerMap map = WorkerMap::software(Workers::kCount);
+    SUBCASE("software steering") {}
+    SUBCASE("rss steering") {
+        map = WorkerMap::rss(Workers::kCount, 128);
+    }
+    Workers ws(false, labRules(), map);
     std::set<uint32_t> used;
     // One client, one server: the flows of a single busy host pair still
     // spread over every worker (the worker follows the whole flow hash).
@@ -689,7 +698,7 @@ TEST_CASE("workerFor sends every packet of a flow to the worker that holds its s
         CHECK(n.count(PipelineCounter::dropped_tcp_invalid_state) == 0);
         // Each worker holds exactly the flows the replication path routes to it.
         n.table.scan(0, n.table.capacity(), [&](uint32_t, const Session& s) {
-            CHECK(workerOf(s.key(), Workers::kCount) == i);
+            CHECK(ws.map.workerOf(s.key()) == i);
             CHECK(s.state == SessionState::tcp_established);
         });
     }
@@ -697,7 +706,12 @@ TEST_CASE("workerFor sends every packet of a flow to the worker that holds its s
 }
 
 TEST_CASE("workerFor places ICMP errors and port-less fragments with their flow") {
-    Workers ws;
+    WorkerMap map = WorkerMap::software(Workers::kCount);
+    SUBCASE("software steering") {}
+    SUBCASE("rss steering") {
+        map = WorkerMap::rss(Workers::kCount, 128);
+    }
+    Workers ws(false, labRules(), map);
     for (uint32_t c = 0; c < 16; ++c) {
         const std::string client = "10.0.1." + std::to_string(100 + c);
         auto dgram = FrameBuilder::udp(client, 6000, kServer, 53).build();
@@ -731,6 +745,37 @@ TEST_CASE("workerFor places ICMP errors and port-less fragments with their flow"
     CHECK(fragments == 16);
 }
 
+TEST_CASE("workerFor in rss mode names the queue the device puts either direction on") {
+    // What a device programmed with the symmetric key and a table of 128
+    // entries (entry i -> queue i % 3) computes for a frame, from its own
+    // tuple (core/toeplitz.h): the worker workerFor names must be that
+    // queue, for both directions, and what the map says of the session key.
+    const WorkerMap map = WorkerMap::rss(3, 128);
+    Workers ws(false, labRules(), map);
+    std::set<uint32_t> used;
+    for (uint32_t c = 0; c < 200; ++c) {
+        const uint32_t client = 0x0a000100 + c, server = 0xc0a80001;
+        const uint16_t sport = uint16_t(40000 + 7 * c), dport = c % 2 ? 53 : 443;
+        const std::string a = formatIpAddr(IpAddr::fromV4(client));
+        const std::string b = formatIpAddr(IpAddr::fromV4(server));
+        auto out = c % 2 ? FrameBuilder::udp(a, sport, b, dport).build()
+                         : FrameBuilder::tcp(a, sport, b, dport, kTcpSyn).build();
+        auto back = c % 2 ? FrameBuilder::udp(b, dport, a, sport).build()
+                          : FrameBuilder::tcp(b, dport, a, sport, kTcpSyn | kTcpAck).build();
+        const uint32_t device = map.workerOfDeviceHash(rssHashV4(client, server, sport, dport));
+        CHECK(device == map.workerOfDeviceHash(rssHashV4(server, client, dport, sport)));
+        CHECK(ws.steer(out) == device);
+        CHECK(ws.steer(back) == device);
+        FlowTuple t;
+        t.src = IpAddr::fromV4(server), t.dst = IpAddr::fromV4(client);
+        t.sport = dport, t.dport = sport, t.family = AddrFamily::v4;
+        t.proto = c % 2 ? kProtoUdp : kProtoTcp;
+        CHECK(map.workerOf(makeFlowKey(t)) == device);
+        used.insert(device);
+    }
+    CHECK(used.size() == 3);
+}
+
 TEST_CASE(
     "workerFor keys a GENEVE frame by its inner flow - frames of no flow stay where they are") {
     RuleError err;
@@ -759,7 +804,8 @@ TEST_CASE(
     bad[14] = 0x44;
     CHECK(ws.steer(bad, 5) == 5);
     // One worker only: always here, without parsing.
-    CHECK(ws.w[0]->pipe.workerFor(arp.data(), uint16_t(arp.size()), 1, 3, 0) == 3);
+    CHECK(ws.w[0]->pipe.workerFor(arp.data(), uint16_t(arp.size()), WorkerMap::software(1), 3, 0) ==
+          3);
 }
 
 namespace {
