@@ -103,7 +103,7 @@ namespace tandem {
     X(sessions_translated, "new sessions a snat rule gave a pool address and port")                \
     X(dropped_nat_exhausted, "first packets dropped: their snat pool had no port left")            \
     X(nat_replies_translated,                                                                      \
-      "replies of translated sessions put back: to the client (snat), from the address the "      \
+      "replies of translated sessions put back: to the client (snat), from the address the "       \
       "client sent to (dnat)")                                                                     \
     X(nat_no_translation,                                                                          \
       "packets to a pool address:port that no session holds (or from another end), left as is")    \
