@@ -77,15 +77,25 @@ HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer
     h.dataplane_mode = uint8_t(config.dataplane.mode);
     h.peer_link_transport = uint8_t(config.ha.peer_link);
 
+    // The NAT pools: which node gives out which ports follows from them, so
+    // nodes that read them differently would give out the same ones.
+    std::string pools;
+    for (const NatPool& p : config.nat.pools) {
+        char line[128];
+        std::snprintf(line, sizeof line, "%s %x-%x %u-%u/%u\n", p.name.c_str(), p.spec.first_addr,
+                      p.spec.last_addr, p.spec.port_lo, p.spec.port_hi, p.spec.block_size);
+        pools += line;
+    }
+
     // Everything that must be equal on both nodes, in one number.
     // Not the policy: it changes with a reload, one node after the other,
     // and a difference is a warning (policyMismatch), not a refusal.
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s|%u|%d|%d|%u|%u|%u|%llx|%u|%u|%u",
+    std::snprintf(buf, sizeof buf, "%s|%u|%d|%d|%u|%u|%u|%llx|%u|%u|%u|%llx",
                   majorMinor(h.software_version).c_str(), h.session_owner, h.revert, h.preempt,
                   h.heartbeat_interval_ms, h.hold_time_ms, h.members_mask,
                   (unsigned long long)h.zones_hash, h.dataplane_mode, h.peer_link_transport,
-                  h.peer_link_detect_ms);
+                  h.peer_link_detect_ms, (unsigned long long)hashText(pools));
     h.config_fingerprint = hashText(buf);
     return h;
 }

@@ -178,10 +178,10 @@ void loadNat(LoadContext& c) {
         c.error(line,
                 "[nat] cannot be used in geneve mode: the load balancer takes its packets back "
                 "unchanged");
-    } else if (!c.cfg.peers.empty()) {
+    } else if (c.cfg.peers.size() > 1) {
         c.error(line,
-                "[nat] works on a standalone node for now (no [peer.ID]): translation in a "
-                "cluster is being built (docs/nat.md)");
+                "[nat] works on a standalone node or a pair for now (at most one [peer.ID]): "
+                "translation in a larger cluster is being built (docs/nat.md)");
     } else if (c.cfg.dataplane.workers > 1) {
         c.error(line, "[nat] works with one worker for now ([dataplane] workers = 1)");
     }

@@ -206,6 +206,8 @@ int runDaemon(const Config& cfg) {
     NatSetup nat;
     if (cfg.nat.enabled()) {
         nat.pools = cfg.nat.pools;
+        nat.members = nodeBit(cfg.node.id);
+        for (const PeerConfig& peer : cfg.peers) nat.members |= nodeBit(peer.id);
         nat.rules = NatRules::compile(cfg.nat.rules, cfg.nat.pools, cfg.zones, &error);
         if (!nat.rules) {
             TLOG_ERROR(kLog, "%s: nat: %s", cfg.path.c_str(), error.c_str());

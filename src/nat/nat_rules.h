@@ -125,6 +125,9 @@ class NatRules {
 struct NatSetup {
     std::vector<NatPool> pools;
     std::shared_ptr<const NatRules> rules;
+    /// The configured members, this node and its [peer.ID]s (bit n-1 for
+    /// node n): whose port blocks are whose (PortBlockMap).
+    uint16_t members = 0;
 };
 
 }  // namespace tandem

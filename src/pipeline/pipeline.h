@@ -387,6 +387,11 @@ class Pipeline {
     /// reply: its source put back to the address its client sent to.
     void natDnatReply(Slot& s);
     static void releaseNat(void* self, uint32_t index, const NatBinding& binding);
+    /// Entry `index` (a replica, or a session handed here) now carries
+    /// `binding`: replies to its address:port find it here too, and a port
+    /// of this node's own blocks counts as in use (a peer translated with
+    /// it while it held the block, or while this node was away).
+    void natTakeBinding(uint32_t index, const NatBinding& binding);
 
     // Cluster side (pipeline_ha.cpp).
     void adopt(uint32_t index, uint64_t hash, uint16_t owners);

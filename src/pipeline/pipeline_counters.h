@@ -109,6 +109,10 @@ namespace tandem {
       "packets to a pool address:port that no session holds (or from another end), left as is")    \
     X(nat_icmp_errors_translated,                                                                  \
       "ICMP errors about a translated session translated as the packet they quote")                \
+    X(nat_replica_port_taken,                                                                      \
+      "replicated translations whose address:port another session here holds (not indexed)")       \
+    X(nat_replica_unknown_pool,                                                                    \
+      "replicated translations to an address in no pool of this node (configs differ)")            \
     X(traffic_log_dropped, "traffic log records lost because the ring to the logger was full")
 
 TANDEM_COUNTER_ENUM(PipelineCounter, TANDEM_PIPELINE_COUNTERS)

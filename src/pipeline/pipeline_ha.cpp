@@ -137,7 +137,7 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
             counters_.inc(PipelineCounter::replicas_dropped_full);
             return;
         }
-        table_.nat(installed) = nat;
+        natTakeBinding(installed, nat);
         if (!table_.setAppIdentity(installed, app)) counters_.inc(PipelineCounter::app_names_full);
         counters_.inc(PipelineCounter::replicas_installed);
         return;
@@ -162,7 +162,7 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
     cur.owner = owner_before;
     table_.setOwner(index, incoming.owner);  // keeps the per-owner counts exact
     if (cur.ingress_port == kUnknownPort) cur.ingress_port = port_before;  // an older sender
-    table_.nat(index) = nat;
+    natTakeBinding(index, nat);
     if (!table_.setAppIdentity(index, app)) counters_.inc(PipelineCounter::app_names_full);
     if (was_mine) {
         // Counters are the owner's: keep what this node counted.

@@ -27,7 +27,8 @@ void Pipeline::initNat() {
     if (!settings_.nat) return;
     for (const NatPool& pool : settings_.nat->pools) {
         NatPoolState st;
-        st.map = std::make_unique<PortBlockMap>(pool.spec, nodeBit(settings_.node));
+        const uint16_t members = settings_.nat->members | nodeBit(settings_.node);
+        st.map = std::make_unique<PortBlockMap>(pool.spec, members);
         st.ports = std::make_unique<NatPortAllocator>(*st.map);
         st.ports->setBlocks(st.map->blocksOf(settings_.node));
         st.ports_per_addr = uint32_t(pool.spec.port_hi) - pool.spec.port_lo + 1;
@@ -176,12 +177,39 @@ void Pipeline::natDnatReply(Slot& s) {
     counters_.inc(PipelineCounter::nat_replies_translated);
 }
 
+void Pipeline::natTakeBinding(uint32_t index, const NatBinding& b) {
+    const NatBinding before = table_.nat(index);
+    if (before.kind == kNatSource && (before.addr != b.addr || before.port != b.port))
+        releaseNat(this, index, before);
+    table_.nat(index) = b;
+    if (!settings_.nat || b.kind != kNatSource) return;
+    uint32_t* slot = natReplySlot(b.addr, b.port);
+    if (!slot) {
+        // A pool this node does not have (configs that differ): its
+        // replies cannot be put back here.
+        counters_.inc(PipelineCounter::nat_replica_unknown_pool);
+        return;
+    }
+    if (*slot != 0 && *slot != index + 1) {
+        // Another session holds the address:port here: two nodes gave it
+        // out, which the blocks exclude. The one already here keeps it.
+        counters_.inc(PipelineCounter::nat_replica_port_taken);
+        return;
+    }
+    *slot = index + 1;
+    // A port of this node's own blocks that a peer translated with (while
+    // it held the block, or this node was away) is not to be handed out
+    // again while the session lives (false for other nodes' ports).
+    natPoolOf(b.addr)->ports->markUsed(b.addr, b.port);
+}
+
 void Pipeline::releaseNat(void* self, uint32_t index, const NatBinding& b) {
     auto* p = static_cast<Pipeline*>(self);
     if (b.kind != kNatSource) return;  // a dnat binding holds no pool port
     uint32_t* slot = p->natReplySlot(b.addr, b.port);
-    // Only the session that took the port here gives it back (a replica's
-    // binding is its owner's).
+    // Only the entry the index names gives the port back: its own session
+    // or a replica (whose port is free here again only if it is of this
+    // node's blocks, in use here: release() says false otherwise).
     if (!slot || *slot != index + 1) return;
     *slot = 0;
     p->natPoolOf(b.addr)->ports->release(b.addr, b.port);

@@ -95,16 +95,35 @@ def peer_link_ip(opts: "PairOptions", letter: str) -> str:
     """A node's udp peer-link address."""
     return (PEER_LINK_ROUTED_IP if opts.peer_link_routed else PEER_LINK_IP)[letter]
 NODE_ID = {"a": 1, "b": 2}
+# --nat: the pool every inside->outside session is translated to. In the
+# client's subnet, so srt routes the server's replies to it through the
+# nodes as it does the client's; each node hands out ports of its own
+# blocks (docs/nat.md).
+NAT_POOL = "10.1.0.200"
+NAT_PORTS, NAT_BLOCK = (1024, 65535), 64
+NAT_CONFIG = f"""
+[nat]
+pool = lab {NAT_POOL} ports {NAT_PORTS[0]}-{NAT_PORTS[1]} block-size {NAT_BLOCK}
+rule = snat from inside to outside pool lab
+"""
+
+
+def nat_block_owner(port: int) -> str:
+    """The node (letter) whose port block holds `port` of NAT_POOL: the
+    members in ascending id order take the blocks in turn (docs/nat.md)."""
+    members = sorted(NODE_ID, key=NODE_ID.get)
+    return members[((port - NAT_PORTS[0]) // NAT_BLOCK) % len(members)]
 OTHER = {"a": "b", "b": "a"}
 
 TCP_ECHO = 5001       # traffic.py serve: read to EOF, echo, close (short connections)
 RR_PORT = 5101        # stream-serve: echo as it arrives (long-lived request/response)
 BULK_PORT = 5102      # stream-serve: a byte pattern streamed to the client
 IDLE_PORT = 5103      # stream-serve: echo, for connections idle across an event (idle-conns)
+NAT_SERVE_PORT = 5104  # nat-serve (test_pair_nat.py): notes each connection's source
 UDP_ECHO = 5353
 
 PAIR_POLICY = (
-    Rule("tcp", (TCP_ECHO, RR_PORT, BULK_PORT, IDLE_PORT), name="lab-tcp"),
+    Rule("tcp", (TCP_ECHO, RR_PORT, BULK_PORT, IDLE_PORT, NAT_SERVE_PORT), name="lab-tcp"),
     Rule("udp", (UDP_ECHO,), name="lab-udp"),
     Rule("icmp", icmp_types=(8,), name="ping"),
 )
@@ -142,6 +161,7 @@ class PairOptions:
     port_driver: str = "af_packet"  # the data ports' DPDK driver (nodes.tandemd_config)
     session_capacity: int = 131072  # [dataplane] session-capacity of each node
     extra_config: str = ""    # appended to each node's config (e.g. a [timeouts] section)
+    nat: bool = False         # source-translate every inside->outside session (NAT_CONFIG)
     # links through the impairing relay in namespace sw (link_impairer.py):
     # "ha" (the HA sync link), "peer" (the raw peer link, pair only)
     impair_links: tuple[str, ...] = ()
@@ -225,7 +245,7 @@ class PairTandemdNode(TandemdNode):
                               session_capacity=o.session_capacity,
                               dpdk_prefix=self.dpdk_prefix,
                               socket_path=socket_path, lcores=self.lcores,
-                              extra=extra + o.extra_config,
+                              extra=extra + o.extra_config + (NAT_CONFIG if o.nat else ""),
                               cluster_id=o.cluster_id, node_name=f"fw{slot.letter}",
                               extra_ports={"peer": slot.peer_if},
                               control_extra=METRICS_CONFIG if o.metrics else "")
@@ -698,6 +718,11 @@ class PairLab(InlineLab):
                 fwd.setdefault(port, s.letter.upper())
             for port in r.get("synack", {}).get(s.outside_if, []):
                 rev.setdefault(port, s.letter.upper())
+        if self.opts.nat:
+            # A SYN-ACK goes to the translated port, which the SYN's node
+            # (the session's owner, first packet) gave out of its own port
+            # block: that names the SYN's node (keyed by translated port).
+            return {p: f"{nat_block_owner(p).upper()}>{n}" for p, n in rev.items()}
         return {p: f"{fwd.get(p, '?')}>{rev.get(p, '?')}" for p in set(fwd) | set(rev)}
 
     def move_paths_off(self, letter: str) -> None:
@@ -1257,13 +1282,17 @@ def common_args(description: str) -> argparse.ArgumentParser:
                     help="udp peer link: the nodes in two subnets behind a router namespace "
                          "([ha] peer-link-gateway)")
     ap.add_argument("--workers", type=int, default=1, help="tandemd workers per node")
+    ap.add_argument("--nat", action="store_true",
+                    help=f"tandemd: every session from inside to outside source-translated to "
+                         f"the pool {NAT_POOL} (in the client's subnet, so the server's router "
+                         f"sends its replies back through the nodes)")
     add_run_args(ap, deadline=170.0)
     return ap
 
 
 def options_from(args, **over) -> PairOptions:
     o = PairOptions(**ha_options(args), peer_link_routed=args.peer_link_gateway,
-                    workers=args.workers)
+                    workers=args.workers, nat=args.nat)
     for k, v in over.items():
         setattr(o, k, v)
     return o

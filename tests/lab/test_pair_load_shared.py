@@ -94,7 +94,8 @@ def body(lab, args, report, deadline, variant=None):
     for v in fmap.values():
         paths[v] = paths.get(v, 0) + 1
     asym = paths.get("A>B", 0) + paths.get("B>A", 0)
-    sec.line("handshakes seen (SYN node > SYN-ACK node, by client port): " +
+    sec.line("handshakes seen (SYN node > SYN-ACK node, by client port; with --nat by "
+             "translated port, the SYN node from its port block): " +
              ", ".join(f"{k} {v}" for k, v in sorted(paths.items())) +
              f" (asymmetric {asym} of {sum(paths.values())})")
     sec.check(f"ECMP made flows asymmetric ({asym} of {sum(paths.values())} handshakes crossed "

@@ -344,8 +344,11 @@ std::vector<ErrorCase> errorCases() {
          replaced(minimalWith("[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"), "[port.b]",
                   "[dataplane]\nmode = geneve\n[port.b]"),
          "13: [nat] cannot be used in geneve mode"},
-        {"nat with peers", pairWith("[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"),
-         "22: [nat] works on a standalone node for now"},
+        {"nat in a cluster of three",
+         pairWith("[peer.3]\nha-address = tcp://10.0.0.3:7400\nlink-address = 02:00:00:00:00:03\n"
+                  "public-key = Peer3PublicKeyPlaceholder.00000000000000\n"
+                  "[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"),
+         "26: [nat] works on a standalone node or a pair for now"},
         {"nat with two workers",
          minimalWith("[dataplane]\nworkers = 2\n[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"),
          "13: [nat] works with one worker for now"},

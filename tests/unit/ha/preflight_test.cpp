@@ -64,5 +64,18 @@ TEST_CASE("anything else the fingerprint covers is refused as a fingerprint mism
     CHECK(preflightMismatch(hello(1), theirs, 2) == "the config fingerprint differs from node 2's");
 }
 
+TEST_CASE("NAT pools that differ change the fingerprint: the nodes would share ports") {
+    Config a = test::makeConfig(1, {1, 2}), b = test::makeConfig(2, {1, 2});
+    NatPool pool;
+    pool.name = "public";
+    pool.spec.first_addr = pool.spec.last_addr = 0xc6336400;
+    a.nat.pools = b.nat.pools = {pool};
+    CHECK(makeLocalHello(a, 1, 0).config_fingerprint == makeLocalHello(b, 2, 0).config_fingerprint);
+    b.nat.pools[0].spec.block_size = 128;
+    CHECK(makeLocalHello(a, 1, 0).config_fingerprint != makeLocalHello(b, 2, 0).config_fingerprint);
+    b.nat.pools = {};
+    CHECK(makeLocalHello(a, 1, 0).config_fingerprint != makeLocalHello(b, 2, 0).config_fingerprint);
+}
+
 }  // namespace
 }  // namespace tandem

@@ -6,6 +6,7 @@
 
 #include "cluster/election.h"
 #include "fixtures/frame_builder.h"
+#include "fixtures/replay_events.h"
 #include "fixtures/tls_hello.h"
 #include "pipeline/pipeline.h"
 
@@ -85,20 +86,7 @@ struct Member {
 
 // Replays `from`'s upserts/erases into `to`, as the HA agent would.
 void replicate(Member& from, Member& to, uint32_t now = 1000) {
-    for (const WorkerEvent& ev : from.events()) {
-        AgentCommand cmd;
-        cmd.session = ev.session;
-        cmd.nat = ev.nat;
-        cmd.app = ev.app;
-        if (ev.kind == WorkerEventKind::upsert || ev.kind == WorkerEventKind::bulk_record) {
-            cmd.kind = AgentCommandKind::apply_upsert;
-        } else if (ev.kind == WorkerEventKind::erase) {
-            cmd.kind = AgentCommandKind::apply_erase;
-        } else {
-            continue;
-        }
-        to.pipe->apply(cmd, now);
-    }
+    test::replayEvents(from.channel.to_agent, *to.pipe, now);
 }
 
 auto syn() {

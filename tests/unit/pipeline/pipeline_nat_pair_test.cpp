@@ -1,0 +1,251 @@
+// Source translation in a pair: two pipelines, the HA agent's part played by
+// the test (it moves each node's session events into the other's apply()).
+// Each node translates from its own port blocks; a replica carries its
+// translation, so a reply that reaches the other node is put back there and
+// sent to the owner, and the survivor of a dead owner keeps translating as
+// the owner did.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fixtures/frame_builder.h"
+#include "fixtures/replay_events.h"
+#include "pipeline/pipeline.h"
+
+using namespace tandem;
+using tandem::test::FrameBuilder;
+
+namespace {
+
+constexpr uint16_t kOutside = 0, kInside = 1;
+const char* kClient = "10.0.1.10";
+const char* kServer = "192.0.2.80";
+const char* kPool = "198.51.100.10";
+// 128 ports, two blocks of 64: block 0 is node 1's, block 1 node 2's.
+const char* kPoolText = "public 198.51.100.10 ports 20000-20127 block-size 64";
+
+using Bytes = std::vector<uint8_t>;
+
+NatSetup pairNat() {
+    NatTextError e;
+    NatSetup setup;
+    setup.pools = {*parseNatPool(kPoolText, &e)};
+    std::vector<NatRule> rules = {
+        *parseNatRule("snat from inside to outside pool public", setup.pools, &e)};
+    std::string error;
+    setup.rules = NatRules::compile(rules, setup.pools, {"outside", "inside"}, &error);
+    REQUIRE(setup.rules);
+    setup.members = 0b11;
+    return setup;
+}
+
+struct Member {
+    NodeId id;
+    NatSetup nat = pairNat();
+    ClusterViewCell cell;
+    WorkerChannel channel{4096, 1024};
+    SessionTable table{1024, 0};
+    std::unique_ptr<Pipeline> pipe;
+
+    explicit Member(NodeId n) : id(n) {
+        PipelineSettings s;
+        s.node = n;
+        s.port_count = 2;
+        s.ports[kOutside] = {kOutside, kInside};
+        s.ports[kInside] = {kInside, kOutside};
+        s.view = &cell;
+        s.events = &channel.to_agent;
+        s.nat = &nat;
+        RuleError err;
+        std::string error;
+        auto policy = Policy::compile({*parseRule("allow from inside to outside", &err)},
+                                      {"outside", "inside"}, &error);
+        REQUIRE(policy);
+        pipe = std::make_unique<Pipeline>(s, table, policy);
+        setView(0b11);
+    }
+    void setView(uint16_t alive) {
+        ClusterView v;
+        v.self = id;
+        v.owners = v.reachable = alive;
+        v.self_state = NodeState::active;
+        v.replicate = (alive & ~nodeBit(id)) != 0;
+        cell.publish(v);
+    }
+    Verdict send(Bytes& f, uint16_t port, Ingress ingress = Ingress::port,
+                 NodeId sender = kNoNode) {
+        return pipe->process(
+            f.data(), uint16_t(f.size()), port, 1000, ingress, sender,
+            ingress == Ingress::peer ? ForwardReason::owner_elsewhere : ForwardReason::none);
+    }
+    uint64_t count(PipelineCounter c) const { return pipe->counters().get(c); }
+};
+
+// `from`'s session events applied on `to`, as the HA agent would.
+void replicate(Member& from, Member& to) {
+    test::replayEvents(from.channel.to_agent, *to.pipe, 1000);
+}
+
+Bytes tcp(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
+          uint8_t flags, uint32_t seq, uint32_t ack) {
+    return FrameBuilder::tcp(src, sport, dst, dport, flags).seq(seq).ack(ack).build();
+}
+
+PacketInfo parsed(const Bytes& f) {
+    PacketInfo info;
+    REQUIRE(parseFrame(f.data(), f.size(), {}, info) == ParseResult::ok);
+    return info;
+}
+
+uint32_t poolAddr() {
+    return parseIpAddr(kPool)->v4();
+}
+
+// The node whose block holds `port` of the pool address.
+NodeId blockOwner(uint16_t port) {
+    NatTextError e;
+    const NatPool pool = *parseNatPool(kPoolText, &e);
+    return PortBlockMap(pool.spec, 0b11).ownerOf(poolAddr(), port);
+}
+
+// The table index of the client's connection from `client_port`.
+uint32_t indexOf(Member& m, uint16_t client_port) {
+    const PacketInfo info = parsed(tcp(kClient, client_port, kServer, 443, kTcpAck, 1, 1));
+    const FlowKey k = makeFlowKey(info.tuple(0));
+    const uint32_t i = m.table.find(k, flowHash(k));
+    REQUIRE(i != SessionTable::kNoEntry);
+    return i;
+}
+
+// A client's SYN through `m` (which owns the new session), then the
+// session's events applied on `other`. The translated source port.
+uint16_t openOn(Member& m, Member& other, uint16_t client_port) {
+    Bytes syn = tcp(kClient, client_port, kServer, 443, kTcpSyn, 100, 0);
+    const Verdict v = m.send(syn, kInside);
+    REQUIRE(v.kind == VerdictKind::defer);  // held until the peer has the session
+    replicate(m, other);
+    const PacketInfo out = parsed(syn);
+    REQUIRE(out.src == IpAddr::fromV4(poolAddr()));
+    return out.sport;
+}
+
+}  // namespace
+
+TEST_CASE("in a pair each node translates from its own port blocks") {
+    Member a(1), b(2);
+    for (uint16_t i = 0; i < 20; ++i) {
+        CHECK(blockOwner(openOn(a, b, uint16_t(40000 + i))) == 1);
+        CHECK(blockOwner(openOn(b, a, uint16_t(41000 + i))) == 2);
+    }
+}
+
+TEST_CASE("a reply that reaches the other node is put back there and goes to the owner") {
+    Member a(1), b(2);
+    const uint16_t port = openOn(a, b, 40000);
+    // The SYN-ACK comes back through node 2: its replica knows the translation.
+    Bytes synack = tcp(kServer, 443, kPool, port, kTcpSyn | kTcpAck, 900, 101);
+    const Verdict v = b.send(synack, kOutside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(b.count(PipelineCounter::nat_replies_translated) == 1);
+    CHECK(parsed(synack).dst == *parseIpAddr(kClient));
+    CHECK(parsed(synack).dport == 40000);
+    // Node 1 sends on what node 2 put back.
+    CHECK(a.send(synack, kOutside, Ingress::peer, 2).kind == VerdictKind::forward);
+    CHECK(parsed(synack).dst == *parseIpAddr(kClient));
+    // The client's next segment through node 2 goes to node 1 untranslated,
+    // which translates it as for the SYN.
+    Bytes ack = tcp(kClient, 40000, kServer, 443, kTcpAck, 101, 901);
+    const Verdict via_b = b.send(ack, kInside);
+    CHECK(via_b.kind == VerdictKind::to_peer);
+    CHECK(parsed(ack).src == *parseIpAddr(kClient));
+    CHECK(a.send(ack, kInside, Ingress::peer, 2).kind == VerdictKind::forward);
+    CHECK(parsed(ack).src == IpAddr::fromV4(poolAddr()));
+    CHECK(parsed(ack).sport == port);
+}
+
+TEST_CASE("the survivor of a dead owner keeps the owner's translation both ways") {
+    Member a(1), b(2);
+    const uint16_t port = openOn(a, b, 40000);
+    Bytes synack = tcp(kServer, 443, kPool, port, kTcpSyn | kTcpAck, 900, 101);
+    REQUIRE(a.send(synack, kOutside).kind == VerdictKind::forward);
+    Bytes ack = tcp(kClient, 40000, kServer, 443, kTcpAck, 101, 901);
+    REQUIRE(a.send(ack, kInside).kind == VerdictKind::forward);
+    replicate(a, b);
+
+    b.setView(0b10);  // node 1 is dead
+    Bytes data = tcp(kClient, 40000, kServer, 443, kTcpAck | kTcpPsh, 101, 901);
+    CHECK(b.send(data, kInside).kind == VerdictKind::forward);
+    CHECK(b.count(PipelineCounter::sessions_adopted) == 1);
+    CHECK(parsed(data).src == IpAddr::fromV4(poolAddr()));
+    CHECK(parsed(data).sport == port);  // node 1's port, in node 1's block
+    Bytes answer = tcp(kServer, 443, kPool, port, kTcpAck | kTcpPsh, 901, 101);
+    CHECK(b.send(answer, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(answer).dst == *parseIpAddr(kClient));
+    CHECK(parsed(answer).dport == 40000);
+}
+
+TEST_CASE("a port of this node's blocks that a peer's session holds is not handed out here") {
+    Member a(1), b(2);
+    // Node 2 translates a connection, then dies; node 1 adopts it.
+    const uint16_t port = openOn(b, a, 40000);
+    REQUIRE(blockOwner(port) == 2);
+    Bytes synack = tcp(kServer, 443, kPool, port, kTcpSyn | kTcpAck, 900, 101);
+    REQUIRE(b.send(synack, kOutside).kind == VerdictKind::forward);
+    Bytes ack = tcp(kClient, 40000, kServer, 443, kTcpAck, 101, 901);
+    REQUIRE(b.send(ack, kInside).kind == VerdictKind::forward);
+    replicate(b, a);
+    a.setView(0b01);
+    Bytes data = tcp(kClient, 40000, kServer, 443, kTcpAck | kTcpPsh, 101, 901);
+    REQUIRE(a.send(data, kInside).kind == VerdictKind::forward);
+    REQUIRE(a.count(PipelineCounter::sessions_adopted) == 1);
+
+    // Node 2 starts again, empty, and gets node 1's sessions (a bulk sync).
+    Member b2(2);
+    {
+        WorkerEvent ev;
+        while (a.channel.to_agent.pop(&ev)) {
+        }
+    }
+    a.setView(0b11);
+    AgentCommand scan;
+    scan.kind = AgentCommandKind::bulk_scan;
+    scan.peer = 2;
+    a.pipe->apply(scan, 1000);
+    while (a.pipe->runJobs(1000, 4096)) {
+    }
+    replicate(a, b2);
+    REQUIRE(b2.table.size() == 1);
+    // Its block has 64 ports, one of them still node 1's adopted session's:
+    // 63 new sessions get a port, the 64th none, and none gets that one.
+    for (uint16_t i = 0; i < 63; ++i) {
+        Bytes syn = tcp("10.0.2.1", uint16_t(30000 + i), kServer, 80, kTcpSyn, 1, 0);
+        REQUIRE(b2.send(syn, kInside).kind == VerdictKind::defer);
+        CHECK(parsed(syn).sport != port);
+        CHECK(blockOwner(parsed(syn).sport) == 2);
+    }
+    Bytes one_more = tcp("10.0.2.1", 31000, kServer, 80, kTcpSyn, 1, 0);
+    CHECK(b2.send(one_more, kInside).kind == VerdictKind::drop);
+    CHECK(b2.count(PipelineCounter::dropped_nat_exhausted) == 1);
+
+    // The adopted session ends on node 1: node 2 may hand its port out again.
+    a.pipe->removeSession(indexOf(a, 40000), 1000);
+    replicate(a, b2);
+    Bytes again = tcp("10.0.2.1", 31001, kServer, 80, kTcpSyn, 1, 0);
+    CHECK(b2.send(again, kInside).kind == VerdictKind::defer);
+    CHECK(parsed(again).sport == port);
+}
+
+TEST_CASE("when the owner ends a translated session its replica's translation goes too") {
+    Member a(1), b(2);
+    const uint16_t port = openOn(a, b, 40000);
+    a.pipe->removeSession(indexOf(a, 40000), 1000);
+    replicate(a, b);
+    CHECK(b.table.size() == 0);
+    Bytes late = tcp(kServer, 443, kPool, port, kTcpAck, 900, 101);
+    b.send(late, kOutside);
+    CHECK(b.count(PipelineCounter::nat_no_translation) == 1);
+    CHECK(parsed(late).dst == IpAddr::fromV4(poolAddr()));  // left as it came
+}
