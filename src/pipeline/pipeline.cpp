@@ -144,8 +144,10 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
         s.kind = kFragment;
         return;
     }
-    if (settings_.nat) [[unlikely]]
-        natReply(s);  // to a translated address: back to the initiator's first
+    if (settings_.nat) [[unlikely]] {
+        // To a translated address: back to the initiator's first.
+        if (natReplyStart(s)) return;
+    }
     const uint32_t ctx = contextOf(info);
     if (info.icmp_is_error) [[unlikely]] {
         const FlowTuple& in = info.icmp_error.inner;
@@ -238,6 +240,12 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
                 if (s.kind == kLookup) {
                     s.candidate =
                         table_.candidate(s.hash, Session::hotBytes(s.info.proto, s.info.family));
+                    // Its translation, if it has one, is read when it is decided.
+                    if (settings_.nat && s.candidate != SessionTable::kNoEntry) [[unlikely]]
+                        table_.prefetchNat(s.candidate);
+                } else if (s.kind == kNatReply) {
+                    if (const uint32_t r = *s.nat_reply; r != 0)
+                        table_.prefetchIndex(r - 1, Session::hotBytes(s.info.proto, s.info.family));
                 } else {
                     s.candidate = s.kind == kIcmpError
                                       ? table_.candidate(s.hash, Session::kBothLines)
@@ -250,6 +258,7 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             for (uint32_t i = (g - 2) * kGroup; i < end; ++i) {
                 Slot& s = slots_[i];
                 if (s.kind == kDecided) continue;
+                if (s.kind == kNatReply) natReplyFinish(s);
                 out[i] = decide(s, s.candidate, in_port, now_ms, ingress);
                 if (s.info.first_fragment) noteFirstFragment(s.info, out[i], now_ms);
                 // A deferred first packet leaves later exactly as it is now,

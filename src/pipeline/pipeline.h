@@ -261,10 +261,14 @@ class Pipeline {
         uint32_t candidate;  // SessionTable::candidate() of the lookup kinds
         bool src_is_lo;
         ParseResult parse;
-        uint8_t kind;    // Kind below
-        uint8_t* frame;  // the frame `info` describes
+        uint8_t kind;         // Kind below
+        uint8_t* frame;       // the frame `info` describes
+        uint32_t* nat_reply;  // kNatReply: its entry in the reply index
     };
-    enum Kind : uint8_t { kDecided, kLookup, kIcmpError, kFragment };
+    // kNatReply: a packet to a pool address:port; the reply index names its
+    // session (read in the second stage, the entry loads meanwhile), and it
+    // becomes a kLookup in the third, put back to the client.
+    enum Kind : uint8_t { kDecided, kLookup, kIcmpError, kFragment, kNatReply };
 
     // A table-wide job driven by runJobs().
     struct Job {
@@ -373,9 +377,14 @@ class Pipeline {
     bool startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& info);
     /// A packet of `index` in its original direction: its source translated.
     void natOriginal(const Slot& s, uint32_t index);
-    /// A packet to a pool address:port: its destination put back to the
-    /// session's initiator (before the lookup, which then finds it).
-    void natReply(Slot& s);
+    /// First stage, with translation on: an ICMP error or a dnat target's
+    /// reply is put back at once; a packet to a pool address:port becomes
+    /// kNatReply (true: no flow key yet), its reply index entry loading.
+    bool natReplyStart(Slot& s);
+    /// Third stage of a kNatReply: its destination put back to the
+    /// session's client (when the session's other end sent it), then its
+    /// flow key and hash, the session's index as the lookup candidate.
+    void natReplyFinish(Slot& s);
     uint32_t* natReplySlot(uint32_t addr, uint16_t port);
     /// An ICMP error quoting a packet a translated session sent: back to
     /// its client, the quote as the client sent it (before the lookup).

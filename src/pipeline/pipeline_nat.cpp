@@ -125,34 +125,55 @@ void Pipeline::natIcmpErrorOut(Slot& s, uint32_t index) {
         counters_.inc(PipelineCounter::nat_icmp_errors_translated);
 }
 
-void Pipeline::natReply(Slot& s) {
+bool Pipeline::natReplyStart(Slot& s) {
     PacketInfo& info = s.info;
-    if (info.icmp_is_error) [[unlikely]]
-        return natIcmpErrorBack(s);
-    if (!translatable(info)) return;
-    const uint32_t* slot = natReplySlot(info.dst.v4(), info.dport);
+    if (info.icmp_is_error) [[unlikely]] {
+        natIcmpErrorBack(s);
+        return false;
+    }
+    if (!translatable(info)) return false;
+    uint32_t* slot = natReplySlot(info.dst.v4(), info.dport);
     if (!slot) {
         if (settings_.nat->rules->hasDnat()) natDnatReply(s);
-        return;
+        return false;
     }
-    if (*slot == 0) {
+    __builtin_prefetch(slot, 0, 3);
+    s.nat_reply = slot;
+    s.kind = kNatReply;
+    return true;
+}
+
+void Pipeline::natReplyFinish(Slot& s) {
+    PacketInfo& info = s.info;
+    // Read again: a frame decided before this one may have ended the
+    // session or started another on the port since the second stage.
+    const uint32_t r = *s.nat_reply;
+    uint32_t candidate = SessionTable::kNoEntry;
+    if (r == 0) {
         counters_.inc(PipelineCounter::nat_no_translation);
-        return;
+    } else {
+        const Session& sess = table_.at(r - 1);
+        const SessionEndpoints e = endpointsOf(sess);
+        // Only the other end of the translated session is put through.
+        if (sess.key_proto != info.proto || !(info.src == e.dst) ||
+            (info.proto != kProtoIcmp && info.sport != e.dport)) {
+            counters_.inc(PipelineCounter::nat_no_translation);
+        } else {
+            natRewrite(s.frame, info, NatEnd::destination, e.src.v4(), e.sport);
+            info.dst = e.src;
+            info.dport = e.sport;
+            if (info.proto == kProtoIcmp) info.sport = e.sport;  // an echo's identifier is both
+            counters_.inc(PipelineCounter::nat_replies_translated);
+            candidate = r - 1;
+        }
     }
-    const uint32_t index = *slot - 1;
-    const Session& sess = table_.at(index);
-    const SessionEndpoints e = endpointsOf(sess);
-    // Only the other end of the translated session is put through.
-    if (sess.key_proto != info.proto || !(info.src == e.dst) ||
-        (info.proto != kProtoIcmp && info.sport != e.dport)) {
-        counters_.inc(PipelineCounter::nat_no_translation);
-        return;
-    }
-    natRewrite(s.frame, info, NatEnd::destination, e.src.v4(), e.sport);
-    info.dst = e.src;
-    info.dport = e.sport;
-    if (info.proto == kProtoIcmp) info.sport = e.sport;  // an echo's identifier is both
-    counters_.inc(PipelineCounter::nat_replies_translated);
+    s.hash = buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto, info.family,
+                          contextOf(info), &s.key, &s.src_is_lo);
+    s.kind = kLookup;
+    // Not put back: the lookup of what it is (rarely anything) runs now.
+    s.candidate = candidate != SessionTable::kNoEntry
+                      ? candidate
+                      : table_.candidate(s.hash, Session::hotBytes(info.proto, info.family));
 }
 
 void Pipeline::natDnatReply(Slot& s) {

@@ -125,6 +125,13 @@ class SessionTable {
         return findSlow(key, hash);
     }
 
+    /// Starts loading the first `bytes` of entry `index` (one the caller found
+    /// by other means, e.g. a translated reply's index), as candidate() does
+    /// for the entry a bucket names. A hint only: `index` < capacity().
+    void prefetchIndex(uint32_t index, size_t bytes = Session::kHotBytes) const {
+        prefetchEntry(&entries_[index], bytes);
+    }
+
     /// Starts loading the home bucket of `hash` into cache, for callers that
     /// know their keys ahead: a burst being parsed (prefetch each bucket as
     /// soon as its hash is known, then findBurst()), a burst of new flows, a
@@ -162,6 +169,8 @@ class SessionTable {
     /// The NAT binding of the live entry at `index` (kind 0 when none).
     NatBinding& nat(uint32_t index) { return nat_[index]; }
     const NatBinding& nat(uint32_t index) const { return nat_[index]; }
+    /// Starts loading entry `index`'s NAT binding (a hint; never faults).
+    void prefetchNat(uint32_t index) const { __builtin_prefetch(&nat_[index], 0, 3); }
     /// Called by erase() for an entry with a NAT binding, before the entry
     /// goes (its owner gives the translated port back): fn(ctx, index,
     /// binding). One hook per table; null: none.
