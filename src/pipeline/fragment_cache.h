@@ -41,10 +41,21 @@ struct FragmentVerdict {
         returned = 3,  ///< handed back to `peer`, the node that sent it (director_unknown)
         drop = 4,
     };
+    /// The address the first fragment's translation changed (forward,
+    /// to_peer), which the later ones change alike: none, its source, or
+    /// its destination, to `nat_addr` (IPv4, host order).
+    enum NatChange : uint8_t { nat_none = 0, nat_source = 1, nat_destination = 2 };
     Kind kind = drop;
     NodeId peer = kNoNode;  ///< to_peer, returned: where the first fragment went
-    uint32_t pack() const { return uint32_t(kind) << 8 | peer; }
-    static FragmentVerdict unpack(uint32_t v) { return {Kind(v >> 8), NodeId(v & 0xff)}; }
+    NatChange nat = nat_none;
+    uint32_t nat_addr = 0;
+    uint64_t pack() const {
+        return uint64_t(nat_addr) << 32 | uint64_t(nat) << 16 | uint64_t(kind) << 8 | peer;
+    }
+    static FragmentVerdict unpack(uint64_t v) {
+        return {Kind((v >> 8) & 0xff), NodeId(v & 0xff), NatChange((v >> 16) & 0xff),
+                uint32_t(v >> 32)};
+    }
 };
 
 class FragmentCache {
@@ -55,14 +66,14 @@ class FragmentCache {
     FragmentCache() : entries_(new Entry[kEntries]) {}
 
     /// Remembers `value` for datagram `d` from `now_ms` on.
-    void remember(const DatagramId& d, uint32_t value, uint32_t now_ms) {
+    void remember(const DatagramId& d, uint64_t value, uint32_t now_ms) {
         Entry& e = entries_[reduceHash(d.hash(), kEntries)];
         e.d = d, e.value = value;
         e.expires_ms = now_ms + kLifetimeMs, e.used = true;
     }
 
     /// The value remembered for datagram `d` recently, if any.
-    std::optional<uint32_t> recall(const DatagramId& d, uint32_t now_ms) const {
+    std::optional<uint64_t> recall(const DatagramId& d, uint32_t now_ms) const {
         const Entry& e = entries_[reduceHash(d.hash(), kEntries)];
         if (e.used && e.d.id == d.id && e.d.proto == d.proto && e.d.src == d.src &&
             e.d.dst == d.dst && int32_t(e.expires_ms - now_ms) > 0) {
@@ -74,7 +85,7 @@ class FragmentCache {
   private:
     struct Entry {
         DatagramId d;
-        uint32_t value = 0;
+        uint64_t value = 0;
         uint32_t expires_ms = 0;
         bool used = false;
     };

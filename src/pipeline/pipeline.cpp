@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "cluster/election.h"
+#include "core/wire_bytes.h"
+#include "packet/nat_rewrite.h"
 #include "session/tcp_tracker.h"
 
 namespace tandem {
@@ -145,6 +147,12 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
         return;
     }
     if (settings_.nat) [[unlikely]] {
+        // A first fragment's addresses as they came: its datagram's name,
+        // which its later fragments carry (noteFirstFragment).
+        if (info.first_fragment && info.family == AddrFamily::v4) {
+            s.frag_src4 = info.src.v4();
+            s.frag_dst4 = info.dst.v4();
+        }
         // To a translated address: back to the initiator's first.
         if (natReplyStart(s)) return;
     }
@@ -173,7 +181,7 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap
     if (info.has_l4 && info.proto == kProtoIcmpV6 && isLinkLocalIcmpV6(info.icmp_type)) return here;
     if (info.is_fragment && !info.has_l4) {
         const auto to = fragment_workers_.recall(datagramOf(info), now_ms);
-        return to ? *to : here;
+        return to ? uint32_t(*to) : here;
     }
     const uint32_t ctx = contextOf(info);
     const FlowTuple* t = info.icmp_is_error ? &info.icmp_error.inner : nullptr;
@@ -200,6 +208,9 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
     // again).
     if (reason_ == ForwardReason::director_unknown || reason_ == ForwardReason::to_fragment_owner)
         ingress = Ingress::port;
+    // decide() sends a first fragment that entered here to its datagram's
+    // fragment owner, as it came (classify() must not translate it first).
+    fragments_to_owner_ = ingress == Ingress::port && reason_ == ForwardReason::none;
     if (settings_.view) view_ = settings_.view->load();
     if (settings_.owner_cache && view_.owners != cache_owners_) [[unlikely]] {
         // Members that may no longer own may have lost their sessions.
@@ -260,7 +271,7 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
                 if (s.kind == kDecided) continue;
                 if (s.kind == kNatReply) natReplyFinish(s);
                 out[i] = decide(s, s.candidate, in_port, now_ms, ingress);
-                if (s.info.first_fragment) noteFirstFragment(s.info, out[i], now_ms);
+                if (s.info.first_fragment) noteFirstFragment(s, out[i], now_ms);
                 // A deferred first packet leaves later exactly as it is now,
                 // so it is turned around here like a forwarded one.
                 const bool leaves =
@@ -497,6 +508,14 @@ Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_m
         return {VerdictKind::hold, kNoPort};
     }
     const FragmentVerdict fv = FragmentVerdict::unpack(*known);
+    if (fv.nat != FragmentVerdict::nat_none && fv.kind != FragmentVerdict::drop) [[unlikely]] {
+        // Its first fragment was translated: the address changes alike
+        // (later fragments carry no ports and no L4 checksum).
+        natRewrite(s.frame, s.info,
+                   fv.nat == FragmentVerdict::nat_source ? NatEnd::source : NatEnd::destination,
+                   fv.nat_addr, 0);
+        counters_.inc(PipelineCounter::nat_fragments_translated);
+    }
     switch (fv.kind) {
         case FragmentVerdict::forward:
             counters_.inc(PipelineCounter::fragments_forwarded);
@@ -517,8 +536,25 @@ Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_m
     return drop(counters_, PipelineCounter::dropped_fragment_denied);
 }
 
-void Pipeline::noteFirstFragment(const PacketInfo& info, const Verdict& v, uint32_t now_ms) {
+void Pipeline::noteFirstFragment(const Slot& s, const Verdict& v, uint32_t now_ms) {
+    const PacketInfo& info = s.info;
+    DatagramId d = datagramOf(info);
     FragmentVerdict fv;
+    if (settings_.nat && info.family == AddrFamily::v4) [[unlikely]] {
+        // Named as it came (translation may have changed info and the
+        // frame since); an address the translation changed is changed in
+        // the later fragments too, wherever they go.
+        d.src = IpAddr::fromV4(s.frag_src4);
+        d.dst = IpAddr::fromV4(s.frag_dst4);
+        const uint8_t* ip = s.frame + info.l3_offset;
+        if (const uint32_t src = wire::get32(ip + 12); src != s.frag_src4) {
+            fv.nat = FragmentVerdict::nat_source;
+            fv.nat_addr = src;
+        } else if (const uint32_t dst = wire::get32(ip + 16); dst != s.frag_dst4) {
+            fv.nat = FragmentVerdict::nat_destination;
+            fv.nat_addr = dst;
+        }
+    }
     switch (v.kind) {
         case VerdictKind::forward:
         case VerdictKind::defer:
@@ -536,7 +572,7 @@ void Pipeline::noteFirstFragment(const PacketInfo& info, const Verdict& v, uint3
         case VerdictKind::hold:
             return;
     }
-    fragments_.remember(datagramOf(info), fv.pack(), now_ms);
+    fragments_.remember(d, fv.pack(), now_ms);
     ++fragment_heads_;
 }
 

@@ -264,6 +264,8 @@ class Pipeline {
         uint8_t kind;         // Kind below
         uint8_t* frame;       // the frame `info` describes
         uint32_t* nat_reply;  // kNatReply: its entry in the reply index
+        // A first IPv4 fragment with translation on: its addresses as it came.
+        uint32_t frag_src4, frag_dst4;
     };
     // kNatReply: a packet to a pool address:port; the reply index names its
     // session (read in the second stage, the entry loads meanwhile), and it
@@ -301,7 +303,7 @@ class Pipeline {
     Verdict decideFragment(const Slot& s, uint16_t in_port, uint32_t now_ms, Ingress ingress,
                            bool again);
     /// Records the verdict of a datagram's first fragment for the later ones.
-    void noteFirstFragment(const PacketInfo& info, const Verdict& v, uint32_t now_ms);
+    void noteFirstFragment(const Slot& s, const Verdict& v, uint32_t now_ms);
     /// The node that gathers the fragments of datagram `d`: this node when
     /// it is alone (or may not own), else fragmentOwnerOf() of the members.
     NodeId fragmentOwner(const DatagramId& d) const;
@@ -439,9 +441,10 @@ class Pipeline {
     PacketInfo steer_info_;           // workerFor()'s parse
     PipelineCounters counters_;
     ParseCounters parse_counters_;
-    ClusterView view_;           // as of the current burst
-    uint16_t cache_owners_ = 0;  // the members that may own as the owner cache was last told
-    NodeId sender_ = kNoNode;    // the node that forwarded the current burst (Ingress::peer)
+    ClusterView view_;                 // as of the current burst
+    bool fragments_to_owner_ = false;  // this burst's first fragments go to their fragment owner
+    uint16_t cache_owners_ = 0;        // the members that may own as the owner cache was last told
+    NodeId sender_ = kNoNode;          // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
     uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)

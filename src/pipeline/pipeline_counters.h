@@ -109,6 +109,8 @@ namespace tandem {
       "packets to a pool address:port that no session holds (or from another end), left as is")    \
     X(nat_icmp_errors_translated,                                                                  \
       "ICMP errors about a translated session translated as the packet they quote")                \
+    X(nat_fragments_translated,                                                                    \
+      "later fragments of a translated datagram given its first fragment's new address")           \
     X(nat_replica_port_taken,                                                                      \
       "replicated translations whose address:port another session here holds (not indexed)")       \
     X(nat_replica_unknown_pool,                                                                    \

@@ -132,6 +132,10 @@ bool Pipeline::natReplyStart(Slot& s) {
         return false;
     }
     if (!translatable(info)) return false;
+    // A first fragment on its way to its datagram's fragment owner is
+    // translated there, where its later fragments meet it.
+    if (info.first_fragment && fragments_to_owner_ && fragmentOwner(datagramOf(info)) != view_.self)
+        return false;
     uint32_t* slot = natReplySlot(info.dst.v4(), info.dport);
     if (!slot) {
         if (settings_.nat->rules->hasDnat()) natDnatReply(s);

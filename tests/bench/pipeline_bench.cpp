@@ -191,8 +191,9 @@ double establishedRate(uint32_t flows, double seconds, bool nat) {
                     (unsigned long long)packets);
         for (size_t c = 0; c < kPipelineCounterCount; ++c) {
             const uint64_t v = pipe.counters().get(PipelineCounter(c));
-            if (v && std::string(kPipelineCounterInfo[c].name).rfind("dropped", 0) == 0)
-                std::printf(" %s %llu", kPipelineCounterInfo[c].name, (unsigned long long)v);
+            const std::string_view name = kPipelineCounterInfo[c].name;
+            if (v && name.rfind("dropped", 0) == 0)
+                std::printf(" %.*s %llu", int(name.size()), name.data(), (unsigned long long)v);
         }
         std::printf(")\n");
     }

@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "cluster/election.h"
 #include "fixtures/frame_builder.h"
 #include "fixtures/replay_events.h"
+#include "pipeline/fragment_cache.h"
 #include "pipeline/pipeline.h"
 
 using namespace tandem;
@@ -74,11 +76,10 @@ struct Member {
         v.replicate = (alive & ~nodeBit(id)) != 0;
         cell.publish(v);
     }
-    Verdict send(Bytes& f, uint16_t port, Ingress ingress = Ingress::port,
-                 NodeId sender = kNoNode) {
-        return pipe->process(
-            f.data(), uint16_t(f.size()), port, 1000, ingress, sender,
-            ingress == Ingress::peer ? ForwardReason::owner_elsewhere : ForwardReason::none);
+    Verdict send(Bytes& f, uint16_t port, Ingress ingress = Ingress::port, NodeId sender = kNoNode,
+                 ForwardReason reason = ForwardReason::owner_elsewhere) {
+        return pipe->process(f.data(), uint16_t(f.size()), port, 1000, ingress, sender,
+                             ingress == Ingress::peer ? reason : ForwardReason::none);
     }
     uint64_t count(PipelineCounter c) const { return pipe->counters().get(c); }
 };
@@ -248,4 +249,40 @@ TEST_CASE("when the owner ends a translated session its replica's translation go
     b.send(late, kOutside);
     CHECK(b.count(PipelineCounter::nat_no_translation) == 1);
     CHECK(parsed(late).dst == IpAddr::fromV4(poolAddr()));  // left as it came
+}
+
+TEST_CASE("a translated reply's fragments meet at their fragment owner, and are put back there") {
+    Member a(1), b(2);
+    Bytes query = FrameBuilder::udp(kClient, 5000, kServer, 53).payload(30).build();
+    REQUIRE(a.send(query, kInside).kind == VerdictKind::defer);
+    replicate(a, b);
+    const uint16_t port = parsed(query).sport;
+    // A reply datagram whose fragment owner is node 1, entering at node 2.
+    uint16_t id = 1;
+    while (fragmentOwnerOf(
+               DatagramId{*parseIpAddr(kServer), IpAddr::fromV4(poolAddr()), id, kProtoUdp}.hash(),
+               0b11) != 1)
+        ++id;
+    auto fragment = [&](uint16_t offset, bool more) {
+        return FrameBuilder::udp(kServer, 53, kPool, port)
+            .ipId(id)
+            .fragment(offset, more)
+            .payload(40)
+            .build();
+    };
+    Bytes head = fragment(0, true), later = fragment(48, false);
+    for (Bytes* f : {&head, &later}) {
+        const Verdict v = b.send(*f, kOutside);
+        CHECK(v.kind == VerdictKind::to_peer);
+        CHECK(v.peer == 1);
+        CHECK(v.reason == ForwardReason::to_fragment_owner);
+        CHECK(parsed(*f).dst == IpAddr::fromV4(poolAddr()));  // as it came: translated there
+    }
+    for (Bytes* f : {&head, &later}) {
+        CHECK(a.send(*f, kOutside, Ingress::peer, 2, ForwardReason::to_fragment_owner).kind ==
+              VerdictKind::forward);
+        CHECK(parsed(*f).dst == *parseIpAddr(kClient));
+    }
+    CHECK(parsed(head).dport == 5000);
+    CHECK(a.count(PipelineCounter::nat_fragments_translated) == 1);
 }

@@ -178,6 +178,52 @@ TEST_CASE("UDP and ICMP echo are translated too, and traffic no rule names is no
     CHECK(n.count(PipelineCounter::sessions_translated) == 2);
 }
 
+TEST_CASE("the later fragments of a translated datagram get its first fragment's new address") {
+    Node n;
+    auto fragment = [](const std::string& src, uint16_t sport, const std::string& dst,
+                       uint16_t dport, uint16_t id, uint16_t offset, bool more) {
+        return FrameBuilder::udp(src, sport, dst, dport)
+            .ipId(id)
+            .fragment(offset, more)
+            .payload(40)
+            .build();
+    };
+    // The IPv4 header's checksum, summed with itself, is all ones.
+    auto header_ok = [](const Bytes& f) {
+        const PacketInfo info = parsed(f);
+        uint32_t sum = 0;
+        for (size_t i = 0; i < 20; i += 2)
+            sum += uint32_t(f[info.l3_offset + i]) << 8 | f[info.l3_offset + i + 1];
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        return sum == 0xffff;
+    };
+    // Out: the first fragment takes the pool address and a port, the
+    // second the address (it has no ports).
+    Bytes first = fragment("10.0.1.10", 5000, kServer, 53, 42, 0, true);
+    REQUIRE(n.send(first, kInside).kind == VerdictKind::forward);
+    const uint16_t port = parsed(first).sport;
+    CHECK(parsed(first).src == IpAddr::fromV4(kPoolAddr));
+    Bytes second = fragment("10.0.1.10", 5000, kServer, 53, 42, 48, false);
+    REQUIRE(n.send(second, kInside).kind == VerdictKind::forward);
+    CHECK(parsed(second).src == IpAddr::fromV4(kPoolAddr));
+    CHECK(header_ok(second));
+
+    // Back: a reply's later fragment before its first is held; both reach
+    // the client once the first came.
+    Bytes later = fragment(kServer, 53, text(kPoolAddr), port, 77, 48, false);
+    REQUIRE(n.send(later, kOutside).kind == VerdictKind::hold);
+    Bytes head = fragment(kServer, 53, text(kPoolAddr), port, 77, 0, true);
+    REQUIRE(n.send(head, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(head).dst == *parseIpAddr("10.0.1.10"));
+    CHECK(parsed(head).dport == 5000);
+    REQUIRE(n.pipe->releaseHeldFragment(later.data(), uint16_t(later.size()), kOutside, n.now, {})
+                .kind == VerdictKind::forward);
+    CHECK(parsed(later).dst == *parseIpAddr("10.0.1.10"));
+    CHECK(header_ok(later));
+    CHECK(n.count(PipelineCounter::nat_fragments_translated) == 2);
+    CHECK(n.count(PipelineCounter::nat_replies_translated) == 1);
+}
+
 TEST_CASE("ICMP errors about a translated session are translated as the packets they quote") {
     Node n;
     // Traceroute style: UDP to a closed port; the server's host answers the
