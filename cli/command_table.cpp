@@ -123,6 +123,11 @@ CommandNode show() {
                                   .flag_key = "all"}}}),
             command(CommandId::show_interfaces),
             command(CommandId::show_application),
+            {.word = "nat",
+             .help = "address translation",
+             .children = {
+                 command(CommandId::show_nat_pools),
+             }},
             command(CommandId::show_config),
             command(CommandId::show_version),
         }};

@@ -1,6 +1,7 @@
 // show counters and show interfaces.
 #include <algorithm>
 #include <cctype>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "cli/text_table.h"
 #include "core/text.h"
 #include "proto/app_status_fields.h"
+#include "proto/nat_status_fields.h"
 #include "proto/port_status_fields.h"
 
 namespace tandem::cli {
@@ -177,18 +179,19 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result) {
     return links.render() + "\n" + traffic.render();
 }
 
-std::optional<std::string> renderApplications(const nlohmann::json& result) {
-    const nlohmann::json* apps = field(result, "applications");
-    if (apps == nullptr || !apps->is_array()) return std::nullopt;
-    if (apps->empty()) return "no session this node owns has had its application read\n";
-    // The fields of src/proto/app_status_fields.h, in its order.
+namespace {
+
+// One row per object of `list`, the columns the fields of a status table
+// in its order; `-` for an empty text.
+std::optional<std::string> fieldTable(const nlohmann::json& list,
+                                      std::span<const status::FieldDef> fields) {
     std::vector<TextTable::Column> columns;
-    for (const status::FieldDef& f : status::kAppFields) columns.push_back(columnOf(f));
+    for (const status::FieldDef& f : fields) columns.push_back(columnOf(f));
     TextTable table(columns);
-    for (const auto& a : *apps) {
+    for (const auto& a : list) {
         if (!a.is_object()) return std::nullopt;
         std::vector<std::string> row;
-        for (const status::FieldDef& f : status::kAppFields) {
+        for (const status::FieldDef& f : fields) {
             const std::string key(f.path);
             if (f.type == status::FieldType::integer) {
                 row.push_back(uintText(a, key.c_str()));
@@ -200,6 +203,22 @@ std::optional<std::string> renderApplications(const nlohmann::json& result) {
         table.addRow(row);
     }
     return table.render();
+}
+
+}  // namespace
+
+std::optional<std::string> renderApplications(const nlohmann::json& result) {
+    const nlohmann::json* apps = field(result, "applications");
+    if (apps == nullptr || !apps->is_array()) return std::nullopt;
+    if (apps->empty()) return "no session this node owns has had its application read\n";
+    return fieldTable(*apps, status::kAppFields);
+}
+
+std::optional<std::string> renderNatPools(const nlohmann::json& result) {
+    const nlohmann::json* pools = field(result, "pools");
+    if (pools == nullptr || !pools->is_array()) return std::nullopt;
+    if (pools->empty()) return "no NAT pool is configured\n";
+    return fieldTable(*pools, status::kNatPoolFields);
 }
 
 }  // namespace tandem::cli

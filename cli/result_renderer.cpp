@@ -60,6 +60,8 @@ std::optional<std::string> renderCommand(control::CommandId id, const nlohmann::
             return renderInterfaces(r);
         case show_application:
             return renderApplications(r);
+        case show_nat_pools:
+            return renderNatPools(r);
         case show_config:
             return renderConfig(r);
         case show_version:

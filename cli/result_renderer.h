@@ -32,6 +32,9 @@ std::optional<std::string> renderInterfaces(const nlohmann::json& result);
 /// `show application`: one row per application, the fields of
 /// src/proto/app_status_fields.h as columns.
 std::optional<std::string> renderApplications(const nlohmann::json& result);
+/// `show nat pools`: one row per pool, the fields of
+/// src/proto/nat_status_fields.h in its order.
+std::optional<std::string> renderNatPools(const nlohmann::json& result);
 /// show config: the file, then the summary one clause per line.
 std::optional<std::string> renderConfig(const nlohmann::json& result);
 /// show version.

@@ -794,6 +794,20 @@ DataplaneStatus Dataplane::status() const {
         }
         st.owner_cache_hit_pct = hits + misses ? 100.0 * double(hits) / double(hits + misses) : 0;
     }
+    if (!d.workers.empty()) {
+        const Pipeline& first = *d.workers.front()->pipeline;
+        for (size_t i = 0; i < first.natPoolCount(); ++i) {
+            NatPoolUsage u = first.natPoolUsage(i);
+            for (size_t k = 1; k < d.workers.size(); ++k) {
+                const NatPoolUsage o = d.workers[k]->pipeline->natPoolUsage(i);
+                u.blocks_here += o.blocks_here;
+                u.ports_here += o.ports_here;
+                u.ports_in_use += o.ports_in_use;
+                u.exhausted += o.exhausted;
+            }
+            st.nat_pools.push_back(u);
+        }
+    }
     for (auto& w : d.workers) {
         st.session_capacity += w->table->capacity();
         st.sessions += w->table->size();

@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "nat/pool_usage.h"
+
 #include "pipeline/pipeline.h"
 #include "proto/peer_link_udp.h"
 #include "session/app_usage.h"
@@ -144,6 +146,8 @@ struct DataplaneStatus {
     /// Packets with no session that found their owner in the cache, of all
     /// that looked (owner_cache_hits / (hits + misses)), 0..100.
     double owner_cache_hit_pct = 0;
+    /// Each [nat] pool and how this node uses it, summed over the workers.
+    std::vector<NatPoolUsage> nat_pools;
 };
 
 /// One session as the operator sees it.

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "core/ip_addr.h"
 #include "proto/status_json.h"
 
 namespace tandem {
@@ -66,6 +67,43 @@ nlohmann::json appUsageValue(status::AppField f, const AppUsage& a) {
 
 nlohmann::json appUsageJson(const AppUsage& a) {
     return status::objectJson<status::AppField>(status::kAppFields, a, appUsageValue);
+}
+
+namespace {
+
+std::string addressText(uint32_t v4) {
+    return formatIpAddr(IpAddr::fromV4(v4));
+}
+
+}  // namespace
+
+nlohmann::json natPoolValue(status::NatPoolField f, const NatPoolUsage& p) {
+    using enum status::NatPoolField;
+    switch (f) {
+        case name:
+            return p.name;
+        case addresses:
+            return addressText(p.spec.first_addr) + "-" + addressText(p.spec.last_addr);
+        case ports:
+            return std::to_string(p.spec.port_lo) + "-" + std::to_string(p.spec.port_hi);
+        case block_size:
+            return p.spec.block_size;
+        case blocks:
+            return p.blocks;
+        case blocks_here:
+            return p.blocks_here;
+        case ports_here:
+            return p.ports_here;
+        case ports_in_use:
+            return p.ports_in_use;
+        case exhausted:
+            return p.exhausted;
+    }
+    std::abort();  // a value outside the enum: cannot happen
+}
+
+nlohmann::json natPoolJson(const NatPoolUsage& p) {
+    return status::objectJson<status::NatPoolField>(status::kNatPoolFields, p, natPoolValue);
 }
 
 }  // namespace tandem

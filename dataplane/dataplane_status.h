@@ -1,6 +1,6 @@
 // The dataplane's status snapshot (dataplane.h) as the control protocol
-// reads it: one getter per field of src/proto/port_status_fields.h and
-// src/proto/app_status_fields.h. No DPDK;
+// reads it: one getter per field of src/proto/port_status_fields.h,
+// src/proto/app_status_fields.h and src/proto/nat_status_fields.h. No DPDK;
 // part of tandem_dataplane_api, for the control handlers and /metrics.
 //
 // Thread-safety: pure functions; any thread.
@@ -10,6 +10,7 @@
 
 #include "dataplane/dataplane.h"
 #include "proto/app_status_fields.h"
+#include "proto/nat_status_fields.h"
 #include "proto/port_status_fields.h"
 
 namespace tandem {
@@ -25,5 +26,11 @@ nlohmann::json appUsageValue(status::AppField field, const AppUsage& app);
 
 /// One object of `show application`: every field of app_status_fields.h.
 nlohmann::json appUsageJson(const AppUsage& app);
+
+/// The value of one field of nat_status_fields.h.
+nlohmann::json natPoolValue(status::NatPoolField field, const NatPoolUsage& pool);
+
+/// One object of `show nat pools`: every field of nat_status_fields.h.
+nlohmann::json natPoolJson(const NatPoolUsage& pool);
 
 }  // namespace tandem

@@ -32,7 +32,7 @@ expect() {
 expect "tandem;--js" "--json"
 expect "tandem;-" "-c|--command|-j|--json|-s|--socket|-t|--timeout|--complete|-V|--version|-h|--help"
 expect "tandem;sh" "show"
-expect "tandem;show;" "application|cluster|config|counters|high-availability|interfaces|session|version"
+expect "tandem;show;" "application|cluster|config|counters|high-availability|interfaces|nat|session|version"
 expect "tandem;sh;ha;" "state|state-synchronization"
 expect "tandem;--json;show;counters;" "all|dataplane|ha|peer-link"
 expect "tandem;-s;/tmp/x.sock;request;high-availability;f" "functional"

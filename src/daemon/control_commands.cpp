@@ -194,6 +194,12 @@ nlohmann::json showApplications(const Context& c) {
     return nlohmann::json{{"applications", list}};
 }
 
+nlohmann::json showNatPools(const Context& c) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const NatPoolUsage& p : c.dp.status().nat_pools) list.push_back(natPoolJson(p));
+    return nlohmann::json{{"pools", list}};
+}
+
 nlohmann::json showSessions(const Context& c, const SessionFilter& f, std::optional<uint64_t> id) {
     std::vector<SessionSnapshot> snaps;
     bool truncated = false;
@@ -352,6 +358,8 @@ nlohmann::json handle(control::CommandId id, const Context& c, const nlohmann::j
             return showInterfaces(c);
         case show_application:
             return showApplications(c);
+        case show_nat_pools:
+            return showNatPools(c);
         case show_config: {
             const PolicyStatus p = c.reloader.status();
             return nlohmann::json{{"file", c.cfg.path},

@@ -113,6 +113,10 @@ void dataplaneMetrics(PrometheusText& p, const DataplaneStatus& st, const Config
                                     [](const PortStatus& port) {
                                         return MetricLabels{{"port", port.name}};
                                     });
+    fieldMetrics<status::NatPoolField>(p, status::kNatPoolFields, st.nat_pools, natPoolValue,
+                                       [](const NatPoolUsage& pool) {
+                                           return MetricLabels{{"pool", pool.name}};
+                                       });
 }
 
 void applicationMetrics(PrometheusText& p, const std::vector<AppUsage>& apps) {

@@ -42,6 +42,7 @@
 #include "core/node_id.h"
 #include "core/worker_map.h"
 #include "nat/nat_rules.h"
+#include "nat/pool_usage.h"
 #include "nat/port_allocator.h"
 #include "packet/packet_parser.h"
 #include "packet/tcp_reset.h"
@@ -243,6 +244,10 @@ class Pipeline {
     const std::shared_ptr<const Policy>& policyPtr() const { return policy_; }
 
     const PipelineCounters& counters() const { return counters_; }
+    /// How this worker uses NAT pool `pool` (NatSetup::pools order); any
+    /// thread. natPoolCount() is 0 without translation.
+    size_t natPoolCount() const { return nat_pools_.size(); }
+    NatPoolUsage natPoolUsage(size_t pool) const;
     const ParseCounters& parseCounters() const { return parse_counters_; }
     const SessionTable& table() const { return table_; }
     const PipelineSettings& settings() const { return settings_; }
@@ -369,6 +374,7 @@ class Pipeline {
     struct NatPoolState {
         std::unique_ptr<PortBlockMap> map;
         std::unique_ptr<NatPortAllocator> ports;
+        std::unique_ptr<NatPoolCounters> counters;  ///< what natPoolUsage() reads
         std::vector<uint32_t> replies;  ///< per address:port, the session's index + 1
         uint32_t ports_per_addr = 0;
     };
@@ -403,6 +409,8 @@ class Pipeline {
     /// of this node's own blocks counts as in use (a peer translated with
     /// it while it held the block, or while this node was away).
     void natTakeBinding(uint32_t index, const NatBinding& binding);
+    /// Publishes pool `pool`'s allocator state to its counters.
+    void natPublish(NatPoolState& pool);
 
     // Cluster side (pipeline_ha.cpp).
     void adopt(uint32_t index, uint64_t hash, uint16_t owners);

@@ -31,12 +31,35 @@ void Pipeline::initNat() {
         st.map = std::make_unique<PortBlockMap>(pool.spec, members);
         st.ports = std::make_unique<NatPortAllocator>(*st.map);
         st.ports->setBlocks(st.map->blocksOf(settings_.node));
+        st.counters = std::make_unique<NatPoolCounters>();
         st.ports_per_addr = uint32_t(pool.spec.port_hi) - pool.spec.port_lo + 1;
         st.replies.assign(
             size_t(pool.spec.last_addr - pool.spec.first_addr + 1) * st.ports_per_addr, 0);
+        natPublish(st);
         nat_pools_.push_back(std::move(st));
     }
     table_.setNatRelease(&Pipeline::releaseNat, this);
+}
+
+void Pipeline::natPublish(NatPoolState& pool) {
+    NatPoolCounters& c = *pool.counters;
+    c.blocks_here.store(pool.ports->blockCount(), std::memory_order_relaxed);
+    c.ports_here.store(pool.ports->capacity(), std::memory_order_relaxed);
+    c.ports_in_use.store(pool.ports->used(), std::memory_order_relaxed);
+}
+
+NatPoolUsage Pipeline::natPoolUsage(size_t i) const {
+    const NatPoolState& pool = nat_pools_[i];
+    const NatPoolCounters& c = *pool.counters;
+    NatPoolUsage u;
+    u.name = settings_.nat->pools[i].name;
+    u.spec = pool.map->pool();
+    u.blocks = pool.map->blocks();
+    u.blocks_here = c.blocks_here.load(std::memory_order_relaxed);
+    u.ports_here = c.ports_here.load(std::memory_order_relaxed);
+    u.ports_in_use = c.ports_in_use.load(std::memory_order_relaxed);
+    u.exhausted = c.exhausted.load(std::memory_order_relaxed);
+    return u;
 }
 
 Pipeline::NatPoolState* Pipeline::natPoolOf(uint32_t addr) {
@@ -70,7 +93,11 @@ bool Pipeline::startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& 
     }
     NatPoolState& pool = nat_pools_[d.pool];
     const std::optional<NatPortRef> got = pool.ports->allocate();
-    if (!got) return false;
+    if (!got) {
+        pool.counters->exhausted.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    natPublish(pool);
     table_.nat(index) = NatBinding{got->addr, got->port, kNatSource, 0};
     table_.at(index).flags |= kSessionNat;
     *natReplySlot(got->addr, got->port) = index + 1;
@@ -225,7 +252,8 @@ void Pipeline::natTakeBinding(uint32_t index, const NatBinding& b) {
     // A port of this node's own blocks that a peer translated with (while
     // it held the block, or this node was away) is not to be handed out
     // again while the session lives (false for other nodes' ports).
-    natPoolOf(b.addr)->ports->markUsed(b.addr, b.port);
+    NatPoolState& pool = *natPoolOf(b.addr);
+    if (pool.ports->markUsed(b.addr, b.port)) natPublish(pool);
 }
 
 void Pipeline::releaseNat(void* self, uint32_t index, const NatBinding& b) {
@@ -237,7 +265,8 @@ void Pipeline::releaseNat(void* self, uint32_t index, const NatBinding& b) {
     // node's blocks, in use here: release() says false otherwise).
     if (!slot || *slot != index + 1) return;
     *slot = 0;
-    p->natPoolOf(b.addr)->ports->release(b.addr, b.port);
+    NatPoolState& pool = *p->natPoolOf(b.addr);
+    if (pool.ports->release(b.addr, b.port)) p->natPublish(pool);
 }
 
 }  // namespace tandem

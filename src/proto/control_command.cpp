@@ -34,6 +34,8 @@ constexpr std::array<CommandDef, kCommandCount> kCommands = {{
      "the data ports and the peer link: link, speed and traffic counters"},
     {show_application, "show application",
      "the applications of the sessions this node owns (app rules), most used first"},
+    {show_nat_pools, "show nat pools",
+     "each NAT pool: the port blocks this node hands out and the ports in use"},
     {show_config, "show config", "the running configuration, summarised"},
     {show_version, "show version", "software version of tandemd"},
     {request_ha_suspend, "request high-availability suspend",

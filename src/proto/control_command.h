@@ -34,6 +34,7 @@ enum class CommandId : uint8_t {
     show_counters,
     show_interfaces,
     show_application,
+    show_nat_pools,
     show_config,
     show_version,
     request_ha_suspend,

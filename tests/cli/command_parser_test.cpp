@@ -59,7 +59,7 @@ TEST_CASE("an empty line is neither a command nor an error") {
 TEST_CASE("an unknown word says after what and lists what was expected") {
     CHECK(errorOf("show foo") ==
           "unknown word 'foo' after 'show'; expected one of: application, cluster, config, "
-          "counters, high-availability, interfaces, session, version");
+          "counters, high-availability, interfaces, nat, session, version");
     CHECK(errorOf("foo") ==
           "unknown command 'foo'; expected one of: clear, debug, exit, help, quit, request, show");
     CHECK(parser().parse("show foo").error->column == 5);
@@ -216,7 +216,7 @@ TEST_CASE("help lists the next words with one line each") {
     HelpResult h = parser().help("show ");
     REQUIRE_FALSE(h.error);
     CHECK(helpWords("show ") == Words{"application", "cluster", "config", "counters",
-                                      "high-availability", "interfaces", "session", "version"});
+                                      "high-availability", "interfaces", "nat", "session", "version"});
     CHECK(h.items[5].help == "the data ports and the peer link: link, speed and traffic counters");
     CHECK(helpWords("sh") == Words{"show"});
     CHECK(helpWords("show version ") == Words{"<cr>"});

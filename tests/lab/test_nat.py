@@ -28,8 +28,10 @@ MAC statically (the node is a bump in the wire and answers no ARP).
    client's side, which sees their real source.
 5. The tiny pool: 100 connections held open at once to tcp/7001: exactly
    64 get through, the rest are dropped and counted
-   (dropped_nat_exhausted); tandemd keeps running and, once they are
-   cleared, the pool's ports serve new connections again.
+   (dropped_nat_exhausted); `show nat pools` says so while they are held
+   (64 of 64 ports in use, exhausted as counted); tandemd keeps running
+   and, once they are cleared, the pool's ports serve new connections
+   again.
 
 Without translation the server sees the client addresses (step 1 fails);
 with translations shared it sees one address:port twice at once.
@@ -176,15 +178,36 @@ def step_port_forward(lab, node, check, n: int = 200) -> None:
           set(served.get("sources", {})) == {lab.addr.server_ip} and translated == n)
 
 
+def nat_pool(node, name: str) -> dict:
+    """The pool's object of `show nat pools`."""
+    pools = node.control.request("show nat pools", timeout=5.0).get("pools", [])
+    return next((p for p in pools if p.get("name") == name), {})
+
+
 def step_exhaustion(lab, node, check) -> None:
     c0 = node.counters()
-    r = clients(lab, TINY_PORT, 100, 100, hold=3.0)
+    lab.start_service("tiny-held", "client", [
+        "nat-clients", "--dst", lab.addr.server_ip, "--port", str(TINY_PORT),
+        "--sources", ",".join(SOURCES), "--count", "100", "--concurrency", "100",
+        "--hold", "30"], timeout=60.0)
+    held = nat_pool(node, "tiny")
+    r = lab.stop_service("tiny-held", timeout=10.0)
     c1 = node.counters()
     refused = c1.get("dropped_nat_exhausted", 0) - c0.get("dropped_nat_exhausted", 0)
-    check(f"the tiny pool (64 ports): {r['ok']} of 100 held connections got through, its "
+    check(f"the tiny pool (64 ports): {r.get('ok')} of 100 held connections got through, its "
           f"full pool counted (dropped_nat_exhausted +{refused})",
-          r["ok"] == 64 and refused >= 36)
+          r.get("ok") == 64 and refused >= 36)
+    check(f"show nat pools, while they are held: the tiny pool {held.get('addresses')} ports "
+          f"{held.get('ports')}, {held.get('blocks_here')}/{held.get('blocks')} blocks here, "
+          f"{held.get('ports_in_use')}/{held.get('ports_here')} ports in use, exhausted "
+          f"{held.get('exhausted')} (= dropped_nat_exhausted {refused})",
+          held.get("addresses") == f"{TINY}-{TINY}" and held.get("blocks") == 1
+          and held.get("blocks_here") == 1 and held.get("ports_here") == 64
+          and held.get("ports_in_use") == 64 and held.get("exhausted") == refused)
     node.control.request("clear session all", timeout=5.0)
+    cleared = nat_pool(node, "tiny")
+    check(f"cleared: the tiny pool's ports in use {cleared.get('ports_in_use')}",
+          cleared.get("ports_in_use") == 0)
     r = clients(lab, TINY_PORT, 64, 64)
     check(f"once cleared, the tiny pool's 64 ports serve again: {r['ok']}/64", r["ok"] == 64)
 

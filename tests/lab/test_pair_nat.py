@@ -15,8 +15,8 @@ notes every connection's source address:port. Checked: every connection
 echoed; the server saw only the pool address and never one address:port on
 two connections at once; both nodes translated (sessions_translated on
 each, together one per connection) and put back replies for the other
-node's sessions; no reply found no translation; the peer link refused
-nothing. Failover, revert and asymmetric paths with translation are the
+node's sessions; each hands out ports of half the pool's blocks (`show nat
+pools`); no reply found no translation; the peer link refused nothing. Failover, revert and asymmetric paths with translation are the
 other pair scenarios run with --nat (tests/lab/CMakeLists.txt).
 
     /usr/bin/python3 tests/lab/test_pair_nat.py --tandemd PATH [--connections N]
@@ -85,6 +85,14 @@ def body(lab, args, report, deadline, variant=None):
               f"(forwarded_to_peer {[v.get('forwarded_to_peer', 0) for v in d.values()]})",
               all(v.get("forwarded_to_peer", 0) > 0 and v.get("nat_replies_translated", 0) > 0
                   for v in d.values()))
+    pools = {s.letter: s.node.control.request("show nat pools", timeout=5.0)["pools"][0]
+             for s in lab.slots}
+    sec.line("show nat pools: " + "; ".join(
+        f"node{k.upper()} {p['blocks_here']}/{p['blocks']} blocks, {p['ports_here']} ports, "
+        f"{p['ports_in_use']} in use" for k, p in sorted(pools.items())))
+    sec.check("each node hands out ports of half the pool's blocks (show nat pools)",
+              all(2 * p["blocks_here"] == p["blocks"] and p["ports_here"] == 64 * p["blocks_here"]
+                  for p in pools.values()))
     bad = {f"node{k.upper()} {c}": v.get(c, 0) for k, v in d.items()
            for c in ("nat_no_translation", "nat_replica_port_taken", "dropped_nat_exhausted",
                      *PEER_LINK_FAILURES) if v.get(c, 0)}

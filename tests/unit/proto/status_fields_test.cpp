@@ -9,6 +9,7 @@
 #include <string>
 
 #include "proto/app_status_fields.h"
+#include "proto/nat_status_fields.h"
 #include "proto/ha_status_fields.h"
 #include "proto/port_status_fields.h"
 
@@ -48,7 +49,7 @@ std::string readDoc() {
 }
 
 const std::span<const StatusObject> kAnswers[] = {kHaStateObjects, kInterfacesObjects,
-                                                  kApplicationsObjects};
+                                                  kApplicationsObjects, kNatPoolsObjects};
 
 }  // namespace
 
