@@ -375,7 +375,7 @@ class Pipeline {
         std::unique_ptr<PortBlockMap> map;
         std::unique_ptr<NatPortAllocator> ports;
         std::unique_ptr<NatPoolCounters> counters;  ///< what natPoolUsage() reads
-        std::vector<uint32_t> replies;  ///< per address:port, the session's index + 1
+        std::vector<uint32_t> replies;              ///< per address:port, the session's index + 1
         uint32_t ports_per_addr = 0;
     };
     void initNat();
