@@ -216,7 +216,8 @@ TEST_CASE("help lists the next words with one line each") {
     HelpResult h = parser().help("show ");
     REQUIRE_FALSE(h.error);
     CHECK(helpWords("show ") == Words{"application", "cluster", "config", "counters",
-                                      "high-availability", "interfaces", "nat", "session", "version"});
+                                      "high-availability", "interfaces", "nat", "session",
+                                      "version"});
     CHECK(h.items[5].help == "the data ports and the peer link: link, speed and traffic counters");
     CHECK(helpWords("sh") == Words{"show"});
     CHECK(helpWords("show version ") == Words{"<cr>"});
