@@ -9,8 +9,8 @@
 #include <string>
 
 #include "proto/app_status_fields.h"
-#include "proto/nat_status_fields.h"
 #include "proto/ha_status_fields.h"
+#include "proto/nat_status_fields.h"
 #include "proto/port_status_fields.h"
 
 namespace tandem::status {
