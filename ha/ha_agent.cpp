@@ -410,6 +410,29 @@ void HaAgent::revertWhenSynced() {
     }
 }
 
+void HaAgent::natDepartures(uint64_t now_us) {
+    if (config_.nat.pools.empty()) return;
+    const uint64_t after_us = uint64_t(config_.nat.reassign_after_s) * 1000000;
+    uint16_t departed = 0;
+    for (const PeerView& p : membership_.peers()) {
+        uint64_t& since = nat_down_since_us_[p.id];
+        if (p.alive) {
+            since = 0;
+            continue;
+        }
+        if (since == 0) since = now_us;  // dead from now, or not heard since this node started
+        if (now_us - since >= after_us) departed |= nodeBit(p.id);
+    }
+    if (departed == nat_departed_) return;
+    AgentCommand cmd;
+    cmd.kind = AgentCommandKind::nat_departed;
+    cmd.members = departed;
+    replication_.pushToAllWorkers(cmd);
+    TLOG_INFO("ha", "nat: port blocks reassigned: members gone for good 0x%x (was 0x%x)",
+              unsigned(departed), unsigned(nat_departed_));
+    nat_departed_ = departed;
+}
+
 void HaAgent::readWorkerStamps(uint64_t now_us) {
     const uint32_t detect_ms = config_.ha.peer_link_detect_ms;
     if (detect_ms == 0 || workers_.empty()) return;
@@ -557,6 +580,7 @@ bool HaAgent::step() {
     membership_.tick(now);
     handleMembershipEvents(now);
     revertWhenSynced();
+    natDepartures(now);
     uint16_t targets = 0;
     for (const PeerView& p : membership_.peers())
         if (membership_.acceptsReplicas(p.id)) targets |= nodeBit(p.id);

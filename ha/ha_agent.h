@@ -17,6 +17,7 @@
 // setLinkState() and requestResync() from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -131,6 +132,10 @@ class HaAgent {
     void giveBack(NodeId peer);
     void memberLeft(NodeId peer, const char* why);
     void revertWhenSynced();
+    /// NAT: a peer dead for [nat] reassign-after-s has left for good; its
+    /// port blocks are lent to the members left until it is back
+    /// (nat_departed to every worker when the set changes).
+    void natDepartures(uint64_t now_us);
     void notifyPeers(HaOwnershipKind kind, NodeId target);
     void sendPeerLinkHeartbeats(uint64_t now_us);
     /// peer-link-detect-ms: the workers' stamps (WorkerChannel) into membership.
@@ -159,6 +164,8 @@ class HaAgent {
     uint32_t peer_link_hb_seq_ = 0;
     uint64_t last_snapshot_us_ = 0;
     bool dirty_ = true;
+    std::array<uint64_t, kMaxNodes + 1> nat_down_since_us_{};  ///< 0: alive (or never seen)
+    uint16_t nat_departed_ = 0;                                ///< as the workers were last told
     uint16_t ever_active_ = 0;  ///< peers seen active during this run (revert applies to them)
     uint16_t revert_pending_ =
         0;  ///< returned peers to give back to once our bulk sync reached them

@@ -67,6 +67,9 @@ enum class AgentCommandKind : uint8_t {
     /// reload). Each session this node owns is matched against the new
     /// policy: kept under the rule that allows it now, or ended.
     reevaluate_policy = 10,
+    nat_departed = 11,  ///< NAT: `members` are the members that left for good ([nat]
+                        ///< reassign-after-s): their port blocks are lent to the others
+                        ///< (docs/nat.md); 0: every block is its base owner's again
 };
 
 struct AgentCommand {
@@ -79,6 +82,7 @@ struct AgentCommand {
     uint32_t bulk_id = 0;
     uint32_t heartbeat_seq = 0;
     uint8_t self_state = 0;  ///< send_peer_link_heartbeat: this node's NodeState
+    uint16_t members = 0;    ///< nat_departed: node bits
     Session session;         ///< apply_*: expires_ms already on this node's clock
     NatBinding nat;          ///< apply_upsert: the session's NAT binding
     AppIdentity app;         ///< apply_upsert: its application identity

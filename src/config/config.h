@@ -167,6 +167,9 @@ struct SessionConfig {
 struct NatConfig {
     std::vector<NatPool> pools;
     std::vector<NatRule> rules;
+    /// How long a dead member keeps its port blocks before they are lent to
+    /// the members left (docs/nat.md); they return when it is back.
+    uint32_t reassign_after_s = 60;
     bool enabled() const { return !rules.empty(); }
 };
 

@@ -503,6 +503,10 @@ constexpr Keyword kNatKeywords[] = {
          return true;
      },
      KeyUse::repeatable},
+    {"reassign-after-s",
+     [](LoadContext& c, const IniEntry& e) {
+         return setUnsigned(c, e, c.cfg.nat.reassign_after_s, 1, 86400, "seconds");
+     }},
 };
 
 bool openPlain(LoadContext&, std::string_view) {

@@ -6,6 +6,18 @@
 namespace tandem {
 
 void NatPortAllocator::setBlocks(const std::vector<uint32_t>& ids) {
+    assign(ids, false);
+}
+
+void NatPortAllocator::setBlocksHeld(const std::vector<uint32_t>& ids) {
+    assign(ids, true);
+}
+
+void NatPortAllocator::unhold() {
+    for (Block& b : blocks_) b.held = false;
+}
+
+void NatPortAllocator::assign(const std::vector<uint32_t>& ids, bool hold_new) {
     std::vector<uint32_t> sorted = ids;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
@@ -23,6 +35,7 @@ void NatPortAllocator::setBlocks(const std::vector<uint32_t>& ids) {
             b.id = id;
             b.free = size;
             b.bits.assign((size + 63) / 64, 0);
+            b.held = hold_new;
             next.push_back(std::move(b));
         }
         used_ += size - next.back().free;
@@ -55,7 +68,7 @@ std::optional<NatPortRef> NatPortAllocator::allocate() {
     const uint16_t size = map_.pool().block_size;
     for (uint32_t tried = 0; tried < n; ++tried) {
         Block& b = blocks_[(cursor_ + tried) % n];
-        if (b.free == 0) continue;
+        if (b.free == 0 || b.held) continue;
         const uint32_t off = firstClear(b.bits, size, b.next);
         if (off >= size) continue;
         b.bits[off / 64] |= uint64_t(1) << (off % 64);

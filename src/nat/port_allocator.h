@@ -26,6 +26,13 @@ class NatPortAllocator {
     /// free (mark the ports that sessions hold with markUsed()); ports of
     /// blocks left out are no longer handed out or counted.
     void setBlocks(const std::vector<uint32_t>& blocks);
+    /// The same, but the blocks new to this allocator are held: counted,
+    /// marked with markUsed(), never handed out until unhold(). For a node
+    /// that takes blocks over while it finds, in bounded steps, the ports
+    /// its sessions hold in them.
+    void setBlocksHeld(const std::vector<uint32_t>& blocks);
+    /// Every held block may be handed out from now on.
+    void unhold();
 
     /// A free address:port, nullopt when every port is in use.
     std::optional<NatPortRef> allocate();
@@ -47,7 +54,9 @@ class NatPortAllocator {
         uint16_t free = 0;
         uint16_t next = 0;           ///< the port offset the next search starts at
         std::vector<uint64_t> bits;  ///< one per port, set = in use
+        bool held = false;           ///< not handed out (setBlocksHeld)
     };
+    void assign(const std::vector<uint32_t>& blocks, bool hold_new);
     Block* find(uint32_t addr, uint16_t port, uint32_t* offset);
     const Block* find(uint32_t addr, uint16_t port, uint32_t* offset) const;
 

@@ -411,6 +411,13 @@ class Pipeline {
     void natTakeBinding(uint32_t index, const NatBinding& binding);
     /// Publishes pool `pool`'s allocator state to its counters.
     void natPublish(NatPoolState& pool);
+    /// The members in `departed` left for good: every pool's blocks are
+    /// reassigned (PortBlockMap::setDeparted); blocks new to this node are
+    /// held while a table scan (a nat_departed job) marks the ports its
+    /// sessions hold in them, then handed out (natUnhold).
+    void natDeparted(uint16_t departed);
+    void natMarkHeld(uint32_t index);
+    void natUnhold();
 
     // Cluster side (pipeline_ha.cpp).
     void adopt(uint32_t index, uint64_t hash, uint16_t owners);

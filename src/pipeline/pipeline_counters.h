@@ -111,6 +111,8 @@ namespace tandem {
       "ICMP errors about a translated session translated as the packet they quote")                \
     X(nat_fragments_translated,                                                                    \
       "later fragments of a translated datagram given its first fragment's new address")           \
+    X(nat_blocks_reassigned,                                                                       \
+      "times the NAT port blocks were reassigned: members left for good, or came back")            \
     X(nat_replica_port_taken,                                                                      \
       "replicated translations whose address:port another session here holds (not indexed)")       \
     X(nat_replica_unknown_pool,                                                                    \

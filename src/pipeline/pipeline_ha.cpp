@@ -219,6 +219,9 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
             }
             counters_.inc(PipelineCounter::jobs_refused);  // cannot happen: see kMaxJobs
             return;
+        case AgentCommandKind::nat_departed:
+            natDeparted(cmd.members);
+            return;
         case AgentCommandKind::release_deferred:
         case AgentCommandKind::send_peer_link_heartbeat:
         case AgentCommandKind::reevaluate_policy:
@@ -306,6 +309,9 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
             case AgentCommandKind::reevaluate_policy:
                 if (!stepReevaluate(i, job.end_denied, now_ms)) return true;  // ring full: later
                 break;
+            case AgentCommandKind::nat_departed:
+                natMarkHeld(i);
+                break;
             case AgentCommandKind::clear_sessions:
                 if (s.owner == view_.self) emit(WorkerEventKind::erase, i, now_ms);
                 logEnd(i, TrafficEndReason::cleared, now_ms);
@@ -331,6 +337,7 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
         done.now_ms = now_ms;
         if (!settings_.events->push(done)) return true;  // ring full: say it next time
     }
+    if (job.kind == AgentCommandKind::nat_departed) natUnhold();
     job.active = false;
     return false;
 }

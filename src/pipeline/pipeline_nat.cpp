@@ -48,6 +48,44 @@ void Pipeline::natPublish(NatPoolState& pool) {
     c.ports_in_use.store(pool.ports->used(), std::memory_order_relaxed);
 }
 
+void Pipeline::natDeparted(uint16_t departed) {
+    if (!settings_.nat) return;
+    for (NatPoolState& pool : nat_pools_) {
+        pool.map->setDeparted(departed);
+        pool.ports->setBlocksHeld(pool.map->blocksOf(settings_.node));
+        natPublish(pool);
+    }
+    counters_.inc(PipelineCounter::nat_blocks_reassigned);
+    // One scan at a time: a change while one runs starts it again.
+    for (Job& j : jobs_) {
+        if (j.active && j.kind == AgentCommandKind::nat_departed) {
+            j.cursor = 0;
+            return;
+        }
+    }
+    for (Job& j : jobs_) {
+        if (j.active) continue;
+        j = Job();
+        j.kind = AgentCommandKind::nat_departed;
+        j.active = true;
+        return;
+    }
+    counters_.inc(PipelineCounter::jobs_refused);  // cannot happen: see kMaxJobs
+    natUnhold();
+}
+
+void Pipeline::natMarkHeld(uint32_t index) {
+    const NatBinding& b = table_.nat(index);
+    if (b.kind != kNatSource) return;
+    // markUsed() says false for ports of blocks not here, or marked already.
+    if (NatPoolState* pool = natPoolOf(b.addr); pool && pool->ports->markUsed(b.addr, b.port))
+        natPublish(*pool);
+}
+
+void Pipeline::natUnhold() {
+    for (NatPoolState& pool : nat_pools_) pool.ports->unhold();
+}
+
 NatPoolUsage Pipeline::natPoolUsage(size_t i) const {
     const NatPoolState& pool = nat_pools_[i];
     const NatPoolCounters& c = *pool.counters;

@@ -101,10 +101,12 @@ NODE_ID = {"a": 1, "b": 2}
 # blocks (docs/nat.md).
 NAT_POOL = "10.1.0.200"
 NAT_PORTS, NAT_BLOCK = (1024, 65535), 64
+NAT_REASSIGN_S = 2  # a dead node's blocks are lent to the survivor after this
 NAT_CONFIG = f"""
 [nat]
 pool = lab {NAT_POOL} ports {NAT_PORTS[0]}-{NAT_PORTS[1]} block-size {NAT_BLOCK}
 rule = snat from inside to outside pool lab
+reassign-after-s = {NAT_REASSIGN_S}
 """
 
 

@@ -16,16 +16,25 @@ echoed; the server saw only the pool address and never one address:port on
 two connections at once; both nodes translated (sessions_translated on
 each, together one per connection) and put back replies for the other
 node's sessions; each hands out ports of half the pool's blocks (`show nat
-pools`); no reply found no translation; the peer link refused nothing. Failover, revert and asymmetric paths with translation are the
+pools`); no reply found no translation; the peer link refused nothing.
+
+Then node B is killed: after [nat] reassign-after-s (2 s here) node A hands
+out ports of every block; 200 connections held through it take ports of
+both nodes' blocks; node B restarted: node A is back to half the blocks,
+and node B counts the ports of its blocks that node A's sessions still
+hold (it learned them in its bulk sync, before owning anything); every
+held connection echoed, no address:port twice at once. Failover, revert and asymmetric paths with translation are the
 other pair scenarios run with --nat (tests/lab/CMakeLists.txt).
 
     /usr/bin/python3 tests/lab/test_pair_nat.py --tandemd PATH [--connections N]
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pair import NAT_POOL, NAT_SERVE_PORT as PORT, SERVER_IP, pair_main  # noqa: E402
+from pair import (NAT_POOL, NAT_REASSIGN_S, NAT_SERVE_PORT as PORT, SERVER_IP,  # noqa: E402
+                  nat_block_owner, pair_main)
 from labkit.report import delta  # noqa: E402
 
 SOURCES = [f"10.1.0.{10 + i}" for i in range(50)]
@@ -100,6 +109,64 @@ def body(lab, args, report, deadline, variant=None):
               f"peer link ({bad or 'none'})", not bad)
 
 
+def pool_of(slot) -> dict:
+    return slot.node.control.request("show nat pools", timeout=5.0)["pools"][0]
+
+
+def wait_pool(slot, want, timeout: float) -> tuple[dict, float]:
+    """Polls `show nat pools` until want(pool); (pool, seconds waited)."""
+    t0 = time.monotonic()
+    while True:
+        p = pool_of(slot)
+        if want(p) or time.monotonic() - t0 > timeout:
+            return p, time.monotonic() - t0
+        time.sleep(0.1)
+
+
+def departed(lab, args, report, deadline):
+    """Node B killed: after reassign-after-s node A hands out ports of B's
+    blocks too, never one that a session still holds; B back: its blocks are
+    its own again, and it knows which of their ports A's sessions hold."""
+    sec = report.section(f"node B gone for good ({NAT_REASSIGN_S} s): its port blocks lent to "
+                         f"node A, then given back")
+    a, b = lab.slots
+    lab.kill_node(b)
+    pool, waited = wait_pool(a, lambda p: p["blocks_here"] == p["blocks"],
+                             NAT_REASSIGN_S + 5.0)
+    sec.check(f"node A hands out every block {waited:.1f} s after the kill ({pool['blocks_here']}"
+              f"/{pool['blocks']})", pool["blocks_here"] == pool["blocks"]
+              and waited >= NAT_REASSIGN_S - 0.5)
+    lab.start_service("nat-server-2", "server", ["nat-serve", "--port", str(PORT), "--hold", "60"])
+    lab.start_service("held", "client", [
+        "nat-clients", "--dst", SERVER_IP, "--port", str(PORT), "--sources", ",".join(SOURCES),
+        "--count", "200", "--concurrency", "200", "--timeout", "10", "--hold", "60"],
+        timeout=60.0)
+    ports = [s.get("nat_sport") for s in a.node.sessions(dport=PORT, state="established")
+             if s.get("nat") == "snat"]
+    in_b = [p for p in ports if nat_block_owner(p) == "b"]
+    sec.check(f"200 connections held through node A: {len(ports)} translated, {len(in_b)} of "
+              f"them to ports of node B's blocks", len(ports) == 200 and 0 < len(in_b) < 200)
+    lab.restart_node(b)
+    lab.wait_ha_ready(deadline)
+    pool, _ = wait_pool(a, lambda p: 2 * p["blocks_here"] == p["blocks"], 10.0)
+    pool_b, _ = wait_pool(b, lambda p: p["ports_in_use"] >= len(in_b), 10.0)
+    sec.check(f"node B back: node A hands out half the blocks again ({pool['blocks_here']}/"
+              f"{pool['blocks']}), node B counts the {len(in_b)} ports of its blocks that node "
+              f"A's sessions hold ({pool_b['ports_in_use']} in use)",
+              2 * pool["blocks_here"] == pool["blocks"] and pool_b["ports_in_use"] >= len(in_b))
+    r = lab.stop_service("held", timeout=15.0)
+    served = lab.stop_service("nat-server-2", timeout=15.0)
+    sec.check(f"every held connection was echoed ({r.get('ok')}/200) and the server never saw "
+              f"one address:port twice at once ({served.get('shared_at_once')})",
+              r.get("ok") == 200 and served.get("shared_at_once") == 0)
+
+
+def body_all(lab, args, report, deadline, variant=None):
+    body(lab, args, report, deadline, variant)
+    if lab.opts.node == "tandemd":
+        departed(lab, args, report, deadline)
+
+
 if __name__ == "__main__":
-    sys.exit(pair_main(__doc__.split("\n")[0], body, configure=configure,
+    sys.exit(pair_main(__doc__.split("\n")[0], body_all, configure=configure,
                        variants=[{"nat": True}]))

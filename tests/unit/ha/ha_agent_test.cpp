@@ -234,6 +234,33 @@ TEST_CASE("a standalone node without peers is active at once") {
     CHECK(c.node(1).clusterView().primary == 1);
 }
 
+TEST_CASE("NAT: a peer dead for reassign-after-s lends its port blocks, and gets them back") {
+    ClusterOptions o;
+    o.tweak = [](Config& cfg) {
+        NatPool pool;
+        pool.name = "public";
+        pool.spec.first_addr = pool.spec.last_addr = 0xc6336400;
+        cfg.nat.pools = {pool};
+        cfg.nat.reassign_after_s = 2;
+    };
+    TestCluster c({1, 2}, o);
+    pairUp(c);
+    test::FakeWorker& w = c.node(1).worker();
+    c.run(100);
+    CHECK(w.nat_departed.empty());  // both alive: nothing to say
+    c.crash(2);
+    c.run(1500);  // dead, for less than reassign-after-s
+    CHECK(w.nat_departed.empty());
+    c.run(1000);
+    REQUIRE(w.nat_departed.size() == 1);
+    CHECK(w.nat_departed[0] == 0b10);
+    c.start(2);
+    REQUIRE(c.runUntil([&] { return w.nat_departed.size() == 2; }, 3000));
+    CHECK(w.nat_departed[1] == 0);  // back: its blocks are its own again
+    c.run(3000);
+    CHECK(w.nat_departed.size() == 2);  // said once
+}
+
 TEST_CASE("the agent thread runs step on its own and stops cleanly") {
     MonotonicClock clock;
     FakeNetwork net(clock);

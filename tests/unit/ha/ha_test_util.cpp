@@ -181,6 +181,9 @@ void FakeWorker::service(uint32_t now_ms) {
             case AgentCommandKind::clear_sessions:
                 table.clear();
                 break;
+            case AgentCommandKind::nat_departed:
+                nat_departed.push_back(cmd.members);
+                break;
         }
     }
     continueScans();

@@ -45,8 +45,9 @@ class FakeWorker {
     std::unordered_map<FlowKey, Session, FlowKeyHash> table;
     std::vector<uint32_t> released;  ///< defer tokens released, in order
     std::vector<AgentCommand> transfers;
-    std::vector<NodeId> member_left;  ///< `from` of each member_left scan, in order
-    uint32_t rebalances = 0;          ///< rebalance commands received
+    std::vector<NodeId> member_left;     ///< `from` of each member_left scan, in order
+    uint32_t rebalances = 0;             ///< rebalance commands received
+    std::vector<uint16_t> nat_departed;  ///< `members` of each nat_departed, in order
     uint64_t applied_upserts = 0, applied_erases = 0;
     PeerLink peer_link;
     bool paused = false;  ///< a stalled worker: takes no commands

@@ -101,6 +101,23 @@ TEST_CASE("blocks kept keep their ports - blocks lent add room - blocks returned
     CHECK_FALSE(a.release(one.addr, one.port));  // a port of a block it gave back
 }
 
+TEST_CASE("blocks taken over held are marked but not handed out until unheld") {
+    const PortBlockMap map(NatPoolSpec{kFirst, kFirst, 1024, 65535, 64}, 0b1);
+    NatPortAllocator a(map);
+    a.setBlocks({1});
+    a.setBlocksHeld({1, 2});  // block 2 new: held; block 1 kept as it was
+    CHECK(a.capacity() == 128);
+    const NatPortRef two = map.firstPortOf(2);
+    CHECK(a.markUsed(two.addr, uint16_t(two.port + 3)));  // a session holds it
+    const std::set<Port> before = drain(a);
+    CHECK(before.size() == 64);  // block 1's only
+    for (const Port& p : before) CHECK(map.blockOf(p.first, p.second) == 1u);
+    a.unhold();
+    const std::set<Port> after = drain(a);
+    CHECK(after.size() == 63);  // block 2's, less the one in use
+    CHECK(after.count({two.addr, uint16_t(two.port + 3)}) == 0);
+}
+
 TEST_CASE("the allocators of two nodes never hand out the same address:port") {
     PortBlockMap map(NatPoolSpec{kFirst, kFirst + 3, 1024, 9215, 64}, 0b11);
     NatPortAllocator one(map), two(map);

@@ -132,6 +132,23 @@ uint16_t openOn(Member& m, Member& other, uint16_t client_port) {
     return out.sport;
 }
 
+// A connection from the client's port 40000 established through `owner`
+// (replicated to `survivor`), then `owner` dies and `survivor` takes it
+// over on the client's next segment (which `data` holds, as it left). The
+// translated port.
+uint16_t establishThenAdopt(Member& owner, Member& survivor, Bytes* data) {
+    const uint16_t port = openOn(owner, survivor, 40000);
+    Bytes synack = tcp(kServer, 443, kPool, port, kTcpSyn | kTcpAck, 900, 101);
+    REQUIRE(owner.send(synack, kOutside).kind == VerdictKind::forward);
+    Bytes ack = tcp(kClient, 40000, kServer, 443, kTcpAck, 101, 901);
+    REQUIRE(owner.send(ack, kInside).kind == VerdictKind::forward);
+    replicate(owner, survivor);
+    survivor.setView(nodeBit(survivor.id));  // the owner is dead
+    *data = tcp(kClient, 40000, kServer, 443, kTcpAck | kTcpPsh, 101, 901);
+    REQUIRE(survivor.send(*data, kInside).kind == VerdictKind::forward);
+    return port;
+}
+
 }  // namespace
 
 TEST_CASE("in a pair each node translates from its own port blocks") {
@@ -169,16 +186,8 @@ TEST_CASE("a reply that reaches the other node is put back there and goes to the
 
 TEST_CASE("the survivor of a dead owner keeps the owner's translation both ways") {
     Member a(1), b(2);
-    const uint16_t port = openOn(a, b, 40000);
-    Bytes synack = tcp(kServer, 443, kPool, port, kTcpSyn | kTcpAck, 900, 101);
-    REQUIRE(a.send(synack, kOutside).kind == VerdictKind::forward);
-    Bytes ack = tcp(kClient, 40000, kServer, 443, kTcpAck, 101, 901);
-    REQUIRE(a.send(ack, kInside).kind == VerdictKind::forward);
-    replicate(a, b);
-
-    b.setView(0b10);  // node 1 is dead
-    Bytes data = tcp(kClient, 40000, kServer, 443, kTcpAck | kTcpPsh, 101, 901);
-    CHECK(b.send(data, kInside).kind == VerdictKind::forward);
+    Bytes data;
+    const uint16_t port = establishThenAdopt(a, b, &data);
     CHECK(b.count(PipelineCounter::sessions_adopted) == 1);
     CHECK(parsed(data).src == IpAddr::fromV4(poolAddr()));
     CHECK(parsed(data).sport == port);  // node 1's port, in node 1's block
@@ -191,16 +200,9 @@ TEST_CASE("the survivor of a dead owner keeps the owner's translation both ways"
 TEST_CASE("a port of this node's blocks that a peer's session holds is not handed out here") {
     Member a(1), b(2);
     // Node 2 translates a connection, then dies; node 1 adopts it.
-    const uint16_t port = openOn(b, a, 40000);
+    Bytes data;
+    const uint16_t port = establishThenAdopt(b, a, &data);
     REQUIRE(blockOwner(port) == 2);
-    Bytes synack = tcp(kServer, 443, kPool, port, kTcpSyn | kTcpAck, 900, 101);
-    REQUIRE(b.send(synack, kOutside).kind == VerdictKind::forward);
-    Bytes ack = tcp(kClient, 40000, kServer, 443, kTcpAck, 101, 901);
-    REQUIRE(b.send(ack, kInside).kind == VerdictKind::forward);
-    replicate(b, a);
-    a.setView(0b01);
-    Bytes data = tcp(kClient, 40000, kServer, 443, kTcpAck | kTcpPsh, 101, 901);
-    REQUIRE(a.send(data, kInside).kind == VerdictKind::forward);
     REQUIRE(a.count(PipelineCounter::sessions_adopted) == 1);
 
     // Node 2 starts again, empty, and gets node 1's sessions (a bulk sync).
@@ -285,4 +287,47 @@ TEST_CASE("a translated reply's fragments meet at their fragment owner, and are 
     }
     CHECK(parsed(head).dport == 5000);
     CHECK(a.count(PipelineCounter::nat_fragments_translated) == 1);
+}
+
+TEST_CASE("a node left for good lends its blocks to the survivor, which keeps its ports in use") {
+    Member a(1), b(2);
+    // Node 2 translates a connection from its block, then dies; node 1
+    // adopts it.
+    Bytes data;
+    const uint16_t port = establishThenAdopt(b, a, &data);
+    CHECK(a.pipe->natPoolUsage(0).blocks_here == 1);
+
+    AgentCommand gone;
+    gone.kind = AgentCommandKind::nat_departed;
+    gone.members = 0b10;
+    a.pipe->apply(gone, 1000);
+    CHECK(a.pipe->natPoolUsage(0).blocks_here == 2);
+    // Until its scan of the table is done, node 2's block is not handed out.
+    uint16_t n = 0;
+    auto open = [&] {
+        Bytes syn = tcp("10.0.2.1", uint16_t(30000 + n++), kServer, 80, kTcpSyn, 1, 0);
+        const Verdict v = a.send(syn, kInside);
+        return v.kind == VerdictKind::forward ? parsed(syn).sport : uint16_t(0);
+    };
+    for (int i = 0; i < 64; ++i) CHECK(blockOwner(open()) == 1);
+    CHECK(open() == 0);  // its own block is full, the lent one held
+    while (a.pipe->runJobs(1000, 4096)) {
+    }
+    // Now the lent block, less the port the adopted session holds.
+    for (int i = 0; i < 63; ++i) {
+        const uint16_t p = open();
+        CHECK(blockOwner(p) == 2);
+        CHECK(p != port);
+    }
+    CHECK(open() == 0);
+    CHECK(a.pipe->natPoolUsage(0).ports_in_use == 128);
+    CHECK(a.pipe->natPoolUsage(0).exhausted == 2);
+
+    // Node 2 is back: its block is its own again.
+    gone.members = 0;
+    a.pipe->apply(gone, 1000);
+    while (a.pipe->runJobs(1000, 4096)) {
+    }
+    CHECK(a.pipe->natPoolUsage(0).blocks_here == 1);
+    CHECK(a.pipe->natPoolUsage(0).ports_in_use == 64);
 }
