@@ -210,7 +210,7 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
         ingress = Ingress::port;
     // decide() sends a first fragment that entered here to its datagram's
     // fragment owner, as it came (classify() must not translate it first).
-    fragments_to_owner_ = ingress == Ingress::port && reason_ == ForwardReason::none;
+    entered_here_ = ingress == Ingress::port && reason_ == ForwardReason::none;
     if (settings_.view) view_ = settings_.view->load();
     if (settings_.owner_cache && view_.owners != cache_owners_) [[unlikely]] {
         // Members that may no longer own may have lost their sessions.
@@ -269,8 +269,13 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             for (uint32_t i = (g - 2) * kGroup; i < end; ++i) {
                 Slot& s = slots_[i];
                 if (s.kind == kDecided) continue;
-                if (s.kind == kNatReply) natReplyFinish(s);
-                out[i] = decide(s, s.candidate, in_port, now_ms, ingress);
+                NodeId port_owner = kNoNode;
+                if (s.kind == kNatReply) [[unlikely]]
+                    port_owner = natReplyFinish(s);
+                out[i] = port_owner != kNoNode
+                             ? toPeer(port_owner, ForwardReason::owner_elsewhere, s.hash,
+                                      PipelineCounter::nat_replies_to_port_owner)
+                             : decide(s, s.candidate, in_port, now_ms, ingress);
                 if (s.info.first_fragment) noteFirstFragment(s, out[i], now_ms);
                 // A deferred first packet leaves later exactly as it is now,
                 // so it is turned around here like a forwarded one.

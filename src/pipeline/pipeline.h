@@ -392,7 +392,9 @@ class Pipeline {
     /// Third stage of a kNatReply: its destination put back to the
     /// session's client (when the session's other end sent it), then its
     /// flow key and hash, the session's index as the lookup candidate.
-    void natReplyFinish(Slot& s);
+    /// When no session here holds the port and the packet entered here, the
+    /// node whose block holds the port (kNoNode: decide it here).
+    NodeId natReplyFinish(Slot& s);
     uint32_t* natReplySlot(uint32_t addr, uint16_t port);
     /// An ICMP error quoting a packet a translated session sent: back to
     /// its client, the quote as the client sent it (before the lookup).
@@ -456,10 +458,13 @@ class Pipeline {
     PacketInfo steer_info_;           // workerFor()'s parse
     PipelineCounters counters_;
     ParseCounters parse_counters_;
-    ClusterView view_;                 // as of the current burst
-    bool fragments_to_owner_ = false;  // this burst's first fragments go to their fragment owner
-    uint16_t cache_owners_ = 0;        // the members that may own as the owner cache was last told
-    NodeId sender_ = kNoNode;          // the node that forwarded the current burst (Ingress::peer)
+    ClusterView view_;  // as of the current burst
+    // This burst entered the cluster here (from a port, not sent by a peer):
+    // its first fragments go to their fragment owner, its packets to a pool
+    // port no session here holds to the port's block owner.
+    bool entered_here_ = false;
+    uint16_t cache_owners_ = 0;  // the members that may own as the owner cache was last told
+    NodeId sender_ = kNoNode;    // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
     uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)

@@ -109,6 +109,8 @@ namespace tandem {
       "packets to a pool address:port that no session holds (or from another end), left as is")    \
     X(nat_icmp_errors_translated,                                                                  \
       "ICMP errors about a translated session translated as the packet they quote")                \
+    X(nat_replies_to_port_owner,                                                                   \
+      "packets to a pool address:port no session here holds, sent to the node whose block it is")  \
     X(nat_fragments_translated,                                                                    \
       "later fragments of a translated datagram given its first fragment's new address")           \
     X(nat_blocks_reassigned,                                                                       \

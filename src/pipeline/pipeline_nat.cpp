@@ -199,7 +199,7 @@ bool Pipeline::natReplyStart(Slot& s) {
     if (!translatable(info)) return false;
     // A first fragment on its way to its datagram's fragment owner is
     // translated there, where its later fragments meet it.
-    if (info.first_fragment && fragments_to_owner_ && fragmentOwner(datagramOf(info)) != view_.self)
+    if (info.first_fragment && entered_here_ && fragmentOwner(datagramOf(info)) != view_.self)
         return false;
     uint32_t* slot = natReplySlot(info.dst.v4(), info.dport);
     if (!slot) {
@@ -212,14 +212,23 @@ bool Pipeline::natReplyStart(Slot& s) {
     return true;
 }
 
-void Pipeline::natReplyFinish(Slot& s) {
+NodeId Pipeline::natReplyFinish(Slot& s) {
     PacketInfo& info = s.info;
     // Read again: a frame decided before this one may have ended the
     // session or started another on the port since the second stage.
     const uint32_t r = *s.nat_reply;
     uint32_t candidate = SessionTable::kNoEntry;
+    NodeId port_owner = kNoNode;
     if (r == 0) {
-        counters_.inc(PipelineCounter::nat_no_translation);
+        // No session here holds the port: the node whose block it is gave
+        // it out, and holds the session or its replica. A packet that
+        // entered here goes there as it came; one sent here already stays.
+        const NodeId o = natPoolOf(info.dst.v4())->map->ownerOf(info.dst.v4(), info.dport);
+        if (entered_here_ && o != kNoNode && o != view_.self && view_.mayOwn(o)) {
+            port_owner = o;
+        } else {
+            counters_.inc(PipelineCounter::nat_no_translation);
+        }
     } else {
         const Session& sess = table_.at(r - 1);
         const SessionEndpoints e = endpointsOf(sess);
@@ -239,10 +248,12 @@ void Pipeline::natReplyFinish(Slot& s) {
     s.hash = buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto, info.family,
                           contextOf(info), &s.key, &s.src_is_lo);
     s.kind = kLookup;
+    if (port_owner != kNoNode) return port_owner;
     // Not put back: the lookup of what it is (rarely anything) runs now.
     s.candidate = candidate != SessionTable::kNoEntry
                       ? candidate
                       : table_.candidate(s.hash, Session::hotBytes(info.proto, info.family));
+    return kNoNode;
 }
 
 void Pipeline::natDnatReply(Slot& s) {

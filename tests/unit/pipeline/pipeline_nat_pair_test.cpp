@@ -247,9 +247,13 @@ TEST_CASE("when the owner ends a translated session its replica's translation go
     a.pipe->removeSession(indexOf(a, 40000), 1000);
     replicate(a, b);
     CHECK(b.table.size() == 0);
+    // A late reply through node 2 finds nothing there: it goes to node 1,
+    // whose block the port is, which has nothing either.
     Bytes late = tcp(kServer, 443, kPool, port, kTcpAck, 900, 101);
-    b.send(late, kOutside);
-    CHECK(b.count(PipelineCounter::nat_no_translation) == 1);
+    CHECK(b.send(late, kOutside).kind == VerdictKind::to_peer);
+    CHECK(b.count(PipelineCounter::nat_replies_to_port_owner) == 1);
+    CHECK(a.send(late, kOutside, Ingress::peer, 2).kind == VerdictKind::drop);
+    CHECK(a.count(PipelineCounter::nat_no_translation) == 1);
     CHECK(parsed(late).dst == IpAddr::fromV4(poolAddr()));  // left as it came
 }
 
@@ -330,4 +334,30 @@ TEST_CASE("a node left for good lends its blocks to the survivor, which keeps it
     }
     CHECK(a.pipe->natPoolUsage(0).blocks_here == 1);
     CHECK(a.pipe->natPoolUsage(0).ports_in_use == 64);
+}
+
+TEST_CASE("a reply to a port no session here holds goes to the node whose block it is") {
+    Member a(1), b(2);
+    Bytes query = FrameBuilder::udp(kClient, 5000, kServer, 53).payload(30).build();
+    REQUIRE(a.send(query, kInside).kind == VerdictKind::defer);
+    const uint16_t port = parsed(query).sport;
+    WorkerEvent dropped;
+    while (a.channel.to_agent.pop(&dropped)) {
+    }  // node 2 never gets the replica
+    Bytes answer = FrameBuilder::udp(kServer, 53, kPool, port).payload(60).build();
+    const Verdict v = b.send(answer, kOutside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(v.reason == ForwardReason::owner_elsewhere);
+    CHECK(b.count(PipelineCounter::nat_replies_to_port_owner) == 1);
+    CHECK(parsed(answer).dst == IpAddr::fromV4(poolAddr()));  // as it came
+    // Node 1 puts it back to the client.
+    CHECK(a.send(answer, kOutside, Ingress::peer, 2).kind == VerdictKind::forward);
+    CHECK(parsed(answer).dst == *parseIpAddr(kClient));
+    CHECK(parsed(answer).dport == 5000);
+    // Sent back here by a peer, a port no session holds stays here.
+    Bytes stray = FrameBuilder::udp(kServer, 53, kPool, uint16_t(port + 1)).payload(60).build();
+    b.send(stray, kOutside, Ingress::peer, 1);
+    CHECK(b.count(PipelineCounter::nat_replies_to_port_owner) == 1);
+    CHECK(b.count(PipelineCounter::nat_no_translation) == 1);
 }
