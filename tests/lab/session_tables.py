@@ -3,8 +3,11 @@ pair and cluster scenarios compare before and after an event (which
 sessions exist, which node owns each, whether the tables agree), by
 identity rather than by count.
 
-A table is {(src, sport, dst, dport, proto): (owner id, backup owner id)},
-the live sessions to one server port in one node's `show session all`.
+A table is {(src, sport, dst, dport, proto, nat_src, nat_sport): (owner id,
+backup owner id)}, the live sessions to one server port in one node's `show
+session all`; nat_src and nat_sport are a source-translated session's
+translation (None for the others), so a session whose translation changed
+across an event counts as gone, and another one as new.
 An ownership view is {node id: table, or None when that node could not
 show it} over the live tandemd nodes; empty for the Linux node kinds, which
 have no session table.
@@ -30,7 +33,8 @@ def _node_id(v) -> int | None:
 def table_sessions(lab, s, port: int, tries: int = TABLE_TRIES) -> dict | None:
     """The live sessions to server port `port` in node s's table (asked with
     the daemon's own filter, again after a failed request, up to `tries`
-    times): {(src, sport, dst, dport, proto): (owner, backup owner)}; None
+    times): {(src, sport, dst, dport, proto, nat_src, nat_sport): (owner, backup
+    owner)}; None
     when the node is not tandemd, could not answer, or cut the list."""
     c = lab.control(s)
     if c is None:
@@ -54,7 +58,8 @@ def table_sessions(lab, s, port: int, tries: int = TABLE_TRIES) -> dict | None:
     for x in sessions:
         if x.get("dport") != port or str(x.get("state", "established")) not in LIVE_STATES:
             continue
-        key = (x.get("src"), x.get("sport"), x.get("dst"), x.get("dport"), x.get("proto"))
+        key = (x.get("src"), x.get("sport"), x.get("dst"), x.get("dport"), x.get("proto"),
+               x.get("nat_src"), x.get("nat_sport"))
         out[key] = (_node_id(x.get("owner")), _node_id(x.get("backup_owner")))
     return out
 

@@ -58,8 +58,9 @@ def body(lab, args, report, deadline, variant=None, before_kill=None):
     report_rr(sec, r, marks=("kill",), target_ms=args.target_ms)
     check_probe(lab, args, sec, ("kill",))
     survivor, victim = fo["survivor"], fo["victim"]
-    # The same sessions, by their addresses and ports, before and after; a
-    # table that could not be read (after retries) fails the check.
+    # The same sessions, by their addresses and ports (and, with --nat,
+    # their translations: session_tables.py), before and after; a table
+    # that could not be read (after retries) fails the check.
     before = sessions_of(fo["tables_before"])
     after = owned_by_node(fo["tables_after"], survivor.node_id)
     had = owned_by_node(fo["tables_before"], victim.node_id)
@@ -68,7 +69,8 @@ def body(lab, args, report, deadline, variant=None, before_kill=None):
                   optional_for=LINUX_KINDS)
     else:
         sec.check(f"{survivor.label} owns every long-lived session that existed before the "
-                  f"kill ({describe(before)} before, {describe(had)} of them {victim.label}'s; "
+                  f"kill{', each with its translation' if lab.opts.nat else ''} "
+                  f"({describe(before)} before, {describe(had)} of them {victim.label}'s; "
                   f"{survivor.label} owns {describe(after)} after, "
                   f"{describe(before - after if before is not None and after is not None else None)} "
                   f"of those before not)",
