@@ -292,6 +292,12 @@ def main() -> int:
         if base:
             print(f"  baseline tandemd    {summary(base)}")
         print(f"  tandemd             {summary(ours)}")
+        if base:
+            # Each round's two tandemd runs are back to back: their ratio
+            # cancels most of what a noisy neighbour does to both.
+            paired = [o / b for o, b in zip(ours, base)]
+            print(f"  tandemd / baseline, same round: median {statistics.median(paired):.3f} "
+                  f"({min(paired):.3f}-{max(paired):.3f})")
         handed = last.get("io.handoff_out", 0)
         print(f"  frames handed to another worker in the last round: {handed} "
               f"({100 * handed / max(1, last.get('forwarded', 0)):.0f} % of those forwarded)")
