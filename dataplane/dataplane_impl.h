@@ -115,6 +115,9 @@ struct Worker {
     uint32_t heartbeat_sent_ms = 0;
     SessionMailbox mailbox;
     PolicyMailbox policy_box;
+    /// The verdicts of the burst in processFrames() (one burst at a time):
+    /// kept here, a local array would initialise all of them every burst.
+    std::array<Verdict, Pipeline::kMaxBurst> verdicts;
 };
 
 struct Dataplane::Impl {

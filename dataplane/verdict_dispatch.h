@@ -190,6 +190,13 @@ DispatchCounts dispatchVerdicts(const BurstOf<Frame>& b, const Verdict* verdicts
     for (uint16_t i = 0; i < b.n; ++i) {
         const Verdict& v = verdicts[i];
         const Frame f = b.frames[i];
+        // Nearly every frame: forwarded from this node's own port, with no
+        // hint and no reset. planVerdict() would say transmit, as is.
+        if (v.kind == VerdictKind::forward && !b.from_peer && v.port < s.nports &&
+            v.notify == kNoNode && v.reset == 0) [[likely]] {
+            tx.port[v.port][tx.port_n[v.port]++] = f;
+            continue;
+        }
         const FramePlan p = planVerdict(v, b.origin(i), s, neighbours);
         bool sent = false;
         switch (p.action) {

@@ -253,7 +253,7 @@ void Dataplane::Impl::handOff(Worker& w, Burst& b, uint32_t now) {
 
 void Dataplane::Impl::processFrames(Worker& w, const Burst& b, uint32_t now) {
     if (b.n == 0) return;
-    Verdict verdicts[Pipeline::kMaxBurst];
+    Verdict* verdicts = w.verdicts.data();
     b.forEachSenderRun([&](uint16_t first, uint16_t n, const PeerOrigin& sender) {
         if (sender.node == kNoNode) {
             w.pipeline->processBurst(b.data + first, b.lens + first, n, b.port, now,

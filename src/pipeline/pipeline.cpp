@@ -77,6 +77,9 @@ Pipeline::Pipeline(const PipelineSettings& settings, SessionTable& table,
 }
 
 uint32_t Pipeline::idleTimeoutMs(const Session& s) const {
+    // Most packets: an established connection, never embryonic.
+    if (s.state == SessionState::tcp_established) [[likely]]
+        return settings_.timeouts.tcp_established_s * 1000u;
     const uint32_t ms = sessionTimeoutMs(s, settings_.timeouts);
     const bool embryonic =
         s.state == SessionState::tcp_syn_sent || s.state == SessionState::tcp_syn_recv;

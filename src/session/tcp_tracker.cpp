@@ -5,18 +5,10 @@
 namespace tandem {
 namespace {
 
-// Sequence-space comparisons (RFC 1982 serial arithmetic).
-inline bool seqLt(uint32_t a, uint32_t b) {
-    return int32_t(a - b) < 0;
-}
-inline bool seqLe(uint32_t a, uint32_t b) {
-    return int32_t(a - b) <= 0;
-}
-inline bool seqGt(uint32_t a, uint32_t b) {
-    return int32_t(a - b) > 0;
-}
-
-constexpr uint32_t kMinAckWindow = 66000;  // tolerance for old ACKs (one 64 KiB window)
+using detail::kMinAckWindow;
+using detail::seqGt;
+using detail::seqLe;
+using detail::seqLt;
 
 inline int other(Direction d) {
     return d == Direction::original ? 1 : 0;
@@ -196,50 +188,6 @@ void tcpStart(Session& s, const TcpInfo& tcp) {
                          ((tcp.flags & kTcpFin) ? 1 : 0);
     initSide(s.win[0], s.win[1], tcp, end);
     if (tcp.flags & kTcpFin) s.win[0].flags |= kWinFinSeen;
-}
-
-namespace {
-
-// The common case of an established connection: a segment with ACK and
-// without SYN, FIN or RST, both sides' windows known, no FIN seen yet. The
-// same checks and updates as windowStep() for that case, written straight
-// into the session (nothing to roll back: it is checked before anything is
-// written), and the state stays established. Returns false when the segment
-// is not such a case; the full path then handles it.
-inline bool establishedAck(Session& s, int d, const TcpInfo& t, const TcpTrackingConfig& cfg,
-                           TcpVerdict* verdict) {
-    if (s.state != SessionState::tcp_established ||
-        (t.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck)
-        return false;
-    TcpWindow& snd = s.win[d];
-    TcpWindow& rcv = s.win[1 - d];
-    if (!(snd.flags & rcv.flags & kWinInitialised) || ((snd.flags | rcv.flags) & kWinFinSeen))
-        return false;
-    const uint32_t end = t.seq + t.payload_len;
-    const uint32_t win = uint32_t(t.window) << snd.wscale;
-    const uint32_t max_ack_win = std::max(snd.max_win, kMinAckWindow);
-    const bool ok = seqLe(t.seq, snd.max_end) &&
-                    !seqLt(end, snd.end - std::max<uint32_t>(rcv.max_win, 1)) &&
-                    seqLe(t.ack, rcv.end) && !seqLt(t.ack, rcv.end - max_ack_win);
-    if (!ok && cfg.window_check && !(s.flags & kSessionPickedUp)) [[unlikely]] {
-        *verdict = TcpVerdict::out_of_window;
-        return true;
-    }
-    const uint32_t limit = t.ack + std::max<uint32_t>(win, 1);
-    if (seqGt(limit, rcv.max_end)) rcv.max_end = limit;
-    if (seqGt(end, snd.end)) snd.end = end;
-    snd.max_win = std::max({snd.max_win, win, uint32_t(1)});
-    *verdict = TcpVerdict::accept;
-    return true;
-}
-
-}  // namespace
-
-TcpVerdict tcpTrack(Session& s, Direction dir, const TcpInfo& tcp, const TcpTrackingConfig& cfg) {
-    TcpVerdict verdict;
-    if (establishedAck(s, static_cast<int>(dir), tcp, cfg, &verdict)) [[likely]]
-        return verdict;
-    return detail::tcpTrackFull(s, dir, tcp, cfg);
 }
 
 TcpVerdict detail::tcpTrackFull(Session& s, Direction dir, const TcpInfo& tcp,

@@ -25,6 +25,11 @@ The captures stay in packet buffers for the whole run: both programs get
 a pool that holds them besides their own needs (tandemd: `[dataplane]
 packet-buffers`), and the EAL the memory for it.
 
+--baseline PATH: a second tandemd binary (an earlier build) measured in the
+same rounds, interleaved (testpmd, baseline, tandemd in each round), so that
+a change is judged against its baseline on the same machine at the same
+time.
+
 --workers N: tandemd with N workers and testpmd with N forwarding cores,
 each port with N queues (one capture file per queue, flow i in queue
 i mod N). Which queue a flow arrives on has nothing to do with tandemd's
@@ -34,6 +39,7 @@ is "with the hand-off".
 
     /usr/bin/python3 tests/bench/bench_e2e.py [--tandemd PATH] [--flows N]
         [--size 64|imix] [--workers N] [--rounds N] [--seconds S] [--perf FILE]
+        [--baseline PATH]
 """
 from __future__ import annotations
 
@@ -242,6 +248,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tandemd", default=os.environ.get("TANDEMD") or
                     os.path.join(REPO, "build", "release", "src", "daemon", "tandemd"))
+    ap.add_argument("--baseline", metavar="PATH",
+                    help="an earlier tandemd binary, measured in every round beside --tandemd")
     ap.add_argument("--flows", type=int, default=1000)
     ap.add_argument("--size", choices=("64", "imix"), default="64")
     ap.add_argument("--workers", type=int, default=1)
@@ -258,21 +266,38 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="tandem-bench-e2e-")
     try:
         inside, outside = make_captures(workdir, a.flows, a.size, a.workers)
-        ref, ours, last = [], [], {}
+        ref, ours, base, last = [], [], [], {}
         for r in range(a.rounds):
             ref.append(run_testpmd(inside, outside, a.flows, a.warmup, a.seconds))
+            line = f"round {r + 1}: testpmd {ref[-1] / 1e6:.2f} Mpps"
+            if a.baseline:
+                base.append(run_tandemd(a.baseline, workdir, inside, outside, a.flows, a.warmup,
+                                        a.seconds)[0])
+                line += f", baseline {base[-1] / 1e6:.2f} Mpps"
             rate, last = run_tandemd(a.tandemd, workdir, inside, outside, a.flows, a.warmup,
                                      a.seconds, a.perf if r == a.rounds - 1 else None)
             ours.append(rate)
-            print(f"round {r + 1}: testpmd {ref[-1] / 1e6:.2f} Mpps, tandemd "
-                  f"{ours[-1] / 1e6:.2f} Mpps", flush=True)
+            print(f"{line}, tandemd {ours[-1] / 1e6:.2f} Mpps", flush=True)
         drops = {k: v for k, v in last.items() if k.startswith("dropped_") or "malformed" in k}
-        m_ref, m_ours = statistics.median(ref), statistics.median(ours)
+        m_ref = statistics.median(ref)
+
+        def summary(rates: list[float]) -> str:
+            m = statistics.median(rates)
+            return (f"{m / 1e6:8.2f} Mpps ({min(rates) / 1e6:.2f}-{max(rates) / 1e6:.2f})  "
+                    f"= {100 * m / m_ref:.0f} % of testpmd")
         print(f"flows {a.flows}, frames {a.size} B, {a.workers} forwarding core(s), "
-              f"{a.rounds} rounds (alternating), medians:")
-        print(f"  testpmd io-forward  {m_ref / 1e6:8.2f} Mpps")
-        print(f"  tandemd             {m_ours / 1e6:8.2f} Mpps  = {100 * m_ours / m_ref:.0f} % "
-              f"of testpmd")
+              f"{a.rounds} rounds (alternating), medians (range):")
+        print(f"  testpmd io-forward  {m_ref / 1e6:8.2f} Mpps ({min(ref) / 1e6:.2f}-"
+              f"{max(ref) / 1e6:.2f})")
+        if base:
+            print(f"  baseline tandemd    {summary(base)}")
+        print(f"  tandemd             {summary(ours)}")
+        if base:
+            # Each round's two tandemd runs are back to back: their ratio
+            # cancels most of what a noisy neighbour does to both.
+            paired = [o / b for o, b in zip(ours, base)]
+            print(f"  tandemd / baseline, same round: median {statistics.median(paired):.3f} "
+                  f"({min(paired):.3f}-{max(paired):.3f})")
         handed = last.get("io.handoff_out", 0)
         print(f"  frames handed to another worker in the last round: {handed} "
               f"({100 * handed / max(1, last.get('forwarded', 0)):.0f} % of those forwarded)")

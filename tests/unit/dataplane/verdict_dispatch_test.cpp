@@ -206,6 +206,30 @@ TEST_CASE("a burst's frames go to port lists, the peer list, the parking lot, th
           });
 }
 
+TEST_CASE("plain forwards leave as they are, with a hint or to a missing port not") {
+    uint8_t bytes[4][14] = {};
+    Burst b;
+    b.reset(0, false);
+    for (uintptr_t i = 0; i < 4; ++i) b.push(50 + i, bytes[i], 60);
+    const Verdict v[] = {
+        verdict(VerdictKind::forward, 1),
+        verdict(VerdictKind::forward, 0, kSelf, 3),  // tell node 3 that this node owns it
+        verdict(VerdictKind::forward, 2),            // no port 2 on this node
+        verdict(VerdictKind::forward, 1),
+    };
+    PortNeighbours nb;
+    RecordingIo io;
+    Tx tx;
+    dispatchVerdicts(b, v, DispatchSettings{kSelf, false, 2}, nb, io, tx);
+    REQUIRE(tx.port_n[1] == 2);
+    CHECK(tx.port[1][0] == 50);
+    CHECK(tx.port[1][1] == 53);
+    REQUIRE(tx.port_n[0] == 1);
+    CHECK(tx.port[0][0] == 51);
+    CHECK(tx.peer_n == 0);
+    CHECK(io.log == std::vector<std::string>{"hint to 3 owner 1", "free 52"});
+}
+
 TEST_CASE("a frame that cannot take its way is freed, and no hint goes for it") {
     uint8_t bytes[4][14] = {};
     Burst b;
