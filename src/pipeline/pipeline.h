@@ -399,8 +399,14 @@ class Pipeline {
     /// An ICMP error quoting a packet a translated session sent: back to
     /// its client, the quote as the client sent it (before the lookup).
     void natIcmpErrorBack(Slot& s);
+    /// natIcmpErrorBack() for a dnat session: an error quoting what was
+    /// sent to the target reaches the client quoting what it sent (to the
+    /// public address and port), from the public address when the target
+    /// itself answered.
+    void natDnatIcmpErrorBack(Slot& s);
     /// An ICMP error about a packet on its way to a translated session's
-    /// client: the quote as its server sent it (after the lookup).
+    /// client (snat), or about a dnat target's reply: the quote as its
+    /// sender sent it (after the lookup).
     void natIcmpErrorOut(Slot& s, uint32_t index);
     /// A packet from a dnat rule's target that is a translated session's
     /// reply: its source put back to the address its client sent to.

@@ -157,7 +157,10 @@ void Pipeline::natIcmpErrorBack(Slot& s) {
         !(q.proto == kProtoTcp || q.proto == kProtoUdp || q.proto == kProtoIcmp))
         return;
     const uint32_t* slot = natReplySlot(q.src.v4(), q.sport);
-    if (!slot) return;
+    if (!slot) {
+        if (settings_.nat->rules->hasDnat()) natDnatIcmpErrorBack(s);
+        return;
+    }
     if (*slot == 0) {
         counters_.inc(PipelineCounter::nat_no_translation);
         return;
@@ -178,14 +181,45 @@ void Pipeline::natIcmpErrorBack(Slot& s) {
     counters_.inc(PipelineCounter::nat_icmp_errors_translated);
 }
 
+void Pipeline::natDnatIcmpErrorBack(Slot& s) {
+    PacketInfo& info = s.info;
+    FlowTuple& q = info.icmp_error.inner;
+    // It quotes a packet sent to a dnat target: the session is keyed by
+    // what its client sent, to the public address and port.
+    const std::optional<DnatPublic> pub =
+        settings_.nat->rules->publicOf(q.proto, q.dst.v4(), q.dport);
+    if (!pub) return;
+    const uint16_t port = pub->port ? pub->port : q.dport;
+    FlowKey key;
+    const uint64_t hash = buildFlowKey(q.src, IpAddr::fromV4(pub->addr), q.sport, port, q.proto,
+                                       q.family, contextOf(info), &key, nullptr);
+    const uint32_t index = table_.find(key, hash);
+    if (index == SessionTable::kNoEntry) return;
+    const NatBinding& b = table_.nat(index);
+    if (b.kind != kNatDestination || b.addr != q.dst.v4() || b.port != q.dport) return;
+    if (!natRewriteIcmpError(s.frame, info, NatEnd::destination, pub->addr, port)) return;
+    if (info.src == q.dst) info.src = IpAddr::fromV4(pub->addr);
+    q.dst = IpAddr::fromV4(pub->addr);
+    q.dport = port;
+    counters_.inc(PipelineCounter::nat_icmp_errors_translated);
+}
+
 void Pipeline::natIcmpErrorOut(Slot& s, uint32_t index) {
-    if (table_.nat(index).kind != kNatSource) return;  // dnat: its errors pass as they are
+    const NatBinding& b = table_.nat(index);
     const FlowTuple& q = s.info.icmp_error.inner;
     const SessionEndpoints e = endpointsOf(table_.at(index));
+    if (b.kind == kNatDestination) {
+        // An error about a target's reply, which left from the public
+        // address: it reaches the target quoting what the target sent.
+        if (!(q.src == e.dst) || (q.proto != kProtoIcmp && q.sport != e.dport)) return;
+        if (natRewriteIcmpError(s.frame, s.info, NatEnd::source, b.addr, b.port))
+            counters_.inc(PipelineCounter::nat_icmp_errors_translated);
+        return;
+    }
+    if (b.kind != kNatSource) return;
     // An error about a packet on its way to the client (a reply, put back
     // to the client's address): it leaves quoting what the server sent.
     if (!(q.dst == e.src) || (q.proto != kProtoIcmp && q.dport != e.sport)) return;
-    const NatBinding& b = table_.nat(index);
     if (natRewriteIcmpError(s.frame, s.info, NatEnd::destination, b.addr, b.port))
         counters_.inc(PipelineCounter::nat_icmp_errors_translated);
 }

@@ -267,6 +267,45 @@ TEST_CASE("ICMP errors about a translated session are translated as the packets 
     CHECK(n.count(PipelineCounter::nat_icmp_errors_translated) == 2);
 }
 
+TEST_CASE("ICMP errors about a dnat session are translated as the packets they quote") {
+    Node n("public 198.51.100.10 ports 20000-20127",
+           {"allow from outside to inside", "allow from inside to outside"},
+           {"dnat from outside to inside dst 198.51.100.20 proto udp dport 53 to 10.0.5.20:5353"});
+    Bytes query = FrameBuilder::udp("192.0.2.9", 4000, "198.51.100.20", 53).payload(20).build();
+    const Bytes query_sent = query;
+    REQUIRE(n.send(query, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(query).dst == *parseIpAddr("10.0.5.20"));
+
+    // The target's host: port unreachable, about what reached it. The client
+    // gets it from the public address, quoting what it sent.
+    Bytes unreachable = FrameBuilder::icmpError("10.0.5.20", "192.0.2.9", query).build();
+    Verdict v = n.send(unreachable, kInside);
+    REQUIRE(v.kind == VerdictKind::forward);
+    CHECK(v.port == kOutside);
+    PacketInfo out = parsed(unreachable);
+    CHECK(out.src == *parseIpAddr("198.51.100.20"));
+    CHECK(Bytes(unreachable.begin() + out.l4_offset + 8, unreachable.end()) ==
+          Bytes(query_sent.begin() + 14, query_sent.begin() + 14 + 28));
+    CHECK(n.count(PipelineCounter::nat_icmp_errors_translated) == 1);
+
+    // A router outside: time exceeded about the target's answer, which left
+    // from the public address; the target gets it quoting what it sent.
+    Bytes answer = FrameBuilder::udp("10.0.5.20", 5353, "192.0.2.9", 4000).payload(8).build();
+    const Bytes answer_sent = answer;
+    REQUIRE(n.send(answer, kInside).kind == VerdictKind::forward);
+    CHECK(parsed(answer).src == *parseIpAddr("198.51.100.20"));
+    Bytes exceeded = FrameBuilder::icmpError("203.0.113.1", "198.51.100.20", answer).build();
+    v = n.send(exceeded, kOutside);
+    REQUIRE(v.kind == VerdictKind::forward);
+    CHECK(v.port == kInside);
+    PacketInfo in = parsed(exceeded);
+    CHECK(in.dst == *parseIpAddr("10.0.5.20"));
+    CHECK(in.src == *parseIpAddr("203.0.113.1"));  // a router's own address is kept
+    CHECK(Bytes(exceeded.begin() + in.l4_offset + 8, exceeded.end()) ==
+          Bytes(answer_sent.begin() + 14, answer_sent.begin() + 14 + 28));
+    CHECK(n.count(PipelineCounter::nat_icmp_errors_translated) == 2);
+}
+
 TEST_CASE("dnat forwards a public port to a server inside, and its replies leave from it") {
     Node n("public 198.51.100.10 ports 20000-20127",
            {"allow from outside to inside", "allow from inside to outside"},
