@@ -25,7 +25,10 @@ MAC statically (the node is a bump in the wire and answers no ARP).
    reaches each client socket as ECONNREFUSED (nat_icmp_errors_translated).
 4. A port forward (dnat 10.77.0.120:443 to the client's 8443): 200
    connections from the server's side are echoed by a listener on the
-   client's side, which sees their real source.
+   client's side, which sees their real source. UDP from the server's
+   side to a forwarded port nothing listens on (10.77.0.121:53 to the
+   client's 5300): each sender socket gets the client host's port
+   unreachable (ECONNREFUSED), translated to quote what it sent.
 5. The tiny pool: 100 connections held open at once to tcp/7001: exactly
    64 get through, the rest are dropped and counted
    (dropped_nat_exhausted); `show nat pools` says so while they are held
@@ -57,6 +60,7 @@ from nodes import Rule, TandemdNode  # noqa: E402
 PORT, TINY_PORT = 7000, 7001
 CLOSED_PORT = 33434   # nothing listens there on the server
 FORWARD = ("10.77.0.120", 443, 8443)   # dnat: this address and port to the client's 8443
+UDP_FORWARD = ("10.77.0.121", 53, 5300)  # dnat to the client's 5300, where nothing listens
 PUBLIC = ("10.77.0.100",)
 TINY = "10.77.0.110"
 SOURCES = [f"10.77.0.{150 + i}" for i in range(100)]
@@ -65,6 +69,7 @@ POLICY = (
     Rule("icmp", icmp_types=(8,), name="ping"),
     Rule("udp", (CLOSED_PORT,), name="trace"),
     Rule("tcp", (FORWARD[1],), from_zone="outside", to_zone="inside", name="forward"),
+    Rule("udp", (UDP_FORWARD[1],), from_zone="outside", to_zone="inside", name="forward-udp"),
 )
 NAT = ("[nat]\n"
        f"pool = tiny {TINY} ports 30000-30063\n"
@@ -72,14 +77,16 @@ NAT = ("[nat]\n"
        f"rule = snat from inside to outside proto tcp dport {TINY_PORT} pool tiny\n"
        "rule = snat from inside to outside pool public\n"
        f"rule = dnat from outside to inside dst {FORWARD[0]} proto tcp dport {FORWARD[1]} "
-       f"to 10.77.0.1:{FORWARD[2]}\n")
+       f"to 10.77.0.1:{FORWARD[2]}\n"
+       f"rule = dnat from outside to inside dst {UDP_FORWARD[0]} proto udp dport {UDP_FORWARD[1]} "
+       f"to 10.77.0.1:{UDP_FORWARD[2]}\n")
 
 
 def prepare(lab) -> None:
     """The client's extra addresses; the pool addresses' MAC on the server."""
     for src in SOURCES:
         lab.client.run(["ip", "addr", "add", f"{src}/24", "dev", lab.client_if])
-    for pool in (*PUBLIC, TINY, FORWARD[0]):
+    for pool in (*PUBLIC, TINY, FORWARD[0], UDP_FORWARD[0]):
         lab.server.run(["ip", "neigh", "replace", pool, "lladdr", lab.client_mac, "dev",
                         lab.server_if, "nud", "permanent"])
 
@@ -159,6 +166,23 @@ def step_port_unreachable(lab, node, check, flows: int = 20) -> None:
           r.get("refused") == flows and back == flows)
 
 
+def step_forward_unreachable(lab, node, check, flows: int = 20) -> None:
+    """UDP from outside to a forwarded port whose target listens nowhere:
+    the target's host answers port unreachable, which reaches each sender
+    from the public address about what it sent."""
+    c0 = node.counters()
+    r = lab.tool("server", ["udp", "--dst", UDP_FORWARD[0], "--port", str(UDP_FORWARD[1]),
+                            "--flows", str(flows), "--requests", str(flows), "--timeout", "2"],
+                 timeout=60)
+    c1 = node.counters()
+    back = c1.get("nat_icmp_errors_translated", 0) - c0.get("nat_icmp_errors_translated", 0)
+    check(f"UDP to a forwarded port nothing listens on ({UDP_FORWARD[0]}:{UDP_FORWARD[1]} -> "
+          f"10.77.0.1:{UDP_FORWARD[2]}): {r.get('refused')} of {flows} sender sockets got the "
+          f"port unreachable (ECONNREFUSED; timeouts {r.get('timeouts')}), each error "
+          f"translated (nat_icmp_errors_translated +{back})",
+          r.get("refused") == flows and back == flows)
+
+
 def step_port_forward(lab, node, check, n: int = 200) -> None:
     """Connections from the outside to the forwarded address reach the
     listener inside, which sees their real source."""
@@ -230,6 +254,7 @@ def run(args) -> int:
         step_ping(lab, check)
         step_port_unreachable(lab, node, check)
         step_port_forward(lab, node, check)
+        step_forward_unreachable(lab, node, check)
         step_exhaustion(lab, node, check)
         served = lab.stop_service("server", timeout=10.0)
         lab.stop_service("tiny-server", timeout=10.0)
