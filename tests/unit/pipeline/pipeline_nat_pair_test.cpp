@@ -35,6 +35,8 @@ NatSetup pairNat() {
     NatSetup setup;
     setup.pools = {*parseNatPool(kPoolText, &e)};
     std::vector<NatRule> rules = {
+        *parseNatRule("dnat from outside dst 198.51.100.20 proto tcp dport 443 to 10.0.5.20:8443",
+                      setup.pools, &e),
         *parseNatRule("snat from inside to outside pool public", setup.pools, &e)};
     std::string error;
     setup.rules = NatRules::compile(rules, setup.pools, {"outside", "inside"}, &error);
@@ -62,7 +64,8 @@ struct Member {
         s.nat = &nat;
         RuleError err;
         std::string error;
-        auto policy = Policy::compile({*parseRule("allow from inside to outside", &err)},
+        auto policy = Policy::compile({*parseRule("allow from inside to outside", &err),
+                                       *parseRule("allow from outside to inside", &err)},
                                       {"outside", "inside"}, &error);
         REQUIRE(policy);
         pipe = std::make_unique<Pipeline>(s, table, policy);
@@ -360,4 +363,32 @@ TEST_CASE("a reply to a port no session here holds goes to the node whose block 
     b.send(stray, kOutside, Ingress::peer, 1);
     CHECK(b.count(PipelineCounter::nat_replies_to_port_owner) == 1);
     CHECK(b.count(PipelineCounter::nat_no_translation) == 1);
+}
+
+TEST_CASE("a port forward's replies that reach the other node leave from the public address") {
+    Member a(1), b(2);
+    Bytes syn = tcp("192.0.2.9", 50000, "198.51.100.20", 443, kTcpSyn, 100, 0);
+    REQUIRE(a.send(syn, kOutside).kind == VerdictKind::defer);
+    CHECK(parsed(syn).dst == *parseIpAddr("10.0.5.20"));
+    replicate(a, b);
+    // The target answers through node 2: its replica knows the translation.
+    Bytes synack = tcp("10.0.5.20", 8443, "192.0.2.9", 50000, kTcpSyn | kTcpAck, 900, 101);
+    const Verdict v = b.send(synack, kInside);
+    CHECK(v.kind == VerdictKind::to_peer);
+    CHECK(v.peer == 1);
+    CHECK(parsed(synack).src == *parseIpAddr("198.51.100.20"));
+    CHECK(parsed(synack).sport == 443);
+    CHECK(a.send(synack, kInside, Ingress::peer, 2).kind == VerdictKind::forward);
+    CHECK(parsed(synack).src == *parseIpAddr("198.51.100.20"));
+    replicate(a, b);
+    // Node 1 dies: node 2 carries on, both ways.
+    b.setView(0b10);
+    Bytes ack = tcp("192.0.2.9", 50000, "198.51.100.20", 443, kTcpAck, 101, 901);
+    CHECK(b.send(ack, kOutside).kind == VerdictKind::forward);
+    CHECK(parsed(ack).dst == *parseIpAddr("10.0.5.20"));
+    CHECK(parsed(ack).dport == 8443);
+    Bytes data = tcp("10.0.5.20", 8443, "192.0.2.9", 50000, kTcpAck | kTcpPsh, 901, 101);
+    CHECK(b.send(data, kInside).kind == VerdictKind::forward);
+    CHECK(parsed(data).src == *parseIpAddr("198.51.100.20"));
+    CHECK(b.count(PipelineCounter::sessions_adopted) == 1);
 }
