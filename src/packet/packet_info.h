@@ -136,6 +136,7 @@ struct PacketInfo {
     bool first_fragment = false;  ///< offset 0 with more-fragments set
     uint32_t frag_id = 0;         ///< IPv4 ident or IPv6 fragment ident
     uint16_t frag_offset = 0;     ///< in bytes
+    uint16_t frag_len = 0;        ///< bytes of the datagram this fragment carries
     bool more_fragments = false;
 
     // Layer 4 (valid when has_l4)

@@ -243,6 +243,7 @@ ParseResult parseIpv4(const uint8_t* frame, size_t off, size_t end, const ParseO
         out.first_fragment = frag_offset == 0;
         out.more_fragments = more;
         out.frag_offset = uint16_t(frag_offset);
+        out.frag_len = uint16_t(payload);
         out.frag_id = load16(ip + 4);
         // RFC 791: every fragment but the last carries a multiple of 8 bytes,
         // and the datagram may not exceed 65535 bytes (no "ping of death").
@@ -289,6 +290,7 @@ ParseResult parseIpv6(const uint8_t* frame, size_t off, size_t end, const ParseO
             out.first_fragment = chain.frag_offset == 0 && chain.more_fragments;
             out.more_fragments = chain.more_fragments;
             out.frag_offset = chain.frag_offset;
+            out.frag_len = uint16_t(payload);
             out.frag_id = chain.frag_id;
             out.proto = proto;
             out.l3_len = uint16_t(upper - off);

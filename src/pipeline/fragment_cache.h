@@ -70,13 +70,25 @@ class FragmentCache {
         Entry& e = entries_[reduceHash(d.hash(), kEntries)];
         e.d = d, e.value = value;
         e.expires_ms = now_ms + kLifetimeMs, e.used = true;
+        e.seen = e.end = 0;
+    }
+    /// Counts `len` bytes at `offset` of datagram `d` as passed (`last`:
+    /// the fragment without more-fragments, which gives the datagram's
+    /// length). Once every byte passed the datagram is forgotten: a later
+    /// datagram with the same name (senders reuse identifications, e.g.
+    /// Linux per connected socket) is not taken for it.
+    void account(const DatagramId& d, uint32_t offset, uint32_t len, bool last) {
+        Entry& e = entries_[reduceHash(d.hash(), kEntries)];
+        if (!e.used || !same(e.d, d)) return;
+        e.seen += len;
+        if (last) e.end = offset + len;
+        if (e.end != 0 && e.seen >= e.end) e.used = false;
     }
 
     /// The value remembered for datagram `d` recently, if any.
     std::optional<uint64_t> recall(const DatagramId& d, uint32_t now_ms) const {
         const Entry& e = entries_[reduceHash(d.hash(), kEntries)];
-        if (e.used && e.d.id == d.id && e.d.proto == d.proto && e.d.src == d.src &&
-            e.d.dst == d.dst && int32_t(e.expires_ms - now_ms) > 0) {
+        if (e.used && same(e.d, d) && int32_t(e.expires_ms - now_ms) > 0) {
             return e.value;
         }
         return std::nullopt;
@@ -87,8 +99,13 @@ class FragmentCache {
         DatagramId d;
         uint64_t value = 0;
         uint32_t expires_ms = 0;
+        uint32_t seen = 0;  ///< bytes passed (account)
+        uint32_t end = 0;   ///< the datagram's length once its last fragment passed; 0: not yet
         bool used = false;
     };
+    static bool same(const DatagramId& a, const DatagramId& b) {
+        return a.id == b.id && a.proto == b.proto && a.src == b.src && a.dst == b.dst;
+    }
     std::unique_ptr<Entry[]> entries_;
 };
 

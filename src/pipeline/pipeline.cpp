@@ -515,6 +515,7 @@ Verdict Pipeline::decideFragment(const Slot& s, uint16_t in_port, uint32_t now_m
         if (!again) counters_.inc(PipelineCounter::fragments_held);
         return {VerdictKind::hold, kNoPort};
     }
+    fragments_.account(d, s.info.frag_offset, s.info.frag_len, !s.info.more_fragments);
     const FragmentVerdict fv = FragmentVerdict::unpack(*known);
     if (fv.nat != FragmentVerdict::nat_none && fv.kind != FragmentVerdict::drop) [[unlikely]] {
         // Its first fragment was translated: the address changes alike
@@ -581,6 +582,7 @@ void Pipeline::noteFirstFragment(const Slot& s, const Verdict& v, uint32_t now_m
             return;
     }
     fragments_.remember(d, fv.pack(), now_ms);
+    fragments_.account(d, 0, info.frag_len, false);
     ++fragment_heads_;
 }
 

@@ -282,6 +282,30 @@ TEST_CASE("later fragments follow their first fragment's verdict") {
     CHECK(n.send(other, kInside).kind == VerdictKind::hold);
 }
 
+TEST_CASE("a datagram's verdict is forgotten once all of it passed: its name may come again") {
+    Node n;
+    auto dgram = [&](uint16_t dport, uint16_t offset, bool more) {
+        return FrameBuilder::udp(kClient, 7000, kServer, dport)
+            .ipId(42)
+            .fragment(offset, more)
+            .payload(40)
+            .build();
+    };
+    // A datagram of two fragments to an allowed port, then a second with the
+    // same identification (Linux numbers per connected socket) to a denied
+    // one, whose later fragment comes first: it waits for its own first
+    // fragment rather than follow the first datagram's verdict.
+    CHECK(forwardedTo(n.send(dgram(9000, 0, true), kInside), kOutside));
+    CHECK(forwardedTo(n.send(dgram(9000, 48, false), kInside), kOutside));
+    auto later = dgram(9999, 48, false);
+    CHECK(n.send(later, kInside).kind == VerdictKind::hold);
+    CHECK(dropped(n.send(dgram(9999, 0, true), kInside)));
+    CHECK(dropped(
+        n.pipe.releaseHeldFragment(later.data(), uint16_t(later.size()), kInside, n.now, {})));
+    CHECK(n.count(PipelineCounter::dropped_fragment_denied) == 1);
+    CHECK(n.count(PipelineCounter::fragments_forwarded) == 1);
+}
+
 TEST_CASE("a fragment that comes before its first fragment is held, then follows its verdict") {
     for (bool v6 : {false, true}) {
         CAPTURE(v6);
