@@ -56,7 +56,11 @@ def table_sessions(lab, s, port: int, tries: int = TABLE_TRIES) -> dict | None:
         return None
     out = {}
     for x in sessions:
-        if x.get("dport") != port or str(x.get("state", "established")) not in LIVE_STATES:
+        # An ICMP echo's "ports" are its identifier (a pinging process's
+        # pid): a ping through the node must not count as a session to
+        # `port`.
+        if x.get("dport") != port or str(x.get("proto")).startswith("icmp") or \
+                str(x.get("state", "established")) not in LIVE_STATES:
             continue
         key = (x.get("src"), x.get("sport"), x.get("dst"), x.get("dport"), x.get("proto"),
                x.get("nat_src"), x.get("nat_sport"))
