@@ -153,13 +153,19 @@ def step_ping(lab, check) -> None:
           r.get("replies") == 5)
 
 
-def step_port_unreachable(lab, node, check, flows: int = 20) -> None:
+def udp_refused(lab, node, where: str, dst: str, port: int, flows: int) -> tuple[dict, int]:
+    """`flows` UDP sockets in `where` send one datagram each to dst:port
+    where nothing listens: the udp tool's counts, and how many ICMP errors
+    the node translated meanwhile."""
     c0 = node.counters()
-    r = lab.tool("client", ["udp", "--dst", lab.addr.server_ip, "--port", str(CLOSED_PORT),
-                            "--flows", str(flows), "--requests", str(flows), "--timeout", "2"],
-                 timeout=60)
+    r = lab.tool(where, ["udp", "--dst", dst, "--port", str(port), "--flows", str(flows),
+                         "--requests", str(flows), "--timeout", "2"], timeout=60)
     c1 = node.counters()
-    back = c1.get("nat_icmp_errors_translated", 0) - c0.get("nat_icmp_errors_translated", 0)
+    return r, c1.get("nat_icmp_errors_translated", 0) - c0.get("nat_icmp_errors_translated", 0)
+
+
+def step_port_unreachable(lab, node, check, flows: int = 20) -> None:
+    r, back = udp_refused(lab, node, "client", lab.addr.server_ip, CLOSED_PORT, flows)
     check(f"UDP to a closed port: {r.get('refused')} of {flows} client sockets got the "
           f"server's port unreachable (ECONNREFUSED; timeouts {r.get('timeouts')}), each error "
           f"translated back (nat_icmp_errors_translated +{back})",
@@ -170,12 +176,7 @@ def step_forward_unreachable(lab, node, check, flows: int = 20) -> None:
     """UDP from outside to a forwarded port whose target listens nowhere:
     the target's host answers port unreachable, which reaches each sender
     from the public address about what it sent."""
-    c0 = node.counters()
-    r = lab.tool("server", ["udp", "--dst", UDP_FORWARD[0], "--port", str(UDP_FORWARD[1]),
-                            "--flows", str(flows), "--requests", str(flows), "--timeout", "2"],
-                 timeout=60)
-    c1 = node.counters()
-    back = c1.get("nat_icmp_errors_translated", 0) - c0.get("nat_icmp_errors_translated", 0)
+    r, back = udp_refused(lab, node, "server", UDP_FORWARD[0], UDP_FORWARD[1], flows)
     check(f"UDP to a forwarded port nothing listens on ({UDP_FORWARD[0]}:{UDP_FORWARD[1]} -> "
           f"10.77.0.1:{UDP_FORWARD[2]}): {r.get('refused')} of {flows} sender sockets got the "
           f"port unreachable (ECONNREFUSED; timeouts {r.get('timeouts')}), each error "
