@@ -399,6 +399,7 @@ bool Dataplane::Impl::launchWorkers(std::string* error) {
         w->queue = uint16_t(i);
         w->channel = i < spec.channels.size() ? spec.channels[i] : nullptr;
         settings.worker = uint16_t(i);
+        settings.workers = uint16_t(spec.workers);
         settings.events = w->channel ? &w->channel->to_agent : nullptr;
         settings.traffic_log = i < spec.traffic_logs.size() ? spec.traffic_logs[i] : nullptr;
         w->table = std::make_unique<SessionTable>(per_worker, now);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/wire_bytes.h"
 #include "dataplane/dataplane_impl.h"
 #include "packet/rss_coverage.h"
 
@@ -235,10 +236,20 @@ void Dataplane::Impl::handOff(Worker& w, Burst& b, uint32_t now) {
     // rss steering: the device put each plain TCP or UDP frame of a data
     // port on the queue of the worker that owns its flow, this one.
     const bool device_steered = worker_map.steering() == Steering::rss && !b.from_peer;
+    // ... except a translated flow's frames, which have a worker of their
+    // own (nat/nat_steering.h). rssCoversFrame() saw a 20-byte IPv4 header
+    // or an IPv6 one (never translated).
+    const NatSetup* nat = spec.pipeline.nat;
+    auto natSteered = [nat](const uint8_t* frame) {
+        if (!nat || frame[12] != 0x08 || frame[13] != 0x00) return false;
+        return natSteersAddresses(*nat, wire::get32(frame + 26), wire::get32(frame + 30));
+    };
     splitForWorkers(
         b, w.index,
         [&](const uint8_t* frame, uint16_t len) {
-            if (device_steered && rssCoversFrame(frame, len, spec.pipeline.parse)) return w.index;
+            if (device_steered && rssCoversFrame(frame, len, spec.pipeline.parse) &&
+                !natSteered(frame))
+                return w.index;
             return w.pipeline->workerFor(frame, len, worker_map, w.index, now);
         },
         [&](uint32_t to, const Handoff& h) {

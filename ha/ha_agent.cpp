@@ -59,7 +59,10 @@ HaAgent::HaAgent(const Config& config, const Clock& clock, HaTransport& transpor
       incarnation_(pickIncarnation(options_.incarnation, clock)),
       outbox_(transport, config.node.cluster_id, config.node.id, counters_),
       membership_(config_, membershipOptions(config_, options_), outbox_, counters_,
-                  makeLocalHello(config_, incarnation_, options_.peer_link_mtu), clock.nowUs()),
+                  makeLocalHello(config_, incarnation_, options_.peer_link_mtu,
+                                 options_.replication.worker_map ? &*options_.replication.worker_map
+                                                                 : nullptr),
+                  clock.nowUs()),
       replication_(replicationOptions(config_, options_.replication), std::move(workers), outbox_,
                    counters_, incarnation_) {
     publishView();

@@ -4,6 +4,7 @@
 
 #include "cluster/cluster_view.h"
 #include "core/flow_key.h"
+#include "nat/nat_steering.h"
 #include "policy/rule.h"
 
 #ifndef TANDEM_VERSION
@@ -53,7 +54,8 @@ std::string majorMinor(const std::string& version) {
     return second == std::string::npos ? version : version.substr(0, second);
 }
 
-HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer_link_mtu) {
+HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer_link_mtu,
+                       const WorkerMap* steering) {
     HaHello h;
     h.node = config.node.id;
     h.name = config.node.name.substr(0, kMaxHaNameBytes);
@@ -85,6 +87,14 @@ HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer
         std::snprintf(line, sizeof line, "%s %x-%x %u-%u/%u\n", p.name.c_str(), p.spec.first_addr,
                       p.spec.last_addr, p.spec.port_lo, p.spec.port_hi, p.spec.block_size);
         pools += line;
+    }
+
+    // A translated session's replies find its worker by the port's block,
+    // its replica by its flow (nat/nat_steering.h): the same on both nodes
+    // only with the same workers and steering.
+    if (config.nat.enabled()) {
+        h.nat_steering =
+            natSteeringText(steering ? *steering : WorkerMap::software(config.dataplane.workers));
     }
 
     // Everything that must be equal on both nodes, in one number.
@@ -138,6 +148,10 @@ std::string preflightMismatch(const HaHello& mine, const HaHello& theirs, NodeId
     if (theirs.peer_link_mtu && mine.peer_link_mtu && theirs.peer_link_mtu != mine.peer_link_mtu)
         return differs("the peer-link MTU", num(theirs.peer_link_mtu), num(mine.peer_link_mtu),
                        from);
+    if (theirs.nat_steering != mine.nat_steering)
+        return "with [nat] both nodes must steer alike: node " + num(from) + " has " +
+               (theirs.nat_steering.empty() ? "no translation" : theirs.nat_steering) +
+               ", this node " + (mine.nat_steering.empty() ? "no translation" : mine.nat_steering);
     if (theirs.config_fingerprint != mine.config_fingerprint)
         return "the config fingerprint differs from node " + num(from) + "'s";
     return {};

@@ -11,13 +11,17 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/worker_map.h"
 #include "proto/ha_messages.h"
 
 namespace tandem {
 
 /// This node's HELLO. `incarnation` identifies this run of the agent;
 /// `peer_link_mtu` is 0 when unknown.
-HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer_link_mtu);
+/// `steering`: the node's worker map (null: software over the configured
+/// workers), which translating nodes must share.
+HaHello makeLocalHello(const Config& config, uint64_t incarnation, uint32_t peer_link_mtu,
+                       const WorkerMap* steering = nullptr);
 
 /// Empty when `theirs`, received from node `from`, may pair with `mine`;
 /// otherwise why not, e.g. "session-owner is primary on node 2, first-packet here".

@@ -517,7 +517,8 @@ bool Replication::applyBatch(Peer& p, Inbound& in, uint64_t now_us) {
         cmd.nat = rec.nat;
         cmd.app = rec.app;
         if (rec.op == HaRecordOp::upsert) cmd.session.flags |= kSessionReplicated;
-        const size_t w = worker_map_.workerOf(cmd.session.key());
+        const FlowKey key = cmd.session.key();
+        const size_t w = flowWorker(worker_map_, options_.nat, key, flowHash(key));
         if (!backlog_[w].empty() || !workers_[w]->to_worker.push(cmd)) {
             counters_.inc(HaCounter::apply_ring_full);
             return false;

@@ -48,6 +48,7 @@
 #include "ha/ha_counters.h"
 #include "ha/ha_outbox.h"
 #include "ha/sync_sender.h"
+#include "nat/nat_steering.h"
 #include "proto/ha_messages.h"
 
 namespace tandem {
@@ -63,6 +64,9 @@ struct ReplicationOptions {
     /// software steering over the workers given (a dataplane of that many
     /// workers with [dataplane] steering = software).
     std::optional<WorkerMap> worker_map;
+    /// The node's translation (nat/nat_steering.h: it steers translated
+    /// flows); null: none.
+    const NatSetup* nat = nullptr;
     uint32_t batch_records = 256;       ///< records per batch (<= kMaxHaRecordsPerBatch)
     uint64_t flush_interval_us = 1000;  ///< a partial batch waits at most this long
     /// A deferred packet waits at most this long. Releasing unacknowledged

@@ -182,8 +182,24 @@ void loadNat(LoadContext& c) {
         c.error(line,
                 "[nat] works on a standalone node or a pair for now (at most one [peer.ID]): "
                 "translation in a larger cluster is being built (docs/nat.md)");
-    } else if (c.cfg.dataplane.workers > 1) {
-        c.error(line, "[nat] works with one worker for now ([dataplane] workers = 1)");
+    } else {
+        // Every worker of every node hands out ports of blocks of its own
+        // (nat/nat_steering.h): a worker with none could translate nothing.
+        const uint32_t members = uint32_t(c.cfg.peers.size()) + 1;
+        const uint32_t needed = members * c.cfg.dataplane.workers;
+        // (nat.pools and their lines match where every pool parsed.)
+        for (size_t i = 0; nat.pools.size() == c.nat_pools.size() && i < nat.pools.size(); ++i) {
+            const NatPoolSpec& spec = nat.pools[i].spec;
+            const uint32_t blocks = PortBlockMap(spec, 1).blocks();
+            if (blocks >= needed) continue;
+            ruleError(c, c.nat_pools[i], 0,
+                      "pool '" + nat.pools[i].name + "' has " + std::to_string(blocks) +
+                          (blocks == 1 ? " block" : " blocks") + ": each worker of each node (" +
+                          std::to_string(members) + " x " +
+                          std::to_string(c.cfg.dataplane.workers) +
+                          ") needs one of its own (more addresses or ports, or a smaller "
+                          "block-size)");
+        }
     }
 }
 

@@ -262,6 +262,7 @@ int runDaemon(const Config& cfg) {
     if (cfg.ha.enabled) {
         HaAgentOptions options;
         options.replication.worker_map = dataplane->workerMap();
+        options.replication.nat = spec.pipeline.nat;
         ha = std::make_unique<HaAgent>(cfg, clock, *transport, spec.channels, view, options);
         ha->start();
     }

@@ -338,6 +338,12 @@ std::optional<DnatPublic> NatRules::publicOf(uint8_t proto, uint32_t addr,
     return std::nullopt;
 }
 
+bool NatRules::isTargetAddress(uint32_t addr) const noexcept {
+    auto it = std::lower_bound(targets_.begin(), targets_.end(), addr,
+                               [](const Target& t, uint32_t a) { return t.addr < a; });
+    return it != targets_.end() && it->addr == addr;
+}
+
 NatDecision NatRules::match(const PolicyQuery& q) const noexcept {
     const PolicyVerdict v = classifier_->match(q);
     if (v.rule >= decisions_.size()) return {};  // no rule matched

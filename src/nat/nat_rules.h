@@ -107,6 +107,9 @@ class NatRules {
     /// allocates, locks or throws.
     std::optional<DnatPublic> publicOf(uint8_t proto, uint32_t addr, uint16_t port) const noexcept;
     bool hasDnat() const { return !targets_.empty(); }
+    /// Whether `addr` is any dnat rule's target address (whatever the
+    /// port). Never allocates, locks or throws.
+    bool isTargetAddress(uint32_t addr) const noexcept;
 
   private:
     struct Target {

@@ -27,12 +27,17 @@ PortBlockMap::PortBlockMap(const NatPoolSpec& pool, uint16_t members)
         if (members & nodeBit(n)) base_.push_back(n);
 }
 
+std::optional<uint32_t> natBlockOf(const NatPoolSpec& p, uint32_t addr, uint16_t port) {
+    if (addr < p.first_addr || addr > p.last_addr) return std::nullopt;
+    if (port < p.port_lo || port > p.port_hi) return std::nullopt;
+    const uint32_t per_addr = (uint32_t(p.port_hi) - p.port_lo + 1) / p.block_size;
+    const uint32_t in_addr = (uint32_t(port) - p.port_lo) / p.block_size;
+    if (in_addr >= per_addr) return std::nullopt;
+    return (addr - p.first_addr) * per_addr + in_addr;
+}
+
 std::optional<uint32_t> PortBlockMap::blockOf(uint32_t addr, uint16_t port) const {
-    if (addr < pool_.first_addr || addr > pool_.last_addr) return std::nullopt;
-    if (port < pool_.port_lo || port > pool_.port_hi) return std::nullopt;
-    const uint32_t in_addr = (uint32_t(port) - pool_.port_lo) / pool_.block_size;
-    if (in_addr >= blocks_per_addr_) return std::nullopt;
-    return (addr - pool_.first_addr) * blocks_per_addr_ + in_addr;
+    return natBlockOf(pool_, addr, port);
 }
 
 NatPortRef PortBlockMap::firstPortOf(uint32_t block) const {
@@ -65,6 +70,14 @@ std::vector<uint32_t> PortBlockMap::blocksOf(NodeId node) const {
     std::vector<uint32_t> out;
     for (uint32_t b = 0; b < blocks(); ++b)
         if (owner(b) == node) out.push_back(b);
+    return out;
+}
+
+std::vector<uint32_t> PortBlockMap::blocksOf(NodeId node, uint32_t worker, uint32_t workers) const {
+    std::vector<uint32_t> out;
+    for (uint32_t b = 0; b < blocks(); ++b)
+        if (owner(b) == node && natBlockWorker(b, memberCount(), workers) == worker)
+            out.push_back(b);
     return out;
 }
 

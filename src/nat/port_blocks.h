@@ -37,6 +37,21 @@ inline constexpr uint16_t kMinNatBlockSize = 8;
 /// Why a pool cannot be used, in words; nullopt when it can.
 std::optional<std::string> natPoolProblem(const NatPoolSpec& pool);
 
+/// The block of addr:port in `pool` (numbered over the whole pool, address
+/// by address); nullopt when it is not in the pool (another address, a port
+/// outside lo..hi, or one of the ports past the last whole block, which are
+/// never used). Allocation-free: for the per-packet path.
+std::optional<uint32_t> natBlockOf(const NatPoolSpec& pool, uint32_t addr, uint16_t port);
+
+/// Which of a node's `workers` hands out the ports of `block` when `members`
+/// nodes are configured: the block's index among its base owner's blocks,
+/// (block div members) mod workers. Not the owner's choice: a lent block
+/// stays with the same worker index on the node it is lent to, where the
+/// flows that hold its ports are steered (nat/nat_steering.h).
+inline uint32_t natBlockWorker(uint32_t block, uint32_t members, uint32_t workers) {
+    return (block / (members ? members : 1)) % (workers ? workers : 1);
+}
+
 /// A translated port's place in its pool.
 struct NatPortRef {
     uint32_t block = 0;  ///< block index over the whole pool
@@ -79,6 +94,11 @@ class PortBlockMap {
 
     /// Every block `node` owns now, ascending.
     std::vector<uint32_t> blocksOf(NodeId node) const;
+    /// Those of them that worker `worker` of `workers` hands out
+    /// (natBlockWorker).
+    std::vector<uint32_t> blocksOf(NodeId node, uint32_t worker, uint32_t workers) const;
+    /// The number of configured members.
+    uint32_t memberCount() const { return uint32_t(base_.size()); }
 
   private:
     NatPoolSpec pool_;

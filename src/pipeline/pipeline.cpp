@@ -193,7 +193,7 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap
                                            ctx, &key, nullptr)
                             : buildFlowKey(info.src, info.dst, info.sport, info.dport, info.proto,
                                            info.family, ctx, &key, nullptr);
-    const uint32_t to = map.workerOf(key, hash);
+    const uint32_t to = flowWorker(map, settings_.nat, key, hash);
     if (info.first_fragment) fragment_workers_.remember(datagramOf(info), to, now_ms);
     return to;
 }

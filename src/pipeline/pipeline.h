@@ -42,6 +42,7 @@
 #include "core/node_id.h"
 #include "core/worker_map.h"
 #include "nat/nat_rules.h"
+#include "nat/nat_steering.h"
 #include "nat/pool_usage.h"
 #include "nat/port_allocator.h"
 #include "packet/packet_parser.h"
@@ -73,7 +74,8 @@ struct PipelineSettings {
     TcpTrackingConfig tcp;
     uint16_t port_count = 0;
     std::array<PipelinePort, kMaxPorts> ports{};
-    uint16_t worker = 0;  ///< this worker's index (in events)
+    uint16_t worker = 0;   ///< this worker's index (in events)
+    uint16_t workers = 1;  ///< the node's workers (nat: each hands out its share of the blocks)
     /// Three or more configured members: a packet with no session here that
     /// does not plainly open a flow (anything but a TCP SYN or an ICMP
     /// request: a SYN-ACK, a mid-stream segment, an ICMP reply or error, a
@@ -93,8 +95,8 @@ struct PipelineSettings {
     /// directors told it (shared by the node's workers); null: none kept.
     OwnerCache* owner_cache = nullptr;
     /// Address translation (docs/nat.md): pools and rules, shared by the
-    /// node's workers and outliving them; null: none. A standalone node
-    /// with one worker only, for now (the configuration refuses more).
+    /// node's workers and outliving them; null: none. A standalone node or
+    /// a pair, for now (the configuration refuses more).
     const NatSetup* nat = nullptr;
 };
 
@@ -182,9 +184,10 @@ class Pipeline {
                     ForwardReason reason = ForwardReason::none);
 
     /// The worker (of `map`'s) that must process `frame`: the one holding
-    /// its flow's session, map.workerOf() of the flow key the pipeline looks
+    /// its flow's session, flowWorker() of the flow key the pipeline looks
     /// it up by (the inner packet of a tunnel; an ICMP error's embedded
-    /// header), whichever direction the frame goes.
+    /// header), whichever direction the frame goes: map.workerOf() of the
+    /// key, but for translated flows (nat/nat_steering.h).
     /// A datagram's later fragments carry no ports: they go where this
     /// worker sent its first fragment (remembered here for a few seconds;
     /// devices queue all fragments of a datagram together, by addresses).
@@ -419,6 +422,7 @@ class Pipeline {
     void natTakeBinding(uint32_t index, const NatBinding& binding);
     /// Publishes pool `pool`'s allocator state to its counters.
     void natPublish(NatPoolState& pool);
+    std::vector<uint32_t> natBlocksHere(const PortBlockMap& map) const;
     /// The members in `departed` left for good: every pool's blocks are
     /// reassigned (PortBlockMap::setDeparted); blocks new to this node are
     /// held while a table scan (a nat_departed job) marks the ports its

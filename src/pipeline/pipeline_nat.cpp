@@ -30,7 +30,7 @@ void Pipeline::initNat() {
         const uint16_t members = settings_.nat->members | nodeBit(settings_.node);
         st.map = std::make_unique<PortBlockMap>(pool.spec, members);
         st.ports = std::make_unique<NatPortAllocator>(*st.map);
-        st.ports->setBlocks(st.map->blocksOf(settings_.node));
+        st.ports->setBlocks(natBlocksHere(*st.map));
         st.counters = std::make_unique<NatPoolCounters>();
         st.ports_per_addr = uint32_t(pool.spec.port_hi) - pool.spec.port_lo + 1;
         st.replies.assign(
@@ -39,6 +39,11 @@ void Pipeline::initNat() {
         nat_pools_.push_back(std::move(st));
     }
     table_.setNatRelease(&Pipeline::releaseNat, this);
+}
+
+// The blocks this worker hands out now: its share of its node's.
+std::vector<uint32_t> Pipeline::natBlocksHere(const PortBlockMap& map) const {
+    return map.blocksOf(settings_.node, settings_.worker, settings_.workers);
 }
 
 void Pipeline::natPublish(NatPoolState& pool) {
@@ -52,7 +57,7 @@ void Pipeline::natDeparted(uint16_t departed) {
     if (!settings_.nat) return;
     for (NatPoolState& pool : nat_pools_) {
         pool.map->setDeparted(departed);
-        pool.ports->setBlocksHeld(pool.map->blocksOf(settings_.node));
+        pool.ports->setBlocksHeld(natBlocksHere(*pool.map));
         natPublish(pool);
     }
     counters_.inc(PipelineCounter::nat_blocks_reassigned);

@@ -41,7 +41,7 @@ struct BodyPacker {
     Packer& pk;
 
     void operator()(const HaHello& m) {
-        pk.pack_map(19);
+        pk.pack_map(20);
         packKey(pk, 0), pk.pack_uint8(m.node);
         packKey(pk, 1), pk.pack(m.name);
         packKey(pk, 2), pk.pack(m.software_version);
@@ -61,6 +61,7 @@ struct BodyPacker {
         packKey(pk, 16), pk.pack_uint8(m.dataplane_mode);
         packKey(pk, 17), pk.pack_uint8(m.peer_link_transport);
         packKey(pk, 18), pk.pack_uint32(m.peer_link_detect_ms);
+        packKey(pk, 19), pk.pack(m.nat_steering);
     }
     void operator()(const HaHeartbeat& m) {
         pk.pack_map(12);
@@ -188,6 +189,7 @@ HaDecodeResult decodeHello(const FieldTable& t, HaHello* m) {
     TANDEM_HA_OPTIONAL(t, 16, readUintAs(*o, 255, &m->dataplane_mode));
     TANDEM_HA_OPTIONAL(t, 17, readUintAs(*o, 255, &m->peer_link_transport));
     TANDEM_HA_OPTIONAL(t, 18, readUintAs(*o, UINT32_MAX, &m->peer_link_detect_ms));
+    TANDEM_HA_OPTIONAL(t, 19, readPrintable(*o, kMaxHaNameBytes, &m->nat_steering));
     if (m->incarnation == 0) return HaDecodeResult::bad_value;
     return HaDecodeResult::ok;
 }

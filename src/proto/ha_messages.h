@@ -139,6 +139,9 @@ struct HaHello {
     uint8_t dataplane_mode = 0;        ///< DataplaneMode
     uint8_t peer_link_transport = 0;   ///< PeerLinkTransport
     uint32_t peer_link_detect_ms = 0;  ///< [ha] peer-link-detect-ms (0 = off)
+    /// With [nat]: the workers and steering (natSteeringText), which must
+    /// be equal on every node; empty without.
+    std::string nat_steering;
 };
 
 /// One member as the heartbeat's sender sees it: {0 id, 1 state, 2 alive,

@@ -3,7 +3,7 @@
 behind it, a real server in front, counted outcomes.
 
     [nat]
-    pool = tiny   10.77.0.110 ports 30000-30063      (one block: 64 ports)
+    pool = tiny   10.77.0.110 ports 30000-30063 block-size 32   (64 ports)
     pool = public 10.77.0.100 ports 1024-65535
     rule = snat from inside to outside proto tcp dport 7001 pool tiny
     rule = snat from inside to outside pool public
@@ -33,13 +33,17 @@ MAC statically (the node is a bump in the wire and answers no ARP).
    64 get through, the rest are dropped and counted
    (dropped_nat_exhausted); `show nat pools` says so while they are held
    (64 of 64 ports in use, exhausted as counted); tandemd keeps running
-   and, once they are cleared, the pool's ports serve new connections
-   again.
+   and, once they are cleared, the pool's ports serve 64 of 100 held
+   connections again.
+
+With --workers 2 the same steps run through two workers: each hands out
+ports of its own blocks (one of the tiny pool's two), and replies to a
+translated port are steered to the worker whose block it is.
 
 Without translation the server sees the client addresses (step 1 fails);
 with translations shared it sees one address:port twice at once.
 
-    /usr/bin/python3 tests/lab/test_nat.py [--tandemd PATH] [--count N]
+    /usr/bin/python3 tests/lab/test_nat.py [--tandemd PATH] [--count N] [--workers 2]
 
 Exit codes: 0 passed, 1 a check failed, 2 the lab could not run, 77 skipped.
 """
@@ -72,7 +76,7 @@ POLICY = (
     Rule("udp", (UDP_FORWARD[1],), from_zone="outside", to_zone="inside", name="forward-udp"),
 )
 NAT = ("[nat]\n"
-       f"pool = tiny {TINY} ports 30000-30063\n"
+       f"pool = tiny {TINY} ports 30000-30063 block-size 32\n"
        f"pool = public {PUBLIC[0]} ports 1024-65535\n"
        f"rule = snat from inside to outside proto tcp dport {TINY_PORT} pool tiny\n"
        "rule = snat from inside to outside pool public\n"
@@ -209,7 +213,10 @@ def nat_pool(node, name: str) -> dict:
     return next((p for p in pools if p.get("name") == name), {})
 
 
-def step_exhaustion(lab, node, check) -> None:
+def hold_tiny(lab, node) -> tuple[dict, int, dict]:
+    """100 connections held open at once to the tiny pool's port: what the
+    clients saw, the first packets refused for want of a port, and `show
+    nat pools`' tiny pool while they were held."""
     c0 = node.counters()
     lab.start_service("tiny-held", "client", [
         "nat-clients", "--dst", lab.addr.server_ip, "--port", str(TINY_PORT),
@@ -218,7 +225,11 @@ def step_exhaustion(lab, node, check) -> None:
     held = nat_pool(node, "tiny")
     r = lab.stop_service("tiny-held", timeout=10.0)
     c1 = node.counters()
-    refused = c1.get("dropped_nat_exhausted", 0) - c0.get("dropped_nat_exhausted", 0)
+    return r, c1.get("dropped_nat_exhausted", 0) - c0.get("dropped_nat_exhausted", 0), held
+
+
+def step_exhaustion(lab, node, check) -> None:
+    r, refused, held = hold_tiny(lab, node)
     check(f"the tiny pool (64 ports): {r.get('ok')} of 100 held connections got through, its "
           f"full pool counted (dropped_nat_exhausted +{refused})",
           r.get("ok") == 64 and refused >= 36)
@@ -226,15 +237,16 @@ def step_exhaustion(lab, node, check) -> None:
           f"{held.get('ports')}, {held.get('blocks_here')}/{held.get('blocks')} blocks here, "
           f"{held.get('ports_in_use')}/{held.get('ports_here')} ports in use, exhausted "
           f"{held.get('exhausted')} (= dropped_nat_exhausted {refused})",
-          held.get("addresses") == f"{TINY}-{TINY}" and held.get("blocks") == 1
-          and held.get("blocks_here") == 1 and held.get("ports_here") == 64
+          held.get("addresses") == f"{TINY}-{TINY}" and held.get("blocks") == 2
+          and held.get("blocks_here") == 2 and held.get("ports_here") == 64
           and held.get("ports_in_use") == 64 and held.get("exhausted") == refused)
     node.control.request("clear session all", timeout=5.0)
     cleared = nat_pool(node, "tiny")
     check(f"cleared: the tiny pool's ports in use {cleared.get('ports_in_use')}",
           cleared.get("ports_in_use") == 0)
-    r = clients(lab, TINY_PORT, 64, 64)
-    check(f"once cleared, the tiny pool's 64 ports serve again: {r['ok']}/64", r["ok"] == 64)
+    r, _, _ = hold_tiny(lab, node)
+    check(f"once cleared, the tiny pool's 64 ports serve again: {r.get('ok')} of 100 held",
+          r.get("ok") == 64)
 
 
 def run(args) -> int:
@@ -246,7 +258,7 @@ def run(args) -> int:
         lab.start_service("tiny-server", "server", ["nat-serve", "--port", str(TINY_PORT),
                                                      "--hold", "10"])
         log_path = os.path.join(lab.workdir, "traffic.log")
-        node = TandemdNode(POLICY, binary=args.tandemd, extra_config=NAT,
+        node = TandemdNode(POLICY, binary=args.tandemd, workers=args.workers, extra_config=NAT,
                            control_extra=f"traffic-log = {log_path}\n")
         lab.set_node(node)
         step_many(lab, node, check, args.count)
@@ -273,6 +285,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tandemd", default=os.environ.get("TANDEMD"))
     ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="tandemd workers (with 2: each hands out one of the tiny pool's blocks)")
     ap.add_argument("--deadline", type=float, default=240.0)
     a = ap.parse_args()
     return run_standalone(a, run, a.deadline)

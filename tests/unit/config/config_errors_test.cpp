@@ -352,9 +352,10 @@ std::vector<ErrorCase> errorCases() {
                   "public-key = Peer3PublicKeyPlaceholder.00000000000000\n"
                   "[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"),
          "26: [nat] works on a standalone node or a pair for now"},
-        {"nat with two workers",
-         minimalWith("[dataplane]\nworkers = 2\n[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"),
-         "13: [nat] works with one worker for now"},
+        {"a pool with fewer blocks than workers",
+         minimalWith("[dataplane]\nworkers = 2\n[nat]\npool = p 10.0.0.1 ports 30000-30063\n"
+                     "rule = snat pool p\n"),
+         "14: pool 'p' has 1 block: each worker of each node (1 x 2) needs one of its own"},
         {"a missing rules file", minimalWith("rules-file = /nonexistent/r.rules\n"),
          "11: [policy] rules-file: cannot read /nonexistent/r.rules"},
         {"a rules file that is a directory", minimalWith("rules-file = /\n"),

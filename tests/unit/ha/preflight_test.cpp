@@ -77,5 +77,29 @@ TEST_CASE("NAT pools that differ change the fingerprint: the nodes would share p
     CHECK(makeLocalHello(a, 1, 0).config_fingerprint != makeLocalHello(b, 2, 0).config_fingerprint);
 }
 
+TEST_CASE("with NAT both nodes must have the same workers and steering") {
+    Config a = test::makeConfig(1, {1, 2}), b = test::makeConfig(2, {1, 2});
+    NatPool pool;
+    pool.name = "public";
+    pool.spec.first_addr = pool.spec.last_addr = 0xc6336400;
+    a.nat.pools = b.nat.pools = {pool};
+    a.nat.rules = b.nat.rules = {NatRule{}};  // snat to it
+    a.dataplane.workers = b.dataplane.workers = 2;
+    const WorkerMap software = WorkerMap::software(2), rss = WorkerMap::rss(2, 128);
+    CHECK(
+        preflightMismatch(makeLocalHello(a, 1, 0, &software), makeLocalHello(b, 2, 0), 2).empty());
+    CHECK(preflightMismatch(makeLocalHello(a, 1, 0, &software), makeLocalHello(b, 2, 0, &rss), 2) ==
+          "with [nat] both nodes must steer alike: node 2 has 2 workers, rss steering over 128 "
+          "entries, this node 2 workers, software steering");
+    b.dataplane.workers = 1;
+    CHECK(preflightMismatch(makeLocalHello(a, 1, 0), makeLocalHello(b, 2, 0), 2) ==
+          "with [nat] both nodes must steer alike: node 2 has 1 worker, this node 2 workers, "
+          "software steering");
+    // Without translation the workers are each node's own business.
+    a.nat.pools = b.nat.pools = {};
+    a.nat.rules = b.nat.rules = {};
+    CHECK(preflightMismatch(makeLocalHello(a, 1, 0), makeLocalHello(b, 2, 0), 2).empty());
+}
+
 }  // namespace
 }  // namespace tandem

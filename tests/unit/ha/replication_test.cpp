@@ -139,6 +139,43 @@ TEST_CASE("records go to the worker that owns the flow") {
     }
 }
 
+TEST_CASE("records of flows to pool ports go to the worker of the port's block") {
+    // With translation a flow's worker is not the plain map's where an
+    // endpoint is a pool port (nat/nat_steering.h): a replica must be where
+    // the translated packets are steered.
+    NatTextError e;
+    NatSetup nat;
+    nat.pools = {*parseNatPool("public 192.168.0.0-192.168.3.255 ports 400-463 block-size 8", &e)};
+    nat.members = 0b11;
+    nat.rules = NatRules::compile({}, nat.pools, {}, nullptr);
+    REQUIRE(nat.rules);
+    ClusterOptions o;
+    o.workers = 4;
+    o.agent.replication.nat = &nat;
+    TestCluster c({1, 2}, o);
+    pairUp(c);
+    const uint32_t now = c.clock.nowMs();
+    // makeSession(i * 65537)'s server is 192.168.(i div 256).(i mod 256):443,
+    // a pool port.
+    const PortBlockMap blocks(nat.pools[0].spec, 0b11);
+    size_t moved = 0;
+    for (uint32_t i = 0; i < 400; ++i) {
+        const Session s = makeSession(i * 65537, 1, 2, now);
+        const FlowKey k = s.key();
+        const uint32_t b = *blocks.blockOf(k.hi.v4(), 443);
+        if (natBlockWorker(b, 2, 4) != WorkerMap::software(4).workerOf(k)) ++moved;
+        c.node(1).worker(i % 4).upsert(s);
+    }
+    REQUIRE(moved > 100);  // the plain map would put these elsewhere
+    c.run(10);
+    REQUIRE(c.node(2).sessions() == 400);
+    for (size_t w = 0; w < 4; ++w) {
+        for (const auto& [key, s] : c.node(2).worker(w).table) {
+            CHECK(natBlockWorker(*blocks.blockOf(key.hi.v4(), 443), 2, 4) == w);
+        }
+    }
+}
+
 TEST_CASE("replication refuses a worker map of another worker count") {
     ClusterOptions o;
     o.workers = 2;

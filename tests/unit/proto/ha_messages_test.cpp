@@ -196,6 +196,7 @@ TEST_CASE("a hello round-trips with every pre-flight field") {
     h.dataplane_mode = 1;
     h.peer_link_transport = 1;
     h.peer_link_detect_ms = 60;
+    h.nat_steering = "2 workers, software steering";
     const HaHello d = roundTrip(h);
     CHECK(d.node == 1);
     CHECK(d.name == "fw-a");
@@ -216,6 +217,7 @@ TEST_CASE("a hello round-trips with every pre-flight field") {
     CHECK(d.dataplane_mode == 1);
     CHECK(d.peer_link_transport == 1);
     CHECK(d.peer_link_detect_ms == 60);
+    CHECK(d.nat_steering == "2 workers, software steering");
 }
 
 TEST_CASE("a hello whose name or version is not printable ASCII is refused") {
