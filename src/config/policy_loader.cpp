@@ -171,17 +171,13 @@ void loadNat(LoadContext& c) {
         nat.rules.push_back(std::move(*rule));
     }
     if (c.nat_pools.empty() && c.nat_rules.empty()) return;
-    // What the translation does not do yet (docs/nat.md) stops the start
-    // rather than running untranslated.
+    // What the translation cannot do stops the start rather than running
+    // untranslated.
     const unsigned line = c.lineOf("nat", "");
     if (c.cfg.dataplane.mode == DataplaneMode::geneve) {
         c.error(line,
                 "[nat] cannot be used in geneve mode: the load balancer takes its packets back "
                 "unchanged");
-    } else if (c.cfg.peers.size() > 1) {
-        c.error(line,
-                "[nat] works on a standalone node or a pair for now (at most one [peer.ID]): "
-                "translation in a larger cluster is being built (docs/nat.md)");
     } else {
         // Every worker of every node hands out ports of blocks of its own
         // (nat/nat_steering.h): a worker with none could translate nothing.

@@ -38,6 +38,7 @@ void NatPortAllocator::assign(const std::vector<uint32_t>& ids, bool hold_new) {
             b.held = hold_new;
             next.push_back(std::move(b));
         }
+        next.back().heir = map_.heir(id);
         used_ += size - next.back().free;
     }
     blocks_ = std::move(next);
@@ -63,25 +64,33 @@ uint32_t firstClear(const std::vector<uint64_t>& bits, uint32_t size, uint32_t f
 
 }  // namespace
 
-std::optional<NatPortRef> NatPortAllocator::allocate() {
+uint32_t NatPortAllocator::pick(NodeId heir) const {
     const uint32_t n = uint32_t(blocks_.size());
-    const uint16_t size = map_.pool().block_size;
     for (uint32_t tried = 0; tried < n; ++tried) {
-        Block& b = blocks_[(cursor_ + tried) % n];
-        if (b.free == 0 || b.held) continue;
-        const uint32_t off = firstClear(b.bits, size, b.next);
-        if (off >= size) continue;
-        b.bits[off / 64] |= uint64_t(1) << (off % 64);
-        b.next = uint16_t((off + 1) % size);
-        --b.free;
-        ++used_;
-        // The next allocation starts at the next block.
-        cursor_ = (cursor_ + tried + 1) % n;
-        NatPortRef r = map_.firstPortOf(b.id);
-        r.port = uint16_t(r.port + off);
-        return r;
+        const Block& b = blocks_[(cursor_ + tried) % n];
+        if (b.free == 0 || b.held || (heir != kNoNode && b.heir != heir)) continue;
+        return (cursor_ + tried) % n;
     }
-    return std::nullopt;
+    return n;
+}
+
+std::optional<NatPortRef> NatPortAllocator::allocate(NodeId heir) {
+    const uint32_t n = uint32_t(blocks_.size());
+    uint32_t at = heir != kNoNode ? pick(heir) : n;
+    if (at == n) at = pick(kNoNode);
+    if (at == n) return std::nullopt;
+    const uint16_t size = map_.pool().block_size;
+    Block& b = blocks_[at];
+    const uint32_t off = firstClear(b.bits, size, b.next);
+    b.bits[off / 64] |= uint64_t(1) << (off % 64);
+    b.next = uint16_t((off + 1) % size);
+    --b.free;
+    ++used_;
+    // The next allocation starts at the next block.
+    cursor_ = (at + 1) % n;
+    NatPortRef r = map_.firstPortOf(b.id);
+    r.port = uint16_t(r.port + off);
+    return r;
 }
 
 const NatPortAllocator::Block* NatPortAllocator::find(uint32_t addr, uint16_t port,

@@ -34,8 +34,11 @@ class NatPortAllocator {
     /// Every held block may be handed out from now on.
     void unhold();
 
-    /// A free address:port, nullopt when every port is in use.
-    std::optional<NatPortRef> allocate();
+    /// A free address:port, nullopt when every port is in use. With
+    /// `heir` (a session's backup owner), one of a block whose heir
+    /// (PortBlockMap::heir, as of the last setBlocks) it is where one has a
+    /// free port, else of any block.
+    std::optional<NatPortRef> allocate(NodeId heir = kNoNode);
     /// Marks addr:port in use (a session that holds it, found when the
     /// allocator is rebuilt). False when it is not in this allocator's
     /// blocks or already in use.
@@ -55,7 +58,11 @@ class NatPortAllocator {
         uint16_t next = 0;           ///< the port offset the next search starts at
         std::vector<uint64_t> bits;  ///< one per port, set = in use
         bool held = false;           ///< not handed out (setBlocksHeld)
+        NodeId heir = kNoNode;       ///< PortBlockMap::heir when assigned
     };
+    /// The first block from the cursor on that can hand out a port (of
+    /// heir `heir` unless kNoNode), or n.
+    uint32_t pick(NodeId heir) const;
     void assign(const std::vector<uint32_t>& blocks, bool hold_new);
     Block* find(uint32_t addr, uint16_t port, uint32_t* offset);
     const Block* find(uint32_t addr, uint16_t port, uint32_t* offset) const;

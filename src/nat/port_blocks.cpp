@@ -4,6 +4,16 @@
 
 namespace tandem {
 
+namespace {
+
+// What a block's lending is decided by: the rendezvous pick over the
+// members left (PortBlockMap::owner and heir).
+uint64_t lendingHash(uint32_t block) {
+    return uint64_t(block) * 0x9e3779b97f4a7c15ULL + 1;
+}
+
+}  // namespace
+
 std::optional<std::string> natPoolProblem(const NatPoolSpec& p) {
     if (p.first_addr == 0 || p.last_addr < p.first_addr)
         return "the pool's addresses must run from a first to a last, not backwards";
@@ -53,8 +63,13 @@ NodeId PortBlockMap::owner(uint32_t block) const {
     if (!(departed_ & nodeBit(base))) return base;
     // Lent while its owner is away: the same choice on every node, and a
     // block moves only when its holder leaves.
-    return rendezvousPick(uint64_t(block) * 0x9e3779b97f4a7c15ULL + 1,
-                          uint16_t(members_ & ~departed_));
+    return rendezvousPick(lendingHash(block), uint16_t(members_ & ~departed_));
+}
+
+NodeId PortBlockMap::heir(uint32_t block) const {
+    const NodeId o = owner(block);
+    if (o == kNoNode) return kNoNode;
+    return rendezvousPick(lendingHash(block), uint16_t(members_ & ~departed_ & ~nodeBit(o)));
 }
 
 NodeId PortBlockMap::ownerOf(uint32_t addr, uint16_t port) const {

@@ -86,6 +86,13 @@ class PortBlockMap {
     NodeId owner(uint32_t block) const;
     /// The owner of addr:port's block; kNoNode outside the pool.
     NodeId ownerOf(uint32_t addr, uint16_t port) const;
+    /// The block's heir: the member owner(block) lends it to when the owner
+    /// leaves for good (the same rendezvous choice, its owner left out);
+    /// kNoNode when no other member remains. An owner gives a new session a
+    /// port of a block whose heir is the session's backup owner, so that
+    /// after the owner's death a reply to the port, sent to the heir, finds
+    /// the session's copy there (docs/nat.md).
+    NodeId heir(uint32_t block) const;
 
     /// The members that left for good (their blocks are lent to the others
     /// until they return). Bits outside `members` are ignored.

@@ -111,6 +111,11 @@ namespace tandem {
       "ICMP errors about a translated session translated as the packet they quote")                \
     X(nat_replies_to_port_owner,                                                                   \
       "packets to a pool address:port no session here holds, sent to the node whose block it is")  \
+    X(nat_replies_to_port_heir,                                                                    \
+      "... of them, sent to the block's heir while its owner is dead (it holds the copies)")       \
+    X(nat_ports_off_heir,                                                                          \
+      "translated sessions given a port of a block whose heir is not their backup owner (none "    \
+      "free)")                                                                                     \
     X(nat_fragments_translated,                                                                    \
       "later fragments of a translated datagram given its first fragment's new address")           \
     X(nat_blocks_reassigned,                                                                       \

@@ -135,11 +135,17 @@ bool Pipeline::startNat(uint32_t index, const PolicyQuery& q, const PacketInfo& 
         return true;
     }
     NatPoolState& pool = nat_pools_[d.pool];
-    const std::optional<NatPortRef> got = pool.ports->allocate();
+    // A port of a block whose heir is the backup owner: if this node dies,
+    // replies to the port go to the heir (natReplyFinish), which then holds
+    // the session's copy and takes it over.
+    const NodeId backup = table_.at(index).backup_owner;
+    const std::optional<NatPortRef> got = pool.ports->allocate(backup);
     if (!got) {
         pool.counters->exhausted.fetch_add(1, std::memory_order_relaxed);
         return false;
     }
+    if (backup != kNoNode && pool.map->heir(got->block) != backup) [[unlikely]]
+        counters_.inc(PipelineCounter::nat_ports_off_heir);
     natPublish(pool);
     table_.nat(index) = NatBinding{got->addr, got->port, kNatSource, 0};
     table_.at(index).flags |= kSessionNat;
@@ -260,11 +266,18 @@ NodeId Pipeline::natReplyFinish(Slot& s) {
     NodeId port_owner = kNoNode;
     if (r == 0) {
         // No session here holds the port: the node whose block it is gave
-        // it out, and holds the session or its replica. A packet that
-        // entered here goes there as it came; one sent here already stays.
-        const NodeId o = natPoolOf(info.dst.v4())->map->ownerOf(info.dst.v4(), info.dport);
+        // it out, and holds the session or its replica; while it is dead,
+        // the block's heir, which holds the copy (startNat chose the block
+        // so). A packet that entered here goes there as it came; one sent
+        // here already stays.
+        const PortBlockMap& map = *natPoolOf(info.dst.v4())->map;
+        const std::optional<uint32_t> block = map.blockOf(info.dst.v4(), info.dport);
+        NodeId o = block ? map.owner(*block) : kNoNode;
+        const bool to_heir = o != kNoNode && o != view_.self && !view_.mayOwn(o);
+        if (to_heir) o = map.heir(*block);
         if (entered_here_ && o != kNoNode && o != view_.self && view_.mayOwn(o)) {
             port_owner = o;
+            if (to_heir) counters_.inc(PipelineCounter::nat_replies_to_port_heir);
         } else {
             counters_.inc(PipelineCounter::nat_no_translation);
         }

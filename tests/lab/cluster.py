@@ -52,7 +52,7 @@ from outage_probe import (DETECTION_MARGIN_MS, add_probe_args, check_probe, dete
 from session_tables import disagreements, owners, ownership, tables_agree
 from pair import (BULK_EXTRA_MS, BULK_PORT, CLIENT_GW, CLIENT_IP, CLIENT_NET, DEFAULT_CLI,
                   HA_PORT, IDLE_PORT, PEER_LINK_PORT, RR_PORT, SERVER_GW, SERVER_IP,
-                  UDP_ECHO, LINUX_KINDS, SERVER_NET, PairBridgeNode, PairLab, PairOptions,
+                  UDP_ECHO, LINUX_KINDS, NAT_CONFIG, NAT_POOL, SERVER_NET, PairBridgeNode, PairLab, PairOptions,
                   PairTandemdNode, _wait_bridge_forwarding, hold, report_rr, rr_stats,
                   start_idle, start_rr, start_servers)
 from labkit.checks import Report, Section
@@ -154,7 +154,8 @@ class ClusterTandemdNode(PairTandemdNode):
             public_key=slot.public_key if o.curve else "")
         return tandemd_config(slot, self.policy, node_id=slot.node_id, workers=self.workers,
                               session_capacity=131072, dpdk_prefix=self.dpdk_prefix,
-                              socket_path=socket_path, lcores=self.lcores, extra=extra,
+                              socket_path=socket_path, lcores=self.lcores,
+                              extra=extra + (NAT_CONFIG if o.nat else ""),
                               cluster_id=o.cluster_id, node_name=f"fw{slot.node_id}",
                               extra_ports={"peer": slot.peer_if},
                               control_extra=METRICS_CONFIG if o.metrics else "",
@@ -614,11 +615,15 @@ def cluster_args(description: str) -> argparse.ArgumentParser:
     add_tandemd_arg(ap)
     add_ha_args(ap, cli_help="the tandem CLI (default build/release/cli/tandem if built)")
     add_run_args(ap, deadline=170.0)
+    ap.add_argument("--nat", action="store_true",
+                    help=f"tandemd nodes source-translate every inside->outside session to the "
+                         f"pool {NAT_POOL}: each node hands out ports of its own blocks, a "
+                         f"reply to a dead owner's port goes to the block's heir (docs/nat.md)")
     return ap
 
 
 def options_from(args, **over) -> ClusterOptions:
-    o = ClusterOptions(**ha_options(args), nodes=args.nodes)
+    o = ClusterOptions(**ha_options(args), nodes=args.nodes, nat=args.nat)
     for k, v in over.items():
         setattr(o, k, v)
     return o
@@ -755,11 +760,29 @@ def failover_phase(lab: ClusterLab, args, sec: Section, deadline: Deadline, path
     show_ownership(lab, sec, "after the failover")
     idle_after = show_ownership(lab, sec, "idle, after the failover (no packet since the kill)",
                                 port=IDLE_PORT) if args.idle else {}
+    deltas = {}
     for s in lab.live():
         c = lab.counters(s)
         if c is not None and c_before.get(s.letter) is not None:
-            sec.line(f"{s.label} counters over the failover: "
-                     f"{counter_line(delta(c, c_before[s.letter]))}")
+            deltas[s.letter] = delta(c, c_before[s.letter])
+            sec.line(f"{s.label} counters over the failover: {counter_line(deltas[s.letter])}")
+    if lab.opts.nat and deltas:
+        # Replies to the dead node's ports that reached a node without the
+        # session's copy went to the port's block's heir, which holds it.
+        # With three nodes the one survivor besides the heir becomes each
+        # adopted session's new backup (a copy) within moments of the
+        # death, so only with four is a node without a copy sure to see
+        # such replies.
+        total = {k: sum(d.get(k, 0) for d in deltas.values())
+                 for k in ("nat_replies_to_port_heir", "nat_no_translation", "nat_ports_off_heir")}
+        sec.check(f"translation: replies to the killed node's ports sent to their block's heir "
+                  f"(nat_replies_to_port_heir +{total['nat_replies_to_port_heir']}), none without "
+                  f"a translation (nat_no_translation +{total['nat_no_translation']}), every port "
+                  f"of a block its session's backup inherits (nat_ports_off_heir "
+                  f"+{total['nat_ports_off_heir']})",
+                  (total["nat_replies_to_port_heir"] > 0 or len(lab.slots) < 4)
+                  and total["nat_no_translation"] == 0
+                  and total["nat_ports_off_heir"] == 0)
     show_ha(lab, sec, "after the failover")
     return {"kills": kills, "killed": killed, "own_before": own_before, "own_after": own_after,
             "idle_before": idle_before, "idle_after": idle_after, "paths": paths}

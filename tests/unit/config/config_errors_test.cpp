@@ -347,11 +347,11 @@ std::vector<ErrorCase> errorCases() {
          replaced(minimalWith("[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"), "[port.b]",
                   "[dataplane]\nmode = geneve\n[port.b]"),
          "13: [nat] cannot be used in geneve mode"},
-        {"nat in a cluster of three",
+        {"a pool with fewer blocks than the nodes of a cluster of three",
          pairWith("[peer.3]\nha-address = tcp://10.0.0.3:7400\nlink-address = 02:00:00:00:00:03\n"
                   "public-key = Peer3PublicKeyPlaceholder.00000000000000\n"
-                  "[nat]\npool = p 10.0.0.1\nrule = snat pool p\n"),
-         "26: [nat] works on a standalone node or a pair for now"},
+                  "[nat]\npool = p 10.0.0.1 ports 30000-30127\nrule = snat pool p\n"),
+         "27: pool 'p' has 2 blocks: each worker of each node (3 x 1) needs one of its own"},
         {"a pool with fewer blocks than workers",
          minimalWith("[dataplane]\nworkers = 2\n[nat]\npool = p 10.0.0.1 ports 30000-30063\n"
                      "rule = snat pool p\n"),

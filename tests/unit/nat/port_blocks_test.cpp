@@ -134,3 +134,23 @@ TEST_CASE("two maps built from the same configuration agree on every block") {
     b.setDeparted(maskOf({5}));
     for (uint32_t k = 0; k < a.blocks(); ++k) CHECK(a.owner(k) == b.owner(k));
 }
+
+TEST_CASE("a block's heir is the member it is lent to when its owner leaves for good") {
+    for (uint16_t members : {maskOf({1, 2}), maskOf({1, 2, 3}), maskOf({1, 3, 4, 7, 9})}) {
+        PortBlockMap map(pool(2), members);
+        std::map<NodeId, int> heirs;
+        for (uint32_t b = 0; b < map.blocks(); ++b) {
+            const NodeId owner = map.owner(b), heir = map.heir(b);
+            CHECK(heir != owner);
+            CHECK((members & nodeBit(heir)) != 0);
+            ++heirs[heir];
+            PortBlockMap without = map;
+            without.setDeparted(nodeBit(owner));
+            CHECK(without.owner(b) == heir);
+        }
+        // Every other member inherits some of the blocks.
+        CHECK(heirs.size() == size_t(__builtin_popcount(members)));
+    }
+    PortBlockMap alone(pool(1), maskOf({1}));
+    CHECK(alone.heir(0) == kNoNode);
+}

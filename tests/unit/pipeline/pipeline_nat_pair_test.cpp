@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cluster/election.h"
-#include "fixtures/frame_builder.h"
+#include "fixtures/nat_pipelines.h"
 #include "fixtures/replay_events.h"
 #include "pipeline/fragment_cache.h"
 #include "pipeline/pipeline.h"
@@ -21,7 +21,7 @@ using tandem::test::FrameBuilder;
 
 namespace {
 
-constexpr uint16_t kOutside = 0, kInside = 1;
+constexpr uint16_t kOutside = test::kNatOutside, kInside = test::kNatInside;
 const char* kClient = "10.0.1.10";
 const char* kServer = "192.0.2.80";
 const char* kPool = "198.51.100.10";
@@ -31,60 +31,17 @@ const char* kPoolText = "public 198.51.100.10 ports 20000-20127 block-size 64";
 using Bytes = std::vector<uint8_t>;
 
 NatSetup pairNat() {
-    NatTextError e;
-    NatSetup setup;
-    setup.pools = {*parseNatPool(kPoolText, &e)};
-    std::vector<NatRule> rules = {
-        *parseNatRule("dnat from outside dst 198.51.100.20 proto tcp dport 443 to 10.0.5.20:8443",
-                      setup.pools, &e),
-        *parseNatRule("snat from inside to outside pool public", setup.pools, &e)};
-    std::string error;
-    setup.rules = NatRules::compile(rules, setup.pools, {"outside", "inside"}, &error);
-    REQUIRE(setup.rules);
-    setup.members = 0b11;
-    return setup;
+    return test::natSetupOf(
+        kPoolText,
+        {"dnat from outside dst 198.51.100.20 proto tcp dport 443 to 10.0.5.20:8443",
+         "snat from inside to outside pool public"},
+        0b11);
 }
 
-struct Member {
-    NodeId id;
-    NatSetup nat = pairNat();
-    ClusterViewCell cell;
-    WorkerChannel channel{4096, 1024};
-    SessionTable table{1024, 0};
-    std::unique_ptr<Pipeline> pipe;
-
-    explicit Member(NodeId n) : id(n) {
-        PipelineSettings s;
-        s.node = n;
-        s.port_count = 2;
-        s.ports[kOutside] = {kOutside, kInside};
-        s.ports[kInside] = {kInside, kOutside};
-        s.view = &cell;
-        s.events = &channel.to_agent;
-        s.nat = &nat;
-        RuleError err;
-        std::string error;
-        auto policy = Policy::compile({*parseRule("allow from inside to outside", &err),
-                                       *parseRule("allow from outside to inside", &err)},
-                                      {"outside", "inside"}, &error);
-        REQUIRE(policy);
-        pipe = std::make_unique<Pipeline>(s, table, policy);
-        setView(0b11);
-    }
-    void setView(uint16_t alive) {
-        ClusterView v;
-        v.self = id;
-        v.owners = v.reachable = alive;
-        v.self_state = NodeState::active;
-        v.replicate = (alive & ~nodeBit(id)) != 0;
-        cell.publish(v);
-    }
-    Verdict send(Bytes& f, uint16_t port, Ingress ingress = Ingress::port, NodeId sender = kNoNode,
-                 ForwardReason reason = ForwardReason::owner_elsewhere) {
-        return pipe->process(f.data(), uint16_t(f.size()), port, 1000, ingress, sender,
-                             ingress == Ingress::peer ? reason : ForwardReason::none);
-    }
-    uint64_t count(PipelineCounter c) const { return pipe->counters().get(c); }
+struct Member : test::NatMember {
+    explicit Member(NodeId n)
+        : NatMember(n, pairNat(),
+                    {"allow from inside to outside", "allow from outside to inside"}) {}
 };
 
 // `from`'s session events applied on `to`, as the HA agent would.
@@ -94,13 +51,11 @@ void replicate(Member& from, Member& to) {
 
 Bytes tcp(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
           uint8_t flags, uint32_t seq, uint32_t ack) {
-    return FrameBuilder::tcp(src, sport, dst, dport, flags).seq(seq).ack(ack).build();
+    return test::tcpFrame(src, sport, dst, dport, flags, seq, ack);
 }
 
 PacketInfo parsed(const Bytes& f) {
-    PacketInfo info;
-    REQUIRE(parseFrame(f.data(), f.size(), {}, info) == ParseResult::ok);
-    return info;
+    return test::parsedFrame(f);
 }
 
 uint32_t poolAddr() {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fixtures/frame_builder.h"
+#include "fixtures/nat_pipelines.h"
 #include "fixtures/tls_hello.h"
 #include "pipeline/pipeline.h"
 
@@ -24,20 +25,7 @@ constexpr uint32_t kPoolAddr = 0xc633640a;  // 198.51.100.10
 using Bytes = std::vector<uint8_t>;
 
 NatSetup natSetup(const char* pool_text, const std::vector<std::string>& rule_texts) {
-    NatTextError e;
-    NatSetup setup;
-    setup.pools = {*parseNatPool(pool_text, &e)};
-    std::vector<NatRule> rules;
-    for (const std::string& t : rule_texts) {
-        auto r = parseNatRule(t, setup.pools, &e);
-        INFO(t << ": " << e.message);
-        REQUIRE(r);
-        rules.push_back(*r);
-    }
-    std::string error;
-    setup.rules = NatRules::compile(rules, setup.pools, {"outside", "inside"}, &error);
-    REQUIRE(setup.rules);
-    return setup;
+    return test::natSetupOf(pool_text, rule_texts, 0);
 }
 
 struct Node {

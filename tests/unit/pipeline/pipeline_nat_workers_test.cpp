@@ -13,16 +13,15 @@
 #include <utility>
 #include <vector>
 
-#include "fixtures/frame_builder.h"
+#include "fixtures/nat_pipelines.h"
 #include "fixtures/replay_events.h"
 #include "pipeline/pipeline.h"
 
 using namespace tandem;
-using tandem::test::FrameBuilder;
 
 namespace {
 
-constexpr uint16_t kOutside = 0, kInside = 1;
+constexpr uint16_t kOutside = test::kNatOutside, kInside = test::kNatInside;
 constexpr uint32_t kWorkers = 2;
 const char* kServer = "192.0.2.80";
 const char* kPool = "198.51.100.10";
@@ -32,18 +31,11 @@ const char* kTarget = "10.0.5.20";      // ... and its target
 using Bytes = std::vector<uint8_t>;
 
 NatSetup natFor(uint16_t members) {
-    NatTextError e;
-    NatSetup setup;
-    setup.pools = {*parseNatPool("public 198.51.100.10 ports 20000-21023 block-size 64", &e)};
-    std::vector<NatRule> rules = {
-        *parseNatRule("dnat from outside dst 198.51.100.20 proto tcp dport 443 to 10.0.5.20:8443",
-                      setup.pools, &e),
-        *parseNatRule("snat from inside to outside pool public", setup.pools, &e)};
-    std::string error;
-    setup.rules = NatRules::compile(rules, setup.pools, {"outside", "inside"}, &error);
-    REQUIRE(setup.rules);
-    setup.members = members;
-    return setup;
+    return test::natSetupOf(
+        "public 198.51.100.10 ports 20000-21023 block-size 64",
+        {"dnat from outside dst 198.51.100.20 proto tcp dport 443 to 10.0.5.20:8443",
+         "snat from inside to outside pool public"},
+        members);
 }
 
 // One node: kWorkers pipelines, a table each.
@@ -83,14 +75,7 @@ struct Node {
         }
         if (pair) setView(members);
     }
-    void setView(uint16_t alive) {
-        ClusterView v;
-        v.self = id;
-        v.owners = v.reachable = alive;
-        v.self_state = NodeState::active;
-        v.replicate = (alive & ~nodeBit(id)) != 0;
-        cell.publish(v);
-    }
+    void setView(uint16_t alive) { test::publishAlive(cell, id, alive); }
     // The worker the dataplane hands `f` to (any worker's workerFor answers
     // alike: it asks from worker 0).
     uint32_t steer(const Bytes& f) {
@@ -127,13 +112,11 @@ void replicate(Node& from, Node& to) {
 
 Bytes tcp(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
           uint8_t flags, uint32_t seq, uint32_t ack) {
-    return FrameBuilder::tcp(src, sport, dst, dport, flags).seq(seq).ack(ack).build();
+    return test::tcpFrame(src, sport, dst, dport, flags, seq, ack);
 }
 
 PacketInfo parsed(const Bytes& f) {
-    PacketInfo info;
-    REQUIRE(parseFrame(f.data(), f.size(), {}, info) == ParseResult::ok);
-    return info;
+    return test::parsedFrame(f);
 }
 
 std::string clientOf(uint32_t i) {
