@@ -35,10 +35,15 @@ each port with N queues (one capture file per queue, flow i in queue
 i mod N). Which queue a flow arrives on has nothing to do with tandemd's
 own choice of worker, so about (N-1)/N of the frames are handed from the
 worker that received them to the one that holds their flow: the figure
-is "with the hand-off".
+is "with the hand-off". With --presplit each flow arrives on the queue of
+the worker that holds it (the flow_workers program says which, by tandemd's
+own software steering), as a device with RSS would deliver it: no frame
+crosses to another worker, but each is still parsed once more to find its
+worker (rss steering skips that too; no device here can be programmed
+for it).
 
     /usr/bin/python3 tests/bench/bench_e2e.py [--tandemd PATH] [--flows N]
-        [--size 64|imix] [--workers N] [--rounds N] [--seconds S] [--perf FILE]
+        [--size 64|imix] [--workers N [--presplit]] [--rounds N] [--seconds S] [--perf FILE]
         [--baseline PATH]
 """
 from __future__ import annotations
@@ -117,19 +122,37 @@ def write_pcap(path: str, frames: list[bytes]) -> None:
             f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
 
 
-def make_captures(workdir: str, flows: int, size: str,
-                  queues: int) -> tuple[list[str], list[str]]:
-    """Per port, one capture file per queue (flow i in queue i mod queues)."""
+def flow_tuple(i: int) -> tuple[int, int, int, int]:
+    """Flow i's client, server (IPv4, host order), client port, server port."""
+    client = 0x0A010000 + (i >> 8) * 256 + (i & 0xFF) + 1   # 10.1.x.y
+    server = 0x0A020001 + (i % 16)                           # 10.2.0.1..16
+    return client, server, 10000 + (i % 50000), 443
+
+
+def flow_queues(flows: int, queues: int, flow_workers: str | None) -> list[int]:
+    """Each flow's queue: i mod queues, or with `flow_workers` (the
+    flow_workers program) the worker tandemd's software steering gives it."""
+    if queues <= 1 or not flow_workers:
+        return [i % queues for i in range(flows)]
+    text = "".join("%d %d %d %d 6\n" % flow_tuple(i) for i in range(flows))
+    out = subprocess.run([flow_workers, str(queues)], input=text, capture_output=True,
+                         text=True, check=True).stdout.split()
+    if len(out) != flows:
+        raise RuntimeError(f"flow_workers answered {len(out)} of {flows} flows")
+    return [int(w) for w in out]
+
+
+def make_captures(workdir: str, flows: int, size: str, queues: int,
+                  flow_workers: str | None = None) -> tuple[list[str], list[str]]:
+    """Per port, one capture file per queue (flow_queues)."""
     sizes = IMIX if size == "imix" else (64,)
     inside: list[list[bytes]] = [[] for _ in range(queues)]
     outside: list[list[bytes]] = [[] for _ in range(queues)]
-    for i in range(flows):
-        client = 0x0A010000 + (i >> 8) * 256 + (i & 0xFF) + 1   # 10.1.x.y
-        server = 0x0A020001 + (i % 16)                           # 10.2.0.1..16
-        sport, dport = 10000 + (i % 50000), 443
+    for i, q in enumerate(flow_queues(flows, queues, flow_workers)):
+        client, server, sport, dport = flow_tuple(i)
         sz = sizes[i % len(sizes)]
-        inside[i % queues].append(tcp_frame(client, server, sport, dport, 1000, 5000, sz))
-        outside[i % queues].append(tcp_frame(server, client, dport, sport, 5000, 1000 + 64, sz))
+        inside[q].append(tcp_frame(client, server, sport, dport, 1000, 5000, sz))
+        outside[q].append(tcp_frame(server, client, dport, sport, 5000, 1000 + 64, sz))
     files: tuple[list[str], list[str]] = ([], [])
     for side, frames in (("inside", inside), ("outside", outside)):
         for q, fr in enumerate(frames):
@@ -253,6 +276,12 @@ def main() -> int:
     ap.add_argument("--flows", type=int, default=1000)
     ap.add_argument("--size", choices=("64", "imix"), default="64")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--presplit", action="store_true",
+                    help="with --workers: each flow on the queue of the worker that holds it "
+                         "(as a device with RSS would deliver it): no hand-off")
+    ap.add_argument("--flow-workers", default=os.path.join(REPO, "build", "release", "tests",
+                                                           "bench", "flow_workers"),
+                    help="the flow_workers program (--presplit)")
     ap.add_argument("--perf", metavar="FILE",
                     help="perf record tandemd's last measured window into FILE and print its "
                          "top symbols (the rate of that round is then perf's too)")
@@ -265,7 +294,8 @@ def main() -> int:
         return 2
     workdir = tempfile.mkdtemp(prefix="tandem-bench-e2e-")
     try:
-        inside, outside = make_captures(workdir, a.flows, a.size, a.workers)
+        inside, outside = make_captures(workdir, a.flows, a.size, a.workers,
+                                        a.flow_workers if a.presplit else None)
         ref, ours, base, last = [], [], [], {}
         for r in range(a.rounds):
             ref.append(run_testpmd(inside, outside, a.flows, a.warmup, a.seconds))
