@@ -7,6 +7,7 @@
 #include "cluster/election.h"
 #include "core/wire_bytes.h"
 #include "packet/nat_rewrite.h"
+#include "packet/plain_tcp_parser.h"
 #include "session/tcp_tracker.h"
 
 namespace tandem {
@@ -73,6 +74,9 @@ Pipeline::Pipeline(const PipelineSettings& settings, SessionTable& table,
     view_.self = settings_.node;
     view_.owners = view_.reachable = nodeBit(settings_.node);
     view_.self_state = NodeState::active;
+    // GENEVE mode drops what is not a tunnel, and translation rewrites
+    // frames before their lookup: there a plain frame is not decided as one.
+    shortcuts_ = settings_.shortcuts && !settings_.geneve && settings_.nat == nullptr;
     initNat();
 }
 
@@ -112,8 +116,19 @@ Verdict Pipeline::forwardFrom(uint16_t in_port) {
 }
 
 void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port) {
-    s.kind = kDecided;
     s.frame = frame;
+    if (shortcuts_ && parsePlainTcp(frame, len, s.info)) [[likely]] {
+        // What the general path below does for such a frame (no tunnel,
+        // not ICMP, not a fragment, context 0), with the IPv4 key builder.
+        const PacketInfo& info = s.info;
+        s.parse = ParseResult::ok;
+        s.hash = buildFlowKeyV4(info.src.v4(), info.dst.v4(), info.sport, info.dport, kProtoTcp, 0,
+                                &s.key, &s.src_is_lo);
+        s.kind = kLookup;
+        table_.prefetchBucket(s.hash);
+        return;
+    }
+    s.kind = kDecided;
     s.parse = parseFrame(frame, len, settings_.parse, s.info);
     if (s.parse != ParseResult::ok) {
         if (s.parse == ParseResult::non_ip) {
@@ -198,6 +213,41 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap
     return to;
 }
 
+bool Pipeline::forwardEstablished(const Slot& s, uint16_t in_port, uint32_t now_ms, Verdict* v) {
+    // decide()'s steps for this frame, in its order, each with the outcome
+    // it has here; everything else about the frame falls back to decide().
+    const PacketInfo& info = s.info;
+    if (info.proto != kProtoTcp || info.first_fragment ||
+        (info.tcp.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck)
+        return false;
+    const uint16_t out_port = settings_.ports[in_port].egress;
+    if (out_port == kNoPort) return false;
+    const uint32_t index = table_.confirm(s.key, s.hash, s.candidate);
+    if (index == SessionTable::kNoEntry) return false;
+    Session& sess = table_.at(index);
+    // Not owned here, translated, or an application rule still reading or
+    // denying it: decide() has more to do.
+    if (sess.owner != view_.self ||
+        (sess.flags & (kSessionNat | kSessionAppPending | kSessionAppDenied)) != 0)
+        return false;
+    const Direction dir = sess.directionOf(s.src_is_lo);
+    const auto d = static_cast<size_t>(dir);
+    // tcpTrack()'s own shortcut: established, both windows known, no FIN
+    // yet. It writes nothing unless the segment is accepted.
+    TcpVerdict tv;
+    if (!detail::establishedAck(sess, int(d), info.tcp, settings_.tcp, &tv) ||
+        tv != TcpVerdict::accept)
+        return false;
+    // The state stays established: no version bump, no event.
+    if (dir == Direction::reply) sess.flags |= kSessionSeenReply;
+    sess.packets[d] += 1;
+    sess.bytes[d] += info.ip_total_len;
+    sess.expires_ms = now_ms + settings_.timeouts.tcp_established_s * 1000u;
+    counters_.inc(PipelineCounter::forwarded);
+    *v = {VerdictKind::forward, out_port};
+    return true;
+}
+
 void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,
                             uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress,
                             NodeId sender, ForwardReason reason) {
@@ -272,6 +322,9 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             for (uint32_t i = (g - 2) * kGroup; i < end; ++i) {
                 Slot& s = slots_[i];
                 if (s.kind == kDecided) continue;
+                if (shortcuts_ && s.kind == kLookup && ingress == Ingress::port &&
+                    forwardEstablished(s, in_port, now_ms, &out[i])) [[likely]]
+                    continue;
                 NodeId port_owner = kNoNode;
                 if (s.kind == kNatReply) [[unlikely]]
                     port_owner = natReplyFinish(s);
