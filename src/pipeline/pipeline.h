@@ -311,6 +311,10 @@ class Pipeline {
     static constexpr uint32_t kOwnRoomDivisor = 16;
 
     void classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port);
+    /// What classify() does for a plain Ethernet/IPv4/TCP frame, when the
+    /// shortcuts are on: parsePlainTcp(), buildFlowKeyV4(), the bucket
+    /// prefetch. Returns false for any other frame, which classify() takes.
+    bool classifyPlainTcp(uint8_t* frame, uint16_t len, Slot& s);
     /// decide() for what most frames are: an ACK (no SYN, FIN or RST) of an
     /// established TCP session this node owns, entered on a data port, the
     /// session with no translation and no application rule pending or
