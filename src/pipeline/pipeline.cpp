@@ -128,7 +128,6 @@ Verdict Pipeline::forwardFrom(uint16_t in_port) {
     s.hash = buildFlowKeyV4(info.src.v4(), info.dst.v4(), info.sport, info.dport, kProtoTcp, 0,
                             &s.key, &s.src_is_lo);
     s.kind = kLookup;
-    table_.prefetchBucket(s.hash);
     return true;
 }
 
@@ -191,8 +190,6 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
                               ctx, &s.key, &s.src_is_lo);
         s.kind = kLookup;
     }
-    // The bucket loads while the rest of the burst is parsed.
-    table_.prefetchBucket(s.hash);
 }
 
 uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap& map,
@@ -305,6 +302,13 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
                 frames_[i] = frames[i];
                 if (!classifyPlainTcp(frames[i], lens[i], slots_[i])) [[unlikely]]
                     classify(frames[i], lens[i], slots_[i], out[i], in_port);
+            }
+            // The group's buckets start loading together, so that their
+            // TLB misses overlap: a prefetch waits for its page's
+            // translation, and one after each frame's parse waited alone.
+            for (uint32_t i = g * kGroup; i < end; ++i) {
+                const Slot& s = slots_[i];
+                if (s.kind == kLookup || s.kind == kIcmpError) table_.prefetchBucket(s.hash);
             }
         }
         if (g >= 1 && g - 1 < groups) {

@@ -312,8 +312,9 @@ class Pipeline {
 
     void classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port);
     /// What classify() does for a plain Ethernet/IPv4/TCP frame, when the
-    /// shortcuts are on: parsePlainTcp(), buildFlowKeyV4(), the bucket
-    /// prefetch. Returns false for any other frame, which classify() takes.
+    /// shortcuts are on: parsePlainTcp(), buildFlowKeyV4(). Returns false
+    /// for any other frame, which classify() takes. (processBurst() starts
+    /// each group's bucket loads after both.)
     bool classifyPlainTcp(uint8_t* frame, uint16_t len, Slot& s);
     /// decide() for what most frames are: an ACK (no SYN, FIN or RST) of an
     /// established TCP session this node owns, entered on a data port, the
