@@ -7,6 +7,40 @@
 
 namespace tandem {
 namespace parse_detail {
+
+// A known option with the wrong length is ignored, as the endpoints
+// themselves ignore it.
+bool parseTcpOptions(const uint8_t* p, size_t len, TcpInfo& tcp) {
+    size_t i = 0;
+    while (i < len) {
+        const uint8_t kind = p[i];
+        if (kind == 0) return true;
+        if (kind == 1) {
+            ++i;
+            continue;
+        }
+        if (len - i < 2) return false;
+        const size_t opt_len = p[i + 1];
+        if (opt_len < 2 || opt_len > len - i) return false;
+        switch (kind) {
+            case 2:
+                if (opt_len == 4) tcp.mss = load16(p + i + 2);
+                break;
+            case 3:
+                // RFC 7323 2.3: a shift above 14 is used as 14.
+                if (opt_len == 3) tcp.wscale = p[i + 2] > 14 ? 14 : p[i + 2];
+                break;
+            case 4:
+                if (opt_len == 2) tcp.sack_permitted = true;
+                break;
+            default:
+                break;
+        }
+        i += opt_len;
+    }
+    return true;
+}
+
 namespace {
 
 /// IPv4 options are type-length-value except EOL (0) and NOP (1); a length
@@ -40,40 +74,6 @@ bool ipv6OptionsValid(const uint8_t* p, size_t len) {
         if (len - i < 2) return false;
         const size_t opt_len = size_t(p[i + 1]) + 2;
         if (opt_len > len - i) return false;
-        i += opt_len;
-    }
-    return true;
-}
-
-/// Reads MSS, window scale and SACK-permitted. An option with a length that
-/// overruns the header is an error; a known option with the wrong length is
-/// ignored, as the endpoints themselves ignore it.
-bool parseTcpOptions(const uint8_t* p, size_t len, TcpInfo& tcp) {
-    size_t i = 0;
-    while (i < len) {
-        const uint8_t kind = p[i];
-        if (kind == 0) return true;
-        if (kind == 1) {
-            ++i;
-            continue;
-        }
-        if (len - i < 2) return false;
-        const size_t opt_len = p[i + 1];
-        if (opt_len < 2 || opt_len > len - i) return false;
-        switch (kind) {
-            case 2:
-                if (opt_len == 4) tcp.mss = load16(p + i + 2);
-                break;
-            case 3:
-                // RFC 7323 2.3: a shift above 14 is used as 14.
-                if (opt_len == 3) tcp.wscale = p[i + 2] > 14 ? 14 : p[i + 2];
-                break;
-            case 4:
-                if (opt_len == 2) tcp.sack_permitted = true;
-                break;
-            default:
-                break;
-        }
         i += opt_len;
     }
     return true;

@@ -138,6 +138,11 @@ ParseResult parseIpv4(const uint8_t* frame, size_t off, size_t end, const ParseO
 ParseResult parseIpv6(const uint8_t* frame, size_t off, size_t end, const ParseOptions& opts,
                       Layer layer, PacketInfo& out);
 
+/// Reads MSS, window scale and SACK-permitted from the `len` bytes of TCP
+/// options at `p` into `tcp` (which the caller has reset). Returns false
+/// when an option's length overruns them (bad_tcp_options).
+bool parseTcpOptions(const uint8_t* p, size_t len, TcpInfo& tcp);
+
 /// ICMP / ICMPv6 message at frame[off, end) (icmp.cpp).
 ParseResult parseIcmpV4(const uint8_t* frame, size_t off, size_t end, PacketInfo& out);
 ParseResult parseIcmpV6(const uint8_t* frame, size_t off, size_t end, PacketInfo& out);

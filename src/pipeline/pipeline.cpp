@@ -7,6 +7,7 @@
 #include "cluster/election.h"
 #include "core/wire_bytes.h"
 #include "packet/nat_rewrite.h"
+#include "packet/plain_tcp_parser.h"
 #include "session/tcp_tracker.h"
 
 namespace tandem {
@@ -73,6 +74,9 @@ Pipeline::Pipeline(const PipelineSettings& settings, SessionTable& table,
     view_.self = settings_.node;
     view_.owners = view_.reachable = nodeBit(settings_.node);
     view_.self_state = NodeState::active;
+    // GENEVE mode drops what is not a tunnel, and translation rewrites
+    // frames before their lookup: there a plain frame is not decided as one.
+    shortcuts_ = settings_.shortcuts && !settings_.geneve && settings_.nat == nullptr;
     initNat();
 }
 
@@ -109,6 +113,22 @@ Verdict Pipeline::forwardFrom(uint16_t in_port) {
     }
     counters_.inc(PipelineCounter::forwarded);
     return {VerdictKind::forward, out};
+}
+
+// Inline in processBurst()'s first stage: most frames take it, and the
+// call and its saved registers would be a tenth of what it costs.
+[[gnu::always_inline]] inline bool Pipeline::classifyPlainTcp(uint8_t* frame, uint16_t len,
+                                                              Slot& s) {
+    if (!shortcuts_ || !parsePlainTcp(frame, len, s.info)) return false;
+    // What classify() does for such a frame (no tunnel, not ICMP, not a
+    // fragment, context 0), with the IPv4 key builder.
+    const PacketInfo& info = s.info;
+    s.frame = frame;
+    s.parse = ParseResult::ok;
+    s.hash = buildFlowKeyV4(info.src.v4(), info.dst.v4(), info.sport, info.dport, kProtoTcp, 0,
+                            &s.key, &s.src_is_lo);
+    s.kind = kLookup;
+    return true;
 }
 
 void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port) {
@@ -170,8 +190,6 @@ void Pipeline::classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint1
                               ctx, &s.key, &s.src_is_lo);
         s.kind = kLookup;
     }
-    // The bucket loads while the rest of the burst is parsed.
-    table_.prefetchBucket(s.hash);
 }
 
 uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap& map,
@@ -196,6 +214,44 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap
     const uint32_t to = flowWorker(map, settings_.nat, key, hash);
     if (info.first_fragment) fragment_workers_.remember(datagramOf(info), to, now_ms);
     return to;
+}
+
+// Inline in processBurst()'s last stage, for the same reason as
+// classifyPlainTcp().
+[[gnu::always_inline]] inline bool Pipeline::forwardEstablished(const Slot& s, uint16_t in_port,
+                                                                uint32_t now_ms, Verdict* v) {
+    // decide()'s steps for this frame, in its order, each with the outcome
+    // it has here; everything else about the frame falls back to decide().
+    const PacketInfo& info = s.info;
+    if (info.proto != kProtoTcp || info.first_fragment ||
+        (info.tcp.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck)
+        return false;
+    const uint16_t out_port = settings_.ports[in_port].egress;
+    if (out_port == kNoPort) return false;
+    const uint32_t index = table_.confirm(s.key, s.hash, s.candidate);
+    if (index == SessionTable::kNoEntry) return false;
+    Session& sess = table_.at(index);
+    // Not owned here, translated, or an application rule still reading or
+    // denying it: decide() has more to do.
+    if (sess.owner != view_.self ||
+        (sess.flags & (kSessionNat | kSessionAppPending | kSessionAppDenied)) != 0)
+        return false;
+    const Direction dir = sess.directionOf(s.src_is_lo);
+    const auto d = static_cast<size_t>(dir);
+    // tcpTrack()'s own shortcut: established, both windows known, no FIN
+    // yet. It writes nothing unless the segment is accepted.
+    TcpVerdict tv;
+    if (!detail::establishedAck(sess, int(d), info.tcp, settings_.tcp, &tv) ||
+        tv != TcpVerdict::accept)
+        return false;
+    // The state stays established: no version bump, no event.
+    if (dir == Direction::reply) sess.flags |= kSessionSeenReply;
+    sess.packets[d] += 1;
+    sess.bytes[d] += info.ip_total_len;
+    sess.expires_ms = now_ms + settings_.timeouts.tcp_established_s * 1000u;
+    counters_.inc(PipelineCounter::forwarded);
+    *v = {VerdictKind::forward, out_port};
+    return true;
 }
 
 void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,
@@ -244,7 +300,15 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             for (uint32_t i = g * kGroup; i < end; ++i) {
                 if (i + kFramePrefetch < n) prefetchHeaders(frames[i + kFramePrefetch]);
                 frames_[i] = frames[i];
-                classify(frames[i], lens[i], slots_[i], out[i], in_port);
+                if (!classifyPlainTcp(frames[i], lens[i], slots_[i])) [[unlikely]]
+                    classify(frames[i], lens[i], slots_[i], out[i], in_port);
+            }
+            // The group's buckets start loading together, so that their
+            // TLB misses overlap: a prefetch waits for its page's
+            // translation, and one after each frame's parse waited alone.
+            for (uint32_t i = g * kGroup; i < end; ++i) {
+                const Slot& s = slots_[i];
+                if (s.kind == kLookup || s.kind == kIcmpError) table_.prefetchBucket(s.hash);
             }
         }
         if (g >= 1 && g - 1 < groups) {
@@ -272,6 +336,9 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             for (uint32_t i = (g - 2) * kGroup; i < end; ++i) {
                 Slot& s = slots_[i];
                 if (s.kind == kDecided) continue;
+                if (shortcuts_ && s.kind == kLookup && ingress == Ingress::port &&
+                    forwardEstablished(s, in_port, now_ms, &out[i])) [[likely]]
+                    continue;
                 NodeId port_owner = kNoNode;
                 if (s.kind == kNatReply) [[unlikely]]
                     port_owner = natReplyFinish(s);

@@ -98,6 +98,15 @@ struct PipelineSettings {
     /// node's workers and outliving them; null: none. A standalone node or
     /// a pair, for now (the configuration refuses more).
     const NatSetup* nat = nullptr;
+    /// The two shortcuts of an established TCP flow's packets: the inline
+    /// parse of a plain Ethernet/IPv4/TCP frame (packet/plain_tcp_parser.h)
+    /// with its IPv4 flow key, and the ACK of an established session
+    /// forwarded without the rest of the decision (forwardEstablished()).
+    /// Each gives the verdict, counters and session the general path gives;
+    /// off, every frame takes the general path (tests compare the two).
+    /// Without effect in GENEVE mode and with translation, where frames
+    /// are not plain.
+    bool shortcuts = true;
 };
 
 enum class VerdictKind : uint8_t {
@@ -305,6 +314,19 @@ class Pipeline {
     static constexpr uint32_t kOwnRoomDivisor = 16;
 
     void classify(uint8_t* frame, uint16_t len, Slot& s, Verdict& v, uint16_t in_port);
+    /// What classify() does for a plain Ethernet/IPv4/TCP frame, when the
+    /// shortcuts are on: parsePlainTcp(), buildFlowKeyV4(). Returns false
+    /// for any other frame, which classify() takes. (processBurst() starts
+    /// each group's bucket loads after both.)
+    bool classifyPlainTcp(uint8_t* frame, uint16_t len, Slot& s);
+    /// decide() for what most frames are: an ACK (no SYN, FIN or RST) of an
+    /// established TCP session this node owns, entered on a data port, the
+    /// session with no translation and no application rule pending or
+    /// denied, the segment inside its windows. Does what decide() would do
+    /// for it (window tracking, direction flag, packet and byte counts,
+    /// idle timer, `forwarded`) into *v and returns true; changes nothing
+    /// and returns false for any other frame, which decide() then takes.
+    bool forwardEstablished(const Slot& s, uint16_t in_port, uint32_t now_ms, Verdict* v);
     Verdict decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now_ms, Ingress ingress);
     /// A later fragment (no ports): to its datagram's fragment owner, or
     /// after the verdict its first fragment got, or held until there is one.
@@ -478,6 +500,7 @@ class Pipeline {
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
     uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)
+    bool shortcuts_ = false;    // settings_.shortcuts, where frames may be plain
     Job jobs_[kMaxJobs];
     Slot slots_[kMaxBurst];
     uint8_t* frames_[kMaxBurst];

@@ -9,72 +9,13 @@
 
 #include "packet/packet_parser.h"
 #include "packet/parser_internal.h"
+#include "parser_fixture.h"
 
 using namespace tandem;
+using tandem::test::dirtyInfo;
+using tandem::test::firstDifference;
 
 namespace {
-
-// The first field of PacketInfo in which a and b differ, or nullptr. Field
-// by field: padding makes a memory compare meaningless. Fields a path does
-// not define for this input are compared too: both paths start from the
-// same PacketInfo.
-const char* firstDifference(const PacketInfo& a, const PacketInfo& b) {
-#define TANDEM_SAME(field) \
-    if (!(a.field == b.field)) return #field;
-    TANDEM_SAME(l2_len)
-    TANDEM_SAME(ethertype)
-    TANDEM_SAME(vlan_count)
-    TANDEM_SAME(vlan_ids[0])
-    TANDEM_SAME(vlan_ids[1])
-    TANDEM_SAME(family)
-    TANDEM_SAME(l3_offset)
-    TANDEM_SAME(l3_len)
-    TANDEM_SAME(ip_total_len)
-    TANDEM_SAME(src)
-    TANDEM_SAME(dst)
-    TANDEM_SAME(proto)
-    TANDEM_SAME(ttl)
-    TANDEM_SAME(is_fragment)
-    TANDEM_SAME(first_fragment)
-    TANDEM_SAME(frag_id)
-    TANDEM_SAME(frag_offset)
-    TANDEM_SAME(more_fragments)
-    TANDEM_SAME(has_l4)
-    TANDEM_SAME(l4_offset)
-    TANDEM_SAME(sport)
-    TANDEM_SAME(dport)
-    TANDEM_SAME(tcp.seq)
-    TANDEM_SAME(tcp.ack)
-    TANDEM_SAME(tcp.window)
-    TANDEM_SAME(tcp.flags)
-    TANDEM_SAME(tcp.wscale)
-    TANDEM_SAME(tcp.sack_permitted)
-    TANDEM_SAME(tcp.payload_len)
-    TANDEM_SAME(tcp.mss)
-    TANDEM_SAME(icmp_type)
-    TANDEM_SAME(icmp_code)
-    TANDEM_SAME(icmp_is_error)
-    TANDEM_SAME(icmp_error.inner.src)
-    TANDEM_SAME(icmp_error.inner.dst)
-    TANDEM_SAME(icmp_error.inner.sport)
-    TANDEM_SAME(icmp_error.inner.dport)
-    TANDEM_SAME(icmp_error.inner.proto)
-    TANDEM_SAME(icmp_error.inner.family)
-    TANDEM_SAME(tunnel.kind)
-    TANDEM_SAME(tunnel.outer_l3_offset)
-    TANDEM_SAME(tunnel.outer_l4_offset)
-    TANDEM_SAME(tunnel.header_offset)
-    TANDEM_SAME(tunnel.header_length)
-    TANDEM_SAME(tunnel.inner_offset)
-    TANDEM_SAME(tunnel.geneve_protocol)
-    TANDEM_SAME(tunnel.vni)
-    TANDEM_SAME(tunnel.has_gwlb_options)
-    TANDEM_SAME(tunnel.gwlb_endpoint_id)
-    TANDEM_SAME(tunnel.gwlb_attachment_id)
-    TANDEM_SAME(tunnel.gwlb_flow_cookie)
-#undef TANDEM_SAME
-    return nullptr;
-}
 
 // Both entry points on the same bytes, from the same (dirty) starting info;
 // returns the result. Fails the test on any difference.
@@ -121,21 +62,6 @@ std::vector<uint8_t> frame(uint8_t proto, uint16_t dport, size_t payload) {
     }
     for (size_t i = 0; i < payload; ++i) f[14 + 20 + l4 + i] = uint8_t(i * 7);
     return f;
-}
-
-PacketInfo dirtyInfo(uint32_t seed) {
-    // A PacketInfo left over from another frame: every field set to junk.
-    PacketInfo p;
-    std::mt19937 rng(seed);
-    auto* bytes = reinterpret_cast<uint8_t*>(&p);
-    for (size_t i = 0; i < sizeof p; ++i) bytes[i] = uint8_t(rng());
-    p.family = AddrFamily::v6;
-    p.tunnel.kind = TunnelKind::vxlan;
-    p.tunnel.has_gwlb_options = true;
-    p.has_l4 = false;
-    p.is_fragment = p.first_fragment = p.more_fragments = p.icmp_is_error = false;
-    p.tcp.sack_permitted = false;
-    return p;
 }
 
 }  // namespace

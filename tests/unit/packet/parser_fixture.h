@@ -75,4 +75,14 @@ ParseResult parseFixture(const ParserFixture& f, PacketInfo& out);
 /// CHECKs every field the row's Expect names.
 void checkExpected(const Expect& e, const PacketInfo& out);
 
+/// The name of the first field of PacketInfo in which a and b differ, or
+/// nullptr. Field by field (padding makes a memory compare meaningless), and
+/// every field, also those a parse does not define for its input: two
+/// parsers compared from the same starting PacketInfo must leave the same.
+const char* firstDifference(const PacketInfo& a, const PacketInfo& b);
+
+/// A PacketInfo left over from another frame: every field set to junk
+/// (from `seed`), the booleans false and family and tunnel not none.
+PacketInfo dirtyInfo(uint32_t seed);
+
 }  // namespace tandem::test

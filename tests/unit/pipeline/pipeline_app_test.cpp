@@ -10,11 +10,13 @@
 #include "fixtures/frame_builder.h"
 #include "fixtures/tls_hello.h"
 #include "pipeline/pipeline.h"
+#include "policy_of.h"
 
 using namespace tandem;
 using tandem::test::Bytes;
 using tandem::test::clientHello;
 using tandem::test::FrameBuilder;
+using tandem::test::policyOf;
 using tandem::test::records;
 
 namespace {
@@ -23,21 +25,6 @@ constexpr uint16_t kOutside = 0, kInside = 1;  // zone ids equal port numbers he
 const char* kClient = "10.0.1.10";
 const char* kServer = "192.0.2.80";
 constexpr uint32_t kIsn = 1000, kServerIsn = 5000;
-
-std::shared_ptr<const Policy> policyOf(const std::vector<std::string>& texts) {
-    std::vector<Rule> rules;
-    for (const std::string& t : texts) {
-        RuleError err;
-        auto r = parseRule(t, &err);
-        INFO(t << ": " << err.message);
-        REQUIRE(r);
-        rules.push_back(*r);
-    }
-    std::string error;
-    auto p = Policy::compile(rules, {"outside", "inside"}, &error);
-    REQUIRE(p);
-    return p;
-}
 
 // The rules of the tests below: two TLS names, an HTTP host, a DNS name,
 // and after them what the rest of the traffic gets.

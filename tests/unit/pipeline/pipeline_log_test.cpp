@@ -7,6 +7,7 @@
 #include "cluster/election.h"
 #include "fixtures/frame_builder.h"
 #include "pipeline/pipeline.h"
+#include "policy_of.h"
 
 using namespace tandem;
 using tandem::test::FrameBuilder;
@@ -19,19 +20,9 @@ const char* kServer = "192.0.2.80";
 constexpr uint32_t kHour = 3600 * 1000;
 
 std::shared_ptr<const Policy> logPolicy() {
-    std::vector<Rule> rules;
-    for (const char* t : {"allow name web from inside to outside proto tcp dport 80 log",
-                          "allow name dns from inside to outside proto udp dport 53",
-                          "allow name syslog from inside to outside proto udp dport 514 log"}) {
-        RuleError err;
-        auto r = parseRule(t, &err);
-        REQUIRE_MESSAGE(r, t << ": " << err.message);
-        rules.push_back(*r);
-    }
-    std::string error;
-    auto p = Policy::compile(rules, {"outside", "inside"}, &error);
-    REQUIRE_MESSAGE(p, error);
-    return p;
+    return test::policyOf({"allow name web from inside to outside proto tcp dport 80 log",
+                           "allow name dns from inside to outside proto udp dport 53",
+                           "allow name syslog from inside to outside proto udp dport 514 log"});
 }
 
 struct LogNode {
