@@ -513,6 +513,7 @@ void Dataplane::stop() {
     for (auto& w : d.workers) {
         w->parking.drain([](const ParkingLot::Parked& p) { rte_pktmbuf_free(p.frame); });
         w->fragment_hold.drain([](const FragmentHold::Held& h) { rte_pktmbuf_free(h.frame); });
+        w->owner_wait.drain([](const OwnerWait::Held& h) { rte_pktmbuf_free(h.frame); });
     }
     for (auto& ring : d.handoff) {
         Handoff h;

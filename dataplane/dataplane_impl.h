@@ -44,9 +44,11 @@ struct PeerLinkNeighbours {
 };
 
 /// First packets parked until the HA agent says their session is
-/// replicated, and fragments held for their first fragment (held_frames.h).
+/// replicated, fragments held for their first fragment, and packets held
+/// for their flow's owner (held_frames.h).
 using ParkingLot = ParkingLotOf<rte_mbuf*>;
 using FragmentHold = FragmentHoldOf<rte_mbuf*>;
+using OwnerWait = OwnerWaitOf<rte_mbuf*>;
 /// Received frames on their way through the pipeline (burst.h).
 using Burst = BurstOf<rte_mbuf*>;
 /// A peer-link receive burst sorted by port (peer_link_demux.h).
@@ -102,6 +104,7 @@ struct Worker {
     HealthCheckCounters health_check_counters;
     ParkingLot parking;
     FragmentHold fragment_hold;
+    OwnerWait owner_wait;
     /// Authenticated peer link: what each sender's frames to this worker's
     /// queue have used of its sequence numbers (a sender's frames reach one
     /// queue: their outer headers do not change).
@@ -216,9 +219,20 @@ struct Dataplane::Impl {
     /// Keeps a fragment the pipeline answered `hold` for; false when the
     /// hold is full (the caller frees it).
     bool holdFragment(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from, uint32_t now);
+    /// Sends a frame held back (a fragment, a packet that waited for its
+    /// owner) the way the pipeline decided it now.
+    void handleHeld(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from, Verdict v,
+                    uint32_t now);
     /// Tries the held fragments again once a first fragment was decided.
     void releaseHeldFragments(Worker& w, uint32_t now);
     void expireHeldFragments(Worker& w, uint32_t now);
+    /// Keeps a packet the pipeline answered `await_owner` for; false when
+    /// the wait is full (the caller frees it).
+    bool awaitOwner(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from, uint32_t now);
+    /// Decides the waiting packets again once a session arrived or the
+    /// membership change settled.
+    void releaseAwaiting(Worker& w, uint32_t now);
+    void expireAwaiting(Worker& w, uint32_t now);
     void expireParked(Worker& w, uint32_t now);
     bool serveMailbox(Worker& w, uint32_t now);
     void servePolicy(Worker& w);

@@ -1,7 +1,8 @@
 // Frames a worker holds back for a while, without DPDK: the first packets
 // of new flows parked until the HA agent acknowledges their session
-// (ParkingLotOf), and later fragments that came before their datagram's first
-// fragment was decided (FragmentHoldOf). Both are fixed arrays of slots in
+// (ParkingLotOf), later fragments that came before their datagram's first
+// fragment was decided (FragmentHoldOf), and packets of flows whose new
+// director waits for their owner's session (OwnerWaitOf). All are fixed arrays of slots in
 // the worker (nothing allocated), touched by that worker only. `Frame` is
 // what the worker holds: rte_mbuf* in the dataplane, anything nullable in
 // the unit tests.
@@ -90,15 +91,15 @@ class ParkingLotOf {
     uint32_t parked_ = 0;
 };
 
-/// Later fragments (VerdictKind::hold), kept until the pipeline has decided
-/// their datagram's first fragment (tried again after each burst that
-/// decided a first fragment) or for kHoldMs. Bounded: a fragment that finds
-/// every slot taken is refused (the caller frees it).
-template <typename Frame>
-class FragmentHoldOf {
+/// Frames kept until something they wait for happens in the pipeline (a
+/// counter of it moves: retry() decides them again) or for HoldMs.
+/// Bounded: a frame that finds every slot taken is refused (the caller
+/// frees it).
+template <typename Frame, uint32_t Slots, uint32_t HoldMs>
+class FrameHoldOf {
   public:
-    static constexpr uint32_t kSlots = 256;
-    static constexpr uint32_t kHoldMs = 1000;
+    static constexpr uint32_t kSlots = Slots;
+    static constexpr uint32_t kHoldMs = HoldMs;
 
     struct Held {
         Frame frame{};
@@ -121,14 +122,14 @@ class FragmentHoldOf {
         return false;  // not reached: held_ < kSlots
     }
 
-    /// After a burst: when `heads_decided` (Pipeline::fragmentHeadsDecided)
-    /// moved since the last call, offers each held fragment to
-    /// decide(held), which returns whether it took it (a verdict other than
-    /// hold); the taken ones leave the hold.
+    /// When `progress` (what the frames wait for: see the aliases below)
+    /// moved since the last call, offers each held frame to decide(held),
+    /// which returns whether it took it (a verdict other than the one that
+    /// held it); the taken ones leave the hold.
     template <typename Decide>
-    uint32_t retry(uint32_t heads_decided, Decide&& decide) {
-        if (held_ == 0 || heads_decided == heads_seen_) return 0;
-        heads_seen_ = heads_decided;
+    uint32_t retry(uint32_t progress, Decide&& decide) {
+        if (held_ == 0 || progress == progress_seen_) return 0;
+        progress_seen_ = progress;
         uint32_t n = 0;
         for (Held& slot : slots_) {
             if (slot.frame == Frame{}) continue;
@@ -138,7 +139,7 @@ class FragmentHoldOf {
             if (decide(was)) {
                 ++n;
             } else {
-                slot = was;  // still waiting for its first fragment
+                slot = was;  // still waiting
                 ++held_;
             }
             if (held_ == 0) break;
@@ -146,7 +147,7 @@ class FragmentHoldOf {
         return n;
     }
 
-    /// Takes out every fragment held longer than kHoldMs, calling drop(held).
+    /// Takes out every frame held longer than kHoldMs, calling drop(held).
     template <typename Drop>
     uint32_t expire(uint32_t now, Drop&& drop, bool all = false) {
         if (held_ == 0) return 0;
@@ -163,7 +164,7 @@ class FragmentHoldOf {
         return n;
     }
 
-    /// Takes out every fragment (the worker stopped), calling out(held).
+    /// Takes out every frame (the worker stopped), calling out(held).
     template <typename Out>
     void drain(Out&& out) {
         expire(
@@ -175,8 +176,23 @@ class FragmentHoldOf {
   private:
     Held slots_[kSlots];
     uint32_t held_ = 0;
-    uint32_t next_ = 0;        // where the search for a free slot starts
-    uint32_t heads_seen_ = 0;  // fragmentHeadsDecided() at the last retry
+    uint32_t next_ = 0;           // where the search for a free slot starts
+    uint32_t progress_seen_ = 0;  // `progress` at the last retry
 };
+
+/// Later fragments (VerdictKind::hold), kept until the pipeline has decided
+/// their datagram's first fragment (retry() with
+/// Pipeline::fragmentHeadsDecided(), after each burst) or for a second.
+template <typename Frame>
+using FragmentHoldOf = FrameHoldOf<Frame, 256, 1000>;
+
+/// Packets of flows whose director this node has just become
+/// (VerdictKind::await_owner), kept until their owner sends the session or
+/// the membership change settles (retry() with
+/// Pipeline::ownerWaitProgress(), after each burst and batch of commands).
+/// The change settles within PipelineSettings::director_settle_ms; the two
+/// seconds are the last resort.
+template <typename Frame>
+using OwnerWaitOf = FrameHoldOf<Frame, 512, 2000>;
 
 }  // namespace tandem

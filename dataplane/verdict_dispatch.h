@@ -25,6 +25,7 @@ enum class FrameAction : uint8_t {
                       ///< (peer not kNoNode) back to node `peer` as an egress_frame
     answer,           ///< a health check: its answer goes out of `port`
     hold,             ///< a later fragment, held until its first fragment is decided
+    await_owner,      ///< held until its flow's owner sends the session here (or it settles)
     drop,             ///< freed (the pipeline counted why)
 };
 
@@ -109,6 +110,9 @@ inline FramePlan planVerdict(const Verdict& v, const PeerOrigin& origin, const D
             break;
         case VerdictKind::hold:
             p.action = FrameAction::hold;
+            break;
+        case VerdictKind::await_owner:
+            p.action = FrameAction::await_owner;
             break;
         case VerdictKind::drop:
             break;
@@ -229,6 +233,9 @@ DispatchCounts dispatchVerdicts(const BurstOf<Frame>& b, const Verdict* verdicts
                 continue;
             case FrameAction::hold:
                 if (io.hold(f, b.port, b.origin(i))) continue;
+                break;
+            case FrameAction::await_owner:
+                if (io.awaitOwner(f, b.port, b.origin(i))) continue;
                 break;
             case FrameAction::drop:
                 break;

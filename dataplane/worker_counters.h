@@ -36,6 +36,10 @@ namespace tandem {
       "held fragments whose first fragment did not come in time (reassembly timeout), freed")    \
     X(fragments_hold_full,                                                                       \
       "fragments that found the hold full (too many fragments waiting), freed")                  \
+    X(owner_wait_released,                                                                       \
+      "packets held for their flow's owner, decided again: its session came, or it settled")     \
+    X(owner_wait_expired, "packets held for their flow's owner past the last resort, freed")     \
+    X(owner_wait_full, "packets to hold for their owner that found the wait full, freed")        \
     X(handoff_out, "frames passed to the worker that holds their flow")                          \
     X(handoff_in, "frames another worker passed here")                                           \
     X(handoff_dropped, "frames for another worker whose ring was full, freed")                   \

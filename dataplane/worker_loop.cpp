@@ -186,6 +186,14 @@ bool Dataplane::Impl::holdFragment(Worker& w, rte_mbuf* m, uint16_t port, const 
     return false;
 }
 
+void Dataplane::Impl::handleHeld(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from,
+                                 Verdict v, uint32_t now) {
+    Burst one;
+    one.reset(port, from.node != kNoNode);
+    one.push(m, rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), from);
+    handleVerdicts(w, one, &v, now);
+}
+
 void Dataplane::Impl::releaseHeldFragments(Worker& w, uint32_t now) {
     w.fragment_hold.retry(w.pipeline->fragmentHeadsDecided(), [&](const FragmentHold::Held& h) {
         uint8_t* data = rte_pktmbuf_mtod(h.frame, uint8_t*);
@@ -193,11 +201,34 @@ void Dataplane::Impl::releaseHeldFragments(Worker& w, uint32_t now) {
         Verdict v = w.pipeline->releaseHeldFragment(data, len, h.port, now, h.from);
         if (v.kind == VerdictKind::hold) return false;
         w.counters.inc(WorkerCounter::fragments_released);
-        Burst one;
-        one.reset(h.port, h.from.node != kNoNode);
-        one.push(h.frame, data, len, h.from);
-        handleVerdicts(w, one, &v, now);
+        handleHeld(w, h.frame, h.port, h.from, v, now);
         return true;
+    });
+}
+
+bool Dataplane::Impl::awaitOwner(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from,
+                                 uint32_t now) {
+    if (w.owner_wait.hold(m, port, from, now)) return true;
+    w.counters.inc(WorkerCounter::owner_wait_full);
+    return false;
+}
+
+void Dataplane::Impl::releaseAwaiting(Worker& w, uint32_t now) {
+    w.owner_wait.retry(w.pipeline->ownerWaitProgress(now), [&](const OwnerWait::Held& h) {
+        uint8_t* data = rte_pktmbuf_mtod(h.frame, uint8_t*);
+        const uint16_t len = rte_pktmbuf_data_len(h.frame);
+        Verdict v = w.pipeline->releaseAwaiting(data, len, h.port, now, h.from);
+        if (v.kind == VerdictKind::await_owner) return false;
+        w.counters.inc(WorkerCounter::owner_wait_released);
+        handleHeld(w, h.frame, h.port, h.from, v, now);
+        return true;
+    });
+}
+
+void Dataplane::Impl::expireAwaiting(Worker& w, uint32_t now) {
+    w.owner_wait.expire(now, [&](const OwnerWait::Held& h) {
+        w.counters.inc(WorkerCounter::owner_wait_expired);
+        rte_pktmbuf_free(h.frame);
     });
 }
 
@@ -276,6 +307,7 @@ void Dataplane::Impl::processFrames(Worker& w, const Burst& b, uint32_t now) {
     });
     handleVerdicts(w, b, verdicts, now);
     releaseHeldFragments(w, now);
+    releaseAwaiting(w, now);
 }
 
 bool Dataplane::Impl::pollHandoffs(Worker& w, uint32_t now) {
@@ -323,6 +355,9 @@ struct WorkerDispatchIo {
     }
     bool hold(rte_mbuf* m, uint16_t port, const PeerOrigin& from) {
         return dp.holdFragment(w, m, port, from, now);
+    }
+    bool awaitOwner(rte_mbuf* m, uint16_t port, const PeerOrigin& from) {
+        return dp.awaitOwner(w, m, port, from, now);
     }
     void ownerHint(NodeId to, uint64_t flow_hash, NodeId owner) {
         dp.sendOwnerHint(w, to, flow_hash, owner);
@@ -547,8 +582,11 @@ void Dataplane::Impl::loop(Worker& w) {
         const bool jobs = w.pipeline->runJobs(now, kJobBudget) | serveMailbox(w, now);
         expireParked(w, now);
         expireHeldFragments(w, now);
+        releaseAwaiting(w, now);  // a session came in a command, or the change settled
+        expireAwaiting(w, now);
 
-        if (busy || jobs || w.parking.parked() || spec.busy_poll) {
+        const bool waiting = w.parking.parked() || w.owner_wait.held();
+        if (busy || jobs || waiting || spec.busy_poll) {
             if (busy) last_traffic_ms = now;
             sleep_ns = kMinSleepNs;
             if (busy || spec.busy_poll) continue;
@@ -557,7 +595,7 @@ void Dataplane::Impl::loop(Worker& w) {
         // nodes can share a small machine. While polling on, give way to any
         // other thread waiting for this CPU (the HA agent, whose answer the
         // parked first packets wait for, a neighbour node's worker).
-        if (now - last_traffic_ms < kSpinAfterTrafficMs || jobs || w.parking.parked()) {
+        if (now - last_traffic_ms < kSpinAfterTrafficMs || jobs || waiting) {
             sched_yield();
             continue;
         }

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <random>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -112,6 +113,12 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     ps.node = cfg.node.id;
     ps.geneve = cfg.dataplane.mode == DataplaneMode::geneve;
     ps.directors = cfg.peers.size() >= 2;
+    // Two nodes learn of a death at most the hold time apart (one from a
+    // closed connection, the other from silence), of a return a heartbeat
+    // apart; the owners' scans and records take a few milliseconds more.
+    // At most 1.5 s: packets wait in the workers for at most 2 s
+    // (OwnerWaitOf).
+    ps.director_settle_ms = std::min(cfg.ha.hold_time_ms + cfg.ha.heartbeat_interval_ms, 1500u);
     ps.health_check = cfg.health_check;
     if (ps.health_check.enabled) {
         // Keys the health checks' initial sequence numbers (SYN-cookie style).

@@ -258,6 +258,17 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
                             uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress,
                             NodeId sender, ForwardReason reason) {
     if (n > kMaxBurst) n = kMaxBurst;
+    if (ingress == Ingress::peer) counters_.add(PipelineCounter::received_from_peer, n);
+    uint64_t rx_bytes = 0;
+    for (uint32_t i = 0; i < n; ++i) rx_bytes += lens[i];
+    counters_.add(PipelineCounter::rx_packets, n);
+    counters_.add(PipelineCounter::rx_bytes, rx_bytes);
+    decideBurst(frames, lens, n, in_port, now_ms, out, ingress, sender, reason);
+}
+
+void Pipeline::decideBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n,
+                           uint16_t in_port, uint32_t now_ms, Verdict* out, Ingress ingress,
+                           NodeId sender, ForwardReason reason) {
     sender_ = ingress == Ingress::peer ? sender : kNoNode;
     reason_ = ingress == Ingress::peer ? reason : ForwardReason::none;
     // A frame its flow's director handed back is this node's own again: it
@@ -278,11 +289,8 @@ void Pipeline::processBurst(uint8_t* const* frames, const uint16_t* lens, uint32
             if (gone & nodeBit(n)) settings_.owner_cache->forgetOwner(n);
         cache_owners_ = view_.owners;
     }
-    if (ingress == Ingress::peer) counters_.add(PipelineCounter::received_from_peer, n);
-    uint64_t rx_bytes = 0;
-    for (uint32_t i = 0; i < n; ++i) rx_bytes += lens[i];
-    counters_.add(PipelineCounter::rx_packets, n);
-    counters_.add(PipelineCounter::rx_bytes, rx_bytes);
+    if (view_.owners != owners_seen_) [[unlikely]]
+        noteOwners(now_ms);
 
     // Three stages over groups of kGroup frames, each stage one group behind
     // the one before, so that every cache miss is covered by the work on
@@ -364,6 +372,74 @@ Verdict Pipeline::process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32
     Verdict v;
     processBurst(&frame, &len, 1, in_port, now_ms, &v, ingress, sender, reason);
     return v;
+}
+
+Verdict Pipeline::releaseAwaiting(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
+                                  const PeerOrigin& from) {
+    Verdict v;
+    redeciding_ = true;
+    decideBurst(&frame, &len, 1, in_port, now_ms, &v,
+                from.node == kNoNode ? Ingress::port : Ingress::peer, from.node, from.reason);
+    redeciding_ = false;
+    return v;
+}
+
+void Pipeline::noteOwners(uint32_t now_ms) {
+    // The first view this pipeline sees is where it starts from: a node
+    // starting is not active yet (its arrival is a change it sees later),
+    // and a cluster that starts together has no sessions to wait for.
+    if (settings_.directors && owners_known_) {
+        // The flows whose director changed have a new one, which holds none
+        // of those owned by another node until that owner's rebalance scan
+        // sends it the session (a member left: its flows' backups elect new
+        // ones; a member joined: it directs some flows now). Until then it
+        // must not take such a flow's packet for a new flow's (a second
+        // session, another translation) nor drop it: it waits. Changes
+        // close together settle as one, from the members before the first.
+        if (!settling_) settle_from_owners_ = owners_seen_;
+        settling_ = true;
+        settle_until_ms_ = now_ms + settings_.director_settle_ms;
+        ++settle_progress_;
+    }
+    owners_seen_ = view_.owners;
+    owners_known_ = true;
+}
+
+bool Pipeline::awaitsOwner(const Slot& s, Ingress ingress, uint32_t now_ms) {
+    if (settling_ && int32_t(now_ms - settle_until_ms_) >= 0) {
+        settling_ = false;
+        ++settle_progress_;
+    }
+    const bool disagree = ingress == Ingress::peer && reason_ == ForwardReason::to_director &&
+                          directorOf(s.hash, view_.owners) != view_.self;
+    if (!settling_ && !disagree) [[likely]]
+        return false;
+    // Handed back by its director, which waited already; an opening packet
+    // (a TCP SYN, an ICMP request) starts a new flow wherever it enters.
+    if (s.kind != kLookup || reason_ == ForwardReason::director_unknown) return false;
+    const PacketInfo& info = s.info;
+    const bool icmp = info.proto == kProtoIcmp || info.proto == kProtoIcmpV6;
+    if (info.proto == kProtoTcp ? tcpMayCreate(info.tcp, settings_.tcp)
+                                : icmp && !isIcmpReply(info))
+        return false;
+    if (disagree) {
+        // Sent here as to its director, which this node is not by its own
+        // view: the sender saw a change of the members this node has not
+        // seen yet. It settles from the members as this node sees them now.
+        if (!settling_) {
+            settle_from_owners_ = view_.owners;
+            settling_ = true;
+            settle_until_ms_ = now_ms + settings_.director_settle_ms;
+        }
+        return true;
+    }
+    // Sent here as to its owner, by its director or a forwarder that it
+    // told: the session is on its way here (handed over: revert, suspend).
+    if (ingress == Ingress::peer &&
+        (reason_ == ForwardReason::via_director || reason_ == ForwardReason::owner_elsewhere))
+        return true;
+    return directorOf(s.hash, view_.owners) == view_.self &&
+           directorOf(s.hash, settle_from_owners_) != view_.self;
 }
 
 Verdict Pipeline::toPeer(NodeId peer, ForwardReason reason, uint64_t hash,
@@ -646,6 +722,7 @@ void Pipeline::noteFirstFragment(const Slot& s, const Verdict& v, uint32_t now_m
             break;
         case VerdictKind::local:
         case VerdictKind::hold:
+        case VerdictKind::await_owner:  // decided when it is released
             return;
     }
     fragments_.remember(d, fv.pack(), now_ms);
@@ -691,6 +768,12 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
             return toPeer(d, ForwardReason::to_director, s.hash,
                           PipelineCounter::forwarded_to_director);
         }
+    }
+    if (settings_.directors && awaitsOwner(s, ingress, now_ms)) [[unlikely]] {
+        if (!redeciding_) counters_.inc(PipelineCounter::awaiting_owner);
+        Verdict v;
+        v.kind = VerdictKind::await_owner;
+        return v;
     }
     if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
         // Sent here as the flow's director, and nobody owns the flow. A

@@ -84,6 +84,12 @@ struct PipelineSettings {
     /// In a pair every node holds every session (the defer makes sure of it
     /// before a reply can exist), so this stays off.
     bool directors = false;
+    /// directors: how long after the members that may own change this node
+    /// waits for the owners of the flows it has just become the director of
+    /// to send it their sessions (docs/architecture.md, "Membership
+    /// changes"): about how far apart two nodes may learn of one change
+    /// (the hold time, and a heartbeat for a member's return).
+    uint32_t director_settle_ms = 500;
     /// GENEVE mode: the load balancer's health checks to the data port's
     /// own address (health_check.h); every other IP frame that is not
     /// GENEVE is dropped (dropped_not_tunnel).
@@ -110,14 +116,17 @@ struct PipelineSettings {
 };
 
 enum class VerdictKind : uint8_t {
-    forward,  ///< send out of `port`
-    drop,     ///< free it (the reason is counted)
-    to_peer,  ///< send to node `peer` over the peer link
-    defer,    ///< hold until the HA agent releases `token`, then send out of `port`
-    local,    ///< a health check to this node: the dataplane answers it out of `port`
-    hold,     ///< a later fragment whose first fragment this node has not decided yet:
-              ///< keep it (bounded, briefly) and call releaseHeldFragment() after bursts
-              ///< in which fragmentHeadsDecided() moved
+    forward,      ///< send out of `port`
+    drop,         ///< free it (the reason is counted)
+    to_peer,      ///< send to node `peer` over the peer link
+    defer,        ///< hold until the HA agent releases `token`, then send out of `port`
+    local,        ///< a health check to this node: the dataplane answers it out of `port`
+    hold,         ///< a later fragment whose first fragment this node has not decided yet:
+                  ///< keep it (bounded, briefly) and call releaseHeldFragment() after bursts
+                  ///< in which fragmentHeadsDecided() moved
+    await_owner,  ///< a packet of a flow this node has just become the director of, whose
+                  ///< owner has not sent it the session yet: keep it (bounded, briefly) and
+                  ///< call releaseAwaiting() whenever ownerWaitProgress() moved
 };
 
 struct Verdict {
@@ -216,6 +225,25 @@ class Pipeline {
     /// Moves each time a datagram's first fragment is decided here: held
     /// fragments are worth trying again only after it moved.
     uint32_t fragmentHeadsDecided() const { return fragment_heads_; }
+
+    /// A frame this pipeline answered `await_owner` for, decided again
+    /// (await_owner again while its session has not arrived and the
+    /// membership change has not settled). `from` is how it reached this
+    /// node (node kNoNode: a data port). Counts only the outcome; the frame
+    /// was counted as received when it first came.
+    Verdict releaseAwaiting(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
+                            const PeerOrigin& from);
+
+    /// Moves each time a session arrives from a peer while a membership
+    /// change settles, and when it has settled (as of `now_ms`): frames
+    /// answered `await_owner` are worth deciding again only after it moved.
+    uint32_t ownerWaitProgress(uint32_t now_ms) {
+        if (settling_ && int32_t(now_ms - settle_until_ms_) >= 0) {
+            settling_ = false;
+            ++settle_progress_;
+        }
+        return settle_progress_;
+    }
 
     /// Expires idle sessions, at most `budget` timer entries per call.
     /// Returns the number removed.
@@ -354,6 +382,20 @@ class Pipeline {
     /// The flow's director when this node is not it and a packet with no
     /// session here must go there (settings_.directors); else kNoNode.
     NodeId directorToAsk(const Slot& s, Ingress ingress) const;
+    /// Notes a change of the members that may own (view_ against the last
+    /// seen): the flows whose director changes have a new director that
+    /// may not have their sessions yet, for settings_.director_settle_ms.
+    void noteOwners(uint32_t now_ms);
+    /// While a change of the members that may own settles: a packet of a
+    /// flow with no session here, which does not plainly open one, that
+    /// this node directs since the change and did not before, or that was
+    /// sent here as to the flow's owner. Its owner may not have sent the
+    /// session yet (a rebalance, a handover).
+    bool awaitsOwner(const Slot& s, Ingress ingress, uint32_t now_ms);
+    /// Classify and decide frames (processBurst without the receive counts).
+    void decideBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n, uint16_t in_port,
+                     uint32_t now_ms, Verdict* out, Ingress ingress, NodeId sender,
+                     ForwardReason reason);
     uint32_t contextOf(const PacketInfo& info) const;
 
     // Application identity (pipeline_app.cpp).
@@ -496,7 +538,16 @@ class Pipeline {
     // port no session here holds to the port's block owner.
     bool entered_here_ = false;
     uint16_t cache_owners_ = 0;  // the members that may own as the owner cache was last told
-    NodeId sender_ = kNoNode;    // the node that forwarded the current burst (Ingress::peer)
+    // Membership changes settling (noteOwners): the members that may own as
+    // last seen, and as they were before the change that settles now.
+    uint16_t owners_seen_ = 0;
+    bool owners_known_ = false;  // owners_seen_ is a view's
+    uint16_t settle_from_owners_ = 0;
+    bool settling_ = false;
+    uint32_t settle_until_ms_ = 0;
+    uint32_t settle_progress_ = 0;  // ownerWaitProgress()
+    bool redeciding_ = false;       // in releaseAwaiting(): the frame was counted when held
+    NodeId sender_ = kNoNode;       // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
     uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)

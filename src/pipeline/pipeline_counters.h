@@ -54,6 +54,9 @@ namespace tandem {
     X(returned_by_director,                                                                        \
       "packets sent here as the flow's director, of a flow nobody owns: back to the sender to "    \
       "decide")                                                                                    \
+    X(awaiting_owner,                                                                              \
+      "packets of a flow this node has just become the director of, its session not here yet: "    \
+      "held until the owner sends it or the membership change settles")                            \
     X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)")     \
     X(dropped_no_owner, "frames no active node may own (no active member)")                        \
     X(deferred_first_packets, "first packets held until the backup owner has the session")         \

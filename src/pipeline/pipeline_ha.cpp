@@ -98,6 +98,8 @@ bool replacesFinished(const Session& cur, const Session& incoming) {
 }  // namespace
 
 void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app) {
+    // A session a frame waits for may be this one (releaseAwaiting()).
+    if (settling_) ++settle_progress_;
     const FlowKey key = incoming.key();
     const uint64_t hash = flowHash(key);
     uint32_t index = table_.find(key, hash);
@@ -196,6 +198,8 @@ void Pipeline::applyErase(const Session& incoming) {
 
 void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
     if (settings_.view) view_ = settings_.view->load();
+    if (view_.owners != owners_seen_) [[unlikely]]
+        noteOwners(now_ms);
     switch (cmd.kind) {
         case AgentCommandKind::apply_upsert:
             applyUpsert(cmd.session, cmd.nat, cmd.app);
@@ -227,7 +231,6 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
         case AgentCommandKind::reevaluate_policy:
             return;  // the dataplane's
     }
-    (void)now_ms;
 }
 
 bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {

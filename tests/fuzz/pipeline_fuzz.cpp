@@ -170,7 +170,7 @@ struct Node {
     }
 
     void checkVerdict(const Verdict& v) const {
-        FUZZ_CHECK(uint8_t(v.kind) <= uint8_t(VerdictKind::hold));
+        FUZZ_CHECK(uint8_t(v.kind) <= uint8_t(VerdictKind::await_owner));
         if (v.kind == VerdictKind::forward || v.kind == VerdictKind::defer ||
             v.kind == VerdictKind::local) {
             FUZZ_CHECK(v.port < 2);
@@ -212,9 +212,12 @@ struct Node {
         const uint16_t len = uint16_t(f.size());
         const Verdict v = pipe->process(buf.data(), len, port, now, ingress, sender, reason);
         checkVerdict(v);
+        const PeerOrigin from{sender, reason, sender};
         if (v.kind == VerdictKind::hold) {
-            const PeerOrigin from{sender, reason, sender};
             checkVerdict(pipe->releaseHeldFragment(buf.data(), len, port, now, from));
+        }
+        if (v.kind == VerdictKind::await_owner) {
+            checkVerdict(pipe->releaseAwaiting(buf.data(), len, port, now, from));
         }
     }
 

@@ -85,6 +85,8 @@ const PlanCase kPlans[] = {
      false, plan(FrameAction::drop)},
     {"hold: to the fragment hold", verdict(VerdictKind::hold), kFromTwo, false, false,
      plan(FrameAction::hold)},
+    {"await_owner: held for its flow's owner", verdict(VerdictKind::await_owner), kFromTwo, false,
+     false, plan(FrameAction::await_owner)},
     {"drop: dropped", verdict(VerdictKind::drop, 1, kNoNode, 3), kFromPort, false, true,
      plan(FrameAction::drop)},
 };
@@ -113,6 +115,11 @@ struct RecordingIo {
     }
     bool hold(uintptr_t f, uint16_t port, const PeerOrigin& from) {
         log.push_back("hold " + std::to_string(f) + " port " + std::to_string(port) + " from " +
+                      std::to_string(from.node));
+        return hold_ok;
+    }
+    bool awaitOwner(uintptr_t f, uint16_t port, const PeerOrigin& from) {
+        log.push_back("await " + std::to_string(f) + " port " + std::to_string(port) + " from " +
                       std::to_string(from.node));
         return hold_ok;
     }
@@ -172,7 +179,7 @@ TEST_CASE("a burst's frames go to port lists, the peer list, the parking lot, th
     uint8_t bytes[8][14] = {};
     Burst b;
     b.reset(0, false);
-    for (uintptr_t i = 0; i < 7; ++i) b.push(10 + i, bytes[i], 60);
+    for (uintptr_t i = 0; i < 8; ++i) b.push(10 + i, bytes[i], 60);
     const Verdict v[] = {
         verdict(VerdictKind::forward, 1),
         verdict(VerdictKind::to_peer, 0, 3, 2),  // tell node 2 that 3 owns it
@@ -181,6 +188,7 @@ TEST_CASE("a burst's frames go to port lists, the peer list, the parking lot, th
         verdict(VerdictKind::drop),
         verdict(VerdictKind::hold),
         verdict(VerdictKind::local, 1),
+        verdict(VerdictKind::await_owner),
     };
     PortNeighbours nb;
     RecordingIo io;
@@ -203,6 +211,7 @@ TEST_CASE("a burst's frames go to port lists, the peer list, the parking lot, th
               "free 14",
               "hold 15 port 0 from 0",
               "answer 16",
+              "await 17 port 0 from 0",
           });
 }
 
@@ -231,18 +240,20 @@ TEST_CASE("plain forwards leave as they are, with a hint or to a missing port no
 }
 
 TEST_CASE("a frame that cannot take its way is freed, and no hint goes for it") {
-    uint8_t bytes[4][14] = {};
+    uint8_t bytes[5][14] = {};
     Burst b;
     b.reset(1, true);
     b.push(20, bytes[0], 60, kFromTwo);
     b.push(21, bytes[1], 60, kFromTwo);
     b.push(22, bytes[2], 60, kFromTwo);
     b.push(23, bytes[3], 60, kFromTwo);
+    b.push(24, bytes[4], 60, kFromTwo);
     const Verdict v[] = {
         verdict(VerdictKind::to_peer, 0, 3, 2),
         verdict(VerdictKind::forward, 0, kSelf, 2),  // no neighbour on port 0: back to node 2
         verdict(VerdictKind::hold),
         verdict(VerdictKind::local, 0),  // from the peer link: never answered
+        verdict(VerdictKind::await_owner),
     };
     PortNeighbours nb;
     RecordingIo io;
@@ -253,12 +264,14 @@ TEST_CASE("a frame that cannot take its way is freed, and no hint goes for it") 
     CHECK(c.egress_via_peer == 0);
     CHECK(tx.peer_n == 0);
     CHECK(tx.port_n[0] == 0);
-    CHECK(io.log.size() == 7);
+    CHECK(io.log.size() == 9);
     CHECK(io.log[1] == "free 20");
     CHECK(io.log[3] == "free 21");
     CHECK(io.log[4] == "hold 22 port 1 from 2");
     CHECK(io.log[5] == "free 22");
     CHECK(io.log[6] == "free 23");
+    CHECK(io.log[7] == "await 24 port 1 from 2");
+    CHECK(io.log[8] == "free 24");
 
     // The same with the peer link working: the egress frame is counted and hinted.
     RecordingIo ok;
