@@ -1311,3 +1311,102 @@ TEST_CASE("a session whose owner dies before its ClientHello is identified by th
     CHECK(p.b.table.appName(ib) == "www.example");
     CHECK(p.b.count(PipelineCounter::app_identified_tls) == 1);
 }
+
+namespace tandem {
+namespace {
+
+// A client port from `first` on whose flow (client -> server:80) has
+// director `before` among nodes 1..3 and `after` among `owners_after`.
+uint16_t sportWithDirectors(NodeId before, NodeId after, uint16_t owners_after,
+                            uint16_t first = 30000) {
+    for (uint16_t sport = first; sport < 40000; ++sport) {
+        const uint64_t h = hashOfFrame(FrameBuilder::tcp(kClient, sport, kServer, 80, 0).build());
+        if (directorOf(h, 0b111) == before && directorOf(h, owners_after) == after) return sport;
+    }
+    FAIL("no such port");
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a member left: the new director of its flows waits for the owner's session, then passes "
+    "the packet on; with none it decides as before once the change settled") {
+    // Node 1 owns the flow; node 3 directs and backs it up, then dies, and
+    // node 2 directs it: it holds nothing of it until node 1's rebalance
+    // sends it the session.
+    Trio t;
+    const uint16_t sport = sportWithDirectors(3, 2, 0b011);
+    auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
+    auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
+    REQUIRE(t.node(1).send(syn, kInside).kind == VerdictKind::defer);
+    auto evs = t.node(1).events();
+    REQUIRE(evs.size() == 1);
+    CHECK(evs[0].session.backup_owner == 3);
+    // Node 2 sees the members as they were (its pipeline starts from there).
+    CHECK(t.node(2).send(ack, kInside).peer == 3);
+
+    t.node(2).setView(0b011, 0b011);  // node 3 died
+    Verdict v = t.node(2).send(ack, kInside, 1010);
+    CHECK(v.kind == VerdictKind::await_owner);
+    CHECK(t.node(2).count(PipelineCounter::awaiting_owner) == 1);
+    CHECK(t.node(2).table.size() == 0);
+    // Asked again before the session came: it waits on (counted once).
+    const uint32_t progress = t.node(2).pipe->ownerWaitProgress(1020);
+    auto copy = ack;
+    v = t.node(2).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1020, {});
+    CHECK(v.kind == VerdictKind::await_owner);
+    CHECK(t.node(2).count(PipelineCounter::awaiting_owner) == 1);
+    CHECK(t.node(2).count(PipelineCounter::rx_packets) == 2);  // counted when it came
+
+    // Node 1's rebalance: the session, now backed up by node 2.
+    evs[0].session.backup_owner = 2;
+    applyUpserts(t.node(2), evs);
+    CHECK(t.node(2).pipe->ownerWaitProgress(1030) != progress);
+    copy = ack;
+    v = t.node(2).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1030, {});
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
+    CHECK(v.reason == ForwardReason::owner_elsewhere);
+
+    // Another flow of the same kind whose session never comes: once the
+    // change settled (director_settle_ms, 500 by default) it is decided as
+    // before: a mid-stream segment nobody has a session for is dropped.
+    const uint16_t sport2 = sportWithDirectors(3, 2, 0b011, uint16_t(sport + 1));
+    auto lone = FrameBuilder::tcp(kClient, sport2, kServer, 80, kTcpAck).seq(7).ack(9).build();
+    CHECK(t.node(2).send(lone, kInside, 1100).kind == VerdictKind::await_owner);
+    const uint32_t before_settled = t.node(2).pipe->ownerWaitProgress(1509);
+    CHECK(t.node(2).pipe->ownerWaitProgress(1511) != before_settled);  // settled
+    copy = lone;
+    v = t.node(2).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1511, {});
+    CHECK(v.kind == VerdictKind::drop);
+    CHECK(t.node(2).count(PipelineCounter::dropped_no_session) == 1);
+    // After the change settled nothing waits.
+    CHECK(t.node(2).send(lone, kInside, 1520).kind == VerdictKind::drop);
+}
+
+TEST_CASE(
+    "a packet sent as to its director by a node whose view is ahead waits for this node's view "
+    "and for the owner's session") {
+    Trio t;
+    // Director 3 among all, 1 once node 3 is gone; node 2 owns the flow.
+    const uint16_t sport = sportWithDirectors(3, 1, 0b011);
+    auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
+    CHECK(t.node(1).send(ack, kInside).peer == 3);  // node 1 starts from all three
+    // Node 2 saw node 3 die first and sends it to node 1 as its director.
+    Verdict v = t.node(1).send(ack, kInside, 1010, Ingress::peer, 2, ForwardReason::to_director);
+    CHECK(v.kind == VerdictKind::await_owner);
+    // Node 1 sees the death: it directs the flow now and still waits.
+    t.node(1).setView(0b011, 0b011);
+    auto copy = ack;
+    const PeerOrigin from{2, ForwardReason::to_director, 2};
+    v = t.node(1).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1020, from);
+    CHECK(v.kind == VerdictKind::await_owner);
+    // Without a session by the time it settles, it is decided as before:
+    // the director drops a segment nobody owns.
+    copy = ack;
+    v = t.node(1).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1600, from);
+    CHECK(v.kind == VerdictKind::drop);
+    CHECK(t.node(1).count(PipelineCounter::awaiting_owner) == 1);
+}
+
+}  // namespace tandem
