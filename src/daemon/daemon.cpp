@@ -115,10 +115,12 @@ bool buildDataplaneSpec(const Config& cfg, std::shared_ptr<const Policy> policy,
     ps.directors = cfg.peers.size() >= 2;
     // Two nodes learn of a death at most the hold time apart (one from a
     // closed connection, the other from silence), of a return a heartbeat
-    // apart; the owners' scans and records take a few milliseconds more.
-    // At most 1.5 s: packets wait in the workers for at most 2 s
-    // (OwnerWaitOf).
-    ps.director_settle_ms = std::min(cfg.ha.hold_time_ms + cfg.ha.heartbeat_interval_ms, 1500u);
+    // apart; then each owner scans its whole table and sends what moved,
+    // which takes a loaded node a few hundred milliseconds: at least
+    // 500 ms, at most 1.5 s (packets wait in the workers for at most 2 s,
+    // OwnerWaitOf).
+    ps.director_settle_ms =
+        std::clamp(cfg.ha.hold_time_ms + cfg.ha.heartbeat_interval_ms, 500u, 1500u);
     ps.health_check = cfg.health_check;
     if (ps.health_check.enabled) {
         // Keys the health checks' initial sequence numbers (SYN-cookie style).
