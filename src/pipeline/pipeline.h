@@ -500,7 +500,8 @@ class Pipeline {
     void emit(WorkerEventKind kind, uint32_t index, uint32_t now_ms, NodeId peer = kNoNode);
     bool emitDeferred(uint32_t index, uint32_t now_ms, uint32_t token);
     bool expireOne(uint32_t index, Session& s, uint32_t now_ms);
-    void applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app);
+    void applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app,
+                     uint32_t now_ms);
     void applyErase(const Session& incoming);
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
     bool stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms);

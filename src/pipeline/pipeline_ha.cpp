@@ -97,7 +97,8 @@ bool replacesFinished(const Session& cur, const Session& incoming) {
 
 }  // namespace
 
-void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app) {
+void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app,
+                           uint32_t now_ms) {
     // A session a frame waits for may be this one (releaseAwaiting()).
     if (settling_) ++settle_progress_;
     const FlowKey key = incoming.key();
@@ -120,7 +121,14 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
     if (index != SessionTable::kNoEntry && replacesFinished(table_.at(index), incoming)) {
         // A new connection on the ports of a finished one, opened by another
         // node: it replaces the old record whatever the versions say (the
-        // new one counts again from 1).
+        // new one counts again from 1). When the finished one was this
+        // node's own, its backup owner holds a copy nobody else would end
+        // (with translation, one that keeps the public port this node gives
+        // out again): it is told, as when the connection's time is up.
+        if (table_.at(index).owner == view_.self) {
+            emit(WorkerEventKind::erase, index, now_ms);
+            logEnd(index, TrafficEndReason::reopened, now_ms);
+        }
         table_.erase(index);
         index = SessionTable::kNoEntry;
         counters_.inc(PipelineCounter::replicas_replaced_finished);
@@ -189,9 +197,10 @@ void Pipeline::applyErase(const Session& incoming) {
     const uint32_t index = table_.find(key, flowHash(key));
     if (index == SessionTable::kNoEntry) return;
     const Session& cur = table_.at(index);
-    // Only the owner of record ends a session; a late erase from a node that
-    // has since handed the session over is ignored.
-    if (cur.owner == view_.self && incoming.owner != view_.self) return;
+    // Only the owner of record ends a session: a late erase from a node
+    // that has since handed the session over, or of a finished connection
+    // whose ports a newer one (another node's) uses now, is ignored.
+    if (cur.owner != incoming.owner) return;
     table_.erase(index);
     counters_.inc(PipelineCounter::replicas_removed);
 }
@@ -202,7 +211,7 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
         noteOwners(now_ms);
     switch (cmd.kind) {
         case AgentCommandKind::apply_upsert:
-            applyUpsert(cmd.session, cmd.nat, cmd.app);
+            applyUpsert(cmd.session, cmd.nat, cmd.app, now_ms);
             return;
         case AgentCommandKind::apply_erase:
             applyErase(cmd.session);

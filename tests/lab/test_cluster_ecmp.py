@@ -233,18 +233,37 @@ def stuck_handshakes(lab, sec, label, limit=6):
         return
     sec.line(f"{label}: connections left in a handshake state in some table: {len(stuck)} "
              f"new{f' (and {len(old)} from earlier phases)' if old else ''}")
+    def record(letter, x):
+        nat = f" nat {x.get('nat_sport')}" if x.get("nat") else ""
+        return (f"node{letter}: sport {x.get('sport')} owner {x.get('owner')} backup "
+                f"{x.get('backup_owner')} {x.get('state')} v{x.get('version')}{nat}"
+                f"{' replica' if x.get('replica') else ''}")
+
     for sport in sorted(stuck)[:limit]:
-        recs = []
+        recs, ports = [], set()
         for sl in lab.live():
             try:
                 r = sl.node.control.request("show session all", timeout=5.0, dport=TCP_ECHO,
                                             sport=sport)
             except (ControlError, LabTimeout):
                 continue
-            recs += [f"node{sl.letter}: owner {x.get('owner')} backup {x.get('backup_owner')} "
-                     f"{x.get('state')} v{x.get('version')}"
-                     f"{' replica' if x.get('replica') else ''}" for x in r.get("sessions", [])]
+            recs += [record(sl.letter, x) for x in r.get("sessions", [])]
+            ports |= {x.get("nat_sport") for x in r.get("sessions", []) if x.get("nat")}
         sec.line(f"{label}: sport {sport}: {'; '.join(recs) or 'no record'}")
+        if ports:
+            # With translation: every other record holding the same public
+            # port, which a reply to that port would be put back by.
+            others = []
+            for sl in lab.live():
+                try:
+                    r = sl.node.control.request("show session all", timeout=10.0,
+                                                dport=TCP_ECHO)
+                except (ControlError, LabTimeout):
+                    continue
+                others += [record(sl.letter, x) for x in r.get("sessions", [])
+                           if x.get("nat_sport") in ports and x.get("sport") != sport]
+            sec.line(f"{label}: sport {sport}: other records of public port(s) "
+                     f"{sorted(ports)}: {'; '.join(others) or 'none'}")
 
 
 def run_rounds(lab, args, sec, deadline, phases) -> tuple[dict, dict]:

@@ -1331,7 +1331,7 @@ uint16_t sportWithDirectors(NodeId before, NodeId after, uint16_t owners_after,
 
 TEST_CASE(
     "a member left: the new director of its flows waits for the owner's session, then passes "
-    "the packet on; with none it decides as before once the change settled") {
+    "the packet on, and with none it decides as before once the change settled") {
     // Node 1 owns the flow; node 3 directs and backs it up, then dies, and
     // node 2 directs it: it holds nothing of it until node 1's rebalance
     // sends it the session.
@@ -1382,6 +1382,54 @@ TEST_CASE(
     CHECK(t.node(2).count(PipelineCounter::dropped_no_session) == 1);
     // After the change settled nothing waits.
     CHECK(t.node(2).send(lone, kInside, 1520).kind == VerdictKind::drop);
+}
+
+TEST_CASE(
+    "a finished connection replaced by a newer one on its ports that another node opened: its "
+    "owner tells the old one's backup, and a late end of the old one spares the new") {
+    Trio t;
+    // Node 1 directs the flow and owns the first connection (its backup:
+    // the next pick); the second, on the same ports, enters at the third
+    // node, and its backup is node 1, the director.
+    const uint16_t sport = sportWithDirector(1);
+    auto syn = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(100).build();
+    REQUIRE(t.node(1).send(syn, kInside).kind == VerdictKind::defer);
+    auto first = t.node(1).events();
+    REQUIRE(first.size() == 1);
+    const NodeId backup = first[0].session.backup_owner;
+    const NodeId other = NodeId(6 - 1 - backup);  // the node that is neither
+    REQUIRE((backup == 2 || backup == 3));
+    auto rst = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpRst).seq(101).build();
+    t.node(1).send(rst, kInside);
+    REQUIRE(t.node(1).find(syn)->state == SessionState::tcp_close);
+    auto closed = t.node(1).events();
+    first.insert(first.end(), closed.begin(), closed.end());
+    applyUpserts(t.node(backup), first);
+    REQUIRE(t.node(backup).find(syn)->state == SessionState::tcp_close);
+
+    // The new connection: node `other` owns it, node 1 backs it up.
+    auto syn2 = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).seq(9000).build();
+    REQUIRE(t.node(other).send(syn2, kInside).kind == VerdictKind::defer);
+    const auto second = t.node(other).events();
+    REQUIRE(second.size() == 1);
+    CHECK(second[0].session.backup_owner == 1);
+    applyUpserts(t.node(1), second);
+    CHECK(t.node(1).find(syn)->owner == other);
+    CHECK(t.node(1).count(PipelineCounter::replicas_replaced_finished) == 1);
+    // Node 1 ended its own connection: its backup hears so, as it would
+    // when the connection's time was up.
+    const auto ended = t.node(1).events();
+    REQUIRE(ended.size() == 1);
+    CHECK(ended[0].kind == WorkerEventKind::erase);
+    CHECK(ended[0].session.owner == 1);
+    AgentCommand cmd;
+    REQUIRE(test::replicaCommand(ended[0], &cmd));
+    t.node(backup).pipe->apply(cmd, 1000);
+    CHECK(t.node(backup).find(syn) == nullptr);
+    // The same end reaching a node that holds the new connection: ignored.
+    t.node(1).pipe->apply(cmd, 1000);
+    REQUIRE(t.node(1).find(syn) != nullptr);
+    CHECK(t.node(1).find(syn)->owner == other);
 }
 
 TEST_CASE(
