@@ -237,6 +237,11 @@ void HaAgent::handleMessage(NodeId from, HaMessage& m, uint64_t now_us) {
     if (auto* hello = std::get_if<HaHello>(&m.body)) {
         membership_.onHello(from, *hello, now_us);
         dirty_ = true;
+        Missed& missed = missed_unpaired_[from];
+        if (missed.seq != 0 && membership_.isPaired(from)) {
+            replication_.missedBeforePairing(from, missed.stream, missed.seq, now_us);
+            missed = Missed{};
+        }
         return;
     }
     if (auto* hb = std::get_if<HaHeartbeat>(&m.body)) {
@@ -257,6 +262,17 @@ void HaAgent::handleMessage(NodeId from, HaMessage& m, uint64_t now_us) {
     }
     if (!membership_.isPaired(from)) {
         counters_.inc(HaCounter::unpaired_drop);
+        // A restarted peer's HELLO and its first sync messages travel on
+        // different connections: the ones that came first are asked for
+        // again as soon as it is paired (a NACK), not after the sender's
+        // ack timeout, so that the sessions in them are not late.
+        uint64_t stream = 0, seq = 0;
+        if (auto* b = std::get_if<HaSessionBatch>(&m.body)) stream = b->stream, seq = b->seq;
+        if (auto* b = std::get_if<HaBulkBegin>(&m.body)) stream = b->stream, seq = b->seq;
+        if (auto* b = std::get_if<HaBulkEnd>(&m.body)) stream = b->stream, seq = b->seq;
+        Missed& missed = missed_unpaired_[from];
+        if (seq != 0 && (missed.seq == 0 || missed.stream != stream || seq < missed.seq))
+            missed = Missed{stream, seq};
         return;
     }
     std::visit(

@@ -170,6 +170,12 @@ class HaAgent {
     uint16_t revert_pending_ =
         0;  ///< returned peers to give back to once our bulk sync reached them
     uint16_t warned_version_ = 0;  ///< peers already reported for speaking another version
+    /// The first sync message (stream, seq) each peer sent before it was
+    /// paired, dropped (unpaired_drop): asked for again once it is.
+    struct Missed {
+        uint64_t stream = 0, seq = 0;  ///< seq 0: none
+    };
+    std::array<Missed, kMaxNodes + 1> missed_unpaired_{};
     /// A warning caused by what a peer sends is logged at most this often.
     static constexpr uint64_t kRepeatedWarningUs = 10'000'000;
     uint64_t warned_unknown_us_ = 0;

@@ -444,6 +444,13 @@ void Replication::onBulkEnd(NodeId from, const HaBulkEnd& m, uint64_t now_us) {
     acceptSequenced(from, m.stream, m.seq, InboundBody(m), now_us);
 }
 
+void Replication::missedBeforePairing(NodeId from, uint64_t stream, uint64_t seq, uint64_t now_us) {
+    Peer& p = peerOrAdd(from);
+    // What the stream has delivered here already is not asked for again.
+    if (stream == p.rx_stream && seq < p.rx_next) seq = p.rx_next;
+    sendNack(p, stream, seq, now_us);
+}
+
 void Replication::sendNack(Peer& p, uint64_t stream, uint64_t from, uint64_t now_us) {
     if (p.last_nack_from == from && p.last_nack_us &&
         now_us - p.last_nack_us < options_.nack_interval_us)

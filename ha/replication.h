@@ -154,6 +154,10 @@ class Replication {
     void onAck(NodeId from, const HaAck& m, uint64_t now_us);
     void onNack(NodeId from, const HaNack& m, uint64_t now_us);
     void onResyncRequest(NodeId from, const HaResyncRequest& m, uint64_t now_us);
+    /// Peer `from` was just paired, and its sync messages from `seq` of
+    /// `stream` on were dropped before: asks it to send them again now
+    /// (a NACK) rather than after its ack timeout.
+    void missedBeforePairing(NodeId from, uint64_t stream, uint64_t seq, uint64_t now_us);
 
     /// Flushes batches, applies received messages, sends acks and due
     /// resends, releases timed-out defer tokens, retries waiting commands.

@@ -775,3 +775,42 @@ TEST_CASE("two agents exchange a bulk sync of 100k sessions") {
 
 }  // namespace
 }  // namespace tandem
+
+namespace tandem {
+
+TEST_CASE("sync messages a restarted peer dropped before it was paired are sent again at once") {
+    // A restarted node learns a peer through its HELLO, which travels on
+    // the control connection; the peer's sync messages (its bulk sync to
+    // the restarted node) may come first and are dropped. Once the HELLO is
+    // in, the restarted node asks for them (a NACK) instead of waiting for
+    // the sender's ack timeout (one second here).
+    ClusterOptions o;
+    o.agent.replication.resend_timeout_us = 1000000;
+    o.agent.replication.resend_timeout_max_us = 1000000;
+    TestCluster c({1, 2}, o);
+    pairUp(c);
+    const uint32_t now = c.clock.nowMs();
+    for (uint32_t i = 0; i < 200; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+    c.run(10);
+    REQUIRE(c.node(2).sessions() == 200);
+
+    bool hold_hello = true;
+    c.net.setFilter([&](NodeId from, NodeId to, HaChannel, std::string_view bytes) {
+        return hold_hello && from == 1 && to == 2 && typeOf(bytes) == HaMessageType::hello;
+    });
+    c.crash(2);
+    c.start(2);
+    REQUIRE(c.runUntil([&] { return counter(c, 2, HaCounter::unpaired_drop) > 0; }, 3000));
+    c.run(20);  // more of the bulk sync is dropped
+    CHECK(c.node(2).sessions() == 0);
+    hold_hello = false;
+    const uint64_t t0 = c.clock.nowMs();
+    REQUIRE(c.runUntil([&] { return c.node(2).sessions() == 200; }, 3000));
+    const uint64_t took = c.clock.nowMs() - t0;
+    CAPTURE(took);
+    CHECK(took < 500);  // the HELLO's next round, and the resend it asked for
+    CHECK(counter(c, 2, HaCounter::nacks_tx) >= 1);
+    CHECK(counter(c, 1, HaCounter::ack_timeouts) == 0);
+}
+
+}  // namespace tandem
