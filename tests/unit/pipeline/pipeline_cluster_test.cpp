@@ -684,15 +684,22 @@ uint64_t hashOfFrame(const std::vector<uint8_t>& frame) {
     return flowHash(makeFlowKey(info.tuple(0)));
 }
 
-// A client port whose flow (client -> server:80) has director `want`
-// among nodes 1..3.
-uint16_t sportWithDirector(NodeId want) {
-    for (uint16_t sport = 30000; sport < 40000; ++sport) {
-        auto f = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpSyn).build();
-        if (directorOf(hashOfFrame(f), 0b111) == want) return sport;
+// A client port from `first` on whose flow (client -> server:80) has
+// director `before` among nodes 1..3 and `after` among `owners_after`.
+uint16_t sportWithDirectors(NodeId before, NodeId after, uint16_t owners_after,
+                            uint16_t first = 30000) {
+    for (uint16_t sport = first; sport < 40000; ++sport) {
+        const uint64_t h = hashOfFrame(FrameBuilder::tcp(kClient, sport, kServer, 80, 0).build());
+        if (directorOf(h, 0b111) == before && directorOf(h, owners_after) == after) return sport;
     }
     FAIL("no such port");
     return 0;
+}
+
+// A client port whose flow (client -> server:80) has director `want`
+// among nodes 1..3.
+uint16_t sportWithDirector(NodeId want) {
+    return sportWithDirectors(want, want, 0b111);
 }
 
 }  // namespace
@@ -1313,21 +1320,7 @@ TEST_CASE("a session whose owner dies before its ClientHello is identified by th
 }
 
 namespace tandem {
-namespace {
-
-// A client port from `first` on whose flow (client -> server:80) has
-// director `before` among nodes 1..3 and `after` among `owners_after`.
-uint16_t sportWithDirectors(NodeId before, NodeId after, uint16_t owners_after,
-                            uint16_t first = 30000) {
-    for (uint16_t sport = first; sport < 40000; ++sport) {
-        const uint64_t h = hashOfFrame(FrameBuilder::tcp(kClient, sport, kServer, 80, 0).build());
-        if (directorOf(h, 0b111) == before && directorOf(h, owners_after) == after) return sport;
-    }
-    FAIL("no such port");
-    return 0;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE(
     "a member left: the new director of its flows waits for the owner's session, then passes "
