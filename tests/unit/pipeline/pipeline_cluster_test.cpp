@@ -1320,7 +1320,6 @@ TEST_CASE("a session whose owner dies before its ClientHello is identified by th
 }
 
 namespace tandem {
-namespace {}  // namespace
 
 TEST_CASE(
     "a member left: the new director of its flows waits for the owner's session, then passes "
