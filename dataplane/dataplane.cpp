@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "dataplane/dataplane_impl.h"
+#include "dataplane/packet_pool.h"
 #include "dataplane/port_rss.h"
 
 namespace tandem {
@@ -303,16 +304,27 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     for (const auto& p : spec.ports) account(p.device, p.mtu);
     if (spec.peer_link.enabled) account(spec.peer_link.device, spec.peer_link.mtu);
     const uint32_t room = packetDataRoom(largest_mtu, driver_frame);
-    pool = rte_pktmbuf_pool_create("tandem_mbufs", mbufs, kMbufCache, 0,
-                                   uint16_t(RTE_PKTMBUF_HEADROOM + room), int(rte_socket_id()));
+    // Packed buffers where no device writes into them (packet_pool.h).
+    bool all_copy = true;
+    auto copies = [&](const std::string& device) {
+        uint16_t id;
+        rte_eth_dev_info info;
+        all_copy = all_copy && rte_eth_dev_get_port_by_name(deviceName(device).c_str(), &id) == 0 &&
+                   rte_eth_dev_info_get(id, &info) == 0 && driverCopiesFrames(info.driver_name);
+    };
+    for (const auto& p : spec.ports) copies(p.device);
+    if (spec.peer_link.enabled) copies(spec.peer_link.device);
+    const PacketPoolLayout layout = packetPoolLayout(rte_eal_has_hugepages() != 0, all_copy);
+    pool = createPacketPool("tandem_mbufs", mbufs, kMbufCache,
+                            uint16_t(RTE_PKTMBUF_HEADROOM + room), int(rte_socket_id()), layout);
     if (!pool) {
         *error = std::string("cannot create the packet buffer pool (") + std::to_string(mbufs) +
                  " buffers of " + std::to_string(room) + " bytes): " + rte_strerror(rte_errno) +
                  "; raise -m in [dataplane] eal-args";
         return false;
     }
-    TLOG_INFO(kLog, "packet buffers: %u of %u bytes (the largest port MTU is %u)", mbufs, room,
-              largest_mtu);
+    TLOG_INFO(kLog, "packet buffers: %u of %u bytes, %s (the largest port MTU is %u)", mbufs, room,
+              packetPoolLayoutName(layout), largest_mtu);
     if (!chooseSteering(error)) return false;
     for (const auto& p : spec.ports) {
         uint16_t id;

@@ -66,9 +66,11 @@ from lab import ControlClient, flatten_counters  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 EAL_BASE = "--no-huge --no-pci --no-shconf --no-telemetry"
-# Without hugepages (4 KiB pages) a packet buffer may not cross a page: one
-# buffer of up to 4 KiB a page (tandemd's for an MTU of 1500, net_pcap's, and
-# testpmd's both hold 2048 to 2176 bytes of data).
+# Without hugepages (4 KiB pages) testpmd's pool keeps a packet buffer from
+# crossing a page: one buffer (2048 to 2176 bytes of data) a page. tandemd
+# packs its buffers where every port copies frames, as net_pcap does
+# (dataplane/packet_pool.h: ~2.3 KiB each), but a --baseline build from
+# before that needs a page each, so both get as much.
 TANDEMD_BUFFER_KIB = 4.1
 TESTPMD_BUFFER_KIB = 4.1
 

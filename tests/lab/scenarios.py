@@ -559,6 +559,16 @@ def worker_checks(node, workers: int) -> list[Check]:
     ]
 
 
+def pool_check(node) -> Check:
+    """The lab's ports are af_packet (frames copied in software) and EAL
+    runs without hugepages: tandemd packs its packet buffers back to back
+    (dataplane/packet_pool.h) and says so in its start-up log."""
+    with open(node.log_path, errors="replace") as f:
+        line = next((x.strip() for x in f if "packet buffers:" in x), "")
+    return Check(f"packet buffers packed ({line or 'no start-up line about them'})",
+                 ", packed (" in line)
+
+
 def run_all(lab: InlineLab, node, args, scenarios: list[Scenario], deadline: Deadline,
             started: float, final=None) -> tuple[list[Result], list[Check]]:
     """Runs the scenarios on the lab's node (the services started), then
@@ -580,6 +590,8 @@ def run_all(lab: InlineLab, node, args, scenarios: list[Scenario], deadline: Dea
                        checks, deltas, deltas.get("frames_sent", 0), time.monotonic() - started)
         print_result(whole)
         final_checks += checks
+    if args.node == "tandemd":
+        final_checks.append(pool_check(node))
     if args.node == "tandemd" and args.workers > 1:
         final_checks += worker_checks(node, args.workers)
     if final:

@@ -6,16 +6,14 @@
 #include "dataplane/port_rss.h"
 
 #include <doctest/doctest.h>
-#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "tests/unit/dataplane/test_eal.h"
 
 using namespace tandem;
 
@@ -23,31 +21,10 @@ namespace {
 
 constexpr unsigned kQueues = 3;
 
-// One EAL per process: memory from the heap, no shared config files, one
-// null port.
+// One EAL per process (test_eal.h), one null port.
 uint16_t nullPort() {
     static const int port = [] {
-        std::vector<std::string> args = {"port_rss_test",
-                                         "--no-huge",
-                                         "--no-pci",
-                                         "-m",
-                                         "64",
-                                         "--no-shconf",
-                                         "--file-prefix=tandem_port_rss_test",
-                                         "--no-telemetry",
-                                         "--vdev=net_null0,no-rx=1",
-                                         "--log-level=error",
-                                         "-l",
-                                         "0"};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        if (rte_eal_init(int(argv.size()), argv.data()) < 0) return -1;
-        // --no-shconf leaves an empty runtime folder behind: remove it.
-        static std::string runtime_dir = rte_eal_get_runtime_dir();
-        std::atexit([] {
-            rte_eal_cleanup();
-            rmdir(runtime_dir.c_str());
-        });
+        if (!test::startTestEal("tandem_port_rss_test", "net_null0,no-rx=1")) return -1;
         uint16_t id = 0;
         if (rte_eth_dev_get_port_by_name("net_null0", &id) != 0) return -1;
         rte_mempool* pool =
