@@ -59,6 +59,8 @@ cleanup() {
     fi
     [[ -n $netns ]] && ip netns del "$netns" 2>/dev/null
     [[ -n $work ]] && rm -rf "$work"
+    # The daemon's EAL runtime folder (its --file-prefix, below).
+    rm -rf "/var/run/dpdk/tandem-pkgtest-$$"
     exit "$status"
 }
 trap cleanup EXIT

@@ -65,7 +65,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 from lab import ControlClient, flatten_counters  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
-EAL_BASE = "--no-huge --no-pci --no-shconf --no-telemetry"
+# The EAL's runtime folder (/var/run/dpdk/PREFIX), removed at the end: the
+# programs run one at a time, so they share it.
+EAL_PREFIX = f"tandem-bench-e2e-{os.getpid()}"
+EAL_BASE = f"--no-huge --no-pci --no-shconf --no-telemetry --file-prefix {EAL_PREFIX}"
 # Without hugepages (4 KiB pages) testpmd's pool keeps a packet buffer from
 # crossing a page: one buffer (2048 to 2176 bytes of data) a page. tandemd
 # packs its buffers where every port copies frames, as net_pcap does
@@ -346,6 +349,7 @@ def main() -> int:
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(f"/var/run/dpdk/{EAL_PREFIX}", ignore_errors=True)
 
 
 if __name__ == "__main__":
