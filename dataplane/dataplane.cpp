@@ -305,15 +305,16 @@ bool Dataplane::Impl::openPorts(std::string* error) {
     if (spec.peer_link.enabled) account(spec.peer_link.device, spec.peer_link.mtu);
     const uint32_t room = packetDataRoom(largest_mtu, driver_frame);
     // Packed buffers where no device writes into them (packet_pool.h).
-    bool all_copy = true;
-    auto copies = [&](const std::string& device) {
+    auto copies = [](const std::string& device) {
         uint16_t id;
         rte_eth_dev_info info;
-        all_copy = all_copy && rte_eth_dev_get_port_by_name(deviceName(device).c_str(), &id) == 0 &&
-                   rte_eth_dev_info_get(id, &info) == 0 && driverCopiesFrames(info.driver_name);
+        return rte_eth_dev_get_port_by_name(deviceName(device).c_str(), &id) == 0 &&
+               rte_eth_dev_info_get(id, &info) == 0 && driverCopiesFrames(info.driver_name);
     };
-    for (const auto& p : spec.ports) copies(p.device);
-    if (spec.peer_link.enabled) copies(spec.peer_link.device);
+    const bool all_copy =
+        std::all_of(spec.ports.begin(), spec.ports.end(),
+                    [&](const DataplanePortSpec& p) { return copies(p.device); }) &&
+        (!spec.peer_link.enabled || copies(spec.peer_link.device));
     const PacketPoolLayout layout = packetPoolLayout(rte_eal_has_hugepages() != 0, all_copy);
     pool = createPacketPool("tandem_mbufs", mbufs, kMbufCache,
                             uint16_t(RTE_PKTMBUF_HEADROOM + room), int(rte_socket_id()), layout);
