@@ -70,6 +70,8 @@ namespace tandem {
     X(bulk_records_tx, "session records sent by bulk syncs")                                       \
     X(bulk_records_rx, "session records received by bulk syncs")                                   \
     X(bulk_timeouts, "peers whose bulk sync did not complete in time (tentative ended)")           \
+    X(members_not_found,                                                                           \
+      "members the peers reported alive that this node could not pair with before it went active") \
     X(bulk_stale_events, "bulk events of a scan that is no longer wanted")                         \
     X(defer_tokens, "deferred first packets waiting for a peer's acknowledgement")                 \
     X(defer_released, "deferred packets released by an acknowledgement")                           \

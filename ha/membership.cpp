@@ -128,6 +128,7 @@ void Membership::onHeartbeat(NodeId from, const HaHeartbeat& hb, uint64_t now_us
         // arrives, and offer ours so that it sends one.
         p->paired = false;
         p->state_known = false;
+        p->reports_owners = 0;
         if (now_us - p->last_hello_tx_us >= options_.heartbeat_interval_us) sendHello(*p, now_us);
         return;
     }
@@ -140,8 +141,13 @@ void Membership::onHeartbeat(NodeId from, const HaHeartbeat& hb, uint64_t now_us
     p->bulk_expected = hb.bulk_expected;
     if (hb.rules_hash) notePolicy(*p, hb.rules_hash, hb.rules_count);  // 0: an older sender
     p->knows_us = false;
-    for (const HaMemberView& m : hb.members)
-        if (m.id == self_) p->knows_us = m.incarnation == local_hello_.incarnation;
+    p->reports_owners = 0;
+    for (const HaMemberView& m : hb.members) {
+        if (m.id == self_)
+            p->knows_us = m.incarnation == local_hello_.incarnation;
+        else if (m.alive && canOwnSessions(m.state) && isValidNodeId(m.id))
+            p->reports_owners |= nodeBit(m.id);
+    }
 }
 
 void Membership::onHaTraffic(NodeId from, uint64_t now_us) {
@@ -220,6 +226,7 @@ void Membership::becomeTentative(const std::string& cause, uint64_t now_us) {
     for (PeerView& p : peers_) {
         p.bulk_in_done = false;
         p.bulk_progress_us = now_us;
+        p.not_found_logged = false;
     }
     primary_ = false;
     enter(NodeState::tentative, cause, now_us);
@@ -463,9 +470,39 @@ void Membership::tickTentative(uint64_t now_us) {
         waiting = true;
     }
     if (waiting) return;
+    if (!membersFound(now_us)) return;
     activate(
         any_alive ? "bulk sync complete (from node " + from + ")" : "no peer left to sync from",
         now_us);
+}
+
+// A member that the peers this node synced from report alive and active
+// owns sessions, and some of them this node backs up or directs once it is
+// active. Had it not paired with that member yet, its view would leave the
+// member out, and it would take the member's sessions for orphans (adopt
+// them) and hold their packets as a new director. So it pairs with every
+// member reported alive first; one it cannot reach (a cut path) is given
+// up after the startup wait, and it goes on without it.
+bool Membership::membersFound(uint64_t now_us) {
+    uint16_t reported = 0;
+    for (const PeerView& p : peers_) {
+        if (p.alive && p.state_known) reported |= p.reports_owners;
+    }
+    bool waiting = false;
+    for (PeerView& p : peers_) {
+        if (p.alive || !(reported & nodeBit(p.id)) || p.not_found_logged) continue;
+        if (now_us - tentative_since_us_ < options_.startup_wait_us) {
+            waiting = true;
+            continue;
+        }
+        counters_.inc(HaCounter::members_not_found);
+        TLOG_WARN("ha",
+                  "%s is reported alive by the peers but did not answer within %s: going on "
+                  "without it",
+                  nodeText(p).c_str(), msText(options_.startup_wait_us).c_str());
+        p.not_found_logged = true;
+    }
+    return !waiting;
 }
 
 void Membership::updateSelf(uint64_t now_us) {

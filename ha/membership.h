@@ -88,6 +88,9 @@ struct PeerView {
     bool links_ok = true;
     bool knows_us = false;     ///< its heartbeats show it paired with our incarnation
     bool state_known = false;  ///< a heartbeat of its current incarnation arrived
+    /// Members its last heartbeat reported alive and able to own sessions
+    /// (node bits): a starting node waits to pair with each of them.
+    uint16_t reports_owners = 0;
     uint64_t heartbeats_rx = 0;
     uint64_t bulk_received = 0;  ///< its inbound bulk sync, as it reports
     uint64_t bulk_expected = 0;
@@ -101,6 +104,7 @@ struct PeerView {
     std::string policy_warned;  ///< the mismatch last logged (empty: none)
     // bookkeeping
     bool bulk_in_done = false;  ///< a bulk sync from it completed (or was given up) since tentative
+    bool not_found_logged = false;  ///< tentative: gone on without it although reported alive
     uint64_t bulk_progress_us = 0;  ///< last time its bulk sync to us made progress
     uint64_t last_hello_tx_us = 0;
     bool counted_active = false;  ///< alive and active, as last reported in an event
@@ -198,6 +202,9 @@ class Membership {
     void setPrimaryRole(bool primary, const std::string& cause);
     /// Enters the active state the election gives.
     void activate(const std::string& cause, uint64_t now_us);
+    /// tentative: every member the peers report alive and active was paired
+    /// with (or given up after the startup wait).
+    bool membersFound(uint64_t now_us);
 
     void updateLiveness(uint64_t now_us);
     void updateSelf(uint64_t now_us);

@@ -475,6 +475,64 @@ TEST_CASE("three nodes form a cluster of active members with one primary") {
     CHECK(c.node(3).clusterView().owners == (nodeBit(2) | nodeBit(3)));
 }
 
+// Starts nodes 1-3, crashes node 3 once all are active, and restarts it
+// with its paths to node 1 cut (the HA channels and the peer link): node 2
+// answers it at once, node 1 not.
+void restartThirdCutFromFirst(TestCluster& c) {
+    c.startAll();
+    REQUIRE(c.runUntil(
+        [&] {
+            return active(c.node(1).state()) && active(c.node(2).state()) &&
+                   active(c.node(3).state());
+        },
+        3000));
+    c.crash(3);
+    REQUIRE(c.runUntil([&] { return c.node(2).clusterView().owners == (nodeBit(1) | nodeBit(2)); },
+                       1000));
+    c.net.partition(1, 3, true);
+    c.cutPeerLink(1, 3, true);
+    c.start(3);
+}
+
+TEST_CASE("a starting node pairs with every member its peers report alive before it is active") {
+    TestCluster c({1, 2, 3});
+    restartThirdCutFromFirst(c);
+    // Node 2 is found and synced from at once; node 1, which node 2 reports
+    // alive and active, is not reachable yet: node 3 waits for it.
+    REQUIRE(c.runUntil([&] { return c.node(3).state() == NodeState::tentative; }, 1000));
+    c.run(400);
+    CHECK(c.node(3).state() == NodeState::tentative);
+    CHECK_FALSE(c.node(3).clusterView().selfMayOwn());
+    c.net.partition(1, 3, false);
+    c.cutPeerLink(1, 3, false);
+    // Once active, its first view has every member: no owner of a session
+    // it backs up is missing from it.
+    uint16_t owners_when_active = 0;
+    REQUIRE(c.runUntil(
+        [&] {
+            if (!active(c.node(3).state())) return false;
+            owners_when_active = c.node(3).clusterView().owners;
+            return true;
+        },
+        2000));
+    CHECK(owners_when_active == (nodeBit(1) | nodeBit(2) | nodeBit(3)));
+    CHECK(counter(c, 3, HaCounter::members_not_found) == 0);
+}
+
+TEST_CASE("a member its peers report alive that stays unreachable is given up after the startup "
+          "wait") {
+    TestCluster c({1, 2, 3});
+    restartThirdCutFromFirst(c);
+    REQUIRE(c.runUntil([&] { return c.node(3).state() == NodeState::tentative; }, 1000));
+    const uint64_t since = c.node(3).agent->status().local.last_transition.at_us;
+    REQUIRE(c.runUntil([&] { return active(c.node(3).state()); }, 3000));
+    const uint64_t waited_us = c.node(3).agent->status().local.last_transition.at_us - since;
+    CHECK(waited_us >= 1000000);  // the startup wait (never under a second)
+    CHECK(waited_us < 1100000);
+    CHECK(counter(c, 3, HaCounter::members_not_found) == 1);
+    CHECK(c.node(3).clusterView().owners == (nodeBit(2) | nodeBit(3)));
+}
+
 TEST_CASE("a restarted peer is detected by its new incarnation") {
     TestCluster c({1, 2});
     c.startAll();
