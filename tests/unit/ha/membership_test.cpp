@@ -519,8 +519,7 @@ TEST_CASE("a starting node pairs with every member its peers report alive before
     CHECK(counter(c, 3, HaCounter::members_not_found) == 0);
 }
 
-TEST_CASE("a member its peers report alive that stays unreachable is given up after the startup "
-          "wait") {
+TEST_CASE("a member reported alive that stays unreachable is given up after the startup wait") {
     TestCluster c({1, 2, 3});
     restartThirdCutFromFirst(c);
     REQUIRE(c.runUntil([&] { return c.node(3).state() == NodeState::tentative; }, 1000));
