@@ -226,7 +226,7 @@ void Membership::becomeTentative(const std::string& cause, uint64_t now_us) {
     for (PeerView& p : peers_) {
         p.bulk_in_done = false;
         p.bulk_progress_us = now_us;
-        p.not_found_logged = false;
+        p.given_up = false;
     }
     primary_ = false;
     enter(NodeState::tentative, cause, now_us);
@@ -490,7 +490,7 @@ bool Membership::membersFound(uint64_t now_us) {
     }
     bool waiting = false;
     for (PeerView& p : peers_) {
-        if (p.alive || !(reported & nodeBit(p.id)) || p.not_found_logged) continue;
+        if (p.alive || !(reported & nodeBit(p.id)) || p.given_up) continue;
         if (now_us - tentative_since_us_ < options_.startup_wait_us) {
             waiting = true;
             continue;
@@ -500,7 +500,7 @@ bool Membership::membersFound(uint64_t now_us) {
                   "%s is reported alive by the peers but did not answer within %s: going on "
                   "without it",
                   nodeText(p).c_str(), msText(options_.startup_wait_us).c_str());
-        p.not_found_logged = true;
+        p.given_up = true;
     }
     return !waiting;
 }

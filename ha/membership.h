@@ -104,7 +104,7 @@ struct PeerView {
     std::string policy_warned;  ///< the mismatch last logged (empty: none)
     // bookkeeping
     bool bulk_in_done = false;  ///< a bulk sync from it completed (or was given up) since tentative
-    bool not_found_logged = false;  ///< tentative: gone on without it although reported alive
+    bool given_up = false;  ///< tentative: reported alive, not found in time, gone on without it
     uint64_t bulk_progress_us = 0;  ///< last time its bulk sync to us made progress
     uint64_t last_hello_tx_us = 0;
     bool counted_active = false;  ///< alive and active, as last reported in an event

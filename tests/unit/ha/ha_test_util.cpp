@@ -255,6 +255,17 @@ void TestCluster::startAll() {
     for (NodeId id : ids_) start(id);
 }
 
+bool TestCluster::startAllActive(uint64_t max_ms) {
+    startAll();
+    return runUntil(
+        [&] {
+            for (NodeId id : ids_)
+                if (!canOwnSessions(node(id).state())) return false;
+            return true;
+        },
+        max_ms);
+}
+
 void TestCluster::crash(NodeId id) {
     TestNode& n = node(id);
     n.up = false;

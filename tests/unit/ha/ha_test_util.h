@@ -124,6 +124,9 @@ class TestCluster {
     /// Starts (or restarts, with a fresh table and incarnation) node `id`.
     void start(NodeId id);
     void startAll();
+    /// Starts every node and runs until each may own sessions or `max_ms`
+    /// passed; returns whether all are active.
+    bool startAllActive(uint64_t max_ms);
     /// Kills node `id`: no more steps, messages to it are lost.
     void crash(NodeId id);
     /// Cuts or heals the peer link between a and b.

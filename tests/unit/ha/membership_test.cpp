@@ -452,13 +452,7 @@ TEST_CASE("peers with different policies pair, are shown as such, and agree agai
 
 TEST_CASE("three nodes form a cluster of active members with one primary") {
     TestCluster c({1, 2, 3});
-    c.startAll();
-    REQUIRE(c.runUntil(
-        [&] {
-            return active(c.node(1).state()) && active(c.node(2).state()) &&
-                   active(c.node(3).state());
-        },
-        3000));
+    REQUIRE(c.startAllActive(3000));
     c.run(200);
     int primaries = 0;
     for (NodeId n : {1, 2, 3}) {
@@ -479,13 +473,7 @@ TEST_CASE("three nodes form a cluster of active members with one primary") {
 // with its paths to node 1 cut (the HA channels and the peer link): node 2
 // answers it at once, node 1 not.
 void restartThirdCutFromFirst(TestCluster& c) {
-    c.startAll();
-    REQUIRE(c.runUntil(
-        [&] {
-            return active(c.node(1).state()) && active(c.node(2).state()) &&
-                   active(c.node(3).state());
-        },
-        3000));
+    REQUIRE(c.startAllActive(3000));
     c.crash(3);
     REQUIRE(c.runUntil([&] { return c.node(2).clusterView().owners == (nodeBit(1) | nodeBit(2)); },
                        1000));

@@ -208,13 +208,7 @@ TEST_CASE(
     "in a cluster a session goes to its backup owner only, and its deferred packet waits "
     "for that node's acknowledgement") {
     TestCluster c({1, 2, 3});
-    c.startAll();
-    REQUIRE(c.runUntil(
-        [&] {
-            return active(c.node(1).state()) && active(c.node(2).state()) &&
-                   active(c.node(3).state());
-        },
-        3000));
+    REQUIRE(c.startAllActive(3000));
     c.run(50);
     const uint64_t records_before = counter(c, 1, HaCounter::records_tx);
     c.net.setRules(1, 3, {0, 0, 3000, 0});  // node 3 answers only after 3 ms
@@ -261,13 +255,7 @@ TEST_CASE("records per new session do not grow with the cluster: one to the back
 
 TEST_CASE("a release tells the old backup owner alone to drop its copy") {
     TestCluster c({1, 2, 3});
-    c.startAll();
-    REQUIRE(c.runUntil(
-        [&] {
-            return active(c.node(1).state()) && active(c.node(2).state()) &&
-                   active(c.node(3).state());
-        },
-        3000));
+    REQUIRE(c.startAllActive(3000));
     c.run(50);
     Session s = makeSession(7, 1, 2, c.clock.nowMs());
     c.node(1).worker().upsert(s);
