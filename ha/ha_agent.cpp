@@ -598,6 +598,9 @@ bool HaAgent::step() {
     readWorkerStamps(now);
     membership_.tick(now);
     handleMembershipEvents(now);
+    // The view goes out before any command that relies on it: a revert gives
+    // sessions to a peer the workers must see as one that may own.
+    publishView();
     revertWhenSynced();
     natDepartures(now);
     uint16_t targets = 0;

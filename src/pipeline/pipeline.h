@@ -326,6 +326,7 @@ class Pipeline {
         NodeId peer = kNoNode, from = kNoNode, to = kNoNode, origin = kNoNode;
         uint32_t bulk_id = 0;
         uint32_t cursor = 0;
+        uint32_t since_ms = 0;    // when the command arrived
         bool end_denied = false;  // reevaluate_policy: end what the policy denies now
     };
     // A bulk scan per peer (up to 15 at once when a cluster of 16 starts),
@@ -334,6 +335,9 @@ class Pipeline {
     // Clusters: how long a node keeps the copy of a session it handed over
     // and does not back up (packets forwarders send the former owner meanwhile).
     static constexpr uint32_t kHandoverCopyMs = 10000;
+    // A transfer to a node waits at most this long for a view that lets the
+    // node own (the agent publishes that view first; see transferTargetReady).
+    static constexpr uint32_t kTransferViewWaitMs = 1000;
     // Replicas owned by any one peer take at most the table's capacity less
     // this share (1/16): a peer, faulty or not, never fills the table with
     // its sessions, and this node keeps room for its own new sessions and
@@ -504,6 +508,7 @@ class Pipeline {
                      uint32_t now_ms);
     void applyErase(const Session& incoming);
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
+    bool transferTargetReady(Job& job, uint32_t now_ms);
     bool stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms);
     bool stepRebalance(uint32_t index, uint32_t now_ms);
     bool stepReevaluate(uint32_t index, bool end_denied, uint32_t now_ms);

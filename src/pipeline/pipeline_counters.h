@@ -75,6 +75,8 @@ namespace tandem {
       "packets carried for a session whose owner of record forwarded them here (ownership "        \
       "changing hands)")                                                                           \
     X(sessions_given, "sessions handed to another node (revert, suspend)")                         \
+    X(transfers_abandoned,                                                                         \
+      "hand-overs not done: the target stayed unable to own sessions in this node's view")         \
     X(replicas_installed, "session replicas received from peers and installed")                    \
     X(replicas_removed, "session replicas removed at their owner's request")                       \
     X(replicas_expired, "replicas dropped after their owner left without adopting them")           \

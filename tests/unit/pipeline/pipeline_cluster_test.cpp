@@ -227,27 +227,37 @@ TEST_CASE("a forwarded frame this node does not own either is dropped, not bounc
     CHECK(p.b.count(PipelineCounter::dropped_forward_loop) == 1);
 }
 
-TEST_CASE("ownership handed back by a transfer job moves every matching session") {
-    Pair p;
-    // Node 2 adopted node 1's sessions during an outage.
+// Node 2 owns 100 flows of node 1's, adopted while node 1 was down; node 1
+// is back (reachable) but still tentative in node 2's view.
+void adoptedWhileOneWasDown(Pair& p) {
     for (uint16_t port = 1000; port < 1100; ++port) {
-        auto f = FrameBuilder::udp(kClient, port, kServer, 53).build();
-        p.a.send(f, kInside);
+        p.a.send(FrameBuilder::udp(kClient, port, kServer, 53).build(), kInside);
     }
     replicate(p.a, p.b);
     p.b.setView(0b10, 0b10);
     for (uint16_t port = 1000; port < 1100; ++port) {
         p.b.send(FrameBuilder::udp(kServer, 53, kClient, port).build(), kOutside);
     }
-    CHECK(p.b.count(PipelineCounter::sessions_adopted) == 100);
+    REQUIRE(p.b.count(PipelineCounter::sessions_adopted) == 100);
     p.b.events();
-    // Node 1 is back and synced: node 2 gives back what node 1 originally owned.
-    p.b.setView(0b11, 0b11);
-    p.a.setView(0b11, 0b11);
+    p.b.setView(0b10, 0b11);
+}
+
+// Node 2 gives back what node 1 owned before (the revert's command).
+void giveBackToOne(Pair& p, uint32_t now) {
     AgentCommand cmd;
     cmd.kind = AgentCommandKind::transfer_owner;
     cmd.from = 2, cmd.to = 1, cmd.origin = 1;
-    p.b.pipe->apply(cmd, 2000);
+    p.b.pipe->apply(cmd, now);
+}
+
+TEST_CASE("ownership handed back by a transfer job moves every matching session") {
+    Pair p;
+    adoptedWhileOneWasDown(p);
+    // Node 1 is back and synced: node 2 gives back what node 1 originally owned.
+    p.b.setView(0b11, 0b11);
+    p.a.setView(0b11, 0b11);
+    giveBackToOne(p, 2000);
     while (p.b.pipe->runJobs(2000, 64)) {
     }
     CHECK(p.b.count(PipelineCounter::sessions_given) == 100);
@@ -259,6 +269,43 @@ TEST_CASE("ownership handed back by a transfer job moves every matching session"
     // Traffic now reaching node 2 goes to node 1.
     CHECK(p.b.send(FrameBuilder::udp(kServer, 53, kClient, 1000).build(), kOutside).kind ==
           VerdictKind::to_peer);
+}
+
+TEST_CASE("a hand-over waits until the view lets its target own") {
+    // The revert command reaches the worker before the view that names node 1
+    // an owner again: given now, each session's next packet would find an
+    // owner the view says cannot own, and node 2 would adopt it back.
+    Pair p;
+    adoptedWhileOneWasDown(p);
+    giveBackToOne(p, 2000);
+    CHECK(p.b.pipe->runJobs(2000, 4096));  // still pending
+    CHECK(p.b.count(PipelineCounter::sessions_given) == 0);
+    CHECK(p.b.send(FrameBuilder::udp(kServer, 53, kClient, 1000).build(), kOutside).kind ==
+          VerdictKind::forward);
+    CHECK(p.b.count(PipelineCounter::sessions_adopted) == 100);
+    // The view arrives: everything goes, and the next packet goes to node 1.
+    p.b.setView(0b11, 0b11);
+    while (p.b.pipe->runJobs(2100, 64)) {
+    }
+    CHECK(p.b.count(PipelineCounter::sessions_given) == 100);
+    CHECK(p.b.send(FrameBuilder::udp(kServer, 53, kClient, 1000).build(), kOutside).kind ==
+          VerdictKind::to_peer);
+    CHECK(p.b.count(PipelineCounter::sessions_adopted) == 100);
+    CHECK(p.b.count(PipelineCounter::transfers_abandoned) == 0);
+}
+
+TEST_CASE("a hand-over to a node that never becomes an owner is given up") {
+    Pair p;
+    adoptedWhileOneWasDown(p);
+    giveBackToOne(p, 2000);
+    CHECK(p.b.pipe->runJobs(2999, 4096));
+    CHECK_FALSE(p.b.pipe->runJobs(3000, 4096));  // the wait is over: no job left
+    CHECK(p.b.count(PipelineCounter::transfers_abandoned) == 1);
+    CHECK(p.b.count(PipelineCounter::sessions_given) == 0);
+    // A view that comes later does not revive it.
+    p.b.setView(0b11, 0b11);
+    CHECK_FALSE(p.b.pipe->runJobs(3100, 4096));
+    CHECK(p.b.count(PipelineCounter::sessions_given) == 0);
 }
 
 TEST_CASE("a replica lives while its owner does, and goes when the owner is gone") {
