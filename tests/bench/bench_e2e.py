@@ -42,7 +42,11 @@ crosses to another worker, but each is still parsed once more to find its
 worker (rss steering skips that too; no device here can be programmed
 for it).
 
-    /usr/bin/python3 tests/bench/bench_e2e.py [--tandemd PATH] [--flows N]
+--hugepages: EAL memory in 2 MiB pages (reserved beforehand, e.g.
+`echo 2900 > /proc/sys/vm/nr_hugepages` at 1 M flows, 0 afterwards) instead
+of 4 KiB pages, as a deployment runs.
+
+    /usr/bin/python3 tests/bench/bench_e2e.py [--tandemd PATH] [--flows N] [--hugepages]
         [--size 64|imix] [--workers N [--presplit]] [--rounds N] [--seconds S] [--perf FILE]
         [--baseline PATH]
 """
@@ -68,27 +72,59 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 # The EAL's runtime folder (/var/run/dpdk/PREFIX), removed at the end: the
 # programs run one at a time, so they share it.
 EAL_PREFIX = f"tandem-bench-e2e-{os.getpid()}"
-EAL_BASE = f"--no-huge --no-pci --no-shconf --no-telemetry --file-prefix {EAL_PREFIX}"
+EAL_COMMON = f"--no-pci --no-telemetry --file-prefix {EAL_PREFIX}"
 # Without hugepages (4 KiB pages) testpmd's pool keeps a packet buffer from
 # crossing a page: one buffer (2048 to 2176 bytes of data) a page. tandemd
 # packs its buffers where every port copies frames, as net_pcap does
 # (dataplane/packet_pool.h: ~2.3 KiB each), but a --baseline build from
 # before that needs a page each, so both get as much.
-TANDEMD_BUFFER_KIB = 4.1
-TESTPMD_BUFFER_KIB = 4.1
+NO_HUGE_BUFFER_KIB = 4.1
+# On 2 MiB pages (--hugepages, as a deployment runs) buffers lie back to back
+# in both programs: ~2.4 KiB each.
+HUGE_BUFFER_KIB = 2.5
 
 
-def eal(workers: int, buffers: int, buffer_kib: float) -> str:
+class Memory:
+    """How the EAL gets its memory: 4 KiB pages (the default; what every
+    machine has), or 2 MiB hugepages the operator reserved (--hugepages:
+    `--in-memory`, no hugetlbfs mount needed)."""
+    huge = False
+
+    @classmethod
+    def base(cls) -> str:
+        return f"--in-memory {EAL_COMMON}" if cls.huge else f"--no-huge --no-shconf {EAL_COMMON}"
+
+    @classmethod
+    def buffer_kib(cls) -> float:
+        return HUGE_BUFFER_KIB if cls.huge else NO_HUGE_BUFFER_KIB
+
+
+def eal_mib(buffers: int) -> int:
+    """EAL memory for `buffers` packet buffers and 512 MiB besides."""
+    return int(buffers * Memory.buffer_kib() / 1024) + 512
+
+
+def free_huge_mib() -> int:
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            info[k] = int(v.split()[0])
+    return info.get("HugePages_Free", 0) * info.get("Hugepagesize", 0) // 1024
+
+
+def eal(workers: int, buffers: int) -> str:
     """EAL arguments: lcore 0 for the main thread, 1..workers forwarding,
     memory for `buffers` packet buffers and 512 MiB besides."""
-    mib = int(buffers * buffer_kib / 1024) + 512
+    mib = eal_mib(buffers)
+    base = Memory.base()
     cpus = os.cpu_count() or 1
     if workers + 1 <= cpus:
-        return f"{EAL_BASE} -m {mib} -l 0-{workers}"
+        return f"{base} -m {mib} -l 0-{workers}"
     # More lcores than CPUs: forwarding lcore k on CPU k mod cpus (the main
     # thread, which mostly sleeps, shares CPU 0).
     lcores = ",".join(f"{k}@{k % cpus}" for k in range(workers + 1))
-    return f"{EAL_BASE} -m {mib} --lcores {lcores}"
+    return f"{base} -m {mib} --lcores {lcores}"
 
 
 def capture_buffers(flows: int) -> int:
@@ -177,7 +213,7 @@ def run_testpmd(inside: list[str], outside: list[str], flows: int, warmup: float
                 seconds: float) -> float:
     workers = len(inside)
     buffers = capture_buffers(flows)
-    argv = ["dpdk-testpmd", *eal(workers, buffers, TESTPMD_BUFFER_KIB).split()]
+    argv = ["dpdk-testpmd", *eal(workers, buffers).split()]
     for v in vdevs(inside, outside):
         argv += ["--vdev", v]
     argv += ["--", "--forward-mode=io", "--stats-period", "1",
@@ -222,7 +258,7 @@ def tandemd_config(workdir: str, inside: list[str], outside: list[str],
     with open(path, "w") as f:
         f.write("[node]\nid = 1\nname = bench\n\n"
                 f"[dataplane]\nmode = inline\n"
-                f"eal-args = {eal(workers, buffers, TANDEMD_BUFFER_KIB)}\nworkers = {workers}\n"
+                f"eal-args = {eal(workers, buffers)}\nworkers = {workers}\n"
                 f"session-capacity = {max(65536, 4 * flows)}\nbusy-poll = true\n"
                 f"packet-buffers = {buffers}\n\n"
                 f"[port.inside]\ndevice = {vdevs(inside, outside)[0]}\nzone = inside\n\n"
@@ -290,6 +326,9 @@ def main() -> int:
     ap.add_argument("--perf", metavar="FILE",
                     help="perf record tandemd's last measured window into FILE and print its "
                          "top symbols (the rate of that round is then perf's too)")
+    ap.add_argument("--hugepages", action="store_true",
+                    help="EAL memory on 2 MiB hugepages, as a deployment has it (reserve them "
+                         "first: vm.nr_hugepages); default: 4 KiB pages (--no-huge)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--seconds", type=float, default=4.0)
@@ -297,6 +336,13 @@ def main() -> int:
     if not shutil.which("dpdk-testpmd"):
         print("dpdk-testpmd not found (Debian package dpdk-dev)")
         return 2
+    Memory.huge = a.hugepages
+    if a.hugepages:
+        need = eal_mib(capture_buffers(a.flows))
+        if free_huge_mib() < need:
+            print(f"--hugepages: {need} MiB of free hugepages needed, {free_huge_mib()} free "
+                  f"(echo {need // 2 + 1} > /proc/sys/vm/nr_hugepages; 0 afterwards)")
+            return 2
     workdir = tempfile.mkdtemp(prefix="tandem-bench-e2e-")
     try:
         inside, outside = make_captures(workdir, a.flows, a.size, a.workers,
@@ -321,6 +367,7 @@ def main() -> int:
             return (f"{m / 1e6:8.2f} Mpps ({min(rates) / 1e6:.2f}-{max(rates) / 1e6:.2f})  "
                     f"= {100 * m / m_ref:.0f} % of testpmd")
         print(f"flows {a.flows}, frames {a.size} B, {a.workers} forwarding core(s), "
+              f"{'2 MiB hugepages' if a.hugepages else '4 KiB pages'}, "
               f"{a.rounds} rounds (alternating), medians (range):")
         print(f"  testpmd io-forward  {m_ref / 1e6:8.2f} Mpps ({min(ref) / 1e6:.2f}-"
               f"{max(ref) / 1e6:.2f})")
