@@ -598,8 +598,9 @@ bool HaAgent::step() {
     readWorkerStamps(now);
     membership_.tick(now);
     handleMembershipEvents(now);
-    // The view goes out before any command that relies on it: a revert gives
-    // sessions to a peer the workers must see as one that may own.
+    // The view goes out once the membership has changed and before any
+    // command that relies on it: a revert gives sessions to a peer the
+    // workers must see as one that may own. Nothing below changes it.
     publishView();
     revertWhenSynced();
     natDepartures(now);
@@ -610,7 +611,6 @@ bool HaAgent::step() {
 
     sendPeerLinkHeartbeats(now);
     work |= replication_.tick(now);
-    publishView();
     if (dirty_ || now - last_snapshot_us_ >= options_.status_interval_ms * 1000) snapshot(now);
     return work;
 }

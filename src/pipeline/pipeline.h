@@ -336,7 +336,7 @@ class Pipeline {
     // and does not back up (packets forwarders send the former owner meanwhile).
     static constexpr uint32_t kHandoverCopyMs = 10000;
     // A transfer to a node waits at most this long for a view that lets the
-    // node own (the agent publishes that view first; see transferTargetReady).
+    // node own (the agent publishes that view first; see stepJob).
     static constexpr uint32_t kTransferViewWaitMs = 1000;
     // Replicas owned by any one peer take at most the table's capacity less
     // this share (1/16): a peer, faulty or not, never fills the table with
@@ -508,7 +508,6 @@ class Pipeline {
                      uint32_t now_ms);
     void applyErase(const Session& incoming);
     bool stepJob(Job& job, uint32_t now_ms, uint32_t& budget);
-    bool transferTargetReady(Job& job, uint32_t now_ms);
     bool stepMemberLeft(NodeId gone, uint32_t index, uint32_t now_ms);
     bool stepRebalance(uint32_t index, uint32_t now_ms);
     bool stepReevaluate(uint32_t index, bool end_denied, uint32_t now_ms);

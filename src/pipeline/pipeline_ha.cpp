@@ -243,24 +243,21 @@ void Pipeline::apply(const AgentCommand& cmd, uint32_t now_ms) {
     }
 }
 
-// A hand-over to a named node needs a view in which that node may own: the
-// new owner's backup is elected in it, and a packet of a session given to a
-// node the view does not let own is taken back at once (adopted, as from a
-// node that is gone). The agent publishes that view before it sends the
-// command; should this worker not have it yet, the transfer waits for it, and
-// is given up if the target never becomes an owner (it left again).
-bool Pipeline::transferTargetReady(Job& job, uint32_t now_ms) {
-    if (job.to == kNoNode || view_.mayOwn(job.to)) return true;
-    if (now_ms - job.since_ms < kTransferViewWaitMs) return false;
-    counters_.inc(PipelineCounter::transfers_abandoned);
-    job.active = false;
-    return false;
-}
-
 bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
     const uint32_t cap = table_.capacity();
-    if (job.kind == AgentCommandKind::transfer_owner && !transferTargetReady(job, now_ms)) {
-        return job.active;  // later, or given up
+    if (job.kind == AgentCommandKind::transfer_owner && job.to != kNoNode &&
+        !view_.mayOwn(job.to)) {
+        // A hand-over to a named node needs a view in which that node may
+        // own: the new owner's backup is elected in it, and a packet of a
+        // session given to a node the view does not let own is taken back at
+        // once (adopted, as from a node that is gone). The agent publishes
+        // that view before it sends the command; should this worker not have
+        // it yet, the transfer waits for it, and is given up if the target
+        // never becomes an owner (it left again).
+        if (now_ms - job.since_ms < kTransferViewWaitMs) return true;
+        counters_.inc(PipelineCounter::transfers_abandoned);
+        job.active = false;
+        return false;
     }
     while (budget > 0 && job.cursor < cap) {
         const uint32_t i = job.cursor;

@@ -84,24 +84,18 @@ NO_HUGE_BUFFER_KIB = 4.1
 HUGE_BUFFER_KIB = 2.5
 
 
-class Memory:
-    """How the EAL gets its memory: 4 KiB pages (the default; what every
-    machine has), or 2 MiB hugepages the operator reserved (--hugepages:
-    `--in-memory`, no hugetlbfs mount needed)."""
-    huge = False
+# Set from --hugepages: EAL memory in 2 MiB hugepages the operator reserved
+# (`--in-memory`: no hugetlbfs mount needed) instead of 4 KiB pages.
+HUGEPAGES = False
 
-    @classmethod
-    def base(cls) -> str:
-        return f"--in-memory {EAL_COMMON}" if cls.huge else f"--no-huge --no-shconf {EAL_COMMON}"
 
-    @classmethod
-    def buffer_kib(cls) -> float:
-        return HUGE_BUFFER_KIB if cls.huge else NO_HUGE_BUFFER_KIB
+def buffer_kib() -> float:
+    return HUGE_BUFFER_KIB if HUGEPAGES else NO_HUGE_BUFFER_KIB
 
 
 def eal_mib(buffers: int) -> int:
     """EAL memory for `buffers` packet buffers and 512 MiB besides."""
-    return int(buffers * Memory.buffer_kib() / 1024) + 512
+    return int(buffers * buffer_kib() / 1024) + 512
 
 
 def free_huge_mib() -> int:
@@ -117,7 +111,7 @@ def eal(workers: int, buffers: int) -> str:
     """EAL arguments: lcore 0 for the main thread, 1..workers forwarding,
     memory for `buffers` packet buffers and 512 MiB besides."""
     mib = eal_mib(buffers)
-    base = Memory.base()
+    base = f"--in-memory {EAL_COMMON}" if HUGEPAGES else f"--no-huge --no-shconf {EAL_COMMON}"
     cpus = os.cpu_count() or 1
     if workers + 1 <= cpus:
         return f"{base} -m {mib} -l 0-{workers}"
@@ -336,11 +330,12 @@ def main() -> int:
     if not shutil.which("dpdk-testpmd"):
         print("dpdk-testpmd not found (Debian package dpdk-dev)")
         return 2
-    Memory.huge = a.hugepages
+    global HUGEPAGES
+    HUGEPAGES = a.hugepages
     if a.hugepages:
-        need = eal_mib(capture_buffers(a.flows))
-        if free_huge_mib() < need:
-            print(f"--hugepages: {need} MiB of free hugepages needed, {free_huge_mib()} free "
+        need, free = eal_mib(capture_buffers(a.flows)), free_huge_mib()
+        if free < need:
+            print(f"--hugepages: {need} MiB of free hugepages needed, {free} free "
                   f"(echo {need // 2 + 1} > /proc/sys/vm/nr_hugepages; 0 afterwards)")
             return 2
     workdir = tempfile.mkdtemp(prefix="tandem-bench-e2e-")
