@@ -12,7 +12,9 @@ SYN-ACKs retransmitted (TcpExtTCPSynRetrans in the client's and the
 server's namespace). ECMP must complete 10,000/10,000 with 0 SYN and 0
 SYN-ACK retransmissions, a setup rate >= 90 % of the same run's single-path
 rate (--min-rate-ratio) and a connect p99 below the single path's + 10 ms
-(--max-p99-extra-ms). Printed: the peer-link frames of each node and the
+(--max-p99-extra-ms; on a machine with fewer CPUs than nodes + client and
+server, below twice the single path's where that is more,
+--max-p99-ratio-oversubscribed). Printed: the peer-link frames of each node and the
 nodes' counters (forwarded_to_peer, forwarded_to_director,
 forwarded_via_director, deferred_first_packets, dropped_*). Then UDP
 request/response (--udp-flows flows) and ICMP echo (--icmp-idents
@@ -54,6 +56,13 @@ def configure(ap):
                          "one under a single path) more than the cluster")
     ap.add_argument("--max-p99-extra-ms", type=float, default=10.0,
                     help="ECMP connect p99 below the single path's p99 + this")
+    ap.add_argument("--max-p99-ratio-oversubscribed", type=float, default=2.0,
+                    help="when the nodes, client and server outnumber the CPUs: ECMP connect p99 "
+                         "below this x the single path's where that is more than the margin "
+                         "above. Every node is busy at once under ECMP, so each hop of a "
+                         "handshake queues behind the other nodes for a CPU; measured on 2 CPUs "
+                         "with 4 nodes: 1.0-1.6 x. A lost first packet (1 s retransmission) or a "
+                         "packet held for its replica shows far above it")
     ap.add_argument("--rounds", type=int, default=4,
                     help="the connections of each path in this many rounds, the paths taking "
                          "turns (1: all on the single path, then all with ECMP)")
@@ -335,9 +344,16 @@ def check_ecmp_vs_single(lab, args, sec, results: dict) -> None:
               f"{s['rate']} conn/s (ratio {ratio}{why})",
               ratio is not None and ratio >= need)
     p99s, p99e = s["connect_ms"]["p99"], e["connect_ms"]["p99"]
-    sec.check(f"ECMP connect p99 {p99e} ms < single path p99 {p99s} ms + "
-              f"{args.max_p99_extra_ms:g} ms",
-              None if p99s is None or p99e is None else p99e < p99s + args.max_p99_extra_ms)
+    if p99s is None or p99e is None:
+        sec.check(f"ECMP connect p99 {p99e} ms and single path p99 {p99s} ms measured", None)
+    else:
+        bound, how = p99s + args.max_p99_extra_ms, f"single path p99 {p99s} ms + " \
+            f"{args.max_p99_extra_ms:g} ms"
+        if busy > cpus and p99s * args.max_p99_ratio_oversubscribed > bound:
+            bound = p99s * args.max_p99_ratio_oversubscribed
+            how = (f"{args.max_p99_ratio_oversubscribed:g} x single path p99 {p99s} ms "
+                   f"(CPU-bound, --max-p99-ratio-oversubscribed)")
+        sec.check(f"ECMP connect p99 {p99e} ms < {how}", p99e < bound)
     drop_check(lab, sec, "ECMP", e["node_deltas"])
     if lab.opts.node == "tandemd":
         fwd = sum((d or {}).get("forwarded_to_peer", 0) for d in e["node_deltas"].values())
