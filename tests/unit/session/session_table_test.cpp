@@ -86,7 +86,8 @@ TEST_CASE("random inserts and erases agree with a reference map at high load") {
     // case where overflow counting must be exactly right.
     constexpr uint32_t kCap = 2000;
     SessionTable table(kCap, 0);
-    std::map<uint32_t, uint32_t> ref;  // flow number -> index
+    std::map<uint32_t, uint32_t> ref;     // flow number -> index
+    std::vector<bool> used(kCap, false);  // indices of ref's entries
     std::mt19937 rng(12345);
     for (int step = 0; step < 200000; ++step) {
         uint32_t n = rng() % 5000;
@@ -95,12 +96,16 @@ TEST_CASE("random inserts and erases agree with a reference map at high load") {
         auto it = ref.find(n);
         if (it != ref.end() && rng() % 2) {
             table.erase(it->second);
+            used[it->second] = false;
             ref.erase(it);
         } else if (it == ref.end()) {
             uint32_t idx = 0;
             auto r = table.insert(k, h, 1000, &idx);
             if (ref.size() < kCap) {
                 REQUIRE(r == SessionTable::InsertResult::inserted);
+                REQUIRE(idx < kCap);
+                REQUIRE_FALSE(used[idx]);  // no index is handed out twice
+                used[idx] = true;
                 ref[n] = idx;
             } else {
                 REQUIRE(r == SessionTable::InsertResult::full);
@@ -109,9 +114,12 @@ TEST_CASE("random inserts and erases agree with a reference map at high load") {
         if (step % 997 == 0) {
             for (uint32_t m = 0; m < 5000; ++m) {
                 FlowKey km = makeFlowKey(tuple(m));
-                auto found = table.find(km, flowHash(km));
+                const uint64_t hm = flowHash(km);
+                auto found = table.find(km, hm);
                 auto r = ref.find(m);
                 REQUIRE(found == (r == ref.end() ? SessionTable::kNoEntry : r->second));
+                // The staged lookup the pipeline runs finds the same.
+                REQUIRE(table.confirm(km, hm, table.candidate(hm)) == found);
             }
         }
     }
