@@ -102,8 +102,8 @@ nlohmann::json sessionJson(const SessionSnapshot& snap, const Policy& policy, ui
                         {"director", directorOf(flowHash(s.key()), owners)},
                         {"version", s.version},
                         {"replica", (s.flags & kSessionReplicated) != 0},
-                        {"packets", {s.packets[0], s.packets[1]}},
-                        {"bytes", {s.bytes[0], s.bytes[1]}},
+                        {"packets", {s.packets(0), s.packets(1)}},
+                        {"bytes", {s.bytes(0), s.bytes(1)}},
                         {"expires_in_ms", snap.expires_in_ms}};
     if (s.rule < policy.ruleCount()) {
         j["rule"] = policy.rule(s.rule).name;  // unnamed ones named by Policy::compile

@@ -122,8 +122,8 @@ void appendTrafficLogLine(const TrafficLogRecord& r, const TrafficLogNames& name
                       ",\"reason\":\"%s\",\"duration_s\":%u,\"packets_orig\":%" PRIu64
                       ",\"bytes_orig\":%" PRIu64 ",\"packets_reply\":%" PRIu64
                       ",\"bytes_reply\":%" PRIu64,
-                      trafficEndReasonName(r.reason), duration_s, s.packets[0], s.bytes[0],
-                      s.packets[1], s.bytes[1]);
+                      trafficEndReasonName(r.reason), duration_s, s.packets(0), s.bytes(0),
+                      s.packets(1), s.bytes(1));
         *out += buf;
     }
     *out += "}\n";

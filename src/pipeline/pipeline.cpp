@@ -246,8 +246,7 @@ uint32_t Pipeline::workerFor(const uint8_t* frame, uint16_t len, const WorkerMap
         return false;
     // The state stays established: no version bump, no event.
     if (dir == Direction::reply) sess.flags |= kSessionSeenReply;
-    sess.packets[d] += 1;
-    sess.bytes[d] += info.ip_total_len;
+    sess.count(d, info.ip_total_len);
     sess.expires_ms = now_ms + settings_.timeouts.tcp_established_s * 1000u;
     counters_.inc(PipelineCounter::forwarded);
     *v = {VerdictKind::forward, out_port};
@@ -324,14 +323,13 @@ void Pipeline::decideBurst(uint8_t* const* frames, const uint16_t* lens, uint32_
             for (uint32_t i = (g - 1) * kGroup; i < end; ++i) {
                 Slot& s = slots_[i];
                 if (s.kind == kLookup) {
-                    s.candidate =
-                        table_.candidate(s.hash, Session::hotBytes(s.info.proto, s.info.family));
+                    s.candidate = table_.candidate(s.hash, Session::hotBytes(s.info.family));
                     // Its translation, if it has one, is read when it is decided.
                     if (settings_.nat && s.candidate != SessionTable::kNoEntry) [[unlikely]]
                         table_.prefetchNat(s.candidate);
                 } else if (s.kind == kNatReply) {
                     if (const uint32_t r = *s.nat_reply; r != 0)
-                        table_.prefetchIndex(r - 1, Session::hotBytes(s.info.proto, s.info.family));
+                        table_.prefetchIndex(r - 1, Session::hotBytes(s.info.family));
                 } else {
                     s.candidate = s.kind == kIcmpError
                                       ? table_.candidate(s.hash, Session::kBothLines)
@@ -604,8 +602,7 @@ Verdict Pipeline::decide(Slot& s, uint32_t index, uint16_t in_port, uint32_t now
     }
     if (dir == Direction::reply) sess.flags |= kSessionSeenReply;
     const auto d = static_cast<size_t>(dir);
-    sess.packets[d] += 1;
-    sess.bytes[d] += info.ip_total_len;
+    sess.count(d, info.ip_total_len);
     sess.expires_ms = now_ms + idleTimeoutMs(sess);
     if (sess.state != state_before && !stand_in) {
         ++sess.version;
@@ -878,8 +875,7 @@ Verdict Pipeline::createSession(Slot& s, uint16_t in_port, uint16_t out_port, ui
     init.ingress_port = uint8_t(in_port);
     init.version = 1;
     init.created_s = now_ms / 1000;
-    init.packets[0] = 1;
-    init.bytes[0] = info.ip_total_len;
+    init.setCounts(0, 1, info.ip_total_len);
     const uint32_t idle_ms = idleTimeoutMs(init);
     init.expires_ms = now_ms + idle_ms;
 

@@ -163,8 +163,8 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
         counters_.inc(PipelineCounter::replicas_stale);
         return;
     }
-    const uint64_t packets[2] = {cur.packets[0], cur.packets[1]};
-    const uint64_t bytes[2] = {cur.bytes[0], cur.bytes[1]};
+    const uint64_t packets[2] = {cur.packets(0), cur.packets(1)};
+    const uint64_t bytes[2] = {cur.bytes(0), cur.bytes(1)};
     const bool was_mine = cur.owner == view_.self;
     const NodeId owner_before = cur.owner;
     const uint8_t port_before = cur.ingress_port;
@@ -176,8 +176,8 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
     if (!table_.setAppIdentity(index, app)) counters_.inc(PipelineCounter::app_names_full);
     if (was_mine) {
         // Counters are the owner's: keep what this node counted.
-        cur.packets[0] = packets[0], cur.packets[1] = packets[1];
-        cur.bytes[0] = bytes[0], cur.bytes[1] = bytes[1];
+        cur.setCounts(0, packets[0], bytes[0]);
+        cur.setCounts(1, packets[1], bytes[1]);
     }
     if (cur.owner != view_.self) {
         cur.flags |= kSessionReplicated;

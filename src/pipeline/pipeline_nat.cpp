@@ -304,7 +304,7 @@ NodeId Pipeline::natReplyFinish(Slot& s) {
     // Not put back: the lookup of what it is (rarely anything) runs now.
     s.candidate = candidate != SessionTable::kNoEntry
                       ? candidate
-                      : table_.candidate(s.hash, Session::hotBytes(info.proto, info.family));
+                      : table_.candidate(s.hash, Session::hotBytes(info.family));
     return kNoNode;
 }
 

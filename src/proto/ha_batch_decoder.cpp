@@ -225,9 +225,13 @@ bool record(Cursor& c, HaSessionRecord* out) {
         s.win[d].wscale = p[12];
         s.win[d].flags = p[13];
     }
-    return c.uint(UINT64_MAX, &s.packets[0]) && c.uint(UINT64_MAX, &s.packets[1]) &&
-           c.uint(UINT64_MAX, &s.bytes[0]) && c.uint(UINT64_MAX, &s.bytes[1]) &&
-           c.uintAs(UINT32_MAX, &out->nat.addr) && c.uintAs(UINT16_MAX, &out->nat.port) &&
+    uint64_t packets[2], bytes[2];
+    if (!c.uint(UINT64_MAX, &packets[0]) || !c.uint(UINT64_MAX, &packets[1]) ||
+        !c.uint(UINT64_MAX, &bytes[0]) || !c.uint(UINT64_MAX, &bytes[1]))
+        return false;
+    s.setCounts(0, packets[0], bytes[0]);
+    s.setCounts(1, packets[1], bytes[1]);
+    return c.uintAs(UINT32_MAX, &out->nat.addr) && c.uintAs(UINT16_MAX, &out->nat.port) &&
            c.uintAs(2, &out->nat.kind) && c.uintAs(UINT32_MAX, &out->age_s) &&
            c.uintAs(UINT8_MAX, &s.ingress_port) && appIdentity(c, &out->app);
 }

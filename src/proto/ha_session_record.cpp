@@ -37,7 +37,6 @@ void decodeWindows(const uint8_t* in, TcpWindow (&w)[2]) {
         w[d].max_win = getLe32(p + 8);
         w[d].wscale = p[12];
         w[d].flags = p[13];
-        w[d].reserved = 0;
     }
 }
 
@@ -146,10 +145,10 @@ size_t writeRecord(uint8_t* out, HaRecordOp op, const Session& s, const NatBindi
     uint8_t win[kHaWindowBytes];
     encodeWindows(s.win, win);
     w.bin(win, sizeof win);
-    w.uint(s.packets[0]);
-    w.uint(s.packets[1]);
-    w.uint(s.bytes[0]);
-    w.uint(s.bytes[1]);
+    w.uint(s.packets(0));
+    w.uint(s.packets(1));
+    w.uint(s.bytes(0));
+    w.uint(s.bytes(1));
     w.uint(nat.addr);
     w.uint(nat.port);
     w.uint(nat.kind);
@@ -216,15 +215,18 @@ HaDecodeResult unpackRecord(const msgpack::object& o, HaSessionRecord* out) {
     if (f[10].type != msgpack::type::BIN || f[10].via.bin.size != kHaWindowBytes)
         return HaDecodeResult::bad_record;
     decodeWindows(reinterpret_cast<const uint8_t*>(f[10].via.bin.ptr), s.win);
-    if ((r = readUint(f[11], UINT64_MAX, &s.packets[0])) != HaDecodeResult::ok ||
-        (r = readUint(f[12], UINT64_MAX, &s.packets[1])) != HaDecodeResult::ok ||
-        (r = readUint(f[13], UINT64_MAX, &s.bytes[0])) != HaDecodeResult::ok ||
-        (r = readUint(f[14], UINT64_MAX, &s.bytes[1])) != HaDecodeResult::ok ||
+    uint64_t packets[2], bytes[2];
+    if ((r = readUint(f[11], UINT64_MAX, &packets[0])) != HaDecodeResult::ok ||
+        (r = readUint(f[12], UINT64_MAX, &packets[1])) != HaDecodeResult::ok ||
+        (r = readUint(f[13], UINT64_MAX, &bytes[0])) != HaDecodeResult::ok ||
+        (r = readUint(f[14], UINT64_MAX, &bytes[1])) != HaDecodeResult::ok ||
         (r = readUintAs(f[15], UINT32_MAX, &out->nat.addr)) != HaDecodeResult::ok ||
         (r = readUintAs(f[16], UINT16_MAX, &out->nat.port)) != HaDecodeResult::ok ||
         (r = readUintAs(f[17], kMaxNatKind, &out->nat.kind)) != HaDecodeResult::ok ||
         (r = readUintAs(f[18], UINT32_MAX, &out->age_s)) != HaDecodeResult::ok)
         return recordError(r);
+    s.setCounts(0, packets[0], bytes[0]);
+    s.setCounts(1, packets[1], bytes[1]);
     if (n > 19 && (r = readUintAs(f[19], UINT8_MAX, &s.ingress_port)) != HaDecodeResult::ok)
         return recordError(r);
     if (n > 23) {

@@ -48,15 +48,18 @@ enum SessionFlag : uint8_t {
 enum class Direction : uint8_t { original = 0, reply = 1 };
 
 /// Per-direction TCP window tracking (sender's view), after Rooij's
-/// "Real Stateful TCP Packet Filtering in IP Filter".
-struct TcpWindow {
+/// "Real Stateful TCP Packet Filtering in IP Filter". 14 bytes without
+/// padding, so that a session's two fit in its first line beside the key
+/// (Session); the second's words are not 4-byte aligned, which x86 and ARMv8
+/// load and store at full speed.
+struct [[gnu::packed]] TcpWindow {
     uint32_t end = 0;      ///< highest seq + len sent by this side
     uint32_t max_end = 0;  ///< highest ack + window the peer allowed this side
     uint32_t max_win = 0;  ///< largest (scaled) window this side advertised
     uint8_t wscale = 0;    ///< window scale this side announced
     uint8_t flags = 0;     ///< TcpWindowFlag bits
-    uint16_t reserved = 0;
 };
+static_assert(sizeof(TcpWindow) == 14);
 /// Largest window-scale shift a TCP endpoint may announce (RFC 7323, 2.3);
 /// the tracker shifts window fields by TcpWindow::wscale.
 inline constexpr uint8_t kMaxTcpWindowScale = 14;
@@ -91,16 +94,20 @@ inline constexpr const char* kEarlierPolicyRuleName = "(earlier policy)";
 
 /// One tracked connection: 128 bytes, two cache lines, aligned to a line.
 ///
-/// Line 1 holds everything a packet of an established IPv4 flow reads or
-/// writes: the parts of the key that differ between IPv4 flows (context, the
-/// two addresses' last four bytes, ports, protocol, family), state, owner,
-/// flags, expiry and the counters. A lookup of an IPv4 flow therefore touches
-/// the bucket line and this one line only. Line 2 holds the first twelve
-/// bytes of each address (constant ::ffff: for IPv4, compared only for
-/// IPv6), the TCP windows, the rule and the creation time. The key is kept
-/// in these pieces, so it is read with key() and written with setKey().
-/// Table bookkeeping (timer links, flow hash) and the NAT binding live in
-/// the table's side arrays (SessionTable).
+/// Line 1 holds everything a packet of an established IPv4 flow, TCP
+/// included, reads or writes: the parts of the key that differ between IPv4
+/// flows (context, the two addresses' last four bytes, ports, protocol,
+/// family), state, owner, flags, expiry, both TCP windows and the low parts
+/// of the counters. A lookup of an IPv4 flow therefore touches the bucket
+/// line and this one line only. Line 2 holds the first twelve bytes of each
+/// address (constant ::ffff: for IPv4, compared only for IPv6), the rule,
+/// the creation time, the HA fields a packet does not read, and the high
+/// parts of the counters, written once in 256 packets of a direction (or
+/// 4 GiB). The key is kept in pieces, so it is read with key() and written
+/// with setKey(); the counters are read with packets() and bytes() and
+/// written with count() and setCounts(). Table bookkeeping (timer links,
+/// flow hash) and the NAT binding live in the table's side arrays
+/// (SessionTable).
 struct alignas(64) Session {
     // ---- line 1 -------------------------------------------------------------
     // The key's pieces (read key(), write setKey(), compare with hasKey()).
@@ -112,22 +119,45 @@ struct alignas(64) Session {
     uint8_t key_proto = 0;
     AddrFamily key_family = AddrFamily::none;
     SessionState state = SessionState::none;
-    NodeId owner = kNoNode;   ///< node that processes this session
-    uint32_t expires_ms = 0;  ///< table clock (ms, wraps) when idle timeout fires
-    uint8_t flags = 0;        ///< SessionFlag bits
+    NodeId owner = kNoNode;          ///< node that processes this session
+    uint32_t expires_ms = 0;         ///< table clock (ms, wraps) when idle timeout fires
+    TcpWindow win[2];                ///< [Direction]
+    uint32_t bytes_lo[2] = {0, 0};   ///< [Direction] bytes(), low 32 bits
+    uint8_t packets_lo[2] = {0, 0};  ///< [Direction] packets(), low 8 bits
+    uint8_t flags = 0;               ///< SessionFlag bits
     uint8_t ingress_port =
         kUnknownPort;  ///< data port index the first packet entered the cluster by (replicated)
-    NodeId backup_owner = kNoNode;  ///< node holding the replica for takeover
-    NodeId origin_owner = kNoNode;  ///< owner at creation (revert goes back here)
-    uint32_t version = 0;           ///< bumped by the owner on every replicated change
-    uint64_t packets[2] = {0, 0};   ///< [Direction]
-    uint64_t bytes[2] = {0, 0};     ///< [Direction]
     // ---- line 2 -------------------------------------------------------------
-    uint8_t key_lo_head[12] = {};  ///< FlowKey::lo bytes 0..11
-    uint8_t key_hi_head[12] = {};  ///< FlowKey::hi bytes 0..11
-    TcpWindow win[2];              ///< [Direction]
-    uint32_t rule = 0;             ///< index of the policy rule that allowed it
-    uint32_t created_s = 0;        ///< table clock seconds at creation
+    uint8_t key_lo_head[12] = {};     ///< FlowKey::lo bytes 0..11
+    uint8_t key_hi_head[12] = {};     ///< FlowKey::hi bytes 0..11
+    uint32_t rule = 0;                ///< index of the policy rule that allowed it
+    uint32_t created_s = 0;           ///< table clock seconds at creation
+    uint32_t version = 0;             ///< bumped by the owner on every replicated change
+    NodeId backup_owner = kNoNode;    ///< node holding the replica for takeover
+    NodeId origin_owner = kNoNode;    ///< owner at creation (revert goes back here)
+    uint32_t bytes_hi[2] = {0, 0};    ///< [Direction] bytes(), high 32 bits
+    uint64_t packets_hi[2] = {0, 0};  ///< [Direction] packets() >> 8
+
+    /// Packets and bytes seen in direction `d` (Direction as an index).
+    uint64_t packets(size_t d) const { return packets_hi[d] << 8 | packets_lo[d]; }
+    uint64_t bytes(size_t d) const { return uint64_t(bytes_hi[d]) << 32 | bytes_lo[d]; }
+    /// Counts one packet of `len` bytes in direction `d`: line 1 alone,
+    /// except when a low part wraps.
+    void count(size_t d, uint32_t len) {
+        if (++packets_lo[d] == 0) [[unlikely]]
+            ++packets_hi[d];
+        const uint32_t b = bytes_lo[d] + len;
+        if (b < len) [[unlikely]]
+            ++bytes_hi[d];
+        bytes_lo[d] = b;
+    }
+    /// Sets direction `d`'s counts (a replica, a copy).
+    void setCounts(size_t d, uint64_t packets, uint64_t bytes) {
+        packets_lo[d] = uint8_t(packets);
+        packets_hi[d] = packets >> 8;
+        bytes_lo[d] = uint32_t(bytes);
+        bytes_hi[d] = uint32_t(bytes >> 32);
+    }
 
     /// The canonical key, assembled from its two lines.
     FlowKey key() const {
@@ -187,12 +217,11 @@ struct alignas(64) Session {
 
     /// Bytes from the start of the entry that a packet of an established flow
     /// touches (the table prefetches them on a lookup, SessionTable::candidate):
-    /// line 1 for IPv4 without TCP; both lines for TCP (the windows) and for
-    /// IPv6 (the address heads).
+    /// line 1 for IPv4, TCP included; both lines for IPv6 (the address heads).
     static constexpr size_t kHotBytes = 64;
     static constexpr size_t kBothLines = 128;
-    static constexpr size_t hotBytes(uint8_t proto, AddrFamily family) {
-        return proto != kProtoTcp && family == AddrFamily::v4 ? kHotBytes : kBothLines;
+    static constexpr size_t hotBytes(AddrFamily family) {
+        return family == AddrFamily::v4 ? kHotBytes : kBothLines;
     }
 };
 
@@ -206,8 +235,13 @@ static_assert(offsetof(Session, key_lo_tail) == offsetof(Session, key_context) +
 static_assert(offsetof(FlowKey, lo_port) == offsetof(FlowKey, hi) + 16 &&
                   offsetof(FlowKey, family) == offsetof(FlowKey, proto) + 1,
               "hasKey() reads FlowKey as words in this order");
-static_assert(offsetof(Session, bytes) + sizeof(Session::bytes) <= Session::kHotBytes,
-              "what a packet of an IPv4 flow touches must stay in line 1");
+static_assert(offsetof(Session, win) + sizeof(Session::win) <= Session::kHotBytes &&
+                  offsetof(Session, bytes_lo) + sizeof(Session::bytes_lo) <= Session::kHotBytes &&
+                  offsetof(Session, packets_lo) + sizeof(Session::packets_lo) <=
+                      Session::kHotBytes &&
+                  offsetof(Session, flags) < Session::kHotBytes &&
+                  offsetof(Session, expires_ms) + 4 <= Session::kHotBytes,
+              "what a packet of an established IPv4 flow touches must stay in line 1");
 static_assert(offsetof(Session, key_lo_head) == 64, "line 2 starts with the address heads");
 
 }  // namespace tandem

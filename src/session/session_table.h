@@ -9,9 +9,9 @@
 // bucket; each bucket counts the entries that overflowed past it, so a lookup
 // stops at the first bucket with no overflow and deletions need no
 // tombstones. The bucket count keeps the load at or below 50 %.
-// A lookup of an IPv4 flow touches one bucket line and the entry's first line
-// (Session::kHotBytes); TCP and IPv6 add the entry's second line (see
-// Session::hotBytes). The signatures of a bucket are compared with two SSE2
+// A lookup of an IPv4 flow, TCP or not, touches one bucket line and the
+// entry's first line (Session::kHotBytes); IPv6 adds the entry's second line
+// (see Session::hotBytes). The signatures of a bucket are compared with two SSE2
 // compares. The lookup can
 // be run in steps (prefetchBucket, candidate, confirm) so that a caller's own
 // work on other packets covers the cache misses; findBurst() runs the steps
@@ -267,8 +267,8 @@ class SessionTable {
     }
 
     // Starts loading the lines of an entry's first `bytes` (64 or 128; an
-    // entry is two aligned lines). Without this the second line (TCP windows,
-    // IPv6 address heads) is a serial miss after the key compare.
+    // entry is two aligned lines). Without this the second line (the IPv6
+    // address heads) is a serial miss after the key compare.
     static void prefetchEntry(const Session* e, size_t bytes) {
         const char* p = reinterpret_cast<const char*>(e);
         __builtin_prefetch(p, 1, 3);

@@ -175,8 +175,7 @@ void lookupLoop(SessionTable& table, const std::vector<uint8_t>& frames, uint32_
                             }
                             Session& s = table.at(idx);
                             const auto d = static_cast<size_t>(s.directionOf(src_lo[i]));
-                            s.packets[d] += 1;
-                            s.bytes[d] += info[i].ip_total_len;
+                            s.count(d, info[i].ip_total_len);
                             s.expires_ms = now_ms + 3600000;
                         }
                     }

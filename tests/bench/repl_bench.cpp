@@ -92,10 +92,8 @@ Session benchSession(uint32_t i, NodeId owner, NodeId backup, uint32_t now_ms) {
     Session s = test::makeSession(i, owner, backup, now_ms);
     s.rule = 1;
     s.expires_ms = now_ms + 3600 * 1000;
-    s.packets[0] = 3;
-    s.packets[1] = 2;
-    s.bytes[0] = 180;
-    s.bytes[1] = 120;
+    s.setCounts(0, 3, 180);
+    s.setCounts(1, 2, 120);
     for (TcpWindow& w : s.win) {
         w.end = 0x12345678;
         w.max_end = 0x12355678;
@@ -286,7 +284,8 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
                     ev.now_ms = monotonicMs();
                     ev.session = benchSession(n + uint32_t(pushed), 1, 2, ev.now_ms);
                     const uint64_t t = nowNs();
-                    ev.session.bytes[1] = t;  // the push time travels with the record
+                    ev.session.setCounts(1, ev.session.packets(1),
+                                         t);  // the push time travels with the record
                     push_ns[pushed] = t;
                     if (!a.channel.to_agent.push(ev)) break;
                     ++pushed;
@@ -337,7 +336,7 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
             }
             const bool served = b.serviceWorker([&](const AgentCommand& cmd) {
                 if (ph != Phase::live && ph != Phase::paced && ph != Phase::done) return;
-                const uint64_t stamp = cmd.session.bytes[1];
+                const uint64_t stamp = cmd.session.bytes(1);
                 if (stamp < 1000000) return;  // a bulk record (fixed counters)
                 const uint64_t i = live_applied.fetch_add(1, std::memory_order_relaxed);
                 if (i >= n) applied_lag_us.push_back(uint32_t((nowNs() - stamp) / 1000));

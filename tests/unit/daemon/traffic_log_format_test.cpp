@@ -27,8 +27,8 @@ TrafficLogRecord record(TrafficLogEvent ev) {
     r.session.state = SessionState::tcp_time_wait;
     r.session.rule = 1;
     r.session.created_s = 60;
-    r.session.packets[0] = 5, r.session.packets[1] = 4;
-    r.session.bytes[0] = 300, r.session.bytes[1] = 9000;
+    r.session.setCounts(0, 5, 300);
+    r.session.setCounts(1, 4, 9000);
     return r;
 }
 

@@ -57,7 +57,7 @@ TEST_CASE("session changes reach the peer's worker with the expiry on the peer's
     REQUIRE(r);
     CHECK(r->owner == 1);
     CHECK(r->backup_owner == 2);
-    CHECK(r->packets[0] == 7);
+    CHECK(r->packets(0) == 7);
     CHECK((r->flags & kSessionReplicated));
     CHECK(r->expires_ms == now + 60000);  // one clock in this test: same instant
     CHECK(counter(c, 2, HaCounter::records_rx) >= 1000);

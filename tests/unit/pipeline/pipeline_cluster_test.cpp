@@ -375,9 +375,9 @@ TEST_CASE("one peer's replicas never fill the table: room is kept for this node'
     update.kind = AgentCommandKind::apply_upsert;
     update.session = *p.b.find(syn());
     update.session.version += 1;
-    update.session.packets[0] = 77;
+    update.session.setCounts(0, 77, update.session.bytes(0));
     p.b.pipe->apply(update, 1000);
-    CHECK(p.b.find(syn())->packets[0] == 77);
+    CHECK(p.b.find(syn())->packets(0) == 77);
     // This node still opens sessions of its own.
     p.b.send(FrameBuilder::tcp(kClient, 40001, kServer, 80, kTcpSyn).seq(100).build(), kInside);
     CHECK(p.b.table.ownerCount(2) == 1);

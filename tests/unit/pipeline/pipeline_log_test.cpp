@@ -119,8 +119,8 @@ TEST_CASE(
     CHECK(recs[0].event == TrafficLogEvent::end);
     CHECK(recs[0].reason == TrafficEndReason::tcp_fin);
     CHECK(recs[0].session_id == id);
-    CHECK(recs[0].session.packets[0] == 4);  // SYN, ACK, FIN, ACK
-    CHECK(recs[0].session.packets[1] == 2);  // SYN-ACK, FIN
+    CHECK(recs[0].session.packets(0) == 4);  // SYN, ACK, FIN, ACK
+    CHECK(recs[0].session.packets(1) == 2);  // SYN-ACK, FIN
     CHECK(recs[0].from_zone == kInside);
     CHECK(n.table.size() == 0);
 }
@@ -235,7 +235,7 @@ TEST_CASE("a replica is not logged - a node that adopts a logged session logs it
     REQUIRE(recs.size() == 1);
     CHECK(recs[0].event == TrafficLogEvent::end);
     CHECK(recs[0].reason == TrafficEndReason::idle_timeout);
-    CHECK(recs[0].session.packets[1] == 1);
+    CHECK(recs[0].session.packets(1) == 1);
     CHECK(recs[0].from_zone == kInside);  // the ingress port travels with the replica
     CHECK(recs[0].to_zone == kOutside);
 }

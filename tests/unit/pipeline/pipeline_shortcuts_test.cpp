@@ -186,8 +186,8 @@ bool sameSession(const Session& a, const Session& b) {
     return a.key() == b.key() && a.state == b.state && a.owner == b.owner &&
            a.expires_ms == b.expires_ms && a.flags == b.flags && a.ingress_port == b.ingress_port &&
            a.backup_owner == b.backup_owner && a.origin_owner == b.origin_owner &&
-           a.version == b.version && a.packets[0] == b.packets[0] && a.packets[1] == b.packets[1] &&
-           a.bytes[0] == b.bytes[0] && a.bytes[1] == b.bytes[1] && sameWindow(a.win[0], b.win[0]) &&
+           a.version == b.version && a.packets(0) == b.packets(0) && a.packets(1) == b.packets(1) &&
+           a.bytes(0) == b.bytes(0) && a.bytes(1) == b.bytes(1) && sameWindow(a.win[0], b.win[0]) &&
            sameWindow(a.win[1], b.win[1]) && a.rule == b.rule && a.created_s == b.created_s;
 }
 

@@ -109,8 +109,8 @@ TEST_CASE("an allowed TCP connection is forwarded both ways and reaches establis
         CHECK(s.state == SessionState::tcp_established);
         CHECK(s.owner == 1);
         CHECK(s.origin_owner == 1);
-        CHECK(s.packets[0] == 2);
-        CHECK(s.packets[1] == 1);
+        CHECK(s.packets(0) == 2);
+        CHECK(s.packets(1) == 1);
     });
 }
 
@@ -170,8 +170,8 @@ TEST_CASE("UDP request and reply pass and the session becomes replied") {
         kInside));
     n.table.scan(0, n.table.capacity(), [](uint32_t, const Session& s) {
         CHECK(s.state == SessionState::replied);
-        CHECK(s.bytes[0] == 20 + 8 + 30);
-        CHECK(s.bytes[1] == 20 + 8 + 90);
+        CHECK(s.bytes(0) == 20 + 8 + 30);
+        CHECK(s.bytes(1) == 20 + 8 + 90);
     });
     // An unsolicited datagram from outside is judged by the policy, and denied.
     CHECK(dropped(n.send(FrameBuilder::udp(kServer, 53, kClient, 5354).build(), kOutside)));
@@ -606,7 +606,7 @@ TEST_CASE("frames of one flow far apart in a long burst share one session and ar
     CHECK(n.count(PipelineCounter::rx_packets) == 40);
     CHECK(n.count(PipelineCounter::forwarded) == 40);
     n.table.scan(0, n.table.capacity(),
-                 [](uint32_t, const Session& s) { CHECK(s.packets[0] == 2); });
+                 [](uint32_t, const Session& s) { CHECK(s.packets(0) == 2); });
 }
 
 TEST_CASE("in GENEVE mode a whole handshake inside one burst reaches established") {

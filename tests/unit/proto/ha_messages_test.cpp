@@ -46,10 +46,10 @@ Session sampleSession(uint32_t i, uint32_t now_ms) {
     s.rule = 12;
     s.expires_ms = now_ms + 300000;
     s.created_s = now_ms / 1000 - 30;
-    s.packets[0] = 10, s.packets[1] = 9;
-    s.bytes[0] = 1500, s.bytes[1] = 90000;
-    s.win[0] = TcpWindow{1000, 2000, 65535, 7, kWinScaleSeen | kWinInitialised, 0};
-    s.win[1] = TcpWindow{5000, 6000, 29200, 9, kWinInitialised, 0};
+    s.setCounts(0, 10, 1500);
+    s.setCounts(1, 9, 90000);
+    s.win[0] = TcpWindow{1000, 2000, 65535, 7, kWinScaleSeen | kWinInitialised};
+    s.win[1] = TcpWindow{5000, 6000, 29200, 9, kWinInitialised};
     return s;
 }
 
@@ -306,10 +306,10 @@ TEST_CASE("a session batch round-trips every replicated field of a session") {
     CHECK(r.rule == 12);
     CHECK(r.expires_ms == there + 300000);
     CHECK(r.created_s == there / 1000 - 30);
-    CHECK(r.packets[0] == 10);
-    CHECK(r.packets[1] == 9);
-    CHECK(r.bytes[0] == 1500);
-    CHECK(r.bytes[1] == 90000);
+    CHECK(r.packets(0) == 10);
+    CHECK(r.packets(1) == 9);
+    CHECK(r.bytes(0) == 1500);
+    CHECK(r.bytes(1) == 90000);
     CHECK(std::memcmp(&r.win, &s.win, sizeof r.win) == 0);
     CHECK(d.records[0].nat.addr == 0x0b000001);
     CHECK(d.records[0].nat.port == 40000);
@@ -413,7 +413,8 @@ TEST_CASE("the size limit is the largest legal message, and that message decodes
     w.version = UINT32_MAX, w.rule = UINT32_MAX;
     w.state = SessionState(255), w.flags = 255;
     w.owner = w.backup_owner = w.origin_owner = 255;
-    w.packets[0] = w.packets[1] = w.bytes[0] = w.bytes[1] = UINT64_MAX;
+    w.setCounts(0, UINT64_MAX, UINT64_MAX);
+    w.setCounts(1, UINT64_MAX, UINT64_MAX);
     widest.remaining_ms = INT64_MIN;
     widest.nat = NatBinding{UINT32_MAX, UINT16_MAX, 255, 0};
     widest.age_s = UINT32_MAX;
@@ -433,8 +434,8 @@ TEST_CASE("the size limit is the largest legal message, and that message decodes
     HaSessionRecord r = makeHaRecord(HaRecordOp::upsert, sampleSession(0, 0), 0);
     r.session.version = r.session.rule = UINT32_MAX;
     r.session.flags = 255;
-    r.session.packets[0] = r.session.packets[1] = UINT64_MAX;
-    r.session.bytes[0] = r.session.bytes[1] = UINT64_MAX;
+    r.session.setCounts(0, UINT64_MAX, UINT64_MAX);
+    r.session.setCounts(1, UINT64_MAX, UINT64_MAX);
     r.remaining_ms = INT64_MIN;
     r.nat = NatBinding{UINT32_MAX, UINT16_MAX, 2, 0};
     r.age_s = UINT32_MAX;
@@ -523,10 +524,10 @@ std::string referenceRecord(const HaSessionRecord& r) {
         win[d * 14 + 13] = char(w.flags);
     }
     pk.pack_bin_body(win, sizeof win);
-    pk.pack_uint64(s.packets[0]);
-    pk.pack_uint64(s.packets[1]);
-    pk.pack_uint64(s.bytes[0]);
-    pk.pack_uint64(s.bytes[1]);
+    pk.pack_uint64(s.packets(0));
+    pk.pack_uint64(s.packets(1));
+    pk.pack_uint64(s.bytes(0));
+    pk.pack_uint64(s.bytes(1));
     pk.pack_uint32(r.nat.addr);
     pk.pack_uint16(r.nat.port);
     pk.pack_uint8(r.nat.kind);
@@ -553,8 +554,10 @@ TEST_CASE("records are written byte for byte as msgpack-c packs them, at every i
         s.flags = uint8_t(rng() >> (rng() % 64));
         s.rule = uint32_t(rng() >> (rng() % 64));
         r.remaining_ms = int64_t(rng()) >> (rng() % 64);
-        s.packets[0] = wide, s.packets[1] = rng() >> (rng() % 64);
-        s.bytes[0] = rng() >> (rng() % 64), s.bytes[1] = rng();
+        const uint64_t packets1 = rng() >> (rng() % 64);
+        const uint64_t bytes0 = rng() >> (rng() % 64);
+        s.setCounts(0, wide, bytes0);
+        s.setCounts(1, packets1, rng());
         r.nat.addr = uint32_t(rng() >> (rng() % 64));
         r.nat.port = uint16_t(rng());
         s.win[0].max_win = uint32_t(rng());
@@ -769,8 +772,8 @@ HaSessionBatch mixedBatch(uint32_t n, uint32_t now) {
     b.bulk_id = 70000;
     for (uint32_t i = 0; i < n; ++i) {
         Session s = sampleSession(i, now);
-        s.packets[1] = uint64_t(1) << (i % 64);  // every integer width
-        if (i % 5 == 1) s.expires_ms = now - i;  // negative remaining time
+        s.setCounts(1, uint64_t(1) << (i % 64), s.bytes(1));  // every integer width
+        if (i % 5 == 1) s.expires_ms = now - i;               // negative remaining time
         if (i % 7 == 2) {
             uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8}, z[16] = {0x20, 0x01, 0x0d, 0xb8, 1};
             z[15] = uint8_t(i);

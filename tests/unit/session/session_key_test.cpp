@@ -181,3 +181,35 @@ TEST_CASE("flows whose hashes share the bucket signature and home bucket are tol
         CHECK(table.find(a, flowHash(a)) == SessionTable::kNoEntry);
     }
 }
+
+TEST_CASE("a session's counters carry from their low parts in line 1 to line 2") {
+    Session s;
+    // Packets: the low 8 bits wrap every 256 packets.
+    for (uint32_t n = 1; n <= 1000; ++n) {
+        s.count(0, 60);
+        REQUIRE(s.packets(0) == n);
+        REQUIRE(s.bytes(0) == uint64_t(n) * 60);
+    }
+    CHECK(s.packets(1) == 0);
+    CHECK(s.bytes(1) == 0);
+    // Bytes: the low 32 bits wrap every 4 GiB.
+    s.setCounts(1, 255, 0xffffff00u);
+    s.count(1, 0x200);
+    CHECK(s.packets(1) == 256);
+    CHECK(s.bytes(1) == 0xffffff00u + 0x200ull);
+    s.count(1, 0xffff);
+    CHECK(s.bytes(1) == 0xffffff00u + 0x200ull + 0xffff);
+    // Every width round-trips through setCounts().
+    for (int bit = 0; bit < 64; ++bit) {
+        const uint64_t v = uint64_t(1) << bit, w = v | (v - 1);
+        s.setCounts(0, v, w);
+        CHECK(s.packets(0) == v);
+        CHECK(s.bytes(0) == w);
+    }
+    s.setCounts(1, UINT64_MAX, UINT64_MAX);
+    CHECK(s.packets(1) == UINT64_MAX);
+    CHECK(s.bytes(1) == UINT64_MAX);
+    s.count(1, 1);  // wraps to zero, as a 64-bit counter does
+    CHECK(s.packets(1) == 0);
+    CHECK(s.bytes(1) == 0);
+}

@@ -311,9 +311,9 @@ TEST_CASE("the shortcut for established ACKs decides and updates exactly as the 
             REQUIRE(fast.state == full.state);
             REQUIRE(fast.flags == full.flags);
             for (int w = 0; w < 2; ++w) {
-                REQUIRE(fast.win[w].end == full.win[w].end);
-                REQUIRE(fast.win[w].max_end == full.win[w].max_end);
-                REQUIRE(fast.win[w].max_win == full.win[w].max_win);
+                REQUIRE(uint32_t(fast.win[w].end) == uint32_t(full.win[w].end));
+                REQUIRE(uint32_t(fast.win[w].max_end) == uint32_t(full.win[w].max_end));
+                REQUIRE(uint32_t(fast.win[w].max_win) == uint32_t(full.win[w].max_win));
                 REQUIRE(fast.win[w].wscale == full.win[w].wscale);
                 REQUIRE(fast.win[w].flags == full.win[w].flags);
             }
