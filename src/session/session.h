@@ -51,7 +51,10 @@ enum class Direction : uint8_t { original = 0, reply = 1 };
 /// "Real Stateful TCP Packet Filtering in IP Filter". 14 bytes without
 /// padding, so that a session's two fit in its first line beside the key
 /// (Session); the second's words are not 4-byte aligned, which x86 and ARMv8
-/// load and store at full speed.
+/// load and store at full speed. Read a field as a value, never bind a
+/// reference to it: std::max, std::min and the like take references, so
+/// pass them a copy (uint32_t(w.max_win)); a reference to a misaligned word
+/// is undefined behaviour (clang binds one, UBSan reports it).
 struct [[gnu::packed]] TcpWindow {
     uint32_t end = 0;      ///< highest seq + len sent by this side
     uint32_t max_end = 0;  ///< highest ack + window the peer allowed this side

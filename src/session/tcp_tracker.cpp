@@ -116,7 +116,7 @@ void initSide(TcpWindow& snd, TcpWindow& rcv, const TcpInfo& t, uint32_t end) {
         const uint32_t limit = base + std::max<uint32_t>(t.window, 1);
         if (seqGt(limit, rcv.max_end)) rcv.max_end = limit;
         // And the other side's first window bounds what this side may send.
-        snd.max_end = end + std::max<uint32_t>(rcv.max_win, 1);
+        snd.max_end = end + std::max(uint32_t(rcv.max_win), uint32_t(1));
     }
 }
 
@@ -137,11 +137,12 @@ bool windowStep(TcpWindow w[2], int d, const TcpInfo& t, bool enforce) {
     const uint32_t win = syn ? t.window : uint32_t(t.window) << snd.wscale;
     if (rcv.flags & kWinInitialised) {
         const uint32_t ack = ackf ? t.ack : rcv.end;
-        const uint32_t max_ack_win = std::max(snd.max_win, kMinAckWindow);
-        const bool ok = seqLe(t.seq, snd.max_end) &&  // not beyond what was allowed
-                        !seqLt(end, snd.end - std::max<uint32_t>(rcv.max_win, 1)) &&  // not too old
-                        seqLe(ack, rcv.end) &&               // acks only what was sent
-                        !seqLt(ack, rcv.end - max_ack_win);  // ack not too old
+        const uint32_t max_ack_win = std::max(uint32_t(snd.max_win), kMinAckWindow);
+        const bool ok =
+            seqLe(t.seq, snd.max_end) &&  // not beyond what was allowed
+            !seqLt(end, snd.end - std::max(uint32_t(rcv.max_win), uint32_t(1))) &&  // not too old
+            seqLe(ack, rcv.end) &&               // acks only what was sent
+            !seqLt(ack, rcv.end - max_ack_win);  // ack not too old
         if (!ok && enforce) return false;
         if (ackf) {
             const uint32_t limit = ack + std::max<uint32_t>(win, 1);

@@ -84,9 +84,9 @@ inline bool establishedAck(Session& s, int d, const TcpInfo& t, const TcpTrackin
         return false;
     const uint32_t end = t.seq + t.payload_len;
     const uint32_t win = uint32_t(t.window) << snd.wscale;
-    const uint32_t max_ack_win = std::max(snd.max_win, kMinAckWindow);
+    const uint32_t max_ack_win = std::max(uint32_t(snd.max_win), kMinAckWindow);
     const bool ok = seqLe(t.seq, snd.max_end) &&
-                    !seqLt(end, snd.end - std::max<uint32_t>(rcv.max_win, 1)) &&
+                    !seqLt(end, snd.end - std::max(uint32_t(rcv.max_win), uint32_t(1))) &&
                     seqLe(t.ack, rcv.end) && !seqLt(t.ack, rcv.end - max_ack_win);
     if (!ok && cfg.window_check && !(s.flags & kSessionPickedUp)) [[unlikely]] {
         *verdict = TcpVerdict::out_of_window;
