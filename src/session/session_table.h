@@ -11,24 +11,26 @@
 // tombstones. The bucket count keeps the load at or below 50 %.
 // A lookup of an IPv4 flow, TCP or not, touches one bucket line and the
 // entry's first line (Session::kHotBytes); IPv6 adds the entry's second line
-// (see Session::hotBytes). The signatures of a bucket are compared with two SSE2
-// compares. The lookup can
-// be run in steps (prefetchBucket, candidate, confirm) so that a caller's own
-// work on other packets covers the cache misses; findBurst() runs the steps
-// over a whole burst. Pipeline::processBurst interleaves them with parsing
-// and deciding (see pipeline.cpp).
+// (see Session::hotBytes). The signatures of a bucket are compared with two
+// SSE2 compares. The lookup can be run in steps (prefetchBucket, candidate,
+// confirm) so that a caller's own work on other packets covers the cache
+// misses; findBurst() runs the steps over a whole burst.
+// Pipeline::processBurst interleaves them with parsing and deciding (see
+// pipeline.cpp).
 //
 // Aging. A timing wheel (kWheelSlots slots of kSlotMs) links every entry by
-// index (the links are in a side array). Refreshing a session only writes Session::expires_ms (no
-// list operation on the per-packet path); when the wheel reaches an entry that is not yet due it is
-// moved to its new slot then. expire() does a bounded amount of work per call, so aging never
+// index (the links are in a side array). Refreshing a session only writes
+// Session::expires_ms (no list operation on the per-packet path); when the
+// wheel reaches an entry that is not yet due it is moved to its new slot
+// then. expire() does a bounded amount of work per call, so aging never
 // stalls packet processing.
 //
 // Concurrency. One SessionTable is owned by one thread (a dataplane worker
 // owns the shard of flows hashed to it). Only that thread calls any method;
-// there are no locks, and the only atomic is size() (single writer). Replicated entries from peers,
-// operator requests (clear, show) and snapshots reach the owning worker as messages on its
-// lock-free ring and are applied between bursts (see dataplane/).
+// there are no locks, and the only atomic is size() (single writer).
+// Replicated entries from peers, operator requests (clear, show) and
+// snapshots reach the owning worker as messages on its lock-free ring and
+// are applied between bursts (see dataplane/).
 //
 // Time is the caller's millisecond clock (uint32, wrapping every ~49 days);
 // comparisons are wrap-safe for timeouts shorter than ~24 days.

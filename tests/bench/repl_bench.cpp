@@ -284,8 +284,8 @@ Figures runOnce(const Options& opt, bool curve, int base_port) {
                     ev.now_ms = monotonicMs();
                     ev.session = benchSession(n + uint32_t(pushed), 1, 2, ev.now_ms);
                     const uint64_t t = nowNs();
-                    ev.session.setCounts(1, ev.session.packets(1),
-                                         t);  // the push time travels with the record
+                    // The push time travels with the record.
+                    ev.session.setCounts(1, ev.session.packets(1), t);
                     push_ns[pushed] = t;
                     if (!a.channel.to_agent.push(ev)) break;
                     ++pushed;
