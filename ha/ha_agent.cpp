@@ -65,6 +65,7 @@ HaAgent::HaAgent(const Config& config, const Clock& clock, HaTransport& transpor
                   clock.nowUs()),
       replication_(replicationOptions(config_, options_.replication), std::move(workers), outbox_,
                    counters_, incarnation_) {
+    membership_.setWorkersStarted(workers_.empty());
     publishView();
     snapshot(clock.nowUs());
 }
@@ -453,6 +454,14 @@ void HaAgent::natDepartures(uint64_t now_us) {
 }
 
 void HaAgent::readWorkerStamps(uint64_t now_us) {
+    if (!workers_started_) {
+        // The agent starts before the workers (their tables take a while to
+        // set up); this node becomes active only once each has polled.
+        workers_started_ = true;
+        for (WorkerChannel* w : workers_)
+            if (w->polled_ms.load(std::memory_order_relaxed) == 0) workers_started_ = false;
+        membership_.setWorkersStarted(workers_started_);
+    }
     const uint32_t detect_ms = config_.ha.peer_link_detect_ms;
     if (detect_ms == 0 || workers_.empty()) return;
     // The stamps are on monotonicMs(), the millisecond view of this clock

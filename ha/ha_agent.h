@@ -138,7 +138,9 @@ class HaAgent {
     void natDepartures(uint64_t now_us);
     void notifyPeers(HaOwnershipKind kind, NodeId target);
     void sendPeerLinkHeartbeats(uint64_t now_us);
-    /// peer-link-detect-ms: the workers' stamps (WorkerChannel) into membership.
+    /// The workers' stamps (WorkerChannel) into membership: whether they
+    /// have started, and for peer-link-detect-ms, whether they poll and when
+    /// they last heard each peer's peer-link heartbeat.
     void readWorkerStamps(uint64_t now_us);
     void publishView();
     void snapshot(uint64_t now_us);
@@ -160,6 +162,7 @@ class HaAgent {
 
     ClusterView published_;
     bool published_once_ = false;
+    bool workers_started_ = false;  ///< each worker polled once (membership waits for it)
     uint64_t next_peer_link_hb_us_ = 0;
     uint32_t peer_link_hb_seq_ = 0;
     uint64_t last_snapshot_us_ = 0;

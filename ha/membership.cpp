@@ -469,7 +469,7 @@ void Membership::tickTentative(uint64_t now_us) {
         if (p.bulk_in_done && (p.state_known || too_long)) continue;
         waiting = true;
     }
-    if (waiting) return;
+    if (waiting || !workers_started_) return;
     if (!membersFound(now_us)) return;
     activate(
         any_alive ? "bulk sync complete (from node " + from + ")" : "no peer left to sync from",
@@ -521,6 +521,7 @@ void Membership::updateSelf(uint64_t now_us) {
                 becomeTentative(nodeText(p) + " found: bulk sync from the peers", now_us);
                 return;
             }
+            if (!workers_started_) return;
             if (peers_.empty()) {
                 activate("no peers configured", now_us);
             } else if (now_us - started_us_ >= options_.startup_wait_us) {

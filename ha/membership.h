@@ -143,6 +143,12 @@ class Membership {
     /// a silent peer link may be this node's own delay (heartbeats waiting
     /// in a queue nobody reads), and the peer-link detect time waits.
     void setWorkersPolling(bool polling) { workers_polling_ = polling; }
+    /// Whether this node's dataplane workers have started (each passed
+    /// through its loop once; true unless told otherwise). Until they have,
+    /// this node stays initial or tentative: an active node is handed
+    /// sessions (revert) and packets (as a flow's director) at once, and
+    /// nobody here would read them yet.
+    void setWorkersStarted(bool started) { workers_started_ = started; }
     /// This node's HA connection to `peer` closed (`up` false: the peer's
     /// side closed it, as the kernel does when a process ends) or opened.
     void onConnection(NodeId peer, bool up, uint64_t now_us);
@@ -241,6 +247,7 @@ class Membership {
     uint64_t heartbeat_seq_ = 0;
     uint64_t sync_received_ = 0, sync_expected_ = 0;
     bool workers_polling_ = true;
+    bool workers_started_ = true;
     StateTransition last_transition_;
     std::vector<MembershipEvent> events_;
 };

@@ -1253,7 +1253,10 @@ def cmd_udp_probe(a) -> int:
                                   "p99": ms(percentile(gaps, 0.99)),
                                   "p50": ms(percentile(gaps, 0.50))},
                        "silent_to_the_end": sum(1 for p in per if p[1] == float("inf")),
-                       "worst": [{"sport": p[2], "gap_ms": ms(p[0])} for p in per[:5]]})
+                       # end_ms: when the silence ended, after the mark (None: never)
+                       "worst": [{"sport": p[2], "gap_ms": ms(p[0]),
+                                  "end_ms": None if p[1] == float("inf") else ms(p[1] - m["t"])}
+                                 for p in per[:5]]})
     emit({"event": "stopped", "tool": "udp-probe", "flows": a.flows,
           "interval_ms": a.interval * 1000, "sent": sum(f["sent"] for f in flows),
           "echoed": sum(len(f["times"]) for f in flows), "marks": events,

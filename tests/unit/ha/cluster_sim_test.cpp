@@ -94,6 +94,9 @@ struct SimNode {
     FakeTransport* transport = nullptr;
     std::unique_ptr<HaAgent> agent;
     bool up = false;
+    // Its worker has not started (the agent runs, nothing reads the rings
+    // or the ports; a packet sent here is lost in this simulation).
+    bool worker_held = false;
     std::map<uint32_t, uint32_t> parked;  // defer token -> flow id
 };
 
@@ -166,6 +169,7 @@ class SimCluster {
             std::make_unique<HaAgent>(n.config, clock_, *n.transport,
                                       std::vector<WorkerChannel*>{n.channel.get()}, n.view, o);
         n.up = true;
+        n.worker_held = false;
     }
 
     void crash(NodeId id) {
@@ -183,6 +187,11 @@ class SimCluster {
         for (NodeId id : ids_) {
             SimNode& n = node(id);
             if (!n.up) continue;
+            if (n.worker_held) {
+                n.agent->step();
+                continue;
+            }
+            n.channel->polled_ms.store(now, std::memory_order_relaxed);
             AgentCommand cmd;
             while (n.channel->to_worker.pop(&cmd)) {
                 switch (cmd.kind) {
@@ -268,7 +277,7 @@ class SimCluster {
         ForwardReason reason = from.reason;
         for (int guard = 0; guard < 8; ++guard) {
             SimNode& n = node(at);
-            if (!n.up) return o;  // into the void
+            if (!n.up || n.worker_held) return o;  // into the void
             o.route += std::to_string(at) + " ";
             auto copy = frame;
             const Verdict v = first ? *first
@@ -439,16 +448,22 @@ class SimCluster {
     std::map<uint64_t, uint64_t> last_;
 };
 
+// A node that forwards: up, and its worker runs.
+bool forwards(SimCluster& c, NodeId id) {
+    return c.node(id).up && !c.node(id).worker_held;
+}
+
 NodeId randomLive(SimCluster& c) {
     std::vector<NodeId> live;
     for (NodeId id : c.ids())
-        if (c.node(id).up) live.push_back(id);
+        if (forwards(c, id)) live.push_back(id);
     return live[c.rng()() % live.size()];
 }
 
-// The node a direction of a flow enters by: its path's node while it lives.
+// The node a direction of a flow enters by: its path's node while it
+// forwards (the routers move paths away from a node that does not).
 NodeId path(SimCluster& c, NodeId& side) {
-    if (side == kNoNode || !c.node(side).up) side = randomLive(c);
+    if (side == kNoNode || !forwards(c, side)) side = randomLive(c);
     return side;
 }
 
@@ -692,6 +707,58 @@ TEST_CASE("while a membership change settles, a new director's packets wait for 
             }
         }
     }
+}
+
+TEST_CASE("a restarted member is given nothing before its workers run") {
+    SimCluster c(3);
+    auto ownerOf = [&](const SimFlow& f) {  // kNoNode unless exactly one live node owns it
+        const auto h = c.holding(keyOf(f.fromClient(kTcpAck)));
+        return h.owners.size() == 1 ? h.owners[0] : kNoNode;
+    };
+    auto flows = formWithFlows(c, 90, 0);
+    std::map<uint32_t, NodeId> owner_before;
+    std::map<NodeId, int> owned;
+    for (const SimFlow& f : flows) {
+        const NodeId o = ownerOf(f);
+        owner_before[f.id] = o;
+        ++owned[o];
+    }
+    const NodeId victim = owner_before[flows[0].id];
+    REQUIRE(owned[victim] > 0);
+    c.crash(victim);
+    REQUIRE(c.runUntil([&] { return c.allActive(); }, 5000));
+    c.run(2000);
+    checkHoldings(c, flows, "after the failover");
+
+    // Back, but its worker has not polled yet (a loaded machine setting up
+    // its session tables): its agent pairs and takes the bulk syncs into
+    // the rings, and stays tentative; no peer gives it a session back, so
+    // every packet still reaches a live owner.
+    c.start(victim);
+    c.node(victim).worker_held = true;
+    c.run(1500);
+    CHECK_FALSE(canOwnSessions(c.node(victim).agent->state()));
+    int ok = 0;
+    for (SimFlow& f : flows) {
+        ok += exchange(c, f);
+        const NodeId o = ownerOf(f);
+        CHECK((o != kNoNode && o != victim));
+    }
+    CHECK(ok == int(2 * flows.size()));
+
+    // Its worker runs: it goes active, and gets back what it owned (revert).
+    c.node(victim).worker_held = false;
+    REQUIRE(c.runUntil([&] { return c.allActive(); }, 5000));
+    c.run(2000);
+    checkHoldings(c, flows, "after the return");
+    int back = 0;
+    for (const SimFlow& f : flows) {
+        back += ownerOf(f) == victim;
+    }
+    CHECK(back == owned[victim]);
+    ok = 0;
+    for (SimFlow& f : flows) ok += exchange(c, f);
+    CHECK(ok == int(2 * flows.size()));
 }
 
 TEST_CASE("16 members: flows on random paths survive random kills and restarts") {

@@ -267,6 +267,7 @@ TEST_CASE("the agent thread runs step on its own and stops cleanly") {
     FakeTransport& t = net.attach(1);
     ClusterViewCell cell;
     WorkerChannel w(64, 64);
+    w.polled_ms = 1;  // a worker that runs
     HaAgent agent(test::makeConfig(1, {1}), clock, t, {&w}, cell);
     agent.start();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

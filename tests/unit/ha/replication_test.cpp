@@ -562,6 +562,19 @@ TEST_CASE("a tentative node gives up a bulk sync that stalls, and says so") {
     CHECK(counter(c, 2, HaCounter::bulk_timeouts) == 1);
 }
 
+// Pairs nodes 1 and 2; node 1 owns `count` sessions, replicated to node 2,
+// and is then killed, long enough ago for node 2 to have noticed.
+void ownThenDie(TestCluster& c, uint32_t count) {
+    pairUp(c);
+    c.run(100);
+    const uint32_t now = c.clock.nowMs();
+    for (uint32_t i = 0; i < count; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
+    c.run(20);
+    REQUIRE(c.node(2).sessions() == count);
+    c.crash(1);
+    c.run(200);
+}
+
 TEST_CASE("revert gives a returning node back the sessions it owned") {
     TestCluster c({1, 2});
     pairUp(c);
@@ -586,19 +599,34 @@ TEST_CASE("revert gives a returning node back the sessions it owned") {
     CHECK(c.node(1).sessions() == 300);
 }
 
+TEST_CASE("a returning node whose worker has not started stays tentative and is given nothing") {
+    // Its agent pairs and takes the bulk sync into the ring at once; the
+    // worker starts later (its session table takes a while to set up). Were
+    // it active before, revert would hand it sessions nobody reads yet.
+    TestCluster c({1, 2});
+    ownThenDie(c, 200);
+    c.node(2).worker().adopt(1);
+    c.run(10);
+    c.start(1);
+    c.node(1).worker().paused = true;  // not polled once yet
+    c.run(1500);
+    CHECK(c.node(1).state() == NodeState::tentative);
+    CHECK(counter(c, 2, HaCounter::revert_transfers) == 0);
+    CHECK(c.node(2).ownedBy(2) == 200);
+    c.node(1).worker().paused = false;
+    REQUIRE(c.runUntil([&] { return active(c.node(1).state()); }, 1000));
+    c.run(50);
+    CHECK(counter(c, 2, HaCounter::revert_transfers) == 1);
+    CHECK(c.node(2).ownedBy(1) == 200);
+    CHECK(c.node(1).sessions() == 200);
+}
+
 TEST_CASE("a dead peer's idle sessions are adopted at once, and revert returns every one of them") {
     // No packet of these sessions arrives while node 1 is away: the adoption
     // must not wait for one, or node 2 would leave them out of its bulk sync
     // and node 1 would come back without them.
     TestCluster c({1, 2});
-    pairUp(c);
-    c.run(100);
-    const uint32_t now = c.clock.nowMs();
-    for (uint32_t i = 0; i < 200; ++i) c.node(1).worker().upsert(makeSession(i, 1, 2, now));
-    c.run(20);
-    REQUIRE(c.node(2).sessions() == 200);
-    c.crash(1);
-    c.run(200);
+    ownThenDie(c, 200);
     CHECK(c.node(2).worker().member_left == std::vector<NodeId>{1});
     CHECK(counter(c, 2, HaCounter::member_left_scans) == 1);
     CHECK(c.node(2).ownedBy(2) == 200);
