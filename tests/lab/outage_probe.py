@@ -56,8 +56,7 @@ def start_probe(lab, args, sec, dst: str, port: int, window: float) -> dict | No
 
 
 def ended(worst: dict) -> str:
-    """When a worst flow's silence ended, after its mark: to set beside the
-    nodes' logs."""
+    """When a worst flow's silence ended, after its event's mark."""
     end = worst.get("end_ms")
     return "the end" if end is None else f"+{end:g} ms"
 
@@ -82,7 +81,8 @@ def check_probe(lab, args, sec, marks: tuple[str, ...]) -> dict | None:
             sec.check(f"probe: event '{name}' was marked", False)
             continue
         g = m["gap_ms"]
-        worst = ", ".join(f"sport {w['sport']} {w['gap_ms']} ms to {ended(w)}" for w in m["worst"][:3])
+        worst = ", ".join(f"sport {w['sport']} {w['gap_ms']} ms to {ended(w)}"
+                          for w in m["worst"][:3])
         sec.check(f"probe: '{name}': the firewall's outage (largest silence of a UDP flow) "
                   f"{g['max']} ms (p99 {g['p99']} ms; worst {worst}) <= detection time + "
                   f"{OUTAGE_MARGIN_MS} ms + one interval = {bound:g} ms; flows silent to the "
