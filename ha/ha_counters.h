@@ -38,6 +38,9 @@ namespace tandem {
     X(peer_down_detected,                                                                          \
       "of those, declared before the hold time by peer-link-detect-ms: the peer link was up and "  \
       "both paths fell silent for that long")                                                      \
+    X(own_stalls,                                                                                  \
+      "times this node did not run for a quarter of the hold time or more: its peers' silence in " \
+      "that time was not held against them")                                                       \
     X(peer_restart, "peers seen with a new incarnation (restarted)")                               \
     X(state_transitions, "state changes of this node")                                             \
     X(views_published, "cluster views published to the workers")                                   \

@@ -153,6 +153,7 @@ void Membership::onHeartbeat(NodeId from, const HaHeartbeat& hb, uint64_t now_us
 void Membership::onHaTraffic(NodeId from, uint64_t now_us) {
     if (PeerView* p = find(from)) {
         p->last_control_us = now_us;
+        p->control_credit_us = 0;
         p->connection_closed = false;  // it speaks: whatever closed, it is back
     }
 }
@@ -169,6 +170,7 @@ void Membership::onPeerLinkHeartbeat(NodeId from, NodeState state, uint64_t now_
     if (!p) return;
     counters_.inc(HaCounter::peer_link_hb_rx);
     p->last_peer_link_us = now_us;
+    p->peer_link_credit_us = 0;
     // The control channel carries more; the peer link speaks for the peer
     // only while the control channel is silent.
     if (!p->control_up) {
@@ -179,7 +181,10 @@ void Membership::onPeerLinkHeartbeat(NodeId from, NodeState state, uint64_t now_
 
 void Membership::onPeerLinkHeard(NodeId from, uint64_t heard_us) {
     PeerView* p = find(from);
-    if (p && heard_us > p->last_peer_link_us) p->last_peer_link_us = heard_us;
+    if (p && heard_us > p->last_peer_link_us) {
+        p->last_peer_link_us = heard_us;
+        p->peer_link_credit_us = 0;
+    }
 }
 
 void Membership::onBulkProgress(NodeId from, uint64_t now_us) {
@@ -340,6 +345,30 @@ void Membership::electRole(uint64_t now_us) {
     }
 }
 
+void Membership::noteOwnStall(uint64_t now_us) {
+    // The agent ticks every millisecond or so. A longer gap means this node
+    // did not run: its process, or the whole machine, was stalled (a VM
+    // pause, a starved host). A peer that shares the stall sent nothing in
+    // it either, so the gap is not counted as that peer's silence: each
+    // path heard before the stall is credited with it. A peer that did run
+    // in the gap is heard at once from what it queued here meanwhile.
+    const uint64_t gap = last_tick_us_ ? now_us - last_tick_us_ : 0;
+    const uint64_t before_us = last_tick_us_;
+    last_tick_us_ = now_us;
+    if (gap < options_.hold_time_us / 4) return;
+    counters_.inc(HaCounter::own_stalls);
+    for (PeerView& p : peers_) {
+        if (!p.alive) continue;
+        if (p.last_control_us <= before_us) p.control_credit_us += gap;
+        if (p.last_peer_link_us <= before_us) p.peer_link_credit_us += gap;
+    }
+    if (gap >= options_.hold_time_us / 2)
+        TLOG_WARN("ha",
+                  "this node did not run for %s (stalled): its peers' silence in that time is not "
+                  "held against them",
+                  msText(gap).c_str());
+}
+
 void Membership::updateLiveness(uint64_t now_us) {
     // A peer whose process ended is gone before the hold time: the kernel
     // closed its HA connection, and its peer link falls silent for two
@@ -353,26 +382,31 @@ void Membership::updateLiveness(uint64_t now_us) {
     // heartbeats come at least twice within the detect time, so a cut peer
     // link is none either.
     const uint64_t detect_us = options_.peer_link_detect_us;
-    auto silentFor = [&](uint64_t last_us, uint64_t us) {
-        return !last_us || now_us - last_us > us;
+    // Silence is counted from the last time a path was heard, less this
+    // node's own stalls since then (noteOwnStall).
+    auto silentFor = [&](uint64_t last_us, uint64_t credit_us, uint64_t us) {
+        return !last_us || now_us - last_us > us + credit_us;
     };
     for (PeerView& p : peers_) {
-        auto heard = [&](uint64_t last_us) {
-            return last_us > p.dead_early_us && now_us - last_us <= options_.hold_time_us;
+        auto heard = [&](uint64_t last_us, uint64_t credit_us) {
+            return last_us > p.dead_early_us &&
+                   now_us - last_us <= options_.hold_time_us + credit_us;
         };
-        bool control = heard(p.last_control_us);
-        bool link = heard(p.last_peer_link_us);
+        bool control = heard(p.last_control_us, p.control_credit_us);
+        bool link = heard(p.last_peer_link_us, p.peer_link_credit_us);
         const bool ended = p.alive && p.connection_closed && (control || link) &&
-                           silentFor(p.last_peer_link_us, quick_us) &&
-                           silentFor(p.last_control_us, quick_us);
+                           silentFor(p.last_peer_link_us, p.peer_link_credit_us, quick_us) &&
+                           silentFor(p.last_control_us, p.control_credit_us, quick_us);
         const bool vanished = !ended && detect_us && workers_polling_ && p.alive &&
                               p.peer_link_up && (control || link) &&
-                              silentFor(p.last_peer_link_us, detect_us) &&
-                              silentFor(p.last_control_us, detect_us);
+                              silentFor(p.last_peer_link_us, p.peer_link_credit_us, detect_us) &&
+                              silentFor(p.last_control_us, p.control_credit_us, detect_us);
         if (ended || vanished) {
             control = link = false;
             p.dead_early_us = now_us;
         }
+        if (!control) p.control_credit_us = 0;
+        if (!link) p.peer_link_credit_us = 0;
         if (ended) {
             counters_.inc(HaCounter::peer_down_closed);
             TLOG_WARN("ha",
@@ -610,6 +644,7 @@ void Membership::sendHeartbeats(uint64_t now_us) {
 }
 
 void Membership::tick(uint64_t now_us) {
+    noteOwnStall(now_us);
     updateLiveness(now_us);
     updateSelf(now_us);
     sendHeartbeats(now_us);

@@ -82,6 +82,10 @@ struct PeerView {
     bool peer_link_up = false;     ///< heard on the peer link within the hold time
     uint64_t last_control_us = 0;  ///< 0 = never
     uint64_t last_peer_link_us = 0;
+    /// This node's own stalls since each path was last heard (µs): time in
+    /// which this node could not hear the peer is not the peer's silence.
+    uint64_t control_credit_us = 0;
+    uint64_t peer_link_credit_us = 0;
     NodeState state = NodeState::initial;  ///< as it last reported
     bool primary = false;                  ///< it claims the primary role
     uint8_t priority = 0;
@@ -212,6 +216,7 @@ class Membership {
     /// with (or given up after the startup wait).
     bool membersFound(uint64_t now_us);
 
+    void noteOwnStall(uint64_t now_us);
     void updateLiveness(uint64_t now_us);
     void updateSelf(uint64_t now_us);
     void tickTentative(uint64_t now_us);
@@ -244,6 +249,7 @@ class Membership {
     std::string suspend_cause_, resume_cause_, link_cause_;
     uint64_t tentative_since_us_ = 0;
     uint64_t next_heartbeat_us_ = 0;
+    uint64_t last_tick_us_ = 0;  ///< 0 = not ticked yet
     uint64_t heartbeat_seq_ = 0;
     uint64_t sync_received_ = 0, sync_expected_ = 0;
     bool workers_polling_ = true;

@@ -211,6 +211,44 @@ TEST_CASE("with peer-link-detect-ms a node whose own workers stall waits out the
     CHECK(counter(c, 1, HaCounter::peer_down_detected) == 1);
 }
 
+TEST_CASE("a stall of the whole machine is no death: each node holds its own stall out of it") {
+    // Every node stops for four hold times (a VM pause, a starved host),
+    // then each runs again. Nobody sent anything in the stall; the first
+    // node to run must not declare the others dead before they could speak.
+    for (const bool detect : {false, true}) {
+        CAPTURE(detect);
+        TestCluster c({1, 2, 3}, detect ? fastDetect() : ClusterOptions{});
+        REQUIRE(c.startAllActive(3000));
+        c.run(100);
+        const uint64_t hold_ms = c.node(1).config.ha.hold_time_ms;
+        c.clock.advanceUs(4 * hold_ms * 1000);
+        c.run(3 * hold_ms);
+        for (NodeId id : {1, 2, 3}) {
+            CAPTURE(id);
+            CHECK(counter(c, id, HaCounter::peer_down) == 0);
+            CHECK(counter(c, id, HaCounter::own_stalls) == 1);
+            CHECK(c.node(id).clusterView().owners == (nodeBit(1) | nodeBit(2) | nodeBit(3)));
+        }
+    }
+}
+
+TEST_CASE("a peer that died in this node's stall is dead one hold time after the stall") {
+    TestCluster c({1, 2});
+    startPair(c);
+    c.run(50);
+    c.crash(1);
+    c.clock.advanceUs(300000);  // node 2 stalls three hold times
+    c.stepAll();
+    const uint64_t resumed_us = c.clock.nowUs();
+    CHECK(c.node(2).clusterView().isReachable(1));
+    REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 500, 250));
+    const uint64_t detect_ms = (c.clock.nowUs() - resumed_us) / 1000;
+    CHECK(detect_ms <= 100);  // the hold time, less what it had been silent before the stall
+    CHECK(detect_ms >= 70);
+    CHECK(counter(c, 2, HaCounter::peer_down) == 1);
+    CHECK(counter(c, 2, HaCounter::own_stalls) == 1);
+}
+
 TEST_CASE("a closed HA connection alone, or silence alone, is no early death") {
     TestCluster c({1, 2});
     startPair(c);
