@@ -297,27 +297,30 @@ bool Pipeline::stepJob(Job& job, uint32_t now_ms, uint32_t& budget) {
                                                           view_.owners & ~nodeBit(job.from));
                     if (to == kNoNode) break;  // nobody to hand it to
                     const NodeId old_backup = s.backup_owner;
-                    table_.setOwner(i, to);
                     // Its backup owner is the one the new owner would elect
                     // (the flow's director, in a cluster); in a pair, or
                     // before the view says this node leaves, that is this
                     // node (a later rebalance moves it if this node goes).
-                    const NodeId backup = backupOwnerOf(table_.hashOf(i), to, view_.owners);
-                    s.backup_owner = backup != kNoNode ? backup : job.from;
+                    const NodeId elected = backupOwnerOf(table_.hashOf(i), to, view_.owners);
+                    const NodeId backup = elected != kNoNode ? elected : job.from;
+                    if (settings_.directors && old_backup != kNoNode && old_backup != to &&
+                        old_backup != backup && old_backup != view_.self &&
+                        view_.isReachable(old_backup)) {
+                        // The node that backed the session up under this
+                        // node drops its copy, unless it keeps a role; a
+                        // copy nobody updates would name a stale owner (and
+                        // adopt the session if that owner died). Told before
+                        // the record changes hands: an erase takes effect
+                        // only where it names the owner the copy names.
+                        emit(WorkerEventKind::release, i, now_ms, old_backup);
+                    }
+                    table_.setOwner(i, to);
+                    s.backup_owner = backup;
                     s.flags |= kSessionReplicated;
                     ++s.version;
                     counters_.inc(PipelineCounter::sessions_given);
                     emit(WorkerEventKind::upsert, i, now_ms);
                     if (settings_.directors) {
-                        // The node that backed the session up under this
-                        // node drops its copy, unless it keeps a role; a
-                        // copy nobody updates would name a stale owner (and
-                        // adopt the session if that owner died).
-                        if (old_backup != kNoNode && old_backup != to &&
-                            old_backup != s.backup_owner && old_backup != view_.self &&
-                            view_.isReachable(old_backup)) {
-                            emit(WorkerEventKind::release, i, now_ms, old_backup);
-                        }
                         // Nor is this node's copy updated from now on, unless
                         // it backs the session up: it serves the packets
                         // forwarders still send here during the handover, then goes.

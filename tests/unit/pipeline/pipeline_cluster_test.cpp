@@ -961,10 +961,18 @@ TEST_CASE("in a cluster a node keeps only the sessions it owns or backs up") {
 }
 
 TEST_CASE("in a cluster a session handed back names the backup owner its new owner elects") {
-    Member m2(2, true);
+    Member m2(2, true), m3(3, true);
     m2.setView(0b111, 0b111);
+    m3.setView(0b111, 0b111);
     for (uint16_t i = 0; i < 100; ++i) m2.send(synFrom(uint16_t(41000 + i)), kInside);
-    (void)m2.events();
+    // Node 3 holds the copies of those node 2 elected it to back up.
+    size_t held_by_3 = 0;
+    for (const WorkerEvent& ev : m2.events()) {
+        if (ev.session.backup_owner != 3) continue;
+        applyUpserts(m3, {ev});
+        ++held_by_3;
+    }
+    REQUIRE(m3.table.size() == held_by_3);
     // As if node 2 had adopted them from node 1: node 1 is their origin.
     m2.table.scan(0, m2.table.capacity(),
                   [&](uint32_t i, const Session&) { m2.table.at(i).origin_owner = 1; });
@@ -974,21 +982,32 @@ TEST_CASE("in a cluster a session handed back names the backup owner its new own
     give.to = 1;
     give.origin = 1;
     runJob(m2, give);
-    size_t upserts = 0, backed_by_3 = 0;
+    size_t upserts = 0, backed_by_3 = 0, releases = 0;
     for (const WorkerEvent& ev : m2.events()) {
-        CHECK(ev.session.owner == 1);
-        CHECK(ev.session.backup_owner == backupOwnerOf(flowHash(ev.session.key()), 1, 0b111));
         if (ev.kind == WorkerEventKind::release) {
-            // Node 3 backed it up under node 2 and has no role under node 1.
+            // Node 3 backed it up under node 2 and has no role under node 1:
+            // the erase names node 2 as owner, as node 3's copy does, and
+            // takes it away there.
             CHECK(ev.peer == 3);
-            CHECK(ev.session.backup_owner == 2);
+            CHECK(ev.session.owner == 2);
+            CHECK(ev.session.backup_owner == 3);
+            AgentCommand erase;
+            erase.kind = AgentCommandKind::apply_erase;
+            erase.session = ev.session;
+            m3.pipe->apply(erase, 1000);
+            ++releases;
             continue;
         }
+        CHECK(ev.session.owner == 1);
+        CHECK(ev.session.backup_owner == backupOwnerOf(flowHash(ev.session.key()), 1, 0b111));
         ++upserts;
         backed_by_3 += ev.session.backup_owner == 3;
     }
     CHECK(upserts == 100);
     CHECK(backed_by_3 > 0);  // not always the node that gave it back
+    CHECK(releases > 0);
+    // Node 3 keeps a copy only where node 1 elects it as backup.
+    CHECK(m3.table.size() == held_by_3 - releases);
 }
 
 TEST_CASE("a forwarder that was told the owner sends the flow's next packets straight there") {
