@@ -297,6 +297,10 @@ void Replication::onWorkerEvent(const WorkerEvent& ev, uint64_t now_us) {
         // Only the node that no longer backs the session up hears of it.
         const Peer* p = peer(ev.peer);
         targets = p && p->up ? nodeBit(ev.peer) : 0;
+    } else if (ev.kind == WorkerEventKind::upsert && ev.peer != kNoNode) {
+        // Another node that claims the session too, and whose claim lost.
+        const Peer* p = peer(ev.peer);
+        if (p && p->up) targets |= nodeBit(ev.peer);
     }
     if (ev.defer_token != 0 && ev.worker < workers_.size()) {
         counters_.inc(HaCounter::defer_tokens);

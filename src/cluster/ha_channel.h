@@ -21,7 +21,8 @@
 namespace tandem {
 
 enum class WorkerEventKind : uint8_t {
-    upsert = 1,               ///< a session this node owns was created or changed state/owner
+    upsert = 1,               ///< a session this node owns was created or changed state/owner;
+                              ///< `peer`, when set, gets it too (a claimant it overrules)
     erase = 2,                ///< a session this node owns ended (expiry, reset, operator clear)
     bulk_record = 3,          ///< one session of a bulk scan (agent asked with bulk_scan)
     bulk_done = 4,            ///< the bulk scan `bulk_id` is complete

@@ -75,6 +75,12 @@ namespace tandem {
       "packets carried for a session whose owner of record forwarded them here (ownership "        \
       "changing hands)")                                                                           \
     X(sessions_given, "sessions handed to another node (revert, suspend)")                         \
+    X(claims_overruled,                                                                            \
+      "records naming another owner of a session this node owns, older than its own: that owner "  \
+      "was sent this node's record")                                                               \
+    X(sessions_yielded,                                                                            \
+      "sessions of this node that another node also owned, whose claim won (each took it for the " \
+      "other dead: a partition healed)")                                                           \
     X(transfers_abandoned,                                                                         \
       "hand-overs not done: the target stayed unable to own sessions in this node's view")         \
     X(replicas_installed, "session replicas received from peers and installed")                    \

@@ -95,6 +95,28 @@ bool replacesFinished(const Session& cur, const Session& incoming) {
     return finished && opening;
 }
 
+// Whether `incoming` replaces `cur`, two records of one session. Versions
+// order the changes of a session, made by its one owner; an older record
+// arrives late only after a resend and must not undo a newer state. Two
+// owners change a session independently only after each took it for the
+// other dead (a partition, or a stall of both longer than the hold time,
+// healed since): every node settles each such conflict the same way,
+// whichever record it sees first, so that one owner is left. The newer
+// record wins; of two of one version, the one whose owner opened the
+// session (its origin owner), else the one of the lower node id (also for
+// two nodes that opened it at once, each its own origin). A record of this
+// node's own session and version coming back changes nothing.
+bool supersedes(const Session& incoming, const Session& cur, NodeId self) {
+    const int32_t newer = int32_t(incoming.version - cur.version);
+    if (newer != 0) return newer > 0;
+    if (incoming.owner == cur.owner) return cur.owner != self;
+    if (incoming.origin_owner == cur.origin_owner) {
+        if (incoming.owner == incoming.origin_owner) return true;
+        if (cur.owner == cur.origin_owner) return false;
+    }
+    return incoming.owner < cur.owner;
+}
+
 }  // namespace
 
 void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app,
@@ -104,20 +126,6 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
     const FlowKey key = incoming.key();
     const uint64_t hash = flowHash(key);
     uint32_t index = table_.find(key, hash);
-    if (settings_.directors && incoming.owner != view_.self &&
-        incoming.backup_owner != view_.self) {
-        // In a cluster a session lives on its owner and its backup owner
-        // (the flow's director, or the next member when the director owns
-        // it). A record naming others (a bulk sync sends everything; a
-        // handover moved the backup) is not kept, and a copy of it here is
-        // no longer needed: a copy nobody updates would name a stale owner.
-        if (index != SessionTable::kNoEntry && table_.at(index).owner != view_.self) {
-            table_.erase(index);
-            counters_.inc(PipelineCounter::replicas_removed);
-        }
-        counters_.inc(PipelineCounter::replicas_not_kept);
-        return;
-    }
     if (index != SessionTable::kNoEntry && replacesFinished(table_.at(index), incoming)) {
         // A new connection on the ports of a finished one, opened by another
         // node: it replaces the old record whatever the versions say (the
@@ -132,6 +140,54 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
         table_.erase(index);
         index = SessionTable::kNoEntry;
         counters_.inc(PipelineCounter::replicas_replaced_finished);
+    }
+    // A record naming another owner of a session this node owns: a late
+    // resend from before a handover, or the other side of a conflict.
+    const bool claim = index != SessionTable::kNoEntry && table_.at(index).owner == view_.self &&
+                       incoming.owner != view_.self;
+    if (index != SessionTable::kNoEntry && !supersedes(incoming, table_.at(index), view_.self)) {
+        counters_.inc(PipelineCounter::replicas_stale);
+        if (claim) {
+            // This node's claim wins. The other claimant is sent this
+            // node's record, as it is now, and yields when it arrives: the
+            // updates of a session go to its owner's backup alone, and the
+            // other claimant would never see a version that beats its own.
+            counters_.inc(PipelineCounter::claims_overruled);
+            emit(WorkerEventKind::upsert, index, now_ms, incoming.owner);
+        }
+        return;
+    }
+    // The other claim wins (supersedes()): this node's record follows it.
+    // The node that backed this node's claim up drops its copy, unless the
+    // winner's record names it too: told now, while the record still names
+    // this node as the owner its copy names.
+    const bool yields = claim;
+    if (yields) {
+        counters_.inc(PipelineCounter::sessions_yielded);
+        const NodeId old_backup = table_.at(index).backup_owner;
+        if (settings_.directors && old_backup != kNoNode && old_backup != view_.self &&
+            old_backup != incoming.owner && old_backup != incoming.backup_owner &&
+            view_.isReachable(old_backup)) {
+            emit(WorkerEventKind::release, index, now_ms, old_backup);
+        }
+    }
+    if (settings_.directors && incoming.owner != view_.self &&
+        incoming.backup_owner != view_.self) {
+        // In a cluster a session lives on its owner and its backup owner
+        // (the flow's director, or the next member when the director owns
+        // it). A record naming others (a bulk sync sends everything; a
+        // handover moved the backup) is not kept, and a copy of it here is
+        // no longer needed: a copy nobody updates would name a stale owner.
+        // A session this node yields keeps its copy, naming the winner, for
+        // the packets still sent here, as after a handover (below).
+        if (!yields) {
+            if (index != SessionTable::kNoEntry) {
+                table_.erase(index);
+                counters_.inc(PipelineCounter::replicas_removed);
+            }
+            counters_.inc(PipelineCounter::replicas_not_kept);
+            return;
+        }
     }
     if (index == SessionTable::kNoEntry) {
         if (incoming.owner != view_.self &&
@@ -153,16 +209,6 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
         return;
     }
     Session& cur = table_.at(index);
-    // Versions order the changes of one session; an older one arrives late
-    // only after a resend, and must not undo a newer state.
-    // A session this node owns changes here first: a copy from elsewhere
-    // must be strictly newer (a peer that took it over and gave it back);
-    // an equal version is this node's own state coming back.
-    const int32_t newer = int32_t(incoming.version - cur.version);
-    if (newer < 0 || (newer == 0 && cur.owner == view_.self)) {
-        counters_.inc(PipelineCounter::replicas_stale);
-        return;
-    }
     const uint64_t packets[2] = {cur.packets(0), cur.packets(1)};
     const uint64_t bytes[2] = {cur.bytes(0), cur.bytes(1)};
     const bool was_mine = cur.owner == view_.self;
@@ -188,6 +234,9 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
         // ACK for data this node never saw must not be taken as out of
         // window: the check is relaxed, as for an adopted session.
         if (!was_mine) cur.flags |= kSessionPickedUp;
+    }
+    if (yields && settings_.directors && cur.backup_owner != view_.self) {
+        table_.expireEarlier(index, now_ms + kHandoverCopyMs);
     }
     counters_.inc(PipelineCounter::replicas_installed);
 }

@@ -205,7 +205,7 @@ class SimCluster {
                     }
                     case AgentCommandKind::send_peer_link_heartbeat: {
                         SimNode& to = node(cmd.peer);
-                        if (!to.up) break;
+                        if (!to.up || isolated_) break;
                         WorkerEvent ev;
                         ev.kind = WorkerEventKind::peer_link_heartbeat;
                         ev.peer = id;
@@ -230,6 +230,15 @@ class SimCluster {
 
     void run(uint32_t ms) {
         for (uint32_t i = 0; i < ms; ++i) step();
+    }
+
+    // Cuts (or heals) every HA connection and peer link between members:
+    // a partition of all from all, or a stall of the whole machine.
+    void isolateAll(bool cut) {
+        isolated_ = cut;
+        for (NodeId a : ids_)
+            for (NodeId b : ids_)
+                if (a < b) net_.partition(a, b, cut);
     }
 
     bool runUntil(const std::function<bool()>& done, uint32_t max_ms) {
@@ -445,6 +454,7 @@ class SimCluster {
     std::vector<std::pair<uint32_t, Outcome>> settled_;
     uint64_t incarnations_ = 0;
     uint64_t peer_link_frames_ = 0;
+    bool isolated_ = false;
     std::map<uint64_t, uint64_t> last_;
 };
 
@@ -759,6 +769,34 @@ TEST_CASE("a restarted member is given nothing before its workers run") {
     ok = 0;
     for (SimFlow& f : flows) ok += exchange(c, f);
     CHECK(ok == int(2 * flows.size()));
+}
+
+TEST_CASE("after every member declared every other dead, each flow has one owner again") {
+    // Each adopted what it backs up and changed it on its own (a partition
+    // of all from all, or a stall of the whole machine longer than the hold
+    // time). When they hear each other again, every conflict settles the
+    // same way on every node, with revert off too (nothing goes back then).
+    for (const NodeId members : {NodeId(2), NodeId(4)})
+        for (const bool revert : {true, false}) {
+            CAPTURE(members);
+            CAPTURE(revert);
+            SimCluster c(members);
+            for (NodeId id : c.ids()) c.node(id).config.ha.revert = revert;
+            auto flows = formWithFlows(c, 200, 0);
+            c.isolateAll(true);
+            c.run(300);  // three hold times: each declared the others dead
+            for (NodeId id : c.ids()) {
+                CAPTURE(id);
+                CHECK(c.node(id).agent->counters().get(HaCounter::peer_down) == members - 1);
+            }
+            c.isolateAll(false);
+            REQUIRE(c.runUntil([&] { return c.allActive(); }, 5000));
+            c.run(3000);
+            checkHoldings(c, flows, "after the partition healed");
+            int ok = 0;
+            for (SimFlow& f : flows) ok += exchange(c, f);
+            CHECK(ok == int(2 * flows.size()));
+        }
 }
 
 TEST_CASE("16 members: flows on random paths survive random kills and restarts") {

@@ -960,6 +960,60 @@ TEST_CASE("in a cluster a node keeps only the sessions it owns or backs up") {
     CHECK(m3.count(PipelineCounter::replicas_not_kept) == 1);
 }
 
+TEST_CASE("two claims to one session settle the same way on both claimants") {
+    // After a partition two nodes own one session: node 1 opened it, node 2
+    // took it over while node 1 seemed dead. Of one version, the claim of
+    // the node that opened it wins, on both, whichever record comes first.
+    Member m1(1, true), m2(2, true);
+    m1.setView(0b111, 0b111);
+    m2.setView(0b111, 0b111);
+    m1.send(synFrom(41000), kInside);
+    auto evs = m1.events();
+    REQUIRE(evs.size() == 1);
+    const Session mine = evs[0].session;
+    Session theirs = mine;
+    theirs.owner = 2;
+    theirs.backup_owner = 3;
+    // Node 2's own claim (as its adoption left it).
+    applyUpserts(m2, {WorkerEvent{WorkerEventKind::upsert, kNoNode, 0, 0, 0, 0, 0, 0, theirs, {}}});
+    REQUIRE(m2.find(synFrom(41000))->owner == 2);
+
+    // Node 1 hears node 2's claim: it loses, so node 2 is sent node 1's record.
+    applyUpserts(m1, {WorkerEvent{WorkerEventKind::upsert, kNoNode, 0, 0, 0, 0, 0, 0, theirs, {}}});
+    CHECK(m1.find(synFrom(41000))->owner == 1);
+    CHECK(m1.count(PipelineCounter::claims_overruled) == 1);
+    auto answer = m1.events();
+    REQUIRE(answer.size() == 1);
+    CHECK(answer[0].kind == WorkerEventKind::upsert);
+    CHECK(answer[0].peer == 2);
+    // Node 2 takes it: its record names node 1 now.
+    applyUpserts(m2, answer);
+    CHECK(m2.find(synFrom(41000))->owner == 1);
+    CHECK(m2.count(PipelineCounter::sessions_yielded) == 1);
+
+    // A newer claim wins over the origin: node 1 yields to it.
+    theirs.version = mine.version + 1;
+    applyUpserts(m1, {WorkerEvent{WorkerEventKind::upsert, kNoNode, 0, 0, 0, 0, 0, 0, theirs, {}}});
+    CHECK(m1.find(synFrom(41000))->owner == 2);
+    CHECK(m1.count(PipelineCounter::sessions_yielded) == 1);
+
+    // Two nodes that opened one flow at once, each its own origin: the
+    // lower node id wins on both (were the origin to decide, each would
+    // yield to the other and neither would own it).
+    m1.send(synFrom(41001), kInside);
+    evs = m1.events();
+    REQUIRE(evs.size() == 1);
+    Session other = evs[0].session;
+    other.owner = other.origin_owner = 2;
+    other.backup_owner = 3;
+    applyUpserts(m2, {WorkerEvent{WorkerEventKind::upsert, kNoNode, 0, 0, 0, 0, 0, 0, other, {}}});
+    REQUIRE(m2.find(synFrom(41001))->owner == 2);
+    applyUpserts(m1, {WorkerEvent{WorkerEventKind::upsert, kNoNode, 0, 0, 0, 0, 0, 0, other, {}}});
+    CHECK(m1.find(synFrom(41001))->owner == 1);
+    applyUpserts(m2, m1.events());
+    CHECK(m2.find(synFrom(41001))->owner == 1);
+}
+
 TEST_CASE("in a cluster a session handed back names the backup owner its new owner elects") {
     Member m2(2, true), m3(3, true);
     m2.setView(0b111, 0b111);
