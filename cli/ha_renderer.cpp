@@ -106,9 +106,13 @@ std::optional<std::string> renderHaState(const nlohmann::json& result) {
         if (peers->empty()) out += "\nno peers\n";
         for (const auto& p : *peers) {
             if (!p.is_object()) return std::nullopt;
-            Pairs pp = fieldsOf(p, status::kHaPeerFields, {"id", "name", "last_heard_ms"});
+            Pairs pp =
+                fieldsOf(p, status::kHaPeerFields, {"id", "name", "last_heard_ms", "down_ms"});
             if (auto heard = uintField(p, "last_heard_ms")) {
                 pp.emplace_back("last heard", formatDuration(*heard) + " ago");
+            }
+            if (auto down = uintField(p, "down_ms")) {
+                pp.emplace_back("declared dead", formatDuration(*down) + " ago");
             }
             out += "\n" + nodeTitle("peer", p) + "\n" + renderPairs(pp, 2);
         }

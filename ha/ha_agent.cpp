@@ -549,6 +549,7 @@ void HaAgent::snapshot(uint64_t now_us) {
         ps.peer_link = p.peer_link_up;
         const uint64_t heard = std::max(p.last_control_us, p.last_peer_link_us);
         ps.last_heard_ms = heard ? int64_t((now_us - heard) / 1000) : -1;
+        ps.down_ms = p.down_us ? int64_t((now_us - p.down_us) / 1000) : -1;
         ps.priority = p.priority;
         ps.primary = p.primary;
         ps.software_version = p.software_version;

@@ -92,6 +92,8 @@ nlohmann::json haPeerValue(status::HaPeerField f, const HaPeerStatus& p) {
             return p.peer_link;
         case last_heard_ms:
             return p.last_heard_ms;
+        case down_ms:
+            return p.down_ms;
         case priority:
             return p.priority;
         case primary:

@@ -32,6 +32,7 @@ struct HaPeerStatus {
     bool control_link = false;   ///< heard on the HA channels within the hold time
     bool peer_link = false;      ///< heard on the peer link within the hold time
     int64_t last_heard_ms = -1;  ///< ms since anything was heard, -1 = never
+    int64_t down_ms = -1;        ///< ms since it was declared dead, -1 = alive or never declared
     uint8_t priority = 0;
     bool primary = false;
     std::string software_version;

@@ -452,6 +452,7 @@ void Membership::updateLiveness(uint64_t now_us) {
         p.peer_link_seen |= link;
         if (alive == p.alive) continue;
         p.alive = alive;
+        p.down_us = alive ? 0 : now_us;
         if (alive) {
             counters_.inc(HaCounter::peer_up);
             TLOG_INFO("ha", "%s alive (%s)", nodeText(p).c_str(),

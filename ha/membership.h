@@ -101,6 +101,7 @@ struct PeerView {
     /// Declared dead before the hold time then: what was heard before it
     /// no longer counts (else it would be alive again at the next tick).
     uint64_t dead_early_us = 0;
+    uint64_t down_us = 0;  ///< when it was last declared dead (0: alive, or never declared)
     bool connection_closed = false;  ///< its HA connection closed and not reopened since
     uint64_t connection_closed_us = 0;
     uint64_t policy_hash = 0;  ///< its policy (HELLO, then heartbeats); 0 = not known

@@ -70,6 +70,10 @@ namespace tandem::status {
     X(last_heard_ms, "last_heard_ms", integer,                                                    \
       "Milliseconds since anything was heard from the peer; -1 when never.",                      \
       "tandem_peer_last_heard_seconds", gauge, 0.001)                                             \
+    X(down_ms, "down_ms", integer,                                                                \
+      "Milliseconds since this node declared the peer dead; -1 while it is alive or was never "   \
+      "declared dead.",                                                                           \
+      "", none, 1)                                                                                \
     X(priority, "priority", integer, "The peer's [ha] priority.", "", none, 1)                    \
     X(primary, "primary", boolean, "true when the peer is the pair's primary.", "", none, 1)      \
     X(software_version, "software_version", text, "The peer's tandemd version.", "", none, 1)     \

@@ -19,7 +19,8 @@ from __future__ import annotations
 # over the detection time: what the firewall may add to it before the flows
 # pass again (the probe's bound adds one probe interval to this)
 OUTAGE_MARGIN_MS = 50
-# over the detection time: until every polling of the HA state has seen the death
+# over the detection time: a node's declaration of a death, as it dates it
+# (declared_dead_at), may come late by its status snapshot's age and its answer's
 DETECTION_MARGIN_MS = 400
 
 

@@ -20,6 +20,24 @@ def ha_peers(st: dict | None) -> list[dict]:
     return [p for p in st["peers"] if isinstance(p, dict)]
 
 
+def declared_dead_at(st: dict | None, node_id: int, t_answered: float) -> float | None:
+    """When (time.monotonic()) the node whose HA state is `st` declared node
+    `node_id` dead, or None while it sees it alive (or the state says
+    nothing). The node's own `down_ms` says how long before its snapshot;
+    the snapshot is no newer than the answer (`t_answered`), so the time
+    returned is at or after the declaration: a slow poll does not make the
+    death look late, and nothing makes it look early. Without `down_ms`, the
+    answer's time."""
+    for p in ha_peers(st):
+        if str(p.get("id")) != str(node_id) or p.get("alive") is not False:
+            continue
+        down_ms = p.get("down_ms")
+        if isinstance(down_ms, int) and down_ms >= 0:
+            return t_answered - down_ms / 1000.0
+        return t_answered
+    return None
+
+
 def ha_ready(st: dict, expect_peer: bool = True) -> bool:
     """This node is active and, with `expect_peer`, lists its peers, every one
     alive and active (a field a node does not report is not taken as yes)."""

@@ -83,12 +83,18 @@ TEST_CASE("a peer that falls silent is declared dead within the hold time and th
     TestCluster c({1, 2});
     startPair(c);
     c.run(50);
+    CHECK(c.node(2).agent->status().peers.at(0).down_ms == -1);  // alive
     c.crash(1);
     const uint64_t crashed_us = c.clock.nowUs();
     REQUIRE(c.runUntil([&] { return !c.node(2).clusterView().isReachable(1); }, 500, 250));
     const uint64_t detect_ms = (c.clock.nowUs() - crashed_us) / 1000;
     CHECK(detect_ms <= 100);  // hold time 100 ms, heard at most one interval before the crash
     CHECK(detect_ms >= 75);
+    // The status says since when: what a poll that came late can tell.
+    c.run(40);
+    const int64_t down_ms = c.node(2).agent->status().peers.at(0).down_ms;
+    CHECK(down_ms >= 39);
+    CHECK(down_ms <= 41);
     const ClusterView v = c.node(2).clusterView();
     CHECK(v.owners == nodeBit(2));
     CHECK(v.primary == 2);
