@@ -439,14 +439,6 @@ class ClusterLab(PairLab):
 # --- HA and ownership helpers -----------------------------------------------------------------
 
 
-def peer_alive(st: dict | None, node_id: int) -> bool | None:
-    """Whether `st` (a node's HA state) sees node `node_id` alive."""
-    for p in ha_peers(st):
-        if str(p.get("id")) == str(node_id):
-            return p.get("alive")
-    return None
-
-
 def show_ha(lab: ClusterLab, sec: Section, label: str) -> dict:
     out = {}
     if lab.opts.node != "tandemd":

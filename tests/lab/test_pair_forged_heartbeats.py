@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import LabError  # noqa: E402
 from pair import PEER_LINK_PORT, pair_main, peer_link_ip, show_ha  # noqa: E402
-from labkit.ha import declared_dead_at, ha_local_state, ha_peers  # noqa: E402
+from labkit.ha import declared_dead_at, ha_local_state, peer_alive  # noqa: E402
 from labkit.report import delta  # noqa: E402
 
 
@@ -31,13 +31,6 @@ def configure(ap):
     ap.add_argument("--heartbeats", type=int, default=50,
                     help="real heartbeats captured, then replayed in turn")
     ap.add_argument("--replay-seconds", type=float, default=3.0)
-
-
-def peer_alive(st, node_id) -> bool | None:
-    for p in ha_peers(st):
-        if str(p.get("id")) == str(node_id):
-            return p.get("alive")
-    return None
 
 
 def body(lab, args, report, deadline, variant=None):

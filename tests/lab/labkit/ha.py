@@ -20,6 +20,15 @@ def ha_peers(st: dict | None) -> list[dict]:
     return [p for p in st["peers"] if isinstance(p, dict)]
 
 
+def peer_alive(st: dict | None, node_id: int) -> bool | None:
+    """Whether `st` (a node's HA state) sees node `node_id` alive; None when
+    it does not list it."""
+    for p in ha_peers(st):
+        if str(p.get("id")) == str(node_id):
+            return p.get("alive")
+    return None
+
+
 def declared_dead_at(st: dict | None, node_id: int, t_answered: float) -> float | None:
     """When (time.monotonic()) the node whose HA state is `st` declared node
     `node_id` dead, or None while it sees it alive (or the state says
