@@ -226,12 +226,15 @@ struct Dataplane::Impl {
     /// Tries the held fragments again once a first fragment was decided.
     void releaseHeldFragments(Worker& w, uint32_t now);
     void expireHeldFragments(Worker& w, uint32_t now);
-    /// Keeps a packet the pipeline answered `await_owner` for; false when
-    /// the wait is full (the caller frees it).
-    bool awaitOwner(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from, uint32_t now);
+    /// Keeps a packet the pipeline answered `await_owner` for, at most
+    /// `wait_ms` (0: OwnerWait's own limit); false when the wait is full
+    /// (the caller frees it).
+    bool awaitOwner(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from, uint32_t now,
+                    uint32_t wait_ms);
     /// Decides the waiting packets again once a session arrived or the
     /// membership change settled.
     void releaseAwaiting(Worker& w, uint32_t now);
+    /// Decides the packets whose wait is over as if they had not waited.
     void expireAwaiting(Worker& w, uint32_t now);
     void expireParked(Worker& w, uint32_t now);
     bool serveMailbox(Worker& w, uint32_t now);

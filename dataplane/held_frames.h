@@ -108,13 +108,16 @@ class FrameHoldOf {
         uint32_t deadline_ms = 0;
     };
 
-    /// False when every slot is taken.
-    bool hold(Frame frame, uint16_t port, const PeerOrigin& from, uint32_t now) {
+    /// Keeps `frame` for `hold_ms` (at most, and 0 for kHoldMs). False
+    /// when every slot is taken.
+    bool hold(Frame frame, uint16_t port, const PeerOrigin& from, uint32_t now,
+              uint32_t hold_ms = 0) {
         if (held_ == kSlots) return false;
+        if (hold_ms == 0 || hold_ms > kHoldMs) hold_ms = kHoldMs;
         for (uint32_t k = 0; k < kSlots; ++k) {
             Held& slot = slots_[(next_ + k) % kSlots];
             if (slot.frame != Frame{}) continue;
-            slot = Held{frame, port, from, now + kHoldMs};
+            slot = Held{frame, port, from, now + hold_ms};
             ++held_;
             next_ = (next_ + k + 1) % kSlots;
             return true;
@@ -147,7 +150,7 @@ class FrameHoldOf {
         return n;
     }
 
-    /// Takes out every frame held longer than kHoldMs, calling drop(held).
+    /// Takes out every frame whose time is up, calling drop(held).
     template <typename Drop>
     uint32_t expire(uint32_t now, Drop&& drop, bool all = false) {
         if (held_ == 0) return 0;
@@ -186,12 +189,13 @@ class FrameHoldOf {
 template <typename Frame>
 using FragmentHoldOf = FrameHoldOf<Frame, 256, 1000>;
 
-/// Packets of flows whose director this node has just become
-/// (VerdictKind::await_owner), kept until their owner sends the session or
-/// the membership change settles (retry() with
-/// Pipeline::ownerWaitProgress(), after each burst and batch of commands).
-/// The change settles within PipelineSettings::director_settle_ms; the two
-/// seconds are the last resort.
+/// Packets whose session may be on its way here (VerdictKind::await_owner:
+/// flows whose director this node has just become, replies that outran
+/// their copy), kept until the session arrives or what they wait for is
+/// over (retry() with Pipeline::ownerWaitProgress(), after each burst and
+/// batch of commands), or their own time is up (the verdict's, at most
+/// PipelineSettings::director_settle_ms, or the two seconds of the last
+/// resort): then the pipeline decides them as if they had not waited.
 template <typename Frame>
 using OwnerWaitOf = FrameHoldOf<Frame, 512, 2000>;
 

@@ -25,7 +25,7 @@ enum class FrameAction : uint8_t {
                       ///< (peer not kNoNode) back to node `peer` as an egress_frame
     answer,           ///< a health check: its answer goes out of `port`
     hold,             ///< a later fragment, held until its first fragment is decided
-    await_owner,      ///< held until its flow's owner sends the session here (or it settles)
+    await_owner,      ///< held until its session arrives here (or its wait is over)
     drop,             ///< freed (the pipeline counted why)
 };
 
@@ -235,7 +235,7 @@ DispatchCounts dispatchVerdicts(const BurstOf<Frame>& b, const Verdict* verdicts
                 if (io.hold(f, b.port, b.origin(i))) continue;
                 break;
             case FrameAction::await_owner:
-                if (io.awaitOwner(f, b.port, b.origin(i))) continue;
+                if (io.awaitOwner(f, b.port, b.origin(i), v.token)) continue;
                 break;
             case FrameAction::drop:
                 break;

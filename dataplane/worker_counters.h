@@ -37,8 +37,10 @@ namespace tandem {
     X(fragments_hold_full,                                                                       \
       "fragments that found the hold full (too many fragments waiting), freed")                  \
     X(owner_wait_released,                                                                       \
-      "packets held for their flow's owner, decided again: its session came, or it settled")     \
-    X(owner_wait_expired, "packets held for their flow's owner past the last resort, freed")     \
+      "packets held for their session, decided again: it came, or the change settled")           \
+    X(owner_wait_expired,                                                                        \
+      "packets held for their session until their wait was over, decided as if they had not "    \
+      "waited")                                                                                  \
     X(owner_wait_full, "packets to hold for their owner that found the wait full, freed")        \
     X(handoff_out, "frames passed to the worker that holds their flow")                          \
     X(handoff_in, "frames another worker passed here")                                           \

@@ -207,8 +207,8 @@ void Dataplane::Impl::releaseHeldFragments(Worker& w, uint32_t now) {
 }
 
 bool Dataplane::Impl::awaitOwner(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from,
-                                 uint32_t now) {
-    if (w.owner_wait.hold(m, port, from, now)) return true;
+                                 uint32_t now, uint32_t wait_ms) {
+    if (w.owner_wait.hold(m, port, from, now, wait_ms)) return true;
     w.counters.inc(WorkerCounter::owner_wait_full);
     return false;
 }
@@ -228,7 +228,10 @@ void Dataplane::Impl::releaseAwaiting(Worker& w, uint32_t now) {
 void Dataplane::Impl::expireAwaiting(Worker& w, uint32_t now) {
     w.owner_wait.expire(now, [&](const OwnerWait::Held& h) {
         w.counters.inc(WorkerCounter::owner_wait_expired);
-        rte_pktmbuf_free(h.frame);
+        uint8_t* data = rte_pktmbuf_mtod(h.frame, uint8_t*);
+        const uint16_t len = rte_pktmbuf_data_len(h.frame);
+        const Verdict v = w.pipeline->releaseAwaiting(data, len, h.port, now, h.from, true);
+        handleHeld(w, h.frame, h.port, h.from, v, now);
     });
 }
 
@@ -356,8 +359,8 @@ struct WorkerDispatchIo {
     bool hold(rte_mbuf* m, uint16_t port, const PeerOrigin& from) {
         return dp.holdFragment(w, m, port, from, now);
     }
-    bool awaitOwner(rte_mbuf* m, uint16_t port, const PeerOrigin& from) {
-        return dp.awaitOwner(w, m, port, from, now);
+    bool awaitOwner(rte_mbuf* m, uint16_t port, const PeerOrigin& from, uint32_t wait_ms) {
+        return dp.awaitOwner(w, m, port, from, now, wait_ms);
     }
     void ownerHint(NodeId to, uint64_t flow_hash, NodeId owner) {
         dp.sendOwnerHint(w, to, flow_hash, owner);

@@ -373,12 +373,14 @@ Verdict Pipeline::process(uint8_t* frame, uint16_t len, uint16_t in_port, uint32
 }
 
 Verdict Pipeline::releaseAwaiting(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
-                                  const PeerOrigin& from) {
+                                  const PeerOrigin& from, bool last) {
     Verdict v;
     redeciding_ = true;
+    last_try_ = last;
     decideBurst(&frame, &len, 1, in_port, now_ms, &v,
                 from.node == kNoNode ? Ingress::port : Ingress::peer, from.node, from.reason);
     redeciding_ = false;
+    last_try_ = false;
     return v;
 }
 
@@ -397,7 +399,7 @@ void Pipeline::noteOwners(uint32_t now_ms) {
         if (!settling_) settle_from_owners_ = owners_seen_;
         settling_ = true;
         settle_until_ms_ = now_ms + settings_.director_settle_ms;
-        ++settle_progress_;
+        ++wait_progress_;
     }
     owners_seen_ = view_.owners;
     owners_known_ = true;
@@ -406,20 +408,16 @@ void Pipeline::noteOwners(uint32_t now_ms) {
 bool Pipeline::awaitsOwner(const Slot& s, Ingress ingress, uint32_t now_ms) {
     if (settling_ && int32_t(now_ms - settle_until_ms_) >= 0) {
         settling_ = false;
-        ++settle_progress_;
+        ++wait_progress_;
     }
     const bool disagree = ingress == Ingress::peer && reason_ == ForwardReason::to_director &&
                           directorOf(s.hash, view_.owners) != view_.self;
-    if (!settling_ && !disagree) [[likely]]
+    if ((!settling_ && !disagree) || last_try_) [[likely]]
         return false;
     // Handed back by its director, which waited already; an opening packet
     // (a TCP SYN, an ICMP request) starts a new flow wherever it enters.
     if (s.kind != kLookup || reason_ == ForwardReason::director_unknown) return false;
-    const PacketInfo& info = s.info;
-    const bool icmp = info.proto == kProtoIcmp || info.proto == kProtoIcmpV6;
-    if (info.proto == kProtoTcp ? tcpMayCreate(info.tcp, settings_.tcp)
-                                : icmp && !isIcmpReply(info))
-        return false;
+    if (opensFlow(s.info)) return false;
     if (disagree) {
         // Sent here as to its director, which this node is not by its own
         // view: the sender saw a change of the members this node has not
@@ -438,6 +436,21 @@ bool Pipeline::awaitsOwner(const Slot& s, Ingress ingress, uint32_t now_ms) {
         return true;
     return directorOf(s.hash, view_.owners) == view_.self &&
            directorOf(s.hash, settle_from_owners_) != view_.self;
+}
+
+bool Pipeline::awaitsReplica(const Slot& s, Ingress ingress) const {
+    if (last_try_ || s.kind != kLookup || view_.self == kNoNode ||
+        settings_.director_settle_ms == 0)
+        return false;
+    // Sent here by a peer as to its owner (a handover) or handed back by
+    // its director: not a copy this node would hold.
+    if (ingress == Ingress::peer && reason_ != ForwardReason::to_director) return false;
+    // A UDP datagram may open a flow (its director hands it back at once).
+    const uint8_t proto = s.info.proto;
+    if (opensFlow(s.info) || (proto != kProtoTcp && proto != kProtoIcmp && proto != kProtoIcmpV6))
+        return false;
+    if (settings_.directors) return directorOf(s.hash, view_.owners) == view_.self;
+    return view_.replicate;
 }
 
 Verdict Pipeline::toPeer(NodeId peer, ForwardReason reason, uint64_t hash,
@@ -772,6 +785,13 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
         v.kind = VerdictKind::await_owner;
         return v;
     }
+    if (awaitsReplica(s, ingress)) [[unlikely]] {
+        if (!redeciding_) counters_.inc(PipelineCounter::awaiting_replica);
+        Verdict v;
+        v.kind = VerdictKind::await_owner;
+        v.token = settings_.director_settle_ms;
+        return v;
+    }
     if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {
         // Sent here as the flow's director, and nobody owns the flow. A
         // packet that may start one (UDP) goes back to the node it entered
@@ -818,14 +838,14 @@ NodeId Pipeline::directorToAsk(const Slot& s, Ingress ingress) const {
     // first packet waits until the backup owner, the director or the next
     // member, has the session). Anything else may belong to a flow another
     // node owns; a UDP datagram cannot say whether it is a reply.
-    const PacketInfo& info = s.info;
-    const bool icmp = info.proto == kProtoIcmp || info.proto == kProtoIcmpV6;
-    const bool opens =
-        s.kind == kLookup && (info.proto == kProtoTcp ? tcpMayCreate(info.tcp, settings_.tcp)
-                                                      : icmp && !isIcmpReply(info));
-    if (opens) return kNoNode;
+    if (s.kind == kLookup && opensFlow(s.info)) return kNoNode;
     const NodeId d = directorOf(s.hash, view_.owners);
     return d == view_.self ? kNoNode : d;
+}
+
+bool Pipeline::opensFlow(const PacketInfo& info) const {
+    if (info.proto == kProtoTcp) return tcpMayCreate(info.tcp, settings_.tcp);
+    return (info.proto == kProtoIcmp || info.proto == kProtoIcmpV6) && !isIcmpReply(info);
 }
 
 NodeId Pipeline::unsyncedPeer() const {

@@ -124,9 +124,11 @@ enum class VerdictKind : uint8_t {
     hold,         ///< a later fragment whose first fragment this node has not decided yet:
                   ///< keep it (bounded, briefly) and call releaseHeldFragment() after bursts
                   ///< in which fragmentHeadsDecided() moved
-    await_owner,  ///< a packet of a flow this node has just become the director of, whose
-                  ///< owner has not sent it the session yet: keep it (bounded, briefly) and
-                  ///< call releaseAwaiting() whenever ownerWaitProgress() moved
+    await_owner,  ///< a packet whose session may be on its way here (a new director's flow
+                  ///< whose owner has not sent it yet, a reply that outran its replica):
+                  ///< keep it (bounded, for at most `token` ms; 0: the hold's own limit) and
+                  ///< call releaseAwaiting() whenever ownerWaitProgress() moved, and once more
+                  ///< with `last` when its time is up
 };
 
 struct Verdict {
@@ -141,7 +143,7 @@ struct Verdict {
     /// reset to send back out of the port this frame came in by (whatever
     /// becomes of the frame itself).
     uint8_t reset = 0;
-    uint32_t token = 0;      ///< defer: release token
+    uint32_t token = 0;      ///< defer: release token; await_owner: the most it waits, ms
     uint64_t flow_hash = 0;  ///< to_peer: the flow's hash (its low half is the header's hint)
 };
 
@@ -227,22 +229,23 @@ class Pipeline {
     uint32_t fragmentHeadsDecided() const { return fragment_heads_; }
 
     /// A frame this pipeline answered `await_owner` for, decided again
-    /// (await_owner again while its session has not arrived and the
-    /// membership change has not settled). `from` is how it reached this
-    /// node (node kNoNode: a data port). Counts only the outcome; the frame
-    /// was counted as received when it first came.
+    /// (await_owner again while its session has not arrived and what it
+    /// waits for may still bring it). `from` is how it reached this node
+    /// (node kNoNode: a data port). `last`: its wait is over; it is decided
+    /// as if it had not waited. Counts only the outcome; the frame was
+    /// counted as received when it first came.
     Verdict releaseAwaiting(uint8_t* frame, uint16_t len, uint16_t in_port, uint32_t now_ms,
-                            const PeerOrigin& from);
+                            const PeerOrigin& from, bool last = false);
 
-    /// Moves each time a session arrives from a peer while a membership
-    /// change settles, and when it has settled (as of `now_ms`): frames
-    /// answered `await_owner` are worth deciding again only after it moved.
+    /// Moves each time a session arrives from a peer, and when a membership
+    /// change has settled (as of `now_ms`): frames answered `await_owner`
+    /// are worth deciding again only after it moved.
     uint32_t ownerWaitProgress(uint32_t now_ms) {
         if (settling_ && int32_t(now_ms - settle_until_ms_) >= 0) {
             settling_ = false;
-            ++settle_progress_;
+            ++wait_progress_;
         }
-        return settle_progress_;
+        return wait_progress_;
     }
 
     /// Expires idle sessions, at most `budget` timer entries per call.
@@ -380,6 +383,10 @@ class Pipeline {
     Verdict createSession(Slot& s, uint16_t in_port, uint16_t out_port, uint32_t now_ms);
     Verdict forwardFrom(uint16_t in_port);
     void standIn(Session& s);
+    /// A packet that plainly opens a flow: a TCP segment that may create a
+    /// session (a SYN; any, with pickup), an ICMP request. Not a UDP
+    /// datagram, which cannot say whether it is a reply.
+    bool opensFlow(const PacketInfo& info) const;
     /// The one other live node, when the sync channel to it is down (else kNoNode).
     NodeId unsyncedPeer() const;
     Verdict toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter);
@@ -396,6 +403,13 @@ class Pipeline {
     /// sent here as to the flow's owner. Its owner may not have sent the
     /// session yet (a rebalance, a handover).
     bool awaitsOwner(const Slot& s, Ingress ingress, uint32_t now_ms);
+    /// A reply (a TCP segment that cannot open a flow, an ICMP reply) with
+    /// no session here, on the node that would hold the flow's copy: its
+    /// director (a cluster), the other node (a pair, while replicating). Its
+    /// owner released the first packet before this node acknowledged the
+    /// session (the first packet's safety timeout: a stalled node), so the
+    /// record may still be on its way.
+    bool awaitsReplica(const Slot& s, Ingress ingress) const;
     /// Classify and decide frames (processBurst without the receive counts).
     void decideBurst(uint8_t* const* frames, const uint16_t* lens, uint32_t n, uint16_t in_port,
                      uint32_t now_ms, Verdict* out, Ingress ingress, NodeId sender,
@@ -550,9 +564,10 @@ class Pipeline {
     uint16_t settle_from_owners_ = 0;
     bool settling_ = false;
     uint32_t settle_until_ms_ = 0;
-    uint32_t settle_progress_ = 0;  // ownerWaitProgress()
-    bool redeciding_ = false;       // in releaseAwaiting(): the frame was counted when held
-    NodeId sender_ = kNoNode;       // the node that forwarded the current burst (Ingress::peer)
+    uint32_t wait_progress_ = 0;  // ownerWaitProgress()
+    bool redeciding_ = false;     // in releaseAwaiting(): the frame was counted when held
+    bool last_try_ = false;       // in releaseAwaiting(last): decided as if it had not waited
+    NodeId sender_ = kNoNode;     // the node that forwarded the current burst (Ingress::peer)
     ForwardReason reason_ = ForwardReason::none;  // and why
     uint32_t next_token_ = 1;
     uint32_t pressure_at_ = 1;  // table size from which the table is under pressure (idleTimeoutMs)

@@ -57,6 +57,10 @@ namespace tandem {
     X(awaiting_owner,                                                                              \
       "packets of a flow this node has just become the director of, its session not here yet: "    \
       "held until the owner sends it or the membership change settles")                            \
+    X(awaiting_replica,                                                                            \
+      "replies with no session here that this node would hold a copy of: held until it arrives "   \
+      "or the settle time passes (their owner released the first packet before the copy was "      \
+      "acknowledged)")                                                                             \
     X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)")     \
     X(dropped_no_owner, "frames no active node may own (no active member)")                        \
     X(deferred_first_packets, "first packets held until the backup owner has the session")         \

@@ -122,7 +122,7 @@ bool supersedes(const Session& incoming, const Session& cur, NodeId self) {
 void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const AppIdentity& app,
                            uint32_t now_ms) {
     // A session a frame waits for may be this one (releaseAwaiting()).
-    if (settling_) ++settle_progress_;
+    ++wait_progress_;
     const FlowKey key = incoming.key();
     const uint64_t hash = flowHash(key);
     uint32_t index = table_.find(key, hash);

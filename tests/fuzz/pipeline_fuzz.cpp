@@ -218,6 +218,10 @@ struct Node {
         }
         if (v.kind == VerdictKind::await_owner) {
             checkVerdict(pipe->releaseAwaiting(buf.data(), len, port, now, from));
+            // Its wait over: decided, never held again.
+            const Verdict last = pipe->releaseAwaiting(buf.data(), len, port, now, from, true);
+            checkVerdict(last);
+            FUZZ_CHECK(last.kind != VerdictKind::await_owner);
         }
     }
 

@@ -97,3 +97,19 @@ TEST_CASE("the hold is bounded: a fragment that finds every slot taken is refuse
     CHECK(hold.held() == 0);
     CHECK(hold.hold(1, 0, {}, 0));
 }
+
+TEST_CASE("a packet waiting for its session waits its own time, at most the last resort") {
+    using Wait = OwnerWaitOf<uintptr_t>;
+    Wait wait;
+    REQUIRE(wait.hold(21, 0, {}, 1000, 600));  // a reply that outran its copy: 600 ms
+    REQUIRE(wait.hold(22, 0, {}, 1000));       // a new director's packet: the last resort
+    REQUIRE(wait.hold(23, 0, {}, 1000, 10 * Wait::kHoldMs));  // never beyond it
+    std::vector<uintptr_t> out;
+    auto take = [&](const Wait::Held& h) { out.push_back(h.frame); };
+    CHECK(wait.expire(1599, take) == 0);
+    CHECK(wait.expire(1600, take) == 1);
+    CHECK(out == std::vector<uintptr_t>{21});
+    CHECK(wait.expire(999 + Wait::kHoldMs, take) == 0);
+    CHECK(wait.expire(1000 + Wait::kHoldMs, take) == 2);
+    CHECK(out == std::vector<uintptr_t>{21, 22, 23});
+}

@@ -118,9 +118,9 @@ struct RecordingIo {
                       std::to_string(from.node));
         return hold_ok;
     }
-    bool awaitOwner(uintptr_t f, uint16_t port, const PeerOrigin& from) {
+    bool awaitOwner(uintptr_t f, uint16_t port, const PeerOrigin& from, uint32_t wait_ms) {
         log.push_back("await " + std::to_string(f) + " port " + std::to_string(port) + " from " +
-                      std::to_string(from.node));
+                      std::to_string(from.node) + " for " + std::to_string(wait_ms));
         return hold_ok;
     }
     void ownerHint(NodeId to, uint64_t, NodeId owner) {
@@ -206,12 +206,9 @@ TEST_CASE("a burst's frames go to port lists, the peer list, the parking lot, th
     CHECK(io.log ==
           std::vector<std::string>{
               "encap 11 type 1 to 3 entered 1 reason 1 port 0 hint " + std::to_string(hint),
-              "hint to 2 owner 3",
-              "park 12 token 77 via 0",
-              "free 14",
-              "hold 15 port 0 from 0",
+              "hint to 2 owner 3", "park 12 token 77 via 0", "free 14", "hold 15 port 0 from 0",
               "answer 16",
-              "await 17 port 0 from 0",
+              "await 17 port 0 from 0 for 77",  // the verdict's token: its wait
           });
 }
 
@@ -270,7 +267,7 @@ TEST_CASE("a frame that cannot take its way is freed, and no hint goes for it") 
     CHECK(io.log[4] == "hold 22 port 1 from 2");
     CHECK(io.log[5] == "free 22");
     CHECK(io.log[6] == "free 23");
-    CHECK(io.log[7] == "await 24 port 1 from 2");
+    CHECK(io.log[7] == "await 24 port 1 from 2 for 77");
     CHECK(io.log[8] == "free 24");
 
     // The same with the peer link working: the egress frame is counted and hinted.

@@ -97,6 +97,9 @@ struct SimNode {
     // Its worker has not started (the agent runs, nothing reads the rings
     // or the ports; a packet sent here is lost in this simulation).
     bool worker_held = false;
+    // Its HA agent does not run (a stalled thread): its worker does, its
+    // peers' messages wait in the network.
+    bool agent_held = false;
     std::map<uint32_t, uint32_t> parked;  // defer token -> flow id
 };
 
@@ -111,7 +114,7 @@ struct Outcome {
     bool dropped = false;   // a live node's pipeline dropped it
 };
 
-// A packet a new director holds for its flow's owner (VerdictKind::await_owner).
+// A packet held for its session (VerdictKind::await_owner).
 struct Awaiting {
     NodeId at = kNoNode;
     std::vector<uint8_t> frame;
@@ -119,6 +122,7 @@ struct Awaiting {
     PeerOrigin from;
     uint32_t flow = 0;
     Outcome so_far;
+    uint32_t deadline_ms = 0;  // its wait is over (OwnerWaitOf)
 };
 
 class SimCluster {
@@ -170,6 +174,7 @@ class SimCluster {
                                       std::vector<WorkerChannel*>{n.channel.get()}, n.view, o);
         n.up = true;
         n.worker_held = false;
+        n.agent_held = false;
     }
 
     void crash(NodeId id) {
@@ -223,7 +228,7 @@ class SimCluster {
             while (n.pipe->runJobs(now, 4096)) {
             }
             n.pipe->age(now, 4096);
-            n.agent->step();
+            if (!n.agent_held) n.agent->step();
         }
         releaseAwaiting(now);
     }
@@ -314,8 +319,13 @@ class SimCluster {
                 case VerdictKind::await_owner:
                     o.awaiting = true;
                     o.at = at;
-                    awaiting_.push_back(
-                        Awaiting{at, frame, port, {sender, reason, kNoNode}, flow, o});
+                    awaiting_.push_back(Awaiting{at,
+                                                 frame,
+                                                 port,
+                                                 {sender, reason, kNoNode},
+                                                 flow,
+                                                 o,
+                                                 nowMs() + (v.token ? v.token : 2000)});
                     return o;
                 case VerdictKind::drop:
                     o.dropped = true;
@@ -355,9 +365,9 @@ class SimCluster {
         return o;
     }
 
-    // The packets new directors hold, decided again as a worker does
-    // (dataplane/held_frames.h: whenever the pipeline's progress moved);
-    // each one released goes on its way.
+    // The packets held for their sessions, decided again as a worker does
+    // (dataplane/held_frames.h: whenever the pipeline's progress moved, and
+    // once more when their wait is over); each one released goes on its way.
     void releaseAwaiting(uint32_t now) {
         std::vector<Awaiting> still;
         std::vector<Awaiting> held;
@@ -366,8 +376,9 @@ class SimCluster {
             SimNode& n = node(a.at);
             if (!n.up) continue;  // gone with its node
             auto copy = a.frame;
-            const Verdict v =
-                n.pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), a.port, now, a.from);
+            const bool last = int32_t(now - a.deadline_ms) >= 0;
+            const Verdict v = n.pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), a.port,
+                                                      now, a.from, last);
             if (v.kind == VerdictKind::await_owner) {
                 still.push_back(std::move(a));
                 continue;
@@ -714,6 +725,85 @@ TEST_CASE("while a membership change settles, a new director's packets wait for 
                 CHECK(back.lost == 0);  // nobody died: every packet arrives
             } else {
                 CHECK(died.created + died.dropped + back.created + back.dropped > 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("a reply that outran its flow's copy waits for it where the copy goes") {
+    // The backup owner's HA agent stalls (its worker runs): it does not
+    // acknowledge the sessions of new flows, so each owner sends the first
+    // packet at its safety timeout (defer_timeouts), and the reply reaches
+    // the node that should hold the copy before the copy does: in a cluster
+    // the flow's director (the reply entered at a third node, which asks
+    // it), in a pair the other node (the reply entered there). It waits for
+    // the copy (awaiting_replica) and goes on to the owner once the agent
+    // runs again. Without the wait (settle 0) every such reply is dropped,
+    // which shows the test meets the race.
+    for (const NodeId members : {NodeId(2), NodeId(3), NodeId(4)}) {
+        for (const int settle : {-1, 0}) {
+            CAPTURE(members);
+            CAPTURE(settle);
+            SimCluster c(members, 31, settle);
+            formWithFlows(c, 0, 0);
+            const NodeId owner = 1, backup = 2, third = members >= 3 ? 3 : backup;
+            const uint16_t owners = c.node(owner).view.load().owners;
+            // TCP flows that node 1 owns and node 2 backs up (and directs).
+            std::vector<SimFlow> flows;
+            for (SimFlow& f : makeFlows(400, 5000)) {
+                if (f.udp || flows.size() == 24) continue;
+                const uint64_t h = flowHash(keyOf(f.fromClient(kTcpSyn)));
+                if (backupOwnerOf(h, owner, owners) != backup) continue;
+                if (members >= 3 && directorOf(h, owners) != backup) continue;
+                f.client_side = owner;
+                f.server_side = third;
+                flows.push_back(f);
+            }
+            REQUIRE(flows.size() == 24);
+            const uint64_t waited0 = sumCounter(c, PipelineCounter::awaiting_replica);
+            const uint64_t dropped0 = sumCounter(c, PipelineCounter::dropped_no_session);
+            const size_t settled0 = c.settled().size();
+
+            c.node(backup).agent_held = true;
+            for (SimFlow& f : flows)
+                REQUIRE(c.send(owner, f.fromClient(kTcpSyn), kInside, f.id).parked);
+            for (SimFlow& f : flows) REQUIRE(c.waitReleased(f.id, 100));  // the safety timeout
+            CHECK(c.node(owner).agent->counters().get(HaCounter::defer_timeouts) == flows.size());
+            int delivered_at_once = 0;
+            for (SimFlow& f : flows) {
+                f.cseq += 1;
+                delivered_at_once +=
+                    c.send(third, f.fromServer(kTcpSyn | kTcpAck), kOutside, f.id).delivered;
+            }
+            c.node(backup).agent_held = false;  // within the hold time: nobody died
+            c.run(100);
+            int delivered_later = 0;
+            for (size_t k = settled0; k < c.settled().size(); ++k)
+                delivered_later +=
+                    c.settled()[k].second.delivered && c.settled()[k].second.at == owner;
+            const uint64_t waited = sumCounter(c, PipelineCounter::awaiting_replica) - waited0;
+            const uint64_t dropped = sumCounter(c, PipelineCounter::dropped_no_session) - dropped0;
+            std::printf(
+                "%u members, settle %s: %zu replies before their copy: %d at once, %d "
+                "after waiting (%llu waited), %llu dropped\n",
+                unsigned(members), settle < 0 ? "on" : "0", flows.size(), delivered_at_once,
+                delivered_later, static_cast<unsigned long long>(waited),
+                static_cast<unsigned long long>(dropped));
+            CHECK(delivered_at_once == 0);  // the copy was not there: the race was met
+            if (settle < 0) {
+                CHECK(waited == flows.size());
+                CHECK(delivered_later == int(flows.size()));
+                CHECK(dropped == 0);
+                CHECK(c.awaiting() == 0);
+            } else {
+                CHECK(dropped == flows.size());
+            }
+            // The connections go on: the last ACK of each handshake at the owner.
+            if (settle < 0) {
+                for (SimFlow& f : flows) {
+                    f.sseq += 1;
+                    CHECK(c.send(owner, f.fromClient(kTcpAck), kInside, f.id).delivered);
+                }
             }
         }
     }

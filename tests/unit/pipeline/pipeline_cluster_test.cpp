@@ -68,6 +68,12 @@ struct Member {
         return pipe->process(copy.data(), uint16_t(copy.size()), port, now, ingress, sender,
                              reason);
     }
+    /// A frame held by await_owner decided again (`last`: its wait is over).
+    Verdict redecide(const std::vector<uint8_t>& f, uint16_t port, uint32_t now,
+                     const PeerOrigin& from = {}, bool last = false) {
+        auto copy = f;
+        return pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), port, now, from, last);
+    }
     std::vector<WorkerEvent> events() {
         std::vector<WorkerEvent> out;
         WorkerEvent ev;
@@ -174,11 +180,29 @@ TEST_CASE("the asymmetric reply reaches the owner through the peer link") {
     CHECK(p.b.find(syn())->owner == 1);
 }
 
-TEST_CASE("without the replica the non-owner cannot pass the reply: the race defer prevents") {
+TEST_CASE(
+    "without the replica the non-owner cannot pass the reply: it waits for the copy (the race "
+    "defer prevents, unless the owner's first packet left at its safety timeout)") {
     Pair p;
     REQUIRE(p.a.send(syn(), kInside).kind == VerdictKind::defer);
     // Node 2 has not heard of the flow: a SYN-ACK cannot start a session.
-    CHECK(p.b.send(synAck(), kOutside).kind == VerdictKind::drop);
+    // Its copy may be on its way: it waits, for at most the settle time.
+    Verdict v = p.b.send(synAck(), kOutside);
+    CHECK(v.kind == VerdictKind::await_owner);
+    CHECK(v.token == PipelineSettings().director_settle_ms);
+    CHECK(p.b.count(PipelineCounter::awaiting_replica) == 1);
+    CHECK(p.b.redecide(synAck(), kOutside, 1100).kind == VerdictKind::await_owner);
+    CHECK(p.b.count(PipelineCounter::awaiting_replica) == 1);  // counted once
+    // The copy comes: the reply goes to its owner.
+    replicate(p.a, p.b);
+    v = p.b.redecide(synAck(), kOutside, 1200);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
+    CHECK(v.reason == ForwardReason::owner_elsewhere);
+    // Another flow's reply whose copy never comes: dropped once its wait is
+    // over, as it would have been without waiting.
+    auto stray = FrameBuilder::tcp(kServer, 80, kClient, 40001, kTcpSyn | kTcpAck).build();
+    CHECK(p.b.send(stray, kOutside).kind == VerdictKind::await_owner);
+    CHECK(p.b.redecide(stray, kOutside, 1600, {}, true).kind == VerdictKind::drop);
     CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
 }
 
@@ -479,13 +503,15 @@ TEST_CASE(
 
 TEST_CASE(
     "with replication working, or no live peer, a mid-stream packet with no session is dropped") {
-    Pair p;  // replicating: the peer's sessions would be here
-    CHECK(p.b.send(synAck(), kOutside).kind == VerdictKind::drop);
+    Pair p;  // replicating: the peer's sessions would be here, once their copy came
+    CHECK(p.b.send(synAck(), kOutside).kind == VerdictKind::await_owner);
+    CHECK(p.b.redecide(synAck(), kOutside, 1500, {}, true).kind == VerdictKind::drop);
     CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
-    Member solo(1);
+    Member solo(1);  // nobody sends it copies: nothing to wait for
     solo.setView(0b1, 0b1);
     CHECK(solo.send(synAck(), kOutside).kind == VerdictKind::drop);
     CHECK(solo.count(PipelineCounter::forwarded_unsynced_to_peer) == 0);
+    CHECK(solo.count(PipelineCounter::awaiting_replica) == 0);
 }
 
 TEST_CASE("a session handed to this node accepts ACKs for data its notice does not include") {
@@ -810,7 +836,8 @@ TEST_CASE(
     v = t.node(3).send(reply, kOutside);
     const NodeId d = directorOf(hashOfFrame(reply), 0b111);
     if (d == 3) {
-        CHECK(v.kind == VerdictKind::drop);  // it is the director itself: nobody knows the flow
+        // It is the director itself: nobody knows the flow, unless its copy is late.
+        CHECK(v.kind == VerdictKind::await_owner);
     } else {
         CHECK((v.kind == VerdictKind::to_peer && v.peer == d));
     }
@@ -825,7 +852,11 @@ TEST_CASE(
     Trio t;
     const uint16_t sport = sportWithDirector(2);
     auto ack = FrameBuilder::tcp(kClient, sport, kServer, 80, kTcpAck).seq(101).ack(501).build();
+    const PeerOrigin from3{3, ForwardReason::to_director, 3};
     Verdict v = t.node(2).send(ack, kInside, 1000, Ingress::peer, 3, ForwardReason::to_director);
+    CHECK(v.kind == VerdictKind::await_owner);  // its copy may be late: it waits first
+    CHECK(t.node(2).count(PipelineCounter::awaiting_replica) == 1);
+    v = t.node(2).redecide(ack, kInside, 1500, from3, true);
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(2).count(PipelineCounter::dropped_no_session) == 1);
     // A node whose record names another owner drops what a director passed
@@ -1481,19 +1512,29 @@ TEST_CASE(
     CHECK(v.reason == ForwardReason::owner_elsewhere);
 
     // Another flow of the same kind whose session never comes: once the
-    // change settled (director_settle_ms, 500 by default) it is decided as
-    // before: a mid-stream segment nobody has a session for is dropped.
+    // change settled (director_settle_ms, 500 by default) it waits on only
+    // as any packet with no session does on the node its copy would reach
+    // (a late copy), and is decided as before when its own wait is over: a
+    // mid-stream segment nobody has a session for is dropped.
     const uint16_t sport2 = sportWithDirectors(3, 2, 0b011, uint16_t(sport + 1));
     auto lone = FrameBuilder::tcp(kClient, sport2, kServer, 80, kTcpAck).seq(7).ack(9).build();
     CHECK(t.node(2).send(lone, kInside, 1100).kind == VerdictKind::await_owner);
     const uint32_t before_settled = t.node(2).pipe->ownerWaitProgress(1509);
     CHECK(t.node(2).pipe->ownerWaitProgress(1511) != before_settled);  // settled
-    copy = lone;
-    v = t.node(2).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1511, {});
+    v = t.node(2).redecide(lone, kInside, 1511);
+    CHECK(v.kind == VerdictKind::await_owner);
+    CHECK(t.node(2).count(PipelineCounter::awaiting_owner) == 2);
+    CHECK(t.node(2).count(PipelineCounter::awaiting_replica) == 0);  // redecided: not counted
+    v = t.node(2).redecide(lone, kInside, 3100, {}, true);
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(2).count(PipelineCounter::dropped_no_session) == 1);
-    // After the change settled nothing waits.
-    CHECK(t.node(2).send(lone, kInside, 1520).kind == VerdictKind::drop);
+    // After the change settled, a new packet of it waits only for a late
+    // copy: the settle time, its own deadline.
+    v = t.node(2).send(lone, kInside, 1520);
+    CHECK(v.kind == VerdictKind::await_owner);
+    CHECK(v.token == PipelineSettings().director_settle_ms);
+    CHECK(t.node(2).count(PipelineCounter::awaiting_owner) == 2);
+    CHECK(t.node(2).count(PipelineCounter::awaiting_replica) == 1);
 }
 
 TEST_CASE(
@@ -1561,12 +1602,12 @@ TEST_CASE(
     const PeerOrigin from{2, ForwardReason::to_director, 2};
     v = t.node(1).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1020, from);
     CHECK(v.kind == VerdictKind::await_owner);
-    // Without a session by the time it settles, it is decided as before:
-    // the director drops a segment nobody owns.
-    copy = ack;
-    v = t.node(1).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1600, from);
+    // Without a session by the time its wait is over, it is decided as
+    // before: the director drops a segment nobody owns.
+    v = t.node(1).redecide(ack, kInside, 3010, from, true);
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(1).count(PipelineCounter::awaiting_owner) == 1);
+    CHECK(t.node(1).count(PipelineCounter::dropped_no_session) == 1);
 }
 
 }  // namespace tandem
