@@ -194,7 +194,7 @@ using FragmentHoldOf = FrameHoldOf<Frame, 256, 1000>;
 /// their copy), kept until the session arrives or what they wait for is
 /// over (retry() with Pipeline::ownerWaitProgress(), after each burst and
 /// batch of commands), or their own time is up (the verdict's, at most
-/// PipelineSettings::director_settle_ms, or the two seconds of the last
+/// PipelineSettings::replica_wait_ms, or the two seconds of the last
 /// resort): then the pipeline decides them as if they had not waited.
 template <typename Frame>
 using OwnerWaitOf = FrameHoldOf<Frame, 512, 2000>;

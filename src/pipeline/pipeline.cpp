@@ -439,8 +439,7 @@ bool Pipeline::awaitsOwner(const Slot& s, Ingress ingress, uint32_t now_ms) {
 }
 
 bool Pipeline::awaitsReplica(const Slot& s, Ingress ingress) const {
-    if (last_try_ || s.kind != kLookup || view_.self == kNoNode ||
-        settings_.director_settle_ms == 0)
+    if (last_try_ || s.kind != kLookup || view_.self == kNoNode || settings_.replica_wait_ms == 0)
         return false;
     // Sent here by a peer as to its owner (a handover) or handed back by
     // its director: not a copy this node would hold.
@@ -789,7 +788,7 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
         if (!redeciding_) counters_.inc(PipelineCounter::awaiting_replica);
         Verdict v;
         v.kind = VerdictKind::await_owner;
-        v.token = settings_.director_settle_ms;
+        v.token = settings_.replica_wait_ms;
         return v;
     }
     if (ingress == Ingress::peer && reason_ == ForwardReason::to_director) {

@@ -90,6 +90,11 @@ struct PipelineSettings {
     /// changes"): about how far apart two nodes may learn of one change
     /// (the hold time, and a heartbeat for a member's return).
     uint32_t director_settle_ms = 500;
+    /// How long a reply with no session here waits for its flow's copy on
+    /// the node the copy goes to (awaitsReplica): up to the client's first
+    /// SYN retransmission (1 s): past that TCP has sent the handshake again
+    /// anyway. 0: it does not wait.
+    uint32_t replica_wait_ms = 1000;
     /// GENEVE mode: the load balancer's health checks to the data port's
     /// own address (health_check.h); every other IP frame that is not
     /// GENEVE is dropped (dropped_not_tunnel).

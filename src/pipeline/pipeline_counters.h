@@ -59,7 +59,7 @@ namespace tandem {
       "held until the owner sends it or the membership change settles")                            \
     X(awaiting_replica,                                                                            \
       "replies with no session here that this node would hold a copy of: held until it arrives "   \
-      "or the settle time passes (their owner released the first packet before the copy was "      \
+      "or a second passes (their owner released the first packet before the copy was "             \
       "acknowledged)")                                                                             \
     X(dropped_forward_loop, "forwarded frames this node does not own either (views disagree)")     \
     X(dropped_no_owner, "frames no active node may own (no active member)")                        \

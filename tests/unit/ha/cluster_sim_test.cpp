@@ -127,9 +127,14 @@ struct Awaiting {
 
 class SimCluster {
   public:
-    // settle_ms: PipelineSettings::director_settle_ms (-1: as tandemd sets it).
-    explicit SimCluster(NodeId n, uint64_t seed = 7, int settle_ms = -1)
-        : net_(clock_), rng_(seed), policy_(simPolicy()), settle_ms_(settle_ms) {
+    // settle_ms: PipelineSettings::director_settle_ms (-1: as tandemd sets it);
+    // replica_wait_ms: PipelineSettings::replica_wait_ms (-1: its default).
+    explicit SimCluster(NodeId n, uint64_t seed = 7, int settle_ms = -1, int replica_wait_ms = -1)
+        : net_(clock_),
+          rng_(seed),
+          policy_(simPolicy()),
+          settle_ms_(settle_ms),
+          replica_wait_ms_(replica_wait_ms) {
         setLogLevel("ha", LogLevel::error);
         for (NodeId i = 1; i <= n; ++i) ids_.push_back(i);
         for (NodeId i : ids_) {
@@ -163,6 +168,7 @@ class SimCluster {
         s.director_settle_ms = settle_ms_ >= 0
                                    ? uint32_t(settle_ms_)
                                    : n.config.ha.hold_time_ms + n.config.ha.heartbeat_interval_ms;
+        if (replica_wait_ms_ >= 0) s.replica_wait_ms = uint32_t(replica_wait_ms_);
         n.pipe = std::make_unique<Pipeline>(s, *n.table, policy_);
         n.parked.clear();
         n.transport = &net_.attach(id);
@@ -458,6 +464,7 @@ class SimCluster {
     std::mt19937_64 rng_;
     std::shared_ptr<const Policy> policy_;
     int settle_ms_ = -1;
+    int replica_wait_ms_ = -1;
     std::vector<NodeId> ids_;
     std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
     std::vector<uint32_t> released_;
@@ -738,13 +745,13 @@ TEST_CASE("a reply that outran its flow's copy waits for it where the copy goes"
     // the flow's director (the reply entered at a third node, which asks
     // it), in a pair the other node (the reply entered there). It waits for
     // the copy (awaiting_replica) and goes on to the owner once the agent
-    // runs again. Without the wait (settle 0) every such reply is dropped,
-    // which shows the test meets the race.
+    // runs again. Without the wait (replica_wait_ms 0) every such reply is
+    // dropped, which shows the test meets the race.
     for (const NodeId members : {NodeId(2), NodeId(3), NodeId(4)}) {
-        for (const int settle : {-1, 0}) {
+        for (const int wait : {-1, 0}) {
             CAPTURE(members);
-            CAPTURE(settle);
-            SimCluster c(members, 31, settle);
+            CAPTURE(wait);
+            SimCluster c(members, 31, -1, wait);
             formWithFlows(c, 0, 0);
             const NodeId owner = 1, backup = 2, third = members >= 3 ? 3 : backup;
             const uint16_t owners = c.node(owner).view.load().owners;
@@ -784,13 +791,13 @@ TEST_CASE("a reply that outran its flow's copy waits for it where the copy goes"
             const uint64_t waited = sumCounter(c, PipelineCounter::awaiting_replica) - waited0;
             const uint64_t dropped = sumCounter(c, PipelineCounter::dropped_no_session) - dropped0;
             std::printf(
-                "%u members, settle %s: %zu replies before their copy: %d at once, %d "
+                "%u members, wait %s: %zu replies before their copy: %d at once, %d "
                 "after waiting (%llu waited), %llu dropped\n",
-                unsigned(members), settle < 0 ? "on" : "0", flows.size(), delivered_at_once,
+                unsigned(members), wait < 0 ? "on" : "off", flows.size(), delivered_at_once,
                 delivered_later, static_cast<unsigned long long>(waited),
                 static_cast<unsigned long long>(dropped));
             CHECK(delivered_at_once == 0);  // the copy was not there: the race was met
-            if (settle < 0) {
+            if (wait < 0) {
                 CHECK(waited == flows.size());
                 CHECK(delivered_later == int(flows.size()));
                 CHECK(dropped == 0);
@@ -799,7 +806,7 @@ TEST_CASE("a reply that outran its flow's copy waits for it where the copy goes"
                 CHECK(dropped == flows.size());
             }
             // The connections go on: the last ACK of each handshake at the owner.
-            if (settle < 0) {
+            if (wait < 0) {
                 for (SimFlow& f : flows) {
                     f.sseq += 1;
                     CHECK(c.send(owner, f.fromClient(kTcpAck), kInside, f.id).delivered);

@@ -186,10 +186,10 @@ TEST_CASE(
     Pair p;
     REQUIRE(p.a.send(syn(), kInside).kind == VerdictKind::defer);
     // Node 2 has not heard of the flow: a SYN-ACK cannot start a session.
-    // Its copy may be on its way: it waits, for at most the settle time.
+    // Its copy may be on its way: it waits, for at most a second.
     Verdict v = p.b.send(synAck(), kOutside);
     CHECK(v.kind == VerdictKind::await_owner);
-    CHECK(v.token == PipelineSettings().director_settle_ms);
+    CHECK(v.token == 1000);
     CHECK(p.b.count(PipelineCounter::awaiting_replica) == 1);
     CHECK(p.b.redecide(synAck(), kOutside, 1100).kind == VerdictKind::await_owner);
     CHECK(p.b.count(PipelineCounter::awaiting_replica) == 1);  // counted once
@@ -1529,10 +1529,10 @@ TEST_CASE(
     CHECK(v.kind == VerdictKind::drop);
     CHECK(t.node(2).count(PipelineCounter::dropped_no_session) == 1);
     // After the change settled, a new packet of it waits only for a late
-    // copy: the settle time, its own deadline.
+    // copy: its own deadline.
     v = t.node(2).send(lone, kInside, 1520);
     CHECK(v.kind == VerdictKind::await_owner);
-    CHECK(v.token == PipelineSettings().director_settle_ms);
+    CHECK(v.token == PipelineSettings().replica_wait_ms);
     CHECK(t.node(2).count(PipelineCounter::awaiting_owner) == 2);
     CHECK(t.node(2).count(PipelineCounter::awaiting_replica) == 1);
 }
