@@ -28,7 +28,6 @@ goes on at the survivor.
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 import time
 

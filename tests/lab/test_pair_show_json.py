@@ -33,7 +33,6 @@ crossed). Then, on each node:
 """
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -52,7 +52,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import LabError  # noqa: E402
-from pair import (IDLE_PORT, RR_PORT, SERVER_IP, pair_main, report_rr, start_idle, stop_idle,  # noqa: E402
+from pair import (IDLE_PORT, RR_PORT, SERVER_IP, pair_main, report_rr, stop_idle,  # noqa: E402
                   stop_rr, storm, use_idle)
 from labkit.ha import ha_ready, ha_summary  # noqa: E402
 from labkit.report import counter_line, delta  # noqa: E402
