@@ -819,7 +819,10 @@ Verdict Pipeline::decideNew(Slot& s, uint16_t in_port, uint16_t out_port, uint32
         // channel to the only other live node is down, its sessions cannot
         // reach this table: the packet may belong to one of them (SYN via
         // that node, SYN-ACK via this one), so it goes there to be judged.
-        const NodeId peer = unsyncedPeer();
+        // So does one that waited for its copy in vain: the other node may
+        // have lost its sync channel for a while (its control link fell
+        // silent on a lossy link) and sends its sessions only once it is back.
+        const NodeId peer = last_try_ && !settings_.directors ? onlyPeer() : unsyncedPeer();
         if (peer != kNoNode) {
             return toPeer(peer, ForwardReason::unsynced_peer, s.hash,
                           PipelineCounter::forwarded_unsynced_to_peer);
@@ -849,6 +852,10 @@ bool Pipeline::opensFlow(const PacketInfo& info) const {
 
 NodeId Pipeline::unsyncedPeer() const {
     if (view_.replicate) return kNoNode;  // some peer takes replicas: it knows our sessions
+    return onlyPeer();
+}
+
+NodeId Pipeline::onlyPeer() const {
     const uint16_t others = view_.reachable & uint16_t(~nodeBit(view_.self));
     if (others == 0 || (others & (others - 1)) != 0) return kNoNode;  // none, or not one
     return NodeId(__builtin_ctz(others) + 1);

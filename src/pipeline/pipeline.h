@@ -394,6 +394,8 @@ class Pipeline {
     bool opensFlow(const PacketInfo& info) const;
     /// The one other live node, when the sync channel to it is down (else kNoNode).
     NodeId unsyncedPeer() const;
+    /// The one other live node (else kNoNode).
+    NodeId onlyPeer() const;
     Verdict toPeer(NodeId peer, ForwardReason reason, uint64_t hash, PipelineCounter counter);
     /// The flow's director when this node is not it and a packet with no
     /// session here must go there (settings_.directors); else kNoNode.

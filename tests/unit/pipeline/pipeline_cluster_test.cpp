@@ -198,12 +198,18 @@ TEST_CASE(
     v = p.b.redecide(synAck(), kOutside, 1200);
     CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
     CHECK(v.reason == ForwardReason::owner_elsewhere);
-    // Another flow's reply whose copy never comes: dropped once its wait is
-    // over, as it would have been without waiting.
+    // Another flow's reply whose copy never comes: once its wait is over it
+    // goes to the other node to be judged, as while the sync channel is
+    // down (that node may not have sent its copy: its channel was down for
+    // a while); there it is dropped, never sent back.
     auto stray = FrameBuilder::tcp(kServer, 80, kClient, 40001, kTcpSyn | kTcpAck).build();
     CHECK(p.b.send(stray, kOutside).kind == VerdictKind::await_owner);
-    CHECK(p.b.redecide(stray, kOutside, 1600, {}, true).kind == VerdictKind::drop);
-    CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
+    v = p.b.redecide(stray, kOutside, 2000, {}, true);
+    CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
+    CHECK(v.reason == ForwardReason::unsynced_peer);
+    CHECK(p.a.send(stray, kOutside, 2000, Ingress::peer, 2, ForwardReason::unsynced_peer).kind ==
+          VerdictKind::drop);
+    CHECK(p.a.count(PipelineCounter::dropped_no_session) == 1);
 }
 
 TEST_CASE("when the owner dies its backup adopts the session on the next packet") {
@@ -505,8 +511,11 @@ TEST_CASE(
     "with replication working, or no live peer, a mid-stream packet with no session is dropped") {
     Pair p;  // replicating: the peer's sessions would be here, once their copy came
     CHECK(p.b.send(synAck(), kOutside).kind == VerdictKind::await_owner);
-    CHECK(p.b.redecide(synAck(), kOutside, 1500, {}, true).kind == VerdictKind::drop);
-    CHECK(p.b.count(PipelineCounter::dropped_no_session) == 1);
+    // None came: the other node judges it, and has no session either.
+    CHECK(p.b.redecide(synAck(), kOutside, 2000, {}, true).peer == 1);
+    CHECK(p.a.send(synAck(), kOutside, 2000, Ingress::peer, 2, ForwardReason::unsynced_peer).kind ==
+          VerdictKind::drop);
+    CHECK(p.a.count(PipelineCounter::dropped_no_session) == 1);
     Member solo(1);  // nobody sends it copies: nothing to wait for
     solo.setView(0b1, 0b1);
     CHECK(solo.send(synAck(), kOutside).kind == VerdictKind::drop);
