@@ -6,7 +6,9 @@ The TCP gaps rr-long measures include the endpoints' retransmission timer
 (`udp-probe` in pair_traffic.py) has no such timer: its UDP flows each send
 a datagram every interval to an echo service and never send one again, so a
 flow's largest silence after an event mark is how long the firewall could
-not carry it, plus at most one interval. A node's death is noticed after
+not carry it, plus at most one interval (less any time the probe itself did
+not run: on a loaded machine its process can be stalled too, and echoes
+that came meanwhile are only timed when it runs again). A node's death is noticed after
 the detection time (the hold time, or [ha] peer-link-detect-ms when set);
 what follows it (a view published, paths moved) must fit in 50 ms more.
 
@@ -84,9 +86,12 @@ def check_probe(lab, args, sec, marks: tuple[str, ...]) -> dict | None:
         g = m["gap_ms"]
         worst = ", ".join(f"sport {w['sport']} {w['gap_ms']} ms to {ended(w)}"
                           for w in m["worst"][:3])
+        own = m.get("own_stalls") or {}
+        own_text = (f"; the probe itself did not run {own['count']} times, at most "
+                    f"{own['max_ms']} ms, left out" if own.get("count") else "")
         sec.check(f"probe: '{name}': the firewall's outage (largest silence of a UDP flow) "
-                  f"{g['max']} ms (p99 {g['p99']} ms; worst {worst}) <= detection time + "
-                  f"{OUTAGE_MARGIN_MS} ms + one interval = {bound:g} ms; flows silent to the "
-                  f"end {m['silent_to_the_end']}",
+                  f"{g['max']} ms (p99 {g['p99']} ms; worst {worst}{own_text}) <= detection "
+                  f"time + {OUTAGE_MARGIN_MS} ms + one interval = {bound:g} ms; flows silent to "
+                  f"the end {m['silent_to_the_end']}",
                   g["max"] is not None and g["max"] <= bound and m["silent_to_the_end"] == 0)
     return p

@@ -356,11 +356,19 @@ def read_marks(path: str | None) -> list[dict]:
     return out
 
 
-def gap_from(times, t_mark: float, window: float, t_end: float) -> tuple[float, float]:
+def overlap(spans, a: float, b: float) -> float:
+    """How much of [a, b] the (start, end) spans cover (they do not overlap)."""
+    return sum(max(0.0, min(b, e) - max(a, s)) for s, e in spans)
+
+
+def gap_from(times, t_mark: float, window: float, t_end: float,
+             stalls=()) -> tuple[float, float]:
     """The largest silence measured from `t_mark` in [t_mark, t_mark+window]:
     over consecutive responses (t_i, t_i+1) with t_i+1 > t_mark, the length
-    t_i+1 - max(t_i, t_mark); a connection silent until t_end counts up to
-    t_end. Returns (gap seconds, time the gap ended)."""
+    t_i+1 - max(t_i, t_mark), less the time the measuring process itself did
+    not run in it (`stalls`: (start, end) spans, see udp-probe); a
+    connection silent until t_end counts up to t_end. Returns (gap seconds,
+    time the gap ended)."""
     best, best_end = 0.0, t_mark
     prev = None
     w_end = t_mark + window
@@ -371,13 +379,16 @@ def gap_from(times, t_mark: float, window: float, t_end: float) -> tuple[float, 
         start = t_mark if prev is None or prev < t_mark else prev
         if start > w_end:
             break
-        if t - start > best:
-            best, best_end = t - start, t
+        gap = t - start - overlap(stalls, start, t)
+        if gap > best:
+            best, best_end = gap, t
         prev = t
     last = times[-1] if len(times) else t_mark
     tail_start = max(last, t_mark)
-    if tail_start < w_end and min(t_end, w_end) - tail_start > best and t_end > tail_start:
-        best, best_end = min(t_end, w_end) - tail_start, float("inf")
+    tail_end = min(t_end, w_end)
+    tail = tail_end - tail_start - overlap(stalls, tail_start, tail_end)
+    if tail_start < w_end and tail > best and t_end > tail_start:
+        best, best_end = tail, float("inf")
     return best, best_end
 
 
@@ -1194,7 +1205,13 @@ def cmd_udp_probe(a) -> int:
     could not carry that flow (plus at most one interval). Emits `ready`
     once every flow was echoed; on SIGTERM, per mark: the largest silence of
     any flow (gap_from, as rr-long), the flows that never answered again,
-    and datagrams sent / echoed."""
+    and datagrams sent / echoed.
+
+    The probe's own stalls are not the firewall's: on a loaded machine this
+    process may not run for a while, and the echoes that came meanwhile are
+    read, and timed, only when it runs again. A loop that comes round more
+    than --stall-intervals intervals after the last one is such a stall; it
+    is left out of every silence (and its length reported per mark)."""
     sel = select.epoll()
     rfd, flags = signal_flags(sel)
     flows = []
@@ -1211,8 +1228,13 @@ def cmd_udp_probe(a) -> int:
     hard_end = started + a.max_seconds
     next_send = started
     ready = False
+    stalls = []  # (start, end): this process did not run
+    last_loop = started
     while not flags["stop"] and time.monotonic() < hard_end:
         now = time.monotonic()
+        if now - last_loop > a.stall_intervals * a.interval:
+            stalls.append((last_loop, now))
+        last_loop = now
         if now >= next_send:
             for i, f in enumerate(flows):
                 f["seq"] += 1
@@ -1245,14 +1267,17 @@ def cmd_udp_probe(a) -> int:
     events = []
     for m in read_marks(a.marks):
         window = m.get("window", a.window)
-        per = sorted(((*gap_from(f["times"], m["t"], window, t_end), f["sport"]) for f in flows),
-                     reverse=True)
+        per = sorted(((*gap_from(f["times"], m["t"], window, t_end, stalls), f["sport"])
+                      for f in flows), reverse=True)
+        own = [e - s for s, e in stalls if e > m["t"] and s < m["t"] + window]
         gaps = sorted(p[0] for p in per)
         events.append({"name": m.get("name", "?"), "t": m["t"], "window_s": window,
                        "gap_ms": {"max": ms(gaps[-1] if gaps else None),
                                   "p99": ms(percentile(gaps, 0.99)),
                                   "p50": ms(percentile(gaps, 0.50))},
                        "silent_to_the_end": sum(1 for p in per if p[1] == float("inf")),
+                       # the probe's own stalls in the window (left out of the silences)
+                       "own_stalls": {"count": len(own), "max_ms": ms(max(own, default=0.0))},
                        # end_ms: when the silence ended, after the mark (None: never)
                        "worst": [{"sport": p[2], "gap_ms": ms(p[0]),
                                   "end_ms": None if p[1] == float("inf") else ms(p[1] - m["t"])}
@@ -1480,6 +1505,9 @@ def _parser_udp_probe(sub) -> None:
     p.add_argument("--marks", help="file of {name, t} event marks, read at the end")
     p.add_argument("--window", type=float, default=5.0,
                    help="seconds after each mark in which silences are measured")
+    p.add_argument("--stall-intervals", type=float, default=3.0,
+                   help="a loop this many intervals after the last one: the probe itself "
+                        "did not run (left out of the silences)")
     p.set_defaults(fn=cmd_udp_probe)
 
 
