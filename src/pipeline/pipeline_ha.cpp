@@ -232,8 +232,12 @@ void Pipeline::applyUpsert(const Session& incoming, const NatBinding& nat, const
         // Its windows are the handing node's as of the handover; packets
         // that node (or a stand-in) carried since are not in them, so an
         // ACK for data this node never saw must not be taken as out of
-        // window: the check is relaxed, as for an adopted session.
-        if (!was_mine) cur.flags |= kSessionPickedUp;
+        // window: the check is relaxed, as for an adopted session. So also
+        // when this node owned it already: a newer record naming it comes
+        // from a node that claimed the session meanwhile (took this node
+        // for dead) and gives it back, with windows from its older copy
+        // that lack what this node carried since.
+        cur.flags |= kSessionPickedUp;
     }
     if (yields && settings_.directors && cur.backup_owner != view_.self) {
         table_.expireEarlier(index, now_ms + kHandoverCopyMs);

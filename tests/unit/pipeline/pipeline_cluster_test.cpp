@@ -682,6 +682,40 @@ std::vector<uint8_t> synFrom(uint16_t sport) {
 
 }  // namespace
 
+TEST_CASE(
+    "a newer record naming this node the owner of a session it owns already relaxes the window "
+    "check: its windows are another node's") {
+    // Node 2 took node 1 for dead (a stall of node 1 longer than the hold
+    // time), adopted the session from its copy and, when node 1 was heard
+    // again, gave it back (revert): its record names node 1, is newer, and
+    // carries node 2's windows, from before what node 1 carried meanwhile.
+    Pair p;
+    p.establishOnA();
+    Session stale = *p.b.find(syn());
+    for (uint32_t seq : {501u, 1501u, 2501u}) {
+        auto data = FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck)
+                        .seq(seq)
+                        .ack(101)
+                        .payload(1000)
+                        .build();
+        REQUIRE(p.a.send(data, kOutside).kind == VerdictKind::forward);
+    }
+    p.a.events();
+    WorkerEvent back;
+    back.kind = WorkerEventKind::upsert;
+    back.session = stale;
+    back.session.owner = 1;
+    back.session.version = stale.version + 2;
+    applyUpserts(p.a, {back});
+    REQUIRE(p.a.find(syn())->owner == 1);
+    REQUIRE(p.a.find(syn())->version == stale.version + 2);
+    // The client acknowledges what node 1 carried: passed.
+    auto ack_all =
+        FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(3501).build();
+    CHECK(p.a.send(ack_all, kInside).kind == VerdictKind::forward);
+    CHECK(p.a.count(PipelineCounter::dropped_tcp_out_of_window) == 0);
+}
+
 TEST_CASE("a dead owner's idle sessions are adopted by a scan, without waiting for a packet") {
     Pair p;
     for (uint16_t i = 0; i < 50; ++i) p.a.send(synFrom(uint16_t(41000 + i)), kInside);
