@@ -231,6 +231,8 @@ struct Dataplane::Impl {
     /// (the caller frees it).
     bool awaitOwner(Worker& w, rte_mbuf* m, uint16_t port, const PeerOrigin& from, uint32_t now,
                     uint32_t wait_ms);
+    /// A waiting packet decided again (`last`: its wait is over).
+    Verdict redecideAwaiting(Worker& w, const OwnerWait::Held& h, uint32_t now, bool last);
     /// Decides the waiting packets again once a session arrived or the
     /// membership change settled.
     void releaseAwaiting(Worker& w, uint32_t now);

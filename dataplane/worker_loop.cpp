@@ -213,11 +213,15 @@ bool Dataplane::Impl::awaitOwner(Worker& w, rte_mbuf* m, uint16_t port, const Pe
     return false;
 }
 
+Verdict Dataplane::Impl::redecideAwaiting(Worker& w, const OwnerWait::Held& h, uint32_t now,
+                                          bool last) {
+    return w.pipeline->releaseAwaiting(rte_pktmbuf_mtod(h.frame, uint8_t*),
+                                       rte_pktmbuf_data_len(h.frame), h.port, now, h.from, last);
+}
+
 void Dataplane::Impl::releaseAwaiting(Worker& w, uint32_t now) {
     w.owner_wait.retry(w.pipeline->ownerWaitProgress(now), [&](const OwnerWait::Held& h) {
-        uint8_t* data = rte_pktmbuf_mtod(h.frame, uint8_t*);
-        const uint16_t len = rte_pktmbuf_data_len(h.frame);
-        Verdict v = w.pipeline->releaseAwaiting(data, len, h.port, now, h.from);
+        const Verdict v = redecideAwaiting(w, h, now, false);
         if (v.kind == VerdictKind::await_owner) return false;
         w.counters.inc(WorkerCounter::owner_wait_released);
         handleHeld(w, h.frame, h.port, h.from, v, now);
@@ -228,10 +232,7 @@ void Dataplane::Impl::releaseAwaiting(Worker& w, uint32_t now) {
 void Dataplane::Impl::expireAwaiting(Worker& w, uint32_t now) {
     w.owner_wait.expire(now, [&](const OwnerWait::Held& h) {
         w.counters.inc(WorkerCounter::owner_wait_expired);
-        uint8_t* data = rte_pktmbuf_mtod(h.frame, uint8_t*);
-        const uint16_t len = rte_pktmbuf_data_len(h.frame);
-        const Verdict v = w.pipeline->releaseAwaiting(data, len, h.port, now, h.from, true);
-        handleHeld(w, h.frame, h.port, h.from, v, now);
+        handleHeld(w, h.frame, h.port, h.from, redecideAwaiting(w, h, now, true), now);
     });
 }
 

@@ -20,6 +20,7 @@
 #include "cluster/election.h"
 #include "cluster/owner_cache.h"
 #include "core/log.h"
+#include "dataplane/held_frames.h"
 #include "fixtures/frame_builder.h"
 #include "ha_test_util.h"
 #include "pipeline/pipeline.h"
@@ -37,6 +38,8 @@ bool debug() {
 }
 
 constexpr uint16_t kOutside = 0, kInside = 1;
+// A held packet's wait when its verdict names none (OwnerWaitOf).
+constexpr uint32_t kLastResortMs = OwnerWaitOf<uintptr_t>::kHoldMs;
 
 std::shared_ptr<const Policy> simPolicy() {
     RuleError err;
@@ -331,7 +334,7 @@ class SimCluster {
                                                  {sender, reason, kNoNode},
                                                  flow,
                                                  o,
-                                                 nowMs() + (v.token ? v.token : 2000)});
+                                                 nowMs() + (v.token ? v.token : kLastResortMs)});
                     return o;
                 case VerdictKind::drop:
                     o.dropped = true;

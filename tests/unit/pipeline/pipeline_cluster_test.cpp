@@ -107,6 +107,14 @@ auto synAck() {
 auto ack() {
     return FrameBuilder::tcp(kClient, 40000, kServer, 80, kTcpAck).seq(101).ack(501).build();
 }
+// 1000 bytes from the server at `seq` (acknowledging the client's SYN).
+auto serverData(uint32_t seq) {
+    return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck)
+        .seq(seq)
+        .ack(101)
+        .payload(1000)
+        .build();
+}
 auto reply() {
     return FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck)
         .seq(501)
@@ -536,12 +544,8 @@ TEST_CASE("a session handed to this node accepts ACKs for data its notice does n
     // carries them as a stand-in. Then the notice (a's state at the handover)
     // replaces b's copy: those bytes are not in its windows.
     for (uint32_t seq : {501u, 1501u, 2501u}) {
-        auto data = FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck)
-                        .seq(seq)
-                        .ack(101)
-                        .payload(1000)
-                        .build();
-        REQUIRE(p.b.send(data, kOutside, 1000, Ingress::peer, 1).kind == VerdictKind::forward);
+        REQUIRE(p.b.send(serverData(seq), kOutside, 1000, Ingress::peer, 1).kind ==
+                VerdictKind::forward);
     }
     replicate(p.a, p.b);
     REQUIRE(p.b.find(syn())->owner == 2);
@@ -692,14 +696,8 @@ TEST_CASE(
     Pair p;
     p.establishOnA();
     Session stale = *p.b.find(syn());
-    for (uint32_t seq : {501u, 1501u, 2501u}) {
-        auto data = FrameBuilder::tcp(kServer, 80, kClient, 40000, kTcpAck)
-                        .seq(seq)
-                        .ack(101)
-                        .payload(1000)
-                        .build();
-        REQUIRE(p.a.send(data, kOutside).kind == VerdictKind::forward);
-    }
+    for (uint32_t seq : {501u, 1501u, 2501u})
+        REQUIRE(p.a.send(serverData(seq), kOutside).kind == VerdictKind::forward);
     p.a.events();
     WorkerEvent back;
     back.kind = WorkerEventKind::upsert;
@@ -1539,8 +1537,7 @@ TEST_CASE(
     CHECK(t.node(2).table.size() == 0);
     // Asked again before the session came: it waits on (counted once).
     const uint32_t progress = t.node(2).pipe->ownerWaitProgress(1020);
-    auto copy = ack;
-    v = t.node(2).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1020, {});
+    v = t.node(2).redecide(ack, kInside, 1020);
     CHECK(v.kind == VerdictKind::await_owner);
     CHECK(t.node(2).count(PipelineCounter::awaiting_owner) == 1);
     CHECK(t.node(2).count(PipelineCounter::rx_packets) == 2);  // counted when it came
@@ -1549,8 +1546,7 @@ TEST_CASE(
     evs[0].session.backup_owner = 2;
     applyUpserts(t.node(2), evs);
     CHECK(t.node(2).pipe->ownerWaitProgress(1030) != progress);
-    copy = ack;
-    v = t.node(2).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1030, {});
+    v = t.node(2).redecide(ack, kInside, 1030);
     CHECK((v.kind == VerdictKind::to_peer && v.peer == 1));
     CHECK(v.reason == ForwardReason::owner_elsewhere);
 
@@ -1641,9 +1637,8 @@ TEST_CASE(
     CHECK(v.kind == VerdictKind::await_owner);
     // Node 1 sees the death: it directs the flow now and still waits.
     t.node(1).setView(0b011, 0b011);
-    auto copy = ack;
     const PeerOrigin from{2, ForwardReason::to_director, 2};
-    v = t.node(1).pipe->releaseAwaiting(copy.data(), uint16_t(copy.size()), kInside, 1020, from);
+    v = t.node(1).redecide(ack, kInside, 1020, from);
     CHECK(v.kind == VerdictKind::await_owner);
     // Without a session by the time its wait is over, it is decided as
     // before: the director drops a segment nobody owns.
